@@ -1,0 +1,174 @@
+/**
+ * Environment parsing shared by every process (worker, API, start script, emulator).
+ * Each process declares its variables once; `readEnv` checks them all and throws a single
+ * `ConfigError` that names every bad variable, so an operator fixes the environment in one go.
+ * Values of secret variables never appear in messages.
+ */
+
+export interface ConfigProblem {
+  variable: string;
+  problem: string;
+}
+
+/** Thrown by `readEnv`: `problems` has one entry per bad variable, `message` lists them all. */
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+
+  constructor(problems: ConfigProblem[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p.variable}: ${p.problem}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+/** How one variable is read: `raw` is undefined when the variable is unset or blank. */
+export interface EnvVar<T> {
+  readonly secret?: boolean;
+  parse(raw: string | undefined): Parsed<T>;
+}
+
+export type EnvSpec = Record<string, EnvVar<unknown>>;
+export type EnvValues<S extends EnvSpec> = { [K in keyof S]: S[K] extends EnvVar<infer T> ? T : never };
+
+interface Common<T> {
+  /** Used when the variable is unset or blank. */
+  default?: T;
+  /** Never echo the value in problems (tokens, secrets). */
+  secret?: boolean;
+}
+type Req<T, O extends Common<T>> = O extends { default: T }
+  ? T
+  : O extends { optional: true }
+    ? T | undefined
+    : T;
+
+function shown(raw: string, secret: boolean | undefined): string {
+  if (secret) return '';
+  const text = raw.length > 60 ? `${raw.slice(0, 60)}…` : raw;
+  return ` (got ${JSON.stringify(text)})`;
+}
+
+/**
+ * A variable whose raw text is turned into a value by `convert` (which returns a problem string to
+ * reject it). Unset: the default, else undefined when `optional`, else "is required".
+ */
+export function envVar<T, O extends Common<T> & { optional?: boolean }>(
+  options: O,
+  convert: (raw: string) => { value: T } | { problem: string },
+): EnvVar<Req<T, O>> {
+  return {
+    secret: options.secret,
+    parse(raw) {
+      if (raw === undefined) {
+        if (options.default !== undefined) return { ok: true, value: options.default as Req<T, O> };
+        if (options.optional) return { ok: true, value: undefined as Req<T, O> };
+        return { ok: false, problem: 'is required but not set' };
+      }
+      const result = convert(raw);
+      if ('problem' in result) return { ok: false, problem: result.problem + shown(raw, options.secret) };
+      return { ok: true, value: result.value as Req<T, O> };
+    },
+  };
+}
+
+/** Any non-blank string (trimmed). */
+export function str<O extends Common<string> & { optional?: boolean }>(options: O = {} as O) {
+  return envVar<string, O>(options, (raw) => ({ value: raw }));
+}
+
+/** An absolute http(s) URL; returned without a trailing slash. */
+export function url<O extends Common<string> & { optional?: boolean }>(options: O = {} as O) {
+  return envVar<string, O>(options, (raw) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      return { problem: 'must be an absolute http(s) URL' };
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      return { problem: 'must be an absolute http(s) URL' };
+    }
+    return { value: raw.replace(/\/+$/, '') };
+  });
+}
+
+/** One of a fixed set of words. */
+export function oneOf<const V extends string, O extends Common<V> & { optional?: boolean }>(
+  values: readonly V[],
+  options: O = {} as O,
+) {
+  return envVar<V, O>(options, (raw) =>
+    (values as readonly string[]).includes(raw)
+      ? { value: raw as V }
+      : { problem: `must be one of ${values.join(', ')}` },
+  );
+}
+
+/** A finite number > 0 (fractions allowed). */
+export function positiveNumber<O extends Common<number> & { optional?: boolean }>(options: O = {} as O) {
+  return envVar<number, O>(options, (raw) => {
+    const n = Number(raw);
+    return Number.isFinite(n) && n > 0 ? { value: n } : { problem: 'must be a positive number' };
+  });
+}
+
+/** A TCP port, 1..65535 (0 when `allowZero`, meaning "any free port"). */
+export function port<O extends Common<number> & { optional?: boolean; allowZero?: boolean }>(
+  options: O = {} as O,
+) {
+  return envVar<number, O>(options, (raw) => {
+    const n = Number(raw);
+    const min = options.allowZero ? 0 : 1;
+    return /^[0-9]+$/.test(raw) && n >= min && n <= 65535
+      ? { value: n }
+      : { problem: `must be a port number (${min}-65535)` };
+  });
+}
+
+/** `host:port`, as Temporal addresses are written. */
+export function hostPort<O extends Common<string> & { optional?: boolean }>(options: O = {} as O) {
+  return envVar<string, O>(options, (raw) => {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})$/.exec(raw);
+    const p = match ? Number(match[2]) : 0;
+    return match && p >= 1 && p <= 65535
+      ? { value: raw }
+      : { problem: 'must be host:port, e.g. localhost:7233' };
+  });
+}
+
+/**
+ * Reads every variable of `spec` from `env`, treating blank values as unset.
+ * Throws one `ConfigError` naming each bad variable; returns the typed values otherwise.
+ */
+export function readEnv<S extends EnvSpec>(
+  spec: S,
+  env: Record<string, string | undefined> = process.env,
+): EnvValues<S> {
+  const values: Record<string, unknown> = {};
+  const problems: ConfigProblem[] = [];
+  for (const [name, variable] of Object.entries(spec)) {
+    const rawValue = env[name]?.trim();
+    const result = variable.parse(rawValue === '' ? undefined : rawValue);
+    if (result.ok) values[name] = result.value;
+    else problems.push({ variable: name, problem: result.problem });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return values as EnvValues<S>;
+}
+
+/**
+ * For a process entry point: on a `ConfigError`, prints its message to stderr and exits with code 1;
+ * rethrows anything else.
+ */
+export function exitOnConfigError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}
