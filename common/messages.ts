@@ -1,0 +1,165 @@
+/**
+ * The saga's contract, shared by the workflow, the activities, the worker, the API and the tests:
+ * names, payload types, message definitions, search attributes and memo. Workflow-safe: it must not
+ * import anything Node-only (the lint config enforces that for `common/`).
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export const WORKFLOW_TYPE = 'connectIntegration';
+export const DEFAULT_TASK_QUEUE = 'connect-integration';
+
+/** The workflow id, which the API also hands out as the `connectionId`. */
+export function connectionIdFor(externalUserId: string, solutionId: string): string {
+  return `connect:${externalUserId}:${solutionId}`;
+}
+
+/** Limits of the input, from the spec. */
+export const LIMITS = { maxIdLength: 200, minSlots: 1, maxSlots: 20 } as const;
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** A config slot value; `value` is any JSON value (sent to Tray JSON-encoded, as its `Json` scalar wants). */
+export interface ConfigValueInput {
+  externalId: string;
+  value: JsonValue;
+}
+
+/** Input of `connectIntegration`. */
+export interface ConnectInput {
+  externalUserId: string;
+  userName: string;
+  solutionId: string;
+  instanceName?: string;
+  /** externalAuthIds of the solution's auth slots, 1..20, unique. */
+  authSlots: string[];
+  configValues?: ConfigValueInput[];
+  /** Duration string (`90s`, `15m`, `24h`, `7d`), 1s..30d; default `24h`. */
+  authTimeout?: string;
+}
+
+export interface AuthValue {
+  externalId: string;
+  authId: string;
+}
+
+/** Result of a completed saga. */
+export interface ConnectResult {
+  userId: string;
+  solutionInstanceId: string;
+  authValues: AuthValue[];
+  enabled: true;
+}
+
+export const STEPS = [
+  'ensuring_user',
+  'creating_instance',
+  'issuing_auth_urls',
+  'awaiting_auth',
+  'attaching_auths',
+  'waiting_before_enable',
+  'enabling',
+  'completed',
+  'compensating',
+  'failed',
+  'timed_out',
+  'cancelled',
+] as const;
+export type ConnectStep = (typeof STEPS)[number];
+
+/** Steps after which an authCompleted signal can no longer change anything. */
+export const PAST_ATTACH_STEPS: readonly ConnectStep[] = [
+  'attaching_auths',
+  'waiting_before_enable',
+  'enabling',
+  'completed',
+  'compensating',
+  'failed',
+  'timed_out',
+  'cancelled',
+];
+
+export interface AuthSlotStatus {
+  externalAuthId: string;
+  state: 'pending' | 'completed';
+  url?: string;
+  authId?: string;
+  lastError?: string;
+}
+
+export interface StatusError {
+  type: string;
+  message: string;
+}
+
+/** The status object of the spec: what the `status` query and the API answer. */
+export interface ConnectionStatus {
+  connectionId: string;
+  runId: string;
+  step: ConnectStep;
+  externalUserId: string;
+  solutionId: string;
+  userId?: string;
+  solutionInstanceId?: string;
+  authSlots: AuthSlotStatus[];
+  /** ISO 8601 time at which the auth wait times out (set from the awaiting step on). */
+  deadline?: string;
+  error?: StatusError;
+}
+
+export interface AuthCompletedPayload {
+  externalAuthId: string;
+  authId: string;
+  /** The webhook's `webhook-id`; a second signal with the same eventId is a no-op. */
+  eventId?: string;
+}
+
+export interface ReissueAuthUrlRequest {
+  externalAuthId: string;
+}
+
+export interface ReissueAuthUrlResult {
+  externalAuthId: string;
+  url: string;
+}
+
+export const authCompletedSignal = defineSignal<[AuthCompletedPayload]>('authCompleted');
+export const statusQuery = defineQuery<ConnectionStatus>('status');
+export const reissueAuthUrlUpdate = defineUpdate<ReissueAuthUrlResult, [ReissueAuthUrlRequest]>(
+  'reissueAuthUrl',
+);
+
+/** ApplicationFailure types the saga and its update validator use. */
+export const FAILURE_TYPES = {
+  authTimeout: 'AuthTimeout',
+  unknownSlot: 'UnknownSlot',
+  slotCompleted: 'SlotCompleted',
+  notAwaiting: 'NotAwaitingAuth',
+} as const;
+
+export const SEARCH_ATTRIBUTES = {
+  externalUserId: defineSearchAttributeKey('TrayExternalUserId', SearchAttributeType.KEYWORD),
+  solutionId: defineSearchAttributeKey('TraySolutionId', SearchAttributeType.KEYWORD),
+  solutionInstanceId: defineSearchAttributeKey('TraySolutionInstanceId', SearchAttributeType.KEYWORD),
+  step: defineSearchAttributeKey('ConnectStep', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Names of the custom search attributes, all Keyword, for registering them on a server. */
+export const SEARCH_ATTRIBUTE_NAMES = Object.values(SEARCH_ATTRIBUTES).map((key) => key.name);
+
+/**
+ * What the saga keeps in its memo, under `MEMO_KEY`, so the API can decide webhook answers and build
+ * a status while no worker runs (the Temporal server returns the memo with describe).
+ * The API writes the first version at start; the workflow upserts it as it moves.
+ */
+export const MEMO_KEY = 'connect';
+export interface ConnectMemo {
+  externalUserId: string;
+  solutionId: string;
+  authSlots: string[];
+  step: ConnectStep;
+  completedSlots: string[];
+  userId?: string;
+  solutionInstanceId?: string;
+  deadline?: string;
+}

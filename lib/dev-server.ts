@@ -1,0 +1,147 @@
+/**
+ * Starts `temporal server start-dev` as a child process and waits until it serves, with the
+ * project's search attributes registered. Used by `npm start` and by the test runner.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
+
+export interface DevServerOptions {
+  cliPath: string;
+  /** gRPC port; 0 or undefined picks a free one. */
+  port?: number;
+  /** Web UI port; undefined runs headless. */
+  uiPort?: number;
+  /** SQLite file to persist to; undefined keeps everything in memory. */
+  dbFile?: string;
+  /** File that receives the server's own log lines; undefined discards them. */
+  logFile?: string;
+  namespace?: string;
+  /** How long to wait for the server to answer (a loaded 2-core CI box can be slow). */
+  startTimeoutMs?: number;
+  /** Called while waiting, so long waits show progress. */
+  onProgress?: (message: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  namespace: string;
+  uiUrl?: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Resolves once `connect` to `address` works and the namespace answers, or rejects at the deadline. */
+export async function waitForTemporal(
+  address: string,
+  namespace: string,
+  timeoutMs: number,
+  onProgress?: (message: string) => void,
+  isDead?: () => string | undefined,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastReport = Date.now();
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    const death = isDead?.();
+    if (death) throw new Error(`Temporal dev server exited before it was ready: ${death}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await connection.withDeadline(Date.now() + 3000, () =>
+          connection.workflowService.describeNamespace({ namespace }),
+        );
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      lastError = error;
+    }
+    if (onProgress && Date.now() - lastReport > 5000) {
+      lastReport = Date.now();
+      onProgress(`still waiting for Temporal at ${address} …`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}`);
+}
+
+/** Starts a dev server and resolves once it answers. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const namespace = options.namespace ?? 'default';
+  const port = options.port || (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
+  // The dev server also opens an HTTP API and a metrics port; pick free ones so parallel servers don't collide.
+  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
+  if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', '127.0.0.1');
+  else args.push('--headless');
+  if (options.dbFile) {
+    mkdirSync(dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
+  for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
+  args.push('--log-level', 'warn');
+
+  const child = spawn(options.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (options.logFile) {
+    mkdirSync(dirname(options.logFile), { recursive: true });
+    const log = createWriteStream(options.logFile, { flags: 'a' });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+  } else {
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
+  let exited: string | undefined;
+  const exitedPromise = new Promise<void>((r) =>
+    child.once('exit', (code, signal) => {
+      exited = `exit code ${code ?? 'none'}${signal ? `, signal ${signal}` : ''}`;
+      r();
+    }),
+  );
+  const address = `127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exitedPromise;
+    clearTimeout(timer);
+  };
+  try {
+    await waitForTemporal(
+      address,
+      namespace,
+      options.startTimeoutMs ?? 120_000,
+      options.onProgress,
+      () => exited,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    address,
+    namespace,
+    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    process: child,
+    stop,
+  };
+}

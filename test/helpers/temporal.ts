@@ -1,0 +1,67 @@
+/**
+ * Real Temporal servers for the tests. `npm test` (test/run.ts) starts one dev server for the whole
+ * run and passes its address in CONNECT_SAGA_TEST_TEMPORAL_ADDRESS; a test file run on its own starts
+ * a server of its own, once per process.
+ */
+import { randomUUID } from 'node:crypto';
+import { after } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startDevServer } from '../../lib/dev-server.js';
+import {
+  findTemporalCli,
+  findTestServer,
+  locateTemporalBinary,
+  TEMPORAL_CLI,
+} from '../../lib/temporal-bin.js';
+import { SEARCH_ATTRIBUTE_NAMES } from '../../common/messages.js';
+import { SearchAttributeType } from '@temporalio/common';
+
+export const ADDRESS_ENV = 'CONNECT_SAGA_TEST_TEMPORAL_ADDRESS';
+
+let shared: Promise<{ address: string; namespace: string }> | undefined;
+
+/** Address of a dev server with the project's search attributes registered. */
+export function devServer(): Promise<{ address: string; namespace: string }> {
+  shared ??= (async () => {
+    const fromRunner = process.env[ADDRESS_ENV];
+    if (fromRunner) return { address: fromRunner, namespace: 'default' };
+    const { path } = await locateTemporalBinary(TEMPORAL_CLI);
+    if (path) {
+      const server = await startDevServer({ cliPath: path });
+      after(() => server.stop());
+      return { address: server.address, namespace: server.namespace };
+    }
+    // Last resort, as the spec orders it: the SDK's own download.
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((name) => ({ name, type: SearchAttributeType.KEYWORD })),
+      },
+    });
+    after(() => env.teardown());
+    return { address: env.address, namespace: env.namespace ?? 'default' };
+  })();
+  return shared;
+}
+
+/**
+ * A time-skipping test server environment, from the found binary (or the SDK's download when none is
+ * found). The caller tears it down.
+ */
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  let path: string | undefined;
+  try {
+    path = await findTestServer();
+  } catch {
+    path = undefined;
+  }
+  return TestWorkflowEnvironment.createTimeSkipping(
+    path ? { server: { executable: { type: 'existing-path', path } } } : {},
+  );
+}
+
+/** An id no other test uses: for task queues, workflow ids, external user ids. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export { findTemporalCli };

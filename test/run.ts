@@ -1,0 +1,89 @@
+/**
+ * `npm test`: every test, on real Temporal servers. Makes sure both Temporal binaries are there
+ * (installing the pinned ones once, before the test files start in parallel), starts one dev server
+ * that all test files share, then runs node's test runner over test/**\/*.test.ts (or the files
+ * given as arguments) and exits with its code.
+ *   npm test                        # everything
+ *   npm test -- test/api.test.ts    # some files
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { startDevServer, type DevServer } from '../lib/dev-server.js';
+import {
+  locateTemporalBinary,
+  PROJECT_ROOT,
+  TEMPORAL_CLI,
+  TEMPORAL_TEST_SERVER,
+} from '../lib/temporal-bin.js';
+import { ADDRESS_ENV } from './helpers/temporal.js';
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory())
+        return name === 'helpers' || name === 'fixtures' ? [] : testFiles(path);
+      return name.endsWith('.test.ts') ? [path] : [];
+    })
+    .sort();
+}
+
+function log(message: string): void {
+  process.stderr.write(`[npm test] ${message}\n`);
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const files =
+    args.length > 0 ? args : testFiles(join(PROJECT_ROOT, 'test')).map((f) => relative(PROJECT_ROOT, f));
+
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const cli = await locateTemporalBinary(TEMPORAL_CLI);
+  const testServer = await locateTemporalBinary(TEMPORAL_TEST_SERVER);
+  // Pass the found paths on, so no test file searches (or installs) again.
+  if (cli.path) env.TEMPORAL_CLI_PATH = cli.path;
+  else log(`Temporal CLI not found (${cli.tried.join('; ')}); tests fall back to the SDK's download`);
+  if (testServer.path) env.TEMPORAL_TEST_SERVER_PATH = testServer.path;
+  else
+    log(
+      `time-skipping test server not found (${testServer.tried.join('; ')}); tests fall back to the SDK's download`,
+    );
+
+  let server: DevServer | undefined;
+  if (cli.path && !env[ADDRESS_ENV]) {
+    log('starting the Temporal dev server for the tests …');
+    server = await startDevServer({ cliPath: cli.path, onProgress: log });
+    env[ADDRESS_ENV] = server.address;
+    log(`Temporal dev server on ${server.address}`);
+  }
+
+  const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      '--test-timeout=300000',
+      '--test-reporter=spec',
+      ...files,
+    ],
+    { cwd: PROJECT_ROOT, env, stdio: 'inherit' },
+  );
+  const stopChild = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on('SIGINT', stopChild);
+  process.on('SIGTERM', stopChild);
+  const code = await new Promise<number>((r) => child.once('exit', (c, s) => r(c ?? (s ? 1 : 0))));
+  await server?.stop();
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  },
+);
