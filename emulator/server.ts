@@ -1,0 +1,122 @@
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { createDialogRouter } from './dialog.js';
+import { FaultInjector, faultSpecSchema } from './faults.js';
+import { createGraphqlHandler, type RecordedRequest } from './graphql.js';
+import { DEMO_SOLUTIONS, EmulatorStore, type SolutionSeed } from './store.js';
+
+export { DEMO_SOLUTIONS, EmulatorStore, FaultInjector };
+export type { SolutionSeed, RecordedRequest };
+export type { FaultKind, FaultSpec } from './faults.js';
+
+export interface EmulatorOptions {
+  /** The partner master token it accepts. */
+  masterToken: string;
+  /** The partner's embedded id (dialog URLs carry it). */
+  embeddedId: string;
+  /** Default: DEMO_SOLUTIONS (sol-1, sol-2). */
+  solutions?: SolutionSeed[];
+  /** Where the dialog page relays completed auths (the API's /v1/webhooks/auth-completed). */
+  webhookUrl?: string;
+  /** whsec_... used to sign that relay. */
+  webhookSecret?: string;
+  /** Default 2 days. */
+  userTokenTtlMs?: number;
+  /** One line per request and dialog action; never contains a token. Default: silent. */
+  log?: (line: string) => void;
+}
+
+export interface Emulator {
+  app: Express;
+  store: EmulatorStore;
+  faults: FaultInjector;
+  requests: RecordedRequest[];
+  listen(port?: number, host?: string): Promise<{ url: string; close(): Promise<void> }>;
+}
+
+const TWO_DAYS_MS = 2 * 24 * 60 * 60 * 1000;
+
+/** Builds an in-memory Tray Embedded emulator: GraphQL at POST /graphql, the auth dialog, and /_emulator/* controls. */
+export function createEmulator(options: EmulatorOptions): Emulator {
+  if (!options.masterToken) throw new Error('createEmulator: masterToken is required');
+  const log = options.log ?? (() => {});
+  const store = new EmulatorStore(options.solutions ?? DEMO_SOLUTIONS, options.userTokenTtlMs ?? TWO_DAYS_MS);
+  const faults = new FaultInjector();
+  const requests: RecordedRequest[] = [];
+
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.post(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    createGraphqlHandler({ store, faults, masterToken: options.masterToken, requests, log }),
+  );
+
+  app.use(
+    createDialogRouter({
+      store,
+      embeddedId: options.embeddedId,
+      webhookUrl: options.webhookUrl,
+      webhookSecret: options.webhookSecret,
+      log,
+    }),
+  );
+
+  app.post('/_emulator/faults', express.json(), (req, res) => {
+    const parsed = faultSpecSchema.safeParse(req.body);
+    if (!parsed.success) {
+      res.status(400).json({ error: { code: 'invalid_fault', message: z.prettifyError(parsed.error) } });
+      return;
+    }
+    faults.add(parsed.data);
+    res.status(201).json({ faults: faults.list() });
+  });
+  app.delete('/_emulator/faults', (_req, res) => {
+    faults.clear();
+    res.status(204).end();
+  });
+  app.get('/_emulator/requests', (_req, res) => {
+    res.json({ requests });
+  });
+  app.get('/_emulator/state', (_req, res) => {
+    res.json({ ...(store.snapshot() as object), faults: faults.list() });
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ errors: [{ message: 'Not found' }] });
+  });
+  // Malformed JSON bodies and the like; express hands these over with a status.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status ?? 500;
+    if (res.headersSent) return;
+    res
+      .status(status)
+      .json({ errors: [{ message: status < 500 ? (err as Error).message : 'Internal Server Error' }] });
+  });
+
+  return {
+    app,
+    store,
+    faults,
+    requests,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const server = app.listen(port, host, (error?: Error) => {
+          if (error) return reject(error);
+          const { port: bound } = server.address() as AddressInfo;
+          const shownHost = host.includes(':') ? `[${host}]` : host;
+          resolve({
+            url: `http://${shownHost}:${bound}`,
+            close: () =>
+              new Promise<void>((done, fail) => {
+                server.close((e) => (e ? fail(e) : done()));
+                server.closeAllConnections();
+              }),
+          });
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+/** A solution the emulator serves; auth slots are what the dialog page can authorise. */
+export interface SolutionSeed {
+  id: string;
+  title: string;
+  authSlots: { externalId: string; serviceName: string; serviceTitle: string }[];
+  configSlots?: { externalId: string; title: string; defaultValue: unknown }[];
+}
+
+/** sol-1: one Slack slot; sol-2: Salesforce and Slack. Neither has config slots (auth-only dialog). */
+export const DEMO_SOLUTIONS: SolutionSeed[] = [
+  {
+    id: 'sol-1',
+    title: 'Slack alerts',
+    authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
+  },
+  {
+    id: 'sol-2',
+    title: 'Salesforce to Slack',
+    authSlots: [
+      { externalId: 'salesforce', serviceName: 'salesforce', serviceTitle: 'Salesforce' },
+      { externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' },
+    ],
+  },
+];
+
+export interface UserRecord {
+  id: string;
+  name: string;
+  externalUserId: string;
+}
+
+export interface SlotValue {
+  externalId: string;
+  authId: string;
+}
+
+export interface ConfigSlotValueRecord {
+  externalId: string;
+  value: unknown;
+}
+
+export interface InstanceRecord {
+  id: string;
+  name: string;
+  owner: string;
+  solutionId: string;
+  created: Date;
+  enabled: boolean;
+  authValues: SlotValue[];
+  configValues: ConfigSlotValueRecord[];
+}
+
+export interface AuthenticationRecord {
+  id: string;
+  owner: string;
+  name: string;
+  serviceName: string;
+  serviceTitle: string;
+  created: Date;
+}
+
+export interface CodeRecord {
+  userId: string;
+  createdAt: number;
+  usedAt?: number;
+}
+
+interface UserTokenRecord {
+  userId: string;
+  expiresAt: number;
+}
+
+/** All of the emulator's state, in memory. Maps are public so tests can inspect them directly. */
+export class EmulatorStore {
+  readonly solutions = new Map<string, SolutionSeed>();
+  readonly users = new Map<string, UserRecord>();
+  readonly instances = new Map<string, InstanceRecord>();
+  readonly authentications = new Map<string, AuthenticationRecord>();
+  /** One-time authorization codes, keyed by the code. */
+  readonly codes = new Map<string, CodeRecord>();
+  // Kept apart from the readable maps: user tokens are secrets and must not leak into /_emulator/state.
+  readonly #userTokens = new Map<string, UserTokenRecord>();
+
+  constructor(
+    solutions: SolutionSeed[],
+    private readonly userTokenTtlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const s of solutions) this.solutions.set(s.id, s);
+  }
+
+  findUserByExternalId(externalUserId: string): UserRecord | undefined {
+    for (const u of this.users.values()) if (u.externalUserId === externalUserId) return u;
+    return undefined;
+  }
+
+  /** Returns undefined when a user with that externalUserId exists already (the caller reports a conflict). */
+  createUser(externalUserId: string, name: string): UserRecord | undefined {
+    if (this.findUserByExternalId(externalUserId)) return undefined;
+    const user = { id: randomUUID(), name, externalUserId };
+    this.users.set(user.id, user);
+    return user;
+  }
+
+  /** Removes the user with everything it owns, as Tray does. */
+  removeUser(userId: string): boolean {
+    if (!this.users.delete(userId)) return false;
+    for (const [id, i] of this.instances) if (i.owner === userId) this.instances.delete(id);
+    for (const [id, a] of this.authentications) if (a.owner === userId) this.authentications.delete(id);
+    for (const [code, c] of this.codes) if (c.userId === userId) this.codes.delete(code);
+    for (const [token, t] of this.#userTokens) if (t.userId === userId) this.#userTokens.delete(token);
+    return true;
+  }
+
+  mintUserToken(userId: string): string {
+    const token = `ut_${randomBytes(24).toString('base64url')}`;
+    this.#userTokens.set(token, { userId, expiresAt: this.now() + this.userTokenTtlMs });
+    return token;
+  }
+
+  /** The user a token belongs to, or undefined when unknown or expired. */
+  userForToken(token: string): string | undefined {
+    const t = this.#userTokens.get(token);
+    if (!t) return undefined;
+    if (t.expiresAt <= this.now()) {
+      this.#userTokens.delete(token);
+      return undefined;
+    }
+    return this.users.has(t.userId) ? t.userId : undefined;
+  }
+
+  mintCode(userId: string): string {
+    const code = randomBytes(16).toString('hex');
+    this.codes.set(code, { userId, createdAt: this.now() });
+    return code;
+  }
+
+  createInstance(owner: string, solution: SolutionSeed, name: string): InstanceRecord {
+    const instance: InstanceRecord = {
+      id: randomUUID(),
+      name,
+      owner,
+      solutionId: solution.id,
+      created: new Date(this.now()),
+      enabled: false,
+      authValues: [],
+      configValues: (solution.configSlots ?? []).map((c) => ({
+        externalId: c.externalId,
+        value: JSON.stringify(c.defaultValue),
+      })),
+    };
+    this.instances.set(instance.id, instance);
+    return instance;
+  }
+
+  /**
+   * Creates an authentication for `userId`, as the dialog page does, and returns its id.
+   * `service` is a service name or an auth slot's externalId; the service title is looked up in the solutions.
+   */
+  createAuthentication(userId: string, service: string): string {
+    let serviceName = service;
+    let serviceTitle = service;
+    for (const s of this.solutions.values()) {
+      const slot = s.authSlots.find((a) => a.serviceName === service || a.externalId === service);
+      if (slot) {
+        serviceName = slot.serviceName;
+        serviceTitle = slot.serviceTitle;
+        break;
+      }
+    }
+    const auth: AuthenticationRecord = {
+      id: randomUUID(),
+      owner: userId,
+      name: `${serviceTitle} account`,
+      serviceName,
+      serviceTitle,
+      created: new Date(this.now()),
+    };
+    this.authentications.set(auth.id, auth);
+    return auth.id;
+  }
+
+  /** A JSON snapshot for GET /_emulator/state; codes appear without their values (they are credentials). */
+  snapshot(): unknown {
+    return {
+      solutions: [...this.solutions.values()],
+      users: [...this.users.values()],
+      instances: [...this.instances.values()],
+      authentications: [...this.authentications.values()],
+      codes: [...this.codes.values()].map((c) => ({ userId: c.userId, used: c.usedAt !== undefined })),
+    };
+  }
+}

@@ -1,0 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import { createEmulator, type Emulator, type EmulatorOptions } from '../../emulator/server.js';
+
+export interface StartedEmulator {
+  emulator: Emulator;
+  /** e.g. http://127.0.0.1:41234 — also the dialog host (TRAY_AUTH_DIALOG_URL). */
+  url: string;
+  /** `${url}/graphql` (TRAY_GRAPHQL_URL). */
+  graphqlUrl: string;
+  masterToken: string;
+  embeddedId: string;
+  close(): Promise<void>;
+}
+
+/** A fresh `whsec_...` secret for signing webhook relays in tests. */
+export function randomWebhookSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+/** Starts an in-process Tray emulator on 127.0.0.1, a random port, with random master token and embedded id. */
+export async function startEmulator(opts: Partial<EmulatorOptions> = {}): Promise<StartedEmulator> {
+  const masterToken = opts.masterToken ?? `mt_${randomBytes(18).toString('base64url')}`;
+  const embeddedId = opts.embeddedId ?? `emb-${randomBytes(4).toString('hex')}`;
+  const emulator = createEmulator({ ...opts, masterToken, embeddedId });
+  const { url, close } = await emulator.listen(0, '127.0.0.1');
+  return { emulator, url, graphqlUrl: `${url}/graphql`, masterToken, embeddedId, close };
+}
