@@ -1,0 +1,277 @@
+/**
+ * The saga's activities against Tray. Each one is short and, in the common case, spends one Tray
+ * request: user tokens come from a per-process cache, so `authorize` runs once per user per hour
+ * rather than once per call. No token ever leaves this module (results, errors, logs).
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  TRAY_FAILURE_TYPES,
+  type AttachAuthsInput,
+  type ConnectActivities,
+  type CreateInstanceInput,
+  type CreateInstanceResult,
+  type EnableInstanceInput,
+  type EnsureUserInput,
+  type EnsureUserResult,
+  type IssueAuthUrlsInput,
+  type RemoveInstanceInput,
+  type RemoveInstanceResult,
+  type VerifyAuthsInput,
+  type VerifyAuthsResult,
+} from '../common/activity-types.js';
+import type { ReissueAuthUrlResult } from '../common/messages.js';
+import {
+  ATTACH_AUTHS,
+  AUTHORIZE_USER,
+  CREATE_INSTANCE,
+  CREATE_USER,
+  ENABLE_INSTANCE,
+  FIND_INSTANCES,
+  FIND_USER,
+  LIST_AUTHENTICATIONS,
+  REMOVE_INSTANCE,
+  codeAlias,
+  issueCodesDocument,
+} from './documents.js';
+import { UserTokenCache } from './token-cache.js';
+import { trayErrorDetails, type TrayAuth, type TrayClient } from './tray-client.js';
+
+export { UserTokenCache } from './token-cache.js';
+export { createTrayClient, REGION_ENDPOINTS, type TrayClient } from './tray-client.js';
+
+export interface ActivityDeps {
+  tray: TrayClient;
+  /** The partner's embedded id, part of every dialog URL. */
+  embeddedId: string;
+  /** Dialog host: the region's `embedded.*` host, a white-label host, or the emulator. */
+  dialogBaseUrl: string;
+  /** Default: a fresh in-memory cache per `createActivities` call. */
+  tokenCache?: UserTokenCache;
+}
+
+interface FindUserData {
+  users: { edges: { node: { id: string; externalUserId: string | null } }[] };
+}
+interface InstanceNode {
+  id: string;
+  name: string;
+  owner: string;
+  created: string;
+}
+interface FindInstancesData {
+  viewer: { solutionInstances: { edges: { node: InstanceNode }[] } };
+}
+
+/** The attempt number of the running activity (1 outside an activity context). */
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
+function logInfo(message: string, attrs: Record<string, unknown>): void {
+  try {
+    Context.current().log.info(message, attrs);
+  } catch {
+    // outside an activity context there is nowhere useful to log
+  }
+}
+
+/** Builds the activities the worker registers; see ConnectActivities for what each does. */
+export function createActivities(deps: ActivityDeps): ConnectActivities {
+  const { tray, embeddedId } = deps;
+  const dialogBaseUrl = deps.dialogBaseUrl.replace(/\/+$/, '');
+  const tokens = deps.tokenCache ?? new UserTokenCache();
+
+  async function mintToken(userId: string): Promise<string> {
+    const data = await tray.request<{ authorize: { accessToken: string } }>(
+      AUTHORIZE_USER,
+      { userId },
+      'master',
+    );
+    return data.authorize.accessToken;
+  }
+
+  /**
+   * Runs `call` with the user's token. A cached token Tray refuses (expired early, revoked) is
+   * dropped and the call is made once more with a freshly minted one.
+   */
+  async function asUser<T>(userId: string, call: (auth: TrayAuth) => Promise<T>): Promise<T> {
+    const first = await tokens.obtain(userId, () => mintToken(userId));
+    try {
+      return await call({ userToken: first.token });
+    } catch (error) {
+      const code = trayErrorDetails(error)?.code;
+      if (!first.cached || (code !== 'unauthorized' && code !== 'forbidden')) throw error;
+      tokens.invalidate(userId, first.token);
+      const fresh = await tokens.obtain(userId, () => mintToken(userId));
+      return call({ userToken: fresh.token });
+    }
+  }
+
+  async function findUserId(externalUserId: string): Promise<string | undefined> {
+    const data = await tray.request<FindUserData>(FIND_USER, { externalUserId }, 'master');
+    return data.users.edges.find((edge) => edge.node.externalUserId === externalUserId)?.node.id;
+  }
+
+  /** This saga's instances: same owner, solution and name, created at or after `notBefore`; oldest first. */
+  async function findOwnInstances(
+    auth: TrayAuth,
+    input: { userId: string; solutionId: string; instanceName: string; notBefore: string },
+  ): Promise<InstanceNode[]> {
+    const since = Date.parse(input.notBefore);
+    if (Number.isNaN(since)) {
+      throw ApplicationFailure.nonRetryable(
+        `notBefore is not an ISO time: ${input.notBefore}`,
+        'InvalidInput',
+      );
+    }
+    const data = await tray.request<FindInstancesData>(
+      FIND_INSTANCES,
+      { owner: input.userId, solutionId: input.solutionId, name: input.instanceName },
+      auth,
+    );
+    return data.viewer.solutionInstances.edges
+      .map((edge) => edge.node)
+      .filter(
+        (node) =>
+          node.owner === input.userId &&
+          node.name === input.instanceName &&
+          Date.parse(node.created) >= since,
+      )
+      .sort((a, b) => Date.parse(a.created) - Date.parse(b.created));
+  }
+
+  function dialogUrl(solutionInstanceId: string, externalAuthId: string, code: string): string {
+    const path = [embeddedId, solutionInstanceId, externalAuthId].map(encodeURIComponent).join('/');
+    return `${dialogBaseUrl}/external/auth/create/${path}?code=${encodeURIComponent(code)}`;
+  }
+
+  return {
+    async ensureUser(input: EnsureUserInput): Promise<EnsureUserResult> {
+      const existing = await findUserId(input.externalUserId);
+      if (existing !== undefined) return { userId: existing, created: false };
+      try {
+        const data = await tray.request<{ createExternalUser: { userId: string } }>(
+          CREATE_USER,
+          { externalUserId: input.externalUserId, name: input.userName },
+          'master',
+        );
+        return { userId: data.createExternalUser.userId, created: true };
+      } catch (error) {
+        if (trayErrorDetails(error)?.code !== 'conflict') throw error;
+        // Another saga created the same user between our look-up and create: take the winner's.
+        const winner = await findUserId(input.externalUserId);
+        if (winner !== undefined) return { userId: winner, created: false };
+        throw ApplicationFailure.retryable(
+          'Tray reported the user as existing but the look-up did not find it yet',
+          TRAY_FAILURE_TYPES.transient,
+        );
+      }
+    },
+
+    async createInstance(input: CreateInstanceInput): Promise<CreateInstanceResult> {
+      const attempt = currentAttempt();
+      return asUser(input.userId, async (auth) => {
+        if (attempt > 1) {
+          // An earlier attempt may have created the instance and lost the answer: adopt it.
+          const [own] = await findOwnInstances(auth, input);
+          if (own) {
+            logInfo('Adopted the instance an earlier attempt created', {
+              solutionInstanceId: own.id,
+              attempt,
+            });
+            return { solutionInstanceId: own.id, adopted: true };
+          }
+        }
+        const configValues = input.configValues?.length
+          ? input.configValues.map((slot) => ({
+              externalId: slot.externalId,
+              value: JSON.stringify(slot.value),
+            }))
+          : undefined;
+        const data = await tray.request<{ createSolutionInstance: { solutionInstance: { id: string } } }>(
+          CREATE_INSTANCE,
+          { solutionId: input.solutionId, instanceName: input.instanceName, configValues },
+          auth,
+        );
+        return { solutionInstanceId: data.createSolutionInstance.solutionInstance.id, adopted: false };
+      });
+    },
+
+    async issueAuthUrls(input: IssueAuthUrlsInput): Promise<ReissueAuthUrlResult[]> {
+      if (input.externalAuthIds.length === 0) return [];
+      const data = await tray.request<Record<string, { authorizationCode: string } | undefined>>(
+        issueCodesDocument(input.externalAuthIds.length),
+        { userId: input.userId },
+        'master',
+      );
+      return input.externalAuthIds.map((externalAuthId, index) => {
+        const code = data[codeAlias(index)]?.authorizationCode;
+        if (!code) {
+          throw ApplicationFailure.retryable(
+            `Tray IssueAuthorizationCodes: no code for slot ${externalAuthId}`,
+            TRAY_FAILURE_TYPES.transient,
+          );
+        }
+        return { externalAuthId, url: dialogUrl(input.solutionInstanceId, externalAuthId, code) };
+      });
+    },
+
+    async verifyAuths(input: VerifyAuthsInput): Promise<VerifyAuthsResult> {
+      if (input.authIds.length === 0) return { foreign: [] };
+      const data = await asUser(input.userId, (auth) =>
+        tray.request<{ viewer: { authentications: { edges: { node: { id: string } }[] } } }>(
+          LIST_AUTHENTICATIONS,
+          undefined,
+          auth,
+        ),
+      );
+      const own = new Set(data.viewer.authentications.edges.map((edge) => edge.node.id));
+      return { foreign: [...new Set(input.authIds)].filter((authId) => !own.has(authId)) };
+    },
+
+    async attachAuths(input: AttachAuthsInput): Promise<void> {
+      const authValues = input.authValues.map(({ externalId, authId }) => ({ externalId, authId }));
+      await asUser(input.userId, (auth) =>
+        tray.request(ATTACH_AUTHS, { solutionInstanceId: input.solutionInstanceId, authValues }, auth),
+      );
+    },
+
+    async enableInstance(input: EnableInstanceInput): Promise<void> {
+      await asUser(input.userId, (auth) =>
+        tray.request(ENABLE_INSTANCE, { solutionInstanceId: input.solutionInstanceId }, auth),
+      );
+    },
+
+    async removeInstance(input: RemoveInstanceInput): Promise<RemoveInstanceResult> {
+      const removed = new Set<string>();
+      try {
+        await asUser(input.userId, async (auth) => {
+          const ids = input.solutionInstanceId
+            ? [input.solutionInstanceId]
+            : (await findOwnInstances(auth, input)).map((node) => node.id);
+          for (const id of ids) {
+            if (removed.has(id)) continue;
+            try {
+              await tray.request(REMOVE_INSTANCE, { solutionInstanceId: id }, auth);
+              removed.add(id);
+            } catch (error) {
+              // Already gone counts as removed: nothing is left to clean up.
+              if (trayErrorDetails(error)?.code !== 'not_found') throw error;
+            }
+          }
+        });
+      } catch (error) {
+        // A user Tray no longer knows has no instances left to remove.
+        const details = trayErrorDetails(error);
+        if (!(details?.code === 'not_found' && details.operation === 'AuthorizeUser')) throw error;
+      }
+      if (removed.size > 0) logInfo('Removed solution instance(s)', { removed: [...removed] });
+      return { removed: [...removed] };
+    },
+  };
+}
