@@ -1,0 +1,54 @@
+/**
+ * Access control for /v1/connections*: a bearer token when API_TOKEN is set, otherwise loopback
+ * clients only (a local development default that never exposes the API to the network by accident).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { ApiError } from './errors.js';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/** True for a socket address on the loopback interface. */
+export function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && LOOPBACK.has(address);
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/** Compares two secrets in constant time; hashing first means the lengths do not leak either. */
+export function tokensEqual(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** The middleware: 401 on a missing or wrong bearer token, 403 for a non-loopback client without one configured. */
+export function requireClient(apiToken: string | undefined): RequestHandler {
+  if (apiToken !== undefined) {
+    const expected = apiToken;
+    return (req, res, next) => {
+      const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+      if (!match?.[1] || !tokensEqual(match[1], expected)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="connect-saga"');
+        next(
+          new ApiError(401, 'unauthorized', 'A valid "Authorization: Bearer <API_TOKEN>" header is required'),
+        );
+        return;
+      }
+      next();
+    };
+  }
+  return (req, _res, next) => {
+    if (isLoopback(req.socket.remoteAddress)) {
+      next();
+      return;
+    }
+    next(
+      new ApiError(
+        403,
+        'forbidden',
+        'API_TOKEN is not set, so /v1/connections answers loopback clients only; set API_TOKEN to allow remote clients',
+      ),
+    );
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The API process's environment, checked at once: a bad variable stops the process with a message
+ * naming every problem (see lib/config.ts).
+ */
+import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
+import { envVar, hostPort, port, readEnv, str } from '../lib/config.js';
+
+/** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
+const WEBHOOK_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Checks a `whsec_…` secret; returns why it is unusable, or undefined when it is fine. */
+export function webhookSecretProblem(raw: string): string | undefined {
+  if (!WEBHOOK_SECRET_PATTERN.test(raw)) return 'must be whsec_ followed by base64';
+  const bytes = Buffer.from(raw.slice('whsec_'.length), 'base64');
+  if (bytes.length < 16) return 'must decode to at least 16 bytes';
+  return undefined;
+}
+
+const webhookSecret = envVar<string, { optional: true; secret: true }>(
+  { optional: true, secret: true },
+  (raw) => {
+    const problem = webhookSecretProblem(raw);
+    return problem ? { problem } : { value: raw };
+  },
+);
+
+const API_ENV = {
+  TEMPORAL_ADDRESS: hostPort({ default: 'localhost:7233' }),
+  TEMPORAL_NAMESPACE: str({ default: 'default' }),
+  TEMPORAL_TASK_QUEUE: str({ default: DEFAULT_TASK_QUEUE }),
+  API_PORT: port({ default: 3000 }),
+  API_TOKEN: str({ optional: true, secret: true }),
+  WEBHOOK_SECRET: webhookSecret,
+};
+
+export interface ApiConfig {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  port: number;
+  /** Bearer token for /v1/connections*; unset means loopback clients only. */
+  apiToken?: string;
+  /** `whsec_…`; unset means the webhook answers 503. */
+  webhookSecret?: string;
+}
+
+/** Reads the API's configuration; throws a `ConfigError` naming every bad variable. */
+export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
+  const v = readEnv(API_ENV, env);
+  return {
+    temporalAddress: v.TEMPORAL_ADDRESS,
+    namespace: v.TEMPORAL_NAMESPACE,
+    taskQueue: v.TEMPORAL_TASK_QUEUE,
+    port: v.API_PORT,
+    apiToken: v.API_TOKEN,
+    webhookSecret: v.WEBHOOK_SECRET,
+  };
+}

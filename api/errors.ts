@@ -1,0 +1,106 @@
+/**
+ * The API's one error shape, `{ error: { code, message, details? } }`, and the mapping from whatever
+ * went wrong (validation, body parsing, Temporal being unreachable, bugs) to it.
+ */
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { isGrpcServiceError, ServiceError } from '@temporalio/client';
+import type { Logger } from 'pino';
+
+/** An error the API answers with a given status and code; anything else becomes a 500. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** Writes the error shape. */
+export function sendError(
+  res: Response,
+  status: number,
+  code: string,
+  message: string,
+  details?: unknown,
+): void {
+  const body: ErrorBody = { error: { code, message } };
+  if (details !== undefined) body.error.details = details;
+  res.status(status).json(body);
+}
+
+// gRPC status codes meaning "the server could not be reached or did not answer in time".
+const UNAVAILABLE = 14;
+const DEADLINE_EXCEEDED = 4;
+
+/** True when `err` (or one of its causes) says the Temporal server is unreachable or did not answer. */
+export function isTemporalUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (isGrpcServiceError(e) && (e.code === UNAVAILABLE || e.code === DEADLINE_EXCEEDED)) return true;
+    if (e instanceof ServiceError && /failed to connect/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+export const temporalUnavailable = () =>
+  new ApiError(503, 'temporal_unavailable', 'The Temporal server is unreachable; try again shortly');
+
+/** Answers unknown routes with a 404 in the error shape. */
+export const notFoundHandler: RequestHandler = (req, res) => {
+  sendError(res, 404, 'not_found', `No route for ${req.method} ${req.path}`);
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/**
+ * The last middleware: turns any error into the error shape. Known body-parser failures keep their
+ * status; Temporal outages are 503; everything else is a 500 without a stack (which is only logged).
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    if (err instanceof ApiError) {
+      sendError(res, err.status, err.code, err.message, err.details);
+      return;
+    }
+    const parserError = err as BodyParserError;
+    switch (parserError?.type) {
+      case 'entity.too.large':
+        sendError(res, 413, 'payload_too_large', 'The request body exceeds 64 KiB');
+        return;
+      case 'entity.parse.failed':
+        sendError(res, 400, 'invalid_json', 'The request body is not valid JSON');
+        return;
+      case 'encoding.unsupported':
+      case 'charset.unsupported':
+        sendError(res, 415, 'unsupported_encoding', 'The request body encoding is not supported');
+        return;
+      case 'request.aborted':
+        sendError(res, 400, 'request_aborted', 'The request was aborted');
+        return;
+      default:
+        break;
+    }
+    if (isTemporalUnavailable(err)) {
+      logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal unavailable');
+      sendError(res, 503, 'temporal_unavailable', 'The Temporal server is unreachable; try again shortly');
+      return;
+    }
+    logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    sendError(res, 500, 'internal_error', 'Something went wrong; the error was logged');
+  };
+}

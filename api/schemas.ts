@@ -1,0 +1,158 @@
+/**
+ * The API's input and output shapes as zod schemas: requests are validated with them and
+ * `/openapi.json` is generated from them, so the documentation cannot drift from the checks.
+ */
+import { z } from 'zod';
+import { authTimeoutProblem, DEFAULT_AUTH_TIMEOUT } from '../common/duration.js';
+import { LIMITS, STEPS } from '../common/messages.js';
+
+const id = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(LIMITS.maxIdLength, `${what} must be at most ${LIMITS.maxIdLength} characters`);
+
+/** Indices of entries whose key was already seen earlier in the list. */
+function duplicateIndices<T>(items: readonly T[], key: (item: T) => string): number[] {
+  const seen = new Set<string>();
+  const dups: number[] = [];
+  items.forEach((item, index) => {
+    const k = key(item);
+    if (seen.has(k)) dups.push(index);
+    seen.add(k);
+  });
+  return dups;
+}
+
+export const configValueSchema = z.strictObject({
+  externalId: id('externalId').describe("The config slot's externalId"),
+  value: z.json().describe('Any JSON value; Tray receives it JSON-encoded'),
+});
+
+export const connectInputSchema = z.strictObject({
+  externalUserId: id('externalUserId').describe("The partner's id for the end user"),
+  userName: id('userName').describe('Display name of the Tray user, used when it is created'),
+  solutionId: id('solutionId').describe('The Tray solution to connect'),
+  instanceName: id('instanceName').optional().describe('Name of the solution instance to create'),
+  authSlots: z
+    .array(id('authSlots entry'))
+    .min(LIMITS.minSlots, `authSlots must list at least ${LIMITS.minSlots} slot`)
+    .max(LIMITS.maxSlots, `authSlots must list at most ${LIMITS.maxSlots} slots`)
+    .superRefine((slots, ctx) => {
+      for (const index of duplicateIndices(slots, (s) => s)) {
+        ctx.addIssue({ code: 'custom', path: [index], message: `duplicate auth slot "${slots[index]}"` });
+      }
+    })
+    .describe('externalAuthIds of the auth slots to fill, unique'),
+  configValues: z
+    .array(configValueSchema)
+    .superRefine((values, ctx) => {
+      for (const index of duplicateIndices(values, (v) => v.externalId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'externalId'],
+          message: `duplicate config slot "${values[index]?.externalId}"`,
+        });
+      }
+    })
+    .optional()
+    .describe('Values for config slots'),
+  authTimeout: z
+    .string()
+    .superRefine((text, ctx) => {
+      const problem = authTimeoutProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: `authTimeout ${problem}` });
+    })
+    .optional()
+    .describe(`How long to wait for the auths: 90s, 15m, 24h, 7d; 1s..30d; default ${DEFAULT_AUTH_TIMEOUT}`),
+});
+export type ConnectInputBody = z.infer<typeof connectInputSchema>;
+
+/** `?wait=` on POST /v1/connections: seconds, 0..30, default 10. */
+export const MAX_WAIT_SECONDS = 30;
+export const DEFAULT_WAIT_SECONDS = 10;
+export const waitSchema = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?$/, 'wait must be a number of seconds')
+  .transform(Number)
+  .pipe(z.number().min(0).max(MAX_WAIT_SECONDS, `wait must be at most ${MAX_WAIT_SECONDS} seconds`));
+
+export const webhookBodySchema = z
+  .object({
+    connectionId: id('connectionId').optional().describe('The connectionId the API handed out'),
+    solutionInstanceId: id('solutionInstanceId').optional().describe('Or the Tray solution instance id'),
+    externalAuthId: id('externalAuthId').describe('The auth slot that was completed'),
+    authId: id('authId').describe('The Tray authentication id the dialog reported'),
+  })
+  .refine((body) => body.connectionId !== undefined || body.solutionInstanceId !== undefined, {
+    message: 'one of connectionId or solutionInstanceId is required',
+    path: ['connectionId'],
+  });
+export type WebhookBody = z.infer<typeof webhookBodySchema>;
+
+export const externalAuthIdParamSchema = id('externalAuthId');
+export const connectionIdParamSchema = id('connection id').max(
+  2 * LIMITS.maxIdLength + 'connect::'.length,
+  'connection id is too long',
+);
+
+export const authSlotStatusSchema = z.object({
+  externalAuthId: z.string(),
+  state: z.enum(['pending', 'completed']),
+  url: z.string().optional().describe('Dialog URL with a one-time code, while the slot is pending'),
+  authId: z.string().optional(),
+  lastError: z.string().optional().describe('Why the last authId sent for this slot was rejected'),
+});
+
+export const statusErrorSchema = z.object({ type: z.string(), message: z.string() });
+
+export const connectionStatusSchema = z.object({
+  connectionId: z.string(),
+  runId: z.string(),
+  step: z.enum(STEPS),
+  externalUserId: z.string(),
+  solutionId: z.string(),
+  userId: z.string().optional(),
+  solutionInstanceId: z.string().optional(),
+  authSlots: z.array(authSlotStatusSchema),
+  deadline: z.string().optional().describe('ISO 8601 time at which the auth wait times out'),
+  error: statusErrorSchema.optional(),
+  existing: z.boolean().optional().describe('POST only: true when a running saga was returned'),
+});
+
+export const reissueResultSchema = z.object({ externalAuthId: z.string(), url: z.string() });
+
+export const webhookAcceptedSchema = z.object({
+  accepted: z.literal(true),
+  connectionId: z.string(),
+  externalAuthId: z.string(),
+  eventId: z.string(),
+});
+
+export const cancelAcceptedSchema = z.object({
+  connectionId: z.string(),
+  runId: z.string(),
+  cancelRequested: z.literal(true),
+});
+
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.string().describe('Machine-readable code, e.g. invalid_input, not_found, connection_closed'),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+
+/** One validation problem: where (`authSlots.1`, `?wait`) and what. */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+/** Turns zod issues into `{ path, message }` problems, `prefix` marking where the value came from. */
+export function problemsOf(error: z.ZodError, prefix = ''): Problem[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.');
+    return { path: path === '' ? '(body)' : path, message: issue.message };
+  });
+}
