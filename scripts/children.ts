@@ -1,0 +1,100 @@
+/**
+ * Child processes of `npm start`: their output is relayed line by line under a `[name]` prefix, and
+ * they are stopped with SIGTERM first and SIGKILL only after a deadline.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ManagedChild {
+  name: string;
+  process: ChildProcess;
+  /** Resolves when the process has exited (never rejects). */
+  exited: Promise<ExitInfo>;
+  /** True once `stop()` was called: an exit after that is expected, not a crash. */
+  readonly stopping: boolean;
+  /** SIGTERM, then SIGKILL if it is still running after `graceMs`. */
+  stop(graceMs: number): Promise<ExitInfo>;
+}
+
+const COLORS = [36, 35, 33, 32, 34];
+
+/** `[name] ` in a colour when the output is a terminal, plain otherwise. */
+export function prefixFor(name: string, index: number, out: Writable & { isTTY?: boolean }): string {
+  const label = `[${name}]`;
+  if (!out.isTTY || process.env.NO_COLOR) return `${label} `;
+  return `\u001b[${COLORS[index % COLORS.length]}m${label}\u001b[0m `;
+}
+
+/** Copies each line of `input` to `out`, prefixed. */
+export function relayLines(input: Readable, prefix: string, out: Writable): void {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  lines.on('line', (line) => out.write(`${prefix}${line}\n`));
+}
+
+/** Describes an exit for humans: "exit code 1" or "signal SIGKILL". */
+export function describeExit(exit: ExitInfo): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code ?? 'unknown'}`;
+}
+
+/**
+ * Starts `command args` with `env`, relaying stdout and stderr under `prefix`. The child gets no
+ * stdin, so a Ctrl-C in the terminal reaches it through the process group like any foreground job.
+ */
+export function startChild(options: {
+  name: string;
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  prefix: string;
+}): ManagedChild {
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (child.stdout) relayLines(child.stdout, options.prefix, process.stdout);
+  if (child.stderr) relayLines(child.stderr, options.prefix, process.stderr);
+
+  const exited = new Promise<ExitInfo>((resolveExit) => {
+    // 'error' without 'exit' happens when the command cannot be spawned at all.
+    child.once('error', (error) => {
+      process.stderr.write(`${options.prefix}could not start: ${error.message}\n`);
+      resolveExit({ code: null, signal: null });
+    });
+    child.once('exit', (code, signal) => resolveExit({ code, signal }));
+  });
+
+  let stopping = false;
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+
+  return {
+    name: options.name,
+    process: child,
+    exited,
+    get stopping() {
+      return stopping;
+    },
+    async stop(graceMs: number) {
+      stopping = true;
+      if (done) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        process.stderr.write(`${options.prefix}did not stop within ${graceMs} ms; killing it\n`);
+        child.kill('SIGKILL');
+      }, graceMs);
+      const exit = await exited;
+      clearTimeout(timer);
+      return exit;
+    },
+  };
+}
