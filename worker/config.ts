@@ -1,0 +1,58 @@
+/**
+ * The worker's environment, validated once at start: a bad environment fails fast with one message
+ * naming every bad variable (secret values are never echoed).
+ */
+import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
+import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
+import { hostPort, oneOf, positiveNumber, readEnv, str, url } from '../lib/config.js';
+
+export interface WorkerConfig {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  region: TrayRegion;
+  /** TRAY_GRAPHQL_URL, else the region's endpoint. */
+  graphqlUrl: string;
+  /** TRAY_AUTH_DIALOG_URL (white label, emulator), else the region's dialog host. */
+  dialogBaseUrl: string;
+  masterToken: string;
+  embeddedId: string;
+  /** Tray requests per second across all workers (Temporal's task-queue-wide activity limit). */
+  rateLimitPerSecond: number;
+}
+
+/** The variables the worker reads, for `readEnv`. */
+export const WORKER_ENV = {
+  TEMPORAL_ADDRESS: hostPort({ default: 'localhost:7233' }),
+  TEMPORAL_NAMESPACE: str({ default: 'default' }),
+  TEMPORAL_TASK_QUEUE: str({ default: DEFAULT_TASK_QUEUE }),
+  TRAY_REGION: oneOf(['us', 'eu', 'apac'], { default: 'us' }),
+  TRAY_GRAPHQL_URL: url({ optional: true }),
+  TRAY_AUTH_DIALOG_URL: url({ optional: true }),
+  TRAY_MASTER_TOKEN: str({ secret: true }),
+  TRAY_EMBEDDED_ID: str(),
+  TRAY_RATE_LIMIT_PER_SECOND: positiveNumber({ default: 25 }),
+};
+
+/** Reads and checks the worker's configuration; throws a ConfigError listing every bad variable. */
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const values = readEnv(WORKER_ENV, env);
+  const region = values.TRAY_REGION;
+  return {
+    temporalAddress: values.TEMPORAL_ADDRESS,
+    namespace: values.TEMPORAL_NAMESPACE,
+    taskQueue: values.TEMPORAL_TASK_QUEUE,
+    region,
+    graphqlUrl: values.TRAY_GRAPHQL_URL ?? REGION_ENDPOINTS[region].graphqlUrl,
+    dialogBaseUrl: values.TRAY_AUTH_DIALOG_URL ?? REGION_ENDPOINTS[region].dialogBaseUrl,
+    masterToken: values.TRAY_MASTER_TOKEN,
+    embeddedId: values.TRAY_EMBEDDED_ID,
+    rateLimitPerSecond: values.TRAY_RATE_LIMIT_PER_SECOND,
+  };
+}
+
+/** The configuration without its secret, for logs and start-up output. */
+export function describeWorkerConfig(config: WorkerConfig): Omit<WorkerConfig, 'masterToken'> {
+  const { masterToken: _secret, ...visible } = config;
+  return visible;
+}

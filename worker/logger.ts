@@ -1,0 +1,46 @@
+/**
+ * The worker's structured logs: one pino logger (JSON to stdout) that also receives the Temporal
+ * SDK's and the activities' log lines, with anything token-like redacted.
+ */
+import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
+import { pino, type Logger } from 'pino';
+
+/** Keys blanked wherever they appear (top level or one level down) in a log line. */
+const SECRET_KEYS = [
+  'token',
+  'accessToken',
+  'masterToken',
+  'userToken',
+  'authorization',
+  'password',
+  'secret',
+];
+export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
+
+/** The worker's logger; `LOG_LEVEL` picks the level (default info). */
+export function createWorkerLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({ name: 'connect-saga-worker', level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+}
+
+const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** Adapts pino to the Temporal SDK's Logger, for `Runtime.install({ logger })`. */
+export function temporalLogger(logger: Logger): TemporalLogger {
+  const log = (level: LogLevel, message: string, meta?: LogMetadata): void => {
+    logger[LEVELS[level]](meta ?? {}, message);
+  };
+  return {
+    log,
+    trace: (message, meta) => log('TRACE', message, meta),
+    debug: (message, meta) => log('DEBUG', message, meta),
+    info: (message, meta) => log('INFO', message, meta),
+    warn: (message, meta) => log('WARN', message, meta),
+    error: (message, meta) => log('ERROR', message, meta),
+  };
+}

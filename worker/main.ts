@@ -1,0 +1,97 @@
+/**
+ * `npm run worker`: serves the connect saga's workflow and activities on the configured task queue
+ * until SIGTERM/SIGINT, then drains in-flight tasks and exits.
+ */
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createTrayClient } from '../activities/tray-client.js';
+import { WORKFLOW_TYPE } from '../common/messages.js';
+import { exitOnConfigError } from '../lib/config.js';
+import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';
+import { createConnectWorker } from './create-worker.js';
+import { createWorkerLogger, temporalLogger } from './logger.js';
+
+const CONNECT_DEADLINE_MS = 60_000;
+const CONNECT_RETRY_MS = 2_000;
+
+const logger = createWorkerLogger();
+
+let config: WorkerConfig;
+try {
+  config = loadWorkerConfig();
+} catch (error) {
+  exitOnConfigError(error);
+}
+
+Runtime.install({ logger: temporalLogger(logger), shutdownSignals: [] });
+
+let worker: Worker | undefined;
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping || !worker) {
+      logger.warn({ signal }, worker ? 'second signal: exiting now' : 'stopped before the worker started');
+      process.exit(worker ? 1 : 0);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight tasks');
+    worker.shutdown();
+  });
+}
+
+/** The server may still be starting (compose, `npm start`): keep trying for a minute, saying so. */
+async function connectWithRetry(address: string): Promise<NativeConnection> {
+  const deadline = Date.now() + CONNECT_DEADLINE_MS;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await NativeConnection.connect({ address });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (Date.now() + CONNECT_RETRY_MS > deadline) {
+        throw new Error(
+          `Temporal at ${address} is unreachable after ${CONNECT_DEADLINE_MS / 1000} s: ${reason}`,
+        );
+      }
+      logger.warn({ address, attempt, reason }, 'Temporal not reachable yet, retrying');
+      await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
+    }
+  }
+}
+
+async function main(cfg: WorkerConfig): Promise<void> {
+  const connection = await connectWithRetry(cfg.temporalAddress);
+  try {
+    const activities = createActivities({
+      tray: createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken }),
+      embeddedId: cfg.embeddedId,
+      dialogBaseUrl: cfg.dialogBaseUrl,
+    });
+    worker = await createConnectWorker({
+      connection,
+      namespace: cfg.namespace,
+      taskQueue: cfg.taskQueue,
+      activities,
+      rateLimitPerSecond: cfg.rateLimitPerSecond,
+    });
+    logger.info(
+      {
+        ...describeWorkerConfig(cfg),
+        activities: Object.keys(activities),
+        workflows: [WORKFLOW_TYPE],
+      },
+      `worker serving task queue "${cfg.taskQueue}" in namespace "${cfg.namespace}" at ${cfg.temporalAddress}; Tray at ${cfg.graphqlUrl}`,
+    );
+    await worker.run();
+    logger.info('worker stopped');
+  } finally {
+    await connection.close();
+  }
+}
+
+main(config).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    logger.fatal({ err: error }, 'worker failed');
+    process.exit(1);
+  },
+);
