@@ -321,6 +321,98 @@ describe('GraphQL API', () => {
   });
 });
 
+test('config values: refused on auth-only solutions, JSON-encoded strings elsewhere, defaults filled in', async () => {
+  const e = await startEmulator({
+    solutions: [
+      {
+        id: 'with-config',
+        title: 'With config',
+        authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
+        configSlots: [{ externalId: 'channel', title: 'Channel', defaultValue: '#general' }],
+      },
+      {
+        id: 'auth-only',
+        title: 'Auth only',
+        authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
+      },
+    ],
+  });
+  try {
+    const { token } = await newUser(e);
+    const create = (solutionId: string, configValues?: unknown) =>
+      gql(
+        e,
+        token,
+        `mutation ($s: ID!, $c: [ConfigValue!]) {
+          createSolutionInstance(input: { solutionId: $s, instanceName: "n", configValues: $c }) {
+            solutionInstance { configValues { externalId value } }
+          }
+        }`,
+        { s: solutionId, c: configValues },
+      );
+    assert.deepEqual(codesOf(await create('auth-only', [{ externalId: 'channel', value: '"#x"' }])), [
+      'bad_request',
+    ]);
+    assert.deepEqual(codesOf(await create('with-config', [{ externalId: 'channel', value: '#x' }])), [
+      'bad_request',
+    ]);
+    assert.deepEqual(codesOf(await create('with-config', [{ externalId: 'nope', value: '1' }])), [
+      'bad_request',
+    ]);
+    const defaults = await create('with-config');
+    assert.deepEqual(defaults.data, {
+      createSolutionInstance: {
+        solutionInstance: { configValues: [{ externalId: 'channel', value: '"#general"' }] },
+      },
+    });
+    const set = await create('with-config', [{ externalId: 'channel', value: '"#ops"' }]);
+    assert.deepEqual(set.data, {
+      createSolutionInstance: {
+        solutionInstance: { configValues: [{ externalId: 'channel', value: '"#ops"' }] },
+      },
+    });
+  } finally {
+    await e.close();
+  }
+});
+
+test('no token or code reaches the log lines, the request log or /_emulator/state', async () => {
+  const lines: string[] = [];
+  const e = await startEmulator({ log: (line) => lines.push(line) });
+  try {
+    const { userId, token } = await newUser(e);
+    const instanceId = await newInstance(e, token, 'sol-1');
+    const r = await gql(
+      e,
+      e.masterToken,
+      'mutation ($u: ID!) { generateAuthorizationCode(input: { userId: $u }) { authorizationCode } }',
+      {
+        u: userId,
+      },
+    );
+    const code = (r.data?.generateAuthorizationCode as { authorizationCode: string }).authorizationCode;
+    const url = `${e.url}/external/auth/create/${e.embeddedId}/${instanceId}/slack?code=${code}`;
+    assert.equal((await fetch(url, { method: 'POST' })).status, 200);
+    await gql(e, 'some-unknown-token', '{ viewer { solutions { edges { cursor } } } }');
+
+    const state = await (await fetch(`${e.url}/_emulator/state`)).text();
+    const requests = await (await fetch(`${e.url}/_emulator/requests`)).text();
+    assert.ok(lines.length >= 5, 'something was logged');
+    assert.match(state, new RegExp(instanceId));
+    for (const secret of [e.masterToken, token, code, 'some-unknown-token']) {
+      for (const [where, text] of [
+        ['log', lines.join('\n')],
+        ['state', state],
+        ['requests', requests],
+      ] as const) {
+        assert.ok(!text.includes(secret), `${where} leaks a secret`);
+      }
+    }
+  } finally {
+    await e.close();
+  }
+});
+
 describe('fault injection', () => {
   let e: StartedEmulator;
   const USERS = '{ users { edges { node { id } } } }';
