@@ -1,0 +1,505 @@
+/**
+ * The activities and the Tray client against the Tray emulator over HTTP: documents valid against
+ * the schema, the request budget of the spec, error classification, the lost-response adoption,
+ * the user race, token hygiene and idempotent removal.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { buildSchema, parse, validate } from 'graphql';
+import { createActivities } from '../activities/index.js';
+import { DOCUMENTS, issueCodesDocument } from '../activities/documents.js';
+import { UserTokenCache } from '../activities/token-cache.js';
+import { createTrayClient, REGION_ENDPOINTS, trayErrorDetails } from '../activities/tray-client.js';
+import type { ConnectActivities } from '../common/activity-types.js';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import type { FaultSpec, RecordedRequest } from '../emulator/server.js';
+import { DEMO_SOLUTIONS } from '../emulator/server.js';
+import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
+
+const CONFIG_SOLUTION = {
+  id: 'sol-config',
+  title: 'With config',
+  authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
+  configSlots: [{ externalId: 'channel', title: 'Channel', defaultValue: '#general' }],
+};
+
+let emu: StartedEmulator;
+
+before(async () => {
+  emu = await startEmulator({ solutions: [...DEMO_SOLUTIONS, CONFIG_SOLUTION] });
+});
+after(async () => {
+  await emu.close();
+});
+beforeEach(() => {
+  emu.emulator.faults.clear();
+});
+
+function makeActivities(options: { timeoutMs?: number; tokenCache?: UserTokenCache } = {}) {
+  const tokenCache = options.tokenCache ?? new UserTokenCache();
+  const tray = createTrayClient({
+    graphqlUrl: emu.graphqlUrl,
+    masterToken: emu.masterToken,
+    timeoutMs: options.timeoutMs ?? 5000,
+  });
+  const activities = createActivities({
+    tray,
+    embeddedId: emu.embeddedId,
+    dialogBaseUrl: emu.url,
+    tokenCache,
+  });
+  return { activities, tokenCache, tray };
+}
+
+// Expected failures are the point of several tests; keep the SDK's per-failure warnings out of the output.
+const quietLogger = new DefaultLogger('ERROR');
+
+/** Runs one activity in a mocked activity context, so Context.current().info.attempt is `attempt`. */
+function run<K extends keyof ConnectActivities>(
+  activities: ConnectActivities,
+  name: K,
+  input: Parameters<ConnectActivities[K]>[0],
+  attempt = 1,
+): ReturnType<ConnectActivities[K]> {
+  const env = new MockActivityEnvironment({ attempt, activityType: name }, { logger: quietLogger });
+  const fn = activities[name] as (arg: typeof input) => ReturnType<ConnectActivities[K]>;
+  return env.run(fn, input) as ReturnType<ConnectActivities[K]>;
+}
+
+/** The requests the emulator records from now on. */
+function requestsFrom(): () => RecordedRequest[] {
+  const start = emu.emulator.requests.length;
+  return () => emu.emulator.requests.slice(start);
+}
+
+function addFault(spec: FaultSpec): void {
+  emu.emulator.faults.add(spec);
+}
+
+async function expectFailure(
+  promise: Promise<unknown>,
+  expected: { type: string; nonRetryable: boolean; code?: string },
+): Promise<ApplicationFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
+    assert.equal(error.type, expected.type, error.message);
+    assert.equal(Boolean(error.nonRetryable), expected.nonRetryable, error.message);
+    if (expected.code !== undefined) assert.equal(trayErrorDetails(error)?.code, expected.code);
+    assert.ok(!error.message.includes(emu.masterToken), 'the master token leaked into an error message');
+    return error;
+  }
+  assert.fail(`expected a ${expected.type} failure`);
+}
+
+function uniqueUser(): { externalUserId: string; userName: string } {
+  return { externalUserId: `ext-${randomUUID()}`, userName: 'Ada Lovelace' };
+}
+
+const schema = buildSchema(readFileSync(new URL('../emulator/schema.graphql', import.meta.url), 'utf8'));
+
+describe('GraphQL documents', () => {
+  const documents: [string, string][] = [
+    ...Object.entries(DOCUMENTS),
+    ['IssueAuthorizationCodes(1)', issueCodesDocument(1)],
+    ['IssueAuthorizationCodes(2)', issueCodesDocument(2)],
+    ['IssueAuthorizationCodes(20)', issueCodesDocument(20)],
+  ];
+  for (const [name, document] of documents) {
+    test(`${name} is a valid named operation against schema.graphql`, () => {
+      const ast = parse(document);
+      assert.deepEqual(validate(schema, ast), []);
+      const operation = ast.definitions[0];
+      assert.ok(operation?.kind === 'OperationDefinition' && operation.name, 'operation must be named');
+    });
+  }
+
+  test('region endpoints follow NOTES.md', () => {
+    assert.equal(REGION_ENDPOINTS.eu.graphqlUrl, 'https://eu1.tray.io/graphql');
+    assert.equal(REGION_ENDPOINTS.apac.dialogBaseUrl, 'https://embedded.ap1.tray.io');
+  });
+});
+
+describe('the saga path and its request budget', () => {
+  test('a 2-slot saga for a new user spends exactly 8 requests; a known user 7', async () => {
+    const user = uniqueUser();
+    const notBefore = new Date().toISOString();
+    const { activities, tokenCache } = makeActivities();
+    const seen = requestsFrom();
+
+    const ensured = await run(activities, 'ensureUser', user);
+    assert.equal(ensured.created, true);
+    const { userId } = ensured;
+    const created = await run(activities, 'createInstance', {
+      userId,
+      solutionId: 'sol-2',
+      instanceName: 'My Salesforce',
+      notBefore,
+    });
+    assert.equal(created.adopted, false);
+    const { solutionInstanceId } = created;
+    const urls = await run(activities, 'issueAuthUrls', {
+      userId,
+      solutionInstanceId,
+      externalAuthIds: ['salesforce', 'slack'],
+    });
+    assert.deepEqual(
+      urls.map((u) => u.externalAuthId),
+      ['salesforce', 'slack'],
+    );
+    const codes = new Set<string>();
+    for (const { externalAuthId, url } of urls) {
+      const parsed = new URL(url);
+      assert.equal(parsed.origin, emu.url);
+      assert.equal(
+        parsed.pathname,
+        `/external/auth/create/${emu.embeddedId}/${solutionInstanceId}/${externalAuthId}`,
+      );
+      const code = parsed.searchParams.get('code');
+      assert.ok(code && emu.emulator.store.codes.get(code)?.userId === userId, 'code belongs to the user');
+      codes.add(code);
+    }
+    assert.equal(codes.size, 2, 'every slot gets its own one-time code');
+
+    const authValues = [
+      { externalId: 'salesforce', authId: emu.emulator.store.createAuthentication(userId, 'salesforce') },
+      { externalId: 'slack', authId: emu.emulator.store.createAuthentication(userId, 'slack') },
+    ];
+    const verified = await run(activities, 'verifyAuths', {
+      userId,
+      authIds: authValues.map((a) => a.authId),
+    });
+    assert.deepEqual(verified.foreign, []);
+    await run(activities, 'attachAuths', { userId, solutionInstanceId, authValues });
+    await run(activities, 'enableInstance', { userId, solutionInstanceId });
+
+    const instance = emu.emulator.store.instances.get(solutionInstanceId);
+    assert.equal(instance?.enabled, true);
+    assert.deepEqual(
+      instance?.authValues.map((v) => ({ externalId: v.externalId, authId: v.authId })),
+      authValues,
+    );
+
+    const newUserRequests = seen();
+    assert.deepEqual(
+      newUserRequests.map((r) => r.operations),
+      [
+        ['users'],
+        ['createExternalUser'],
+        ['authorize'],
+        ['createSolutionInstance'],
+        ['generateAuthorizationCode', 'generateAuthorizationCode'],
+        ['viewer'],
+        ['updateSolutionInstance'],
+        ['updateSolutionInstance'],
+      ],
+    );
+    assert.ok(newUserRequests.every((r) => r.ok));
+
+    // No token in any result the workflow would record.
+    const token = tokenCache.get(userId);
+    assert.ok(token, 'the user token is cached');
+    const results = JSON.stringify([ensured, created, urls, verified]);
+    assert.ok(!results.includes(token));
+    assert.ok(!results.includes(emu.masterToken));
+    assert.ok(!JSON.stringify(tokenCache).includes(token), 'the cache does not serialise its tokens');
+
+    // The same user again, from a worker that has not seen it (no cached token): 7 requests.
+    const other = makeActivities();
+    const seenKnown = requestsFrom();
+    const again = await run(other.activities, 'ensureUser', user);
+    assert.deepEqual(again, { userId, created: false });
+    const second = await run(other.activities, 'createInstance', {
+      userId,
+      solutionId: 'sol-1',
+      instanceName: 'My Slack',
+      notBefore: new Date().toISOString(),
+    });
+    await run(other.activities, 'issueAuthUrls', {
+      userId,
+      solutionInstanceId: second.solutionInstanceId,
+      externalAuthIds: ['slack'],
+    });
+    const slackAuth = emu.emulator.store.createAuthentication(userId, 'slack');
+    await run(other.activities, 'verifyAuths', { userId, authIds: [slackAuth] });
+    await run(other.activities, 'attachAuths', {
+      userId,
+      solutionInstanceId: second.solutionInstanceId,
+      authValues: [{ externalId: 'slack', authId: slackAuth }],
+    });
+    await run(other.activities, 'enableInstance', { userId, solutionInstanceId: second.solutionInstanceId });
+    assert.equal(seenKnown().length, 7);
+    assert.equal(emu.emulator.store.instances.get(second.solutionInstanceId)?.enabled, true);
+  });
+
+  test('config values travel JSON-encoded', async () => {
+    const { activities } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const { solutionInstanceId } = await run(activities, 'createInstance', {
+      userId,
+      solutionId: CONFIG_SOLUTION.id,
+      instanceName: 'configured',
+      configValues: [{ externalId: 'channel', value: { name: '#sales', private: true } }],
+      notBefore: new Date().toISOString(),
+    });
+    const stored = emu.emulator.store.instances.get(solutionInstanceId)?.configValues;
+    assert.deepEqual(stored, [{ externalId: 'channel', value: '{"name":"#sales","private":true}' }]);
+  });
+
+  test('verifyAuths reports authIds that are not the user’s', async () => {
+    const { activities } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const stranger = await run(activities, 'ensureUser', uniqueUser());
+    const mine = emu.emulator.store.createAuthentication(userId, 'slack');
+    const theirs = emu.emulator.store.createAuthentication(stranger.userId, 'slack');
+    const result = await run(activities, 'verifyAuths', { userId, authIds: [mine, theirs, 'made-up'] });
+    assert.deepEqual(result.foreign, [theirs, 'made-up']);
+  });
+});
+
+describe('error classification', () => {
+  const retryable: [FaultSpec['kind'], string][] = [
+    ['http500', TRAY_FAILURE_TYPES.transient],
+    ['http429', TRAY_FAILURE_TYPES.rateLimited],
+    ['rateLimitError', TRAY_FAILURE_TYPES.rateLimited],
+  ];
+  for (const [kind, type] of retryable) {
+    test(`${kind} is a retryable ${type}`, async () => {
+      const { activities } = makeActivities();
+      addFault({ operation: 'users', kind });
+      await expectFailure(run(activities, 'ensureUser', uniqueUser()), { type, nonRetryable: false });
+    });
+  }
+
+  test('a permanent (bad_request) error is non-retryable', async () => {
+    const { activities } = makeActivities();
+    addFault({ operation: 'users', kind: 'permanentError' });
+    await expectFailure(run(activities, 'ensureUser', uniqueUser()), {
+      type: TRAY_FAILURE_TYPES.validation,
+      nonRetryable: true,
+      code: 'bad_request',
+    });
+  });
+
+  test('an unknown solution is a non-retryable TrayNotFound', async () => {
+    const { activities } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    await expectFailure(
+      run(activities, 'createInstance', {
+        userId,
+        solutionId: 'sol-does-not-exist',
+        instanceName: 'x',
+        notBefore: new Date().toISOString(),
+      }),
+      { type: TRAY_FAILURE_TYPES.notFound, nonRetryable: true, code: 'not_found' },
+    );
+  });
+
+  test('attaching another user’s authId is a non-retryable TrayForbidden, without the token in it', async () => {
+    const { activities, tokenCache } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const stranger = await run(activities, 'ensureUser', uniqueUser());
+    const { solutionInstanceId } = await run(activities, 'createInstance', {
+      userId,
+      solutionId: 'sol-1',
+      instanceName: 'x',
+      notBefore: new Date().toISOString(),
+    });
+    const foreign = emu.emulator.store.createAuthentication(stranger.userId, 'slack');
+    const failure = await expectFailure(
+      run(activities, 'attachAuths', {
+        userId,
+        solutionInstanceId,
+        authValues: [{ externalId: 'slack', authId: foreign }],
+      }),
+      { type: TRAY_FAILURE_TYPES.forbidden, nonRetryable: true, code: 'forbidden' },
+    );
+    const token = tokenCache.get(userId);
+    assert.ok(token);
+    assert.ok(!failure.message.includes(token) && !JSON.stringify(failure.details).includes(token));
+  });
+
+  test('a document invalid against the schema is a non-retryable TrayValidationError', async () => {
+    const { tray } = makeActivities();
+    const invalid = `mutation Bad($id: ID!) { updateSolutionInstance(input: { solutionInstanceId: $id, authValues: [{ externalId: "a", value: "b" }] }) { clientMutationId } }`;
+    await expectFailure(tray.request(invalid, { id: 'x' }, 'master'), {
+      type: TRAY_FAILURE_TYPES.validation,
+      nonRetryable: true,
+      code: 'GRAPHQL_VALIDATION_FAILED',
+    });
+  });
+
+  test('a refused master token is a non-retryable TrayForbidden (unauthorized)', async () => {
+    const tray = createTrayClient({ graphqlUrl: emu.graphqlUrl, masterToken: 'mt_wrong_secret_value' });
+    const failure = await expectFailure(tray.request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master'), {
+      type: TRAY_FAILURE_TYPES.forbidden,
+      nonRetryable: true,
+      code: 'unauthorized',
+    });
+    assert.ok(!failure.message.includes('mt_wrong_secret_value'));
+  });
+
+  test('a timeout is a retryable TrayTransientError', async () => {
+    const { activities } = makeActivities({ timeoutMs: 150 });
+    addFault({ operation: 'users', kind: 'delay', delayMs: 1500 });
+    await expectFailure(run(activities, 'ensureUser', uniqueUser()), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+      code: 'timeout',
+    });
+  });
+
+  test('a refused connection is a retryable TrayTransientError', async () => {
+    const tray = createTrayClient({ graphqlUrl: 'http://127.0.0.1:1/graphql', masterToken: emu.masterToken });
+    await expectFailure(tray.request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master'), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+    });
+  });
+});
+
+describe('idempotency and races', () => {
+  test('a retry after a lost create response adopts the one instance, never an older one', async () => {
+    const { activities } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const input = { userId, solutionId: 'sol-2', instanceName: 'lost-answer' };
+
+    // An instance with the same owner, solution and name from before this saga started.
+    const older = await run(activities, 'createInstance', { ...input, notBefore: new Date().toISOString() });
+    const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);
+    assert.ok(olderRecord);
+    olderRecord.created = new Date(Date.now() - 60_000);
+    const notBefore = new Date(Date.now() - 1000).toISOString();
+
+    addFault({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
+    await expectFailure(run(activities, 'createInstance', { ...input, notBefore }, 1), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+    });
+    const seen = requestsFrom();
+    const retried = await run(activities, 'createInstance', { ...input, notBefore }, 2);
+    assert.equal(retried.adopted, true);
+    assert.notEqual(retried.solutionInstanceId, older.solutionInstanceId);
+    assert.deepEqual(
+      seen().map((r) => r.operations),
+      [['viewer']],
+      'the retry only looked up',
+    );
+    const mine = [...emu.emulator.store.instances.values()].filter(
+      (i) => i.owner === userId && i.name === input.instanceName && i.id !== older.solutionInstanceId,
+    );
+    assert.deepEqual(
+      mine.map((i) => i.id),
+      [retried.solutionInstanceId],
+      'exactly one instance was created by the saga',
+    );
+  });
+
+  test('a retry that finds nothing creates the instance', async () => {
+    const { activities } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const result = await run(
+      activities,
+      'createInstance',
+      { userId, solutionId: 'sol-1', instanceName: 'never-created', notBefore: new Date().toISOString() },
+      3,
+    );
+    assert.equal(result.adopted, false);
+    assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
+  });
+
+  test('two concurrent ensureUser calls for one externalUserId give one user', async () => {
+    const user = uniqueUser();
+    // Both look-ups answer late, so both sagas miss the user and race to create it.
+    addFault({ operation: 'users', kind: 'delay', delayMs: 300, times: 2 });
+    const seen = requestsFrom();
+    const [a, b] = await Promise.all([
+      run(makeActivities().activities, 'ensureUser', user),
+      run(makeActivities().activities, 'ensureUser', user),
+    ]);
+    assert.equal(a.userId, b.userId);
+    assert.deepEqual([a.created, b.created].sort(), [false, true]);
+    const users = [...emu.emulator.store.users.values()].filter(
+      (u) => u.externalUserId === user.externalUserId,
+    );
+    assert.equal(users.length, 1);
+    assert.ok(
+      seen().some((r) => r.operations[0] === 'createExternalUser' && !r.ok),
+      'the losing create met the conflict',
+    );
+  });
+
+  test('a cached token Tray refuses is dropped, re-minted once and the call retried', async () => {
+    const { activities, tokenCache } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const { solutionInstanceId } = await run(activities, 'createInstance', {
+      userId,
+      solutionId: 'sol-1',
+      instanceName: 'stale-token',
+      notBefore: new Date().toISOString(),
+    });
+    tokenCache.set(userId, 'ut_revoked');
+    const slack = emu.emulator.store.createAuthentication(userId, 'slack');
+    const seen = requestsFrom();
+    await run(activities, 'attachAuths', {
+      userId,
+      solutionInstanceId,
+      authValues: [{ externalId: 'slack', authId: slack }],
+    });
+    assert.deepEqual(
+      seen().map((r) => [r.operations[0], r.tokenKind, r.ok]),
+      [
+        ['updateSolutionInstance', 'invalid', false],
+        ['authorize', 'master', true],
+        ['updateSolutionInstance', 'user', true],
+      ],
+    );
+    assert.notEqual(tokenCache.get(userId), 'ut_revoked');
+  });
+
+  test('removeInstance removes once, then treats "already gone" as done', async () => {
+    const { activities } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const base = {
+      userId,
+      solutionId: 'sol-1',
+      instanceName: 'to-remove',
+      notBefore: new Date().toISOString(),
+    };
+    const { solutionInstanceId } = await run(activities, 'createInstance', base);
+    assert.deepEqual(await run(activities, 'removeInstance', { ...base, solutionInstanceId }), {
+      removed: [solutionInstanceId],
+    });
+    assert.equal(emu.emulator.store.instances.has(solutionInstanceId), false);
+    assert.deepEqual(await run(activities, 'removeInstance', { ...base, solutionInstanceId }), {
+      removed: [],
+    });
+  });
+
+  test('removeInstance without an id finds the saga’s instance by owner, solution, name and time', async () => {
+    const { activities } = makeActivities();
+    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const base = { userId, solutionId: 'sol-2', instanceName: 'unknown-id' };
+    const older = await run(activities, 'createInstance', { ...base, notBefore: new Date().toISOString() });
+    const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);
+    assert.ok(olderRecord);
+    olderRecord.created = new Date(Date.now() - 60_000);
+    const notBefore = new Date(Date.now() - 1000).toISOString();
+    addFault({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
+    await expectFailure(run(activities, 'createInstance', { ...base, notBefore }), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+    });
+    const result = await run(activities, 'removeInstance', { ...base, notBefore });
+    assert.equal(result.removed.length, 1);
+    assert.notEqual(result.removed[0], older.solutionInstanceId);
+    assert.equal(emu.emulator.store.instances.has(older.solutionInstanceId), true, 'the older one stays');
+    assert.deepEqual(await run(activities, 'removeInstance', { ...base, notBefore }), { removed: [] });
+  });
+});
