@@ -1,0 +1,174 @@
+/**
+ * The worker's configuration and process life: a bad environment is refused with one message naming
+ * every bad variable (and no secret), exit code 1; `npm run worker` waits for Temporal, serves, and
+ * stops cleanly on SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { REGION_ENDPOINTS } from '../activities/tray-client.js';
+import { ConfigError } from '../lib/config.js';
+import { loadWorkerConfig } from '../worker/config.js';
+import { startEmulator } from './helpers/emulator.js';
+import { pollUntil } from './helpers/poll.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SECRET = 'mt_super_secret_value_123';
+
+describe('loadWorkerConfig', () => {
+  test('defaults and region endpoints', () => {
+    const config = loadWorkerConfig({
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+      TRAY_REGION: 'eu',
+    });
+    assert.deepEqual(config, {
+      temporalAddress: 'localhost:7233',
+      namespace: 'default',
+      taskQueue: 'connect-integration',
+      region: 'eu',
+      graphqlUrl: REGION_ENDPOINTS.eu.graphqlUrl,
+      dialogBaseUrl: REGION_ENDPOINTS.eu.dialogBaseUrl,
+      masterToken: SECRET,
+      embeddedId: 'emb-1',
+      rateLimitPerSecond: 25,
+    });
+  });
+
+  test('overrides win over the region', () => {
+    const config = loadWorkerConfig({
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_NAMESPACE: 'prod',
+      TEMPORAL_TASK_QUEUE: 'q',
+      TRAY_GRAPHQL_URL: 'http://127.0.0.1:4000/graphql',
+      TRAY_AUTH_DIALOG_URL: 'https://connect.partner.example/',
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+      TRAY_RATE_LIMIT_PER_SECOND: '12.5',
+    });
+    assert.equal(config.temporalAddress, 'temporal:7233');
+    assert.equal(config.namespace, 'prod');
+    assert.equal(config.taskQueue, 'q');
+    assert.equal(config.region, 'us');
+    assert.equal(config.graphqlUrl, 'http://127.0.0.1:4000/graphql');
+    assert.equal(config.dialogBaseUrl, 'https://connect.partner.example');
+    assert.equal(config.rateLimitPerSecond, 12.5);
+  });
+
+  test('a bad environment names every bad variable and never the secret', () => {
+    const env = {
+      TEMPORAL_ADDRESS: 'no-port',
+      TRAY_REGION: 'mars',
+      TRAY_GRAPHQL_URL: 'not a url',
+      TRAY_AUTH_DIALOG_URL: 'ftp://files.example',
+      TRAY_EMBEDDED_ID: '   ',
+      TRAY_RATE_LIMIT_PER_SECOND: '-3',
+    };
+    assert.throws(
+      () => loadWorkerConfig(env),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(error.problems.map((p) => p.variable).sort(), [
+          'TEMPORAL_ADDRESS',
+          'TRAY_AUTH_DIALOG_URL',
+          'TRAY_EMBEDDED_ID',
+          'TRAY_GRAPHQL_URL',
+          'TRAY_MASTER_TOKEN',
+          'TRAY_RATE_LIMIT_PER_SECOND',
+          'TRAY_REGION',
+        ]);
+        return true;
+      },
+    );
+  });
+});
+
+/** Runs `npm run worker`'s entry point with exactly `env` (plus PATH), collecting its output. */
+function startWorker(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, output: () => text };
+}
+
+async function exitCode(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
+
+describe('npm run worker', () => {
+  test('exits 1 at once naming each bad variable, without printing the secret', async () => {
+    const { child, output } = startWorker({
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_REGION: 'mars',
+      TRAY_RATE_LIMIT_PER_SECOND: 'fast',
+    });
+    assert.equal(await exitCode(child), 1);
+    const text = output();
+    for (const name of ['TRAY_REGION', 'TRAY_RATE_LIMIT_PER_SECOND', 'TRAY_EMBEDDED_ID']) {
+      assert.match(text, new RegExp(name));
+    }
+    assert.doesNotMatch(text, /TRAY_MASTER_TOKEN/);
+    assert.ok(!text.includes(SECRET));
+  });
+
+  test('keeps trying an unreachable Temporal, saying so, and stops on SIGTERM', async () => {
+    const { child, output } = startWorker({
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+    });
+    await pollUntil(async () => output().includes('Temporal not reachable yet'), {
+      timeoutMs: 30_000,
+      what: 'the worker to report the unreachable server',
+    });
+    child.kill('SIGTERM');
+    assert.equal(await exitCode(child), 0);
+    assert.ok(!output().includes(SECRET));
+  });
+
+  test('serves the task queue against a real server and shuts down cleanly on SIGTERM', async () => {
+    const { address, namespace } = await devServer();
+    const emu = await startEmulator();
+    after(() => emu.close());
+    const taskQueue = uniqueId('worker-main');
+    const { child, output } = startWorker({
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      TRAY_GRAPHQL_URL: emu.graphqlUrl,
+      TRAY_AUTH_DIALOG_URL: emu.url,
+      TRAY_MASTER_TOKEN: emu.masterToken,
+      TRAY_EMBEDDED_ID: emu.embeddedId,
+    });
+    const started = await pollUntil(
+      async () =>
+        output()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map(
+            (line) => JSON.parse(line) as { msg?: string; taskQueue?: string; rateLimitPerSecond?: number },
+          )
+          .find((line) => line.msg?.startsWith('worker serving')),
+      { timeoutMs: 120_000, what: 'the worker to start serving' },
+    );
+    assert.equal(started.taskQueue, taskQueue);
+    assert.equal(started.rateLimitPerSecond, 25);
+    child.kill('SIGTERM');
+    assert.equal(await exitCode(child), 0);
+    assert.match(output(), /worker stopped/);
+    assert.ok(!output().includes(emu.masterToken), 'the master token never reaches the logs');
+  });
+});
