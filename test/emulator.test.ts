@@ -585,6 +585,12 @@ describe('auth dialog', () => {
     assert.equal(wrongPartner.status, 404);
     const wrongSlot = await submit(url.replace('/slack?', '/github?'), code);
     assert.equal(wrongSlot.status, 404);
+    const other = await dialogUrl();
+    const foreignInstance = await submit(
+      url.replace(/\/[^/]+\/slack\?/, `/${other.instanceId}/slack?`),
+      code,
+    );
+    assert.equal(foreignInstance.status, 403, "a code is only good for its own user's instances");
     assert.equal(
       e.emulator.store.codes.get(code)?.usedAt,
       undefined,
