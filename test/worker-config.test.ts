@@ -8,7 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import { REGION_ENDPOINTS } from '../activities/tray-client.js';
+import { authCompletedSignal, connectionIdFor, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { startEmulator } from './helpers/emulator.js';
@@ -139,7 +141,7 @@ describe('npm run worker', () => {
     assert.ok(!output().includes(SECRET));
   });
 
-  test('serves the task queue against a real server and shuts down cleanly on SIGTERM', async () => {
+  test('serves a 2-slot saga end to end in 8 Tray requests, then shuts down cleanly on SIGTERM', async () => {
     const { address, namespace } = await devServer();
     const emu = await startEmulator();
     after(() => emu.close());
@@ -166,6 +168,40 @@ describe('npm run worker', () => {
     );
     assert.equal(started.taskQueue, taskQueue);
     assert.equal(started.rateLimitPerSecond, 25);
+
+    const connection = await Connection.connect({ address });
+    after(() => connection.close());
+    const client = new Client({ connection, namespace });
+    const externalUserId = uniqueId('ext');
+    const handle = await client.workflow.start(WORKFLOW_TYPE, {
+      taskQueue,
+      workflowId: connectionIdFor(externalUserId, 'sol-2'),
+      args: [{ externalUserId, userName: 'Grace', solutionId: 'sol-2', authSlots: ['salesforce', 'slack'] }],
+    });
+    const awaiting = await pollUntil(
+      async () => {
+        const status = await handle.query(statusQuery);
+        return status.step === 'awaiting_auth' && status.authSlots.every((slot) => slot.url)
+          ? status
+          : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the saga to hand out auth URLs' },
+    );
+    assert.ok(awaiting.userId);
+    for (const slot of awaiting.authSlots) {
+      assert.ok(slot.url?.startsWith(`${emu.url}/external/auth/create/${emu.embeddedId}/`), slot.url);
+      const authId = emu.emulator.store.createAuthentication(awaiting.userId, slot.externalAuthId);
+      await handle.signal(authCompletedSignal, { externalAuthId: slot.externalAuthId, authId });
+    }
+    const result = await handle.result();
+    assert.equal(result.enabled, true);
+    assert.equal(emu.emulator.store.instances.get(result.solutionInstanceId)?.enabled, true);
+    assert.equal(
+      emu.emulator.requests.length,
+      8,
+      JSON.stringify(emu.emulator.requests.map((r) => r.operations)),
+    );
+
     child.kill('SIGTERM');
     assert.equal(await exitCode(child), 0);
     assert.match(output(), /worker stopped/);
