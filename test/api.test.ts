@@ -1,0 +1,486 @@
+/**
+ * The /v1/connections endpoints over real HTTP against the dev server, a worker and the emulator:
+ * every status code of the spec's table, input validation, access control, idempotent start.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely here; their shapes are checked against the OpenAPI schemas with ajv */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { startConnection } from '../api/temporal.js';
+import type { ConnectionStatus, ConnectInput } from '../common/messages.js';
+import { pollUntil } from './helpers/poll.js';
+import { startStack, type Stack } from './helpers/stack.js';
+import { uniqueId } from './helpers/temporal.js';
+
+// Started at the top level, not in before(): devServer() ties the dev server's lifetime to the
+// node:test context it is first called in, and a before() hook's context ends with the hook.
+const stack: Stack = await startStack();
+after(async () => {
+  await stack.close();
+});
+const openApiDoc = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as Record<string, unknown>;
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+ajv.addSchema(openApiDoc, 'openapi.json');
+const validateStatus = ajv.getSchema('openapi.json#/components/schemas/ConnectionStatus')!;
+const validateError = ajv.getSchema('openapi.json#/components/schemas/Error')!;
+
+const enc = encodeURIComponent;
+
+function input(overrides: Partial<ConnectInput> & Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    externalUserId: uniqueId('user'),
+    userName: 'Ada Lovelace',
+    solutionId: 'sol-2',
+    authSlots: ['salesforce', 'slack'],
+    ...overrides,
+  };
+}
+
+async function call(method: string, path: string, body?: unknown, headers?: Record<string, string>) {
+  const res = await fetch(`${stack.apiUrl}${path}`, {
+    method,
+    headers: headers ?? stack.headers(),
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, body: json, text, headers: res.headers };
+}
+
+function assertError(res: { status: number; body: any }, status: number, code: string) {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.ok(validateError(res.body), `not the error shape: ${JSON.stringify(res.body)}`);
+  assert.equal(res.body.error.code, code);
+}
+
+function problemPaths(res: { body: any }): string[] {
+  return (res.body.error.details as { path: string }[]).map((d) => d.path);
+}
+
+async function statusOf(connectionId: string): Promise<ConnectionStatus> {
+  const res = await call('GET', `/v1/connections/${enc(connectionId)}`);
+  assert.equal(res.status, 200, res.text);
+  return res.body as ConnectionStatus;
+}
+
+describe('POST /v1/connections', () => {
+  test('starts a saga: 201 with every auth URL; the same request again is 200 existing', async () => {
+    const body = input();
+    const first = await call('POST', '/v1/connections', body);
+    assert.equal(first.status, 201, first.text);
+    assert.ok(validateStatus(first.body), JSON.stringify(first.body));
+    assert.equal(first.body.connectionId, `connect:${body.externalUserId}:sol-2`);
+    assert.equal(first.body.step, 'awaiting_auth');
+    assert.equal(first.body.existing, undefined);
+    assert.deepEqual(
+      first.body.authSlots.map((s: any) => [s.externalAuthId, s.state]),
+      [
+        ['salesforce', 'pending'],
+        ['slack', 'pending'],
+      ],
+    );
+    for (const slot of first.body.authSlots) {
+      assert.match(
+        slot.url,
+        new RegExp(`^${stack.emulator.url}/external/auth/create/${stack.emulator.embeddedId}/`),
+      );
+    }
+    assert.ok(first.body.solutionInstanceId && first.body.userId && first.body.deadline);
+
+    const again = await call('POST', '/v1/connections?wait=0', body);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.body.existing, true);
+    assert.equal(again.body.runId, first.body.runId);
+    assert.ok(validateStatus(again.body));
+  });
+
+  test('five concurrent identical starts give exactly one 201 and one run', async () => {
+    const body = input();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => call('POST', '/v1/connections?wait=0', body)),
+    );
+    const codes = results.map((r) => r.status).sort();
+    assert.deepEqual(codes, [200, 200, 200, 200, 201], JSON.stringify(results.map((r) => r.body)));
+    assert.equal(new Set(results.map((r) => r.body.runId)).size, 1);
+    assert.ok(results.filter((r) => r.status === 200).every((r) => r.body.existing === true));
+  });
+
+  test('sets the memo and the search attributes at start', async () => {
+    const body = input({ authSlots: ['slack'], solutionId: 'sol-1' });
+    const res = await call('POST', '/v1/connections?wait=0', body);
+    assert.equal(res.status, 201);
+    const desc = await stack.client.workflow.getHandle(res.body.connectionId).describe();
+    const memo = desc.memo?.connect as Record<string, unknown>;
+    assert.deepEqual(memo.authSlots, ['slack']);
+    assert.equal(memo.externalUserId, body.externalUserId);
+    assert.equal(desc.searchAttributes.TrayExternalUserId?.[0], body.externalUserId);
+    assert.equal(desc.searchAttributes.TraySolutionId?.[0], 'sol-1');
+    assert.ok(desc.searchAttributes.ConnectStep?.[0]);
+  });
+
+  test('lists every problem of an invalid input with its path', async () => {
+    const res = await call('POST', '/v1/connections', {
+      externalUserId: '',
+      userName: 'x'.repeat(201),
+      solutionId: 42,
+      authSlots: ['a', 'b', 'a'],
+      configValues: [{ externalId: 'c' }, { externalId: 'c', value: 1 }],
+      authTimeout: '31d',
+      extra: true,
+    });
+    assertError(res, 400, 'invalid_input');
+    const paths = problemPaths(res);
+    for (const p of [
+      'externalUserId',
+      'userName',
+      'solutionId',
+      'authSlots.2',
+      'configValues.0.value',
+      'authTimeout',
+      '(body)',
+    ]) {
+      assert.ok(paths.includes(p), `${p} missing from ${JSON.stringify(res.body.error.details)}`);
+    }
+  });
+
+  test('each missing field is named', async () => {
+    const res = await call('POST', '/v1/connections', {});
+    assertError(res, 400, 'invalid_input');
+    assert.deepEqual(problemPaths(res).sort(), ['authSlots', 'externalUserId', 'solutionId', 'userName']);
+  });
+
+  const badInputs: [string, Record<string, unknown>, string][] = [
+    ['empty authSlots', { authSlots: [] }, 'authSlots'],
+    ['duplicate authSlots', { authSlots: ['slack', 'slack'] }, 'authSlots.1'],
+    ['21 authSlots', { authSlots: Array.from({ length: 21 }, (_, i) => `s${i}`) }, 'authSlots'],
+    ['authSlots not an array', { authSlots: 'slack' }, 'authSlots'],
+    ['a slot that is not a string', { authSlots: [7] }, 'authSlots.0'],
+    ['externalUserId a number', { externalUserId: 5 }, 'externalUserId'],
+    ['empty solutionId', { solutionId: '' }, 'solutionId'],
+    ['id of 201 characters', { externalUserId: 'u'.repeat(201) }, 'externalUserId'],
+    ['empty instanceName', { instanceName: '' }, 'instanceName'],
+    ['authTimeout not a duration', { authTimeout: 'soon' }, 'authTimeout'],
+    ['authTimeout under 1s', { authTimeout: '0s' }, 'authTimeout'],
+    ['authTimeout over 30d', { authTimeout: '721h' }, 'authTimeout'],
+    ['configValues not an array', { configValues: { a: 1 } }, 'configValues'],
+    ['configValue without externalId', { configValues: [{ value: 1 }] }, 'configValues.0.externalId'],
+    [
+      'duplicate config slot',
+      {
+        configValues: [
+          { externalId: 'a', value: 1 },
+          { externalId: 'a', value: 2 },
+        ],
+      },
+      'configValues.1.externalId',
+    ],
+  ];
+  for (const [name, overrides, path] of badInputs) {
+    test(`400 for ${name}`, async () => {
+      const res = await call('POST', '/v1/connections?wait=0', input(overrides));
+      assertError(res, 400, 'invalid_input');
+      assert.ok(problemPaths(res).includes(path), JSON.stringify(res.body.error.details));
+    });
+  }
+
+  test('accepts the boundaries: 20 slots, 200-character ids, authTimeout 1s and 30d', async () => {
+    const slots = Array.from({ length: 20 }, (_, i) => `slot-${i}`);
+    for (const body of [
+      input({ authSlots: slots, authTimeout: '30d', solutionId: 's'.repeat(200) }),
+      input({ externalUserId: `${uniqueId('u')}${'x'.repeat(180)}`, authTimeout: '1s', solutionId: 'sol-x' }),
+    ]) {
+      // Only validation and start are under test: the unknown solutions make these sagas fail fast.
+      const res = await call('POST', '/v1/connections?wait=0', body);
+      assert.equal(res.status, 201, res.text);
+      await stack.client.workflow
+        .getHandle(res.body.connectionId)
+        .terminate('test cleanup')
+        .catch(() => undefined);
+    }
+  });
+
+  test('400 for a body that is not JSON, or JSON that is not an object', async () => {
+    assertError(await call('POST', '/v1/connections', '{"externalUserId":'), 400, 'invalid_json');
+    const arr = await call('POST', '/v1/connections', '[1,2]');
+    assertError(arr, 400, 'invalid_input');
+  });
+
+  test('413 for a body over 64 KiB', async () => {
+    const res = await call('POST', '/v1/connections', input({ userName: 'x'.repeat(70 * 1024) }));
+    assertError(res, 413, 'payload_too_large');
+  });
+
+  for (const wait of ['abc', '31', '-1', '1e3', '']) {
+    test(`400 for ?wait=${wait}`, async () => {
+      const res = await call('POST', `/v1/connections?wait=${wait}`, input());
+      assertError(res, 400, 'invalid_input');
+      assert.ok(problemPaths(res).includes('?wait'), JSON.stringify(res.body));
+    });
+  }
+
+  test('?wait=0 answers at once with the step from the memo while nothing has run yet', async () => {
+    const started = Date.now();
+    const res = await call(
+      'POST',
+      '/v1/connections?wait=0',
+      input({ solutionId: 'sol-1', authSlots: ['slack'] }),
+    );
+    assert.equal(res.status, 201);
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    assert.ok(validateStatus(res.body));
+  });
+});
+
+describe('bearer auth', () => {
+  test('401 without a token, with a wrong one, or with another scheme', async () => {
+    const paths: [string, string][] = [
+      ['POST', '/v1/connections'],
+      ['GET', '/v1/connections/x'],
+      ['DELETE', '/v1/connections/x'],
+      ['POST', '/v1/connections/x/auth-urls/slack'],
+    ];
+    for (const [method, path] of paths) {
+      const none = await call(method, path, method === 'POST' ? input() : undefined, {
+        'content-type': 'application/json',
+      });
+      assertError(none, 401, 'unauthorized');
+      assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+    }
+    const wrong = await call('GET', '/v1/connections/x', undefined, {
+      authorization: `Bearer ${stack.apiToken}x`,
+    });
+    assertError(wrong, 401, 'unauthorized');
+    const shorter = await call('GET', '/v1/connections/x', undefined, { authorization: 'Bearer a' });
+    assertError(shorter, 401, 'unauthorized');
+    const basic = await call('GET', '/v1/connections/x', undefined, {
+      authorization: `Basic ${stack.apiToken}`,
+    });
+    assertError(basic, 401, 'unauthorized');
+  });
+
+  test('the token is checked before the body', async () => {
+    const res = await call('POST', '/v1/connections', 'not json', { authorization: 'Bearer nope' });
+    assertError(res, 401, 'unauthorized');
+  });
+});
+
+describe('GET /v1/connections/{id}', () => {
+  test('404 for an unknown id', async () => {
+    assertError(
+      await call('GET', `/v1/connections/${enc(`connect:${uniqueId('nobody')}:sol-1`)}`),
+      404,
+      'not_found',
+    );
+  });
+
+  test('a running saga: the status query', async () => {
+    const post = await call('POST', '/v1/connections', input());
+    const status = await statusOf(post.body.connectionId);
+    assert.ok(validateStatus(status));
+    assert.equal(status.step, 'awaiting_auth');
+    assert.equal(status.runId, post.body.runId);
+    assert.ok(status.authSlots.every((s) => s.url));
+  });
+
+  test('with no worker: answers within 3 s, built from the memo', async () => {
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const { connectionId, runId } = await startConnection(stack.client, uniqueId('no-worker-tq'), body);
+    const started = Date.now();
+    const status = await statusOf(connectionId);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 3000, `GET took ${elapsed} ms`);
+    assert.ok(validateStatus(status));
+    assert.equal(status.step, 'ensuring_user');
+    assert.equal(status.runId, runId);
+    assert.deepEqual(status.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
+    await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
+  });
+
+  test('a failed saga: step failed with the ApplicationFailure type', async () => {
+    // An unknown solution is a permanent Tray error: the saga fails without waiting for auths.
+    const res = await call(
+      'POST',
+      '/v1/connections',
+      input({ solutionId: uniqueId('no-such-solution'), authSlots: ['slack'] }),
+    );
+    assert.equal(res.status, 201, res.text);
+    const status = await pollUntil(
+      async () => {
+        const s = await statusOf(res.body.connectionId);
+        return s.step === 'failed' ? s : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the saga to fail' },
+    );
+    assert.ok(validateStatus(status));
+    assert.ok(status.error?.type.startsWith('Tray'), JSON.stringify(status.error));
+    assert.ok(status.error?.message);
+  });
+
+  test('a saga whose auths time out: step timed_out, error type AuthTimeout', async () => {
+    const res = await call(
+      'POST',
+      '/v1/connections',
+      input({ authSlots: ['slack'], solutionId: 'sol-1', authTimeout: '1s' }),
+    );
+    assert.equal(res.status, 201, res.text);
+    const status = await pollUntil(
+      async () => {
+        const s = await statusOf(res.body.connectionId);
+        return s.step === 'timed_out' ? s : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the saga to time out' },
+    );
+    assert.equal(status.error?.type, 'AuthTimeout');
+    const desc = await stack.client.workflow.getHandle(res.body.connectionId).describe();
+    assert.equal(desc.status.name, 'FAILED');
+  });
+});
+
+describe('DELETE /v1/connections/{id}', () => {
+  test('202 cancels and compensation removes the instance; then 409; a new POST starts a new run', async () => {
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] });
+    const post = await call('POST', '/v1/connections', body);
+    assert.equal(post.status, 201);
+    const instanceId = post.body.solutionInstanceId as string;
+    assert.ok(stack.emulator.emulator.store.instances.has(instanceId));
+
+    const del = await call('DELETE', `/v1/connections/${enc(post.body.connectionId)}`);
+    assert.equal(del.status, 202, del.text);
+    assert.equal(del.body.connectionId, post.body.connectionId);
+
+    const status = await pollUntil(
+      async () => {
+        const s = await statusOf(post.body.connectionId);
+        return s.step === 'cancelled' ? s : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the saga to be cancelled' },
+    );
+    assert.ok(validateStatus(status));
+    assert.equal(stack.emulator.emulator.store.instances.has(instanceId), false);
+
+    assertError(
+      await call('DELETE', `/v1/connections/${enc(post.body.connectionId)}`),
+      409,
+      'connection_closed',
+    );
+    assertError(
+      await call('POST', `/v1/connections/${enc(post.body.connectionId)}/auth-urls/slack`),
+      409,
+      'connection_closed',
+    );
+
+    const again = await call('POST', '/v1/connections?wait=0', body);
+    assert.equal(again.status, 201, again.text);
+    assert.notEqual(again.body.runId, post.body.runId);
+  });
+
+  test('404 for an unknown id', async () => {
+    assertError(
+      await call('DELETE', `/v1/connections/${enc(`connect:${uniqueId('nobody')}:sol-1`)}`),
+      404,
+      'not_found',
+    );
+  });
+});
+
+describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
+  test('200 with a fresh URL; 422 unknown slot; 404 unknown saga; 409 completed slot', async () => {
+    const post = await call('POST', '/v1/connections', input());
+    const id = enc(post.body.connectionId);
+    const oldUrl = post.body.authSlots.find((s: any) => s.externalAuthId === 'slack').url as string;
+
+    const res = await call('POST', `/v1/connections/${id}/auth-urls/slack`);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.externalAuthId, 'slack');
+    assert.match(res.body.url, /\?code=/);
+    assert.notEqual(res.body.url, oldUrl);
+
+    assertError(await call('POST', `/v1/connections/${id}/auth-urls/github`), 422, 'unknown_slot');
+    assertError(
+      await call('POST', `/v1/connections/${enc(`connect:${uniqueId('nobody')}:sol-1`)}/auth-urls/slack`),
+      404,
+      'not_found',
+    );
+
+    // Complete one of the two slots through the webhook; reissuing it is then a conflict.
+    const authId = stack.emulator.emulator.store.createAuthentication(post.body.userId, 'slack');
+    const signed = stack.signWebhook({
+      connectionId: post.body.connectionId,
+      externalAuthId: 'slack',
+      authId,
+    });
+    const hook = await fetch(stack.webhookUrl, {
+      method: 'POST',
+      headers: signed.headers,
+      body: signed.body,
+    });
+    assert.equal(hook.status, 202);
+    await pollUntil(
+      async () =>
+        (await statusOf(post.body.connectionId)).authSlots.find((s) => s.externalAuthId === 'slack')
+          ?.authId === authId,
+      { timeoutMs: 10_000, what: 'the slack slot to be completed' },
+    );
+    assertError(await call('POST', `/v1/connections/${id}/auth-urls/slack`), 409, 'slot_completed');
+  });
+
+  test('409 while the saga is not yet awaiting auths', async () => {
+    stack.emulator.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 4000 });
+    try {
+      const post = await call(
+        'POST',
+        '/v1/connections?wait=0',
+        input({ solutionId: 'sol-1', authSlots: ['slack'] }),
+      );
+      assert.equal(post.status, 201);
+      await pollUntil(async () => (await statusOf(post.body.connectionId)).step === 'creating_instance', {
+        timeoutMs: 10_000,
+        what: 'the saga to be creating the instance',
+      });
+      assertError(
+        await call('POST', `/v1/connections/${enc(post.body.connectionId)}/auth-urls/slack`),
+        409,
+        'not_awaiting_auth',
+      );
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+  });
+});
+
+describe('other routes', () => {
+  test('healthz, readyz and openapi.json', async () => {
+    assert.equal((await call('GET', '/healthz')).status, 200);
+    const ready = await call('GET', '/readyz');
+    assert.equal(ready.status, 200, ready.text);
+    const doc = await call('GET', '/openapi.json');
+    assert.equal(doc.status, 200);
+    assert.match(doc.body.openapi, /^3\./);
+    for (const path of [
+      '/v1/connections',
+      '/v1/connections/{id}',
+      '/v1/connections/{id}/auth-urls/{externalAuthId}',
+      '/v1/webhooks/auth-completed',
+    ]) {
+      assert.ok(doc.body.paths[path], `${path} missing`);
+    }
+    assert.deepEqual(doc.body.components.schemas.ConnectInput.required.sort(), [
+      'authSlots',
+      'externalUserId',
+      'solutionId',
+      'userName',
+    ]);
+    assert.equal(doc.body.components.schemas.ConnectInput.properties.authSlots.maxItems, 20);
+  });
+
+  test('unknown routes: 404 in the error shape', async () => {
+    assertError(await call('GET', '/nope'), 404, 'not_found');
+    assertError(await call('PUT', '/v1/connections/x'), 404, 'not_found');
+    assertError(await call('GET', '/v1/connections/x/y/z'), 404, 'not_found');
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * A whole connect-saga stack in-process, for one test file: the Tray emulator, a worker on a unique
+ * task queue against the shared dev server, and the HTTP API on 127.0.0.1:0. Share one per file and
+ * use unique workflow ids per test.
+ *
+ *   const stack = await startStack();          // at the test file's top level, not in before():
+ *   after(() => stack.close());                // devServer() ties a self-started server to the
+ *                                              // node:test context it is first called in
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { Webhook } from 'standardwebhooks';
+import { createActivities, createTrayClient } from '../../activities/index.js';
+import { createApp } from '../../api/app.js';
+import { createLogger } from '../../api/logging.js';
+import { WEBHOOK_PATH } from '../../api/webhook.js';
+import type { EmulatorOptions } from '../../emulator/server.js';
+import { bundleConnectWorkflows } from '../../lib/workflow-bundle.js';
+import { createConnectWorker } from '../../worker/create-worker.js';
+import { randomWebhookSecret, startEmulator, type StartedEmulator } from './emulator.js';
+import { devServer, uniqueId } from './temporal.js';
+
+export interface StackOptions {
+  /** Bearer token the API requires; default a random one; `null` = unset (loopback clients only). */
+  apiToken?: string | null;
+  /** `whsec_…` for the webhook (and the emulator's relay); default a random one; `null` = unset (503). */
+  webhookSecret?: string | null;
+  /** Run a worker on the stack's task queue (default true). */
+  worker?: boolean;
+  /** Extra emulator options (solutions, token TTL, log). */
+  emulator?: Partial<EmulatorOptions>;
+  /** Host the API listens on (default 127.0.0.1). */
+  apiHost?: string;
+}
+
+export interface Stack {
+  /** e.g. http://127.0.0.1:41234 */
+  apiUrl: string;
+  /** The API's webhook URL (`${apiUrl}/v1/webhooks/auth-completed`), also the emulator's relay target. */
+  webhookUrl: string;
+  apiToken?: string;
+  webhookSecret?: string;
+  emulator: StartedEmulator;
+  client: Client;
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** Headers for /v1/connections*: JSON content type and the bearer token (when one is set). */
+  headers(extra?: Record<string, string>): Record<string, string>;
+  /** Signs a webhook body as a partner backend would (Standard Webhooks); see `signWebhook`. */
+  signWebhook(body: unknown, opts?: SignOptions): { headers: Record<string, string>; body: string };
+  close(): Promise<void>;
+}
+
+export interface SignOptions {
+  /** webhook-id (the signal's eventId); default a random msg_ id. */
+  id?: string;
+  /** Signing time; default now. */
+  timestamp?: Date;
+  /** Secret to sign with; default the stack's. */
+  secret?: string;
+}
+
+/**
+ * Signs `body` (an object is JSON-encoded; a string is sent as is) with Standard Webhooks headers.
+ */
+export function signWebhook(
+  secret: string,
+  body: unknown,
+  opts: Omit<SignOptions, 'secret'> = {},
+): { headers: Record<string, string>; body: string } {
+  const raw = typeof body === 'string' ? body : JSON.stringify(body);
+  const id = opts.id ?? `msg_${randomBytes(12).toString('hex')}`;
+  const timestamp = opts.timestamp ?? new Date();
+  const signature = new Webhook(secret).sign(id, timestamp, raw);
+  return {
+    body: raw,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+      'webhook-signature': signature,
+    },
+  };
+}
+
+let runtimeInstalled = false;
+/** Keeps the SDK's worker logs to warnings so test output stays readable (once per process). */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Another helper installed the runtime first; its logger stays.
+  }
+}
+
+function listen(server: Server): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('listening', () => resolve(server.address() as AddressInfo));
+    server.once('error', reject);
+  });
+}
+
+/** Starts emulator, worker and API; `close()` stops them in reverse order. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const { address, namespace } = await devServer();
+  const taskQueue = uniqueId('api-tq');
+  const apiToken =
+    options.apiToken === null ? undefined : (options.apiToken ?? `tok_${randomBytes(16).toString('hex')}`);
+  const webhookSecret =
+    options.webhookSecret === null ? undefined : (options.webhookSecret ?? randomWebhookSecret());
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((err: unknown) => console.error('stack cleanup failed:', err));
+    }
+  };
+
+  try {
+    const connection = await Connection.connect({ address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace });
+
+    // The API listens first: the emulator needs its webhook URL.
+    const app = createApp({
+      client,
+      taskQueue,
+      namespace,
+      apiToken,
+      webhookSecret,
+      logger: createLogger({ level: process.env.CONNECT_SAGA_TEST_LOG_LEVEL ?? 'silent' }),
+    });
+    const host = options.apiHost ?? '127.0.0.1';
+    const server = app.listen(0, host);
+    const { port } = await listen(server);
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const webhookUrl = `${apiUrl}${WEBHOOK_PATH}`;
+
+    const emulator = await startEmulator({ webhookUrl, webhookSecret, ...options.emulator });
+    cleanups.push(() => emulator.close());
+
+    if (options.worker !== false) {
+      quietRuntime();
+      const nativeConnection = await NativeConnection.connect({ address });
+      cleanups.push(() => nativeConnection.close());
+      const worker: Worker = await createConnectWorker({
+        connection: nativeConnection,
+        namespace,
+        taskQueue,
+        workflowBundle: await bundleConnectWorkflows(),
+        rateLimitPerSecond: 1000,
+        activities: createActivities({
+          tray: createTrayClient({ graphqlUrl: emulator.graphqlUrl, masterToken: emulator.masterToken }),
+          embeddedId: emulator.embeddedId,
+          dialogBaseUrl: emulator.url,
+        }),
+      });
+      const running = worker.run();
+      cleanups.push(async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running;
+      });
+    }
+
+    return {
+      apiUrl,
+      webhookUrl,
+      apiToken,
+      webhookSecret,
+      emulator,
+      client,
+      address,
+      namespace,
+      taskQueue,
+      headers: (extra = {}) => ({
+        'content-type': 'application/json',
+        ...(apiToken ? { authorization: `Bearer ${apiToken}` } : {}),
+        ...extra,
+      }),
+      signWebhook: (body, opts = {}) => {
+        const secret = opts.secret ?? webhookSecret;
+        if (!secret) throw new Error('the stack has no webhook secret; pass opts.secret');
+        return signWebhook(secret, body, opts);
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
