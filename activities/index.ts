@@ -35,6 +35,7 @@ import {
   issueCodesDocument,
 } from './documents.js';
 import { UserTokenCache } from './token-cache.js';
+import type { Variables } from 'graphql-request';
 import { trayErrorDetails, type TrayAuth, type TrayClient } from './tray-client.js';
 
 export { UserTokenCache } from './token-cache.js';
@@ -72,6 +73,15 @@ function currentAttempt(): number {
   }
 }
 
+/** The running activity's cancellation signal, so a cancelled or timed-out activity stops its request. */
+function cancellationSignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
 function logInfo(message: string, attrs: Record<string, unknown>): void {
   try {
     Context.current().log.info(message, attrs);
@@ -86,12 +96,12 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
   const dialogBaseUrl = deps.dialogBaseUrl.replace(/\/+$/, '');
   const tokens = deps.tokenCache ?? new UserTokenCache();
 
+  function send<T = unknown>(document: string, variables: Variables | undefined, auth: TrayAuth): Promise<T> {
+    return tray.request<T>(document, variables, auth, { signal: cancellationSignal() });
+  }
+
   async function mintToken(userId: string): Promise<string> {
-    const data = await tray.request<{ authorize: { accessToken: string } }>(
-      AUTHORIZE_USER,
-      { userId },
-      'master',
-    );
+    const data = await send<{ authorize: { accessToken: string } }>(AUTHORIZE_USER, { userId }, 'master');
     return data.authorize.accessToken;
   }
 
@@ -113,7 +123,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
   }
 
   async function findUserId(externalUserId: string): Promise<string | undefined> {
-    const data = await tray.request<FindUserData>(FIND_USER, { externalUserId }, 'master');
+    const data = await send<FindUserData>(FIND_USER, { externalUserId }, 'master');
     return data.users.edges.find((edge) => edge.node.externalUserId === externalUserId)?.node.id;
   }
 
@@ -129,7 +139,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
         'InvalidInput',
       );
     }
-    const data = await tray.request<FindInstancesData>(
+    const data = await send<FindInstancesData>(
       FIND_INSTANCES,
       { owner: input.userId, solutionId: input.solutionId, name: input.instanceName },
       auth,
@@ -155,7 +165,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
       const existing = await findUserId(input.externalUserId);
       if (existing !== undefined) return { userId: existing, created: false };
       try {
-        const data = await tray.request<{ createExternalUser: { userId: string } }>(
+        const data = await send<{ createExternalUser: { userId: string } }>(
           CREATE_USER,
           { externalUserId: input.externalUserId, name: input.userName },
           'master',
@@ -193,7 +203,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
               value: JSON.stringify(slot.value),
             }))
           : undefined;
-        const data = await tray.request<{ createSolutionInstance: { solutionInstance: { id: string } } }>(
+        const data = await send<{ createSolutionInstance: { solutionInstance: { id: string } } }>(
           CREATE_INSTANCE,
           { solutionId: input.solutionId, instanceName: input.instanceName, configValues },
           auth,
@@ -204,7 +214,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
 
     async issueAuthUrls(input: IssueAuthUrlsInput): Promise<ReissueAuthUrlResult[]> {
       if (input.externalAuthIds.length === 0) return [];
-      const data = await tray.request<Record<string, { authorizationCode: string } | undefined>>(
+      const data = await send<Record<string, { authorizationCode: string } | undefined>>(
         issueCodesDocument(input.externalAuthIds.length),
         { userId: input.userId },
         'master',
@@ -224,7 +234,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     async verifyAuths(input: VerifyAuthsInput): Promise<VerifyAuthsResult> {
       if (input.authIds.length === 0) return { foreign: [] };
       const data = await asUser(input.userId, (auth) =>
-        tray.request<{ viewer: { authentications: { edges: { node: { id: string } }[] } } }>(
+        send<{ viewer: { authentications: { edges: { node: { id: string } }[] } } }>(
           LIST_AUTHENTICATIONS,
           undefined,
           auth,
@@ -237,13 +247,13 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     async attachAuths(input: AttachAuthsInput): Promise<void> {
       const authValues = input.authValues.map(({ externalId, authId }) => ({ externalId, authId }));
       await asUser(input.userId, (auth) =>
-        tray.request(ATTACH_AUTHS, { solutionInstanceId: input.solutionInstanceId, authValues }, auth),
+        send(ATTACH_AUTHS, { solutionInstanceId: input.solutionInstanceId, authValues }, auth),
       );
     },
 
     async enableInstance(input: EnableInstanceInput): Promise<void> {
       await asUser(input.userId, (auth) =>
-        tray.request(ENABLE_INSTANCE, { solutionInstanceId: input.solutionInstanceId }, auth),
+        send(ENABLE_INSTANCE, { solutionInstanceId: input.solutionInstanceId }, auth),
       );
     },
 
@@ -257,7 +267,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
           for (const id of ids) {
             if (removed.has(id)) continue;
             try {
-              await tray.request(REMOVE_INSTANCE, { solutionInstanceId: id }, auth);
+              await send(REMOVE_INSTANCE, { solutionInstanceId: id }, auth);
               removed.add(id);
             } catch (error) {
               // Already gone counts as removed: nothing is left to clean up.

@@ -24,7 +24,17 @@ export interface TrayClient {
    * Sends one GraphQL operation and returns its `data`. Throws an ApplicationFailure typed by
    * TRAY_FAILURE_TYPES, with `TrayErrorDetails` as its only detail.
    */
-  request<T>(document: string, variables: Variables | undefined, auth: TrayAuth): Promise<T>;
+  request<T>(
+    document: string,
+    variables: Variables | undefined,
+    auth: TrayAuth,
+    options?: TrayRequestOptions,
+  ): Promise<T>;
+}
+
+export interface TrayRequestOptions {
+  /** Aborts the request early, e.g. the activity's cancellation signal. */
+  signal?: AbortSignal;
 }
 
 export interface TrayClientOptions {
@@ -58,20 +68,38 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
   const client = new GraphQLClient(options.graphqlUrl);
 
   return {
-    async request<T>(document: string, variables: Variables | undefined, auth: TrayAuth): Promise<T> {
+    async request<T>(
+      document: string,
+      variables: Variables | undefined,
+      auth: TrayAuth,
+      requestOptions: TrayRequestOptions = {},
+    ): Promise<T> {
       const operation = operationName(document);
       const token = auth === 'master' ? options.masterToken : auth.userToken;
       const secrets = [options.masterToken, token];
+      const outer = requestOptions.signal;
+      const timeout = AbortSignal.timeout(timeoutMs);
       let data: T | undefined;
       try {
         const response = await client.rawRequest<T>({
           query: document,
           variables,
           requestHeaders: { authorization: `Bearer ${token}` },
-          signal: AbortSignal.timeout(timeoutMs),
+          signal: outer ? AbortSignal.any([outer, timeout]) : timeout,
         });
         data = response.data;
       } catch (error) {
+        if (outer?.aborted) {
+          throw failure(
+            TRAY_FAILURE_TYPES.transient,
+            `Tray ${operation}: request abandoned (activity cancelled)`,
+            false,
+            {
+              operation,
+              code: 'cancelled',
+            },
+          );
+        }
         throw classifyError(error, operation, secrets, timeoutMs);
       }
       if (data === undefined || data === null) {

@@ -355,6 +355,23 @@ describe('error classification', () => {
     });
   });
 
+  test('an aborted signal (a cancelled activity) abandons the in-flight request at once', async () => {
+    const { tray } = makeActivities({ timeoutMs: 20_000 });
+    addFault({ operation: 'users', kind: 'delay', delayMs: 10_000 });
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = tray.request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master', {
+      signal: controller.signal,
+    });
+    controller.abort();
+    await expectFailure(pending, {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+      code: 'cancelled',
+    });
+    assert.ok(Date.now() - started < 5000, 'the request did not wait for its answer');
+  });
+
   test('a refused connection is a retryable TrayTransientError', async () => {
     const tray = createTrayClient({ graphqlUrl: 'http://127.0.0.1:1/graphql', masterToken: emu.masterToken });
     await expectFailure(tray.request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master'), {
