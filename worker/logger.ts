@@ -33,7 +33,9 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 /** Adapts pino to the Temporal SDK's Logger, for `Runtime.install({ logger })`. */
 export function temporalLogger(logger: Logger): TemporalLogger {
   const log = (level: LogLevel, message: string, meta?: LogMetadata): void => {
-    logger[LEVELS[level]](meta ?? {}, message);
+    // The SDK puts failures under `error`; pino serialises message, type and stack only under `err`.
+    const { error, ...rest } = meta ?? {};
+    logger[LEVELS[level]](error instanceof Error ? { ...rest, err: error } : (meta ?? {}), message);
   };
   return {
     log,
