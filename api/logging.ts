@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /** Paths pino blanks out wherever a request, config or error object ends up in a log line. */
 export const REDACT_PATHS = [
@@ -22,14 +22,15 @@ export const REDACT_PATHS = [
   '*.authorization',
 ];
 
-/** The API's logger (JSON to stdout). */
-export function createLogger(options: LoggerOptions = {}): Logger {
-  return pino({
+/** The API's logger: JSON lines to stdout, or to `destination` (tests capture it). */
+export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const settings: LoggerOptions = {
     name: 'connect-saga-api',
     level: process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...options,
-  });
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
 
 /** Logs each request once it is answered, tagged with a request id echoed in `x-request-id`. */

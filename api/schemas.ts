@@ -87,6 +87,8 @@ export const webhookBodySchema = z
   .refine((body) => body.connectionId !== undefined || body.solutionInstanceId !== undefined, {
     message: 'one of connectionId or solutionInstanceId is required',
     path: ['connectionId'],
+    // Run even when other fields are bad, so one answer lists every problem.
+    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
   });
 export type WebhookBody = z.infer<typeof webhookBodySchema>;
 

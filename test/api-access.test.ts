@@ -1,0 +1,245 @@
+/**
+ * The API's edges: loopback-only access without API_TOKEN, the webhook while WEBHOOK_SECRET is unset,
+ * Temporal unreachable (503), unexpected errors (500 without internals), configuration checks and
+ * log redaction.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { Writable } from 'node:stream';
+import { after, describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { createApp, type AppDeps } from '../api/app.js';
+import { isLoopback, tokensEqual } from '../api/auth.js';
+import { loadApiConfig } from '../api/config.js';
+import { createLogger } from '../api/logging.js';
+import { ConfigError } from '../lib/config.js';
+import { freePort } from '../lib/dev-server.js';
+import { randomWebhookSecret } from './helpers/emulator.js';
+import { signWebhook, startStack } from './helpers/stack.js';
+
+/** Serves an app on 127.0.0.1:0 for one test; returns its URL. */
+async function serve(app: ReturnType<typeof createApp>, host = '127.0.0.1'): Promise<string> {
+  const server = app.listen(0, host);
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://${host}:${(server.address() as AddressInfo).port}`;
+}
+
+const silent = () => createLogger({ level: 'silent' });
+
+const validInput = { externalUserId: 'u-1', userName: 'U', solutionId: 'sol-1', authSlots: ['slack'] };
+
+describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
+  // Top level of the file's first suite: see test/helpers/stack.ts on where to start a stack.
+  const stack = await startStack({ apiToken: null, webhookSecret: null, worker: false, apiHost: '0.0.0.0' });
+  after(() => stack.close());
+  const port = new URL(stack.apiUrl).port;
+
+  test('loopback clients are served', async () => {
+    const res = await fetch(
+      `http://127.0.0.1:${port}/v1/connections/${encodeURIComponent('connect:nobody:sol-1')}`,
+    );
+    assert.equal(res.status, 404);
+    const body = (await res.json()) as { error: { code: string } };
+    assert.equal(body.error.code, 'not_found');
+  });
+
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && !i.internal && i.family === 'IPv4')?.address;
+  test(
+    'a non-loopback client gets 403 with a clear message',
+    { skip: external ? false : 'no non-loopback interface' },
+    async () => {
+      const res = await fetch(`http://${external}:${port}/v1/connections`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(validInput),
+      });
+      assert.equal(res.status, 403);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'forbidden');
+      assert.match(body.error.message, /API_TOKEN/);
+      // Health and the webhook are not behind the loopback rule.
+      assert.equal((await fetch(`http://${external}:${port}/healthz`)).status, 200);
+    },
+  );
+
+  test('the webhook answers 503 webhook_not_configured, even to a signed request', async () => {
+    const signed = signWebhook(randomWebhookSecret(), {
+      connectionId: 'c',
+      externalAuthId: 's',
+      authId: 'a',
+    });
+    const res = await fetch(stack.webhookUrl, { method: 'POST', headers: signed.headers, body: signed.body });
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { error: { code: string } };
+    assert.equal(body.error.code, 'webhook_not_configured');
+  });
+
+  test('isLoopback and tokensEqual', () => {
+    for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
+    for (const a of ['192.0.2.2', '::ffff:10.0.0.1', '', undefined])
+      assert.equal(isLoopback(a), false, String(a));
+    assert.equal(tokensEqual('abc', 'abc'), true);
+    assert.equal(tokensEqual('abc', 'abcd'), false);
+    assert.equal(tokensEqual('', 'abc'), false);
+  });
+});
+
+describe('Temporal unreachable', () => {
+  test('503 temporal_unavailable from /v1/connections and /readyz; /healthz still 200', async () => {
+    const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+    after(() => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+    const url = await serve(
+      createApp({ client, taskQueue: 'q', namespace: 'default', apiToken: 't', logger: silent() }),
+    );
+    const headers = { authorization: 'Bearer t', 'content-type': 'application/json' };
+    const started = Date.now();
+    const [post, get, ready, health] = await Promise.all([
+      fetch(`${url}/v1/connections`, { method: 'POST', headers, body: JSON.stringify(validInput) }),
+      fetch(`${url}/v1/connections/x`, { headers }),
+      fetch(`${url}/readyz`),
+      fetch(`${url}/healthz`),
+    ]);
+    assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
+    for (const res of [post, get, ready]) {
+      assert.equal(res.status, 503);
+      const body = (await res.json()) as { error: { code: string } };
+      assert.equal(body.error.code, 'temporal_unavailable');
+    }
+    assert.equal(health.status, 200);
+  });
+});
+
+describe('unexpected errors', () => {
+  test('500 internal_error without the message or a stack', async () => {
+    const boom = new Error('secret internals at /srv/app.js:12');
+    const client = {
+      withDeadline: (_d: unknown, fn: () => Promise<unknown>) => fn(),
+      workflow: {
+        getHandle: () => {
+          throw boom;
+        },
+      },
+    } as unknown as AppDeps['client'];
+    const url = await serve(createApp({ client, taskQueue: 'q', namespace: 'default', logger: silent() }));
+    const res = await fetch(`${url}/v1/connections/x`);
+    assert.equal(res.status, 500);
+    const text = await res.text();
+    const body = JSON.parse(text) as { error: { code: string } };
+    assert.equal(body.error.code, 'internal_error');
+    assert.doesNotMatch(text, /secret internals|app\.js|at /);
+  });
+});
+
+describe('configuration', () => {
+  test('defaults', () => {
+    const config = loadApiConfig({});
+    assert.deepEqual(config, {
+      temporalAddress: 'localhost:7233',
+      namespace: 'default',
+      taskQueue: 'connect-integration',
+      port: 3000,
+      apiToken: undefined,
+      webhookSecret: undefined,
+    });
+  });
+
+  test('names every bad variable, without echoing secrets', () => {
+    let error: unknown;
+    try {
+      loadApiConfig({
+        TEMPORAL_ADDRESS: 'no-port',
+        API_PORT: '70000',
+        WEBHOOK_SECRET: 'supersecret-not-whsec',
+      });
+    } catch (err) {
+      error = err;
+    }
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems.map((p) => p.variable).sort(), [
+      'API_PORT',
+      'TEMPORAL_ADDRESS',
+      'WEBHOOK_SECRET',
+    ]);
+    assert.doesNotMatch(error.message, /supersecret/);
+  });
+
+  test('accepts a whsec_ secret and a token', () => {
+    const secret = randomWebhookSecret();
+    const config = loadApiConfig({ WEBHOOK_SECRET: secret, API_TOKEN: 'tok', API_PORT: '8080' });
+    assert.equal(config.webhookSecret, secret);
+    assert.equal(config.apiToken, 'tok');
+    assert.equal(config.port, 8080);
+    assert.throws(() => loadApiConfig({ WEBHOOK_SECRET: 'whsec_c2hvcnQ=' }), ConfigError);
+  });
+});
+
+/** A logger (the API's own settings) whose lines are collected in `lines`. */
+function capturingLogger() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ level: 'debug' }, sink) };
+}
+
+describe('logs', () => {
+  test('request logs carry no token, signature or body', async () => {
+    const { lines, logger } = capturingLogger();
+    const secret = randomWebhookSecret();
+    const client = {
+      withDeadline: () => Promise.reject(new Error('down')),
+      workflow: {},
+    } as unknown as AppDeps['client'];
+    const url = await serve(
+      createApp({
+        client,
+        taskQueue: 'q',
+        namespace: 'default',
+        apiToken: 'tok-very-secret',
+        webhookSecret: secret,
+        logger,
+      }),
+    );
+    await fetch(`${url}/v1/connections/x`, { headers: { authorization: 'Bearer tok-very-secret' } });
+    const signed = signWebhook(secret, { connectionId: 'c', externalAuthId: 's', authId: 'auth-secret-id' });
+    await fetch(`${url}/v1/webhooks/auth-completed`, {
+      method: 'POST',
+      headers: signed.headers,
+      body: signed.body,
+    });
+    const all = lines.join('');
+    assert.match(all, /"path":"\/v1\/connections\/x"/);
+    assert.match(all, /"path":"\/v1\/webhooks\/auth-completed"/);
+    assert.doesNotMatch(all, /tok-very-secret/);
+    assert.ok(!all.includes(signed.headers['webhook-signature']!.slice(3)), 'signature logged');
+    assert.doesNotMatch(all, /auth-secret-id/);
+  });
+
+  test('the logger redacts credentials wherever they appear', () => {
+    const { lines, logger } = capturingLogger();
+    logger.info(
+      {
+        req: { headers: { authorization: 'Bearer abc123', 'webhook-signature': 'v1,sig456' } },
+        apiToken: 'tok789',
+      },
+      'x',
+    );
+    const line = lines.join('');
+    assert.doesNotMatch(line, /abc123|sig456|tok789/);
+    assert.match(line, /\[redacted\]/);
+  });
+});

@@ -1,0 +1,371 @@
+/**
+ * POST /v1/webhooks/auth-completed over real HTTP: signature checks, body checks, the saga lookups
+ * (by connectionId and by solutionInstanceId), the 404/409/422 decisions, redelivery, workers down,
+ * and the whole happy path from POST /v1/connections to `completed` through signed webhooks.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely in these tests */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { startConnection } from '../api/temporal.js';
+import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
+import { randomWebhookSecret } from './helpers/emulator.js';
+import { pollUntil } from './helpers/poll.js';
+import { signWebhook, startStack, type Stack } from './helpers/stack.js';
+import { uniqueId } from './helpers/temporal.js';
+
+// At the top level, not in before(): see test/helpers/stack.ts.
+const stack: Stack = await startStack();
+after(async () => {
+  await stack.close();
+});
+
+const enc = encodeURIComponent;
+const store = stack.emulator.emulator.store;
+
+async function send(signed: { headers: Record<string, string>; body: string }) {
+  const res = await fetch(stack.webhookUrl, { method: 'POST', headers: signed.headers, body: signed.body });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+function assertError(res: { status: number; body: any }, status: number, code: string) {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, code, JSON.stringify(res.body));
+  assert.equal(typeof res.body.error.message, 'string');
+}
+
+async function getStatus(connectionId: string): Promise<ConnectionStatus> {
+  const res = await fetch(`${stack.apiUrl}/v1/connections/${enc(connectionId)}`, {
+    headers: stack.headers(),
+  });
+  assert.equal(res.status, 200);
+  return (await res.json()) as ConnectionStatus;
+}
+
+/** Starts a saga through the API and waits for its auth URLs. */
+async function connect(solutionId = 'sol-2', authSlots = ['salesforce', 'slack']): Promise<ConnectionStatus> {
+  const res = await fetch(`${stack.apiUrl}/v1/connections`, {
+    method: 'POST',
+    headers: stack.headers(),
+    body: JSON.stringify({
+      externalUserId: uniqueId('user'),
+      userName: 'Grace Hopper',
+      solutionId,
+      authSlots,
+    }),
+  });
+  const body = (await res.json()) as ConnectionStatus;
+  assert.equal(res.status, 201, JSON.stringify(body));
+  assert.equal(body.step, 'awaiting_auth');
+  return body;
+}
+
+function waitForStatus(
+  connectionId: string,
+  what: string,
+  ok: (s: ConnectionStatus) => boolean,
+  timeoutMs = 15_000,
+) {
+  return pollUntil(
+    async () => {
+      const s = await getStatus(connectionId);
+      return ok(s) ? s : undefined;
+    },
+    { timeoutMs, what },
+  );
+}
+
+const slot = (s: ConnectionStatus, id: string) => s.authSlots.find((a) => a.externalAuthId === id);
+
+describe('signature', () => {
+  const body = { connectionId: 'connect:x:sol-1', externalAuthId: 'slack', authId: 'a-1' };
+
+  test('401 for a tampered body, a tampered signature, or another secret', async () => {
+    const signed = stack.signWebhook(body);
+    assertError(await send({ ...signed, body: signed.body.replace('a-1', 'a-2') }), 401, 'invalid_signature');
+    const sig = signed.headers['webhook-signature']!;
+    const flipped = `${sig.slice(0, -3)}${sig.at(-3) === 'A' ? 'B' : 'A'}${sig.slice(-2)}`;
+    assertError(
+      await send({ ...signed, headers: { ...signed.headers, 'webhook-signature': flipped } }),
+      401,
+      'invalid_signature',
+    );
+    assertError(await send(signWebhook(randomWebhookSecret(), body)), 401, 'invalid_signature');
+    // The id is part of what is signed: replaying the signature under another id fails.
+    assertError(
+      await send({ ...signed, headers: { ...signed.headers, 'webhook-id': 'msg_other' } }),
+      401,
+      'invalid_signature',
+    );
+  });
+
+  test('401 for a stale (over 5 minutes old) or future timestamp', async () => {
+    const stale = stack.signWebhook(body, { timestamp: new Date(Date.now() - 6 * 60_000) });
+    const res = await send(stale);
+    assertError(res, 401, 'invalid_signature');
+    assert.match(res.body.error.message, /old/);
+    assertError(
+      await send(stack.signWebhook(body, { timestamp: new Date(Date.now() + 6 * 60_000) })),
+      401,
+      'invalid_signature',
+    );
+  });
+
+  for (const missing of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    test(`401 without the ${missing} header`, async () => {
+      const signed = stack.signWebhook(body);
+      const headers = { ...signed.headers };
+      delete headers[missing];
+      assertError(await send({ ...signed, headers }), 401, 'invalid_signature');
+    });
+  }
+
+  test('the signature is checked before the body: an unsigned non-JSON body is a 401', async () => {
+    const res = await fetch(stack.webhookUrl, { method: 'POST', body: 'not json' });
+    assert.equal(res.status, 401);
+  });
+});
+
+describe('body', () => {
+  test('400 for a correctly signed body that is not JSON', async () => {
+    assertError(await send(stack.signWebhook('this is not json')), 400, 'invalid_json');
+  });
+
+  test('400 naming each missing field', async () => {
+    const res = await send(stack.signWebhook({}));
+    assertError(res, 400, 'invalid_input');
+    const paths = (res.body.error.details as { path: string }[]).map((d) => d.path).sort();
+    assert.deepEqual(paths, ['authId', 'connectionId', 'externalAuthId']);
+  });
+
+  for (const [name, payload] of [
+    ['externalAuthId', { connectionId: 'connect:a:b', authId: 'x' }],
+    ['authId', { connectionId: 'connect:a:b', externalAuthId: 'slack' }],
+    ['connectionId or solutionInstanceId', { externalAuthId: 'slack', authId: 'x' }],
+    ['a wrongly typed authId', { connectionId: 'connect:a:b', externalAuthId: 'slack', authId: 5 }],
+  ] as const) {
+    test(`400 for a body without ${name}`, async () => {
+      assertError(await send(stack.signWebhook(payload)), 400, 'invalid_input');
+    });
+  }
+
+  test('413 for a body over 64 KiB', async () => {
+    const res = await send(
+      stack.signWebhook({ connectionId: 'c', externalAuthId: 's', authId: 'x'.repeat(70_000) }),
+    );
+    assertError(res, 413, 'payload_too_large');
+  });
+});
+
+describe('decisions', () => {
+  test('404 for an unknown connectionId or solutionInstanceId', async () => {
+    assertError(
+      await send(
+        stack.signWebhook({
+          connectionId: `connect:${uniqueId('nobody')}:sol-1`,
+          externalAuthId: 'slack',
+          authId: 'a',
+        }),
+      ),
+      404,
+      'not_found',
+    );
+    assertError(
+      await send(
+        stack.signWebhook({
+          solutionInstanceId: uniqueId('no-instance'),
+          externalAuthId: 'slack',
+          authId: 'a',
+        }),
+      ),
+      404,
+      'not_found',
+    );
+  });
+
+  test('422 for a slot the saga does not have', async () => {
+    const saga = await connect('sol-1', ['slack']);
+    const res = await send(
+      stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'github', authId: 'a' }),
+    );
+    assertError(res, 422, 'unknown_slot');
+  });
+
+  test('by solutionInstanceId: 202 and the slot is completed', async () => {
+    const saga = await connect();
+    const authId = store.createAuthentication(saga.userId!, 'salesforce');
+    const res = await send(
+      stack.signWebhook({
+        solutionInstanceId: saga.solutionInstanceId,
+        externalAuthId: 'salesforce',
+        authId,
+      }),
+    );
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.connectionId, saga.connectionId);
+    await waitForStatus(
+      saga.connectionId,
+      'the salesforce slot to complete',
+      (s) => slot(s, 'salesforce')?.authId === authId,
+    );
+  });
+
+  test('a redelivery (same webhook-id) is 202 again and changes nothing', async () => {
+    const saga = await connect();
+    const authId = store.createAuthentication(saga.userId!, 'slack');
+    const signed = stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'slack', authId });
+    const first = await send(signed);
+    assert.equal(first.status, 202);
+    assert.equal(first.body.eventId, signed.headers['webhook-id']);
+    const before = await waitForStatus(
+      saga.connectionId,
+      'the slack slot to complete',
+      (s) => slot(s, 'slack')?.authId === authId,
+    );
+
+    const again = await send(signed);
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    // A second delivery under the same id but another authId (as a buggy relay might send) is ignored too.
+    const replay = stack.signWebhook(
+      {
+        connectionId: saga.connectionId,
+        externalAuthId: 'slack',
+        authId: store.createAuthentication(saga.userId!, 'slack'),
+      },
+      { id: signed.headers['webhook-id'] },
+    );
+    assert.equal((await send(replay)).status, 202);
+    // Let the saga process both signals (a fresh event after them proves they were handled).
+    const marker = stack.signWebhook({
+      connectionId: saga.connectionId,
+      externalAuthId: 'salesforce',
+      authId: 'foreign-auth',
+    });
+    assert.equal((await send(marker)).status, 202);
+    const afterStatus = await waitForStatus(saga.connectionId, 'the marker to be processed', (s) =>
+      Boolean(slot(s, 'salesforce')?.lastError),
+    );
+    assert.equal(slot(afterStatus, 'slack')?.authId, authId);
+    assert.equal(afterStatus.step, 'awaiting_auth');
+    assert.equal(before.runId, afterStatus.runId);
+  });
+
+  test('a foreign authId is accepted (202) and rejected by the saga: the slot stays pending with lastError', async () => {
+    const saga = await connect('sol-1', ['slack']);
+    const other = await connect('sol-1', ['slack']);
+    const foreign = store.createAuthentication(other.userId!, 'slack');
+    const res = await send(
+      stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'slack', authId: foreign }),
+    );
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const status = await waitForStatus(saga.connectionId, 'the foreign authId to be rejected', (s) =>
+      Boolean(slot(s, 'slack')?.lastError),
+    );
+    assert.equal(slot(status, 'slack')?.state, 'pending');
+    assert.equal(status.step, 'awaiting_auth');
+  });
+});
+
+describe('happy path', () => {
+  test('POST, two signed webhooks, 409 while attaching, completed, then 409 closed', async () => {
+    const saga = await connect();
+    assert.ok(saga.authSlots.every((s) => s.url));
+    // Hold the attach for a moment so the saga is observably past the await step.
+    stack.emulator.emulator.faults.add({ operation: 'updateSolutionInstance', kind: 'delay', delayMs: 3000 });
+    try {
+      const authIds: Record<string, string> = {};
+      for (const externalAuthId of ['salesforce', 'slack']) {
+        authIds[externalAuthId] = store.createAuthentication(saga.userId!, externalAuthId);
+        const res = await send(
+          stack.signWebhook({
+            connectionId: saga.connectionId,
+            externalAuthId,
+            authId: authIds[externalAuthId],
+          }),
+        );
+        assert.equal(res.status, 202, JSON.stringify(res.body));
+      }
+      await waitForStatus(
+        saga.connectionId,
+        'the saga to attach',
+        (s) => s.step === 'attaching_auths',
+        10_000,
+      );
+      const late = await send(
+        stack.signWebhook({
+          connectionId: saga.connectionId,
+          externalAuthId: 'slack',
+          authId: authIds.slack!,
+        }),
+      );
+      assertError(late, 409, 'past_attach');
+
+      const done = await waitForStatus(
+        saga.connectionId,
+        'the saga to complete',
+        (s) => s.step === 'completed',
+        20_000,
+      );
+      assert.equal(done.solutionInstanceId, saga.solutionInstanceId);
+      assert.deepEqual(
+        done.authSlots.map((s) => [s.externalAuthId, s.state, s.authId]),
+        [
+          ['salesforce', 'completed', authIds.salesforce],
+          ['slack', 'completed', authIds.slack],
+        ],
+      );
+      const desc = await stack.client.workflow.getHandle(saga.connectionId).describe();
+      assert.equal(desc.status.name, 'COMPLETED');
+      const instance = store.instances.get(saga.solutionInstanceId!) as unknown as Record<string, unknown>;
+      assert.equal(instance.enabled, true);
+
+      const closed = await send(
+        stack.signWebhook({
+          connectionId: saga.connectionId,
+          externalAuthId: 'slack',
+          authId: authIds.slack!,
+        }),
+      );
+      assertError(closed, 409, 'connection_closed');
+      const bySid = await send(
+        stack.signWebhook({
+          solutionInstanceId: saga.solutionInstanceId,
+          externalAuthId: 'slack',
+          authId: authIds.slack!,
+        }),
+      );
+      assertError(bySid, 409, 'connection_closed');
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+  });
+});
+
+describe('workers down', () => {
+  test('202 for a running saga no worker serves; 422 and 404 still decided from describe', async () => {
+    const input: ConnectInput = {
+      externalUserId: uniqueId('user'),
+      userName: 'No Worker',
+      solutionId: 'sol-2',
+      authSlots: ['salesforce', 'slack'],
+    };
+    const { connectionId } = await startConnection(stack.client, uniqueId('no-worker-tq'), input);
+    try {
+      const started = Date.now();
+      const res = await send(stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'a-1' }));
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      assert.ok(Date.now() - started < 3000);
+      assertError(
+        await send(stack.signWebhook({ connectionId, externalAuthId: 'github', authId: 'a-1' })),
+        422,
+        'unknown_slot',
+      );
+      // The signal waits in the history for a worker.
+      const history = await stack.client.workflow.getHandle(connectionId).fetchHistory();
+      const signals = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes);
+      assert.equal(signals.length, 1);
+      assert.equal(signals[0]!.workflowExecutionSignaledEventAttributes!.signalName, 'authCompleted');
+    } finally {
+      await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
+    }
+  });
+});
