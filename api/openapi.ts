@@ -7,6 +7,7 @@ import {
   authSlotStatusSchema,
   cancelAcceptedSchema,
   configValueSchema,
+  jsonValueSchema,
   connectInputSchema,
   connectionStatusSchema,
   errorBodySchema,
@@ -21,6 +22,7 @@ import {
 const COMPONENTS = {
   ConnectInput: connectInputSchema,
   ConfigValue: configValueSchema,
+  JsonValue: jsonValueSchema,
   ConnectionStatus: connectionStatusSchema,
   AuthSlotStatus: authSlotStatusSchema,
   StatusError: statusErrorSchema,

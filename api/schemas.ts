@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { authTimeoutProblem, DEFAULT_AUTH_TIMEOUT } from '../common/duration.js';
-import { LIMITS, STEPS } from '../common/messages.js';
+import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
 
 const id = (what: string) =>
   z
@@ -24,9 +24,29 @@ function duplicateIndices<T>(items: readonly T[], key: (item: T) => string): num
   return dups;
 }
 
+/**
+ * Any JSON value. Written out rather than `z.json()` so the recursion goes through this schema,
+ * which the OpenAPI document registers by name (it cannot reference an anonymous inner schema).
+ */
+export const jsonValueSchema: z.ZodType<JsonValue> = z.union(
+  [
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(z.lazy(() => jsonValueSchema)),
+    z.record(
+      z.string(),
+      z.lazy(() => jsonValueSchema),
+    ),
+  ],
+  { error: (issue) => (issue.input === undefined ? 'value is required' : 'value must be a JSON value') },
+);
+
 export const configValueSchema = z.strictObject({
   externalId: id('externalId').describe("The config slot's externalId"),
-  value: z.json().describe('Any JSON value; Tray receives it JSON-encoded'),
+  // Not `.describe()`d: that would clone the recursive schema and break its named reference.
+  value: jsonValueSchema,
 });
 
 export const connectInputSchema = z.strictObject({
@@ -43,7 +63,7 @@ export const connectInputSchema = z.strictObject({
         ctx.addIssue({ code: 'custom', path: [index], message: `duplicate auth slot "${slots[index]}"` });
       }
     })
-    .describe('externalAuthIds of the auth slots to fill, unique'),
+    .meta({ description: 'externalAuthIds of the auth slots to fill', uniqueItems: true }),
   configValues: z
     .array(configValueSchema)
     .superRefine((values, ctx) => {
@@ -64,7 +84,10 @@ export const connectInputSchema = z.strictObject({
       if (problem) ctx.addIssue({ code: 'custom', message: `authTimeout ${problem}` });
     })
     .optional()
-    .describe(`How long to wait for the auths: 90s, 15m, 24h, 7d; 1s..30d; default ${DEFAULT_AUTH_TIMEOUT}`),
+    .meta({
+      description: `How long to wait for the auths: 90s, 15m, 24h, 7d; 1s..30d; default ${DEFAULT_AUTH_TIMEOUT}`,
+      pattern: '^[1-9][0-9]{0,9}[smhd]$',
+    }),
 });
 export type ConnectInputBody = z.infer<typeof connectInputSchema>;
 

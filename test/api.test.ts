@@ -476,6 +476,17 @@ describe('other routes', () => {
       'userName',
     ]);
     assert.equal(doc.body.components.schemas.ConnectInput.properties.authSlots.maxItems, 20);
+    // Every component compiles (so every $ref resolves) and the input schema agrees with the API.
+    for (const name of Object.keys(doc.body.components.schemas)) {
+      assert.ok(ajv.getSchema(`openapi.json#/components/schemas/${name}`), `${name} does not compile`);
+    }
+    const validateInput = ajv.getSchema('openapi.json#/components/schemas/ConnectInput')!;
+    assert.equal(
+      validateInput(input({ configValues: [{ externalId: 'c', value: { nested: [1, null] } }] })),
+      true,
+    );
+    assert.equal(validateInput(input({ authSlots: ['a', 'a'] })), false);
+    assert.equal(validateInput(input({ authTimeout: 'soon' })), false);
   });
 
   test('unknown routes: 404 in the error shape', async () => {
