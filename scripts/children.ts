@@ -18,6 +18,8 @@ export interface ManagedChild {
   exited: Promise<ExitInfo>;
   /** True once `stop()` was called: an exit after that is expected, not a crash. */
   readonly stopping: boolean;
+  /** Sends `signal` to the child's process group. */
+  kill(signal: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL if it is still running after `graceMs`. */
   stop(graceMs: number): Promise<ExitInfo>;
 }
@@ -43,8 +45,9 @@ export function describeExit(exit: ExitInfo): string {
 }
 
 /**
- * Starts `command args` with `env`, relaying stdout and stderr under `prefix`. The child gets no
- * stdin, so a Ctrl-C in the terminal reaches it through the process group like any foreground job.
+ * Starts `command args` with `env`, relaying stdout and stderr under `prefix`. The child runs in a
+ * process group of its own, so a Ctrl-C in the terminal reaches only the parent, which then sends
+ * each child exactly one SIGTERM: a second signal makes the worker give up draining in-flight tasks.
  */
 export function startChild(options: {
   name: string;
@@ -58,7 +61,16 @@ export function startChild(options: {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      // The whole group: also reaches helpers the child started (tsx's esbuild service).
+      if (child.pid !== undefined) process.kill(-child.pid, name);
+    } catch {
+      child.kill(name);
+    }
+  };
   if (child.stdout) relayLines(child.stdout, options.prefix, process.stdout);
   if (child.stderr) relayLines(child.stderr, options.prefix, process.stderr);
 
@@ -80,6 +92,7 @@ export function startChild(options: {
   return {
     name: options.name,
     process: child,
+    kill: signal,
     exited,
     get stopping() {
       return stopping;
@@ -87,10 +100,10 @@ export function startChild(options: {
     async stop(graceMs: number) {
       stopping = true;
       if (done) return exited;
-      child.kill('SIGTERM');
+      signal('SIGTERM');
       const timer = setTimeout(() => {
         process.stderr.write(`${options.prefix}did not stop within ${graceMs} ms; killing it\n`);
-        child.kill('SIGKILL');
+        signal('SIGKILL');
       }, graceMs);
       const exit = await exited;
       clearTimeout(timer);

@@ -4,6 +4,7 @@
  * TRAY_MASTER_TOKEN is set; the worker and the API as child processes. Prints what runs where, and
  * stops everything on Ctrl-C / SIGTERM or as soon as one part dies.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
@@ -118,12 +119,13 @@ async function main(): Promise<number> {
       return;
     }
     complain(`${signal} again: killing everything now`);
-    for (const child of children) child.process.kill('SIGKILL');
+    for (const child of children) child.kill('SIGKILL');
     temporal?.process.kill('SIGKILL');
     process.exit(130);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  watchLauncher(() => requestStop('the process that launched `npm start` is gone, stopping', 0));
 
   const shutdown = async (): Promise<void> => {
     // The API first (no new sagas), then the worker, then what they depend on.
@@ -278,6 +280,35 @@ async function main(): Promise<number> {
   await shutdown();
   say('stopped');
   return reason.code;
+}
+
+/** The parent pid of `pid` (Linux /proc), or undefined where that cannot be read. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces: state, ppid, …
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Calls `onGone` when the launcher chain above this process is re-parented. A SIGTERM sent to `npm`
+ * reaches only the `sh -c` npm runs, which dies without passing it on, leaving tsx and this script
+ * behind; watching the grandparent catches that and stops the stack instead of orphaning it.
+ */
+function watchLauncher(onGone: () => void): void {
+  const parent = process.ppid;
+  const grandparent = parentOf(parent);
+  const timer = setInterval(() => {
+    if (process.ppid !== parent || (grandparent !== undefined && parentOf(parent) !== grandparent)) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, 1000);
+  timer.unref();
 }
 
 function rel(path: string): string {
