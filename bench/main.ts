@@ -1,0 +1,202 @@
+/**
+ * `npm run bench`: runs N connect sagas against the in-process Tray emulator on a fresh Temporal dev
+ * server and reports Tray requests per saga (against the spec's budget), latency, throughput, the
+ * observed Tray request rate and memory. Exits 1 when a saga fails or spends more than its budget,
+ * 2 on bad flags, 130 on Ctrl-C; it always stops what it started.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { connectionIdFor } from '../common/messages.js';
+import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { startHarness, type Harness } from './harness.js';
+import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { buildResult, renderResult, sampleMemory } from './report.js';
+import { planSagas, runSagas, type SagaOutcome } from './sagas.js';
+
+const startTime = Date.now();
+function progress(message: string): void {
+  const seconds = ((Date.now() - startTime) / 1000).toFixed(1).padStart(5);
+  process.stderr.write(`[bench ${seconds}s] ${message}\n`);
+}
+
+class Interrupted extends Error {}
+
+/** The running harness's close(), for the last-resort handler below. */
+let emergencyClose: (() => Promise<void>) | undefined;
+
+async function run(options: BenchOptions, controller: AbortController): Promise<number> {
+  const { signal } = controller;
+  let harness: Harness | undefined;
+  const plans = planSagas(options.sagas);
+  let outcomes: SagaOutcome[] = [];
+  try {
+    harness = await startHarness({
+      slots: options.slots,
+      rateLimitPerSecond: options.rateLimitPerSecond,
+      ...(options.temporalAddress !== undefined ? { temporalAddress: options.temporalAddress } : {}),
+      signal,
+      progress,
+    });
+    const h = harness;
+    emergencyClose = () => h.close();
+    // A worker that dies mid-run would otherwise leave every saga waiting until the timeout.
+    h.workerRunning.catch((error: unknown) => controller.abort(error));
+
+    const known = plans.filter((p) => p.kind === 'known');
+    for (const plan of known)
+      await h.createExternalUser(plan.externalUserId, `Bench user ${plan.externalUserId}`);
+    progress(`created ${known.length} known user(s) in the emulator; running ${plans.length} sagas …`);
+
+    const emulatorRequestsBefore = h.emulator.requests.length;
+    const meteredBefore = h.metered.length;
+    const memoryBefore = sampleMemory();
+    let peakRss = memoryBefore.rssMb;
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, sampleMemory().rssMb);
+    }, 250);
+
+    const loadBefore = loadavg()[0] ?? 0;
+    const startedAt = Date.now();
+    try {
+      outcomes = await runSagas(
+        {
+          client: h.client,
+          emulator: h.emulator,
+          taskQueue: h.taskQueue,
+          solutionId: h.solution.id,
+          slotIds: h.solution.authSlots.map((s) => s.externalId),
+          signal,
+        },
+        plans,
+        options.concurrency,
+        (outcome, done) => {
+          const took = outcome.completedAt
+            ? `${((outcome.completedAt - outcome.startedAt) / 1000).toFixed(2)} s`
+            : '';
+          progress(
+            `${String(done).padStart(String(plans.length).length)}/${plans.length} ${outcome.kind.padEnd(5)} ` +
+              `${outcome.error ? `FAILED: ${outcome.error}` : `completed in ${took}`}`,
+          );
+        },
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    const finishedAt = Date.now();
+    if (signal.aborted)
+      throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+    const memoryAfter = sampleMemory();
+
+    const result = buildResult({
+      options,
+      ownDevServer: h.ownDevServer,
+      startedAt,
+      finishedAt,
+      outcomes,
+      metered: h.metered.slice(meteredBefore),
+      emulatorRequests: h.emulator.requests.slice(emulatorRequestsBefore),
+      memoryBefore,
+      memoryAfter,
+      peakRssMb: Math.max(peakRss, memoryAfter.rssMb),
+      loadBefore,
+      loadAfter: loadavg()[0] ?? 0,
+    });
+
+    const outFile =
+      options.out ?? join(PROJECT_ROOT, 'bench-results', `${result.startedAt.replace(/[:.]/g, '-')}.json`);
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
+
+    const text = renderResult(result);
+    if (options.json) {
+      process.stderr.write(`${text}\n`);
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${text}\n`);
+    }
+    progress(`result written to ${relative(process.cwd(), outFile) || outFile}`);
+    return result.problems.length === 0 ? 0 : 1;
+  } finally {
+    if (harness) {
+      if (signal.aborted) await terminateOpen(harness, plans, outcomes);
+      progress('cleaning up …');
+      await harness.close();
+    }
+  }
+}
+
+/** After an abort: ends the sagas this run left open, so none lingers on a server it did not start. */
+async function terminateOpen(harness: Harness, plans: { externalUserId: string }[], outcomes: SagaOutcome[]) {
+  const finished = new Set(outcomes.filter((o) => o.completedAt !== undefined).map((o) => o.workflowId));
+  const ids = plans
+    .map((p) => connectionIdFor(p.externalUserId, harness.solution.id))
+    .filter((id) => !finished.has(id));
+  await Promise.allSettled(
+    ids.map((id) =>
+      harness.client.withDeadline(Date.now() + 5000, () =>
+        harness.client.workflow.getHandle(id).terminate('bench aborted'),
+      ),
+    ),
+  );
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseBenchOptions(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      process.stderr.write(`[bench] ${name} again: exiting without cleaning up\n`);
+      process.exit(130);
+    }
+    progress(`${name}: stopping (press Ctrl-C again to exit at once) …`);
+    controller.abort(new Interrupted(`interrupted by ${name}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Last resort: whatever throws outside the run's own try/finally must not leave a dev server behind.
+  const onCrash = (error: unknown) => {
+    progress(`unexpected error: ${(error as Error)?.stack ?? String(error)}`);
+    const close = emergencyClose ?? (() => Promise.resolve());
+    void close().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+  const timeout = setTimeout(
+    () => controller.abort(new Error(`the run took longer than ${options.timeoutSeconds} s (--timeout)`)),
+    options.timeoutSeconds * 1000,
+  );
+  timeout.unref();
+
+  try {
+    return await run(options, controller);
+  } catch (error) {
+    progress(`aborted: ${(error as Error).message}`);
+    return error instanceof Interrupted ? 130 : 1;
+  } finally {
+    clearTimeout(timeout);
+  }
+}
+
+// Exit explicitly: the SDK's native runtime can keep the event loop alive after everything stopped.
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
