@@ -33,10 +33,40 @@ export function prefixFor(name: string, index: number, out: Writable & { isTTY?:
   return `\u001b[${COLORS[index % COLORS.length]}m${label}\u001b[0m `;
 }
 
-/** Copies each line of `input` to `out`, prefixed. */
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+const BORING = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'v']);
+
+/**
+ * A pino JSON line as one readable line (`warn  message  key=value …`); anything else unchanged.
+ * The worker and the API log JSON for machines; in a terminal a person reads `npm start`.
+ */
+export function humanizeLine(line: string): string {
+  if (!line.startsWith('{')) return line;
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof record.msg !== 'string' || typeof record.level !== 'number') return line;
+  const level = (LEVELS[record.level] ?? String(record.level)).padEnd(5);
+  const fields = Object.entries(record)
+    .filter(([key]) => !BORING.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  return [level, record.msg, ...fields].join('  ');
+}
+
+/** Copies each line of `input` to `out`, prefixed and made readable. */
 export function relayLines(input: Readable, prefix: string, out: Writable): void {
   const lines = createInterface({ input, crlfDelay: Infinity });
-  lines.on('line', (line) => out.write(`${prefix}${line}\n`));
+  lines.on('line', (line) => out.write(`${prefix}${humanizeLine(line)}\n`));
 }
 
 /** Describes an exit for humans: "exit code 1" or "signal SIGKILL". */
