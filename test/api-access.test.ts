@@ -17,6 +17,7 @@ import { ConfigError } from '../lib/config.js';
 import { freePort } from '../lib/dev-server.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { signWebhook, startStack } from './helpers/stack.js';
+import { uniqueId } from './helpers/temporal.js';
 
 /** Serves an app on 127.0.0.1:0 for one test; returns its URL. */
 async function serve(app: ReturnType<typeof createApp>, host = '127.0.0.1'): Promise<string> {
@@ -71,6 +72,27 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
       assert.equal((await fetch(`http://${external}:${port}/healthz`)).status, 200);
     },
   );
+
+  test('with no worker: POST answers once ?wait has passed, with the step from the memo; DELETE is 202', async () => {
+    const body = { ...validInput, externalUserId: uniqueId('user') };
+    const started = Date.now();
+    const res = await fetch(`${stack.apiUrl}/v1/connections?wait=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const elapsed = Date.now() - started;
+    assert.equal(res.status, 201);
+    assert.ok(elapsed >= 900 && elapsed < 4000, `took ${elapsed} ms`);
+    const status = (await res.json()) as { connectionId: string; step: string; authSlots: unknown[] };
+    assert.equal(status.step, 'ensuring_user');
+    assert.deepEqual(status.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
+    const del = await fetch(`${stack.apiUrl}/v1/connections/${encodeURIComponent(status.connectionId)}`, {
+      method: 'DELETE',
+    });
+    assert.equal(del.status, 202);
+    await stack.client.workflow.getHandle(status.connectionId).terminate('test cleanup');
+  });
 
   test('the webhook answers 503 webhook_not_configured, even to a signed request', async () => {
     const signed = signWebhook(randomWebhookSecret(), {
