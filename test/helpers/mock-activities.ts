@@ -1,0 +1,107 @@
+/**
+ * An in-memory fake of the saga's activities for workflow tests: it records every call and can be
+ * told to fail given calls, so a test drives the saga through each branch without Tray.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { ConnectActivities } from '../../common/activity-types.js';
+import { TRAY_FAILURE_TYPES } from '../../common/activity-types.js';
+
+export type ActivityName = keyof ConnectActivities;
+
+export interface RecordedCall {
+  name: ActivityName;
+  input: unknown;
+  /** Date.now() when the call ran; under the time-skipping server this is skipped time too. */
+  at: number;
+}
+
+export interface MockOptions {
+  userId?: string;
+  solutionInstanceId?: string;
+  /** authIds verifyAuths reports as not the user's. */
+  foreignAuthIds?: string[];
+  /** Failures thrown by the next calls of an activity, one per call, before it starts succeeding. */
+  failures?: Partial<Record<ActivityName, Error[]>>;
+  /** Calls of an activity wait for this promise before answering, to hold the saga in a step. */
+  holds?: Partial<Record<ActivityName, Promise<void>>>;
+}
+
+export interface MockActivities {
+  activities: ConnectActivities;
+  calls: RecordedCall[];
+  /** Inputs of every call of one activity, in order. */
+  inputsOf<N extends ActivityName>(name: N): Parameters<ConnectActivities[N]>[0][];
+}
+
+/** A transient Tray error: the activity retry policy retries it. */
+export function transientError(message = 'Tray answered 503'): ApplicationFailure {
+  return ApplicationFailure.retryable(message, TRAY_FAILURE_TYPES.transient);
+}
+
+/** A permanent Tray error of `type`: fails the activity at once. */
+export function permanentError(
+  type: string = TRAY_FAILURE_TYPES.validation,
+  message = 'Tray rejected the request',
+): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, type);
+}
+
+/** Builds a fresh fake; each test gets its own so call records never mix. */
+export function createMockActivities(options: MockOptions = {}): MockActivities {
+  const userId = options.userId ?? 'user-1';
+  const solutionInstanceId = options.solutionInstanceId ?? 'instance-1';
+  const foreign = new Set(options.foreignAuthIds ?? []);
+  const pendingFailures = new Map<ActivityName, Error[]>(
+    Object.entries(options.failures ?? {}).map(([name, errors]) => [
+      name as ActivityName,
+      [...(errors ?? [])],
+    ]),
+  );
+  const calls: RecordedCall[] = [];
+  let codeCounter = 0;
+
+  async function record(name: ActivityName, input: unknown): Promise<void> {
+    calls.push({ name, input, at: Date.now() });
+    await options.holds?.[name];
+    const failure = pendingFailures.get(name)?.shift();
+    if (failure) throw failure;
+  }
+
+  const activities: ConnectActivities = {
+    async ensureUser(input) {
+      await record('ensureUser', input);
+      return { userId, created: true };
+    },
+    async createInstance(input) {
+      await record('createInstance', input);
+      return { solutionInstanceId, adopted: false };
+    },
+    async issueAuthUrls(input) {
+      await record('issueAuthUrls', input);
+      return input.externalAuthIds.map((externalAuthId) => ({
+        externalAuthId,
+        url: `https://dialog.example/auth?code=code-${++codeCounter}&slot=${externalAuthId}`,
+      }));
+    },
+    async verifyAuths(input) {
+      await record('verifyAuths', input);
+      return { foreign: input.authIds.filter((id) => foreign.has(id)) };
+    },
+    async attachAuths(input) {
+      await record('attachAuths', input);
+    },
+    async enableInstance(input) {
+      await record('enableInstance', input);
+    },
+    async removeInstance(input) {
+      await record('removeInstance', input);
+      return { removed: [input.solutionInstanceId ?? solutionInstanceId] };
+    },
+  };
+
+  return {
+    activities,
+    calls,
+    inputsOf: (name) => calls.filter((c) => c.name === name).map((c) => c.input) as never,
+  };
+}

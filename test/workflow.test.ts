@@ -1,0 +1,533 @@
+/**
+ * The saga on the time-skipping test server with faked activities: every branch of the spec's
+ * "The saga", "Compensation" and "Messages", one workflow per test.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time.js';
+import type { temporal } from '@temporalio/proto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { connectIntegration } from '../workflows/index.js';
+import type { ConnectInput, ConnectionStatus, ConnectMemo } from '../common/messages.js';
+import {
+  authCompletedSignal,
+  FAILURE_TYPES,
+  MEMO_KEY,
+  reissueAuthUrlUpdate,
+  SEARCH_ATTRIBUTE_NAMES,
+  SEARCH_ATTRIBUTES,
+  statusQuery,
+  WORKFLOW_TYPE,
+} from '../common/messages.js';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
+import { AuthSlots } from '../workflows/slots.js';
+import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
+import { createMockActivities, permanentError, transientError } from './helpers/mock-activities.js';
+import { pollUntil } from './helpers/poll.js';
+import { timeSkippingEnv, uniqueId } from './helpers/temporal.js';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+before(async () => {
+  env = await timeSkippingEnv();
+  // The test server starts without custom search attributes, and upserting an unknown one fails the
+  // workflow task, so register them as the dev server and docker-compose do.
+  const KEYWORD = 2; // temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_NAMES.map((name) => [name, KEYWORD])),
+  });
+  bundle = await bundleConnectWorkflows();
+});
+
+after(async () => {
+  await env?.teardown();
+});
+
+type Handle = WorkflowHandle<typeof connectIntegration>;
+
+interface Saga {
+  handle: Handle;
+  mock: MockActivities;
+  input: ConnectInput;
+}
+
+/** Starts one saga on its own task queue with its own worker, runs `body`, then stops the worker. */
+async function withSaga<T>(
+  opts: { mock?: MockOptions; input?: Partial<ConnectInput> },
+  body: (saga: Saga) => Promise<T>,
+): Promise<T> {
+  const mock = createMockActivities(opts.mock);
+  const taskQueue = uniqueId('wf-test');
+  const externalUserId = uniqueId('user');
+  const input: ConnectInput = {
+    externalUserId,
+    userName: 'Ada',
+    solutionId: 'sol-1',
+    authSlots: ['slack'],
+    authTimeout: '1h',
+    ...opts.input,
+  };
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: bundle,
+    activities: mock.activities,
+  });
+  return worker.runUntil(async () => {
+    const handle: Handle = await env.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+      taskQueue,
+      workflowId: uniqueId(`connect:${externalUserId}`),
+      args: [input],
+    });
+    return body({ handle, mock, input });
+  });
+}
+
+function status(handle: Handle): Promise<ConnectionStatus> {
+  return handle.query(statusQuery);
+}
+
+async function waitForStep(handle: Handle, step: ConnectionStatus['step']): Promise<ConnectionStatus> {
+  return pollUntil(
+    async () => {
+      const s = await status(handle);
+      return s.step === step ? s : undefined;
+    },
+    { timeoutMs: 15_000, what: `step ${step}` },
+  );
+}
+
+/** The saga's failure as the client sees it: the ApplicationFailure the workflow ended with. */
+async function failureOf(handle: Handle): Promise<ApplicationFailure> {
+  const err = await handle.result().then(
+    () => assert.fail('the saga should have failed'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${String(err)}`);
+  assert.ok(err.cause instanceof ApplicationFailure, `expected ApplicationFailure, got ${String(err.cause)}`);
+  return err.cause;
+}
+
+function names(mock: MockActivities): string[] {
+  return mock.calls.map((c) => c.name);
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+function scheduledEvents(events: HistoryEvent[], activity: string): HistoryEvent[] {
+  return events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity);
+}
+
+function completedEventOf(events: HistoryEvent[], scheduled: HistoryEvent): HistoryEvent {
+  const found = events.find(
+    (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId),
+  );
+  assert.ok(found, 'activity completion event');
+  return found;
+}
+
+function summaryOf(event: HistoryEvent): string | undefined {
+  const data = event.userMetadata?.summary?.data;
+  return data ? (JSON.parse(new TextDecoder().decode(data)) as string) : undefined;
+}
+
+describe('connectIntegration happy path', () => {
+  test('one slot: result, single attach, steps, search attributes, memo and summaries', async () => {
+    await withSaga({}, async ({ handle, mock, input }) => {
+      const awaiting = await waitForStep(handle, 'awaiting_auth');
+      assert.equal(awaiting.connectionId, handle.workflowId);
+      assert.equal(awaiting.solutionInstanceId, 'instance-1');
+      assert.ok(awaiting.deadline, 'deadline is set while awaiting');
+      assert.equal(awaiting.authSlots[0]?.state, 'pending');
+      assert.match(awaiting.authSlots[0]?.url ?? '', /^https:\/\/dialog\.example\//);
+
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      const result = await handle.result();
+      assert.deepEqual(result, {
+        userId: 'user-1',
+        solutionInstanceId: 'instance-1',
+        authValues: [{ externalId: 'slack', authId: 'auth-1' }],
+        enabled: true,
+      });
+      assert.deepEqual(names(mock), [
+        'ensureUser',
+        'createInstance',
+        'issueAuthUrls',
+        'verifyAuths',
+        'attachAuths',
+        'enableInstance',
+      ]);
+      const [create] = mock.inputsOf('createInstance');
+      assert.equal(create?.instanceName, 'sol-1 for Ada');
+      assert.ok(create?.notBefore && !Number.isNaN(Date.parse(create.notBefore)));
+
+      const final = await status(handle);
+      assert.equal(final.step, 'completed');
+      assert.deepEqual(
+        final.authSlots.map((s) => [s.state, s.authId]),
+        [['completed', 'auth-1']],
+      );
+
+      const description = await handle.describe();
+      const sa = description.typedSearchAttributes;
+      assert.equal(sa.get(SEARCH_ATTRIBUTES.step), 'completed');
+      assert.equal(sa.get(SEARCH_ATTRIBUTES.solutionInstanceId), 'instance-1');
+      assert.equal(sa.get(SEARCH_ATTRIBUTES.externalUserId), input.externalUserId);
+      assert.equal(sa.get(SEARCH_ATTRIBUTES.solutionId), 'sol-1');
+      const memo = description.memo?.[MEMO_KEY] as ConnectMemo;
+      assert.equal(memo.step, 'completed');
+      assert.deepEqual(memo.completedSlots, ['slack']);
+
+      const { events } = await handle.fetchHistory();
+      const commands = (events ?? []).filter(
+        (e) => e.activityTaskScheduledEventAttributes || e.timerStartedEventAttributes,
+      );
+      assert.ok(commands.length >= 7);
+      for (const e of commands) assert.ok(summaryOf(e), `event ${String(e.eventId)} has a summary`);
+    });
+  });
+
+  test('three slots: every authValue in one attach call, one ownership check', async () => {
+    const slots = ['slack', 'gmail', 'jira'];
+    await withSaga({ input: { authSlots: slots } }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      for (const [i, slot] of slots.entries()) {
+        await handle.signal(authCompletedSignal, { externalAuthId: slot, authId: `auth-${i}` });
+      }
+      const result = await handle.result();
+      const expected = slots.map((externalId, i) => ({ externalId, authId: `auth-${i}` }));
+      assert.deepEqual(result.authValues, expected);
+      assert.deepEqual(
+        mock.inputsOf('issueAuthUrls').map((i) => i.externalAuthIds),
+        [slots],
+      );
+      assert.equal(mock.inputsOf('verifyAuths').length, 1);
+      assert.deepEqual(mock.inputsOf('attachAuths'), [
+        { userId: 'user-1', solutionInstanceId: 'instance-1', authValues: expected },
+      ]);
+      assert.equal(mock.inputsOf('removeInstance').length, 0);
+      assert.equal((await status(handle)).step, 'completed');
+    });
+  });
+
+  test('enable is scheduled at least 2 s (workflow time) after create and after attach', async () => {
+    await withSaga({}, async ({ handle }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await handle.result();
+      const events = (await handle.fetchHistory()).events ?? [];
+      const at = (e: HistoryEvent | undefined) => tsToMs(e?.eventTime);
+      const [create] = scheduledEvents(events, 'createInstance');
+      const [attach] = scheduledEvents(events, 'attachAuths');
+      const [enable] = scheduledEvents(events, 'enableInstance');
+      assert.ok(create && attach && enable);
+      const attachDone = completedEventOf(events, attach);
+      assert.ok(at(enable) - at(create) >= 2000, `create→enable ${at(enable) - at(create)} ms`);
+      assert.ok(at(enable) - at(attachDone) >= 2000, `attach→enable ${at(enable) - at(attachDone)} ms`);
+    });
+  });
+});
+
+describe('connectIntegration compensation', () => {
+  test('auth timeout removes the instance and fails with AuthTimeout', async () => {
+    await withSaga({ input: { authTimeout: '2h' } }, async ({ handle, mock }) => {
+      const failure = await failureOf(handle);
+      assert.equal(failure.type, FAILURE_TYPES.authTimeout);
+      assert.deepEqual(
+        mock.inputsOf('removeInstance').map((i) => i.solutionInstanceId),
+        ['instance-1'],
+      );
+      assert.equal(mock.inputsOf('attachAuths').length, 0);
+      const s = await status(handle);
+      assert.equal(s.step, 'timed_out');
+      assert.equal(s.error?.type, FAILURE_TYPES.authTimeout);
+    });
+  });
+
+  test('cancel while awaiting auths removes the instance and ends cancelled', async () => {
+    await withSaga({}, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      await cancelAndWait(handle);
+      const err = await handle.result().then(
+        () => assert.fail('should be cancelled'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure, String(err));
+      assert.equal(mock.inputsOf('removeInstance').length, 1);
+      assert.equal((await handle.describe()).status.name, 'CANCELLED');
+      assert.equal((await status(handle)).step, 'cancelled');
+    });
+  });
+
+  test('attach failing permanently removes the instance and fails with its type', async () => {
+    await withSaga(
+      { mock: { failures: { attachAuths: [permanentError(TRAY_FAILURE_TYPES.validation, 'bad auth')] } } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        const failure = await failureOf(handle);
+        assert.equal(failure.type, TRAY_FAILURE_TYPES.validation);
+        assert.deepEqual(names(mock).slice(-2), ['attachAuths', 'removeInstance']);
+        assert.equal(mock.inputsOf('attachAuths').length, 1, 'non-retryable: no retry');
+        const s = await status(handle);
+        assert.equal(s.step, 'failed');
+        assert.deepEqual(s.error, { type: TRAY_FAILURE_TYPES.validation, message: 'bad auth' });
+      },
+    );
+  });
+
+  test('enable failing removes the instance', async () => {
+    await withSaga(
+      { mock: { failures: { enableInstance: [permanentError(TRAY_FAILURE_TYPES.permanent)] } } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        const failure = await failureOf(handle);
+        assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
+        assert.deepEqual(
+          mock.inputsOf('removeInstance').map((i) => i.solutionInstanceId),
+          ['instance-1'],
+        );
+        assert.equal((await status(handle)).step, 'failed');
+      },
+    );
+  });
+
+  test('transient errors of forward steps are retried, not compensated', async () => {
+    await withSaga(
+      { mock: { failures: { createInstance: [transientError(), transientError()] } } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        assert.equal((await handle.result()).enabled, true);
+        assert.equal(mock.inputsOf('createInstance').length, 3);
+        assert.equal(mock.inputsOf('removeInstance').length, 0);
+      },
+    );
+  });
+
+  test('compensation retries removeInstance through transient failures until it succeeds', async () => {
+    const removeFailures = [transientError(), transientError(), transientError(), transientError()];
+    await withSaga(
+      { mock: { failures: { attachAuths: [permanentError()], removeInstance: removeFailures } } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        const failure = await failureOf(handle);
+        assert.equal(failure.type, TRAY_FAILURE_TYPES.validation);
+        assert.equal(mock.inputsOf('removeInstance').length, 5);
+        assert.equal((await status(handle)).step, 'failed');
+      },
+    );
+  });
+
+  test('a non-retryable removeInstance failure is retried by the workflow too', async () => {
+    await withSaga(
+      { mock: { failures: { attachAuths: [permanentError()], removeInstance: [permanentError()] } } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        await failureOf(handle);
+        assert.equal(mock.inputsOf('removeInstance').length, 2);
+      },
+    );
+  });
+
+  test('ensureUser failing compensates nothing', async () => {
+    await withSaga(
+      { mock: { failures: { ensureUser: [permanentError(TRAY_FAILURE_TYPES.forbidden)] } } },
+      async ({ handle, mock }) => {
+        const failure = await failureOf(handle);
+        assert.equal(failure.type, TRAY_FAILURE_TYPES.forbidden);
+        assert.deepEqual(names(mock), ['ensureUser']);
+        const s = await status(handle);
+        assert.equal(s.step, 'failed');
+        assert.equal(s.error?.type, TRAY_FAILURE_TYPES.forbidden);
+      },
+    );
+  });
+
+  test('a lost create response still removes, looking the instance up without its id', async () => {
+    await withSaga(
+      { mock: { failures: { createInstance: [permanentError(TRAY_FAILURE_TYPES.permanent, 'lost')] } } },
+      async ({ handle, mock, input }) => {
+        const failure = await failureOf(handle);
+        assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
+        const removes = mock.inputsOf('removeInstance');
+        const [create] = mock.inputsOf('createInstance');
+        assert.equal(removes.length, 1);
+        assert.equal(removes[0]?.solutionInstanceId, undefined);
+        assert.deepEqual(removes[0], {
+          userId: 'user-1',
+          solutionId: input.solutionId,
+          instanceName: create?.instanceName,
+          notBefore: create?.notBefore,
+        });
+      },
+    );
+  });
+});
+
+describe('connectIntegration signals', () => {
+  test('duplicates are no-ops, unknown slots are reported, the last authId before attach wins', async () => {
+    await withSaga({ input: { authSlots: ['slack', 'gmail'] } }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      // Same eventId with another authId: a redelivery, ignored.
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-x', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e2' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'nope', authId: 'auth-9', eventId: 'e3' });
+      const mid = await pollUntil(
+        async () => {
+          const s = await status(handle);
+          return s.authSlots[0]?.authId ? s : undefined;
+        },
+        { timeoutMs: 10_000, what: 'slack completed' },
+      );
+      assert.equal(mid.step, 'awaiting_auth');
+      assert.equal(mid.authSlots[0]?.authId, 'auth-1');
+      assert.deepEqual(
+        mid.authSlots.map((s) => s.externalAuthId),
+        ['slack', 'gmail'],
+      );
+      const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      assert.match(metadata.currentDetails ?? '', /unknown slots.*`nope`/);
+      assert.match(metadata.currentDetails ?? '', /Pending slots.*`gmail`/);
+
+      // Re-completed before attach: the later authId wins.
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e4' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-3', eventId: 'e5' });
+      const result = await handle.result();
+      const expected = [
+        { externalId: 'slack', authId: 'auth-2' },
+        { externalId: 'gmail', authId: 'auth-3' },
+      ];
+      assert.deepEqual(result.authValues, expected);
+      assert.deepEqual(
+        mock.inputsOf('attachAuths').map((i) => i.authValues),
+        [expected],
+      );
+      assert.ok(!mock.inputsOf('verifyAuths').some((i) => i.authIds.includes('auth-x')));
+    });
+  });
+
+  test('slot rules: duplicate reasons, unknown slots, too late after attach', () => {
+    const slots = new AuthSlots(['a', 'b']);
+    assert.deepEqual(slots.apply({ externalAuthId: 'a', authId: '1', eventId: 'x' }), { kind: 'accepted' });
+    assert.deepEqual(slots.apply({ externalAuthId: 'a', authId: '2', eventId: 'x' }), {
+      kind: 'duplicate',
+      reason: 'eventId',
+    });
+    assert.deepEqual(slots.apply({ externalAuthId: 'a', authId: '1' }), {
+      kind: 'duplicate',
+      reason: 'authId',
+    });
+    assert.deepEqual(slots.apply({ externalAuthId: 'z', authId: '3' }), { kind: 'unknown_slot' });
+    assert.deepEqual(slots.unknownSlotReports, [{ externalAuthId: 'z', authId: '3' }]);
+    assert.deepEqual(slots.apply({ externalAuthId: 'a', authId: '4' }), { kind: 'accepted' });
+    assert.deepEqual(slots.pendingIds(), ['b']);
+    slots.freeze();
+    assert.deepEqual(slots.apply({ externalAuthId: 'b', authId: '5' }), { kind: 'too_late' });
+    assert.deepEqual(slots.authValues(), [
+      { externalId: 'a', authId: '4' },
+      { externalId: 'b', authId: '' },
+    ]);
+  });
+
+  test('a foreign authId is rejected: slot back to pending with lastError, then a good one completes', async () => {
+    await withSaga({ mock: { foreignAuthIds: ['evil'] } }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'evil' });
+      const rejected = await pollUntil(
+        async () => {
+          const s = await status(handle);
+          return s.authSlots[0]?.lastError ? s : undefined;
+        },
+        { timeoutMs: 10_000, what: 'the foreign authId rejected' },
+      );
+      assert.equal(rejected.step, 'awaiting_auth');
+      assert.equal(rejected.authSlots[0]?.state, 'pending');
+      assert.equal(rejected.authSlots[0]?.authId, undefined);
+      assert.match(rejected.authSlots[0]?.lastError ?? '', /does not belong to this user/);
+
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'good' });
+      const result = await handle.result();
+      assert.deepEqual(result.authValues, [{ externalId: 'slack', authId: 'good' }]);
+      assert.deepEqual(
+        mock.inputsOf('verifyAuths').map((i) => i.authIds),
+        [['evil'], ['good']],
+      );
+      assert.equal(mock.inputsOf('attachAuths').length, 1);
+    });
+  });
+});
+
+describe('connectIntegration reissueAuthUrl', () => {
+  test('accepted: a fresh URL from a second issue call, stored in the status', async () => {
+    await withSaga({ input: { authSlots: ['slack', 'gmail'] } }, async ({ handle, mock }) => {
+      const before = await waitForStep(handle, 'awaiting_auth');
+      const reissued = await handle.executeUpdate(reissueAuthUrlUpdate, {
+        args: [{ externalAuthId: 'gmail' }],
+      });
+      assert.equal(reissued.externalAuthId, 'gmail');
+      assert.notEqual(reissued.url, before.authSlots[1]?.url);
+      assert.deepEqual(
+        mock.inputsOf('issueAuthUrls').map((i) => i.externalAuthIds),
+        [['slack', 'gmail'], ['gmail']],
+      );
+      const after = await status(handle);
+      assert.equal(after.authSlots[1]?.url, reissued.url);
+      assert.equal(after.authSlots[0]?.url, before.authSlots[0]?.url);
+      await cancelAndWait(handle);
+    });
+  });
+
+  test('rejected for unknown and completed slots', async () => {
+    await withSaga({ input: { authSlots: ['slack', 'gmail'] } }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await pollUntil(async () => (await status(handle)).authSlots[0]?.authId, {
+        timeoutMs: 10_000,
+        what: 'slack completed',
+      });
+      await assertUpdateRejected(handle, 'nope', FAILURE_TYPES.unknownSlot);
+      await assertUpdateRejected(handle, 'slack', FAILURE_TYPES.slotCompleted);
+      assert.equal(mock.inputsOf('issueAuthUrls').length, 1);
+      await cancelAndWait(handle);
+    });
+  });
+
+  test('rejected outside the awaiting step', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await withSaga({ mock: { holds: { createInstance: gate } } }, async ({ handle }) => {
+      await waitForStep(handle, 'creating_instance');
+      await assertUpdateRejected(handle, 'slack', FAILURE_TYPES.notAwaiting);
+      release();
+      await waitForStep(handle, 'awaiting_auth');
+      await cancelAndWait(handle);
+    });
+  });
+});
+
+async function assertUpdateRejected(handle: Handle, externalAuthId: string, type: string): Promise<void> {
+  const err = await handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId }] }).then(
+    () => assert.fail(`reissue for ${externalAuthId} should be rejected`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+  assert.ok(err.cause instanceof ApplicationFailure);
+  assert.equal(err.cause.type, type);
+}
+
+/** Cancels a saga a test is done with and waits for its compensation, so no work outlives the test. */
+async function cancelAndWait(handle: Handle): Promise<void> {
+  await handle.cancel();
+  await handle.result().catch(() => undefined);
+  assert.equal((await status(handle)).step, 'cancelled');
+}

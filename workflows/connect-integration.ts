@@ -1,0 +1,302 @@
+/**
+ * The `connectIntegration` saga: ensure the Tray user, create the instance, collect one auth per
+ * slot, attach them, wait 2 s, enable. Anything going wrong once the instance may exist removes it.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ConnectActivities } from '../common/activity-types.js';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { DEFAULT_AUTH_TIMEOUT, parseDuration } from '../common/duration.js';
+import type { ConnectInput, ConnectResult, StatusError } from '../common/messages.js';
+import { authCompletedSignal, FAILURE_TYPES, reissueAuthUrlUpdate, statusQuery } from '../common/messages.js';
+import { AuthSlots } from './slots.js';
+import { SagaStatus } from './status.js';
+
+/** Tray asks for at least this long between creating an instance and enabling it. */
+const ENABLE_DELAY_MS = 2000;
+
+const NON_RETRYABLE_TRAY_TYPES = [
+  TRAY_FAILURE_TYPES.validation,
+  TRAY_FAILURE_TYPES.notFound,
+  TRAY_FAILURE_TYPES.forbidden,
+  TRAY_FAILURE_TYPES.permanent,
+];
+
+const forward = proxyActivities<ConnectActivities>({
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: NON_RETRYABLE_TRAY_TYPES,
+  },
+});
+
+/** Deleting what the saga created must eventually happen, so its retries never give up. */
+const compensation = proxyActivities<ConnectActivities>({
+  startToCloseTimeout: '30s',
+  // No maximumAttempts: unlimited.
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+/** Pause between workflow-level attempts when removeInstance failed as non-retryable. */
+const REMOVE_RETRY_PAUSE = '1m';
+
+/** Connects one integration for one end user; see the spec's "The saga". */
+export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
+  const slots = new AuthSlots(input.authSlots);
+  const status = new SagaStatus(input, slots);
+  const startTime = workflowInfo().startTime;
+  const notBefore = startTime.toISOString();
+  const instanceName = input.instanceName ?? `${input.solutionId} for ${input.userName}`;
+  const authTimeoutMs = parseDuration(input.authTimeout ?? DEFAULT_AUTH_TIMEOUT);
+  if (authTimeoutMs === undefined) {
+    throw ApplicationFailure.nonRetryable(
+      `authTimeout ${input.authTimeout} is not a duration`,
+      'InvalidInput',
+    );
+  }
+
+  setHandler(statusQuery, () => status.toStatus());
+  setHandler(authCompletedSignal, (signal) => {
+    const outcome = slots.apply(signal);
+    if (outcome.kind === 'unknown_slot') {
+      log.warn('authCompleted for an unknown slot ignored', { externalAuthId: signal.externalAuthId });
+    } else if (outcome.kind !== 'accepted') {
+      log.info('authCompleted ignored', { externalAuthId: signal.externalAuthId, outcome: outcome.kind });
+    }
+    if (outcome.kind === 'accepted' || outcome.kind === 'unknown_slot') status.publish();
+  });
+  setHandler(
+    reissueAuthUrlUpdate,
+    async ({ externalAuthId }) => {
+      const [issued] = await forward.issueAuthUrls.executeWithOptions(
+        { summary: `reissue auth URL for ${externalAuthId}` },
+        [
+          {
+            userId: status.userId as string,
+            solutionInstanceId: status.solutionInstanceId as string,
+            externalAuthIds: [externalAuthId],
+          },
+        ],
+      );
+      if (!issued) throw ApplicationFailure.nonRetryable('no URL issued', 'NoUrlIssued');
+      slots.setUrl(externalAuthId, issued.url);
+      status.publish();
+      return { externalAuthId, url: issued.url };
+    },
+    {
+      validator: ({ externalAuthId }) => {
+        if (!slots.has(externalAuthId)) {
+          throw ApplicationFailure.nonRetryable(`no auth slot ${externalAuthId}`, FAILURE_TYPES.unknownSlot);
+        }
+        if (slots.isCompleted(externalAuthId)) {
+          throw ApplicationFailure.nonRetryable(
+            `auth slot ${externalAuthId} is already completed`,
+            FAILURE_TYPES.slotCompleted,
+          );
+        }
+        if (status.step !== 'awaiting_auth') {
+          throw ApplicationFailure.nonRetryable(
+            `the saga is not awaiting auths (step ${status.step})`,
+            FAILURE_TYPES.notAwaiting,
+          );
+        }
+      },
+    },
+  );
+
+  status.enter('ensuring_user');
+  let userId: string;
+  try {
+    ({ userId } = await forward.ensureUser.executeWithOptions({ summary: 'find or create the Tray user' }, [
+      { externalUserId: input.externalUserId, userName: input.userName },
+    ]));
+  } catch (err) {
+    // No instance can exist yet, so there is nothing to compensate.
+    return await finishWithoutInstance(status, err);
+  }
+  status.userId = userId;
+
+  status.enter('creating_instance');
+  try {
+    const created = await forward.createInstance.executeWithOptions(
+      { summary: 'create the solution instance' },
+      [
+        {
+          userId,
+          solutionId: input.solutionId,
+          instanceName,
+          notBefore,
+          ...(input.configValues !== undefined ? { configValues: input.configValues } : {}),
+        },
+      ],
+    );
+    status.solutionInstanceId = created.solutionInstanceId;
+    const solutionInstanceId = created.solutionInstanceId;
+
+    status.enter('issuing_auth_urls');
+    const issued = await forward.issueAuthUrls.executeWithOptions(
+      { summary: `issue ${input.authSlots.length} auth URL(s)` },
+      [{ userId, solutionInstanceId, externalAuthIds: [...input.authSlots] }],
+    );
+    for (const { externalAuthId, url } of issued) slots.setUrl(externalAuthId, url);
+
+    const deadlineMs = Date.now() + authTimeoutMs;
+    status.deadline = new Date(deadlineMs).toISOString();
+    status.enter('awaiting_auth');
+    await awaitVerifiedAuths(slots, status, userId, deadlineMs);
+
+    slots.freeze();
+    status.enter('attaching_auths');
+    const authValues = slots.authValues();
+    await forward.attachAuths.executeWithOptions({ summary: `attach ${authValues.length} auth(s)` }, [
+      { userId, solutionInstanceId, authValues },
+    ]);
+
+    status.enter('waiting_before_enable');
+    await sleep(ENABLE_DELAY_MS, { summary: 'Tray wants 2 s between create and enable' });
+
+    status.enter('enabling');
+    await forward.enableInstance.executeWithOptions({ summary: 'enable the solution instance' }, [
+      { userId, solutionInstanceId },
+    ]);
+
+    status.enter('completed');
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    return { userId, solutionInstanceId, authValues, enabled: true };
+  } catch (err) {
+    slots.freeze();
+    return await compensateAndFail(status, err, {
+      userId,
+      instanceName,
+      notBefore,
+      solutionId: input.solutionId,
+    });
+  }
+}
+
+/**
+ * Waits until every slot holds an authId that belongs to the user. Each time all slots have one, a
+ * single verifyAuths call checks the unchecked ones; foreign ones reopen their slot.
+ */
+async function awaitVerifiedAuths(
+  slots: AuthSlots,
+  status: SagaStatus,
+  userId: string,
+  deadlineMs: number,
+): Promise<void> {
+  while (!slots.allVerified()) {
+    const remaining = deadlineMs - Date.now();
+    const ready =
+      remaining > 0 &&
+      (await condition(() => slots.allHaveAuthIds() && slots.unverifiedAuthIds().length > 0, remaining, {
+        summary: 'wait for the end user to complete every auth',
+      }));
+    if (!ready) {
+      throw ApplicationFailure.create({
+        type: FAILURE_TYPES.authTimeout,
+        message: `auths not completed by ${new Date(deadlineMs).toISOString()}; pending: ${slots.pendingIds().join(', ')}`,
+        nonRetryable: true,
+      });
+    }
+    const authIds = slots.unverifiedAuthIds();
+    const { foreign } = await forward.verifyAuths.executeWithOptions(
+      { summary: `check ${authIds.length} auth(s) belong to the user` },
+      [{ userId, authIds }],
+    );
+    slots.applyVerification(authIds, foreign);
+    if (foreign.length > 0) log.warn('foreign authIds rejected', { foreign });
+    status.publish();
+  }
+}
+
+interface RemoveTarget {
+  userId: string;
+  solutionId: string;
+  instanceName: string;
+  notBefore: string;
+}
+
+/**
+ * Removes the instance (by id when create answered, else by owner/solution/name/notBefore), out of
+ * reach of cancellation and until it succeeds; then ends the workflow with the cause.
+ */
+async function compensateAndFail(status: SagaStatus, err: unknown, target: RemoveTarget): Promise<never> {
+  const cause = describeFailure(err);
+  status.error = cause;
+  status.enter('compensating');
+  await CancellationScope.nonCancellable(async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { removed } = await compensation.removeInstance.executeWithOptions(
+          { summary: 'compensate: remove the solution instance' },
+          [
+            {
+              ...target,
+              ...(status.solutionInstanceId !== undefined
+                ? { solutionInstanceId: status.solutionInstanceId }
+                : {}),
+            },
+          ],
+        );
+        status.compensation =
+          removed.length > 0 ? `removed instance ${removed.join(', ')}` : 'no instance to remove';
+        return;
+      } catch (removeErr) {
+        // Only a non-retryable activity failure gets here; the deletion must still happen eventually.
+        // Anything else is a bug in this code: let it fail the workflow task so a fix can resume it.
+        if (!(removeErr instanceof ActivityFailure)) throw removeErr;
+        log.error('removeInstance failed; retrying', { attempt, error: describeFailure(removeErr) });
+        status.compensation = `removal failed ${attempt} time(s), retrying: ${describeFailure(removeErr).message}`;
+        status.publish();
+        await sleep(REMOVE_RETRY_PAUSE, { summary: 'compensate: pause before removing again' });
+      }
+    }
+  });
+  return await finish(status, err, cause);
+}
+
+/** Ends a saga that failed before any instance could exist. */
+async function finishWithoutInstance(status: SagaStatus, err: unknown): Promise<never> {
+  const cause = describeFailure(err);
+  status.error = cause;
+  return await finish(status, err, cause);
+}
+
+async function finish(status: SagaStatus, err: unknown, cause: StatusError): Promise<never> {
+  const cancelled = isCancellation(err);
+  const timedOut = cause.type === FAILURE_TYPES.authTimeout;
+  status.enter(cancelled ? 'cancelled' : timedOut ? 'timed_out' : 'failed');
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  if (cancelled) throw err;
+  throw ApplicationFailure.create({
+    type: cause.type,
+    message: cause.message,
+    nonRetryable: true,
+    ...(err instanceof Error ? { cause: err } : {}),
+  });
+}
+
+/** The type and message a failure is reported under: an activity's own failure, not its wrapper. */
+function describeFailure(err: unknown): StatusError {
+  if (isCancellation(err)) return { type: 'Cancelled', message: 'the saga was cancelled' };
+  const inner = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  if (inner instanceof ApplicationFailure) {
+    return { type: inner.type ?? 'Error', message: inner.message };
+  }
+  if (inner instanceof Error) return { type: inner.name, message: inner.message };
+  return { type: 'Error', message: String(inner) };
+}

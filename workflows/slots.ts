@@ -1,0 +1,143 @@
+/**
+ * The auth slots of one saga: which slot is pending, which has an authId, and which signals were
+ * already seen. Pure state, no Temporal calls, so the saga's rules for `authCompleted` are in one place.
+ */
+import type { AuthCompletedPayload, AuthSlotStatus, AuthValue } from '../common/messages.js';
+
+/** What applying one `authCompleted` signal did. */
+export type SignalOutcome =
+  | { kind: 'accepted' }
+  | { kind: 'duplicate'; reason: 'eventId' | 'authId' }
+  | { kind: 'unknown_slot' }
+  | { kind: 'too_late' };
+
+/** A signal for a slot the saga does not have, kept so operators can see it. */
+export interface UnknownSlotReport {
+  externalAuthId: string;
+  authId: string;
+  eventId?: string;
+}
+
+interface Slot {
+  externalAuthId: string;
+  url?: string;
+  authId?: string;
+  /** true once the ownership check passed for `authId`. */
+  verified: boolean;
+  lastError?: string;
+}
+
+/** The slots' state machine: pending until an authId arrives; the last authId before attach wins. */
+export class AuthSlots {
+  private readonly slots: Slot[];
+  private readonly seenEventIds = new Set<string>();
+  private frozen = false;
+  readonly unknownSlotReports: UnknownSlotReport[] = [];
+
+  constructor(externalAuthIds: readonly string[]) {
+    this.slots = externalAuthIds.map((externalAuthId) => ({ externalAuthId, verified: false }));
+  }
+
+  has(externalAuthId: string): boolean {
+    return this.find(externalAuthId) !== undefined;
+  }
+
+  isCompleted(externalAuthId: string): boolean {
+    return this.find(externalAuthId)?.authId !== undefined;
+  }
+
+  /** Stores the dialog URL issued for a slot (a reissue replaces the old one). */
+  setUrl(externalAuthId: string, url: string): void {
+    const slot = this.find(externalAuthId);
+    if (slot) slot.url = url;
+  }
+
+  /** Applies one `authCompleted` signal. After `freeze()` nothing changes any more. */
+  apply(signal: AuthCompletedPayload): SignalOutcome {
+    if (signal.eventId !== undefined) {
+      if (this.seenEventIds.has(signal.eventId)) return { kind: 'duplicate', reason: 'eventId' };
+      this.seenEventIds.add(signal.eventId);
+    }
+    const slot = this.find(signal.externalAuthId);
+    if (!slot) {
+      this.unknownSlotReports.push({
+        externalAuthId: signal.externalAuthId,
+        authId: signal.authId,
+        ...(signal.eventId !== undefined ? { eventId: signal.eventId } : {}),
+      });
+      return { kind: 'unknown_slot' };
+    }
+    if (this.frozen) return { kind: 'too_late' };
+    if (slot.authId === signal.authId) return { kind: 'duplicate', reason: 'authId' };
+    slot.authId = signal.authId;
+    slot.verified = false;
+    slot.lastError = undefined;
+    return { kind: 'accepted' };
+  }
+
+  /** true when every slot holds an authId (verified or not). */
+  allHaveAuthIds(): boolean {
+    return this.slots.every((slot) => slot.authId !== undefined);
+  }
+
+  /** true when every slot holds an authId that passed the ownership check. */
+  allVerified(): boolean {
+    return this.slots.every((slot) => slot.authId !== undefined && slot.verified);
+  }
+
+  /** authIds still to be checked, one per slot, in slot order. */
+  unverifiedAuthIds(): string[] {
+    return this.slots.filter((s) => s.authId !== undefined && !s.verified).map((s) => s.authId as string);
+  }
+
+  /**
+   * Records the ownership check of `checked`: foreign ones put their slot back to pending with a
+   * `lastError`; the rest become verified. A slot whose authId changed while the check ran keeps its
+   * new authId unverified, so it is checked next round.
+   */
+  applyVerification(checked: readonly string[], foreign: readonly string[]): void {
+    const foreignSet = new Set(foreign);
+    for (const slot of this.slots) {
+      if (slot.authId === undefined || !checked.includes(slot.authId)) continue;
+      if (foreignSet.has(slot.authId)) {
+        slot.lastError = `authId ${slot.authId} does not belong to this user; complete the auth again`;
+        slot.authId = undefined;
+        slot.verified = false;
+      } else {
+        slot.verified = true;
+      }
+    }
+  }
+
+  /** Stops accepting changes: from attach on the authIds are fixed. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  pendingIds(): string[] {
+    return this.slots.filter((s) => s.authId === undefined).map((s) => s.externalAuthId);
+  }
+
+  completedIds(): string[] {
+    return this.slots.filter((s) => s.authId !== undefined).map((s) => s.externalAuthId);
+  }
+
+  authValues(): AuthValue[] {
+    return this.slots.map((s) => ({ externalId: s.externalAuthId, authId: s.authId ?? '' }));
+  }
+
+  /** The slots as the status object shows them. */
+  toStatus(): AuthSlotStatus[] {
+    return this.slots.map((s) => ({
+      externalAuthId: s.externalAuthId,
+      state: s.authId !== undefined ? 'completed' : 'pending',
+      ...(s.url !== undefined ? { url: s.url } : {}),
+      ...(s.authId !== undefined ? { authId: s.authId } : {}),
+      ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+    }));
+  }
+
+  private find(externalAuthId: string): Slot | undefined {
+    return this.slots.find((s) => s.externalAuthId === externalAuthId);
+  }
+}
