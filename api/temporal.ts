@@ -210,10 +210,17 @@ async function closedStatus(client: Client, desc: WorkflowExecutionDescription):
         step: 'completed',
         userId: result.userId,
         solutionInstanceId: result.solutionInstanceId,
-        authSlots: status.authSlots.map((slot) => {
-          const authId = byExternalId.get(slot.externalAuthId);
-          return authId ? { externalAuthId: slot.externalAuthId, state: 'completed', authId } : slot;
-        }),
+        authSlots:
+          status.authSlots.length > 0
+            ? status.authSlots.map((slot) => {
+                const authId = byExternalId.get(slot.externalAuthId);
+                return authId ? { externalAuthId: slot.externalAuthId, state: 'completed', authId } : slot;
+              })
+            : result.authValues.map((v) => ({
+                externalAuthId: v.externalId,
+                state: 'completed',
+                authId: v.authId,
+              })),
       };
     }
     case 'CANCELLED':
