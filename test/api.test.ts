@@ -210,6 +210,19 @@ describe('POST /v1/connections', () => {
     assertError(arr, 400, 'invalid_input');
   });
 
+  test('reads the body as JSON whatever its Content-Type (curl -d sends form encoding)', async () => {
+    const res = await call(
+      'POST',
+      '/v1/connections?wait=0',
+      input({ solutionId: 'sol-1', authSlots: ['slack'] }),
+      {
+        authorization: `Bearer ${stack.apiToken}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+    );
+    assert.equal(res.status, 201, res.text);
+  });
+
   test('413 for a body over 64 KiB', async () => {
     const res = await call('POST', '/v1/connections', input({ userName: 'x'.repeat(70 * 1024) }));
     assertError(res, 413, 'payload_too_large');
