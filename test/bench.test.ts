@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import type { BenchResult } from '../bench/report.js';
+import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
+import { buildResult, sampleMemory, type BenchResult } from '../bench/report.js';
+import type { MeteredRequest } from '../bench/request-meter.js';
 import { PROJECT_ROOT } from '../lib/temporal-bin.js';
 import { devServer } from './helpers/temporal.js';
 
@@ -74,4 +76,53 @@ test('a bad flag exits 2 with the usage text and starts nothing', async () => {
   assert.equal(code, 2);
   assert.match(stderr, /--sagas must be a whole number/);
   assert.match(stderr, /Usage: npm run bench/);
+});
+
+test('a saga one request over budget fails the result (exit 1), naming the saga kind', () => {
+  const options = parseBenchOptions(['--sagas', '2']) as BenchOptions;
+  const request = (workflowId: string, operation: string, at: number): MeteredRequest => ({
+    at,
+    workflowId,
+    activity: `a#${at}/1`,
+    fields: [],
+    operation,
+    ok: true,
+  });
+  const newOps = ['FindUser', 'CreateUser', 'AuthorizeUser', 'CreateInstance', 'IssueAuthorizationCodes'];
+  const tail = ['ListAuthentications', 'AttachAuths', 'EnableInstance'];
+  // The new user's saga sends one FindUser too many: 9 requests.
+  const metered = [
+    ...[...newOps, 'FindUser', ...tail].map((op, i) => request('w-new', op, 1000 + i)),
+    ...['FindUser', 'AuthorizeUser', 'CreateInstance', 'IssueAuthorizationCodes', ...tail].map((op, i) =>
+      request('w-known', op, 2000 + i),
+    ),
+  ];
+  const memory = sampleMemory();
+  const result = buildResult({
+    options,
+    ownDevServer: true,
+    startedAt: 0,
+    finishedAt: 10_000,
+    outcomes: [
+      { workflowId: 'w-new', kind: 'new', startedAt: 0, authUrlsAt: 500, completedAt: 3000 },
+      { workflowId: 'w-known', kind: 'known', startedAt: 0, authUrlsAt: 500, completedAt: 3000 },
+    ],
+    metered,
+    emulatorRequests: metered.map((r) => ({
+      at: r.at,
+      operations: [],
+      tokenKind: 'master',
+      ok: true,
+      status: 200,
+    })),
+    memoryBefore: memory,
+    memoryAfter: memory,
+    peakRssMb: memory.rssMb,
+    loadBefore: 0,
+    loadAfter: 0,
+  });
+  assert.equal(result.requests.new.perSaga.max, 9);
+  assert.equal(result.requests.new.withinBudget, false);
+  assert.equal(result.requests.known.withinBudget, true);
+  assert.deepEqual(result.problems, ['a new-user saga spent 9 Tray requests; the budget is 8']);
 });
