@@ -111,13 +111,16 @@ async function main(): Promise<number> {
   let temporalStopping = false;
   let closeEmulator: (() => Promise<void>) | undefined;
 
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals === 1) {
+    if (firstSignalAt === undefined) {
+      firstSignalAt = Date.now();
       requestStop(`${signal} received, stopping`, 0);
       return;
     }
+    // One Ctrl-C can arrive twice: from the terminal to the whole process group, and relayed by the
+    // tsx (and npm) wrapper above this process. Only a press noticeably later means "now".
+    if (Date.now() - firstSignalAt < 1500) return;
     complain(`${signal} again: killing everything now`);
     for (const child of children) child.kill('SIGKILL');
     temporal?.process.kill('SIGKILL');
@@ -160,11 +163,14 @@ async function main(): Promise<number> {
       );
       temporalAddress = temporal.address;
       temporal.process.once('exit', (code, signal) => {
-        if (!temporalStopping)
-          requestStop(
-            `the Temporal dev server exited unexpectedly (${describeExit({ code, signal })}); see ${rel(TEMPORAL_LOG)}`,
-            1,
-          );
+        // A terminal Ctrl-C reaches the dev server too; give our own SIGINT handler the first word.
+        setTimeout(() => {
+          if (!temporalStopping)
+            requestStop(
+              `the Temporal dev server exited unexpectedly (${describeExit({ code, signal })}); see ${rel(TEMPORAL_LOG)}`,
+              1,
+            );
+        }, 300);
       });
       say(`Temporal is up on ${temporalAddress}`);
     } else {
