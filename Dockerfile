@@ -22,4 +22,5 @@ COPY tsconfig.json ./
 USER node
 
 EXPOSE 3000
-CMD ["npm", "run", "api"]
+# `npm run api` without the npm and sh wrappers, so signals reach the process (see docker-compose.yml).
+CMD ["node", "--import", "tsx", "api/main.ts"]

@@ -207,7 +207,11 @@ describe('docker-compose.yml', () => {
     assert.equal(worker.container_name, undefined);
     assert.equal(worker.ports, undefined);
     assert.ok(worker.build, 'built from this repository');
-    assert.deepEqual(worker.command, ['npm', 'run', 'worker']);
+    assert.deepEqual(
+      worker.command,
+      ['node', '--import', 'tsx', 'worker/main.ts'],
+      'what npm run worker runs',
+    );
     assert.deepEqual(worker.depends_on, {
       'temporal-setup': { condition: 'service_completed_successfully' },
     });
@@ -242,9 +246,21 @@ describe('docker-compose.yml', () => {
     assert.equal(api.webhookSecret, OPERATOR_ENV.WEBHOOK_SECRET);
   });
 
+  test('the worker and the API run what `npm run worker` / `npm run api` run', () => {
+    const { services } = loadCompose();
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    for (const name of ['worker', 'api']) {
+      const command = services[name]?.command;
+      assert.ok(Array.isArray(command));
+      assert.equal(pkg.scripts[name], `tsx ${command.at(-1)}`, `${name}: same entry as npm run ${name}`);
+    }
+  });
+
   test('the API publishes port 3000 and is health-checked on /healthz', () => {
     const api = loadCompose().services.api as Service;
-    assert.deepEqual(api.command, ['npm', 'run', 'api']);
+    assert.deepEqual(api.command, ['node', '--import', 'tsx', 'api/main.ts'], 'what npm run api runs');
     assert.ok(
       (api.ports ?? []).some((p) => (typeof p === 'string' ? p.endsWith(':3000') : p.target === 3000)),
       'port 3000 published',
