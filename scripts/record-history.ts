@@ -1,0 +1,133 @@
+/**
+ * Records the histories test/replay.test.ts replays: runs sagas with faked activities on a
+ * throw-away dev server and writes each history to test/histories/<name>.json.
+ * Run `tsx scripts/record-history.ts` after an intended, compatible change of the workflow's
+ * commands — and keep old histories as long as runs of the old code may still be open.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { WorkflowHandle } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { ConnectInput, ConnectStep } from '../common/messages.js';
+import { authCompletedSignal, reissueAuthUrlUpdate, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
+import { startDevServer } from '../lib/dev-server.js';
+import { findTemporalCli } from '../lib/temporal-bin.js';
+import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
+import type { connectIntegration } from '../workflows/index.js';
+import type { MockOptions } from '../test/helpers/mock-activities.js';
+import { createMockActivities, permanentError } from '../test/helpers/mock-activities.js';
+import { pollUntil } from '../test/helpers/poll.js';
+import { historyToJsonText } from '../test/helpers/history-json.js';
+
+const OUT_DIR = fileURLToPath(new URL('../test/histories/', import.meta.url));
+
+type Handle = WorkflowHandle<typeof connectIntegration>;
+
+interface Scenario {
+  name: string;
+  input: Partial<ConnectInput>;
+  mock?: MockOptions;
+  /** Drives the saga to its end; the history is fetched afterwards. */
+  drive(handle: Handle): Promise<void>;
+}
+
+async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
+  await pollUntil(async () => (await handle.query(statusQuery)).step === step, {
+    timeoutMs: 20_000,
+    what: `step ${step}`,
+  });
+}
+
+const scenarios: Scenario[] = [
+  {
+    // Also carries a reissue update, a duplicate, an unknown slot and a re-completed slot.
+    name: 'completed-2-slots',
+    input: { externalUserId: 'rec-user-completed', authSlots: ['slack', 'gmail'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId: 'gmail' }] });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'nope', authId: 'auth-9', eventId: 'e2' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e3' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-3', eventId: 'e4' });
+      await handle.result();
+    },
+  },
+  {
+    name: 'timed-out',
+    input: { externalUserId: 'rec-user-timeout', authSlots: ['slack'], authTimeout: '1s' },
+    async drive(handle) {
+      await handle.result().catch(() => undefined);
+    },
+  },
+  {
+    name: 'cancelled',
+    input: { externalUserId: 'rec-user-cancel', authSlots: ['slack', 'gmail'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+    },
+  },
+  {
+    name: 'failed-attach',
+    input: { externalUserId: 'rec-user-failed', authSlots: ['slack'] },
+    mock: { failures: { attachAuths: [permanentError(undefined, 'recorded permanent attach failure')] } },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await handle.result().catch(() => undefined);
+    },
+  },
+];
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const server = await startDevServer({ cliPath: await findTemporalCli() });
+  try {
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection, namespace: server.namespace });
+    const nativeConnection = await NativeConnection.connect({ address: server.address });
+    mkdirSync(OUT_DIR, { recursive: true });
+    for (const scenario of scenarios) {
+      // A worker and a fake per scenario, so each saga meets exactly the failures it names.
+      const taskQueue = `record-${scenario.name}`;
+      const worker = await Worker.create({
+        connection: nativeConnection,
+        namespace: server.namespace,
+        taskQueue,
+        workflowBundle: await bundleConnectWorkflows(),
+        activities: createMockActivities(scenario.mock).activities,
+      });
+      await worker.runUntil(async () => {
+        const input: ConnectInput = {
+          externalUserId: 'rec-user',
+          userName: 'Ada',
+          solutionId: 'sol-1',
+          authSlots: ['slack'],
+          authTimeout: '1h',
+          ...scenario.input,
+        };
+        const handle: Handle = await client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: `connect:${input.externalUserId}:${input.solutionId}`,
+          args: [input],
+        });
+        await scenario.drive(handle);
+        const history = await handle.fetchHistory();
+        const file = `${OUT_DIR}${scenario.name}.json`;
+        writeFileSync(file, historyToJsonText(history) + '\n');
+        console.log(`wrote ${file} (${history.events?.length ?? 0} events)`);
+      });
+    }
+    await nativeConnection.close();
+    await connection.close();
+  } finally {
+    await server.stop();
+  }
+}
+
+await main();
