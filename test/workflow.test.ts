@@ -352,6 +352,15 @@ describe('connectIntegration compensation', () => {
     );
   });
 
+  test('an invalid authTimeout fails the saga before any Tray call', async () => {
+    await withSaga({ input: { authTimeout: 'soon' } }, async ({ handle, mock }) => {
+      const failure = await failureOf(handle);
+      assert.equal(failure.type, 'InvalidInput');
+      assert.deepEqual(names(mock), []);
+      assert.equal((await status(handle)).step, 'failed');
+    });
+  });
+
   test('a lost create response still removes, looking the instance up without its id', async () => {
     await withSaga(
       { mock: { failures: { createInstance: [permanentError(TRAY_FAILURE_TYPES.permanent, 'lost')] } } },

@@ -62,12 +62,6 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   const notBefore = startTime.toISOString();
   const instanceName = input.instanceName ?? `${input.solutionId} for ${input.userName}`;
   const authTimeoutMs = parseDuration(input.authTimeout ?? DEFAULT_AUTH_TIMEOUT);
-  if (authTimeoutMs === undefined) {
-    throw ApplicationFailure.nonRetryable(
-      `authTimeout ${input.authTimeout} is not a duration`,
-      'InvalidInput',
-    );
-  }
 
   setHandler(statusQuery, () => status.toStatus());
   setHandler(authCompletedSignal, (signal) => {
@@ -117,6 +111,15 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
       },
     },
   );
+
+  if (authTimeoutMs === undefined) {
+    // The API validates input; this guards direct starts, with a status that says why.
+    const invalid = ApplicationFailure.nonRetryable(
+      `authTimeout ${input.authTimeout} is not a duration`,
+      'InvalidInput',
+    );
+    return await finishWithoutInstance(status, invalid);
+  }
 
   status.enter('ensuring_user');
   let userId: string;
@@ -281,7 +284,9 @@ async function finish(status: SagaStatus, err: unknown, cause: StatusError): Pro
   const timedOut = cause.type === FAILURE_TYPES.authTimeout;
   status.enter(cancelled ? 'cancelled' : timedOut ? 'timed_out' : 'failed');
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
-  if (cancelled) throw err;
+  // The saga's own failures (AuthTimeout) already say everything; activity failures are re-typed with
+  // their cause's type, keeping the original as the cause for the UI.
+  if (cancelled || err instanceof ApplicationFailure) throw err;
   throw ApplicationFailure.create({
     type: cause.type,
     message: cause.message,
