@@ -9,6 +9,7 @@
  * a few newer keys (top-level `name`, `develop`, `include`), which the compose file therefore avoids.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -269,6 +270,37 @@ describe('docker-compose.yml', () => {
     assert.match(probe, /\/healthz/);
   });
 });
+
+/** Where Compose itself is installed (Debian's or PyPI's docker-compose, or the Docker CLI plugin). */
+function composeCommand(): string[] | undefined {
+  for (const candidate of [['docker-compose'], ['docker', 'compose']]) {
+    const probe = spawnSync(candidate[0] as string, [...candidate.slice(1), 'version'], { stdio: 'ignore' });
+    if (probe.status === 0) return candidate;
+  }
+  return undefined;
+}
+const compose = composeCommand();
+
+test(
+  'Compose itself accepts the file (`config -q`), and refuses it without TRAY_MASTER_TOKEN',
+  {
+    skip: compose ? false : 'no docker-compose / docker compose here; the schema test above covers the file',
+  },
+  () => {
+    const [command, ...prefix] = compose as string[];
+    const run = (env: Env) =>
+      spawnSync(command as string, [...prefix, '-f', 'docker-compose.yml', 'config', '-q'], {
+        cwd: PROJECT_ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        encoding: 'utf8',
+      });
+    const ok = run(OPERATOR_ENV);
+    assert.equal(ok.status, 0, ok.stderr);
+    const missing = run({ ...OPERATOR_ENV, TRAY_MASTER_TOKEN: undefined });
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /TRAY_MASTER_TOKEN/);
+  },
+);
 
 describe('Dockerfile', () => {
   const dockerfile = readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
