@@ -10,46 +10,19 @@ import {
   condition,
   isCancellation,
   log,
-  proxyActivities,
-  setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ConnectActivities } from '../common/activity-types.js';
-import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { DEFAULT_AUTH_TIMEOUT, parseDuration } from '../common/duration.js';
 import type { ConnectInput, ConnectResult, StatusError } from '../common/messages.js';
-import { authCompletedSignal, FAILURE_TYPES, reissueAuthUrlUpdate, statusQuery } from '../common/messages.js';
+import { FAILURE_TYPES } from '../common/messages.js';
+import { compensation, forward } from './activity-stubs.js';
+import { registerHandlers } from './handlers.js';
 import { AuthSlots } from './slots.js';
 import { SagaStatus } from './status.js';
 
 /** Tray asks for at least this long between creating an instance and enabling it. */
 const ENABLE_DELAY_MS = 2000;
-
-const NON_RETRYABLE_TRAY_TYPES = [
-  TRAY_FAILURE_TYPES.validation,
-  TRAY_FAILURE_TYPES.notFound,
-  TRAY_FAILURE_TYPES.forbidden,
-  TRAY_FAILURE_TYPES.permanent,
-];
-
-const forward = proxyActivities<ConnectActivities>({
-  startToCloseTimeout: '30s',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: NON_RETRYABLE_TRAY_TYPES,
-  },
-});
-
-/** Deleting what the saga created must eventually happen, so its retries never give up. */
-const compensation = proxyActivities<ConnectActivities>({
-  startToCloseTimeout: '30s',
-  // No maximumAttempts: unlimited.
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
-});
 
 /** Pause between workflow-level attempts when removeInstance failed as non-retryable. */
 const REMOVE_RETRY_PAUSE = '1m';
@@ -63,54 +36,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   const instanceName = input.instanceName ?? `${input.solutionId} for ${input.userName}`;
   const authTimeoutMs = parseDuration(input.authTimeout ?? DEFAULT_AUTH_TIMEOUT);
 
-  setHandler(statusQuery, () => status.toStatus());
-  setHandler(authCompletedSignal, (signal) => {
-    const outcome = slots.apply(signal);
-    if (outcome.kind === 'unknown_slot') {
-      log.warn('authCompleted for an unknown slot ignored', { externalAuthId: signal.externalAuthId });
-    } else if (outcome.kind !== 'accepted') {
-      log.info('authCompleted ignored', { externalAuthId: signal.externalAuthId, outcome: outcome.kind });
-    }
-    if (outcome.kind === 'accepted' || outcome.kind === 'unknown_slot') status.publish();
-  });
-  setHandler(
-    reissueAuthUrlUpdate,
-    async ({ externalAuthId }) => {
-      const [issued] = await forward.issueAuthUrls.executeWithOptions(
-        { summary: `reissue auth URL for ${externalAuthId}` },
-        [
-          {
-            userId: status.userId as string,
-            solutionInstanceId: status.solutionInstanceId as string,
-            externalAuthIds: [externalAuthId],
-          },
-        ],
-      );
-      if (!issued) throw ApplicationFailure.nonRetryable('no URL issued', 'NoUrlIssued');
-      slots.setUrl(externalAuthId, issued.url);
-      status.publish();
-      return { externalAuthId, url: issued.url };
-    },
-    {
-      validator: ({ externalAuthId }) => {
-        if (!slots.has(externalAuthId)) {
-          throw ApplicationFailure.nonRetryable(`no auth slot ${externalAuthId}`, FAILURE_TYPES.unknownSlot);
-        }
-        if (slots.isCompleted(externalAuthId)) {
-          throw ApplicationFailure.nonRetryable(
-            `auth slot ${externalAuthId} is already completed`,
-            FAILURE_TYPES.slotCompleted,
-          );
-        }
-        if (status.step !== 'awaiting_auth') {
-          throw ApplicationFailure.nonRetryable(
-            `the saga is not awaiting auths (step ${status.step})`,
-            FAILURE_TYPES.notAwaiting,
-          );
-        }
-      },
-    },
-  );
+  registerHandlers(status, slots);
 
   if (authTimeoutMs === undefined) {
     // The API validates input; this guards direct starts, with a status that says why.
