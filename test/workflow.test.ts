@@ -32,7 +32,8 @@ import { createMockActivities, permanentError, transientError } from './helpers/
 import { pollUntil } from './helpers/poll.js';
 import { timeSkippingEnv, uniqueId } from './helpers/temporal.js';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// The test server lacks capabilities the SDK warns about on every worker start; show errors only.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
