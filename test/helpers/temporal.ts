@@ -4,7 +4,6 @@
  * a server of its own, once per process.
  */
 import { randomUUID } from 'node:crypto';
-import { after } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startDevServer } from '../../lib/dev-server.js';
 import {
@@ -28,7 +27,10 @@ export function devServer(): Promise<{ address: string; namespace: string }> {
     const { path } = await locateTemporalBinary(TEMPORAL_CLI);
     if (path) {
       const server = await startDevServer({ cliPath: path });
-      after(() => server.stop());
+      // Not after(): that would bind the server's life to whichever test or hook asked first. The
+      // server lives as long as this test file's process and dies with it.
+      server.process.unref();
+      process.once('exit', () => server.process.kill('SIGKILL'));
       return { address: server.address, namespace: server.namespace };
     }
     // Last resort, as the spec orders it: the SDK's own download.
@@ -37,7 +39,7 @@ export function devServer(): Promise<{ address: string; namespace: string }> {
         searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((name) => ({ name, type: SearchAttributeType.KEYWORD })),
       },
     });
-    after(() => env.teardown());
+    process.once('beforeExit', () => void env.teardown());
     return { address: env.address, namespace: env.namespace ?? 'default' };
   })();
   return shared;
