@@ -29,6 +29,7 @@ const API_ENV = {
   TEMPORAL_NAMESPACE: str({ default: 'default' }),
   TEMPORAL_TASK_QUEUE: str({ default: DEFAULT_TASK_QUEUE }),
   API_PORT: port({ default: 3000 }),
+  API_HOST: str({ optional: true }),
   API_TOKEN: str({ optional: true, secret: true }),
   WEBHOOK_SECRET: webhookSecret,
 };
@@ -38,6 +39,8 @@ export interface ApiConfig {
   namespace: string;
   taskQueue: string;
   port: number;
+  /** Interface to listen on; unset means every interface (as in a container). */
+  host?: string;
   /** Bearer token for /v1/connections*; unset means loopback clients only. */
   apiToken?: string;
   /** `whsec_…`; unset means the webhook answers 503. */
@@ -52,6 +55,7 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     namespace: v.TEMPORAL_NAMESPACE,
     taskQueue: v.TEMPORAL_TASK_QUEUE,
     port: v.API_PORT,
+    host: v.API_HOST,
     apiToken: v.API_TOKEN,
     webhookSecret: v.WEBHOOK_SECRET,
   };

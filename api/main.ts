@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     logger,
   });
 
-  const server = app.listen(config.port);
+  const server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

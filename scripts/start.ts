@@ -226,6 +226,8 @@ async function main(): Promise<number> {
       ...withoutSecrets(process.env),
       ...shared,
       API_PORT: String(env.API_PORT),
+      // A laptop stack stays on this machine unless the developer asks otherwise.
+      API_HOST: process.env.API_HOST || '127.0.0.1',
     };
     if (env.API_TOKEN) apiEnv.API_TOKEN = env.API_TOKEN;
     if (webhookSecret) apiEnv.WEBHOOK_SECRET = webhookSecret;
