@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { ConnectInput, ConnectStep } from '../common/messages.js';
 import { authCompletedSignal, reissueAuthUrlUpdate, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
@@ -18,7 +19,6 @@ import type { connectIntegration } from '../workflows/index.js';
 import type { MockOptions } from '../test/helpers/mock-activities.js';
 import { createMockActivities, permanentError } from '../test/helpers/mock-activities.js';
 import { pollUntil } from '../test/helpers/poll.js';
-import { historyToJsonText } from '../test/helpers/history-json.js';
 
 const OUT_DIR = fileURLToPath(new URL('../test/histories/', import.meta.url));
 
@@ -119,7 +119,8 @@ async function main(): Promise<void> {
         await scenario.drive(handle);
         const history = await handle.fetchHistory();
         const file = `${OUT_DIR}${scenario.name}.json`;
-        writeFileSync(file, historyToJsonText(history) + '\n');
+        // Proto3 JSON, as `temporal workflow show --output json` writes it.
+        writeFileSync(file, historyToJSON(history) + '\n');
         console.log(`wrote ${file} (${history.events?.length ?? 0} events)`);
       });
     }

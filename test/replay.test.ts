@@ -7,11 +7,11 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
-import { historyFromJsonText } from './helpers/history-json.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -26,7 +26,7 @@ before(async () => {
 });
 
 function load(file: string) {
-  return historyFromJsonText(readFileSync(`${HISTORY_DIR}${file}`, 'utf8'));
+  return historyFromJSON(JSON.parse(readFileSync(`${HISTORY_DIR}${file}`, 'utf8')));
 }
 
 describe('replay of recorded histories', () => {
