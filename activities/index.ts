@@ -1,7 +1,8 @@
 /**
  * The saga's activities against Tray. Each one is short and, in the common case, spends one Tray
- * request: user tokens come from a per-process cache, so `authorize` runs once per user per hour
- * rather than once per call. No token ever leaves this module (results, errors, logs).
+ * request (see common/activity-types.ts for why): `prepareUserToken` mints the user token into a
+ * per-process cache, so the user-token activities after it find it there, and `authorize` runs once
+ * per user per hour rather than once per call. No token ever leaves this module (results, errors, logs).
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -11,10 +12,13 @@ import {
   type ConnectActivities,
   type CreateInstanceInput,
   type CreateInstanceResult,
+  type CreateUserInput,
+  type CreateUserResult,
   type EnableInstanceInput,
-  type EnsureUserInput,
-  type EnsureUserResult,
+  type FindUserInput,
+  type FindUserResult,
   type IssueAuthUrlsInput,
+  type PrepareUserTokenInput,
   type RemoveInstanceInput,
   type RemoveInstanceResult,
   type VerifyAuthsInput,
@@ -161,9 +165,12 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
   }
 
   return {
-    async ensureUser(input: EnsureUserInput): Promise<EnsureUserResult> {
-      const existing = await findUserId(input.externalUserId);
-      if (existing !== undefined) return { userId: existing, created: false };
+    async findUser(input: FindUserInput): Promise<FindUserResult | null> {
+      const userId = await findUserId(input.externalUserId);
+      return userId === undefined ? null : { userId };
+    },
+
+    async createUser(input: CreateUserInput): Promise<CreateUserResult> {
       try {
         const data = await send<{ createExternalUser: { userId: string } }>(
           CREATE_USER,
@@ -173,7 +180,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
         return { userId: data.createExternalUser.userId, created: true };
       } catch (error) {
         if (trayErrorDetails(error)?.code !== 'conflict') throw error;
-        // Another saga created the same user between our look-up and create: take the winner's.
+        // Another saga created the same user since our look-up: take the winner's.
         const winner = await findUserId(input.externalUserId);
         if (winner !== undefined) return { userId: winner, created: false };
         throw ApplicationFailure.retryable(
@@ -181,6 +188,10 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
           TRAY_FAILURE_TYPES.transient,
         );
       }
+    },
+
+    async prepareUserToken(input: PrepareUserTokenInput): Promise<void> {
+      await tokens.obtain(input.userId, () => mintToken(input.userId));
     },
 
     async createInstance(input: CreateInstanceInput): Promise<CreateInstanceResult> {

@@ -2,16 +2,35 @@
  * The activities' interface as the workflow sees it. `activities/` implements it through
  * `createActivities(deps)`; the workflow imports this file for types only.
  * No token ever crosses this interface: activities mint user tokens themselves.
+ *
+ * One Tray request per activity: the task queue's activity rate limit (TRAY_RATE_LIMIT_PER_SECOND,
+ * all workers together) is what keeps Tray's request rate in bounds, and it meters activities, not
+ * requests. So each activity sends at most one Tray request in the common case (one worker, its
+ * token cache warm); an activity that needs two must be split. Only the uncommon paths may spend
+ * more: a user-creation race, a token cache miss (another worker ran `prepareUserToken`, or the
+ * cached token expired or was refused), a retry that first looks for what an earlier attempt made.
  */
 import type { AuthValue, ConfigValueInput, ReissueAuthUrlResult } from './messages.js';
 
-export interface EnsureUserInput {
+export interface FindUserInput {
+  externalUserId: string;
+}
+export interface FindUserResult {
+  userId: string;
+}
+
+export interface CreateUserInput {
   externalUserId: string;
   userName: string;
 }
-export interface EnsureUserResult {
+export interface CreateUserResult {
   userId: string;
+  /** false when another saga created the user first and this one took the winner's. */
   created: boolean;
+}
+
+export interface PrepareUserTokenInput {
+  userId: string;
 }
 
 export interface CreateInstanceInput {
@@ -71,8 +90,19 @@ export interface RemoveInstanceResult {
 }
 
 export interface ConnectActivities {
-  /** Finds the Tray user by externalUserId, creating it if absent; race-safe. */
-  ensureUser(input: EnsureUserInput): Promise<EnsureUserResult>;
+  /** One `users` look-up by externalUserId; null when Tray has no such user. */
+  findUser(input: FindUserInput): Promise<FindUserResult | null>;
+  /**
+   * One `createExternalUser`. Race-safe: when Tray refuses it as a conflict (another saga created
+   * the user since our look-up), one more look-up returns the winner's user.
+   */
+  createUser(input: CreateUserInput): Promise<CreateUserResult>;
+  /**
+   * Mints the user's token with one `authorize` into this worker's in-memory cache (no request when
+   * it holds a fresh one), so the user-token activities after it spend one request each. The token
+   * stays in the worker; the activities mint their own on a cache miss.
+   */
+  prepareUserToken(input: PrepareUserTokenInput): Promise<void>;
   /** createSolutionInstance; on a retry, first adopts the instance an earlier attempt created. */
   createInstance(input: CreateInstanceInput): Promise<CreateInstanceResult>;
   /** One authorization code and dialog URL per slot, all codes in one aliased request. */

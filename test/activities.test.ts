@@ -102,6 +102,22 @@ function uniqueUser(): { externalUserId: string; userName: string } {
   return { externalUserId: `ext-${randomUUID()}`, userName: 'Ada Lovelace' };
 }
 
+/** A fresh Tray user created through createUser (as a saga does after a look-up found none). */
+async function newUserId(activities: ConnectActivities): Promise<string> {
+  return (await run(activities, 'createUser', uniqueUser())).userId;
+}
+
+/** Runs one activity and returns its result with the Tray requests it sent, as the emulator saw them. */
+async function counted<K extends keyof ConnectActivities>(
+  activities: ConnectActivities,
+  name: K,
+  input: Parameters<ConnectActivities[K]>[0],
+): Promise<{ result: Awaited<ReturnType<ConnectActivities[K]>>; requests: RecordedRequest[] }> {
+  const seen = requestsFrom();
+  const result = (await run(activities, name, input)) as Awaited<ReturnType<ConnectActivities[K]>>;
+  return { result, requests: seen() };
+}
+
 const schema = buildSchema(readFileSync(new URL('../emulator/schema.graphql', import.meta.url), 'utf8'));
 
 describe('GraphQL documents', () => {
@@ -127,16 +143,29 @@ describe('GraphQL documents', () => {
 });
 
 describe('the saga path and its request budget', () => {
-  test('a 2-slot saga for a new user spends exactly 8 requests; a known user 7', async () => {
+  test('a 2-slot saga for a new user spends exactly 8 requests, one per activity; a known user 7', async () => {
     const user = uniqueUser();
     const notBefore = new Date().toISOString();
     const { activities, tokenCache } = makeActivities();
     const seen = requestsFrom();
+    /** Each activity of the saga, in order, with the number of Tray requests it sent. */
+    const perActivity: [string, number][] = [];
+    async function step<K extends keyof ConnectActivities>(
+      on: ConnectActivities,
+      name: K,
+      input: Parameters<ConnectActivities[K]>[0],
+    ): Promise<Awaited<ReturnType<ConnectActivities[K]>>> {
+      const { result, requests } = await counted(on, name, input);
+      perActivity.push([name, requests.length]);
+      return result;
+    }
 
-    const ensured = await run(activities, 'ensureUser', user);
+    assert.equal(await step(activities, 'findUser', { externalUserId: user.externalUserId }), null);
+    const ensured = await step(activities, 'createUser', user);
     assert.equal(ensured.created, true);
     const { userId } = ensured;
-    const created = await run(activities, 'createInstance', {
+    assert.equal(await step(activities, 'prepareUserToken', { userId }), undefined, 'the token stays inside');
+    const created = await step(activities, 'createInstance', {
       userId,
       solutionId: 'sol-2',
       instanceName: 'My Salesforce',
@@ -144,7 +173,7 @@ describe('the saga path and its request budget', () => {
     });
     assert.equal(created.adopted, false);
     const { solutionInstanceId } = created;
-    const urls = await run(activities, 'issueAuthUrls', {
+    const urls = await step(activities, 'issueAuthUrls', {
       userId,
       solutionInstanceId,
       externalAuthIds: ['salesforce', 'slack'],
@@ -171,13 +200,13 @@ describe('the saga path and its request budget', () => {
       { externalId: 'salesforce', authId: emu.emulator.store.createAuthentication(userId, 'salesforce') },
       { externalId: 'slack', authId: emu.emulator.store.createAuthentication(userId, 'slack') },
     ];
-    const verified = await run(activities, 'verifyAuths', {
+    const verified = await step(activities, 'verifyAuths', {
       userId,
       authIds: authValues.map((a) => a.authId),
     });
     assert.deepEqual(verified.foreign, []);
-    await run(activities, 'attachAuths', { userId, solutionInstanceId, authValues });
-    await run(activities, 'enableInstance', { userId, solutionInstanceId });
+    await step(activities, 'attachAuths', { userId, solutionInstanceId, authValues });
+    await step(activities, 'enableInstance', { userId, solutionInstanceId });
 
     const instance = emu.emulator.store.instances.get(solutionInstanceId);
     assert.equal(instance?.enabled, true);
@@ -186,6 +215,17 @@ describe('the saga path and its request budget', () => {
       authValues,
     );
 
+    // The rate limit meters activities, so each one must send exactly one request.
+    assert.deepEqual(perActivity, [
+      ['findUser', 1],
+      ['createUser', 1],
+      ['prepareUserToken', 1],
+      ['createInstance', 1],
+      ['issueAuthUrls', 1],
+      ['verifyAuths', 1],
+      ['attachAuths', 1],
+      ['enableInstance', 1],
+    ]);
     const newUserRequests = seen();
     assert.deepEqual(
       newUserRequests.map((r) => r.operations),
@@ -210,37 +250,92 @@ describe('the saga path and its request budget', () => {
     assert.ok(!results.includes(emu.masterToken));
     assert.ok(!JSON.stringify(tokenCache).includes(token), 'the cache does not serialise its tokens');
 
-    // The same user again, from a worker that has not seen it (no cached token): 7 requests.
+    // The same user again, on a worker that has not seen it (no cached token): 7 requests, one each.
+    perActivity.length = 0;
     const other = makeActivities();
     const seenKnown = requestsFrom();
-    const again = await run(other.activities, 'ensureUser', user);
-    assert.deepEqual(again, { userId, created: false });
-    const second = await run(other.activities, 'createInstance', {
+    assert.deepEqual(await step(other.activities, 'findUser', { externalUserId: user.externalUserId }), {
+      userId,
+    });
+    await step(other.activities, 'prepareUserToken', { userId });
+    const second = await step(other.activities, 'createInstance', {
       userId,
       solutionId: 'sol-1',
       instanceName: 'My Slack',
       notBefore: new Date().toISOString(),
     });
-    await run(other.activities, 'issueAuthUrls', {
+    await step(other.activities, 'issueAuthUrls', {
       userId,
       solutionInstanceId: second.solutionInstanceId,
       externalAuthIds: ['slack'],
     });
     const slackAuth = emu.emulator.store.createAuthentication(userId, 'slack');
-    await run(other.activities, 'verifyAuths', { userId, authIds: [slackAuth] });
-    await run(other.activities, 'attachAuths', {
+    await step(other.activities, 'verifyAuths', { userId, authIds: [slackAuth] });
+    await step(other.activities, 'attachAuths', {
       userId,
       solutionInstanceId: second.solutionInstanceId,
       authValues: [{ externalId: 'slack', authId: slackAuth }],
     });
-    await run(other.activities, 'enableInstance', { userId, solutionInstanceId: second.solutionInstanceId });
+    await step(other.activities, 'enableInstance', { userId, solutionInstanceId: second.solutionInstanceId });
+    assert.deepEqual(perActivity, [
+      ['findUser', 1],
+      ['prepareUserToken', 1],
+      ['createInstance', 1],
+      ['issueAuthUrls', 1],
+      ['verifyAuths', 1],
+      ['attachAuths', 1],
+      ['enableInstance', 1],
+    ]);
     assert.equal(seenKnown().length, 7);
     assert.equal(emu.emulator.store.instances.get(second.solutionInstanceId)?.enabled, true);
   });
 
+  test('prepareUserToken sends nothing when the cache holds a fresh token', async () => {
+    const { activities, tokenCache } = makeActivities();
+    const userId = await newUserId(activities);
+    const first = await counted(activities, 'prepareUserToken', { userId });
+    assert.deepEqual(
+      first.requests.map((r) => [r.operations, r.tokenKind]),
+      [[['authorize'], 'master']],
+    );
+    const token = tokenCache.get(userId);
+    assert.ok(token);
+    const again = await counted(activities, 'prepareUserToken', { userId });
+    assert.equal(again.requests.length, 0);
+    assert.equal(tokenCache.get(userId), token, 'the cached token is kept, not replaced');
+  });
+
+  test('a user-token activity on a worker whose cache lacks the token mints it itself', async () => {
+    const { activities } = makeActivities();
+    const userId = await newUserId(activities);
+    await run(activities, 'prepareUserToken', { userId });
+    // Another worker took the next activity: its cache is empty.
+    const other = makeActivities();
+    const { result, requests } = await counted(other.activities, 'createInstance', {
+      userId,
+      solutionId: 'sol-1',
+      instanceName: 'elsewhere',
+      notBefore: new Date().toISOString(),
+    });
+    assert.deepEqual(
+      requests.map((r) => [r.operations[0], r.tokenKind]),
+      [
+        ['authorize', 'master'],
+        ['createSolutionInstance', 'user'],
+      ],
+    );
+    assert.ok(other.tokenCache.get(userId), 'and keeps it for the next activity');
+    assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
+    const next = await counted(other.activities, 'verifyAuths', { userId, authIds: ['auth-x'] });
+    assert.deepEqual(
+      next.requests.map((r) => [r.operations[0], r.tokenKind]),
+      [['viewer', 'user']],
+    );
+  });
+
   test('config values travel JSON-encoded', async () => {
     const { activities } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
     const { solutionInstanceId } = await run(activities, 'createInstance', {
       userId,
       solutionId: CONFIG_SOLUTION.id,
@@ -254,10 +349,10 @@ describe('the saga path and its request budget', () => {
 
   test('verifyAuths reports authIds that are not the user’s', async () => {
     const { activities } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
-    const stranger = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
+    const strangerId = await newUserId(activities);
     const mine = emu.emulator.store.createAuthentication(userId, 'slack');
-    const theirs = emu.emulator.store.createAuthentication(stranger.userId, 'slack');
+    const theirs = emu.emulator.store.createAuthentication(strangerId, 'slack');
     const result = await run(activities, 'verifyAuths', { userId, authIds: [mine, theirs, 'made-up'] });
     assert.deepEqual(result.foreign, [theirs, 'made-up']);
   });
@@ -273,14 +368,14 @@ describe('error classification', () => {
     test(`${kind} is a retryable ${type}`, async () => {
       const { activities } = makeActivities();
       addFault({ operation: 'users', kind });
-      await expectFailure(run(activities, 'ensureUser', uniqueUser()), { type, nonRetryable: false });
+      await expectFailure(run(activities, 'findUser', uniqueUser()), { type, nonRetryable: false });
     });
   }
 
   test('a permanent (bad_request) error is non-retryable', async () => {
     const { activities } = makeActivities();
     addFault({ operation: 'users', kind: 'permanentError' });
-    await expectFailure(run(activities, 'ensureUser', uniqueUser()), {
+    await expectFailure(run(activities, 'findUser', uniqueUser()), {
       type: TRAY_FAILURE_TYPES.validation,
       nonRetryable: true,
       code: 'bad_request',
@@ -289,7 +384,7 @@ describe('error classification', () => {
 
   test('an unknown solution is a non-retryable TrayNotFound', async () => {
     const { activities } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
     await expectFailure(
       run(activities, 'createInstance', {
         userId,
@@ -303,15 +398,15 @@ describe('error classification', () => {
 
   test('attaching another user’s authId is a non-retryable TrayForbidden, without the token in it', async () => {
     const { activities, tokenCache } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
-    const stranger = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
+    const strangerId = await newUserId(activities);
     const { solutionInstanceId } = await run(activities, 'createInstance', {
       userId,
       solutionId: 'sol-1',
       instanceName: 'x',
       notBefore: new Date().toISOString(),
     });
-    const foreign = emu.emulator.store.createAuthentication(stranger.userId, 'slack');
+    const foreign = emu.emulator.store.createAuthentication(strangerId, 'slack');
     const failure = await expectFailure(
       run(activities, 'attachAuths', {
         userId,
@@ -348,7 +443,7 @@ describe('error classification', () => {
   test('a timeout is a retryable TrayTransientError', async () => {
     const { activities } = makeActivities({ timeoutMs: 150 });
     addFault({ operation: 'users', kind: 'delay', delayMs: 1500 });
-    await expectFailure(run(activities, 'ensureUser', uniqueUser()), {
+    await expectFailure(run(activities, 'findUser', uniqueUser()), {
       type: TRAY_FAILURE_TYPES.transient,
       nonRetryable: false,
       code: 'timeout',
@@ -384,7 +479,7 @@ describe('error classification', () => {
 describe('idempotency and races', () => {
   test('a retry after a lost create response adopts the one instance, never an older one', async () => {
     const { activities } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
     const input = { userId, solutionId: 'sol-2', instanceName: 'lost-answer' };
 
     // An instance with the same owner, solution and name from before this saga started.
@@ -420,7 +515,7 @@ describe('idempotency and races', () => {
 
   test('a retry that finds nothing creates the instance', async () => {
     const { activities } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
     const result = await run(
       activities,
       'createInstance',
@@ -431,30 +526,48 @@ describe('idempotency and races', () => {
     assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
   });
 
-  test('two concurrent ensureUser calls for one externalUserId give one user', async () => {
+  test('two sagas racing to create one user get the same user; the loser pays one more look-up', async () => {
     const user = uniqueUser();
-    // Both look-ups answer late, so both sagas miss the user and race to create it.
-    addFault({ operation: 'users', kind: 'delay', delayMs: 300, times: 2 });
+    const a = makeActivities().activities;
+    const b = makeActivities().activities;
+    // Both look-ups miss the user, so both sagas go on to create it.
+    assert.equal(await run(a, 'findUser', { externalUserId: user.externalUserId }), null);
+    assert.equal(await run(b, 'findUser', { externalUserId: user.externalUserId }), null);
     const seen = requestsFrom();
-    const [a, b] = await Promise.all([
-      run(makeActivities().activities, 'ensureUser', user),
-      run(makeActivities().activities, 'ensureUser', user),
-    ]);
-    assert.equal(a.userId, b.userId);
-    assert.deepEqual([a.created, b.created].sort(), [false, true]);
+    const [ra, rb] = await Promise.all([run(a, 'createUser', user), run(b, 'createUser', user)]);
+    assert.equal(ra.userId, rb.userId);
+    assert.deepEqual([ra.created, rb.created].sort(), [false, true]);
     const users = [...emu.emulator.store.users.values()].filter(
       (u) => u.externalUserId === user.externalUserId,
     );
     assert.equal(users.length, 1);
-    assert.ok(
-      seen().some((r) => r.operations[0] === 'createExternalUser' && !r.ok),
-      'the losing create met the conflict',
+    // The winner's create, the loser's refused create, and the loser's look-up of the winner's user.
+    assert.deepEqual(
+      seen()
+        .map((r) => `${r.operations[0]}:${r.ok ? 'ok' : 'refused'}`)
+        .sort(),
+      ['createExternalUser:ok', 'createExternalUser:refused', 'users:ok'],
+    );
+  });
+
+  test('createUser retried after a lost answer finds the user it created', async () => {
+    const { activities } = makeActivities();
+    const user = uniqueUser();
+    const first = await run(activities, 'createUser', user);
+    const { result, requests } = await counted(activities, 'createUser', user);
+    assert.deepEqual(result, { userId: first.userId, created: false });
+    assert.deepEqual(
+      requests.map((r) => [r.operations[0], r.ok]),
+      [
+        ['createExternalUser', false],
+        ['users', true],
+      ],
     );
   });
 
   test('a cached token Tray refuses is dropped, re-minted once and the call retried', async () => {
     const { activities, tokenCache } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
     const { solutionInstanceId } = await run(activities, 'createInstance', {
       userId,
       solutionId: 'sol-1',
@@ -482,7 +595,7 @@ describe('idempotency and races', () => {
 
   test('removeInstance removes once, then treats "already gone" as done', async () => {
     const { activities } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
     const base = {
       userId,
       solutionId: 'sol-1',
@@ -501,7 +614,7 @@ describe('idempotency and races', () => {
 
   test('removeInstance without an id finds the saga’s instance by owner, solution, name and time', async () => {
     const { activities } = makeActivities();
-    const { userId } = await run(activities, 'ensureUser', uniqueUser());
+    const userId = await newUserId(activities);
     const base = { userId, solutionId: 'sol-2', instanceName: 'unknown-id' };
     const older = await run(activities, 'createInstance', { ...base, notBefore: new Date().toISOString() });
     const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);

@@ -162,7 +162,9 @@ describe('connectIntegration happy path', () => {
         enabled: true,
       });
       assert.deepEqual(names(mock), [
-        'ensureUser',
+        'findUser',
+        'createUser',
+        'prepareUserToken',
         'createInstance',
         'issueAuthUrls',
         'verifyAuths',
@@ -194,8 +196,32 @@ describe('connectIntegration happy path', () => {
       const commands = (events ?? []).filter(
         (e) => e.activityTaskScheduledEventAttributes || e.timerStartedEventAttributes,
       );
-      assert.ok(commands.length >= 7);
+      assert.ok(commands.length >= 9);
       for (const e of commands) assert.ok(summaryOf(e), `event ${String(e.eventId)} has a summary`);
+      const [prepare] = mock.inputsOf('prepareUserToken');
+      assert.deepEqual(prepare, { userId: 'user-1' });
+      const [prepareEvent] = scheduledEvents(events ?? [], 'prepareUserToken');
+      assert.ok(prepareEvent, 'prepareUserToken is in the history');
+      const prepareDone = completedEventOf(events ?? [], prepareEvent);
+      // The result is the SDK's empty (binary/null) payload: the token stays in the worker.
+      const payloads = prepareDone.activityTaskCompletedEventAttributes?.result?.payloads ?? [];
+      assert.ok(
+        payloads.every((p) => (p.data?.length ?? 0) === 0),
+        'prepareUserToken records no data in history',
+      );
+    });
+  });
+
+  test('a known user: findUser finds it, createUser is never called', async () => {
+    await withSaga({ mock: { knownUser: true, userId: 'user-known' } }, async ({ handle, mock, input }) => {
+      const awaiting = await waitForStep(handle, 'awaiting_auth');
+      assert.equal(awaiting.userId, 'user-known');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      assert.equal((await handle.result()).userId, 'user-known');
+      assert.deepEqual(names(mock).slice(0, 3), ['findUser', 'prepareUserToken', 'createInstance']);
+      assert.deepEqual(mock.inputsOf('findUser'), [{ externalUserId: input.externalUserId }]);
+      assert.deepEqual(mock.inputsOf('prepareUserToken'), [{ userId: 'user-known' }]);
+      assert.equal(mock.inputsOf('createUser').length, 0);
     });
   });
 
@@ -339,18 +365,43 @@ describe('connectIntegration compensation', () => {
     );
   });
 
-  test('ensureUser failing compensates nothing', async () => {
-    await withSaga(
-      { mock: { failures: { ensureUser: [permanentError(TRAY_FAILURE_TYPES.forbidden)] } } },
-      async ({ handle, mock }) => {
-        const failure = await failureOf(handle);
-        assert.equal(failure.type, TRAY_FAILURE_TYPES.forbidden);
-        assert.deepEqual(names(mock), ['ensureUser']);
-        const s = await status(handle);
-        assert.equal(s.step, 'failed');
-        assert.equal(s.error?.type, TRAY_FAILURE_TYPES.forbidden);
-      },
-    );
+  const userSteps = [
+    { failing: 'findUser', ran: ['findUser'], step: 'ensuring_user' },
+    { failing: 'createUser', ran: ['findUser', 'createUser'], step: 'ensuring_user' },
+    {
+      failing: 'prepareUserToken',
+      ran: ['findUser', 'createUser', 'prepareUserToken'],
+      step: 'creating_instance',
+    },
+  ] as const;
+  for (const { failing, ran, step } of userSteps) {
+    test(`${failing} failing (in ${step}) compensates nothing`, async () => {
+      await withSaga(
+        { mock: { failures: { [failing]: [permanentError(TRAY_FAILURE_TYPES.forbidden)] } } },
+        async ({ handle, mock }) => {
+          const failure = await failureOf(handle);
+          assert.equal(failure.type, TRAY_FAILURE_TYPES.forbidden);
+          assert.deepEqual(names(mock), ran);
+          const s = await status(handle);
+          assert.equal(s.step, 'failed');
+          assert.equal(s.error?.type, TRAY_FAILURE_TYPES.forbidden);
+        },
+      );
+    });
+  }
+
+  test('cancelled while ensuring the user: nothing to compensate, ends cancelled', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await withSaga({ mock: { holds: { findUser: gate } } }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'ensuring_user');
+      await handle.cancel();
+      release();
+      await handle.result().catch(() => undefined);
+      assert.equal((await status(handle)).step, 'cancelled');
+      assert.equal(mock.inputsOf('removeInstance').length, 0);
+      assert.equal(mock.inputsOf('createInstance').length, 0);
+    });
   });
 
   test('an invalid authTimeout fails the saga before any Tray call', async () => {

@@ -1,5 +1,5 @@
 /**
- * The `connectIntegration` saga: ensure the Tray user, create the instance, collect one auth per
+ * The `connectIntegration` saga: find or create the Tray user, create the instance, collect one auth per
  * slot, attach them, wait 2 s, enable. Anything going wrong once the instance may exist removes it.
  */
 import {
@@ -50,9 +50,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   status.enter('ensuring_user');
   let userId: string;
   try {
-    ({ userId } = await forward.ensureUser.executeWithOptions({ summary: 'find or create the Tray user' }, [
-      { externalUserId: input.externalUserId, userName: input.userName },
-    ]));
+    userId = await ensureUser(input);
   } catch (err) {
     // No instance can exist yet, so there is nothing to compensate.
     return await finishWithoutInstance(status, err);
@@ -60,6 +58,15 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   status.userId = userId;
 
   status.enter('creating_instance');
+  try {
+    // Its own activity so each activity sends one Tray request: the rate limit meters activities.
+    await forward.prepareUserToken.executeWithOptions(
+      { summary: 'mint the user token into the worker (never into history)' },
+      [{ userId }],
+    );
+  } catch (err) {
+    return await finishWithoutInstance(status, err);
+  }
   try {
     const created = await forward.createInstance.executeWithOptions(
       { summary: 'create the solution instance' },
@@ -115,6 +122,21 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
       solutionId: input.solutionId,
     });
   }
+}
+
+/**
+ * The Tray user's id: looked up, or created when absent (createUser takes the winner's user when
+ * another saga created it in between). Two activities, so each sends a single Tray request.
+ */
+async function ensureUser(input: ConnectInput): Promise<string> {
+  const found = await forward.findUser.executeWithOptions({ summary: 'look up the Tray user' }, [
+    { externalUserId: input.externalUserId },
+  ]);
+  if (found) return found.userId;
+  const created = await forward.createUser.executeWithOptions({ summary: 'create the Tray user' }, [
+    { externalUserId: input.externalUserId, userName: input.userName },
+  ]);
+  return created.userId;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface RecordedCall {
 
 export interface MockOptions {
   userId?: string;
+  /** findUser finds the user (a known user); by default it finds none and createUser creates it. */
+  knownUser?: boolean;
   solutionInstanceId?: string;
   /** authIds verifyAuths reports as not the user's. */
   foreignAuthIds?: string[];
@@ -68,9 +70,16 @@ export function createMockActivities(options: MockOptions = {}): MockActivities 
   }
 
   const activities: ConnectActivities = {
-    async ensureUser(input) {
-      await record('ensureUser', input);
+    async findUser(input) {
+      await record('findUser', input);
+      return options.knownUser ? { userId } : null;
+    },
+    async createUser(input) {
+      await record('createUser', input);
       return { userId, created: true };
+    },
+    async prepareUserToken(input) {
+      await record('prepareUserToken', input);
     },
     async createInstance(input) {
       await record('createInstance', input);
