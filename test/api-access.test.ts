@@ -171,9 +171,11 @@ describe('configuration', () => {
       namespace: 'default',
       taskQueue: 'connect-integration',
       port: 3000,
+      host: undefined,
       apiToken: undefined,
       webhookSecret: undefined,
     });
+    assert.equal(loadApiConfig({ API_HOST: '127.0.0.1' }).host, '127.0.0.1');
   });
 
   test('names every bad variable, without echoing secrets', () => {
