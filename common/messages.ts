@@ -67,17 +67,8 @@ export const STEPS = [
 ] as const;
 export type ConnectStep = (typeof STEPS)[number];
 
-/** Steps after which an authCompleted signal can no longer change anything. */
-export const PAST_ATTACH_STEPS: readonly ConnectStep[] = [
-  'attaching_auths',
-  'waiting_before_enable',
-  'enabling',
-  'completed',
-  'compensating',
-  'failed',
-  'timed_out',
-  'cancelled',
-];
+/** Steps from attach on (closing steps included), after which an authCompleted signal changes nothing. */
+export const PAST_ATTACH_STEPS: readonly ConnectStep[] = STEPS.slice(STEPS.indexOf('attaching_auths'));
 
 export interface AuthSlotStatus {
   externalAuthId: string;
