@@ -13,6 +13,11 @@ import { REGION_ENDPOINTS } from '../activities/tray-client.js';
 import { authCompletedSignal, connectionIdFor, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
 import { loadWorkerConfig } from '../worker/config.js';
+import {
+  RATE_WINDOW_SECONDS,
+  TASK_QUEUE_PARTITIONS,
+  taskQueueActivitiesPerSecond,
+} from '../worker/rate-limit.js';
 import { startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -110,6 +115,42 @@ async function exitCode(child: ChildProcess): Promise<number | null> {
   return code;
 }
 
+describe('taskQueueActivitiesPerSecond', () => {
+  /**
+   * The most activities Temporal can dispatch in one window: the task-queue rate over the window
+   * plus every partition's full bucket (burst ceil(rate / partitions), at least 1).
+   */
+  function worstWindow(rate: number, partitions: number): number {
+    const burst = Math.max(1, Math.ceil(rate / partitions));
+    return rate * RATE_WINDOW_SECONDS + partitions * burst;
+  }
+
+  test('keeps the worst 5 s window, bursts included, at or under the Tray limit', () => {
+    for (const limit of [1, 2.5, 5, 10, 12.5, 25, 30, 100, 1000]) {
+      const rate = taskQueueActivitiesPerSecond(limit);
+      assert.ok(rate > 0 && rate < limit, `limit ${limit}: rate ${rate}`);
+      for (let partitions = 1; partitions <= TASK_QUEUE_PARTITIONS; partitions++) {
+        const worst = worstWindow(rate, partitions);
+        assert.ok(
+          worst <= limit * RATE_WINDOW_SECONDS,
+          `limit ${limit}, ${partitions} partition(s): up to ${worst} activities in ${RATE_WINDOW_SECONDS} s`,
+        );
+      }
+    }
+  });
+
+  test('the default 25/s becomes about 20.2 activities/s; passing 25 through would allow 30/s', () => {
+    assert.ok(Math.abs(taskQueueActivitiesPerSecond(25) - 121 / 6) < 1e-9);
+    assert.ok(worstWindow(25, 1) / RATE_WINDOW_SECONDS >= 30, 'the limit itself as the rate overshoots');
+  });
+
+  test('stays positive under 1 request/s and refuses a non-positive limit', () => {
+    assert.ok(taskQueueActivitiesPerSecond(0.5) > 0);
+    assert.throws(() => taskQueueActivitiesPerSecond(0), RangeError);
+    assert.throws(() => taskQueueActivitiesPerSecond(Number.NaN), RangeError);
+  });
+});
+
 describe('npm run worker', () => {
   test('exits 1 at once naming each bad variable, without printing the secret', async () => {
     const { child, output } = startWorker({
@@ -161,13 +202,20 @@ describe('npm run worker', () => {
           .split('\n')
           .filter((line) => line.startsWith('{'))
           .map(
-            (line) => JSON.parse(line) as { msg?: string; taskQueue?: string; rateLimitPerSecond?: number },
+            (line) =>
+              JSON.parse(line) as {
+                msg?: string;
+                taskQueue?: string;
+                rateLimitPerSecond?: number;
+                taskQueueActivitiesPerSecond?: number;
+              },
           )
           .find((line) => line.msg?.startsWith('worker serving')),
       { timeoutMs: 120_000, what: 'the worker to start serving' },
     );
     assert.equal(started.taskQueue, taskQueue);
     assert.equal(started.rateLimitPerSecond, 25);
+    assert.equal(started.taskQueueActivitiesPerSecond, taskQueueActivitiesPerSecond(25));
 
     const connection = await Connection.connect({ address });
     after(() => connection.close());

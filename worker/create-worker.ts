@@ -1,10 +1,12 @@
 /**
  * Builds the connect-saga Worker. The Tray rate limit is enforced by the Temporal server per task
- * queue (`maxTaskQueueActivitiesPerSecond`), so it holds however many worker processes run.
+ * queue (`maxTaskQueueActivitiesPerSecond`), so it holds however many worker processes run; the rate
+ * given there is set below the limit so the server's bursts stay within it too (rate-limit.ts).
  */
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
+import { taskQueueActivitiesPerSecond } from './rate-limit.js';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -13,7 +15,10 @@ export interface CreateWorkerOptions {
   activities: ConnectActivities;
   /** Tests pass a prebuilt bundle; otherwise workflows/index.ts is bundled (once per process). */
   workflowBundle?: WorkflowBundleWithSourceMap;
-  /** Activities per second on the whole task queue, all workers together. */
+  /**
+   * Tray requests per second on average over any 5 s, all workers together (TRAY_RATE_LIMIT_PER_SECOND);
+   * activities send one request each, so this bounds the task queue's activities.
+   */
   rateLimitPerSecond: number;
   /** Shown in the Web UI's worker list; default: the SDK's pid@host. */
   identity?: string;
@@ -29,7 +34,7 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     taskQueue: opts.taskQueue,
     workflowBundle,
     activities: { ...opts.activities },
-    maxTaskQueueActivitiesPerSecond: opts.rateLimitPerSecond,
+    maxTaskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(opts.rateLimitPerSecond),
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
 }

@@ -10,6 +10,7 @@ import { exitOnConfigError } from '../lib/config.js';
 import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createConnectWorker } from './create-worker.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
+import { taskQueueActivitiesPerSecond } from './rate-limit.js';
 
 const CONNECT_DEADLINE_MS = 60_000;
 const CONNECT_RETRY_MS = 2_000;
@@ -77,6 +78,7 @@ async function main(cfg: WorkerConfig): Promise<void> {
       {
         ...describeWorkerConfig(cfg),
         activities: Object.keys(activities),
+        taskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(cfg.rateLimitPerSecond),
         workflows: [WORKFLOW_TYPE],
       },
       `worker serving task queue "${cfg.taskQueue}" in namespace "${cfg.namespace}" at ${cfg.temporalAddress}; Tray at ${cfg.graphqlUrl}`,
