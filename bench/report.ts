@@ -198,8 +198,8 @@ export function buildResult(obs: Observations): BenchResult {
   const unattributed = obs.metered.filter((r) => r.workflowId === undefined).length;
   if (unattributed > 0) problems.push(`${unattributed} Tray request(s) were sent outside any activity`);
   if (!result.rate.requestsWithinLimit) {
-    // The limiter meters activities, and an activity may send two requests (look-up + create, or
-    // authorize + call), so requests can outrun the limit even while activities keep to it.
+    // The limiter meters activities; each sends one request in the common case, but an uncommon path
+    // (a lost user race, a worker without the user's token, a retry's look-up) sends two.
     result.warnings.push(
       `Tray requests peaked at ${peakRequests.perSecond.toFixed(1)}/s over 5 s, above the configured ${options.rateLimitPerSecond}/s ` +
         `(activities peaked at ${result.rate.peakActivities.perSecond.toFixed(1)}/s)`,
