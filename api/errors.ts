@@ -61,6 +61,7 @@ interface BodyParserError {
   type?: string;
   status?: number;
   limit?: number;
+  expose?: boolean;
 }
 
 /**
@@ -94,6 +95,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         return;
       default:
         break;
+    }
+    // The router could not percent-decode a path parameter (`/v1/connections/%FF`).
+    if (err instanceof URIError) {
+      sendError(res, 400, 'invalid_input', 'The request path is not valid percent-encoding');
+      return;
+    }
+    // Any other client error express or body-parser flags as safe to show (e.g. a body whose
+    // Content-Encoding does not decode).
+    const status = parserError?.status;
+    if (parserError?.expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+      sendError(res, status, 'bad_request', (err as Error).message);
+      return;
     }
     if (isTemporalUnavailable(err)) {
       logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal unavailable');

@@ -110,6 +110,9 @@ export function buildOpenApi(): Record<string, unknown> {
             '200': json('ConnectionStatus', 'A running saga with this id exists (`existing: true`)'),
             '400': error('Invalid input; `details` lists every problem as `{ path, message }`'),
             ...common401,
+            '409': error(
+              'A running saga of another externalUserId and solutionId spells the same id (ids containing `:`)',
+            ),
             '413': error('Body over 64 KiB'),
             '503': error('Temporal unreachable'),
           },

@@ -100,9 +100,18 @@ export const waitSchema = z
   .transform(Number)
   .pipe(z.number().min(0).max(MAX_WAIT_SECONDS, `wait must be at most ${MAX_WAIT_SECONDS} seconds`));
 
+/** `connect:{externalUserId}:{solutionId}`: two ids of up to 200 characters each, so up to 409. */
+const MAX_CONNECTION_ID_LENGTH = 2 * LIMITS.maxIdLength + 'connect::'.length;
+const connectionId = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(MAX_CONNECTION_ID_LENGTH, `${what} must be at most ${MAX_CONNECTION_ID_LENGTH} characters`);
+export const connectionIdParamSchema = connectionId('connection id');
+
 export const webhookBodySchema = z
   .object({
-    connectionId: id('connectionId').optional().describe('The connectionId the API handed out'),
+    connectionId: connectionId('connectionId').optional().describe('The connectionId the API handed out'),
     solutionInstanceId: id('solutionInstanceId').optional().describe('Or the Tray solution instance id'),
     externalAuthId: id('externalAuthId').describe('The auth slot that was completed'),
     authId: id('authId').describe('The Tray authentication id the dialog reported'),
@@ -116,10 +125,6 @@ export const webhookBodySchema = z
 export type WebhookBody = z.infer<typeof webhookBodySchema>;
 
 export const externalAuthIdParamSchema = id('externalAuthId');
-export const connectionIdParamSchema = id('connection id').max(
-  2 * LIMITS.maxIdLength + 'connect::'.length,
-  'connection id is too long',
-);
 
 export const authSlotStatusSchema = z.object({
   externalAuthId: z.string(),

@@ -160,6 +160,20 @@ export async function startConnection(
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
   const desc = await describeConnection(client, connectionId);
+  // Ids may contain ':', so another user and solution can spell the same workflow id; that saga
+  // (and its one-time auth URLs) must not be handed to this caller.
+  const running = statusFromDescription(desc);
+  if (
+    running.externalUserId !== '' &&
+    running.solutionId !== '' &&
+    (running.externalUserId !== input.externalUserId || running.solutionId !== input.solutionId)
+  ) {
+    throw new ApiError(
+      409,
+      'connection_id_conflict',
+      `Connection ${JSON.stringify(connectionId)} belongs to another externalUserId and solutionId that spell the same id`,
+    );
+  }
   return { connectionId, runId: desc.runId, created: false };
 }
 

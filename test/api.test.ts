@@ -508,3 +508,50 @@ describe('other routes', () => {
     assertError(await call('GET', '/v1/connections/x/y/z'), 404, 'not_found');
   });
 });
+
+describe('odd paths and ids', () => {
+  test('a path that is not valid percent-encoding is a 400 in the error shape, not a 500', async () => {
+    for (const id of ['%FF', '%', 'connect%3A%E0%A4%A']) {
+      assertError(await call('GET', `/v1/connections/${id}`), 400, 'invalid_input');
+      assertError(await call('DELETE', `/v1/connections/${id}`), 400, 'invalid_input');
+      assertError(await call('POST', `/v1/connections/x/auth-urls/${id}`), 400, 'invalid_input');
+    }
+  });
+
+  test('a connection id of two 200-character ids is found by GET, DELETE and the reissue', async () => {
+    const externalUserId = `u${uniqueId('long')}`.padEnd(200, 'u');
+    const solutionId = 's'.repeat(200);
+    const connectionId = `connect:${externalUserId}:${solutionId}`;
+    // No worker serves this queue's sagas for a solution the emulator lacks, so start it directly.
+    await startConnection(stack.client, uniqueId('idle-tq'), {
+      externalUserId,
+      userName: 'Ada',
+      solutionId,
+      authSlots: ['slack'],
+    });
+    const get = await call('GET', `/v1/connections/${enc(connectionId)}`);
+    assert.equal(get.status, 200, get.text);
+    assert.equal(get.body.connectionId, connectionId);
+    const unknownSlot = await call('POST', `/v1/connections/${enc(connectionId)}/auth-urls/nope`);
+    assertError(unknownSlot, 422, 'unknown_slot');
+    assert.equal((await call('DELETE', `/v1/connections/${enc(connectionId)}`)).status, 202);
+  });
+
+  test('ids with colons that spell the same connection id never hand out the other saga', async () => {
+    const user = uniqueId('colon');
+    const first = await call(
+      'POST',
+      '/v1/connections?wait=0',
+      input({ externalUserId: `${user}:sol-x`, solutionId: 'sol-1', authSlots: ['slack'] }),
+    );
+    assert.equal(first.status, 201, first.text);
+    // Same workflow id `connect:{user}:sol-x:sol-1`, but another user and another solution.
+    const second = await call(
+      'POST',
+      '/v1/connections?wait=0',
+      input({ externalUserId: user, solutionId: 'sol-x:sol-1', authSlots: ['slack'] }),
+    );
+    assertError(second, 409, 'connection_id_conflict');
+    assert.equal(second.text.includes('url'), false);
+  });
+});
