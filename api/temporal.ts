@@ -99,9 +99,10 @@ export function isRunning(desc: WorkflowExecutionDescription): boolean {
 export async function describeConnection(
   client: Client,
   connectionId: string,
+  runId?: string,
 ): Promise<WorkflowExecutionDescription> {
   try {
-    const desc = await rpc(client, () => client.workflow.getHandle(connectionId).describe());
+    const desc = await rpc(client, () => client.workflow.getHandle(connectionId, runId).describe());
     if (desc.type !== WORKFLOW_TYPE) throw connectionNotFound(connectionId);
     return desc;
   } catch (err) {
@@ -394,23 +395,28 @@ function visibilityString(value: string): string {
 }
 
 /**
- * Finds the saga that owns a Tray solution instance through the TraySolutionInstanceId search
- * attribute: the running one if any, else the id of a closed one (so the caller can answer 409).
+ * Finds the saga run that owns a Tray solution instance through the TraySolutionInstanceId search
+ * attribute: the running one if any, else a closed one (so the caller can answer 409). The run
+ * matters: a newer run of the same connection has an instance of its own.
  */
 export async function findBySolutionInstanceId(
   client: Client,
   solutionInstanceId: string,
-): Promise<{ connectionId: string; running: boolean } | undefined> {
+): Promise<{ connectionId: string; runId: string; running: boolean } | undefined> {
+  // Temporal's visibility query parser cannot take a NUL, and no Tray id holds one.
+  if (solutionInstanceId.includes('\u0000')) return undefined;
   const base = `WorkflowType = ${visibilityString(WORKFLOW_TYPE)} AND TraySolutionInstanceId = ${visibilityString(solutionInstanceId)}`;
   const first = async (query: string) =>
     rpc(client, async () => {
-      for await (const info of client.workflow.list({ query, pageSize: 1 })) return info.workflowId;
+      for await (const info of client.workflow.list({ query, pageSize: 1 })) {
+        return { connectionId: info.workflowId, runId: info.runId };
+      }
       return undefined;
     });
   const running = await first(`${base} AND ExecutionStatus = "Running"`);
-  if (running) return { connectionId: running, running: true };
+  if (running) return { ...running, running: true };
   const closed = await first(base);
-  return closed ? { connectionId: closed, running: false } : undefined;
+  return closed ? { ...closed, running: false } : undefined;
 }
 
 /** Sends `authCompleted` to the described run; 409 when it closed in between. */

@@ -64,6 +64,7 @@ export function webhookRouter(deps: { client: Client; webhookSecret?: string }):
     const body = parsed.data;
 
     let connectionId = body.connectionId;
+    let runId: string | undefined;
     if (connectionId === undefined) {
       const found = await findBySolutionInstanceId(deps.client, body.solutionInstanceId ?? '');
       if (!found) {
@@ -74,8 +75,9 @@ export function webhookRouter(deps: { client: Client; webhookSecret?: string }):
         );
       }
       connectionId = found.connectionId;
+      runId = found.runId;
     }
-    const desc = await describeConnection(deps.client, connectionId);
+    const desc = await describeConnection(deps.client, connectionId, runId);
     const memo = memoOf(desc);
     if (
       body.connectionId !== undefined &&

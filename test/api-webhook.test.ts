@@ -369,3 +369,75 @@ describe('workers down', () => {
     }
   });
 });
+
+describe('odd bodies and lookups', () => {
+  test('by the solutionInstanceId of an ended run: 409, even while a newer run of that connection waits', async () => {
+    const body = {
+      externalUserId: uniqueId('user'),
+      userName: 'Ada',
+      solutionId: 'sol-1',
+      authSlots: ['slack'],
+    };
+    const post = (b: unknown) =>
+      fetch(`${stack.apiUrl}/v1/connections`, {
+        method: 'POST',
+        headers: stack.headers(),
+        body: JSON.stringify(b),
+      });
+    const first = (await (await post(body)).json()) as ConnectionStatus;
+    assert.equal(first.step, 'awaiting_auth');
+    const cancel = await fetch(`${stack.apiUrl}/v1/connections/${enc(first.connectionId)}`, {
+      method: 'DELETE',
+      headers: stack.headers(),
+    });
+    assert.equal(cancel.status, 202);
+    await waitForStatus(first.connectionId, 'the first run to be cancelled', (s) => s.step === 'cancelled');
+    const second = (await (await post(body)).json()) as ConnectionStatus;
+    assert.notEqual(second.runId, first.runId);
+    assert.notEqual(second.solutionInstanceId, first.solutionInstanceId);
+    // Visibility is eventually consistent: wait until the ended run is findable by its instance id.
+    await pollUntil(
+      async () => {
+        for await (const info of stack.client.workflow.list({
+          query: `TraySolutionInstanceId = "${first.solutionInstanceId}" AND ExecutionStatus = "Canceled"`,
+        }))
+          return info;
+        return undefined;
+      },
+      { timeoutMs: 10_000, what: 'the cancelled run in visibility' },
+    );
+    const authId = store.createAuthentication(first.userId!, 'slack');
+    const res = await send(
+      stack.signWebhook({ solutionInstanceId: first.solutionInstanceId, externalAuthId: 'slack', authId }),
+    );
+    assertError(res, 409, 'connection_closed');
+    const now = await getStatus(second.connectionId);
+    assert.equal(slot(now, 'slack')?.state, 'pending');
+  });
+
+  test('a solutionInstanceId with a NUL character is a prompt 404', async () => {
+    const started = Date.now();
+    const res = await send(
+      stack.signWebhook({ solutionInstanceId: 'a\u0000b', externalAuthId: 'slack', authId: 'x' }),
+    );
+    assertError(res, 404, 'not_found');
+    assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+  });
+
+  test('a connectionId of two 200-character ids is looked up, not refused as too long', async () => {
+    const connectionId = `connect:${'u'.repeat(200)}:${'s'.repeat(200)}`;
+    const res = await send(stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'x' }));
+    assertError(res, 404, 'not_found');
+  });
+
+  test('a signed body whose Content-Encoding does not decode is a 400, not a 500', async () => {
+    const signed = stack.signWebhook({
+      connectionId: 'connect:x:sol-1',
+      externalAuthId: 'slack',
+      authId: 'x',
+    });
+    const res = await send({ ...signed, headers: { ...signed.headers, 'content-encoding': 'gzip' } });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(typeof res.body.error.code, 'string');
+  });
+});
