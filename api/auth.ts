@@ -3,14 +3,24 @@
  * clients only (a local development default that never exposes the API to the network by accident).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import type { RequestHandler } from 'express';
 import { ApiError } from './errors.js';
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
-/** True for a socket address on the loopback interface. */
+/** True for a socket address on the loopback interface: 127.0.0.0/8 (also IPv4-mapped) or ::1. */
 export function isLoopback(address: string | undefined): boolean {
-  return address !== undefined && LOOPBACK.has(address);
+  if (address === undefined) return false;
+  const mapped = IPV4_MAPPED.exec(address)?.[1];
+  const ip = mapped ?? address;
+  const family = isIP(ip);
+  if (family === 4) return loopback.check(ip, 'ipv4');
+  if (family === 6) return loopback.check(ip, 'ipv6');
+  return false;
 }
 
 function digest(text: string): Buffer {

@@ -106,6 +106,27 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
     assert.equal(body.error.code, 'webhook_not_configured');
   });
 
+  test('isLoopback covers 127.0.0.0/8, also IPv4-mapped, and nothing else', () => {
+    for (const a of [
+      '127.0.0.2',
+      '127.255.255.254',
+      '::ffff:127.1.2.3',
+      '::FFFF:127.0.0.1',
+      '0:0:0:0:0:0:0:1',
+    ])
+      assert.equal(isLoopback(a), true, a);
+    for (const a of [
+      '128.0.0.1',
+      '::ffff:128.0.0.1',
+      '::2',
+      '::127.0.0.1',
+      'fe80::1',
+      '127.0.0.1.example',
+      'x',
+    ])
+      assert.equal(isLoopback(a), false, a);
+  });
+
   test('isLoopback and tokensEqual', () => {
     for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
     for (const a of ['192.0.2.2', '::ffff:10.0.0.1', '', undefined])
