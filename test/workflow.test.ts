@@ -5,13 +5,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import type { ConnectInput, ConnectionStatus, ConnectMemo } from '../common/messages.js';
 import {
@@ -30,7 +30,7 @@ import { AuthSlots } from '../workflows/slots.js';
 import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
 import { createMockActivities, permanentError, transientError } from './helpers/mock-activities.js';
 import { pollUntil } from './helpers/poll.js';
-import { timeSkippingEnv, uniqueId } from './helpers/temporal.js';
+import { devServer, timeSkippingEnv, uniqueId } from './helpers/temporal.js';
 
 // The test server lacks capabilities the SDK warns about on every worker start; show errors only.
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -51,10 +51,47 @@ before(async () => {
 });
 
 after(async () => {
+  await (await devServerConnections)?.close();
   await env?.teardown();
 });
 
 type Handle = WorkflowHandle<typeof connectIntegration>;
+
+/** Where a saga runs: the time-skipping server by default, a dev server where its behaviour differs. */
+interface Server {
+  client: Client;
+  nativeConnection: NativeConnection;
+  namespace: string;
+}
+
+function timeSkippingServer(): Server {
+  return {
+    client: env.client,
+    nativeConnection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+  };
+}
+
+let devServerConnections: Promise<Server & { close(): Promise<void> }> | undefined;
+
+/** The shared dev server (test/helpers/temporal.ts), connected once per file. */
+function realServer(): Promise<Server> {
+  devServerConnections ??= (async () => {
+    const { address, namespace } = await devServer();
+    const connection = await Connection.connect({ address });
+    const nativeConnection = await NativeConnection.connect({ address });
+    return {
+      client: new Client({ connection, namespace }),
+      nativeConnection,
+      namespace,
+      close: async () => {
+        await connection.close();
+        await nativeConnection.close();
+      },
+    };
+  })();
+  return devServerConnections;
+}
 
 interface Saga {
   handle: Handle;
@@ -64,7 +101,7 @@ interface Saga {
 
 /** Starts one saga on its own task queue with its own worker, runs `body`, then stops the worker. */
 async function withSaga<T>(
-  opts: { mock?: MockOptions; input?: Partial<ConnectInput> },
+  opts: { mock?: MockOptions; input?: Partial<ConnectInput>; server?: Server },
   body: (saga: Saga) => Promise<T>,
 ): Promise<T> {
   const mock = createMockActivities(opts.mock);
@@ -78,15 +115,16 @@ async function withSaga<T>(
     authTimeout: '1h',
     ...opts.input,
   };
+  const server = opts.server ?? timeSkippingServer();
   const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
+    connection: server.nativeConnection,
+    namespace: server.namespace,
     taskQueue,
     workflowBundle: bundle,
     activities: mock.activities,
   });
   return worker.runUntil(async () => {
-    const handle: Handle = await env.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+    const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
       taskQueue,
       workflowId: uniqueId(`connect:${externalUserId}`),
       args: [input],
@@ -404,6 +442,30 @@ describe('connectIntegration compensation', () => {
     });
   });
 
+  test('cancelled while the create is in flight: removal waits for it and removes what it made', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await withSaga({ mock: { holds: { createInstance: gate } } }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'creating_instance');
+      await pollUntil(async () => mock.inputsOf('createInstance').length > 0, {
+        timeoutMs: 10_000,
+        what: 'createInstance running',
+      });
+      await handle.cancel();
+      await cancelProcessed(handle);
+      // Tray creates the instance only now, after the saga has seen the cancellation.
+      release();
+      await handle.result().catch(() => undefined);
+      assert.equal((await status(handle)).step, 'cancelled');
+      const removes = mock.inputsOf('removeInstance');
+      assert.equal(removes.length, 1);
+      assert.equal(removes[0]?.solutionInstanceId, 'instance-1', 'removed by the id the create returned');
+      const createdAt = mock.calls.find((c) => c.name === 'createInstance')?.at ?? Infinity;
+      const removedAt = mock.calls.find((c) => c.name === 'removeInstance')?.at ?? -Infinity;
+      assert.ok(removedAt >= createdAt);
+    });
+  });
+
   test('an invalid authTimeout fails the saga before any Tray call', async () => {
     await withSaga({ input: { authTimeout: 'soon' } }, async ({ handle, mock }) => {
       const failure = await failureOf(handle);
@@ -431,6 +493,40 @@ describe('connectIntegration compensation', () => {
         });
       },
     );
+  });
+});
+
+// An activity attempt that fails after its cancel was requested: the real server stops retrying and
+// records the failure; the time-skipping test server does not, so these run on the dev server.
+describe('connectIntegration on a real server', () => {
+  test('cancelled while the create is in flight and the create then fails: still ends cancelled', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const mockOptions = {
+      holds: { createInstance: gate },
+      failures: { createInstance: [transientError('reset')] },
+    };
+    await withSaga({ mock: mockOptions, server: await realServer() }, async ({ handle, mock }) => {
+      await pollUntil(async () => mock.inputsOf('createInstance').length > 0, {
+        timeoutMs: 10_000,
+        what: 'createInstance running',
+      });
+      await handle.cancel();
+      await cancelProcessed(handle);
+      release();
+      const err = await handle.result().then(
+        () => assert.fail('should be cancelled'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure, String(err));
+      assert.equal((await handle.describe()).status.name, 'CANCELLED');
+      assert.equal((await status(handle)).step, 'cancelled');
+      assert.equal(mock.inputsOf('createInstance').length, 1, 'no retry after the cancel');
+      // The failed attempt may still have created the instance: it is looked up and removed.
+      const removes = mock.inputsOf('removeInstance');
+      assert.equal(removes.length, 1);
+      assert.equal(removes[0]?.solutionInstanceId, undefined);
+    });
   });
 });
 
@@ -591,4 +687,16 @@ async function cancelAndWait(handle: Handle): Promise<void> {
   await handle.cancel();
   await handle.result().catch(() => undefined);
   assert.equal((await status(handle)).step, 'cancelled');
+}
+
+/** Waits until the worker has run a workflow task after the cancel request, so the saga has seen it. */
+async function cancelProcessed(handle: Handle): Promise<void> {
+  await pollUntil(
+    async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const requested = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+      return requested >= 0 && events.slice(requested).some((e) => e.workflowTaskCompletedEventAttributes);
+    },
+    { timeoutMs: 10_000, what: 'the cancel request processed' },
+  );
 }

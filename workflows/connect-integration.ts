@@ -3,10 +3,12 @@
  * slot, attach them, wait 2 s, enable. Anything going wrong once the instance may exist removes it.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   log,
@@ -69,7 +71,12 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   }
   try {
     const created = await forward.createInstance.executeWithOptions(
-      { summary: 'create the solution instance' },
+      {
+        summary: 'create the solution instance',
+        // The activity does not heartbeat, so a cancel cannot stop a create already sent to Tray; waiting
+        // for the attempt to end keeps the removal from looking for the instance before it exists.
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      },
       [
         {
           userId,
@@ -185,7 +192,8 @@ interface RemoveTarget {
  * Removes the instance (by id when create answered, else by owner/solution/name/notBefore), out of
  * reach of cancellation and until it succeeds; then ends the workflow with the cause.
  */
-async function compensateAndFail(status: SagaStatus, err: unknown, target: RemoveTarget): Promise<never> {
+async function compensateAndFail(status: SagaStatus, failure: unknown, target: RemoveTarget): Promise<never> {
+  const err = cancelledOr(failure);
   const cause = describeFailure(err);
   status.error = cause;
   status.enter('compensating');
@@ -221,7 +229,8 @@ async function compensateAndFail(status: SagaStatus, err: unknown, target: Remov
 }
 
 /** Ends a saga that failed before any instance could exist. */
-async function finishWithoutInstance(status: SagaStatus, err: unknown): Promise<never> {
+async function finishWithoutInstance(status: SagaStatus, failure: unknown): Promise<never> {
+  const err = cancelledOr(failure);
   const cause = describeFailure(err);
   status.error = cause;
   return await finish(status, err, cause);
@@ -241,6 +250,16 @@ async function finish(status: SagaStatus, err: unknown, cause: StatusError): Pro
     nonRetryable: true,
     ...(err instanceof Error ? { cause: err } : {}),
   });
+}
+
+/**
+ * The failure the saga ends with: a cancellation whenever the saga was cancelled, even when the step it
+ * interrupted ended in a failure of its own (an activity attempt the saga waited for after the cancel).
+ * Call it before any await, so a cancel that arrives later, during compensation, does not count.
+ */
+function cancelledOr(err: unknown): unknown {
+  if (isCancellation(err) || !CancellationScope.current().consideredCancelled) return err;
+  return new CancelledFailure('the saga was cancelled', [], err instanceof Error ? err : undefined);
 }
 
 /** The type and message a failure is reported under: an activity's own failure, not its wrapper. */
