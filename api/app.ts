@@ -15,6 +15,7 @@ import {
   connectionIdParamSchema,
   DEFAULT_WAIT_SECONDS,
   externalAuthIdParamSchema,
+  nestingProblem,
   problemsOf,
   waitSchema,
   type Problem,
@@ -87,6 +88,8 @@ export function createApp(deps: AppDeps): Express {
   connections.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
 
   connections.post('/', async (req, res) => {
+    const tooDeep = nestingProblem(req.body);
+    if (tooDeep) throw new ApiError(400, 'invalid_input', 'The request is invalid', [tooDeep]);
     const problems: Problem[] = [];
     const body = connectInputSchema.safeParse(req.body ?? {});
     if (!body.success) problems.push(...problemsOf(body.error));

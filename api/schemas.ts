@@ -173,6 +173,26 @@ export const errorBodySchema = z.object({
   }),
 });
 
+/** How deeply a request body may nest; far beyond any config value, far below a stack overflow. */
+export const MAX_BODY_DEPTH = 64;
+
+/**
+ * Why a parsed JSON body cannot be validated: it nests deeper than `maxDepth` (the recursive JSON
+ * schema would overflow the stack on it). Walks with an explicit stack, so it cannot overflow itself.
+ */
+export function nestingProblem(value: unknown, maxDepth = MAX_BODY_DEPTH): Problem | undefined {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > maxDepth) {
+      return { path: '(body)', message: `the body is nested more than ${maxDepth} levels deep` };
+    }
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return undefined;
+}
+
 /** One validation problem: where (`authSlots.1`, `?wait`) and what. */
 export interface Problem {
   path: string;

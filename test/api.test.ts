@@ -555,3 +555,27 @@ describe('odd paths and ids', () => {
     assert.equal(second.text.includes('url'), false);
   });
 });
+
+describe('odd bodies', () => {
+  test('a deeply nested config value is a 400 naming the problem, not a 500 from a stack overflow', async () => {
+    const depth = 20_000;
+    const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const body = JSON.stringify(input({ configValues: [] })).replace(
+      '"configValues":[]',
+      `"configValues":[{"externalId":"c","value":${deep}}]`,
+    );
+    const res = await call('POST', '/v1/connections?wait=0', body);
+    assertError(res, 400, 'invalid_input');
+    assert.match(JSON.stringify(res.body.error.details), /nest/);
+  });
+
+  test('a config value nested a few levels deep is still accepted', async () => {
+    const value = { a: [{ b: { c: [1, 2, { d: 'e' }] } }] };
+    const res = await call(
+      'POST',
+      '/v1/connections?wait=0',
+      input({ solutionId: 'sol-x', configValues: [{ externalId: 'c', value }] }),
+    );
+    assert.equal(res.status, 201, res.text);
+  });
+});
