@@ -5,7 +5,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
-import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+} from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
@@ -668,6 +674,34 @@ describe('connectIntegration reissueAuthUrl', () => {
       release();
       await waitForStep(handle, 'awaiting_auth');
       await cancelAndWait(handle);
+    });
+  });
+  test('in flight when the auth wait ends: rejected as completed, its URL never handed out', async () => {
+    const mockOptions: MockOptions = {};
+    await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
+      const before = await waitForStep(handle, 'awaiting_auth');
+      let release: () => void = () => undefined;
+      mockOptions.holds = { issueAuthUrls: new Promise<void>((resolve) => (release = resolve)) };
+      const update = await handle.startUpdate(reissueAuthUrlUpdate, {
+        args: [{ externalAuthId: 'slack' }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 2, {
+        timeoutMs: 10_000,
+        what: 'the reissue running',
+      });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await waitForStep(handle, 'completed');
+      release();
+      const err = await update.result().then(
+        () => assert.fail('a URL for a completed slot should not be handed out'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, FAILURE_TYPES.slotCompleted);
+      assert.equal((await handle.result()).enabled, true);
+      assert.equal((await status(handle)).authSlots[0]?.url, before.authSlots[0]?.url);
     });
   });
 });

@@ -38,28 +38,32 @@ export function registerHandlers(status: SagaStatus, slots: AuthSlots): void {
         ],
       );
       if (!issued) throw ApplicationFailure.nonRetryable('no URL issued', 'NoUrlIssued');
+      // The saga went on while the code was minted: a URL for a slot completed meanwhile, or for an
+      // instance past the auth wait, would only send the user through a dialog nobody waits for.
+      rejectReissue(externalAuthId);
       slots.setUrl(externalAuthId, issued.url);
       status.publish();
       return { externalAuthId, url: issued.url };
     },
-    {
-      validator: ({ externalAuthId }) => {
-        if (!slots.has(externalAuthId)) {
-          throw ApplicationFailure.nonRetryable(`no auth slot ${externalAuthId}`, FAILURE_TYPES.unknownSlot);
-        }
-        if (slots.isCompleted(externalAuthId)) {
-          throw ApplicationFailure.nonRetryable(
-            `auth slot ${externalAuthId} is already completed`,
-            FAILURE_TYPES.slotCompleted,
-          );
-        }
-        if (status.step !== 'awaiting_auth') {
-          throw ApplicationFailure.nonRetryable(
-            `the saga is not awaiting auths (step ${status.step})`,
-            FAILURE_TYPES.notAwaiting,
-          );
-        }
-      },
-    },
+    { validator: ({ externalAuthId }) => rejectReissue(externalAuthId) },
   );
+
+  /** Throws why `externalAuthId` may not get a fresh URL now, if it may not. */
+  function rejectReissue(externalAuthId: string): void {
+    if (!slots.has(externalAuthId)) {
+      throw ApplicationFailure.nonRetryable(`no auth slot ${externalAuthId}`, FAILURE_TYPES.unknownSlot);
+    }
+    if (slots.isCompleted(externalAuthId)) {
+      throw ApplicationFailure.nonRetryable(
+        `auth slot ${externalAuthId} is already completed`,
+        FAILURE_TYPES.slotCompleted,
+      );
+    }
+    if (status.step !== 'awaiting_auth') {
+      throw ApplicationFailure.nonRetryable(
+        `the saga is not awaiting auths (step ${status.step})`,
+        FAILURE_TYPES.notAwaiting,
+      );
+    }
+  }
 }

@@ -24,7 +24,10 @@ export interface MockOptions {
   foreignAuthIds?: string[];
   /** Failures thrown by the next calls of an activity, one per call, before it starts succeeding. */
   failures?: Partial<Record<ActivityName, Error[]>>;
-  /** Calls of an activity wait for this promise before answering, to hold the saga in a step. */
+  /**
+   * Calls of an activity wait for this promise before answering, to hold the saga in a step. Read when
+   * a call runs, so a test may set it mid-saga to hold only the calls from then on.
+   */
   holds?: Partial<Record<ActivityName, Promise<void>>>;
 }
 
