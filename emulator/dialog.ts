@@ -119,6 +119,16 @@ export function createDialogRouter(deps: DialogDeps): Router {
         },
       };
     }
+    // Tray's auth-only dialog only works for solutions without config slots (see NOTES.md).
+    if ((solution.configSlots ?? []).length > 0) {
+      return {
+        error: {
+          status: 400,
+          title: 'Configuration needed',
+          message: `${solution.title} has config slots, which the auth-only dialog cannot fill.`,
+        },
+      };
+    }
     return { code, instance, solution, slot };
   };
 

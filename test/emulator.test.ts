@@ -646,3 +646,41 @@ describe('auth dialog', () => {
     }
   });
 });
+
+test('the auth-only dialog refuses an instance whose solution has config slots, leaving the code usable', async () => {
+  const e = await startEmulator({
+    solutions: [
+      {
+        id: 'with-config',
+        title: 'With config',
+        authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
+        configSlots: [{ externalId: 'channel', title: 'Channel', defaultValue: '#general' }],
+      },
+    ],
+  });
+  try {
+    const { userId, token } = await newUser(e);
+    const instanceId = await newInstance(e, token, 'with-config');
+    const r = await gql(
+      e,
+      e.masterToken,
+      'mutation ($u: ID!) { generateAuthorizationCode(input: { userId: $u }) { authorizationCode } }',
+      { u: userId },
+    );
+    const code = (r.data?.generateAuthorizationCode as { authorizationCode: string }).authorizationCode;
+    const url = `${e.url}/external/auth/create/${e.embeddedId}/${instanceId}/slack?code=${code}`;
+    const page = await fetch(url);
+    assert.equal(page.status, 400);
+    assert.match(await page.text(), /config/i);
+    const submitted = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ code }).toString(),
+    });
+    assert.equal(submitted.status, 400);
+    assert.equal(e.emulator.store.authentications.size, 0, 'no authentication was created');
+    assert.equal(e.emulator.store.codes.get(code)?.usedAt, undefined);
+  } finally {
+    await e.close();
+  }
+});
