@@ -704,6 +704,33 @@ describe('connectIntegration reissueAuthUrl', () => {
       assert.equal((await status(handle)).authSlots[0]?.url, before.authSlots[0]?.url);
     });
   });
+  test('in flight when the saga is cancelled: rejected as not awaiting', async () => {
+    const mockOptions: MockOptions = {};
+    await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      let release: () => void = () => undefined;
+      mockOptions.holds = { issueAuthUrls: new Promise<void>((resolve) => (release = resolve)) };
+      const update = await handle.startUpdate(reissueAuthUrlUpdate, {
+        args: [{ externalAuthId: 'slack' }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 2, {
+        timeoutMs: 10_000,
+        what: 'the reissue running',
+      });
+      await handle.cancel();
+      const err = await update.result().then(
+        () => assert.fail('a cancelled saga hands out no URL'),
+        (e: unknown) => e,
+      );
+      release();
+      assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+      assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
+      assert.equal(err.cause.type, FAILURE_TYPES.notAwaiting);
+      await handle.result().catch(() => undefined);
+      assert.equal((await status(handle)).step, 'cancelled');
+    });
+  });
 });
 
 async function assertUpdateRejected(handle: Handle, externalAuthId: string, type: string): Promise<void> {

@@ -2,7 +2,7 @@
  * The saga's message handlers: the `status` query, the `authCompleted` signal and the
  * `reissueAuthUrl` update with its validator.
  */
-import { ApplicationFailure, log, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, log, setHandler } from '@temporalio/workflow';
 import { authCompletedSignal, FAILURE_TYPES, reissueAuthUrlUpdate, statusQuery } from '../common/messages.js';
 import { forward } from './activity-stubs.js';
 import type { AuthSlots } from './slots.js';
@@ -27,16 +27,21 @@ export function registerHandlers(status: SagaStatus, slots: AuthSlots): void {
   setHandler(
     reissueAuthUrlUpdate,
     async ({ externalAuthId }) => {
-      const [issued] = await forward.issueAuthUrls.executeWithOptions(
-        { summary: `reissue auth URL for ${externalAuthId}` },
-        [
+      const [issued] = await forward.issueAuthUrls
+        .executeWithOptions({ summary: `reissue auth URL for ${externalAuthId}` }, [
           {
             userId: status.userId as string,
             solutionInstanceId: status.solutionInstanceId as string,
             externalAuthIds: [externalAuthId],
           },
-        ],
-      );
+        ])
+        .catch((err: unknown) => {
+          // A cancel stops the code's activity: answer as for any saga no longer awaiting auths.
+          if (isCancellation(err)) {
+            throw ApplicationFailure.nonRetryable('the saga was cancelled', FAILURE_TYPES.notAwaiting);
+          }
+          throw err;
+        });
       if (!issued) throw ApplicationFailure.nonRetryable('no URL issued', 'NoUrlIssued');
       // The saga went on while the code was minted: a URL for a slot completed meanwhile, or for an
       // instance past the auth wait, would only send the user through a dialog nobody waits for.
