@@ -628,6 +628,32 @@ describe('connectIntegration signals', () => {
       assert.equal(mock.inputsOf('attachAuths').length, 1);
     });
   });
+
+  test('a slot re-completed while its authId is being checked: the new one is checked next, and wins', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const mockOptions = { holds: { verifyAuths: gate }, foreignAuthIds: ['evil'] };
+    await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'evil' });
+      await pollUntil(async () => mock.inputsOf('verifyAuths').length === 1, {
+        timeoutMs: 10_000,
+        what: 'verifyAuths running',
+      });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'good' });
+      await pollUntil(async () => (await status(handle)).authSlots[0]?.authId === 'good', {
+        timeoutMs: 10_000,
+        what: 'the re-completion applied',
+      });
+      release();
+      const result = await handle.result();
+      assert.deepEqual(result.authValues, [{ externalId: 'slack', authId: 'good' }]);
+      assert.deepEqual(
+        mock.inputsOf('verifyAuths').map((i) => i.authIds),
+        [['evil'], ['good']],
+      );
+      assert.equal((await status(handle)).authSlots[0]?.lastError, undefined);
+    });
+  });
 });
 
 describe('connectIntegration reissueAuthUrl', () => {
