@@ -5,6 +5,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely in these tests */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { startConnection } from '../api/temporal.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
@@ -439,5 +440,48 @@ describe('odd bodies and lookups', () => {
     const res = await send({ ...signed, headers: { ...signed.headers, 'content-encoding': 'gzip' } });
     assert.equal(res.status, 400, JSON.stringify(res.body));
     assert.equal(typeof res.body.error.code, 'string');
+  });
+});
+
+describe('signature over the raw bytes', () => {
+  // A body that is not UTF-8: the byte 0xFF inside a string.
+  const raw = Buffer.concat([
+    Buffer.from('{"connectionId":"connect:x:sol-1'),
+    Buffer.from([0xff]),
+    Buffer.from('","externalAuthId":"slack","authId":"a"}'),
+  ]);
+
+  function headersFor(signedBytes: Buffer, secret = stack.webhookSecret!, at = Date.now()) {
+    const id = `msg_${uniqueId('raw')}`;
+    const ts = String(Math.floor(at / 1000));
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    const mac = createHmac('sha256', key)
+      .update(Buffer.concat([Buffer.from(`${id}.${ts}.`), signedBytes]))
+      .digest('base64');
+    return {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': ts,
+      'webhook-signature': `v1,${mac}`,
+    };
+  }
+
+  const post = async (headers: Record<string, string>) => {
+    const res = await fetch(stack.webhookUrl, { method: 'POST', headers, body: raw });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  test('a correctly signed body that is not UTF-8 is a 400, not a 401', async () => {
+    assertError(await post(headersFor(raw)), 400, 'invalid_json');
+  });
+
+  test('a signature over other bytes than those received is a 401, even when they decode alike', async () => {
+    const decodedAlike = Buffer.from(raw.toString('utf8'), 'utf8'); // 0xFF became U+FFFD
+    assertError(await post(headersFor(decodedAlike)), 401, 'invalid_signature');
+    assertError(await post(headersFor(raw, randomWebhookSecret())), 401, 'invalid_signature');
+    const stale = headersFor(raw, stack.webhookSecret, Date.now() - 6 * 60_000);
+    assertError(await post(stale), 401, 'invalid_signature');
+    const { 'webhook-signature': _dropped, ...unsigned } = headersFor(raw);
+    assertError(await post(unsigned), 401, 'invalid_signature');
   });
 });
