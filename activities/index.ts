@@ -68,6 +68,15 @@ interface FindInstancesData {
   viewer: { solutionInstances: { edges: { node: InstanceNode }[] } };
 }
 
+/**
+ * How much earlier than the saga's start Tray's `created` may read for an instance the saga made:
+ * Tray's clock is not Temporal's and its timestamps may be whole seconds. It stays under the 2 s a
+ * completed saga sleeps between create and enable, so an instance of an earlier saga of the same
+ * connection (same owner, solution and name, created more than 2 s before this saga could start)
+ * is still never taken for this saga's own.
+ */
+const CREATED_TOLERANCE_MS = 1000;
+
 /** The attempt number of the running activity (1 outside an activity context). */
 function currentAttempt(): number {
   try {
@@ -131,12 +140,15 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     return data.users.edges.find((edge) => edge.node.externalUserId === externalUserId)?.node.id;
   }
 
-  /** This saga's instances: same owner, solution and name, created at or after `notBefore`; oldest first. */
+  /**
+   * This saga's instances: same owner, solution and name, created at or after `notBefore` (less
+   * CREATED_TOLERANCE_MS); oldest first.
+   */
   async function findOwnInstances(
     auth: TrayAuth,
     input: { userId: string; solutionId: string; instanceName: string; notBefore: string },
   ): Promise<InstanceNode[]> {
-    const since = Date.parse(input.notBefore);
+    const since = Date.parse(input.notBefore) - CREATED_TOLERANCE_MS;
     if (Number.isNaN(since)) {
       throw ApplicationFailure.nonRetryable(
         `notBefore is not an ISO time: ${input.notBefore}`,

@@ -40,7 +40,8 @@ export interface CreateInstanceInput {
   configValues?: ConfigValueInput[];
   /**
    * ISO time the saga started. A retry adopts an existing instance with this owner, solution and
-   * name only if it was created at or after this time, so an older instance is never taken over.
+   * name only if it was created at or after this time (less a second for Tray's clock and timestamp
+   * precision), so an earlier saga's instance is never taken over.
    */
   notBefore: string;
 }

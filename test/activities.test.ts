@@ -513,6 +513,33 @@ describe('idempotency and races', () => {
     );
   });
 
+  test('a retry adopts its instance even when Tray stamps it a little before notBefore', async () => {
+    const { activities } = makeActivities();
+    const userId = await newUserId(activities);
+    const notBefore = new Date().toISOString();
+    const input = { userId, solutionId: 'sol-1', instanceName: 'coarse-clock', notBefore };
+    addFault({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
+    await expectFailure(run(activities, 'createInstance', input, 1), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+    });
+    const [created] = [...emu.emulator.store.instances.values()].filter((i) => i.owner === userId);
+    assert.ok(created);
+    // Tray's timestamps may be whole seconds, and its clock is not Temporal's: a create sent within the
+    // saga's first second can carry a time before the saga's start.
+    created.created = new Date(Date.parse(notBefore) - 600);
+    const retried = await run(activities, 'createInstance', input, 2);
+    assert.equal(retried.solutionInstanceId, created.id);
+    assert.equal(retried.adopted, true);
+    const removed = await run(activities, 'removeInstance', {
+      userId,
+      solutionId: input.solutionId,
+      instanceName: input.instanceName,
+      notBefore,
+    });
+    assert.deepEqual(removed.removed, [created.id]);
+  });
+
   test('a retry that finds nothing creates the instance', async () => {
     const { activities } = makeActivities();
     const userId = await newUserId(activities);
