@@ -409,6 +409,29 @@ describe('connectIntegration compensation', () => {
     );
   });
 
+  test('removal failing again and again backs off, so a long Tray problem does not fill the history', async () => {
+    const removeFailures = Array.from({ length: 8 }, () => permanentError(TRAY_FAILURE_TYPES.forbidden));
+    await withSaga(
+      { mock: { failures: { attachAuths: [permanentError()], removeInstance: removeFailures } } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        await failureOf(handle);
+        assert.equal(mock.inputsOf('removeInstance').length, 9);
+        const events = (await handle.fetchHistory()).events ?? [];
+        const pauses = events
+          .filter((e) => summaryOf(e)?.startsWith('compensate: pause'))
+          .map((e) => tsToMs(e.timerStartedEventAttributes?.startToFireTimeout));
+        assert.equal(pauses.length, 8);
+        assert.equal(pauses[0], 60_000);
+        for (let i = 1; i < pauses.length; i++) {
+          const [before, now] = [pauses[i - 1] ?? 0, pauses[i] ?? 0];
+          assert.ok(now >= before, `pause ${i} shrank: ${before} → ${now}`);
+        }
+        assert.equal(pauses.at(-1), 60 * 60_000, 'pauses grow to an hour');
+      },
+    );
+  });
+
   const userSteps = [
     { failing: 'findUser', ran: ['findUser'], step: 'ensuring_user' },
     { failing: 'createUser', ran: ['findUser', 'createUser'], step: 'ensuring_user' },

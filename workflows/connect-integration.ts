@@ -26,8 +26,13 @@ import { SagaStatus } from './status.js';
 /** Tray asks for at least this long between creating an instance and enabling it. */
 const ENABLE_DELAY_MS = 2000;
 
-/** Pause between workflow-level attempts when removeInstance failed as non-retryable. */
-const REMOVE_RETRY_PAUSE = '1m';
+/**
+ * Pause between workflow-level attempts when removeInstance failed as non-retryable: doubling from the
+ * first to the last, so a problem that lasts days (a revoked master token) costs a few events an hour
+ * and the history stays far below Temporal's size limit, which would end the saga unremoved.
+ */
+const REMOVE_RETRY_FIRST_PAUSE_MS = 60_000;
+const REMOVE_RETRY_MAX_PAUSE_MS = 60 * 60_000;
 
 /** Connects one integration for one end user; see the spec's "The saga". */
 export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
@@ -221,7 +226,8 @@ async function compensateAndFail(status: SagaStatus, failure: unknown, target: R
         log.error('removeInstance failed; retrying', { attempt, error: describeFailure(removeErr) });
         status.compensation = `removal failed ${attempt} time(s), retrying: ${describeFailure(removeErr).message}`;
         status.publish();
-        await sleep(REMOVE_RETRY_PAUSE, { summary: 'compensate: pause before removing again' });
+        const pauseMs = Math.min(REMOVE_RETRY_FIRST_PAUSE_MS * 2 ** (attempt - 1), REMOVE_RETRY_MAX_PAUSE_MS);
+        await sleep(pauseMs, { summary: 'compensate: pause before removing again' });
       }
     }
   });
