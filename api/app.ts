@@ -5,7 +5,7 @@
 import express, { type Express, type Request } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { ConnectInput } from '../common/messages.js';
+import { connectionIdFor, type ConnectInput } from '../common/messages.js';
 import { requireClient } from './auth.js';
 import { ApiError, errorHandler, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
@@ -13,6 +13,7 @@ import { buildOpenApi } from './openapi.js';
 import {
   connectInputSchema,
   connectionIdParamSchema,
+  connectionIdProblem,
   DEFAULT_WAIT_SECONDS,
   externalAuthIdParamSchema,
   nestingProblem,
@@ -99,6 +100,10 @@ export function createApp(deps: AppDeps): Express {
       const wait = waitSchema.safeParse(rawWait);
       if (wait.success) waitSeconds = wait.data;
       else problems.push(...problemsOf(wait.error, '?wait').map((p) => ({ ...p, path: '?wait' })));
+    }
+    if (body.success) {
+      const tooLong = connectionIdProblem(connectionIdFor(body.data.externalUserId, body.data.solutionId));
+      if (tooLong) problems.push(tooLong);
     }
     if (!body.success || problems.length > 0) {
       throw new ApiError(400, 'invalid_input', 'The request is invalid', problems);

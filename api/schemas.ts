@@ -173,6 +173,22 @@ export const errorBodySchema = z.object({
   }),
 });
 
+/** Temporal's default limit on a workflow id (`limit.maxIDLength`), in bytes of UTF-8. */
+export const MAX_WORKFLOW_ID_BYTES = 1000;
+
+/**
+ * The problem with a connection id Temporal would refuse: two 200-character ids of multi-byte
+ * characters make more than 1000 bytes.
+ */
+export function connectionIdProblem(connectionId: string): Problem | undefined {
+  const bytes = Buffer.byteLength(connectionId, 'utf8');
+  if (bytes <= MAX_WORKFLOW_ID_BYTES) return undefined;
+  return {
+    path: 'externalUserId',
+    message: `externalUserId and solutionId make a connection id of ${bytes} bytes (UTF-8); Temporal takes at most ${MAX_WORKFLOW_ID_BYTES} bytes`,
+  };
+}
+
 /** How deeply a request body may nest; far beyond any config value, far below a stack overflow. */
 export const MAX_BODY_DEPTH = 64;
 

@@ -579,3 +579,34 @@ describe('odd bodies', () => {
     assert.equal(res.status, 201, res.text);
   });
 });
+
+describe('ids near the limits', () => {
+  test('200-character ids whose connection id exceeds Temporal’s 1000-byte workflow id: 400, not 500', async () => {
+    const res = await call(
+      'POST',
+      '/v1/connections?wait=0',
+      input({ externalUserId: 'é'.repeat(200), solutionId: '中'.repeat(200), authSlots: ['slack'] }),
+    );
+    assertError(res, 400, 'invalid_input');
+    assert.deepEqual(problemPaths(res), ['externalUserId']);
+    assert.match(res.body.error.details[0].message, /1000 bytes/);
+  });
+
+  test('a connection id over 1000 bytes in the path: 404 (no saga can have it), not 500', async () => {
+    const id = enc(`connect:${'é'.repeat(200)}:${'中'.repeat(200)}`);
+    assertError(await call('GET', `/v1/connections/${id}`), 404, 'not_found');
+    assertError(await call('DELETE', `/v1/connections/${id}`), 404, 'not_found');
+    assertError(await call('POST', `/v1/connections/${id}/auth-urls/slack`), 404, 'not_found');
+    const signed = stack.signWebhook({
+      connectionId: `connect:${'é'.repeat(200)}:${'中'.repeat(200)}`,
+      externalAuthId: 'slack',
+      authId: 'a',
+    });
+    const hook = await fetch(`${stack.apiUrl}/v1/webhooks/auth-completed`, {
+      method: 'POST',
+      headers: signed.headers,
+      body: signed.body,
+    });
+    assert.equal(hook.status, 404);
+  });
+});
