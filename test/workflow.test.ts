@@ -384,6 +384,21 @@ describe('connectIntegration compensation', () => {
     );
   });
 
+  test('after the auths, attach and enable wait out a longer Tray outage than the steps before', async () => {
+    // 12 failures each: more than the 10 attempts the steps before the auths get.
+    const outage = () => Array.from({ length: 12 }, () => transientError());
+    await withSaga(
+      { mock: { failures: { attachAuths: outage(), enableInstance: outage() } } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        assert.equal((await handle.result()).enabled, true);
+        assert.equal(mock.inputsOf('attachAuths').length, 13);
+        assert.equal(mock.inputsOf('enableInstance').length, 13);
+        assert.equal(mock.inputsOf('removeInstance').length, 0);
+      },
+    );
+  });
+
   test('compensation retries removeInstance through transient failures until it succeeds', async () => {
     const removeFailures = [transientError(), transientError(), transientError(), transientError()];
     await withSaga(

@@ -27,6 +27,21 @@ export const forward = proxyActivities<ConnectActivities>({
   },
 });
 
+/**
+ * Steps after the end user has authorised: giving up here throws their work away (compensation
+ * removes the instance), so transient Tray trouble is waited out for longer than before the auths.
+ */
+export const afterAuth = proxyActivities<ConnectActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '30m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    nonRetryableErrorTypes: NON_RETRYABLE_TRAY_TYPES,
+  },
+});
+
 /** Compensation: deleting what the saga created must eventually happen, so retries never give up. */
 export const compensation = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',

@@ -18,7 +18,7 @@ import {
 import { DEFAULT_AUTH_TIMEOUT, parseDuration } from '../common/duration.js';
 import type { ConnectInput, ConnectResult, StatusError } from '../common/messages.js';
 import { FAILURE_TYPES } from '../common/messages.js';
-import { compensation, forward } from './activity-stubs.js';
+import { afterAuth, compensation, forward } from './activity-stubs.js';
 import { registerHandlers } from './handlers.js';
 import { AuthSlots } from './slots.js';
 import { SagaStatus } from './status.js';
@@ -110,7 +110,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     slots.freeze();
     status.enter('attaching_auths');
     const authValues = slots.authValues();
-    await forward.attachAuths.executeWithOptions({ summary: `attach ${authValues.length} auth(s)` }, [
+    await afterAuth.attachAuths.executeWithOptions({ summary: `attach ${authValues.length} auth(s)` }, [
       { userId, solutionInstanceId, authValues },
     ]);
 
@@ -118,7 +118,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     await sleep(ENABLE_DELAY_MS, { summary: 'Tray wants 2 s between create and enable' });
 
     status.enter('enabling');
-    await forward.enableInstance.executeWithOptions({ summary: 'enable the solution instance' }, [
+    await afterAuth.enableInstance.executeWithOptions({ summary: 'enable the solution instance' }, [
       { userId, solutionInstanceId },
     ]);
 
@@ -176,7 +176,7 @@ async function awaitVerifiedAuths(
       });
     }
     const authIds = slots.unverifiedAuthIds();
-    const { foreign } = await forward.verifyAuths.executeWithOptions(
+    const { foreign } = await afterAuth.verifyAuths.executeWithOptions(
       { summary: `check ${authIds.length} auth(s) belong to the user` },
       [{ userId, authIds }],
     );
