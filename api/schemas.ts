@@ -10,7 +10,9 @@ const id = (what: string) =>
   z
     .string()
     .min(1, `${what} must not be empty`)
-    .max(LIMITS.maxIdLength, `${what} must be at most ${LIMITS.maxIdLength} characters`);
+    .max(LIMITS.maxIdLength, `${what} must be at most ${LIMITS.maxIdLength} characters`)
+    // Ids become workflow ids and Keyword search attributes; PostgreSQL-backed visibility refuses NUL.
+    .regex(/^\P{Cc}*$/u, `${what} must not contain control characters`);
 
 /** Indices of entries whose key was already seen earlier in the list. */
 function duplicateIndices<T>(items: readonly T[], key: (item: T) => string): number[] {

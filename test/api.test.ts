@@ -164,6 +164,8 @@ describe('POST /v1/connections', () => {
     ['empty solutionId', { solutionId: '' }, 'solutionId'],
     ['id of 201 characters', { externalUserId: 'u'.repeat(201) }, 'externalUserId'],
     ['empty instanceName', { instanceName: '' }, 'instanceName'],
+    ['a NUL in externalUserId', { externalUserId: 'user\u0000x' }, 'externalUserId'],
+    ['a newline in a slot', { authSlots: ['sl\nack'] }, 'authSlots.0'],
     ['authTimeout not a duration', { authTimeout: 'soon' }, 'authTimeout'],
     ['authTimeout under 1s', { authTimeout: '0s' }, 'authTimeout'],
     ['authTimeout over 30d', { authTimeout: '721h' }, 'authTimeout'],
