@@ -199,6 +199,9 @@ describe('connectIntegration happy path', () => {
 
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
       const result = await handle.result();
+      const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      assert.match(metadata.currentDetails ?? '', /Step:\*\* `completed`/);
+      assert.match(metadata.currentDetails ?? '', /Solution instance:\*\* `instance-1` \(enabled\)/);
       assert.deepEqual(result, {
         userId: 'user-1',
         solutionInstanceId: 'instance-1',

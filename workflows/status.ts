@@ -114,6 +114,10 @@ export class SagaStatus {
     if (pending.length > 0 && !['completed', 'failed', 'timed_out', 'cancelled'].includes(this.step)) {
       lines.push(`**Pending slots:** ${pending.map((id) => `\`${id}\``).join(', ')}`);
     }
+    if (this.solutionInstanceId !== undefined) {
+      const enabled = this.step === 'completed' ? ' (enabled)' : '';
+      lines.push(`**Solution instance:** \`${this.solutionInstanceId}\`${enabled}`);
+    }
     if (this.deadline !== undefined && this.step === 'awaiting_auth') {
       lines.push(`**Auth deadline:** ${this.deadline}`);
     }
