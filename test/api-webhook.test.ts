@@ -416,12 +416,15 @@ describe('odd bodies and lookups', () => {
     assert.equal(slot(now, 'slack')?.state, 'pending');
   });
 
-  test('a solutionInstanceId with a NUL character is a prompt 404', async () => {
+  test('a solutionInstanceId with a NUL character is a prompt 400 naming the field', async () => {
+    // Not a visibility query that Temporal cannot answer (a 503 after seconds): ids never hold control characters.
     const started = Date.now();
     const res = await send(
       stack.signWebhook({ solutionInstanceId: 'a\u0000b', externalAuthId: 'slack', authId: 'x' }),
     );
-    assertError(res, 404, 'not_found');
+    assertError(res, 400, 'invalid_input');
+    const paths = (res.body.error.details as { path: string }[]).map((d) => d.path);
+    assert.ok(paths.includes('solutionInstanceId'), JSON.stringify(res.body));
     assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
   });
 
