@@ -4,12 +4,18 @@
  */
 
 export interface UserTokenCacheOptions {
-  /** How long a minted token is reused; well below Tray's ~2-day token life. Default 1 hour. */
+  /**
+   * How long a minted token is reused. Default 24 hours: a saga whose user authorises within the
+   * default auth wait still finds its token, and the token is at most half-way through Tray's
+   * ~2-day life when used. A token Tray refuses earlier is dropped and minted again anyway.
+   */
   ttlMs?: number;
   /** Upper bound on remembered users; the oldest entries go first. Default 10 000. */
   maxEntries?: number;
   now?: () => number;
 }
+
+export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
 
 interface Entry {
   token: string;
@@ -25,7 +31,7 @@ export class UserTokenCache {
   private readonly now: () => number;
 
   constructor(options: UserTokenCacheOptions = {}) {
-    this.ttlMs = options.ttlMs ?? 60 * 60 * 1000;
+    this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     this.maxEntries = options.maxEntries ?? 10_000;
     this.now = options.now ?? Date.now;
   }
