@@ -476,24 +476,33 @@ describe('error classification', () => {
   });
 });
 
+/**
+ * Sets the scene of a lost create: an instance with the same owner, solution and name from a minute
+ * before the saga started, then a create whose response is dropped after Tray committed it.
+ */
+async function olderInstanceThenLostCreate(
+  activities: ConnectActivities,
+  base: { userId: string; solutionId: string; instanceName: string },
+): Promise<{ older: { solutionInstanceId: string }; notBefore: string }> {
+  const older = await run(activities, 'createInstance', { ...base, notBefore: new Date().toISOString() });
+  const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);
+  assert.ok(olderRecord);
+  olderRecord.created = new Date(Date.now() - 60_000);
+  const notBefore = new Date(Date.now() - 1000).toISOString();
+  addFault({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
+  await expectFailure(run(activities, 'createInstance', { ...base, notBefore }, 1), {
+    type: TRAY_FAILURE_TYPES.transient,
+    nonRetryable: false,
+  });
+  return { older, notBefore };
+}
+
 describe('idempotency and races', () => {
   test('a retry after a lost create response adopts the one instance, never an older one', async () => {
     const { activities } = makeActivities();
     const userId = await newUserId(activities);
     const input = { userId, solutionId: 'sol-2', instanceName: 'lost-answer' };
-
-    // An instance with the same owner, solution and name from before this saga started.
-    const older = await run(activities, 'createInstance', { ...input, notBefore: new Date().toISOString() });
-    const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);
-    assert.ok(olderRecord);
-    olderRecord.created = new Date(Date.now() - 60_000);
-    const notBefore = new Date(Date.now() - 1000).toISOString();
-
-    addFault({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
-    await expectFailure(run(activities, 'createInstance', { ...input, notBefore }, 1), {
-      type: TRAY_FAILURE_TYPES.transient,
-      nonRetryable: false,
-    });
+    const { older, notBefore } = await olderInstanceThenLostCreate(activities, input);
     const seen = requestsFrom();
     const retried = await run(activities, 'createInstance', { ...input, notBefore }, 2);
     assert.equal(retried.adopted, true);
@@ -643,16 +652,7 @@ describe('idempotency and races', () => {
     const { activities } = makeActivities();
     const userId = await newUserId(activities);
     const base = { userId, solutionId: 'sol-2', instanceName: 'unknown-id' };
-    const older = await run(activities, 'createInstance', { ...base, notBefore: new Date().toISOString() });
-    const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);
-    assert.ok(olderRecord);
-    olderRecord.created = new Date(Date.now() - 60_000);
-    const notBefore = new Date(Date.now() - 1000).toISOString();
-    addFault({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
-    await expectFailure(run(activities, 'createInstance', { ...base, notBefore }), {
-      type: TRAY_FAILURE_TYPES.transient,
-      nonRetryable: false,
-    });
+    const { older, notBefore } = await olderInstanceThenLostCreate(activities, base);
     const result = await run(activities, 'removeInstance', { ...base, notBefore });
     assert.equal(result.removed.length, 1);
     assert.notEqual(result.removed[0], older.solutionInstanceId);
