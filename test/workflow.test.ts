@@ -522,6 +522,25 @@ describe('connectIntegration compensation', () => {
     });
   });
 
+  const invalidInputs: [string, Record<string, unknown>, RegExp][] = [
+    ['duplicate slots', { authSlots: ['slack', 'slack'] }, /authSlots must be unique/],
+    ['21 slots', { authSlots: Array.from({ length: 21 }, (_, i) => `s${i}`) }, /1 to 20 slots/],
+    ['no slots', { authSlots: [] }, /1 to 20 slots/],
+    ['an empty externalUserId', { externalUserId: '' }, /externalUserId must not be empty/],
+    ['a 201-character solutionId', { solutionId: 's'.repeat(201) }, /solutionId must be at most 200/],
+    ['authTimeout over 30d', { authTimeout: '31d' }, /authTimeout must lie between 1s and 30d/],
+  ];
+  for (const [name, overrides, message] of invalidInputs) {
+    test(`a direct start with ${name} fails as InvalidInput before any Tray call`, async () => {
+      await withSaga({ input: overrides as Partial<ConnectInput> }, async ({ handle, mock }) => {
+        const failure = await failureOf(handle);
+        assert.equal(failure.type, 'InvalidInput');
+        assert.match(failure.message, message);
+        assert.deepEqual(names(mock), []);
+      });
+    });
+  }
+
   test('a lost create response still removes, looking the instance up without its id', async () => {
     await withSaga(
       { mock: { failures: { createInstance: [permanentError(TRAY_FAILURE_TYPES.permanent, 'lost')] } } },

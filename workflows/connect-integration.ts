@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { DEFAULT_AUTH_TIMEOUT, parseDuration } from '../common/duration.js';
+import { connectInputProblems } from '../common/input.js';
 import type { ConnectInput, ConnectResult, StatusError } from '../common/messages.js';
 import { FAILURE_TYPES } from '../common/messages.js';
 import { afterAuth, compensation, forward } from './activity-stubs.js';
@@ -36,7 +37,8 @@ const REMOVE_RETRY_MAX_PAUSE_MS = 60 * 60_000;
 
 /** Connects one integration for one end user; see the spec's "The saga". */
 export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
-  const slots = new AuthSlots(input.authSlots);
+  const problems = connectInputProblems(input);
+  const slots = new AuthSlots(Array.isArray(input.authSlots) ? input.authSlots : []);
   const status = new SagaStatus(input, slots);
   const startTime = workflowInfo().startTime;
   const notBefore = startTime.toISOString();
@@ -45,12 +47,9 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
 
   registerHandlers(status, slots);
 
-  if (authTimeoutMs === undefined) {
+  if (problems.length > 0 || authTimeoutMs === undefined) {
     // The API validates input; this guards direct starts, with a status that says why.
-    const invalid = ApplicationFailure.nonRetryable(
-      `authTimeout ${input.authTimeout} is not a duration`,
-      'InvalidInput',
-    );
+    const invalid = ApplicationFailure.nonRetryable(`invalid input: ${problems.join('; ')}`, 'InvalidInput');
     return await finishWithoutInstance(status, invalid);
   }
 
