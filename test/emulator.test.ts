@@ -71,6 +71,18 @@ async function newInstance(
   return (r.data?.createSolutionInstance as { solutionInstance: { id: string } }).solutionInstance.id;
 }
 
+/** A one-time authorization code for `userId`, as generateAuthorizationCode gives it. */
+async function newCode(e: StartedEmulator, userId: string): Promise<string> {
+  const r = await gql(
+    e,
+    e.masterToken,
+    'mutation ($u: ID!) { generateAuthorizationCode(input: { userId: $u }) { authorizationCode } }',
+    { u: userId },
+  );
+  assert.deepEqual(r.errors, undefined);
+  return (r.data?.generateAuthorizationCode as { authorizationCode: string }).authorizationCode;
+}
+
 test('emulator/schema.graphql is a byte-identical copy of shared/tray/schema.graphql', (t) => {
   const shared = new URL('../../shared/tray/schema.graphql', import.meta.url);
   if (!existsSync(shared)) return t.skip('shared/tray/schema.graphql is not on this machine');
@@ -382,15 +394,7 @@ test('no token or code reaches the log lines, the request log or /_emulator/stat
   try {
     const { userId, token } = await newUser(e);
     const instanceId = await newInstance(e, token, 'sol-1');
-    const r = await gql(
-      e,
-      e.masterToken,
-      'mutation ($u: ID!) { generateAuthorizationCode(input: { userId: $u }) { authorizationCode } }',
-      {
-        u: userId,
-      },
-    );
-    const code = (r.data?.generateAuthorizationCode as { authorizationCode: string }).authorizationCode;
+    const code = await newCode(e, userId);
     const url = `${e.url}/external/auth/create/${e.embeddedId}/${instanceId}/slack?code=${code}`;
     assert.equal((await fetch(url, { method: 'POST' })).status, 200);
     await gql(e, 'some-unknown-token', '{ viewer { solutions { edges { cursor } } } }');
@@ -548,15 +552,7 @@ describe('auth dialog', () => {
   async function dialogUrl(): Promise<{ url: string; userId: string; instanceId: string; code: string }> {
     const { userId, token } = await newUser(e);
     const instanceId = await newInstance(e, token, 'sol-2');
-    const r = await gql(
-      e,
-      e.masterToken,
-      'mutation ($u: ID!) { generateAuthorizationCode(input: { userId: $u }) { authorizationCode } }',
-      {
-        u: userId,
-      },
-    );
-    const code = (r.data?.generateAuthorizationCode as { authorizationCode: string }).authorizationCode;
+    const code = await newCode(e, userId);
     return {
       url: `${e.url}/external/auth/create/${e.embeddedId}/${instanceId}/slack?code=${code}`,
       userId,
@@ -661,13 +657,7 @@ test('the auth-only dialog refuses an instance whose solution has config slots, 
   try {
     const { userId, token } = await newUser(e);
     const instanceId = await newInstance(e, token, 'with-config');
-    const r = await gql(
-      e,
-      e.masterToken,
-      'mutation ($u: ID!) { generateAuthorizationCode(input: { userId: $u }) { authorizationCode } }',
-      { u: userId },
-    );
-    const code = (r.data?.generateAuthorizationCode as { authorizationCode: string }).authorizationCode;
+    const code = await newCode(e, userId);
     const url = `${e.url}/external/auth/create/${e.embeddedId}/${instanceId}/slack?code=${code}`;
     const page = await fetch(url);
     assert.equal(page.status, 400);

@@ -143,14 +143,24 @@ function status(handle: Handle): Promise<ConnectionStatus> {
   return handle.query(statusQuery);
 }
 
-async function waitForStep(handle: Handle, step: ConnectionStatus['step']): Promise<ConnectionStatus> {
+/** Polls the status query until `ready` holds, and answers that status. */
+function waitForStatus(
+  handle: Handle,
+  ready: (s: ConnectionStatus) => unknown,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<ConnectionStatus> {
   return pollUntil(
     async () => {
       const s = await status(handle);
-      return s.step === step ? s : undefined;
+      return ready(s) ? s : undefined;
     },
-    { timeoutMs: 15_000, what: `step ${step}` },
+    { timeoutMs, what },
   );
+}
+
+function waitForStep(handle: Handle, step: ConnectionStatus['step']): Promise<ConnectionStatus> {
+  return waitForStatus(handle, (s) => s.step === step, `step ${step}`);
 }
 
 /** The saga's failure as the client sees it: the ApplicationFailure the workflow ended with. */
@@ -605,13 +615,7 @@ describe('connectIntegration signals', () => {
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-x', eventId: 'e1' });
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e2' });
       await handle.signal(authCompletedSignal, { externalAuthId: 'nope', authId: 'auth-9', eventId: 'e3' });
-      const mid = await pollUntil(
-        async () => {
-          const s = await status(handle);
-          return s.authSlots[0]?.authId ? s : undefined;
-        },
-        { timeoutMs: 10_000, what: 'slack completed' },
-      );
+      const mid = await waitForStatus(handle, (s) => s.authSlots[0]?.authId, 'slack completed', 10_000);
       assert.equal(mid.step, 'awaiting_auth');
       assert.equal(mid.authSlots[0]?.authId, 'auth-1');
       assert.deepEqual(
@@ -666,12 +670,11 @@ describe('connectIntegration signals', () => {
     await withSaga({ mock: { foreignAuthIds: ['evil'] } }, async ({ handle, mock }) => {
       await waitForStep(handle, 'awaiting_auth');
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'evil' });
-      const rejected = await pollUntil(
-        async () => {
-          const s = await status(handle);
-          return s.authSlots[0]?.lastError ? s : undefined;
-        },
-        { timeoutMs: 10_000, what: 'the foreign authId rejected' },
+      const rejected = await waitForStatus(
+        handle,
+        (s) => s.authSlots[0]?.lastError,
+        'the foreign authId rejected',
+        10_000,
       );
       assert.equal(rejected.step, 'awaiting_auth');
       assert.equal(rejected.authSlots[0]?.state, 'pending');
