@@ -267,19 +267,22 @@ async function closedStatus(client: Client, desc: WorkflowExecutionDescription):
   }
 }
 
-/** One `status` query under a short deadline; undefined when no worker answered in time. */
+/** Why a `status` query gave no answer: nobody answered in time, or it failed outright. */
+type NoAnswer = 'timed_out' | 'failed';
+
+/** One `status` query under a short deadline; the reason instead when no worker answered. */
 async function queryStatus(
   client: Client,
   handle: WorkflowHandle,
   timeoutMs: number,
-): Promise<ConnectionStatus | undefined> {
-  if (timeoutMs <= 0) return undefined;
+): Promise<ConnectionStatus | NoAnswer> {
+  if (timeoutMs <= 0) return 'timed_out';
   try {
     return await within(client, timeoutMs, () => handle.query(statusQuery));
-  } catch {
+  } catch (err) {
     // No worker, a worker without the query yet, or the run closed meanwhile: the caller falls back
     // to what describe says.
-    return undefined;
+    return isGrpcDeadlineError(err) ? 'timed_out' : 'failed';
   }
 }
 
@@ -296,7 +299,11 @@ export async function getConnectionStatus(
   if (!isRunning(desc)) return closedStatus(client, desc);
   const handle = client.workflow.getHandle(connectionId, desc.runId);
   const queried = await queryStatus(client, handle, queryTimeoutMs);
-  if (queried) return queried;
+  if (typeof queried === 'object') return queried;
+  // Unanswered in time almost always means no worker serves the run, so the describe above (at most
+  // one query deadline old) is as fresh as another would be, and skipping it keeps GET within the
+  // spec's 3 s. A query that failed outright may mean the run closed meanwhile: look again.
+  if (queried === 'timed_out') return statusFromDescription(desc);
   const again = await describeConnection(client, connectionId);
   return isRunning(again) ? statusFromDescription(again) : closedStatus(client, again);
 }
@@ -322,7 +329,7 @@ export async function waitForAuthUrls(
   for (;;) {
     const remaining = until - Date.now();
     const queried = await queryStatus(client, handle, Math.min(QUERY_TIMEOUT_MS, remaining));
-    if (queried) {
+    if (typeof queried === 'object') {
       last = queried;
       if (hasAuthUrls(queried)) return queried;
     } else {

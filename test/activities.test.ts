@@ -464,7 +464,8 @@ describe('error classification', () => {
       nonRetryable: false,
       code: 'cancelled',
     });
-    assert.ok(Date.now() - started < 5000, 'the request did not wait for its answer');
+    // The emulator answers after 10 s; anything well before that means the request was abandoned.
+    assert.ok(Date.now() - started < 9_000, 'the request waited for its answer');
   });
 
   test('a refused connection is a retryable TrayTransientError', async () => {

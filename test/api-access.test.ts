@@ -73,26 +73,31 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
     },
   );
 
-  test('with no worker: POST answers once ?wait has passed, with the step from the memo; DELETE is 202', async () => {
-    const body = { ...validInput, externalUserId: uniqueId('user') };
-    const started = Date.now();
-    const res = await fetch(`${stack.apiUrl}/v1/connections?wait=1`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+  for (const wait of [0, 1]) {
+    test(`with no worker: POST ?wait=${wait} answers once the wait has passed, with the step from the memo; DELETE is 202`, async () => {
+      const body = { ...validInput, externalUserId: uniqueId('user') };
+      const started = Date.now();
+      const res = await fetch(`${stack.apiUrl}/v1/connections?wait=${wait}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const elapsed = Date.now() - started;
+      assert.equal(res.status, 201);
+      // The bounds tell "waited ?wait seconds" from "ignored it" (the default wait is 10 s); they are
+      // wide so a loaded machine cannot fail them. Latency itself is the bench's business.
+      assert.ok(elapsed >= wait * 1000 - 100, `answered after ${elapsed} ms, before ?wait=${wait} passed`);
+      assert.ok(elapsed < 9_000, `answered after ${elapsed} ms: ?wait=${wait} was not honoured`);
+      const status = (await res.json()) as { connectionId: string; step: string; authSlots: unknown[] };
+      assert.equal(status.step, 'ensuring_user');
+      assert.deepEqual(status.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
+      const del = await fetch(`${stack.apiUrl}/v1/connections/${encodeURIComponent(status.connectionId)}`, {
+        method: 'DELETE',
+      });
+      assert.equal(del.status, 202);
+      await stack.client.workflow.getHandle(status.connectionId).terminate('test cleanup');
     });
-    const elapsed = Date.now() - started;
-    assert.equal(res.status, 201);
-    assert.ok(elapsed >= 900 && elapsed < 4000, `took ${elapsed} ms`);
-    const status = (await res.json()) as { connectionId: string; step: string; authSlots: unknown[] };
-    assert.equal(status.step, 'ensuring_user');
-    assert.deepEqual(status.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
-    const del = await fetch(`${stack.apiUrl}/v1/connections/${encodeURIComponent(status.connectionId)}`, {
-      method: 'DELETE',
-    });
-    assert.equal(del.status, 202);
-    await stack.client.workflow.getHandle(status.connectionId).terminate('test cleanup');
-  });
+  }
 
   test('the webhook answers 503 webhook_not_configured, even to a signed request', async () => {
     const signed = signWebhook(randomWebhookSecret(), {
@@ -138,29 +143,32 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
 });
 
 describe('Temporal unreachable', () => {
-  test('503 temporal_unavailable from /v1/connections and /readyz; /healthz still 200', async () => {
-    const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
-    after(() => connection.close());
-    const client = new Client({ connection, namespace: 'default' });
-    const url = await serve(
-      createApp({ client, taskQueue: 'q', namespace: 'default', apiToken: 't', logger: silent() }),
-    );
-    const headers = { authorization: 'Bearer t', 'content-type': 'application/json' };
-    const started = Date.now();
-    const [post, get, ready, health] = await Promise.all([
-      fetch(`${url}/v1/connections`, { method: 'POST', headers, body: JSON.stringify(validInput) }),
-      fetch(`${url}/v1/connections/x`, { headers }),
-      fetch(`${url}/readyz`),
-      fetch(`${url}/healthz`),
-    ]);
-    assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
-    for (const res of [post, get, ready]) {
-      assert.equal(res.status, 503);
-      const body = (await res.json()) as { error: { code: string } };
-      assert.equal(body.error.code, 'temporal_unavailable');
-    }
-    assert.equal(health.status, 200);
-  });
+  // Every call runs under a deadline; the test's timeout only catches a request that hangs.
+  test(
+    '503 temporal_unavailable from /v1/connections and /readyz; /healthz still 200',
+    { timeout: 60_000 },
+    async () => {
+      const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+      after(() => connection.close());
+      const client = new Client({ connection, namespace: 'default' });
+      const url = await serve(
+        createApp({ client, taskQueue: 'q', namespace: 'default', apiToken: 't', logger: silent() }),
+      );
+      const headers = { authorization: 'Bearer t', 'content-type': 'application/json' };
+      const [post, get, ready, health] = await Promise.all([
+        fetch(`${url}/v1/connections`, { method: 'POST', headers, body: JSON.stringify(validInput) }),
+        fetch(`${url}/v1/connections/x`, { headers }),
+        fetch(`${url}/readyz`),
+        fetch(`${url}/healthz`),
+      ]);
+      for (const res of [post, get, ready]) {
+        assert.equal(res.status, 503);
+        const body = (await res.json()) as { error: { code: string } };
+        assert.equal(body.error.code, 'temporal_unavailable');
+      }
+      assert.equal(health.status, 200);
+    },
+  );
 });
 
 describe('unexpected errors', () => {

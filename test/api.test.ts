@@ -238,15 +238,14 @@ describe('POST /v1/connections', () => {
     });
   }
 
-  test('?wait=0 answers at once with the step from the memo while nothing has run yet', async () => {
-    const started = Date.now();
+  // How soon it answers is checked without a worker, in api-access.test.ts.
+  test('?wait=0 answers 201 with a valid status object', async () => {
     const res = await call(
       'POST',
       '/v1/connections?wait=0',
       input({ solutionId: 'sol-1', authSlots: ['slack'] }),
     );
     assert.equal(res.status, 201);
-    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
     assert.ok(validateStatus(res.body));
   });
 });
@@ -302,13 +301,11 @@ describe('GET /v1/connections/{id}', () => {
     assert.ok(status.authSlots.every((s) => s.url));
   });
 
-  test('with no worker: answers within 3 s, built from the memo', async () => {
+  // The spec's "within 3 s" is measured by `npm run bench` (its workers-down probe), not here.
+  test('with no worker: answers, built from the memo', async () => {
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
     const { connectionId, runId } = await startConnection(stack.client, uniqueId('no-worker-tq'), body);
-    const started = Date.now();
     const status = await statusOf(connectionId);
-    const elapsed = Date.now() - started;
-    assert.ok(elapsed < 3000, `GET took ${elapsed} ms`);
     assert.ok(validateStatus(status));
     assert.equal(status.step, 'ensuring_user');
     assert.equal(status.runId, runId);
@@ -329,7 +326,7 @@ describe('GET /v1/connections/{id}', () => {
         const s = await statusOf(res.body.connectionId);
         return s.step === 'failed' ? s : undefined;
       },
-      { timeoutMs: 20_000, what: 'the saga to fail' },
+      { timeoutMs: 30_000, what: 'the saga to fail' },
     );
     assert.ok(validateStatus(status));
     assert.ok(status.error?.type.startsWith('Tray'), JSON.stringify(status.error));
@@ -348,7 +345,7 @@ describe('GET /v1/connections/{id}', () => {
         const s = await statusOf(res.body.connectionId);
         return s.step === 'timed_out' ? s : undefined;
       },
-      { timeoutMs: 20_000, what: 'the saga to time out' },
+      { timeoutMs: 30_000, what: 'the saga to time out' },
     );
     assert.equal(status.error?.type, 'AuthTimeout');
     const desc = await stack.client.workflow.getHandle(res.body.connectionId).describe();
@@ -373,7 +370,7 @@ describe('DELETE /v1/connections/{id}', () => {
         const s = await statusOf(post.body.connectionId);
         return s.step === 'cancelled' ? s : undefined;
       },
-      { timeoutMs: 20_000, what: 'the saga to be cancelled' },
+      { timeoutMs: 30_000, what: 'the saga to be cancelled' },
     );
     assert.ok(validateStatus(status));
     assert.equal(stack.emulator.emulator.store.instances.has(instanceId), false);
@@ -439,7 +436,7 @@ describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
       async () =>
         (await statusOf(post.body.connectionId)).authSlots.find((s) => s.externalAuthId === 'slack')
           ?.authId === authId,
-      { timeoutMs: 10_000, what: 'the slack slot to be completed' },
+      { timeoutMs: 30_000, what: 'the slack slot to be completed' },
     );
     assertError(await call('POST', `/v1/connections/${id}/auth-urls/slack`), 409, 'slot_completed');
   });
@@ -454,7 +451,7 @@ describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
       );
       assert.equal(post.status, 201);
       await pollUntil(async () => (await statusOf(post.body.connectionId)).step === 'creating_instance', {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: 'the saga to be creating the instance',
       });
       assertError(

@@ -101,7 +101,7 @@ test('a 2-slot saga driven by signals reaches completed, findable by its search 
         for await (const execution of stack.client.workflow.list({ query })) ids.push(execution.workflowId);
         return ids.length > 0 ? ids : undefined;
       },
-      { timeoutMs: 15_000, intervalMs: 250, what: `visibility to answer ${query}` },
+      { timeoutMs: 30_000, intervalMs: 250, what: `visibility to answer ${query}` },
     );
     assert.deepEqual(found, [handle.workflowId], query);
   }

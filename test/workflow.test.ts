@@ -505,7 +505,7 @@ describe('connectIntegration compensation', () => {
     await withSaga({ mock: { holds: { createInstance: gate } } }, async ({ handle, mock }) => {
       await waitForStep(handle, 'creating_instance');
       await pollUntil(async () => mock.inputsOf('createInstance').length > 0, {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: 'createInstance running',
       });
       await handle.cancel();
@@ -584,7 +584,7 @@ describe('connectIntegration on a real server', () => {
     };
     await withSaga({ mock: mockOptions, server: await realServer() }, async ({ handle, mock }) => {
       await pollUntil(async () => mock.inputsOf('createInstance').length > 0, {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: 'createInstance running',
       });
       await handle.cancel();
@@ -699,12 +699,12 @@ describe('connectIntegration signals', () => {
     await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'evil' });
       await pollUntil(async () => mock.inputsOf('verifyAuths').length === 1, {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: 'verifyAuths running',
       });
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'good' });
       await pollUntil(async () => (await status(handle)).authSlots[0]?.authId === 'good', {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: 'the re-completion applied',
       });
       release();
@@ -744,7 +744,7 @@ describe('connectIntegration reissueAuthUrl', () => {
       await waitForStep(handle, 'awaiting_auth');
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
       await pollUntil(async () => (await status(handle)).authSlots[0]?.authId, {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: 'slack completed',
       });
       await assertUpdateRejected(handle, 'nope', FAILURE_TYPES.unknownSlot);
@@ -776,7 +776,7 @@ describe('connectIntegration reissueAuthUrl', () => {
         waitForStage: WorkflowUpdateStage.ACCEPTED,
       });
       await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 2, {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: 'the reissue running',
       });
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
@@ -804,7 +804,7 @@ describe('connectIntegration reissueAuthUrl', () => {
         waitForStage: WorkflowUpdateStage.ACCEPTED,
       });
       await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 2, {
-        timeoutMs: 10_000,
+        timeoutMs: 30_000,
         what: 'the reissue running',
       });
       await handle.cancel();
@@ -847,6 +847,6 @@ async function cancelProcessed(handle: Handle): Promise<void> {
       const requested = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
       return requested >= 0 && events.slice(requested).some((e) => e.workflowTaskCompletedEventAttributes);
     },
-    { timeoutMs: 10_000, what: 'the cancel request processed' },
+    { timeoutMs: 30_000, what: 'the cancel request processed' },
   );
 }
