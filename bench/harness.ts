@@ -25,6 +25,8 @@ export interface HarnessOptions {
 
 export interface Harness {
   client: Client;
+  /** The namespace `client` and the worker use. */
+  namespace: string;
   emulator: Emulator;
   /** Every Tray request the worker's activities sent, by saga. */
   metered: MeteredRequest[];
@@ -110,7 +112,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
 
     const connection = await Connection.connect({ address: temporalAddress });
     cleanups.push({ name: 'Temporal client connection', run: () => connection.close() });
-    const client = new Client({ connection, namespace: 'default' });
+    const namespace = 'default';
+    const client = new Client({ connection, namespace });
 
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
     cleanups.push({ name: 'worker connection', run: () => nativeConnection.close() });
@@ -133,7 +136,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     checkAborted();
     const worker: Worker = await createConnectWorker({
       connection: nativeConnection,
-      namespace: 'default',
+      namespace,
       taskQueue,
       activities: createActivities({ tray: meter.client, embeddedId, dialogBaseUrl: listening.url }),
       workflowBundle,
@@ -157,6 +160,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
 
     return {
       client,
+      namespace,
       emulator,
       metered: meter.requests,
       taskQueue,

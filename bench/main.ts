@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: runs N connect sagas against the in-process Tray emulator on a fresh Temporal dev
  * server and reports Tray requests per saga (against the spec's budget), latency, throughput, the
- * observed Tray request rate and memory. Exits 1 when a saga fails or spends more than its budget,
+ * observed Tray request rate and memory; then probes how fast the API answers GET while no worker
+ * runs. Exits 1 when a saga fails or spends more than its budget or a probe call answers wrong,
  * 2 on bad flags, 130 on Ctrl-C; it always stops what it started.
  */
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -13,6 +15,7 @@ import { startHarness, type Harness } from './harness.js';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options.js';
 import { buildResult, renderResult, sampleMemory } from './report.js';
 import { planSagas, runSagas, type SagaOutcome } from './sagas.js';
+import { runWorkersDownProbe, type WorkersDownObservation } from './workers-down.js';
 
 const startTime = Date.now();
 function progress(message: string): void {
@@ -87,6 +90,25 @@ async function run(options: BenchOptions, controller: AbortController): Promise<
     if (signal.aborted)
       throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
     const memoryAfter = sampleMemory();
+    const loadAfter = loadavg()[0] ?? 0;
+
+    let workersDown: WorkersDownObservation | undefined;
+    if (options.probeSagas > 0) {
+      // Not under client.withAbortSignal: the probe's cleanup must still reach Temporal after an abort.
+      workersDown = await runWorkersDownProbe(
+        {
+          client: h.client,
+          namespace: h.namespace,
+          solutionId: h.solution.id,
+          slotIds: h.solution.authSlots.map((s) => s.externalId),
+          signal,
+          progress,
+        },
+        options.probeSagas,
+      );
+      if (signal.aborted)
+        throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+    }
 
     const result = buildResult({
       options,
@@ -100,7 +122,8 @@ async function run(options: BenchOptions, controller: AbortController): Promise<
       memoryAfter,
       peakRssMb: Math.max(peakRss, memoryAfter.rssMb),
       loadBefore,
-      loadAfter: loadavg()[0] ?? 0,
+      loadAfter,
+      ...(workersDown ? { workersDown } : {}),
     });
 
     const outFile =
@@ -156,6 +179,9 @@ async function main(): Promise<number> {
   }
 
   const controller = new AbortController();
+  // Every saga in flight (and each of its RPCs) listens on this one signal, so more than Node's
+  // default of 10 listeners is normal, not a leak.
+  setMaxListeners(0, controller.signal);
   let signals = 0;
   const onSignal = (name: NodeJS.Signals) => {
     signals++;

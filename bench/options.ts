@@ -21,6 +21,8 @@ export interface BenchOptions {
   temporalAddress?: string;
   /** The whole run is aborted (and cleaned up) after this long. */
   timeoutSeconds: number;
+  /** Sagas the "workers down" probe starts on a task queue no worker polls; 0 skips the probe. */
+  probeSagas: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -32,17 +34,30 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --out <file>             write the JSON result here (default bench-results/<timestamp>.json)
   --temporal-address <a>   use a running Temporal server (with the search attributes) instead of a dev server
   --timeout <seconds>      abort the run after this long (default 110)
+  --probe-sagas <n>        sagas for the "workers down" probe (GET with no worker), 0 skips it (default 5)
   --help                   this text`;
 
 export class UsageError extends Error {}
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
+function wholeNumber(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new UsageError(`--${name} must be a whole number between 1 and ${max}, got ${JSON.stringify(raw)}`);
+  if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `--${name} must be a whole number between ${min} and ${max}, got ${JSON.stringify(raw)}`,
+    );
   }
   return value;
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
+  return wholeNumber(name, raw, fallback, 1, max);
 }
 
 /** Parses argv (without node and the script); throws UsageError naming the bad flag. */
@@ -62,6 +77,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
         out: { type: 'string' },
         'temporal-address': { type: 'string' },
         timeout: { type: 'string' },
+        'probe-sagas': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -83,5 +99,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     ...(values.out !== undefined ? { out: values.out } : {}),
     ...(values['temporal-address'] !== undefined ? { temporalAddress: values['temporal-address'] } : {}),
     timeoutSeconds: positiveInt('timeout', values.timeout, 110, 24 * 3600),
+    probeSagas: wholeNumber('probe-sagas', values['probe-sagas'], 5, 0, 100),
   };
 }

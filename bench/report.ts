@@ -8,6 +8,7 @@ import type { BenchOptions } from './options.js';
 import type { MeteredRequest } from './request-meter.js';
 import { STATUS_POLL_MS, type SagaOutcome, type UserKind } from './sagas.js';
 import { peakWindow, summarize, type PeakWindow, type Summary } from './stats.js';
+import { WORKERS_DOWN_TARGET_MS, type ProbeCallKind, type WorkersDownObservation } from './workers-down.js';
 
 /** The spec's ceiling on Tray requests per saga (any slot count: every code goes in one request). */
 export const REQUEST_BUDGET: Record<UserKind, number> = { new: 8, known: 7 };
@@ -34,6 +35,27 @@ export interface KindRequests {
   /** Mean requests per saga by GraphQL operation name. */
   byOperation: Record<string, number>;
   withinBudget: boolean;
+}
+
+export interface WorkersDownResult {
+  /** Sagas the probe tried to start through the API. */
+  sagas: number;
+  /** Of those, how many the API started (201). */
+  started: number;
+  /** The task queue they were started on, which no worker polls. */
+  taskQueue: string;
+  /** The spec's ceiling for GET /v1/connections/{id} while no worker runs. */
+  targetMs: number;
+  /** GET latency in ms: one after another, then all at the same time, and both together. */
+  get: { sequential: Summary; concurrent: Summary; all: Summary };
+  /** One signed POST /v1/webhooks/auth-completed for the first saga (202 expected); null if none was sent. */
+  webhook: { status: number; ms: number } | null;
+  /** HTTP status → number of answers, per kind of call; 0 means no answer. */
+  statusCodes: Partial<Record<ProbeCallKind, Record<string, number>>>;
+  /** Every GET answered within targetMs. */
+  withinTarget: boolean;
+  /** Calls that did not answer as expected (a failure of the run). */
+  failures: { kind: ProbeCallKind; connectionId: string; error: string }[];
 }
 
 export interface BenchResult {
@@ -71,6 +93,8 @@ export interface BenchResult {
     requestsWithinLimit: boolean;
   };
   memory: { before: MemorySample; after: MemorySample; peakRssMb: number };
+  /** The "workers down" probe; null when it was skipped (--probe-sagas 0). */
+  workersDown: WorkersDownResult | null;
   /** Why the run failed; empty when it passed. */
   problems: string[];
   /** Worth a look but not a failure: e.g. the observed request rate above the configured limit. */
@@ -90,6 +114,8 @@ export interface Observations {
   peakRssMb: number;
   loadBefore: number;
   loadAfter: number;
+  /** Absent when the probe was skipped. */
+  workersDown?: WorkersDownObservation;
 }
 
 const round = (n: number, digits = 1) =>
@@ -118,6 +144,47 @@ function kindRequests(kind: UserKind, outcomes: SagaOutcome[], metered: MeteredR
     },
     byOperation,
     withinBudget: max <= REQUEST_BUDGET[kind],
+  };
+}
+
+function roundSummary(summary: Summary): Summary {
+  return {
+    count: summary.count,
+    p50: round(summary.p50),
+    p95: round(summary.p95),
+    max: round(summary.max),
+    mean: round(summary.mean),
+  };
+}
+
+/** Summarizes the probe's calls against the 3 s target. */
+export function workersDownResult(obs: WorkersDownObservation): WorkersDownResult {
+  const { calls } = obs;
+  const ms = (kinds: ProbeCallKind[]) =>
+    roundSummary(summarize(calls.filter((c) => kinds.includes(c.kind)).map((c) => c.ms)));
+  const statusCodes: WorkersDownResult['statusCodes'] = {};
+  for (const c of calls) {
+    const counts = (statusCodes[c.kind] ??= {});
+    counts[String(c.status)] = (counts[String(c.status)] ?? 0) + 1;
+  }
+  const get = {
+    sequential: ms(['get']),
+    concurrent: ms(['get-concurrent']),
+    all: ms(['get', 'get-concurrent']),
+  };
+  const webhook = calls.find((c) => c.kind === 'webhook');
+  return {
+    sagas: obs.sagas,
+    started: calls.filter((c) => c.kind === 'start' && c.status === 201).length,
+    taskQueue: obs.taskQueue,
+    targetMs: WORKERS_DOWN_TARGET_MS,
+    get,
+    webhook: webhook ? { status: webhook.status, ms: round(webhook.ms) } : null,
+    statusCodes,
+    withinTarget: get.all.count > 0 && get.all.max <= WORKERS_DOWN_TARGET_MS,
+    failures: calls
+      .filter((c) => c.error !== undefined)
+      .map((c) => ({ kind: c.kind, connectionId: c.connectionId, error: c.error as string })),
   };
 }
 
@@ -178,6 +245,7 @@ export function buildResult(obs: Observations): BenchResult {
       requestsWithinLimit: peakRequests.perSecond <= options.rateLimitPerSecond,
     },
     memory: { before: obs.memoryBefore, after: obs.memoryAfter, peakRssMb: obs.peakRssMb },
+    workersDown: obs.workersDown ? workersDownResult(obs.workersDown) : null,
     problems: [],
     warnings: [],
   };
@@ -204,6 +272,23 @@ export function buildResult(obs: Observations): BenchResult {
       `Tray requests peaked at ${peakRequests.perSecond.toFixed(1)}/s over 5 s, above the configured ${options.rateLimitPerSecond}/s ` +
         `(activities peaked at ${result.rate.peakActivities.perSecond.toFixed(1)}/s)`,
     );
+  }
+  const down = result.workersDown;
+  if (down) {
+    if (down.failures.length > 0) {
+      const first = down.failures[0] as WorkersDownResult['failures'][number];
+      problems.push(
+        `${down.failures.length} workers-down call(s) did not answer as expected ` +
+          `(first: ${first.kind} ${first.connectionId} ${first.error})`,
+      );
+    }
+    // The box is shared: a slow GET is worth a look, not a failed run.
+    if (down.get.all.count > 0 && !down.withinTarget) {
+      result.warnings.push(
+        `with no worker running, GET /v1/connections/{id} took up to ${down.get.all.max} ms ` +
+          `(p50 ${down.get.all.p50} ms), above the ${down.targetMs} ms target`,
+      );
+    }
   }
   return result;
 }
@@ -273,6 +358,41 @@ export function renderResult(result: BenchResult): string {
     `Memory (bench process: worker + emulator + client): RSS ${memory.before.rssMb} → ${memory.after.rssMb} MB ` +
       `(peak ${memory.peakRssMb} MB), heap used ${memory.before.heapUsedMb} → ${memory.after.heapUsedMb} MB`,
   );
+  const down = result.workersDown;
+  if (down) {
+    const verdict = (summary: Summary) =>
+      summary.count === 0 ? '—' : summary.max <= down.targetMs ? 'ok' : 'OVER';
+    const codes = (Object.entries(down.statusCodes) as [string, Record<string, number>][])
+      .map(([kind, counts]) =>
+        Object.entries(counts)
+          .map(([code, n]) => `${kind} ${code === '0' ? 'no answer' : code}×${n}`)
+          .join(', '),
+      )
+      .join(', ');
+    lines.push(
+      '',
+      `Workers down (${down.started}/${down.sagas} sagas started through the API on a task queue no worker polls)`,
+      table([
+        ['GET /v1/connections/{id}', 'n', 'p50', 'max', 'target', 'result'],
+        ...(
+          [
+            ['one at a time', down.get.sequential],
+            [`${down.get.concurrent.count} at once`, down.get.concurrent],
+            ['all', down.get.all],
+          ] as const
+        ).map(([label, summary]) => [
+          label,
+          String(summary.count),
+          fmtMs(summary.p50),
+          fmtMs(summary.max),
+          fmtMs(down.targetMs),
+          verdict(summary),
+        ]),
+      ]),
+      `signed webhook: ${down.webhook ? `${down.webhook.status} in ${fmtMs(down.webhook.ms)}` : 'not sent'}; answers: ${codes}`,
+    );
+    for (const f of down.failures.slice(0, 10)) lines.push(`  ${f.kind} ${f.connectionId}: ${f.error}`);
+  }
   if (result.sagas.failed.length > 0) {
     lines.push('', 'Failed sagas:');
     for (const f of result.sagas.failed.slice(0, 10)) lines.push(`  ${f.workflowId}: ${f.error}`);

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
-import { buildResult, sampleMemory, type BenchResult } from '../bench/report.js';
+import { buildResult, sampleMemory, type BenchResult, type Observations } from '../bench/report.js';
 import type { MeteredRequest } from '../bench/request-meter.js';
+import type { ProbeCall } from '../bench/workers-down.js';
 import { PROJECT_ROOT } from '../lib/temporal-bin.js';
 import { devServer } from './helpers/temporal.js';
 
@@ -69,6 +70,20 @@ test('two sagas stay within the 8 (new user) / 7 (known user) Tray request budge
   assert.equal(result.requests.total, result.requests.new.perSaga.max + result.requests.known.perSaga.max);
 
   assert.match(stderr, /Tray requests per saga/, 'the table goes to stderr with --json');
+
+  // The workers-down probe ran by default and every call answered as the spec says (no timing asserted).
+  const down = result.workersDown;
+  assert.ok(down, 'the workers-down probe is in the result');
+  assert.equal(down.started, 5);
+  assert.deepEqual(down.failures, []);
+  assert.equal(down.get.all.count, 10);
+  assert.deepEqual(down.statusCodes, {
+    start: { '201': 5 },
+    get: { '200': 5 },
+    'get-concurrent': { '200': 5 },
+    webhook: { '202': 1 },
+  });
+  assert.match(stderr, /Workers down \(5\/5 sagas started/);
 });
 
 test('a bad flag exits 2 with the usage text and starts nothing', async () => {
@@ -125,4 +140,54 @@ test('a saga one request over budget fails the result (exit 1), naming the saga 
   assert.equal(result.requests.new.withinBudget, false);
   assert.equal(result.requests.known.withinBudget, true);
   assert.deepEqual(result.problems, ['a new-user saga spent 9 Tray requests; the budget is 8']);
+});
+
+test('workers down: a slow GET is a warning, a GET that does not answer 200 fails the run', () => {
+  const options = parseBenchOptions(['--sagas', '1']) as BenchOptions;
+  const memory = sampleMemory();
+  const base: Observations = {
+    options,
+    ownDevServer: true,
+    startedAt: 0,
+    finishedAt: 10_000,
+    outcomes: [{ workflowId: 'w-new', kind: 'new', startedAt: 0, completedAt: 3000 }],
+    metered: [],
+    emulatorRequests: [],
+    memoryBefore: memory,
+    memoryAfter: memory,
+    peakRssMb: memory.rssMb,
+    loadBefore: 0,
+    loadAfter: 0,
+  };
+  const call = (kind: ProbeCall['kind'], ms: number, status: number, error?: string): ProbeCall => ({
+    kind,
+    connectionId: 'connect:u:s',
+    ms,
+    status,
+    ...(kind === 'webhook' ? {} : { step: 'ensuring_user' }),
+    ...(error ? { error } : {}),
+  });
+  const probe = (calls: ProbeCall[]) =>
+    buildResult({ ...base, workersDown: { sagas: 1, taskQueue: 'q', calls } });
+
+  const slow = probe([call('start', 40, 201), call('get', 3500, 200), call('get-concurrent', 2000, 200)]);
+  assert.deepEqual(slow.problems, []);
+  assert.equal(slow.workersDown?.withinTarget, false);
+  assert.equal(slow.workersDown?.get.all.max, 3500);
+  assert.equal(slow.warnings.length, 1);
+  assert.match(slow.warnings[0] ?? '', /took up to 3500 ms .* above the 3000 ms target/);
+
+  const broken = probe([
+    call('start', 40, 201),
+    call('get', 100, 503, 'answered 503, expected 200'),
+    call('webhook', 20, 202),
+  ]);
+  assert.equal(broken.workersDown?.withinTarget, true);
+  assert.deepEqual(broken.warnings, []);
+  assert.equal(broken.problems.length, 1);
+  assert.match(broken.problems[0] ?? '', /1 workers-down call\(s\) did not answer as expected \(first: get /);
+
+  const skipped = buildResult(base);
+  assert.equal(skipped.workersDown, null);
+  assert.deepEqual(skipped.problems, []);
 });
