@@ -64,7 +64,7 @@ function waitForStatus(
   connectionId: string,
   what: string,
   ok: (s: ConnectionStatus) => boolean,
-  timeoutMs = 15_000,
+  timeoutMs = 30_000,
 ) {
   return pollUntil(
     async () => {

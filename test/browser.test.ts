@@ -98,10 +98,10 @@ describe('the browser walkthrough', { skip }, () => {
       assert.ok(slot.url, `slot ${slot.externalAuthId} has a dialog URL`);
       assert.ok(slot.url.startsWith(stack.emulator.url), `${slot.url} is the emulator's dialog`);
       await page.goto(slot.url);
-      await page.getByRole('button', { name: 'Authorize' }).waitFor({ timeout: 15_000 });
+      await page.getByRole('button', { name: 'Authorize' }).waitFor({ timeout: 30_000 });
       await shot(page, `dialog-${slot.externalAuthId}`);
       await page.getByRole('button', { name: 'Authorize' }).click();
-      await page.getByText('Connected').first().waitFor({ timeout: 15_000 });
+      await page.getByText('Connected').first().waitFor({ timeout: 30_000 });
       await shot(page, `connected-${slot.externalAuthId}`);
     }
 
@@ -132,7 +132,7 @@ describe('the browser walkthrough', { skip }, () => {
     );
     await shot(page, 'ui-workflow-list');
     await link.click();
-    await page.waitForURL(/\/workflows\/[^/]+\/[^/]+/, { timeout: 15_000 });
+    await page.waitForURL(/\/workflows\/[^/]+\/[^/]+/, { timeout: 30_000 });
 
     // The saga's current details (setCurrentDetails, markdown) end on the final step.
     // The UI shows them (from the __temporal_workflow_metadata query, so the worker must still run)

@@ -148,7 +148,7 @@ function waitForStatus(
   handle: Handle,
   ready: (s: ConnectionStatus) => unknown,
   what: string,
-  timeoutMs = 15_000,
+  timeoutMs = 30_000,
 ): Promise<ConnectionStatus> {
   return pollUntil(
     async () => {
