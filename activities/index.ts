@@ -21,6 +21,7 @@ import {
   type PrepareUserTokenInput,
   type RemoveInstanceInput,
   type RemoveInstanceResult,
+  type RemoveStrayInstancesInput,
   type VerifyAuthsInput,
   type VerifyAuthsResult,
 } from '../common/activity-types.js';
@@ -171,6 +172,34 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
       .sort((a, b) => Date.parse(a.created) - Date.parse(b.created));
   }
 
+  /** Removes the instances `pick` names, each once; "already gone" and "no such user" count as done. */
+  async function removeAll(
+    userId: string,
+    pick: (auth: TrayAuth) => Promise<string[]>,
+  ): Promise<RemoveInstanceResult> {
+    const removed = new Set<string>();
+    try {
+      await asUser(userId, async (auth) => {
+        for (const id of new Set(await pick(auth))) {
+          if (removed.has(id)) continue;
+          try {
+            await send(REMOVE_INSTANCE, { solutionInstanceId: id }, auth);
+            removed.add(id);
+          } catch (error) {
+            // Already gone counts as removed: nothing is left to clean up.
+            if (trayErrorDetails(error)?.code !== 'not_found') throw error;
+          }
+        }
+      });
+    } catch (error) {
+      // A user Tray no longer knows has no instances left to remove.
+      const details = trayErrorDetails(error);
+      if (!(details?.code === 'not_found' && details.operation === 'AuthorizeUser')) throw error;
+    }
+    if (removed.size > 0) logInfo('Removed solution instance(s)', { removed: [...removed] });
+    return { removed: [...removed] };
+  }
+
   function dialogUrl(solutionInstanceId: string, externalAuthId: string, code: string): string {
     const path = [embeddedId, solutionInstanceId, externalAuthId].map(encodeURIComponent).join('/');
     return `${dialogBaseUrl}/external/auth/create/${path}?code=${encodeURIComponent(code)}`;
@@ -217,7 +246,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
               solutionInstanceId: own.id,
               attempt,
             });
-            return { solutionInstanceId: own.id, adopted: true };
+            return { solutionInstanceId: own.id, adopted: true, retried: true };
           }
         }
         const configValues = input.configValues?.length
@@ -231,7 +260,11 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
           { solutionId: input.solutionId, instanceName: input.instanceName, configValues },
           auth,
         );
-        return { solutionInstanceId: data.createSolutionInstance.solutionInstance.id, adopted: false };
+        return {
+          solutionInstanceId: data.createSolutionInstance.solutionInstance.id,
+          adopted: false,
+          retried: attempt > 1,
+        };
       });
     },
 
@@ -281,30 +314,18 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     },
 
     async removeInstance(input: RemoveInstanceInput): Promise<RemoveInstanceResult> {
-      const removed = new Set<string>();
-      try {
-        await asUser(input.userId, async (auth) => {
-          const ids = input.solutionInstanceId
-            ? [input.solutionInstanceId]
-            : (await findOwnInstances(auth, input)).map((node) => node.id);
-          for (const id of ids) {
-            if (removed.has(id)) continue;
-            try {
-              await send(REMOVE_INSTANCE, { solutionInstanceId: id }, auth);
-              removed.add(id);
-            } catch (error) {
-              // Already gone counts as removed: nothing is left to clean up.
-              if (trayErrorDetails(error)?.code !== 'not_found') throw error;
-            }
-          }
-        });
-      } catch (error) {
-        // A user Tray no longer knows has no instances left to remove.
-        const details = trayErrorDetails(error);
-        if (!(details?.code === 'not_found' && details.operation === 'AuthorizeUser')) throw error;
-      }
-      if (removed.size > 0) logInfo('Removed solution instance(s)', { removed: [...removed] });
-      return { removed: [...removed] };
+      return removeAll(input.userId, async (auth) => {
+        if (!input.solutionInstanceId) return (await findOwnInstances(auth, input)).map((node) => node.id);
+        if (!input.includeStrays) return [input.solutionInstanceId];
+        const own = await findOwnInstances(auth, input);
+        return [input.solutionInstanceId, ...own.map((node) => node.id)];
+      });
+    },
+
+    async removeStrayInstances(input: RemoveStrayInstancesInput): Promise<RemoveInstanceResult> {
+      return removeAll(input.userId, async (auth) =>
+        (await findOwnInstances(auth, input)).map((node) => node.id).filter((id) => id !== input.keep),
+      );
     },
   };
 }

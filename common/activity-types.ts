@@ -49,6 +49,12 @@ export interface CreateInstanceResult {
   solutionInstanceId: string;
   /** true when a retry found the instance an earlier attempt had created. */
   adopted: boolean;
+  /**
+   * true on any attempt after the first. An earlier attempt's create may still reach Tray after this
+   * one answered (Tray has no idempotency key), so the saga later removes its other instances.
+   * Absent from results recorded before the field existed, which count as false.
+   */
+  retried?: boolean;
 }
 
 export interface IssueAuthUrlsInput {
@@ -84,6 +90,20 @@ export interface RemoveInstanceInput {
   solutionId: string;
   instanceName: string;
   notBefore: string;
+  /**
+   * With a known id, also remove the saga's other instances (looked up as in `CreateInstanceInput`):
+   * set when the create was retried and may have made more than one.
+   */
+  includeStrays?: boolean;
+}
+
+export interface RemoveStrayInstancesInput {
+  userId: string;
+  solutionId: string;
+  instanceName: string;
+  notBefore: string;
+  /** The saga's instance, which stays. */
+  keep: string;
 }
 export interface RemoveInstanceResult {
   /** ids removed (empty when nothing was there: already gone, or never created). */
@@ -116,6 +136,11 @@ export interface ConnectActivities {
   enableInstance(input: EnableInstanceInput): Promise<void>;
   /** removeSolutionInstance; "already gone" counts as done. */
   removeInstance(input: RemoveInstanceInput): Promise<RemoveInstanceResult>;
+  /**
+   * After a retried create: one look-up of the saga's instances, then removeSolutionInstance for each
+   * one but `keep` (a create an earlier attempt sent that reached Tray late).
+   */
+  removeStrayInstances(input: RemoveStrayInstancesInput): Promise<RemoveInstanceResult>;
 }
 
 /** ApplicationFailure types the activities throw. Transient ones retry; the rest are non-retryable. */

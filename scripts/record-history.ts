@@ -1,8 +1,9 @@
 /**
  * Records the histories test/replay.test.ts replays: runs sagas with faked activities on a
  * throw-away dev server and writes each history to test/histories/<name>.json.
- * Run `tsx scripts/record-history.ts` after an intended, compatible change of the workflow's
- * commands — and keep old histories as long as runs of the old code may still be open.
+ * Run `tsx scripts/record-history.ts [name …]` after an intended, compatible change of the workflow's
+ * commands (the names pick scenarios; none records them all) — and keep old histories as long as runs
+ * of the old code may still be open.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ import { findTemporalCli } from '../lib/temporal-bin.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
 import type { MockOptions } from '../test/helpers/mock-activities.js';
-import { createMockActivities, permanentError } from '../test/helpers/mock-activities.js';
+import { createMockActivities, permanentError, transientError } from '../test/helpers/mock-activities.js';
 import { pollUntil } from '../test/helpers/poll.js';
 
 const OUT_DIR = fileURLToPath(new URL('../test/histories/', import.meta.url));
@@ -82,9 +83,30 @@ const scenarios: Scenario[] = [
       await handle.result().catch(() => undefined);
     },
   },
+  {
+    // The create needed a second attempt, so after enabling the saga removes what the first left.
+    name: 'completed-after-retried-create',
+    input: { externalUserId: 'rec-user-retried-create', authSlots: ['slack'] },
+    mock: {
+      failures: { createInstance: [transientError('recorded create timeout')] },
+      strays: ['instance-0'],
+    },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await handle.result();
+    },
+  },
 ];
 
-async function main(): Promise<void> {
+async function main(names: string[]): Promise<void> {
+  const unknown = names.filter((name) => !scenarios.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`,
+    );
+  }
+  const chosen = names.length > 0 ? scenarios.filter((s) => names.includes(s.name)) : scenarios;
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const server = await startDevServer({ cliPath: await findTemporalCli() });
   try {
@@ -92,7 +114,7 @@ async function main(): Promise<void> {
     const client = new Client({ connection, namespace: server.namespace });
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     mkdirSync(OUT_DIR, { recursive: true });
-    for (const scenario of scenarios) {
+    for (const scenario of chosen) {
       // A worker and a fake per scenario, so each saga meets exactly the failures it names.
       const taskQueue = `record-${scenario.name}`;
       const worker = await Worker.create({
@@ -131,4 +153,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

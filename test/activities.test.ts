@@ -20,6 +20,7 @@ import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { FaultSpec, RecordedRequest } from '../emulator/server.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
 import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import { pollUntil } from './helpers/poll.js';
 
 const CONFIG_SOLUTION = {
   id: 'sol-config',
@@ -659,5 +660,83 @@ describe('idempotency and races', () => {
     assert.notEqual(result.removed[0], older.solutionInstanceId);
     assert.equal(emu.emulator.store.instances.has(older.solutionInstanceId), true, 'the older one stays');
     assert.deepEqual(await run(activities, 'removeInstance', { ...base, notBefore }), { removed: [] });
+  });
+});
+
+/**
+ * An older instance of the same user, solution and name; then a create whose first attempt times out
+ * while Tray is still working on it, a retry that finds nothing and creates, and the first create
+ * landing late: two instances of this saga, one known to it.
+ */
+async function lateCreate(solutionId: string, instanceName: string) {
+  const { activities } = makeActivities();
+  const impatient = makeActivities({ timeoutMs: 200 }).activities;
+  const userId = await newUserId(activities);
+  const base = { userId, solutionId, instanceName };
+  const older = await run(activities, 'createInstance', { ...base, notBefore: new Date().toISOString() });
+  const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);
+  assert.ok(olderRecord);
+  olderRecord.created = new Date(Date.now() - 60_000);
+  const notBefore = new Date(Date.now() - 1000).toISOString();
+  addFault({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 2000 });
+  await expectFailure(run(impatient, 'createInstance', { ...base, notBefore }, 1), {
+    type: TRAY_FAILURE_TYPES.transient,
+    nonRetryable: false,
+    code: 'timeout',
+  });
+  const retried = await run(activities, 'createInstance', { ...base, notBefore }, 2);
+  const mine = () =>
+    [...emu.emulator.store.instances.values()]
+      .filter((i) => i.owner === userId && i.id !== older.solutionInstanceId)
+      .map((i) => i.id);
+  const late = await pollUntil(async () => mine().find((id) => id !== retried.solutionInstanceId), {
+    timeoutMs: 30_000,
+    what: 'the first create to reach the emulator',
+  });
+  return { activities, input: { ...base, notBefore }, older: older.solutionInstanceId, retried, late, mine };
+}
+
+describe('a create that reaches Tray after its retry made another', () => {
+  test('the retry reports itself, and removeStrayInstances removes the late one, never an older one', async () => {
+    const { activities, input, older, retried, late, mine } = await lateCreate('sol-1', 'late-create');
+    assert.deepEqual(
+      { adopted: retried.adopted, retried: retried.retried },
+      { adopted: false, retried: true },
+    );
+    const result = await run(activities, 'removeStrayInstances', {
+      ...input,
+      keep: retried.solutionInstanceId,
+    });
+    assert.deepEqual(result, { removed: [late] });
+    assert.deepEqual(mine(), [retried.solutionInstanceId], 'the saga’s own instance stays');
+    assert.equal(emu.emulator.store.instances.has(older), true, 'the older one stays');
+    assert.deepEqual(
+      await run(activities, 'removeStrayInstances', { ...input, keep: retried.solutionInstanceId }),
+      { removed: [] },
+    );
+  });
+
+  test('removeInstance with includeStrays removes the known instance and the late one, never an older one', async () => {
+    const { activities, input, older, retried, late, mine } = await lateCreate('sol-2', 'late-create-2');
+    const result = await run(activities, 'removeInstance', {
+      ...input,
+      solutionInstanceId: retried.solutionInstanceId,
+      includeStrays: true,
+    });
+    assert.deepEqual(new Set(result.removed), new Set([retried.solutionInstanceId, late]));
+    assert.deepEqual(mine(), []);
+    assert.equal(emu.emulator.store.instances.has(older), true, 'the older one stays');
+  });
+
+  test('a first attempt reports no retry', async () => {
+    const { activities } = makeActivities();
+    const userId = await newUserId(activities);
+    const created = await run(activities, 'createInstance', {
+      userId,
+      solutionId: 'sol-1',
+      instanceName: 'first-try',
+      notBefore: new Date().toISOString(),
+    });
+    assert.equal(created.retried, false);
   });
 });

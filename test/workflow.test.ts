@@ -572,6 +572,79 @@ describe('connectIntegration compensation', () => {
   });
 });
 
+// A create that timed out may still reach Tray after the retry made another instance (Tray has no
+// idempotency key); the activities report a retried create and the saga then cleans up after it.
+describe('connectIntegration after a retried create', () => {
+  test('once enabled, removes the instances an earlier attempt left and keeps its own', async () => {
+    await withSaga(
+      { mock: { failures: { createInstance: [transientError('timed out')] }, strays: ['instance-0'] } },
+      async ({ handle, mock, input }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        assert.equal((await handle.result()).enabled, true);
+        assert.deepEqual(names(mock).slice(-2), ['enableInstance', 'removeStrayInstances']);
+        const [create] = mock.inputsOf('createInstance');
+        assert.deepEqual(mock.inputsOf('removeStrayInstances'), [
+          {
+            userId: 'user-1',
+            solutionId: input.solutionId,
+            instanceName: create?.instanceName,
+            notBefore: create?.notBefore,
+            keep: 'instance-1',
+          },
+        ]);
+        assert.equal(mock.inputsOf('removeInstance').length, 0);
+        assert.equal((await status(handle)).step, 'completed');
+      },
+    );
+  });
+
+  test('a failure removing the strays does not undo a connected saga', async () => {
+    await withSaga(
+      {
+        mock: {
+          failures: {
+            createInstance: [transientError('timed out')],
+            removeStrayInstances: [permanentError(TRAY_FAILURE_TYPES.forbidden)],
+          },
+        },
+      },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        assert.equal((await handle.result()).enabled, true);
+        assert.equal(mock.inputsOf('removeStrayInstances').length, 1);
+        assert.equal(mock.inputsOf('removeInstance').length, 0, 'the good instance stays');
+      },
+    );
+  });
+
+  test('compensation after a retried create removes the strays with the instance', async () => {
+    await withSaga(
+      {
+        mock: {
+          failures: { createInstance: [transientError('timed out')], attachAuths: [permanentError()] },
+        },
+      },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        await failureOf(handle);
+        const [remove] = mock.inputsOf('removeInstance');
+        assert.equal(remove?.solutionInstanceId, 'instance-1');
+        assert.equal(remove?.includeStrays, true);
+        assert.equal(mock.inputsOf('removeStrayInstances').length, 0);
+      },
+    );
+  });
+
+  test('a create that answered at once looks for no strays, in either outcome', async () => {
+    await withSaga({ mock: { failures: { attachAuths: [permanentError()] } } }, async ({ handle, mock }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await failureOf(handle);
+      assert.equal(mock.inputsOf('removeInstance')[0]?.includeStrays, undefined);
+      assert.equal(mock.inputsOf('removeStrayInstances').length, 0);
+    });
+  });
+});
+
 // An activity attempt that fails after its cancel was requested: the real server stops retrying and
 // records the failure; the time-skipping test server does not, so these run on the dev server.
 describe('connectIntegration on a real server', () => {

@@ -73,6 +73,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   } catch (err) {
     return await finishWithoutInstance(status, err);
   }
+  const target: RemoveTarget = { userId, solutionId: input.solutionId, instanceName, notBefore };
   try {
     const created = await forward.createInstance.executeWithOptions(
       {
@@ -93,6 +94,8 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     );
     status.solutionInstanceId = created.solutionInstanceId;
     const solutionInstanceId = created.solutionInstanceId;
+    // Decided by the recorded result alone (absent, so false, in older histories): no patch needed.
+    if (created.retried) target.includeStrays = true;
 
     status.enter('issuing_auth_urls');
     const issued = await forward.issueAuthUrls.executeWithOptions(
@@ -120,18 +123,14 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     await afterAuth.enableInstance.executeWithOptions({ summary: 'enable the solution instance' }, [
       { userId, solutionInstanceId },
     ]);
+    if (created.retried) await removeStrayInstances(target, solutionInstanceId);
 
     status.enter('completed');
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     return { userId, solutionInstanceId, authValues, enabled: true };
   } catch (err) {
     slots.freeze();
-    return await compensateAndFail(status, err, {
-      userId,
-      instanceName,
-      notBefore,
-      solutionId: input.solutionId,
-    });
+    return await compensateAndFail(status, err, target);
   }
 }
 
@@ -190,6 +189,28 @@ interface RemoveTarget {
   solutionId: string;
   instanceName: string;
   notBefore: string;
+  /** The create was retried, so instances other than the known one may be the saga's too. */
+  includeStrays?: boolean;
+}
+
+/**
+ * After a retried create, removes the saga's instances other than `keep` (an earlier attempt's create
+ * that reached Tray late). Best effort: the saga is connected by now, so neither a failure here nor a
+ * cancel may undo that; a stray left behind is logged.
+ */
+async function removeStrayInstances(target: RemoveTarget, keep: string): Promise<void> {
+  const { includeStrays: _, ...lookup } = target;
+  try {
+    const { removed } = await CancellationScope.nonCancellable(() =>
+      forward.removeStrayInstances.executeWithOptions(
+        { summary: 'remove instances a retried create left behind' },
+        [{ ...lookup, keep }],
+      ),
+    );
+    if (removed.length > 0) log.info('removed stray instances', { removed });
+  } catch (err) {
+    log.warn('could not remove stray instances; they stay disabled at Tray', { error: describeFailure(err) });
+  }
 }
 
 /**

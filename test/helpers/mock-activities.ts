@@ -2,6 +2,7 @@
  * An in-memory fake of the saga's activities for workflow tests: it records every call and can be
  * told to fail given calls, so a test drives the saga through each branch without Tray.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ConnectActivities } from '../../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../../common/activity-types.js';
@@ -20,6 +21,8 @@ export interface MockOptions {
   /** findUser finds the user (a known user); by default it finds none and createUser creates it. */
   knownUser?: boolean;
   solutionInstanceId?: string;
+  /** What removeStrayInstances reports it removed. */
+  strays?: string[];
   /** authIds verifyAuths reports as not the user's. */
   foreignAuthIds?: string[];
   /** Failures thrown by the next calls of an activity, one per call, before it starts succeeding. */
@@ -86,7 +89,8 @@ export function createMockActivities(options: MockOptions = {}): MockActivities 
     },
     async createInstance(input) {
       await record('createInstance', input);
-      return { solutionInstanceId, adopted: false };
+      // As the real one: any attempt after the first may have left a stray behind.
+      return { solutionInstanceId, adopted: false, retried: Context.current().info.attempt > 1 };
     },
     async issueAuthUrls(input) {
       await record('issueAuthUrls', input);
@@ -108,6 +112,10 @@ export function createMockActivities(options: MockOptions = {}): MockActivities 
     async removeInstance(input) {
       await record('removeInstance', input);
       return { removed: [input.solutionInstanceId ?? solutionInstanceId] };
+    },
+    async removeStrayInstances(input) {
+      await record('removeStrayInstances', input);
+      return { removed: options.strays ?? [] };
     },
   };
 
