@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { envVar, port, readEnv, str, url } from '../lib/config.js';
 
@@ -11,6 +13,8 @@ export interface EmulatorConfig {
   embeddedId: string;
   webhookUrl: string;
   webhookSecret?: string;
+  /** Absolute path of the file that keeps the emulator's state across restarts; unset = memory only. */
+  stateFile?: string;
 }
 
 const spec = {
@@ -33,6 +37,14 @@ const spec = {
       return { problem: 'must look like whsec_<base64>' };
     }
   }),
+  // Resolved against the working directory, so the startup lines show exactly which file is used.
+  TRAY_EMULATOR_STATE_FILE: envVar({ optional: true }, (raw) => {
+    const file = resolve(raw);
+    if (raw.endsWith('/') || statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+      return { problem: 'must be a file path, not a directory' };
+    }
+    return { value: file };
+  }),
 };
 
 /** Reads the emulator's environment; throws a ConfigError naming every bad variable. */
@@ -46,5 +58,6 @@ export function loadEmulatorConfig(env: Record<string, string | undefined> = pro
     embeddedId: v.TRAY_EMBEDDED_ID,
     webhookUrl: v.WEBHOOK_URL,
     webhookSecret: v.WEBHOOK_SECRET,
+    stateFile: v.TRAY_EMULATOR_STATE_FILE,
   };
 }

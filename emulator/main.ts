@@ -20,6 +20,7 @@ const emulator = createEmulator({
   embeddedId: config.embeddedId,
   webhookUrl: config.webhookUrl,
   webhookSecret: config.webhookSecret,
+  stateFile: config.stateFile,
   log: say,
 });
 const { url, close } = await emulator.listen(config.port, config.host);
@@ -30,6 +31,11 @@ say(`  auth dialog (TRAY_AUTH_DIALOG_URL): ${url}`);
 say(`  embedded id (TRAY_EMBEDDED_ID):     ${config.embeddedId}`);
 say(`  demo solutions:                     ${[...emulator.store.solutions.keys()].join(', ')}`);
 say(`  relays completed auths to:          ${config.webhookUrl}`);
+say(
+  config.stateFile
+    ? `  state kept in (TRAY_EMULATOR_STATE_FILE): ${config.stateFile}`
+    : '  state: memory only (set TRAY_EMULATOR_STATE_FILE to keep it across restarts)',
+);
 if (!config.webhookSecret)
   say('  WEBHOOK_SECRET is not set: relays go out unsigned and a real API will refuse them');
 // A generated token is a local throwaway the operator has to hand to the worker, so it is shown;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createDialogRouter } from './dialog.js';
 import { FaultInjector, faultSpecSchema } from './faults.js';
 import { createGraphqlHandler, type RecordedRequest } from './graphql.js';
+import { loadStateFile, StateFileWriter } from './state-file.js';
 import { DEMO_SOLUTIONS, EmulatorStore, type SolutionSeed } from './store.js';
 
 export { DEMO_SOLUTIONS, EmulatorStore, FaultInjector };
@@ -25,6 +26,12 @@ export interface EmulatorOptions {
   userTokenTtlMs?: number;
   /** One line per request and dialog action; never contains a token. Default: silent. */
   log?: (line: string) => void;
+  /**
+   * A JSON file that keeps users, instances, authentications and one-time codes across restarts
+   * (not user tokens, the request log or faults): read at creation, rewritten shortly after every
+   * state-changing request and on close(). Default: memory only.
+   */
+  stateFile?: string;
 }
 
 export interface Emulator {
@@ -32,12 +39,18 @@ export interface Emulator {
   store: EmulatorStore;
   faults: FaultInjector;
   requests: RecordedRequest[];
+  /** `close()` also writes the state file, once the server has stopped. */
   listen(port?: number, host?: string): Promise<{ url: string; close(): Promise<void> }>;
+  /** Writes the state file now if the state changed; a no-op without `stateFile`. */
+  saveState(): Promise<void>;
 }
 
 const TWO_DAYS_MS = 2 * 24 * 60 * 60 * 1000;
 
-/** Builds an in-memory Tray Embedded emulator: GraphQL at POST /graphql, the auth dialog, and /_emulator/* controls. */
+/**
+ * Builds a Tray Embedded emulator: GraphQL at POST /graphql, the auth dialog, and /_emulator/*
+ * controls. State lives in memory, and in `options.stateFile` when given.
+ */
 export function createEmulator(options: EmulatorOptions): Emulator {
   if (!options.masterToken) throw new Error('createEmulator: masterToken is required');
   const log = options.log ?? (() => {});
@@ -45,8 +58,28 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   const faults = new FaultInjector();
   const requests: RecordedRequest[] = [];
 
+  let writer: StateFileWriter | undefined;
+  if (options.stateFile) {
+    const loaded = loadStateFile(options.stateFile, log);
+    if (loaded.state) store.importState(loaded.state);
+    if (loaded.writable) writer = new StateFileWriter(options.stateFile, () => store.exportState(), log);
+  }
+  const saveState = async (): Promise<void> => {
+    await writer?.flush();
+  };
+
   const app = express();
   app.disable('x-powered-by');
+
+  if (writer) {
+    const stateWriter = writer;
+    // Only GETs are free of side effects here (a GraphQL query arrives as a POST too, but an
+    // unchanged state costs one comparison, not a write). `close` also fires for a dropped response.
+    app.use((req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') res.once('close', () => stateWriter.schedule());
+      next();
+    });
+  }
 
   app.post(
     '/graphql',
@@ -101,6 +134,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     store,
     faults,
     requests,
+    saveState,
     listen(port = 0, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         const server = app.listen(port, host, (error?: Error) => {
@@ -109,11 +143,16 @@ export function createEmulator(options: EmulatorOptions): Emulator {
           const shownHost = host.includes(':') ? `[${host}]` : host;
           resolve({
             url: `http://${shownHost}:${bound}`,
-            close: () =>
-              new Promise<void>((done, fail) => {
-                server.close((e) => (e ? fail(e) : done()));
-                server.closeAllConnections();
-              }),
+            close: async () => {
+              try {
+                await new Promise<void>((done, fail) => {
+                  server.close((e) => (e ? fail(e) : done()));
+                  server.closeAllConnections();
+                });
+              } finally {
+                await saveState();
+              }
+            },
           });
         });
       });

@@ -72,6 +72,17 @@ interface UserTokenRecord {
   expiresAt: number;
 }
 
+/**
+ * The part of the store that survives a restart (state-file.ts writes it). User tokens are left out
+ * on purpose: they are secrets, and a client whose token is refused mints a new one with `authorize`.
+ */
+export interface StoreState {
+  users: UserRecord[];
+  instances: InstanceRecord[];
+  authentications: AuthenticationRecord[];
+  codes: (CodeRecord & { code: string })[];
+}
+
 /** All of the emulator's state, in memory. Maps are public so tests can inspect them directly. */
 export class EmulatorStore {
   readonly solutions = new Map<string, SolutionSeed>();
@@ -99,7 +110,7 @@ export class EmulatorStore {
   /** Returns undefined when a user with that externalUserId exists already (the caller reports a conflict). */
   createUser(externalUserId: string, name: string): UserRecord | undefined {
     if (this.findUserByExternalId(externalUserId)) return undefined;
-    const user = { id: randomUUID(), name, externalUserId };
+    const user = { id: unusedKey(this.users, randomUUID), name, externalUserId };
     this.users.set(user.id, user);
     return user;
   }
@@ -132,14 +143,15 @@ export class EmulatorStore {
   }
 
   mintCode(userId: string): string {
-    const code = randomBytes(16).toString('hex');
+    // A repeated value would revive a spent code, so even a random clash is ruled out.
+    const code = unusedKey(this.codes, () => randomBytes(16).toString('hex'));
     this.codes.set(code, { userId, createdAt: this.now() });
     return code;
   }
 
   createInstance(owner: string, solution: SolutionSeed, name: string): InstanceRecord {
     const instance: InstanceRecord = {
-      id: randomUUID(),
+      id: unusedKey(this.instances, randomUUID),
       name,
       owner,
       solutionId: solution.id,
@@ -171,7 +183,7 @@ export class EmulatorStore {
       }
     }
     const auth: AuthenticationRecord = {
-      id: randomUUID(),
+      id: unusedKey(this.authentications, randomUUID),
       owner: userId,
       name: `${serviceTitle} account`,
       serviceName,
@@ -180,6 +192,36 @@ export class EmulatorStore {
     };
     this.authentications.set(auth.id, auth);
     return auth.id;
+  }
+
+  /** A deep copy of everything that survives a restart (no user tokens). */
+  exportState(): StoreState {
+    return {
+      users: [...this.users.values()].map((u) => ({ ...u })),
+      instances: [...this.instances.values()].map(copyInstance),
+      authentications: [...this.authentications.values()].map((a) => ({
+        ...a,
+        created: new Date(a.created),
+      })),
+      codes: [...this.codes].map(([code, c]) => ({ code, ...c })),
+    };
+  }
+
+  /**
+   * Replaces users, instances, authentications and codes with `state` (insertion order kept, so
+   * paging behaves as before) and forgets every user token, as a restarted Tray-like server would.
+   */
+  importState(state: StoreState): void {
+    this.users.clear();
+    this.instances.clear();
+    this.authentications.clear();
+    this.codes.clear();
+    this.#userTokens.clear();
+    for (const u of state.users) this.users.set(u.id, { ...u });
+    for (const i of state.instances) this.instances.set(i.id, copyInstance(i));
+    for (const a of state.authentications)
+      this.authentications.set(a.id, { ...a, created: new Date(a.created) });
+    for (const { code, ...c } of state.codes) this.codes.set(code, { ...c });
   }
 
   /** A JSON snapshot for GET /_emulator/state; codes appear without their values (they are credentials). */
@@ -191,5 +233,22 @@ export class EmulatorStore {
       authentications: [...this.authentications.values()],
       codes: [...this.codes.values()].map((c) => ({ userId: c.userId, used: c.usedAt !== undefined })),
     };
+  }
+}
+
+function copyInstance(i: InstanceRecord): InstanceRecord {
+  return {
+    ...i,
+    created: new Date(i.created),
+    authValues: i.authValues.map((v) => ({ ...v })),
+    configValues: i.configValues.map((v) => ({ ...v })),
+  };
+}
+
+/** A fresh key from `make` that `map` does not hold yet. */
+function unusedKey(map: Map<string, unknown>, make: () => string): string {
+  for (;;) {
+    const key = make();
+    if (!map.has(key)) return key;
   }
 }

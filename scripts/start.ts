@@ -18,6 +18,8 @@ import { loadOrCreateDevSecrets } from './dev-secrets.js';
 
 const DATA_DIR = join(PROJECT_ROOT, '.data');
 const SECRETS_FILE = join(DATA_DIR, 'dev-secrets.json');
+// The emulator's users, instances and codes, so sagas left waiting by an earlier run can still finish.
+const EMULATOR_STATE_FILE = join(DATA_DIR, 'emulator-state.json');
 const TEMPORAL_DB = join(DATA_DIR, 'temporal.db');
 const TEMPORAL_LOG = join(DATA_DIR, 'temporal.log');
 const CHILD_GRACE_MS = 15_000;
@@ -191,6 +193,7 @@ async function main(): Promise<number> {
         embeddedId: secrets.embeddedId,
         webhookUrl: `${apiBase}/v1/webhooks/auth-completed`,
         webhookSecret: secrets.webhookSecret,
+        stateFile: EMULATOR_STATE_FILE,
         log: (line) => process.stdout.write(`${prefixFor('emulator', 3, process.stdout)}${line}\n`),
       });
       const listening = await emulator.listen(env.TRAY_EMULATOR_PORT, '127.0.0.1');
