@@ -78,6 +78,14 @@ interface FindInstancesData {
  */
 const CREATED_TOLERANCE_MS = 1000;
 
+/** Milliseconds of an ISO time the workflow passed; a malformed one is a bug, never worth a retry. */
+function isoTime(value: string, name: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms))
+    throw ApplicationFailure.nonRetryable(`${name} is not an ISO time: ${value}`, 'InvalidInput');
+  return ms;
+}
+
 /** The attempt number of the running activity (1 outside an activity context). */
 function currentAttempt(): number {
   try {
@@ -143,19 +151,15 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
 
   /**
    * This saga's instances: same owner, solution and name, created at or after `notBefore` (less
-   * CREATED_TOLERANCE_MS); oldest first.
+   * CREATED_TOLERANCE_MS) and, when given, at or before `notAfter` (plus it); oldest first.
    */
   async function findOwnInstances(
     auth: TrayAuth,
-    input: { userId: string; solutionId: string; instanceName: string; notBefore: string },
+    input: { userId: string; solutionId: string; instanceName: string; notBefore: string; notAfter?: string },
   ): Promise<InstanceNode[]> {
-    const since = Date.parse(input.notBefore) - CREATED_TOLERANCE_MS;
-    if (Number.isNaN(since)) {
-      throw ApplicationFailure.nonRetryable(
-        `notBefore is not an ISO time: ${input.notBefore}`,
-        'InvalidInput',
-      );
-    }
+    const since = isoTime(input.notBefore, 'notBefore') - CREATED_TOLERANCE_MS;
+    const until =
+      input.notAfter === undefined ? Infinity : isoTime(input.notAfter, 'notAfter') + CREATED_TOLERANCE_MS;
     const data = await send<FindInstancesData>(
       FIND_INSTANCES,
       { owner: input.userId, solutionId: input.solutionId, name: input.instanceName },
@@ -167,7 +171,8 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
         (node) =>
           node.owner === input.userId &&
           node.name === input.instanceName &&
-          Date.parse(node.created) >= since,
+          Date.parse(node.created) >= since &&
+          Date.parse(node.created) <= until,
       )
       .sort((a, b) => Date.parse(a.created) - Date.parse(b.created));
   }

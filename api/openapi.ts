@@ -137,7 +137,7 @@ export function buildOpenApi(): Record<string, unknown> {
             '202': json('CancelAccepted', 'Cancellation requested'),
             ...common401,
             '404': error('No such connection'),
-            '409': error('Already closed'),
+            '409': error('Already closed, or completed and only tidying up'),
             '503': error('Temporal unreachable'),
           },
         },

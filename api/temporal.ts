@@ -42,6 +42,13 @@ import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.j
 export const RPC_TIMEOUT_MS = 5_000;
 /** Deadline for one `status` query: short, so GET still answers within 3 s when no worker runs. */
 export const QUERY_TIMEOUT_MS = 2_000;
+/**
+ * What GET may spend when no worker answers the query: the spec wants an answer within 3 s, and the
+ * first describe and the HTTP round trip need some of that.
+ */
+const GET_BUDGET_MS = 2_500;
+/** The part of GET's budget kept for a last describe after an unanswered query. */
+const RECHECK_MS = 500;
 /** Deadline for the reissue update, which needs a worker and one Tray request. */
 export const UPDATE_TIMEOUT_MS = 15_000;
 /** Steps before the auth URLs exist; POST keeps waiting while the saga is in one of them. */
@@ -100,9 +107,14 @@ export async function describeConnection(
   client: Client,
   connectionId: string,
   runId?: string,
+  timeoutMs = RPC_TIMEOUT_MS,
 ): Promise<WorkflowExecutionDescription> {
   try {
-    const desc = await rpc(client, () => client.workflow.getHandle(connectionId, runId).describe());
+    const desc = await rpc(
+      client,
+      () => client.workflow.getHandle(connectionId, runId).describe(),
+      timeoutMs,
+    );
     if (desc.type !== WORKFLOW_TYPE) throw connectionNotFound(connectionId);
     return desc;
   } catch (err) {
@@ -267,22 +279,19 @@ async function closedStatus(client: Client, desc: WorkflowExecutionDescription):
   }
 }
 
-/** Why a `status` query gave no answer: nobody answered in time, or it failed outright. */
-type NoAnswer = 'timed_out' | 'failed';
-
-/** One `status` query under a short deadline; the reason instead when no worker answered. */
+/** One `status` query under a short deadline; undefined when no worker answered in time. */
 async function queryStatus(
   client: Client,
   handle: WorkflowHandle,
   timeoutMs: number,
-): Promise<ConnectionStatus | NoAnswer> {
-  if (timeoutMs <= 0) return 'timed_out';
+): Promise<ConnectionStatus | undefined> {
+  if (timeoutMs <= 0) return undefined;
   try {
     return await within(client, timeoutMs, () => handle.query(statusQuery));
-  } catch (err) {
+  } catch {
     // No worker, a worker without the query yet, or the run closed meanwhile: the caller falls back
     // to what describe says.
-    return isGrpcDeadlineError(err) ? 'timed_out' : 'failed';
+    return undefined;
   }
 }
 
@@ -295,16 +304,21 @@ export async function getConnectionStatus(
   connectionId: string,
   queryTimeoutMs = QUERY_TIMEOUT_MS,
 ): Promise<ConnectionStatus> {
+  const started = Date.now();
+  const budgetLeft = () => GET_BUDGET_MS - (Date.now() - started);
   const desc = await describeConnection(client, connectionId);
   if (!isRunning(desc)) return closedStatus(client, desc);
   const handle = client.workflow.getHandle(connectionId, desc.runId);
-  const queried = await queryStatus(client, handle, queryTimeoutMs);
-  if (typeof queried === 'object') return queried;
-  // Unanswered in time almost always means no worker serves the run, so the describe above (at most
-  // one query deadline old) is as fresh as another would be, and skipping it keeps GET within the
-  // spec's 3 s. A query that failed outright may mean the run closed meanwhile: look again.
-  if (queried === 'timed_out') return statusFromDescription(desc);
-  const again = await describeConnection(client, connectionId);
+  const queried = await queryStatus(client, handle, Math.min(queryTimeoutMs, budgetLeft() - RECHECK_MS));
+  if (queried) return queried;
+  // The run may have closed meanwhile (terminated, timed out, finished by a slow worker): look again
+  // within what the budget leaves. If even that goes unanswered, the first look stands.
+  let again = desc;
+  try {
+    again = await describeConnection(client, connectionId, undefined, Math.max(RECHECK_MS, budgetLeft()));
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 503)) throw err;
+  }
   return isRunning(again) ? statusFromDescription(again) : closedStatus(client, again);
 }
 
@@ -329,7 +343,7 @@ export async function waitForAuthUrls(
   for (;;) {
     const remaining = until - Date.now();
     const queried = await queryStatus(client, handle, Math.min(QUERY_TIMEOUT_MS, remaining));
-    if (typeof queried === 'object') {
+    if (queried) {
       last = queried;
       if (hasAuthUrls(queried)) return queried;
     } else {
@@ -345,10 +359,14 @@ export async function waitForAuthUrls(
   return last ?? getConnectionStatus(client, connectionId, 0);
 }
 
-/** Requests cancellation (compensation then runs); 404 unknown, 409 already closed. */
+/**
+ * Requests cancellation (compensation then runs); 404 unknown, 409 already closed, or completed and
+ * only tidying up (a cancel could no longer undo it).
+ */
 export async function cancelConnection(client: Client, connectionId: string): Promise<{ runId: string }> {
   const desc = await describeConnection(client, connectionId);
   if (!isRunning(desc)) throw connectionClosed(connectionId, desc.status.name.toLowerCase());
+  if (stepOf(desc) === 'completed') throw connectionClosed(connectionId, 'completed');
   try {
     await rpc(client, () => client.workflow.getHandle(connectionId, desc.runId).cancel());
   } catch (err) {

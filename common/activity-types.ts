@@ -95,6 +95,11 @@ export interface RemoveInstanceInput {
    * set when the create was retried and may have made more than one.
    */
   includeStrays?: boolean;
+  /**
+   * Whenever instances are looked up: only those created at or before this ISO time count as the
+   * saga's, so an instance someone else makes later under the same owner, solution and name is safe.
+   */
+  notAfter?: string;
 }
 
 export interface RemoveStrayInstancesInput {
@@ -104,6 +109,8 @@ export interface RemoveStrayInstancesInput {
   notBefore: string;
   /** The saga's instance, which stays. */
   keep: string;
+  /** Only instances created at or before this ISO time are the saga's (see `RemoveInstanceInput`). */
+  notAfter: string;
 }
 export interface RemoveInstanceResult {
   /** ids removed (empty when nothing was there: already gone, or never created). */

@@ -666,66 +666,78 @@ describe('idempotency and races', () => {
 /**
  * An older instance of the same user, solution and name; then a create whose first attempt times out
  * while Tray is still working on it, a retry that finds nothing and creates, and the first create
- * landing late: two instances of this saga, one known to it.
+ * landing late: two instances of this saga, one known to it. Last, one made by someone else after the
+ * saga's window (`notAfter`) under the same owner, solution and name.
  */
 async function lateCreate(solutionId: string, instanceName: string) {
-  const { activities } = makeActivities();
-  const impatient = makeActivities({ timeoutMs: 200 }).activities;
+  const { activities, tokenCache } = makeActivities();
+  // Same token cache, token minted first: the short timeout must hit the create, not the authorize.
+  const impatient = makeActivities({ timeoutMs: 200, tokenCache }).activities;
   const userId = await newUserId(activities);
+  await run(activities, 'prepareUserToken', { userId });
   const base = { userId, solutionId, instanceName };
-  const older = await run(activities, 'createInstance', { ...base, notBefore: new Date().toISOString() });
-  const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);
-  assert.ok(olderRecord);
-  olderRecord.created = new Date(Date.now() - 60_000);
+  const backdate = async (ageMs: number) => {
+    const { solutionInstanceId } = await run(activities, 'createInstance', {
+      ...base,
+      notBefore: new Date().toISOString(),
+    });
+    const record = emu.emulator.store.instances.get(solutionInstanceId);
+    assert.ok(record);
+    record.created = new Date(Date.now() - ageMs);
+    return solutionInstanceId;
+  };
+  const older = await backdate(60_000);
   const notBefore = new Date(Date.now() - 1000).toISOString();
-  addFault({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 2000 });
+  const notAfter = new Date(Date.now() + 60_000).toISOString();
+  // Long enough that the retry below has long finished (and found nothing) when this one lands.
+  addFault({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 5000 });
   await expectFailure(run(impatient, 'createInstance', { ...base, notBefore }, 1), {
     type: TRAY_FAILURE_TYPES.transient,
     nonRetryable: false,
     code: 'timeout',
   });
   const retried = await run(activities, 'createInstance', { ...base, notBefore }, 2);
-  const mine = () =>
-    [...emu.emulator.store.instances.values()]
-      .filter((i) => i.owner === userId && i.id !== older.solutionInstanceId)
-      .map((i) => i.id);
-  const late = await pollUntil(async () => mine().find((id) => id !== retried.solutionInstanceId), {
-    timeoutMs: 30_000,
-    what: 'the first create to reach the emulator',
-  });
-  return { activities, input: { ...base, notBefore }, older: older.solutionInstanceId, retried, late, mine };
+  const known = new Set([older, retried.solutionInstanceId]);
+  const late = await pollUntil(
+    async () =>
+      [...emu.emulator.store.instances.values()].find((i) => i.owner === userId && !known.has(i.id))?.id,
+    { timeoutMs: 30_000, what: 'the first create to reach the emulator' },
+  );
+  const later = await backdate(-5 * 60_000);
+  const remaining = () =>
+    new Set([...emu.emulator.store.instances.values()].filter((i) => i.owner === userId).map((i) => i.id));
+  return { activities, input: { ...base, notBefore, notAfter }, older, later, retried, late, remaining };
 }
 
 describe('a create that reaches Tray after its retry made another', () => {
-  test('the retry reports itself, and removeStrayInstances removes the late one, never an older one', async () => {
-    const { activities, input, older, retried, late, mine } = await lateCreate('sol-1', 'late-create');
+  test('the retry reports itself; removeStrayInstances removes the late one, never an older or later one', async () => {
+    const { activities, input, older, later, retried, late, remaining } = await lateCreate(
+      'sol-1',
+      'late-create',
+    );
     assert.deepEqual(
       { adopted: retried.adopted, retried: retried.retried },
       { adopted: false, retried: true },
     );
-    const result = await run(activities, 'removeStrayInstances', {
-      ...input,
-      keep: retried.solutionInstanceId,
-    });
+    const keep = retried.solutionInstanceId;
+    const result = await run(activities, 'removeStrayInstances', { ...input, keep });
     assert.deepEqual(result, { removed: [late] });
-    assert.deepEqual(mine(), [retried.solutionInstanceId], 'the saga’s own instance stays');
-    assert.equal(emu.emulator.store.instances.has(older), true, 'the older one stays');
-    assert.deepEqual(
-      await run(activities, 'removeStrayInstances', { ...input, keep: retried.solutionInstanceId }),
-      { removed: [] },
-    );
+    assert.deepEqual(remaining(), new Set([older, keep, later]), 'own, older and later instances stay');
+    assert.deepEqual(await run(activities, 'removeStrayInstances', { ...input, keep }), { removed: [] });
   });
 
-  test('removeInstance with includeStrays removes the known instance and the late one, never an older one', async () => {
-    const { activities, input, older, retried, late, mine } = await lateCreate('sol-2', 'late-create-2');
+  test('removeInstance with includeStrays removes the known instance and the late one, never an older or later one', async () => {
+    const { activities, input, older, later, retried, late, remaining } = await lateCreate(
+      'sol-2',
+      'late-create-2',
+    );
     const result = await run(activities, 'removeInstance', {
       ...input,
       solutionInstanceId: retried.solutionInstanceId,
       includeStrays: true,
     });
     assert.deepEqual(new Set(result.removed), new Set([retried.solutionInstanceId, late]));
-    assert.deepEqual(mine(), []);
-    assert.equal(emu.emulator.store.instances.has(older), true, 'the older one stays');
+    assert.deepEqual(remaining(), new Set([older, later]));
   });
 
   test('a first attempt reports no retry', async () => {

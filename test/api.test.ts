@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { startConnection } from '../api/temporal.js';
+import { getConnectionStatus, initialMemo, startConnection } from '../api/temporal.js';
 import type { ConnectionStatus, ConnectInput } from '../common/messages.js';
+import { connectionIdFor, MEMO_KEY, WORKFLOW_TYPE } from '../common/messages.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { uniqueId } from './helpers/temporal.js';
@@ -313,6 +314,45 @@ describe('GET /v1/connections/{id}', () => {
     await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
   });
 
+  test('with no worker: a run that closes while its query goes unanswered is reported closed', async () => {
+    const queue = uniqueId('no-worker-tq');
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const { connectionId } = await startConnection(stack.client, queue, body);
+    // A second saga nobody serves: a query to it is never answered and runs into GET's deadline.
+    const silentBody = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const silent = await startConnection(stack.client, queue, silentBody);
+    const real = stack.client;
+    // The same client, except that the status query terminates the run and then goes unanswered: the
+    // run closes between GET's first describe and the end of its query.
+    const workflow = new Proxy(real.workflow, {
+      get(target, key) {
+        if (key !== 'getHandle') return Reflect.get(target, key, target) as unknown;
+        return (...args: Parameters<typeof target.getHandle>) => {
+          const handle = target.getHandle(...args);
+          return new Proxy(handle, {
+            get(h, k) {
+              if (k !== 'query') return Reflect.get(h, k, h) as unknown;
+              return async (...q: Parameters<typeof h.query>) => {
+                await real.workflow.getHandle(connectionId).terminate('closed during the query');
+                return real.workflow.getHandle(silent.connectionId).query(...q);
+              };
+            },
+          });
+        };
+      },
+    });
+    const client = new Proxy(real, {
+      get: (target, key) => (key === 'workflow' ? workflow : (Reflect.get(target, key, target) as unknown)),
+    });
+    try {
+      const status = await getConnectionStatus(client, connectionId);
+      assert.ok(validateStatus(status));
+      assert.equal(status.step, 'failed', JSON.stringify(status));
+    } finally {
+      await real.workflow.getHandle(silent.connectionId).terminate('test cleanup');
+    }
+  });
+
   test('a failed saga: step failed with the ApplicationFailure type', async () => {
     // An unknown solution is a permanent Tray error: the saga fails without waiting for auths.
     const res = await call(
@@ -389,6 +429,28 @@ describe('DELETE /v1/connections/{id}', () => {
     const again = await call('POST', '/v1/connections?wait=0', body);
     assert.equal(again.status, 201, again.text);
     assert.notEqual(again.body.runId, post.body.runId);
+  });
+
+  test('409 for a saga that has completed and is only tidying up', async () => {
+    // Still running, as after a retried create while it removes strays: a cancel could undo nothing.
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const connectionId = connectionIdFor(body.externalUserId, body.solutionId);
+    const handle = await stack.client.workflow.start(WORKFLOW_TYPE, {
+      workflowId: connectionId,
+      taskQueue: uniqueId('no-worker-tq'),
+      args: [body],
+      memo: { [MEMO_KEY]: { ...initialMemo(body), step: 'completed' } },
+    });
+    try {
+      assertError(await call('DELETE', `/v1/connections/${enc(connectionId)}`), 409, 'connection_closed');
+      const events = (await handle.fetchHistory()).events ?? [];
+      assert.ok(
+        !events.some((e) => e.workflowExecutionCancelRequestedEventAttributes),
+        'no cancel was requested',
+      );
+    } finally {
+      await handle.terminate('test cleanup');
+    }
   });
 
   test('404 for an unknown id', async () => {

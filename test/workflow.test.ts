@@ -561,12 +561,15 @@ describe('connectIntegration compensation', () => {
         const [create] = mock.inputsOf('createInstance');
         assert.equal(removes.length, 1);
         assert.equal(removes[0]?.solutionInstanceId, undefined);
-        assert.deepEqual(removes[0], {
+        const { notAfter, ...lookup } = removes[0] ?? {};
+        assert.deepEqual(lookup, {
           userId: 'user-1',
           solutionId: input.solutionId,
           instanceName: create?.instanceName,
           notBefore: create?.notBefore,
         });
+        // Instances made after the failed create had time to land are not the saga's.
+        assert.ok(notAfter && Date.parse(notAfter) > Date.parse(create?.notBefore ?? ''), String(notAfter));
       },
     );
   });
@@ -583,15 +586,24 @@ describe('connectIntegration after a retried create', () => {
         assert.equal((await handle.result()).enabled, true);
         assert.deepEqual(names(mock).slice(-2), ['enableInstance', 'removeStrayInstances']);
         const [create] = mock.inputsOf('createInstance');
-        assert.deepEqual(mock.inputsOf('removeStrayInstances'), [
-          {
-            userId: 'user-1',
-            solutionId: input.solutionId,
-            instanceName: create?.instanceName,
-            notBefore: create?.notBefore,
-            keep: 'instance-1',
-          },
-        ]);
+        const [sweep] = mock.inputsOf('removeStrayInstances');
+        const { notAfter, ...rest } = sweep ?? { notAfter: '' };
+        assert.deepEqual(rest, {
+          userId: 'user-1',
+          solutionId: input.solutionId,
+          instanceName: create?.instanceName,
+          notBefore: create?.notBefore,
+          keep: 'instance-1',
+        });
+        // The window for a late create: two minutes (workflow time) after the retried create answered,
+        // and the sweep waits for it to pass.
+        const events = (await handle.fetchHistory()).events ?? [];
+        const [createRetry] = scheduledEvents(events, 'createInstance'); // one event for all its attempts
+        const [sweepEvent] = scheduledEvents(events, 'removeStrayInstances');
+        assert.ok(createRetry && sweepEvent);
+        const windowMs = Date.parse(notAfter) - tsToMs(completedEventOf(events, createRetry).eventTime);
+        assert.ok(windowMs >= 119_000 && windowMs <= 125_000, `window ${windowMs} ms`);
+        assert.ok(tsToMs(sweepEvent.eventTime) >= Date.parse(notAfter), 'swept once the window had passed');
         assert.equal(mock.inputsOf('removeInstance').length, 0);
         assert.equal((await status(handle)).step, 'completed');
       },
@@ -630,6 +642,10 @@ describe('connectIntegration after a retried create', () => {
         const [remove] = mock.inputsOf('removeInstance');
         assert.equal(remove?.solutionInstanceId, 'instance-1');
         assert.equal(remove?.includeStrays, true);
+        assert.ok(
+          remove?.notAfter && !Number.isNaN(Date.parse(remove.notAfter)),
+          'strays are bounded in time',
+        );
         assert.equal(mock.inputsOf('removeStrayInstances').length, 0);
       },
     );

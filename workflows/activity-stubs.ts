@@ -42,6 +42,19 @@ export const afterAuth = proxyActivities<ConnectActivities>({
   },
 });
 
+/** Best-effort clean-up once the saga has succeeded: a few quick tries, then the caller logs and moves on. */
+export const cleanup = proxyActivities<ConnectActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '3m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE_TRAY_TYPES,
+  },
+});
+
 /** Compensation: deleting what the saga created must eventually happen, so retries never give up. */
 export const compensation = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',

@@ -19,13 +19,20 @@ import { DEFAULT_AUTH_TIMEOUT, parseDuration } from '../common/duration.js';
 import { connectInputProblems } from '../common/input.js';
 import type { ConnectInput, ConnectResult, StatusError } from '../common/messages.js';
 import { FAILURE_TYPES } from '../common/messages.js';
-import { afterAuth, compensation, forward } from './activity-stubs.js';
+import { afterAuth, cleanup, compensation, forward } from './activity-stubs.js';
 import { registerHandlers } from './handlers.js';
 import { AuthSlots } from './slots.js';
 import { SagaStatus } from './status.js';
 
 /** Tray asks for at least this long between creating an instance and enabling it. */
 const ENABLE_DELAY_MS = 2000;
+
+/**
+ * How long after a retried create answered a request an earlier attempt sent may still land at Tray:
+ * an attempt lasts at most 30 s, and Tray is taken to finish or drop a request within as long again;
+ * doubled for margin. Only instances created by then count as the saga's strays.
+ */
+const LATE_CREATE_WINDOW_MS = 2 * 60_000;
 
 /**
  * Pause between workflow-level attempts when removeInstance failed as non-retryable: doubling from the
@@ -95,7 +102,10 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     status.solutionInstanceId = created.solutionInstanceId;
     const solutionInstanceId = created.solutionInstanceId;
     // Decided by the recorded result alone (absent, so false, in older histories): no patch needed.
-    if (created.retried) target.includeStrays = true;
+    if (created.retried) {
+      target.includeStrays = true;
+      target.notAfter = new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString();
+    }
 
     status.enter('issuing_auth_urls');
     const issued = await forward.issueAuthUrls.executeWithOptions(
@@ -123,9 +133,9 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     await afterAuth.enableInstance.executeWithOptions({ summary: 'enable the solution instance' }, [
       { userId, solutionInstanceId },
     ]);
-    if (created.retried) await removeStrayInstances(target, solutionInstanceId);
 
     status.enter('completed');
+    if (created.retried) await removeStrayInstances(target, solutionInstanceId);
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     return { userId, solutionInstanceId, authValues, enabled: true };
   } catch (err) {
@@ -191,26 +201,33 @@ interface RemoveTarget {
   notBefore: string;
   /** The create was retried, so instances other than the known one may be the saga's too. */
   includeStrays?: boolean;
+  /** ISO time after which no instance is the saga's (see LATE_CREATE_WINDOW_MS). */
+  notAfter?: string;
 }
 
 /**
  * After a retried create, removes the saga's instances other than `keep` (an earlier attempt's create
- * that reached Tray late). Best effort: the saga is connected by now, so neither a failure here nor a
- * cancel may undo that; a stray left behind is logged.
+ * that reached Tray late), once the window for such a late create has passed. Best effort: the saga
+ * is connected and reported `completed` by now, so neither a failure here nor a cancel may undo that;
+ * a stray left behind is logged.
  */
 async function removeStrayInstances(target: RemoveTarget, keep: string): Promise<void> {
-  const { includeStrays: _, ...lookup } = target;
-  try {
-    const { removed } = await CancellationScope.nonCancellable(() =>
-      forward.removeStrayInstances.executeWithOptions(
+  const { includeStrays: _, notAfter = new Date().toISOString(), ...lookup } = target;
+  await CancellationScope.nonCancellable(async () => {
+    const waitMs = Date.parse(notAfter) - Date.now();
+    if (waitMs > 0) await sleep(waitMs, { summary: 'let a late create land before looking for it' });
+    try {
+      const { removed } = await cleanup.removeStrayInstances.executeWithOptions(
         { summary: 'remove instances a retried create left behind' },
-        [{ ...lookup, keep }],
-      ),
-    );
-    if (removed.length > 0) log.info('removed stray instances', { removed });
-  } catch (err) {
-    log.warn('could not remove stray instances; they stay disabled at Tray', { error: describeFailure(err) });
-  }
+        [{ ...lookup, keep, notAfter }],
+      );
+      if (removed.length > 0) log.info('removed stray instances', { removed });
+    } catch (err) {
+      log.warn('could not remove stray instances; they stay disabled at Tray', {
+        error: describeFailure(err),
+      });
+    }
+  });
 }
 
 /**
@@ -222,19 +239,22 @@ async function compensateAndFail(status: SagaStatus, failure: unknown, target: R
   const cause = describeFailure(err);
   status.error = cause;
   status.enter('compensating');
+  const known = status.solutionInstanceId;
+  // Without an id the instance is looked up; one created after the create attempts ended and a late
+  // request had time to land is not the saga's.
+  const input =
+    known !== undefined
+      ? { ...target, solutionInstanceId: known }
+      : {
+          ...target,
+          notAfter: target.notAfter ?? new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString(),
+        };
   await CancellationScope.nonCancellable(async () => {
     for (let attempt = 1; ; attempt++) {
       try {
         const { removed } = await compensation.removeInstance.executeWithOptions(
           { summary: 'compensate: remove the solution instance' },
-          [
-            {
-              ...target,
-              ...(status.solutionInstanceId !== undefined
-                ? { solutionInstanceId: status.solutionInstanceId }
-                : {}),
-            },
-          ],
+          [input],
         );
         status.compensation =
           removed.length > 0 ? `removed instance ${removed.join(', ')}` : 'no instance to remove';
