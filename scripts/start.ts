@@ -413,7 +413,7 @@ function readyBlock(info: {
     info.uiUrl ? `  Temporal UI    ${info.uiUrl}` : `  Temporal UI    (the one of your server)`,
     `  Temporal gRPC  ${info.temporalAddress}${info.embeddedServer ? '   (state in .data/temporal.db, server log .data/temporal.log)' : ''}`,
     info.emulatorUrl
-      ? `  Tray emulator  ${info.emulatorUrl}   (credentials in .data/dev-secrets.json)`
+      ? `  Tray emulator  ${info.emulatorUrl}   (credentials in .data/dev-secrets.json, state in .data/emulator-state.json)`
       : '  Tray           the real one (TRAY_MASTER_TOKEN is set)',
     '',
     'Start a saga for sol-1 (one auth slot, "slack"):',
