@@ -10,10 +10,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { pino } from 'pino';
-import { Webhook } from 'standardwebhooks';
 import { createApp } from '../api/app.js';
 import { WEBHOOK_PATH } from '../api/webhook.js';
 import { connectionIdFor } from '../common/messages.js';
+import { webhookRequest } from '../lib/webhook.js';
 
 /** The spec's ceiling for GET while no worker runs. */
 export const WORKERS_DOWN_TARGET_MS = 3000;
@@ -173,23 +173,11 @@ export async function runWorkersDownProbe(ctx: ProbeContext, count: number): Pro
     const first = started[0];
     const slot = ctx.slotIds[0];
     if (first !== undefined && slot !== undefined) {
-      const payload = JSON.stringify({
-        connectionId: first,
-        externalAuthId: slot,
-        authId: `bench-auth-${run}`,
-      });
-      const eventId = `msg_${randomBytes(12).toString('hex')}`;
-      const now = new Date();
-      await call('webhook', first, WEBHOOK_PATH, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'webhook-id': eventId,
-          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-          'webhook-signature': new Webhook(webhookSecret).sign(eventId, now, payload),
-        },
-        body: payload,
-      });
+      const signed = webhookRequest(
+        { connectionId: first, externalAuthId: slot, authId: `bench-auth-${run}` },
+        { secret: webhookSecret },
+      );
+      await call('webhook', first, WEBHOOK_PATH, { method: 'POST', ...signed });
     }
     return { sagas: count, taskQueue, calls };
   } finally {

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { Webhook } from 'standardwebhooks';
+import { webhookRequest } from '../lib/webhook.js';
 import type { EmulatorStore, InstanceRecord, SolutionSeed } from './store.js';
 
 interface DialogDeps {
@@ -186,16 +185,7 @@ async function relayCompletion(
   payload: { solutionInstanceId: string; externalAuthId: string; authId: string },
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   if (!deps.webhookUrl) return { ok: true };
-  const body = JSON.stringify(payload);
-  const msgId = `msg_${randomUUID()}`;
-  const at = new Date();
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'webhook-id': msgId,
-    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-  };
-  if (deps.webhookSecret)
-    headers['webhook-signature'] = new Webhook(deps.webhookSecret).sign(msgId, at, body);
+  const { headers, body } = webhookRequest(payload, deps.webhookSecret ? { secret: deps.webhookSecret } : {});
   try {
     const res = await fetch(deps.webhookUrl, {
       method: 'POST',

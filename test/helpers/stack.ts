@@ -12,12 +12,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { Webhook } from 'standardwebhooks';
 import { createActivities, createTrayClient } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { createLogger } from '../../api/logging.js';
 import { WEBHOOK_PATH } from '../../api/webhook.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
+import { webhookRequest } from '../../lib/webhook.js';
 import { bundleConnectWorkflows } from '../../lib/workflow-bundle.js';
 import { createConnectWorker } from '../../worker/create-worker.js';
 import { randomWebhookSecret, startEmulator, type StartedEmulator } from './emulator.js';
@@ -72,19 +72,7 @@ export function signWebhook(
   body: unknown,
   opts: Omit<SignOptions, 'secret'> = {},
 ): { headers: Record<string, string>; body: string } {
-  const raw = typeof body === 'string' ? body : JSON.stringify(body);
-  const id = opts.id ?? `msg_${randomBytes(12).toString('hex')}`;
-  const timestamp = opts.timestamp ?? new Date();
-  const signature = new Webhook(secret).sign(id, timestamp, raw);
-  return {
-    body: raw,
-    headers: {
-      'content-type': 'application/json',
-      'webhook-id': id,
-      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-      'webhook-signature': signature,
-    },
-  };
+  return webhookRequest(body, { ...opts, secret });
 }
 
 let runtimeInstalled = false;
