@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { DEFAULT_AUTH_TIMEOUT, parseDuration } from '../common/duration.js';
 import { connectInputProblems } from '../common/input.js';
+import type { RemoveInstanceInput } from '../common/activity-types.js';
 import type { ConnectInput, ConnectResult, StatusError } from '../common/messages.js';
 import { FAILURE_TYPES } from '../common/messages.js';
 import { afterAuth, cleanup, compensation, forward } from './activity-stubs.js';
@@ -81,6 +82,8 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     return await finishWithoutInstance(status, err);
   }
   const target: RemoveTarget = { userId, solutionId: input.solutionId, instanceName, notBefore };
+  // Set once a retried create answered: until then, an earlier attempt's create may still land.
+  let strayWindowEnd: string | undefined;
   try {
     const created = await forward.createInstance.executeWithOptions(
       {
@@ -102,10 +105,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     status.solutionInstanceId = created.solutionInstanceId;
     const solutionInstanceId = created.solutionInstanceId;
     // Decided by the recorded result alone (absent, so false, in older histories): no patch needed.
-    if (created.retried) {
-      target.includeStrays = true;
-      target.notAfter = new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString();
-    }
+    if (created.retried) strayWindowEnd = lateCreateWindowEnd();
 
     status.enter('issuing_auth_urls');
     const issued = await forward.issueAuthUrls.executeWithOptions(
@@ -135,12 +135,12 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     ]);
 
     status.enter('completed');
-    if (created.retried) await removeStrayInstances(target, solutionInstanceId);
+    if (strayWindowEnd !== undefined) await removeStrayInstances(target, solutionInstanceId, strayWindowEnd);
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     return { userId, solutionInstanceId, authValues, enabled: true };
   } catch (err) {
     slots.freeze();
-    return await compensateAndFail(status, err, target);
+    return await compensateAndFail(status, err, target, strayWindowEnd);
   }
 }
 
@@ -199,10 +199,11 @@ interface RemoveTarget {
   solutionId: string;
   instanceName: string;
   notBefore: string;
-  /** The create was retried, so instances other than the known one may be the saga's too. */
-  includeStrays?: boolean;
-  /** ISO time after which no instance is the saga's (see LATE_CREATE_WINDOW_MS). */
-  notAfter?: string;
+}
+
+/** ISO time after which no instance created from now on is the saga's (see LATE_CREATE_WINDOW_MS). */
+function lateCreateWindowEnd(): string {
+  return new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString();
 }
 
 /**
@@ -211,15 +212,14 @@ interface RemoveTarget {
  * is connected and reported `completed` by now, so neither a failure here nor a cancel may undo that;
  * a stray left behind is logged.
  */
-async function removeStrayInstances(target: RemoveTarget, keep: string): Promise<void> {
-  const { includeStrays: _, notAfter = new Date().toISOString(), ...lookup } = target;
+async function removeStrayInstances(target: RemoveTarget, keep: string, notAfter: string): Promise<void> {
   await CancellationScope.nonCancellable(async () => {
     const waitMs = Date.parse(notAfter) - Date.now();
     if (waitMs > 0) await sleep(waitMs, { summary: 'let a late create land before looking for it' });
     try {
       const { removed } = await cleanup.removeStrayInstances.executeWithOptions(
         { summary: 'remove instances a retried create left behind' },
-        [{ ...lookup, keep, notAfter }],
+        [{ ...target, keep, notAfter }],
       );
       if (removed.length > 0) log.info('removed stray instances', { removed });
     } catch (err) {
@@ -234,21 +234,27 @@ async function removeStrayInstances(target: RemoveTarget, keep: string): Promise
  * Removes the instance (by id when create answered, else by owner/solution/name/notBefore), out of
  * reach of cancellation and until it succeeds; then ends the workflow with the cause.
  */
-async function compensateAndFail(status: SagaStatus, failure: unknown, target: RemoveTarget): Promise<never> {
+async function compensateAndFail(
+  status: SagaStatus,
+  failure: unknown,
+  target: RemoveTarget,
+  strayWindowEnd: string | undefined,
+): Promise<never> {
   const err = cancelledOr(failure);
   const cause = describeFailure(err);
   status.error = cause;
   status.enter('compensating');
   const known = status.solutionInstanceId;
-  // Without an id the instance is looked up; one created after the create attempts ended and a late
-  // request had time to land is not the saga's.
-  const input =
-    known !== undefined
-      ? { ...target, solutionInstanceId: known }
-      : {
-          ...target,
-          notAfter: target.notAfter ?? new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString(),
-        };
+  let input: RemoveInstanceInput;
+  if (known === undefined) {
+    // Looked up: one created after the create attempts ended and a late request had time to land is
+    // not the saga's.
+    input = { ...target, notAfter: lateCreateWindowEnd() };
+  } else if (strayWindowEnd === undefined) {
+    input = { ...target, solutionInstanceId: known };
+  } else {
+    input = { ...target, solutionInstanceId: known, includeStrays: true, notAfter: strayWindowEnd };
+  }
   await CancellationScope.nonCancellable(async () => {
     for (let attempt = 1; ; attempt++) {
       try {
