@@ -19,15 +19,8 @@ import type { ConnectActivities } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { FaultSpec, RecordedRequest } from '../emulator/server.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
-import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import { CONFIG_SOLUTION, startEmulator, type StartedEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
-
-const CONFIG_SOLUTION = {
-  id: 'sol-config',
-  title: 'With config',
-  authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
-  configSlots: [{ externalId: 'channel', title: 'Channel', defaultValue: '#general' }],
-};
 
 let emu: StartedEmulator;
 

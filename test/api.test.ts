@@ -69,6 +69,21 @@ async function statusOf(connectionId: string): Promise<ConnectionStatus> {
   return res.body as ConnectionStatus;
 }
 
+/** Polls GET until the saga is at `step`, and answers that status. */
+function untilStep(
+  connectionId: string,
+  step: ConnectionStatus['step'],
+  what: string,
+): Promise<ConnectionStatus> {
+  return pollUntil(
+    async () => {
+      const s = await statusOf(connectionId);
+      return s.step === step ? s : undefined;
+    },
+    { timeoutMs: 30_000, what },
+  );
+}
+
 describe('POST /v1/connections', () => {
   test('starts a saga: 201 with every auth URL; the same request again is 200 existing', async () => {
     const body = input();
@@ -361,13 +376,7 @@ describe('GET /v1/connections/{id}', () => {
       input({ solutionId: uniqueId('no-such-solution'), authSlots: ['slack'] }),
     );
     assert.equal(res.status, 201, res.text);
-    const status = await pollUntil(
-      async () => {
-        const s = await statusOf(res.body.connectionId);
-        return s.step === 'failed' ? s : undefined;
-      },
-      { timeoutMs: 30_000, what: 'the saga to fail' },
-    );
+    const status = await untilStep(res.body.connectionId, 'failed', 'the saga to fail');
     assert.ok(validateStatus(status));
     assert.ok(status.error?.type.startsWith('Tray'), JSON.stringify(status.error));
     assert.ok(status.error?.message);
@@ -380,13 +389,7 @@ describe('GET /v1/connections/{id}', () => {
       input({ authSlots: ['slack'], solutionId: 'sol-1', authTimeout: '1s' }),
     );
     assert.equal(res.status, 201, res.text);
-    const status = await pollUntil(
-      async () => {
-        const s = await statusOf(res.body.connectionId);
-        return s.step === 'timed_out' ? s : undefined;
-      },
-      { timeoutMs: 30_000, what: 'the saga to time out' },
-    );
+    const status = await untilStep(res.body.connectionId, 'timed_out', 'the saga to time out');
     assert.equal(status.error?.type, 'AuthTimeout');
     const desc = await stack.client.workflow.getHandle(res.body.connectionId).describe();
     assert.equal(desc.status.name, 'FAILED');
@@ -405,13 +408,7 @@ describe('DELETE /v1/connections/{id}', () => {
     assert.equal(del.status, 202, del.text);
     assert.equal(del.body.connectionId, post.body.connectionId);
 
-    const status = await pollUntil(
-      async () => {
-        const s = await statusOf(post.body.connectionId);
-        return s.step === 'cancelled' ? s : undefined;
-      },
-      { timeoutMs: 30_000, what: 'the saga to be cancelled' },
-    );
+    const status = await untilStep(post.body.connectionId, 'cancelled', 'the saga to be cancelled');
     assert.ok(validateStatus(status));
     assert.equal(stack.emulator.emulator.store.instances.has(instanceId), false);
 
@@ -512,10 +509,7 @@ describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
         input({ solutionId: 'sol-1', authSlots: ['slack'] }),
       );
       assert.equal(post.status, 201);
-      await pollUntil(async () => (await statusOf(post.body.connectionId)).step === 'creating_instance', {
-        timeoutMs: 30_000,
-        what: 'the saga to be creating the instance',
-      });
+      await untilStep(post.body.connectionId, 'creating_instance', 'the saga to be creating the instance');
       assertError(
         await call('POST', `/v1/connections/${enc(post.body.connectionId)}/auth-urls/slack`),
         409,

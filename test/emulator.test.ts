@@ -4,7 +4,12 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { randomWebhookSecret, startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import {
+  CONFIG_SOLUTION,
+  randomWebhookSecret,
+  startEmulator,
+  type StartedEmulator,
+} from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 
 interface GqlError {
@@ -336,12 +341,7 @@ describe('GraphQL API', () => {
 test('config values: refused on auth-only solutions, JSON-encoded strings elsewhere, defaults filled in', async () => {
   const e = await startEmulator({
     solutions: [
-      {
-        id: 'with-config',
-        title: 'With config',
-        authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
-        configSlots: [{ externalId: 'channel', title: 'Channel', defaultValue: '#general' }],
-      },
+      CONFIG_SOLUTION,
       {
         id: 'auth-only',
         title: 'Auth only',
@@ -365,19 +365,19 @@ test('config values: refused on auth-only solutions, JSON-encoded strings elsewh
     assert.deepEqual(codesOf(await create('auth-only', [{ externalId: 'channel', value: '"#x"' }])), [
       'bad_request',
     ]);
-    assert.deepEqual(codesOf(await create('with-config', [{ externalId: 'channel', value: '#x' }])), [
+    assert.deepEqual(codesOf(await create(CONFIG_SOLUTION.id, [{ externalId: 'channel', value: '#x' }])), [
       'bad_request',
     ]);
-    assert.deepEqual(codesOf(await create('with-config', [{ externalId: 'nope', value: '1' }])), [
+    assert.deepEqual(codesOf(await create(CONFIG_SOLUTION.id, [{ externalId: 'nope', value: '1' }])), [
       'bad_request',
     ]);
-    const defaults = await create('with-config');
+    const defaults = await create(CONFIG_SOLUTION.id);
     assert.deepEqual(defaults.data, {
       createSolutionInstance: {
         solutionInstance: { configValues: [{ externalId: 'channel', value: '"#general"' }] },
       },
     });
-    const set = await create('with-config', [{ externalId: 'channel', value: '"#ops"' }]);
+    const set = await create(CONFIG_SOLUTION.id, [{ externalId: 'channel', value: '"#ops"' }]);
     assert.deepEqual(set.data, {
       createSolutionInstance: {
         solutionInstance: { configValues: [{ externalId: 'channel', value: '"#ops"' }] },
@@ -645,18 +645,11 @@ describe('auth dialog', () => {
 
 test('the auth-only dialog refuses an instance whose solution has config slots, leaving the code usable', async () => {
   const e = await startEmulator({
-    solutions: [
-      {
-        id: 'with-config',
-        title: 'With config',
-        authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
-        configSlots: [{ externalId: 'channel', title: 'Channel', defaultValue: '#general' }],
-      },
-    ],
+    solutions: [CONFIG_SOLUTION],
   });
   try {
     const { userId, token } = await newUser(e);
-    const instanceId = await newInstance(e, token, 'with-config');
+    const instanceId = await newInstance(e, token, CONFIG_SOLUTION.id);
     const code = await newCode(e, userId);
     const url = `${e.url}/external/auth/create/${e.embeddedId}/${instanceId}/slack?code=${code}`;
     const page = await fetch(url);

@@ -858,26 +858,15 @@ describe('connectIntegration reissueAuthUrl', () => {
     const mockOptions: MockOptions = {};
     await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
       const before = await waitForStep(handle, 'awaiting_auth');
-      let release: () => void = () => undefined;
-      mockOptions.holds = { issueAuthUrls: new Promise<void>((resolve) => (release = resolve)) };
-      const update = await handle.startUpdate(reissueAuthUrlUpdate, {
-        args: [{ externalAuthId: 'slack' }],
-        waitForStage: WorkflowUpdateStage.ACCEPTED,
-      });
-      await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 2, {
-        timeoutMs: 30_000,
-        what: 'the reissue running',
-      });
+      const { update, release } = await startHeldReissue(handle, mock, mockOptions);
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
       await waitForStep(handle, 'completed');
       release();
-      const err = await update.result().then(
-        () => assert.fail('a URL for a completed slot should not be handed out'),
-        (e: unknown) => e,
+      await assertRejected(
+        update.result(),
+        FAILURE_TYPES.slotCompleted,
+        'a URL for a completed slot should not be handed out',
       );
-      assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
-      assert.ok(err.cause instanceof ApplicationFailure);
-      assert.equal(err.cause.type, FAILURE_TYPES.slotCompleted);
       assert.equal((await handle.result()).enabled, true);
       assert.equal((await status(handle)).authSlots[0]?.url, before.authSlots[0]?.url);
     });
@@ -886,39 +875,51 @@ describe('connectIntegration reissueAuthUrl', () => {
     const mockOptions: MockOptions = {};
     await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
       await waitForStep(handle, 'awaiting_auth');
-      let release: () => void = () => undefined;
-      mockOptions.holds = { issueAuthUrls: new Promise<void>((resolve) => (release = resolve)) };
-      const update = await handle.startUpdate(reissueAuthUrlUpdate, {
-        args: [{ externalAuthId: 'slack' }],
-        waitForStage: WorkflowUpdateStage.ACCEPTED,
-      });
-      await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 2, {
-        timeoutMs: 30_000,
-        what: 'the reissue running',
-      });
+      const { update, release } = await startHeldReissue(handle, mock, mockOptions);
       await handle.cancel();
-      const err = await update.result().then(
-        () => assert.fail('a cancelled saga hands out no URL'),
-        (e: unknown) => e,
-      );
+      await assertRejected(update.result(), FAILURE_TYPES.notAwaiting, 'a cancelled saga hands out no URL');
       release();
-      assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
-      assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
-      assert.equal(err.cause.type, FAILURE_TYPES.notAwaiting);
       await handle.result().catch(() => undefined);
       assert.equal((await status(handle)).step, 'cancelled');
     });
   });
 });
 
-async function assertUpdateRejected(handle: Handle, externalAuthId: string, type: string): Promise<void> {
-  const err = await handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId }] }).then(
-    () => assert.fail(`reissue for ${externalAuthId} should be rejected`),
+/**
+ * Holds issueAuthUrls from now on, starts a reissue for 'slack' and waits until its issue call runs:
+ * the update is accepted and in flight until `release`.
+ */
+async function startHeldReissue(handle: Handle, mock: MockActivities, mockOptions: MockOptions) {
+  let release: () => void = () => undefined;
+  mockOptions.holds = { issueAuthUrls: new Promise<void>((resolve) => (release = resolve)) };
+  const update = await handle.startUpdate(reissueAuthUrlUpdate, {
+    args: [{ externalAuthId: 'slack' }],
+    waitForStage: WorkflowUpdateStage.ACCEPTED,
+  });
+  await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 2, {
+    timeoutMs: 30_000,
+    what: 'the reissue running',
+  });
+  return { update, release };
+}
+
+/** Asserts that an update's result is a rejection of the given ApplicationFailure type. */
+async function assertRejected(result: Promise<unknown>, type: string, why: string): Promise<void> {
+  const err = await result.then(
+    () => assert.fail(why),
     (e: unknown) => e,
   );
   assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
-  assert.ok(err.cause instanceof ApplicationFailure);
+  assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
   assert.equal(err.cause.type, type);
+}
+
+async function assertUpdateRejected(handle: Handle, externalAuthId: string, type: string): Promise<void> {
+  await assertRejected(
+    handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId }] }),
+    type,
+    `reissue for ${externalAuthId} should be rejected`,
+  );
 }
 
 /** Cancels a saga a test is done with and waits for its compensation, so no work outlives the test. */

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createEmulator, type Emulator, type EmulatorOptions } from '../../emulator/server.js';
+import {
+  createEmulator,
+  type Emulator,
+  type EmulatorOptions,
+  type SolutionSeed,
+} from '../../emulator/server.js';
 
 export interface StartedEmulator {
   emulator: Emulator;
@@ -11,6 +16,14 @@ export interface StartedEmulator {
   embeddedId: string;
   close(): Promise<void>;
 }
+
+/** A solution with one config slot besides its auth slot, which the demo solutions lack. */
+export const CONFIG_SOLUTION: SolutionSeed = {
+  id: 'sol-config',
+  title: 'With config',
+  authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
+  configSlots: [{ externalId: 'channel', title: 'Channel', defaultValue: '#general' }],
+};
 
 /** A fresh `whsec_...` secret for signing webhook relays in tests. */
 export function randomWebhookSecret(): string {
