@@ -74,7 +74,9 @@ test(`no function outside test/ is over ${MAX_FUNCTION_LINES} lines`, () => {
 
 test('shipped folders and scripts/ import nothing from test/', () => {
   const importsTest = /from\s+['"](\.\.\/)+test\/|import\(\s*['"](\.\.\/)+test\//;
-  const offenders = sourceFiles().filter((f) => importsTest.test(readFileSync(join(PROJECT_ROOT, f), 'utf8')));
+  const offenders = sourceFiles().filter((f) =>
+    importsTest.test(readFileSync(join(PROJECT_ROOT, f), 'utf8')),
+  );
   assert.deepEqual(offenders, []);
 });
 
