@@ -1,6 +1,6 @@
 /**
  * The activities and the Tray client against the Tray emulator over HTTP: documents valid against
- * the schema, the request budget of the spec, error classification, the lost-response adoption,
+ * the schema, the request budget (docs/design.md#one-tray-request-per-activity), error classification, the lost-response adoption,
  * the user race, token hygiene and idempotent removal.
  */
 import assert from 'node:assert/strict';
@@ -130,7 +130,7 @@ describe('GraphQL documents', () => {
     });
   }
 
-  test('region endpoints follow NOTES.md', () => {
+  test('region endpoints follow docs/tray.md', () => {
     assert.equal(REGION_ENDPOINTS.eu.graphqlUrl, 'https://eu1.tray.io/graphql');
     assert.equal(REGION_ENDPOINTS.apac.dialogBaseUrl, 'https://embedded.ap1.tray.io');
   });

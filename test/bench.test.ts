@@ -1,6 +1,6 @@
 /**
  * `npm run bench` end to end with two sagas (one new user, one known user): it must finish, and each
- * saga must stay within the spec's Tray request budget. Timings are the bench's business, not a
+ * saga must stay within the Tray request budget (docs/design.md#one-tray-request-per-activity). Timings are the bench's business, not a
  * test's: nothing here asserts a duration.
  */
 import { spawn } from 'node:child_process';
@@ -71,7 +71,7 @@ test('two sagas stay within the 8 (new user) / 7 (known user) Tray request budge
 
   assert.match(stderr, /Tray requests per saga/, 'the table goes to stderr with --json');
 
-  // The workers-down probe ran by default and every call answered as the spec says (no timing asserted).
+  // The workers-down probe ran by default and every call answered as docs/design.md#workers-down-answers says (no timing asserted).
   const down = result.workersDown;
   assert.ok(down, 'the workers-down probe is in the result');
   assert.equal(down.started, 5);

@@ -81,7 +81,8 @@ test('shipped folders and scripts/ import nothing from test/', () => {
 });
 
 test('code points at docs/ in the repository, not at documents outside it', () => {
-  const outside = /NOTES\.md|the spec\b/;
+  // Built from parts so this file does not match its own pattern.
+  const outside = new RegExp(['NOTES', 'md'].join('\\.') + '|the ' + 'spec\\b');
   const offenders = trackedTsFiles().flatMap((f) =>
     readFileSync(join(PROJECT_ROOT, f), 'utf8')
       .split('\n')

@@ -1,5 +1,5 @@
 /**
- * The saga on the time-skipping test server with faked activities: every branch of the spec's
+ * The saga on the time-skipping test server with faked activities: every branch of the design's
  * "The saga", "Compensation" and "Messages", one workflow per test.
  */
 import { after, before, describe, test } from 'node:test';
