@@ -1,21 +1,20 @@
 /**
- * Per-process memory of user tokens, so a saga mints one token (one `authorize` request) rather than
- * one per activity. Tokens live only here: never on disk, in results, errors, logs or history.
+ * Per-process memory of user tokens, so a saga spends one `authorize` rather than one per activity.
+ * Tokens live only here: never on disk, in results, errors, logs or history.
  */
 
 export interface UserTokenCacheOptions {
   /**
-   * How long a minted token is reused. Default 24 hours: a saga whose user authorises within the
-   * default auth wait still finds its token, and the token is at most half-way through Tray's
-   * ~2-day life when used. A token Tray refuses earlier is dropped and minted again anyway.
+   * Default 24 h: it outlasts the default auth wait and is at most half-way through Tray's ~2-day
+   * token life (docs/tray.md). A token Tray refuses earlier is minted again anyway.
    */
   ttlMs?: number;
-  /** Upper bound on remembered users; the oldest entries go first. Default 10 000. */
+  /** The oldest users are forgotten beyond it. */
   maxEntries?: number;
   now?: () => number;
 }
 
-export const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
 
 interface Entry {
   token: string;
@@ -36,7 +35,6 @@ export class UserTokenCache {
     this.now = options.now ?? Date.now;
   }
 
-  /** The cached, unexpired token of `userId`, if any. */
   get(userId: string): string | undefined {
     const entry = this.entries.get(userId);
     if (!entry) return undefined;
@@ -85,10 +83,6 @@ export class UserTokenCache {
       this.pending.set(userId, inFlight);
     }
     return { token: await inFlight, cached: false };
-  }
-
-  get size(): number {
-    return this.entries.size;
   }
 
   /** Keeps tokens out of anything that serialises or inspects the cache. */

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ClientError, GraphQLClient, type Variables } from 'graphql-request';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 
-/** Tray's GraphQL endpoint and auth-only dialog host per region (NOTES.md). */
+/** Tray's GraphQL endpoint and auth-only dialog host per region (docs/tray.md). */
 export const REGION_ENDPOINTS = {
   us: { graphqlUrl: 'https://tray.io/graphql', dialogBaseUrl: 'https://embedded.tray.io' },
   eu: { graphqlUrl: 'https://eu1.tray.io/graphql', dialogBaseUrl: 'https://embedded.eu1.tray.io' },
@@ -47,7 +47,7 @@ export interface TrayClientOptions {
 /** What a Tray failure carries besides its message (safe for history: no tokens, no payloads). */
 export interface TrayErrorDetails {
   operation: string;
-  /** Tray's `extensions.code` (`not_found`, `forbidden`, `conflict`, …), `unauthorized` for a 401, or the network error code. */
+  /** Tray's `extensions.code` (`not_found`, `conflict`, …), `unauthorized` for a 401, or a network code. */
   code?: string;
   httpStatus?: number;
 }

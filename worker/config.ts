@@ -1,7 +1,4 @@
-/**
- * The worker's environment, validated once at start: a bad environment fails fast with one message
- * naming every bad variable (secret values are never echoed).
- */
+/** The worker's environment, validated at start so a bad one fails fast, naming every bad variable. */
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
 import { hostPort, oneOf, positiveNumber, readEnv, str, url } from '../lib/config.js';
@@ -11,13 +8,12 @@ export interface WorkerConfig {
   namespace: string;
   taskQueue: string;
   region: TrayRegion;
-  /** TRAY_GRAPHQL_URL, else the region's endpoint. */
   graphqlUrl: string;
-  /** TRAY_AUTH_DIALOG_URL (white label, emulator), else the region's dialog host. */
+  /** A white-label host or the emulator may replace the region's dialog host. */
   dialogBaseUrl: string;
   masterToken: string;
   embeddedId: string;
-  /** Tray requests per second across all workers (Temporal's task-queue-wide activity limit). */
+  /** Tray requests per second across all workers. */
   rateLimitPerSecond: number;
 }
 

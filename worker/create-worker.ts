@@ -1,8 +1,4 @@
-/**
- * Builds the connect-saga Worker. The Tray rate limit is enforced by the Temporal server per task
- * queue (`maxTaskQueueActivitiesPerSecond`), so it holds however many worker processes run; the rate
- * given there is set below the limit so the server's bursts stay within it too (rate-limit.ts).
- */
+/** The connect-saga Worker. The server enforces the Tray rate limit per task queue, across workers. */
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
@@ -15,18 +11,15 @@ export interface CreateWorkerOptions {
   activities: ConnectActivities;
   /** Tests pass a prebuilt bundle; otherwise workflows/index.ts is bundled (once per process). */
   workflowBundle?: WorkflowBundleWithSourceMap;
-  /**
-   * Tray requests per second on average over any 5 s, all workers together (TRAY_RATE_LIMIT_PER_SECOND);
-   * activities send one request each, so this bounds the task queue's activities.
-   */
+  /** TRAY_RATE_LIMIT_PER_SECOND: one request per activity, so it bounds the task queue's activities. */
   rateLimitPerSecond: number;
-  /** Shown in the Web UI's worker list; default: the SDK's pid@host. */
   identity?: string;
 }
 
 /** Creates (does not run) a Worker serving the saga's workflow and activities on `taskQueue`. */
 export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Worker> {
-  if (!(opts.rateLimitPerSecond > 0)) throw new RangeError('rateLimitPerSecond must be a positive number');
+  // First, so a bad rate fails before the slow bundling.
+  const activitiesPerSecond = taskQueueActivitiesPerSecond(opts.rateLimitPerSecond);
   const workflowBundle = opts.workflowBundle ?? (await bundleConnectWorkflows());
   return Worker.create({
     connection: opts.connection,
@@ -34,7 +27,7 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     taskQueue: opts.taskQueue,
     workflowBundle,
     activities: { ...opts.activities },
-    maxTaskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(opts.rateLimitPerSecond),
+    maxTaskQueueActivitiesPerSecond: activitiesPerSecond,
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
 }

@@ -3,8 +3,7 @@
  * until SIGTERM/SIGINT, then drains in-flight tasks and exits.
  */
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
-import { createTrayClient } from '../activities/tray-client.js';
+import { createActivities, createTrayClient } from '../activities/index.js';
 import { WORKFLOW_TYPE } from '../common/messages.js';
 import { exitOnConfigError } from '../lib/config.js';
 import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';

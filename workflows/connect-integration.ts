@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { DEFAULT_AUTH_TIMEOUT, parseDuration } from '../common/duration.js';
 import { connectInputProblems } from '../common/input.js';
-import type { RemoveInstanceInput } from '../common/activity-types.js';
+import type { InstanceOwnerKey, RemoveInstanceInput } from '../common/activity-types.js';
 import type { ConnectInput, ConnectResult, StatusError } from '../common/messages.js';
 import { FAILURE_TYPES } from '../common/messages.js';
 import { afterAuth, cleanup, compensation, forward } from './activity-stubs.js';
@@ -81,7 +81,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   } catch (err) {
     return await finishWithoutInstance(status, err);
   }
-  const target: RemoveTarget = { userId, solutionId: input.solutionId, instanceName, notBefore };
+  const target: InstanceOwnerKey = { userId, solutionId: input.solutionId, instanceName, notBefore };
   // Set once a retried create answered: until then, an earlier attempt's create may still land.
   let strayWindowEnd: string | undefined;
   try {
@@ -92,15 +92,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
         // for the attempt to end keeps the removal from looking for the instance before it exists.
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       },
-      [
-        {
-          userId,
-          solutionId: input.solutionId,
-          instanceName,
-          notBefore,
-          ...(input.configValues !== undefined ? { configValues: input.configValues } : {}),
-        },
-      ],
+      [{ ...target, ...(input.configValues !== undefined ? { configValues: input.configValues } : {}) }],
     );
     status.solutionInstanceId = created.solutionInstanceId;
     const solutionInstanceId = created.solutionInstanceId;
@@ -194,13 +186,6 @@ async function awaitVerifiedAuths(
   }
 }
 
-interface RemoveTarget {
-  userId: string;
-  solutionId: string;
-  instanceName: string;
-  notBefore: string;
-}
-
 /** ISO time after which no instance created from now on is the saga's (see LATE_CREATE_WINDOW_MS). */
 function lateCreateWindowEnd(): string {
   return new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString();
@@ -212,7 +197,7 @@ function lateCreateWindowEnd(): string {
  * is connected and reported `completed` by now, so neither a failure here nor a cancel may undo that;
  * a stray left behind is logged.
  */
-async function removeStrayInstances(target: RemoveTarget, keep: string, notAfter: string): Promise<void> {
+async function removeStrayInstances(target: InstanceOwnerKey, keep: string, notAfter: string): Promise<void> {
   await CancellationScope.nonCancellable(async () => {
     const waitMs = Date.parse(notAfter) - Date.now();
     if (waitMs > 0) await sleep(waitMs, { summary: 'let a late create land before looking for it' });
@@ -237,7 +222,7 @@ async function removeStrayInstances(target: RemoveTarget, keep: string, notAfter
 async function compensateAndFail(
   status: SagaStatus,
   failure: unknown,
-  target: RemoveTarget,
+  target: InstanceOwnerKey,
   strayWindowEnd: string | undefined,
 ): Promise<never> {
   const err = cancelledOr(failure);
