@@ -9,8 +9,8 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { CREATE_USER } from '../activities/documents.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
-import { startDevServer } from '../lib/dev-server.js';
-import { findTemporalCli } from '../lib/temporal-bin.js';
+import { startDevServer } from '../dev/dev-server.js';
+import { findTemporalCli } from '../dev/temporal-bin.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { createConnectWorker } from '../worker/create-worker.js';
 import { meterTrayClient, type MeteredRequest } from './request-meter.js';

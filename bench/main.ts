@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { connectionIdFor } from '../common/messages.js';
-import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { startHarness, type Harness } from './harness.js';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options.js';
 import { buildResult, renderResult, sampleMemory } from './report.js';

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { createApp } from '../api/app.js';
 import { WEBHOOK_PATH } from '../api/webhook.js';
 import { connectionIdFor } from '../common/messages.js';
-import { webhookRequest } from '../lib/webhook.js';
+import { webhookRequest } from '../dev/webhook.js';
 
 /** The spec's ceiling for GET while no worker runs. */
 export const WORKERS_DOWN_TARGET_MS = 3000;

@@ -13,7 +13,7 @@ import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
 import { buildResult, sampleMemory, type BenchResult, type Observations } from '../bench/report.js';
 import type { MeteredRequest } from '../bench/request-meter.js';
 import type { ProbeCall } from '../bench/workers-down.js';
-import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { devServer } from './helpers/temporal.js';
 
 const server = await devServer();
