@@ -66,7 +66,7 @@ export default tseslint.config(
               message: 'Not in workflow code.',
             },
             {
-              group: ['../activities', '../activities/*', '../lib/*', '../api/*', '../worker/*'],
+              group: ['../activities', '../activities/*', '../lib/*', '../dev/*', '../api/*', '../worker/*'],
               allowTypeImports: true,
               message: 'Workflows import activities as types only.',
             },

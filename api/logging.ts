@@ -5,29 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-
-/** Paths pino blanks out wherever a request, config or error object ends up in a log line. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers["webhook-signature"]',
-  'headers.authorization',
-  'headers["webhook-signature"]',
-  'authorization',
-  'token',
-  'apiToken',
-  'webhookSecret',
-  '*.token',
-  '*.apiToken',
-  '*.webhookSecret',
-  '*.authorization',
-];
+import { REDACT } from '../lib/redact.js';
 
 /** The API's logger: JSON lines to stdout, or to `destination` (tests capture it). */
 export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const settings: LoggerOptions = {
     name: 'connect-saga-api',
     level: process.env.LOG_LEVEL ?? 'info',
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    redact: REDACT,
     ...options,
   };
   return destination ? pino(settings, destination) : pino(settings);

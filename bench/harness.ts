@@ -5,15 +5,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { CREATE_USER } from '../activities/documents.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
-import { startDevServer } from '../lib/dev-server.js';
-import { findTemporalCli } from '../lib/temporal-bin.js';
+import { startDevServer } from '../dev/dev-server.js';
+import { quietRuntime } from '../dev/in-process.js';
+import { findTemporalCli } from '../dev/temporal-bin.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { createConnectWorker } from '../worker/create-worker.js';
-import { meterTrayClient, type MeteredRequest } from './request-meter.js';
+import { meterTrayClient, type MeteredRequest, type RequestMeter } from './request-meter.js';
 
 export interface HarnessOptions {
   slots: number;
@@ -56,31 +57,118 @@ function benchSolution(slots: number): SolutionSeed {
   };
 }
 
-let runtimeInstalled = false;
-/** Keeps the SDK's own logs to warnings so the bench's progress lines stay readable. */
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+type Progress = (message: string) => void;
+
+/** What was started so far; `close()` stops it newest first, reporting each, and runs once. */
+class Cleanups {
+  private readonly steps: { name: string; run: () => Promise<void> }[] = [];
+  private closed = false;
+
+  constructor(private readonly progress: Progress) {}
+
+  add(name: string, run: () => Promise<void>): void {
+    this.steps.push({ name, run });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const step of this.steps.reverse()) {
+      try {
+        await step.run();
+        this.progress(`stopped ${step.name}`);
+      } catch (error) {
+        this.progress(`stopping ${step.name} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+async function startOwnDevServer(cleanups: Cleanups, progress: Progress): Promise<string> {
+  progress('starting the Temporal dev server …');
+  const server = await startDevServer({ cliPath: await findTemporalCli(), onProgress: progress });
+  cleanups.add('Temporal dev server', () => server.stop());
+  progress(`Temporal dev server on ${server.address}`);
+  return server.address;
+}
+
+interface BenchTray {
+  emulator: Emulator;
+  url: string;
+  embeddedId: string;
+  solution: SolutionSeed;
+  meter: RequestMeter;
+  createExternalUser(externalUserId: string, name: string): Promise<string>;
+}
+
+/** The emulator with the bench solution, the metered client the worker uses, and one for set-up. */
+async function startTray(slots: number, cleanups: Cleanups, progress: Progress): Promise<BenchTray> {
+  const solution = benchSolution(slots);
+  const masterToken = `mt_${randomBytes(18).toString('base64url')}`;
+  const embeddedId = `emb-bench-${randomBytes(3).toString('hex')}`;
+  const emulator = createEmulator({ masterToken, embeddedId, solutions: [...DEMO_SOLUTIONS, solution] });
+  const listening = await emulator.listen(0, '127.0.0.1');
+  cleanups.add('Tray emulator', () => listening.close());
+  progress(`Tray emulator on ${listening.url}`);
+
+  const graphqlUrl = `${listening.url}/graphql`;
+  const meter = meterTrayClient(createTrayClient({ graphqlUrl, masterToken }));
+  // Setup requests go through a client of their own, so they are never counted against a saga.
+  const setupTray = createTrayClient({ graphqlUrl, masterToken });
+  const createExternalUser = async (externalUserId: string, name: string): Promise<string> => {
+    const data = await setupTray.request<{ createExternalUser: { userId: string } }>(
+      CREATE_USER,
+      { externalUserId, name },
+      'master',
+    );
+    return data.createExternalUser.userId;
+  };
+  return { emulator, url: listening.url, embeddedId, solution, meter, createExternalUser };
+}
+
+/** Runs the worker; the promise it returns rejects if the worker stops before close() stops it. */
+async function startWorker(
+  options: {
+    connection: NativeConnection;
+    namespace: string;
+    taskQueue: string;
+    tray: BenchTray;
+    workflowBundle: WorkflowBundleWithSourceMap;
+    rateLimitPerSecond: number;
+  },
+  cleanups: Cleanups,
+): Promise<{ running: Promise<void> }> {
+  const { tray } = options;
+  const worker: Worker = await createConnectWorker({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities({
+      tray: tray.meter.client,
+      embeddedId: tray.embeddedId,
+      dialogBaseUrl: tray.url,
+    }),
+    workflowBundle: options.workflowBundle,
+    rateLimitPerSecond: options.rateLimitPerSecond,
+    identity: `bench@${process.pid}`,
+  });
+  let stopping = false;
+  const workerRunning = worker.run().then(() => {
+    if (!stopping) throw new Error('the worker stopped on its own');
+  });
+  workerRunning.catch(() => undefined);
+  cleanups.add('worker', async () => {
+    stopping = true;
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await workerRunning.catch(() => undefined);
+  });
+  return { running: workerRunning };
 }
 
 /** Starts the dev server (unless an address is given), emulator and worker; cleans up if any step fails. */
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const { progress, signal } = options;
-  const cleanups: { name: string; run: () => Promise<void> }[] = [];
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup.run();
-        progress(`stopped ${cleanup.name}`);
-      } catch (error) {
-        progress(`stopping ${cleanup.name} failed: ${(error as Error).message}`);
-      }
-    }
-  };
+  const cleanups = new Cleanups(progress);
   const checkAborted = () => {
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
   };
@@ -91,88 +179,52 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     const bundling = bundleConnectWorkflows();
     bundling.catch(() => undefined);
 
-    let temporalAddress = options.temporalAddress;
-    const ownDevServer = temporalAddress === undefined;
-    if (temporalAddress === undefined) {
-      progress('starting the Temporal dev server …');
-      const server = await startDevServer({ cliPath: await findTemporalCli(), onProgress: progress });
-      cleanups.push({ name: 'Temporal dev server', run: () => server.stop() });
-      temporalAddress = server.address;
-      progress(`Temporal dev server on ${temporalAddress}`);
-    }
+    const ownDevServer = options.temporalAddress === undefined;
+    const temporalAddress = options.temporalAddress ?? (await startOwnDevServer(cleanups, progress));
     checkAborted();
 
-    const solution = benchSolution(options.slots);
-    const masterToken = `mt_${randomBytes(18).toString('base64url')}`;
-    const embeddedId = `emb-bench-${randomBytes(3).toString('hex')}`;
-    const emulator = createEmulator({ masterToken, embeddedId, solutions: [...DEMO_SOLUTIONS, solution] });
-    const listening = await emulator.listen(0, '127.0.0.1');
-    cleanups.push({ name: 'Tray emulator', run: () => listening.close() });
-    progress(`Tray emulator on ${listening.url}`);
+    const tray = await startTray(options.slots, cleanups, progress);
 
     const connection = await Connection.connect({ address: temporalAddress });
-    cleanups.push({ name: 'Temporal client connection', run: () => connection.close() });
+    cleanups.add('Temporal client connection', () => connection.close());
     const namespace = 'default';
     const client = new Client({ connection, namespace });
 
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
-    cleanups.push({ name: 'worker connection', run: () => nativeConnection.close() });
+    cleanups.add('worker connection', () => nativeConnection.close());
 
-    const graphqlUrl = `${listening.url}/graphql`;
-    const meter = meterTrayClient(createTrayClient({ graphqlUrl, masterToken }));
-    // Setup requests go through a client of their own, so they are never counted against a saga.
-    const setupTray = createTrayClient({ graphqlUrl, masterToken });
-    const createExternalUser = async (externalUserId: string, name: string): Promise<string> => {
-      const data = await setupTray.request<{ createExternalUser: { userId: string } }>(
-        CREATE_USER,
-        { externalUserId, name },
-        'master',
-      );
-      return data.createExternalUser.userId;
-    };
     const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
     progress('bundling the workflows …');
     const workflowBundle = await bundling;
     checkAborted();
-    const worker: Worker = await createConnectWorker({
-      connection: nativeConnection,
-      namespace,
-      taskQueue,
-      activities: createActivities({ tray: meter.client, embeddedId, dialogBaseUrl: listening.url }),
-      workflowBundle,
-      rateLimitPerSecond: options.rateLimitPerSecond,
-      identity: `bench@${process.pid}`,
-    });
-    let stopping = false;
-    const workerRunning = worker.run().then(() => {
-      if (!stopping) throw new Error('the worker stopped on its own');
-    });
-    workerRunning.catch(() => undefined);
-    cleanups.push({
-      name: 'worker',
-      run: async () => {
-        stopping = true;
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await workerRunning.catch(() => undefined);
+    const { running: workerRunning } = await startWorker(
+      {
+        connection: nativeConnection,
+        namespace,
+        taskQueue,
+        tray,
+        workflowBundle,
+        rateLimitPerSecond: options.rateLimitPerSecond,
       },
-    });
+      cleanups,
+    );
     progress(`worker on task queue ${taskQueue}, rate limit ${options.rateLimitPerSecond}/s`);
 
     return {
       client,
       namespace,
-      emulator,
-      metered: meter.requests,
+      emulator: tray.emulator,
+      metered: tray.meter.requests,
       taskQueue,
-      solution,
+      solution: tray.solution,
       workerRunning,
       temporalAddress,
       ownDevServer,
-      createExternalUser,
-      close,
+      createExternalUser: tray.createExternalUser,
+      close: () => cleanups.close(),
     };
   } catch (error) {
-    await close();
+    await cleanups.close();
     throw error;
   }
 }

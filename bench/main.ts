@@ -1,20 +1,22 @@
 /**
  * `npm run bench`: runs N connect sagas against the in-process Tray emulator on a fresh Temporal dev
- * server and reports Tray requests per saga (against the spec's budget), latency, throughput, the
- * observed Tray request rate and memory; then probes how fast the API answers GET while no worker
- * runs. Exits 1 when a saga fails or spends more than its budget or a probe call answers wrong,
- * 2 on bad flags, 130 on Ctrl-C; it always stops what it started.
+ * server and reports Tray requests per saga (against the budget in docs/design.md), latency,
+ * throughput, the observed Tray request rate and memory; then probes how fast the API answers GET
+ * while no worker runs. Exits 1 when a saga fails or spends more than its budget or a probe call
+ * answers wrong, 2 on bad flags, 130 on Ctrl-C; it always stops what it started.
  */
 import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { connectionIdFor } from '../common/messages.js';
-import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { startHarness, type Harness } from './harness.js';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options.js';
-import { buildResult, renderResult, sampleMemory } from './report.js';
-import { planSagas, runSagas, type SagaOutcome } from './sagas.js';
+import { renderResult } from './render.js';
+import { buildResult } from './report.js';
+import { sampleMemory, type BenchResult, type MemorySample } from './result.js';
+import { planSagas, runSagas, type SagaOutcome, type SagaPlan } from './sagas.js';
 import { runWorkersDownProbe, type WorkersDownObservation } from './workers-down.js';
 
 const startTime = Date.now();
@@ -27,6 +29,100 @@ class Interrupted extends Error {}
 
 /** The running harness's close(), for the last-resort handler below. */
 let emergencyClose: (() => Promise<void>) | undefined;
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+}
+
+/** What the saga phase measured, ready for buildResult; the request logs are sliced from `*Before`. */
+interface SagaPhase {
+  outcomes: SagaOutcome[];
+  startedAt: number;
+  finishedAt: number;
+  meteredBefore: number;
+  emulatorRequestsBefore: number;
+  memoryBefore: MemorySample;
+  memoryAfter: MemorySample;
+  peakRssMb: number;
+  loadBefore: number;
+  loadAfter: number;
+}
+
+/** Runs every planned saga against the harness, sampling memory and load around them. */
+async function runSagaPhase(
+  h: Harness,
+  plans: SagaPlan[],
+  options: BenchOptions,
+  signal: AbortSignal,
+): Promise<SagaPhase> {
+  const emulatorRequestsBefore = h.emulator.requests.length;
+  const meteredBefore = h.metered.length;
+  const memoryBefore = sampleMemory();
+  let peakRss = memoryBefore.rssMb;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, sampleMemory().rssMb);
+  }, 250);
+  const loadBefore = loadavg()[0] ?? 0;
+  const startedAt = Date.now();
+  let outcomes: SagaOutcome[];
+  try {
+    outcomes = await runSagas(
+      {
+        client: h.client,
+        emulator: h.emulator,
+        taskQueue: h.taskQueue,
+        solutionId: h.solution.id,
+        slotIds: h.solution.authSlots.map((s) => s.externalId),
+        signal,
+      },
+      plans,
+      options.concurrency,
+      (outcome, done) => {
+        const took = outcome.completedAt
+          ? `${((outcome.completedAt - outcome.startedAt) / 1000).toFixed(2)} s`
+          : '';
+        progress(
+          `${String(done).padStart(String(plans.length).length)}/${plans.length} ${outcome.kind.padEnd(5)} ` +
+            `${outcome.error ? `FAILED: ${outcome.error}` : `completed in ${took}`}`,
+        );
+      },
+    );
+  } finally {
+    clearInterval(sampler);
+  }
+  const finishedAt = Date.now();
+  const memoryAfter = sampleMemory();
+  return {
+    outcomes,
+    startedAt,
+    finishedAt,
+    meteredBefore,
+    emulatorRequestsBefore,
+    memoryBefore,
+    memoryAfter,
+    peakRssMb: Math.max(peakRss, memoryAfter.rssMb),
+    loadBefore,
+    loadAfter: loadavg()[0] ?? 0,
+  };
+}
+
+/** Writes the result to its file and prints it; returns the exit code it calls for. */
+function publish(result: BenchResult, options: BenchOptions): number {
+  const outFile =
+    options.out ?? join(PROJECT_ROOT, 'bench-results', `${result.startedAt.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
+
+  const text = renderResult(result);
+  if (options.json) {
+    process.stderr.write(`${text}\n`);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${text}\n`);
+  }
+  progress(`result written to ${relative(process.cwd(), outFile) || outFile}`);
+  return result.problems.length === 0 ? 0 : 1;
+}
 
 async function run(options: BenchOptions, controller: AbortController): Promise<number> {
   const { signal } = controller;
@@ -51,46 +147,9 @@ async function run(options: BenchOptions, controller: AbortController): Promise<
       await h.createExternalUser(plan.externalUserId, `Bench user ${plan.externalUserId}`);
     progress(`created ${known.length} known user(s) in the emulator; running ${plans.length} sagas …`);
 
-    const emulatorRequestsBefore = h.emulator.requests.length;
-    const meteredBefore = h.metered.length;
-    const memoryBefore = sampleMemory();
-    let peakRss = memoryBefore.rssMb;
-    const sampler = setInterval(() => {
-      peakRss = Math.max(peakRss, sampleMemory().rssMb);
-    }, 250);
-
-    const loadBefore = loadavg()[0] ?? 0;
-    const startedAt = Date.now();
-    try {
-      outcomes = await runSagas(
-        {
-          client: h.client,
-          emulator: h.emulator,
-          taskQueue: h.taskQueue,
-          solutionId: h.solution.id,
-          slotIds: h.solution.authSlots.map((s) => s.externalId),
-          signal,
-        },
-        plans,
-        options.concurrency,
-        (outcome, done) => {
-          const took = outcome.completedAt
-            ? `${((outcome.completedAt - outcome.startedAt) / 1000).toFixed(2)} s`
-            : '';
-          progress(
-            `${String(done).padStart(String(plans.length).length)}/${plans.length} ${outcome.kind.padEnd(5)} ` +
-              `${outcome.error ? `FAILED: ${outcome.error}` : `completed in ${took}`}`,
-          );
-        },
-      );
-    } finally {
-      clearInterval(sampler);
-    }
-    const finishedAt = Date.now();
-    if (signal.aborted)
-      throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
-    const memoryAfter = sampleMemory();
-    const loadAfter = loadavg()[0] ?? 0;
+    const phase = await runSagaPhase(h, plans, options, signal);
+    outcomes = phase.outcomes;
+    throwIfAborted(signal);
 
     let workersDown: WorkersDownObservation | undefined;
     if (options.probeSagas > 0) {
@@ -106,40 +165,19 @@ async function run(options: BenchOptions, controller: AbortController): Promise<
         },
         options.probeSagas,
       );
-      if (signal.aborted)
-        throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+      throwIfAborted(signal);
     }
 
+    const { meteredBefore, emulatorRequestsBefore, ...measured } = phase;
     const result = buildResult({
+      ...measured,
       options,
       ownDevServer: h.ownDevServer,
-      startedAt,
-      finishedAt,
-      outcomes,
       metered: h.metered.slice(meteredBefore),
       emulatorRequests: h.emulator.requests.slice(emulatorRequestsBefore),
-      memoryBefore,
-      memoryAfter,
-      peakRssMb: Math.max(peakRss, memoryAfter.rssMb),
-      loadBefore,
-      loadAfter,
       ...(workersDown ? { workersDown } : {}),
     });
-
-    const outFile =
-      options.out ?? join(PROJECT_ROOT, 'bench-results', `${result.startedAt.replace(/[:.]/g, '-')}.json`);
-    mkdirSync(dirname(outFile), { recursive: true });
-    writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
-
-    const text = renderResult(result);
-    if (options.json) {
-      process.stderr.write(`${text}\n`);
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    } else {
-      process.stdout.write(`${text}\n`);
-    }
-    progress(`result written to ${relative(process.cwd(), outFile) || outFile}`);
-    return result.problems.length === 0 ? 0 : 1;
+    return publish(result, options);
   } finally {
     if (harness) {
       if (signal.aborted) await terminateOpen(harness, plans, outcomes);

@@ -1,122 +1,19 @@
 /**
- * Turns what a bench run observed into its result (the JSON written to bench-results/) and renders
- * that result as a plain-text table. Also decides pass/fail: the spec's request budget per saga.
+ * Turns what a bench run observed into its result and decides pass/fail: the Tray request budget
+ * per saga (docs/design.md), counts that agree, and a workers-down probe that answered as it must.
  */
 import { cpus } from 'node:os';
-import type { RecordedRequest } from '../emulator/server.js';
-import type { BenchOptions } from './options.js';
-import type { MeteredRequest } from './request-meter.js';
+import type { BenchResult, KindRequests, Observations, WorkersDownResult } from './result.js';
 import { STATUS_POLL_MS, type SagaOutcome, type UserKind } from './sagas.js';
-import { peakWindow, summarize, type PeakWindow, type Summary } from './stats.js';
+import type { MeteredRequest } from './request-meter.js';
+import { peakWindow, summarize, type Summary } from './stats.js';
 import { WORKERS_DOWN_TARGET_MS, type ProbeCallKind, type WorkersDownObservation } from './workers-down.js';
 
-/** The spec's ceiling on Tray requests per saga (any slot count: every code goes in one request). */
+/** The ceiling on Tray requests per saga (any slot count: every code goes in one request). */
 export const REQUEST_BUDGET: Record<UserKind, number> = { new: 8, known: 7 };
 
-/** Width of the window the spec averages the rate limit over. */
+/** Width of the window the rate limit is averaged over. */
 export const RATE_WINDOW_MS = 5000;
-
-export interface MemorySample {
-  rssMb: number;
-  heapUsedMb: number;
-  heapTotalMb: number;
-}
-
-export function sampleMemory(): MemorySample {
-  const m = process.memoryUsage();
-  const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
-  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal) };
-}
-
-export interface KindRequests {
-  sagas: number;
-  budget: number;
-  perSaga: { min: number; max: number; mean: number };
-  /** Mean requests per saga by GraphQL operation name. */
-  byOperation: Record<string, number>;
-  withinBudget: boolean;
-}
-
-export interface WorkersDownResult {
-  /** Sagas the probe tried to start through the API. */
-  sagas: number;
-  /** Of those, how many the API started (201). */
-  started: number;
-  /** The task queue they were started on, which no worker polls. */
-  taskQueue: string;
-  /** The spec's ceiling for GET /v1/connections/{id} while no worker runs. */
-  targetMs: number;
-  /** GET latency in ms: one after another, then all at the same time, and both together. */
-  get: { sequential: Summary; concurrent: Summary; all: Summary };
-  /** One signed POST /v1/webhooks/auth-completed for the first saga (202 expected); null if none was sent. */
-  webhook: { status: number; ms: number } | null;
-  /** HTTP status → number of answers, per kind of call; 0 means no answer. */
-  statusCodes: Partial<Record<ProbeCallKind, Record<string, number>>>;
-  /** Every GET answered within targetMs. */
-  withinTarget: boolean;
-  /** Calls that did not answer as expected (a failure of the run). */
-  failures: { kind: ProbeCallKind; connectionId: string; error: string }[];
-}
-
-export interface BenchResult {
-  startedAt: string;
-  config: {
-    sagas: number;
-    slots: number;
-    concurrency: number;
-    rateLimitPerSecond: number;
-    statusPollMs: number;
-    temporal: 'own dev server' | 'given address';
-  };
-  /** loadAverage is os.loadavg()'s 1-minute figure before and after the run: a busy machine skews timings. */
-  machine: { cpus: number; node: string; platform: string; loadAverage: { before: number; after: number } };
-  sagas: { total: number; completed: number; failed: { workflowId: string; error: string }[] };
-  requests: {
-    new: KindRequests;
-    known: KindRequests;
-    /** Requests the worker sent during the run (all sagas). */
-    total: number;
-    /** Requests the emulator received during the run; equals `total` unless something else called it. */
-    seenByEmulator: number;
-    /** Requests that did not end in data (errors, retries' failed attempts). */
-    failed: number;
-  };
-  latencyMs: { endToEnd: Summary; toAuthUrls: Summary };
-  throughput: { wallMs: number; sagasPerMinute: number };
-  rate: {
-    configuredPerSecond: number;
-    /** Busiest 5 s of Tray requests, as the emulator received them. */
-    peakRequests: PeakWindow;
-    /** Busiest 5 s of activity executions (what the task-queue rate limit actually meters). */
-    peakActivities: PeakWindow;
-    averageRequestsPerSecond: number;
-    requestsWithinLimit: boolean;
-  };
-  memory: { before: MemorySample; after: MemorySample; peakRssMb: number };
-  /** The "workers down" probe; null when it was skipped (--probe-sagas 0). */
-  workersDown: WorkersDownResult | null;
-  /** Why the run failed; empty when it passed. */
-  problems: string[];
-  /** Worth a look but not a failure: e.g. the observed request rate above the configured limit. */
-  warnings: string[];
-}
-
-export interface Observations {
-  options: BenchOptions;
-  ownDevServer: boolean;
-  startedAt: number;
-  finishedAt: number;
-  outcomes: SagaOutcome[];
-  metered: MeteredRequest[];
-  emulatorRequests: RecordedRequest[];
-  memoryBefore: MemorySample;
-  memoryAfter: MemorySample;
-  peakRssMb: number;
-  loadBefore: number;
-  loadAfter: number;
-  /** Absent when the probe was skipped. */
-  workersDown?: WorkersDownObservation;
-}
 
 const round = (n: number, digits = 1) =>
   Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n;
@@ -249,9 +146,17 @@ export function buildResult(obs: Observations): BenchResult {
     problems: [],
     warnings: [],
   };
-  const problems = result.problems;
-  if (outcomes.length < options.sagas) problems.push(`only ${outcomes.length} of ${options.sagas} sagas ran`);
-  if (failed.length > 0) problems.push(`${failed.length} saga(s) failed`);
+  result.problems.push(...problemsOf(result, obs));
+  result.warnings.push(...warningsOf(result));
+  return result;
+}
+
+/** Why the run failed; empty when it passed. */
+function problemsOf(result: BenchResult, obs: Observations): string[] {
+  const problems: string[] = [];
+  const { requests, sagas } = result;
+  if (sagas.total < obs.options.sagas) problems.push(`only ${sagas.total} of ${obs.options.sagas} sagas ran`);
+  if (sagas.failed.length > 0) problems.push(`${sagas.failed.length} saga(s) failed`);
   for (const kind of ['new', 'known'] as const) {
     const k = requests[kind];
     if (!k.withinBudget) {
@@ -265,140 +170,36 @@ export function buildResult(obs: Observations): BenchResult {
   }
   const unattributed = obs.metered.filter((r) => r.workflowId === undefined).length;
   if (unattributed > 0) problems.push(`${unattributed} Tray request(s) were sent outside any activity`);
-  if (!result.rate.requestsWithinLimit) {
+  const down = result.workersDown;
+  if (down && down.failures.length > 0) {
+    const first = down.failures[0] as WorkersDownResult['failures'][number];
+    problems.push(
+      `${down.failures.length} workers-down call(s) did not answer as expected ` +
+        `(first: ${first.kind} ${first.connectionId} ${first.error})`,
+    );
+  }
+  return problems;
+}
+
+/** Worth a look but not a failure. */
+function warningsOf(result: BenchResult): string[] {
+  const warnings: string[] = [];
+  const { rate } = result;
+  if (!rate.requestsWithinLimit) {
     // The limiter meters activities; each sends one request in the common case, but an uncommon path
     // (a lost user race, a worker without the user's token, a retry's look-up) sends two.
-    result.warnings.push(
-      `Tray requests peaked at ${peakRequests.perSecond.toFixed(1)}/s over 5 s, above the configured ${options.rateLimitPerSecond}/s ` +
-        `(activities peaked at ${result.rate.peakActivities.perSecond.toFixed(1)}/s)`,
+    warnings.push(
+      `Tray requests peaked at ${rate.peakRequests.perSecond.toFixed(1)}/s over 5 s, above the configured ${rate.configuredPerSecond}/s ` +
+        `(activities peaked at ${rate.peakActivities.perSecond.toFixed(1)}/s)`,
     );
   }
   const down = result.workersDown;
-  if (down) {
-    if (down.failures.length > 0) {
-      const first = down.failures[0] as WorkersDownResult['failures'][number];
-      problems.push(
-        `${down.failures.length} workers-down call(s) did not answer as expected ` +
-          `(first: ${first.kind} ${first.connectionId} ${first.error})`,
-      );
-    }
-    // The box is shared: a slow GET is worth a look, not a failed run.
-    if (down.get.all.count > 0 && !down.withinTarget) {
-      result.warnings.push(
-        `with no worker running, GET /v1/connections/{id} took up to ${down.get.all.max} ms ` +
-          `(p50 ${down.get.all.p50} ms), above the ${down.targetMs} ms target`,
-      );
-    }
-  }
-  return result;
-}
-
-const fmtMs = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—');
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, col) => (col === 0 ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0)))
-        .join('  '),
-    )
-    .join('\n');
-}
-
-/** The result as plain text for a terminal. */
-export function renderResult(result: BenchResult): string {
-  const { config, requests: req, latencyMs, rate, memory } = result;
-  const ops = [...new Set([...Object.keys(req.new.byOperation), ...Object.keys(req.known.byOperation)])];
-  const lines: string[] = [];
-  lines.push(
-    `connect-saga bench — ${result.sagas.completed}/${result.sagas.total} sagas completed, ${config.slots} slot(s) each, ` +
-      `concurrency ${config.concurrency}, rate limit ${config.rateLimitPerSecond}/s ` +
-      `(${result.machine.cpus} CPUs, load ${result.machine.loadAverage.before}→${result.machine.loadAverage.after}, ` +
-      `Node ${result.machine.node}, ${config.temporal})`,
-    '',
-    'Tray requests per saga (mean; budget is a per-saga maximum)',
-    table([
-      ['operation', 'new user', 'known user'],
-      ...ops.map((op) => [op, String(req.new.byOperation[op] ?? 0), String(req.known.byOperation[op] ?? 0)]),
-      ['total (mean)', String(req.new.perSaga.mean), String(req.known.perSaga.mean)],
-      [
-        'total (min–max)',
-        `${req.new.perSaga.min}–${req.new.perSaga.max}`,
-        `${req.known.perSaga.min}–${req.known.perSaga.max}`,
-      ],
-      ['budget (max)', String(req.new.budget), String(req.known.budget)],
-      ['within budget', req.new.withinBudget ? 'yes' : 'NO', req.known.withinBudget ? 'yes' : 'NO'],
-      ['sagas', String(req.new.sagas), String(req.known.sagas)],
-    ]),
-    `requests sent ${req.total}, seen by the emulator ${req.seenByEmulator}, failed ${req.failed}`,
-    '',
-    'Latency per saga',
-    table([
-      ['', 'p50', 'p95', 'max'],
-      [
-        'start → completed (incl. 2 s timer)',
-        fmtMs(latencyMs.endToEnd.p50),
-        fmtMs(latencyMs.endToEnd.p95),
-        fmtMs(latencyMs.endToEnd.max),
-      ],
-      [
-        `start → auth URLs (polled every ${config.statusPollMs} ms)`,
-        fmtMs(latencyMs.toAuthUrls.p50),
-        fmtMs(latencyMs.toAuthUrls.p95),
-        fmtMs(latencyMs.toAuthUrls.max),
-      ],
-    ]),
-    '',
-    `Throughput: ${result.throughput.sagasPerMinute} sagas/min (${result.sagas.completed} in ${fmtMs(result.throughput.wallMs)})`,
-    `Tray rate: peak ${rate.peakRequests.perSecond.toFixed(1)} req/s over a 5 s window ` +
-      `(${rate.peakRequests.count} requests), average ${rate.averageRequestsPerSecond} req/s, ` +
-      `limit ${rate.configuredPerSecond}/s → ${rate.requestsWithinLimit ? 'within' : 'OVER'}; ` +
-      `peak activities ${rate.peakActivities.perSecond.toFixed(1)}/s`,
-    `Memory (bench process: worker + emulator + client): RSS ${memory.before.rssMb} → ${memory.after.rssMb} MB ` +
-      `(peak ${memory.peakRssMb} MB), heap used ${memory.before.heapUsedMb} → ${memory.after.heapUsedMb} MB`,
-  );
-  const down = result.workersDown;
-  if (down) {
-    const verdict = (summary: Summary) =>
-      summary.count === 0 ? '—' : summary.max <= down.targetMs ? 'ok' : 'OVER';
-    const codes = (Object.entries(down.statusCodes) as [string, Record<string, number>][])
-      .map(([kind, counts]) =>
-        Object.entries(counts)
-          .map(([code, n]) => `${kind} ${code === '0' ? 'no answer' : code}×${n}`)
-          .join(', '),
-      )
-      .join(', ');
-    lines.push(
-      '',
-      `Workers down (${down.started}/${down.sagas} sagas started through the API on a task queue no worker polls)`,
-      table([
-        ['GET /v1/connections/{id}', 'n', 'p50', 'max', 'target', 'result'],
-        ...(
-          [
-            ['one at a time', down.get.sequential],
-            [`${down.get.concurrent.count} at once`, down.get.concurrent],
-            ['all', down.get.all],
-          ] as const
-        ).map(([label, summary]) => [
-          label,
-          String(summary.count),
-          fmtMs(summary.p50),
-          fmtMs(summary.max),
-          fmtMs(down.targetMs),
-          verdict(summary),
-        ]),
-      ]),
-      `signed webhook: ${down.webhook ? `${down.webhook.status} in ${fmtMs(down.webhook.ms)}` : 'not sent'}; answers: ${codes}`,
+  // The box is shared: a slow GET is worth a look, not a failed run.
+  if (down && down.get.all.count > 0 && !down.withinTarget) {
+    warnings.push(
+      `with no worker running, GET /v1/connections/{id} took up to ${down.get.all.max} ms ` +
+        `(p50 ${down.get.all.p50} ms), above the ${down.targetMs} ms target`,
     );
-    for (const f of down.failures.slice(0, 10)) lines.push(`  ${f.kind} ${f.connectionId}: ${f.error}`);
   }
-  if (result.sagas.failed.length > 0) {
-    lines.push('', 'Failed sagas:');
-    for (const f of result.sagas.failed.slice(0, 10)) lines.push(`  ${f.workflowId}: ${f.error}`);
-  }
-  lines.push('');
-  for (const warning of result.warnings) lines.push(`WARNING: ${warning}`);
-  lines.push(result.problems.length === 0 ? 'PASS' : `FAIL: ${result.problems.join('; ')}`);
-  return lines.join('\n');
+  return warnings;
 }

@@ -1,21 +1,20 @@
 /**
  * The "workers down" probe: the API in-process on a task queue that no worker polls, so every saga it
  * starts sits at `ensuring_user` and every `status` query goes unanswered. It times
- * `GET /v1/connections/{id}` (which the spec wants answered within 3 s even then, from what the
- * server holds) and one signed webhook (which must still be accepted), and always terminates what it
+ * `GET /v1/connections/{id}` (which must answer within 3 s even then, from what the server holds;
+ * docs/design.md) and one signed webhook (which must still be accepted), and always terminates what it
  * started and closes its HTTP server.
  */
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { createApp } from '../api/app.js';
 import { WEBHOOK_PATH } from '../api/webhook.js';
 import { connectionIdFor } from '../common/messages.js';
-import { webhookRequest } from '../lib/webhook.js';
+import { closeServer, listen } from '../dev/in-process.js';
+import { webhookRequest } from '../dev/webhook.js';
 
-/** The spec's ceiling for GET while no worker runs. */
+/** The ceiling for GET while no worker runs (docs/design.md). */
 export const WORKERS_DOWN_TARGET_MS = 3000;
 
 /** A call that has not answered by then is recorded as failed (status 0), so the probe stays short. */
@@ -64,19 +63,91 @@ const EXPECTED_STATUS: Record<ProbeCallKind, number> = {
 /** The step a saga that no worker ever picked up must be at. */
 const EXPECTED_STEP = 'ensuring_user';
 
-function listen(server: Server): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('listening', () => resolve(server.address() as AddressInfo));
-    server.once('error', reject);
-  });
+type Call = (
+  kind: ProbeCallKind,
+  connectionId: string,
+  path: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string },
+) => Promise<ProbeCall>;
+
+/** Why an answer is not the one a saga no worker picked up must give; undefined when it is. */
+function wrongAnswer(
+  kind: ProbeCallKind,
+  connectionId: string,
+  status: number,
+  body: { step?: unknown; connectionId?: unknown; error?: { message?: unknown } },
+): string | undefined {
+  if (status !== EXPECTED_STATUS[kind]) {
+    const message = typeof body.error?.message === 'string' ? `: ${body.error.message}` : '';
+    return `answered ${status}, expected ${EXPECTED_STATUS[kind]}${message}`;
+  }
+  if ((kind === 'start' || kind.startsWith('get')) && body.step !== EXPECTED_STEP) {
+    return `answered step ${JSON.stringify(body.step)}, expected ${EXPECTED_STEP}`;
+  }
+  if (kind !== 'webhook' && body.connectionId !== connectionId) {
+    return `answered connectionId ${JSON.stringify(body.connectionId)}`;
+  }
+  return undefined;
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    // fetch keeps connections alive; without this close() would wait for them to time out.
-    server.closeAllConnections();
-  });
+/** A timed HTTP call against `base` that records itself in `calls`. */
+function caller(base: string, signal: AbortSignal, calls: ProbeCall[]): Call {
+  return async (kind, connectionId, path, init = {}) => {
+    const started = performance.now();
+    const record: ProbeCall = { kind, connectionId, ms: 0, status: 0 };
+    try {
+      const res = await fetch(`${base}${path}`, {
+        ...init,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(CALL_TIMEOUT_MS)]),
+      });
+      const text = await res.text();
+      record.ms = performance.now() - started;
+      record.status = res.status;
+      let body: { step?: unknown; connectionId?: unknown; error?: { message?: unknown } } = {};
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        // Judged by its status alone.
+      }
+      if (typeof body.step === 'string') record.step = body.step;
+      const wrong = wrongAnswer(kind, connectionId, res.status, body);
+      if (wrong !== undefined) record.error = wrong;
+    } catch (error) {
+      // The run's own abort ends the probe; anything else (a timeout, a reset) is this call's failure.
+      if (signal.aborted) throw error;
+      record.ms = performance.now() - started;
+      record.error = `no answer: ${(error as Error).message}`;
+    }
+    calls.push(record);
+    return record;
+  };
+}
+
+/** Starts one saga per user through the API; returns the connection ids it started. */
+async function startSagas(
+  call: Call,
+  auth: Record<string, string>,
+  ctx: ProbeContext,
+  users: string[],
+  ids: string[],
+): Promise<string[]> {
+  const started: string[] = [];
+  for (const [i, externalUserId] of users.entries()) {
+    const connectionId = ids[i] as string;
+    const body = JSON.stringify({
+      externalUserId,
+      userName: `Bench user ${externalUserId}`,
+      solutionId: ctx.solutionId,
+      authSlots: ctx.slotIds,
+    });
+    const result = await call('start', connectionId, '/v1/connections?wait=0', {
+      method: 'POST',
+      headers: auth,
+      body,
+    });
+    if (result.status === EXPECTED_STATUS.start) started.push(connectionId);
+  }
+  return started;
 }
 
 /** Starts `count` sagas through the API with no worker, times GET and a webhook, cleans up. */
@@ -105,65 +176,9 @@ export async function runWorkersDownProbe(ctx: ProbeContext, count: number): Pro
     progress(
       `workers down: API on ${base}, task queue ${taskQueue} (no worker); starting ${count} saga(s) …`,
     );
-
-    const call = async (
-      kind: ProbeCallKind,
-      connectionId: string,
-      path: string,
-      init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-    ): Promise<ProbeCall> => {
-      const started = performance.now();
-      const record: ProbeCall = { kind, connectionId, ms: 0, status: 0 };
-      try {
-        const res = await fetch(`${base}${path}`, {
-          ...init,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(CALL_TIMEOUT_MS)]),
-        });
-        const text = await res.text();
-        record.ms = performance.now() - started;
-        record.status = res.status;
-        let body: { step?: unknown; connectionId?: unknown; error?: { message?: unknown } } = {};
-        try {
-          body = JSON.parse(text) as typeof body;
-        } catch {
-          // Judged below by its status alone.
-        }
-        if (typeof body.step === 'string') record.step = body.step;
-        if (res.status !== EXPECTED_STATUS[kind]) {
-          const message = typeof body.error?.message === 'string' ? `: ${body.error.message}` : '';
-          record.error = `answered ${res.status}, expected ${EXPECTED_STATUS[kind]}${message}`;
-        } else if ((kind === 'start' || kind.startsWith('get')) && record.step !== EXPECTED_STEP) {
-          record.error = `answered step ${JSON.stringify(body.step)}, expected ${EXPECTED_STEP}`;
-        } else if (kind !== 'webhook' && body.connectionId !== connectionId) {
-          record.error = `answered connectionId ${JSON.stringify(body.connectionId)}`;
-        }
-      } catch (error) {
-        // The run's own abort ends the probe; anything else (a timeout, a reset) is this call's failure.
-        if (signal.aborted) throw error;
-        record.ms = performance.now() - started;
-        record.error = `no answer: ${(error as Error).message}`;
-      }
-      calls.push(record);
-      return record;
-    };
+    const call = caller(base, signal, calls);
     const auth = { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' };
-
-    const started: string[] = [];
-    for (const [i, externalUserId] of users.entries()) {
-      const connectionId = ids[i] as string;
-      const body = JSON.stringify({
-        externalUserId,
-        userName: `Bench user ${externalUserId}`,
-        solutionId: ctx.solutionId,
-        authSlots: ctx.slotIds,
-      });
-      const result = await call('start', connectionId, '/v1/connections?wait=0', {
-        method: 'POST',
-        headers: auth,
-        body,
-      });
-      if (result.status === EXPECTED_STATUS.start) started.push(connectionId);
-    }
+    const started = await startSagas(call, auth, ctx, users, ids);
 
     const get = (kind: ProbeCallKind, id: string) =>
       call(kind, id, `/v1/connections/${encodeURIComponent(id)}`, { headers: auth });

@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { webhookRequest } from '../lib/webhook.js';
+import { webhookRequest } from '../dev/webhook.js';
 import type { EmulatorStore, InstanceRecord, SolutionSeed } from './store.js';
 
 interface DialogDeps {

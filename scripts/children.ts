@@ -3,8 +3,7 @@
  * they are stopped with SIGTERM first and SIGKILL only after a deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
+import { relayLines } from './output.js';
 
 export interface ExitInfo {
   code: number | null;
@@ -22,51 +21,6 @@ export interface ManagedChild {
   kill(signal: NodeJS.Signals): void;
   /** SIGTERM, then SIGKILL if it is still running after `graceMs`. */
   stop(graceMs: number): Promise<ExitInfo>;
-}
-
-const COLORS = [36, 35, 33, 32, 34];
-
-/** `[name] ` in a colour when the output is a terminal, plain otherwise. */
-export function prefixFor(name: string, index: number, out: Writable & { isTTY?: boolean }): string {
-  const label = `[${name}]`;
-  if (!out.isTTY || process.env.NO_COLOR) return `${label} `;
-  return `\u001b[${COLORS[index % COLORS.length]}m${label}\u001b[0m `;
-}
-
-const LEVELS: Record<number, string> = {
-  10: 'trace',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-};
-const BORING = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'v']);
-
-/**
- * A pino JSON line as one readable line (`warn  message  key=value …`); anything else unchanged.
- * The worker and the API log JSON for machines; in a terminal a person reads `npm start`.
- */
-export function humanizeLine(line: string): string {
-  if (!line.startsWith('{')) return line;
-  let record: Record<string, unknown>;
-  try {
-    record = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return line;
-  }
-  if (typeof record.msg !== 'string' || typeof record.level !== 'number') return line;
-  const level = (LEVELS[record.level] ?? String(record.level)).padEnd(5);
-  const fields = Object.entries(record)
-    .filter(([key]) => !BORING.has(key))
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  return [level, record.msg, ...fields].join('  ');
-}
-
-/** Copies each line of `input` to `out`, prefixed and made readable. */
-export function relayLines(input: Readable, prefix: string, out: Writable): void {
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  lines.on('line', (line) => out.write(`${prefix}${humanizeLine(line)}\n`));
 }
 
 /** Describes an exit for humans: "exit code 1" or "signal SIGKILL". */

@@ -14,7 +14,7 @@ import { isLoopback, tokensEqual } from '../api/auth.js';
 import { loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
 import { ConfigError } from '../lib/config.js';
-import { freePort } from '../lib/dev-server.js';
+import { freePort } from '../dev/dev-server.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { signWebhook, startStack } from './helpers/stack.js';
 import { uniqueId } from './helpers/temporal.js';

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
-import { buildResult, sampleMemory, type BenchResult, type Observations } from '../bench/report.js';
+import { buildResult } from '../bench/report.js';
+import { sampleMemory, type BenchResult, type Observations } from '../bench/result.js';
 import type { MeteredRequest } from '../bench/request-meter.js';
 import type { ProbeCall } from '../bench/workers-down.js';
-import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { devServer } from './helpers/temporal.js';
 
 const server = await devServer();

@@ -18,7 +18,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
-import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { loadApiConfig } from '../api/config.js';
 import { loadWorkerConfig, WORKER_ENV } from '../worker/config.js';
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ts from 'typescript';
-import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 
 const MAX_FILE_LINES = 300;
 const MAX_FUNCTION_LINES = 80;

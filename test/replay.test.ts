@@ -1,7 +1,7 @@
 /**
  * Replays every recorded history in test/histories/ against the current workflow code: a change
  * that would break sagas already running (a different command sequence) fails here.
- * Re-record with `tsx scripts/record-history.ts` only for intended, compatible changes.
+ * Re-record with `tsx test/record-history.ts` only for intended, compatible changes.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

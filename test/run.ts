@@ -9,13 +9,13 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { startDevServer, type DevServer } from '../lib/dev-server.js';
+import { startDevServer, type DevServer } from '../dev/dev-server.js';
 import {
   locateTemporalBinary,
   PROJECT_ROOT,
   TEMPORAL_CLI,
   TEMPORAL_TEST_SERVER,
-} from '../lib/temporal-bin.js';
+} from '../dev/temporal-bin.js';
 import { ADDRESS_ENV } from './helpers/temporal.js';
 
 function testFiles(dir: string): string[] {

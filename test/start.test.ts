@@ -9,8 +9,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ConnectionStatus } from '../common/messages.js';
-import { freePort } from '../lib/dev-server.js';
-import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { freePort } from '../dev/dev-server.js';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 

@@ -4,22 +4,11 @@
  */
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 import { pino, type Logger } from 'pino';
-
-/** Keys blanked wherever they appear (top level or one level down) in a log line. */
-const SECRET_KEYS = [
-  'token',
-  'accessToken',
-  'masterToken',
-  'userToken',
-  'authorization',
-  'password',
-  'secret',
-];
-export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
+import { REDACT } from '../lib/redact.js';
 
 /** The worker's logger; `LOG_LEVEL` picks the level (default info). */
 export function createWorkerLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name: 'connect-saga-worker', level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  return pino({ name: 'connect-saga-worker', level, redact: REDACT });
 }
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {

@@ -8,16 +8,15 @@
  *                                              // node:test context it is first called in
  */
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { createLogger } from '../../api/logging.js';
 import { WEBHOOK_PATH } from '../../api/webhook.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
-import { webhookRequest } from '../../lib/webhook.js';
+import { closeServer, listen, quietRuntime } from '../../dev/in-process.js';
+import { webhookRequest } from '../../dev/webhook.js';
 import { bundleConnectWorkflows } from '../../lib/workflow-bundle.js';
 import { createConnectWorker } from '../../worker/create-worker.js';
 import { randomWebhookSecret, startEmulator, type StartedEmulator } from './emulator.js';
@@ -75,25 +74,6 @@ export function signWebhook(
   return webhookRequest(body, { ...opts, secret });
 }
 
-let runtimeInstalled = false;
-/** Keeps the SDK's worker logs to warnings so test output stays readable (once per process). */
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // Another helper installed the runtime first; its logger stays.
-  }
-}
-
-function listen(server: Server): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('listening', () => resolve(server.address() as AddressInfo));
-    server.once('error', reject);
-  });
-}
-
 /** Starts emulator, worker and API; `close()` stops them in reverse order. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const { address, namespace } = await devServer();
@@ -126,13 +106,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const host = options.apiHost ?? '127.0.0.1';
     const server = app.listen(0, host);
     const { port } = await listen(server);
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
+    cleanups.push(() => closeServer(server));
     const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const webhookUrl = `${apiUrl}${WEBHOOK_PATH}`;
 

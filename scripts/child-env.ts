@@ -1,0 +1,63 @@
+/**
+ * The environments `npm start` gives the worker and the API: each gets only the secrets it needs, so
+ * the master token never reaches the API.
+ */
+
+/** The Tray the worker talks to: the local emulator, or the real one. */
+export interface TrayTarget {
+  masterToken: string;
+  embeddedId: string;
+  graphqlUrl?: string;
+  dialogUrl?: string;
+  /** The secret the webhook is signed with, when one is known. */
+  webhookSecret?: string;
+  /** Set when the emulator runs. */
+  emulatorUrl?: string;
+}
+
+export interface ChildEnvOptions {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  apiPort: number;
+  apiToken?: string;
+  tray: TrayTarget;
+}
+
+/** The parent's environment minus the variables this script hands out itself, per process. */
+function withoutSecrets(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...source };
+  for (const name of ['TRAY_MASTER_TOKEN', 'WEBHOOK_SECRET', 'API_TOKEN']) delete copy[name];
+  return copy;
+}
+
+/** The worker's and the API's environments, built from `source` (this process's). */
+export function childEnvs(
+  options: ChildEnvOptions,
+  source: NodeJS.ProcessEnv = process.env,
+): { worker: NodeJS.ProcessEnv; api: NodeJS.ProcessEnv } {
+  const { tray } = options;
+  const shared: NodeJS.ProcessEnv = {
+    TEMPORAL_ADDRESS: options.temporalAddress,
+    TEMPORAL_NAMESPACE: options.namespace,
+    TEMPORAL_TASK_QUEUE: options.taskQueue,
+  };
+  const worker: NodeJS.ProcessEnv = {
+    ...withoutSecrets(source),
+    ...shared,
+    TRAY_MASTER_TOKEN: tray.masterToken,
+    TRAY_EMBEDDED_ID: tray.embeddedId,
+  };
+  if (tray.graphqlUrl) worker.TRAY_GRAPHQL_URL = tray.graphqlUrl;
+  if (tray.dialogUrl) worker.TRAY_AUTH_DIALOG_URL = tray.dialogUrl;
+  const api: NodeJS.ProcessEnv = {
+    ...withoutSecrets(source),
+    ...shared,
+    API_PORT: String(options.apiPort),
+    // A laptop stack stays on this machine unless the developer asks otherwise.
+    API_HOST: source.API_HOST || '127.0.0.1',
+  };
+  if (options.apiToken) api.API_TOKEN = options.apiToken;
+  if (tray.webhookSecret) api.WEBHOOK_SECRET = tray.webhookSecret;
+  return { worker, api };
+}

@@ -1,0 +1,86 @@
+/**
+ * Whether `npm start` can start (its ports are free) and when it is ready (the worker polls, the API
+ * answers `/readyz`).
+ */
+import { createServer } from 'node:net';
+import { Connection } from '@temporalio/client';
+import type { ManagedChild } from './children.js';
+import { errorText, say } from './output.js';
+
+/** How long each part may take to become ready. */
+export const READY_TIMEOUT_MS = 120_000;
+
+async function portInUse(portNumber: number): Promise<boolean> {
+  return new Promise((resolveCheck) => {
+    const server = createServer();
+    server.once('error', () => resolveCheck(true));
+    server.listen(portNumber, '127.0.0.1', () => server.close(() => resolveCheck(false)));
+  });
+}
+
+/** The ports of `[port, variable]` that something listens on, as `port (VARIABLE)`. */
+export async function takenPorts(ports: [number, string][]): Promise<string[]> {
+  const taken: string[] = [];
+  for (const [p, variable] of ports) if (await portInUse(p)) taken.push(`${p} (${variable})`);
+  return taken;
+}
+
+async function wait(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Resolves once the worker we started polls the task queue. A previous run's poller can still be
+ * listed on a persisted server, so only a poll seen after this start counts.
+ */
+export async function waitForWorker(
+  address: string,
+  namespace: string,
+  taskQueue: string,
+  worker: ManagedChild,
+  startedAt: number,
+): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const connection = await Connection.connect({ address });
+  try {
+    let lastNote = Date.now();
+    while (Date.now() < deadline) {
+      const response = await connection.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: taskQueue },
+      });
+      const ours = response.pollers.some((poller) => {
+        const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
+        return (
+          poller.identity?.startsWith(`${worker.process.pid}@`) === true || seconds * 1000 >= startedAt - 1000
+        );
+      });
+      if (ours) return;
+      if (Date.now() - lastNote > 10_000) {
+        lastNote = Date.now();
+        say('still waiting for the worker (it bundles the workflow code on start) …');
+      }
+      await wait(250);
+    }
+    throw new Error(`the worker did not poll task queue ${taskQueue} within ${READY_TIMEOUT_MS / 1000} s`);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Resolves once the API answers `/readyz` with 2xx. */
+export async function waitForApi(base: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) });
+      if (response.ok) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = errorText(error);
+    }
+    await wait(250);
+  }
+  throw new Error(`the API at ${base} was not ready within ${READY_TIMEOUT_MS / 1000} s (${last})`);
+}

@@ -1,0 +1,42 @@
+/** The block `npm start` prints once everything runs: where each part is and how to try a saga. */
+
+/** What the banner names. */
+export interface ReadyInfo {
+  apiPort: number;
+  apiToken: boolean;
+  temporalAddress: string;
+  uiUrl?: string;
+  namespace: string;
+  emulatorUrl?: string;
+  embeddedServer: boolean;
+}
+
+export function readyBlock(info: ReadyInfo): string {
+  const api = `http://localhost:${info.apiPort}`;
+  const auth = info.apiToken ? ` -H "Authorization: Bearer $API_TOKEN"` : '';
+  const uiQuery = info.uiUrl
+    ? `${info.uiUrl}/namespaces/${info.namespace}/workflows?query=${encodeURIComponent('TrayExternalUserId="user-1"')}`
+    : undefined;
+  const lines = [
+    '',
+    'connect-saga is running',
+    `  API            ${api}   (OpenAPI: ${api}/openapi.json)`,
+    info.uiUrl ? `  Temporal UI    ${info.uiUrl}` : `  Temporal UI    (the one of your server)`,
+    `  Temporal gRPC  ${info.temporalAddress}${info.embeddedServer ? '   (state in .data/temporal.db, server log .data/temporal.log)' : ''}`,
+    info.emulatorUrl
+      ? `  Tray emulator  ${info.emulatorUrl}   (credentials in .data/dev-secrets.json, state in .data/emulator-state.json)`
+      : '  Tray           the real one (TRAY_MASTER_TOKEN is set)',
+    '',
+    'Start a saga for sol-1 (one auth slot, "slack"):',
+    `  curl -s -X POST ${api}/v1/connections${auth} -H 'content-type: application/json' \\`,
+    `    -d '{"externalUserId":"user-1","userName":"Ada","solutionId":"sol-1","authSlots":["slack"]}'`,
+    'Open the authSlots[0].url it returns and click Authorize; then',
+    `  curl -s${auth} ${api}/v1/connections/connect:user-1:sol-1     # step: completed`,
+    uiQuery
+      ? `Find it in the Temporal UI: ${uiQuery}`
+      : 'Find it in your Temporal UI by TrayExternalUserId="user-1".',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  return `${lines.join('\n')}\n`;
+}
