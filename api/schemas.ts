@@ -7,8 +7,8 @@ import { DEFAULT_AUTH_TIMEOUT } from '../common/duration.js';
 import { checkConnectInput } from '../common/input.js';
 import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
 
-// The zod schemas below describe the connect input for /openapi.json; `checkConnectInput` decides
-// what is valid, so the API and the workflow refuse exactly the same inputs.
+// Checks the webhook's ids and path parameters; in the connect input it only documents the rule,
+// which `checkConnectInput` decides for the API and the workflow alike.
 const id = (what: string, forbidden = '') =>
   z
     .string()
