@@ -3,28 +3,22 @@
  * `/openapi.json` is generated from them, so the documentation cannot drift from the checks.
  */
 import { z } from 'zod';
-import { authTimeoutProblem, DEFAULT_AUTH_TIMEOUT } from '../common/duration.js';
+import { DEFAULT_AUTH_TIMEOUT } from '../common/duration.js';
+import { checkConnectInput } from '../common/input.js';
 import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
 
-const id = (what: string) =>
+// Checks the webhook's ids and path parameters; in the connect input it only documents the rule,
+// which `checkConnectInput` decides for the API and the workflow alike.
+const id = (what: string, forbidden = '') =>
   z
     .string()
     .min(1, `${what} must not be empty`)
     .max(LIMITS.maxIdLength, `${what} must be at most ${LIMITS.maxIdLength} characters`)
-    // Ids become workflow ids and Keyword search attributes; PostgreSQL-backed visibility refuses NUL.
-    .regex(/^\P{Cc}*$/u, `${what} must not contain control characters`);
-
-/** Indices of entries whose key was already seen earlier in the list. */
-function duplicateIndices<T>(items: readonly T[], key: (item: T) => string): number[] {
-  const seen = new Set<string>();
-  const dups: number[] = [];
-  items.forEach((item, index) => {
-    const k = key(item);
-    if (seen.has(k)) dups.push(index);
-    seen.add(k);
-  });
-  return dups;
-}
+    // Ids become workflow ids and Keyword search attributes: no NUL (PostgreSQL), no lone surrogate (UTF-8).
+    .regex(
+      new RegExp(`^[^\\p{Cc}\\p{Cs}${forbidden}]*$`, 'u'),
+      `${what} must not contain control characters or lone surrogates${forbidden ? ` or '${forbidden}'` : ''}`,
+    );
 
 /**
  * Any JSON value. Written out rather than `z.json()` so the recursion goes through this schema,
@@ -51,46 +45,37 @@ export const configValueSchema = z.strictObject({
   value: jsonValueSchema,
 });
 
-export const connectInputSchema = z.strictObject({
+const connectInputShape = z.strictObject({
   externalUserId: id('externalUserId').describe("The partner's id for the end user"),
   userName: id('userName').describe('Display name of the Tray user, used when it is created'),
-  solutionId: id('solutionId').describe('The Tray solution to connect'),
+  solutionId: id('solutionId', ':').describe('The Tray solution to connect'),
   instanceName: id('instanceName').optional().describe('Name of the solution instance to create'),
   authSlots: z
     .array(id('authSlots entry'))
     .min(LIMITS.minSlots, `authSlots must list at least ${LIMITS.minSlots} slot`)
     .max(LIMITS.maxSlots, `authSlots must list at most ${LIMITS.maxSlots} slots`)
-    .superRefine((slots, ctx) => {
-      for (const index of duplicateIndices(slots, (s) => s)) {
-        ctx.addIssue({ code: 'custom', path: [index], message: `duplicate auth slot "${slots[index]}"` });
-      }
-    })
     .meta({ description: 'externalAuthIds of the auth slots to fill', uniqueItems: true }),
   configValues: z
     .array(configValueSchema)
-    .superRefine((values, ctx) => {
-      for (const index of duplicateIndices(values, (v) => v.externalId)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [index, 'externalId'],
-          message: `duplicate config slot "${values[index]?.externalId}"`,
-        });
-      }
-    })
     .optional()
-    .describe('Values for config slots'),
+    .describe('Values for config slots, each config slot at most once'),
   authTimeout: z
     .string()
-    .superRefine((text, ctx) => {
-      const problem = authTimeoutProblem(text);
-      if (problem) ctx.addIssue({ code: 'custom', message: `authTimeout ${problem}` });
-    })
     .optional()
     .meta({
       description: `How long to wait for the auths: 90s, 15m, 24h, 7d; 1s..30d; default ${DEFAULT_AUTH_TIMEOUT}`,
       pattern: '^[1-9][0-9]{0,9}[smhd]$',
     }),
 });
+
+/**
+ * The connect input: `checkConnectInput` runs first and lists every problem with its path; only an
+ * input it accepts reaches the shape (whose own checks it includes), so zod adds no rule of its own.
+ */
+export const connectInputSchema = z.preprocess((input, ctx) => {
+  for (const { path, message } of checkConnectInput(input)) ctx.addIssue({ code: 'custom', path, message });
+  return input;
+}, connectInputShape);
 export type ConnectInputBody = z.infer<typeof connectInputSchema>;
 
 /** `?wait=` on POST /v1/connections: seconds, 0..30, default 10. */

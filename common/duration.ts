@@ -1,6 +1,6 @@
 /**
- * Durations as the spec writes them: a positive whole number and one unit, `90s`, `15m`, `24h`, `7d`.
- * Pure and deterministic, so the workflow, the API and the tests share one parser.
+ * Durations as the API takes them: a positive whole number and one unit, `90s`, `15m`, `24h`, `7d`.
+ * Pure, so the workflow, the API and the tests share one parser.
  */
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

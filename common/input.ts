@@ -1,53 +1,158 @@
 /**
- * The input rules of the spec, for the workflow itself: the API validates with zod (and lists every
- * problem with its path), but a saga can be started straight through Temporal, and bad input must end
- * it as `InvalidInput` before any Tray call rather than half-run it. Workflow-safe.
+ * What a valid connect input is: the one rule set (docs/design.md). The API's zod schema runs
+ * it before anything else, and the workflow runs it again because a saga can be started straight
+ * through Temporal. Workflow-safe: no zod, no Node built-ins.
  */
 import { authTimeoutProblem } from './duration.js';
 import { LIMITS } from './messages.js';
 
-function idProblem(what: string, value: unknown): string | undefined {
+/** One broken rule: where (`['authSlots', 2]`; `[]` is the input itself) and what. */
+export interface InputProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+const INPUT_KEYS = [
+  'externalUserId',
+  'userName',
+  'solutionId',
+  'instanceName',
+  'authSlots',
+  'configValues',
+  'authTimeout',
+];
+const CONFIG_VALUE_KEYS = ['externalId', 'value'];
+
+// Ids end up in workflow ids and Keyword search attributes: PostgreSQL visibility refuses NUL, and a
+// lone surrogate has no UTF-8 encoding.
+const FORBIDDEN_CHARACTER = /[\p{Cc}\p{Cs}]/u;
+
+/** Why `value` is not a valid id or name (`what` names it in the message); `undefined` when it is. */
+export function idProblem(what: string, value: unknown): string | undefined {
+  if (value === undefined) return `${what} is required`;
   if (typeof value !== 'string') return `${what} must be a string`;
   if (value.length === 0) return `${what} must not be empty`;
   if (value.length > LIMITS.maxIdLength) return `${what} must be at most ${LIMITS.maxIdLength} characters`;
+  if (FORBIDDEN_CHARACTER.test(value))
+    return `${what} must not contain control characters or lone surrogates`;
   return undefined;
 }
 
-/** Every way `input` breaks the spec's input rules; empty when it is fine. */
-export function connectInputProblems(input: unknown): string[] {
-  if (typeof input !== 'object' || input === null) return ['the input must be an object'];
-  const i = input as Record<string, unknown>;
-  const problems = [
-    idProblem('externalUserId', i.externalUserId),
-    idProblem('userName', i.userName),
-    idProblem('solutionId', i.solutionId),
-    i.instanceName === undefined ? undefined : idProblem('instanceName', i.instanceName),
-  ];
-  if (!Array.isArray(i.authSlots)) {
-    problems.push('authSlots must be an array');
-  } else {
-    if (i.authSlots.length < LIMITS.minSlots || i.authSlots.length > LIMITS.maxSlots) {
-      problems.push(`authSlots must list ${LIMITS.minSlots} to ${LIMITS.maxSlots} slots`);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** True for what JSON can carry. Walks with an explicit stack, so deep values cannot overflow it. */
+function isJsonValue(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
+    if (typeof v === 'number' && Number.isFinite(v)) continue;
+    if (Array.isArray(v)) pending.push(...(v as unknown[]));
+    // toString rather than a prototype check: the workflow sandbox has its own Object.prototype.
+    else if (Object.prototype.toString.call(v) === '[object Object]')
+      pending.push(...Object.values(v as object));
+    else return false;
+  }
+  return true;
+}
+
+function unknownKeys(
+  value: Record<string, unknown>,
+  known: string[],
+  where: string,
+  path: InputProblem['path'],
+) {
+  return Object.keys(value)
+    .filter((key) => !known.includes(key))
+    .map((key) => ({ path, message: `${where} has an unknown key ${JSON.stringify(key)}` }));
+}
+
+/** A problem for each entry whose key an earlier entry already had. */
+function duplicates(keys: unknown[], problem: (index: number, key: string) => InputProblem): InputProblem[] {
+  const seen = new Set<string>();
+  return keys.flatMap((key, index) => {
+    if (typeof key !== 'string') return [];
+    const repeated = seen.has(key);
+    seen.add(key);
+    return repeated ? [problem(index, key)] : [];
+  });
+}
+
+function authSlotProblems(slots: unknown): InputProblem[] {
+  if (slots === undefined) return [{ path: ['authSlots'], message: 'authSlots is required' }];
+  if (!Array.isArray(slots)) return [{ path: ['authSlots'], message: 'authSlots must be an array' }];
+  const problems: InputProblem[] = [];
+  if (slots.length < LIMITS.minSlots || slots.length > LIMITS.maxSlots) {
+    const message = `authSlots must list ${LIMITS.minSlots} to ${LIMITS.maxSlots} slots`;
+    problems.push({ path: ['authSlots'], message });
+  }
+  slots.forEach((slot, index) => {
+    const message = idProblem(`authSlots[${index}]`, slot);
+    if (message) problems.push({ path: ['authSlots', index], message });
+  });
+  return problems.concat(
+    duplicates(slots, (index, slot) => ({
+      path: ['authSlots', index],
+      message: `authSlots must be unique: ${JSON.stringify(slot)} is listed twice`,
+    })),
+  );
+}
+
+function configValueProblems(values: unknown): InputProblem[] {
+  if (values === undefined) return [];
+  if (!Array.isArray(values)) return [{ path: ['configValues'], message: 'configValues must be an array' }];
+  const problems = values.flatMap((entry: unknown, index): InputProblem[] => {
+    const where = `configValues[${index}]`;
+    if (!isPlainObject(entry))
+      return [{ path: ['configValues', index], message: `${where} must be an object` }];
+    const found: InputProblem[] = [];
+    const idMessage = idProblem(`${where}.externalId`, entry.externalId);
+    if (idMessage) found.push({ path: ['configValues', index, 'externalId'], message: idMessage });
+    if (entry.value === undefined) {
+      found.push({ path: ['configValues', index, 'value'], message: `${where}.value is required` });
+    } else if (!isJsonValue(entry.value)) {
+      found.push({ path: ['configValues', index, 'value'], message: `${where}.value must be a JSON value` });
     }
-    i.authSlots.forEach((slot, index) => problems.push(idProblem(`authSlots[${index}]`, slot)));
-    if (new Set(i.authSlots).size !== i.authSlots.length) problems.push('authSlots must be unique');
+    return found.concat(unknownKeys(entry, CONFIG_VALUE_KEYS, where, ['configValues', index]));
+  });
+  const ids = values.map((entry: unknown) => (isPlainObject(entry) ? entry.externalId : undefined));
+  return problems.concat(
+    duplicates(ids, (index, id) => ({
+      path: ['configValues', index, 'externalId'],
+      message: `configValues must name each config slot once: ${JSON.stringify(id)} is listed twice`,
+    })),
+  );
+}
+
+/** Every way `input` breaks the input rules, each with its path; empty when it is a valid input. */
+export function checkConnectInput(input: unknown): InputProblem[] {
+  if (!isPlainObject(input)) return [{ path: [], message: 'the input must be an object' }];
+  const problems: InputProblem[] = [];
+  const id = (field: string, optional = false) => {
+    if (optional && input[field] === undefined) return;
+    const message = idProblem(field, input[field]);
+    if (message) problems.push({ path: [field], message });
+  };
+  id('externalUserId');
+  id('userName');
+  id('solutionId');
+  id('instanceName', true);
+  // The connection id joins externalUserId and solutionId with ':'; without one in solutionId it
+  // names exactly one pair, also after an earlier saga closed (docs/design.md).
+  if (typeof input.solutionId === 'string' && input.solutionId.includes(':')) {
+    problems.push({ path: ['solutionId'], message: "solutionId must not contain ':'" });
   }
-  if (i.configValues !== undefined) {
-    if (!Array.isArray(i.configValues)) problems.push('configValues must be an array');
-    else
-      i.configValues.forEach((value: unknown, index) =>
-        problems.push(
-          idProblem(
-            `configValues[${index}].externalId`,
-            (value as { externalId?: unknown } | null)?.externalId,
-          ),
-        ),
-      );
-  }
-  if (i.authTimeout !== undefined) {
+  problems.push(...authSlotProblems(input.authSlots), ...configValueProblems(input.configValues));
+  if (input.authTimeout !== undefined) {
     const problem =
-      typeof i.authTimeout === 'string' ? authTimeoutProblem(i.authTimeout) : 'must be a string';
-    if (problem) problems.push(`authTimeout ${problem}`);
+      typeof input.authTimeout === 'string' ? authTimeoutProblem(input.authTimeout) : 'must be a string';
+    if (problem) problems.push({ path: ['authTimeout'], message: `authTimeout ${problem}` });
   }
-  return problems.filter((p): p is string => p !== undefined);
+  return problems.concat(unknownKeys(input, INPUT_KEYS, 'the input', []));
+}
+
+/** The messages of `checkConnectInput`, for the workflow's `InvalidInput` failure. */
+export function connectInputProblems(input: unknown): string[] {
+  return checkConnectInput(input).map((p) => p.message);
 }

@@ -38,6 +38,20 @@ interface GraphqlHandlerDeps {
   log: (line: string) => void;
 }
 
+type Reply = (status: number, payload: unknown, ok: boolean) => void;
+
+/** A POST /graphql body, parsed as far as it goes. */
+interface GraphqlRequest {
+  query?: string;
+  operationName?: string;
+  variables: Record<string, unknown>;
+  document?: DocumentNode;
+  syntaxError?: GraphQLError;
+  operation?: OperationDefinitionNode | null;
+  /** Root field names of `operation`: what faults match and the request log names. */
+  operations: string[];
+}
+
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 const unauthorized = { errors: [{ message: 'Unauthorized', extensions: { code: 'unauthorized' } }] };
@@ -52,6 +66,12 @@ function validationFailed(errors: readonly GraphQLError[]) {
   };
 }
 
+/** A GraphQL error answer with HTTP 200 and `data: null`, as Tray sends business errors. */
+const errorAnswer = (message: string, code: string, name: string) => ({
+  data: null,
+  errors: [{ message, extensions: { code, name } }],
+});
+
 function rootFieldNames(operation: OperationDefinitionNode | null | undefined): string[] {
   if (!operation) return [];
   return operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []));
@@ -60,13 +80,27 @@ function rootFieldNames(operation: OperationDefinitionNode | null | undefined): 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The POST /graphql handler: token check, fault injection, schema validation and execution. */
-export function createGraphqlHandler(deps: GraphqlHandlerDeps) {
-  const { store, faults, requests, log } = deps;
-  const rootValue = createRootValue(store);
-  const masterDigest = digest(deps.masterToken);
+function parseRequest(body: unknown): GraphqlRequest {
+  const query = isRecord(body) && typeof body.query === 'string' ? body.query : undefined;
+  const operationName =
+    isRecord(body) && typeof body.operationName === 'string' ? body.operationName : undefined;
+  const variables = isRecord(body) && isRecord(body.variables) ? body.variables : {};
+  let document: DocumentNode | undefined;
+  let syntaxError: GraphQLError | undefined;
+  try {
+    if (query !== undefined) document = parse(query);
+  } catch (e) {
+    syntaxError = e instanceof GraphQLError ? e : new GraphQLError(String(e));
+  }
+  const operation = document ? getOperationAST(document, operationName) : undefined;
+  const operations = rootFieldNames(operation);
+  return { query, operationName, variables, document, syntaxError, operation, operations };
+}
 
-  const resolveToken = (header: string | undefined): { kind: TokenKind; context?: RequestContext } => {
+/** Resolves a bearer header to the caller; the master token is compared in constant time. */
+function tokenResolver(store: EmulatorStore, masterToken: string) {
+  const masterDigest = digest(masterToken);
+  return (header: string | undefined): { kind: TokenKind; context?: RequestContext } => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (!match?.[1]) return { kind: 'none' };
     const token = match[1];
@@ -76,27 +110,66 @@ export function createGraphqlHandler(deps: GraphqlHandlerDeps) {
     if (userId) return { kind: 'user', context: { tokenKind: 'user', userId } };
     return { kind: 'invalid' };
   };
+}
+
+/** Answers in place of Tray when the fault says so (true); a delay only holds the request first. */
+async function answerWithFault(
+  fault: { kind: FaultKind; delayMs: number },
+  res: Response,
+  reply: Reply,
+): Promise<boolean> {
+  switch (fault.kind) {
+    case 'http500':
+      reply(500, { errors: [{ message: 'Internal Server Error' }] }, false);
+      return true;
+    case 'http429':
+      res.set('Retry-After', '1');
+      reply(429, { errors: [{ message: 'Too Many Requests' }] }, false);
+      return true;
+    case 'rateLimitError':
+      reply(200, errorAnswer('Rate limit exceeded', 'access_not_allowed', 'PreconditionError'), false);
+      return true;
+    case 'permanentError':
+      reply(200, errorAnswer('Injected permanent error', 'bad_request', 'ValidationError'), false);
+      return true;
+    case 'delay':
+      await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      return false;
+    default:
+      return false;
+  }
+}
+
+/** Why the request cannot run, as the validation-failed answer; `undefined` when it can. */
+function validationAnswer(request: GraphqlRequest) {
+  const { query, document, operation, operationName } = request;
+  if (query === undefined)
+    return validationFailed([new GraphQLError('Must provide a query string in the request body.')]);
+  if (!document) return validationFailed([request.syntaxError ?? new GraphQLError('Syntax error')]);
+  const invalid = validate(traySchema, document);
+  if (invalid.length > 0) return validationFailed(invalid);
+  if (!operation) {
+    return validationFailed([
+      new GraphQLError(`Unknown or ambiguous operation: ${operationName ?? '(unnamed)'}`),
+    ]);
+  }
+  const coerced = getVariableValues(traySchema, operation.variableDefinitions ?? [], request.variables);
+  return coerced.errors ? validationFailed(coerced.errors) : undefined;
+}
+
+/** The POST /graphql handler: token check, fault injection, schema validation and execution. */
+export function createGraphqlHandler(deps: GraphqlHandlerDeps) {
+  const { faults, requests, log } = deps;
+  const rootValue = createRootValue(deps.store);
+  const resolveToken = tokenResolver(deps.store, deps.masterToken);
 
   return async (req: Request, res: Response): Promise<void> => {
     const token = resolveToken(req.get('authorization'));
-    const body: unknown = req.body;
-    const query = isRecord(body) && typeof body.query === 'string' ? body.query : undefined;
-    const operationName =
-      isRecord(body) && typeof body.operationName === 'string' ? body.operationName : undefined;
-    const variables = isRecord(body) && isRecord(body.variables) ? body.variables : {};
-
-    let document: DocumentNode | undefined;
-    let syntaxError: GraphQLError | undefined;
-    try {
-      if (query !== undefined) document = parse(query);
-    } catch (e) {
-      syntaxError = e instanceof GraphQLError ? e : new GraphQLError(String(e));
-    }
-    const operation = document ? getOperationAST(document, operationName) : undefined;
-    const operations = rootFieldNames(operation);
-
+    const request = parseRequest(req.body);
+    const { operations } = request;
     const fault = faults.take(operations);
-    const reply = (status: number, payload: unknown, ok: boolean): void => {
+    const faultNote = fault ? ` fault=${fault.kind}` : '';
+    const reply: Reply = (status, payload, ok) => {
       requests.push({
         at: Date.now(),
         operations,
@@ -106,83 +179,23 @@ export function createGraphqlHandler(deps: GraphqlHandlerDeps) {
         ...(fault ? { fault: fault.kind } : {}),
       });
       log(
-        `graphql ${operations.join(',') || '-'} token=${token.kind} -> ${status}${ok ? '' : ' (errors)'}${fault ? ` fault=${fault.kind}` : ''}`,
+        `graphql ${operations.join(',') || '-'} token=${token.kind} -> ${status}${ok ? '' : ' (errors)'}${faultNote}`,
       );
       res.status(status).json(payload);
     };
 
-    switch (fault?.kind) {
-      case 'http500':
-        return reply(500, { errors: [{ message: 'Internal Server Error' }] }, false);
-      case 'http429':
-        res.set('Retry-After', '1');
-        return reply(429, { errors: [{ message: 'Too Many Requests' }] }, false);
-      case 'rateLimitError':
-        return reply(
-          200,
-          {
-            data: null,
-            errors: [
-              {
-                message: 'Rate limit exceeded',
-                extensions: { code: 'access_not_allowed', name: 'PreconditionError' },
-              },
-            ],
-          },
-          false,
-        );
-      case 'permanentError':
-        return reply(
-          200,
-          {
-            data: null,
-            errors: [
-              {
-                message: 'Injected permanent error',
-                extensions: { code: 'bad_request', name: 'ValidationError' },
-              },
-            ],
-          },
-          false,
-        );
-      case 'delay':
-        await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-        break;
-      default:
-        break;
-    }
-
+    if (fault && (await answerWithFault(fault, res, reply))) return;
     if (!token.context) return reply(401, unauthorized, false);
-    if (query === undefined) {
-      return reply(
-        200,
-        validationFailed([new GraphQLError('Must provide a query string in the request body.')]),
-        false,
-      );
-    }
-    if (!document)
-      return reply(200, validationFailed([syntaxError ?? new GraphQLError('Syntax error')]), false);
-    const invalid = validate(traySchema, document);
-    if (invalid.length > 0) return reply(200, validationFailed(invalid), false);
-    if (!operation) {
-      return reply(
-        200,
-        validationFailed([
-          new GraphQLError(`Unknown or ambiguous operation: ${operationName ?? '(unnamed)'}`),
-        ]),
-        false,
-      );
-    }
-    const coerced = getVariableValues(traySchema, operation.variableDefinitions ?? [], variables);
-    if (coerced.errors) return reply(200, validationFailed(coerced.errors), false);
+    const invalid = validationAnswer(request);
+    if (invalid) return reply(200, invalid, false);
 
     const result = await execute({
       schema: traySchema,
-      document,
+      document: request.document!,
       rootValue,
       contextValue: token.context,
-      variableValues: variables,
-      operationName,
+      variableValues: request.variables,
+      operationName: request.operationName,
     });
     const ok = !result.errors?.length;
 

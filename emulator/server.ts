@@ -47,56 +47,21 @@ export interface Emulator {
 
 const TWO_DAYS_MS = 2 * 24 * 60 * 60 * 1000;
 
-/**
- * Builds a Tray Embedded emulator: GraphQL at POST /graphql, the auth dialog, and /_emulator/*
- * controls. State lives in memory, and in `options.stateFile` when given.
- */
-export function createEmulator(options: EmulatorOptions): Emulator {
-  if (!options.masterToken) throw new Error('createEmulator: masterToken is required');
-  const log = options.log ?? (() => {});
-  const store = new EmulatorStore(options.solutions ?? DEMO_SOLUTIONS, options.userTokenTtlMs ?? TWO_DAYS_MS);
-  const faults = new FaultInjector();
-  const requests: RecordedRequest[] = [];
+/** The state file's writer, after loading what it holds into `store`; none without a state file. */
+function persistence(options: EmulatorOptions, store: EmulatorStore, log: (line: string) => void) {
+  if (!options.stateFile) return undefined;
+  const loaded = loadStateFile(options.stateFile, log);
+  if (loaded.state) store.importState(loaded.state);
+  return loaded.writable ? new StateFileWriter(options.stateFile, () => store.exportState(), log) : undefined;
+}
 
-  let writer: StateFileWriter | undefined;
-  if (options.stateFile) {
-    const loaded = loadStateFile(options.stateFile, log);
-    if (loaded.state) store.importState(loaded.state);
-    if (loaded.writable) writer = new StateFileWriter(options.stateFile, () => store.exportState(), log);
-  }
-  const saveState = async (): Promise<void> => {
-    await writer?.flush();
-  };
-
-  const app = express();
-  app.disable('x-powered-by');
-
-  if (writer) {
-    const stateWriter = writer;
-    // Only GETs are free of side effects here (a GraphQL query arrives as a POST too, but an
-    // unchanged state costs one comparison, not a write). `close` also fires for a dropped response.
-    app.use((req, res, next) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') res.once('close', () => stateWriter.schedule());
-      next();
-    });
-  }
-
-  app.post(
-    '/graphql',
-    express.json({ limit: '1mb' }),
-    createGraphqlHandler({ store, faults, masterToken: options.masterToken, requests, log }),
-  );
-
-  app.use(
-    createDialogRouter({
-      store,
-      embeddedId: options.embeddedId,
-      webhookUrl: options.webhookUrl,
-      webhookSecret: options.webhookSecret,
-      log,
-    }),
-  );
-
+/** /_emulator/*: the tests' controls (faults) and windows (request log, state). */
+function controlRoutes(
+  app: Express,
+  store: EmulatorStore,
+  faults: FaultInjector,
+  requests: RecordedRequest[],
+) {
   app.post('/_emulator/faults', express.json(), (req, res) => {
     const parsed = faultSpecSchema.safeParse(req.body);
     if (!parsed.success) {
@@ -116,11 +81,13 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   app.get('/_emulator/state', (_req, res) => {
     res.json({ ...(store.snapshot() as object), faults: faults.list() });
   });
+}
 
+/** Unknown routes and errors express hands over (malformed JSON bodies and the like), in Tray's shape. */
+function fallbackRoutes(app: Express) {
   app.use((_req, res) => {
     res.status(404).json({ errors: [{ message: 'Not found' }] });
   });
-  // Malformed JSON bodies and the like; express hands these over with a status.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const status = (err as { status?: number }).status ?? 500;
     if (res.headersSent) return;
@@ -128,34 +95,74 @@ export function createEmulator(options: EmulatorOptions): Emulator {
       .status(status)
       .json({ errors: [{ message: status < 500 ? (err as Error).message : 'Internal Server Error' }] });
   });
+}
 
-  return {
-    app,
-    store,
-    faults,
-    requests,
-    saveState,
-    listen(port = 0, host = '127.0.0.1') {
-      return new Promise((resolve, reject) => {
-        const server = app.listen(port, host, (error?: Error) => {
-          if (error) return reject(error);
-          const { port: bound } = server.address() as AddressInfo;
-          const shownHost = host.includes(':') ? `[${host}]` : host;
-          resolve({
-            url: `http://${shownHost}:${bound}`,
-            close: async () => {
-              try {
-                await new Promise<void>((done, fail) => {
-                  server.close((e) => (e ? fail(e) : done()));
-                  server.closeAllConnections();
-                });
-              } finally {
-                await saveState();
-              }
-            },
-          });
+/** `Emulator.listen`: serves `app`; closing drops open connections, then saves the state. */
+function listener(app: Express, saveState: () => Promise<void>): Emulator['listen'] {
+  return (port = 0, host = '127.0.0.1') =>
+    new Promise((resolve, reject) => {
+      const server = app.listen(port, host, (error?: Error) => {
+        if (error) return reject(error);
+        const { port: bound } = server.address() as AddressInfo;
+        const shownHost = host.includes(':') ? `[${host}]` : host;
+        resolve({
+          url: `http://${shownHost}:${bound}`,
+          close: async () => {
+            try {
+              await new Promise<void>((done, fail) => {
+                server.close((e) => (e ? fail(e) : done()));
+                server.closeAllConnections();
+              });
+            } finally {
+              await saveState();
+            }
+          },
         });
       });
-    },
+    });
+}
+
+/**
+ * Builds a Tray Embedded emulator: GraphQL at POST /graphql, the auth dialog, and /_emulator/*
+ * controls. State lives in memory, and in `options.stateFile` when given.
+ */
+export function createEmulator(options: EmulatorOptions): Emulator {
+  if (!options.masterToken) throw new Error('createEmulator: masterToken is required');
+  const log = options.log ?? (() => {});
+  const store = new EmulatorStore(options.solutions ?? DEMO_SOLUTIONS, options.userTokenTtlMs ?? TWO_DAYS_MS);
+  const faults = new FaultInjector();
+  const requests: RecordedRequest[] = [];
+  const writer = persistence(options, store, log);
+  const saveState = async (): Promise<void> => {
+    await writer?.flush();
   };
+
+  const app = express();
+  app.disable('x-powered-by');
+  if (writer) {
+    // Only GETs are free of side effects here (a GraphQL query arrives as a POST too, but an
+    // unchanged state costs one comparison, not a write). `close` also fires for a dropped response.
+    app.use((req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') res.once('close', () => writer.schedule());
+      next();
+    });
+  }
+  app.post(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    createGraphqlHandler({ store, faults, masterToken: options.masterToken, requests, log }),
+  );
+  app.use(
+    createDialogRouter({
+      store,
+      embeddedId: options.embeddedId,
+      webhookUrl: options.webhookUrl,
+      webhookSecret: options.webhookSecret,
+      log,
+    }),
+  );
+  controlRoutes(app, store, faults, requests);
+  fallbackRoutes(app);
+
+  return { app, store, faults, requests, saveState, listen: listener(app, saveState) };
 }

@@ -592,7 +592,7 @@ describe('odd paths and ids', () => {
     assert.equal((await call('DELETE', `/v1/connections/${enc(connectionId)}`)).status, 202);
   });
 
-  test('ids with colons that spell the same connection id never hand out the other saga', async () => {
+  test("ids that would spell another pair's connection id: a ':' in solutionId is refused", async () => {
     const user = uniqueId('colon');
     const first = await call(
       'POST',
@@ -606,7 +606,8 @@ describe('odd paths and ids', () => {
       '/v1/connections?wait=0',
       input({ externalUserId: user, solutionId: 'sol-x:sol-1', authSlots: ['slack'] }),
     );
-    assertError(second, 409, 'connection_id_conflict');
+    assertError(second, 400, 'invalid_input');
+    assert.deepEqual(problemPaths(second), ['solutionId']);
     assert.equal(second.text.includes('url'), false);
   });
 });
