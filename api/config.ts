@@ -4,6 +4,8 @@
  */
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { envVar, hostPort, port, readEnv, str } from '../lib/config.js';
+import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
+import { DEFAULT_CODEC_CORS_ORIGIN, parseOrigins } from './codec.js';
 
 /** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
 const WEBHOOK_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -32,6 +34,8 @@ const API_ENV = {
   API_HOST: str({ optional: true }),
   API_TOKEN: str({ optional: true, secret: true }),
   WEBHOOK_SECRET: webhookSecret,
+  PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
+  CODEC_CORS_ORIGIN: envVar({ default: [DEFAULT_CODEC_CORS_ORIGIN] }, parseOrigins),
 };
 
 export interface ApiConfig {
@@ -45,6 +49,10 @@ export interface ApiConfig {
   apiToken?: string;
   /** `whsec_…`; unset means the webhook answers 503. */
   webhookSecret?: string;
+  /** PAYLOAD_ENCRYPTION_KEYS; set: payloads are encrypted and /codec is served. */
+  payloadKeys?: EncryptionKeys;
+  /** Web UI origins allowed to call /codec from a browser. */
+  codecCorsOrigins: string[];
 }
 
 /** Reads the API's configuration; throws a `ConfigError` naming every bad variable. */
@@ -58,5 +66,7 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     host: v.API_HOST,
     apiToken: v.API_TOKEN,
     webhookSecret: v.WEBHOOK_SECRET,
+    payloadKeys: v.PAYLOAD_ENCRYPTION_KEYS,
+    codecCorsOrigins: v.CODEC_CORS_ORIGIN,
   };
 }

@@ -3,6 +3,7 @@
  * queue (`maxTaskQueueActivitiesPerSecond`), so it holds however many worker processes run; the rate
  * given there is set below the limit so the server's bursts stay within it too (rate-limit.ts).
  */
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
@@ -22,12 +23,15 @@ export interface CreateWorkerOptions {
   rateLimitPerSecond: number;
   /** Shown in the Web UI's worker list; default: the SDK's pid@host. */
   identity?: string;
+  /** Payload encryption (lib/payload-codec.ts); the bundle is built with its failure converter. */
+  dataConverter?: DataConverter;
 }
 
 /** Creates (does not run) a Worker serving the saga's workflow and activities on `taskQueue`. */
 export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Worker> {
   if (!(opts.rateLimitPerSecond > 0)) throw new RangeError('rateLimitPerSecond must be a positive number');
-  const workflowBundle = opts.workflowBundle ?? (await bundleConnectWorkflows());
+  const workflowBundle =
+    opts.workflowBundle ?? (await bundleConnectWorkflows(opts.dataConverter?.failureConverterPath));
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -36,5 +40,6 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     activities: { ...opts.activities },
     maxTaskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(opts.rateLimitPerSecond),
     ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
 }

@@ -7,6 +7,7 @@ import { createActivities } from '../activities/index.js';
 import { createTrayClient } from '../activities/tray-client.js';
 import { WORKFLOW_TYPE } from '../common/messages.js';
 import { exitOnConfigError } from '../lib/config.js';
+import { encryptedDataConverter } from '../lib/payload-codec.js';
 import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createConnectWorker } from './create-worker.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
@@ -73,6 +74,7 @@ async function main(cfg: WorkerConfig): Promise<void> {
       taskQueue: cfg.taskQueue,
       activities,
       rateLimitPerSecond: cfg.rateLimitPerSecond,
+      dataConverter: cfg.payloadKeys && encryptedDataConverter(cfg.payloadKeys),
     });
     logger.info(
       {
