@@ -49,10 +49,8 @@ export interface ApiConfig {
   apiToken?: string;
   /** `whsec_…`; unset means the webhook answers 503. */
   webhookSecret?: string;
-  /** PAYLOAD_ENCRYPTION_KEYS; set: payloads are encrypted and /codec is served. */
-  payloadKeys?: EncryptionKeys;
-  /** Web UI origins allowed to call /codec from a browser. */
-  codecCorsOrigins: string[];
+  /** Only while PAYLOAD_ENCRYPTION_KEYS is set: payloads are encrypted and /codec is served. */
+  payloadEncryption?: { keys: EncryptionKeys; corsOrigins: string[] };
 }
 
 /** Reads the API's configuration; throws a `ConfigError` naming every bad variable. */
@@ -66,7 +64,8 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     host: v.API_HOST,
     apiToken: v.API_TOKEN,
     webhookSecret: v.WEBHOOK_SECRET,
-    payloadKeys: v.PAYLOAD_ENCRYPTION_KEYS,
-    codecCorsOrigins: v.CODEC_CORS_ORIGIN,
+    ...(v.PAYLOAD_ENCRYPTION_KEYS
+      ? { payloadEncryption: { keys: v.PAYLOAD_ENCRYPTION_KEYS, corsOrigins: v.CODEC_CORS_ORIGIN } }
+      : {}),
   };
 }

@@ -22,8 +22,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger();
   const connection = Connection.lazy({ address: config.temporalAddress });
-  const keys = config.payloadKeys;
-  const dataConverter = keys && encryptedDataConverter(keys);
+  const encryption = config.payloadEncryption;
+  const dataConverter = encryption && encryptedDataConverter(encryption.keys);
   const client = new Client({ connection, namespace: config.namespace, dataConverter });
   const app = createApp({
     client,
@@ -32,7 +32,10 @@ async function main(): Promise<void> {
     apiToken: config.apiToken,
     webhookSecret: config.webhookSecret,
     logger,
-    codecServer: keys && { codec: new EncryptionCodec(keys), corsOrigins: config.codecCorsOrigins },
+    codecServer: encryption && {
+      codec: new EncryptionCodec(encryption.keys),
+      corsOrigins: encryption.corsOrigins,
+    },
   });
 
   const server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       auth: config.apiToken ? 'bearer' : 'loopback-only',
       webhook: config.webhookSecret ? 'enabled' : 'disabled (WEBHOOK_SECRET unset: answers 503)',
-      payloadEncryption: keys ? { keyIds: keys.keyIds, codecServer: '/codec' } : 'off',
+      payloadEncryption: encryption ? { keyIds: encryption.keys.keyIds, codecServer: '/codec' } : 'off',
     },
     config.apiToken
       ? `API listening on :${port}; /v1/connections requires the bearer API_TOKEN`
