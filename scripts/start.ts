@@ -11,6 +11,7 @@ import { Connection } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { ConfigError, exitOnConfigError, hostPort, port, readEnv, str } from '../lib/config.js';
 import { startDevServer, type DevServer } from '../lib/dev-server.js';
+import { encryptionKeysVar } from '../lib/payload-codec.js';
 import { findTemporalCli, PROJECT_ROOT } from '../lib/temporal-bin.js';
 import { createEmulator } from '../emulator/server.js';
 import { describeExit, prefixFor, startChild, type ManagedChild } from './children.js';
@@ -37,6 +38,8 @@ const START_ENV = {
   TRAY_EMULATOR_PORT: port({ default: 4000 }),
   API_PORT: port({ default: 3000 }),
   API_TOKEN: str({ optional: true, secret: true }),
+  // Checked here too, so a bad value stops npm start before anything runs.
+  PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
 };
 
 const say = (message: string): void => {
@@ -156,6 +159,8 @@ async function main(): Promise<number> {
           cliPath,
           port: env.TEMPORAL_DEV_PORT,
           uiPort: env.TEMPORAL_DEV_UI_PORT,
+          // With payload encryption the Web UI decodes through the API's codec server.
+          uiCodecEndpoint: env.PAYLOAD_ENCRYPTION_KEYS && `http://localhost:${env.API_PORT}/codec`,
           dbFile: TEMPORAL_DB,
           logFile: TEMPORAL_LOG,
           namespace: env.TEMPORAL_NAMESPACE,
@@ -233,6 +238,13 @@ async function main(): Promise<number> {
       API_HOST: process.env.API_HOST || '127.0.0.1',
     };
     if (env.API_TOKEN) apiEnv.API_TOKEN = env.API_TOKEN;
+    const uiOrigins = `http://localhost:${env.TEMPORAL_DEV_UI_PORT},http://127.0.0.1:${env.TEMPORAL_DEV_UI_PORT}`;
+    apiEnv.CODEC_CORS_ORIGIN ??= uiOrigins;
+    if (env.PAYLOAD_ENCRYPTION_KEYS) {
+      say(
+        `payloads are encrypted (key "${env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId}"); the Web UI decodes them at ${apiBase}/codec`,
+      );
+    }
     if (webhookSecret) apiEnv.WEBHOOK_SECRET = webhookSecret;
 
     const launch = (
