@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { connectionIdFor, type ConnectInput } from '../common/messages.js';
 import { requireClient } from './auth.js';
+import { CODEC_PATH, codecRouter, type CodecServerOptions } from './codec.js';
 import { ApiError, errorHandler, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
 import { buildOpenApi } from './openapi.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   /** `whsec_…`; unset: the webhook answers 503. */
   webhookSecret?: string;
   logger: Logger;
+  /** Serves the codec server protocol at /codec (while PAYLOAD_ENCRYPTION_KEYS is set). */
+  codecServer?: CodecServerOptions;
 }
 
 const BODY_LIMIT = '64kb';
@@ -137,6 +140,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use('/v1/connections', connections);
+  if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
   return app;

@@ -4,6 +4,8 @@
  */
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { envVar, hostPort, port, readEnv, str } from '../lib/config.js';
+import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
+import { DEFAULT_CODEC_CORS_ORIGIN, parseOrigins } from './codec.js';
 
 /** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
 const WEBHOOK_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -32,6 +34,8 @@ const API_ENV = {
   API_HOST: str({ optional: true }),
   API_TOKEN: str({ optional: true, secret: true }),
   WEBHOOK_SECRET: webhookSecret,
+  PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
+  CODEC_CORS_ORIGIN: envVar({ default: [DEFAULT_CODEC_CORS_ORIGIN] }, parseOrigins),
 };
 
 export interface ApiConfig {
@@ -45,6 +49,8 @@ export interface ApiConfig {
   apiToken?: string;
   /** `whsec_…`; unset means the webhook answers 503. */
   webhookSecret?: string;
+  /** Only while PAYLOAD_ENCRYPTION_KEYS is set: payloads are encrypted and /codec is served. */
+  payloadEncryption?: { keys: EncryptionKeys; corsOrigins: string[] };
 }
 
 /** Reads the API's configuration; throws a `ConfigError` naming every bad variable. */
@@ -58,5 +64,8 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     host: v.API_HOST,
     apiToken: v.API_TOKEN,
     webhookSecret: v.WEBHOOK_SECRET,
+    ...(v.PAYLOAD_ENCRYPTION_KEYS
+      ? { payloadEncryption: { keys: v.PAYLOAD_ENCRYPTION_KEYS, corsOrigins: v.CODEC_CORS_ORIGIN } }
+      : {}),
   };
 }

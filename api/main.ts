@@ -6,6 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { exitOnConfigError } from '../lib/config.js';
+import { EncryptionCodec, encryptedDataConverter } from '../lib/payload-codec.js';
 import { createApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger();
   const connection = Connection.lazy({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.namespace });
+  const encryption = config.payloadEncryption;
+  const dataConverter = encryption && encryptedDataConverter(encryption.keys);
+  const client = new Client({ connection, namespace: config.namespace, dataConverter });
   const app = createApp({
     client,
     taskQueue: config.taskQueue,
@@ -29,6 +32,10 @@ async function main(): Promise<void> {
     apiToken: config.apiToken,
     webhookSecret: config.webhookSecret,
     logger,
+    codecServer: encryption && {
+      codec: new EncryptionCodec(encryption.keys),
+      corsOrigins: encryption.corsOrigins,
+    },
   });
 
   const server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
@@ -45,6 +52,7 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       auth: config.apiToken ? 'bearer' : 'loopback-only',
       webhook: config.webhookSecret ? 'enabled' : 'disabled (WEBHOOK_SECRET unset: answers 503)',
+      payloadEncryption: encryption ? { keyIds: encryption.keys.keyIds, codecServer: '/codec' } : 'off',
     },
     config.apiToken
       ? `API listening on :${port}; /v1/connections requires the bearer API_TOKEN`

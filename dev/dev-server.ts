@@ -15,6 +15,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; undefined runs headless. */
   uiPort?: number;
+  /** The Web UI's codec server endpoint (e.g. the API's /codec), so it shows decrypted payloads. */
+  uiCodecEndpoint?: string;
   /** SQLite file to persist to; undefined keeps everything in memory. */
   dbFile?: string;
   /** File that receives the server's own log lines; undefined discards them. */
@@ -93,6 +95,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
   if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
+  if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (options.dbFile) {
     mkdirSync(dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);

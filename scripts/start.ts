@@ -9,6 +9,7 @@ import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { startDevServer, type DevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { createEmulator } from '../emulator/server.js';
+import { encryptionKeysVar } from '../lib/payload-codec.js';
 import {
   ConfigError,
   exitOnConfigError,
@@ -46,6 +47,8 @@ const START_ENV = {
   TRAY_EMULATOR_PORT: port({ default: 4000 }),
   API_PORT: port({ default: 3000 }),
   API_TOKEN: str({ optional: true, secret: true }),
+  // Checked here too, so a bad value stops npm start before anything runs.
+  PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
 };
 type StartEnv = EnvValues<typeof START_ENV>;
 
@@ -93,6 +96,8 @@ async function startTemporal(env: StartEnv, parts: Parts, stop: StopControl): Pr
       cliPath,
       port: env.TEMPORAL_DEV_PORT,
       uiPort: env.TEMPORAL_DEV_UI_PORT,
+      // With payload encryption the Web UI decodes through the API's codec server.
+      uiCodecEndpoint: env.PAYLOAD_ENCRYPTION_KEYS && `http://localhost:${env.API_PORT}/codec`,
       dbFile: TEMPORAL_DB,
       logFile: TEMPORAL_LOG,
       namespace: env.TEMPORAL_NAMESPACE,
@@ -181,6 +186,12 @@ async function startStack(env: StartEnv, parts: Parts, stop: StopControl): Promi
     ...(env.API_TOKEN ? { apiToken: env.API_TOKEN } : {}),
     tray,
   });
+  envs.api.CODEC_CORS_ORIGIN ??= `http://localhost:${env.TEMPORAL_DEV_UI_PORT},http://127.0.0.1:${env.TEMPORAL_DEV_UI_PORT}`;
+  if (env.PAYLOAD_ENCRYPTION_KEYS) {
+    say(
+      `payloads are encrypted (key "${env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId}"); the Web UI decodes them at ${apiBase}/codec`,
+    );
+  }
   const startedAt = Date.now();
   const worker = launch(parts, stop, {
     name: 'worker',

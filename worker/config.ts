@@ -2,6 +2,7 @@
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
 import { hostPort, oneOf, positiveNumber, readEnv, str, url } from '../lib/config.js';
+import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 
 export interface WorkerConfig {
   temporalAddress: string;
@@ -15,6 +16,8 @@ export interface WorkerConfig {
   embeddedId: string;
   /** Tray requests per second across all workers. */
   rateLimitPerSecond: number;
+  /** PAYLOAD_ENCRYPTION_KEYS; unset: payloads are stored as plain JSON. Logs show key ids only. */
+  payloadKeys?: EncryptionKeys;
 }
 
 /** The variables the worker reads, for `readEnv`. */
@@ -28,6 +31,7 @@ export const WORKER_ENV = {
   TRAY_MASTER_TOKEN: str({ secret: true }),
   TRAY_EMBEDDED_ID: str(),
   TRAY_RATE_LIMIT_PER_SECOND: positiveNumber({ default: 25 }),
+  PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
 };
 
 /** Reads and checks the worker's configuration; throws a ConfigError listing every bad variable. */
@@ -44,6 +48,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     masterToken: values.TRAY_MASTER_TOKEN,
     embeddedId: values.TRAY_EMBEDDED_ID,
     rateLimitPerSecond: values.TRAY_RATE_LIMIT_PER_SECOND,
+    ...(values.PAYLOAD_ENCRYPTION_KEYS ? { payloadKeys: values.PAYLOAD_ENCRYPTION_KEYS } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 /** The connect-saga Worker. The server enforces the Tray rate limit per task queue, across workers. */
+import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
@@ -14,13 +15,16 @@ export interface CreateWorkerOptions {
   /** TRAY_RATE_LIMIT_PER_SECOND: one request per activity, so it bounds the task queue's activities. */
   rateLimitPerSecond: number;
   identity?: string;
+  /** Payload encryption (lib/payload-codec.ts); the bundle is built with its failure converter. */
+  dataConverter?: DataConverter;
 }
 
 /** Creates (does not run) a Worker serving the saga's workflow and activities on `taskQueue`. */
 export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Worker> {
   // First, so a bad rate fails before the slow bundling.
   const activitiesPerSecond = taskQueueActivitiesPerSecond(opts.rateLimitPerSecond);
-  const workflowBundle = opts.workflowBundle ?? (await bundleConnectWorkflows());
+  const workflowBundle =
+    opts.workflowBundle ?? (await bundleConnectWorkflows(opts.dataConverter?.failureConverterPath));
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -29,5 +33,6 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     activities: { ...opts.activities },
     maxTaskQueueActivitiesPerSecond: activitiesPerSecond,
     ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
 }

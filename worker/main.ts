@@ -6,6 +6,7 @@ import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { WORKFLOW_TYPE } from '../common/messages.js';
 import { exitOnConfigError } from '../lib/config.js';
+import { encryptedDataConverter } from '../lib/payload-codec.js';
 import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createConnectWorker } from './create-worker.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
@@ -72,6 +73,7 @@ async function main(cfg: WorkerConfig): Promise<void> {
       taskQueue: cfg.taskQueue,
       activities,
       rateLimitPerSecond: cfg.rateLimitPerSecond,
+      dataConverter: cfg.payloadKeys && encryptedDataConverter(cfg.payloadKeys),
     });
     logger.info(
       {

@@ -17,6 +17,7 @@ import { WEBHOOK_PATH } from '../../api/webhook.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
 import { closeServer, listen, quietRuntime } from '../../dev/in-process.js';
 import { webhookRequest } from '../../dev/webhook.js';
+import { EncryptionCodec, encryptedDataConverter, type EncryptionKeys } from '../../lib/payload-codec.js';
 import { bundleConnectWorkflows } from '../../lib/workflow-bundle.js';
 import { createConnectWorker } from '../../worker/create-worker.js';
 import { randomWebhookSecret, startEmulator, type StartedEmulator } from './emulator.js';
@@ -33,6 +34,14 @@ export interface StackOptions {
   emulator?: Partial<EmulatorOptions>;
   /** Host the API listens on (default 127.0.0.1). */
   apiHost?: string;
+  /** Port the API listens on (default any free one). */
+  apiPort?: number;
+  /** Encrypt payloads in client and worker, and serve /codec (with these Web UI origins). */
+  encryption?: { keys: EncryptionKeys; corsOrigins?: string[] };
+  /** Task queue (default a unique one): a second stack can take over the first one's sagas. */
+  taskQueue?: string;
+  /** An emulator to share with another stack (not closed with this stack). */
+  sharedEmulator?: StartedEmulator;
 }
 
 export interface Stack {
@@ -77,7 +86,9 @@ export function signWebhook(
 /** Starts emulator, worker and API; `close()` stops them in reverse order. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const { address, namespace } = await devServer();
-  const taskQueue = uniqueId('api-tq');
+  const taskQueue = options.taskQueue ?? uniqueId('api-tq');
+  const encryption = options.encryption;
+  const dataConverter = encryption && encryptedDataConverter(encryption.keys);
   const apiToken =
     options.apiToken === null ? undefined : (options.apiToken ?? `tok_${randomBytes(16).toString('hex')}`);
   const webhookSecret =
@@ -92,7 +103,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     const connection = await Connection.connect({ address });
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace });
+    const client = new Client({ connection, namespace, dataConverter });
 
     // The API listens first: the emulator needs its webhook URL.
     const app = createApp({
@@ -102,16 +113,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       apiToken,
       webhookSecret,
       logger: createLogger({ level: process.env.CONNECT_SAGA_TEST_LOG_LEVEL ?? 'silent' }),
+      codecServer: encryption && {
+        codec: new EncryptionCodec(encryption.keys),
+        corsOrigins: encryption.corsOrigins ?? [],
+      },
     });
     const host = options.apiHost ?? '127.0.0.1';
-    const server = app.listen(0, host);
+    const server = app.listen(options.apiPort ?? 0, host);
     const { port } = await listen(server);
     cleanups.push(() => closeServer(server));
     const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const webhookUrl = `${apiUrl}${WEBHOOK_PATH}`;
 
-    const emulator = await startEmulator({ webhookUrl, webhookSecret, ...options.emulator });
-    cleanups.push(() => emulator.close());
+    const emulator =
+      options.sharedEmulator ?? (await startEmulator({ webhookUrl, webhookSecret, ...options.emulator }));
+    if (!options.sharedEmulator) cleanups.push(() => emulator.close());
 
     if (options.worker !== false) {
       quietRuntime();
@@ -121,7 +137,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         connection: nativeConnection,
         namespace,
         taskQueue,
-        workflowBundle: await bundleConnectWorkflows(),
+        workflowBundle: await bundleConnectWorkflows(dataConverter?.failureConverterPath),
+        dataConverter,
         rateLimitPerSecond: 1000,
         activities: createActivities({
           tray: createTrayClient({ graphqlUrl: emulator.graphqlUrl, masterToken: emulator.masterToken }),

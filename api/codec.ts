@@ -1,0 +1,126 @@
+/**
+ * Temporal's codec server protocol under /codec (mounted only while PAYLOAD_ENCRYPTION_KEYS is
+ * set): `POST /codec/decode` and `POST /codec/encode` take and answer `{ payloads: [{ metadata,
+ * data }] }` with every bytes field in base64 (proto3 JSON), so the Web UI and the CLI can show
+ * decrypted payloads. Same access rule as /v1/connections; CORS for the Web UI's origins.
+ */
+import express, { type ErrorRequestHandler, type Router, type RequestHandler } from 'express';
+import { ValueError, type Payload, type PayloadCodec } from '@temporalio/common';
+import { z } from 'zod';
+import { requireClient } from './auth.js';
+import { ApiError } from './errors.js';
+import { problemsOf } from './schemas.js';
+
+export const CODEC_PATH = '/codec';
+/** The Web UI sends its whole event history's payloads in one request. */
+const BODY_LIMIT = '4mb';
+const ALLOWED_HEADERS = 'content-type,authorization,x-namespace';
+
+/** The Web UI of `temporal server start-dev`, which `npm start` runs. */
+export const DEFAULT_CODEC_CORS_ORIGIN = 'http://localhost:8233';
+
+/** Checks a comma-separated list of origins (`scheme://host[:port]`); returns them or a problem. */
+export function parseOrigins(raw: string): { value: string[] } | { problem: string } {
+  const origins = raw.split(',').map((o) => o.trim());
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      return { problem: `${JSON.stringify(origin)} is not an origin like http://localhost:8233` };
+    }
+  }
+  return { value: origins };
+}
+
+export interface CodecServerOptions {
+  codec: PayloadCodec;
+  /** Origins of the Temporal Web UI allowed to call the endpoints from a browser (CODEC_CORS_ORIGIN). */
+  corsOrigins: readonly string[];
+}
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
+const bodySchema = z.object({
+  payloads: z.array(
+    z.object({
+      metadata: z.record(z.string(), base64).nullish(),
+      data: base64.nullish(),
+    }),
+  ),
+});
+type JsonPayload = { metadata: Record<string, string>; data: string };
+
+function fromJson(payload: z.infer<typeof bodySchema>['payloads'][number]): Payload {
+  const metadata = Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]);
+  return { metadata: Object.fromEntries(metadata), data: Buffer.from(payload.data ?? '', 'base64') };
+}
+
+function toJson(payload: Payload): JsonPayload {
+  const metadata = Object.entries(payload.metadata ?? {}).map(([k, v]) => [
+    k,
+    Buffer.from(v).toString('base64'),
+  ]);
+  return { metadata: Object.fromEntries(metadata), data: Buffer.from(payload.data ?? []).toString('base64') };
+}
+
+/** CORS for the configured origins; answers the browser's preflight before any access check. */
+function cors(origins: readonly string[]): RequestHandler {
+  return (req, res, next) => {
+    const origin = req.headers.origin;
+    const allowed = origin !== undefined && origins.includes(origin);
+    if (allowed) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-allow-credentials', 'true');
+    }
+    res.setHeader('vary', 'Origin');
+    if (req.method !== 'OPTIONS') {
+      next();
+      return;
+    }
+    if (!allowed) {
+      next(
+        new ApiError(403, 'origin_not_allowed', `Origin ${origin ?? '(none)'} is not in CODEC_CORS_ORIGIN`),
+      );
+      return;
+    }
+    res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
+    res.setHeader('access-control-allow-headers', ALLOWED_HEADERS);
+    res.setHeader('access-control-max-age', '600');
+    res.status(204).end();
+  };
+}
+
+/** The codec server's routes, to mount at `CODEC_PATH`. */
+export function codecRouter(options: CodecServerOptions, apiToken: string | undefined): Router {
+  const router = express.Router();
+  router.use(cors(options.corsOrigins));
+  router.use(requireClient(apiToken));
+  router.use(express.json({ limit: BODY_LIMIT, type: () => true }));
+
+  const route = (direction: 'encode' | 'decode') =>
+    router.post(`/${direction}`, async (req, res) => {
+      const body = bodySchema.safeParse(req.body ?? {});
+      if (!body.success) {
+        throw new ApiError(400, 'invalid_input', 'The request is invalid', problemsOf(body.error));
+      }
+      const payloads = body.data.payloads.map(fromJson);
+      let result: Payload[];
+      try {
+        result = await options.codec[direction](payloads);
+      } catch (err) {
+        if (!(err instanceof ValueError)) throw err;
+        throw new ApiError(422, `${direction}_failed`, err.message);
+      }
+      res.json({ payloads: result.map(toJson) });
+    });
+  route('decode');
+  route('encode');
+  router.use(((err, _req, _res, next) => {
+    const tooLarge = (err as { type?: string } | undefined)?.type === 'entity.too.large';
+    next(tooLarge ? new ApiError(413, 'payload_too_large', `The request body exceeds ${BODY_LIMIT}`) : err);
+  }) as ErrorRequestHandler);
+  return router;
+}
