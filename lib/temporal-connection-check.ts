@@ -1,8 +1,6 @@
 /**
- * Opens the Temporal connection at start and proves it usable for the namespace, so a bad setting
- * stops the process before any work: a failure that a setting causes (handshake refused, untrusted
- * server, API key refused, namespace not found) becomes a `ConfigError` naming that setting; a
- * server that is merely not reachable (yet) is a `TemporalUnreachableError`, which callers may retry.
+ * Opens the Temporal connection at start and proves it usable for the namespace: a failure a setting
+ * causes becomes a `ConfigError` naming it; a server merely not reachable yet, a retryable error.
  */
 import { ConfigError, type ConfigProblem } from './config.js';
 import type { TemporalConnectionConfig } from './temporal-connection.js';
@@ -16,7 +14,6 @@ export class TemporalUnreachableError extends Error {
   }
 }
 
-/** What `Connection` (client) and `NativeConnection` (worker) both offer. */
 export interface CheckableConnection {
   workflowService: { describeNamespace(request: { namespace: string }): Promise<unknown> };
   close(): Promise<void>;
@@ -64,10 +61,7 @@ function credentialProblem(config: TemporalConnectionConfig, code: number): Conf
   return { variable, problem: `was refused by ${address} (UNAUTHENTICATED)` };
 }
 
-/**
- * Why connecting failed: a `ConfigError` naming the setting at fault, or a `TemporalUnreachableError`.
- * Probes the transport itself when the gRPC error does not tell.
- */
+/** Why connecting failed; probes the transport itself when the gRPC error does not tell. */
 export async function explainConnectFailure(
   error: unknown,
   config: TemporalConnectionConfig,
