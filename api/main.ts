@@ -7,28 +7,60 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { exitOnConfigError } from '../lib/config.js';
 import { EncryptionCodec, encryptedDataConverter } from '../lib/payload-codec.js';
+import {
+  describeTemporalConnection,
+  loadWithTemporalConnection,
+  type TemporalConnectionConfig,
+} from '../lib/temporal-connection.js';
+import { openTemporalConnection, TemporalUnreachableError } from '../lib/temporal-connection-check.js';
 import { createApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+const PREFLIGHT_TIMEOUT_MS = 5_000;
+
+/**
+ * Connects once before listening, so a wrong certificate, API key or namespace stops the API at
+ * start (a ConfigError). An unreachable server does not: the API starts and /readyz says 503.
+ */
+async function preflight(temporal: TemporalConnectionConfig, logger: ReturnType<typeof createLogger>) {
+  try {
+    const probe = await openTemporalConnection(temporal, () =>
+      Connection.connect({ ...temporal.connectionOptions, connectTimeout: PREFLIGHT_TIMEOUT_MS }),
+    );
+    await probe.close();
+  } catch (error) {
+    if (!(error instanceof TemporalUnreachableError)) throw error;
+    logger.warn(
+      { reason: error.message },
+      'Temporal not reachable at start; /readyz answers 503 until it is',
+    );
+  }
+}
 
 async function main(): Promise<void> {
   let config: ApiConfig;
+  let temporal: TemporalConnectionConfig;
   try {
-    config = loadApiConfig();
+    ({ config, temporal } = loadWithTemporalConnection(() => loadApiConfig()));
   } catch (err) {
     exitOnConfigError(err);
   }
   const logger = createLogger();
-  const connection = Connection.lazy({ address: config.temporalAddress });
+  try {
+    await preflight(temporal, logger);
+  } catch (err) {
+    exitOnConfigError(err);
+  }
+  const connection = Connection.lazy(temporal.connectionOptions);
   const encryption = config.payloadEncryption;
   const dataConverter = encryption && encryptedDataConverter(encryption.keys);
-  const client = new Client({ connection, namespace: config.namespace, dataConverter });
+  const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
   const app = createApp({
     client,
     taskQueue: config.taskQueue,
-    namespace: config.namespace,
+    namespace: temporal.namespace,
     apiToken: config.apiToken,
     webhookSecret: config.webhookSecret,
     logger,
@@ -47,8 +79,7 @@ async function main(): Promise<void> {
   logger.info(
     {
       port,
-      temporalAddress: config.temporalAddress,
-      namespace: config.namespace,
+      ...describeTemporalConnection(temporal),
       taskQueue: config.taskQueue,
       auth: config.apiToken ? 'bearer' : 'loopback-only',
       webhook: config.webhookSecret ? 'enabled' : 'disabled (WEBHOOK_SECRET unset: answers 503)',

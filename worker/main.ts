@@ -5,8 +5,14 @@
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { WORKFLOW_TYPE } from '../common/messages.js';
-import { exitOnConfigError } from '../lib/config.js';
+import { ConfigError, exitOnConfigError } from '../lib/config.js';
 import { encryptedDataConverter } from '../lib/payload-codec.js';
+import {
+  describeTemporalConnection,
+  loadWithTemporalConnection,
+  type TemporalConnectionConfig,
+} from '../lib/temporal-connection.js';
+import { openTemporalConnection } from '../lib/temporal-connection-check.js';
 import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createConnectWorker } from './create-worker.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
@@ -18,8 +24,9 @@ const CONNECT_RETRY_MS = 2_000;
 const logger = createWorkerLogger();
 
 let config: WorkerConfig;
+let temporal: TemporalConnectionConfig;
 try {
-  config = loadWorkerConfig();
+  ({ config, temporal } = loadWithTemporalConnection(() => loadWorkerConfig()));
 } catch (error) {
   exitOnConfigError(error);
 }
@@ -40,13 +47,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** The server may still be starting (compose, `npm start`): keep trying for a minute, saying so. */
-async function connectWithRetry(address: string): Promise<NativeConnection> {
+/**
+ * The server may still be starting (compose, `npm start`): keep trying for a minute, saying so. A
+ * wrong setting (certificate, API key, namespace) is not retried: it throws a ConfigError at once.
+ */
+async function connectWithRetry(t: TemporalConnectionConfig): Promise<NativeConnection> {
+  const { address } = t;
   const deadline = Date.now() + CONNECT_DEADLINE_MS;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await NativeConnection.connect({ address });
+      return await openTemporalConnection(t, () => NativeConnection.connect(t.connectionOptions));
     } catch (error) {
+      if (error instanceof ConfigError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       if (Date.now() + CONNECT_RETRY_MS > deadline) {
         throw new Error(
@@ -59,8 +71,8 @@ async function connectWithRetry(address: string): Promise<NativeConnection> {
   }
 }
 
-async function main(cfg: WorkerConfig): Promise<void> {
-  const connection = await connectWithRetry(cfg.temporalAddress);
+async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<void> {
+  const connection = await connectWithRetry(t);
   try {
     const activities = createActivities({
       tray: createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken }),
@@ -69,7 +81,7 @@ async function main(cfg: WorkerConfig): Promise<void> {
     });
     worker = await createConnectWorker({
       connection,
-      namespace: cfg.namespace,
+      namespace: t.namespace,
       taskQueue: cfg.taskQueue,
       activities,
       rateLimitPerSecond: cfg.rateLimitPerSecond,
@@ -78,11 +90,12 @@ async function main(cfg: WorkerConfig): Promise<void> {
     logger.info(
       {
         ...describeWorkerConfig(cfg),
+        ...describeTemporalConnection(t),
         activities: Object.keys(activities),
         taskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(cfg.rateLimitPerSecond),
         workflows: [WORKFLOW_TYPE],
       },
-      `worker serving task queue "${cfg.taskQueue}" in namespace "${cfg.namespace}" at ${cfg.temporalAddress}; Tray at ${cfg.graphqlUrl}`,
+      `worker serving task queue "${cfg.taskQueue}" in namespace "${t.namespace}" at ${t.address}; Tray at ${cfg.graphqlUrl}`,
     );
     await worker.run();
     logger.info('worker stopped');
@@ -91,9 +104,10 @@ async function main(cfg: WorkerConfig): Promise<void> {
   }
 }
 
-main(config).then(
+main(config, temporal).then(
   () => process.exit(0),
   (error: unknown) => {
+    if (error instanceof ConfigError) exitOnConfigError(error);
     logger.fatal({ err: error }, 'worker failed');
     process.exit(1);
   },

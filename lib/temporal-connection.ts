@@ -1,0 +1,269 @@
+/**
+ * The Temporal connection of every process that connects (worker, API, `npm start` against a
+ * server, the bench, scripts), read as Temporal's own tools read it: `@temporalio/envconfig` with
+ * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and
+ * TEMPORAL_CONFIG_FILE (`temporal.toml` profiles), environment over profile. An API key turns TLS
+ * on. Everything that can be checked without the network is checked here, and every problem names
+ * the variable or profile key it came from; key material and the API key are never quoted.
+ */
+import { existsSync } from 'node:fs';
+import { platform } from 'node:os';
+import { join } from 'node:path';
+import type { TLSConfig } from '@temporalio/client';
+import {
+  loadClientConfigProfile,
+  toClientOptions,
+  type ClientConfigProfile,
+  type ConfigDataSource,
+} from '@temporalio/envconfig';
+import { ConfigError, hostPort, type ConfigProblem } from './config.js';
+import { keyMatchesCertificate, readPem, type PemKind } from './temporal-tls-files.js';
+
+/** Accepted as is by `Connection.connect`/`Connection.lazy` and `NativeConnection.connect`. */
+export interface TemporalConnectionOptions {
+  address: string;
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
+/** Which variable (or profile key) each setting came from, for messages. */
+export interface TemporalSettingOrigins {
+  address: string;
+  namespace: string;
+  apiKey: string;
+  tls: string;
+  clientCert: string;
+  clientKey: string;
+  serverCa: string;
+  serverName: string;
+}
+
+export interface TemporalConnectionConfig {
+  address: string;
+  namespace: string;
+  connectionOptions: TemporalConnectionOptions;
+  origins: TemporalSettingOrigins;
+  /** The profile's name when a config file was read, for logs. */
+  profile?: string;
+}
+
+export interface TemporalConnectionDefaults {
+  /** Used when neither TEMPORAL_ADDRESS nor the profile names a server; unset: the address is required. */
+  address?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** The file envconfig reads: TEMPORAL_CONFIG_FILE, else the user's temporalio/temporal.toml. */
+function configFilePath(env: Env): string {
+  if (env.TEMPORAL_CONFIG_FILE) return env.TEMPORAL_CONFIG_FILE;
+  const home = env.HOME;
+  const dir =
+    platform() === 'win32'
+      ? env.APPDATA
+      : platform() === 'darwin'
+        ? home && join(home, 'Library', 'Application Support')
+        : (env.XDG_CONFIG_HOME ?? (home && join(home, '.config')));
+  return dir ? join(dir, 'temporalio', 'temporal.toml') : 'temporal.toml';
+}
+
+/** Trimmed, blanks dropped (as lib/config.ts reads the environment), TEMPORAL_TLS spelled as envconfig reads it. */
+function cleanEnv(env: Env, problems: ConfigProblem[]): Record<string, string> {
+  const clean: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(env)) {
+    const value = raw?.trim();
+    if (value) clean[name] = value;
+  }
+  if (clean.TEMPORAL_TLS !== undefined) {
+    const flag = clean.TEMPORAL_TLS.toLowerCase();
+    if (['1', 'true', '0', 'false'].includes(flag)) clean.TEMPORAL_TLS = flag;
+    else
+      problems.push({
+        variable: 'TEMPORAL_TLS',
+        problem: `must be true or false (got "${clean.TEMPORAL_TLS}")`,
+      });
+  }
+  return clean;
+}
+
+/** Turns envconfig's own errors into a problem naming the variable or file. */
+function profileProblem(error: unknown, env: Env, file: string): ConfigProblem {
+  const message = error instanceof Error ? error.message : String(error);
+  const missing = /^Profile '(.*)' not found/.exec(message);
+  if (missing)
+    return { variable: 'TEMPORAL_PROFILE', problem: `profile "${missing[1]}" not found in ${file}` };
+  const both = /^Cannot specify both (\w+)_path and \w+_data/.exec(message);
+  if (both) {
+    const name = `TEMPORAL_TLS_${both[1]!.toUpperCase()}`;
+    return {
+      variable: `${name}_PATH/_DATA`,
+      problem: `both a path and data are set (environment or profile); set one`,
+    };
+  }
+  const variable = env.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : file;
+  const { line, column, code } = error as { line?: number; column?: number; code?: string };
+  // A TOML error's own message quotes the line, which may hold the API key: give the position only.
+  if (line !== undefined)
+    return { variable, problem: `is not valid TOML (line ${line}, column ${column ?? 0})` };
+  return { variable, problem: `cannot be read (${code ?? (error instanceof Error ? error.name : 'error')})` };
+}
+
+function origins(env: Env, profile: ClientConfigProfile, file: string): TemporalSettingOrigins {
+  const name = env.TEMPORAL_PROFILE ?? 'default';
+  const fromFile = (key: string) => `${key} of profile "${name}" in ${file}`;
+  const pick = (variable: string, key: string) => (env[variable] !== undefined ? variable : fromFile(key));
+  const pem = (variable: string, key: string, source: ConfigDataSource | undefined) => {
+    if (env[`${variable}_PATH`] !== undefined) return `${variable}_PATH`;
+    if (env[`${variable}_DATA`] !== undefined) return `${variable}_DATA`;
+    return source && 'data' in source ? fromFile(`tls.${key}_data`) : fromFile(`tls.${key}_path`);
+  };
+  return {
+    address: pick('TEMPORAL_ADDRESS', 'address'),
+    namespace: pick('TEMPORAL_NAMESPACE', 'namespace'),
+    apiKey: pick('TEMPORAL_API_KEY', 'api_key'),
+    tls: pick('TEMPORAL_TLS', 'tls.disabled'),
+    clientCert: pem('TEMPORAL_TLS_CLIENT_CERT', 'client_cert', profile.tls?.clientCert),
+    clientKey: pem('TEMPORAL_TLS_CLIENT_KEY', 'client_key', profile.tls?.clientKey),
+    serverCa: pem('TEMPORAL_TLS_SERVER_CA_CERT', 'server_ca_cert', profile.tls?.serverCACert),
+    serverName: pick('TEMPORAL_TLS_SERVER_NAME', 'tls.server_name'),
+  };
+}
+
+/** Reads and checks the TLS files; answers the profile's TLS with their contents in place of paths. */
+function checkedTls(
+  profile: ClientConfigProfile,
+  from: TemporalSettingOrigins,
+  problems: ConfigProblem[],
+): ClientConfigProfile['tls'] {
+  const tls = profile.tls;
+  if (!tls) return undefined;
+  const read = (source: ConfigDataSource | undefined, kind: PemKind, variable: string) => {
+    if (!source) return undefined;
+    const result = readPem(source, kind);
+    if (result.ok) return result.bytes;
+    problems.push({ variable, problem: result.problem });
+    return null;
+  };
+  const cert = read(tls.clientCert, 'certificate', from.clientCert);
+  const key = read(tls.clientKey, 'private key', from.clientKey);
+  const ca = read(tls.serverCACert, 'CA certificate', from.serverCa);
+  if (cert !== undefined && key === undefined) {
+    problems.push({
+      variable: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      problem: `is required with ${from.clientCert} (mTLS needs both)`,
+    });
+  } else if (key !== undefined && cert === undefined) {
+    problems.push({
+      variable: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      problem: `is required with ${from.clientKey} (mTLS needs both)`,
+    });
+  } else if (cert && key && !keyMatchesCertificate(cert, key)) {
+    problems.push({
+      variable: from.clientKey,
+      problem: `is not the private key of the certificate in ${from.clientCert}`,
+    });
+  }
+  return {
+    ...tls,
+    clientCert: cert ? { data: cert } : undefined,
+    clientKey: key ? { data: key } : undefined,
+    serverCACert: ca ? { data: ca } : undefined,
+  };
+}
+
+/**
+ * Reads the Temporal connection from `env` (and the temporal.toml profile it selects) and checks it.
+ * Throws one `ConfigError` naming every bad variable, profile key or file.
+ */
+export function loadTemporalConnection(
+  env: Env = process.env,
+  defaults: TemporalConnectionDefaults = { address: 'localhost:7233' },
+): TemporalConnectionConfig {
+  const problems: ConfigProblem[] = [];
+  const clean = cleanEnv(env, problems);
+  const file = configFilePath(clean);
+  if (clean.TEMPORAL_CONFIG_FILE && !existsSync(clean.TEMPORAL_CONFIG_FILE)) {
+    problems.push({
+      variable: 'TEMPORAL_CONFIG_FILE',
+      problem: `no such file: ${clean.TEMPORAL_CONFIG_FILE}`,
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: clean });
+  } catch (error) {
+    throw new ConfigError([profileProblem(error, clean, file)]);
+  }
+  const from = origins(clean, profile, file);
+  const address = profile.address ?? defaults.address;
+  if (address === undefined) {
+    problems.push({ variable: 'TEMPORAL_ADDRESS', problem: 'is required but not set' });
+  } else {
+    const parsed = hostPort().parse(address);
+    if (!parsed.ok) problems.push({ variable: from.address, problem: parsed.problem });
+  }
+  const tls = checkedTls(profile, from, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const { connectionOptions, namespace } = toClientOptions({ ...profile, tls });
+  return {
+    address: address!,
+    namespace: namespace ?? 'default',
+    connectionOptions: {
+      address: address!,
+      ...(connectionOptions.tls !== undefined && connectionOptions.tls !== null
+        ? { tls: connectionOptions.tls }
+        : {}),
+      ...(connectionOptions.apiKey !== undefined ? { apiKey: connectionOptions.apiKey as string } : {}),
+      // envconfig builds metadata from string values (TEMPORAL_GRPC_META_*, grpc_meta).
+      ...(connectionOptions.metadata
+        ? { metadata: connectionOptions.metadata as Record<string, string> }
+        : {}),
+    },
+    origins: from,
+    profile: existsSync(file) ? (clean.TEMPORAL_PROFILE ?? 'default') : undefined,
+  };
+}
+
+/** What a log line may say about the connection: where, which namespace, how secured; no material. */
+export function describeTemporalConnection(config: TemporalConnectionConfig): Record<string, string> {
+  const { tls, apiKey } = config.connectionOptions;
+  const security =
+    tls === undefined || tls === false
+      ? 'plaintext'
+      : typeof tls === 'object' && tls.clientCertPair
+        ? 'mTLS'
+        : 'TLS';
+  return {
+    temporalAddress: config.address,
+    namespace: config.namespace,
+    temporalSecurity: apiKey ? `${security} + API key` : security,
+    ...(config.profile ? { temporalProfile: config.profile } : {}),
+  };
+}
+
+/**
+ * Runs a process's own configuration loader and the Temporal connection's together, so one
+ * `ConfigError` lists every problem of both (each variable once).
+ */
+export function loadWithTemporalConnection<T>(
+  load: () => T,
+  env: Env = process.env,
+  defaults?: TemporalConnectionDefaults,
+): { config: T; temporal: TemporalConnectionConfig } {
+  const problems: ConfigProblem[] = [];
+  const attempt = <R>(fn: () => R): R | undefined => {
+    try {
+      return fn();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const p of error.problems) if (!problems.some((q) => q.variable === p.variable)) problems.push(p);
+      return undefined;
+    }
+  };
+  const config = attempt(load);
+  const temporal = attempt(() => loadTemporalConnection(env, defaults));
+  if (problems.length > 0 || config === undefined || temporal === undefined) throw new ConfigError(problems);
+  return { config, temporal };
+}

@@ -1,0 +1,348 @@
+/**
+ * Connecting like every Temporal tool does, for real: a TLS front before the dev server requires a
+ * client certificate (mTLS) or an API key; `npm run worker` and `npm run api` complete a saga through
+ * each, configured by environment variables or a temporal.toml profile. Each wrong setting stops
+ * both processes at start with a non-zero exit and a message naming it, never quoting a key.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { ConnectionStatus } from '../common/messages.js';
+import { ConfigError } from '../lib/config.js';
+import { freePort } from '../lib/dev-server.js';
+import { loadTemporalConnection } from '../lib/temporal-connection.js';
+import { PROJECT_ROOT } from '../lib/temporal-bin.js';
+import { WEBHOOK_PATH } from '../api/webhook.js';
+import { randomWebhookSecret, startEmulator } from './helpers/emulator.js';
+import { pollUntil } from './helpers/poll.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
+import { createTestPki, startTlsFront } from './helpers/tls-front.js';
+
+const API_KEY = `tk_${uniqueId('key').replace(/-/g, '')}_very_secret`;
+const { address: devAddress, namespace } = await devServer();
+const pki = createTestPki();
+after(() => pki.remove());
+const pem = (path: string) => readFileSync(path);
+const server = { cert: pem(pki.serverCert), key: pem(pki.serverKey), ca: pem(pki.caCert) };
+const mtlsFront = await startTlsFront({ upstream: devAddress, mode: 'mtls', ...server });
+const keyFront = await startTlsFront({ upstream: devAddress, mode: 'api-key', apiKey: API_KEY, ...server });
+after(() => Promise.all([mtlsFront.close(), keyFront.close()]));
+
+/** The base64 body of a PEM file: what would show if a key were ever printed. */
+function pemBody(path: string): string[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line && !line.startsWith('-----'));
+}
+const SECRETS = [API_KEY, ...[pki.clientKey, pki.otherClientKey, pki.strayKey].flatMap(pemBody)];
+
+function assertNoSecret(text: string): void {
+  for (const secret of SECRETS) assert.ok(!text.includes(secret), 'a key or the API key was printed');
+}
+
+const MTLS_ENV = {
+  TEMPORAL_ADDRESS: mtlsFront.address,
+  TEMPORAL_NAMESPACE: namespace,
+  TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCert,
+  TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey,
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+};
+
+/** A temporal.toml with an API-key profile for the front (CA given as data, server name by override). */
+const CONFIG_FILE = join(pki.dir, 'temporal.toml');
+writeFileSync(
+  CONFIG_FILE,
+  [
+    '[profile.cloud]',
+    `address = "${keyFront.address}"`,
+    `namespace = "${namespace}"`,
+    `api_key = "${API_KEY}"`,
+    '[profile.cloud.tls]',
+    `server_ca_cert_data = """\n${readFileSync(pki.caCert, 'utf8')}"""`,
+    'server_name = "localhost"',
+    '',
+  ].join('\n'),
+);
+const NOT_PEM = join(pki.dir, 'not-pem.txt');
+writeFileSync(NOT_PEM, 'certificate: see the wiki\n');
+const PROFILE_ENV = { TEMPORAL_CONFIG_FILE: CONFIG_FILE, TEMPORAL_PROFILE: 'cloud' };
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Runs a process entry point with exactly `env` (plus PATH), as worker-config.test.ts does. */
+function start(entry: 'worker/main.ts' | 'api/main.ts', env: Record<string, string>): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, output: () => text, exit };
+}
+
+const TRAY_ENV = { TRAY_MASTER_TOKEN: 'mt_unused', TRAY_EMBEDDED_ID: 'emb-unused' };
+
+/** Worker and API with `env`: both must stop at start, exit ≠ 0, naming `variable`, quoting no key. */
+async function bothRefuse(env: Record<string, string>, variable: string, why: RegExp): Promise<void> {
+  const worker = start('worker/main.ts', { ...env, ...TRAY_ENV });
+  const api = start('api/main.ts', { ...env, API_PORT: String(await freePort()), API_HOST: '127.0.0.1' });
+  for (const [name, proc] of [
+    ['worker', worker],
+    ['api', api],
+  ] as const) {
+    const code = await proc.exit;
+    const text = proc.output();
+    assert.notEqual(code, 0, `${name} exited 0:\n${text}`);
+    assert.match(text, new RegExp(`${variable}: `), `${name} does not name ${variable}:\n${text}`);
+    assert.match(text, why, `${name} does not say why:\n${text}`);
+    assert.doesNotMatch(text, /listening|worker serving/, `${name} started work:\n${text}`);
+    assertNoSecret(text);
+  }
+}
+
+/** `npm run worker` and `npm run api` with `env`; a saga through the API completes via the dialog. */
+async function sagaThroughProcesses(env: Record<string, string>): Promise<void> {
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const webhookSecret = randomWebhookSecret();
+  const emu = await startEmulator({ webhookUrl: `${apiUrl}${WEBHOOK_PATH}`, webhookSecret });
+  after(() => emu.close());
+  const common = { ...env, TEMPORAL_TASK_QUEUE: uniqueId('tls-tq') };
+  const worker = start('worker/main.ts', {
+    ...common,
+    TRAY_GRAPHQL_URL: emu.graphqlUrl,
+    TRAY_AUTH_DIALOG_URL: emu.url,
+    TRAY_MASTER_TOKEN: emu.masterToken,
+    TRAY_EMBEDDED_ID: emu.embeddedId,
+  });
+  const api = start('api/main.ts', {
+    ...common,
+    API_PORT: String(apiPort),
+    API_HOST: '127.0.0.1',
+    WEBHOOK_SECRET: webhookSecret,
+  });
+  const alive = (proc: Started, name: string) => {
+    if (proc.child.exitCode !== null) throw new Error(`${name} exited:\n${proc.output()}`);
+  };
+  await pollUntil(
+    async () => {
+      alive(worker, 'worker');
+      return worker.output().includes('worker serving');
+    },
+    { timeoutMs: 120_000, intervalMs: 200, what: 'the worker to serve through the TLS front' },
+  );
+  await pollUntil(
+    async () => {
+      alive(api, 'api');
+      return (await fetch(`${apiUrl}/readyz`)).status === 200;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: 'the API to reach Temporal through the TLS front' },
+  );
+
+  const created = await fetch(`${apiUrl}/v1/connections`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      externalUserId: uniqueId('tls-user'),
+      userName: 'Ada',
+      solutionId: 'sol-1',
+      authSlots: ['slack'],
+    }),
+  });
+  const status = (await created.json()) as ConnectionStatus;
+  assert.equal(created.status, 201, JSON.stringify(status));
+  const url = new URL(status.authSlots[0]?.url ?? '');
+  const dialog = await fetch(`${url.origin}${url.pathname}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ code: url.searchParams.get('code') ?? '' }).toString(),
+  });
+  assert.equal(dialog.status, 200);
+  const done = await pollUntil(
+    async () => {
+      const res = await fetch(`${apiUrl}/v1/connections/${encodeURIComponent(status.connectionId)}`);
+      const body = (await res.json()) as ConnectionStatus;
+      return body.step === 'completed' || body.step === 'failed' ? body : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 250, what: 'the saga to complete' },
+  );
+  assert.equal(done.step, 'completed', JSON.stringify(done));
+
+  worker.child.kill('SIGTERM');
+  api.child.kill('SIGTERM');
+  assert.equal(await worker.exit, 0, worker.output());
+  assert.equal(await api.exit, 0, api.output());
+  assertNoSecret(worker.output() + api.output());
+}
+
+describe('a saga through the TLS front', () => {
+  test('mTLS: client certificate, key and CA from TEMPORAL_TLS_*_PATH', async () => {
+    const before = mtlsFront.forwarded;
+    await sagaThroughProcesses(MTLS_ENV);
+    assert.ok(mtlsFront.forwarded > before, 'the calls went through the front');
+  });
+
+  test('API key: a temporal.toml profile chosen by TEMPORAL_CONFIG_FILE and TEMPORAL_PROFILE', async () => {
+    const before = keyFront.forwarded;
+    await sagaThroughProcesses(PROFILE_ENV);
+    assert.ok(keyFront.forwarded > before, 'the calls went through the front');
+  });
+});
+
+describe('a wrong setting stops the worker and the API at start', () => {
+  test('a client certificate the server does not trust', () =>
+    bothRefuse(
+      {
+        ...MTLS_ENV,
+        TEMPORAL_TLS_CLIENT_CERT_PATH: pki.otherClientCert,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: pki.otherClientKey,
+      },
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      /refused/,
+    ));
+
+  test('a CA that did not sign the server certificate', () =>
+    bothRefuse(
+      { ...MTLS_ENV, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.otherCaCert },
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+      /does not verify the certificate/,
+    ));
+
+  test('a key that is not the client certificate’s', () =>
+    bothRefuse(
+      { ...MTLS_ENV, TEMPORAL_TLS_CLIENT_KEY_PATH: pki.strayKey },
+      'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      /is not the private key of the certificate/,
+    ));
+
+  test('no client certificate where mTLS is required', () =>
+    bothRefuse(
+      {
+        TEMPORAL_ADDRESS: mtlsFront.address,
+        TEMPORAL_TLS: 'true',
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+      },
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      /client certificate/,
+    ));
+
+  test('an API key the server refuses (the profile’s key overridden by TEMPORAL_API_KEY)', () =>
+    bothRefuse(
+      { ...PROFILE_ENV, TEMPORAL_API_KEY: `${API_KEY}_wrong` },
+      'TEMPORAL_API_KEY',
+      /UNAUTHENTICATED/,
+    ));
+
+  test('a namespace the server does not have', () =>
+    bothRefuse(
+      { ...MTLS_ENV, TEMPORAL_NAMESPACE: uniqueId('no-such-ns') },
+      'TEMPORAL_NAMESPACE',
+      /not found/,
+    ));
+
+  test('an unreadable file and a file that is not PEM', () =>
+    bothRefuse(
+      {
+        ...MTLS_ENV,
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(pki.dir, 'missing.pem'),
+        TEMPORAL_TLS_CLIENT_CERT_PATH: NOT_PEM,
+      },
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      /is not a PEM certificate[\s\S]*TEMPORAL_TLS_SERVER_CA_CERT_PATH: cannot read .*missing\.pem: no such file/,
+    ));
+});
+
+describe('loadTemporalConnection', () => {
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadTemporalConnection(env);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      assertNoSecret(error.message);
+      return error.problems;
+    }
+    assert.fail('no ConfigError');
+  };
+
+  test('defaults: localhost:7233, namespace default, plaintext', () => {
+    const config = loadTemporalConnection({});
+    assert.equal(config.address, 'localhost:7233');
+    assert.equal(config.namespace, 'default');
+    assert.deepEqual(config.connectionOptions, { address: 'localhost:7233' });
+  });
+
+  test('an API key turns TLS on; TEMPORAL_TLS=false turns it off', () => {
+    const on = loadTemporalConnection({ TEMPORAL_ADDRESS: 'x.tmprl.cloud:7233', TEMPORAL_API_KEY: API_KEY });
+    assert.equal(on.connectionOptions.tls, true);
+    assert.equal(on.connectionOptions.apiKey, API_KEY);
+    const off = loadTemporalConnection({ TEMPORAL_API_KEY: API_KEY, TEMPORAL_TLS: 'false' });
+    assert.equal(off.connectionOptions.tls, false);
+  });
+
+  test('the environment wins over the profile, and each problem names its origin', () => {
+    const config = loadTemporalConnection({ ...PROFILE_ENV, TEMPORAL_NAMESPACE: 'elsewhere' });
+    assert.equal(config.address, keyFront.address);
+    assert.equal(config.namespace, 'elsewhere');
+    assert.equal(config.connectionOptions.apiKey, API_KEY);
+    assert.deepEqual(
+      problemsOf({ ...PROFILE_ENV, TEMPORAL_PROFILE: 'nope' }).map((p) => p.variable),
+      ['TEMPORAL_PROFILE'],
+    );
+    assert.deepEqual(
+      problemsOf({ TEMPORAL_CONFIG_FILE: join(pki.dir, 'none.toml') }).map((p) => p.variable),
+      ['TEMPORAL_CONFIG_FILE'],
+    );
+  });
+
+  test('a broken temporal.toml is named by position, without quoting its lines', () => {
+    const broken = join(pki.dir, 'broken.toml');
+    writeFileSync(broken, `[profile.default]\napi_key = "${API_KEY}\n`);
+    const [problem] = problemsOf({ TEMPORAL_CONFIG_FILE: broken });
+    assert.equal(problem?.variable, 'TEMPORAL_CONFIG_FILE');
+    assert.match(problem?.problem ?? '', /not valid TOML \(line \d+/);
+  });
+
+  test('half a certificate pair, bad flags and both path and data are refused', () => {
+    assert.deepEqual(
+      problemsOf({ TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCert }).map((p) => p.variable),
+      ['TEMPORAL_TLS_CLIENT_KEY_PATH'],
+    );
+    assert.deepEqual(
+      problemsOf({ TEMPORAL_TLS_CLIENT_KEY_DATA: readFileSync(pki.clientKey, 'utf8') }).map(
+        (p) => p.variable,
+      ),
+      ['TEMPORAL_TLS_CLIENT_CERT_PATH'],
+    );
+    assert.deepEqual(
+      problemsOf({ TEMPORAL_TLS: 'yes' }).map((p) => p.variable),
+      ['TEMPORAL_TLS'],
+    );
+    assert.deepEqual(
+      problemsOf({
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+        TEMPORAL_TLS_SERVER_CA_CERT_DATA: readFileSync(pki.caCert, 'utf8'),
+      }).map((p) => p.variable),
+      ['TEMPORAL_TLS_SERVER_CA_CERT_PATH/_DATA'],
+    );
+    assert.deepEqual(
+      problemsOf({
+        TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCert,
+        TEMPORAL_TLS_CLIENT_KEY_DATA: 'not a key',
+      }).map((p) => p.variable),
+      ['TEMPORAL_TLS_CLIENT_KEY_DATA'],
+    );
+  });
+});
