@@ -22,20 +22,25 @@ import {
   authCompletedSignal,
   connectionIdFor,
   FAILURE_TYPES,
-  MEMO_KEY,
   reissueAuthUrlUpdate,
   SEARCH_ATTRIBUTES,
-  STEPS,
   statusQuery,
   WORKFLOW_TYPE,
   type AuthCompletedPayload,
   type ConnectInput,
-  type ConnectMemo,
   type ConnectResult,
   type ConnectStep,
   type ConnectionStatus,
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
+import {
+  decodeMemo,
+  initialMemo,
+  isStep,
+  MEMO_KEY,
+  STEPS_BEFORE_URLS,
+  type ConnectMemo,
+} from '../common/status-view.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
 
 /** Deadline for plain RPCs (start, describe, signal, cancel, list). */
@@ -51,8 +56,6 @@ const GET_BUDGET_MS = 2_500;
 const RECHECK_MS = 500;
 /** Deadline for the reissue update, which needs a worker and one Tray request. */
 export const UPDATE_TIMEOUT_MS = 15_000;
-/** Steps before the auth URLs exist; POST keeps waiting while the saga is in one of them. */
-const STEPS_BEFORE_URLS: readonly ConnectStep[] = ['ensuring_user', 'creating_instance', 'issuing_auth_urls'];
 const POLL_INTERVAL_MS = 150;
 
 function within<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
@@ -76,18 +79,7 @@ const connectionClosed = (connectionId: string, status: string) =>
 
 /** The memo the saga keeps (see `ConnectMemo`), or undefined when absent or malformed. */
 export function memoOf(desc: WorkflowExecutionDescription): ConnectMemo | undefined {
-  const memo = desc.memo?.[MEMO_KEY] as Partial<ConnectMemo> | undefined;
-  if (!memo || typeof memo !== 'object' || !Array.isArray(memo.authSlots)) return undefined;
-  return {
-    ...memo,
-    externalUserId: String(memo.externalUserId ?? ''),
-    solutionId: String(memo.solutionId ?? ''),
-    authSlots: memo.authSlots.map(String),
-    completedSlots: Array.isArray(memo.completedSlots) ? memo.completedSlots.map(String) : [],
-    step: (STEPS as readonly string[]).includes(String(memo.step))
-      ? (memo.step as ConnectStep)
-      : 'ensuring_user',
-  };
+  return decodeMemo(desc.memo?.[MEMO_KEY]);
 }
 
 /** The saga's current step as the server holds it: the memo, else the ConnectStep search attribute. */
@@ -95,7 +87,7 @@ export function stepOf(desc: WorkflowExecutionDescription): ConnectStep | undefi
   const fromMemo = memoOf(desc)?.step;
   if (fromMemo) return fromMemo;
   const fromSa = desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.step);
-  return fromSa && (STEPS as readonly string[]).includes(fromSa) ? (fromSa as ConnectStep) : undefined;
+  return isStep(fromSa) ? fromSa : undefined;
 }
 
 export function isRunning(desc: WorkflowExecutionDescription): boolean {
@@ -121,17 +113,6 @@ export async function describeConnection(
     if (err instanceof WorkflowNotFoundError) throw connectionNotFound(connectionId);
     throw err;
   }
-}
-
-/** The initial memo, written at start so the API can answer from describe before any worker ran. */
-export function initialMemo(input: ConnectInput): ConnectMemo {
-  return {
-    externalUserId: input.externalUserId,
-    solutionId: input.solutionId,
-    authSlots: [...input.authSlots],
-    step: 'ensuring_user',
-    completedSlots: [],
-  };
 }
 
 export interface StartOutcome {

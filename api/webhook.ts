@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Router } from 'express';
 import type { Client } from '@temporalio/client';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { PAST_ATTACH_STEPS } from '../common/messages.js';
+import { PAST_ATTACH_STEPS } from '../common/status-view.js';
 import { ApiError } from './errors.js';
 import { problemsOf, webhookBodySchema } from './schemas.js';
 import {
