@@ -21,13 +21,8 @@ import {
   waitSchema,
   type Problem,
 } from './schemas.js';
-import {
-  cancelConnection,
-  getConnectionStatus,
-  reissueAuthUrl,
-  startConnection,
-  waitForAuthUrls,
-} from './temporal.js';
+import { cancelConnection, reissueAuthUrl, startConnection } from './saga-commands.js';
+import { getConnectionStatus, waitForAuthUrls } from './saga-reads.js';
 import { webhookRouter } from './webhook.js';
 
 export interface AppDeps {
@@ -101,15 +96,14 @@ export function createApp(deps: AppDeps): Express {
       if (wait.success) waitSeconds = wait.data;
       else problems.push(...problemsOf(wait.error, '?wait').map((p) => ({ ...p, path: '?wait' })));
     }
-    if (body.success) {
-      const tooLong = connectionIdProblem(connectionIdFor(body.data.externalUserId, body.data.solutionId));
-      if (tooLong) problems.push(tooLong);
-    }
-    if (!body.success || problems.length > 0) {
-      throw new ApiError(400, 'invalid_input', 'The request is invalid', problems);
-    }
+    const invalid = () => new ApiError(400, 'invalid_input', 'The request is invalid', problems);
+    if (!body.success) throw invalid();
+    const connectionId = connectionIdFor(body.data.externalUserId, body.data.solutionId);
+    const tooLong = connectionIdProblem(connectionId);
+    if (tooLong) problems.push(tooLong);
+    if (problems.length > 0) throw invalid();
     const input: ConnectInput = body.data;
-    const started = await startConnection(client, deps.taskQueue, input);
+    const started = await startConnection(client, deps.taskQueue, input, connectionId);
     logger.info(
       { connectionId: started.connectionId, runId: started.runId, created: started.created },
       started.created ? 'saga started' : 'saga already running',

@@ -11,14 +11,8 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { PAST_ATTACH_STEPS } from '../common/status-view.js';
 import { ApiError } from './errors.js';
 import { problemsOf, webhookBodySchema } from './schemas.js';
-import {
-  describeConnection,
-  findBySolutionInstanceId,
-  isRunning,
-  memoOf,
-  signalAuthCompleted,
-  stepOf,
-} from './temporal.js';
+import { findBySolutionInstanceId, signalAuthCompleted } from './saga-commands.js';
+import { describeConnection, isRunning, memoOf, stepFrom } from './saga-reads.js';
 
 export const WEBHOOK_PATH = '/v1/webhooks/auth-completed';
 const BODY_LIMIT = '64kb';
@@ -126,7 +120,7 @@ export function webhookRouter(deps: { client: Client; webhookSecret?: string }):
     if (!isRunning(desc)) {
       throw new ApiError(409, 'connection_closed', `Connection ${JSON.stringify(connectionId)} is closed`);
     }
-    const step = stepOf(desc);
+    const step = stepFrom(desc, memo);
     if (step && PAST_ATTACH_STEPS.includes(step)) {
       throw new ApiError(
         409,
