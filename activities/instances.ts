@@ -10,6 +10,7 @@ import type {
   RemoveInstanceResult,
   RemoveStrayInstancesInput,
 } from '../common/activity-types.js';
+import { FAILURE_TYPES } from '../common/messages.js';
 import { FIND_INSTANCES, REMOVE_INSTANCE } from './documents.js';
 import { trayErrorDetails, type TrayAuth } from './tray-client.js';
 import type { TraySession } from './tray-session.js';
@@ -40,7 +41,7 @@ const CREATED_TOLERANCE_MS = 1000;
 function isoTime(value: string, name: string): number {
   const ms = Date.parse(value);
   if (Number.isNaN(ms))
-    throw ApplicationFailure.nonRetryable(`${name} is not an ISO time: ${value}`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(`${name} is not an ISO time: ${value}`, FAILURE_TYPES.invalidInput);
   return ms;
 }
 

@@ -1,34 +1,15 @@
 /**
- * The HTTP API as an express app (no listen): routes, body limits, access control, error shape.
+ * The HTTP API as an express app (no listen): routes, access control, error shape.
  * `api/main.ts` runs it; tests mount it on an ephemeral port.
  */
-import express, { type Express, type Request } from 'express';
+import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { connectionIdFor, type ConnectInput } from '../common/messages.js';
-import { requireClient } from './auth.js';
 import { CODEC_PATH, codecRouter, type CodecServerOptions } from './codec.js';
-import { ApiError, errorHandler, notFoundHandler, sendError } from './errors.js';
+import { connectionsRouter } from './connections.js';
+import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
 import { buildOpenApi } from './openapi.js';
-import {
-  connectInputSchema,
-  connectionIdParamSchema,
-  connectionIdProblem,
-  DEFAULT_WAIT_SECONDS,
-  externalAuthIdParamSchema,
-  nestingProblem,
-  problemsOf,
-  waitSchema,
-  type Problem,
-} from './schemas.js';
-import {
-  cancelConnection,
-  getConnectionStatus,
-  reissueAuthUrl,
-  startConnection,
-  waitForAuthUrls,
-} from './temporal.js';
 import { webhookRouter } from './webhook.js';
 
 export interface AppDeps {
@@ -44,15 +25,7 @@ export interface AppDeps {
   codecServer?: CodecServerOptions;
 }
 
-const BODY_LIMIT = '64kb';
 const READY_TIMEOUT_MS = 2_000;
-
-function param(req: Request, name: string, schema: typeof connectionIdParamSchema): string {
-  const parsed = schema.safeParse(req.params[name]);
-  if (!parsed.success)
-    throw new ApiError(400, 'invalid_input', `Invalid ${name}`, problemsOf(parsed.error, name));
-  return parsed.data;
-}
 
 /** Builds the API. */
 export function createApp(deps: AppDeps): Express {
@@ -83,63 +56,9 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApi);
   });
 
-  // The webhook parses its own raw body, so it is mounted before the JSON parser.
+  // The webhook parses its own raw body, so it is mounted before any JSON parser.
   app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret }));
-
-  const connections = express.Router();
-  connections.use(requireClient(deps.apiToken));
-  // Any content type is read as JSON: `curl -d` without a Content-Type header still works.
-  connections.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
-
-  connections.post('/', async (req, res) => {
-    const tooDeep = nestingProblem(req.body);
-    if (tooDeep) throw new ApiError(400, 'invalid_input', 'The request is invalid', [tooDeep]);
-    const problems: Problem[] = [];
-    const body = connectInputSchema.safeParse(req.body ?? {});
-    if (!body.success) problems.push(...problemsOf(body.error));
-    let waitSeconds = DEFAULT_WAIT_SECONDS;
-    const rawWait = req.query.wait;
-    if (rawWait !== undefined) {
-      const wait = waitSchema.safeParse(rawWait);
-      if (wait.success) waitSeconds = wait.data;
-      else problems.push(...problemsOf(wait.error, '?wait').map((p) => ({ ...p, path: '?wait' })));
-    }
-    if (body.success) {
-      const tooLong = connectionIdProblem(connectionIdFor(body.data.externalUserId, body.data.solutionId));
-      if (tooLong) problems.push(tooLong);
-    }
-    if (!body.success || problems.length > 0) {
-      throw new ApiError(400, 'invalid_input', 'The request is invalid', problems);
-    }
-    const input: ConnectInput = body.data;
-    const started = await startConnection(client, deps.taskQueue, input);
-    logger.info(
-      { connectionId: started.connectionId, runId: started.runId, created: started.created },
-      started.created ? 'saga started' : 'saga already running',
-    );
-    const status = await waitForAuthUrls(client, started.connectionId, started.runId, waitSeconds * 1000);
-    if (started.created) res.status(201).json(status);
-    else res.status(200).json({ ...status, existing: true });
-  });
-
-  connections.get('/:id', async (req, res) => {
-    res.json(await getConnectionStatus(client, param(req, 'id', connectionIdParamSchema)));
-  });
-
-  connections.delete('/:id', async (req, res) => {
-    const connectionId = param(req, 'id', connectionIdParamSchema);
-    const { runId } = await cancelConnection(client, connectionId);
-    logger.info({ connectionId, runId }, 'cancellation requested');
-    res.status(202).json({ connectionId, runId, cancelRequested: true });
-  });
-
-  connections.post('/:id/auth-urls/:externalAuthId', async (req, res) => {
-    const connectionId = param(req, 'id', connectionIdParamSchema);
-    const externalAuthId = param(req, 'externalAuthId', externalAuthIdParamSchema);
-    res.json(await reissueAuthUrl(client, connectionId, externalAuthId));
-  });
-
-  app.use('/v1/connections', connections);
+  app.use('/v1/connections', connectionsRouter(deps));
   if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

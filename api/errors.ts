@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { BODY_LIMIT_TEXT } from './body-limit.js';
 
 /** An error the API answers with a given status and code; anything else becomes a 500. */
 export class ApiError extends Error {
@@ -81,7 +82,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const parserError = err as BodyParserError;
     switch (parserError?.type) {
       case 'entity.too.large':
-        sendError(res, 413, 'payload_too_large', 'The request body exceeds 64 KiB');
+        sendError(res, 413, 'payload_too_large', `The request body exceeds ${BODY_LIMIT_TEXT}`);
         return;
       case 'entity.parse.failed':
         sendError(res, 400, 'invalid_json', 'The request body is not valid JSON');
@@ -110,7 +111,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (isTemporalUnavailable(err)) {
       logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal unavailable');
-      sendError(res, 503, 'temporal_unavailable', 'The Temporal server is unreachable; try again shortly');
+      const unavailable = temporalUnavailable();
+      sendError(res, unavailable.status, unavailable.code, unavailable.message);
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

@@ -18,6 +18,7 @@ import {
   DEFAULT_WAIT_SECONDS,
   MAX_WAIT_SECONDS,
 } from './schemas.js';
+import { BODY_LIMIT_TEXT } from './body-limit.js';
 
 const COMPONENTS = {
   ConnectInput: connectInputSchema,
@@ -71,6 +72,134 @@ const common401 = {
   '403': error('Non-loopback client while API_TOKEN is unset'),
 };
 
+/** POST, GET and DELETE on /v1/connections, and reissuing an auth URL. */
+function connectionPaths(): Record<string, unknown> {
+  return {
+    '/v1/connections': {
+      post: {
+        summary: 'Start (or return the running) connect saga and wait for its auth URLs',
+        security: [{ bearer: [] }],
+        parameters: [
+          {
+            name: 'wait',
+            in: 'query',
+            description: `Seconds to wait for the auth URLs (0..${MAX_WAIT_SECONDS}, default ${DEFAULT_WAIT_SECONDS})`,
+            schema: {
+              type: 'number',
+              minimum: 0,
+              maximum: MAX_WAIT_SECONDS,
+              default: DEFAULT_WAIT_SECONDS,
+            },
+          },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('ConnectInput') } } },
+        responses: {
+          '201': json('ConnectionStatus', 'A new saga was started'),
+          '200': json('ConnectionStatus', 'A running saga with this id exists (`existing: true`)'),
+          '400': error('Invalid input; `details` lists every problem as `{ path, message }`'),
+          ...common401,
+          '409': error(
+            'A running saga of another externalUserId and solutionId spells the same id (ids containing `:`)',
+          ),
+          '413': error(`Body over ${BODY_LIMIT_TEXT}`),
+          '503': error('Temporal unreachable'),
+        },
+      },
+    },
+    '/v1/connections/{id}': {
+      parameters: [connectionIdParam],
+      get: {
+        summary: "The saga's status",
+        security: [{ bearer: [] }],
+        responses: {
+          '200': json('ConnectionStatus', 'The status object'),
+          ...common401,
+          '404': error('No such connection'),
+          '503': error('Temporal unreachable'),
+        },
+      },
+      delete: {
+        summary: 'Cancel the saga; compensation removes the instance it created',
+        security: [{ bearer: [] }],
+        responses: {
+          '202': json('CancelAccepted', 'Cancellation requested'),
+          ...common401,
+          '404': error('No such connection'),
+          '409': error('Already closed, or completed and only tidying up'),
+          '503': error('Temporal unreachable'),
+        },
+      },
+    },
+    '/v1/connections/{id}/auth-urls/{externalAuthId}': {
+      parameters: [
+        connectionIdParam,
+        { name: 'externalAuthId', in: 'path', required: true, schema: { type: 'string' } },
+      ],
+      post: {
+        summary: 'Issue a fresh dialog URL (new one-time code) for a pending auth slot',
+        security: [{ bearer: [] }],
+        responses: {
+          '200': json('ReissueAuthUrlResult', 'The new URL'),
+          ...common401,
+          '404': error('No such connection'),
+          '409': error('Saga closed, not awaiting auths, or the slot is already completed'),
+          '422': error('Unknown auth slot'),
+          '503': error('Temporal unreachable or no worker answered'),
+        },
+      },
+    },
+  };
+}
+
+function webhookPaths(): Record<string, unknown> {
+  return {
+    '/v1/webhooks/auth-completed': {
+      post: {
+        summary: 'Report a completed auth (Standard Webhooks signature required)',
+        parameters: ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({
+          name,
+          in: 'header',
+          required: true,
+          schema: { type: 'string' },
+        })),
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: ref('AuthCompletedWebhook') } },
+        },
+        responses: {
+          '202': json(
+            'WebhookAccepted',
+            'Signalled to the saga (a redelivery is accepted again and ignored)',
+          ),
+          '400': error('Signed body is not JSON or lacks a field'),
+          '401': error('Missing, wrong or stale (> 5 min) signature'),
+          '404': error('No such saga'),
+          '409': error('Saga closed or past attaching the auths'),
+          '413': error(`Body over ${BODY_LIMIT_TEXT}`),
+          '422': error('Unknown auth slot'),
+          '503': error('WEBHOOK_SECRET unset, or Temporal unreachable'),
+        },
+      },
+    },
+  };
+}
+
+/** Health, readiness and this document. */
+function servicePaths(): Record<string, unknown> {
+  return {
+    '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Up' } } } },
+    '/readyz': {
+      get: {
+        summary: 'Readiness, including the Temporal connection',
+        responses: { '200': { description: 'Ready' }, '503': error('Temporal unreachable') },
+      },
+    },
+    '/openapi.json': {
+      get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
+    },
+  };
+}
+
 /** Builds the OpenAPI document (once; it does not change at runtime). */
 export function buildOpenApi(): Record<string, unknown> {
   return {
@@ -87,117 +216,9 @@ export function buildOpenApi(): Record<string, unknown> {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN' } },
     },
     paths: {
-      '/v1/connections': {
-        post: {
-          summary: 'Start (or return the running) connect saga and wait for its auth URLs',
-          security: [{ bearer: [] }],
-          parameters: [
-            {
-              name: 'wait',
-              in: 'query',
-              description: `Seconds to wait for the auth URLs (0..${MAX_WAIT_SECONDS}, default ${DEFAULT_WAIT_SECONDS})`,
-              schema: {
-                type: 'number',
-                minimum: 0,
-                maximum: MAX_WAIT_SECONDS,
-                default: DEFAULT_WAIT_SECONDS,
-              },
-            },
-          ],
-          requestBody: { required: true, content: { 'application/json': { schema: ref('ConnectInput') } } },
-          responses: {
-            '201': json('ConnectionStatus', 'A new saga was started'),
-            '200': json('ConnectionStatus', 'A running saga with this id exists (`existing: true`)'),
-            '400': error('Invalid input; `details` lists every problem as `{ path, message }`'),
-            ...common401,
-            '409': error(
-              'A running saga of another externalUserId and solutionId spells the same id (ids containing `:`)',
-            ),
-            '413': error('Body over 64 KiB'),
-            '503': error('Temporal unreachable'),
-          },
-        },
-      },
-      '/v1/connections/{id}': {
-        parameters: [connectionIdParam],
-        get: {
-          summary: "The saga's status",
-          security: [{ bearer: [] }],
-          responses: {
-            '200': json('ConnectionStatus', 'The status object'),
-            ...common401,
-            '404': error('No such connection'),
-            '503': error('Temporal unreachable'),
-          },
-        },
-        delete: {
-          summary: 'Cancel the saga; compensation removes the instance it created',
-          security: [{ bearer: [] }],
-          responses: {
-            '202': json('CancelAccepted', 'Cancellation requested'),
-            ...common401,
-            '404': error('No such connection'),
-            '409': error('Already closed, or completed and only tidying up'),
-            '503': error('Temporal unreachable'),
-          },
-        },
-      },
-      '/v1/connections/{id}/auth-urls/{externalAuthId}': {
-        parameters: [
-          connectionIdParam,
-          { name: 'externalAuthId', in: 'path', required: true, schema: { type: 'string' } },
-        ],
-        post: {
-          summary: 'Issue a fresh dialog URL (new one-time code) for a pending auth slot',
-          security: [{ bearer: [] }],
-          responses: {
-            '200': json('ReissueAuthUrlResult', 'The new URL'),
-            ...common401,
-            '404': error('No such connection'),
-            '409': error('Saga closed, not awaiting auths, or the slot is already completed'),
-            '422': error('Unknown auth slot'),
-            '503': error('Temporal unreachable or no worker answered'),
-          },
-        },
-      },
-      '/v1/webhooks/auth-completed': {
-        post: {
-          summary: 'Report a completed auth (Standard Webhooks signature required)',
-          parameters: ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({
-            name,
-            in: 'header',
-            required: true,
-            schema: { type: 'string' },
-          })),
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: ref('AuthCompletedWebhook') } },
-          },
-          responses: {
-            '202': json(
-              'WebhookAccepted',
-              'Signalled to the saga (a redelivery is accepted again and ignored)',
-            ),
-            '400': error('Signed body is not JSON or lacks a field'),
-            '401': error('Missing, wrong or stale (> 5 min) signature'),
-            '404': error('No such saga'),
-            '409': error('Saga closed or past attaching the auths'),
-            '413': error('Body over 64 KiB'),
-            '422': error('Unknown auth slot'),
-            '503': error('WEBHOOK_SECRET unset, or Temporal unreachable'),
-          },
-        },
-      },
-      '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Up' } } } },
-      '/readyz': {
-        get: {
-          summary: 'Readiness, including the Temporal connection',
-          responses: { '200': { description: 'Ready' }, '503': error('Temporal unreachable') },
-        },
-      },
-      '/openapi.json': {
-        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
-      },
+      ...connectionPaths(),
+      ...webhookPaths(),
+      ...servicePaths(),
     },
   };
 }

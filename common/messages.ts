@@ -1,7 +1,6 @@
 /**
  * The saga's contract, shared by the workflow, the activities, the worker, the API and the tests:
- * names, payload types, message definitions, search attributes and memo. Workflow-safe: it must not
- * import anything Node-only (the lint config enforces that for `common/`).
+ * names, payload types, message definitions and search attributes. Workflow-safe.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
@@ -14,7 +13,7 @@ export function connectionIdFor(externalUserId: string, solutionId: string): str
   return `connect:${externalUserId}:${solutionId}`;
 }
 
-/** Limits of the input, from the spec. */
+/** Limits of the input (docs/design.md). */
 export const LIMITS = { maxIdLength: 200, minSlots: 1, maxSlots: 20 } as const;
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -25,7 +24,6 @@ export interface ConfigValueInput {
   value: JsonValue;
 }
 
-/** Input of `connectIntegration`. */
 export interface ConnectInput {
   externalUserId: string;
   userName: string;
@@ -43,7 +41,6 @@ export interface AuthValue {
   authId: string;
 }
 
-/** Result of a completed saga. */
 export interface ConnectResult {
   userId: string;
   solutionInstanceId: string;
@@ -67,9 +64,6 @@ export const STEPS = [
 ] as const;
 export type ConnectStep = (typeof STEPS)[number];
 
-/** Steps from attach on (closing steps included), after which an authCompleted signal changes nothing. */
-export const PAST_ATTACH_STEPS: readonly ConnectStep[] = STEPS.slice(STEPS.indexOf('attaching_auths'));
-
 export interface AuthSlotStatus {
   externalAuthId: string;
   state: 'pending' | 'completed';
@@ -83,7 +77,7 @@ export interface StatusError {
   message: string;
 }
 
-/** The status object of the spec: what the `status` query and the API answer. */
+/** What the `status` query and the API answer. */
 export interface ConnectionStatus {
   connectionId: string;
   runId: string;
@@ -120,12 +114,13 @@ export const reissueAuthUrlUpdate = defineUpdate<ReissueAuthUrlResult, [ReissueA
   'reissueAuthUrl',
 );
 
-/** ApplicationFailure types the saga and its update validator use. */
+/** ApplicationFailure types of the saga's own failures and refusals (Tray's are in activity-types). */
 export const FAILURE_TYPES = {
   authTimeout: 'AuthTimeout',
   unknownSlot: 'UnknownSlot',
   slotCompleted: 'SlotCompleted',
   notAwaiting: 'NotAwaitingAuth',
+  invalidInput: 'InvalidInput',
 } as const;
 
 export const SEARCH_ATTRIBUTES = {
@@ -135,22 +130,5 @@ export const SEARCH_ATTRIBUTES = {
   step: defineSearchAttributeKey('ConnectStep', SearchAttributeType.KEYWORD),
 } as const;
 
-/** Names of the custom search attributes, all Keyword, for registering them on a server. */
+/** For registering the search attributes on a server. */
 export const SEARCH_ATTRIBUTE_NAMES = Object.values(SEARCH_ATTRIBUTES).map((key) => key.name);
-
-/**
- * What the saga keeps in its memo, under `MEMO_KEY`, so the API can decide webhook answers and build
- * a status while no worker runs (the Temporal server returns the memo with describe).
- * The API writes the first version at start; the workflow upserts it as it moves.
- */
-export const MEMO_KEY = 'connect';
-export interface ConnectMemo {
-  externalUserId: string;
-  solutionId: string;
-  authSlots: string[];
-  step: ConnectStep;
-  completedSlots: string[];
-  userId?: string;
-  solutionInstanceId?: string;
-  deadline?: string;
-}

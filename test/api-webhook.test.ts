@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import { startConnection } from '../api/temporal.js';
+import { startConnection } from '../api/saga-commands.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';

@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { getConnectionStatus, initialMemo, startConnection } from '../api/temporal.js';
+import { startConnection } from '../api/saga-commands.js';
+import { getConnectionStatus } from '../api/saga-reads.js';
 import type { ConnectionStatus, ConnectInput } from '../common/messages.js';
-import { connectionIdFor, MEMO_KEY, WORKFLOW_TYPE } from '../common/messages.js';
+import { connectionIdFor, WORKFLOW_TYPE } from '../common/messages.js';
+import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { uniqueId } from './helpers/temporal.js';

@@ -19,11 +19,10 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
-import type { ConnectInput, ConnectionStatus, ConnectMemo } from '../common/messages.js';
+import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
 import {
   authCompletedSignal,
   FAILURE_TYPES,
-  MEMO_KEY,
   reissueAuthUrlUpdate,
   SEARCH_ATTRIBUTE_NAMES,
   SEARCH_ATTRIBUTES,
@@ -31,6 +30,7 @@ import {
   WORKFLOW_TYPE,
 } from '../common/messages.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AuthSlots } from '../workflows/slots.js';
 import type { MockActivities, MockOptions } from './helpers/mock-activities.js';

@@ -1,13 +1,10 @@
-/**
- * The saga's activity stubs and their timeouts and retry policies. Activities are imported as types
- * only: the workflow sandbox never loads their code.
- */
+/** The saga's activity stubs with their timeouts and retry policies (activities as types only). */
 import { proxyActivities } from '@temporalio/workflow';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import type { ReissueAuthUrlResult } from '../common/messages.js';
 
-// The activities already throw these as non-retryable; listing them keeps a mistake there from
-// turning a permanent error into ten retries.
+// Listed although the activities throw them non-retryable: a slip there must not cost ten retries.
 const NON_RETRYABLE_TRAY_TYPES = [
   TRAY_FAILURE_TYPES.validation,
   TRAY_FAILURE_TYPES.notFound,
@@ -27,10 +24,25 @@ export const forward = proxyActivities<ConnectActivities>({
   },
 });
 
-/**
- * Steps after the end user has authorised: giving up here throws their work away (compensation
- * removes the instance), so transient Tray trouble is waited out for longer than before the auths.
- */
+export interface InstanceRef {
+  userId: string;
+  solutionInstanceId: string;
+}
+
+/** One URL per requested id, in order: the activity answers that or fails. */
+export type UrlsFor<Ids extends readonly string[]> = { [K in keyof Ids]: ReissueAuthUrlResult };
+
+export function issueAuthUrls<const Ids extends readonly string[]>(
+  summary: string,
+  { userId, solutionInstanceId }: InstanceRef,
+  externalAuthIds: Ids,
+): Promise<UrlsFor<Ids>> {
+  return forward.issueAuthUrls.executeWithOptions({ summary }, [
+    { userId, solutionInstanceId, externalAuthIds: [...externalAuthIds] },
+  ]) as Promise<UrlsFor<Ids>>;
+}
+
+/** After the user authorised: giving up throws their work away, so Tray trouble is waited out longer. */
 export const afterAuth = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '30m',
@@ -42,7 +54,7 @@ export const afterAuth = proxyActivities<ConnectActivities>({
   },
 });
 
-/** Best-effort clean-up once the saga has succeeded: a few quick tries, then the caller logs and moves on. */
+/** Best-effort clean-up after success: a few quick tries, then the caller logs and moves on. */
 export const cleanup = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '3m',

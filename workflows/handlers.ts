@@ -1,15 +1,19 @@
-/**
- * The saga's message handlers: the `status` query, the `authCompleted` signal and the
- * `reissueAuthUrl` update with its validator.
- */
+/** The saga's message handlers: `status` query, `authCompleted` signal, `reissueAuthUrl` update. */
 import { ApplicationFailure, isCancellation, log, setHandler } from '@temporalio/workflow';
 import { authCompletedSignal, FAILURE_TYPES, reissueAuthUrlUpdate, statusQuery } from '../common/messages.js';
-import { forward } from './activity-stubs.js';
+import { issueAuthUrls, type InstanceRef } from './activity-stubs.js';
 import type { AuthSlots } from './slots.js';
 import type { SagaStatus } from './status.js';
 
-/** Registers every handler; call once, first thing in the workflow, so no message finds none. */
-export function registerHandlers(status: SagaStatus, slots: AuthSlots): void {
+/**
+ * Registers every handler. Call it once, before the workflow's first await, so that every message
+ * finds its handler. `awaitingAuthsOn` answers the instance while the saga awaits auths, else undefined.
+ */
+export function registerHandlers(
+  status: SagaStatus,
+  slots: AuthSlots,
+  awaitingAuthsOn: () => InstanceRef | undefined,
+): void {
   setHandler(statusQuery, () => status.toStatus());
   setHandler(authCompletedSignal, (signal) => {
     const outcome = slots.apply(signal);
@@ -27,34 +31,28 @@ export function registerHandlers(status: SagaStatus, slots: AuthSlots): void {
   setHandler(
     reissueAuthUrlUpdate,
     async ({ externalAuthId }) => {
-      const [issued] = await forward.issueAuthUrls
-        .executeWithOptions({ summary: `reissue auth URL for ${externalAuthId}` }, [
-          {
-            userId: status.userId as string,
-            solutionInstanceId: status.solutionInstanceId as string,
-            externalAuthIds: [externalAuthId],
-          },
-        ])
-        .catch((err: unknown) => {
-          // A cancel stops the code's activity: answer as for any saga no longer awaiting auths.
-          if (isCancellation(err)) {
-            throw ApplicationFailure.nonRetryable('the saga was cancelled', FAILURE_TYPES.notAwaiting);
-          }
-          throw err;
-        });
-      if (!issued) throw ApplicationFailure.nonRetryable('no URL issued', 'NoUrlIssued');
-      // The saga went on while the code was minted: a URL for a slot completed meanwhile, or for an
-      // instance past the auth wait, would only send the user through a dialog nobody waits for.
-      rejectReissue(externalAuthId);
+      const target = reissueTarget(externalAuthId);
+      const [issued] = await issueAuthUrls(`reissue auth URL for ${externalAuthId}`, target, [
+        externalAuthId,
+      ]).catch((err: unknown) => {
+        // A cancel stops the activity: answer as for any saga no longer awaiting auths.
+        if (isCancellation(err)) {
+          throw ApplicationFailure.nonRetryable('the saga was cancelled', FAILURE_TYPES.notAwaiting);
+        }
+        throw err;
+      });
+      // The saga may have moved on while the code was minted; a URL nobody waits for would only send
+      // the user through a useless dialog.
+      reissueTarget(externalAuthId);
       slots.setUrl(externalAuthId, issued.url);
       status.publish();
       return { externalAuthId, url: issued.url };
     },
-    { validator: ({ externalAuthId }) => rejectReissue(externalAuthId) },
+    { validator: ({ externalAuthId }) => void reissueTarget(externalAuthId) },
   );
 
-  /** Throws why `externalAuthId` may not get a fresh URL now, if it may not. */
-  function rejectReissue(externalAuthId: string): void {
+  /** The instance to issue a fresh URL for `externalAuthId` on; throws why there is none now. */
+  function reissueTarget(externalAuthId: string): InstanceRef {
     if (!slots.has(externalAuthId)) {
       throw ApplicationFailure.nonRetryable(`no auth slot ${externalAuthId}`, FAILURE_TYPES.unknownSlot);
     }
@@ -64,11 +62,13 @@ export function registerHandlers(status: SagaStatus, slots: AuthSlots): void {
         FAILURE_TYPES.slotCompleted,
       );
     }
-    if (status.step !== 'awaiting_auth') {
+    const target = awaitingAuthsOn();
+    if (target === undefined) {
       throw ApplicationFailure.nonRetryable(
         `the saga is not awaiting auths (step ${status.step})`,
         FAILURE_TYPES.notAwaiting,
       );
     }
+    return target;
   }
 }

@@ -1,10 +1,6 @@
-/**
- * The auth slots of one saga: which slot is pending, which has an authId, and which signals were
- * already seen. Pure state, no Temporal calls, so the saga's rules for `authCompleted` are in one place.
- */
+/** The auth slots of one saga, and its rules for `authCompleted`: pure state, no Temporal calls. */
 import type { AuthCompletedPayload, AuthSlotStatus, AuthValue } from '../common/messages.js';
 
-/** What applying one `authCompleted` signal did. */
 export type SignalOutcome =
   | { kind: 'accepted' }
   | { kind: 'duplicate'; reason: 'eventId' | 'authId' }
@@ -22,7 +18,7 @@ interface Slot {
   externalAuthId: string;
   url?: string;
   authId?: string;
-  /** true once the ownership check passed for `authId`. */
+  /** The ownership check passed for `authId`. */
   verified: boolean;
   lastError?: string;
 }
@@ -75,25 +71,21 @@ export class AuthSlots {
     return { kind: 'accepted' };
   }
 
-  /** true when every slot holds an authId (verified or not). */
   allHaveAuthIds(): boolean {
     return this.slots.every((slot) => slot.authId !== undefined);
   }
 
-  /** true when every slot holds an authId that passed the ownership check. */
   allVerified(): boolean {
     return this.slots.every((slot) => slot.authId !== undefined && slot.verified);
   }
 
-  /** authIds still to be checked, one per slot, in slot order. */
   unverifiedAuthIds(): string[] {
     return this.slots.filter((s) => s.authId !== undefined && !s.verified).map((s) => s.authId as string);
   }
 
   /**
-   * Records the ownership check of `checked`: foreign ones put their slot back to pending with a
-   * `lastError`; the rest become verified. A slot whose authId changed while the check ran keeps its
-   * new authId unverified, so it is checked next round.
+   * Records the ownership check of `checked`: a foreign authId reopens its slot with a `lastError`.
+   * A slot whose authId changed during the check stays unverified, for the next round.
    */
   applyVerification(checked: readonly string[], foreign: readonly string[]): void {
     const foreignSet = new Set(foreign);
@@ -126,7 +118,6 @@ export class AuthSlots {
     return this.slots.map((s) => ({ externalId: s.externalAuthId, authId: s.authId ?? '' }));
   }
 
-  /** The slots as the status object shows them. */
   toStatus(): AuthSlotStatus[] {
     return this.slots.map((s) => ({
       externalAuthId: s.externalAuthId,

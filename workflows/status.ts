@@ -1,6 +1,6 @@
 /**
- * The saga's visible state: the `status` query's object, and what operators see on the server
- * (search attributes, memo, current details). Upserts happen only when a value changed, so the
+ * The saga's status as a view: the workflow feeds it and it shows the state as the `status` query,
+ * search attributes, memo and current details. Upserts happen only when a value changed, so the
  * history stays small and replay sees the same commands.
  */
 import {
@@ -10,64 +10,70 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type {
-  ConnectInput,
-  ConnectionStatus,
-  ConnectMemo,
-  ConnectStep,
-  StatusError,
-} from '../common/messages.js';
-import { MEMO_KEY, SEARCH_ATTRIBUTES } from '../common/messages.js';
+import type { ConnectInput, ConnectionStatus, ConnectStep, StatusError } from '../common/messages.js';
+import { SEARCH_ATTRIBUTES } from '../common/messages.js';
+import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
 import type { AuthSlots } from './slots.js';
 
-/** Everything the status shows, plus how it reaches the server. */
-export class SagaStatus {
-  step: ConnectStep = 'ensuring_user';
+/** What the view shows besides the step and the slots. */
+export interface StatusFacts {
   userId?: string;
   solutionInstanceId?: string;
   deadline?: string;
   error?: StatusError;
   /** What compensation did, in words, for the current details. */
   compensation?: string;
+}
 
+export class SagaStatus {
+  private current: ConnectStep = 'ensuring_user';
+  private readonly facts: StatusFacts = {};
   private lastStep?: ConnectStep;
   private lastInstanceId?: string;
   private lastMemo?: string;
 
   constructor(
     private readonly input: ConnectInput,
-    readonly slots: AuthSlots,
+    private readonly slots: AuthSlots,
   ) {}
+
+  get step(): ConnectStep {
+    return this.current;
+  }
+
+  /** Records facts to show; they reach the server with the next `enter` or `publish`. */
+  show(facts: StatusFacts): void {
+    Object.assign(this.facts, facts);
+  }
 
   /** The object the `status` query answers. */
   toStatus(): ConnectionStatus {
     const info = workflowInfo();
+    const { userId, solutionInstanceId, deadline, error } = this.facts;
     return {
       connectionId: info.workflowId,
       runId: info.runId,
-      step: this.step,
+      step: this.current,
       externalUserId: this.input.externalUserId,
       solutionId: this.input.solutionId,
-      ...(this.userId !== undefined ? { userId: this.userId } : {}),
-      ...(this.solutionInstanceId !== undefined ? { solutionInstanceId: this.solutionInstanceId } : {}),
+      ...(userId !== undefined ? { userId } : {}),
+      ...(solutionInstanceId !== undefined ? { solutionInstanceId } : {}),
       authSlots: this.slots.toStatus(),
-      ...(this.deadline !== undefined ? { deadline: this.deadline } : {}),
-      ...(this.error !== undefined ? { error: this.error } : {}),
+      ...(deadline !== undefined ? { deadline } : {}),
+      ...(error !== undefined ? { error } : {}),
     };
   }
 
   /** Moves to `step` and publishes the change. */
   enter(step: ConnectStep): void {
-    this.step = step;
+    this.current = step;
     log.info('saga step', { step });
     this.publish();
   }
 
-  /**
-   * Pushes the state to the server: search attributes and memo when they changed, current details
-   * always (they are not part of history).
-   */
+  /** Pushes search attributes and memo when they changed, current details always (not in history). */
   publish(): void {
+    const { solutionInstanceId } = this.facts;
     const updates = [];
     if (this.lastStep === undefined) {
       updates.push(
@@ -75,17 +81,24 @@ export class SagaStatus {
         { key: SEARCH_ATTRIBUTES.solutionId, value: this.input.solutionId },
       );
     }
-    if (this.step !== this.lastStep) {
-      updates.push({ key: SEARCH_ATTRIBUTES.step, value: this.step });
-      this.lastStep = this.step;
+    if (this.current !== this.lastStep) {
+      updates.push({ key: SEARCH_ATTRIBUTES.step, value: this.current });
+      this.lastStep = this.current;
     }
-    if (this.solutionInstanceId !== undefined && this.solutionInstanceId !== this.lastInstanceId) {
-      updates.push({ key: SEARCH_ATTRIBUTES.solutionInstanceId, value: this.solutionInstanceId });
-      this.lastInstanceId = this.solutionInstanceId;
+    if (solutionInstanceId !== undefined && solutionInstanceId !== this.lastInstanceId) {
+      updates.push({ key: SEARCH_ATTRIBUTES.solutionInstanceId, value: solutionInstanceId });
+      this.lastInstanceId = solutionInstanceId;
     }
     if (updates.length > 0) upsertSearchAttributes(updates);
 
-    const memo = this.toMemo();
+    const memo = encodeMemo({
+      externalUserId: this.input.externalUserId,
+      solutionId: this.input.solutionId,
+      authSlots: this.input.authSlots,
+      step: this.current,
+      completedSlots: this.slots.completedIds(),
+      ...this.facts,
+    });
     const memoJson = JSON.stringify(memo);
     if (memoJson !== this.lastMemo) {
       upsertMemo({ [MEMO_KEY]: memo });
@@ -94,35 +107,23 @@ export class SagaStatus {
     setCurrentDetails(this.details());
   }
 
-  private toMemo(): ConnectMemo {
-    return {
-      externalUserId: this.input.externalUserId,
-      solutionId: this.input.solutionId,
-      authSlots: [...this.input.authSlots],
-      step: this.step,
-      completedSlots: this.slots.completedIds(),
-      ...(this.userId !== undefined ? { userId: this.userId } : {}),
-      ...(this.solutionInstanceId !== undefined ? { solutionInstanceId: this.solutionInstanceId } : {}),
-      ...(this.deadline !== undefined ? { deadline: this.deadline } : {}),
-    };
-  }
-
   /** A few lines of markdown for the Web UI: step, pending slots, deadline, and anything unusual. */
   private details(): string {
-    const lines = [`**Step:** \`${this.step}\``];
+    const { solutionInstanceId, deadline, error, compensation } = this.facts;
+    const lines = [`**Step:** \`${this.current}\``];
     const pending = this.slots.pendingIds();
-    if (pending.length > 0 && !['completed', 'failed', 'timed_out', 'cancelled'].includes(this.step)) {
+    if (pending.length > 0 && !TERMINAL_STEPS.includes(this.current)) {
       lines.push(`**Pending slots:** ${pending.map((id) => `\`${id}\``).join(', ')}`);
     }
-    if (this.solutionInstanceId !== undefined) {
-      const enabled = this.step === 'completed' ? ' (enabled)' : '';
-      lines.push(`**Solution instance:** \`${this.solutionInstanceId}\`${enabled}`);
+    if (solutionInstanceId !== undefined) {
+      const enabled = this.current === 'completed' ? ' (enabled)' : '';
+      lines.push(`**Solution instance:** \`${solutionInstanceId}\`${enabled}`);
     }
-    if (this.deadline !== undefined && this.step === 'awaiting_auth') {
-      lines.push(`**Auth deadline:** ${this.deadline}`);
+    if (deadline !== undefined && this.current === 'awaiting_auth') {
+      lines.push(`**Auth deadline:** ${deadline}`);
     }
-    if (this.error) lines.push(`**Error:** \`${this.error.type}\`: ${this.error.message}`);
-    if (this.compensation) lines.push(`**Compensation:** ${this.compensation}`);
+    if (error) lines.push(`**Error:** \`${error.type}\`: ${error.message}`);
+    if (compensation) lines.push(`**Compensation:** ${compensation}`);
     const unknown = this.slots.unknownSlotReports;
     if (unknown.length > 0) {
       lines.push(

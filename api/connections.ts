@@ -1,0 +1,107 @@
+/**
+ * The /v1/connections routes: start a saga and wait for its auth URLs, read its status, cancel it,
+ * reissue an auth URL. Behind the API's access control; bodies are read as JSON.
+ */
+import express, { type Request, type Router } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { connectionIdFor, type ConnectInput } from '../common/messages.js';
+import { requireClient } from './auth.js';
+import { BODY_LIMIT_BYTES } from './body-limit.js';
+import { ApiError } from './errors.js';
+import { cancelConnection, reissueAuthUrl, startConnection } from './saga-commands.js';
+import { getConnectionStatus, waitForAuthUrls } from './saga-reads.js';
+import {
+  connectInputSchema,
+  connectionIdParamSchema,
+  connectionIdProblem,
+  DEFAULT_WAIT_SECONDS,
+  externalAuthIdParamSchema,
+  nestingProblem,
+  problemsOf,
+  waitSchema,
+  type Problem,
+} from './schemas.js';
+
+export interface ConnectionsDeps {
+  client: Client;
+  taskQueue: string;
+  /** Bearer token; unset: loopback clients only. */
+  apiToken?: string;
+  logger: Logger;
+}
+
+function param(req: Request, name: string, schema: typeof connectionIdParamSchema): string {
+  const parsed = schema.safeParse(req.params[name]);
+  if (!parsed.success)
+    throw new ApiError(400, 'invalid_input', `Invalid ${name}`, problemsOf(parsed.error, name));
+  return parsed.data;
+}
+
+interface StartRequest {
+  input: ConnectInput;
+  connectionId: string;
+  waitSeconds: number;
+}
+
+/** Validates a POST: the body, `?wait` and the length of the connection id, every problem at once. */
+function startRequest(req: Request): StartRequest {
+  const tooDeep = nestingProblem(req.body);
+  if (tooDeep) throw new ApiError(400, 'invalid_input', 'The request is invalid', [tooDeep]);
+  const problems: Problem[] = [];
+  const body = connectInputSchema.safeParse(req.body ?? {});
+  if (!body.success) problems.push(...problemsOf(body.error));
+  let waitSeconds = DEFAULT_WAIT_SECONDS;
+  const rawWait = req.query.wait;
+  if (rawWait !== undefined) {
+    const wait = waitSchema.safeParse(rawWait);
+    if (wait.success) waitSeconds = wait.data;
+    else problems.push(...problemsOf(wait.error, '?wait').map((p) => ({ ...p, path: '?wait' })));
+  }
+  const invalid = () => new ApiError(400, 'invalid_input', 'The request is invalid', problems);
+  if (!body.success) throw invalid();
+  const connectionId = connectionIdFor(body.data.externalUserId, body.data.solutionId);
+  const tooLong = connectionIdProblem(connectionId);
+  if (tooLong) problems.push(tooLong);
+  if (problems.length > 0) throw invalid();
+  return { input: body.data, connectionId, waitSeconds };
+}
+
+/** The /v1/connections router. */
+export function connectionsRouter(deps: ConnectionsDeps): Router {
+  const { client, logger } = deps;
+  const connections = express.Router();
+  connections.use(requireClient(deps.apiToken));
+  // Any content type is read as JSON: `curl -d` without a Content-Type header still works.
+  connections.use(express.json({ limit: BODY_LIMIT_BYTES, type: () => true, strict: false }));
+
+  connections.post('/', async (req, res) => {
+    const { input, connectionId, waitSeconds } = startRequest(req);
+    const started = await startConnection(client, deps.taskQueue, input, connectionId);
+    logger.info(
+      { connectionId, runId: started.runId, created: started.created },
+      started.created ? 'saga started' : 'saga already running',
+    );
+    const status = await waitForAuthUrls(client, connectionId, started.runId, waitSeconds * 1000);
+    if (started.created) res.status(201).json(status);
+    else res.status(200).json({ ...status, existing: true });
+  });
+
+  connections.get('/:id', async (req, res) => {
+    res.json(await getConnectionStatus(client, param(req, 'id', connectionIdParamSchema)));
+  });
+
+  connections.delete('/:id', async (req, res) => {
+    const connectionId = param(req, 'id', connectionIdParamSchema);
+    const { runId } = await cancelConnection(client, connectionId);
+    logger.info({ connectionId, runId }, 'cancellation requested');
+    res.status(202).json({ connectionId, runId, cancelRequested: true });
+  });
+
+  connections.post('/:id/auth-urls/:externalAuthId', async (req, res) => {
+    const connectionId = param(req, 'id', connectionIdParamSchema);
+    const externalAuthId = param(req, 'externalAuthId', externalAuthIdParamSchema);
+    res.json(await reissueAuthUrl(client, connectionId, externalAuthId));
+  });
+  return connections;
+}

@@ -1,0 +1,186 @@
+/**
+ * What the API commands a saga to do: start, cancel, reissue a URL, signal a completed auth; and
+ * finding the saga that owns a Tray instance, for the webhook. Errors the HTTP layer must tell apart
+ * come out as `ApiError`s.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcDeadlineError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
+import {
+  authCompletedSignal,
+  connectionIdFor,
+  FAILURE_TYPES,
+  reissueAuthUrlUpdate,
+  SEARCH_ATTRIBUTES,
+  WORKFLOW_TYPE,
+  type AuthCompletedPayload,
+  type ConnectInput,
+  type ReissueAuthUrlResult,
+} from '../common/messages.js';
+import { initialMemo, MEMO_KEY } from '../common/status-view.js';
+import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
+import { describeConnection, isRunning, memoOf, statusFromDescription, stepOf } from './saga-reads.js';
+import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
+
+export interface StartOutcome {
+  connectionId: string;
+  runId: string;
+  /** false when a running saga with that id already existed. */
+  created: boolean;
+}
+
+/**
+ * Starts `connectIntegration` with the connection id as workflow id. A running saga with that id is
+ * returned instead (the server refuses a second one, so concurrent starts yield exactly one run);
+ * a closed one is replaced by a new run.
+ */
+export async function startConnection(
+  client: Client,
+  taskQueue: string,
+  input: ConnectInput,
+  connectionId = connectionIdFor(input.externalUserId, input.solutionId),
+): Promise<StartOutcome> {
+  try {
+    const handle = await rpc(client, () =>
+      client.workflow.start(WORKFLOW_TYPE, {
+        workflowId: connectionId,
+        taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        memo: { [MEMO_KEY]: initialMemo(input) },
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTES.externalUserId, value: input.externalUserId },
+          { key: SEARCH_ATTRIBUTES.solutionId, value: input.solutionId },
+          { key: SEARCH_ATTRIBUTES.step, value: 'ensuring_user' },
+        ],
+        staticSummary: `Connect ${input.externalUserId} to solution ${input.solutionId}`,
+      }),
+    );
+    return { connectionId, runId: handle.firstExecutionRunId, created: true };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  const desc = await describeConnection(client, connectionId);
+  // Ids may contain ':', so another user and solution can spell the same workflow id; that saga
+  // (and its one-time auth URLs) must not be handed to this caller.
+  const running = statusFromDescription(desc);
+  if (
+    running.externalUserId !== '' &&
+    running.solutionId !== '' &&
+    (running.externalUserId !== input.externalUserId || running.solutionId !== input.solutionId)
+  ) {
+    throw new ApiError(
+      409,
+      'connection_id_conflict',
+      `Connection ${JSON.stringify(connectionId)} belongs to another externalUserId and solutionId that spell the same id`,
+    );
+  }
+  return { connectionId, runId: desc.runId, created: false };
+}
+
+/**
+ * Requests cancellation (compensation then runs); 404 unknown, 409 already closed, or completed and
+ * only tidying up (a cancel could no longer undo it).
+ */
+export async function cancelConnection(client: Client, connectionId: string): Promise<{ runId: string }> {
+  const desc = await describeConnection(client, connectionId);
+  if (!isRunning(desc)) throw connectionClosed(connectionId, desc.status.name.toLowerCase());
+  if (stepOf(desc) === 'completed') throw connectionClosed(connectionId, 'completed');
+  try {
+    await rpc(client, () => client.workflow.getHandle(connectionId, desc.runId).cancel());
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw connectionClosed(connectionId, 'closed');
+    throw err;
+  }
+  return { runId: desc.runId };
+}
+
+const REISSUE_REJECTIONS: Record<string, { status: number; code: string }> = {
+  [FAILURE_TYPES.unknownSlot]: { status: 422, code: 'unknown_slot' },
+  [FAILURE_TYPES.slotCompleted]: { status: 409, code: 'slot_completed' },
+  [FAILURE_TYPES.notAwaiting]: { status: 409, code: 'not_awaiting_auth' },
+};
+
+/** The `reissueAuthUrl` update: a fresh dialog URL for a pending slot. */
+export async function reissueAuthUrl(
+  client: Client,
+  connectionId: string,
+  externalAuthId: string,
+): Promise<ReissueAuthUrlResult> {
+  const desc = await describeConnection(client, connectionId);
+  if (!isRunning(desc)) throw connectionClosed(connectionId, desc.status.name.toLowerCase());
+  const memo = memoOf(desc);
+  if (memo && !memo.authSlots.includes(externalAuthId)) {
+    throw new ApiError(422, 'unknown_slot', `Connection has no auth slot ${JSON.stringify(externalAuthId)}`);
+  }
+  const handle = client.workflow.getHandle(connectionId, desc.runId);
+  try {
+    return await within(client, UPDATE_TIMEOUT_MS, () =>
+      handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId }] }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const failure = failureOf(err.cause);
+      const rejection = REISSUE_REJECTIONS[failure.type];
+      if (rejection) throw new ApiError(rejection.status, rejection.code, failure.message);
+      throw new ApiError(502, 'reissue_failed', `The saga could not issue a new URL: ${failure.message}`);
+    }
+    if (err instanceof WorkflowNotFoundError) throw connectionClosed(connectionId, 'closed');
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err)) {
+      throw new ApiError(503, 'saga_unresponsive', 'The saga did not answer in time; is a worker running?');
+    }
+    if (isTemporalUnavailable(err)) throw temporalUnavailable();
+    throw err;
+  }
+}
+
+function visibilityString(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * Finds the saga run that owns a Tray solution instance through the TraySolutionInstanceId search
+ * attribute: the running one if any, else a closed one (so the caller can answer 409). The run
+ * matters: a newer run of the same connection has an instance of its own.
+ */
+export async function findBySolutionInstanceId(
+  client: Client,
+  solutionInstanceId: string,
+): Promise<{ connectionId: string; runId: string; running: boolean } | undefined> {
+  // Temporal's visibility query parser cannot take a NUL, and no Tray id holds one.
+  if (solutionInstanceId.includes('\u0000')) return undefined;
+  const base = `WorkflowType = ${visibilityString(WORKFLOW_TYPE)} AND TraySolutionInstanceId = ${visibilityString(solutionInstanceId)}`;
+  const first = async (query: string) =>
+    rpc(client, async () => {
+      for await (const info of client.workflow.list({ query, pageSize: 1 })) {
+        return { connectionId: info.workflowId, runId: info.runId };
+      }
+      return undefined;
+    });
+  const running = await first(`${base} AND ExecutionStatus = "Running"`);
+  if (running) return { ...running, running: true };
+  const closed = await first(base);
+  return closed ? { ...closed, running: false } : undefined;
+}
+
+/** Sends `authCompleted` to the described run; 409 when it closed in between. */
+export async function signalAuthCompleted(
+  client: Client,
+  desc: WorkflowExecutionDescription,
+  payload: AuthCompletedPayload,
+): Promise<void> {
+  try {
+    await rpc(client, () =>
+      client.workflow.getHandle(desc.workflowId, desc.runId).signal(authCompletedSignal, payload),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw connectionClosed(desc.workflowId, 'closed');
+    throw err;
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * What the API reads of a saga: its description, the memo and step the server holds, and its status
+ * from the `status` query while a worker answers, else from describe, or from its result once closed.
+ */
+import {
+  CancelledFailure,
+  TerminatedFailure,
+  TimeoutFailure,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import {
+  FAILURE_TYPES,
+  SEARCH_ATTRIBUTES,
+  statusQuery,
+  WORKFLOW_TYPE,
+  type ConnectResult,
+  type ConnectStep,
+  type ConnectionStatus,
+} from '../common/messages.js';
+import { decodeMemo, isStep, MEMO_KEY, STEPS_BEFORE_URLS, type ConnectMemo } from '../common/status-view.js';
+import { ApiError } from './errors.js';
+import {
+  connectionNotFound,
+  failureOf,
+  QUERY_TIMEOUT_MS,
+  rpc,
+  RPC_TIMEOUT_MS,
+  within,
+} from './temporal-rpc.js';
+
+/** What GET may spend when no worker answers: it must answer within 3 s, less describe and HTTP. */
+const GET_BUDGET_MS = 2_500;
+/** The part of GET's budget kept for a last describe after an unanswered query. */
+const RECHECK_MS = 500;
+const POLL_INTERVAL_MS = 150;
+
+/** The memo the saga keeps, or undefined when absent or malformed. */
+export function memoOf(desc: WorkflowExecutionDescription): ConnectMemo | undefined {
+  return decodeMemo(desc.memo?.[MEMO_KEY]);
+}
+
+/** The saga's current step as the server holds it: the memo, else the ConnectStep search attribute. */
+export function stepOf(desc: WorkflowExecutionDescription): ConnectStep | undefined {
+  return stepFrom(desc, memoOf(desc));
+}
+
+/** `stepOf` for a memo already read. */
+export function stepFrom(
+  desc: WorkflowExecutionDescription,
+  memo: ConnectMemo | undefined,
+): ConnectStep | undefined {
+  if (memo) return memo.step;
+  const fromSa = desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.step);
+  return isStep(fromSa) ? fromSa : undefined;
+}
+
+export function isRunning(desc: WorkflowExecutionDescription): boolean {
+  return desc.status.name === 'RUNNING';
+}
+
+/** Describes the saga; 404 when there is none (or the id belongs to some other workflow type). */
+export async function describeConnection(
+  client: Client,
+  connectionId: string,
+  runId?: string,
+  timeoutMs = RPC_TIMEOUT_MS,
+): Promise<WorkflowExecutionDescription> {
+  try {
+    const desc = await rpc(
+      client,
+      () => client.workflow.getHandle(connectionId, runId).describe(),
+      timeoutMs,
+    );
+    if (desc.type !== WORKFLOW_TYPE) throw connectionNotFound(connectionId);
+    return desc;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw connectionNotFound(connectionId);
+    throw err;
+  }
+}
+
+/** The status object from what the server holds (memo, search attributes), for no-worker answers. */
+export function statusFromDescription(desc: WorkflowExecutionDescription): ConnectionStatus {
+  const memo = memoOf(desc);
+  const attributes = desc.typedSearchAttributes;
+  const completed = new Set(memo?.completedSlots ?? []);
+  const status: ConnectionStatus = {
+    connectionId: desc.workflowId,
+    runId: desc.runId,
+    step: stepFrom(desc, memo) ?? 'ensuring_user',
+    externalUserId: memo?.externalUserId || attributes.get(SEARCH_ATTRIBUTES.externalUserId) || '',
+    solutionId: memo?.solutionId || attributes.get(SEARCH_ATTRIBUTES.solutionId) || '',
+    authSlots: (memo?.authSlots ?? []).map((externalAuthId) => ({
+      externalAuthId,
+      state: completed.has(externalAuthId) ? ('completed' as const) : ('pending' as const),
+    })),
+  };
+  const solutionInstanceId = memo?.solutionInstanceId ?? attributes.get(SEARCH_ATTRIBUTES.solutionInstanceId);
+  if (memo?.userId) status.userId = memo.userId;
+  if (solutionInstanceId) status.solutionInstanceId = solutionInstanceId;
+  if (memo?.deadline) status.deadline = memo.deadline;
+  return status;
+}
+
+/** The status of a completed saga: its result fills in the ids and the authIds. */
+function completedStatus(status: ConnectionStatus, result: ConnectResult): ConnectionStatus {
+  const byExternalId = new Map(result.authValues.map((v) => [v.externalId, v.authId]));
+  return {
+    ...status,
+    step: 'completed',
+    userId: result.userId,
+    solutionInstanceId: result.solutionInstanceId,
+    authSlots:
+      status.authSlots.length > 0
+        ? status.authSlots.map((slot) => {
+            const authId = byExternalId.get(slot.externalAuthId);
+            return authId ? { externalAuthId: slot.externalAuthId, state: 'completed', authId } : slot;
+          })
+        : result.authValues.map((v) => ({
+            externalAuthId: v.externalId,
+            state: 'completed',
+            authId: v.authId,
+          })),
+  };
+}
+
+/** The status of a closed saga: from its result (completed) or its failure. */
+async function closedStatus(client: Client, desc: WorkflowExecutionDescription): Promise<ConnectionStatus> {
+  const status = statusFromDescription(desc);
+  const handle = client.workflow.getHandle(desc.workflowId, desc.runId, { followRuns: false });
+  switch (desc.status.name) {
+    case 'COMPLETED':
+      return completedStatus(status, (await rpc(client, () => handle.result())) as ConnectResult);
+    case 'CANCELLED':
+      return { ...status, step: 'cancelled' };
+    case 'TERMINATED':
+    case 'TIMED_OUT':
+    case 'FAILED': {
+      let error: { type: string; message: string };
+      try {
+        await rpc(client, () => handle.result());
+        error = { type: 'Error', message: `workflow ${desc.status.name.toLowerCase()}` };
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        const cause = err instanceof WorkflowFailedError ? err.cause : err;
+        if (cause instanceof TerminatedFailure) error = { type: 'Terminated', message: cause.message };
+        else if (cause instanceof TimeoutFailure)
+          error = { type: 'WorkflowTimedOut', message: cause.message };
+        else if (cause instanceof CancelledFailure) return { ...status, step: 'cancelled' };
+        else error = failureOf(err);
+      }
+      return { ...status, step: error.type === FAILURE_TYPES.authTimeout ? 'timed_out' : 'failed', error };
+    }
+    default:
+      return {
+        ...status,
+        step: 'failed',
+        error: { type: 'Closed', message: `workflow ${desc.status.name}` },
+      };
+  }
+}
+
+/** One `status` query under a short deadline; undefined when no worker answered in time. */
+async function queryStatus(
+  client: Client,
+  handle: WorkflowHandle,
+  timeoutMs: number,
+): Promise<ConnectionStatus | undefined> {
+  if (timeoutMs <= 0) return undefined;
+  try {
+    return await within(client, timeoutMs, () => handle.query(statusQuery));
+  } catch {
+    // No worker, a worker without the query yet, or the run closed meanwhile: describe answers instead.
+    return undefined;
+  }
+}
+
+/**
+ * The status object: the `status` query while running (answered within `queryTimeoutMs`, else built
+ * from describe), the result or failure once closed. 404 for an unknown id.
+ */
+export async function getConnectionStatus(
+  client: Client,
+  connectionId: string,
+  queryTimeoutMs = QUERY_TIMEOUT_MS,
+): Promise<ConnectionStatus> {
+  const started = Date.now();
+  const budgetLeft = () => GET_BUDGET_MS - (Date.now() - started);
+  const desc = await describeConnection(client, connectionId);
+  if (!isRunning(desc)) return closedStatus(client, desc);
+  const handle = client.workflow.getHandle(connectionId, desc.runId);
+  const queried = await queryStatus(client, handle, Math.min(queryTimeoutMs, budgetLeft() - RECHECK_MS));
+  if (queried) return queried;
+  // The run may have closed meanwhile (terminated, timed out, finished by a slow worker): look again
+  // within what the budget leaves. If even that goes unanswered, the first look stands.
+  let again = desc;
+  try {
+    again = await describeConnection(client, connectionId, undefined, Math.max(RECHECK_MS, budgetLeft()));
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 503)) throw err;
+  }
+  return isRunning(again) ? statusFromDescription(again) : closedStatus(client, again);
+}
+
+function hasAuthUrls(status: ConnectionStatus): boolean {
+  if (!STEPS_BEFORE_URLS.includes(status.step)) return true;
+  return status.authSlots.length > 0 && status.authSlots.every((s) => s.url || s.state === 'completed');
+}
+
+/**
+ * Polls the `status` query until every slot has a URL, the saga has moved past issuing them or
+ * closed, or `waitMs` passed; answers the last status seen (from describe when no query answered).
+ */
+export async function waitForAuthUrls(
+  client: Client,
+  connectionId: string,
+  runId: string,
+  waitMs: number,
+): Promise<ConnectionStatus> {
+  const until = Date.now() + waitMs;
+  const handle = client.workflow.getHandle(connectionId, runId);
+  let last: ConnectionStatus | undefined;
+  for (;;) {
+    const remaining = until - Date.now();
+    const queried = await queryStatus(client, handle, Math.min(QUERY_TIMEOUT_MS, remaining));
+    if (queried) {
+      last = queried;
+      if (hasAuthUrls(queried)) return queried;
+    } else {
+      // The run may have closed (e.g. a permanent Tray error): then its final status is the answer.
+      const desc = await describeConnection(client, connectionId);
+      if (desc.runId !== runId || !isRunning(desc)) return getConnectionStatus(client, connectionId);
+      if (!last) last = statusFromDescription(desc);
+    }
+    const left = until - Date.now();
+    if (left <= 0) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_INTERVAL_MS, left)));
+  }
+  return last ?? getConnectionStatus(client, connectionId, 0);
+}

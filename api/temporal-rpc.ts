@@ -1,0 +1,42 @@
+/**
+ * How the API calls Temporal: every call bounded by a deadline so a missing worker or server never
+ * hangs a request, "server unreachable" turned into a 503, and the errors both reads and commands raise.
+ */
+import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
+
+/** Deadline for plain RPCs (start, describe, signal, cancel, list). */
+export const RPC_TIMEOUT_MS = 5_000;
+/** Deadline for one `status` query: short, so GET still answers within 3 s when no worker runs. */
+export const QUERY_TIMEOUT_MS = 2_000;
+/** Deadline for the reissue update, which needs a worker and one Tray request. */
+export const UPDATE_TIMEOUT_MS = 15_000;
+
+export function within<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  return client.withDeadline(Date.now() + ms, fn);
+}
+
+/** Runs a Temporal call, turning "server unreachable" into a 503 `ApiError`. */
+export async function rpc<T>(client: Client, fn: () => Promise<T>, ms = RPC_TIMEOUT_MS): Promise<T> {
+  try {
+    return await within(client, ms, fn);
+  } catch (err) {
+    if (isTemporalUnavailable(err)) throw temporalUnavailable();
+    throw err;
+  }
+}
+
+export const connectionNotFound = (connectionId: string) =>
+  new ApiError(404, 'not_found', `No connection ${JSON.stringify(connectionId)}`);
+export const connectionClosed = (connectionId: string, status: string) =>
+  new ApiError(409, 'connection_closed', `Connection ${JSON.stringify(connectionId)} is closed (${status})`);
+
+/** The first ApplicationFailure (or other Temporal failure) along a cause chain, as `{ type, message }`. */
+export function failureOf(err: unknown): { type: string; message: string } {
+  let fallback: { type: string; message: string } | undefined;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof ApplicationFailure && e.type) return { type: e.type, message: e.message };
+    if (!fallback && !(e instanceof WorkflowFailedError)) fallback = { type: e.name, message: e.message };
+  }
+  return fallback ?? { type: 'Error', message: err instanceof Error ? err.message : String(err) };
+}

@@ -1,0 +1,77 @@
+/**
+ * The saga's status as the outside sees it without a worker: the memo (written by the workflow, read
+ * by the API from describe; docs/design.md), and the step groups both decide by. Workflow-safe.
+ */
+import { STEPS, type ConnectInput, type ConnectStep } from './messages.js';
+
+export const MEMO_KEY = 'connect';
+
+/** The memo under `MEMO_KEY`: written by the API at start, then upserted by the saga as it moves. */
+export interface ConnectMemo {
+  externalUserId: string;
+  solutionId: string;
+  authSlots: string[];
+  step: ConnectStep;
+  completedSlots: string[];
+  userId?: string;
+  solutionInstanceId?: string;
+  deadline?: string;
+}
+
+/** Steps before the auth URLs exist: POST keeps waiting while the saga is in one of them. */
+export const STEPS_BEFORE_URLS: readonly ConnectStep[] = [
+  'ensuring_user',
+  'creating_instance',
+  'issuing_auth_urls',
+];
+
+/** Steps the saga does not leave (it may still tidy up after `completed`). */
+export const TERMINAL_STEPS: readonly ConnectStep[] = ['completed', 'failed', 'timed_out', 'cancelled'];
+
+/** Steps from attach on, closing ones included: an authCompleted signal no longer changes anything. */
+export const PAST_ATTACH_STEPS: readonly ConnectStep[] = STEPS.slice(STEPS.indexOf('attaching_auths'));
+
+export function isStep(value: unknown): value is ConnectStep {
+  return typeof value === 'string' && (STEPS as readonly string[]).includes(value);
+}
+
+/** Keys always in the same order, so an unchanged status encodes the same. */
+export function encodeMemo(view: Readonly<ConnectMemo>): ConnectMemo {
+  return {
+    externalUserId: view.externalUserId,
+    solutionId: view.solutionId,
+    authSlots: [...view.authSlots],
+    step: view.step,
+    completedSlots: [...view.completedSlots],
+    ...(view.userId !== undefined ? { userId: view.userId } : {}),
+    ...(view.solutionInstanceId !== undefined ? { solutionInstanceId: view.solutionInstanceId } : {}),
+    ...(view.deadline !== undefined ? { deadline: view.deadline } : {}),
+  };
+}
+
+/** Written at start, so the API can answer from describe before any worker ran. */
+export function initialMemo(
+  input: Pick<ConnectInput, 'externalUserId' | 'solutionId' | 'authSlots'>,
+): ConnectMemo {
+  return encodeMemo({
+    externalUserId: input.externalUserId,
+    solutionId: input.solutionId,
+    authSlots: input.authSlots,
+    step: 'ensuring_user',
+    completedSlots: [],
+  });
+}
+
+/** Undefined when absent or malformed. */
+export function decodeMemo(raw: unknown): ConnectMemo | undefined {
+  const memo = raw as Partial<ConnectMemo> | undefined;
+  if (!memo || typeof memo !== 'object' || !Array.isArray(memo.authSlots)) return undefined;
+  return {
+    ...memo,
+    externalUserId: String(memo.externalUserId ?? ''),
+    solutionId: String(memo.solutionId ?? ''),
+    authSlots: memo.authSlots.map(String),
+    completedSlots: Array.isArray(memo.completedSlots) ? memo.completedSlots.map(String) : [],
+    step: isStep(memo.step) ? memo.step : 'ensuring_user',
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Undoing what the saga created: its instance on failure or cancel, and after a retried create the
+ * instances an earlier attempt may have left (docs/design.md, the late-create window).
+ */
+import { ActivityFailure, CancellationScope, log, sleep } from '@temporalio/workflow';
+import type { InstanceOwnerKey, RemoveInstanceInput } from '../common/activity-types.js';
+import { cleanup, compensation } from './activity-stubs.js';
+import { cancelledOr, describeFailure, finish } from './failure.js';
+import type { SagaStatus } from './status.js';
+
+// How long an earlier attempt's create may still land after a retry answered: an attempt lasts at
+// most 30 s, Tray finishes or drops a request within as long again, doubled for margin.
+const LATE_CREATE_WINDOW_MS = 2 * 60_000;
+
+// Doubling pauses keep a days-long outage (a revoked master token) to a few events an hour, far
+// below the history size limit, which would end the saga unremoved.
+const REMOVE_RETRY_FIRST_PAUSE_MS = 60_000;
+const REMOVE_RETRY_MAX_PAUSE_MS = 60 * 60_000;
+
+export function lateCreateWindowEnd(): string {
+  return new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString();
+}
+
+/** Removes the saga's instances but `keep`; best effort, as the saga is already `completed`. */
+export async function removeStrayInstances(
+  target: InstanceOwnerKey,
+  keep: string,
+  notAfter: string,
+): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    const waitMs = Date.parse(notAfter) - Date.now();
+    if (waitMs > 0) await sleep(waitMs, { summary: 'let a late create land before looking for it' });
+    try {
+      const { removed } = await cleanup.removeStrayInstances.executeWithOptions(
+        { summary: 'remove instances a retried create left behind' },
+        [{ ...target, keep, notAfter }],
+      );
+      if (removed.length > 0) log.info('removed stray instances', { removed });
+    } catch (err) {
+      log.warn('could not remove stray instances; they stay disabled at Tray', {
+        error: describeFailure(err),
+      });
+    }
+  });
+}
+
+/** Removes the instance, immune to cancel and until it succeeds; then ends the workflow with the failure. */
+export async function compensateAndFail(
+  status: SagaStatus,
+  failure: unknown,
+  target: InstanceOwnerKey,
+  solutionInstanceId: string | undefined,
+  strayWindowEnd: string | undefined,
+): Promise<never> {
+  const err = cancelledOr(failure);
+  const cause = describeFailure(err);
+  status.show({ error: cause });
+  status.enter('compensating');
+  const input = removalInput(target, solutionInstanceId, strayWindowEnd);
+  await CancellationScope.nonCancellable(() => removeUntilDone(status, input));
+  return await finish(status, err, cause);
+}
+
+function removalInput(
+  target: InstanceOwnerKey,
+  solutionInstanceId: string | undefined,
+  strayWindowEnd: string | undefined,
+): RemoveInstanceInput {
+  // Looked up: an instance created after a late create had time to land is not the saga's.
+  if (solutionInstanceId === undefined) return { ...target, notAfter: lateCreateWindowEnd() };
+  if (strayWindowEnd === undefined) return { ...target, solutionInstanceId };
+  return { ...target, solutionInstanceId, includeStrays: true, notAfter: strayWindowEnd };
+}
+
+async function removeUntilDone(status: SagaStatus, input: RemoveInstanceInput): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { removed } = await compensation.removeInstance.executeWithOptions(
+        { summary: 'compensate: remove the solution instance' },
+        [input],
+      );
+      status.show({
+        compensation: removed.length > 0 ? `removed instance ${removed.join(', ')}` : 'no instance to remove',
+      });
+      return;
+    } catch (removeErr) {
+      // Anything but an activity failure is a bug: failing the task lets a fixed worker resume.
+      if (!(removeErr instanceof ActivityFailure)) throw removeErr;
+      const { message } = describeFailure(removeErr);
+      log.error('removeInstance failed; retrying', { attempt, error: describeFailure(removeErr) });
+      status.show({ compensation: `removal failed ${attempt} time(s), retrying: ${message}` });
+      status.publish();
+      const pauseMs = Math.min(REMOVE_RETRY_FIRST_PAUSE_MS * 2 ** (attempt - 1), REMOVE_RETRY_MAX_PAUSE_MS);
+      await sleep(pauseMs, { summary: 'compensate: pause before removing again' });
+    }
+  }
+}
