@@ -2,13 +2,14 @@
  * The HTTP API as an express app (no listen): routes, body limits, access control, error shape.
  * `api/main.ts` runs it; tests mount it on an ephemeral port.
  */
-import express, { type Express, type Request } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { connectionIdFor, type ConnectInput } from '../common/messages.js';
 import { requireClient } from './auth.js';
 import { ApiError, errorHandler, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
+import { createApiMetrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import {
   connectInputSchema,
@@ -28,7 +29,8 @@ import {
   startConnection,
   waitForAuthUrls,
 } from './temporal.js';
-import { webhookRouter } from './webhook.js';
+import { trackRouteTemplate } from './route-template.js';
+import { WEBHOOK_PATH, webhookRouter } from './webhook.js';
 
 export interface AppDeps {
   client: Client;
@@ -39,6 +41,8 @@ export interface AppDeps {
   /** `whsec_…`; unset: the webhook answers 503. */
   webhookSecret?: string;
   logger: Logger;
+  /** One span per request (api/tracing.ts), only when tracing is on. */
+  traceRequests?: RequestHandler;
 }
 
 const BODY_LIMIT = '64kb';
@@ -57,7 +61,13 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const metrics = createApiMetrics();
+  app.use(trackRouteTemplate());
+  if (deps.traceRequests) app.use(deps.traceRequests);
+  app.use(metrics.observeRequests);
   app.use(requestLogger(logger));
+  // Unauthenticated, like /healthz: it carries counts, no ids or secrets.
+  app.get('/metrics', metrics.serve);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -81,6 +91,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   // The webhook parses its own raw body, so it is mounted before the JSON parser.
+  app.post(WEBHOOK_PATH, metrics.observeWebhook);
   app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret }));
 
   const connections = express.Router();

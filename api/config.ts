@@ -3,7 +3,7 @@
  * naming every problem (see lib/config.ts).
  */
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
-import { envVar, hostPort, port, readEnv, str } from '../lib/config.js';
+import { envVar, hostPort, port, readEnv, str, url } from '../lib/config.js';
 
 /** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
 const WEBHOOK_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -32,6 +32,7 @@ const API_ENV = {
   API_HOST: str({ optional: true }),
   API_TOKEN: str({ optional: true, secret: true }),
   WEBHOOK_SECRET: webhookSecret,
+  OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
 };
 
 export interface ApiConfig {
@@ -45,6 +46,8 @@ export interface ApiConfig {
   apiToken?: string;
   /** `whsec_…`; unset means the webhook answers 503. */
   webhookSecret?: string;
+  /** OTLP/HTTP collector for traces; unset: no tracing code loads. */
+  otlpEndpoint?: string;
 }
 
 /** Reads the API's configuration; throws a `ConfigError` naming every bad variable. */
@@ -58,5 +61,6 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     host: v.API_HOST,
     apiToken: v.API_TOKEN,
     webhookSecret: v.WEBHOOK_SECRET,
+    ...(v.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };
 }

@@ -21,7 +21,12 @@ async function main(): Promise<void> {
   }
   const logger = createLogger();
   const connection = Connection.lazy({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.namespace });
+  const tracing = config.otlpEndpoint ? (await import('./tracing.js')).startApiTracing() : undefined;
+  const client = new Client({
+    connection,
+    namespace: config.namespace,
+    ...(tracing && { interceptors: { workflow: tracing.workflowInterceptors } }),
+  });
   const app = createApp({
     client,
     taskQueue: config.taskQueue,
@@ -29,6 +34,7 @@ async function main(): Promise<void> {
     apiToken: config.apiToken,
     webhookSecret: config.webhookSecret,
     logger,
+    ...(tracing && { traceRequests: tracing.traceRequests }),
   });
 
   const server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
@@ -45,6 +51,8 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       auth: config.apiToken ? 'bearer' : 'loopback-only',
       webhook: config.webhookSecret ? 'enabled' : 'disabled (WEBHOOK_SECRET unset: answers 503)',
+      metrics: `http://localhost:${port}/metrics`,
+      tracing: tracing ? 'on' : 'off',
     },
     config.apiToken
       ? `API listening on :${port}; /v1/connections requires the bearer API_TOKEN`
@@ -62,8 +70,7 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     server.close(() => {
-      connection
-        .close()
+      Promise.all([connection.close(), tracing?.shutdown()])
         .catch((err: unknown) => logger.warn({ err }, 'closing the Temporal connection failed'))
         .finally(() => {
           logger.info('stopped');

@@ -7,19 +7,27 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-let cached: Promise<WorkflowBundleWithSourceMap> | undefined;
+const cached = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Builds the workflow bundle once per process and hands the same one to every caller. */
-export function bundleConnectWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  cached ??= bundleWorkflowCode({
+/**
+ * Builds the workflow bundle once per process (and set of workflow interceptor modules, which only
+ * tracing adds) and hands the same one to every caller.
+ */
+export function bundleConnectWorkflows(interceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
+  const key = interceptorModules.join('\n');
+  const known = cached.get(key);
+  if (known) return known;
+  const bundle = bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: interceptorModules,
     webpackConfigHook: (config) => {
       config.resolve = { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } };
       return config;
     },
     logger: quietLogger,
   });
-  return cached;
+  cached.set(key, bundle);
+  return bundle;
 }
 
 // The bundler logs every build at info level; keep warnings and errors only.

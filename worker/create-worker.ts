@@ -1,8 +1,14 @@
 /** The connect-saga Worker. The server enforces the Tray rate limit per task queue, across workers. */
-import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  Worker,
+  type NativeConnection,
+  type WorkerOptions,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { taskQueueActivitiesPerSecond } from './rate-limit.js';
+import { drainOptions } from './shutdown.js';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -14,13 +20,20 @@ export interface CreateWorkerOptions {
   /** TRAY_RATE_LIMIT_PER_SECOND: one request per activity, so it bounds the task queue's activities. */
   rateLimitPerSecond: number;
   identity?: string;
+  /** SHUTDOWN_GRACE: in-flight activities may finish this long after shutdown(); unset: cancelled at once. */
+  shutdownGraceMs?: number;
+  /** Tracing (worker/telemetry.ts): activity interceptors, the workflow span sink, bundled interceptors. */
+  interceptors?: WorkerOptions['interceptors'];
+  sinks?: WorkerOptions['sinks'];
+  workflowInterceptorModules?: string[];
 }
 
 /** Creates (does not run) a Worker serving the saga's workflow and activities on `taskQueue`. */
 export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Worker> {
   // First, so a bad rate fails before the slow bundling.
   const activitiesPerSecond = taskQueueActivitiesPerSecond(opts.rateLimitPerSecond);
-  const workflowBundle = opts.workflowBundle ?? (await bundleConnectWorkflows());
+  const workflowBundle =
+    opts.workflowBundle ?? (await bundleConnectWorkflows(opts.workflowInterceptorModules));
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -29,5 +42,8 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     activities: { ...opts.activities },
     maxTaskQueueActivitiesPerSecond: activitiesPerSecond,
     ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(opts.shutdownGraceMs !== undefined ? drainOptions(opts.shutdownGraceMs) : {}),
+    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+    ...(opts.sinks ? { sinks: opts.sinks } : {}),
   });
 }

@@ -22,6 +22,7 @@ import type { ConnectInput, ConnectResult, StatusError } from '../common/message
 import { FAILURE_TYPES } from '../common/messages.js';
 import { afterAuth, cleanup, compensation, forward } from './activity-stubs.js';
 import { registerHandlers } from './handlers.js';
+import { countCompensation, countSagaFinished } from './metrics.js';
 import { AuthSlots } from './slots.js';
 import { SagaStatus } from './status.js';
 
@@ -127,6 +128,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     ]);
 
     status.enter('completed');
+    countSagaFinished('completed');
     if (strayWindowEnd !== undefined) await removeStrayInstances(target, solutionInstanceId, strayWindowEnd);
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     return { userId, solutionInstanceId, authValues, enabled: true };
@@ -249,11 +251,13 @@ async function compensateAndFail(
         );
         status.compensation =
           removed.length > 0 ? `removed instance ${removed.join(', ')}` : 'no instance to remove';
+        countCompensation(removed.length > 0 ? 'removed' : 'nothing_to_remove');
         return;
       } catch (removeErr) {
         // Only a non-retryable activity failure gets here; the deletion must still happen eventually.
         // Anything else is a bug in this code: let it fail the workflow task so a fix can resume it.
         if (!(removeErr instanceof ActivityFailure)) throw removeErr;
+        countCompensation('failed');
         log.error('removeInstance failed; retrying', { attempt, error: describeFailure(removeErr) });
         status.compensation = `removal failed ${attempt} time(s), retrying: ${describeFailure(removeErr).message}`;
         status.publish();
@@ -276,7 +280,9 @@ async function finishWithoutInstance(status: SagaStatus, failure: unknown): Prom
 async function finish(status: SagaStatus, err: unknown, cause: StatusError): Promise<never> {
   const cancelled = isCancellation(err);
   const timedOut = cause.type === FAILURE_TYPES.authTimeout;
-  status.enter(cancelled ? 'cancelled' : timedOut ? 'timed_out' : 'failed');
+  const outcome = cancelled ? 'cancelled' : timedOut ? 'timed_out' : 'failed';
+  status.enter(outcome);
+  countSagaFinished(outcome);
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   // The saga's own failures (AuthTimeout) already say everything; activity failures are re-typed with
   // their cause's type, keeping the original as the cause for the UI.
