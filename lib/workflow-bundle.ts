@@ -13,7 +13,9 @@ const cached = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
  * Builds the workflow bundle once per process (and set of workflow interceptor modules, which only
  * tracing adds) and hands the same one to every caller.
  */
-export function bundleConnectWorkflows(interceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
+export function bundleConnectWorkflows(
+  interceptorModules: string[] = [],
+): Promise<WorkflowBundleWithSourceMap> {
   const key = interceptorModules.join('\n');
   const known = cached.get(key);
   if (known) return known;

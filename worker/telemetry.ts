@@ -58,7 +58,9 @@ export async function workerTracing(config: WorkerConfig): Promise<WorkerTracing
       ],
     },
     sinks: { exporter: otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
-    workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+    workflowInterceptorModules: [
+      require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
+    ],
     shutdown: () => tracing.shutdown(),
   };
 }

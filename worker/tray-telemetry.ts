@@ -36,7 +36,9 @@ function record(operation: string, startedMs: number, error: unknown): void {
   const meter = activityMeter();
   if (!meter) return;
   const tags = { operation, outcome: trayOutcome(error) };
-  meter.createCounter(TRAY_REQUESTS_METRIC, '1', 'Tray GraphQL requests by operation and outcome').add(1, tags);
+  meter
+    .createCounter(TRAY_REQUESTS_METRIC, '1', 'Tray GraphQL requests by operation and outcome')
+    .add(1, tags);
   meter
     .createHistogram(TRAY_LATENCY_METRIC, 'float', 'ms', 'Tray GraphQL request duration')
     .record(Date.now() - startedMs, tags);

@@ -19,7 +19,9 @@ export function countSagaFinished(outcome: SagaOutcome): void {
 
 /** Counts one compensation attempt by its result. */
 export function countCompensation(result: CompensationResult): void {
-  metricMeter.createCounter(COMPENSATIONS_METRIC, '1', 'compensations (instance removals), by result').add(1, {
-    result,
-  });
+  metricMeter
+    .createCounter(COMPENSATIONS_METRIC, '1', 'compensations (instance removals), by result')
+    .add(1, {
+      result,
+    });
 }
