@@ -22,7 +22,10 @@ export function trackRouteTemplate(): RequestHandler {
       get: () => route,
       set: (value: { path?: unknown } | undefined) => {
         route = value;
-        if (typeof value?.path === 'string') (req as Tracked)[TEMPLATE] = `${req.baseUrl}${value.path}`;
+        // A router's own root ('/') under its mount path is the mount path itself.
+        if (typeof value?.path === 'string') {
+          (req as Tracked)[TEMPLATE] = `${req.baseUrl}${value.path}`.replace(/(.)\/$/, '$1');
+        }
       },
     });
     next();
