@@ -4,6 +4,7 @@
  * failed saga each series has moved by what those sagas did.
  */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { after, test } from 'node:test';
 import type { ConnectionStatus } from '../common/messages.js';
 import { pollUntil } from './helpers/poll.js';
@@ -152,4 +153,18 @@ test('worker and API metrics move by what three sagas did', async () => {
     assert.equal(total(a, 'connect_saga_webhook_outcomes_total', { outcome }), count, outcome);
   }
   assert.ok(total(a, 'process_cpu_user_seconds_total') > 0);
+});
+
+test('with OTEL_EXPORTER_OTLP_ENDPOINT unset the API loads no OpenTelemetry SDK, exporter or interceptor', () => {
+  const loaded = Object.keys(createRequire(import.meta.url).cache);
+  assert.ok(
+    loaded.some((path) => path.includes('prom-client')),
+    'the module cache is the one in use',
+  );
+  // @opentelemetry/api itself, a no-op facade, comes with prom-client (exemplars).
+  const tracing = /@opentelemetry\/(sdk-|exporter-|resources|context-async-hooks)|interceptors-opentelemetry/;
+  assert.deepEqual(
+    loaded.filter((path) => tracing.test(path)),
+    [],
+  );
 });
