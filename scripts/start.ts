@@ -37,6 +37,7 @@ const START_ENV = {
   TRAY_EMULATOR_PORT: port({ default: 4000 }),
   API_PORT: port({ default: 3000 }),
   API_TOKEN: str({ optional: true, secret: true }),
+  METRICS_PORT: port({ default: 9464 }),
 };
 
 const say = (message: string): void => {
@@ -72,7 +73,10 @@ async function main(): Promise<number> {
   const embeddedServer = !env.TEMPORAL_ADDRESS;
 
   // Say which port is taken before starting anything, rather than failing half-way with a stack trace.
-  const ports: [number, string][] = [[env.API_PORT, 'API_PORT']];
+  const ports: [number, string][] = [
+    [env.API_PORT, 'API_PORT'],
+    [env.METRICS_PORT, 'METRICS_PORT'],
+  ];
   if (useEmulator) ports.push([env.TRAY_EMULATOR_PORT, 'TRAY_EMULATOR_PORT']);
   if (embeddedServer)
     ports.push(
@@ -222,6 +226,8 @@ async function main(): Promise<number> {
       ...shared,
       TRAY_MASTER_TOKEN: tray.masterToken,
       TRAY_EMBEDDED_ID: tray.embeddedId,
+      METRICS_PORT: String(env.METRICS_PORT),
+      METRICS_HOST: process.env.METRICS_HOST || '127.0.0.1',
     };
     if (tray.graphqlUrl) workerEnv.TRAY_GRAPHQL_URL = tray.graphqlUrl;
     if (tray.dialogUrl) workerEnv.TRAY_AUTH_DIALOG_URL = tray.dialogUrl;
@@ -271,6 +277,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       readyBlock({
         apiPort: env.API_PORT,
+        metricsPort: env.METRICS_PORT,
         apiToken: Boolean(env.API_TOKEN),
         temporalAddress,
         uiUrl: temporal ? `http://localhost:${env.TEMPORAL_DEV_UI_PORT}` : undefined,
@@ -394,6 +401,7 @@ async function waitForApi(base: string): Promise<void> {
 
 function readyBlock(info: {
   apiPort: number;
+  metricsPort: number;
   apiToken: boolean;
   temporalAddress: string;
   uiUrl?: string;
@@ -410,6 +418,7 @@ function readyBlock(info: {
     '',
     'connect-saga is running',
     `  API            ${api}   (OpenAPI: ${api}/openapi.json)`,
+    `  Metrics        ${api}/metrics (API), http://localhost:${info.metricsPort}/metrics (worker)`,
     info.uiUrl ? `  Temporal UI    ${info.uiUrl}` : `  Temporal UI    (the one of your server)`,
     `  Temporal gRPC  ${info.temporalAddress}${info.embeddedServer ? '   (state in .data/temporal.db, server log .data/temporal.log)' : ''}`,
     info.emulatorUrl
