@@ -112,7 +112,8 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
   };
 }
 
-function operationName(document: string): string {
+/** The GraphQL operation name a document declares, for errors, metrics and spans. */
+export function operationName(document: string): string {
   return /\b(?:query|mutation)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(document)?.[1] ?? 'anonymous';
 }
 

@@ -2,15 +2,17 @@
  * The HTTP API as an express app (no listen): routes, access control, error shape.
  * `api/main.ts` runs it; tests mount it on an ephemeral port.
  */
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { CODEC_PATH, codecRouter, type CodecServerOptions } from './codec.js';
 import { connectionsRouter } from './connections.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
+import { createApiMetrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
-import { webhookRouter } from './webhook.js';
+import { trackRouteTemplate } from './route-template.js';
+import { WEBHOOK_PATH, webhookRouter } from './webhook.js';
 
 export interface AppDeps {
   client: Client;
@@ -23,6 +25,8 @@ export interface AppDeps {
   logger: Logger;
   /** Serves the codec server protocol at /codec (while PAYLOAD_ENCRYPTION_KEYS is set). */
   codecServer?: CodecServerOptions;
+  /** One span per request (api/tracing.ts), only when tracing is on. */
+  traceRequests?: RequestHandler;
 }
 
 const READY_TIMEOUT_MS = 2_000;
@@ -33,7 +37,13 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const metrics = createApiMetrics();
+  app.use(trackRouteTemplate());
+  if (deps.traceRequests) app.use(deps.traceRequests);
+  app.use(metrics.observeRequests);
   app.use(requestLogger(logger));
+  // Unauthenticated, like /healthz: it carries counts, no ids or secrets.
+  app.get('/metrics', metrics.serve);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -57,6 +67,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   // The webhook parses its own raw body, so it is mounted before any JSON parser.
+  app.post(WEBHOOK_PATH, metrics.observeWebhook);
   app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret }));
   app.use('/v1/connections', connectionsRouter(deps));
   if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken));

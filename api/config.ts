@@ -3,9 +3,9 @@
  * naming every problem (see lib/config.ts).
  */
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
-import { envVar, hostPort, port, readEnv, str } from '../lib/config.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import { DEFAULT_CODEC_CORS_ORIGIN, parseOrigins } from './codec.js';
+import { envVar, hostPort, port, readEnv, str, url } from '../lib/config.js';
 
 /** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
 const WEBHOOK_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -36,6 +36,7 @@ const API_ENV = {
   WEBHOOK_SECRET: webhookSecret,
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   CODEC_CORS_ORIGIN: envVar({ default: [DEFAULT_CODEC_CORS_ORIGIN] }, parseOrigins),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
 };
 
 export interface ApiConfig {
@@ -51,6 +52,8 @@ export interface ApiConfig {
   webhookSecret?: string;
   /** Only while PAYLOAD_ENCRYPTION_KEYS is set: payloads are encrypted and /codec is served. */
   payloadEncryption?: { keys: EncryptionKeys; corsOrigins: string[] };
+  /** OTLP/HTTP collector for traces; unset: no tracing code loads. */
+  otlpEndpoint?: string;
 }
 
 /** Reads the API's configuration; throws a `ConfigError` naming every bad variable. */
@@ -67,5 +70,6 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     ...(v.PAYLOAD_ENCRYPTION_KEYS
       ? { payloadEncryption: { keys: v.PAYLOAD_ENCRYPTION_KEYS, corsOrigins: v.CODEC_CORS_ORIGIN } }
       : {}),
+    ...(v.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };
 }

@@ -3,8 +3,10 @@
  * down (the connection is lazy and reconnects by itself; /readyz says 503 meanwhile) and drains
  * in-flight requests on SIGTERM/SIGINT.
  */
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
 import { exitOnConfigError } from '../lib/config.js';
 import { EncryptionCodec, encryptedDataConverter } from '../lib/payload-codec.js';
 import {
@@ -56,7 +58,13 @@ async function main(): Promise<void> {
   const connection = Connection.lazy(temporal.connectionOptions);
   const encryption = config.payloadEncryption;
   const dataConverter = encryption && encryptedDataConverter(encryption.keys);
-  const client = new Client({ connection, namespace: temporal.namespace, dataConverter });
+  const tracing = config.otlpEndpoint ? (await import('./tracing.js')).startApiTracing() : undefined;
+  const client = new Client({
+    connection,
+    namespace: temporal.namespace,
+    dataConverter,
+    ...(tracing && { interceptors: { workflow: tracing.workflowInterceptors } }),
+  });
   const app = createApp({
     client,
     taskQueue: config.taskQueue,
@@ -68,6 +76,7 @@ async function main(): Promise<void> {
       codec: new EncryptionCodec(encryption.keys),
       corsOrigins: encryption.corsOrigins,
     },
+    ...(tracing && { traceRequests: tracing.traceRequests }),
   });
 
   const server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
@@ -84,12 +93,19 @@ async function main(): Promise<void> {
       auth: config.apiToken ? 'bearer' : 'loopback-only',
       webhook: config.webhookSecret ? 'enabled' : 'disabled (WEBHOOK_SECRET unset: answers 503)',
       payloadEncryption: encryption ? { keyIds: encryption.keys.keyIds, codecServer: '/codec' } : 'off',
+      metrics: `http://localhost:${port}/metrics`,
+      tracing: tracing ? 'on' : 'off',
     },
     config.apiToken
       ? `API listening on :${port}; /v1/connections requires the bearer API_TOKEN`
       : `API listening on :${port}; API_TOKEN is not set, so /v1/connections answers loopback clients only`,
   );
 
+  stopOnSignals(server, logger, () => Promise.all([connection.close(), tracing?.shutdown()]));
+}
+
+/** SIGTERM/SIGINT: stop taking connections, let requests drain, close `resources`, exit. */
+function stopOnSignals(server: Server, logger: Logger, closeResources: () => Promise<unknown>): void {
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -101,8 +117,7 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     server.close(() => {
-      connection
-        .close()
+      closeResources()
         .catch((err: unknown) => logger.warn({ err }, 'closing the Temporal connection failed'))
         .finally(() => {
           logger.info('stopped');

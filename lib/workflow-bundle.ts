@@ -9,17 +9,23 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 
 const cached = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
-/**
- * Builds the workflow bundle once per process (per failure converter) and hands the same one to
- * every caller. `failureConverterPath` must match the Worker's `dataConverter`.
- */
-export function bundleConnectWorkflows(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
-  const key = failureConverterPath ?? '';
-  const existing = cached.get(key);
-  if (existing) return existing;
+/** What changes the bundle: the failure converter (payload encryption) and tracing's interceptors. */
+export interface BundleOptions {
+  /** Must match the Worker's `dataConverter.failureConverterPath`. */
+  failureConverterPath?: string;
+  interceptorModules?: string[];
+}
+
+/** Builds the workflow bundle once per process and set of options; every caller shares it. */
+export function bundleConnectWorkflows(options: BundleOptions = {}): Promise<WorkflowBundleWithSourceMap> {
+  const { failureConverterPath, interceptorModules = [] } = options;
+  const key = [failureConverterPath ?? '', ...interceptorModules].join('\n');
+  const known = cached.get(key);
+  if (known) return known;
   const bundle = bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    failureConverterPath,
+    ...(failureConverterPath ? { failureConverterPath } : {}),
+    workflowInterceptorModules: interceptorModules,
     webpackConfigHook: (config) => {
       config.resolve = { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } };
       return config;

@@ -9,6 +9,7 @@ export interface ReadyInfo {
   namespace: string;
   emulatorUrl?: string;
   embeddedServer: boolean;
+  metricsPort: number;
 }
 
 export function readyBlock(info: ReadyInfo): string {
@@ -22,6 +23,7 @@ export function readyBlock(info: ReadyInfo): string {
     'connect-saga is running',
     `  API            ${api}   (OpenAPI: ${api}/openapi.json)`,
     info.uiUrl ? `  Temporal UI    ${info.uiUrl}` : `  Temporal UI    (the one of your server)`,
+    `  Metrics        ${api}/metrics (API), http://localhost:${info.metricsPort}/metrics (worker)`,
     `  Temporal gRPC  ${info.temporalAddress}${info.embeddedServer ? '   (state in .data/temporal.db, server log .data/temporal.log)' : ''}`,
     info.emulatorUrl
       ? `  Tray emulator  ${info.emulatorUrl}   (credentials in .data/dev-secrets.json, state in .data/emulator-state.json)`

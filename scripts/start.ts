@@ -49,6 +49,7 @@ const START_ENV = {
   API_TOKEN: str({ optional: true, secret: true }),
   // Checked here too, so a bad value stops npm start before anything runs.
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
+  METRICS_PORT: port({ default: 9464 }),
 };
 type StartEnv = EnvValues<typeof START_ENV>;
 
@@ -186,6 +187,8 @@ async function startStack(env: StartEnv, parts: Parts, stop: StopControl): Promi
     ...(env.API_TOKEN ? { apiToken: env.API_TOKEN } : {}),
     tray,
   });
+  envs.worker.METRICS_PORT = String(env.METRICS_PORT);
+  envs.worker.METRICS_HOST = process.env.METRICS_HOST || '127.0.0.1';
   envs.api.CODEC_CORS_ORIGIN ??= `http://localhost:${env.TEMPORAL_DEV_UI_PORT},http://127.0.0.1:${env.TEMPORAL_DEV_UI_PORT}`;
   if (env.PAYLOAD_ENCRYPTION_KEYS) {
     say(
@@ -217,13 +220,17 @@ async function startStack(env: StartEnv, parts: Parts, stop: StopControl): Promi
       namespace: env.TEMPORAL_NAMESPACE,
       emulatorUrl: tray.emulatorUrl,
       embeddedServer: !env.TEMPORAL_ADDRESS,
+      metricsPort: env.METRICS_PORT,
     }),
   );
 }
 
 /** The ports this run would listen on, with the variable that sets each. */
 function portsToCheck(env: StartEnv): [number, string][] {
-  const ports: [number, string][] = [[env.API_PORT, 'API_PORT']];
+  const ports: [number, string][] = [
+    [env.API_PORT, 'API_PORT'],
+    [env.METRICS_PORT, 'METRICS_PORT'],
+  ];
   if (!env.TRAY_MASTER_TOKEN) ports.push([env.TRAY_EMULATOR_PORT, 'TRAY_EMULATOR_PORT']);
   if (!env.TEMPORAL_ADDRESS)
     ports.push(

@@ -18,6 +18,7 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
   const { address, namespace } = await devServer();
   const apiPort = await freePort();
   const emulatorPort = await freePort();
+  const metricsPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     TEMPORAL_ADDRESS: address,
@@ -25,6 +26,7 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
     TEMPORAL_TASK_QUEUE: uniqueId('start-tq'),
     API_PORT: String(apiPort),
     TRAY_EMULATOR_PORT: String(emulatorPort),
+    METRICS_PORT: String(metricsPort),
     NO_COLOR: '1',
   };
   for (const name of ['TRAY_MASTER_TOKEN', 'TRAY_EMBEDDED_ID', 'API_TOKEN', 'WEBHOOK_SECRET'])
@@ -89,6 +91,23 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
       { timeoutMs: 60_000, intervalMs: 250, what: 'the saga to complete' },
     );
     assert.equal(done.step, 'completed', JSON.stringify(done));
+
+    const workerMetrics = `http://localhost:${metricsPort}/metrics`;
+    assert.match(output, new RegExp(`Metrics +${api}/metrics \\(API\\), ${workerMetrics} \\(worker\\)`));
+    await pollUntil(
+      async () =>
+        /connect_saga_sagas_finished\{[^}]*outcome="completed"[^}]*\} 1/.test(
+          await (await fetch(workerMetrics)).text(),
+        ),
+      {
+        timeoutMs: 30_000,
+        what: 'the worker metrics to count the completed saga',
+      },
+    );
+    assert.match(
+      await (await fetch(`${api}/metrics`)).text(),
+      /connect_saga_http_requests_total\{method="POST",route="\/v1\/connections",status="201"\} 1/,
+    );
   } finally {
     if (exitCode === undefined) child.kill('SIGTERM');
   }

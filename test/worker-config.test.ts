@@ -13,6 +13,7 @@ import { REGION_ENDPOINTS } from '../activities/tray-client.js';
 import { authCompletedSignal, connectionIdFor, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
 import { loadWorkerConfig } from '../worker/config.js';
+import { drainOptions } from '../worker/shutdown.js';
 import {
   RATE_WINDOW_SECONDS,
   TASK_QUEUE_PARTITIONS,
@@ -42,7 +43,42 @@ describe('loadWorkerConfig', () => {
       masterToken: SECRET,
       embeddedId: 'emb-1',
       rateLimitPerSecond: 25,
+      shutdownGraceMs: 30_000,
+      metricsHost: '0.0.0.0',
     });
+  });
+
+  test('SHUTDOWN_GRACE, METRICS_PORT and the OTLP endpoint are read and checked', () => {
+    const base = { TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1' };
+    const config = loadWorkerConfig({
+      ...base,
+      SHUTDOWN_GRACE: '2m',
+      METRICS_PORT: '9464',
+      METRICS_HOST: '127.0.0.1',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+    });
+    assert.equal(config.shutdownGraceMs, 120_000);
+    assert.equal(config.metricsPort, 9464);
+    assert.equal(config.metricsHost, '127.0.0.1');
+    assert.equal(config.otlpEndpoint, 'http://collector:4318');
+    assert.deepEqual(drainOptions(config.shutdownGraceMs), {
+      shutdownGraceTime: 120_000,
+      shutdownForceTime: 135_000,
+    });
+    for (const [name, value] of [
+      ['SHUTDOWN_GRACE', '30'],
+      ['SHUTDOWN_GRACE', '0s'],
+      ['SHUTDOWN_GRACE', '2h'],
+      ['METRICS_PORT', '99999'],
+      ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+    ] as const) {
+      assert.throws(
+        () => loadWorkerConfig({ ...base, [name]: value }),
+        (error: unknown) =>
+          error instanceof ConfigError && error.problems.length === 1 && error.problems[0]?.variable === name,
+        `${name}=${value}`,
+      );
+    }
   });
 
   test('overrides win over the region', () => {

@@ -1,8 +1,9 @@
 /** The worker's environment, validated at start so a bad one fails fast, naming every bad variable. */
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
-import { hostPort, oneOf, positiveNumber, readEnv, str, url } from '../lib/config.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
+import { hostPort, oneOf, port, positiveNumber, readEnv, str, url } from '../lib/config.js';
+import { shutdownGrace } from './shutdown.js';
 
 export interface WorkerConfig {
   temporalAddress: string;
@@ -18,6 +19,14 @@ export interface WorkerConfig {
   rateLimitPerSecond: number;
   /** PAYLOAD_ENCRYPTION_KEYS; unset: payloads are stored as plain JSON. Logs show key ids only. */
   payloadKeys?: EncryptionKeys;
+  /** How long a stopping worker lets activities in flight finish (SHUTDOWN_GRACE). */
+  shutdownGraceMs: number;
+  /** The Prometheus endpoint's port; unset: no endpoint. */
+  metricsPort?: number;
+  /** Interface the Prometheus endpoint binds (every interface unless METRICS_HOST says otherwise). */
+  metricsHost: string;
+  /** OTLP/HTTP collector for traces; unset: no tracing code loads. */
+  otlpEndpoint?: string;
 }
 
 /** The variables the worker reads, for `readEnv`. */
@@ -32,6 +41,10 @@ export const WORKER_ENV = {
   TRAY_EMBEDDED_ID: str(),
   TRAY_RATE_LIMIT_PER_SECOND: positiveNumber({ default: 25 }),
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
+  SHUTDOWN_GRACE: shutdownGrace(),
+  METRICS_PORT: port({ optional: true }),
+  METRICS_HOST: str({ default: '0.0.0.0' }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
 };
 
 /** Reads and checks the worker's configuration; throws a ConfigError listing every bad variable. */
@@ -49,6 +62,10 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     embeddedId: values.TRAY_EMBEDDED_ID,
     rateLimitPerSecond: values.TRAY_RATE_LIMIT_PER_SECOND,
     ...(values.PAYLOAD_ENCRYPTION_KEYS ? { payloadKeys: values.PAYLOAD_ENCRYPTION_KEYS } : {}),
+    shutdownGraceMs: values.SHUTDOWN_GRACE,
+    ...(values.METRICS_PORT !== undefined ? { metricsPort: values.METRICS_PORT } : {}),
+    metricsHost: values.METRICS_HOST,
+    ...(values.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };
 }
 

@@ -1,9 +1,15 @@
 /** The connect-saga Worker. The server enforces the Tray rate limit per task queue, across workers. */
 import type { DataConverter } from '@temporalio/common';
-import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  Worker,
+  type NativeConnection,
+  type WorkerOptions,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { taskQueueActivitiesPerSecond } from './rate-limit.js';
+import { drainOptions } from './shutdown.js';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -17,6 +23,12 @@ export interface CreateWorkerOptions {
   identity?: string;
   /** Payload encryption (lib/payload-codec.ts); the bundle is built with its failure converter. */
   dataConverter?: DataConverter;
+  /** SHUTDOWN_GRACE: in-flight activities may finish this long after shutdown(); unset: cancelled at once. */
+  shutdownGraceMs?: number;
+  /** Tracing (worker/telemetry.ts): activity interceptors, the workflow span sink, bundled interceptors. */
+  interceptors?: WorkerOptions['interceptors'];
+  sinks?: WorkerOptions['sinks'];
+  workflowInterceptorModules?: string[];
 }
 
 /** Creates (does not run) a Worker serving the saga's workflow and activities on `taskQueue`. */
@@ -24,7 +36,11 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
   // First, so a bad rate fails before the slow bundling.
   const activitiesPerSecond = taskQueueActivitiesPerSecond(opts.rateLimitPerSecond);
   const workflowBundle =
-    opts.workflowBundle ?? (await bundleConnectWorkflows(opts.dataConverter?.failureConverterPath));
+    opts.workflowBundle ??
+    (await bundleConnectWorkflows({
+      failureConverterPath: opts.dataConverter?.failureConverterPath,
+      interceptorModules: opts.workflowInterceptorModules,
+    }));
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -34,5 +50,8 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     maxTaskQueueActivitiesPerSecond: activitiesPerSecond,
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    ...(opts.shutdownGraceMs !== undefined ? drainOptions(opts.shutdownGraceMs) : {}),
+    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+    ...(opts.sinks ? { sinks: opts.sinks } : {}),
   });
 }

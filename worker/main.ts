@@ -17,6 +17,8 @@ import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './con
 import { createConnectWorker } from './create-worker.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
 import { taskQueueActivitiesPerSecond } from './rate-limit.js';
+import { metricsAddress, runtimeOptions, workerTracing } from './telemetry.js';
+import { observeTrayClient } from './tray-telemetry.js';
 
 const CONNECT_DEADLINE_MS = 60_000;
 const CONNECT_RETRY_MS = 2_000;
@@ -31,7 +33,7 @@ try {
   exitOnConfigError(error);
 }
 
-Runtime.install({ logger: temporalLogger(logger), shutdownSignals: [] });
+Runtime.install(runtimeOptions(config, temporalLogger(logger)));
 
 let worker: Worker | undefined;
 let stopping = false;
@@ -42,7 +44,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.exit(worker ? 1 : 0);
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight tasks');
+    logger.info(
+      { signal, shutdownGraceMs: config.shutdownGraceMs },
+      'shutting down: no new tasks; activities in flight may finish within SHUTDOWN_GRACE',
+    );
     worker.shutdown();
   });
 }
@@ -73,9 +78,11 @@ async function connectWithRetry(t: TemporalConnectionConfig): Promise<NativeConn
 
 async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<void> {
   const connection = await connectWithRetry(t);
+  const tracing = await workerTracing(cfg);
   try {
+    const tray = createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken });
     const activities = createActivities({
-      tray: createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken }),
+      tray: observeTrayClient(tray, tracing?.tracer),
       embeddedId: cfg.embeddedId,
       dialogBaseUrl: cfg.dialogBaseUrl,
     });
@@ -86,6 +93,12 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
       activities,
       rateLimitPerSecond: cfg.rateLimitPerSecond,
       dataConverter: cfg.payloadKeys && encryptedDataConverter(cfg.payloadKeys),
+      shutdownGraceMs: cfg.shutdownGraceMs,
+      ...(tracing && {
+        interceptors: tracing.interceptors,
+        sinks: tracing.sinks,
+        workflowInterceptorModules: tracing.workflowInterceptorModules,
+      }),
     });
     logger.info(
       {
@@ -94,12 +107,15 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
         activities: Object.keys(activities),
         taskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(cfg.rateLimitPerSecond),
         workflows: [WORKFLOW_TYPE],
+        metrics: metricsAddress(cfg) ? `http://${metricsAddress(cfg)}/metrics` : 'off (METRICS_PORT unset)',
+        tracing: tracing ? 'on' : 'off',
       },
       `worker serving task queue "${cfg.taskQueue}" in namespace "${t.namespace}" at ${t.address}; Tray at ${cfg.graphqlUrl}`,
     );
     await worker.run();
     logger.info('worker stopped');
   } finally {
+    await tracing?.shutdown();
     await connection.close();
   }
 }

@@ -7,6 +7,7 @@ import type { InstanceOwnerKey, RemoveInstanceInput } from '../common/activity-t
 import { cleanup, compensation } from './activity-stubs.js';
 import { cancelledOr, describeFailure, finish } from './failure.js';
 import type { SagaStatus } from './status.js';
+import { countCompensation } from './metrics.js';
 
 // How long an earlier attempt's create may still land after a retry answered: an attempt lasts at
 // most 30 s, Tray finishes or drops a request within as long again, doubled for margin.
@@ -82,10 +83,12 @@ async function removeUntilDone(status: SagaStatus, input: RemoveInstanceInput): 
       status.show({
         compensation: removed.length > 0 ? `removed instance ${removed.join(', ')}` : 'no instance to remove',
       });
+      countCompensation(removed.length > 0 ? 'removed' : 'nothing_to_remove');
       return;
     } catch (removeErr) {
       // Anything but an activity failure is a bug: failing the task lets a fixed worker resume.
       if (!(removeErr instanceof ActivityFailure)) throw removeErr;
+      countCompensation('failed');
       const { message } = describeFailure(removeErr);
       log.error('removeInstance failed; retrying', { attempt, error: describeFailure(removeErr) });
       status.show({ compensation: `removal failed ${attempt} time(s), retrying: ${message}` });

@@ -21,6 +21,7 @@ import { afterAuth, forward, issueAuthUrls, type InstanceRef } from './activity-
 import { compensateAndFail, lateCreateWindowEnd, removeStrayInstances } from './compensation.js';
 import { finishWithoutInstance } from './failure.js';
 import { registerHandlers } from './handlers.js';
+import { countSagaFinished } from './metrics.js';
 import { AuthSlots } from './slots.js';
 import { SagaStatus } from './status.js';
 
@@ -85,6 +86,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     await attachAndEnable(status, instance, authValues);
 
     status.enter('completed');
+    countSagaFinished('completed');
     if (strayWindowEnd !== undefined) await removeStrayInstances(target, solutionInstanceId, strayWindowEnd);
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     return { userId, solutionInstanceId, authValues, enabled: true };

@@ -11,6 +11,7 @@ import {
 import type { StatusError } from '../common/messages.js';
 import { FAILURE_TYPES } from '../common/messages.js';
 import type { SagaStatus } from './status.js';
+import { countSagaFinished } from './metrics.js';
 
 /** Ends a saga that failed before any instance could exist. */
 export async function finishWithoutInstance(status: SagaStatus, failure: unknown): Promise<never> {
@@ -24,7 +25,9 @@ export async function finishWithoutInstance(status: SagaStatus, failure: unknown
 export async function finish(status: SagaStatus, err: unknown, cause: StatusError): Promise<never> {
   const cancelled = isCancellation(err);
   const timedOut = cause.type === FAILURE_TYPES.authTimeout;
-  status.enter(cancelled ? 'cancelled' : timedOut ? 'timed_out' : 'failed');
+  const outcome = cancelled ? 'cancelled' : timedOut ? 'timed_out' : 'failed';
+  status.enter(outcome);
+  countSagaFinished(outcome);
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   // An activity failure is re-typed with its cause's type, and kept as the cause for the UI.
   if (cancelled || err instanceof ApplicationFailure) throw err;

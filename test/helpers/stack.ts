@@ -137,7 +137,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         connection: nativeConnection,
         namespace,
         taskQueue,
-        workflowBundle: await bundleConnectWorkflows(dataConverter?.failureConverterPath),
+        workflowBundle: await bundleConnectWorkflows({
+          failureConverterPath: dataConverter?.failureConverterPath,
+        }),
         dataConverter,
         rateLimitPerSecond: 1000,
         activities: createActivities({

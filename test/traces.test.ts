@@ -1,0 +1,139 @@
+/**
+ * Traces (OTEL_EXPORTER_OTLP_ENDPOINT set): one trace from the API's POST through the workflow start
+ * and the workflow to every activity and each Tray request, received by a local OTLP/HTTP (JSON)
+ * collector. Without the variable the worker and the API load no OpenTelemetry code.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import { after, test } from 'node:test';
+import { startEmulator } from './helpers/emulator.js';
+import { pollUntil } from './helpers/poll.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
+import { freePort, runChild, startWorkerProcess, workerEnv } from './helpers/worker-process.js';
+
+interface Span {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  service: string;
+}
+
+interface ExportRequest {
+  resourceSpans?: {
+    resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans?: { spans?: Omit<Span, 'service'>[] }[];
+  }[];
+}
+
+async function body(req: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of req) text += String(chunk);
+  return text;
+}
+
+/** A collector on loopback that keeps every span posted to /v1/traces as OTLP JSON. */
+async function startCollector(): Promise<{ url: string; spans: Span[] }> {
+  const spans: Span[] = [];
+  const server = createServer((req, res) => {
+    void body(req).then((text) => {
+      if (req.url === '/v1/traces' && req.headers['content-type']?.includes('json')) {
+        for (const rs of (JSON.parse(text) as ExportRequest).resourceSpans ?? []) {
+          const service =
+            rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+          for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) spans.push({ ...s, service });
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  after(() => new Promise((resolve) => server.close(resolve)));
+  const address = server.address();
+  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, spans };
+}
+
+test('one trace from POST /v1/connections to every activity and Tray request', async () => {
+  const temporal = await devServer();
+  const emu = await startEmulator();
+  after(() => emu.close());
+  const collector = await startCollector();
+  const taskQueue = uniqueId('traces');
+  const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: '200' };
+  const worker = await startWorkerProcess({ ...workerEnv(temporal, taskQueue, emu), ...otel });
+  assert.match(worker.output(), /"tracing":"on"/);
+  const apiPort = await freePort();
+  const apiProcess = runChild('api/main.ts', {
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    API_PORT: String(apiPort),
+    API_HOST: '127.0.0.1',
+    ...otel,
+  });
+  const api = `http://127.0.0.1:${apiPort}`;
+  await pollUntil(async () => (await fetch(`${api}/healthz`)).ok, { timeoutMs: 60_000, what: 'the API' });
+
+  const res = await fetch(`${api}/v1/connections`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      externalUserId: uniqueId('t-user'),
+      userName: 'Ada',
+      solutionId: 'sol-1',
+      authSlots: ['slack'],
+    }),
+  });
+  assert.equal(res.status, 201, await res.text());
+
+  const byName = (name: string) => collector.spans.filter((s) => s.name === name);
+  await pollUntil(
+    async () =>
+      byName('Tray IssueAuthorizationCodes').length > 0 && byName('POST /v1/connections').length > 0,
+    {
+      timeoutMs: 30_000,
+      what: 'the spans of the request, the workflow and its activities',
+    },
+  );
+  const [root] = byName('POST /v1/connections');
+  assert.ok(root);
+  assert.equal(root.service, 'connect-saga-api');
+  assert.ok(!root.parentSpanId, 'the request span is the root');
+  // RunWorkflow ends (and is exported) when the saga does; its children here already carry its trace.
+  const expected = [
+    'StartWorkflow:connectIntegration',
+    'StartActivity:findUser',
+    'RunActivity:findUser',
+    'Tray FindUser',
+    'RunActivity:createUser',
+    'Tray CreateUser',
+    'Tray AuthorizeUser',
+    'RunActivity:createInstance',
+    'Tray CreateInstance',
+    'RunActivity:issueAuthUrls',
+    'Tray IssueAuthorizationCodes',
+  ];
+  for (const name of expected) {
+    const spans = byName(name);
+    assert.ok(
+      spans.length > 0,
+      `a span ${name}; got ${[...new Set(collector.spans.map((s) => s.name))].join(', ')}`,
+    );
+    for (const span of spans) assert.equal(span.traceId, root.traceId, `${name} is in the request's trace`);
+  }
+  const ids = new Map(collector.spans.map((s) => [s.spanId, s]));
+  for (const tray of collector.spans.filter((s) => s.name.startsWith('Tray '))) {
+    assert.equal(tray.service, 'connect-saga-worker');
+    assert.match(
+      ids.get(tray.parentSpanId ?? '')?.name ?? '',
+      /^RunActivity:/,
+      `${tray.name} is inside its activity`,
+    );
+  }
+  apiProcess.child.kill('SIGTERM');
+  worker.child.kill('SIGTERM');
+  assert.equal(await apiProcess.exited, 0);
+  assert.equal(await worker.exited, 0);
+});

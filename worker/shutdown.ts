@@ -1,0 +1,34 @@
+/**
+ * Drain on deploy: a stopping worker stops polling at once but lets the activities in flight finish
+ * for SHUTDOWN_GRACE, so a Tray request already sent is answered and recorded rather than abandoned
+ * and sent again by a retry elsewhere (for a create, that is a late create; docs/design.md).
+ */
+import { parseDuration } from '../common/duration.js';
+import { envVar } from '../lib/config.js';
+
+export const DEFAULT_SHUTDOWN_GRACE = '30s';
+const MAX_SHUTDOWN_GRACE_MS = 60 * 60_000;
+
+/**
+ * After the grace, activities are cancelled; this much later the worker gives up on them and exits.
+ * Deploy manifests give the process at least grace + margin (+ a few seconds) before a SIGKILL.
+ */
+export const SHUTDOWN_FORCE_MARGIN_MS = 15_000;
+
+/** SHUTDOWN_GRACE: a duration such as `30s` or `2m`, 1 s to 1 h; in milliseconds. */
+export function shutdownGrace() {
+  return envVar<number, { default: number }>(
+    { default: parseDuration(DEFAULT_SHUTDOWN_GRACE) as number },
+    (raw) => {
+      const ms = parseDuration(raw);
+      if (ms === undefined) return { problem: 'must be a duration such as 30s, 2m or 1h' };
+      if (ms > MAX_SHUTDOWN_GRACE_MS) return { problem: 'must be at most 1h' };
+      return { value: ms };
+    },
+  );
+}
+
+/** The Worker options that make a shutdown drain for `graceMs`. */
+export function drainOptions(graceMs: number): { shutdownGraceTime: number; shutdownForceTime: number } {
+  return { shutdownGraceTime: graceMs, shutdownForceTime: graceMs + SHUTDOWN_FORCE_MARGIN_MS };
+}
