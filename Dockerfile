@@ -1,26 +1,37 @@
-# One image for the worker and the API (docker-compose.yml picks the command). TypeScript runs
-# through tsx, a runtime dependency, so there is no build step and dev dependencies stay out.
-FROM node:20-bookworm-slim
+# One image for the worker and the API: `docker run IMAGE` serves the API, `docker run IMAGE
+# node dist/worker/main.js` the worker (docker-compose.yml and deploy/k8s/ pick the command).
+# Build stage: dev dependencies, TypeScript compiled ahead to dist/, the workflow bundle written to a
+# file. Runtime stage: production dependencies and dist/ only; no tsx, no webpack run at start.
+ARG NODE_IMAGE=node:22.20.0-bookworm-slim
 
-ENV NODE_ENV=production \
-    NPM_CONFIG_UPDATE_NOTIFIER=false \
-    NPM_CONFIG_FUND=false
-WORKDIR /app
-
+FROM ${NODE_IMAGE} AS build
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false
+WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
-
+RUN npm ci --no-audit
+COPY tsconfig.json tsconfig.build.json ./
 COPY common ./common
 COPY lib ./lib
 COPY workflows ./workflows
 COPY activities ./activities
 COPY worker ./worker
 COPY api ./api
-COPY tsconfig.json ./
+COPY scripts/build-workflow-bundle.ts ./scripts/
+RUN npm run build
 
-# tsx keeps its transform cache under the temp dir; node's own user owns everything it writes.
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit && npm cache clean --force
+COPY --from=build /src/dist ./dist
+
+# node's own unprivileged user (uid 1000); nothing is written outside /tmp at run time.
 USER node
 
-EXPOSE 3000
-# `npm run api` without the npm and sh wrappers, so signals reach the process (see docker-compose.yml).
-CMD ["node", "--import", "tsx", "api/main.ts"]
+EXPOSE 3000 9464
+# Node itself as PID 1's child (compose `init: true`, Kubernetes' pause container): signals reach it.
+CMD ["node", "dist/api/main.js"]

@@ -1,7 +1,8 @@
 #!/bin/sh
-# One-shot set-up for docker-compose.yml (runs in temporalio/admin-tools): waits until the Temporal
-# server serves the namespace, then creates the saga's custom search attributes. Safe to run on
-# every `docker compose up`: attributes that already exist are left alone.
+# One-shot set-up in temporalio/admin-tools (docker-compose.yml's temporal-setup, the Kubernetes
+# Job): waits until the Temporal server serves the namespace, then creates the saga's custom search
+# attributes. Safe to run again: attributes that already exist are left alone. deploy/k8s/base/
+# holds a copy, as kustomize reads files only below its folder; test/k8s.test.ts keeps them equal.
 set -eu
 
 ADDRESS="${TEMPORAL_ADDRESS:-temporal:7233}"

@@ -157,7 +157,11 @@ export class EncryptionCodec implements PayloadCodec {
 
 /** Runs in the workflow sandbox and the worker: failure messages and stack traces become payloads. */
 export const ENCODED_FAILURE_CONVERTER_PATH = fileURLToPath(
-  new URL('../common/encoded-failure-converter.ts', import.meta.url),
+  // `.ts` beside the sources (tsx), `.js` in the compiled dist/ tree.
+  new URL(
+    `../common/encoded-failure-converter${import.meta.url.endsWith('.js') ? '.js' : '.ts'}`,
+    import.meta.url,
+  ),
 );
 
 /**

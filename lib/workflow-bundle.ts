@@ -5,7 +5,9 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+// `.ts` beside the sources (tsx), `.js` in the compiled dist/ tree (`npm run build`).
+const SOURCE_EXT = import.meta.url.endsWith('.js') ? '.js' : '.ts';
+export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${SOURCE_EXT}`, import.meta.url));
 
 const cached = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 

@@ -4,10 +4,10 @@ import {
   Worker,
   type NativeConnection,
   type WorkerOptions,
-  type WorkflowBundleWithSourceMap,
+  type WorkflowBundleOption,
 } from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
-import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
+import { loadConnectWorkflowBundle } from '../lib/workflow-bundle-file.js';
 import { taskQueueActivitiesPerSecond } from './rate-limit.js';
 import { drainOptions } from './shutdown.js';
 
@@ -16,8 +16,8 @@ export interface CreateWorkerOptions {
   namespace: string;
   taskQueue: string;
   activities: ConnectActivities;
-  /** Tests pass a prebuilt bundle; otherwise workflows/index.ts is bundled (once per process). */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Tests pass a prebuilt bundle; else WORKFLOW_BUNDLE_PATH's file, else workflows/ bundled now. */
+  workflowBundle?: WorkflowBundleOption;
   /** TRAY_RATE_LIMIT_PER_SECOND: one request per activity, so it bounds the task queue's activities. */
   rateLimitPerSecond: number;
   identity?: string;
@@ -37,7 +37,7 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
   const activitiesPerSecond = taskQueueActivitiesPerSecond(opts.rateLimitPerSecond);
   const workflowBundle =
     opts.workflowBundle ??
-    (await bundleConnectWorkflows({
+    (await loadConnectWorkflowBundle({
       failureConverterPath: opts.dataConverter?.failureConverterPath,
       interceptorModules: opts.workflowInterceptorModules,
     }));

@@ -1,0 +1,29 @@
+#!/bin/sh
+# One-shot set-up for docker-compose.yml (runs in temporalio/admin-tools once the server is up):
+# creates the namespace with the configured retention, or sets that retention on an existing one, so
+# changing TEMPORAL_NAMESPACE_RETENTION and running `docker compose up` again applies it.
+set -eu
+
+ADDRESS="${TEMPORAL_ADDRESS:-temporal:7233}"
+NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+# How long a closed saga stays readable (GET /v1/connections/{id}, the Web UI) before deletion.
+RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-30d}"
+DEADLINE_SECONDS="${SETUP_TIMEOUT_SECONDS:-180}"
+
+started=$(date +%s)
+until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do
+  if [ $(( $(date +%s) - started )) -ge "$DEADLINE_SECONDS" ]; then
+    echo "temporal-namespace: Temporal at $ADDRESS not healthy after ${DEADLINE_SECONDS}s" >&2
+    exit 1
+  fi
+  echo "temporal-namespace: waiting for Temporal at $ADDRESS ..."
+  sleep 2
+done
+
+if temporal operator namespace describe --address "$ADDRESS" --namespace "$NAMESPACE" >/dev/null 2>&1; then
+  temporal operator namespace update --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION"
+  echo "temporal-namespace: namespace $NAMESPACE exists; retention set to $RETENTION"
+else
+  temporal operator namespace create --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION"
+  echo "temporal-namespace: created namespace $NAMESPACE with retention $RETENTION"
+fi

@@ -1,0 +1,325 @@
+/**
+ * deploy/k8s/ without a cluster: the manifests' own shape is checked from the files (every manifest
+ * listed in its kustomization, probes, resources, non-root and read-only containers, secrets only by
+ * reference, grace above SHUTDOWN_GRACE, budgets, the search attributes Job), then the base and the
+ * example overlay are rendered with `kubectl kustomize` and validated offline against the Kubernetes
+ * OpenAPI schemas with `kubernetes-validate` (from the Python package index; .ci/run installs both).
+ * On CI a missing tool fails the test; elsewhere that part is skipped, saying how to install it.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  accessSync,
+  constants,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parse, parseAllDocuments } from 'yaml';
+import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { loadApiConfig } from '../api/config.js';
+import { loadWorkerConfig } from '../worker/config.js';
+
+const K8S = join(PROJECT_ROOT, 'deploy', 'k8s');
+const BASE = join(K8S, 'base');
+const OVERLAY = join(K8S, 'overlays', 'example');
+/** Kubernetes releases the manifests must be valid for: the oldest still commonly run, and a current one. */
+const KUBERNETES_VERSIONS = ['1.31.0', '1.34.0'];
+/** Environment variable names whose values are secrets: only ever read from a Secret. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|_KEY|KEYS$/;
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects, checked field by field */
+type K8sObject = Record<string, any>;
+
+interface Kustomization {
+  resources?: string[];
+  configMapGenerator?: { name: string; literals?: string[]; files?: string[] }[];
+  images?: { name: string; newName?: string; newTag?: string }[];
+}
+
+const kustomization = parse(readFileSync(join(BASE, 'kustomization.yaml'), 'utf8')) as Kustomization;
+const manifests: K8sObject[] = (kustomization.resources ?? []).flatMap((file) =>
+  parseAllDocuments(readFileSync(join(BASE, file), 'utf8')).map((doc) => doc.toJS() as K8sObject),
+);
+const byKind = (kind: string) => manifests.filter((m) => m.kind === kind);
+const deployment = (component: string): K8sObject => {
+  const found = byKind('Deployment').find(
+    (d) => d.metadata.labels['app.kubernetes.io/component'] === component,
+  );
+  assert.ok(found, `a Deployment for the ${component}`);
+  return found;
+};
+const podSpecs = () =>
+  [...byKind('Deployment'), ...byKind('Job')].map((w) => w.spec.template.spec as K8sObject);
+
+/** The ConfigMap's literals as an environment. */
+function configEnv(): Record<string, string> {
+  const generator = kustomization.configMapGenerator?.find((g) => g.name === 'connect-saga-config');
+  assert.ok(generator?.literals, 'connect-saga-config is generated from literals');
+  return Object.fromEntries(
+    generator.literals.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+function seconds(duration: string): number {
+  const match = /^(\d+)(s|m)$/.exec(duration);
+  assert.ok(match, `a duration in s or m: ${duration}`);
+  return Number(match[1]) * (match[2] === 'm' ? 60 : 1);
+}
+
+describe('deploy/k8s manifests', () => {
+  test('each kustomization lists every manifest file in its folder, and every file it lists exists', () => {
+    for (const dir of [BASE, OVERLAY]) {
+      const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Kustomization;
+      const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
+      const listed = (k.resources ?? []).filter((r) => /\.ya?ml$/.test(r));
+      assert.deepEqual([...listed].sort(), [...files].sort(), `${dir}: resources`);
+    }
+    const generated = (kustomization.configMapGenerator ?? []).flatMap((g) => g.files ?? []);
+    const scripts = readdirSync(BASE).filter((f) => f.endsWith('.sh'));
+    assert.deepEqual(generated.sort(), scripts.sort(), 'every script is in a ConfigMap');
+  });
+
+  test('the worker and the API run one image, the compiled entries, as in docker-compose.yml', () => {
+    const [worker, api] = [deployment('worker'), deployment('api')];
+    const container = (d: K8sObject) => d.spec.template.spec.containers[0] as K8sObject;
+    assert.equal(container(worker).image, 'connect-saga');
+    assert.equal(container(api).image, 'connect-saga');
+    assert.deepEqual(container(worker).command, ['node', 'dist/worker/main.js']);
+    assert.deepEqual(container(api).command, ['node', 'dist/api/main.js']);
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const image = kustomization.images?.find((i) => i.name === 'connect-saga');
+    assert.equal(image?.newTag, pkg.version, "the base pins the image to the package's version");
+  });
+
+  test('every container has probes (except the Job), resources, and a non-root read-only securityContext', () => {
+    for (const pod of podSpecs()) {
+      assert.equal(pod.securityContext?.runAsNonRoot, true);
+      assert.ok(pod.securityContext?.runAsUser > 0, 'a non-root uid');
+      assert.equal(pod.automountServiceAccountToken, false);
+      const tmpVolume = (pod.volumes as K8sObject[]).find((v) => v.emptyDir !== undefined);
+      for (const c of pod.containers as K8sObject[]) {
+        const isJob = pod.restartPolicy !== undefined;
+        if (!isJob) {
+          assert.ok(c.livenessProbe?.httpGet, `${c.name}: liveness probe`);
+          assert.ok(c.readinessProbe?.httpGet, `${c.name}: readiness probe`);
+        }
+        assert.ok(c.resources?.requests?.memory && c.resources?.requests?.cpu, `${c.name}: requests`);
+        assert.ok(c.resources?.limits?.memory, `${c.name}: memory limit`);
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${c.name}: read-only root`);
+        assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${c.name}: no escalation`);
+        assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${c.name}: no capabilities`);
+        const tmp = (c.volumeMounts as K8sObject[]).find((m) => m.mountPath === '/tmp');
+        assert.equal(tmp?.name, tmpVolume?.name, `${c.name}: a writable emptyDir on /tmp`);
+      }
+    }
+  });
+
+  test('probes: the API on /healthz and /readyz, the worker on its METRICS_PORT', () => {
+    const api = deployment('api').spec.template.spec.containers[0] as K8sObject;
+    assert.equal(api.livenessProbe.httpGet.path, '/healthz');
+    assert.equal(api.readinessProbe.httpGet.path, '/readyz');
+    const worker = deployment('worker').spec.template.spec.containers[0] as K8sObject;
+    const metrics = (worker.ports as K8sObject[]).find((p) => p.name === worker.livenessProbe.httpGet.port);
+    assert.equal(String(metrics?.containerPort), configEnv().METRICS_PORT, 'probed on METRICS_PORT');
+  });
+
+  test('Prometheus annotations name each pod metrics port and path', () => {
+    const expectations = { api: configEnv().API_PORT, worker: configEnv().METRICS_PORT };
+    for (const [component, port] of Object.entries(expectations)) {
+      const template = deployment(component).spec.template as K8sObject;
+      const annotations = template.metadata.annotations as Record<string, string>;
+      assert.equal(annotations['prometheus.io/scrape'], 'true');
+      assert.equal(annotations['prometheus.io/port'], port, `${component}: metrics port`);
+      assert.equal(annotations['prometheus.io/path'], '/metrics');
+      const ports = (template.spec.containers[0].ports as K8sObject[]).map((p) => String(p.containerPort));
+      assert.ok(ports.includes(port ?? ''), `${component}: port ${port} declared`);
+    }
+  });
+
+  test('secrets come only from the Secret, by reference; the ConfigMap holds none', () => {
+    for (const name of Object.keys(configEnv()))
+      assert.doesNotMatch(name, SECRET_NAME, `${name} in the ConfigMap`);
+    assert.equal(byKind('Secret').length, 0, 'no Secret object in the base');
+    for (const pod of podSpecs()) {
+      for (const c of pod.containers as K8sObject[]) {
+        for (const e of (c.env ?? []) as K8sObject[]) {
+          if (!SECRET_NAME.test(e.name)) continue;
+          assert.equal(e.value, undefined, `${c.name}: ${e.name} is not inline`);
+          assert.equal(
+            e.valueFrom?.secretKeyRef?.name,
+            'connect-saga-secrets',
+            `${c.name}: ${e.name} from the Secret`,
+          );
+        }
+      }
+    }
+    const envOf = (component: string) =>
+      (deployment(component).spec.template.spec.containers[0].env as K8sObject[]).map(
+        (e) => e.name as string,
+      );
+    assert.ok(envOf('worker').includes('TRAY_MASTER_TOKEN'));
+    assert.ok(!envOf('worker').includes('API_TOKEN'), 'each process gets only the secrets it reads');
+    assert.ok(envOf('api').includes('API_TOKEN'));
+    assert.ok(!envOf('api').includes('TRAY_MASTER_TOKEN'));
+  });
+
+  test("the ConfigMap plus the Secret's keys pass the worker's and the API's config loaders", () => {
+    const env = configEnv();
+    const worker = loadWorkerConfig({ ...env, TRAY_MASTER_TOKEN: 'mt_example' });
+    assert.equal(worker.temporalAddress, env.TEMPORAL_ADDRESS);
+    const api = loadApiConfig({ ...env, API_TOKEN: 'api-token-example' });
+    assert.equal(String(api.port), env.API_PORT);
+  });
+
+  test('termination grace exceeds SHUTDOWN_GRACE (worker) and the preStop pause plus 10 s drain (API)', () => {
+    const worker = deployment('worker').spec.template.spec as K8sObject;
+    assert.ok(worker.terminationGracePeriodSeconds > seconds(configEnv().SHUTDOWN_GRACE ?? ''));
+    const api = deployment('api').spec.template.spec as K8sObject;
+    const pause = Number(api.containers[0].lifecycle?.preStop?.exec?.command?.at(-1) ?? 0);
+    assert.ok(api.terminationGracePeriodSeconds > pause + 10);
+  });
+
+  test('a PodDisruptionBudget per Deployment, selecting its pods; the Service selects the API', () => {
+    for (const d of byKind('Deployment')) {
+      const labels = d.spec.template.metadata.labels as Record<string, string>;
+      assert.deepEqual(d.spec.selector.matchLabels, labels, `${d.metadata.name}: selector`);
+      const pdb = byKind('PodDisruptionBudget').find(
+        (p) => JSON.stringify(p.spec.selector.matchLabels) === JSON.stringify(labels),
+      );
+      assert.ok(pdb, `${d.metadata.name}: a PodDisruptionBudget`);
+      assert.ok(
+        d.spec.replicas > (pdb.spec.minAvailable ?? 0),
+        `${d.metadata.name}: the budget allows a drain`,
+      );
+    }
+    const [service] = byKind('Service');
+    assert.deepEqual(service?.spec.selector, deployment('api').spec.template.metadata.labels);
+    assert.equal(service?.spec.ports[0].targetPort, 'http');
+  });
+
+  test('the Job creates every search attribute as Keyword, with the compose script, on admin-tools', () => {
+    const [job] = byKind('Job');
+    assert.ok(job, 'a Job');
+    const container = job.spec.template.spec.containers[0] as K8sObject;
+    const compose = parse(readFileSync(join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8')) as K8sObject;
+    assert.equal(container.image, compose.services['temporal-setup'].image, "compose's admin-tools release");
+    const script = readFileSync(join(BASE, 'setup-search-attributes.sh'), 'utf8');
+    const original = readFileSync(join(PROJECT_ROOT, 'deploy', 'setup-search-attributes.sh'), 'utf8');
+    assert.equal(script, original, 'deploy/k8s/base/setup-search-attributes.sh is a copy of deploy/');
+    assert.ok(container.command.join(' ').includes('setup-search-attributes.sh'));
+    const listed = /^ATTRIBUTES="([^"]*)"/m.exec(script)?.[1]?.split(/\s+/) ?? [];
+    assert.deepEqual([...listed].sort(), [...SEARCH_ATTRIBUTE_NAMES].sort());
+    const cloudStep = readFileSync(join(BASE, 'search-attributes-job.yaml'), 'utf8');
+    assert.match(cloudStep, /tcld namespace search-attributes add/);
+    for (const name of SEARCH_ATTRIBUTE_NAMES) assert.match(cloudStep, new RegExp(`${name}=Keyword`));
+  });
+});
+
+/** A tool from PATH or the project's .tools/ (where .ci/run installs kubernetes-validate). */
+function findTool(name: string, ...candidates: string[]): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  for (const path of [...candidates, ...dirs.map((d) => join(d, name))]) {
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+// .ci/run builds kustomize into .tools/ only where kubectl's own is too old (Debian's 1.20).
+const kustomize = findTool('kustomize', join(PROJECT_ROOT, '.tools', 'kustomize', 'bin', 'kustomize'));
+const kubectl = kustomize ?? findTool('kubectl');
+const renderArgs = (root: string) => (kustomize ? ['build', root] : ['kustomize', root]);
+const validator = findTool(
+  'kubernetes-validate',
+  join(PROJECT_ROOT, '.tools', 'kubernetes-validate', 'bin', 'kubernetes-validate'),
+);
+const missing = [
+  kubectl ? '' : 'kubectl (Debian: kubernetes-client)',
+  validator ? '' : 'kubernetes-validate',
+].filter(Boolean);
+const skip =
+  missing.length > 0 && !process.env.CI
+    ? `not installed here: ${missing.join(', ')}; .ci/run installs them (apt-get install kubernetes-client; ` +
+      'python3 -m venv .tools/kubernetes-validate and pip install kubernetes-validate there)'
+    : false;
+
+describe('deploy/k8s rendered and validated offline', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'connect-saga-k8s-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [label, root] of [
+    ['base', BASE],
+    ['overlays/example', OVERLAY],
+  ] as const) {
+    test(`${label}: kustomize renders it and kubernetes-validate --strict accepts every object`, () => {
+      assert.deepEqual(
+        missing,
+        [],
+        `CI is set, so these must be installed (see .ci/run): ${missing.join(', ')}`,
+      );
+      const rendered = spawnSync(kubectl as string, renderArgs(root), { encoding: 'utf8' });
+      assert.equal(rendered.status, 0, rendered.stderr);
+      const objects = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as K8sObject);
+      const kinds = objects.map((o) => o.kind as string).sort();
+      for (const kind of ['ConfigMap', 'Deployment', 'Job', 'PodDisruptionBudget', 'Service']) {
+        assert.ok(kinds.includes(kind), `renders a ${kind}`);
+      }
+      // The generated ConfigMap's hashed name is what the workloads reference.
+      const configMap = objects.find(
+        (o) => o.kind === 'ConfigMap' && /^connect-saga-config-/.test(o.metadata.name),
+      );
+      assert.ok(configMap, 'the generated ConfigMap');
+      for (const w of objects.filter((o) => o.kind === 'Deployment' || o.kind === 'Job')) {
+        assert.equal(
+          w.spec.template.spec.containers[0].envFrom[0].configMapRef.name,
+          configMap.metadata.name,
+        );
+      }
+      const file = join(dir, `${label.replace('/', '-')}.yaml`);
+      writeFileSync(file, rendered.stdout);
+      for (const version of KUBERNETES_VERSIONS) {
+        const result = spawnSync(validator as string, ['--strict', '--quiet', '-k', version, file], {
+          encoding: 'utf8',
+        });
+        assert.equal(result.status, 0, `Kubernetes ${version}:\n${result.stdout}${result.stderr}`);
+      }
+      if (label === 'overlays/example') {
+        const images = objects
+          .flatMap((o) => o.spec?.template?.spec?.containers ?? [])
+          .map((c: K8sObject) => c.image);
+        assert.ok(images.includes('registry.example.com/connect-saga:0.1.0'), 'the overlay sets the image');
+        assert.ok(objects.every((o) => o.kind === 'Namespace' || o.metadata.namespace === 'connect-saga'));
+      }
+    });
+  }
+
+  test('the validation is not vacuous: a misspelt field is rejected', () => {
+    assert.deepEqual(
+      missing,
+      [],
+      `CI is set, so these must be installed (see .ci/run): ${missing.join(', ')}`,
+    );
+    const file = join(dir, 'broken.yaml');
+    const broken = structuredClone(deployment('api'));
+    broken.spec.template.spec.containers[0].livenesProbe = { httpGet: { path: '/healthz', port: 3000 } };
+    writeFileSync(file, JSON.stringify(broken));
+    const result = spawnSync(
+      validator as string,
+      ['--strict', '--quiet', '-k', KUBERNETES_VERSIONS[0] as string, file],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.notEqual(result.status, 0, 'kubernetes-validate --strict rejects livenesProbe');
+  });
+});
