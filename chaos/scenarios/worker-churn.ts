@@ -1,0 +1,38 @@
+/**
+ * Three workers on one task queue; every 20 s (quick: 15 s) one of them, picked by the seed, is
+ * SIGKILLed and a fresh one started, while a burst of sagas runs.
+ */
+import type { Scenario } from '../scenario.js';
+import { burst, pause, planSagas } from '../sagas.js';
+
+export const workerChurn: Scenario = {
+  name: 'worker-churn',
+  summary: '3 workers on one task queue, one SIGKILLed (and replaced) every 20 s during a burst',
+  quick: false,
+  workers: 3,
+  budgetMinutes: [5, 4],
+  async run(ctx) {
+    const { stack } = ctx;
+    const sagas = planSagas(ctx.prefix, ctx.quick ? 12 : 30);
+    const kills = ctx.quick ? 2 : 4;
+    const everyMs = ctx.quick ? 15_000 : 20_000;
+    let ended = false;
+    const done = burst(stack, sagas, 300, ctx.deadline).finally(() => (ended = true));
+    const replacements: Promise<unknown>[] = [];
+    let killed = 0;
+    for (; killed < kills && !ended; killed += 1) {
+      await pause(everyMs);
+      const victim = stack.workers[Math.floor(ctx.random() * stack.workers.length)];
+      if (!victim) break;
+      ctx.log(`SIGKILL ${victim.name} (${stack.workers.length} workers running)`);
+      await victim.kill();
+      replacements.push(
+        stack.startWorker().catch((e: unknown) => ctx.log(`replacement failed: ${String(e)}`)),
+      );
+    }
+    await Promise.all(replacements);
+    const faultEndedAt = Date.now();
+    await done;
+    return { sagas, faults: killed, faultEndedAt, notes: [`${killed} workers killed, ${kills} planned`] };
+  },
+};
