@@ -1,0 +1,144 @@
+/**
+ * Drives one saga through the API as a partner backend and its end user would: POST
+ * /v1/connections (again with `?wait` while the URLs are not out yet), then, after the user's think
+ * time, each slot's dialog: GET the page, POST its form. The emulator relays the signed webhook to the
+ * API (through the wire tap, which times it); the bench awaits the result from Temporal and checks in
+ * the emulator that the work was done.
+ */
+import type { Client } from '@temporalio/client';
+import { connectionIdFor } from '../common/messages.js';
+import type { ConnectionStatus, ConnectResult } from '../common/messages.js';
+import type { Emulator } from '../emulator/server.js';
+import { abortable, type SagaTiming, type TimedPlan } from './timing.js';
+import type { WireTap } from './wire-meter.js';
+
+export interface ApiContext {
+  /** The API's base URL. */
+  api: string;
+  apiToken: string;
+  client: Client;
+  emulator: Emulator;
+  tap: WireTap;
+  solutionId: string;
+  slotIds: string[];
+  signal: AbortSignal;
+}
+
+/** The API's longest `?wait`; a saga still without URLs is asked again. */
+const WAIT_SECONDS = 30;
+const CLOSED = new Set(['completed', 'failed', 'timed_out', 'cancelled', 'compensating']);
+
+async function call(ctx: ApiContext, path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${ctx.api}${path}`, { ...init, signal: ctx.signal });
+}
+
+/** POSTs until every slot has a URL; throws when the saga closes first or the API refuses. */
+export async function postUntilUrls(ctx: ApiContext, plan: TimedPlan): Promise<ConnectionStatus> {
+  const body = JSON.stringify({
+    externalUserId: plan.externalUserId,
+    userName: `Bench user ${plan.externalUserId}`,
+    solutionId: ctx.solutionId,
+    authSlots: ctx.slotIds,
+    authTimeout: '30m',
+  });
+  const headers = { authorization: `Bearer ${ctx.apiToken}`, 'content-type': 'application/json' };
+  for (let attempt = 0; ; attempt++) {
+    const res = await call(ctx, `/v1/connections?wait=${WAIT_SECONDS}`, { method: 'POST', headers, body });
+    const status = (await res.json()) as ConnectionStatus & { error?: { message?: string } };
+    const expected = attempt === 0 ? 201 : 200;
+    if (res.status !== expected) {
+      throw new Error(`POST answered ${res.status} (expected ${expected}): ${JSON.stringify(status.error)}`);
+    }
+    if (status.authSlots.every((s) => s.url) && status.solutionInstanceId) return status;
+    if (CLOSED.has(status.step)) throw new Error(`saga reached ${status.step} before its URLs`);
+  }
+}
+
+/** The end user authorises every slot in the emulator's dialog (which relays the webhook). */
+export async function authorise(ctx: ApiContext, status: ConnectionStatus): Promise<void> {
+  for (const slot of status.authSlots) {
+    const url = new URL(slot.url ?? '');
+    const page = await fetch(url, { signal: ctx.signal });
+    const html = await page.text();
+    if (page.status !== 200) throw new Error(`dialog GET answered ${page.status}`);
+    const code = /name="code" value="([^"]*)"/.exec(html)?.[1] ?? '';
+    const posted = await fetch(`${url.origin}${url.pathname}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ code: code.replace(/&amp;/g, '&') }).toString(),
+      signal: ctx.signal,
+    });
+    const answer = await posted.text();
+    if (posted.status !== 200 || !answer.includes('Connected')) {
+      throw new Error(`dialog POST answered ${posted.status} for slot ${slot.externalAuthId}`);
+    }
+  }
+}
+
+/** Awaits the saga's result and checks the instance is enabled with every auth in the emulator. */
+export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus): Promise<void> {
+  const result = (await ctx.client.withAbortSignal(ctx.signal, () =>
+    ctx.client.workflow.getHandle(status.connectionId).result(),
+  )) as ConnectResult;
+  const instance = ctx.emulator.store.instances.get(result.solutionInstanceId);
+  if (!instance?.enabled || instance.authValues.length !== ctx.slotIds.length) {
+    throw new Error(`instance ${result.solutionInstanceId} is not enabled with every auth in the emulator`);
+  }
+}
+
+/** When the API received the last webhook for this instance, as the tap saw it. */
+function lastWebhookAt(ctx: ApiContext, solutionInstanceId: string): number | undefined {
+  let at: number | undefined;
+  for (const w of ctx.tap.webhooks) {
+    if (w.solutionInstanceId === solutionInstanceId && (at === undefined || w.at > at)) at = w.at;
+  }
+  return at;
+}
+
+/** Starts the saga and waits for its URLs; fills `urlsAt` (or `error`). */
+export async function startThroughApi(ctx: ApiContext, timing: SagaTiming, plan: TimedPlan) {
+  try {
+    const status = await postUntilUrls(ctx, plan);
+    timing.urlsAt = Date.now();
+    return status;
+  } catch (error) {
+    timing.error = (error as Error).message;
+    return undefined;
+  }
+}
+
+/** The end user authorises after `thinkMs`, then the result is awaited; fills the rest of `timing`. */
+export async function finishThroughApi(
+  ctx: ApiContext,
+  timing: SagaTiming,
+  status: ConnectionStatus,
+  thinkMs: number,
+): Promise<void> {
+  try {
+    await abortable(ctx.signal, thinkMs);
+    await authorise(ctx, status);
+    timing.webhookAt = lastWebhookAt(ctx, status.solutionInstanceId ?? '');
+    await awaitCompleted(ctx, status);
+    timing.completedAt = Date.now();
+  } catch (error) {
+    timing.error = (error as Error).message;
+  }
+}
+
+/** A timing for `plan`'s saga, started now. */
+export function newTiming(ctx: { solutionId: string }, plan: TimedPlan): SagaTiming {
+  const id = connectionIdFor(plan.externalUserId, ctx.solutionId);
+  return { id, externalUserId: plan.externalUserId, kind: plan.kind, startedAt: Date.now() };
+}
+
+/** One saga end to end through the API, recorded in `timing`; never throws. */
+export async function driveApiSaga(
+  ctx: ApiContext,
+  plan: TimedPlan,
+  timing: SagaTiming,
+): Promise<SagaTiming> {
+  timing.startedAt = Date.now();
+  const status = await startThroughApi(ctx, timing, plan);
+  if (status) await finishThroughApi(ctx, timing, status, plan.thinkMs);
+  return timing;
+}
