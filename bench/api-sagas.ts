@@ -7,7 +7,8 @@
  */
 import type { Client } from '@temporalio/client';
 import { connectionIdFor } from '../common/messages.js';
-import type { ConnectionStatus, ConnectResult } from '../common/messages.js';
+import type { ConnectionStatus } from '../common/messages.js';
+import { memoOf } from '../api/temporal.js';
 import type { Emulator } from '../emulator/server.js';
 import { abortable, type SagaTiming, type TimedPlan } from './timing.js';
 import type { WireTap } from './wire-meter.js';
@@ -26,6 +27,8 @@ export interface ApiContext {
 
 /** The API's longest `?wait`; a saga still without URLs is asked again. */
 const WAIT_SECONDS = 30;
+/** How often describe is asked whether an enabled saga reports `completed` yet. */
+const DESCRIBE_POLL_MS = 250;
 const CLOSED = new Set(['completed', 'failed', 'timed_out', 'cancelled', 'compensating']);
 
 async function call(ctx: ApiContext, path: string, init: RequestInit = {}): Promise<Response> {
@@ -75,15 +78,30 @@ export async function authorise(ctx: ApiContext, status: ConnectionStatus): Prom
   }
 }
 
-/** Awaits the saga's result and checks the instance is enabled with every auth in the emulator. */
-export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus): Promise<void> {
-  const result = (await ctx.client.withAbortSignal(ctx.signal, () =>
-    ctx.client.workflow.getHandle(status.connectionId).result(),
-  )) as ConnectResult;
-  const instance = ctx.emulator.store.instances.get(result.solutionInstanceId);
-  if (!instance?.enabled || instance.authValues.length !== ctx.slotIds.length) {
-    throw new Error(`instance ${result.solutionInstanceId} is not enabled with every auth in the emulator`);
+/**
+ * Waits until the saga enabled the instance (seen on the wire) and reports
+ * `completed` (its memo, read with describe, which needs no worker). Not the workflow's result: after
+ * a retried create the saga stays open a while to remove a late duplicate, though it is completed.
+ * Returns when the instance was enabled.
+ */
+export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus): Promise<number> {
+  const at = await ctx.tap.whenEnabled(status.userId ?? '', ctx.signal);
+  for (;;) {
+    const desc = await ctx.client.withAbortSignal(ctx.signal, () =>
+      ctx.client.workflow.getHandle(status.connectionId).describe(),
+    );
+    const step = memoOf(desc)?.step;
+    if (step === 'completed') break;
+    if (desc.status.name !== 'RUNNING' || (step !== undefined && CLOSED.has(step))) {
+      throw new Error(`saga ended ${desc.status.name} at step ${step ?? '?'}`);
+    }
+    await abortable(ctx.signal, DESCRIBE_POLL_MS);
   }
+  const instance = ctx.emulator.store.instances.get(status.solutionInstanceId ?? '');
+  if (!instance?.enabled || instance.authValues.length !== ctx.slotIds.length) {
+    throw new Error(`instance ${status.solutionInstanceId} is not enabled with every auth in the emulator`);
+  }
+  return at;
 }
 
 /** When the API received the last webhook for this instance, as the tap saw it. */
@@ -118,8 +136,7 @@ export async function finishThroughApi(
     await abortable(ctx.signal, thinkMs);
     await authorise(ctx, status);
     timing.webhookAt = lastWebhookAt(ctx, status.solutionInstanceId ?? '');
-    await awaitCompleted(ctx, status);
-    timing.completedAt = Date.now();
+    timing.completedAt = await awaitCompleted(ctx, status);
   } catch (error) {
     timing.error = (error as Error).message;
   }

@@ -21,6 +21,8 @@ export interface WireRequest {
   externalUserId?: string;
   /** HTTP status the emulator answered (0 until it answered). */
   status: number;
+  /** When the emulator's answer was sent. */
+  answeredAt?: number;
 }
 
 export interface RelayedWebhook {
@@ -38,6 +40,8 @@ export interface WireTap {
   webhookUrl: string;
   requests: WireRequest[];
   webhooks: RelayedWebhook[];
+  /** Resolves with when the emulator answered this user's EnableInstance with success. */
+  whenEnabled(userId: string, signal: AbortSignal): Promise<number>;
   /** Where relayed webhooks go; set once the API listens. */
   setApiWebhook(url: string): void;
   server: Server;
@@ -81,6 +85,8 @@ function recordGraphql(emulator: Emulator, body: unknown, authorization: string 
 export async function startWireTap(makeEmulator: (webhookUrl: string) => Emulator): Promise<WireTap> {
   // Bound once the tap listens, since the emulator needs the tap's URL for its webhook relay.
   const behind: { emulator?: Emulator } = {};
+  const enabled = new Map<string, number>();
+  const waiters = new Map<string, (at: number) => void>();
   const requests: WireRequest[] = [];
   const webhooks: RelayedWebhook[] = [];
   let apiWebhook = '';
@@ -90,7 +96,14 @@ export async function startWireTap(makeEmulator: (webhookUrl: string) => Emulato
   app.post('/graphql', express.json({ limit: '1mb' }), (req, res, next) => {
     const record = recordGraphql(behind.emulator as Emulator, req.body, req.get('authorization'));
     requests.push(record);
-    res.once('finish', () => (record.status = res.statusCode));
+    res.once('finish', () => {
+      record.status = res.statusCode;
+      record.answeredAt = Date.now();
+      if (record.operation === 'EnableInstance' && record.status === 200 && record.userId !== undefined) {
+        enabled.set(record.userId, record.answeredAt);
+        waiters.get(record.userId)?.(record.answeredAt);
+      }
+    });
     next();
   });
   app.post('/bench-webhook', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
@@ -137,6 +150,18 @@ export async function startWireTap(makeEmulator: (webhookUrl: string) => Emulato
     requests,
     webhooks,
     setApiWebhook: (target) => (apiWebhook = target),
+    whenEnabled: (userId, signal) =>
+      new Promise<number>((resolve, reject) => {
+        const known = enabled.get(userId);
+        if (known !== undefined) return resolve(known);
+        const onAbort = () => reject(signal.reason as Error);
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiters.set(userId, (at) => {
+          signal.removeEventListener('abort', onAbort);
+          waiters.delete(userId);
+          resolve(at);
+        });
+      }),
     server,
   };
 }
