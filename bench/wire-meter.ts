@@ -6,7 +6,7 @@
  * It also taps the dialog's webhook relay on its way to the API, to time when each auth arrived.
  */
 import type { Server } from 'node:http';
-import express from 'express';
+import express, { type Request, type Response } from 'express';
 import { Kind, parse } from 'graphql';
 import type { Emulator } from '../emulator/server.js';
 import { listen } from '../dev/in-process.js';
@@ -78,6 +78,41 @@ function recordGraphql(emulator: Emulator, body: unknown, authorization: string 
   return record;
 }
 
+/** Notes when each relayed webhook arrived and forwards its exact bytes to the API's webhook. */
+function relay(webhooks: RelayedWebhook[], target: () => string) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let payload: { solutionInstanceId?: unknown; externalAuthId?: unknown } = {};
+    try {
+      payload = JSON.parse(raw.toString('utf8')) as typeof payload;
+    } catch {
+      // Forwarded as is; the API judges it.
+    }
+    const record: RelayedWebhook = {
+      at: Date.now(),
+      solutionInstanceId: String(payload.solutionInstanceId ?? ''),
+      externalAuthId: String(payload.externalAuthId ?? ''),
+      status: 0,
+    };
+    webhooks.push(record);
+    const headers: Record<string, string> = {};
+    for (const name of ['content-type', 'webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+      const value = req.get(name);
+      if (value !== undefined) headers[name] = value;
+    }
+    try {
+      const answer = await fetch(target(), { method: 'POST', headers, body: raw });
+      record.status = answer.status;
+      res
+        .status(answer.status)
+        .type('json')
+        .send(await answer.text());
+    } catch (error) {
+      res.status(502).json({ error: (error as Error).message });
+    }
+  };
+}
+
 /**
  * Starts the tap on 127.0.0.1, then the emulator from `makeEmulator(webhookUrl)` behind it: /graphql is
  * recorded then served by the emulator, like every other path.
@@ -106,37 +141,11 @@ export async function startWireTap(makeEmulator: (webhookUrl: string) => Emulato
     });
     next();
   });
-  app.post('/bench-webhook', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    let payload: { solutionInstanceId?: unknown; externalAuthId?: unknown } = {};
-    try {
-      payload = JSON.parse(raw.toString('utf8')) as typeof payload;
-    } catch {
-      // Forwarded as is; the API judges it.
-    }
-    const record: RelayedWebhook = {
-      at: Date.now(),
-      solutionInstanceId: String(payload.solutionInstanceId ?? ''),
-      externalAuthId: String(payload.externalAuthId ?? ''),
-      status: 0,
-    };
-    webhooks.push(record);
-    const headers: Record<string, string> = {};
-    for (const name of ['content-type', 'webhook-id', 'webhook-timestamp', 'webhook-signature']) {
-      const value = req.get(name);
-      if (value !== undefined) headers[name] = value;
-    }
-    try {
-      const answer = await fetch(apiWebhook, { method: 'POST', headers, body: raw });
-      record.status = answer.status;
-      res
-        .status(answer.status)
-        .type('json')
-        .send(await answer.text());
-    } catch (error) {
-      res.status(502).json({ error: (error as Error).message });
-    }
-  });
+  app.post(
+    '/bench-webhook',
+    express.raw({ type: () => true, limit: '64kb' }),
+    relay(webhooks, () => apiWebhook),
+  );
   app.use((req, res, next) => (behind.emulator as Emulator).app(req, res, next));
   const server = app.listen(0, '127.0.0.1');
   const { port } = await listen(server);
