@@ -29,6 +29,8 @@ export interface ApiContext {
 const WAIT_SECONDS = 30;
 /** How often describe is asked whether an enabled saga reports `completed` yet. */
 const DESCRIBE_POLL_MS = 250;
+const MAX_503_RETRIES = 5;
+const RETRY_503_MS = 1000;
 const CLOSED = new Set(['completed', 'failed', 'timed_out', 'cancelled', 'compensating']);
 
 async function call(ctx: ApiContext, path: string, init: RequestInit = {}): Promise<Response> {
@@ -36,7 +38,11 @@ async function call(ctx: ApiContext, path: string, init: RequestInit = {}): Prom
 }
 
 /** POSTs until every slot has a URL; throws when the saga closes first or the API refuses. */
-export async function postUntilUrls(ctx: ApiContext, plan: TimedPlan): Promise<ConnectionStatus> {
+export async function postUntilUrls(
+  ctx: ApiContext,
+  plan: TimedPlan,
+  timing: SagaTiming,
+): Promise<ConnectionStatus> {
   const body = JSON.stringify({
     externalUserId: plan.externalUserId,
     userName: `Bench user ${plan.externalUserId}`,
@@ -45,12 +51,22 @@ export async function postUntilUrls(ctx: ApiContext, plan: TimedPlan): Promise<C
     authTimeout: '30m',
   });
   const headers = { authorization: `Bearer ${ctx.apiToken}`, 'content-type': 'application/json' };
+  let unavailable = 0;
   for (let attempt = 0; ; attempt++) {
     const res = await call(ctx, `/v1/connections?wait=${WAIT_SECONDS}`, { method: 'POST', headers, body });
     const status = (await res.json()) as ConnectionStatus & { error?: { message?: string } };
-    const expected = attempt === 0 ? 201 : 200;
-    if (res.status !== expected) {
-      throw new Error(`POST answered ${res.status} (expected ${expected}): ${JSON.stringify(status.error)}`);
+    // A partner retries a 503 (Temporal busy or unreachable) shortly; the saga may have started anyway.
+    if (res.status === 503 && unavailable < MAX_503_RETRIES) {
+      unavailable++;
+      timing.unavailable = unavailable;
+      await abortable(ctx.signal, RETRY_503_MS);
+      continue;
+    }
+    const expected = attempt === 0 ? [201] : unavailable > 0 ? [200, 201] : [200];
+    if (!expected.includes(res.status)) {
+      throw new Error(
+        `POST answered ${res.status} (expected ${expected.join('/')}): ${JSON.stringify(status.error)}`,
+      );
     }
     if (status.authSlots.every((s) => s.url) && status.solutionInstanceId) return status;
     if (CLOSED.has(status.step)) throw new Error(`saga reached ${status.step} before its URLs`);
@@ -116,7 +132,7 @@ function lastWebhookAt(ctx: ApiContext, solutionInstanceId: string): number | un
 /** Starts the saga and waits for its URLs; fills `urlsAt` (or `error`). */
 export async function startThroughApi(ctx: ApiContext, timing: SagaTiming, plan: TimedPlan) {
   try {
-    const status = await postUntilUrls(ctx, plan);
+    const status = await postUntilUrls(ctx, plan, timing);
     timing.urlsAt = Date.now();
     return status;
   } catch (error) {

@@ -22,7 +22,8 @@ export interface PerSaga {
 }
 
 export interface Figures {
-  sagas: { total: number; completed: number; failed: number };
+  /** `retried503`: sagas whose POST answered 503 (Temporal busy) and was sent again. */
+  sagas: { total: number; completed: number; failed: number; retried503: number };
   startToUrlsMs: Percentiles & { medianOverMax: number };
   webhookToCompletedMs: Percentiles;
   throughput: { wallMs: number; sagasPerMinute: number };
@@ -91,7 +92,12 @@ export function figuresOf(phase: Phase, times: number[]): Figures {
   const first = Math.min(...times);
   const untilUrls = times.filter((at) => at <= lastUrls).length;
   return {
-    sagas: { total: timings.length, completed, failed: timings.filter((t) => t.error).length },
+    sagas: {
+      total: timings.length,
+      completed,
+      failed: timings.filter((t) => t.error).length,
+      retried503: timings.filter((t) => t.unavailable).length,
+    },
     startToUrlsMs: { ...urls, medianOverMax: r2(urls.p50 / urls.max) },
     webhookToCompletedMs: percentiles(webhookToDone),
     throughput: { wallMs, sagasPerMinute: r1(completed / (wallMs / 60_000)) },
@@ -159,6 +165,9 @@ export function judge(result: ModeResult): { problems: string[]; warnings: strin
   const warnings: string[] = [];
   const { product, requests, config } = result;
   if (product.sagas.failed > 0) problems.push(`${product.sagas.failed} saga(s) failed`);
+  if (product.sagas.retried503 > 0) {
+    warnings.push(`${product.sagas.retried503} saga(s) got a 503 from POST and sent it again`);
+  }
   if (result.floor && result.floor.sagas.failed > 0)
     problems.push(`${result.floor.sagas.failed} floor saga(s) failed`);
   for (const k of ['new', 'known'] as const) {

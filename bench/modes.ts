@@ -17,7 +17,7 @@ import { runBurst, runFloor, runIdle, runWaiting, type Phase } from './modes-run
 import type { BenchOptions } from './options.js';
 import { planTimed, type TimedPlan } from './timing.js';
 
-/** The end user's think time in burst and waiting modes (idle authorises at once). */
+/** The end user's think time in burst mode (idle and waiting authorise at once). */
 const THINK_MS: [number, number] = [2000, 8000];
 
 async function timedPart(
@@ -81,7 +81,7 @@ function buildModeResult(
       rateLimitPerSecond: options.noLimit ? null : options.rateLimitPerSecond,
       workers: options.workers,
       seed: options.seed,
-      thinkMs: options.mode === 'idle' ? [0, 0] : THINK_MS,
+      thinkMs: options.mode === 'burst' ? THINK_MS : [0, 0],
       temporal: stack.ownDevServer ? 'own dev server' : 'given address',
     },
     machine: machineOf(load[0], load[1]),
@@ -146,7 +146,7 @@ export async function runApiMode(
   progress: Progress,
   onStarted: (close: () => Promise<void>) => void,
 ): Promise<number> {
-  const [minMs, maxMs] = options.mode === 'idle' ? [0, 0] : THINK_MS;
+  const [minMs, maxMs] = options.mode === 'burst' ? THINK_MS : [0, 0];
   const plans = planTimed(options.sagas, options.seed, minMs, maxMs);
   const stack = await startApiStack({
     slots: options.slots,

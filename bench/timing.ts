@@ -25,6 +25,8 @@ export interface SagaTiming {
   webhookAt?: number;
   completedAt?: number;
   error?: string;
+  /** POSTs that answered 503 and were sent again. */
+  unavailable?: number;
 }
 
 /** mulberry32: a small seeded generator, so two runs with one seed give the same think times. */
