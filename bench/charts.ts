@@ -110,6 +110,7 @@ export function rssChart(result: ModeResult, phase: Phase): string {
     yLabel: 'RSS of the worker process(es), MB',
     series: [{ name: 'worker RSS (VmRSS)', color: BLUE, points }],
     vLines,
+    legendAt: 'top-left',
   });
 }
 

@@ -21,6 +21,8 @@ export interface ChartSpec {
   hLines?: { y: number; label: string; color: string }[];
   vLines?: { x: number; label: string }[];
   yMax?: number;
+  /** Where the legend goes (default bottom right). */
+  legendAt?: 'bottom-right' | 'top-left';
 }
 
 const W = 760;
@@ -86,12 +88,12 @@ function axes(
   return out;
 }
 
-/** Bottom right inside the plot, on a white box: where rates, CDFs and RSS curves rarely are. */
-function legend(series: Series[]): string[] {
+/** Inside the plot on a white box; bottom right is where rates and CDFs rarely are. */
+function legend(series: Series[], at: ChartSpec['legendAt']): string[] {
   const width = 16 + 30 + 7 * Math.max(...series.map((s) => s.name.length));
   const height = 10 + series.length * 18;
-  const left = M.left + PW - width - 10;
-  const top = M.top + PH - height - 24;
+  const left = at === 'top-left' ? M.left + 10 : M.left + PW - width - 10;
+  const top = at === 'top-left' ? M.top + 10 : M.top + PH - height - 24;
   const out = [
     `<rect x="${left}" y="${top}" width="${width}" height="${height}" fill="#fff" fill-opacity="0.85" stroke="#d1d5db"/>`,
   ];
@@ -133,12 +135,13 @@ export function lineChart(spec: ChartSpec): string {
       `<text x="${M.left + PW - 6}" y="${n(sy(h.y) - 6)}" text-anchor="end" fill="${h.color}">${esc(h.label)}</text>`,
     );
   }
-  for (const v of spec.vLines ?? []) {
+  // Labels step up from the bottom, so markers close together stay readable.
+  (spec.vLines ?? []).forEach((v, i) => {
     body.push(
       `<line x1="${n(sx(v.x))}" x2="${n(sx(v.x))}" y1="${M.top}" y2="${M.top + PH}" stroke="#9ca3af" stroke-dasharray="3 3"/>`,
-      `<text x="${n(sx(v.x) + 4)}" y="${M.top + PH - 8}" fill="#4b5563">${esc(v.label)}</text>`,
+      `<text x="${n(sx(v.x) + 4)}" y="${M.top + PH - 8 - (i % 4) * 16}" fill="#4b5563">${esc(v.label)}</text>`,
     );
-  }
+  });
   for (const s of spec.series) {
     if (s.points.length === 0) continue;
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
@@ -146,6 +149,6 @@ export function lineChart(spec: ChartSpec): string {
       `<path d="${path(s.points, s.step ?? false, sx, sy)}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`,
     );
   }
-  body.push(...legend(spec.series));
+  body.push(...legend(spec.series, spec.legendAt));
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, sans-serif" font-size="12">\n${body.filter(Boolean).join('\n')}\n</svg>\n`;
 }
