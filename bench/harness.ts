@@ -45,7 +45,7 @@ export interface Harness {
 }
 
 /** A solution with `slots` auth slots, so any slot count can be benchmarked on the emulator. */
-function benchSolution(slots: number): SolutionSeed {
+export function benchSolution(slots: number): SolutionSeed {
   return {
     id: 'bench-sol',
     title: `Bench solution (${slots} slot${slots === 1 ? '' : 's'})`,
@@ -57,10 +57,10 @@ function benchSolution(slots: number): SolutionSeed {
   };
 }
 
-type Progress = (message: string) => void;
+export type Progress = (message: string) => void;
 
 /** What was started so far; `close()` stops it newest first, reporting each, and runs once. */
-class Cleanups {
+export class Cleanups {
   private readonly steps: { name: string; run: () => Promise<void> }[] = [];
   private closed = false;
 
@@ -84,7 +84,7 @@ class Cleanups {
   }
 }
 
-async function startOwnDevServer(cleanups: Cleanups, progress: Progress): Promise<string> {
+export async function startOwnDevServer(cleanups: Cleanups, progress: Progress): Promise<string> {
   progress('starting the Temporal dev server …');
   const server = await startDevServer({ cliPath: await findTemporalCli(), onProgress: progress });
   cleanups.add('Temporal dev server', () => server.stop());

@@ -2,7 +2,7 @@
  * `npm run bench`: runs N connect sagas against the in-process Tray emulator on a fresh Temporal dev
  * server and reports Tray requests per saga (against the budget in docs/design.md), latency,
  * throughput, the observed Tray request rate and memory; then probes how fast the API answers GET
- * while no worker runs. Exits 1 when a saga fails or spends more than its budget or a probe call
+ * while no worker runs. `--mode burst|idle|waiting` go through the API instead (bench/modes.ts). Exits 1 when a saga fails or spends more than its budget or a probe call
  * answers wrong, 2 on bad flags, 130 on Ctrl-C; it always stops what it started.
  */
 import { setMaxListeners } from 'node:events';
@@ -13,6 +13,7 @@ import { connectionIdFor } from '../common/messages.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { startHarness, type Harness } from './harness.js';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { runApiMode } from './modes.js';
 import { renderResult } from './render.js';
 import { buildResult } from './report.js';
 import { sampleMemory, type BenchResult, type MemorySample } from './result.js';
@@ -247,6 +248,9 @@ async function main(): Promise<number> {
   timeout.unref();
 
   try {
+    if (options.mode !== 'sagas') {
+      return await runApiMode(options, controller.signal, progress, (close) => (emergencyClose = close));
+    }
     return await run(options, controller);
   } catch (error) {
     progress(`aborted: ${(error as Error).message}`);

@@ -4,7 +4,20 @@
  */
 import { parseArgs } from 'node:util';
 
+export type BenchMode = 'sagas' | 'burst' | 'idle' | 'waiting';
+export const MODES: readonly BenchMode[] = ['sagas', 'burst', 'idle', 'waiting'];
+
 export interface BenchOptions {
+  /** `sagas` (the default) drives sagas in-process; the others go through the API (docs/bench.md). */
+  mode: BenchMode;
+  /** Worker processes (`worker/main.ts`) on the task queue; modes other than `sagas` only. */
+  workers: number;
+  /** Also run the same shape with no-op activities on another task queue (Temporal's floor). */
+  floor: boolean;
+  /** Seeds the end users' think times (burst, waiting). */
+  seed: number;
+  /** `--no-limit` / `--rate-limit 0`: the rate limit lifted (a limit far above what the box reaches). */
+  noLimit: boolean;
   /** Sagas to run; half for new users, half for users that exist in Tray before the saga starts. */
   sagas: number;
   /** Auth slots per saga (1..20). */
@@ -26,18 +39,28 @@ export interface BenchOptions {
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
-  --sagas <n>              sagas to run, half new users, half known users (default 20)
+  --mode <m>               sagas (default: in-process, 10 at a time), burst (N POSTed at once through the API),
+                           idle (one at a time through the API), waiting (N left waiting, worker RSS sampled)
+  --sagas <n>              sagas to run, half new users, half known users
+                           (default 20; burst 100; idle 20; waiting 1000)
+  --workers <n>            worker processes on the task queue, API modes only (default 1)
+  --floor                  also run the same shape with no-op activities (Temporal's floor), API modes only
+  --seed <n>               seed for the end users' 2-8 s think times (default 1)
+  --no-limit               lift the rate limit (same as --rate-limit 0), API modes only
   --slots <n>              auth slots per saga, 1..20 (default 2)
   --concurrency <n>        sagas in flight at once (default 10)
   --rate-limit <n>         task-queue activity rate limit per second, like TRAY_RATE_LIMIT_PER_SECOND (default 25)
   --json                   print the JSON result on stdout (the table goes to stderr)
   --out <file>             write the JSON result here (default bench-results/<timestamp>.json)
   --temporal-address <a>   use a running Temporal server (with the search attributes) instead of a dev server
-  --timeout <seconds>      abort the run after this long (default 110)
+  --timeout <seconds>      abort the run after this long (default 110; burst 900; idle 600; waiting 2400)
   --probe-sagas <n>        sagas for the "workers down" probe (GET with no worker), 0 skips it (default 5)
   --help                   this text`;
 
 export class UsageError extends Error {}
+
+const DEFAULT_SAGAS: Record<BenchMode, number> = { sagas: 20, burst: 100, idle: 20, waiting: 1000 };
+const DEFAULT_TIMEOUT: Record<BenchMode, number> = { sagas: 110, burst: 900, idle: 600, waiting: 2400 };
 
 function wholeNumber(
   name: string,
@@ -78,6 +101,11 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
         'temporal-address': { type: 'string' },
         timeout: { type: 'string' },
         'probe-sagas': { type: 'string' },
+        mode: { type: 'string' },
+        workers: { type: 'string' },
+        floor: { type: 'boolean', default: false },
+        seed: { type: 'string' },
+        'no-limit': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -85,20 +113,34 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     throw new UsageError((error as Error).message);
   }
   if (values.help) return 'help';
+  const mode = (values.mode ?? 'sagas') as BenchMode;
+  if (!MODES.includes(mode)) {
+    throw new UsageError(`--mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(values.mode)}`);
+  }
+  const viaApi = mode !== 'sagas';
   const rateRaw = values['rate-limit'];
   const rateLimitPerSecond = rateRaw === undefined ? 25 : Number(rateRaw);
-  if (!(rateLimitPerSecond > 0) || !Number.isFinite(rateLimitPerSecond)) {
+  const noLimit = values['no-limit'] || (viaApi && rateLimitPerSecond === 0);
+  if (!noLimit && (!(rateLimitPerSecond > 0) || !Number.isFinite(rateLimitPerSecond))) {
     throw new UsageError(`--rate-limit must be a positive number, got ${JSON.stringify(rateRaw)}`);
   }
+  if (!viaApi && (values['no-limit'] || values.floor || values.workers !== undefined)) {
+    throw new UsageError('--workers, --floor and --no-limit need --mode burst, idle or waiting');
+  }
   return {
-    sagas: positiveInt('sagas', values.sagas, 20, 10_000),
+    mode,
+    workers: positiveInt('workers', values.workers, 1, 16),
+    floor: values.floor,
+    seed: wholeNumber('seed', values.seed, 1, 0, 2 ** 31),
+    noLimit,
+    sagas: positiveInt('sagas', values.sagas, DEFAULT_SAGAS[mode], 10_000),
     slots: positiveInt('slots', values.slots, 2, 20),
     concurrency: positiveInt('concurrency', values.concurrency, 10, 1_000),
     rateLimitPerSecond,
     json: values.json,
     ...(values.out !== undefined ? { out: values.out } : {}),
     ...(values['temporal-address'] !== undefined ? { temporalAddress: values['temporal-address'] } : {}),
-    timeoutSeconds: positiveInt('timeout', values.timeout, 110, 24 * 3600),
+    timeoutSeconds: positiveInt('timeout', values.timeout, DEFAULT_TIMEOUT[mode], 24 * 3600),
     probeSagas: wholeNumber('probe-sagas', values['probe-sagas'], 5, 0, 100),
   };
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import type { ModeResult } from '../bench/mode-result.js';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
 import { buildResult } from '../bench/report.js';
 import { sampleMemory, type BenchResult, type Observations } from '../bench/result.js';
@@ -87,11 +88,71 @@ test('two sagas stay within the 8 (new user) / 7 (known user) Tray request budge
   assert.match(stderr, /Workers down \(5\/5 sagas started/);
 });
 
+/** Runs an API mode at a tiny size; checks it passed and its JSON has the fields (never a timing). */
+async function runMode(mode: string, extra: string[]): Promise<ModeResult> {
+  const out = join(dir, `${mode}.json`);
+  const { code, stdout, stderr } = await runBench([
+    ...['--mode', mode, ...extra, '--json', '--out', out],
+    ...['--temporal-address', server.address, '--timeout', '240'],
+  ]);
+  assert.equal(code, 0, `bench --mode ${mode} exited ${code}:\n${stderr}`);
+  const result = JSON.parse(stdout) as ModeResult;
+  assert.equal(result.mode, mode);
+  assert.deepEqual(result.problems, []);
+  assert.equal(result.product.sagas.completed, result.config.sagas);
+  for (const key of ['p10', 'p50', 'p90', 'p99', 'max', 'medianOverMax'] as const) {
+    assert.equal(typeof result.product.startToUrlsMs[key], 'number', `startToUrlsMs.${key}`);
+  }
+  assert.equal(result.product.webhookToCompletedMs.count, result.config.sagas);
+  assert.ok(result.product.perSecond.length > 0 && typeof result.product.busiest5s.perSecond === 'number');
+  // Counted on the wire, in front of the emulator: every request belongs to a saga and both logs agree.
+  assert.equal(result.requests.metered, result.requests.seenByEmulator);
+  assert.equal(result.requests.unattributed, 0);
+  assert.ok(result.requests.new.max <= 8 && result.requests.known.max <= 7);
+  assert.ok(result.memory.samples.length > 0, 'worker RSS was sampled');
+  for (const chart of result.charts) assert.match(readFileSync(join(dir, chart), 'utf8'), /^<svg /);
+  return result;
+}
+
+test('--mode burst with --floor: three sagas through the API, the floor beside them, charts written', async () => {
+  const result = await runMode('burst', ['--sagas', '3', '--floor']);
+  assert.equal(result.config.rateLimitPerSecond, 25);
+  assert.equal(result.floor?.sagas.completed, 3);
+  assert.equal(typeof result.floor?.ratios.startToUrlsP50, 'number');
+  assert.deepEqual(
+    result.charts.map((c) => c.replace(/^burst-/, '')),
+    ['requests.svg', 'latency.svg', 'rss.svg'],
+  );
+});
+
+test('--mode idle: sagas one at a time', async () => {
+  const result = await runMode('idle', ['--sagas', '2']);
+  assert.deepEqual(result.config.thinkMs, [0, 0]);
+  assert.equal(result.floor, null);
+});
+
+test('--mode waiting: sagas left waiting, RSS noted, then all completed', async () => {
+  const result = await runMode('waiting', ['--sagas', '3']);
+  assert.equal(typeof result.memory.rssAtWaitingMb?.all, 'number');
+  assert.equal(result.completion?.sagas, 3);
+});
+
 test('a bad flag exits 2 with the usage text and starts nothing', async () => {
   const { code, stderr } = await runBench(['--sagas', 'many']);
   assert.equal(code, 2);
   assert.match(stderr, /--sagas must be a whole number/);
   assert.match(stderr, /Usage: npm run bench/);
+});
+
+test('mode flags: defaults per mode, --rate-limit 0 lifts the limit, API-only flags need an API mode', () => {
+  const burst = parseBenchOptions(['--mode', 'burst']) as BenchOptions;
+  assert.equal(burst.sagas, 100);
+  assert.equal(burst.workers, 1);
+  assert.equal((parseBenchOptions(['--mode', 'waiting']) as BenchOptions).sagas, 1000);
+  assert.equal((parseBenchOptions(['--mode', 'idle', '--rate-limit', '0']) as BenchOptions).noLimit, true);
+  assert.throws(() => parseBenchOptions(['--mode', 'fast']), /--mode must be one of/);
+  assert.throws(() => parseBenchOptions(['--floor']), /need --mode burst, idle or waiting/);
+  assert.throws(() => parseBenchOptions(['--rate-limit', '0']), /--rate-limit must be a positive number/);
 });
 
 test('a saga one request over budget fails the result (exit 1), naming the saga kind', () => {

@@ -1,0 +1,158 @@
+/**
+ * What the API modes run against: a Temporal server (its own dev server unless given one), the Tray
+ * emulator behind the wire tap, the API in-process (`createApp`), `--workers` worker processes on
+ * one task queue and, with `--floor`, the floor worker in-process on a queue of its own.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { pino } from 'pino';
+import { createApp } from '../api/app.js';
+import { WEBHOOK_PATH } from '../api/webhook.js';
+import { closeServer, listen, quietRuntime } from '../dev/in-process.js';
+import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
+import { benchSolution, Cleanups, startOwnDevServer, type Progress } from './harness.js';
+import { startFloorWorker, type FloorWorker } from './floor.js';
+import { startWorkerChild, type WorkerChild } from './worker-children.js';
+import { startWireTap, type WireTap } from './wire-meter.js';
+
+/** What `--no-limit` gives the workers: a limit the box never reaches (they require one). */
+export const LIFTED_RATE = 100_000;
+
+export interface ApiStackOptions {
+  slots: number;
+  rateLimitPerSecond: number;
+  workers: number;
+  floor: boolean;
+  temporalAddress?: string;
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+export interface ApiStack {
+  client: Client;
+  api: string;
+  apiToken: string;
+  emulator: Emulator;
+  tap: WireTap;
+  solution: SolutionSeed;
+  taskQueue: string;
+  workers: WorkerChild[];
+  floor?: FloorWorker;
+  ownDevServer: boolean;
+  close(): Promise<void>;
+}
+
+async function startApi(client: Client, taskQueue: string, webhookSecret: string, cleanups: Cleanups) {
+  const apiToken = randomBytes(18).toString('base64url');
+  const app = createApp({
+    client,
+    taskQueue,
+    namespace: 'default',
+    apiToken,
+    webhookSecret,
+    logger: pino({ level: 'silent' }),
+  });
+  const server = app.listen(0, '127.0.0.1');
+  const { port } = await listen(server);
+  cleanups.add('API', () => closeServer(server));
+  return { api: `http://127.0.0.1:${port}`, apiToken };
+}
+
+async function startWorkers(
+  options: ApiStackOptions,
+  env: Parameters<typeof startWorkerChild>[0],
+  cleanups: Cleanups,
+): Promise<WorkerChild[]> {
+  options.progress(`starting ${options.workers} worker process(es) (each bundles the workflows) …`);
+  const workers = await Promise.all(
+    Array.from({ length: options.workers }, async () => {
+      const child = await startWorkerChild(env, options.signal);
+      cleanups.add(`worker process ${child.pid}`, () => child.stop());
+      return child;
+    }),
+  );
+  options.progress(
+    `worker process(es) ${workers.map((w) => w.pid).join(', ')} on task queue ${env.taskQueue}`,
+  );
+  return workers;
+}
+
+/** Starts everything; cleans up what it started if a step fails. */
+export async function startApiStack(options: ApiStackOptions): Promise<ApiStack> {
+  const { progress } = options;
+  const cleanups = new Cleanups(progress);
+  try {
+    quietRuntime();
+    const ownDevServer = options.temporalAddress === undefined;
+    const address = options.temporalAddress ?? (await startOwnDevServer(cleanups, progress));
+    const solution = benchSolution(options.slots);
+    const masterToken = `mt_${randomBytes(18).toString('base64url')}`;
+    const embeddedId = `emb-bench-${randomBytes(3).toString('hex')}`;
+    const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
+    const tap = await startWireTap((webhookUrl) =>
+      createEmulator({
+        masterToken,
+        embeddedId,
+        solutions: [...DEMO_SOLUTIONS, solution],
+        webhookUrl,
+        webhookSecret,
+      }),
+    );
+    cleanups.add('Tray emulator and wire tap', () => closeServer(tap.server));
+    progress(`Tray emulator behind the wire tap on ${tap.url}`);
+
+    const connection = await Connection.connect({ address });
+    cleanups.add('Temporal client connection', () => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+    const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
+    const { api, apiToken } = await startApi(client, taskQueue, webhookSecret, cleanups);
+    tap.setApiWebhook(`${api}${WEBHOOK_PATH}`);
+    progress(`API on ${api}`);
+
+    const rate = options.rateLimitPerSecond;
+    const env = {
+      temporalAddress: address,
+      namespace: 'default',
+      taskQueue,
+      graphqlUrl: `${tap.url}/graphql`,
+      dialogBaseUrl: tap.url,
+      masterToken,
+      embeddedId,
+      rateLimitPerSecond: rate,
+    };
+    const [workers, floor] = await Promise.all([
+      startWorkers(options, env, cleanups),
+      options.floor ? startFloor(address, rate, cleanups) : Promise.resolve(undefined),
+    ]);
+    if (floor) progress(`floor worker (no-op activities) on task queue ${floor.taskQueue}`);
+    return {
+      client,
+      api,
+      apiToken,
+      emulator: tap.emulator,
+      tap,
+      solution,
+      taskQueue,
+      workers,
+      ...(floor ? { floor } : {}),
+      ownDevServer,
+      close: () => cleanups.close(),
+    };
+  } catch (error) {
+    await cleanups.close();
+    throw error;
+  }
+}
+
+async function startFloor(
+  address: string,
+  rateLimitPerSecond: number,
+  cleanups: Cleanups,
+): Promise<FloorWorker> {
+  const connection = await NativeConnection.connect({ address });
+  cleanups.add('floor worker connection', () => connection.close());
+  const floor = await startFloorWorker({ connection, namespace: 'default', rateLimitPerSecond });
+  cleanups.add('floor worker', () => floor.close());
+  return floor;
+}

@@ -1,0 +1,112 @@
+/** Renders an API mode's result (burst, idle, waiting) as the plain-text table the bench prints. */
+import type { Figures, ModeResult } from './mode-result.js';
+
+const s = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—');
+const x = (ratio: number | undefined) =>
+  ratio !== undefined && Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—';
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((cell, col) => (col === 0 ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0)))
+        .join('  '),
+    )
+    .join('\n');
+}
+
+function latencyRows(label: string, f: Figures): string[][] {
+  const u = f.startToUrlsMs;
+  const w = f.webhookToCompletedMs;
+  return [
+    [`${label} start → URLs`, s(u.p10), s(u.p50), s(u.p90), s(u.p99), s(u.max), `${u.medianOverMax}`],
+    [`${label} webhook → completed`, s(w.p10), s(w.p50), s(w.p90), s(w.p99), s(w.max), ''],
+  ];
+}
+
+function header(result: ModeResult): string {
+  const { config: c, machine: m, product: p } = result;
+  const limit = c.rateLimitPerSecond === null ? 'limit lifted' : `budget ${c.rateLimitPerSecond}/s`;
+  return (
+    `connect-saga bench --mode ${result.mode} — ${p.sagas.completed}/${p.sagas.total} sagas completed, ${c.slots} slot(s), ` +
+    `${limit}, ${c.workers} worker process(es), think ${c.thinkMs[0] / 1000}–${c.thinkMs[1] / 1000} s (seed ${c.seed}) ` +
+    `(${m.cpus} CPUs, load ${m.loadAverage.before}→${m.loadAverage.after}, Node ${m.node}, ${c.temporal})`
+  );
+}
+
+function rateLines(result: ModeResult): string[] {
+  const { product: p, floor: f, config: c } = result;
+  const limit = c.rateLimitPerSecond;
+  const lines = [
+    `Tray requests (counted on the wire): busiest 5 s ${p.busiest5s.perSecond.toFixed(1)} req/s (at ${p.busiest5s.startsAtS} s)` +
+      `${limit === null ? '' : ` vs budget ${limit}/s → ${p.busiest5s.perSecond <= limit ? 'within' : 'OVER'}`}; ` +
+      `mean until the last URLs ${p.meanUntilLastUrls} req/s`,
+    `  per second: ${p.perSecond.join(' ')}`,
+    `Throughput: ${p.throughput.sagasPerMinute} sagas/min (${p.sagas.completed} in ${s(p.throughput.wallMs)})` +
+      (f ? `; floor ${f.throughput.sagasPerMinute} sagas/min → ${x(f.ratios.throughput)} the floor` : ''),
+  ];
+  if (f) lines.push(`Floor activities: busiest 5 s ${f.busiest5s.perSecond.toFixed(1)}/s`);
+  return lines;
+}
+
+function requestLines(result: ModeResult): string[] {
+  const r = result.requests;
+  return [
+    'Tray requests per saga',
+    table([
+      ['', 'sagas', 'min', 'max', 'mean', 'budget', 'within'],
+      ...(['new', 'known'] as const).map((k) => [
+        `${k} user`,
+        String(r[k].sagas),
+        String(r[k].min),
+        String(r[k].max),
+        String(r[k].mean),
+        String(r[k].budget),
+        r[k].withinBudget ? 'yes' : 'NO',
+      ]),
+    ]),
+    `wire tap ${r.metered}, emulator log ${r.seenByEmulator}, not 200 ${r.failed}, unattributed ${r.unattributed}`,
+  ];
+}
+
+function memoryLines(result: ModeResult): string[] {
+  const { memory, completion } = result;
+  const lines: string[] = [];
+  if (memory.samples.length) lines.push(`Worker RSS: peak ${memory.peakMb} MB`);
+  if (memory.rssAtWaitingMb) {
+    const at = Object.entries(memory.rssAtWaitingMb).map(([k, mb]) => `${k} waiting ${mb} MB`);
+    lines.push(`  at ${at.join(', ')}`);
+  }
+  if (completion) {
+    lines.push(
+      `Completing ${completion.sagas} waiting sagas: ${s(completion.wallMs)}, ${s(completion.perSagaMs)} per saga`,
+    );
+  }
+  return lines;
+}
+
+/** The result as plain text for a terminal. */
+export function renderModeResult(result: ModeResult): string {
+  const f = result.floor;
+  const rows = [
+    ['latency', 'p10', 'p50', 'p90', 'p99', 'max', 'p50/max'],
+    ...latencyRows('saga', result.product),
+  ];
+  if (f) rows.push(...latencyRows('floor', f));
+  const lines = [header(result), '', table(rows)];
+  if (f) {
+    lines.push(
+      `vs floor: start → URLs p50 ${x(f.ratios.startToUrlsP50)}, max ${x(f.ratios.startToUrlsMax)}; ` +
+        `webhook → completed p50 ${x(f.ratios.webhookToCompletedP50)}, p99 ${x(f.ratios.webhookToCompletedP99)}`,
+    );
+  }
+  lines.push('', ...rateLines(result), '', ...requestLines(result), ...memoryLines(result));
+  if (result.failures.length) {
+    lines.push('', 'Failed sagas:', ...result.failures.slice(0, 10).map((e) => `  ${e.id}: ${e.error}`));
+  }
+  if (result.charts.length) lines.push('', `Charts: ${result.charts.join(', ')}`);
+  lines.push('', ...result.warnings.map((w) => `WARNING: ${w}`));
+  lines.push(result.problems.length === 0 ? 'PASS' : `FAIL: ${result.problems.join('; ')}`);
+  return lines.join('\n');
+}

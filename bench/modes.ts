@@ -1,0 +1,213 @@
+/**
+ * `npm run bench -- --mode burst|idle|waiting`: starts the API stack, runs the mode's timed part
+ * (and, with --floor, the same shape on the floor), writes the JSON and the SVG charts, prints the
+ * table. Returns the exit code (0 pass, 1 a problem); it always stops what it started.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import type { ApiContext } from './api-sagas.js';
+import { LIFTED_RATE, startApiStack, type ApiStack } from './api-stack.js';
+import { writeCharts } from './charts.js';
+import type { Progress } from './harness.js';
+import { figuresOf, judge, machineOf, perSaga, ratios, type ModeResult } from './mode-result.js';
+import { renderModeResult } from './mode-render.js';
+import { runBurst, runFloor, runIdle, runWaiting, type Phase } from './modes-run.js';
+import type { BenchOptions } from './options.js';
+import { planTimed, type TimedPlan } from './timing.js';
+
+/** The end user's think time in burst mode (idle and waiting authorise at once). */
+const THINK_MS: [number, number] = [2000, 8000];
+
+async function timedPart(
+  stack: ApiStack,
+  ctx: ApiContext,
+  plans: TimedPlan[],
+  options: BenchOptions,
+  progress: Progress,
+) {
+  const run = { burst: runBurst, idle: runIdle, waiting: runWaiting }[
+    options.mode as 'burst' | 'idle' | 'waiting'
+  ];
+  progress(`${options.mode}: ${plans.length} saga(s) through the API …`);
+  const phase = await run(ctx, plans, stack.workers, progress);
+  let floor: Phase | undefined;
+  if (stack.floor && options.mode !== 'waiting' && !ctx.signal.aborted) {
+    const f = stack.floor;
+    progress(`floor: the same ${plans.length} saga(s) with no-op activities …`);
+    floor = await runFloor(
+      { client: stack.client, taskQueue: f.taskQueue, slotIds: ctx.slotIds, signal: ctx.signal },
+      plans,
+      options.mode === 'idle' ? 1 : plans.length,
+      progress,
+      () => f.activityTimes.length,
+    );
+  }
+  return { phase, floor };
+}
+
+function buildModeResult(
+  stack: ApiStack,
+  options: BenchOptions,
+  phase: Phase,
+  floor: Phase | undefined,
+  load: [number, number],
+): ModeResult {
+  const wire = stack.tap.requests.filter((r) => r.at >= phase.startedAt);
+  const product = figuresOf(
+    phase,
+    wire.map((r) => r.at),
+  );
+  const counted = perSaga(phase.timings, wire, stack.emulator);
+  const floorFigures =
+    floor && stack.floor
+      ? figuresOf(
+          floor,
+          stack.floor.activityTimes.filter((at) => at >= floor.startedAt),
+        )
+      : undefined;
+  const samples = phase.rss.map((s) => ({
+    s: Math.round((s.at - phase.startedAt) / 100) / 10,
+    mb: s.mb,
+    waiting: s.waiting,
+  }));
+  const result: ModeResult = {
+    mode: options.mode,
+    startedAt: new Date(phase.startedAt).toISOString(),
+    config: {
+      sagas: options.sagas,
+      slots: options.slots,
+      rateLimitPerSecond: options.noLimit ? null : options.rateLimitPerSecond,
+      workers: options.workers,
+      seed: options.seed,
+      thinkMs: options.mode === 'burst' ? THINK_MS : [0, 0],
+      temporal: stack.ownDevServer ? 'own dev server' : 'given address',
+    },
+    machine: machineOf(load[0], load[1]),
+    product,
+    requests: {
+      new: counted.new,
+      known: counted.known,
+      metered: wire.length,
+      seenByEmulator: stack.emulator.requests.filter((r) => r.at >= phase.startedAt).length,
+      unattributed: counted.unattributed,
+      failed: wire.filter((r) => r.status !== 200).length,
+    },
+    memory: {
+      samples,
+      peakMb: samples.length ? Math.max(...samples.map((s) => s.mb)) : 0,
+      rssAtWaitingMb: phase.rssAtWaiting ?? null,
+    },
+    completion: phase.completion
+      ? {
+          sagas: phase.completion.sagas,
+          wallMs: phase.completion.finishedAt - phase.completion.startedAt,
+          perSagaMs: Math.round(
+            (phase.completion.finishedAt - phase.completion.startedAt) / phase.completion.sagas,
+          ),
+        }
+      : null,
+    floor: floorFigures ? { ...floorFigures, ratios: ratios(product, floorFigures) } : null,
+    failures: phase.timings
+      .filter((t) => t.error)
+      .slice(0, 20)
+      .map((t) => ({ id: t.id, error: t.error as string })),
+    charts: [],
+    problems: [],
+    warnings: [],
+  };
+  Object.assign(result, judge(result));
+  return result;
+}
+
+/** Ends the sagas an aborted run left open, so none lingers on a server it did not start. */
+async function terminateOpen(
+  stack: ApiStack,
+  phase: Phase | undefined,
+  plans: TimedPlan[],
+  solutionId: string,
+) {
+  const done = new Set(phase?.timings.filter((t) => t.completedAt !== undefined).map((t) => t.id));
+  const ids = plans.map((p) => `connect:${p.externalUserId}:${solutionId}`).filter((id) => !done.has(id));
+  await Promise.allSettled(
+    ids.map((id) =>
+      stack.client.withDeadline(Date.now() + 5000, () =>
+        stack.client.workflow.getHandle(id).terminate('bench aborted'),
+      ),
+    ),
+  );
+}
+
+/** Runs an API mode end to end; see the file comment. */
+export async function runApiMode(
+  options: BenchOptions,
+  signal: AbortSignal,
+  progress: Progress,
+  onStarted: (close: () => Promise<void>) => void,
+): Promise<number> {
+  const [minMs, maxMs] = options.mode === 'burst' ? THINK_MS : [0, 0];
+  const plans = planTimed(options.sagas, options.seed, minMs, maxMs);
+  const stack = await startApiStack({
+    slots: options.slots,
+    rateLimitPerSecond: options.noLimit ? LIFTED_RATE : options.rateLimitPerSecond,
+    workers: options.workers,
+    floor: options.floor,
+    ...(options.temporalAddress !== undefined ? { temporalAddress: options.temporalAddress } : {}),
+    signal,
+    progress,
+  });
+  onStarted(() => stack.close());
+  let phase: Phase | undefined;
+  try {
+    // A worker process that dies mid-run would otherwise leave every saga waiting until the timeout.
+    const died = Promise.race(stack.workers.map((w) => w.exited));
+    died.catch(() => undefined);
+    const ctx: ApiContext = {
+      api: stack.api,
+      apiToken: stack.apiToken,
+      client: stack.client,
+      emulator: stack.emulator,
+      tap: stack.tap,
+      solutionId: stack.solution.id,
+      slotIds: stack.solution.authSlots.map((s) => s.externalId),
+      signal,
+    };
+    for (const p of plans.filter((p) => p.kind === 'known'))
+      stack.emulator.store.createUser(p.externalUserId, `Bench user ${p.externalUserId}`);
+    const loadBefore = loadavg()[0] ?? 0;
+    const part = timedPart(stack, ctx, plans, options, progress);
+    const { phase: measured, floor } = await Promise.race([part, died.then(() => part)]);
+    phase = measured;
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+    const result = buildModeResult(stack, options, phase, floor, [loadBefore, loadavg()[0] ?? 0]);
+    return publishMode(result, options, phase, floor, progress);
+  } finally {
+    if (signal.aborted) await terminateOpen(stack, phase, plans, stack.solution.id);
+    progress('cleaning up …');
+    await stack.close();
+  }
+}
+
+function publishMode(
+  result: ModeResult,
+  options: BenchOptions,
+  phase: Phase,
+  floor: Phase | undefined,
+  progress: Progress,
+): number {
+  const stamp = result.startedAt.replace(/[:.]/g, '-');
+  const outFile = options.out ?? join(PROJECT_ROOT, 'bench-results', `${options.mode}-${stamp}.json`);
+  mkdirSync(dirname(outFile), { recursive: true });
+  result.charts = writeCharts(outFile, result, phase, floor).map((f) => relative(dirname(outFile), f));
+  writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
+  const text = renderModeResult(result);
+  if (options.json) {
+    process.stderr.write(`${text}\n`);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${text}\n`);
+  }
+  progress(`result written to ${relative(process.cwd(), outFile) || outFile} (charts beside it)`);
+  return result.problems.length === 0 ? 0 : 1;
+}
