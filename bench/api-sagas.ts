@@ -8,7 +8,7 @@
 import type { Client } from '@temporalio/client';
 import { connectionIdFor } from '../common/messages.js';
 import type { ConnectionStatus } from '../common/messages.js';
-import { memoOf } from '../api/temporal.js';
+import { memoOf } from '../api/saga-reads.js';
 import type { Emulator } from '../emulator/server.js';
 import { abortable, type SagaTiming, type TimedPlan } from './timing.js';
 import type { WireTap } from './wire-meter.js';
