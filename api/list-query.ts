@@ -3,12 +3,15 @@
  * and the page token, each checked by the input rules, every problem reported at once; and the
  * Temporal visibility query the filters make.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { idProblem } from '../common/input.js';
 import { SEARCH_ATTRIBUTES, STEPS, WORKFLOW_TYPE, type ConnectStep } from '../common/messages.js';
 import { isStep } from '../common/status-view.js';
 import { ApiError } from './errors.js';
 import type { Problem } from './schemas.js';
+
+type SearchAttributeKey = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -21,15 +24,32 @@ export interface ListRequest {
   pageSize: number;
   /** The server's page token, decoded from the opaque one the API handed out. */
   pageToken?: Buffer;
+  rawPageToken?: string;
 }
 
-/** The opaque page token the API hands out: base64url of the server's token. */
-export const encodePageToken = (token: Uint8Array): string => Buffer.from(token).toString('base64url');
+const TOKEN_PROBLEM = 'pageToken is not a nextPageToken this API handed out for these filters';
 
-function decodePageToken(raw: string): Buffer | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(raw)) return undefined;
-  const token = Buffer.from(raw, 'base64url');
-  return token.length > 0 && token.toString('base64url') === raw ? token : undefined;
+// The opaque token is the server's token and a check over it and the query it belongs to: a token
+// the server did not make costs it an internal error (and retries), so the API refuses such a
+// token itself, and one that belongs to other filters, with a 400.
+const CHECK_BYTES = 12;
+
+function tokenCheck(token: Uint8Array, query: string): Buffer {
+  return createHash('sha256').update(query).update('\0').update(token).digest().subarray(0, CHECK_BYTES);
+}
+
+/** The opaque page token the API hands out for the server's `token` of `query`'s listing. */
+export function encodePageToken(token: Uint8Array, query: string): string {
+  return Buffer.concat([token, tokenCheck(token, query)]).toString('base64url');
+}
+
+/** The server's token inside an opaque one, if it was made for `query`. */
+function decodePageToken(raw: string, query: string): Buffer | undefined {
+  const bytes = Buffer.from(raw, 'base64url');
+  if (bytes.length <= CHECK_BYTES || bytes.toString('base64url') !== raw) return undefined;
+  const token = bytes.subarray(0, bytes.length - CHECK_BYTES);
+  const check = bytes.subarray(bytes.length - CHECK_BYTES);
+  return timingSafeEqual(check, tokenCheck(token, query)) ? token : undefined;
 }
 
 function pageSizeOf(raw: string): number | undefined {
@@ -62,8 +82,8 @@ function parameterProblem(
       return undefined;
     }
     case 'pageToken':
-      out.pageToken = decodePageToken(value);
-      return out.pageToken ? undefined : 'pageToken is not a token this API handed out';
+      out.rawPageToken = value;
+      return /^[A-Za-z0-9_-]{1,4000}$/.test(value) ? undefined : TOKEN_PROBLEM;
   }
 }
 
@@ -82,6 +102,10 @@ export function parseListRequest(req: Request): ListRequest {
       if (message) problems.push({ path, message });
     }
   }
+  if (problems.length === 0 && out.rawPageToken !== undefined) {
+    out.pageToken = decodePageToken(out.rawPageToken, visibilityQuery(out));
+    if (!out.pageToken) problems.push({ path: '?pageToken', message: TOKEN_PROBLEM });
+  }
   if (problems.length > 0) throw new ApiError(400, 'invalid_input', 'The request is invalid', problems);
   return out;
 }
@@ -91,16 +115,33 @@ export function visibilityString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/** The filters as [search attribute, value] pairs. */
+export function filtersOf(request: ListRequest): [SearchAttributeKey, string][] {
+  const filters: [SearchAttributeKey, string | undefined][] = [
+    [SEARCH_ATTRIBUTES.externalUserId, request.externalUserId],
+    [SEARCH_ATTRIBUTES.solutionId, request.solutionId],
+    [SEARCH_ATTRIBUTES.step, request.step],
+  ];
+  return filters.filter((f): f is [SearchAttributeKey, string] => f[1] !== undefined);
+}
+
+// SQL visibility stores (SQLite, PostgreSQL) do not match a value holding `"` or `\` exactly
+// however it is escaped; such a value is matched on its prefix up to the first of them, and the
+// API keeps only the exact matches (see `needsExactCheck`).
+const UNSAFE = /["\\]/;
+
+/** True when the visibility query only narrows this filter and the API must compare exactly. */
+export const needsExactCheck = (value: string): boolean => UNSAFE.test(value);
+
 /** The visibility query for the filters: this project's sagas only, each filter an exact match. */
 export function visibilityQuery(request: ListRequest): string {
   const clauses = [`WorkflowType = ${visibilityString(WORKFLOW_TYPE)}`];
-  const filters: [string, string | undefined][] = [
-    [SEARCH_ATTRIBUTES.externalUserId.name, request.externalUserId],
-    [SEARCH_ATTRIBUTES.solutionId.name, request.solutionId],
-    [SEARCH_ATTRIBUTES.step.name, request.step],
-  ];
-  for (const [attribute, value] of filters) {
-    if (value !== undefined) clauses.push(`${attribute} = ${visibilityString(value)}`);
+  for (const [key, value] of filtersOf(request)) {
+    if (!needsExactCheck(value)) clauses.push(`${key.name} = ${visibilityString(value)}`);
+    else {
+      const prefix = value.slice(0, value.search(UNSAFE));
+      if (prefix !== '') clauses.push(`${key.name} STARTS_WITH ${visibilityString(prefix)}`);
+    }
   }
   return clauses.join(' AND ');
 }

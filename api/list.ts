@@ -12,7 +12,14 @@ import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
 import type { ConnectionStatus } from '../common/messages.js';
 import { TERMINAL_STEPS } from '../common/status-view.js';
 import { ApiError } from './errors.js';
-import { encodePageToken, parseListRequest, visibilityQuery, type ListRequest } from './list-query.js';
+import {
+  encodePageToken,
+  filtersOf,
+  needsExactCheck,
+  parseListRequest,
+  visibilityQuery,
+  type ListRequest,
+} from './list-query.js';
 import { statusFromDescription } from './saga-reads.js';
 import { rpc } from './temporal-rpc.js';
 
@@ -49,12 +56,13 @@ function listItem(info: WorkflowExecutionInfo): ConnectionStatus {
 /** One page of the sagas matching `request`'s filters, newest first. */
 export async function listConnections(client: Client, request: ListRequest): Promise<ConnectionList> {
   const { namespace, loadedDataConverter } = client.options;
+  const query = visibilityQuery(request);
   let response;
   try {
     response = await rpc(client, () =>
       client.workflowService.listWorkflowExecutions({
         namespace,
-        query: visibilityQuery(request),
+        query,
         pageSize: request.pageSize,
         nextPageToken: request.pageToken,
       }),
@@ -68,7 +76,7 @@ export async function listConnections(client: Client, request: ListRequest): Pro
       !/search attribute/i.test(err.details ?? err.message)
     ) {
       throw new ApiError(400, 'invalid_input', 'The request is invalid', [
-        { path: '?pageToken', message: 'pageToken is not a token this API handed out' },
+        { path: '?pageToken', message: 'the server refused pageToken' },
       ]);
     }
     throw err;
@@ -76,9 +84,14 @@ export async function listConnections(client: Client, request: ListRequest): Pro
   const infos = await Promise.all(
     response.executions.map((raw) => executionInfoFromRaw(raw, loadedDataConverter, raw, namespace)),
   );
-  const list: ConnectionList = { connections: infos.map(listItem) };
+  // Filters the query could only narrow (see list-query.ts): such a page may hold fewer items.
+  const exact = filtersOf(request).filter(([, value]) => needsExactCheck(value));
+  const matching = infos.filter((info) =>
+    exact.every(([key, value]) => info.typedSearchAttributes.get(key) === value),
+  );
+  const list: ConnectionList = { connections: matching.map(listItem) };
   const token = response.nextPageToken;
-  if (token && token.length > 0) list.nextPageToken = encodePageToken(token);
+  if (token && token.length > 0) list.nextPageToken = encodePageToken(token, query);
   return list;
 }
 
