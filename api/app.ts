@@ -10,8 +10,10 @@ import { connectionsRouter } from './connections.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
 import { createApiMetrics } from './metrics.js';
+import { methodNotAllowed } from './method-not-allowed.js';
 import { buildOpenApi } from './openapi.js';
 import { trackRouteTemplate } from './route-template.js';
+import { within } from './temporal-rpc.js';
 import { WEBHOOK_PATH, webhookRouter } from './webhook.js';
 
 export interface AppDeps {
@@ -51,7 +53,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.get('/readyz', async (_req, res) => {
     try {
-      await client.withDeadline(Date.now() + READY_TIMEOUT_MS, () =>
+      await within(client, READY_TIMEOUT_MS, () =>
         client.workflowService.describeNamespace({ namespace: deps.namespace }),
       );
       res.json({ status: 'ready', temporal: 'ok' });
@@ -61,7 +63,7 @@ export function createApp(deps: AppDeps): Express {
     }
   });
 
-  const openApi = buildOpenApi();
+  const openApi = buildOpenApi({ codec: deps.codecServer !== undefined });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });
@@ -71,6 +73,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret }));
   app.use('/v1/connections', connectionsRouter(deps));
   if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken));
+  app.use(methodNotAllowed(openApi.paths as Record<string, unknown>));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
   return app;

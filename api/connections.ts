@@ -1,6 +1,6 @@
 /**
- * The /v1/connections routes: start a saga and wait for its auth URLs, read its status, cancel it,
- * reissue an auth URL. Behind the API's access control; bodies are read as JSON.
+ * The /v1/connections routes: start a saga and wait for its auth URLs, list sagas, read its status,
+ * cancel it, reissue an auth URL. Behind the API's access control; bodies are read as JSON.
  */
 import express, { type Request, type Router } from 'express';
 import type { Client } from '@temporalio/client';
@@ -9,6 +9,7 @@ import { connectionIdFor, type ConnectInput } from '../common/messages.js';
 import { requireClient } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
+import { listHandler } from './list.js';
 import { cancelConnection, reissueAuthUrl, startConnection } from './saga-commands.js';
 import { getConnectionStatus, waitForAuthUrls } from './saga-reads.js';
 import {
@@ -86,6 +87,8 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
     if (started.created) res.status(201).json(status);
     else res.status(200).json({ ...status, existing: true });
   });
+
+  connections.get('/', listHandler(client));
 
   connections.get('/:id', async (req, res) => {
     res.json(await getConnectionStatus(client, param(req, 'id', connectionIdParamSchema)));

@@ -1,11 +1,12 @@
 /**
- * Structured logs for the API: a pino logger that redacts credentials, and a one-line-per-request
- * access log (method, path, status, duration) that never records headers or bodies.
+ * Structured logs for the API: a pino logger that redacts credentials and tags every line written
+ * while serving a request with its id, and a one-line-per-request access log (method, path, status,
+ * duration) that never records headers or bodies.
  */
-import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { REDACT } from '../lib/redact.js';
+import { requestIdFrom, requestIdMixin, runInRequest } from './request-context.js';
 
 /** The API's logger: JSON lines to stdout, or to `destination` (tests capture it). */
 export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
@@ -13,18 +14,20 @@ export function createLogger(options: LoggerOptions = {}, destination?: Destinat
     name: 'connect-saga-api',
     level: process.env.LOG_LEVEL ?? 'info',
     redact: REDACT,
+    mixin: requestIdMixin,
     ...options,
   };
   return destination ? pino(settings, destination) : pino(settings);
 }
 
-/** Logs each request once it is answered, tagged with a request id echoed in `x-request-id`. */
+/**
+ * Serves the rest of the request inside its request context (see request-context.ts) and logs it once
+ * answered, tagged with the request id echoed in `x-request-id`.
+ */
 export function requestLogger(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    const incoming = req.headers['x-request-id'];
-    const requestId =
-      typeof incoming === 'string' && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFrom(req.headers);
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -39,6 +42,6 @@ export function requestLogger(logger: Logger): RequestHandler {
       else if (res.statusCode >= 400) logger.warn(line, 'request');
       else logger.info(line, 'request');
     });
-    next();
+    runInRequest(requestId, next);
   };
 }

@@ -3,28 +3,30 @@
  * validate requests (JSON Schema 2020-12, which OpenAPI 3.1 uses as is).
  */
 import { z } from 'zod';
+import { BODY_LIMIT_TEXT } from './body-limit.js';
+import { connectionPaths } from './openapi-connections.js';
+import { error, json, ref, UNEXPECTED } from './openapi-parts.js';
 import {
   authSlotStatusSchema,
   cancelAcceptedSchema,
   configValueSchema,
   jsonValueSchema,
   connectInputSchema,
+  connectionListSchema,
   connectionStatusSchema,
   errorBodySchema,
   reissueResultSchema,
   statusErrorSchema,
   webhookAcceptedSchema,
   webhookBodySchema,
-  DEFAULT_WAIT_SECONDS,
-  MAX_WAIT_SECONDS,
 } from './schemas.js';
-import { BODY_LIMIT_TEXT } from './body-limit.js';
 
-const COMPONENTS = {
+export const COMPONENTS = {
   ConnectInput: connectInputSchema,
   ConfigValue: configValueSchema,
   JsonValue: jsonValueSchema,
   ConnectionStatus: connectionStatusSchema,
+  ConnectionList: connectionListSchema,
   AuthSlotStatus: authSlotStatusSchema,
   StatusError: statusErrorSchema,
   ReissueAuthUrlResult: reissueResultSchema,
@@ -33,7 +35,6 @@ const COMPONENTS = {
   CancelAccepted: cancelAcceptedSchema,
   Error: errorBodySchema,
 } as const;
-type ComponentName = keyof typeof COMPONENTS;
 
 function componentSchemas(): Record<string, unknown> {
   const registry = z.registry<{ id: string }>();
@@ -53,108 +54,11 @@ function componentSchemas(): Record<string, unknown> {
   return out;
 }
 
-const ref = (name: ComponentName) => ({ $ref: `#/components/schemas/${name}` });
-const json = (name: ComponentName, description: string) => ({
-  description,
-  content: { 'application/json': { schema: ref(name) } },
-});
-const error = (description: string) => json('Error', description);
-
-const connectionIdParam = {
-  name: 'id',
-  in: 'path',
-  required: true,
-  description: 'The connectionId, `connect:{externalUserId}:{solutionId}` (URL-encode it)',
-  schema: { type: 'string' },
-};
-const common401 = {
-  '401': error('Missing or wrong bearer token'),
-  '403': error('Non-loopback client while API_TOKEN is unset'),
-};
-
-/** POST, GET and DELETE on /v1/connections, and reissuing an auth URL. */
-function connectionPaths(): Record<string, unknown> {
-  return {
-    '/v1/connections': {
-      post: {
-        summary: 'Start (or return the running) connect saga and wait for its auth URLs',
-        security: [{ bearer: [] }],
-        parameters: [
-          {
-            name: 'wait',
-            in: 'query',
-            description: `Seconds to wait for the auth URLs (0..${MAX_WAIT_SECONDS}, default ${DEFAULT_WAIT_SECONDS})`,
-            schema: {
-              type: 'number',
-              minimum: 0,
-              maximum: MAX_WAIT_SECONDS,
-              default: DEFAULT_WAIT_SECONDS,
-            },
-          },
-        ],
-        requestBody: { required: true, content: { 'application/json': { schema: ref('ConnectInput') } } },
-        responses: {
-          '201': json('ConnectionStatus', 'A new saga was started'),
-          '200': json('ConnectionStatus', 'A running saga with this id exists (`existing: true`)'),
-          '400': error('Invalid input; `details` lists every problem as `{ path, message }`'),
-          ...common401,
-          '409': error(
-            'A running saga of another externalUserId and solutionId spells the same id (ids containing `:`)',
-          ),
-          '413': error(`Body over ${BODY_LIMIT_TEXT}`),
-          '503': error('Temporal unreachable'),
-        },
-      },
-    },
-    '/v1/connections/{id}': {
-      parameters: [connectionIdParam],
-      get: {
-        summary: "The saga's status",
-        security: [{ bearer: [] }],
-        responses: {
-          '200': json('ConnectionStatus', 'The status object'),
-          ...common401,
-          '404': error('No such connection'),
-          '503': error('Temporal unreachable'),
-        },
-      },
-      delete: {
-        summary: 'Cancel the saga; compensation removes the instance it created',
-        security: [{ bearer: [] }],
-        responses: {
-          '202': json('CancelAccepted', 'Cancellation requested'),
-          ...common401,
-          '404': error('No such connection'),
-          '409': error('Already closed, or completed and only tidying up'),
-          '503': error('Temporal unreachable'),
-        },
-      },
-    },
-    '/v1/connections/{id}/auth-urls/{externalAuthId}': {
-      parameters: [
-        connectionIdParam,
-        { name: 'externalAuthId', in: 'path', required: true, schema: { type: 'string' } },
-      ],
-      post: {
-        summary: 'Issue a fresh dialog URL (new one-time code) for a pending auth slot',
-        security: [{ bearer: [] }],
-        responses: {
-          '200': json('ReissueAuthUrlResult', 'The new URL'),
-          ...common401,
-          '404': error('No such connection'),
-          '409': error('Saga closed, not awaiting auths, or the slot is already completed'),
-          '422': error('Unknown auth slot'),
-          '503': error('Temporal unreachable or no worker answered'),
-        },
-      },
-    },
-  };
-}
-
 function webhookPaths(): Record<string, unknown> {
   return {
     '/v1/webhooks/auth-completed': {
       post: {
+        operationId: 'authCompleted',
         summary: 'Report a completed auth (Standard Webhooks signature required)',
         parameters: ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({
           name,
@@ -176,7 +80,9 @@ function webhookPaths(): Record<string, unknown> {
           '404': error('No such saga'),
           '409': error('Saga closed or past attaching the auths'),
           '413': error(`Body over ${BODY_LIMIT_TEXT}`),
+          '415': error('Body in an unsupported Content-Encoding'),
           '422': error('Unknown auth slot'),
+          ...UNEXPECTED,
           '503': error('WEBHOOK_SECRET unset, or Temporal unreachable'),
         },
       },
@@ -184,24 +90,65 @@ function webhookPaths(): Record<string, unknown> {
   };
 }
 
-/** Health, readiness and this document. */
+const text = (description: string, type: string) => ({
+  description,
+  content: { [type]: { schema: { type: 'string' } } },
+});
+
+/** Health, readiness, metrics and this document. */
 function servicePaths(): Record<string, unknown> {
+  const get = (operationId: string, summary: string, responses: Record<string, unknown>) => ({
+    get: { operationId, summary, responses: { ...responses, ...UNEXPECTED } },
+  });
   return {
-    '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Up' } } } },
-    '/readyz': {
-      get: {
-        summary: 'Readiness, including the Temporal connection',
-        responses: { '200': { description: 'Ready' }, '503': error('Temporal unreachable') },
-      },
-    },
-    '/openapi.json': {
-      get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } },
-    },
+    '/healthz': get('healthz', 'Liveness', { '200': { description: 'Up' } }),
+    '/readyz': get('readyz', 'Readiness, including the Temporal connection', {
+      '200': { description: 'Ready' },
+      '503': error('Temporal unreachable'),
+    }),
+    '/metrics': get('metrics', 'Prometheus metrics', {
+      '200': text('Prometheus text exposition format', 'text/plain'),
+    }),
+    '/openapi.json': get('openapi', 'This document', { '200': { description: 'OpenAPI 3.1' } }),
   };
 }
 
+/** Temporal's codec server protocol, present while PAYLOAD_ENCRYPTION_KEYS is set. */
+function codecPaths(): Record<string, unknown> {
+  const payloads = { type: 'object', properties: { payloads: { type: 'array', items: { type: 'object' } } } };
+  const route = (direction: 'encode' | 'decode') => ({
+    post: {
+      operationId: `codec${direction[0]!.toUpperCase()}${direction.slice(1)}`,
+      summary: `${direction === 'decode' ? 'Decrypt' : 'Encrypt'} payloads (Temporal codec server protocol)`,
+      security: [{ bearer: [] }],
+      requestBody: { required: true, content: { 'application/json': { schema: payloads } } },
+      responses: {
+        '200': { description: 'The payloads', content: { 'application/json': { schema: payloads } } },
+        '400': error('Body is not `{ payloads: [...] }` with base64 fields'),
+        '401': error('Missing or wrong bearer token (API_TOKEN set)'),
+        '403': error('Non-loopback client while API_TOKEN is unset'),
+        '413': error('Body over 4 MB'),
+        '415': error('Body in an unsupported Content-Encoding or charset'),
+        '422': error(`A payload could not be ${direction}d (unknown key id, tampered data)`),
+        ...UNEXPECTED,
+      },
+    },
+    options: {
+      operationId: `codec${direction[0]!.toUpperCase()}${direction.slice(1)}Preflight`,
+      summary: "CORS preflight for the Web UI's origins (CODEC_CORS_ORIGIN)",
+      responses: { '204': { description: 'Allowed' }, '403': error('Origin not allowed'), ...UNEXPECTED },
+    },
+  });
+  return { '/codec/decode': route('decode'), '/codec/encode': route('encode') };
+}
+
+export interface OpenApiOptions {
+  /** Document the /codec routes (mounted while PAYLOAD_ENCRYPTION_KEYS is set). */
+  codec?: boolean;
+}
+
 /** Builds the OpenAPI document (once; it does not change at runtime). */
-export function buildOpenApi(): Record<string, unknown> {
+export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: {
@@ -209,16 +156,27 @@ export function buildOpenApi(): Record<string, unknown> {
       version: '1.0.0',
       description:
         'Starts and follows one durable Temporal saga per "connect an integration" request against Tray Embedded. ' +
-        'Errors always have the shape `{ error: { code, message, details? } }`.',
+        'Errors always have the shape `{ error: { code, message, details? } }`. ' +
+        'A method a documented path does not list is answered 405 with an `Allow` header; an unknown path 404. ' +
+        'Every answer carries `x-request-id` (the caller’s, if sane, else a fresh one).',
     },
+    servers: [
+      { url: '/', description: 'The API serving this document' },
+      { url: 'http://localhost:3000', description: '`npm start` / `npm run api` on the default API_PORT' },
+    ],
     components: {
       schemas: componentSchemas(),
+      responses: {
+        MethodNotAllowed: error('Method not allowed on this path; `Allow` lists the ones that are'),
+        NotFound: error('No such route'),
+      },
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN' } },
     },
     paths: {
       ...connectionPaths(),
       ...webhookPaths(),
       ...servicePaths(),
+      ...(options.codec ? codecPaths() : {}),
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
   type WorkflowHandle,
 } from '@temporalio/client';
 import {
@@ -38,21 +39,21 @@ const GET_BUDGET_MS = 2_500;
 const RECHECK_MS = 500;
 const POLL_INTERVAL_MS = 150;
 
+/** What describe and a visibility listing both tell of a run, which is all the memo views need. */
+export type RunView = Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'memo' | 'typedSearchAttributes'>;
+
 /** The memo the saga keeps, or undefined when absent or malformed. */
-export function memoOf(desc: WorkflowExecutionDescription): ConnectMemo | undefined {
+export function memoOf(desc: RunView): ConnectMemo | undefined {
   return decodeMemo(desc.memo?.[MEMO_KEY]);
 }
 
 /** The saga's current step as the server holds it: the memo, else the ConnectStep search attribute. */
-export function stepOf(desc: WorkflowExecutionDescription): ConnectStep | undefined {
+export function stepOf(desc: RunView): ConnectStep | undefined {
   return stepFrom(desc, memoOf(desc));
 }
 
 /** `stepOf` for a memo already read. */
-export function stepFrom(
-  desc: WorkflowExecutionDescription,
-  memo: ConnectMemo | undefined,
-): ConnectStep | undefined {
+export function stepFrom(desc: RunView, memo: ConnectMemo | undefined): ConnectStep | undefined {
   if (memo) return memo.step;
   const fromSa = desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.step);
   return isStep(fromSa) ? fromSa : undefined;
@@ -84,7 +85,7 @@ export async function describeConnection(
 }
 
 /** The status object from what the server holds (memo, search attributes), for no-worker answers. */
-export function statusFromDescription(desc: WorkflowExecutionDescription): ConnectionStatus {
+export function statusFromDescription(desc: RunView): ConnectionStatus {
   const memo = memoOf(desc);
   const attributes = desc.typedSearchAttributes;
   const completed = new Set(memo?.completedSlots ?? []);

@@ -137,6 +137,11 @@ export const connectionStatusSchema = z.object({
   existing: z.boolean().optional().describe('POST only: true when a running saga was returned'),
 });
 
+export const connectionListSchema = z.object({
+  connections: z.array(connectionStatusSchema).describe('Status objects without URLs, newest first'),
+  nextPageToken: z.string().optional().describe('Pass as ?pageToken= for the next page; absent on the last'),
+});
+
 export const reissueResultSchema = z.object({ externalAuthId: z.string(), url: z.string() });
 
 export const webhookAcceptedSchema = z.object({

@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
+import { currentRequestId, REQUEST_ID_METADATA } from './request-context.js';
 
 /** Deadline for plain RPCs (start, describe, signal, cancel, list). */
 export const RPC_TIMEOUT_MS = 5_000;
@@ -12,8 +13,13 @@ export const QUERY_TIMEOUT_MS = 2_000;
 /** Deadline for the reissue update, which needs a worker and one Tray request. */
 export const UPDATE_TIMEOUT_MS = 15_000;
 
+/** Runs Temporal calls under a deadline, sending the request id (if serving one) as gRPC metadata. */
 export function within<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
-  return client.withDeadline(Date.now() + ms, fn);
+  const requestId = currentRequestId();
+  const bounded = () => client.withDeadline(Date.now() + ms, fn);
+  return requestId === undefined
+    ? bounded()
+    : client.withMetadata({ [REQUEST_ID_METADATA]: requestId }, bounded);
 }
 
 /** Runs a Temporal call, turning "server unreachable" into a 503 `ApiError`. */

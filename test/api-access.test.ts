@@ -176,6 +176,7 @@ describe('unexpected errors', () => {
     const boom = new Error('secret internals at /srv/app.js:12');
     const client = {
       withDeadline: (_d: unknown, fn: () => Promise<unknown>) => fn(),
+      withMetadata: (_m: unknown, fn: () => Promise<unknown>) => fn(),
       workflow: {
         getHandle: () => {
           throw boom;
@@ -255,6 +256,7 @@ describe('logs', () => {
     const secret = randomWebhookSecret();
     const client = {
       withDeadline: () => Promise.reject(new Error('down')),
+      withMetadata: (_m: unknown, fn: () => Promise<unknown>) => fn(),
       workflow: {},
     } as unknown as AppDeps['client'];
     const url = await serve(

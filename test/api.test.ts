@@ -561,8 +561,23 @@ describe('other routes', () => {
 
   test('unknown routes: 404 in the error shape', async () => {
     assertError(await call('GET', '/nope'), 404, 'not_found');
-    assertError(await call('PUT', '/v1/connections/x'), 404, 'not_found');
     assertError(await call('GET', '/v1/connections/x/y/z'), 404, 'not_found');
+  });
+
+  test('a wrong method on a known path: 405 in the error shape, with Allow', async () => {
+    const cases: [string, string, string][] = [
+      ['PUT', '/v1/connections/x', 'GET, DELETE, HEAD'],
+      ['PATCH', '/v1/connections', 'POST, GET, HEAD'],
+      ['GET', '/v1/connections/x/auth-urls/slack', 'POST'],
+      ['GET', '/v1/webhooks/auth-completed', 'POST'],
+      ['DELETE', '/healthz', 'GET, HEAD'],
+      ['POST', '/openapi.json', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await call(method, path);
+      assertError(res, 405, 'method_not_allowed');
+      assert.equal(res.headers.get('allow'), allow, `${method} ${path}`);
+    }
   });
 });
 

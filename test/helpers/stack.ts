@@ -8,11 +8,13 @@
  *                                              // node:test context it is first called in
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { createLogger } from '../../api/logging.js';
+import { buildOpenApi } from '../../api/openapi.js';
 import { WEBHOOK_PATH } from '../../api/webhook.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
 import { closeServer, listen, quietRuntime } from '../../dev/in-process.js';
@@ -21,6 +23,7 @@ import { EncryptionCodec, encryptedDataConverter, type EncryptionKeys } from '..
 import { bundleConnectWorkflows } from '../../lib/workflow-bundle.js';
 import { createConnectWorker } from '../../worker/create-worker.js';
 import { randomWebhookSecret, startEmulator, type StartedEmulator } from './emulator.js';
+import { recordingHandler, undocumentedAnswers, type Answer } from './openapi-check.js';
 import { devServer, uniqueId } from './temporal.js';
 
 export interface StackOptions {
@@ -60,6 +63,8 @@ export interface Stack {
   headers(extra?: Record<string, string>): Record<string, string>;
   /** Signs a webhook body as a partner backend would (Standard Webhooks); see `signWebhook`. */
   signWebhook(body: unknown, opts?: SignOptions): { headers: Record<string, string>; body: string };
+  /** Every answer the API sent so far; `close()` fails if one has a status the OpenAPI document lacks. */
+  answers: Answer[];
   close(): Promise<void>;
 }
 
@@ -94,9 +99,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const webhookSecret =
     options.webhookSecret === null ? undefined : (options.webhookSecret ?? randomWebhookSecret());
   const cleanups: (() => Promise<void>)[] = [];
+  const answers: Answer[] = [];
   const close = async () => {
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((err: unknown) => console.error('stack cleanup failed:', err));
+    }
+    const undocumented = undocumentedAnswers(buildOpenApi({ codec: encryption !== undefined }), answers);
+    if (undocumented.length > 0) {
+      throw new Error(`answers the OpenAPI document does not list:\n${undocumented.join('\n')}`);
     }
   };
 
@@ -119,7 +129,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
     });
     const host = options.apiHost ?? '127.0.0.1';
-    const server = app.listen(options.apiPort ?? 0, host);
+    // Through a recorder, so every status code the tests provoke is checked against the document.
+    const server = createServer(recordingHandler(app, answers)).listen(options.apiPort ?? 0, host);
     const { port } = await listen(server);
     cleanups.push(() => closeServer(server));
     const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -175,6 +186,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         if (!secret) throw new Error('the stack has no webhook secret; pass opts.secret');
         return signWebhook(secret, body, opts);
       },
+      answers,
       close,
     };
   } catch (err) {

@@ -144,7 +144,7 @@ function unauthenticated(stream: ServerHttp2Stream, message: string): void {
 }
 
 /** Forwards one gRPC call to the upstream session, trailers included. */
-function forward(
+export function forward(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   upstream: ClientHttp2Session,

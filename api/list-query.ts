@@ -1,0 +1,147 @@
+/**
+ * GET /v1/connections' query string: the filters (externalUserId, solutionId, step), the page size
+ * and the page token, each checked by the input rules, every problem reported at once; and the
+ * Temporal visibility query the filters make.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import { idProblem } from '../common/input.js';
+import { SEARCH_ATTRIBUTES, STEPS, WORKFLOW_TYPE, type ConnectStep } from '../common/messages.js';
+import { isStep } from '../common/status-view.js';
+import { ApiError } from './errors.js';
+import type { Problem } from './schemas.js';
+
+type SearchAttributeKey = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+const PARAMETERS = ['externalUserId', 'solutionId', 'step', 'pageSize', 'pageToken'] as const;
+
+export interface ListRequest {
+  externalUserId?: string;
+  solutionId?: string;
+  step?: ConnectStep;
+  pageSize: number;
+  /** The server's page token, decoded from the opaque one the API handed out. */
+  pageToken?: Buffer;
+  rawPageToken?: string;
+}
+
+const TOKEN_PROBLEM = 'pageToken is not a nextPageToken this API handed out for these filters';
+
+// The opaque token is the server's token and a check over it and the query it belongs to: a token
+// the server did not make costs it an internal error (and retries), so the API refuses such a
+// token itself, and one that belongs to other filters, with a 400.
+const CHECK_BYTES = 12;
+
+function tokenCheck(token: Uint8Array, query: string): Buffer {
+  return createHash('sha256').update(query).update('\0').update(token).digest().subarray(0, CHECK_BYTES);
+}
+
+/** The opaque page token the API hands out for the server's `token` of `query`'s listing. */
+export function encodePageToken(token: Uint8Array, query: string): string {
+  return Buffer.concat([token, tokenCheck(token, query)]).toString('base64url');
+}
+
+/** The server's token inside an opaque one, if it was made for `query`. */
+function decodePageToken(raw: string, query: string): Buffer | undefined {
+  const bytes = Buffer.from(raw, 'base64url');
+  if (bytes.length <= CHECK_BYTES || bytes.toString('base64url') !== raw) return undefined;
+  const token = bytes.subarray(0, bytes.length - CHECK_BYTES);
+  const check = bytes.subarray(bytes.length - CHECK_BYTES);
+  return timingSafeEqual(check, tokenCheck(token, query)) ? token : undefined;
+}
+
+function pageSizeOf(raw: string): number | undefined {
+  if (!/^[0-9]{1,3}$/.test(raw)) return undefined;
+  const size = Number(raw);
+  return size >= 1 && size <= MAX_PAGE_SIZE ? size : undefined;
+}
+
+/** Checks one present, single-valued parameter; answers the problem's message or undefined. */
+function parameterProblem(
+  name: (typeof PARAMETERS)[number],
+  value: string,
+  out: ListRequest,
+): string | undefined {
+  switch (name) {
+    case 'externalUserId':
+      out.externalUserId = value;
+      return idProblem(name, value);
+    case 'solutionId':
+      out.solutionId = value;
+      return idProblem(name, value) ?? (value.includes(':') ? `${name} must not contain ':'` : undefined);
+    case 'step':
+      if (!isStep(value)) return `step must be one of ${STEPS.join(', ')}`;
+      out.step = value;
+      return undefined;
+    case 'pageSize': {
+      const size = pageSizeOf(value);
+      if (size === undefined) return `pageSize must be a whole number from 1 to ${MAX_PAGE_SIZE}`;
+      out.pageSize = size;
+      return undefined;
+    }
+    case 'pageToken':
+      out.rawPageToken = value;
+      return /^[A-Za-z0-9_-]{1,4000}$/.test(value) ? undefined : TOKEN_PROBLEM;
+  }
+}
+
+/** The list request from `req.query`; a 400 naming every bad or unknown parameter. */
+export function parseListRequest(req: Request): ListRequest {
+  const out: ListRequest = { pageSize: DEFAULT_PAGE_SIZE };
+  const problems: Problem[] = [];
+  for (const [name, value] of Object.entries(req.query)) {
+    const path = `?${name}`;
+    if (!(PARAMETERS as readonly string[]).includes(name)) {
+      problems.push({ path, message: `unknown parameter; known: ${PARAMETERS.join(', ')}` });
+    } else if (typeof value !== 'string') {
+      problems.push({ path, message: `${name} must be given once, as a plain value` });
+    } else {
+      const message = parameterProblem(name as (typeof PARAMETERS)[number], value, out);
+      if (message) problems.push({ path, message });
+    }
+  }
+  if (problems.length === 0 && out.rawPageToken !== undefined) {
+    out.pageToken = decodePageToken(out.rawPageToken, visibilityQuery(out));
+    if (!out.pageToken) problems.push({ path: '?pageToken', message: TOKEN_PROBLEM });
+  }
+  if (problems.length > 0) throw new ApiError(400, 'invalid_input', 'The request is invalid', problems);
+  return out;
+}
+
+/** A string literal for Temporal's visibility query language: quoted, `\` and `"` escaped. */
+export function visibilityString(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** The filters as [search attribute, value] pairs. */
+export function filtersOf(request: ListRequest): [SearchAttributeKey, string][] {
+  const filters: [SearchAttributeKey, string | undefined][] = [
+    [SEARCH_ATTRIBUTES.externalUserId, request.externalUserId],
+    [SEARCH_ATTRIBUTES.solutionId, request.solutionId],
+    [SEARCH_ATTRIBUTES.step, request.step],
+  ];
+  return filters.filter((f): f is [SearchAttributeKey, string] => f[1] !== undefined);
+}
+
+// SQL visibility stores (SQLite, PostgreSQL) do not match a value holding `"` or `\` exactly
+// however it is escaped; such a value is matched on its prefix up to the first of them, and the
+// API keeps only the exact matches (see `needsExactCheck`).
+const UNSAFE = /["\\]/;
+
+/** True when the visibility query only narrows this filter and the API must compare exactly. */
+export const needsExactCheck = (value: string): boolean => UNSAFE.test(value);
+
+/** The visibility query for the filters: this project's sagas only, each filter an exact match. */
+export function visibilityQuery(request: ListRequest): string {
+  const clauses = [`WorkflowType = ${visibilityString(WORKFLOW_TYPE)}`];
+  for (const [key, value] of filtersOf(request)) {
+    if (!needsExactCheck(value)) clauses.push(`${key.name} = ${visibilityString(value)}`);
+    else {
+      const prefix = value.slice(0, value.search(UNSAFE));
+      if (prefix !== '') clauses.push(`${key.name} STARTS_WITH ${visibilityString(prefix)}`);
+    }
+  }
+  return clauses.join(' AND ');
+}

@@ -1,0 +1,103 @@
+/**
+ * GET /v1/connections: one page of sagas from Temporal visibility, newest first, filtered through the
+ * search attributes. Each item is built from the memo as the workers-down GET builds it (no query, no
+ * URLs: a list must not hand out one-time codes). Visibility is eventually consistent: a saga started
+ * or moved a moment ago may show up, or show its new step, about a second later.
+ */
+import type { RequestHandler } from 'express';
+import { isGrpcServiceError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+// Decodes a raw listing exactly as `client.workflow.list()` does (memo through the data converter,
+// so encrypted memos read too); that iterator hides the page token a paged API needs.
+import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
+import type { ConnectionStatus } from '../common/messages.js';
+import { TERMINAL_STEPS } from '../common/status-view.js';
+import { ApiError } from './errors.js';
+import {
+  encodePageToken,
+  filtersOf,
+  needsExactCheck,
+  parseListRequest,
+  visibilityQuery,
+  type ListRequest,
+} from './list-query.js';
+import { statusFromDescription } from './saga-reads.js';
+import { rpc } from './temporal-rpc.js';
+
+export interface ConnectionList {
+  connections: ConnectionStatus[];
+  nextPageToken?: string;
+}
+
+const INVALID_ARGUMENT = 3;
+
+/** A closed run's memo may still name the step it was in when terminated or timed out. */
+function listItem(info: WorkflowExecutionInfo): ConnectionStatus {
+  const status = statusFromDescription(info);
+  const closed = info.status.name;
+  if (closed === 'RUNNING' || TERMINAL_STEPS.includes(status.step)) return status;
+  switch (closed) {
+    case 'COMPLETED':
+      return { ...status, step: 'completed' };
+    case 'CANCELLED':
+      return { ...status, step: 'cancelled' };
+    case 'TERMINATED':
+      return { ...status, step: 'failed', error: { type: 'Terminated', message: 'workflow terminated' } };
+    case 'TIMED_OUT':
+      return {
+        ...status,
+        step: 'failed',
+        error: { type: 'WorkflowTimedOut', message: 'workflow timed out' },
+      };
+    default:
+      return { ...status, step: 'failed', error: { type: 'Closed', message: `workflow ${closed}` } };
+  }
+}
+
+/** One page of the sagas matching `request`'s filters, newest first. */
+export async function listConnections(client: Client, request: ListRequest): Promise<ConnectionList> {
+  const { namespace, loadedDataConverter } = client.options;
+  const query = visibilityQuery(request);
+  let response;
+  try {
+    response = await rpc(client, () =>
+      client.workflowService.listWorkflowExecutions({
+        namespace,
+        query,
+        pageSize: request.pageSize,
+        nextPageToken: request.pageToken,
+      }),
+    );
+  } catch (err) {
+    // The server refuses a token it cannot read; a missing search attribute is the operator's problem.
+    if (
+      request.pageToken &&
+      isGrpcServiceError(err) &&
+      err.code === INVALID_ARGUMENT &&
+      !/search attribute/i.test(err.details ?? err.message)
+    ) {
+      throw new ApiError(400, 'invalid_input', 'The request is invalid', [
+        { path: '?pageToken', message: 'the server refused pageToken' },
+      ]);
+    }
+    throw err;
+  }
+  const infos = await Promise.all(
+    response.executions.map((raw) => executionInfoFromRaw(raw, loadedDataConverter, raw, namespace)),
+  );
+  // Filters the query could only narrow (see list-query.ts): such a page may hold fewer items.
+  const exact = filtersOf(request).filter(([, value]) => needsExactCheck(value));
+  const matching = infos.filter((info) =>
+    exact.every(([key, value]) => info.typedSearchAttributes.get(key) === value),
+  );
+  const list: ConnectionList = { connections: matching.map(listItem) };
+  const token = response.nextPageToken;
+  if (token && token.length > 0) list.nextPageToken = encodePageToken(token, query);
+  return list;
+}
+
+/** The route handler. */
+export function listHandler(client: Client): RequestHandler {
+  return async (req, res) => {
+    res.json(await listConnections(client, parseListRequest(req)));
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * A wrong method on a known path: 405 in the error shape with an `Allow` header. The known paths and
+ * their methods come from the OpenAPI document, so the two cannot disagree.
+ */
+import type { RequestHandler } from 'express';
+import { sendError } from './errors.js';
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+interface KnownPath {
+  pattern: RegExp;
+  allow: string[];
+}
+
+/** `/v1/connections/{id}` → a regular expression matching one path segment per template part. */
+function patternOf(template: string): RegExp {
+  const escaped = template
+    .split(/\{[^}]+\}/)
+    .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[^/]+');
+  return new RegExp(`^${escaped}/?$`);
+}
+
+/** The methods each documented path answers; a GET path also answers HEAD. */
+export function knownPaths(paths: Record<string, unknown>): KnownPath[] {
+  return Object.entries(paths).map(([template, item]) => {
+    const methods = Object.keys(item as object).filter((key) => METHODS.includes(key));
+    if (methods.includes('get') && !methods.includes('head')) methods.push('head');
+    return { pattern: patternOf(template), allow: methods.map((m) => m.toUpperCase()) };
+  });
+}
+
+/**
+ * Mounted after every route: a request that reached it matched no route. If its path is a known one
+ * and its method not allowed there, answer 405; otherwise let the 404 handler answer.
+ */
+export function methodNotAllowed(paths: Record<string, unknown>): RequestHandler {
+  const known = knownPaths(paths);
+  return (req, res, next) => {
+    const path = known.find((p) => p.pattern.test(req.path));
+    if (!path || path.allow.includes(req.method)) {
+      next();
+      return;
+    }
+    res.setHeader('Allow', path.allow.join(', '));
+    sendError(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}`, {
+      allow: path.allow,
+    });
+  };
+}

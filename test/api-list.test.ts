@@ -1,0 +1,211 @@
+/**
+ * GET /v1/connections over real HTTP against the dev server, a worker and the emulator: newest first,
+ * paging with the opaque token, each filter (values with quotes and backslashes), items without URLs,
+ * and every bad parameter a 400 naming it. Visibility lags: every read polls with a deadline.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely; their shape is checked with ajv */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ConnectionStatus } from '../common/messages.js';
+import { pollUntil } from './helpers/poll.js';
+import { startStack, type Stack } from './helpers/stack.js';
+import { uniqueId } from './helpers/temporal.js';
+
+const stack: Stack = await startStack();
+after(() => stack.close());
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+ajv.addSchema((await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as object, 'openapi.json');
+const validateList = ajv.getSchema('openapi.json#/components/schemas/ConnectionList')!;
+
+async function call(method: string, path: string, body?: unknown, headers = stack.headers()) {
+  const res = await fetch(`${stack.apiUrl}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text) as any, text };
+}
+
+async function list(params: Record<string, string>) {
+  return call('GET', `/v1/connections?${new URLSearchParams(params).toString()}`);
+}
+
+/** Polls the list until `ready` holds for its items; visibility lags a second behind. */
+function listWhen(
+  params: Record<string, string>,
+  ready: (items: ConnectionStatus[]) => boolean,
+  what: string,
+): Promise<{ connections: ConnectionStatus[]; nextPageToken?: string }> {
+  let last = '';
+  return pollUntil(
+    async () => {
+      const res = await list(params);
+      assert.equal(res.status, 200, res.text);
+      last = res.text;
+      return ready(res.body.connections) ? res.body : undefined;
+    },
+    { timeoutMs: 30_000, what },
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; last seen: ${last}`);
+  });
+}
+
+async function untilStep(connectionId: string, step: string): Promise<void> {
+  await pollUntil(
+    async () => {
+      const res = await call('GET', `/v1/connections/${encodeURIComponent(connectionId)}`);
+      return res.body.step === step;
+    },
+    { timeoutMs: 30_000, what: `${connectionId} at ${step}` },
+  );
+}
+
+// One end user with four runs: a failed saga, a cancelled one, and two awaiting auth (one of them a
+// new run of the cancelled connection). Quotes and a backslash test the visibility query's escaping.
+const user = `${uniqueId('list')} "quoted" \\ 'single'`;
+const start = async (solutionId: string) => {
+  const res = await call('POST', '/v1/connections', {
+    externalUserId: user,
+    userName: 'Lister',
+    solutionId,
+    authSlots: ['slack'],
+  });
+  assert.equal(res.status, 201, res.text);
+  return res.body as ConnectionStatus;
+};
+const failed = await start('no-such-solution');
+await untilStep(failed.connectionId, 'failed');
+const cancelled = await start('sol-1');
+assert.equal(
+  (await call('DELETE', `/v1/connections/${encodeURIComponent(cancelled.connectionId)}`)).status,
+  202,
+);
+await untilStep(cancelled.connectionId, 'cancelled');
+const second = await start('sol-2');
+const again = await start('sol-1');
+const newestFirst = [again.runId, second.runId, cancelled.runId, failed.runId];
+const steps = ['awaiting_auth', 'awaiting_auth', 'cancelled', 'failed'];
+const all = await listWhen(
+  { externalUserId: user },
+  (items) =>
+    items.map((i) => `${i.runId}/${i.step}`).join() === newestFirst.map((r, i) => `${r}/${steps[i]}`).join(),
+  'the four runs, newest first, at their steps',
+);
+
+describe('GET /v1/connections', () => {
+  test('newest first, status objects without URLs, no next page', () => {
+    assert.ok(validateList(all), JSON.stringify(validateList.errors));
+    assert.equal(all.nextPageToken, undefined);
+    for (const item of all.connections) {
+      assert.equal(item.externalUserId, user);
+      assert.ok(
+        item.authSlots.every((slot) => slot.url === undefined),
+        JSON.stringify(item),
+      );
+      assert.deepEqual(
+        item.authSlots.map((s) => s.externalAuthId),
+        ['slack'],
+      );
+    }
+    assert.equal(all.connections[0]!.connectionId, again.connectionId);
+    assert.equal(all.connections[0]!.solutionInstanceId, again.solutionInstanceId);
+  });
+
+  test('pages follow the opaque token to the same list', async () => {
+    for (const pageSize of ['1', '3']) {
+      const seen: string[] = [];
+      let pageToken: string | undefined;
+      let pages = 0;
+      do {
+        const res = await list({ externalUserId: user, pageSize, ...(pageToken ? { pageToken } : {}) });
+        assert.equal(res.status, 200, res.text);
+        assert.ok(res.body.connections.length <= Number(pageSize));
+        assert.ok(validateList(res.body));
+        seen.push(...res.body.connections.map((c: ConnectionStatus) => c.runId));
+        pageToken = res.body.nextPageToken;
+        if (pageToken) assert.match(pageToken, /^[A-Za-z0-9_-]+$/);
+        pages += 1;
+      } while (pageToken && pages < 10);
+      assert.deepEqual(seen, newestFirst, `pageSize ${pageSize}`);
+    }
+  });
+
+  test('a page token is refused with other filters than its own', async () => {
+    const first = await list({ externalUserId: user, pageSize: '1' });
+    const pageToken = first.body.nextPageToken as string;
+    assert.ok(pageToken);
+    const other = await list({ externalUserId: user, solutionId: 'sol-1', pageSize: '1', pageToken });
+    assert.equal(other.status, 400, other.text);
+    assert.deepEqual(
+      other.body.error.details.map((d: { path: string }) => d.path),
+      ['?pageToken'],
+    );
+    const tampered = `${pageToken.slice(0, -2)}${pageToken.endsWith('AA') ? 'AB' : 'AA'}`;
+    assert.equal((await list({ externalUserId: user, pageToken: tampered })).status, 400);
+  });
+
+  test('each filter, alone and combined', async () => {
+    const runIds = async (params: Record<string, string>) =>
+      (await list({ externalUserId: user, ...params })).body.connections.map(
+        (c: ConnectionStatus) => c.runId,
+      );
+    assert.deepEqual(await runIds({ solutionId: 'sol-1' }), [again.runId, cancelled.runId]);
+    assert.deepEqual(await runIds({ step: 'awaiting_auth' }), [again.runId, second.runId]);
+    assert.deepEqual(await runIds({ step: 'cancelled' }), [cancelled.runId]);
+    assert.deepEqual(await runIds({ step: 'failed', solutionId: 'no-such-solution' }), [failed.runId]);
+    assert.deepEqual(await runIds({ solutionId: 'sol-2', step: 'awaiting_auth' }), [second.runId]);
+    assert.deepEqual(await runIds({ solutionId: 'sol-2', step: 'completed' }), []);
+    // The escaping is exact: a near miss of the quoted id matches nothing.
+    assert.deepEqual(await runIds({ externalUserId: user.replace('\\', '') }), []);
+    const bySolution = await list({ solutionId: 'sol-2', step: 'awaiting_auth', pageSize: '100' });
+    assert.ok(bySolution.body.connections.some((c: ConnectionStatus) => c.runId === second.runId));
+    assert.ok(bySolution.body.connections.every((c: ConnectionStatus) => c.solutionId === 'sol-2'));
+  });
+
+  test('400 naming every bad parameter at once', async () => {
+    const res = await call(
+      'GET',
+      `/v1/connections?step=nope&pageSize=0&pageToken=%21%21&externalUserId=&solutionId=a:b&color=red`,
+    );
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.error.code, 'invalid_input');
+    assert.deepEqual(res.body.error.details.map((d: { path: string }) => d.path).sort(), [
+      '?color',
+      '?externalUserId',
+      '?pageSize',
+      '?pageToken',
+      '?solutionId',
+      '?step',
+    ]);
+  });
+
+  for (const [query, path] of [
+    ['pageSize=101', '?pageSize'],
+    ['pageSize=abc', '?pageSize'],
+    ['pageSize=1.5', '?pageSize'],
+    ['pageSize=-1', '?pageSize'],
+    ['step=a&step=b', '?step'],
+    [`externalUserId=${'u'.repeat(201)}`, '?externalUserId'],
+    ['externalUserId=%00', '?externalUserId'],
+    ['solutionId=%07', '?solutionId'],
+    [`pageToken=${Buffer.from('not a token the server made').toString('base64url')}`, '?pageToken'],
+  ] as const) {
+    test(`400 for ?${query.slice(0, 40)}`, async () => {
+      const res = await call('GET', `/v1/connections?${query}`);
+      assert.equal(res.status, 400, res.text);
+      assert.deepEqual(
+        res.body.error.details.map((d: { path: string }) => d.path),
+        [path],
+      );
+    });
+  }
+
+  test('pageSize 100 and 1 are accepted; the bearer token is required', async () => {
+    assert.equal((await list({ externalUserId: user, pageSize: '100' })).status, 200);
+    assert.equal((await list({ externalUserId: user, pageSize: '1' })).status, 200);
+    const res = await call('GET', '/v1/connections', undefined, { 'content-type': 'application/json' });
+    assert.equal(res.status, 401);
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * Request ids: every log line written while serving a request carries its id (not only the access
+ * line), and every Temporal call made for the request sends it as gRPC metadata, so the server's
+ * log can be joined. The API talks to the dev server through a capturing proxy.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { after, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../api/app.js';
+import { createLogger } from '../api/logging.js';
+import { startGrpcCapture } from './helpers/grpc-capture.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
+
+const { address, namespace } = await devServer();
+const capture = await startGrpcCapture(address);
+const connection = await Connection.connect({ address: capture.address });
+const lines: Record<string, unknown>[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _enc, done) {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+    done();
+  },
+});
+const logger = createLogger({ level: 'debug' }, sink);
+const app = createApp({
+  client: new Client({ connection, namespace }),
+  taskQueue: uniqueId('no-worker-tq'),
+  namespace,
+  logger,
+});
+const server = app.listen(0, '127.0.0.1');
+await new Promise<void>((resolve) => server.once('listening', resolve));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+after(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await connection.close();
+  await capture.close();
+});
+
+async function call(method: string, path: string, requestId: string, body?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  await res.arrayBuffer();
+  assert.equal(res.headers.get('x-request-id'), requestId);
+  return res.status;
+}
+
+const rpcName = (path: string) => path.split('/').pop();
+
+test('every line logged while serving a request carries its id; other lines none', async () => {
+  const externalUserId = uniqueId('rid');
+  const body = { externalUserId, userName: 'R', solutionId: 'sol-1', authSlots: ['slack'] };
+  const before = capture.calls.length;
+  assert.equal(await call('POST', '/v1/connections?wait=0', 'rid-start-1', body), 201);
+  // Every call the start made (whichever RPCs it takes) carried the id.
+  const startCalls = capture.calls.slice(before);
+  assert.ok(startCalls.length > 0);
+  assert.deepEqual(new Set(startCalls.map((c) => c.metadata['x-request-id'])), new Set(['rid-start-1']));
+  const connectionId = encodeURIComponent(`connect:${externalUserId}:sol-1`);
+  assert.equal(await call('DELETE', `/v1/connections/${connectionId}`, 'rid-cancel-2'), 202);
+  logger.info('outside any request');
+
+  const byMessage = (msg: string) => lines.filter((l) => l.msg === msg);
+  assert.deepEqual(
+    byMessage('saga started').map((l) => l.requestId),
+    ['rid-start-1'],
+  );
+  assert.deepEqual(
+    byMessage('cancellation requested').map((l) => l.requestId),
+    ['rid-cancel-2'],
+  );
+  assert.deepEqual(
+    byMessage('request').map((l) => l.requestId),
+    ['rid-start-1', 'rid-cancel-2'],
+  );
+  assert.equal(byMessage('outside any request')[0]?.requestId, undefined);
+  // One key, not two: the access line's own requestId and the mixin's agree.
+  const raw = JSON.stringify(byMessage('request')[0]);
+  assert.equal(raw.match(/"requestId"/g)?.length, 1);
+});
+
+test('the id reaches the Temporal server as x-request-id metadata on every call for the request', async () => {
+  const before = capture.calls.length;
+  assert.equal(
+    await call('GET', `/v1/connections/${encodeURIComponent('connect:nobody:sol-1')}`, 'rid-get-3'),
+    404,
+  );
+  assert.equal(await call('GET', `/v1/connections?externalUserId=${uniqueId('u')}`, 'rid-list-4'), 200);
+  assert.equal(await call('GET', '/readyz', 'rid-ready-5'), 200);
+  const calls = capture.calls.slice(before).map((c) => [rpcName(c.path), c.metadata['x-request-id']]);
+  assert.deepEqual(calls, [
+    ['DescribeWorkflowExecution', 'rid-get-3'],
+    ['ListWorkflowExecutions', 'rid-list-4'],
+    ['DescribeNamespace', 'rid-ready-5'],
+  ]);
+});
+
+test('a request without a usable id gets a fresh one, in the header, the logs and the metadata', async () => {
+  const before = capture.calls.length;
+  const res = await fetch(`${url}/v1/connections/x`, { headers: { 'x-request-id': 'bad id with spaces' } });
+  await res.arrayBuffer();
+  const id = res.headers.get('x-request-id');
+  assert.match(id ?? '', /^[0-9a-f-]{36}$/);
+  assert.equal(lines.at(-1)?.requestId, id);
+  assert.ok(capture.calls.slice(before).every((c) => c.metadata['x-request-id'] === id));
+});
