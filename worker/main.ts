@@ -78,6 +78,8 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
       tray: createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken }),
       embeddedId: cfg.embeddedId,
       dialogBaseUrl: cfg.dialogBaseUrl,
+      // Every worker derives the same seal key, so a user token sealed by one opens on any other.
+      sealSecret: cfg.masterToken,
     });
     worker = await createConnectWorker({
       connection,
@@ -85,6 +87,8 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
       taskQueue: cfg.taskQueue,
       activities,
       rateLimitPerSecond: cfg.rateLimitPerSecond,
+      taskQueuePartitions: cfg.taskQueuePartitions,
+      maxCachedWorkflows: cfg.maxCachedWorkflows,
       dataConverter: cfg.payloadKeys && encryptedDataConverter(cfg.payloadKeys),
     });
     logger.info(
@@ -92,7 +96,10 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
         ...describeWorkerConfig(cfg),
         ...describeTemporalConnection(t),
         activities: Object.keys(activities),
-        taskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(cfg.rateLimitPerSecond),
+        taskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(
+          cfg.rateLimitPerSecond,
+          cfg.taskQueuePartitions,
+        ),
         workflows: [WORKFLOW_TYPE],
       },
       `worker serving task queue "${cfg.taskQueue}" in namespace "${t.namespace}" at ${t.address}; Tray at ${cfg.graphqlUrl}`,
