@@ -12,11 +12,11 @@ import {
   type CreateInstanceResult,
   type CreateUserInput,
   type CreateUserResult,
-  type IssueAuthUrlsInput,
+  type IssueAuthCodesInput,
   type VerifyAuthsInput,
   type VerifyAuthsResult,
 } from '../common/activity-types.js';
-import type { ReissueAuthUrlResult } from '../common/messages.js';
+import { authDialogUrl } from '../common/auth-url.js';
 import {
   ATTACH_AUTHS,
   CREATE_INSTANCE,
@@ -29,6 +29,7 @@ import {
 } from './documents.js';
 import { createInstances, type Instances } from './instances.js';
 import { UserTokenCache } from './token-cache.js';
+import { TokenSealer } from './token-seal.js';
 import { trayErrorDetails, type TrayClient } from './tray-client.js';
 import { createTraySession, type TraySession } from './tray-session.js';
 
@@ -42,11 +43,19 @@ export interface ActivityDeps {
   dialogBaseUrl: string;
   /** Default: a fresh in-memory cache per `createActivities` call. */
   tokenCache?: UserTokenCache;
+  /**
+   * The master token, from which the key of sealed user tokens derives, so every worker opens what any
+   * other sealed. Default: a random key, so seals open only in this process.
+   */
+  sealSecret?: string;
+  /** Default: a sealer over `sealSecret`. */
+  tokenSealer?: TokenSealer;
 }
 
 /** Builds the activities the worker registers; see ConnectActivities for what each does. */
 export function createActivities(deps: ActivityDeps): ConnectActivities {
-  const session = createTraySession(deps.tray, deps.tokenCache ?? new UserTokenCache());
+  const sealer = deps.tokenSealer ?? new TokenSealer(deps.sealSecret);
+  const session = createTraySession(deps.tray, deps.tokenCache ?? new UserTokenCache(), sealer);
   const instances = createInstances(session);
   const dialogs = { embeddedId: deps.embeddedId, baseUrl: deps.dialogBaseUrl.replace(/\/+$/, '') };
   return {
@@ -55,18 +64,23 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
       return userId === undefined ? null : { userId };
     },
     createUser: (input) => createUser(session, input),
-    prepareUserToken: (input) => session.prepareToken(input.userId),
+    prepareUserToken: async (input) => ({ sealedToken: await session.prepareToken(input.userId) }),
     createInstance: (input) => createInstance(session, instances, input),
-    issueAuthUrls: (input) => issueAuthUrls(session, dialogs, input),
+    issueAuthCodes: async (input) => ({ dialog: dialogs, codes: await issueCodes(session, input) }),
+    issueAuthUrls: async (input) =>
+      (await issueCodes(session, input)).map(({ externalAuthId, code }) => ({
+        externalAuthId,
+        url: authDialogUrl(dialogs, input.solutionInstanceId, externalAuthId, code),
+      })),
     verifyAuths: (input) => verifyAuths(session, input),
     attachAuths: async (input) => {
       const authValues = input.authValues.map(({ externalId, authId }) => ({ externalId, authId }));
-      await session.asUser(input.userId, (auth) =>
+      await session.asUser(input, (auth) =>
         session.send(ATTACH_AUTHS, { solutionInstanceId: input.solutionInstanceId, authValues }, auth),
       );
     },
     enableInstance: async (input) => {
-      await session.asUser(input.userId, (auth) =>
+      await session.asUser(input, (auth) =>
         session.send(ENABLE_INSTANCE, { solutionInstanceId: input.solutionInstanceId }, auth),
       );
     },
@@ -110,7 +124,7 @@ async function createInstance(
   input: CreateInstanceInput,
 ): Promise<CreateInstanceResult> {
   const attempt = Context.current().info.attempt;
-  return session.asUser(input.userId, async (auth) => {
+  return session.asUser(input, async (auth) => {
     if (attempt > 1) {
       // An earlier attempt may have created the instance and lost the answer: adopt it.
       const [own] = await instances.findOwn(auth, input);
@@ -135,11 +149,11 @@ async function createInstance(
   });
 }
 
-async function issueAuthUrls(
+/** One one-time code per slot, every slot in one request (aliased mutations). */
+async function issueCodes(
   session: TraySession,
-  dialogs: { embeddedId: string; baseUrl: string },
-  input: IssueAuthUrlsInput,
-): Promise<ReissueAuthUrlResult[]> {
+  input: IssueAuthCodesInput,
+): Promise<{ externalAuthId: string; code: string }[]> {
   if (input.externalAuthIds.length === 0) return [];
   const data = await session.send<Record<string, { authorizationCode: string } | undefined>>(
     issueCodesDocument(input.externalAuthIds.length),
@@ -154,15 +168,13 @@ async function issueAuthUrls(
         TRAY_FAILURE_TYPES.transient,
       );
     }
-    const path = [dialogs.embeddedId, input.solutionInstanceId, externalAuthId].map(encodeURIComponent);
-    const url = `${dialogs.baseUrl}/external/auth/create/${path.join('/')}?code=${encodeURIComponent(code)}`;
-    return { externalAuthId, url };
+    return { externalAuthId, code };
   });
 }
 
 async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promise<VerifyAuthsResult> {
   if (input.authIds.length === 0) return { foreign: [] };
-  const data = await session.asUser(input.userId, (auth) =>
+  const data = await session.asUser(input, (auth) =>
     session.send<{ viewer: { authentications: { edges: { node: { id: string } }[] } } }>(
       LIST_AUTHENTICATIONS,
       undefined,

@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  AsUser,
   InstanceOwnerKey,
   RemoveInstanceInput,
   RemoveInstanceResult,
@@ -71,12 +72,12 @@ export function createInstances(session: TraySession): Instances {
 
   /** Removes the instances `pick` names, each once; "already gone" and "no such user" count as done. */
   async function removeAll(
-    userId: string,
+    user: AsUser,
     pick: (auth: TrayAuth) => Promise<string[]>,
   ): Promise<RemoveInstanceResult> {
     const removed = new Set<string>();
     try {
-      await session.asUser(userId, async (auth) => {
+      await session.asUser(user, async (auth) => {
         for (const id of new Set(await pick(auth))) {
           if (removed.has(id)) continue;
           try {
@@ -100,12 +101,12 @@ export function createInstances(session: TraySession): Instances {
   return {
     findOwn,
     remove: (input) =>
-      removeAll(input.userId, async (auth) => {
+      removeAll(input, async (auth) => {
         if (!input.solutionInstanceId) return findOwn(auth, input);
         if (!input.includeStrays) return [input.solutionInstanceId];
         return [input.solutionInstanceId, ...(await findOwn(auth, input))];
       }),
     removeStrays: (input) =>
-      removeAll(input.userId, async (auth) => (await findOwn(auth, input)).filter((id) => id !== input.keep)),
+      removeAll(input, async (auth) => (await findOwn(auth, input)).filter((id) => id !== input.keep)),
   };
 }

@@ -1,24 +1,35 @@
 /**
  * How an activity talks to Tray: one request at a time, stopped when the activity is cancelled, as the
- * partner or as a user whose token comes from the per-process cache, so a saga spends one `authorize`
- * rather than one per activity (docs/design.md). No token leaves this module.
+ * partner or as a user whose token comes from the per-process cache or the sealed token the workflow
+ * passes, so a saga spends one `authorize` on any number of workers (docs/design.md). No plaintext
+ * token leaves this module.
  */
 import { Context } from '@temporalio/activity';
 import type { Variables } from 'graphql-request';
 import { AUTHORIZE_USER } from './documents.js';
+import type { AsUser, SealedUserToken } from '../common/activity-types.js';
 import type { UserTokenCache } from './token-cache.js';
+import type { TokenSealer } from './token-seal.js';
 import { trayErrorDetails, type TrayAuth, type TrayClient } from './tray-client.js';
 
 export interface TraySession {
   /** Abandoned when the running activity is cancelled or times out. */
   send<T = unknown>(document: string, variables: Variables | undefined, auth: TrayAuth): Promise<T>;
-  prepareToken(userId: string): Promise<void>;
-  /** A cached token Tray refuses (expired early, revoked) is replaced and `call` made once more. */
-  asUser<T>(userId: string, call: (auth: TrayAuth) => Promise<T>): Promise<T>;
+  /** The user's token (cached, else one `authorize`), sealed for history. */
+  prepareToken(userId: string): Promise<SealedUserToken>;
+  /**
+   * Calls as the user with the cached token, else the opened seal, else a fresh one. A token not
+   * minted for this call that Tray refuses (expired early, revoked) is replaced and `call` made again.
+   */
+  asUser<T>(user: AsUser, call: (auth: TrayAuth) => Promise<T>): Promise<T>;
 }
 
-/** A session over `tray` whose user tokens live in `tokens`. Call it only inside an activity. */
-export function createTraySession(tray: TrayClient, tokens: UserTokenCache): TraySession {
+/** A session over `tray` whose user tokens live in `tokens` and travel sealed by `sealer`. */
+export function createTraySession(
+  tray: TrayClient,
+  tokens: UserTokenCache,
+  sealer: TokenSealer,
+): TraySession {
   function send<T = unknown>(document: string, variables: Variables | undefined, auth: TrayAuth): Promise<T> {
     return tray.request<T>(document, variables, auth, { signal: Context.current().cancellationSignal });
   }
@@ -28,22 +39,28 @@ export function createTraySession(tray: TrayClient, tokens: UserTokenCache): Tra
     return data.authorize.accessToken;
   }
 
-  const obtain = (userId: string) => tokens.obtain(userId, () => mintToken(userId));
+  const mint = (userId: string) => tokens.obtain(userId, () => mintToken(userId));
 
   return {
     send,
     async prepareToken(userId) {
-      await obtain(userId);
+      return sealer.seal(userId, (await mint(userId)).token);
     },
-    async asUser(userId, call) {
-      const first = await obtain(userId);
+    async asUser({ userId, sealedToken }, call) {
+      let minted = false;
+      const first = await tokens.obtain(userId, () => {
+        const opened = sealer.open(userId, sealedToken);
+        if (opened !== undefined) return Promise.resolve(opened);
+        minted = true;
+        return mintToken(userId);
+      });
       try {
         return await call({ userToken: first.token });
       } catch (error) {
         const code = trayErrorDetails(error)?.code;
-        if (!first.cached || (code !== 'unauthorized' && code !== 'forbidden')) throw error;
+        if (minted || (code !== 'unauthorized' && code !== 'forbidden')) throw error;
         tokens.invalidate(userId, first.token);
-        const fresh = await obtain(userId);
+        const fresh = await mint(userId);
         return call({ userToken: fresh.token });
       }
     },

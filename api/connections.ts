@@ -10,8 +10,9 @@ import { requireClient } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import { listHandler } from './list.js';
-import { cancelConnection, reissueAuthUrl, startConnection } from './saga-commands.js';
-import { getConnectionStatus, waitForAuthUrls } from './saga-reads.js';
+import { cancelConnection, reissueAuthUrl } from './saga-commands.js';
+import { getConnectionStatus } from './saga-reads.js';
+import { startAndWaitForUrls } from './saga-start.js';
 import {
   connectInputSchema,
   connectionIdParamSchema,
@@ -78,13 +79,18 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
 
   connections.post('/', async (req, res) => {
     const { input, connectionId, waitSeconds } = startRequest(req);
-    const started = await startConnection(client, deps.taskQueue, input, connectionId);
-    logger.info(
-      { connectionId, runId: started.runId, created: started.created },
-      started.created ? 'saga started' : 'saga already running',
+    const { status, created } = await startAndWaitForUrls(
+      client,
+      deps.taskQueue,
+      input,
+      connectionId,
+      waitSeconds * 1000,
     );
-    const status = await waitForAuthUrls(client, connectionId, started.runId, waitSeconds * 1000);
-    if (started.created) res.status(201).json(status);
+    logger.info(
+      { connectionId, runId: status.runId, created },
+      created ? 'saga started' : 'saga already running',
+    );
+    if (created) res.status(201).json(status);
     else res.status(200).json({ ...status, existing: true });
   });
 

@@ -1,10 +1,9 @@
 /**
- * What the API commands a saga to do: start, cancel, reissue a URL, signal a completed auth; and
+ * What the API commands a saga to do (starting it is in saga-start.ts): cancel, reissue a URL, signal a completed auth; and
  * finding the saga that owns a Tray instance, for the webhook. Errors the HTTP layer must tell apart
  * come out as `ApiError`s.
  */
 import {
-  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -14,75 +13,17 @@ import {
 } from '@temporalio/client';
 import {
   authCompletedSignal,
-  connectionIdFor,
   FAILURE_TYPES,
   reissueAuthUrlUpdate,
-  SEARCH_ATTRIBUTES,
   WORKFLOW_TYPE,
   type AuthCompletedPayload,
-  type ConnectInput,
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
-import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
-import { describeConnection, isRunning, memoOf, statusFromDescription, stepOf } from './saga-reads.js';
+import { describeConnection, isRunning, memoOf, stepOf } from './saga-reads.js';
 import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
 
-export interface StartOutcome {
-  connectionId: string;
-  runId: string;
-  /** false when a running saga with that id already existed. */
-  created: boolean;
-}
-
-/**
- * Starts `connectIntegration` with the connection id as workflow id. A running saga with that id is
- * returned instead (the server refuses a second one, so concurrent starts yield exactly one run);
- * a closed one is replaced by a new run.
- */
-export async function startConnection(
-  client: Client,
-  taskQueue: string,
-  input: ConnectInput,
-  connectionId = connectionIdFor(input.externalUserId, input.solutionId),
-): Promise<StartOutcome> {
-  try {
-    const handle = await rpc(client, () =>
-      client.workflow.start(WORKFLOW_TYPE, {
-        workflowId: connectionId,
-        taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'FAIL',
-        memo: { [MEMO_KEY]: initialMemo(input) },
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.externalUserId, value: input.externalUserId },
-          { key: SEARCH_ATTRIBUTES.solutionId, value: input.solutionId },
-          { key: SEARCH_ATTRIBUTES.step, value: 'ensuring_user' },
-        ],
-        staticSummary: `Connect ${input.externalUserId} to solution ${input.solutionId}`,
-      }),
-    );
-    return { connectionId, runId: handle.firstExecutionRunId, created: true };
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
-  const desc = await describeConnection(client, connectionId);
-  // Ids may contain ':', so another user and solution can spell the same workflow id; that saga
-  // (and its one-time auth URLs) must not be handed to this caller.
-  const running = statusFromDescription(desc);
-  if (
-    running.externalUserId !== '' &&
-    running.solutionId !== '' &&
-    (running.externalUserId !== input.externalUserId || running.solutionId !== input.solutionId)
-  ) {
-    throw new ApiError(
-      409,
-      'connection_id_conflict',
-      `Connection ${JSON.stringify(connectionId)} belongs to another externalUserId and solutionId that spell the same id`,
-    );
-  }
-  return { connectionId, runId: desc.runId, created: false };
-}
+export { startConnection, type StartOutcome } from './saga-start.js';
 
 /**
  * Requests cancellation (compensation then runs); 404 unknown, 409 already closed, or completed and

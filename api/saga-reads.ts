@@ -22,7 +22,7 @@ import {
   type ConnectStep,
   type ConnectionStatus,
 } from '../common/messages.js';
-import { decodeMemo, isStep, MEMO_KEY, STEPS_BEFORE_URLS, type ConnectMemo } from '../common/status-view.js';
+import { decodeMemo, isStep, MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { ApiError } from './errors.js';
 import {
   connectionNotFound,
@@ -37,7 +37,6 @@ import {
 const GET_BUDGET_MS = 2_500;
 /** The part of GET's budget kept for a last describe after an unanswered query. */
 const RECHECK_MS = 500;
-const POLL_INTERVAL_MS = 150;
 
 /** What describe and a visibility listing both tell of a run, which is all the memo views need. */
 export type RunView = Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'memo' | 'typedSearchAttributes'>;
@@ -205,41 +204,4 @@ export async function getConnectionStatus(
     if (!(err instanceof ApiError && err.status === 503)) throw err;
   }
   return isRunning(again) ? statusFromDescription(again) : closedStatus(client, again);
-}
-
-function hasAuthUrls(status: ConnectionStatus): boolean {
-  if (!STEPS_BEFORE_URLS.includes(status.step)) return true;
-  return status.authSlots.length > 0 && status.authSlots.every((s) => s.url || s.state === 'completed');
-}
-
-/**
- * Polls the `status` query until every slot has a URL, the saga has moved past issuing them or
- * closed, or `waitMs` passed; answers the last status seen (from describe when no query answered).
- */
-export async function waitForAuthUrls(
-  client: Client,
-  connectionId: string,
-  runId: string,
-  waitMs: number,
-): Promise<ConnectionStatus> {
-  const until = Date.now() + waitMs;
-  const handle = client.workflow.getHandle(connectionId, runId);
-  let last: ConnectionStatus | undefined;
-  for (;;) {
-    const remaining = until - Date.now();
-    const queried = await queryStatus(client, handle, Math.min(QUERY_TIMEOUT_MS, remaining));
-    if (queried) {
-      last = queried;
-      if (hasAuthUrls(queried)) return queried;
-    } else {
-      // The run may have closed (e.g. a permanent Tray error): then its final status is the answer.
-      const desc = await describeConnection(client, connectionId);
-      if (desc.runId !== runId || !isRunning(desc)) return getConnectionStatus(client, connectionId);
-      if (!last) last = statusFromDescription(desc);
-    }
-    const left = until - Date.now();
-    if (left <= 0) break;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_INTERVAL_MS, left)));
-  }
-  return last ?? getConnectionStatus(client, connectionId, 0);
 }

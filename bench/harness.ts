@@ -9,7 +9,7 @@ import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from 
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { CREATE_USER } from '../activities/documents.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
-import { startDevServer } from '../dev/dev-server.js';
+import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
 import { quietRuntime } from '../dev/in-process.js';
 import { findTemporalCli } from '../dev/temporal-bin.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
@@ -150,6 +150,7 @@ async function startWorker(
     }),
     workflowBundle: options.workflowBundle,
     rateLimitPerSecond: options.rateLimitPerSecond,
+    taskQueuePartitions: Number(process.env.TEMPORAL_TASK_QUEUE_PARTITIONS ?? DEV_TASK_QUEUE_PARTITIONS),
     identity: `bench@${process.pid}`,
   });
   let stopping = false;

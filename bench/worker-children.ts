@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 
 export interface WorkerChildEnv {
   temporalAddress: string;
@@ -52,6 +53,12 @@ function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
     TRAY_MASTER_TOKEN: env.masterToken,
     TRAY_EMBEDDED_ID: env.embeddedId,
     TRAY_RATE_LIMIT_PER_SECOND: String(env.rateLimitPerSecond),
+    // The bench's own dev server has one partition; a server of yours says so through the variable.
+    TEMPORAL_TASK_QUEUE_PARTITIONS:
+      process.env.TEMPORAL_TASK_QUEUE_PARTITIONS ?? String(DEV_TASK_QUEUE_PARTITIONS),
+    ...(process.env.WORKER_MAX_CACHED_WORKFLOWS
+      ? { WORKER_MAX_CACHED_WORKFLOWS: process.env.WORKER_MAX_CACHED_WORKFLOWS }
+      : {}),
   };
 }
 

@@ -2,6 +2,7 @@
  * The activities' interface as the workflow sees it; no token crosses it. Each activity spends one
  * Tray request in the common case, because the rate limit meters activities (docs/design.md).
  */
+import type { AuthDialog } from './auth-url.js';
 import type { AuthValue, ConfigValueInput, ReissueAuthUrlResult } from './messages.js';
 
 export interface FindUserInput {
@@ -26,11 +27,26 @@ export interface PrepareUserTokenInput {
 }
 
 /**
+ * A user token sealed for this user by the workers (AES-256-GCM under a key derived from the master
+ * token, with an expiry): the only form in which a token may travel through history (docs/design.md).
+ */
+export type SealedUserToken = string;
+
+export interface PrepareUserTokenResult {
+  sealedToken: SealedUserToken;
+}
+
+/** Who a user-token activity acts as; without `sealedToken` (older histories) the worker mints or caches. */
+export interface AsUser {
+  userId: string;
+  sealedToken?: SealedUserToken;
+}
+
+/**
  * The saga's own instances: this owner, solution and name, created at or after `notBefore` (the
  * saga's start, ISO). The field names are in recorded histories: do not rename them.
  */
-export interface InstanceOwnerKey {
-  userId: string;
+export interface InstanceOwnerKey extends AsUser {
   solutionId: string;
   instanceName: string;
   notBefore: string;
@@ -46,28 +62,35 @@ export interface CreateInstanceResult {
   retried?: boolean;
 }
 
+export interface IssueAuthCodesInput {
+  userId: string;
+  externalAuthIds: string[];
+}
+/** One-time codes per slot, with the dialog host they are for: the workflow assembles the URLs. */
+export interface IssueAuthCodesResult {
+  dialog: AuthDialog;
+  codes: { externalAuthId: string; code: string }[];
+}
+
 export interface IssueAuthUrlsInput {
   userId: string;
   solutionInstanceId: string;
   externalAuthIds: string[];
 }
 
-export interface VerifyAuthsInput {
-  userId: string;
+export interface VerifyAuthsInput extends AsUser {
   authIds: string[];
 }
 export interface VerifyAuthsResult {
   foreign: string[];
 }
 
-export interface AttachAuthsInput {
-  userId: string;
+export interface AttachAuthsInput extends AsUser {
   solutionInstanceId: string;
   authValues: AuthValue[];
 }
 
-export interface EnableInstanceInput {
-  userId: string;
+export interface EnableInstanceInput extends AsUser {
   solutionInstanceId: string;
 }
 
@@ -92,10 +115,15 @@ export interface ConnectActivities {
   findUser(input: FindUserInput): Promise<FindUserResult | null>;
   /** On a conflict (another saga won the race), the winner's user. */
   createUser(input: CreateUserInput): Promise<CreateUserResult>;
-  /** Mints the user token into this worker's cache, so the activities after it spend one request each. */
-  prepareUserToken(input: PrepareUserTokenInput): Promise<void>;
+  /**
+   * Mints the user token (one `authorize`) and answers it sealed, so the user-token activities after
+   * it spend one request each on any worker. Older histories recorded no result (void).
+   */
+  prepareUserToken(input: PrepareUserTokenInput): Promise<PrepareUserTokenResult>;
   /** On a retry, first adopts the instance an earlier attempt created and lost the answer of. */
   createInstance(input: CreateInstanceInput): Promise<CreateInstanceResult>;
+  /** Needs no instance, so it runs beside the create; one request for every slot. */
+  issueAuthCodes(input: IssueAuthCodesInput): Promise<IssueAuthCodesResult>;
   issueAuthUrls(input: IssueAuthUrlsInput): Promise<ReissueAuthUrlResult[]>;
   /** Which of the authIds are not the user's. */
   verifyAuths(input: VerifyAuthsInput): Promise<VerifyAuthsResult>;

@@ -113,6 +113,11 @@ export const statusQuery = defineQuery<ConnectionStatus>('status');
 export const reissueAuthUrlUpdate = defineUpdate<ReissueAuthUrlResult, [ReissueAuthUrlRequest]>(
   'reissueAuthUrl',
 );
+/**
+ * Answers the status once every slot has a URL or the saga moved past issuing them; the API sends it
+ * with the start (update-with-start), so POST waits for the URLs without polling. Needs no Tray request.
+ */
+export const waitForAuthUrlsUpdate = defineUpdate<ConnectionStatus, []>('waitForAuthUrls');
 
 /** ApplicationFailure types of the saga's own failures and refusals (Tray's are in activity-types). */
 export const FAILURE_TYPES = {

@@ -2,9 +2,11 @@
  * The saga's status as the outside sees it without a worker: the memo (written by the workflow, read
  * by the API from describe; docs/design.md), and the step groups both decide by. Workflow-safe.
  */
-import { STEPS, type ConnectInput, type ConnectStep } from './messages.js';
+import { STEPS, type ConnectInput, type ConnectionStatus, type ConnectStep } from './messages.js';
 
 export const MEMO_KEY = 'connect';
+/** A memo key the saga never changes: the id of the API request that started the run (201 vs 200). */
+export const START_REQUEST_MEMO_KEY = 'startRequest';
 
 /** The memo under `MEMO_KEY`: written by the API at start, then upserted by the saga as it moves. */
 export interface ConnectMemo {
@@ -24,6 +26,12 @@ export const STEPS_BEFORE_URLS: readonly ConnectStep[] = [
   'creating_instance',
   'issuing_auth_urls',
 ];
+
+/** Every slot has a URL (or is done), or the saga is past issuing them: what POST waits for. */
+export function hasAuthUrls(status: Pick<ConnectionStatus, 'step' | 'authSlots'>): boolean {
+  if (!STEPS_BEFORE_URLS.includes(status.step)) return true;
+  return status.authSlots.length > 0 && status.authSlots.every((s) => s.url || s.state === 'completed');
+}
 
 /** Steps the saga does not leave (it may still tidy up after `completed`). */
 export const TERMINAL_STEPS: readonly ConnectStep[] = ['completed', 'failed', 'timed_out', 'cancelled'];

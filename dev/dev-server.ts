@@ -24,6 +24,11 @@ export interface DevServerOptions {
   namespace?: string;
   /** How long to wait for the server to answer (a loaded 2-core CI box can be slow). */
   startTimeoutMs?: number;
+  /**
+   * Partitions of every task queue (default 1): one partition meters the activity rate limit in a
+   * single bucket, so the worker may ask for a rate close to the Tray budget (docs/design.md#rate-limit).
+   */
+  taskQueuePartitions?: number;
   /** Called while waiting, so long waits show progress. */
   onProgress?: (message: string) => void;
 }
@@ -35,6 +40,9 @@ export interface DevServer {
   process: ChildProcess;
   stop(): Promise<void>;
 }
+
+/** The dev server's task-queue partitions, for workers that size the rate limit by them. */
+export const DEV_TASK_QUEUE_PARTITIONS = 1;
 
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
@@ -101,6 +109,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     args.push('--db-filename', options.dbFile);
   }
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
+  const partitions = options.taskQueuePartitions ?? DEV_TASK_QUEUE_PARTITIONS;
+  for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) {
+    args.push('--dynamic-config-value', `${key}=${partitions}`);
+  }
   args.push('--log-level', 'warn');
 
   const child = spawn(options.cliPath, args, {

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
-import { startDevServer, type DevServer } from '../dev/dev-server.js';
+import { DEV_TASK_QUEUE_PARTITIONS, startDevServer, type DevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { createEmulator } from '../emulator/server.js';
 import { encryptionKeysVar } from '../lib/payload-codec.js';
@@ -189,6 +189,8 @@ async function startStack(env: StartEnv, parts: Parts, stop: StopControl): Promi
   });
   envs.worker.METRICS_PORT = String(env.METRICS_PORT);
   envs.worker.METRICS_HOST = process.env.METRICS_HOST || '127.0.0.1';
+  // Our own dev server gives every task queue one partition: the worker sizes its rate limit by it.
+  if (!env.TEMPORAL_ADDRESS) envs.worker.TEMPORAL_TASK_QUEUE_PARTITIONS ??= String(DEV_TASK_QUEUE_PARTITIONS);
   envs.api.CODEC_CORS_ORIGIN ??= `http://localhost:${env.TEMPORAL_DEV_UI_PORT},http://127.0.0.1:${env.TEMPORAL_DEV_UI_PORT}`;
   if (env.PAYLOAD_ENCRYPTION_KEYS) {
     say(

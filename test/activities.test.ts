@@ -14,6 +14,7 @@ import { buildSchema, parse, validate } from 'graphql';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { DOCUMENTS, issueCodesDocument } from '../activities/documents.js';
 import { UserTokenCache } from '../activities/token-cache.js';
+import { TokenSealer } from '../activities/token-seal.js';
 import { REGION_ENDPOINTS, trayErrorDetails } from '../activities/tray-client.js';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
@@ -34,7 +35,9 @@ beforeEach(() => {
   emu.emulator.faults.clear();
 });
 
-function makeActivities(options: { timeoutMs?: number; tokenCache?: UserTokenCache } = {}) {
+function makeActivities(
+  options: { timeoutMs?: number; tokenCache?: UserTokenCache; tokenSealer?: TokenSealer } = {},
+) {
   const tokenCache = options.tokenCache ?? new UserTokenCache();
   const tray = createTrayClient({
     graphqlUrl: emu.graphqlUrl,
@@ -46,6 +49,8 @@ function makeActivities(options: { timeoutMs?: number; tokenCache?: UserTokenCac
     embeddedId: emu.embeddedId,
     dialogBaseUrl: emu.url,
     tokenCache,
+    // As the worker does: every worker derives the seal key from the master token.
+    ...(options.tokenSealer ? { tokenSealer: options.tokenSealer } : { sealSecret: emu.masterToken }),
   });
   return { activities, tokenCache, tray };
 }
@@ -158,7 +163,8 @@ describe('the saga path and its request budget', () => {
     const ensured = await step(activities, 'createUser', user);
     assert.equal(ensured.created, true);
     const { userId } = ensured;
-    assert.equal(await step(activities, 'prepareUserToken', { userId }), undefined, 'the token stays inside');
+    const { sealedToken } = await step(activities, 'prepareUserToken', { userId });
+    assert.match(sealedToken, /^v1\./, 'the token leaves the worker only sealed');
     const created = await step(activities, 'createInstance', {
       userId,
       solutionId: 'sol-2',
@@ -239,7 +245,7 @@ describe('the saga path and its request budget', () => {
     // No token in any result the workflow would record.
     const token = tokenCache.get(userId);
     assert.ok(token, 'the user token is cached');
-    const results = JSON.stringify([ensured, created, urls, verified]);
+    const results = JSON.stringify([ensured, sealedToken, created, urls, verified]);
     assert.ok(!results.includes(token));
     assert.ok(!results.includes(emu.masterToken));
     assert.ok(!JSON.stringify(tokenCache).includes(token), 'the cache does not serialise its tokens');
@@ -743,5 +749,99 @@ describe('a create that reaches Tray after its retry made another', () => {
       notBefore: new Date().toISOString(),
     });
     assert.equal(created.retried, false);
+  });
+});
+
+describe('sealed user tokens: one Tray request per activity on any worker', () => {
+  const ops = (requests: RecordedRequest[]) => requests.map((r) => [r.operations[0], r.tokenKind]);
+
+  /** A user, its sealed token from one worker, and a second worker with an empty cache. */
+  async function sealedOnOneWorker() {
+    const { activities, tokenCache } = makeActivities();
+    const userId = await newUserId(activities);
+    const { sealedToken } = await run(activities, 'prepareUserToken', { userId });
+    const token = tokenCache.get(userId);
+    assert.ok(token);
+    assert.ok(!sealedToken.includes(token), 'the seal does not contain the token in the clear');
+    return { userId, sealedToken, token };
+  }
+
+  function createOn(activities: ConnectActivities, userId: string, sealedToken: string) {
+    return counted(activities, 'createInstance', {
+      userId,
+      sealedToken,
+      solutionId: 'sol-1',
+      instanceName: `sealed ${randomUUID()}`,
+      notBefore: new Date().toISOString(),
+    });
+  }
+
+  test('a token sealed on one worker opens on another: no authorize there', async () => {
+    const { userId, sealedToken, token } = await sealedOnOneWorker();
+    const other = makeActivities();
+    const { result, requests } = await createOn(other.activities, userId, sealedToken);
+    assert.deepEqual(ops(requests), [['createSolutionInstance', 'user']]);
+    assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
+    assert.equal(other.tokenCache.get(userId), token, 'and keeps it for the next activity');
+  });
+
+  const broken: [
+    string,
+    (seal: { userId: string; sealedToken: string }) => ReturnType<typeof makeActivities>,
+    (s: string) => string,
+  ][] = [
+    ['tampered with', () => makeActivities(), (s) => s.slice(0, -4) + (s.endsWith('AAAA') ? 'BBBB' : 'AAAA')],
+    [
+      'sealed under a rotated master token',
+      () => makeActivities({ tokenSealer: new TokenSealer('mt_rotated') }),
+      (s) => s,
+    ],
+    [
+      'expired',
+      () =>
+        makeActivities({
+          tokenSealer: new TokenSealer(emu.masterToken, { now: () => Date.now() + 25 * 3600_000 }),
+        }),
+      (s) => s,
+    ],
+    ['not a seal at all', () => makeActivities(), () => 'ut_plaintext_is_never_accepted'],
+  ];
+  for (const [what, worker, alter] of broken) {
+    test(`a seal ${what} costs exactly one authorize and the activity still succeeds`, async () => {
+      const sealed = await sealedOnOneWorker();
+      const { activities } = worker(sealed);
+      const { result, requests } = await createOn(activities, sealed.userId, alter(sealed.sealedToken));
+      assert.deepEqual(ops(requests), [
+        ['authorize', 'master'],
+        ['createSolutionInstance', 'user'],
+      ]);
+      assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
+    });
+  }
+
+  test("another user's seal does not open for this user (the user id is bound in)", async () => {
+    const first = await sealedOnOneWorker();
+    const second = await sealedOnOneWorker();
+    const { requests } = await createOn(makeActivities().activities, second.userId, first.sealedToken);
+    assert.deepEqual(ops(requests), [
+      ['authorize', 'master'],
+      ['createSolutionInstance', 'user'],
+    ]);
+  });
+
+  test('issueAuthCodes: one request for every slot, codes of the user, the dialog to build URLs with', async () => {
+    const { activities } = makeActivities();
+    const userId = await newUserId(activities);
+    const { result, requests } = await counted(activities, 'issueAuthCodes', {
+      userId,
+      externalAuthIds: ['slack', 'gmail'],
+    });
+    assert.equal(requests.length, 1);
+    assert.deepEqual(result.dialog, { baseUrl: emu.url, embeddedId: emu.embeddedId });
+    assert.deepEqual(
+      result.codes.map((c) => c.externalAuthId),
+      ['slack', 'gmail'],
+    );
+    for (const { code } of result.codes) assert.equal(emu.emulator.store.codes.get(code)?.userId, userId);
   });
 });

@@ -12,7 +12,13 @@ import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { ConnectInput, ConnectStep } from '../common/messages.js';
-import { authCompletedSignal, reissueAuthUrlUpdate, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
+import {
+  authCompletedSignal,
+  reissueAuthUrlUpdate,
+  statusQuery,
+  waitForAuthUrlsUpdate,
+  WORKFLOW_TYPE,
+} from '../common/messages.js';
 import { startDevServer } from '../dev/dev-server.js';
 import { quietRuntime } from '../dev/in-process.js';
 import { findTemporalCli } from '../dev/temporal-bin.js';
@@ -54,6 +60,20 @@ const scenarios: Scenario[] = [
       await handle.signal(authCompletedSignal, { externalAuthId: 'nope', authId: 'auth-9', eventId: 'e2' });
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e3' });
       await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-3', eventId: 'e4' });
+      await handle.result();
+    },
+  },
+  {
+    // Recorded after the codes moved beside the create (patch `auth-codes-beside-create`) and the user
+    // token began to travel sealed; the histories above are from before and keep replaying.
+    name: 'completed-codes-beside-create',
+    input: { externalUserId: 'rec-user-codes-beside', authSlots: ['slack', 'gmail'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.executeUpdate(waitForAuthUrlsUpdate);
+      await handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId: 'gmail' }] });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
       await handle.result();
     },
   },

@@ -45,6 +45,8 @@ describe('loadWorkerConfig', () => {
       rateLimitPerSecond: 25,
       shutdownGraceMs: 30_000,
       metricsHost: '0.0.0.0',
+      maxCachedWorkflows: 200,
+      taskQueuePartitions: 4,
     });
   });
 
@@ -91,7 +93,11 @@ describe('loadWorkerConfig', () => {
       TRAY_MASTER_TOKEN: SECRET,
       TRAY_EMBEDDED_ID: 'emb-1',
       TRAY_RATE_LIMIT_PER_SECOND: '12.5',
+      WORKER_MAX_CACHED_WORKFLOWS: '50',
+      TEMPORAL_TASK_QUEUE_PARTITIONS: '1',
     });
+    assert.equal(config.maxCachedWorkflows, 50);
+    assert.equal(config.taskQueuePartitions, 1);
     assert.equal(config.temporalAddress, 'temporal:7233');
     assert.equal(config.namespace, 'prod');
     assert.equal(config.taskQueue, 'q');
@@ -109,6 +115,8 @@ describe('loadWorkerConfig', () => {
       TRAY_AUTH_DIALOG_URL: 'ftp://files.example',
       TRAY_EMBEDDED_ID: '   ',
       TRAY_RATE_LIMIT_PER_SECOND: '-3',
+      WORKER_MAX_CACHED_WORKFLOWS: '0',
+      TEMPORAL_TASK_QUEUE_PARTITIONS: '1.5',
     };
     assert.throws(
       () => loadWorkerConfig(env),
@@ -116,12 +124,14 @@ describe('loadWorkerConfig', () => {
         assert.ok(error instanceof ConfigError);
         assert.deepEqual(error.problems.map((p) => p.variable).sort(), [
           'TEMPORAL_ADDRESS',
+          'TEMPORAL_TASK_QUEUE_PARTITIONS',
           'TRAY_AUTH_DIALOG_URL',
           'TRAY_EMBEDDED_ID',
           'TRAY_GRAPHQL_URL',
           'TRAY_MASTER_TOKEN',
           'TRAY_RATE_LIMIT_PER_SECOND',
           'TRAY_REGION',
+          'WORKER_MAX_CACHED_WORKFLOWS',
         ]);
         return true;
       },
@@ -163,16 +173,26 @@ describe('taskQueueActivitiesPerSecond', () => {
 
   test('keeps the worst 5 s window, bursts included, at or under the Tray limit', () => {
     for (const limit of [1, 2.5, 5, 10, 12.5, 25, 30, 100, 1000]) {
-      const rate = taskQueueActivitiesPerSecond(limit);
-      assert.ok(rate > 0 && rate < limit, `limit ${limit}: rate ${rate}`);
-      for (let partitions = 1; partitions <= TASK_QUEUE_PARTITIONS; partitions++) {
-        const worst = worstWindow(rate, partitions);
-        assert.ok(
-          worst <= limit * RATE_WINDOW_SECONDS,
-          `limit ${limit}, ${partitions} partition(s): up to ${worst} activities in ${RATE_WINDOW_SECONDS} s`,
-        );
+      for (const configured of [1, 2, TASK_QUEUE_PARTITIONS]) {
+        const rate = taskQueueActivitiesPerSecond(limit, configured);
+        assert.ok(rate > 0 && rate < limit, `limit ${limit}: rate ${rate}`);
+        // A server with fewer partitions than configured only bursts less.
+        for (let partitions = 1; partitions <= configured; partitions++) {
+          const worst = worstWindow(rate, partitions);
+          assert.ok(
+            worst <= limit * RATE_WINDOW_SECONDS,
+            `limit ${limit}, ${partitions} of ${configured} partition(s): up to ${worst} activities in ${RATE_WINDOW_SECONDS} s`,
+          );
+        }
       }
     }
+  });
+
+  test('one partition: about 20.7 activities/s for 25, the busiest 5 s at 99.5% of the budget', () => {
+    const rate = taskQueueActivitiesPerSecond(25, 1);
+    assert.ok(Math.abs(rate - 124 / 6) < 1e-9);
+    assert.ok(worstWindow(rate, 1) / RATE_WINDOW_SECONDS >= 0.99 * 25);
+    assert.throws(() => taskQueueActivitiesPerSecond(25, 0), RangeError);
   });
 
   test('the default 25/s becomes about 20.2 activities/s; passing 25 through would allow 30/s', () => {

@@ -218,16 +218,14 @@ describe('connectIntegration happy path', () => {
         authValues: [{ externalId: 'slack', authId: 'auth-1' }],
         enabled: true,
       });
-      assert.deepEqual(names(mock), [
-        'findUser',
-        'createUser',
-        'prepareUserToken',
-        'createInstance',
-        'issueAuthUrls',
-        'verifyAuths',
-        'attachAuths',
-        'enableInstance',
-      ]);
+      assert.deepEqual(names(mock).slice(0, 3), ['findUser', 'createUser', 'prepareUserToken']);
+      // The codes need only the user: they run beside the create, in either order.
+      assert.deepEqual(names(mock).slice(3, 5).sort(), ['createInstance', 'issueAuthCodes']);
+      assert.deepEqual(names(mock).slice(5), ['verifyAuths', 'attachAuths', 'enableInstance']);
+      assert.equal(
+        awaiting.authSlots[0]?.url,
+        'https://dialog.example/external/auth/create/embedded-1/instance-1/slack?code=code-1',
+      );
       const [create] = mock.inputsOf('createInstance');
       assert.equal(create?.instanceName, 'sol-1 for Ada');
       assert.ok(create?.notBefore && !Number.isNaN(Date.parse(create.notBefore)));
@@ -260,12 +258,20 @@ describe('connectIntegration happy path', () => {
       const [prepareEvent] = scheduledEvents(events ?? [], 'prepareUserToken');
       assert.ok(prepareEvent, 'prepareUserToken is in the history');
       const prepareDone = completedEventOf(events ?? [], prepareEvent);
-      // The result is the SDK's empty (binary/null) payload: the token stays in the worker.
+      // Only the sealed token enters history, and the user-token activities after it carry it.
       const payloads = prepareDone.activityTaskCompletedEventAttributes?.result?.payloads ?? [];
-      assert.ok(
-        payloads.every((p) => (p.data?.length ?? 0) === 0),
-        'prepareUserToken records no data in history',
+      const recorded = payloads.map((p) => Buffer.from(p.data ?? new Uint8Array()).toString('utf8'));
+      assert.deepEqual(
+        recorded.map((r) => JSON.parse(r) as unknown),
+        [{ sealedToken: 'sealed-for-user-1' }],
       );
+      for (const name of ['createInstance', 'verifyAuths', 'attachAuths', 'enableInstance'] as const) {
+        assert.equal(
+          (mock.inputsOf(name)[0] as { sealedToken?: string } | undefined)?.sealedToken,
+          'sealed-for-user-1',
+          `${name} gets the sealed token`,
+        );
+      }
     });
   });
 
@@ -275,7 +281,8 @@ describe('connectIntegration happy path', () => {
       assert.equal(awaiting.userId, 'user-known');
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
       assert.equal((await handle.result()).userId, 'user-known');
-      assert.deepEqual(names(mock).slice(0, 3), ['findUser', 'prepareUserToken', 'createInstance']);
+      assert.deepEqual(names(mock).slice(0, 2), ['findUser', 'prepareUserToken']);
+      assert.deepEqual(names(mock).slice(2, 4).sort(), ['createInstance', 'issueAuthCodes']);
       assert.deepEqual(mock.inputsOf('findUser'), [{ externalUserId: input.externalUserId }]);
       assert.deepEqual(mock.inputsOf('prepareUserToken'), [{ userId: 'user-known' }]);
       assert.equal(mock.inputsOf('createUser').length, 0);
@@ -293,12 +300,18 @@ describe('connectIntegration happy path', () => {
       const expected = slots.map((externalId, i) => ({ externalId, authId: `auth-${i}` }));
       assert.deepEqual(result.authValues, expected);
       assert.deepEqual(
-        mock.inputsOf('issueAuthUrls').map((i) => i.externalAuthIds),
+        mock.inputsOf('issueAuthCodes').map((i) => i.externalAuthIds),
         [slots],
       );
+      assert.equal(mock.inputsOf('issueAuthUrls').length, 0);
       assert.equal(mock.inputsOf('verifyAuths').length, 1);
       assert.deepEqual(mock.inputsOf('attachAuths'), [
-        { userId: 'user-1', solutionInstanceId: 'instance-1', authValues: expected },
+        {
+          userId: 'user-1',
+          sealedToken: 'sealed-for-user-1',
+          solutionInstanceId: 'instance-1',
+          authValues: expected,
+        },
       ]);
       assert.equal(mock.inputsOf('removeInstance').length, 0);
       assert.equal((await status(handle)).step, 'completed');
@@ -564,6 +577,7 @@ describe('connectIntegration compensation', () => {
         const { notAfter, ...lookup } = removes[0] ?? {};
         assert.deepEqual(lookup, {
           userId: 'user-1',
+          sealedToken: 'sealed-for-user-1',
           solutionId: input.solutionId,
           instanceName: create?.instanceName,
           notBefore: create?.notBefore,
@@ -590,6 +604,7 @@ describe('connectIntegration after a retried create', () => {
         const { notAfter, ...rest } = sweep ?? { notAfter: '' };
         assert.deepEqual(rest, {
           userId: 'user-1',
+          sealedToken: 'sealed-for-user-1',
           solutionId: input.solutionId,
           instanceName: create?.instanceName,
           notBefore: create?.notBefore,
@@ -818,8 +833,12 @@ describe('connectIntegration reissueAuthUrl', () => {
       assert.equal(reissued.externalAuthId, 'gmail');
       assert.notEqual(reissued.url, before.authSlots[1]?.url);
       assert.deepEqual(
+        mock.inputsOf('issueAuthCodes').map((i) => i.externalAuthIds),
+        [['slack', 'gmail']],
+      );
+      assert.deepEqual(
         mock.inputsOf('issueAuthUrls').map((i) => i.externalAuthIds),
-        [['slack', 'gmail'], ['gmail']],
+        [['gmail']],
       );
       const after = await status(handle);
       assert.equal(after.authSlots[1]?.url, reissued.url);
@@ -838,7 +857,7 @@ describe('connectIntegration reissueAuthUrl', () => {
       });
       await assertUpdateRejected(handle, 'nope', FAILURE_TYPES.unknownSlot);
       await assertUpdateRejected(handle, 'slack', FAILURE_TYPES.slotCompleted);
-      assert.equal(mock.inputsOf('issueAuthUrls').length, 1);
+      assert.equal(mock.inputsOf('issueAuthUrls').length, 0, 'no reissue ran');
       await cancelAndWait(handle);
     });
   });
@@ -896,7 +915,7 @@ async function startHeldReissue(handle: Handle, mock: MockActivities, mockOption
     args: [{ externalAuthId: 'slack' }],
     waitForStage: WorkflowUpdateStage.ACCEPTED,
   });
-  await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 2, {
+  await pollUntil(async () => mock.inputsOf('issueAuthUrls').length === 1, {
     timeoutMs: 30_000,
     what: 'the reissue running',
   });

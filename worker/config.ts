@@ -2,7 +2,8 @@
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
-import { hostPort, oneOf, port, positiveNumber, readEnv, str, url } from '../lib/config.js';
+import { envVar, hostPort, oneOf, port, positiveNumber, readEnv, str, url } from '../lib/config.js';
+import { TASK_QUEUE_PARTITIONS } from './rate-limit.js';
 import { shutdownGrace } from './shutdown.js';
 
 export interface WorkerConfig {
@@ -17,6 +18,10 @@ export interface WorkerConfig {
   embeddedId: string;
   /** Tray requests per second across all workers. */
   rateLimitPerSecond: number;
+  /** Workflows kept in memory; an evicted saga is replayed from history when it next has work. */
+  maxCachedWorkflows: number;
+  /** How many partitions the server gives the task queue; the activity rate allows for each one's burst. */
+  taskQueuePartitions: number;
   /** PAYLOAD_ENCRYPTION_KEYS; unset: payloads are stored as plain JSON. Logs show key ids only. */
   payloadKeys?: EncryptionKeys;
   /** How long a stopping worker lets activities in flight finish (SHUTDOWN_GRACE). */
@@ -29,6 +34,13 @@ export interface WorkerConfig {
   otlpEndpoint?: string;
 }
 
+/**
+ * A cached saga costs the worker memory while it waits for its auths; history costs nothing. A small
+ * cache keeps RSS flat however many sagas wait, and an evicted one replays its short history when its
+ * webhook arrives (docs/design.md#bounded-worker-memory).
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 200;
+
 /** The variables the worker reads, for `readEnv`. */
 export const WORKER_ENV = {
   TEMPORAL_ADDRESS: hostPort({ default: 'localhost:7233' }),
@@ -40,12 +52,22 @@ export const WORKER_ENV = {
   TRAY_MASTER_TOKEN: str({ secret: true }),
   TRAY_EMBEDDED_ID: str(),
   TRAY_RATE_LIMIT_PER_SECOND: positiveNumber({ default: 25 }),
+  WORKER_MAX_CACHED_WORKFLOWS: wholeNumber({ default: DEFAULT_MAX_CACHED_WORKFLOWS }),
+  TEMPORAL_TASK_QUEUE_PARTITIONS: wholeNumber({ default: TASK_QUEUE_PARTITIONS }),
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   SHUTDOWN_GRACE: shutdownGrace(),
   METRICS_PORT: port({ optional: true }),
   METRICS_HOST: str({ default: '0.0.0.0' }),
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
 };
+
+/** An integer ≥ 1. */
+function wholeNumber<O extends { default: number }>(options: O) {
+  return envVar<number, O>(options, (raw) => {
+    const n = Number(raw);
+    return Number.isInteger(n) && n >= 1 ? { value: n } : { problem: 'must be a whole number ≥ 1' };
+  });
+}
 
 /** Reads and checks the worker's configuration; throws a ConfigError listing every bad variable. */
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
@@ -61,6 +83,8 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     masterToken: values.TRAY_MASTER_TOKEN,
     embeddedId: values.TRAY_EMBEDDED_ID,
     rateLimitPerSecond: values.TRAY_RATE_LIMIT_PER_SECOND,
+    maxCachedWorkflows: values.WORKER_MAX_CACHED_WORKFLOWS,
+    taskQueuePartitions: values.TEMPORAL_TASK_QUEUE_PARTITIONS,
     ...(values.PAYLOAD_ENCRYPTION_KEYS ? { payloadKeys: values.PAYLOAD_ENCRYPTION_KEYS } : {}),
     shutdownGraceMs: values.SHUTDOWN_GRACE,
     ...(values.METRICS_PORT !== undefined ? { metricsPort: values.METRICS_PORT } : {}),

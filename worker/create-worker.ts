@@ -8,6 +8,7 @@ import {
 } from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { loadConnectWorkflowBundle } from '../lib/workflow-bundle-file.js';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from './config.js';
 import { taskQueueActivitiesPerSecond } from './rate-limit.js';
 import { drainOptions } from './shutdown.js';
 
@@ -20,6 +21,10 @@ export interface CreateWorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** TRAY_RATE_LIMIT_PER_SECOND: one request per activity, so it bounds the task queue's activities. */
   rateLimitPerSecond: number;
+  /** The task queue's partitions on the server (default 4, Temporal's own default). */
+  taskQueuePartitions?: number;
+  /** Sagas kept in memory (default 200); more waiting ones are evicted and replayed when they resume. */
+  maxCachedWorkflows?: number;
   identity?: string;
   /** Payload encryption (lib/payload-codec.ts); the bundle is built with its failure converter. */
   dataConverter?: DataConverter;
@@ -34,7 +39,7 @@ export interface CreateWorkerOptions {
 /** Creates (does not run) a Worker serving the saga's workflow and activities on `taskQueue`. */
 export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Worker> {
   // First, so a bad rate fails before the slow bundling.
-  const activitiesPerSecond = taskQueueActivitiesPerSecond(opts.rateLimitPerSecond);
+  const activitiesPerSecond = taskQueueActivitiesPerSecond(opts.rateLimitPerSecond, opts.taskQueuePartitions);
   const workflowBundle =
     opts.workflowBundle ??
     (await loadConnectWorkflowBundle({
@@ -48,6 +53,7 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     workflowBundle,
     activities: { ...opts.activities },
     maxTaskQueueActivitiesPerSecond: activitiesPerSecond,
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.shutdownGraceMs !== undefined ? drainOptions(opts.shutdownGraceMs) : {}),

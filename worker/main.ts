@@ -85,6 +85,8 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
       tray: observeTrayClient(tray, tracing?.tracer),
       embeddedId: cfg.embeddedId,
       dialogBaseUrl: cfg.dialogBaseUrl,
+      // Every worker derives the same seal key, so a user token sealed by one opens on any other.
+      sealSecret: cfg.masterToken,
     });
     worker = await createConnectWorker({
       connection,
@@ -92,6 +94,8 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
       taskQueue: cfg.taskQueue,
       activities,
       rateLimitPerSecond: cfg.rateLimitPerSecond,
+      taskQueuePartitions: cfg.taskQueuePartitions,
+      maxCachedWorkflows: cfg.maxCachedWorkflows,
       dataConverter: cfg.payloadKeys && encryptedDataConverter(cfg.payloadKeys),
       shutdownGraceMs: cfg.shutdownGraceMs,
       ...(tracing && {
@@ -105,7 +109,10 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
         ...describeWorkerConfig(cfg),
         ...describeTemporalConnection(t),
         activities: Object.keys(activities),
-        taskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(cfg.rateLimitPerSecond),
+        taskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(
+          cfg.rateLimitPerSecond,
+          cfg.taskQueuePartitions,
+        ),
         workflows: [WORKFLOW_TYPE],
         metrics: metricsAddress(cfg) ? `http://${metricsAddress(cfg)}/metrics` : 'off (METRICS_PORT unset)',
         tracing: tracing ? 'on' : 'off',

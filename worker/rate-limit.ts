@@ -9,19 +9,29 @@
 
 export const RATE_WINDOW_SECONDS = 5;
 
-/** Temporal's default `matching.numTaskqueueReadPartitions`; a server with more needs a lower limit. */
+/**
+ * Temporal's default `matching.numTaskqueueReadPartitions`, so the safe default. The dev server and
+ * compose give the task queue a single partition (TEMPORAL_TASK_QUEUE_PARTITIONS=1): one bucket
+ * meters exactly, where four leave tokens unused in partitions that have no task (docs/design.md).
+ */
 export const TASK_QUEUE_PARTITIONS = 4;
 
 /**
  * The `maxTaskQueueActivitiesPerSecond` that keeps activities within `trayRequestsPerSecond` over any
  * window, bursts included. Below 1/s the minimum burst nearly fills a window, so the bound weakens.
  */
-export function taskQueueActivitiesPerSecond(trayRequestsPerSecond: number): number {
+export function taskQueueActivitiesPerSecond(
+  trayRequestsPerSecond: number,
+  partitions: number = TASK_QUEUE_PARTITIONS,
+): number {
   if (!(trayRequestsPerSecond > 0) || !Number.isFinite(trayRequestsPerSecond)) {
     throw new RangeError('the Tray rate limit must be a positive number');
   }
+  if (!Number.isInteger(partitions) || partitions < 1) {
+    throw new RangeError('the task queue has a whole number of partitions, at least 1');
+  }
   const window = RATE_WINDOW_SECONDS;
-  const fitted = (trayRequestsPerSecond * window - TASK_QUEUE_PARTITIONS) / (window + 1);
+  const fitted = (trayRequestsPerSecond * window - partitions) / (window + 1);
   // Both terms meet at 1 request/s; below it the fitted rate would reach zero or less.
   return Math.max(fitted, trayRequestsPerSecond / (window + 1));
 }

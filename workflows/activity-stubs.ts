@@ -1,6 +1,6 @@
 /** The saga's activity stubs with their timeouts and retry policies (activities as types only). */
 import { proxyActivities } from '@temporalio/workflow';
-import type { ConnectActivities } from '../common/activity-types.js';
+import type { AsUser, ConnectActivities, IssueAuthCodesResult } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { ReissueAuthUrlResult } from '../common/messages.js';
 
@@ -12,9 +12,26 @@ const NON_RETRYABLE_TRAY_TYPES = [
   TRAY_FAILURE_TYPES.permanent,
 ];
 
+/**
+ * Task-queue priority keys (1 goes first): what undoes or finishes a saga whose user already acted
+ * goes ahead, and before the URLs a later step ahead of an earlier one, so under a burst the sagas
+ * that started first get their URLs first (docs/design.md#priority).
+ */
+export const PRIORITY = {
+  afterAuth: 1,
+  compensation: 1,
+  urls: 2,
+  token: 3,
+  createUser: 4,
+  findUser: 5,
+} as const;
+
+const priority = (priorityKey: number) => ({ priority: { priorityKey } });
+
 /** Forward steps: transient Tray errors retry with backoff, permanent ones fail at once. */
 export const forward = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',
+  ...priority(PRIORITY.findUser),
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
@@ -24,8 +41,7 @@ export const forward = proxyActivities<ConnectActivities>({
   },
 });
 
-export interface InstanceRef {
-  userId: string;
+export interface InstanceRef extends AsUser {
   solutionInstanceId: string;
 }
 
@@ -37,14 +53,28 @@ export function issueAuthUrls<const Ids extends readonly string[]>(
   { userId, solutionInstanceId }: InstanceRef,
   externalAuthIds: Ids,
 ): Promise<UrlsFor<Ids>> {
-  return forward.issueAuthUrls.executeWithOptions({ summary }, [
+  return forward.issueAuthUrls.executeWithOptions({ summary, ...priority(PRIORITY.urls) }, [
     { userId, solutionInstanceId, externalAuthIds: [...externalAuthIds] },
   ]) as Promise<UrlsFor<Ids>>;
+}
+
+/** One code per slot; needs only the user, so it runs beside the create. */
+export function issueAuthCodes(userId: string, externalAuthIds: string[]): Promise<IssueAuthCodesResult> {
+  return forward.issueAuthCodes.executeWithOptions(
+    { summary: `issue ${externalAuthIds.length} auth code(s)`, ...priority(PRIORITY.urls) },
+    [{ userId, externalAuthIds }],
+  );
+}
+
+/** Per-call options of the forward steps: their summary and their place in the queue. */
+export function forwardStep(summary: string, priorityKey: number) {
+  return { summary, ...priority(priorityKey) };
 }
 
 /** After the user authorised: giving up throws their work away, so Tray trouble is waited out longer. */
 export const afterAuth = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',
+  ...priority(PRIORITY.afterAuth),
   scheduleToCloseTimeout: '30m',
   retry: {
     initialInterval: '1s',
@@ -57,6 +87,7 @@ export const afterAuth = proxyActivities<ConnectActivities>({
 /** Best-effort clean-up after success: a few quick tries, then the caller logs and moves on. */
 export const cleanup = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',
+  ...priority(PRIORITY.compensation),
   scheduleToCloseTimeout: '3m',
   retry: {
     initialInterval: '1s',
@@ -70,6 +101,7 @@ export const cleanup = proxyActivities<ConnectActivities>({
 /** Compensation: deleting what the saga created must eventually happen, so retries never give up. */
 export const compensation = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',
+  ...priority(PRIORITY.compensation),
   // No maximumAttempts: unlimited.
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });

@@ -9,24 +9,37 @@ import {
   CancellationScope,
   condition,
   log,
+  patched,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import { DEFAULT_AUTH_TIMEOUT, parseDuration } from '../common/duration.js';
-import type { InstanceOwnerKey } from '../common/activity-types.js';
+import type { AsUser, InstanceOwnerKey, IssueAuthCodesResult } from '../common/activity-types.js';
+import { authDialogUrl } from '../common/auth-url.js';
 import { connectInputProblems } from '../common/input.js';
 import type { AuthValue, ConnectInput, ConnectResult } from '../common/messages.js';
 import { FAILURE_TYPES } from '../common/messages.js';
-import { afterAuth, forward, issueAuthUrls, type InstanceRef } from './activity-stubs.js';
+import {
+  afterAuth,
+  forward,
+  forwardStep,
+  issueAuthCodes,
+  issueAuthUrls,
+  PRIORITY,
+  type InstanceRef,
+} from './activity-stubs.js';
 import { compensateAndFail, lateCreateWindowEnd, removeStrayInstances } from './compensation.js';
 import { finishWithoutInstance } from './failure.js';
 import { registerHandlers } from './handlers.js';
 import { countSagaFinished } from './metrics.js';
 import { AuthSlots } from './slots.js';
+import { registerWaitForAuthUrls } from './wait-for-urls.js';
 import { SagaStatus } from './status.js';
 
 /** Tray asks for at least this long between creating an instance and enabling it (docs/tray.md). */
 const ENABLE_DELAY_MS = 2000;
+/** Runs started before it issue the URLs after the create; from it on, the codes beside it. */
+const CODES_BESIDE_CREATE = 'auth-codes-beside-create';
 
 export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
   const problems = connectInputProblems(input);
@@ -38,6 +51,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   // Set only while the saga awaits auths: the instance the reissue update issues URLs for.
   let awaiting: InstanceRef | undefined;
   registerHandlers(status, slots, () => awaiting);
+  registerWaitForAuthUrls(status);
 
   if (problems.length > 0 || authTimeoutMs === undefined) {
     // The API validates input; this guards direct starts, with a status that says why.
@@ -48,37 +62,47 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     );
   }
 
-  let userId: string;
+  let user: AsUser;
   try {
-    userId = await prepareUser(input, status);
+    user = await prepareUser(input, status);
   } catch (err) {
     return await finishWithoutInstance(status, err);
   }
-  const target: InstanceOwnerKey = { userId, solutionId: input.solutionId, instanceName, notBefore };
+  const { userId } = user;
+  const target: InstanceOwnerKey = { ...user, solutionId: input.solutionId, instanceName, notBefore };
   let solutionInstanceId: string | undefined;
   // Only after a retried create: until then an earlier attempt's create may still land at Tray.
   let strayWindowEnd: string | undefined;
   try {
-    const created = await createInstance(target, input);
+    // The codes need only the user: minted beside the create, the URLs come one Tray round trip sooner.
+    const codes = patched(CODES_BESIDE_CREATE) ? issueAuthCodes(userId, input.authSlots) : undefined;
+    // Both settle before anything is decided, so a failure of either still knows the instance.
+    const [createdOutcome, codesOutcome] = await Promise.allSettled([createInstance(target, input), codes]);
+    if (createdOutcome.status === 'rejected') throw createdOutcome.reason;
+    const created = createdOutcome.value;
     solutionInstanceId = created.solutionInstanceId;
     status.show({ solutionInstanceId });
     // Decided by the recorded result alone (absent, so false, in older histories): no patch needed.
     if (created.retried) strayWindowEnd = lateCreateWindowEnd();
-    const instance: InstanceRef = { userId, solutionInstanceId };
+    if (codesOutcome.status === 'rejected') throw codesOutcome.reason;
+    const instance: InstanceRef = { ...user, solutionInstanceId };
 
-    status.enter('issuing_auth_urls');
-    const issued = await issueAuthUrls(
-      `issue ${input.authSlots.length} auth URL(s)`,
-      instance,
-      input.authSlots,
-    );
-    for (const { externalAuthId, url } of issued) slots.setUrl(externalAuthId, url);
+    if (codesOutcome.value) setUrls(slots, solutionInstanceId, codesOutcome.value);
+    else {
+      status.enter('issuing_auth_urls');
+      const issued = await issueAuthUrls(
+        `issue ${input.authSlots.length} auth URL(s)`,
+        instance,
+        input.authSlots,
+      );
+      for (const { externalAuthId, url } of issued) slots.setUrl(externalAuthId, url);
+    }
 
     const deadlineMs = Date.now() + authTimeoutMs;
     status.show({ deadline: new Date(deadlineMs).toISOString() });
     awaiting = instance;
     status.enter('awaiting_auth');
-    await awaitVerifiedAuths(slots, status, userId, deadlineMs);
+    await awaitVerifiedAuths(slots, status, user, deadlineMs);
     awaiting = undefined;
 
     slots.freeze();
@@ -97,36 +121,51 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   }
 }
 
-/** The steps before any instance can exist, so a failure here has nothing to compensate. */
-async function prepareUser(input: ConnectInput, status: SagaStatus): Promise<string> {
+function setUrls(
+  slots: AuthSlots,
+  solutionInstanceId: string,
+  { dialog, codes }: IssueAuthCodesResult,
+): void {
+  for (const { externalAuthId, code } of codes) {
+    slots.setUrl(externalAuthId, authDialogUrl(dialog, solutionInstanceId, externalAuthId, code));
+  }
+}
+
+/**
+ * The steps before any instance can exist, so a failure here has nothing to compensate. The user
+ * token comes back sealed (older runs recorded none: their workers mint or cache it).
+ */
+async function prepareUser(input: ConnectInput, status: SagaStatus): Promise<AsUser> {
   status.enter('ensuring_user');
   const userId = await ensureUser(input);
   status.show({ userId });
   status.enter('creating_instance');
   // Its own activity so each activity sends one Tray request: the rate limit meters activities.
-  await forward.prepareUserToken.executeWithOptions(
-    { summary: 'mint the user token into the worker (never into history)' },
+  const prepared = await forward.prepareUserToken.executeWithOptions(
+    forwardStep('mint the user token, sealed for the workers only', PRIORITY.token),
     [{ userId }],
   );
-  return userId;
+  return prepared?.sealedToken ? { userId, sealedToken: prepared.sealedToken } : { userId };
 }
 
 /** Looked up, else created (createUser takes the winner's user after a race); one request each. */
 async function ensureUser(input: ConnectInput): Promise<string> {
-  const found = await forward.findUser.executeWithOptions({ summary: 'look up the Tray user' }, [
-    { externalUserId: input.externalUserId },
-  ]);
+  const found = await forward.findUser.executeWithOptions(
+    forwardStep('look up the Tray user', PRIORITY.findUser),
+    [{ externalUserId: input.externalUserId }],
+  );
   if (found) return found.userId;
-  const created = await forward.createUser.executeWithOptions({ summary: 'create the Tray user' }, [
-    { externalUserId: input.externalUserId, userName: input.userName },
-  ]);
+  const created = await forward.createUser.executeWithOptions(
+    forwardStep('create the Tray user', PRIORITY.createUser),
+    [{ externalUserId: input.externalUserId, userName: input.userName }],
+  );
   return created.userId;
 }
 
 function createInstance(target: InstanceOwnerKey, input: ConnectInput) {
   return forward.createInstance.executeWithOptions(
     {
-      summary: 'create the solution instance',
+      ...forwardStep('create the solution instance', PRIORITY.urls),
       // The activity does not heartbeat, so a cancel cannot stop a create already sent to Tray;
       // waiting for the attempt to end keeps the removal from looking before the instance exists.
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -139,7 +178,7 @@ function createInstance(target: InstanceOwnerKey, input: ConnectInput) {
 async function awaitVerifiedAuths(
   slots: AuthSlots,
   status: SagaStatus,
-  userId: string,
+  user: AsUser,
   deadlineMs: number,
 ): Promise<void> {
   while (!slots.allVerified()) {
@@ -159,7 +198,7 @@ async function awaitVerifiedAuths(
     const authIds = slots.unverifiedAuthIds();
     const { foreign } = await afterAuth.verifyAuths.executeWithOptions(
       { summary: `check ${authIds.length} auth(s) belong to the user` },
-      [{ userId, authIds }],
+      [{ ...user, authIds }],
     );
     slots.applyVerification(authIds, foreign);
     if (foreign.length > 0) log.warn('foreign authIds rejected', { foreign });
@@ -172,15 +211,12 @@ async function attachAndEnable(
   instance: InstanceRef,
   authValues: AuthValue[],
 ): Promise<void> {
-  const { userId, solutionInstanceId } = instance;
   status.enter('attaching_auths');
   await afterAuth.attachAuths.executeWithOptions({ summary: `attach ${authValues.length} auth(s)` }, [
-    { userId, solutionInstanceId, authValues },
+    { ...instance, authValues },
   ]);
   status.enter('waiting_before_enable');
   await sleep(ENABLE_DELAY_MS, { summary: 'Tray wants 2 s between create and enable' });
   status.enter('enabling');
-  await afterAuth.enableInstance.executeWithOptions({ summary: 'enable the solution instance' }, [
-    { userId, solutionInstanceId },
-  ]);
+  await afterAuth.enableInstance.executeWithOptions({ summary: 'enable the solution instance' }, [instance]);
 }

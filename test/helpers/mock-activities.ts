@@ -86,11 +86,22 @@ export function createMockActivities(options: MockOptions = {}): MockActivities 
     },
     async prepareUserToken(input) {
       await record('prepareUserToken', input);
+      return { sealedToken: `sealed-for-${input.userId}` };
     },
     async createInstance(input) {
       await record('createInstance', input);
       // As the real one: any attempt after the first may have left a stray behind.
       return { solutionInstanceId, adopted: false, retried: Context.current().info.attempt > 1 };
+    },
+    async issueAuthCodes(input) {
+      await record('issueAuthCodes', input);
+      return {
+        dialog: { baseUrl: 'https://dialog.example', embeddedId: 'embedded-1' },
+        codes: input.externalAuthIds.map((externalAuthId) => ({
+          externalAuthId,
+          code: `code-${++codeCounter}`,
+        })),
+      };
     },
     async issueAuthUrls(input) {
       await record('issueAuthUrls', input);

@@ -157,6 +157,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           tray: createTrayClient({ graphqlUrl: emulator.graphqlUrl, masterToken: emulator.masterToken }),
           embeddedId: emulator.embeddedId,
           dialogBaseUrl: emulator.url,
+          sealSecret: emulator.masterToken,
         }),
       });
       const running = worker.run();

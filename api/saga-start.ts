@@ -1,0 +1,162 @@
+/**
+ * Starting a saga and waiting for its auth URLs: one update-with-start whose update (`waitForAuthUrls`)
+ * the saga answers once the URLs exist, so POST waits without polling. A running saga with the same
+ * id gets the same update instead of a second run.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
+import {
+  connectionIdFor,
+  SEARCH_ATTRIBUTES,
+  waitForAuthUrlsUpdate,
+  WORKFLOW_TYPE,
+  type ConnectInput,
+  type ConnectionStatus,
+} from '../common/messages.js';
+import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
+import { ApiError } from './errors.js';
+import { describeConnection, getConnectionStatus, isRunning, statusFromDescription } from './saga-reads.js';
+import { rpc, within } from './temporal-rpc.js';
+
+export interface StartOutcome {
+  connectionId: string;
+  runId: string;
+  /** false when a running saga with that id already existed. */
+  created: boolean;
+}
+
+function startOptions(taskQueue: string, input: ConnectInput, connectionId: string, requestId: string) {
+  return {
+    workflowId: connectionId,
+    taskQueue,
+    args: [input] as [ConnectInput],
+    memo: { [MEMO_KEY]: initialMemo(input), [START_REQUEST_MEMO_KEY]: requestId },
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.externalUserId, value: input.externalUserId },
+      { key: SEARCH_ATTRIBUTES.solutionId, value: input.solutionId },
+      { key: SEARCH_ATTRIBUTES.step, value: 'ensuring_user' },
+    ],
+    staticSummary: `Connect ${input.externalUserId} to solution ${input.solutionId}`,
+  };
+}
+
+/**
+ * Ids may contain ':', so another user and solution can spell the same workflow id; that saga (and
+ * its one-time auth URLs) must not be handed to this caller.
+ */
+function refuseForeignSaga(status: ConnectionStatus, input: ConnectInput, connectionId: string): void {
+  if (
+    status.externalUserId !== '' &&
+    status.solutionId !== '' &&
+    (status.externalUserId !== input.externalUserId || status.solutionId !== input.solutionId)
+  ) {
+    throw new ApiError(
+      409,
+      'connection_id_conflict',
+      `Connection ${JSON.stringify(connectionId)} belongs to another externalUserId and solutionId that spell the same id`,
+    );
+  }
+}
+
+const startedBy = (desc: WorkflowExecutionDescription, requestId: string) =>
+  desc.memo?.[START_REQUEST_MEMO_KEY] === requestId;
+
+/**
+ * Starts `connectIntegration` with the connection id as workflow id. A running saga with that id is
+ * returned instead (the server refuses a second one, so concurrent starts yield exactly one run);
+ * a closed one is replaced by a new run.
+ */
+export async function startConnection(
+  client: Client,
+  taskQueue: string,
+  input: ConnectInput,
+  connectionId = connectionIdFor(input.externalUserId, input.solutionId),
+  requestId: string = randomUUID(),
+): Promise<StartOutcome> {
+  try {
+    const handle = await rpc(client, () =>
+      client.workflow.start(WORKFLOW_TYPE, {
+        ...startOptions(taskQueue, input, connectionId, requestId),
+        workflowIdConflictPolicy: 'FAIL',
+      }),
+    );
+    return { connectionId, runId: handle.firstExecutionRunId, created: true };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  const desc = await describeConnection(client, connectionId);
+  refuseForeignSaga(statusFromDescription(desc), input, connectionId);
+  // An update-with-start of this same request may have started it before its deadline passed.
+  return { connectionId, runId: desc.runId, created: startedBy(desc, requestId) };
+}
+
+/**
+ * Starts the saga (or finds the running one) and answers its status once every slot has a URL, the
+ * saga moved past issuing them or closed, or `waitMs` passed (then the status as it stands).
+ */
+export async function startAndWaitForUrls(
+  client: Client,
+  taskQueue: string,
+  input: ConnectInput,
+  connectionId: string,
+  waitMs: number,
+): Promise<{ status: ConnectionStatus; created: boolean }> {
+  const requestId = randomUUID();
+  if (waitMs > 0) {
+    const answered = await updateWithStart(client, taskQueue, input, connectionId, requestId, waitMs);
+    if (answered) refuseForeignSaga(answered, input, connectionId);
+    // The run the update reached, unless it gave no answer (no worker, the wait passed, the saga
+    // closed first): then whatever run the server holds, if this request started it or it runs.
+    const desc = await describeIfAny(client, connectionId, answered?.runId);
+    if (desc && (answered || startedBy(desc, requestId) || isRunning(desc))) {
+      if (!answered) refuseForeignSaga(statusFromDescription(desc), input, connectionId);
+      const status = answered ?? (await getConnectionStatus(client, connectionId, 0));
+      return { status, created: startedBy(desc, requestId) };
+    }
+  }
+  // No wait asked for, or the update never reached the server: start as a plain start would.
+  const { created } = await startConnection(client, taskQueue, input, connectionId, requestId);
+  return { status: await getConnectionStatus(client, connectionId, 0), created };
+}
+
+async function describeIfAny(
+  client: Client,
+  connectionId: string,
+  runId: string | undefined,
+): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    return await describeConnection(client, connectionId, runId);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+/** The update's answer, or undefined when it gave none within `waitMs` or the saga closed first. */
+async function updateWithStart(
+  client: Client,
+  taskQueue: string,
+  input: ConnectInput,
+  connectionId: string,
+  requestId: string,
+  waitMs: number,
+): Promise<ConnectionStatus | undefined> {
+  const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPE, {
+    ...startOptions(taskQueue, input, connectionId, requestId),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  try {
+    return await within(client, waitMs, () =>
+      client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, { startWorkflowOperation }),
+    );
+  } catch {
+    // The wait passed, the saga closed first, or the server is down: the plain start after this
+    // tells which, and answers 503 for the last.
+    return undefined;
+  }
+}
