@@ -85,7 +85,7 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
   try {
     quietRuntime();
     const ownDevServer = options.temporalAddress === undefined;
-    const address = options.temporalAddress ?? (await startOwnDevServer(cleanups, progress));
+    const address = options.temporalAddress ?? (await startOwnDevServer(cleanups, progress)).address;
     const solution = benchSolution(options.slots);
     const masterToken = `mt_${randomBytes(18).toString('base64url')}`;
     const embeddedId = `emb-bench-${randomBytes(3).toString('hex')}`;

@@ -12,6 +12,12 @@ import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from
 import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
 import { quietRuntime } from '../dev/in-process.js';
 import { findTemporalCli } from '../dev/temporal-bin.js';
+import { openTemporalConnection } from '../lib/temporal-connection-check.js';
+import {
+  devServerConnection,
+  loadTemporalConnection,
+  type TemporalConnectionConfig,
+} from '../lib/temporal-connection.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { createConnectWorker } from '../worker/create-worker.js';
 import { meterTrayClient, type MeteredRequest, type RequestMeter } from './request-meter.js';
@@ -19,7 +25,9 @@ import { meterTrayClient, type MeteredRequest, type RequestMeter } from './reque
 export interface HarnessOptions {
   slots: number;
   rateLimitPerSecond: number;
+  /** An existing server, reached with the TEMPORAL_* settings of `env` (TLS, API key, profile, namespace). */
   temporalAddress?: string;
+  env?: NodeJS.ProcessEnv;
   signal: AbortSignal;
   progress: (message: string) => void;
 }
@@ -84,12 +92,26 @@ export class Cleanups {
   }
 }
 
-export async function startOwnDevServer(cleanups: Cleanups, progress: Progress): Promise<string> {
+export async function startOwnDevServer(
+  cleanups: Cleanups,
+  progress: Progress,
+): Promise<TemporalConnectionConfig> {
   progress('starting the Temporal dev server …');
   const server = await startDevServer({ cliPath: await findTemporalCli(), onProgress: progress });
   cleanups.add('Temporal dev server', () => server.stop());
   progress(`Temporal dev server on ${server.address}`);
-  return server.address;
+  return devServerConnection(server.address);
+}
+
+/**
+ * The connection to `--temporal-address`, read by the loader the worker and the API use, so TLS, an
+ * API key or a temporal.toml profile apply here too. Throws a `ConfigError` naming a bad setting.
+ */
+export function benchServerConnection(
+  temporalAddress: string,
+  env: NodeJS.ProcessEnv = process.env,
+): TemporalConnectionConfig {
+  return loadTemporalConnection({ ...env, TEMPORAL_ADDRESS: temporalAddress }, {});
 }
 
 interface BenchTray {
@@ -174,24 +196,31 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
   };
 
+  // Before anything starts: a bad TEMPORAL_* setting is a ConfigError naming it.
+  const given =
+    options.temporalAddress === undefined
+      ? undefined
+      : benchServerConnection(options.temporalAddress, options.env);
   try {
     quietRuntime();
     // Bundling the workflows (webpack) and starting the dev server both take seconds: overlap them.
     const bundling = bundleConnectWorkflows();
     bundling.catch(() => undefined);
 
-    const ownDevServer = options.temporalAddress === undefined;
-    const temporalAddress = options.temporalAddress ?? (await startOwnDevServer(cleanups, progress));
+    const ownDevServer = given === undefined;
+    const temporal = given ?? (await startOwnDevServer(cleanups, progress));
     checkAborted();
 
     const tray = await startTray(options.slots, cleanups, progress);
 
-    const connection = await Connection.connect({ address: temporalAddress });
+    const connection = await openTemporalConnection(temporal, () =>
+      Connection.connect(temporal.connectionOptions),
+    );
     cleanups.add('Temporal client connection', () => connection.close());
-    const namespace = 'default';
+    const { namespace } = temporal;
     const client = new Client({ connection, namespace });
 
-    const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+    const nativeConnection = await NativeConnection.connect(temporal.connectionOptions);
     cleanups.add('worker connection', () => nativeConnection.close());
 
     const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
@@ -219,7 +248,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       taskQueue,
       solution: tray.solution,
       workerRunning,
-      temporalAddress,
+      temporalAddress: temporal.address,
       ownDevServer,
       createExternalUser: tray.createExternalUser,
       close: () => cleanups.close(),

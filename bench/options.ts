@@ -30,7 +30,10 @@ export interface BenchOptions {
   json: boolean;
   /** Where the JSON result is written; default bench-results/<timestamp>.json. */
   out?: string;
-  /** Use this Temporal server instead of starting a dev server (it needs the four search attributes). */
+  /**
+   * Use this Temporal server instead of starting a dev server (it needs the four search attributes),
+   * with the TEMPORAL_* connection settings of the environment.
+   */
   temporalAddress?: string;
   /** The whole run is aborted (and cleaned up) after this long. */
   timeoutSeconds: number;
@@ -52,7 +55,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --rate-limit <n>         task-queue activity rate limit per second, like TRAY_RATE_LIMIT_PER_SECOND (default 25)
   --json                   print the JSON result on stdout (the table goes to stderr)
   --out <file>             write the JSON result here (default bench-results/<timestamp>.json)
-  --temporal-address <a>   use a running Temporal server (with the search attributes) instead of a dev server
+  --temporal-address <a>   use a running Temporal server (with the search attributes) instead of a dev server;
+                           TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE apply to it
   --timeout <seconds>      abort the run after this long (default 110; burst 900; idle 600; waiting 2400)
   --probe-sagas <n>        sagas for the "workers down" probe (GET with no worker), 0 skips it (default 5)
   --help                   this text`;

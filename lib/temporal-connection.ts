@@ -226,6 +226,24 @@ export function loadTemporalConnection(
   };
 }
 
+/**
+ * The connection to a dev server this process started itself: plaintext, no API key, no profile,
+ * whatever TEMPORAL_* variables the shell has (they describe some other server).
+ */
+export function devServerConnection(address: string, namespace = 'default'): TemporalConnectionConfig {
+  const here = 'the dev server started here';
+  return {
+    address,
+    namespace,
+    connectionOptions: { address },
+    origins: Object.fromEntries(
+      ['address', 'namespace', 'apiKey', 'tls', 'clientCert', 'clientKey', 'serverCa', 'serverName'].map(
+        (key) => [key, here],
+      ),
+    ) as unknown as TemporalSettingOrigins,
+  };
+}
+
 /** What a log line may say about the connection: where, which namespace, how secured; no material. */
 export function describeTemporalConnection(config: TemporalConnectionConfig): Record<string, string> {
   const { tls, apiKey } = config.connectionOptions;

@@ -22,12 +22,25 @@ export interface ChildEnvOptions {
   apiPort: number;
   apiToken?: string;
   tray: TrayTarget;
+  /** The dev server `npm start` runs itself: plaintext, whatever the shell's TEMPORAL_* say. */
+  embeddedServer?: boolean;
 }
 
-/** The parent's environment minus the variables this script hands out itself, per process. */
-function withoutSecrets(source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+/** How to reach a secured server or Cloud; meaningless, and harmful, against the embedded dev server. */
+const CONNECTION_VARIABLE = /^TEMPORAL_(API_KEY|TLS.*|PROFILE|CONFIG_FILE|GRPC_META_.*)$/;
+
+/**
+ * The parent's environment minus the variables this script hands out itself and, for the embedded
+ * server, minus the connection settings of another server.
+ */
+function inheritedEnv(source: NodeJS.ProcessEnv, embeddedServer: boolean): NodeJS.ProcessEnv {
   const copy = { ...source };
   for (const name of ['TRAY_MASTER_TOKEN', 'WEBHOOK_SECRET', 'API_TOKEN']) delete copy[name];
+  if (embeddedServer) {
+    for (const name of Object.keys(copy)) if (CONNECTION_VARIABLE.test(name)) delete copy[name];
+    // Also over a default profile in the user's temporal.toml.
+    copy.TEMPORAL_TLS = 'false';
+  }
   return copy;
 }
 
@@ -37,13 +50,14 @@ export function childEnvs(
   source: NodeJS.ProcessEnv = process.env,
 ): { worker: NodeJS.ProcessEnv; api: NodeJS.ProcessEnv } {
   const { tray } = options;
+  const inherited = inheritedEnv(source, options.embeddedServer ?? false);
   const shared: NodeJS.ProcessEnv = {
     TEMPORAL_ADDRESS: options.temporalAddress,
     TEMPORAL_NAMESPACE: options.namespace,
     TEMPORAL_TASK_QUEUE: options.taskQueue,
   };
   const worker: NodeJS.ProcessEnv = {
-    ...withoutSecrets(source),
+    ...inherited,
     ...shared,
     TRAY_MASTER_TOKEN: tray.masterToken,
     TRAY_EMBEDDED_ID: tray.embeddedId,
@@ -51,7 +65,7 @@ export function childEnvs(
   if (tray.graphqlUrl) worker.TRAY_GRAPHQL_URL = tray.graphqlUrl;
   if (tray.dialogUrl) worker.TRAY_AUTH_DIALOG_URL = tray.dialogUrl;
   const api: NodeJS.ProcessEnv = {
-    ...withoutSecrets(source),
+    ...inherited,
     ...shared,
     API_PORT: String(options.apiPort),
     // A laptop stack stays on this machine unless the developer asks otherwise.

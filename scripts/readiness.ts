@@ -4,6 +4,8 @@
  */
 import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
+import { openTemporalConnection } from '../lib/temporal-connection-check.js';
+import type { TemporalConnectionConfig } from '../lib/temporal-connection.js';
 import type { ManagedChild } from './children.js';
 import { errorText, say } from './output.js';
 
@@ -25,23 +27,53 @@ export async function takenPorts(ports: [number, string][]): Promise<string[]> {
   return taken;
 }
 
+/** The ports `npm start` listens on, as it reads them. */
+export interface StartPorts {
+  API_PORT: number;
+  METRICS_PORT: number;
+  TRAY_MASTER_TOKEN?: string | undefined;
+  TRAY_EMULATOR_PORT: number;
+  TEMPORAL_ADDRESS?: string | undefined;
+  TEMPORAL_DEV_PORT: number;
+  TEMPORAL_DEV_UI_PORT: number;
+}
+
+/** The ports this run would listen on, with the variable that sets each. */
+export function portsToCheck(env: StartPorts): [number, string][] {
+  const ports: [number, string][] = [
+    [env.API_PORT, 'API_PORT'],
+    [env.METRICS_PORT, 'METRICS_PORT'],
+  ];
+  if (!env.TRAY_MASTER_TOKEN) ports.push([env.TRAY_EMULATOR_PORT, 'TRAY_EMULATOR_PORT']);
+  if (!env.TEMPORAL_ADDRESS)
+    ports.push(
+      [env.TEMPORAL_DEV_PORT, 'TEMPORAL_DEV_PORT'],
+      [env.TEMPORAL_DEV_UI_PORT, 'TEMPORAL_DEV_UI_PORT'],
+    );
+  return ports;
+}
+
 async function wait(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
 /**
  * Resolves once the worker we started polls the task queue. A previous run's poller can still be
- * listed on a persisted server, so only a poll seen after this start counts.
+ * listed on a persisted server, so only a poll seen after this start counts. Connects with `temporal`,
+ * the worker's own connection settings.
  */
 export async function waitForWorker(
-  address: string,
-  namespace: string,
+  temporal: TemporalConnectionConfig,
   taskQueue: string,
   worker: ManagedChild,
   startedAt: number,
 ): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  const connection = await Connection.connect({ address });
+  // The same loader's options as the worker's (TLS, API key, profile): a setting it rejects is named here too.
+  const connection = await openTemporalConnection(temporal, () =>
+    Connection.connect(temporal.connectionOptions),
+  );
+  const { namespace } = temporal;
   try {
     let lastNote = Date.now();
     while (Date.now() < deadline) {

@@ -19,11 +19,17 @@ import {
   str,
   type EnvValues,
 } from '../lib/config.js';
+import {
+  describeTemporalConnection,
+  devServerConnection,
+  loadTemporalConnection,
+  type TemporalConnectionConfig,
+} from '../lib/temporal-connection.js';
 import { childEnvs, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
-import { READY_TIMEOUT_MS, takenPorts, waitForApi, waitForWorker } from './readiness.js';
+import { portsToCheck, READY_TIMEOUT_MS, takenPorts, waitForApi, waitForWorker } from './readiness.js';
 import { readyBlock } from './ready-banner.js';
 import { handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
 
@@ -84,11 +90,19 @@ function rel(path: string): string {
   return path.startsWith(`${PROJECT_ROOT}/`) ? path.slice(PROJECT_ROOT.length + 1) : path;
 }
 
-/** The Temporal address: the given one, or that of a dev server started here. */
-async function startTemporal(env: StartEnv, parts: Parts, stop: StopControl): Promise<string> {
-  if (env.TEMPORAL_ADDRESS) {
-    say(`using the Temporal server at ${env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS)`);
-    return env.TEMPORAL_ADDRESS;
+/** The connection: to the given server (`server`, from the loader), or to a dev server started here. */
+async function startTemporal(
+  env: StartEnv,
+  server: TemporalConnectionConfig | undefined,
+  parts: Parts,
+  stop: StopControl,
+): Promise<TemporalConnectionConfig> {
+  if (server) {
+    const { temporalSecurity } = describeTemporalConnection(server);
+    say(
+      `using the Temporal server at ${server.address}, namespace ${server.namespace} (${temporalSecurity})`,
+    );
+    return server;
   }
   say(`starting the Temporal dev server (state ${rel(TEMPORAL_DB)}, log ${rel(TEMPORAL_LOG)}) …`);
   const cliPath = await stop.unlessStopped(findTemporalCli());
@@ -118,7 +132,7 @@ async function startTemporal(env: StartEnv, parts: Parts, stop: StopControl): Pr
     }, 300);
   });
   say(`Temporal is up on ${temporal.address}`);
-  return temporal.address;
+  return devServerConnection(temporal.address, env.TEMPORAL_NAMESPACE);
 }
 
 /** The real Tray when TRAY_MASTER_TOKEN is set, else the emulator, started here. */
@@ -175,14 +189,20 @@ function launch(
 }
 
 /** Starts every part in dependency order, waits until the stack is ready and says where it runs. */
-async function startStack(env: StartEnv, parts: Parts, stop: StopControl): Promise<void> {
-  const temporalAddress = await startTemporal(env, parts, stop);
+async function startStack(
+  env: StartEnv,
+  server: TemporalConnectionConfig | undefined,
+  parts: Parts,
+  stop: StopControl,
+): Promise<void> {
+  const temporal = await startTemporal(env, server, parts, stop);
   const apiBase = `http://127.0.0.1:${env.API_PORT}`;
   const tray = await startTray(env, parts, apiBase);
   const envs = childEnvs({
-    temporalAddress,
-    namespace: env.TEMPORAL_NAMESPACE,
+    temporalAddress: temporal.address,
+    namespace: temporal.namespace,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
+    embeddedServer: !server,
     apiPort: env.API_PORT,
     ...(env.API_TOKEN ? { apiToken: env.API_TOKEN } : {}),
     tray,
@@ -208,38 +228,20 @@ async function startStack(env: StartEnv, parts: Parts, stop: StopControl): Promi
 
   say('waiting for the worker to poll and the API to answer …');
   await stop.unlessStopped(
-    Promise.all([
-      waitForWorker(temporalAddress, env.TEMPORAL_NAMESPACE, env.TEMPORAL_TASK_QUEUE, worker, startedAt),
-      waitForApi(apiBase),
-    ]),
+    Promise.all([waitForWorker(temporal, env.TEMPORAL_TASK_QUEUE, worker, startedAt), waitForApi(apiBase)]),
   );
   process.stdout.write(
     readyBlock({
       apiPort: env.API_PORT,
       apiToken: Boolean(env.API_TOKEN),
-      temporalAddress,
+      temporalAddress: temporal.address,
       uiUrl: parts.temporal ? `http://localhost:${env.TEMPORAL_DEV_UI_PORT}` : undefined,
-      namespace: env.TEMPORAL_NAMESPACE,
+      namespace: temporal.namespace,
       emulatorUrl: tray.emulatorUrl,
-      embeddedServer: !env.TEMPORAL_ADDRESS,
+      embeddedServer: !server,
       metricsPort: env.METRICS_PORT,
     }),
   );
-}
-
-/** The ports this run would listen on, with the variable that sets each. */
-function portsToCheck(env: StartEnv): [number, string][] {
-  const ports: [number, string][] = [
-    [env.API_PORT, 'API_PORT'],
-    [env.METRICS_PORT, 'METRICS_PORT'],
-  ];
-  if (!env.TRAY_MASTER_TOKEN) ports.push([env.TRAY_EMULATOR_PORT, 'TRAY_EMULATOR_PORT']);
-  if (!env.TEMPORAL_ADDRESS)
-    ports.push(
-      [env.TEMPORAL_DEV_PORT, 'TEMPORAL_DEV_PORT'],
-      [env.TEMPORAL_DEV_UI_PORT, 'TEMPORAL_DEV_UI_PORT'],
-    );
-  return ports;
 }
 
 async function main(): Promise<number> {
@@ -249,6 +251,8 @@ async function main(): Promise<number> {
       { variable: 'TRAY_EMBEDDED_ID', problem: 'is required when TRAY_MASTER_TOKEN is set (real Tray)' },
     ]);
   }
+  // TLS, API key and profile as the worker and the API read them; a bad one stops npm start here.
+  const server = env.TEMPORAL_ADDRESS ? loadTemporalConnection(process.env, {}) : undefined;
   // Say which port is taken before starting anything, rather than failing half-way with a stack trace.
   const taken = await takenPorts(portsToCheck(env));
   if (taken.length > 0) {
@@ -264,7 +268,7 @@ async function main(): Promise<number> {
   handleSignals(stop, () => parts.killAll());
   watchLauncher(() => stop.request('the process that launched `npm start` is gone, stopping', 0));
   try {
-    await startStack(env, parts, stop);
+    await startStack(env, server, parts, stop);
     await stop.requested;
   } catch (error) {
     if (!(error instanceof StopRequested)) {

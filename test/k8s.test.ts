@@ -1,7 +1,8 @@
 /**
  * deploy/k8s/ without a cluster: the manifests' own shape is checked from the files (every manifest
  * listed in its kustomization, probes, resources, non-root and read-only containers, secrets only by
- * reference, grace above SHUTDOWN_GRACE, budgets, the search attributes Job), then the base and the
+ * reference, the optional ones (encryption keys, Temporal API key, mTLS files) optional, worker grace
+ * of at least SHUTDOWN_GRACE + 20 s, budgets, the search attributes Job), then the base and the
  * example overlay are rendered with `kubectl kustomize` and validated offline against the Kubernetes
  * OpenAPI schemas with `kubernetes-validate` (from the Python package index; .ci/run installs both).
  * On CI a missing tool fails the test; elsewhere that part is skipped, saying how to install it.
@@ -25,6 +26,7 @@ import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { loadApiConfig } from '../api/config.js';
 import { loadWorkerConfig } from '../worker/config.js';
+import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
 
 const K8S = join(PROJECT_ROOT, 'deploy', 'k8s');
 const BASE = join(K8S, 'base');
@@ -178,12 +180,72 @@ describe('deploy/k8s manifests', () => {
     assert.equal(String(api.port), env.API_PORT);
   });
 
-  test('termination grace exceeds SHUTDOWN_GRACE (worker) and the preStop pause plus 10 s drain (API)', () => {
+  test('termination grace: SHUTDOWN_GRACE + 20 s (worker), the preStop pause plus 10 s drain (API)', () => {
     const worker = deployment('worker').spec.template.spec as K8sObject;
-    assert.ok(worker.terminationGracePeriodSeconds > seconds(configEnv().SHUTDOWN_GRACE ?? ''));
+    // The worker exits at the latest SHUTDOWN_FORCE_MARGIN_MS after the grace; 5 s more to spare.
+    const grace = seconds(configEnv().SHUTDOWN_GRACE ?? '');
+    const needed = grace + SHUTDOWN_FORCE_MARGIN_MS / 1000 + 5;
+    assert.equal(needed, grace + 20);
+    assert.ok(
+      worker.terminationGracePeriodSeconds >= needed,
+      `worker terminationGracePeriodSeconds ${worker.terminationGracePeriodSeconds} ≥ ${needed}`,
+    );
     const api = deployment('api').spec.template.spec as K8sObject;
     const pause = Number(api.containers[0].lifecycle?.preStop?.exec?.command?.at(-1) ?? 0);
     assert.ok(api.terminationGracePeriodSeconds > pause + 10);
+  });
+
+  test('optional secrets (encryption keys, Temporal API key) are optional references; the required ones are not', () => {
+    const secretRefs = (pod: K8sObject) =>
+      Object.fromEntries(
+        ((pod.containers[0].env ?? []) as K8sObject[])
+          .filter((e) => e.valueFrom?.secretKeyRef)
+          .map((e) => [e.name as string, e.valueFrom.secretKeyRef as K8sObject]),
+      );
+    const worker = secretRefs(deployment('worker').spec.template.spec as K8sObject);
+    const api = secretRefs(deployment('api').spec.template.spec as K8sObject);
+    for (const refs of [worker, api]) {
+      for (const name of ['PAYLOAD_ENCRYPTION_KEYS', 'TEMPORAL_API_KEY']) {
+        assert.equal(refs[name]?.key, name, `${name} from the Secret`);
+        assert.equal(refs[name]?.optional, true, `${name} is optional`);
+      }
+    }
+    assert.equal(worker.TRAY_MASTER_TOKEN?.optional, undefined, 'TRAY_MASTER_TOKEN is required');
+    assert.equal(api.API_TOKEN?.optional, undefined, 'API_TOKEN is required');
+    const [job] = byKind('Job');
+    assert.equal(secretRefs(job?.spec.template.spec).TEMPORAL_API_KEY?.optional, true, 'the Job too');
+  });
+
+  test('mTLS files: every pod mounts the optional Secret read-only where the overlay points TEMPORAL_TLS_*', () => {
+    const mountPaths = new Set<string>();
+    for (const pod of podSpecs()) {
+      const volume = (pod.volumes as K8sObject[]).find(
+        (v) => v.secret?.secretName === 'connect-saga-temporal-tls',
+      );
+      assert.ok(volume, 'the TLS Secret is a volume');
+      assert.equal(volume.secret.optional, true, 'optional: pods start without it (API key or plaintext)');
+      assert.ok(pod.securityContext?.fsGroup > 0, 'files readable by the non-root user through fsGroup');
+      const mount = (pod.containers[0].volumeMounts as K8sObject[]).find((m) => m.name === volume.name);
+      assert.equal(mount?.readOnly, true);
+      mountPaths.add(mount?.mountPath);
+    }
+    assert.equal(mountPaths.size, 1, 'one path in every pod');
+    const [path] = [...mountPaths];
+    const overlay = readFileSync(join(OVERLAY, 'kustomization.yaml'), 'utf8');
+    for (const name of ['CLIENT_CERT', 'CLIENT_KEY', 'SERVER_CA_CERT'])
+      assert.match(overlay, new RegExp(`TEMPORAL_TLS_${name}_PATH=${path}/`), `the overlay shows ${name}`);
+  });
+
+  test('the worker binds its metrics on the pod IP; tracing is off until the overlay sets an endpoint', () => {
+    const env = configEnv();
+    assert.equal(env.METRICS_HOST, '0.0.0.0');
+    const off = loadWorkerConfig({ ...env, TRAY_MASTER_TOKEN: 'mt_example' });
+    assert.equal(off.metricsHost, '0.0.0.0');
+    assert.equal(off.otlpEndpoint, undefined);
+    assert.equal(loadApiConfig({ ...env, API_TOKEN: 'api-token-example' }).otlpEndpoint, undefined);
+    const endpoint = 'http://otel-collector.observability:4318';
+    const on = loadWorkerConfig({ ...env, TRAY_MASTER_TOKEN: 'mt', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint });
+    assert.equal(on.otlpEndpoint, endpoint);
   });
 
   test('a PodDisruptionBudget per Deployment, selecting its pods; the Service selects the API', () => {

@@ -1,37 +1,41 @@
 /**
  * `npm start` as a newcomer uses it, against the test run's Temporal server (TEMPORAL_ADDRESS mode,
  * so the test does not need ports 7233/8233): it prints what runs where, a saga started with the
- * printed request completes through the emulator's dialog, and SIGTERM stops every part.
+ * printed request completes through the emulator's dialog, and SIGTERM stops every part. Against a
+ * secured server (a TLS front wanting an API key) it connects with the same loader as the worker and
+ * the API; against its own dev server it drops the shell's TLS and API-key settings.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import type { ConnectionStatus } from '../common/messages.js';
 import { freePort } from '../dev/dev-server.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { childEnvs } from '../scripts/child-env.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
+import { createTestPki, startTlsFront, type TlsFront } from './helpers/tls-front.js';
 
-test('npm start runs the stack, a saga completes through the dialog, SIGTERM stops it all', async () => {
-  const { address, namespace } = await devServer();
-  const apiPort = await freePort();
-  const emulatorPort = await freePort();
-  const metricsPort = await freePort();
+/** `npm start` with `env` (plus ports of its own); its output so far, its exit. */
+async function spawnStart(extra: NodeJS.ProcessEnv) {
+  const ports = {
+    api: await freePort(),
+    emulator: await freePort(),
+    metrics: await freePort(),
+  };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    TEMPORAL_ADDRESS: address,
-    TEMPORAL_NAMESPACE: namespace,
     TEMPORAL_TASK_QUEUE: uniqueId('start-tq'),
-    API_PORT: String(apiPort),
-    TRAY_EMULATOR_PORT: String(emulatorPort),
-    METRICS_PORT: String(metricsPort),
+    API_PORT: String(ports.api),
+    TRAY_EMULATOR_PORT: String(ports.emulator),
+    METRICS_PORT: String(ports.metrics),
     NO_COLOR: '1',
+    ...extra,
   };
   for (const name of ['TRAY_MASTER_TOKEN', 'TRAY_EMBEDDED_ID', 'API_TOKEN', 'WEBHOOK_SECRET'])
     delete env[name];
-
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: PROJECT_ROOT,
     env,
@@ -40,18 +44,33 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const state: { exitCode?: number | null } = {};
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  let exitCode: number | null | undefined;
-  void exited.then((code) => (exitCode = code));
-
-  try {
-    await pollUntil(
+  void exited.then((code) => (state.exitCode = code));
+  after(() => {
+    if (state.exitCode === undefined) child.kill('SIGKILL');
+  });
+  const running = () =>
+    pollUntil(
       async () => {
-        if (exitCode !== undefined) throw new Error(`npm start exited early (${exitCode}):\n${output}`);
+        if (state.exitCode !== undefined)
+          throw new Error(`npm start exited early (${state.exitCode}):\n${output}`);
         return output.includes('connect-saga is running');
       },
       { timeoutMs: 150_000, intervalMs: 200, what: 'npm start to say it is running' },
     );
+  return { child, ports, state, exited, running, output: () => output };
+}
+
+test('npm start runs the stack, a saga completes through the dialog, SIGTERM stops it all', async () => {
+  const { address, namespace } = await devServer();
+  const start = await spawnStart({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace });
+  const { child, exited, output: text } = start;
+  const { api: apiPort, emulator: emulatorPort, metrics: metricsPort } = start.ports;
+
+  try {
+    await start.running();
+    const output = text();
     const api = `http://localhost:${apiPort}`;
     assert.match(output, new RegExp(`API +${api}`));
     assert.match(output, new RegExp(`Tray emulator +http://127\\.0\\.0\\.1:${emulatorPort}`));
@@ -109,11 +128,94 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
       /connect_saga_http_requests_total\{method="POST",route="\/v1\/connections",status="201"\} 1/,
     );
   } finally {
-    if (exitCode === undefined) child.kill('SIGTERM');
+    if (start.state.exitCode === undefined) child.kill('SIGTERM');
   }
 
-  assert.equal(await exited, 0, output.slice(-3000));
-  assert.match(output, /SIGTERM received, stopping/);
-  assert.match(output, /\[start\] stopped/);
+  assert.equal(await exited, 0, text().slice(-3000));
+  assert.match(text(), /SIGTERM received, stopping/);
+  assert.match(text(), /\[start\] stopped/);
   await assert.rejects(fetch(`http://127.0.0.1:${apiPort}/healthz`), 'the API is gone');
+});
+
+test('npm start against a server that wants TLS and an API key connects with the loader', async () => {
+  const { address: devAddress, namespace } = await devServer();
+  const pki = createTestPki();
+  const apiKey = `tk_${uniqueId('start').replace(/-/g, '')}_secret`;
+  const front = await startTlsFront({
+    upstream: devAddress,
+    mode: 'api-key',
+    apiKey,
+    cert: readFileSync(pki.serverCert),
+    key: readFileSync(pki.serverKey),
+    ca: readFileSync(pki.caCert),
+  });
+  try {
+    await startThroughFront(front, pki.caCert, apiKey, namespace);
+  } finally {
+    await front.close();
+    pki.remove();
+  }
+});
+
+/** npm start against the API-key front: refused with a wrong key, running with the right one. */
+async function startThroughFront(front: TlsFront, caCert: string, apiKey: string, namespace: string) {
+  const secured = {
+    TEMPORAL_ADDRESS: front.address,
+    TEMPORAL_NAMESPACE: namespace,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: caCert,
+  };
+
+  // A wrong key: npm start stops with the variable named, never the key.
+  const refused = await spawnStart({ ...secured, TEMPORAL_API_KEY: `${apiKey}_wrong` });
+  assert.notEqual(await refused.exited, 0, refused.output());
+  assert.match(refused.output(), /TEMPORAL_API_KEY: was refused/);
+  assert.ok(!refused.output().includes(apiKey), 'the API key was printed');
+
+  // The right key: the readiness check (this script's own connection), worker and API all get through.
+  const start = await spawnStart({ ...secured, TEMPORAL_API_KEY: apiKey });
+  await start.running();
+  assert.match(
+    start.output(),
+    new RegExp(`Temporal server at ${front.address}, namespace ${namespace} \\(TLS \\+ API key\\)`),
+  );
+  assert.ok(front.forwarded > 0, 'the calls went through the front');
+  start.child.kill('SIGTERM');
+  assert.equal(await start.exited, 0, start.output().slice(-3000));
+  assert.ok(!start.output().includes(apiKey), 'the API key was printed');
+}
+
+test('the embedded dev server gets no TLS, API key or profile from the shell; a given server does', () => {
+  const shell = {
+    PATH: '/usr/bin',
+    TEMPORAL_API_KEY: 'tk_cloud',
+    TEMPORAL_TLS: 'true',
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/etc/ca.pem',
+    TEMPORAL_PROFILE: 'cloud',
+    TEMPORAL_CONFIG_FILE: '/etc/temporal.toml',
+    TEMPORAL_GRPC_META_X_TENANT: 'a',
+  };
+  const options = {
+    temporalAddress: '127.0.0.1:7233',
+    namespace: 'default',
+    taskQueue: 'q',
+    apiPort: 3000,
+    tray: { masterToken: 'mt', embeddedId: 'emb' },
+  };
+  const embedded = childEnvs({ ...options, embeddedServer: true }, shell);
+  for (const env of [embedded.worker, embedded.api]) {
+    assert.deepEqual(
+      Object.keys(env)
+        .filter((k) => k.startsWith('TEMPORAL_'))
+        .sort(),
+      ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_TLS'],
+    );
+    assert.equal(env.TEMPORAL_TLS, 'false');
+    assert.equal(env.PATH, '/usr/bin');
+  }
+  const given = childEnvs(options, shell);
+  for (const env of [given.worker, given.api]) {
+    assert.equal(env.TEMPORAL_API_KEY, 'tk_cloud');
+    assert.equal(env.TEMPORAL_PROFILE, 'cloud');
+    assert.equal(env.TEMPORAL_TLS, 'true');
+  }
 });

@@ -12,7 +12,10 @@ ATTRIBUTES="TrayExternalUserId TraySolutionId TraySolutionInstanceId ConnectStep
 DEADLINE_SECONDS="${SETUP_TIMEOUT_SECONDS:-180}"
 
 started=$(date +%s)
-until temporal operator namespace describe --address "$ADDRESS" --namespace "$NAMESPACE" >/dev/null 2>&1; do
+# Wait on the listing itself, not on `namespace describe`: a namespace created a moment ago already
+# describes, but other calls answer "not found" for some seconds more, until it reaches the
+# frontend's namespace cache.
+until existing=$(temporal operator search-attribute list --address "$ADDRESS" --namespace "$NAMESPACE" 2>/dev/null); do
   if [ $(( $(date +%s) - started )) -ge "$DEADLINE_SECONDS" ]; then
     echo "temporal-setup: namespace $NAMESPACE at $ADDRESS not ready after ${DEADLINE_SECONDS}s" >&2
     exit 1
@@ -21,7 +24,6 @@ until temporal operator namespace describe --address "$ADDRESS" --namespace "$NA
   sleep 2
 done
 
-existing=$(temporal operator search-attribute list --address "$ADDRESS" --namespace "$NAMESPACE")
 for name in $ATTRIBUTES; do
   if printf '%s\n' "$existing" | grep -qw "$name"; then
     echo "temporal-setup: search attribute $name already exists"
