@@ -64,8 +64,9 @@ async function rawHistory(handle: WorkflowHandle): Promise<Buffer> {
 }
 
 /**
- * Every payload in a history, but search attributes (which Temporal indexes and cannot encrypt):
- * where it is and its encoding and key id.
+ * Every payload in a history, but search attributes (which Temporal indexes and cannot encrypt) and
+ * patch markers' `patch-data` (the SDK's core writes the patch id itself, past the codec; it names a
+ * code change, nothing of the saga's): where it is and its encoding and key id.
  */
 function payloadsIn(value: unknown, path = 'history'): { path: string; encoding?: string; keyId?: string }[] {
   if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return [];
@@ -76,7 +77,7 @@ function payloadsIn(value: unknown, path = 'history'): { path: string; encoding?
     return [{ path, encoding: text('encoding'), keyId: text('encryption-key-id') }];
   }
   return Object.entries(record)
-    .filter(([key]) => key !== 'searchAttributes')
+    .filter(([key]) => key !== 'searchAttributes' && key !== 'patch-data')
     .flatMap(([key, inner]) => payloadsIn(inner, `${path}.${key}`));
 }
 
