@@ -25,7 +25,7 @@ import {
 } from '../common/messages.js';
 import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
-import { describeConnection, isRunning, memoOf, statusFromDescription, stepOf } from './saga-reads.js';
+import { describeConnection, isRunning, memoOf, stepOf } from './saga-reads.js';
 import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
 
 export interface StartOutcome {
@@ -67,20 +67,6 @@ export async function startConnection(
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
   const desc = await describeConnection(client, connectionId);
-  // Ids may contain ':', so another user and solution can spell the same workflow id; that saga
-  // (and its one-time auth URLs) must not be handed to this caller.
-  const running = statusFromDescription(desc);
-  if (
-    running.externalUserId !== '' &&
-    running.solutionId !== '' &&
-    (running.externalUserId !== input.externalUserId || running.solutionId !== input.solutionId)
-  ) {
-    throw new ApiError(
-      409,
-      'connection_id_conflict',
-      `Connection ${JSON.stringify(connectionId)} belongs to another externalUserId and solutionId that spell the same id`,
-    );
-  }
   return { connectionId, runId: desc.runId, created: false };
 }
 
