@@ -29,7 +29,7 @@ import {
 } from './documents.js';
 import { createInstances, type Instances } from './instances.js';
 import { UserTokenCache } from './token-cache.js';
-import { trayErrorDetails, type TrayClient } from './tray-client.js';
+import type { TrayClient } from './tray-client.js';
 import { createTraySession, type TraySession } from './tray-session.js';
 
 export { createTrayClient, type TrayClient } from './tray-client.js';
@@ -79,29 +79,34 @@ interface FindUserData {
   users: { edges: { node: { id: string; externalUserId: string | null } }[] };
 }
 
+/**
+ * The user's id. Tray may hold several users for one externalUserId (docs/tray.md#duplicate-user-create):
+ * then always the smallest id, so every saga of that user takes the same one.
+ */
 async function findUserId(session: TraySession, externalUserId: string): Promise<string | undefined> {
   const data = await session.send<FindUserData>(FIND_USER, { externalUserId }, 'master');
-  return data.users.edges.find((edge) => edge.node.externalUserId === externalUserId)?.node.id;
+  const ids = data.users.edges
+    .filter((edge) => edge.node.externalUserId === externalUserId)
+    .map((edge) => edge.node.id)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (ids.length > 1) {
+    Context.current().log.warn('several Tray users have this externalUserId; taking the smallest id', {
+      externalUserId,
+      userIds: ids,
+      userId: ids[0],
+    });
+  }
+  return ids[0];
 }
 
+/** One request; any failure goes back to the workflow, which looks the user up again. */
 async function createUser(session: TraySession, input: CreateUserInput): Promise<CreateUserResult> {
-  try {
-    const data = await session.send<{ createExternalUser: { userId: string } }>(
-      CREATE_USER,
-      { externalUserId: input.externalUserId, name: input.userName },
-      'master',
-    );
-    return { userId: data.createExternalUser.userId, created: true };
-  } catch (error) {
-    if (trayErrorDetails(error)?.code !== 'conflict') throw error;
-    // Another saga created the same user since our look-up: take the winner's.
-    const winner = await findUserId(session, input.externalUserId);
-    if (winner !== undefined) return { userId: winner, created: false };
-    throw ApplicationFailure.retryable(
-      'Tray reported the user as existing but the look-up did not find it yet',
-      TRAY_FAILURE_TYPES.transient,
-    );
-  }
+  const data = await session.send<{ createExternalUser: { userId: string } }>(
+    CREATE_USER,
+    { externalUserId: input.externalUserId, name: input.userName },
+    'master',
+  );
+  return { userId: data.createExternalUser.userId, created: true };
 }
 
 async function createInstance(

@@ -17,7 +17,7 @@ export interface CreateUserInput {
 }
 export interface CreateUserResult {
   userId: string;
-  /** false when another saga created the user first. */
+  /** Always true today; false in older histories, when another saga created the user first. */
   created: boolean;
 }
 
@@ -89,8 +89,9 @@ export interface RemoveInstanceResult {
 }
 
 export interface ConnectActivities {
+  /** Several users for one externalUserId (a Tray that made a duplicate): always the smallest id, logged. */
   findUser(input: FindUserInput): Promise<FindUserResult | null>;
-  /** On a conflict (another saga won the race), the winner's user. */
+  /** One request; any failure (another saga may have won the race) sends the saga to findUser again. */
   createUser(input: CreateUserInput): Promise<CreateUserResult>;
   /** Mints the user token into this worker's cache, so the activities after it spend one request each. */
   prepareUserToken(input: PrepareUserTokenInput): Promise<void>;

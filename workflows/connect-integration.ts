@@ -8,7 +8,9 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  isCancellation,
   log,
+  patched,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -26,6 +28,8 @@ import { SagaStatus } from './status.js';
 
 /** Tray asks for at least this long between creating an instance and enabling it (docs/tray.md). */
 const ENABLE_DELAY_MS = 2000;
+/** Marks histories that look the user up again after a failed create (not in older ones). */
+const USER_RELOOKUP_PATCH = 'user-relookup-after-create';
 
 export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
   const problems = connectInputProblems(input);
@@ -109,16 +113,31 @@ async function prepareUser(input: ConnectInput, status: SagaStatus): Promise<str
   return userId;
 }
 
-/** Looked up, else created (createUser takes the winner's user after a race); one request each. */
+/**
+ * Looked up, else created. Tray documents no answer for a duplicate create, so after any create that
+ * did not return a user (another saga may have won the race) the user is looked up once more.
+ */
 async function ensureUser(input: ConnectInput): Promise<string> {
+  const { externalUserId, userName } = input;
   const found = await forward.findUser.executeWithOptions({ summary: 'look up the Tray user' }, [
-    { externalUserId: input.externalUserId },
+    { externalUserId },
   ]);
   if (found) return found.userId;
-  const created = await forward.createUser.executeWithOptions({ summary: 'create the Tray user' }, [
-    { externalUserId: input.externalUserId, userName: input.userName },
-  ]);
-  return created.userId;
+  try {
+    const created = await forward.createUser.executeWithOptions({ summary: 'create the Tray user' }, [
+      { externalUserId, userName },
+    ]);
+    return created.userId;
+  } catch (err) {
+    if (isCancellation(err) || !patched(USER_RELOOKUP_PATCH)) throw err;
+    const winner = await forward.findUser.executeWithOptions(
+      { summary: 'look the Tray user up again: the create did not return one' },
+      [{ externalUserId }],
+    );
+    if (!winner) throw err;
+    log.info('the user create failed but the user exists: taking it', { userId: winner.userId });
+    return winner.userId;
+  }
 }
 
 function createInstance(target: InstanceOwnerKey, input: ConnectInput) {
