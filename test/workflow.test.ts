@@ -197,6 +197,18 @@ function summaryOf(event: HistoryEvent): string | undefined {
   return data ? (JSON.parse(new TextDecoder().decode(data)) as string) : undefined;
 }
 
+/** Between the first and the second removal, a timer that fires when the late-create window ends. */
+async function assertLooksAgainAt(handle: Handle, notAfter: string): Promise<void> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const [look1, look2] = scheduledEvents(events, 'removeInstance');
+  const timer = events.find(
+    (e) => e.timerStartedEventAttributes && Number(e.eventId) > Number(look1?.eventId),
+  );
+  assert.ok(timer && look2 && Number(timer.eventId) < Number(look2.eventId), 'look, timer, look again');
+  const firesAt = tsToMs(timer.eventTime) + tsToMs(timer.timerStartedEventAttributes?.startToFireTimeout);
+  assert.ok(Math.abs(firesAt - Date.parse(notAfter)) < 1000, `${firesAt} vs ${notAfter}`);
+}
+
 describe('connectIntegration happy path', () => {
   test('one slot: result, single attach, steps, search attributes, memo and summaries', async () => {
     await withSaga({}, async ({ handle, mock, input }) => {
@@ -462,7 +474,8 @@ describe('connectIntegration compensation', () => {
 
   const userSteps = [
     { failing: 'findUser', ran: ['findUser'], step: 'ensuring_user' },
-    { failing: 'createUser', ran: ['findUser', 'createUser'], step: 'ensuring_user' },
+    // The user may exist all the same (another saga won the race): one more look-up, then it fails.
+    { failing: 'createUser', ran: ['findUser', 'createUser', 'findUser'], step: 'ensuring_user' },
     {
       failing: 'prepareUserToken',
       ran: ['findUser', 'createUser', 'prepareUserToken'],
@@ -559,7 +572,9 @@ describe('connectIntegration compensation', () => {
         assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
         const removes = mock.inputsOf('removeInstance');
         const [create] = mock.inputsOf('createInstance');
-        assert.equal(removes.length, 1);
+        // At once, and again once the failed create can no longer land.
+        assert.equal(removes.length, 2);
+        assert.deepEqual(removes[1], removes[0]);
         assert.equal(removes[0]?.solutionInstanceId, undefined);
         const { notAfter, ...lookup } = removes[0] ?? {};
         assert.deepEqual(lookup, {
@@ -570,6 +585,7 @@ describe('connectIntegration compensation', () => {
         });
         // Instances made after the failed create had time to land are not the saga's.
         assert.ok(notAfter && Date.parse(notAfter) > Date.parse(create?.notBefore ?? ''), String(notAfter));
+        await assertLooksAgainAt(handle, notAfter);
       },
     );
   });
@@ -639,7 +655,7 @@ describe('connectIntegration after a retried create', () => {
       async ({ handle, mock }) => {
         await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
         await failureOf(handle);
-        const [remove] = mock.inputsOf('removeInstance');
+        const [remove, again] = mock.inputsOf('removeInstance');
         assert.equal(remove?.solutionInstanceId, 'instance-1');
         assert.equal(remove?.includeStrays, true);
         assert.ok(
@@ -647,6 +663,10 @@ describe('connectIntegration after a retried create', () => {
           'strays are bounded in time',
         );
         assert.equal(mock.inputsOf('removeStrayInstances').length, 0);
+        // The failure came within the window: once it has passed, the saga's instances are looked up again.
+        assert.equal(again?.solutionInstanceId, undefined);
+        assert.equal(again?.notAfter, remove.notAfter);
+        await assertLooksAgainAt(handle, remove.notAfter);
       },
     );
   });
@@ -664,7 +684,7 @@ describe('connectIntegration after a retried create', () => {
 // An activity attempt that fails after its cancel was requested: the real server stops retrying and
 // records the failure; the time-skipping test server does not, so these run on the dev server.
 describe('connectIntegration on a real server', () => {
-  test('cancelled while the create is in flight and the create then fails: still ends cancelled', async () => {
+  test('cancelled while the create is in flight and the create then fails: compensates as cancelled, looking the instance up', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const mockOptions = {
@@ -679,18 +699,22 @@ describe('connectIntegration on a real server', () => {
       await handle.cancel();
       await cancelProcessed(handle);
       release();
-      const err = await handle.result().then(
-        () => assert.fail('should be cancelled'),
-        (e: unknown) => e,
+      // The failed attempt may still have created the instance: it is looked up and removed at once,
+      // and looked up again after the late-create window (real minutes here; test/late-create.test.ts
+      // waits it out), after which the saga ends cancelled.
+      const s = await waitForStatus(
+        handle,
+        (st) => mock.inputsOf('removeInstance').length > 0 && st.step === 'compensating',
+        'first removal',
       );
-      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure, String(err));
-      assert.equal((await handle.describe()).status.name, 'CANCELLED');
-      assert.equal((await status(handle)).step, 'cancelled');
+      assert.deepEqual(s.error, { type: 'Cancelled', message: 'the saga was cancelled' });
       assert.equal(mock.inputsOf('createInstance').length, 1, 'no retry after the cancel');
-      // The failed attempt may still have created the instance: it is looked up and removed.
       const removes = mock.inputsOf('removeInstance');
       assert.equal(removes.length, 1);
       assert.equal(removes[0]?.solutionInstanceId, undefined);
+      const { memo } = await handle.describe();
+      assert.match(String((memo?.[MEMO_KEY] as ConnectMemo | undefined)?.step), /compensating/);
+      await handle.terminate('the rest is test/late-create.test.ts');
     });
   });
 });
