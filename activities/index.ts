@@ -6,6 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  CREATED_NOTHING,
   TRAY_FAILURE_TYPES,
   type ConnectActivities,
   type CreateInstanceInput,
@@ -130,13 +131,31 @@ async function createInstance(
     const configValues = input.configValues?.length
       ? input.configValues.map((slot) => ({ externalId: slot.externalId, value: JSON.stringify(slot.value) }))
       : undefined;
-    const data = await session.send<{ createSolutionInstance: { solutionInstance: { id: string } } }>(
-      CREATE_INSTANCE,
-      { solutionId: input.solutionId, instanceName: input.instanceName, configValues },
-      auth,
-    );
+    const data = await session
+      .send<{ createSolutionInstance: { solutionInstance: { id: string } } }>(
+        CREATE_INSTANCE,
+        { solutionId: input.solutionId, instanceName: input.instanceName, configValues },
+        auth,
+      )
+      .catch((error: unknown) => {
+        throw attempt === 1 ? markCreatedNothing(error) : error;
+      });
     const solutionInstanceId = data.createSolutionInstance.solutionInstance.id;
     return { solutionInstanceId, adopted: false, retried: attempt > 1 };
+  });
+}
+
+/**
+ * Tray refused the only create ever sent (a non-retryable answer to attempt 1): nothing can land
+ * late, so the compensation need not wait out the late-create window.
+ */
+function markCreatedNothing(error: unknown): unknown {
+  if (!(error instanceof ApplicationFailure) || !error.nonRetryable) return error;
+  return ApplicationFailure.create({
+    type: error.type ?? undefined,
+    message: error.message,
+    nonRetryable: true,
+    details: [...(error.details ?? []), CREATED_NOTHING],
   });
 }
 

@@ -117,3 +117,13 @@ export const TRAY_FAILURE_TYPES = {
   forbidden: 'TrayForbidden',
   permanent: 'TrayPermanentError',
 } as const;
+
+/** A detail createInstance adds to a failure when Tray refused its only request: no instance exists. */
+export const CREATED_NOTHING = { createdNothing: true } as const;
+
+/** True for a failure that carries CREATED_NOTHING among its details. */
+export function createdNothing(details: readonly unknown[] | null | undefined): boolean {
+  return (details ?? []).some(
+    (d) => typeof d === 'object' && d !== null && (d as { createdNothing?: unknown }).createdNothing === true,
+  );
+}

@@ -16,7 +16,7 @@ import { DOCUMENTS, issueCodesDocument } from '../activities/documents.js';
 import { UserTokenCache } from '../activities/token-cache.js';
 import { REGION_ENDPOINTS, trayErrorDetails } from '../activities/tray-client.js';
 import type { ConnectActivities } from '../common/activity-types.js';
-import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { createdNothing, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { FaultSpec, RecordedRequest } from '../emulator/server.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
 import { CONFIG_SOLUTION, startEmulator, type StartedEmulator } from './helpers/emulator.js';
@@ -388,6 +388,22 @@ describe('error classification', () => {
       }),
       { type: TRAY_FAILURE_TYPES.notFound, nonRetryable: true, code: 'not_found' },
     );
+  });
+
+  test('a create Tray refused on the first attempt says nothing was created; on a retry it cannot', async () => {
+    const { activities } = makeActivities();
+    const userId = await newUserId(activities);
+    const input = {
+      userId,
+      solutionId: 'sol-does-not-exist',
+      instanceName: 'x',
+      notBefore: new Date().toISOString(),
+    };
+    const expected = { type: TRAY_FAILURE_TYPES.notFound, nonRetryable: true, code: 'not_found' };
+    const first = await expectFailure(run(activities, 'createInstance', input, 1), expected);
+    assert.ok(createdNothing(first.details));
+    const retry = await expectFailure(run(activities, 'createInstance', input, 2), expected);
+    assert.ok(!createdNothing(retry.details));
   });
 
   test('attaching another user’s authId is a non-retryable TrayForbidden, without the token in it', async () => {

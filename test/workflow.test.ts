@@ -29,7 +29,7 @@ import {
   statusQuery,
   WORKFLOW_TYPE,
 } from '../common/messages.js';
-import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { CREATED_NOTHING, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AuthSlots } from '../workflows/slots.js';
@@ -588,6 +588,24 @@ describe('connectIntegration compensation', () => {
         await assertLooksAgainAt(handle, notAfter);
       },
     );
+  });
+});
+
+describe('connectIntegration when Tray refused the only create', () => {
+  test('nothing can land late: one look, no wait for the late-create window', async () => {
+    const refused = ApplicationFailure.create({
+      type: TRAY_FAILURE_TYPES.notFound,
+      message: 'no such solution',
+      nonRetryable: true,
+      details: [{ operation: 'CreateInstance', code: 'not_found' }, CREATED_NOTHING],
+    });
+    await withSaga({ mock: { failures: { createInstance: [refused] } } }, async ({ handle, mock }) => {
+      const failure = await failureOf(handle);
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.notFound);
+      assert.equal(mock.inputsOf('removeInstance').length, 1);
+      const events = (await handle.fetchHistory()).events ?? [];
+      assert.equal(events.filter((e) => e.timerStartedEventAttributes).length, 0);
+    });
   });
 });
 

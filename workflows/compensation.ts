@@ -2,8 +2,16 @@
  * Undoing what the saga created: its instance on failure or cancel, and after a retried create the
  * instances an earlier attempt may have left (docs/design.md, the late-create window).
  */
-import { ActivityFailure, CancellationScope, log, patched, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  patched,
+  sleep,
+} from '@temporalio/workflow';
 import type { InstanceOwnerKey, RemoveInstanceInput } from '../common/activity-types.js';
+import { createdNothing } from '../common/activity-types.js';
 import { cleanup, compensation } from './activity-stubs.js';
 import { cancelledOr, describeFailure, finish } from './failure.js';
 import type { SagaStatus } from './status.js';
@@ -60,9 +68,11 @@ export async function compensateAndFail(
   status.show({ error: cause });
   status.enter('compensating');
   const input = removalInput(target, solutionInstanceId, strayWindowEnd);
+  const settled = solutionInstanceId === undefined && createRefused(failure);
   await CancellationScope.nonCancellable(async () => {
     const removed = await removeUntilDone(status, input);
     showRemoved(status, removed);
+    if (settled) return;
     removed.push(...(await lookAgainAfterLateCreates(status, target, input.notAfter)));
     showRemoved(status, removed);
   });
@@ -86,6 +96,12 @@ async function lookAgainAfterLateCreates(
   status.publish();
   await sleep(waitMs, { summary: 'compensate: let a late create land before looking again' });
   return await removeUntilDone(status, { ...target, notAfter });
+}
+
+/** The create failed because Tray refused its only request: nothing can land late. */
+function createRefused(failure: unknown): boolean {
+  const inner = failure instanceof ActivityFailure ? failure.cause : undefined;
+  return inner instanceof ApplicationFailure && createdNothing(inner.details);
 }
 
 function showRemoved(status: SagaStatus, removed: string[]): void {
