@@ -190,6 +190,7 @@ async function attachAndEnable(
   authValues: AuthValue[],
 ): Promise<void> {
   const { userId, solutionInstanceId } = instance;
+  status.show({ attached: authValues });
   status.enter('attaching_auths');
   await afterAuth.attachAuths.executeWithOptions({ summary: `attach ${authValues.length} auth(s)` }, [
     { userId, solutionInstanceId, authValues },
