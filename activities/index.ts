@@ -6,6 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  CREATED_NOTHING,
   TRAY_FAILURE_TYPES,
   type ConnectActivities,
   type CreateInstanceInput,
@@ -30,7 +31,7 @@ import {
 import { createInstances, type Instances } from './instances.js';
 import { UserTokenCache } from './token-cache.js';
 import { TokenSealer } from './token-seal.js';
-import { trayErrorDetails, type TrayClient } from './tray-client.js';
+import type { TrayClient } from './tray-client.js';
 import { createTraySession, type TraySession } from './tray-session.js';
 
 export { createTrayClient, type TrayClient } from './tray-client.js';
@@ -93,29 +94,34 @@ interface FindUserData {
   users: { edges: { node: { id: string; externalUserId: string | null } }[] };
 }
 
+/**
+ * The user's id. Tray may hold several users for one externalUserId (docs/tray.md#duplicate-user-create):
+ * then always the smallest id, so every saga of that user takes the same one.
+ */
 async function findUserId(session: TraySession, externalUserId: string): Promise<string | undefined> {
   const data = await session.send<FindUserData>(FIND_USER, { externalUserId }, 'master');
-  return data.users.edges.find((edge) => edge.node.externalUserId === externalUserId)?.node.id;
+  const ids = data.users.edges
+    .filter((edge) => edge.node.externalUserId === externalUserId)
+    .map((edge) => edge.node.id)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (ids.length > 1) {
+    Context.current().log.warn('several Tray users have this externalUserId; taking the smallest id', {
+      externalUserId,
+      userIds: ids,
+      userId: ids[0],
+    });
+  }
+  return ids[0];
 }
 
+/** One request; any failure goes back to the workflow, which looks the user up again. */
 async function createUser(session: TraySession, input: CreateUserInput): Promise<CreateUserResult> {
-  try {
-    const data = await session.send<{ createExternalUser: { userId: string } }>(
-      CREATE_USER,
-      { externalUserId: input.externalUserId, name: input.userName },
-      'master',
-    );
-    return { userId: data.createExternalUser.userId, created: true };
-  } catch (error) {
-    if (trayErrorDetails(error)?.code !== 'conflict') throw error;
-    // Another saga created the same user since our look-up: take the winner's.
-    const winner = await findUserId(session, input.externalUserId);
-    if (winner !== undefined) return { userId: winner, created: false };
-    throw ApplicationFailure.retryable(
-      'Tray reported the user as existing but the look-up did not find it yet',
-      TRAY_FAILURE_TYPES.transient,
-    );
-  }
+  const data = await session.send<{ createExternalUser: { userId: string } }>(
+    CREATE_USER,
+    { externalUserId: input.externalUserId, name: input.userName },
+    'master',
+  );
+  return { userId: data.createExternalUser.userId, created: true };
 }
 
 async function createInstance(
@@ -139,13 +145,31 @@ async function createInstance(
     const configValues = input.configValues?.length
       ? input.configValues.map((slot) => ({ externalId: slot.externalId, value: JSON.stringify(slot.value) }))
       : undefined;
-    const data = await session.send<{ createSolutionInstance: { solutionInstance: { id: string } } }>(
-      CREATE_INSTANCE,
-      { solutionId: input.solutionId, instanceName: input.instanceName, configValues },
-      auth,
-    );
+    const data = await session
+      .send<{ createSolutionInstance: { solutionInstance: { id: string } } }>(
+        CREATE_INSTANCE,
+        { solutionId: input.solutionId, instanceName: input.instanceName, configValues },
+        auth,
+      )
+      .catch((error: unknown) => {
+        throw attempt === 1 ? markCreatedNothing(error) : error;
+      });
     const solutionInstanceId = data.createSolutionInstance.solutionInstance.id;
     return { solutionInstanceId, adopted: false, retried: attempt > 1 };
+  });
+}
+
+/**
+ * Tray refused the only create ever sent (a non-retryable answer to attempt 1): nothing can land
+ * late, so the compensation need not wait out the late-create window.
+ */
+function markCreatedNothing(error: unknown): unknown {
+  if (!(error instanceof ApplicationFailure) || !error.nonRetryable) return error;
+  return ApplicationFailure.create({
+    type: error.type ?? undefined,
+    message: error.message,
+    nonRetryable: true,
+    details: [...(error.details ?? []), CREATED_NOTHING],
   });
 }
 

@@ -73,12 +73,12 @@ function webhookPaths(): Record<string, unknown> {
         responses: {
           '202': json(
             'WebhookAccepted',
-            'Signalled to the saga (a redelivery is accepted again and ignored)',
+            'Signalled to the saga (a redelivery, or the authId attached for the slot, is accepted again and ignored)',
           ),
           '400': error('Signed body is not JSON or lacks a field'),
           '401': error('Missing, wrong or stale (> 5 min) signature'),
           '404': error('No such saga'),
-          '409': error('Saga closed or past attaching the auths'),
+          '409': error('Saga closed or past attaching the auths, with another authId than the one attached'),
           '413': error(`Body over ${BODY_LIMIT_TEXT}`),
           '415': error('Body in an unsupported Content-Encoding'),
           '422': error('Unknown auth slot'),

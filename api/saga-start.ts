@@ -20,7 +20,7 @@ import {
 } from '../common/messages.js';
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import { ApiError } from './errors.js';
-import { describeConnection, getConnectionStatus, isRunning, statusFromDescription } from './saga-reads.js';
+import { describeConnection, getConnectionStatus, isRunning } from './saga-reads.js';
 import { rpc, within } from './temporal-rpc.js';
 
 export interface StartOutcome {
@@ -43,24 +43,6 @@ function startOptions(taskQueue: string, input: ConnectInput, connectionId: stri
     ],
     staticSummary: `Connect ${input.externalUserId} to solution ${input.solutionId}`,
   };
-}
-
-/**
- * Ids may contain ':', so another user and solution can spell the same workflow id; that saga (and
- * its one-time auth URLs) must not be handed to this caller.
- */
-function refuseForeignSaga(status: ConnectionStatus, input: ConnectInput, connectionId: string): void {
-  if (
-    status.externalUserId !== '' &&
-    status.solutionId !== '' &&
-    (status.externalUserId !== input.externalUserId || status.solutionId !== input.solutionId)
-  ) {
-    throw new ApiError(
-      409,
-      'connection_id_conflict',
-      `Connection ${JSON.stringify(connectionId)} belongs to another externalUserId and solutionId that spell the same id`,
-    );
-  }
 }
 
 const startedBy = (desc: WorkflowExecutionDescription, requestId: string) =>
@@ -90,7 +72,6 @@ export async function startConnection(
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
   const desc = await describeConnection(client, connectionId);
-  refuseForeignSaga(statusFromDescription(desc), input, connectionId);
   // An update-with-start of this same request may have started it before its deadline passed.
   return { connectionId, runId: desc.runId, created: startedBy(desc, requestId) };
 }
@@ -109,12 +90,10 @@ export async function startAndWaitForUrls(
   const requestId = randomUUID();
   if (waitMs > 0) {
     const answered = await updateWithStart(client, taskQueue, input, connectionId, requestId, waitMs);
-    if (answered) refuseForeignSaga(answered, input, connectionId);
     // The run the update reached, unless it gave no answer (no worker, the wait passed, the saga
     // closed first): then whatever run the server holds, if this request started it or it runs.
     const desc = await describeIfAny(client, connectionId, answered?.runId);
     if (desc && (answered || startedBy(desc, requestId) || isRunning(desc))) {
-      if (!answered) refuseForeignSaga(statusFromDescription(desc), input, connectionId);
       const status = answered ?? (await getConnectionStatus(client, connectionId, 0));
       return { status, created: startedBy(desc, requestId) };
     }

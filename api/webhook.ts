@@ -6,7 +6,8 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type Router } from 'express';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import { PAST_ATTACH_STEPS } from '../common/status-view.js';
+import type { ConnectStep } from '../common/messages.js';
+import { isAttached, PAST_ATTACH_STEPS } from '../common/status-view.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import { findBySolutionInstanceId, signalAuthCompleted } from './saga-commands.js';
@@ -48,6 +49,29 @@ async function describeTarget(client: Client, body: WebhookBody): Promise<Workfl
     );
   }
   return describeConnection(client, found.connectionId, found.runId);
+}
+
+const ATTACHED_STEPS: readonly ConnectStep[] = [
+  'attaching_auths',
+  'waiting_before_enable',
+  'enabling',
+  'completed',
+];
+
+/**
+ * A redelivery of the authId attached for its slot, from the attach until the saga completed: a
+ * partner retrying after a lost 202 gets 202 again, and nothing is signalled.
+ */
+function isAttachedRedelivery(desc: WorkflowExecutionDescription, body: WebhookBody): boolean {
+  const memo = memoOf(desc);
+  if (!isAttached(memo, body.externalAuthId, body.authId)) return false;
+  // A body that names another instance is checkAccepts' to refuse.
+  if (body.solutionInstanceId !== undefined && body.solutionInstanceId !== memo?.solutionInstanceId) {
+    return false;
+  }
+  if (!isRunning(desc)) return desc.status.name === 'COMPLETED';
+  const step = stepFrom(desc, memo);
+  return step !== undefined && ATTACHED_STEPS.includes(step);
 }
 
 /** Refuses a completed auth the described saga cannot take (400, 409 or 422). */
@@ -102,9 +126,11 @@ export function webhookRouter(deps: { client: Client; webhookSecret?: string }):
     });
     const body = parseBody(raw);
     const desc = await describeTarget(deps.client, body);
-    checkAccepts(desc, body);
     const { externalAuthId, authId } = body;
-    await signalAuthCompleted(deps.client, desc, { externalAuthId, authId, eventId });
+    if (!isAttachedRedelivery(desc, body)) {
+      checkAccepts(desc, body);
+      await signalAuthCompleted(deps.client, desc, { externalAuthId, authId, eventId });
+    }
     res.status(202).json({ accepted: true, connectionId: desc.workflowId, externalAuthId, eventId });
   });
   return router;

@@ -18,7 +18,7 @@ export interface CreateUserInput {
 }
 export interface CreateUserResult {
   userId: string;
-  /** false when another saga created the user first. */
+  /** Always true today; false in older histories, when another saga created the user first. */
   created: boolean;
 }
 
@@ -112,8 +112,9 @@ export interface RemoveInstanceResult {
 }
 
 export interface ConnectActivities {
+  /** Several users for one externalUserId (a Tray that made a duplicate): always the smallest id, logged. */
   findUser(input: FindUserInput): Promise<FindUserResult | null>;
-  /** On a conflict (another saga won the race), the winner's user. */
+  /** One request; any failure (another saga may have won the race) sends the saga to findUser again. */
   createUser(input: CreateUserInput): Promise<CreateUserResult>;
   /**
    * Mints the user token (one `authorize`) and answers it sealed, so the user-token activities after
@@ -144,3 +145,13 @@ export const TRAY_FAILURE_TYPES = {
   forbidden: 'TrayForbidden',
   permanent: 'TrayPermanentError',
 } as const;
+
+/** A detail createInstance adds to a failure when Tray refused its only request: no instance exists. */
+export const CREATED_NOTHING = { createdNothing: true } as const;
+
+/** True for a failure that carries CREATED_NOTHING among its details. */
+export function createdNothing(details: readonly unknown[] | null | undefined): boolean {
+  return (details ?? []).some(
+    (d) => typeof d === 'object' && d !== null && (d as { createdNothing?: unknown }).createdNothing === true,
+  );
+}

@@ -2,7 +2,13 @@
  * The saga's status as the outside sees it without a worker: the memo (written by the workflow, read
  * by the API from describe; docs/design.md), and the step groups both decide by. Workflow-safe.
  */
-import { STEPS, type ConnectInput, type ConnectionStatus, type ConnectStep } from './messages.js';
+import {
+  STEPS,
+  type AuthValue,
+  type ConnectInput,
+  type ConnectionStatus,
+  type ConnectStep,
+} from './messages.js';
 
 export const MEMO_KEY = 'connect';
 /** A memo key the saga never changes: the id of the API request that started the run (201 vs 200). */
@@ -18,6 +24,8 @@ export interface ConnectMemo {
   userId?: string;
   solutionInstanceId?: string;
   deadline?: string;
+  /** From attach on: the authId attached per slot, so a redelivery of it is told apart (202, not 409). */
+  attached?: AuthValue[];
 }
 
 /** Steps before the auth URLs exist: POST keeps waiting while the saga is in one of them. */
@@ -54,7 +62,15 @@ export function encodeMemo(view: Readonly<ConnectMemo>): ConnectMemo {
     ...(view.userId !== undefined ? { userId: view.userId } : {}),
     ...(view.solutionInstanceId !== undefined ? { solutionInstanceId: view.solutionInstanceId } : {}),
     ...(view.deadline !== undefined ? { deadline: view.deadline } : {}),
+    ...(view.attached !== undefined
+      ? { attached: view.attached.map(({ externalId, authId }) => ({ externalId, authId })) }
+      : {}),
   };
+}
+
+/** True when `authId` is what the saga attached for slot `externalAuthId` (a redelivery). */
+export function isAttached(memo: ConnectMemo | undefined, externalAuthId: string, authId: string): boolean {
+  return memo?.attached?.some((a) => a.externalId === externalAuthId && a.authId === authId) ?? false;
 }
 
 /** Written at start, so the API can answer from describe before any worker ran. */
@@ -81,5 +97,13 @@ export function decodeMemo(raw: unknown): ConnectMemo | undefined {
     authSlots: memo.authSlots.map(String),
     completedSlots: Array.isArray(memo.completedSlots) ? memo.completedSlots.map(String) : [],
     step: isStep(memo.step) ? memo.step : 'ensuring_user',
+    ...(Array.isArray(memo.attached)
+      ? {
+          attached: memo.attached.map((a) => ({
+            externalId: String(a?.externalId),
+            authId: String(a?.authId),
+          })),
+        }
+      : {}),
   };
 }

@@ -6,10 +6,12 @@ import { FaultInjector, faultSpecSchema } from './faults.js';
 import { createGraphqlHandler, type RecordedRequest } from './graphql.js';
 import { loadStateFile, StateFileWriter } from './state-file.js';
 import { DEMO_SOLUTIONS, EmulatorStore, type SolutionSeed } from './store.js';
+import { modesSchema } from './user-modes.js';
 
 export { DEMO_SOLUTIONS, EmulatorStore, FaultInjector };
 export type { SolutionSeed, RecordedRequest };
 export type { FaultKind, FaultSpec } from './faults.js';
+export type { DuplicateUserMode, EmulatorModes } from './user-modes.js';
 
 export interface EmulatorOptions {
   /** The partner master token it accepts. */
@@ -74,6 +76,15 @@ function controlRoutes(
   app.delete('/_emulator/faults', (_req, res) => {
     faults.clear();
     res.status(204).end();
+  });
+  app.put('/_emulator/modes', express.json(), (req, res) => {
+    const parsed = modesSchema.safeParse(req.body);
+    if (!parsed.success) {
+      res.status(400).json({ error: { code: 'invalid_modes', message: z.prettifyError(parsed.error) } });
+      return;
+    }
+    store.modes = parsed.data;
+    res.json({ modes: store.modes });
   });
   app.get('/_emulator/requests', (_req, res) => {
     res.json({ requests });

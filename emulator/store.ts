@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { defaultModes, type EmulatorModes } from './user-modes.js';
 
 /** A solution the emulator serves; auth slots are what the dialog page can authorise. */
 export interface SolutionSeed {
@@ -91,6 +92,8 @@ export class EmulatorStore {
   readonly authentications = new Map<string, AuthenticationRecord>();
   /** One-time authorization codes, keyed by the code. */
   readonly codes = new Map<string, CodeRecord>();
+  /** Answers where Tray is silent, set by tests through `PUT /_emulator/modes`. */
+  modes: EmulatorModes = defaultModes();
   // Kept apart from the readable maps: user tokens are secrets and must not leak into /_emulator/state.
   readonly #userTokens = new Map<string, UserTokenRecord>();
 
@@ -107,9 +110,12 @@ export class EmulatorStore {
     return undefined;
   }
 
-  /** Returns undefined when a user with that externalUserId exists already (the caller reports a conflict). */
-  createUser(externalUserId: string, name: string): UserRecord | undefined {
-    if (this.findUserByExternalId(externalUserId)) return undefined;
+  /**
+   * Returns undefined when a user with that externalUserId exists already (the caller reports it),
+   * unless `allowDuplicate`: then a second user with the same externalUserId is made.
+   */
+  createUser(externalUserId: string, name: string, allowDuplicate = false): UserRecord | undefined {
+    if (!allowDuplicate && this.findUserByExternalId(externalUserId)) return undefined;
     const user = { id: unusedKey(this.users, randomUUID), name, externalUserId };
     this.users.set(user.id, user);
     return user;

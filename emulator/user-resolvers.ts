@@ -2,6 +2,7 @@
 import { existingUser, requireMaster, type Input, type RequestContext } from './access.js';
 import { trayError } from './errors.js';
 import type { EmulatorStore } from './store.js';
+import { duplicateUserError } from './user-modes.js';
 import { connection, userView, type PageArgs } from './views.js';
 
 type UsersArgs = PageArgs & {
@@ -28,9 +29,9 @@ export function userResolvers(store: EmulatorStore) {
     createExternalUser: ({ input }: CreateUserInput, ctx: RequestContext) => {
       requireMaster(ctx, 'createExternalUser');
       if (!input.externalUserId) throw trayError('bad_request', 'externalUserId must not be empty');
-      const user = store.createUser(input.externalUserId, input.name);
-      if (!user)
-        throw trayError('conflict', `A user with externalUserId '${input.externalUserId}' already exists`);
+      const mode = store.modes.duplicateUserCreate;
+      const user = store.createUser(input.externalUserId, input.name, mode === 'duplicate');
+      if (!user) throw duplicateUserError(mode, input.externalUserId);
       return { userId: user.id, clientMutationId: input.clientMutationId ?? null };
     },
 

@@ -17,7 +17,7 @@ import { UserTokenCache } from '../activities/token-cache.js';
 import { TokenSealer } from '../activities/token-seal.js';
 import { REGION_ENDPOINTS, trayErrorDetails } from '../activities/tray-client.js';
 import type { ConnectActivities } from '../common/activity-types.js';
-import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { createdNothing, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { FaultSpec, RecordedRequest } from '../emulator/server.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
 import { CONFIG_SOLUTION, startEmulator, type StartedEmulator } from './helpers/emulator.js';
@@ -396,6 +396,22 @@ describe('error classification', () => {
     );
   });
 
+  test('a create Tray refused on the first attempt says nothing was created; on a retry it cannot', async () => {
+    const { activities } = makeActivities();
+    const userId = await newUserId(activities);
+    const input = {
+      userId,
+      solutionId: 'sol-does-not-exist',
+      instanceName: 'x',
+      notBefore: new Date().toISOString(),
+    };
+    const expected = { type: TRAY_FAILURE_TYPES.notFound, nonRetryable: true, code: 'not_found' };
+    const first = await expectFailure(run(activities, 'createInstance', input, 1), expected);
+    assert.ok(createdNothing(first.details));
+    const retry = await expectFailure(run(activities, 'createInstance', input, 2), expected);
+    assert.ok(!createdNothing(retry.details));
+  });
+
   test('attaching another user’s authId is a non-retryable TrayForbidden, without the token in it', async () => {
     const { activities, tokenCache } = makeActivities();
     const userId = await newUserId(activities);
@@ -563,7 +579,7 @@ describe('idempotency and races', () => {
     assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
   });
 
-  test('two sagas racing to create one user get the same user; the loser pays one more look-up', async () => {
+  test('two sagas racing to create one user: the loser’s create fails, its second look-up finds the winner’s', async () => {
     const user = uniqueUser();
     const a = makeActivities().activities;
     const b = makeActivities().activities;
@@ -571,14 +587,16 @@ describe('idempotency and races', () => {
     assert.equal(await run(a, 'findUser', { externalUserId: user.externalUserId }), null);
     assert.equal(await run(b, 'findUser', { externalUserId: user.externalUserId }), null);
     const seen = requestsFrom();
-    const [ra, rb] = await Promise.all([run(a, 'createUser', user), run(b, 'createUser', user)]);
-    assert.equal(ra.userId, rb.userId);
-    assert.deepEqual([ra.created, rb.created].sort(), [false, true]);
+    const outcomes = await Promise.allSettled([run(a, 'createUser', user), run(b, 'createUser', user)]);
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    assert.equal(won.length, 1);
+    // One request per activity: the loser's look-up is the workflow's next findUser, not part of the create.
+    const again = await run(b, 'findUser', { externalUserId: user.externalUserId });
+    assert.deepEqual(again, { userId: won[0]?.value.userId });
     const users = [...emu.emulator.store.users.values()].filter(
       (u) => u.externalUserId === user.externalUserId,
     );
     assert.equal(users.length, 1);
-    // The winner's create, the loser's refused create, and the loser's look-up of the winner's user.
     assert.deepEqual(
       seen()
         .map((r) => `${r.operations[0]}:${r.ok ? 'ok' : 'refused'}`)
@@ -587,14 +605,21 @@ describe('idempotency and races', () => {
     );
   });
 
-  test('createUser retried after a lost answer finds the user it created', async () => {
+  test('createUser retried after a lost answer fails with one request; findUser then finds the user it created', async () => {
     const { activities } = makeActivities();
     const user = uniqueUser();
     const first = await run(activities, 'createUser', user);
-    const { result, requests } = await counted(activities, 'createUser', user);
-    assert.deepEqual(result, { userId: first.userId, created: false });
+    const seen = requestsFrom();
+    await expectFailure(run(activities, 'createUser', user), {
+      type: TRAY_FAILURE_TYPES.permanent,
+      nonRetryable: true,
+      code: 'conflict',
+    });
+    assert.deepEqual(await run(activities, 'findUser', { externalUserId: user.externalUserId }), {
+      userId: first.userId,
+    });
     assert.deepEqual(
-      requests.map((r) => [r.operations[0], r.ok]),
+      seen().map((r) => [r.operations[0], r.ok]),
       [
         ['createExternalUser', false],
         ['users', true],

@@ -267,7 +267,7 @@ describe('decisions', () => {
 });
 
 describe('happy path', () => {
-  test('POST, two signed webhooks, 409 while attaching, completed, then 409 closed', async () => {
+  test('POST, two signed webhooks, attached authIds redelivered 202 and others 409 while attaching and once completed', async () => {
     const saga = await connect();
     assert.ok(saga.authSlots.every((s) => s.url));
     // Hold the attach for a moment so the saga is observably past the await step.
@@ -291,6 +291,7 @@ describe('happy path', () => {
         (s) => s.step === 'attaching_auths',
         10_000,
       );
+      // A partner retrying after a lost 202 (a new webhook id, the attached authId): 202 again.
       const late = await send(
         stack.signWebhook({
           connectionId: saga.connectionId,
@@ -298,7 +299,11 @@ describe('happy path', () => {
           authId: authIds.slack!,
         }),
       );
-      assertError(late, 409, 'past_attach');
+      assert.equal(late.status, 202, JSON.stringify(late.body));
+      const other = await send(
+        stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'slack', authId: 'auth-other' }),
+      );
+      assertError(other, 409, 'past_attach');
 
       const done = await waitForStatus(
         saga.connectionId,
@@ -319,22 +324,35 @@ describe('happy path', () => {
       const instance = store.instances.get(saga.solutionInstanceId!) as unknown as Record<string, unknown>;
       assert.equal(instance.enabled, true);
 
-      const closed = await send(
+      // Redeliveries of what was attached stay 202 once completed, by either id; anything else is 409.
+      const redelivered = await send(
         stack.signWebhook({
           connectionId: saga.connectionId,
           externalAuthId: 'slack',
           authId: authIds.slack!,
         }),
       );
-      assertError(closed, 409, 'connection_closed');
+      assert.equal(redelivered.status, 202, JSON.stringify(redelivered.body));
       const bySid = await send(
         stack.signWebhook({
           solutionInstanceId: saga.solutionInstanceId,
-          externalAuthId: 'slack',
-          authId: authIds.slack!,
+          externalAuthId: 'salesforce',
+          authId: authIds.salesforce!,
         }),
       );
-      assertError(bySid, 409, 'connection_closed');
+      assert.equal(bySid.status, 202, JSON.stringify(bySid.body));
+      const closed = await send(
+        stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'slack', authId: 'auth-other' }),
+      );
+      assertError(closed, 409, 'connection_closed');
+      const swapped = await send(
+        stack.signWebhook({
+          solutionInstanceId: saga.solutionInstanceId,
+          externalAuthId: 'slack',
+          authId: authIds.salesforce!,
+        }),
+      );
+      assertError(swapped, 409, 'connection_closed');
     } finally {
       stack.emulator.emulator.faults.clear();
     }

@@ -29,7 +29,7 @@ import {
   statusQuery,
   WORKFLOW_TYPE,
 } from '../common/messages.js';
-import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { CREATED_NOTHING, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AuthSlots } from '../workflows/slots.js';
@@ -195,6 +195,18 @@ function completedEventOf(events: HistoryEvent[], scheduled: HistoryEvent): Hist
 function summaryOf(event: HistoryEvent): string | undefined {
   const data = event.userMetadata?.summary?.data;
   return data ? (JSON.parse(new TextDecoder().decode(data)) as string) : undefined;
+}
+
+/** Between the first and the second removal, a timer that fires when the late-create window ends. */
+async function assertLooksAgainAt(handle: Handle, notAfter: string): Promise<void> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const [look1, look2] = scheduledEvents(events, 'removeInstance');
+  const timer = events.find(
+    (e) => e.timerStartedEventAttributes && Number(e.eventId) > Number(look1?.eventId),
+  );
+  assert.ok(timer && look2 && Number(timer.eventId) < Number(look2.eventId), 'look, timer, look again');
+  const firesAt = tsToMs(timer.eventTime) + tsToMs(timer.timerStartedEventAttributes?.startToFireTimeout);
+  assert.ok(Math.abs(firesAt - Date.parse(notAfter)) < 1000, `${firesAt} vs ${notAfter}`);
 }
 
 describe('connectIntegration happy path', () => {
@@ -475,7 +487,8 @@ describe('connectIntegration compensation', () => {
 
   const userSteps = [
     { failing: 'findUser', ran: ['findUser'], step: 'ensuring_user' },
-    { failing: 'createUser', ran: ['findUser', 'createUser'], step: 'ensuring_user' },
+    // The user may exist all the same (another saga won the race): one more look-up, then it fails.
+    { failing: 'createUser', ran: ['findUser', 'createUser', 'findUser'], step: 'ensuring_user' },
     {
       failing: 'prepareUserToken',
       ran: ['findUser', 'createUser', 'prepareUserToken'],
@@ -572,7 +585,9 @@ describe('connectIntegration compensation', () => {
         assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
         const removes = mock.inputsOf('removeInstance');
         const [create] = mock.inputsOf('createInstance');
-        assert.equal(removes.length, 1);
+        // At once, and again once the failed create can no longer land.
+        assert.equal(removes.length, 2);
+        assert.deepEqual(removes[1], removes[0]);
         assert.equal(removes[0]?.solutionInstanceId, undefined);
         const { notAfter, ...lookup } = removes[0] ?? {};
         assert.deepEqual(lookup, {
@@ -584,8 +599,27 @@ describe('connectIntegration compensation', () => {
         });
         // Instances made after the failed create had time to land are not the saga's.
         assert.ok(notAfter && Date.parse(notAfter) > Date.parse(create?.notBefore ?? ''), String(notAfter));
+        await assertLooksAgainAt(handle, notAfter);
       },
     );
+  });
+});
+
+describe('connectIntegration when Tray refused the only create', () => {
+  test('nothing can land late: one look, no wait for the late-create window', async () => {
+    const refused = ApplicationFailure.create({
+      type: TRAY_FAILURE_TYPES.notFound,
+      message: 'no such solution',
+      nonRetryable: true,
+      details: [{ operation: 'CreateInstance', code: 'not_found' }, CREATED_NOTHING],
+    });
+    await withSaga({ mock: { failures: { createInstance: [refused] } } }, async ({ handle, mock }) => {
+      const failure = await failureOf(handle);
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.notFound);
+      assert.equal(mock.inputsOf('removeInstance').length, 1);
+      const events = (await handle.fetchHistory()).events ?? [];
+      assert.equal(events.filter((e) => e.timerStartedEventAttributes).length, 0);
+    });
   });
 });
 
@@ -654,7 +688,7 @@ describe('connectIntegration after a retried create', () => {
       async ({ handle, mock }) => {
         await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
         await failureOf(handle);
-        const [remove] = mock.inputsOf('removeInstance');
+        const [remove, again] = mock.inputsOf('removeInstance');
         assert.equal(remove?.solutionInstanceId, 'instance-1');
         assert.equal(remove?.includeStrays, true);
         assert.ok(
@@ -662,6 +696,10 @@ describe('connectIntegration after a retried create', () => {
           'strays are bounded in time',
         );
         assert.equal(mock.inputsOf('removeStrayInstances').length, 0);
+        // The failure came within the window: once it has passed, the saga's instances are looked up again.
+        assert.equal(again?.solutionInstanceId, undefined);
+        assert.equal(again?.notAfter, remove.notAfter);
+        await assertLooksAgainAt(handle, remove.notAfter);
       },
     );
   });
@@ -679,7 +717,7 @@ describe('connectIntegration after a retried create', () => {
 // An activity attempt that fails after its cancel was requested: the real server stops retrying and
 // records the failure; the time-skipping test server does not, so these run on the dev server.
 describe('connectIntegration on a real server', () => {
-  test('cancelled while the create is in flight and the create then fails: still ends cancelled', async () => {
+  test('cancelled while the create is in flight and the create then fails: compensates as cancelled, looking the instance up', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const mockOptions = {
@@ -694,18 +732,22 @@ describe('connectIntegration on a real server', () => {
       await handle.cancel();
       await cancelProcessed(handle);
       release();
-      const err = await handle.result().then(
-        () => assert.fail('should be cancelled'),
-        (e: unknown) => e,
+      // The failed attempt may still have created the instance: it is looked up and removed at once,
+      // and looked up again after the late-create window (real minutes here; test/late-create.test.ts
+      // waits it out), after which the saga ends cancelled.
+      const s = await waitForStatus(
+        handle,
+        (st) => mock.inputsOf('removeInstance').length > 0 && st.step === 'compensating',
+        'first removal',
       );
-      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure, String(err));
-      assert.equal((await handle.describe()).status.name, 'CANCELLED');
-      assert.equal((await status(handle)).step, 'cancelled');
+      assert.deepEqual(s.error, { type: 'Cancelled', message: 'the saga was cancelled' });
       assert.equal(mock.inputsOf('createInstance').length, 1, 'no retry after the cancel');
-      // The failed attempt may still have created the instance: it is looked up and removed.
       const removes = mock.inputsOf('removeInstance');
       assert.equal(removes.length, 1);
       assert.equal(removes[0]?.solutionInstanceId, undefined);
+      const { memo } = await handle.describe();
+      assert.match(String((memo?.[MEMO_KEY] as ConnectMemo | undefined)?.step), /compensating/);
+      await handle.terminate('the rest is test/late-create.test.ts');
     });
   });
 });

@@ -2,8 +2,16 @@
  * Undoing what the saga created: its instance on failure or cancel, and after a retried create the
  * instances an earlier attempt may have left (docs/design.md, the late-create window).
  */
-import { ActivityFailure, CancellationScope, log, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  log,
+  patched,
+  sleep,
+} from '@temporalio/workflow';
 import type { InstanceOwnerKey, RemoveInstanceInput } from '../common/activity-types.js';
+import { createdNothing } from '../common/activity-types.js';
 import { cleanup, compensation } from './activity-stubs.js';
 import { cancelledOr, describeFailure, finish } from './failure.js';
 import type { SagaStatus } from './status.js';
@@ -17,6 +25,9 @@ const LATE_CREATE_WINDOW_MS = 2 * 60_000;
 // below the history size limit, which would end the saga unremoved.
 const REMOVE_RETRY_FIRST_PAUSE_MS = 60_000;
 const REMOVE_RETRY_MAX_PAUSE_MS = 60 * 60_000;
+
+/** Marks histories whose compensation looks again after the late-create window (not older ones). */
+const LOOK_AGAIN_PATCH = 'compensation-looks-again-after-late-creates';
 
 export function lateCreateWindowEnd(): string {
   return new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString();
@@ -58,8 +69,46 @@ export async function compensateAndFail(
   status.show({ error: cause });
   status.enter('compensating');
   const input = removalInput(target, solutionInstanceId, strayWindowEnd);
-  await CancellationScope.nonCancellable(() => removeUntilDone(status, input));
+  const settled = solutionInstanceId === undefined && createRefused(failure);
+  await CancellationScope.nonCancellable(async () => {
+    const removed = await removeUntilDone(status, input);
+    showRemoved(status, removed);
+    if (settled) return;
+    removed.push(...(await lookAgainAfterLateCreates(status, target, input.notAfter)));
+    showRemoved(status, removed);
+  });
   return await finish(status, err, cause);
+}
+
+/**
+ * When the create's outcome was unknown, a late create may land after the removal looked: once it no
+ * longer can, look again (docs/design.md, the late-create window).
+ */
+async function lookAgainAfterLateCreates(
+  status: SagaStatus,
+  target: InstanceOwnerKey,
+  notAfter: string | undefined,
+): Promise<string[]> {
+  if (notAfter === undefined) return [];
+  const waitMs = Date.parse(notAfter) - Date.now();
+  // Older histories end after the first removal; a window already over was covered by it.
+  if (waitMs <= 0 || !patched(LOOK_AGAIN_PATCH)) return [];
+  status.show({ compensation: `looking again at ${notAfter}, once a late create can no longer land` });
+  status.publish();
+  await sleep(waitMs, { summary: 'compensate: let a late create land before looking again' });
+  return await removeUntilDone(status, { ...target, notAfter });
+}
+
+/** The create failed because Tray refused its only request: nothing can land late. */
+function createRefused(failure: unknown): boolean {
+  const inner = failure instanceof ActivityFailure ? failure.cause : undefined;
+  return inner instanceof ApplicationFailure && createdNothing(inner.details);
+}
+
+function showRemoved(status: SagaStatus, removed: string[]): void {
+  status.show({
+    compensation: removed.length > 0 ? `removed instance ${removed.join(', ')}` : 'no instance to remove',
+  });
 }
 
 function removalInput(
@@ -73,18 +122,15 @@ function removalInput(
   return { ...target, solutionInstanceId, includeStrays: true, notAfter: strayWindowEnd };
 }
 
-async function removeUntilDone(status: SagaStatus, input: RemoveInstanceInput): Promise<void> {
+async function removeUntilDone(status: SagaStatus, input: RemoveInstanceInput): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     try {
       const { removed } = await compensation.removeInstance.executeWithOptions(
         { summary: 'compensate: remove the solution instance' },
         [input],
       );
-      status.show({
-        compensation: removed.length > 0 ? `removed instance ${removed.join(', ')}` : 'no instance to remove',
-      });
       countCompensation(removed.length > 0 ? 'removed' : 'nothing_to_remove');
-      return;
+      return [...removed];
     } catch (removeErr) {
       // Anything but an activity failure is a bug: failing the task lets a fixed worker resume.
       if (!(removeErr instanceof ActivityFailure)) throw removeErr;

@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  isCancellation,
   log,
   patched,
   sleep,
@@ -40,6 +41,8 @@ import { SagaStatus } from './status.js';
 const ENABLE_DELAY_MS = 2000;
 /** Runs started before it issue the URLs after the create; from it on, the codes beside it. */
 const CODES_BESIDE_CREATE = 'auth-codes-beside-create';
+/** Marks histories that look the user up again after a failed create (not in older ones). */
+const USER_RELOOKUP_PATCH = 'user-relookup-after-create';
 
 export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
   const problems = connectInputProblems(input);
@@ -148,18 +151,33 @@ async function prepareUser(input: ConnectInput, status: SagaStatus): Promise<AsU
   return prepared?.sealedToken ? { userId, sealedToken: prepared.sealedToken } : { userId };
 }
 
-/** Looked up, else created (createUser takes the winner's user after a race); one request each. */
+/**
+ * Looked up, else created. Tray documents no answer for a duplicate create, so after any create that
+ * did not return a user (another saga may have won the race) the user is looked up once more.
+ */
 async function ensureUser(input: ConnectInput): Promise<string> {
+  const { externalUserId, userName } = input;
   const found = await forward.findUser.executeWithOptions(
     forwardStep('look up the Tray user', PRIORITY.findUser),
-    [{ externalUserId: input.externalUserId }],
+    [{ externalUserId }],
   );
   if (found) return found.userId;
-  const created = await forward.createUser.executeWithOptions(
-    forwardStep('create the Tray user', PRIORITY.createUser),
-    [{ externalUserId: input.externalUserId, userName: input.userName }],
-  );
-  return created.userId;
+  try {
+    const created = await forward.createUser.executeWithOptions(
+      forwardStep('create the Tray user', PRIORITY.createUser),
+      [{ externalUserId, userName }],
+    );
+    return created.userId;
+  } catch (err) {
+    if (isCancellation(err) || !patched(USER_RELOOKUP_PATCH)) throw err;
+    const winner = await forward.findUser.executeWithOptions(
+      forwardStep('look the Tray user up again: the create did not return one', PRIORITY.findUser),
+      [{ externalUserId }],
+    );
+    if (!winner) throw err;
+    log.info('the user create failed but the user exists: taking it', { userId: winner.userId });
+    return winner.userId;
+  }
 }
 
 function createInstance(target: InstanceOwnerKey, input: ConnectInput) {
@@ -211,6 +229,7 @@ async function attachAndEnable(
   instance: InstanceRef,
   authValues: AuthValue[],
 ): Promise<void> {
+  status.show({ attached: authValues });
   status.enter('attaching_auths');
   await afterAuth.attachAuths.executeWithOptions({ summary: `attach ${authValues.length} auth(s)` }, [
     { ...instance, authValues },

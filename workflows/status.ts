@@ -10,7 +10,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ConnectInput, ConnectionStatus, ConnectStep, StatusError } from '../common/messages.js';
+import type {
+  AuthValue,
+  ConnectInput,
+  ConnectionStatus,
+  ConnectStep,
+  StatusError,
+} from '../common/messages.js';
 import { SEARCH_ATTRIBUTES } from '../common/messages.js';
 import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
 import type { AuthSlots } from './slots.js';
@@ -21,6 +27,8 @@ export interface StatusFacts {
   solutionInstanceId?: string;
   deadline?: string;
   error?: StatusError;
+  /** The authIds attached, from the attach on (the API answers their redelivery 202). */
+  attached?: AuthValue[];
   /** What compensation did, in words, for the current details. */
   compensation?: string;
 }
