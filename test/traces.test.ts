@@ -103,7 +103,9 @@ test('one trace from POST /v1/connections to every activity and Tray request', a
   assert.ok(!root.parentSpanId, 'the request span is the root');
   // RunWorkflow ends (and is exported) when the saga does; its children here already carry its trace.
   const expected = [
-    'StartWorkflow:connectIntegration',
+    // POST starts the saga by update-with-start; the saga answers the update once its URLs exist.
+    'UpdateWithStartWorkflow:waitForAuthUrls',
+    'HandleUpdate:waitForAuthUrls',
     'StartActivity:findUser',
     'RunActivity:findUser',
     'Tray FindUser',
@@ -112,7 +114,7 @@ test('one trace from POST /v1/connections to every activity and Tray request', a
     'Tray AuthorizeUser',
     'RunActivity:createInstance',
     'Tray CreateInstance',
-    'RunActivity:issueAuthUrls',
+    'RunActivity:issueAuthCodes',
     'Tray IssueAuthorizationCodes',
   ];
   for (const name of expected) {
