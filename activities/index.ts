@@ -130,8 +130,10 @@ async function createInstance(
   input: CreateInstanceInput,
 ): Promise<CreateInstanceResult> {
   const attempt = Context.current().info.attempt;
+  // A fresh run of the step after a rate limit starts at attempt 1, so its input says it was retried.
+  const retried = attempt > 1 || input.retried === true;
   return session.asUser(input, async (auth) => {
-    if (attempt > 1) {
+    if (retried) {
       // An earlier attempt may have created the instance and lost the answer: adopt it.
       const [own] = await instances.findOwn(auth, input);
       if (own !== undefined) {
@@ -152,10 +154,10 @@ async function createInstance(
         auth,
       )
       .catch((error: unknown) => {
-        throw attempt === 1 ? markCreatedNothing(error) : error;
+        throw retried ? error : markCreatedNothing(error);
       });
     const solutionInstanceId = data.createSolutionInstance.solutionInstance.id;
-    return { solutionInstanceId, adopted: false, retried: attempt > 1 };
+    return { solutionInstanceId, adopted: false, retried };
   });
 }
 

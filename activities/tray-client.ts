@@ -35,6 +35,8 @@ export interface TrayClient {
 export interface TrayRequestOptions {
   /** Aborts the request early, e.g. the activity's cancellation signal. */
   signal?: AbortSignal;
+  /** The activity attempt sending it, carried by a rate-limited failure (docs/design.md#retries). */
+  attempt?: number;
 }
 
 export interface TrayClientOptions {
@@ -50,6 +52,10 @@ export interface TrayErrorDetails {
   /** Tray's `extensions.code` (`not_found`, `conflict`, …), `unauthorized` for a 401, or a network code. */
   code?: string;
   httpStatus?: number;
+  /** Rate-limited only: how long Tray asked to wait (`Retry-After`), if it said. */
+  retryAfterMs?: number;
+  /** Rate-limited only: the attempt Tray refused; the ones before it failed for real. */
+  attempt?: number;
 }
 
 /** The details of a failure thrown by the Tray client, or undefined for any other error. */
@@ -60,7 +66,8 @@ export function trayErrorDetails(error: unknown): TrayErrorDetails | undefined {
 }
 
 const MAX_MESSAGE_LENGTH = 300;
-const MAX_RETRY_AFTER_MS = 60_000;
+// A longer Retry-After is taken as this: a bogus header must not park a saga for hours.
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
 /** Creates a client bound to one endpoint and master token; user tokens are passed per request. */
 export function createTrayClient(options: TrayClientOptions): TrayClient {
@@ -100,7 +107,7 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
             },
           );
         }
-        throw classifyError(error, operation, secrets, timeoutMs);
+        throw classifyError(error, operation, secrets, timeoutMs, requestOptions.attempt);
       }
       if (data === undefined || data === null) {
         throw failure(TRAY_FAILURE_TYPES.transient, `Tray ${operation}: the answer had no data`, false, {
@@ -154,6 +161,7 @@ function classifyError(
   operation: string,
   secrets: string[],
   timeoutMs: number,
+  attempt?: number,
 ): ApplicationFailure {
   if (error instanceof ClientError) {
     const status = error.response.status;
@@ -165,12 +173,13 @@ function classifyError(
     const suffix = errors.length > 1 ? ` (and ${errors.length - 1} more error(s))` : '';
 
     if (status === 429 || errors.some(isRateLimitError)) {
+      const waitMs = retryAfterMs(error);
       return failure(
         TRAY_FAILURE_TYPES.rateLimited,
         `Tray ${operation}: rate limit exceeded (HTTP ${status})`,
         false,
-        { operation, code: code ?? 'rate_limited', httpStatus: status },
-        retryAfterMs(error),
+        { operation, code: code ?? 'rate_limited', httpStatus: status, retryAfterMs: waitMs, attempt },
+        waitMs,
       );
     }
     if (status >= 500 || status === 408) {
@@ -233,11 +242,13 @@ function networkCode(error: unknown): string | undefined {
   return undefined;
 }
 
-function retryAfterMs(error: ClientError): number | undefined {
+/** `Retry-After` as seconds or an HTTP date (RFC 9110), capped; undefined when absent or unreadable. */
+function retryAfterMs(error: ClientError, now = Date.now()): number | undefined {
   const headers = error.response.headers as Headers | undefined;
-  const value = typeof headers?.get === 'function' ? headers.get('retry-after') : null;
-  const seconds = value === null ? NaN : Number(value);
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
+  const value = (typeof headers?.get === 'function' ? headers.get('retry-after') : null)?.trim();
+  if (!value) return undefined;
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
+  return Number.isFinite(ms) && ms > 0 ? Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS) : undefined;
 }
 
 /** Tray's own text, cut short and with any token we hold (or anything shaped like a bearer) blanked. */
@@ -260,6 +271,8 @@ function failure(
   const clean: TrayErrorDetails = { operation: details.operation };
   if (details.code !== undefined) clean.code = details.code;
   if (details.httpStatus !== undefined) clean.httpStatus = details.httpStatus;
+  if (details.retryAfterMs !== undefined) clean.retryAfterMs = details.retryAfterMs;
+  if (details.attempt !== undefined) clean.attempt = details.attempt;
   return ApplicationFailure.create({
     type,
     message,

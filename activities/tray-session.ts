@@ -31,7 +31,8 @@ export function createTraySession(
   sealer: TokenSealer,
 ): TraySession {
   function send<T = unknown>(document: string, variables: Variables | undefined, auth: TrayAuth): Promise<T> {
-    return tray.request<T>(document, variables, auth, { signal: Context.current().cancellationSignal });
+    const { cancellationSignal: signal, info } = Context.current();
+    return tray.request<T>(document, variables, auth, { signal, attempt: info.attempt });
   }
 
   async function mintToken(userId: string): Promise<string> {

@@ -54,6 +54,11 @@ export interface InstanceOwnerKey extends AsUser {
 
 export interface CreateInstanceInput extends InstanceOwnerKey {
   configValues?: ConfigValueInput[];
+  /**
+   * An earlier run of this step may have sent a create (it failed for real before Tray rate-limited
+   * it): look for the instance before creating, as a retried attempt does. Absent in older histories.
+   */
+  retried?: boolean;
 }
 export interface CreateInstanceResult {
   solutionInstanceId: string;

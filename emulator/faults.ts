@@ -16,6 +16,8 @@ export const faultSpecSchema = z.strictObject({
   kind: z.enum(FAULT_KINDS),
   times: z.number().int().min(1).optional(),
   delayMs: z.number().int().min(0).max(120_000).optional(),
+  /** `http429` only: the `Retry-After` header it sends (seconds or an HTTP date); default `1`. */
+  retryAfter: z.string().min(1).max(64).optional(),
 });
 export type FaultSpec = z.input<typeof faultSpecSchema>;
 
@@ -24,6 +26,7 @@ interface ArmedFault {
   kind: FaultKind;
   remaining: number;
   delayMs: number;
+  retryAfter?: string;
 }
 
 /** Faults armed for upcoming GraphQL requests; each request consumes at most one (the oldest matching). */
@@ -38,6 +41,7 @@ export class FaultInjector {
       kind: s.kind,
       remaining: s.times ?? 1,
       delayMs: s.delayMs ?? 1000,
+      ...(s.retryAfter !== undefined ? { retryAfter: s.retryAfter } : {}),
     });
   }
 
@@ -51,12 +55,12 @@ export class FaultInjector {
   }
 
   /** Consumes one use of the first fault matching any of the request's root fields. */
-  take(operations: readonly string[]): { kind: FaultKind; delayMs: number } | undefined {
+  take(operations: readonly string[]): { kind: FaultKind; delayMs: number; retryAfter?: string } | undefined {
     const i = this.#armed.findIndex((f) => f.operation === undefined || operations.includes(f.operation));
     const fault = this.#armed[i];
     if (!fault) return undefined;
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.#armed.splice(i, 1);
-    return { kind: fault.kind, delayMs: fault.delayMs };
+    return { kind: fault.kind, delayMs: fault.delayMs, retryAfter: fault.retryAfter };
   }
 }

@@ -114,7 +114,7 @@ function tokenResolver(store: EmulatorStore, masterToken: string) {
 
 /** Answers in place of Tray when the fault says so (true); a delay only holds the request first. */
 async function answerWithFault(
-  fault: { kind: FaultKind; delayMs: number },
+  fault: { kind: FaultKind; delayMs: number; retryAfter?: string },
   res: Response,
   reply: Reply,
 ): Promise<boolean> {
@@ -123,7 +123,7 @@ async function answerWithFault(
       reply(500, { errors: [{ message: 'Internal Server Error' }] }, false);
       return true;
     case 'http429':
-      res.set('Retry-After', '1');
+      res.set('Retry-After', fault.retryAfter ?? '1');
       reply(429, { errors: [{ message: 'Too Many Requests' }] }, false);
       return true;
     case 'rateLimitError':

@@ -1,8 +1,14 @@
 /** The saga's activity stubs with their timeouts and retry policies (activities as types only). */
-import { proxyActivities } from '@temporalio/workflow';
-import type { AsUser, ConnectActivities, IssueAuthCodesResult } from '../common/activity-types.js';
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type {
+  AsUser,
+  ConnectActivities,
+  CreateInstanceInput,
+  IssueAuthCodesResult,
+} from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { ReissueAuthUrlResult } from '../common/messages.js';
+import { rateLimitAware, throughRateLimits, withAttemptsLeft } from './rate-limit.js';
 
 // Listed although the activities throw them non-retryable: a slip there must not cost ten retries.
 const NON_RETRYABLE_TRAY_TYPES = [
@@ -11,6 +17,9 @@ const NON_RETRYABLE_TRAY_TYPES = [
   TRAY_FAILURE_TYPES.forbidden,
   TRAY_FAILURE_TYPES.permanent,
 ];
+// A rate-limited answer ends the run at once, to be waited out and run again without using up an
+// attempt (workflows/rate-limit.ts). The compensation stub retries it instead: it has no limit.
+const STOP_RETRYING = [...NON_RETRYABLE_TRAY_TYPES, TRAY_FAILURE_TYPES.rateLimited];
 
 /**
  * Task-queue priority keys (1 goes first): what undoes or finishes a saga whose user already acted
@@ -28,18 +37,33 @@ export const PRIORITY = {
 
 const priority = (priorityKey: number) => ({ priority: { priorityKey } });
 
-/** Forward steps: transient Tray errors retry with backoff, permanent ones fail at once. */
-export const forward = proxyActivities<ConnectActivities>({
+const FORWARD_ATTEMPTS = 10;
+const forwardStubs = proxyActivities<ConnectActivities>({
   startToCloseTimeout: '30s',
   ...priority(PRIORITY.findUser),
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '30s',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: NON_RETRYABLE_TRAY_TYPES,
+    maximumAttempts: FORWARD_ATTEMPTS,
+    nonRetryableErrorTypes: STOP_RETRYING,
   },
 });
+
+/** Forward steps: transient Tray errors retry with backoff, permanent ones fail at once. */
+export const forward = rateLimitAware(forwardStubs, FORWARD_ATTEMPTS);
+
+/**
+ * The create through rate limits: a run after one whose attempts failed for real says it was retried,
+ * so it looks for an instance those attempts may have made before creating another.
+ */
+export function createInstanceStep(options: ActivityOptions, input: CreateInstanceInput) {
+  return throughRateLimits(FORWARD_ATTEMPTS, (round) =>
+    forwardStubs.createInstance.executeWithOptions(withAttemptsLeft(options, round), [
+      round.realFailures > 0 ? { ...input, retried: true } : input,
+    ]),
+  );
+}
 
 export interface InstanceRef extends AsUser {
   solutionInstanceId: string;
@@ -72,31 +96,38 @@ export function forwardStep(summary: string, priorityKey: number) {
 }
 
 /** After the user authorised: giving up throws their work away, so Tray trouble is waited out longer. */
-export const afterAuth = proxyActivities<ConnectActivities>({
-  startToCloseTimeout: '30s',
-  ...priority(PRIORITY.afterAuth),
-  scheduleToCloseTimeout: '30m',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '1m',
-    nonRetryableErrorTypes: NON_RETRYABLE_TRAY_TYPES,
-  },
-});
+export const afterAuth = rateLimitAware(
+  proxyActivities<ConnectActivities>({
+    startToCloseTimeout: '30s',
+    ...priority(PRIORITY.afterAuth),
+    scheduleToCloseTimeout: '30m',
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '1m',
+      nonRetryableErrorTypes: STOP_RETRYING,
+    },
+  }),
+  undefined,
+);
 
 /** Best-effort clean-up after success: a few quick tries, then the caller logs and moves on. */
-export const cleanup = proxyActivities<ConnectActivities>({
-  startToCloseTimeout: '30s',
-  ...priority(PRIORITY.compensation),
-  scheduleToCloseTimeout: '3m',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: NON_RETRYABLE_TRAY_TYPES,
-  },
-});
+const CLEANUP_ATTEMPTS = 5;
+export const cleanup = rateLimitAware(
+  proxyActivities<ConnectActivities>({
+    startToCloseTimeout: '30s',
+    ...priority(PRIORITY.compensation),
+    scheduleToCloseTimeout: '3m',
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '30s',
+      maximumAttempts: CLEANUP_ATTEMPTS,
+      nonRetryableErrorTypes: STOP_RETRYING,
+    },
+  }),
+  CLEANUP_ATTEMPTS,
+);
 
 /** Compensation: deleting what the saga created must eventually happen, so retries never give up. */
 export const compensation = proxyActivities<ConnectActivities>({

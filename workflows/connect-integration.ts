@@ -22,6 +22,7 @@ import type { AuthValue, ConnectInput, ConnectResult } from '../common/messages.
 import { FAILURE_TYPES } from '../common/messages.js';
 import {
   afterAuth,
+  createInstanceStep,
   forward,
   forwardStep,
   issueAuthCodes,
@@ -181,14 +182,14 @@ async function ensureUser(input: ConnectInput): Promise<string> {
 }
 
 function createInstance(target: InstanceOwnerKey, input: ConnectInput) {
-  return forward.createInstance.executeWithOptions(
+  return createInstanceStep(
     {
       ...forwardStep('create the solution instance', PRIORITY.urls),
       // The activity does not heartbeat, so a cancel cannot stop a create already sent to Tray;
       // waiting for the attempt to end keeps the removal from looking before the instance exists.
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     },
-    [{ ...target, ...(input.configValues !== undefined ? { configValues: input.configValues } : {}) }],
+    { ...target, ...(input.configValues !== undefined ? { configValues: input.configValues } : {}) },
   );
 }
 

@@ -25,8 +25,11 @@ export interface MockOptions {
   strays?: string[];
   /** authIds verifyAuths reports as not the user's. */
   foreignAuthIds?: string[];
-  /** Failures thrown by the next calls of an activity, one per call, before it starts succeeding. */
-  failures?: Partial<Record<ActivityName, Error[]>>;
+  /**
+   * Failures thrown by the next calls of an activity, one per call, before it starts succeeding; a
+   * function is called when its call runs (see rateLimitedError).
+   */
+  failures?: Partial<Record<ActivityName, (Error | (() => Error))[]>>;
   /**
    * Calls of an activity wait for this promise before answering, to hold the saga in a step. Read when
    * a call runs, so a test may set it mid-saga to hold only the calls from then on.
@@ -46,6 +49,28 @@ export function transientError(message = 'Tray answered 503'): ApplicationFailur
   return ApplicationFailure.retryable(message, TRAY_FAILURE_TYPES.transient);
 }
 
+/**
+ * Tray's rate-limited answer as the Tray client reports it, made when the call runs so it carries that
+ * call's attempt; `retryAfterMs` as if Tray sent `Retry-After`.
+ */
+export function rateLimitedError(retryAfterMs?: number): () => ApplicationFailure {
+  return () =>
+    ApplicationFailure.create({
+      type: TRAY_FAILURE_TYPES.rateLimited,
+      message: 'Tray CreateSolutionInstance: rate limit exceeded (HTTP 429)',
+      details: [
+        {
+          operation: 'CreateSolutionInstance',
+          code: 'rate_limited',
+          httpStatus: 429,
+          attempt: Context.current().info.attempt,
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        },
+      ],
+      ...(retryAfterMs !== undefined ? { nextRetryDelay: retryAfterMs } : {}),
+    });
+}
+
 /** A permanent Tray error of `type`: fails the activity at once. */
 export function permanentError(
   type: string = TRAY_FAILURE_TYPES.validation,
@@ -59,7 +84,7 @@ export function createMockActivities(options: MockOptions = {}): MockActivities 
   const userId = options.userId ?? 'user-1';
   const solutionInstanceId = options.solutionInstanceId ?? 'instance-1';
   const foreign = new Set(options.foreignAuthIds ?? []);
-  const pendingFailures = new Map<ActivityName, Error[]>(
+  const pendingFailures = new Map<ActivityName, (Error | (() => Error))[]>(
     Object.entries(options.failures ?? {}).map(([name, errors]) => [
       name as ActivityName,
       [...(errors ?? [])],
@@ -72,7 +97,7 @@ export function createMockActivities(options: MockOptions = {}): MockActivities 
     calls.push({ name, input, at: Date.now() });
     await options.holds?.[name];
     const failure = pendingFailures.get(name)?.shift();
-    if (failure) throw failure;
+    if (failure) throw typeof failure === 'function' ? failure() : failure;
   }
 
   const activities: ConnectActivities = {
@@ -91,7 +116,11 @@ export function createMockActivities(options: MockOptions = {}): MockActivities 
     async createInstance(input) {
       await record('createInstance', input);
       // As the real one: any attempt after the first may have left a stray behind.
-      return { solutionInstanceId, adopted: false, retried: Context.current().info.attempt > 1 };
+      return {
+        solutionInstanceId,
+        adopted: false,
+        retried: Context.current().info.attempt > 1 || input.retried === true,
+      };
     },
     async issueAuthCodes(input) {
       await record('issueAuthCodes', input);

@@ -1,0 +1,95 @@
+/**
+ * Rate-limited steps (docs/design.md#retries): the stubs stop retrying at a rate-limited answer, so
+ * it comes back here; the step waits as Tray asks and runs again with the attempts its real failures
+ * left. A rate-limit storm delays a saga, it never uses up a step's attempts.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  patched,
+  sleep,
+  type ActivityFunctionWithOptions,
+  type ActivityInterfaceFor,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+
+/** Marks histories that run a step again after a rate limit (older ones failed the step). */
+const RATE_LIMIT_ROUNDS_PATCH = 'rate-limit-rounds';
+/** Without Retry-After, and as a floor under it, the pauses double from 1 s up to 1 min. */
+const FIRST_PAUSE_MS = 1000;
+const MAX_PAUSE_MS = 60_000;
+
+/** What a step's next run must know about its earlier, rate-limited runs. */
+export interface Round {
+  /** Attempts of earlier runs that failed for real (not rate-limited). */
+  realFailures: number;
+  /** The attempts the step has left for real failures; undefined when it has no limit. */
+  attemptsLeft?: number;
+}
+
+interface RateLimited {
+  retryAfterMs?: number;
+  attempt?: number;
+}
+
+/** The rate-limited answer an activity failed with, or undefined for any other failure. */
+function rateLimited(err: unknown): RateLimited | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  if (err.cause.type !== TRAY_FAILURE_TYPES.rateLimited) return undefined;
+  const detail = err.cause.details?.[0] as { retryAfterMs?: unknown; attempt?: unknown } | undefined;
+  return {
+    retryAfterMs: typeof detail?.retryAfterMs === 'number' ? detail.retryAfterMs : undefined,
+    attempt: typeof detail?.attempt === 'number' ? detail.attempt : undefined,
+  };
+}
+
+/**
+ * Runs `step` until it answers or fails for real. After each rate-limited run it waits at least as long
+ * as Tray asked, and longer the longer the storm lasts, so a storm costs a few history events a minute.
+ */
+export async function throughRateLimits<T>(
+  maximumAttempts: number | undefined,
+  step: (round: Round) => Promise<T>,
+): Promise<T> {
+  let realFailures = 0;
+  for (let round = 0; ; round++) {
+    const attemptsLeft = maximumAttempts === undefined ? undefined : maximumAttempts - realFailures;
+    try {
+      return await step({ realFailures, attemptsLeft });
+    } catch (err) {
+      const limited = rateLimited(err);
+      if (limited === undefined || !patched(RATE_LIMIT_ROUNDS_PATCH)) throw err;
+      realFailures += Math.max((limited.attempt ?? 1) - 1, 0);
+      const backoffMs = Math.min(FIRST_PAUSE_MS * 2 ** Math.min(round, 16), MAX_PAUSE_MS);
+      await sleep(Math.max(limited.retryAfterMs ?? 0, backoffMs), {
+        summary: 'Tray rate-limited the step: wait as it asks, then run it again',
+      });
+    }
+  }
+}
+
+/** A step's options for one run: its retry policy with the attempts left. */
+export function withAttemptsLeft(options: ActivityOptions, { attemptsLeft }: Round): ActivityOptions {
+  return attemptsLeft === undefined
+    ? options
+    : { ...options, retry: { ...options.retry, maximumAttempts: attemptsLeft } };
+}
+
+/** The same stubs, each call run through rate limits; `maximumAttempts` is the stubs' limit. */
+export function rateLimitAware<A>(
+  stubs: ActivityInterfaceFor<A>,
+  maximumAttempts: number | undefined,
+): ActivityInterfaceFor<A> {
+  type Fn = ActivityFunctionWithOptions<(...args: unknown[]) => Promise<unknown>>;
+  return new Proxy(stubs as object, {
+    get(target, name) {
+      const stub = (target as Record<string | symbol, Fn>)[name] as Fn;
+      const run = (options: ActivityOptions, args: unknown[]) =>
+        throughRateLimits(maximumAttempts, (round) =>
+          stub.executeWithOptions(withAttemptsLeft(options, round), args),
+        );
+      return Object.assign((...args: unknown[]) => run({}, args), { executeWithOptions: run });
+    },
+  }) as ActivityInterfaceFor<A>;
+}
