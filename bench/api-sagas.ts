@@ -10,8 +10,9 @@ import { connectionIdFor } from '../common/messages.js';
 import type { ConnectionStatus } from '../common/messages.js';
 import { memoOf } from '../api/saga-reads.js';
 import type { Emulator } from '../emulator/server.js';
-import { abortable, type SagaTiming, type TimedPlan } from './timing.js';
+import { type SagaTiming, type TimedPlan } from './timing.js';
 import type { WireTap } from './wire-meter.js';
+import { abortable } from '../dev/async.js';
 
 export interface ApiContext {
   /** The API's base URL. */

@@ -11,7 +11,8 @@ import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/w
 import { authCompletedSignal } from '../common/messages.js';
 import { taskQueueActivitiesPerSecond } from '../worker/rate-limit.js';
 import { floorUrlsUpdate, type FloorInput } from './floor-workflow.js';
-import { abortable, type SagaTiming, type TimedPlan } from './timing.js';
+import { type SagaTiming, type TimedPlan } from './timing.js';
+import { abortable } from '../dev/async.js';
 
 export interface FloorWorker {
   taskQueue: string;

@@ -1,20 +1,10 @@
 /** Renders an API mode's result (burst, idle, waiting) as the plain-text table the bench prints. */
 import type { Figures, ModeResult } from './mode-result.js';
+import { table } from './render.js';
 
 const s = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—');
 const x = (ratio: number | undefined) =>
   ratio !== undefined && Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—';
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length))) ?? [];
-  return rows
-    .map((r) =>
-      r
-        .map((cell, col) => (col === 0 ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0)))
-        .join('  '),
-    )
-    .join('\n');
-}
 
 function latencyRows(label: string, f: Figures): string[][] {
   const u = f.startToUrlsMs;

@@ -6,8 +6,9 @@
 import { driveApiSaga, finishThroughApi, newTiming, startThroughApi, type ApiContext } from './api-sagas.js';
 import { driveFloorSaga, newFloorTiming, type FloorContext } from './floor.js';
 import type { Progress } from './harness.js';
-import { pooled, type SagaTiming, type TimedPlan } from './timing.js';
+import { type SagaTiming, type TimedPlan } from './timing.js';
 import { rssOfPid, type WorkerChild } from './worker-children.js';
+import { pooled } from '../dev/async.js';
 
 export interface RssSample {
   /** ms since epoch. */

@@ -15,6 +15,7 @@ import {
   type ConnectionStatus,
 } from '../common/messages.js';
 import type { Emulator } from '../emulator/server.js';
+import { abortable } from '../dev/async.js';
 
 export type UserKind = 'new' | 'known';
 
@@ -58,21 +59,6 @@ export function planSagas(count: number): SagaPlan[] {
   return Array.from({ length: count }, (_, i) => {
     const kind: UserKind = i % 2 === 0 ? 'new' : 'known';
     return { externalUserId: `bench-${run}-${kind}-${i + 1}`, kind };
-  });
-}
-
-function abortable(signal: AbortSignal, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -8,9 +8,10 @@ import { verify } from './checks.js';
 import { parseOptions, type ChaosOptions } from './options.js';
 import { installExitHandlers } from './procs.js';
 import { renderReport, type Row } from './report.js';
-import { clearFaults, seededRandom, type Scenario } from './scenario.js';
+import { clearFaults, type Scenario } from './scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { Stack } from './stack.js';
+import { seededRandom } from '../dev/async.js';
 
 const say = (line: string) => process.stdout.write(`[chaos] ${line}\n`);
 

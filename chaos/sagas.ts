@@ -45,20 +45,6 @@ export function planSagas(prefix: string, count: number, expect: Expectation = '
 
 export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs `fn` over `items`, at most `limit` at a time. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
-
 async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: string }> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(35_000) });

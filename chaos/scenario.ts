@@ -41,18 +41,6 @@ export interface Scenario {
   run(ctx: ScenarioContext): Promise<ScenarioOutcome>;
 }
 
-/** mulberry32: a small seeded generator, good enough for picking moments and orders. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface FaultSpec {
   operation?: string;
   kind: 'http500' | 'http429' | 'rateLimitError' | 'permanentError' | 'dropResponseAfterCommit' | 'delay';

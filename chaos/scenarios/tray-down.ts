@@ -3,21 +3,13 @@
  * state file) while one group of sagas attaches its auths and another creates its instances.
  */
 import { armFault, awaitAtStep, type Scenario, type ScenarioContext } from '../scenario.js';
-import {
-  awaitEnd,
-  completeAuths,
-  driveSaga,
-  mapLimit,
-  pause,
-  planSagas,
-  postSaga,
-  type Saga,
-} from '../sagas.js';
+import { awaitEnd, completeAuths, driveSaga, pause, planSagas, postSaga, type Saga } from '../sagas.js';
+import { pooled } from '../../dev/async.js';
 
 /** Posts the attach group and completes its dialogs while the relay holds the deliveries. */
 async function readyToAttach(ctx: ScenarioContext, group: Saga[]): Promise<void> {
   ctx.stack.relay.hold();
-  await mapLimit(group, 8, async (saga) => {
+  await pooled(group, 8, async (saga) => {
     try {
       await postSaga(ctx.stack, saga, ctx.deadline);
       await completeAuths(ctx.stack, saga, ctx.deadline);

@@ -8,8 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { webhookRequest } from '../../dev/webhook.js';
 import { postWebhook, type Delivery } from '../relay.js';
 import { trayRequests, type Scenario, type ScenarioContext } from '../scenario.js';
-import { awaitEnd, completeAuths, getStatus, mapLimit, planSagas, postSaga, type Saga } from '../sagas.js';
+import { awaitEnd, completeAuths, getStatus, planSagas, postSaga, type Saga } from '../sagas.js';
 import { authorize } from '../sagas.js';
+import { pooled } from '../../dev/async.js';
 
 type Kind = 'real' | 'foreign' | 'bad';
 interface Shot {
@@ -18,7 +19,7 @@ interface Shot {
 }
 
 async function prepare(ctx: ScenarioContext, sagas: Saga[]): Promise<void> {
-  await mapLimit(sagas, 6, async (saga) => {
+  await pooled(sagas, 6, async (saga) => {
     try {
       await postSaga(ctx.stack, saga, ctx.deadline);
       await completeAuths(ctx.stack, saga, ctx.deadline);
@@ -130,7 +131,7 @@ export const webhookFlood: Scenario = {
       await postWebhook(webhookUrl, d, 30_000);
     const flood = shots(ctx, real, [...otherAuthIds]);
     const floodStart = Date.now();
-    const answers = await mapLimit(flood, 50, (s) => postWebhook(webhookUrl, s.delivery, 0));
+    const answers = await pooled(flood, 50, (s) => postWebhook(webhookUrl, s.delivery, 0));
     const faultEndedAt = Date.now();
     const problems = new Map<string, number>();
     flood.forEach((s, i) => {
