@@ -126,6 +126,10 @@ export const FAILURE_TYPES = {
   slotCompleted: 'SlotCompleted',
   notAwaiting: 'NotAwaitingAuth',
   invalidInput: 'InvalidInput',
+  /** The history neared Temporal's limits (a flood of signals): failed through compensation. */
+  historyLimit: 'HistoryLimit',
+  /** Every ownership check a saga may spend went to relayed authIds that were not the user's. */
+  authCheckLimit: 'AuthCheckLimit',
 } as const;
 
 export const SEARCH_ATTRIBUTES = {

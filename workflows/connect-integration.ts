@@ -35,6 +35,7 @@ import { finishWithoutInstance } from './failure.js';
 import { registerHandlers } from './handlers.js';
 import { countSagaFinished } from './metrics.js';
 import { AuthSlots } from './slots.js';
+import { awaitVerifiedAuths } from './auth-wait.js';
 import { registerWaitForAuthUrls } from './wait-for-urls.js';
 import { SagaStatus } from './status.js';
 
@@ -44,10 +45,13 @@ const ENABLE_DELAY_MS = 2000;
 const CODES_BESIDE_CREATE = 'auth-codes-beside-create';
 /** Marks histories that look the user up again after a failed create (not in older ones). */
 const USER_RELOOKUP_PATCH = 'user-relookup-after-create';
+/** Marks histories with the bounded foreign-authId rules (remembered rejections, check limits, guard). */
+const FOREIGN_AUTH_PATCH = 'foreign-auth-limits';
 
 export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
   const problems = connectInputProblems(input);
-  const slots = new AuthSlots(Array.isArray(input.authSlots) ? input.authSlots : []);
+  const strictAuths = patched(FOREIGN_AUTH_PATCH);
+  const slots = new AuthSlots(Array.isArray(input.authSlots) ? input.authSlots : [], strictAuths);
   const status = new SagaStatus(input, slots);
   const notBefore = workflowInfo().startTime.toISOString();
   const instanceName = input.instanceName ?? `${input.solutionId} for ${input.userName}`;
@@ -106,7 +110,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
     status.show({ deadline: new Date(deadlineMs).toISOString() });
     awaiting = instance;
     status.enter('awaiting_auth');
-    await awaitVerifiedAuths(slots, status, user, deadlineMs);
+    await awaitVerifiedAuths(slots, status, user, deadlineMs, strictAuths);
     awaiting = undefined;
 
     slots.freeze();
@@ -191,38 +195,6 @@ function createInstance(target: InstanceOwnerKey, input: ConnectInput) {
     },
     { ...target, ...(input.configValues !== undefined ? { configValues: input.configValues } : {}) },
   );
-}
-
-/** Waits until every slot holds an authId of the user's, checked once all slots have one. */
-async function awaitVerifiedAuths(
-  slots: AuthSlots,
-  status: SagaStatus,
-  user: AsUser,
-  deadlineMs: number,
-): Promise<void> {
-  while (!slots.allVerified()) {
-    const remaining = deadlineMs - Date.now();
-    const ready =
-      remaining > 0 &&
-      (await condition(() => slots.allHaveAuthIds() && slots.unverifiedAuthIds().length > 0, remaining, {
-        summary: 'wait for the end user to complete every auth',
-      }));
-    if (!ready) {
-      throw ApplicationFailure.create({
-        type: FAILURE_TYPES.authTimeout,
-        message: `auths not completed by ${new Date(deadlineMs).toISOString()}; pending: ${slots.pendingIds().join(', ')}`,
-        nonRetryable: true,
-      });
-    }
-    const authIds = slots.unverifiedAuthIds();
-    const { foreign } = await afterAuth.verifyAuths.executeWithOptions(
-      { summary: `check ${authIds.length} auth(s) belong to the user` },
-      [{ ...user, authIds }],
-    );
-    slots.applyVerification(authIds, foreign);
-    if (foreign.length > 0) log.warn('foreign authIds rejected', { foreign });
-    status.publish();
-  }
 }
 
 async function attachAndEnable(

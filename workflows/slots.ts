@@ -1,9 +1,11 @@
 /** The auth slots of one saga, and its rules for `authCompleted`: pure state, no Temporal calls. */
 import type { AuthCompletedPayload, AuthSlotStatus, AuthValue } from '../common/messages.js';
+import { LIMITS } from '../common/messages.js';
 
 export type SignalOutcome =
   | { kind: 'accepted' }
   | { kind: 'duplicate'; reason: 'eventId' | 'authId' }
+  | { kind: 'rejected'; reason: 'foreign' | 'invalid' | 'unchecked' }
   | { kind: 'unknown_slot' }
   | { kind: 'too_late' };
 
@@ -17,21 +19,33 @@ export interface UnknownSlotReport {
 interface Slot {
   externalAuthId: string;
   url?: string;
-  authId?: string;
-  /** The ownership check passed for `authId`. */
-  verified: boolean;
+  /** Checked and the user's: attached unless a newer candidate checks out too. */
+  verified?: string;
+  /** Relayed authIds not checked yet, oldest first: the newest one that checks out wins. */
+  candidates: string[];
   lastError?: string;
 }
 
-/** The slots' state machine: pending until an authId arrives; the last authId before attach wins. */
+/**
+ * The slots' state machine (docs/design.md, "Verify before attach"): the last of the user's authIds
+ * before attach wins; a rejected authId is remembered and never displaces a verified one. Sagas
+ * started before these rules (`strict` false) keep the old ones: the newest authId replaces all.
+ */
 export class AuthSlots {
   private readonly slots: Slot[];
   private readonly seenEventIds = new Set<string>();
+  /** authIds the ownership check found foreign, or the user's: never checked again. */
+  private readonly foreign = new Set<string>();
+  private readonly owned = new Set<string>();
+  private checksClosed = false;
   private frozen = false;
   readonly unknownSlotReports: UnknownSlotReport[] = [];
 
-  constructor(externalAuthIds: readonly string[]) {
-    this.slots = externalAuthIds.map((externalAuthId) => ({ externalAuthId, verified: false }));
+  constructor(
+    externalAuthIds: readonly string[],
+    private readonly strict = true,
+  ) {
+    this.slots = externalAuthIds.map((externalAuthId) => ({ externalAuthId, candidates: [] }));
   }
 
   has(externalAuthId: string): boolean {
@@ -39,7 +53,8 @@ export class AuthSlots {
   }
 
   isCompleted(externalAuthId: string): boolean {
-    return this.find(externalAuthId)?.authId !== undefined;
+    const slot = this.find(externalAuthId);
+    return slot !== undefined && current(slot) !== undefined;
   }
 
   /** Stores the dialog URL issued for a slot (a reissue replaces the old one). */
@@ -64,41 +79,95 @@ export class AuthSlots {
       return { kind: 'unknown_slot' };
     }
     if (this.frozen) return { kind: 'too_late' };
-    if (slot.authId === signal.authId) return { kind: 'duplicate', reason: 'authId' };
-    slot.authId = signal.authId;
-    slot.verified = false;
+    const { authId } = signal;
+    if (current(slot) === authId) return { kind: 'duplicate', reason: 'authId' };
+    if (!this.strict) {
+      slot.candidates = [authId];
+      slot.verified = undefined;
+    } else {
+      const refused = this.refusal(authId);
+      if (refused) {
+        slot.lastError = refused.message;
+        return { kind: 'rejected', reason: refused.reason };
+      }
+      if (this.owned.has(authId)) {
+        // Known to be the user's and the newest: nothing older can win any more.
+        slot.verified = authId;
+        slot.candidates = [];
+      } else {
+        slot.candidates = [...slot.candidates.filter((c) => c !== authId), authId];
+      }
+    }
     slot.lastError = undefined;
     return { kind: 'accepted' };
   }
 
   allHaveAuthIds(): boolean {
-    return this.slots.every((slot) => slot.authId !== undefined);
+    return this.slots.every((slot) => current(slot) !== undefined);
   }
 
   allVerified(): boolean {
-    return this.slots.every((slot) => slot.authId !== undefined && slot.verified);
+    return this.slots.every((slot) => slot.verified !== undefined && slot.candidates.length === 0);
   }
 
-  unverifiedAuthIds(): string[] {
-    return this.slots.filter((s) => s.authId !== undefined && !s.verified).map((s) => s.authId as string);
+  hasUnchecked(): boolean {
+    return this.slots.some((slot) => slot.candidates.length > 0);
+  }
+
+  /** Up to `max` unchecked authIds for the next ownership check: each slot's newest first, in turns. */
+  idsToCheck(max = Infinity): string[] {
+    const queues = this.slots.map((slot) => [...slot.candidates].reverse());
+    const ids: string[] = [];
+    for (let depth = 0; ids.length < max && queues.some((q) => q.length > depth); depth++) {
+      for (const queue of queues) {
+        const id = queue[depth];
+        if (id !== undefined && !ids.includes(id) && ids.length < max) ids.push(id);
+      }
+    }
+    return ids;
   }
 
   /**
-   * Records the ownership check of `checked`: a foreign authId reopens its slot with a `lastError`.
-   * A slot whose authId changed during the check stays unverified, for the next round.
+   * Records the ownership check of `checked`. Per slot the newest authId that is the user's becomes
+   * the verified one (older candidates lose to it); a foreign one is dropped, and if it was the
+   * slot's newest, the slot's `lastError` says so. Candidates that arrived during the check wait.
    */
   applyVerification(checked: readonly string[], foreign: readonly string[]): void {
     const foreignSet = new Set(foreign);
+    for (const id of checked) (foreignSet.has(id) ? this.foreign : this.owned).add(id);
+    const checkedSet = new Set(checked);
     for (const slot of this.slots) {
-      if (slot.authId === undefined || !checked.includes(slot.authId)) continue;
-      if (foreignSet.has(slot.authId)) {
-        slot.lastError = `authId ${slot.authId} does not belong to this user; complete the auth again`;
-        slot.authId = undefined;
-        slot.verified = false;
-      } else {
-        slot.verified = true;
+      let kept: string[] = [];
+      let rejectedNewest: string | undefined;
+      for (const id of slot.candidates) {
+        if (!checkedSet.has(id)) {
+          kept.push(id);
+          rejectedNewest = undefined;
+        } else if (foreignSet.has(id)) {
+          rejectedNewest = id;
+        } else {
+          slot.verified = id;
+          kept = [];
+          rejectedNewest = undefined;
+        }
       }
+      slot.candidates = kept;
+      if (rejectedNewest !== undefined) slot.lastError = foreignMessage(rejectedNewest, slot);
     }
+  }
+
+  /**
+   * No more ownership checks: unchecked authIds are dropped, and later ones refused unless known to
+   * be the user's. Answers the slots left without a verified authId.
+   */
+  closeChecks(reason: string): string[] {
+    this.checksClosed = true;
+    for (const slot of this.slots) {
+      if (slot.candidates.length === 0) continue;
+      slot.lastError = `authId ${clip(slot.candidates.at(-1) ?? '')} was not checked: ${reason}`;
+      slot.candidates = [];
+    }
+    return this.pendingIds();
   }
 
   /** Stops accepting changes: from attach on the authIds are fixed. */
@@ -107,28 +176,63 @@ export class AuthSlots {
   }
 
   pendingIds(): string[] {
-    return this.slots.filter((s) => s.authId === undefined).map((s) => s.externalAuthId);
+    return this.slots.filter((s) => current(s) === undefined).map((s) => s.externalAuthId);
   }
 
   completedIds(): string[] {
-    return this.slots.filter((s) => s.authId !== undefined).map((s) => s.externalAuthId);
+    return this.slots.filter((s) => current(s) !== undefined).map((s) => s.externalAuthId);
   }
 
   authValues(): AuthValue[] {
-    return this.slots.map((s) => ({ externalId: s.externalAuthId, authId: s.authId ?? '' }));
+    return this.slots.map((s) => ({ externalId: s.externalAuthId, authId: current(s) ?? '' }));
   }
 
   toStatus(): AuthSlotStatus[] {
-    return this.slots.map((s) => ({
-      externalAuthId: s.externalAuthId,
-      state: s.authId !== undefined ? 'completed' : 'pending',
-      ...(s.url !== undefined ? { url: s.url } : {}),
-      ...(s.authId !== undefined ? { authId: s.authId } : {}),
-      ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
-    }));
+    return this.slots.map((s) => {
+      const authId = current(s);
+      return {
+        externalAuthId: s.externalAuthId,
+        state: authId !== undefined ? 'completed' : 'pending',
+        ...(s.url !== undefined ? { url: s.url } : {}),
+        ...(authId !== undefined ? { authId } : {}),
+        ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+      };
+    });
+  }
+
+  /** Why `authId` is refused without an ownership check, if it is. */
+  private refusal(
+    authId: unknown,
+  ): { reason: 'foreign' | 'invalid' | 'unchecked'; message: string } | undefined {
+    if (typeof authId !== 'string' || authId.length === 0 || authId.length > LIMITS.maxIdLength) {
+      return { reason: 'invalid', message: `an authId must be 1..${LIMITS.maxIdLength} characters` };
+    }
+    if (this.foreign.has(authId)) {
+      return { reason: 'foreign', message: `authId ${authId} does not belong to this user (checked before)` };
+    }
+    if (this.checksClosed && !this.owned.has(authId)) {
+      return { reason: 'unchecked', message: `authId ${authId} was not checked: ${CHECKS_SPENT}` };
+    }
+    return undefined;
   }
 
   private find(externalAuthId: string): Slot | undefined {
     return this.slots.find((s) => s.externalAuthId === externalAuthId);
   }
+}
+
+const CHECKS_SPENT = 'this saga has spent its ownership checks';
+
+/** The authId the slot stands for now: its newest unchecked one, else its verified one. */
+function current(slot: Slot): string | undefined {
+  return slot.candidates.at(-1) ?? slot.verified;
+}
+
+function foreignMessage(authId: string, slot: Slot): string {
+  const then = current(slot) === undefined ? 'complete the auth again' : `the slot keeps ${current(slot)}`;
+  return `authId ${authId} does not belong to this user; ${then}`;
+}
+
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }

@@ -1,0 +1,129 @@
+/**
+ * Step 4, awaiting the auths: rounds of ownership checks over the relayed authIds, bounded in number
+ * and size, and a guard that ends the saga well before Temporal's history limits (docs/design.md,
+ * "Verify before attach").
+ */
+import { ApplicationFailure, CancellationScope, condition, log, workflowInfo } from '@temporalio/workflow';
+import type { AsUser } from '../common/activity-types.js';
+import { FAILURE_TYPES } from '../common/messages.js';
+import { afterAuth } from './activity-stubs.js';
+import type { AuthSlots } from './slots.js';
+import type { SagaStatus } from './status.js';
+
+/** What one saga may spend on ownership checks: a legitimate one needs one round, rarely a few. */
+export const AUTH_CHECK_LIMITS = {
+  rounds: 8,
+  idsPerRound: 50,
+  /** Before each round after the first, so a flood is checked in batches: 1 s doubling to 30 s. */
+  firstPauseMs: 1_000,
+  maxPauseMs: 30_000,
+} as const;
+
+/** Far below Temporal's 50,000 events / 50 MB, leaving room for compensation and late signals. */
+export const HISTORY_GUARD = { events: 10_000, bytes: 10 * 1024 * 1024 } as const;
+
+/** Whether a history this long or large has reached the guard. */
+export function historyNearLimit(length: number, sizeBytes: number): boolean {
+  return length >= HISTORY_GUARD.events || sizeBytes >= HISTORY_GUARD.bytes;
+}
+
+function nearLimit(): boolean {
+  const { historyLength, historySize } = workflowInfo();
+  return historyNearLimit(historyLength, historySize);
+}
+
+function historyLimitFailure(): ApplicationFailure {
+  const { historyLength, historySize } = workflowInfo();
+  return ApplicationFailure.create({
+    type: FAILURE_TYPES.historyLimit,
+    message: `the saga's history reached ${historyLength} events / ${historySize} bytes (guard: ${HISTORY_GUARD.events} / ${HISTORY_GUARD.bytes}); too many signals`,
+    nonRetryable: true,
+  });
+}
+
+/**
+ * Waits until every slot holds a verified authId of the user's and none waits to be checked. `strict`
+ * is false for sagas started before the limits: they wait and check as they always did.
+ */
+export async function awaitVerifiedAuths(
+  slots: AuthSlots,
+  status: SagaStatus,
+  user: AsUser,
+  deadlineMs: number,
+  strict: boolean,
+): Promise<void> {
+  let rounds = 0;
+  while (!slots.allVerified()) {
+    await untilCheckable(slots, deadlineMs, strict);
+    if (strict && rounds >= AUTH_CHECK_LIMITS.rounds) {
+      const pending = slots.closeChecks(
+        `the saga has spent its ${AUTH_CHECK_LIMITS.rounds} ownership checks`,
+      );
+      status.publish();
+      if (pending.length > 0) throw checksSpentFailure(pending);
+      continue;
+    }
+    if (strict && rounds > 0) await pause(rounds, deadlineMs);
+    rounds++;
+    const authIds = slots.idsToCheck(strict ? AUTH_CHECK_LIMITS.idsPerRound : Infinity);
+    const check = () =>
+      afterAuth.verifyAuths.executeWithOptions(
+        { summary: `check ${authIds.length} auth(s) belong to the user` },
+        [{ ...user, authIds }],
+      );
+    const { foreign } = strict ? await guarded(check) : await check();
+    slots.applyVerification(authIds, foreign);
+    if (foreign.length > 0) log.warn('foreign authIds rejected', { foreign: foreign.slice(0, 10) });
+    status.publish();
+  }
+}
+
+/** Until every slot has an authId and some wait to be checked; throws at the deadline or the guard. */
+async function untilCheckable(slots: AuthSlots, deadlineMs: number, strict: boolean): Promise<void> {
+  const remaining = deadlineMs - Date.now();
+  const guardTripped = () => strict && nearLimit();
+  const ready =
+    remaining > 0 &&
+    (await condition(() => guardTripped() || (slots.allHaveAuthIds() && slots.hasUnchecked()), remaining, {
+      summary: 'wait for the end user to complete every auth',
+    }));
+  if (guardTripped()) throw historyLimitFailure();
+  if (!ready) {
+    throw ApplicationFailure.create({
+      type: FAILURE_TYPES.authTimeout,
+      message: `auths not completed by ${new Date(deadlineMs).toISOString()}; pending: ${slots.pendingIds().join(', ')}`,
+      nonRetryable: true,
+    });
+  }
+}
+
+/** Lets more relayed authIds gather before the next round; the guard still ends the saga meanwhile. */
+async function pause(roundsDone: number, deadlineMs: number): Promise<void> {
+  const { firstPauseMs, maxPauseMs } = AUTH_CHECK_LIMITS;
+  const pauseMs = Math.min(firstPauseMs * 2 ** (roundsDone - 1), maxPauseMs, deadlineMs - Date.now());
+  if (pauseMs <= 0) return;
+  const tripped = await condition(nearLimit, pauseMs, {
+    summary: 'gather relayed authIds before the next ownership check',
+  });
+  if (tripped) throw historyLimitFailure();
+}
+
+/** Runs `work`, cancelling it and failing if the history reaches the guard first (signals keep coming). */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  let done = false;
+  const scope = new CancellationScope();
+  const running = scope.run(work).finally(() => (done = true));
+  await condition(() => done || nearLimit());
+  if (done) return await running;
+  scope.cancel();
+  running.catch(() => undefined);
+  throw historyLimitFailure();
+}
+
+function checksSpentFailure(pending: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FAILURE_TYPES.authCheckLimit,
+    message: `${AUTH_CHECK_LIMITS.rounds} ownership checks spent on relayed authIds and still no authId of the user's for: ${pending.join(', ')}`,
+    nonRetryable: true,
+  });
+}
