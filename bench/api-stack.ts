@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { createApp } from '../api/app.js';
 import { WEBHOOK_PATH } from '../api/webhook.js';
 import { closeServer, listen, quietRuntime } from '../dev/in-process.js';
+import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
 import { benchSolution, Cleanups, startOwnDevServer, type Progress } from './harness.js';
 import { startFloorWorker, type FloorWorker } from './floor.js';
@@ -152,7 +153,12 @@ async function startFloor(
 ): Promise<FloorWorker> {
   const connection = await NativeConnection.connect({ address });
   cleanups.add('floor worker connection', () => connection.close());
-  const floor = await startFloorWorker({ connection, namespace: 'default', rateLimitPerSecond });
+  const floor = await startFloorWorker({
+    connection,
+    namespace: 'default',
+    rateLimitPerSecond,
+    taskQueuePartitions: Number(process.env.TEMPORAL_TASK_QUEUE_PARTITIONS ?? DEV_TASK_QUEUE_PARTITIONS),
+  });
   cleanups.add('floor worker', () => floor.close());
   return floor;
 }

@@ -28,6 +28,8 @@ export async function startFloorWorker(options: {
   connection: NativeConnection;
   namespace: string;
   rateLimitPerSecond: number;
+  /** The task queue's partitions, as the product worker is told them. */
+  taskQueuePartitions: number;
 }): Promise<FloorWorker> {
   const taskQueue = `bench-floor-${randomBytes(4).toString('hex')}`;
   const activityTimes: number[] = [];
@@ -51,7 +53,10 @@ export async function startFloorWorker(options: {
         return Promise.resolve();
       },
     },
-    maxTaskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(options.rateLimitPerSecond),
+    maxTaskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(
+      options.rateLimitPerSecond,
+      options.taskQueuePartitions,
+    ),
     identity: `bench-floor@${process.pid}`,
   });
   const running = worker.run();
