@@ -17,6 +17,7 @@ import { drainOptions } from '../worker/shutdown.js';
 import {
   RATE_WINDOW_SECONDS,
   TASK_QUEUE_PARTITIONS,
+  BURST_SLACK,
   taskQueueActivitiesPerSecond,
 } from '../worker/rate-limit.js';
 import { startEmulator } from './helpers/emulator.js';
@@ -178,7 +179,8 @@ describe('taskQueueActivitiesPerSecond', () => {
         assert.ok(rate > 0 && rate < limit, `limit ${limit}: rate ${rate}`);
         // A server with fewer partitions than configured only bursts less.
         for (let partitions = 1; partitions <= configured; partitions++) {
-          const worst = worstWindow(rate, partitions);
+          // The measured slack is a second's extra dispatch at Tray-sized rates; at 1-5/s it cannot fit.
+          const worst = worstWindow(rate, partitions) + (limit >= 10 ? BURST_SLACK : 0);
           assert.ok(
             worst <= limit * RATE_WINDOW_SECONDS,
             `limit ${limit}, ${partitions} of ${configured} partition(s): up to ${worst} activities in ${RATE_WINDOW_SECONDS} s`,
@@ -188,15 +190,15 @@ describe('taskQueueActivitiesPerSecond', () => {
     }
   });
 
-  test('one partition: about 20.7 activities/s for 25, the busiest 5 s at 99.5% of the budget', () => {
+  test('one partition: 20 activities/s for 25, the busiest 5 s with the slack at 99.5% of the budget', () => {
     const rate = taskQueueActivitiesPerSecond(25, 1);
-    assert.ok(Math.abs(rate - 124 / 6) < 1e-9);
-    assert.ok(worstWindow(rate, 1) / RATE_WINDOW_SECONDS >= 0.99 * 25);
+    assert.ok(Math.abs(rate - 120 / 6) < 1e-9);
+    assert.ok((worstWindow(rate, 1) + BURST_SLACK) / RATE_WINDOW_SECONDS >= 0.99 * 25);
     assert.throws(() => taskQueueActivitiesPerSecond(25, 0), RangeError);
   });
 
-  test('the default 25/s becomes about 20.2 activities/s; passing 25 through would allow 30/s', () => {
-    assert.ok(Math.abs(taskQueueActivitiesPerSecond(25) - 121 / 6) < 1e-9);
+  test('the default 25/s becomes 19.5 activities/s; passing 25 through would allow 30/s', () => {
+    assert.ok(Math.abs(taskQueueActivitiesPerSecond(25) - 117 / 6) < 1e-9);
     assert.ok(worstWindow(25, 1) / RATE_WINDOW_SECONDS >= 30, 'the limit itself as the rate overshoots');
   });
 
