@@ -104,11 +104,20 @@ export async function findBySolutionInstanceId(
       }
       return undefined;
     });
-  const running = await first(`${base} AND ExecutionStatus = "Running"`);
-  if (running) return { ...running, running: true };
-  const closed = await first(base);
-  return closed ? { ...closed, running: false } : undefined;
+  // Visibility lags the saga's search-attribute upsert by up to a second or so, and the URLs (so the
+  // end user's dialog and this webhook) can arrive within that: a miss is looked up again before 404.
+  for (const pauseMs of [...VISIBILITY_RETRY_PAUSES_MS, undefined]) {
+    const running = await first(`${base} AND ExecutionStatus = "Running"`);
+    if (running) return { ...running, running: true };
+    const closed = await first(base);
+    if (closed) return { ...closed, running: false };
+    if (pauseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  return undefined;
 }
+
+/** Pauses between lookups of an instance id visibility does not know yet: about 3 s in all. */
+export const VISIBILITY_RETRY_PAUSES_MS = [250, 500, 1000, 1250];
 
 /** Sends `authCompleted` to the described run; 409 when it closed in between. */
 export async function signalAuthCompleted(
