@@ -10,7 +10,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import type { AuthCompletedPayload, ConnectInput, ConnectionStatus } from '../common/messages.js';
 import {
@@ -18,15 +18,14 @@ import {
   FAILURE_TYPES,
   SEARCH_ATTRIBUTE_NAMES,
   statusQuery,
-  WORKFLOW_TYPE,
 } from '../common/messages.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AUTH_CHECK_LIMITS, HISTORY_GUARD, historyNearLimit } from '../workflows/auth-wait.js';
 import { AuthSlots } from '../workflows/slots.js';
 import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
-import { createMockActivities } from './helpers/mock-activities.js';
+import { runMockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, timeSkippingEnv, uniqueId } from './helpers/temporal.js';
+import { devServer, timeSkippingEnv } from './helpers/temporal.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -76,31 +75,8 @@ async function withSaga<T>(
     client = dev.client;
     connection = dev.native;
   }
-  const mock = createMockActivities(opts.mock);
-  const taskQueue = uniqueId('foreign-test');
-  const externalUserId = uniqueId('user');
-  const input: ConnectInput = {
-    externalUserId,
-    userName: 'Ada',
-    solutionId: 'sol-1',
-    authSlots: ['slack'],
-    authTimeout: '1h',
-    ...opts.input,
-  };
-  const worker = await Worker.create({
-    connection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: mock.activities,
-  });
-  return worker.runUntil(async () => {
-    const handle: Handle = await client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
-      taskQueue,
-      workflowId: uniqueId(`connect:${externalUserId}`),
-      args: [input],
-    });
-    return body({ handle, mock });
-  });
+  const server = { client, nativeConnection: connection, namespace: client.options.namespace };
+  return runMockSaga(server, bundle, { ...opts, queuePrefix: 'foreign-test' }, body);
 }
 
 function waitForStatus(

@@ -10,15 +10,15 @@ import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
-import type { ConnectInput } from '../common/messages.js';
-import { authCompletedSignal, SEARCH_ATTRIBUTE_NAMES, WORKFLOW_TYPE } from '../common/messages.js';
+import { authCompletedSignal, SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
-import { createMockActivities, rateLimitedError, transientError } from './helpers/mock-activities.js';
-import { timeSkippingEnv, uniqueId } from './helpers/temporal.js';
+import { rateLimitedError, transientError } from './helpers/mock-activities.js';
+import { runMockSaga } from './helpers/mock-saga.js';
+import { timeSkippingEnv } from './helpers/temporal.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
@@ -46,31 +46,8 @@ async function withSaga<T>(
   mockOptions: MockOptions,
   body: (saga: { handle: Handle; mock: MockActivities }) => Promise<T>,
 ): Promise<T> {
-  const mock = createMockActivities(mockOptions);
-  const taskQueue = uniqueId('rate-limit-test');
-  const externalUserId = uniqueId('user');
-  const input: ConnectInput = {
-    externalUserId,
-    userName: 'Ada',
-    solutionId: 'sol-1',
-    authSlots: ['slack'],
-    authTimeout: '2h',
-  };
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: bundle,
-    activities: mock.activities,
-  });
-  return worker.runUntil(async () => {
-    const handle: Handle = await env.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
-      taskQueue,
-      workflowId: uniqueId(`connect:${externalUserId}`),
-      args: [input],
-    });
-    return body({ handle, mock });
-  });
+  const options = { mock: mockOptions, input: { authTimeout: '2h' }, queuePrefix: 'rate-limit-test' };
+  return runMockSaga(env, bundle, options, body);
 }
 
 function scheduled(events: HistoryEvent[], activity: string): HistoryEvent[] {

@@ -17,7 +17,7 @@ import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
 import {
@@ -27,16 +27,16 @@ import {
   SEARCH_ATTRIBUTE_NAMES,
   SEARCH_ATTRIBUTES,
   statusQuery,
-  WORKFLOW_TYPE,
 } from '../common/messages.js';
 import { CREATED_NOTHING, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AuthSlots } from '../workflows/slots.js';
 import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
-import { createMockActivities, permanentError, transientError } from './helpers/mock-activities.js';
+import { permanentError, transientError } from './helpers/mock-activities.js';
+import { runMockSaga, type MockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, timeSkippingEnv, uniqueId } from './helpers/temporal.js';
+import { devServer, timeSkippingEnv } from './helpers/temporal.js';
 
 // The test server lacks capabilities the SDK warns about on every worker start; show errors only.
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -99,44 +99,15 @@ function realServer(): Promise<Server> {
   return devServerConnections;
 }
 
-interface Saga {
-  handle: Handle;
-  mock: MockActivities;
-  input: ConnectInput;
-}
+type Saga = MockSaga;
 
 /** Starts one saga on its own task queue with its own worker, runs `body`, then stops the worker. */
 async function withSaga<T>(
   opts: { mock?: MockOptions; input?: Partial<ConnectInput>; server?: Server },
   body: (saga: Saga) => Promise<T>,
 ): Promise<T> {
-  const mock = createMockActivities(opts.mock);
-  const taskQueue = uniqueId('wf-test');
-  const externalUserId = uniqueId('user');
-  const input: ConnectInput = {
-    externalUserId,
-    userName: 'Ada',
-    solutionId: 'sol-1',
-    authSlots: ['slack'],
-    authTimeout: '1h',
-    ...opts.input,
-  };
   const server = opts.server ?? timeSkippingServer();
-  const worker = await Worker.create({
-    connection: server.nativeConnection,
-    namespace: server.namespace,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: mock.activities,
-  });
-  return worker.runUntil(async () => {
-    const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
-      taskQueue,
-      workflowId: uniqueId(`connect:${externalUserId}`),
-      args: [input],
-    });
-    return body({ handle, mock, input });
-  });
+  return runMockSaga(server, bundle, { ...opts, queuePrefix: 'wf-test' }, body);
 }
 
 function status(handle: Handle): Promise<ConnectionStatus> {

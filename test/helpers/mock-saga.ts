@@ -1,0 +1,60 @@
+/**
+ * One saga on its own task queue, with its own worker over mock activities: the set-up the workflow
+ * tests share (workflow, foreign authIds, rate limits).
+ */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WORKFLOW_TYPE, type ConnectInput } from '../../common/messages.js';
+import type { connectIntegration } from '../../workflows/index.js';
+import { createMockActivities, type MockActivities, type MockOptions } from './mock-activities.js';
+import { uniqueId } from './temporal.js';
+
+export type Handle = WorkflowHandle<typeof connectIntegration>;
+
+/** What a saga needs of a server: a client, a worker connection and the namespace. */
+export interface MockSagaServer {
+  client: Client;
+  nativeConnection: NativeConnection;
+  namespace?: string;
+}
+
+export interface MockSaga {
+  handle: Handle;
+  mock: MockActivities;
+  input: ConnectInput;
+}
+
+/** Starts one saga (one slack slot, sol-1, 1 h to authorise unless `input` says otherwise), runs `body`, stops the worker. */
+export async function runMockSaga<T>(
+  server: MockSagaServer,
+  bundle: WorkflowBundleWithSourceMap,
+  opts: { mock?: MockOptions; input?: Partial<ConnectInput>; queuePrefix: string },
+  body: (saga: MockSaga) => Promise<T>,
+): Promise<T> {
+  const mock = createMockActivities(opts.mock);
+  const taskQueue = uniqueId(opts.queuePrefix);
+  const externalUserId = uniqueId('user');
+  const input: ConnectInput = {
+    externalUserId,
+    userName: 'Ada',
+    solutionId: 'sol-1',
+    authSlots: ['slack'],
+    authTimeout: '1h',
+    ...opts.input,
+  };
+  const worker = await Worker.create({
+    connection: server.nativeConnection,
+    namespace: server.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: bundle,
+    activities: mock.activities,
+  });
+  return worker.runUntil(async () => {
+    const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+      taskQueue,
+      workflowId: uniqueId(`connect:${input.externalUserId}`),
+      args: [input],
+    });
+    return body({ handle, mock, input });
+  });
+}
