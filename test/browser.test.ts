@@ -8,41 +8,25 @@
  * headless), and points the in-process stack at it.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type { ConnectionStatus } from '../common/messages.js';
 import { freePort, startDevServer, type DevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { CHROMIUM, haveChromium, launchChromium, skipWithoutChromium } from './helpers/chromium.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { ADDRESS_ENV, uniqueId } from './helpers/temporal.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'browser');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const haveChromium = existsSync(CHROMIUM);
-const inCi = process.env.CI === 'true';
-// Locally a missing browser skips; in CI it must not pass unnoticed, so the test runs and fails.
-const skip = !haveChromium && !inCi ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
 
-describe('the browser walkthrough', { skip }, () => {
+describe('the browser walkthrough', { skip: skipWithoutChromium }, () => {
   let temporal: DevServer | undefined;
   let stack: Stack | undefined;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let context: BrowserContext | undefined;
-  let userDataDir: string | undefined;
 
   before(async () => {
     if (!haveChromium) return;
@@ -51,18 +35,12 @@ describe('the browser walkthrough', { skip }, () => {
     // The stack helper takes its Temporal server from this variable; this file's server has the UI.
     process.env[ADDRESS_ENV] = temporal.address;
     stack = await startStack();
-    userDataDir = await mkdtemp(join(tmpdir(), 'connect-saga-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 900 },
-    });
+    browser = await launchChromium();
+    context = browser.context;
   });
 
   after(async () => {
-    await context?.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await stack?.close();
     await temporal?.stop();
   });
