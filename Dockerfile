@@ -20,9 +20,14 @@ COPY scripts/build-workflow-bundle.ts ./scripts/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
+# Memory (docs/design.md, "Bounded worker memory"): two malloc arenas instead of one per thread for
+# the Temporal core's threads, and a 4 MB young generation per V8 isolate (the worker has two: its
+# main thread and the workflow thread) instead of 16 MB. Together about 90 MB less worker RSS.
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
+    MALLOC_ARENA_MAX=2 \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -14,7 +14,12 @@ import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
 import { benchSolution, Cleanups, startOwnDevServer, type Progress } from './harness.js';
 import { startFloorWorker, type FloorWorker } from './floor.js';
-import { startWorkerChild, type WorkerChild } from './worker-children.js';
+import {
+  buildImageWorker,
+  startWorkerChild,
+  type WorkerChild,
+  type WorkerRuntime,
+} from './worker-children.js';
 import { startWireTap, type WireTap } from './wire-meter.js';
 
 /** What `--no-limit` gives the workers: a limit the box never reaches (they require one). */
@@ -24,6 +29,8 @@ export interface ApiStackOptions {
   slots: number;
   rateLimitPerSecond: number;
   workers: number;
+  /** How the worker processes run: compiled with a prebuilt bundle (as the image) or under tsx. */
+  workerRuntime: WorkerRuntime;
   floor: boolean;
   temporalAddress?: string;
   signal: AbortSignal;
@@ -65,7 +72,13 @@ async function startWorkers(
   env: Parameters<typeof startWorkerChild>[0],
   cleanups: Cleanups,
 ): Promise<WorkerChild[]> {
-  options.progress(`starting ${options.workers} worker process(es) (each bundles the workflows) …`);
+  if (options.workerRuntime === 'image') {
+    options.progress('compiling the worker and writing the workflow bundle, as the image build does …');
+    await buildImageWorker(options.signal);
+  }
+  const how =
+    options.workerRuntime === 'image' ? 'compiled, prebuilt bundle' : 'under tsx, each bundles the workflows';
+  options.progress(`starting ${options.workers} worker process(es) (${how}) …`);
   const workers = await Promise.all(
     Array.from({ length: options.workers }, async () => {
       const child = await startWorkerChild(env, options.signal);
@@ -121,6 +134,7 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       masterToken,
       embeddedId,
       rateLimitPerSecond: rate,
+      runtime: options.workerRuntime,
     };
     const [workers, floor] = await Promise.all([
       startWorkers(options, env, cleanups),

@@ -16,7 +16,7 @@ const RED = '#dc2626';
 function subtitle(result: ModeResult): string {
   const c = result.config;
   const limit = c.rateLimitPerSecond === null ? 'no limit' : `budget ${c.rateLimitPerSecond}/s`;
-  return `${result.mode}: ${c.sagas} sagas, ${c.slots} slot(s), ${limit}, ${c.workers} worker process(es) — ${result.startedAt.slice(0, 10)}`;
+  return `${result.mode}: ${c.sagas} sagas, ${c.slots} slot(s), ${limit}, ${c.workers} worker process(es) (${c.workerRuntime}) — ${result.startedAt.slice(0, 10)}`;
 }
 
 function perSecondPoints(counts: number[]): [number, number][] {

@@ -43,6 +43,7 @@ export interface ModeResult {
     /** null when lifted (--no-limit). */
     rateLimitPerSecond: number | null;
     workers: number;
+    workerRuntime: BenchOptions['workerRuntime'];
     seed: number;
     thinkMs: [number, number];
     temporal: 'own dev server' | 'given address';

@@ -135,6 +135,7 @@ export async function runWaiting(
       }
       return status;
     });
+    ctx.signal.throwIfAborted();
     progress(`waiting: ${waitingCount(timings)} saga(s) waiting; sampling RSS for ${SETTLE_MS / 1000} s …`);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     rssAtWaiting.all = m.sample().mb;

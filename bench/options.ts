@@ -3,6 +3,7 @@
  * server starts.
  */
 import { parseArgs } from 'node:util';
+import { WORKER_RUNTIMES, type WorkerRuntime } from './worker-children.js';
 
 export type BenchMode = 'sagas' | 'burst' | 'idle' | 'waiting';
 export const MODES: readonly BenchMode[] = ['sagas', 'burst', 'idle', 'waiting'];
@@ -12,6 +13,8 @@ export interface BenchOptions {
   mode: BenchMode;
   /** Worker processes (`worker/main.ts`) on the task queue; modes other than `sagas` only. */
   workers: number;
+  /** `image` (default): compiled with a prebuilt workflow bundle, as the image runs; `tsx`: as `npm run worker`. */
+  workerRuntime: WorkerRuntime;
   /** Also run the same shape with no-op activities on another task queue (Temporal's floor). */
   floor: boolean;
   /** Seeds the end users' think times (burst, waiting). */
@@ -47,6 +50,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --sagas <n>              sagas to run, half new users, half known users
                            (default 20; burst 100; idle 20; waiting 1000)
   --workers <n>            worker processes on the task queue, API modes only (default 1)
+  --worker <image|tsx>     how worker processes run: image (default) compiles first and loads the workflow
+                           bundle from a file, as the image does; tsx runs worker/main.ts as npm run worker does
   --floor                  also run the same shape with no-op activities (Temporal's floor), API modes only
   --seed <n>               seed for the end users' 2-8 s think times (default 1)
   --no-limit               lift the rate limit (same as --rate-limit 0), API modes only
@@ -107,6 +112,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
         'probe-sagas': { type: 'string' },
         mode: { type: 'string' },
         workers: { type: 'string' },
+        worker: { type: 'string' },
         floor: { type: 'boolean', default: false },
         seed: { type: 'string' },
         'no-limit': { type: 'boolean', default: false },
@@ -128,12 +134,19 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (!noLimit && (!(rateLimitPerSecond > 0) || !Number.isFinite(rateLimitPerSecond))) {
     throw new UsageError(`--rate-limit must be a positive number, got ${JSON.stringify(rateRaw)}`);
   }
-  if (!viaApi && (values['no-limit'] || values.floor || values.workers !== undefined)) {
-    throw new UsageError('--workers, --floor and --no-limit need --mode burst, idle or waiting');
+  if (!viaApi && (values['no-limit'] || values.floor || values.workers !== undefined || values.worker)) {
+    throw new UsageError('--workers, --worker, --floor and --no-limit need --mode burst, idle or waiting');
+  }
+  const workerRuntime = (values.worker ?? 'image') as WorkerRuntime;
+  if (!WORKER_RUNTIMES.includes(workerRuntime)) {
+    throw new UsageError(
+      `--worker must be one of ${WORKER_RUNTIMES.join(', ')}, got ${JSON.stringify(values.worker)}`,
+    );
   }
   return {
     mode,
     workers: positiveInt('workers', values.workers, 1, 16),
+    workerRuntime,
     floor: values.floor,
     seed: wholeNumber('seed', values.seed, 1, 0, 2 ** 31),
     noLimit,

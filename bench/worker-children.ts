@@ -1,11 +1,29 @@
 /**
- * Worker processes for the bench: `worker/main.ts` under tsx, as `npm run worker` runs it, one per
- * `--workers`, all on one task queue. Their RSS is read from /proc, so it is the worker's alone.
+ * Worker processes for the bench, one per `--workers`, all on one task queue. By default they run as
+ * the image runs them: TypeScript compiled ahead and the workflow bundle read from a file
+ * (`--worker image`); `--worker tsx` runs `worker/main.ts` under tsx, as `npm run worker` does, which
+ * compiles and bundles at start. Their RSS is read from /proc, so it is the worker's alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
+import { writeConnectWorkflowBundle } from '../lib/workflow-bundle-file.js';
+
+export type WorkerRuntime = 'image' | 'tsx';
+export const WORKER_RUNTIMES: readonly WorkerRuntime[] = ['image', 'tsx'];
+
+/** Where `--worker image` compiles to: inside the project, so node_modules resolves; git-ignored. */
+export const IMAGE_BUILD_DIR = join(PROJECT_ROOT, 'bench-results', 'worker-build');
+const IMAGE_BUNDLE = join(IMAGE_BUILD_DIR, 'workflow-bundle.js');
+
+/** The runtime environment the Dockerfile sets (test/image.test.ts keeps the two the same). */
+export const IMAGE_ENV: Readonly<Record<string, string>> = {
+  NODE_ENV: 'production',
+  MALLOC_ARENA_MAX: '2',
+  NODE_OPTIONS: '--max-semi-space-size=4',
+};
 
 export interface WorkerChildEnv {
   temporalAddress: string;
@@ -16,6 +34,7 @@ export interface WorkerChildEnv {
   masterToken: string;
   embeddedId: string;
   rateLimitPerSecond: number;
+  runtime: WorkerRuntime;
 }
 
 export interface WorkerChild {
@@ -59,12 +78,43 @@ function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
     ...(process.env.WORKER_MAX_CACHED_WORKFLOWS
       ? { WORKER_MAX_CACHED_WORKFLOWS: process.env.WORKER_MAX_CACHED_WORKFLOWS }
       : {}),
+    ...(env.runtime === 'image' ? { ...IMAGE_ENV, WORKFLOW_BUNDLE_PATH: IMAGE_BUNDLE } : {}),
+    // Lets a run try node or V8 flags on the workers alone (docs/bench.md).
+    ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
   };
+}
+
+function run(command: string, args: string[], signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'], signal });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (${code}):\n${stderr}`)),
+    );
+  });
+}
+
+/**
+ * What the Dockerfile's build stage does, into IMAGE_BUILD_DIR: `tsc -p tsconfig.build.json` and the
+ * workflow bundle as a file. Once per run, before the workers start.
+ */
+export async function buildImageWorker(signal: AbortSignal): Promise<void> {
+  const tsc = join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', IMAGE_BUILD_DIR], signal);
+  await writeConnectWorkflowBundle(IMAGE_BUNDLE);
+}
+
+function workerCommand(runtime: WorkerRuntime): string[] {
+  return runtime === 'image'
+    ? [join(IMAGE_BUILD_DIR, 'worker', 'main.js')]
+    : ['--import', 'tsx', 'worker/main.ts'];
 }
 
 /** Starts one worker process; resolves once it says it serves the task queue. */
 export function startWorkerChild(env: WorkerChildEnv, signal: AbortSignal): Promise<WorkerChild> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, workerCommand(env.runtime), {
     cwd: PROJECT_ROOT,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

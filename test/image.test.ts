@@ -12,6 +12,7 @@ import { builtinModules } from 'node:module';
 import { join, relative } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import { IMAGE_ENV } from '../bench/worker-children.js';
 import { connectionIdFor, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { pollUntil } from './helpers/poll.js';
@@ -138,13 +139,20 @@ describe('Dockerfile', () => {
     for (const path of ['node_modules', 'dist', '.data', '.tools'])
       assert.ok(ignored.includes(path), `${path} ignored`);
   });
+
+  test('the runtime environment is the one the bench runs its image workers with', () => {
+    const runtime = stages[1] ?? '';
+    for (const [name, value] of Object.entries(IMAGE_ENV)) {
+      assert.match(runtime, new RegExp(`^(?:ENV |    )${name}=${value}(?: \\\\)?$`, 'm'), `ENV ${name}=${value}`);
+    }
+  });
 });
 
-/** Runs a compiled entry with plain node (no tsx loader) and the given environment only. */
+/** Runs a compiled entry with plain node (no tsx loader), the image's environment and `env` only. */
 function node(entry: string, env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [join(DIST, entry)], {
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
+    env: { PATH: process.env.PATH ?? '', ...IMAGE_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
