@@ -143,7 +143,11 @@ describe('Dockerfile', () => {
   test('the runtime environment is the one the bench runs its image workers with', () => {
     const runtime = stages[1] ?? '';
     for (const [name, value] of Object.entries(IMAGE_ENV)) {
-      assert.match(runtime, new RegExp(`^(?:ENV |    )${name}=${value}(?: \\\\)?$`, 'm'), `ENV ${name}=${value}`);
+      assert.match(
+        runtime,
+        new RegExp(`^(?:ENV |    )${name}=${value}(?: \\\\)?$`, 'm'),
+        `ENV ${name}=${value}`,
+      );
     }
   });
 });
