@@ -47,6 +47,8 @@ interface GraphqlRequest {
   variables: Record<string, unknown>;
   document?: DocumentNode;
   syntaxError?: GraphQLError;
+  /** What validation against the schema found in `document`. */
+  invalid: readonly GraphQLError[];
   operation?: OperationDefinitionNode | null;
   /** Root field names of `operation`: what faults match and the request log names. */
   operations: string[];
@@ -77,6 +79,32 @@ function rootFieldNames(operation: OperationDefinitionNode | null | undefined): 
   return operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []));
 }
 
+/**
+ * Parsed and validated documents by query text. A client sends the same few query texts over and
+ * over, and parsing plus validating them again was most of the emulator's CPU under a burst; both
+ * are pure functions of the text, so every request is still checked, once per distinct text.
+ */
+const PARSED_CACHE_SIZE = 256;
+const parsed = new Map<
+  string,
+  { document?: DocumentNode; syntaxError?: GraphQLError; invalid: readonly GraphQLError[] }
+>();
+
+function parseAndValidate(query: string) {
+  const hit = parsed.get(query);
+  if (hit) return hit;
+  let entry: { document?: DocumentNode; syntaxError?: GraphQLError; invalid: readonly GraphQLError[] };
+  try {
+    const document = parse(query);
+    entry = { document, invalid: validate(traySchema, document) };
+  } catch (e) {
+    entry = { syntaxError: e instanceof GraphQLError ? e : new GraphQLError(String(e)), invalid: [] };
+  }
+  if (parsed.size >= PARSED_CACHE_SIZE) parsed.clear();
+  parsed.set(query, entry);
+  return entry;
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -85,16 +113,10 @@ function parseRequest(body: unknown): GraphqlRequest {
   const operationName =
     isRecord(body) && typeof body.operationName === 'string' ? body.operationName : undefined;
   const variables = isRecord(body) && isRecord(body.variables) ? body.variables : {};
-  let document: DocumentNode | undefined;
-  let syntaxError: GraphQLError | undefined;
-  try {
-    if (query !== undefined) document = parse(query);
-  } catch (e) {
-    syntaxError = e instanceof GraphQLError ? e : new GraphQLError(String(e));
-  }
+  const { document, syntaxError, invalid } = query !== undefined ? parseAndValidate(query) : { invalid: [] };
   const operation = document ? getOperationAST(document, operationName) : undefined;
   const operations = rootFieldNames(operation);
-  return { query, operationName, variables, document, syntaxError, operation, operations };
+  return { query, operationName, variables, document, syntaxError, invalid, operation, operations };
 }
 
 /** Resolves a bearer header to the caller; the master token is compared in constant time. */
@@ -142,11 +164,10 @@ async function answerWithFault(
 
 /** Why the request cannot run, as the validation-failed answer; `undefined` when it can. */
 function validationAnswer(request: GraphqlRequest) {
-  const { query, document, operation, operationName } = request;
+  const { query, document, operation, operationName, invalid } = request;
   if (query === undefined)
     return validationFailed([new GraphQLError('Must provide a query string in the request body.')]);
   if (!document) return validationFailed([request.syntaxError ?? new GraphQLError('Syntax error')]);
-  const invalid = validate(traySchema, document);
   if (invalid.length > 0) return validationFailed(invalid);
   if (!operation) {
     return validationFailed([
