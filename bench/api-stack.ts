@@ -4,6 +4,7 @@
  * one task queue and, with `--floor`, the floor worker in-process on a queue of its own.
  */
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
@@ -72,16 +73,19 @@ async function startWorkers(
   env: Parameters<typeof startWorkerChild>[0],
   cleanups: Cleanups,
 ): Promise<WorkerChild[]> {
+  let buildDir: string | undefined;
   if (options.workerRuntime === 'image') {
     options.progress('compiling the worker and writing the workflow bundle, as the image build does …');
-    await buildImageWorker(options.signal);
+    const dir = await buildImageWorker(options.signal);
+    cleanups.add('compiled worker', () => rm(dir, { recursive: true, force: true }));
+    buildDir = dir;
   }
   const how =
     options.workerRuntime === 'image' ? 'compiled, prebuilt bundle' : 'under tsx, each bundles the workflows';
   options.progress(`starting ${options.workers} worker process(es) (${how}) …`);
   const workers = await Promise.all(
     Array.from({ length: options.workers }, async () => {
-      const child = await startWorkerChild(env, options.signal);
+      const child = await startWorkerChild({ ...env, ...(buildDir ? { buildDir } : {}) }, options.signal);
       cleanups.add(`worker process ${child.pid}`, () => child.stop());
       return child;
     }),

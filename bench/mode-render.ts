@@ -37,6 +37,12 @@ function rateLines(result: ModeResult): string[] {
       (f ? `; floor ${f.throughput.sagasPerMinute} sagas/min → ${x(f.ratios.throughput)} the floor` : ''),
   ];
   if (f) lines.push(`Floor activities: busiest 5 s ${f.busiest5s.perSecond.toFixed(1)}/s`);
+  const a = result.webhookAnswerMs;
+  if (a) {
+    lines.push(
+      `API answered the ${a.count} relayed webhook(s) in p50 ${s(a.p50)}, p99 ${s(a.p99)}, max ${s(a.max)}`,
+    );
+  }
   return lines;
 }
 

@@ -64,6 +64,8 @@ export interface ModeResult {
     peakMb: number;
     rssAtWaitingMb: Record<string, number> | null;
   };
+  /** From a relayed webhook reaching the tap to the API's answer (the lookup and the signal). */
+  webhookAnswerMs: Percentiles | null;
   /** Waiting mode: completing every waiting saga (replays of evicted ones included). */
   completion: { sagas: number; wallMs: number; perSagaMs: number } | null;
   floor: (Figures & { ratios: Record<string, number> }) | null;

@@ -15,7 +15,7 @@ import { figuresOf, judge, machineOf, perSaga, ratios, type ModeResult } from '.
 import { renderModeResult } from './mode-render.js';
 import { runBurst, runFloor, runIdle, runWaiting, type Phase } from './modes-run.js';
 import type { BenchOptions } from './options.js';
-import { planTimed, type TimedPlan } from './timing.js';
+import { percentiles, planTimed, type Percentiles, type TimedPlan } from './timing.js';
 
 /** The end user's think time in burst mode (idle and waiting authorise at once). */
 const THINK_MS: [number, number] = [2000, 8000];
@@ -100,6 +100,7 @@ function buildModeResult(
       peakMb: samples.length ? Math.max(...samples.map((s) => s.mb)) : 0,
       rssAtWaitingMb: phase.rssAtWaiting ?? null,
     },
+    webhookAnswerMs: webhookAnswers(stack, phase.startedAt),
     completion: phase.completion
       ? {
           sagas: phase.completion.sagas,
@@ -138,6 +139,14 @@ async function terminateOpen(
       ),
     ),
   );
+}
+
+/** How long the API took to answer the relayed webhooks of the phase (lookup, describe, signal). */
+function webhookAnswers(stack: ApiStack, since: number): Percentiles | null {
+  const times = stack.tap.webhooks
+    .filter((w) => w.at >= since && w.answeredAt !== undefined)
+    .map((w) => (w.answeredAt as number) - w.at);
+  return times.length ? percentiles(times) : null;
 }
 
 /** Runs an API mode end to end; see the file comment. */

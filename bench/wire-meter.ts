@@ -29,8 +29,9 @@ export interface RelayedWebhook {
   at: number;
   solutionInstanceId: string;
   externalAuthId: string;
-  /** What the API answered the relay. */
+  /** What the API answered the relay, and when. */
   status: number;
+  answeredAt?: number;
 }
 
 export interface WireTap {
@@ -103,6 +104,7 @@ function relay(webhooks: RelayedWebhook[], target: () => string) {
     try {
       const answer = await fetch(target(), { method: 'POST', headers, body: raw });
       record.status = answer.status;
+      record.answeredAt = Date.now();
       res
         .status(answer.status)
         .type('json')

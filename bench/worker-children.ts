@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
@@ -14,9 +15,12 @@ import { writeConnectWorkflowBundle } from '../lib/workflow-bundle-file.js';
 export type WorkerRuntime = 'image' | 'tsx';
 export const WORKER_RUNTIMES: readonly WorkerRuntime[] = ['image', 'tsx'];
 
-/** Where `--worker image` compiles to: inside the project, so node_modules resolves; git-ignored. */
-export const IMAGE_BUILD_DIR = join(PROJECT_ROOT, 'bench-results', 'worker-build');
-const IMAGE_BUNDLE = join(IMAGE_BUILD_DIR, 'workflow-bundle.js');
+/**
+ * Where `--worker image` compiles to: inside the project, so node_modules resolves, git-ignored, and
+ * one folder per run, so runs side by side (the test suite, a bench of yours) never share files.
+ */
+const IMAGE_BUILDS = join(PROJECT_ROOT, 'bench-results', 'worker-build');
+const BUNDLE_FILE = 'workflow-bundle.js';
 
 /** The runtime environment the Dockerfile sets (test/image.test.ts keeps the two the same). */
 export const IMAGE_ENV: Readonly<Record<string, string>> = {
@@ -35,6 +39,8 @@ export interface WorkerChildEnv {
   embeddedId: string;
   rateLimitPerSecond: number;
   runtime: WorkerRuntime;
+  /** With `runtime: 'image'`: the folder buildImageWorker() compiled into. */
+  buildDir?: string;
 }
 
 export interface WorkerChild {
@@ -78,7 +84,9 @@ function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
     ...(process.env.WORKER_MAX_CACHED_WORKFLOWS
       ? { WORKER_MAX_CACHED_WORKFLOWS: process.env.WORKER_MAX_CACHED_WORKFLOWS }
       : {}),
-    ...(env.runtime === 'image' ? { ...IMAGE_ENV, WORKFLOW_BUNDLE_PATH: IMAGE_BUNDLE } : {}),
+    ...(env.runtime === 'image'
+      ? { ...IMAGE_ENV, WORKFLOW_BUNDLE_PATH: join(imageBuild(env), BUNDLE_FILE) }
+      : {}),
     // Lets a run try node or V8 flags on the workers alone (docs/bench.md).
     ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
   };
@@ -97,24 +105,32 @@ function run(command: string, args: string[], signal: AbortSignal): Promise<void
 }
 
 /**
- * What the Dockerfile's build stage does, into IMAGE_BUILD_DIR: `tsc -p tsconfig.build.json` and the
- * workflow bundle as a file. Once per run, before the workers start.
+ * What the Dockerfile's build stage does, into a fresh folder: `tsc -p tsconfig.build.json` and the
+ * workflow bundle as a file. Once per run, before the workers start; the caller removes the folder.
  */
-export async function buildImageWorker(signal: AbortSignal): Promise<void> {
+export async function buildImageWorker(signal: AbortSignal): Promise<string> {
+  await mkdir(IMAGE_BUILDS, { recursive: true });
+  const dir = await mkdtemp(join(IMAGE_BUILDS, 'run-'));
   const tsc = join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', IMAGE_BUILD_DIR], signal);
-  await writeConnectWorkflowBundle(IMAGE_BUNDLE);
+  await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir], signal);
+  await writeConnectWorkflowBundle(join(dir, BUNDLE_FILE));
+  return dir;
 }
 
-function workerCommand(runtime: WorkerRuntime): string[] {
-  return runtime === 'image'
-    ? [join(IMAGE_BUILD_DIR, 'worker', 'main.js')]
+function imageBuild(env: WorkerChildEnv): string {
+  if (!env.buildDir) throw new Error('an image worker needs the folder buildImageWorker() compiled into');
+  return env.buildDir;
+}
+
+function workerCommand(env: WorkerChildEnv): string[] {
+  return env.runtime === 'image'
+    ? [join(imageBuild(env), 'worker', 'main.js')]
     : ['--import', 'tsx', 'worker/main.ts'];
 }
 
 /** Starts one worker process; resolves once it says it serves the task queue. */
 export function startWorkerChild(env: WorkerChildEnv, signal: AbortSignal): Promise<WorkerChild> {
-  const child: ChildProcess = spawn(process.execPath, workerCommand(env.runtime), {
+  const child: ChildProcess = spawn(process.execPath, workerCommand(env), {
     cwd: PROJECT_ROOT,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -117,6 +117,8 @@ async function runMode(mode: string, extra: string[]): Promise<ModeResult> {
   assert.equal(result.requests.unattributed, 0);
   assert.ok(result.requests.new.max <= 8 && result.requests.known.max <= 7);
   assert.ok(result.memory.samples.length > 0, 'worker RSS was sampled');
+  assert.equal(result.config.workerRuntime, 'image', 'the workers ran as the image runs them');
+  assert.equal(result.webhookAnswerMs?.count, result.config.sagas * result.config.slots);
   for (const chart of result.charts) assert.match(readFileSync(join(dir, chart), 'utf8'), /^<svg /);
   return result;
 }
@@ -209,6 +211,16 @@ test('mode flags: defaults per mode, --rate-limit 0 lifts the limit, API-only fl
   const burst = parseBenchOptions(['--mode', 'burst']) as BenchOptions;
   assert.equal(burst.sagas, 100);
   assert.equal(burst.workers, 1);
+  assert.equal(burst.workerRuntime, 'image', 'worker processes run as the image runs them by default');
+  assert.equal(
+    (parseBenchOptions(['--mode', 'idle', '--worker', 'tsx']) as BenchOptions).workerRuntime,
+    'tsx',
+  );
+  assert.throws(
+    () => parseBenchOptions(['--mode', 'idle', '--worker', 'docker']),
+    /--worker must be one of image, tsx/,
+  );
+  assert.throws(() => parseBenchOptions(['--worker', 'tsx']), /need --mode burst, idle or waiting/);
   assert.equal((parseBenchOptions(['--mode', 'waiting']) as BenchOptions).sagas, 1000);
   assert.equal((parseBenchOptions(['--mode', 'idle', '--rate-limit', '0']) as BenchOptions).noLimit, true);
   assert.throws(() => parseBenchOptions(['--mode', 'fast']), /--mode must be one of/);
