@@ -3,7 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'test-artifacts/**', 'dist/**', 'bench-results/**'] },
+  {
+    ignores: ['node_modules/**', '.data/**', '.tools/**', 'test-artifacts/**', 'dist/**', 'bench-results/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
