@@ -14,6 +14,7 @@ import { methodNotAllowed } from './method-not-allowed.js';
 import { buildOpenApi } from './openapi.js';
 import { trackRouteTemplate } from './route-template.js';
 import { within } from './temporal-rpc.js';
+import { InstanceRoutes } from './instance-routes.js';
 import { WEBHOOK_PATH, webhookRouter } from './webhook.js';
 
 export interface AppDeps {
@@ -70,8 +71,9 @@ export function createApp(deps: AppDeps): Express {
 
   // The webhook parses its own raw body, so it is mounted before any JSON parser.
   app.post(WEBHOOK_PATH, metrics.observeWebhook);
-  app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret }));
-  app.use('/v1/connections', connectionsRouter(deps));
+  const instanceRoutes = new InstanceRoutes();
+  app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret, instanceRoutes }));
+  app.use('/v1/connections', connectionsRouter({ ...deps, instanceRoutes }));
   if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken));
   app.use(methodNotAllowed(openApi.paths as Record<string, unknown>));
   app.use(notFoundHandler);

@@ -2,6 +2,7 @@
  * The /v1/connections routes: start a saga and wait for its auth URLs, list sagas, read its status,
  * cancel it, reissue an auth URL. Behind the API's access control; bodies are read as JSON.
  */
+import type { InstanceRoutes } from './instance-routes.js';
 import express, { type Request, type Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -31,6 +32,8 @@ export interface ConnectionsDeps {
   /** Bearer token; unset: loopback clients only. */
   apiToken?: string;
   logger: Logger;
+  /** Notes which saga owns each instance it answers, for the webhook (api/instance-routes.ts). */
+  instanceRoutes?: InstanceRoutes;
 }
 
 function param(req: Request, name: string, schema: typeof connectionIdParamSchema): string {
@@ -90,6 +93,7 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
       { connectionId, runId: status.runId, created },
       created ? 'saga started' : 'saga already running',
     );
+    deps.instanceRoutes?.remember(status.solutionInstanceId, status.connectionId);
     if (created) res.status(201).json(status);
     else res.status(200).json({ ...status, existing: true });
   });
@@ -97,7 +101,9 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
   connections.get('/', listHandler(client));
 
   connections.get('/:id', async (req, res) => {
-    res.json(await getConnectionStatus(client, param(req, 'id', connectionIdParamSchema)));
+    const status = await getConnectionStatus(client, param(req, 'id', connectionIdParamSchema));
+    deps.instanceRoutes?.remember(status.solutionInstanceId, status.connectionId);
+    res.json(status);
   });
 
   connections.delete('/:id', async (req, res) => {

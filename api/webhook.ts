@@ -6,10 +6,11 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type Router } from 'express';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import type { ConnectStep } from '../common/messages.js';
+import { SEARCH_ATTRIBUTES, type ConnectStep } from '../common/messages.js';
 import { isAttached, PAST_ATTACH_STEPS } from '../common/status-view.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
+import type { InstanceRoutes } from './instance-routes.js';
 import { findBySolutionInstanceId, signalAuthCompleted } from './saga-commands.js';
 import { describeConnection, isRunning, memoOf, stepFrom } from './saga-reads.js';
 import { problemsOf, webhookBodySchema, type WebhookBody } from './schemas.js';
@@ -37,10 +38,37 @@ function parseBody(raw: Buffer): WebhookBody {
   return parsed.data;
 }
 
+/** The run this process last saw own the instance, when it still says so; else undefined. */
+async function describeRouted(
+  client: Client,
+  solutionInstanceId: string,
+  routes: InstanceRoutes | undefined,
+): Promise<WorkflowExecutionDescription | undefined> {
+  const connectionId = routes?.connectionFor(solutionInstanceId);
+  if (connectionId === undefined) return undefined;
+  try {
+    const desc = await describeConnection(client, connectionId);
+    const owned =
+      memoOf(desc)?.solutionInstanceId ??
+      desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.solutionInstanceId);
+    return owned === solutionInstanceId ? desc : undefined;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
 /** The saga run the body names, by connection id or else by the Tray instance it owns; else a 404. */
-async function describeTarget(client: Client, body: WebhookBody): Promise<WorkflowExecutionDescription> {
+async function describeTarget(
+  client: Client,
+  body: WebhookBody,
+  routes: InstanceRoutes | undefined,
+): Promise<WorkflowExecutionDescription> {
   if (body.connectionId !== undefined) return describeConnection(client, body.connectionId);
-  const found = await findBySolutionInstanceId(client, body.solutionInstanceId ?? '');
+  const solutionInstanceId = body.solutionInstanceId ?? '';
+  const routed = await describeRouted(client, solutionInstanceId, routes);
+  if (routed) return routed;
+  const found = await findBySolutionInstanceId(client, solutionInstanceId);
   if (!found) {
     throw new ApiError(
       404,
@@ -109,7 +137,12 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
 }
 
 /** The webhook route, with its own raw-body parser so the signature is checked over the exact bytes. */
-export function webhookRouter(deps: { client: Client; webhookSecret?: string }): Router {
+export function webhookRouter(deps: {
+  client: Client;
+  webhookSecret?: string;
+  /** Instance → saga routes the connections router noted; a miss is looked up in visibility. */
+  instanceRoutes?: InstanceRoutes;
+}): Router {
   const router = express.Router();
   const checkSignature = deps.webhookSecret ? signatureCheck(deps.webhookSecret) : undefined;
 
@@ -125,7 +158,7 @@ export function webhookRouter(deps: { client: Client; webhookSecret?: string }):
       'webhook-signature': header(req.headers['webhook-signature']),
     });
     const body = parseBody(raw);
-    const desc = await describeTarget(deps.client, body);
+    const desc = await describeTarget(deps.client, body, deps.instanceRoutes);
     const { externalAuthId, authId } = body;
     if (!isAttachedRedelivery(desc, body)) {
       checkAccepts(desc, body);

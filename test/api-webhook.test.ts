@@ -210,6 +210,27 @@ describe('decisions', () => {
     );
   });
 
+  test('by solutionInstanceId of a saga this API answered: one describe, no visibility query', async () => {
+    const saga = await connect();
+    const list = stack.client.workflow.list.bind(stack.client.workflow);
+    let listed = 0;
+    stack.client.workflow.list = (...args) => {
+      listed++;
+      return list(...args);
+    };
+    try {
+      const authId = store.createAuthentication(saga.userId!, 'slack');
+      const res = await send(
+        stack.signWebhook({ solutionInstanceId: saga.solutionInstanceId, externalAuthId: 'slack', authId }),
+      );
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      assert.equal(res.body.connectionId, saga.connectionId);
+      assert.equal(listed, 0, 'the instance was routed from the POST answer, not looked up in visibility');
+    } finally {
+      stack.client.workflow.list = list;
+    }
+  });
+
   test('a redelivery (same webhook-id) is 202 again and changes nothing', async () => {
     const saga = await connect();
     const authId = store.createAuthentication(saga.userId!, 'slack');
