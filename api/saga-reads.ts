@@ -83,6 +83,11 @@ export async function describeConnection(
   }
 }
 
+/** The Tray instance the run owns, from its memo or else its search attribute; undefined before the create. */
+export function solutionInstanceIdOf(desc: RunView, memo = memoOf(desc)): string | undefined {
+  return memo?.solutionInstanceId ?? desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.solutionInstanceId);
+}
+
 /** The status object from what the server holds (memo, search attributes), for no-worker answers. */
 export function statusFromDescription(desc: RunView): ConnectionStatus {
   const memo = memoOf(desc);
@@ -99,7 +104,7 @@ export function statusFromDescription(desc: RunView): ConnectionStatus {
       state: completed.has(externalAuthId) ? ('completed' as const) : ('pending' as const),
     })),
   };
-  const solutionInstanceId = memo?.solutionInstanceId ?? attributes.get(SEARCH_ATTRIBUTES.solutionInstanceId);
+  const solutionInstanceId = solutionInstanceIdOf(desc, memo);
   if (memo?.userId) status.userId = memo.userId;
   if (solutionInstanceId) status.solutionInstanceId = solutionInstanceId;
   if (memo?.deadline) status.deadline = memo.deadline;

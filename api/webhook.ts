@@ -6,13 +6,13 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type Router } from 'express';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES, type ConnectStep } from '../common/messages.js';
+import type { ConnectStep } from '../common/messages.js';
 import { isAttached, PAST_ATTACH_STEPS } from '../common/status-view.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import type { InstanceRoutes } from './instance-routes.js';
 import { findBySolutionInstanceId, signalAuthCompleted } from './saga-commands.js';
-import { describeConnection, isRunning, memoOf, stepFrom } from './saga-reads.js';
+import { describeConnection, isRunning, memoOf, solutionInstanceIdOf, stepFrom } from './saga-reads.js';
 import { problemsOf, webhookBodySchema, type WebhookBody } from './schemas.js';
 import { signatureCheck } from './webhook-signature.js';
 
@@ -48,10 +48,7 @@ async function describeRouted(
   if (connectionId === undefined) return undefined;
   try {
     const desc = await describeConnection(client, connectionId);
-    const owned =
-      memoOf(desc)?.solutionInstanceId ??
-      desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.solutionInstanceId);
-    return owned === solutionInstanceId ? desc : undefined;
+    return solutionInstanceIdOf(desc) === solutionInstanceId ? desc : undefined;
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return undefined;
     throw err;
