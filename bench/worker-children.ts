@@ -4,13 +4,16 @@
  * (`--worker image`); `--worker tsx` runs `worker/main.ts` under tsx, as `npm run worker` does, which
  * compiles and bundles at start. Their RSS is read from /proc, so it is the worker's alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 import { writeConnectWorkflowBundle } from '../lib/workflow-bundle-file.js';
+
+const execFileAsync = promisify(execFile);
 
 export type WorkerRuntime = 'image' | 'tsx';
 export const WORKER_RUNTIMES: readonly WorkerRuntime[] = ['image', 'tsx'];
@@ -92,18 +95,6 @@ function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
   };
 }
 
-function run(command: string, args: string[], signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'], signal });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (${code}):\n${stderr}`)),
-    );
-  });
-}
-
 /**
  * What the Dockerfile's build stage does, into a fresh folder: `tsc -p tsconfig.build.json` and the
  * workflow bundle as a file. Once per run, before the workers start; the caller removes the folder.
@@ -112,7 +103,10 @@ export async function buildImageWorker(signal: AbortSignal): Promise<string> {
   await mkdir(IMAGE_BUILDS, { recursive: true });
   const dir = await mkdtemp(join(IMAGE_BUILDS, 'run-'));
   const tsc = join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir], signal);
+  await execFileAsync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir], {
+    cwd: PROJECT_ROOT,
+    signal,
+  });
   await writeConnectWorkflowBundle(join(dir, BUNDLE_FILE));
   return dir;
 }

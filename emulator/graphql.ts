@@ -85,15 +85,13 @@ function rootFieldNames(operation: OperationDefinitionNode | null | undefined): 
  * are pure functions of the text, so every request is still checked, once per distinct text.
  */
 const PARSED_CACHE_SIZE = 256;
-const parsed = new Map<
-  string,
-  { document?: DocumentNode; syntaxError?: GraphQLError; invalid: readonly GraphQLError[] }
->();
+type Parsed = Pick<GraphqlRequest, 'document' | 'syntaxError' | 'invalid'>;
+const parsed = new Map<string, Parsed>();
 
-function parseAndValidate(query: string) {
+function parseAndValidate(query: string): Parsed {
   const hit = parsed.get(query);
   if (hit) return hit;
-  let entry: { document?: DocumentNode; syntaxError?: GraphQLError; invalid: readonly GraphQLError[] };
+  let entry: Parsed;
   try {
     const document = parse(query);
     entry = { document, invalid: validate(traySchema, document) };
