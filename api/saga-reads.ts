@@ -83,6 +83,20 @@ export async function describeConnection(
   }
 }
 
+/** describeConnection, but undefined where it would answer 404 (no such saga). */
+export async function describeIfAny(
+  client: Client,
+  connectionId: string,
+  runId?: string,
+): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    return await describeConnection(client, connectionId, runId);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
 /** The Tray instance the run owns, from its memo or else its search attribute; undefined before the create. */
 export function solutionInstanceIdOf(desc: RunView, memo = memoOf(desc)): string | undefined {
   return memo?.solutionInstanceId ?? desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.solutionInstanceId);

@@ -19,8 +19,7 @@ import {
   type ConnectionStatus,
 } from '../common/messages.js';
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
-import { ApiError } from './errors.js';
-import { describeConnection, getConnectionStatus, isRunning } from './saga-reads.js';
+import { describeConnection, describeIfAny, getConnectionStatus, isRunning } from './saga-reads.js';
 import { rpc, within } from './temporal-rpc.js';
 
 export interface StartOutcome {
@@ -101,19 +100,6 @@ export async function startAndWaitForUrls(
   // No wait asked for, or the update never reached the server: start as a plain start would.
   const { created } = await startConnection(client, taskQueue, input, connectionId, requestId);
   return { status: await getConnectionStatus(client, connectionId, 0), created };
-}
-
-async function describeIfAny(
-  client: Client,
-  connectionId: string,
-  runId: string | undefined,
-): Promise<WorkflowExecutionDescription | undefined> {
-  try {
-    return await describeConnection(client, connectionId, runId);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return undefined;
-    throw err;
-  }
 }
 
 /** The update's answer, or undefined when it gave none within `waitMs` or the saga closed first. */

@@ -12,7 +12,14 @@ import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import type { InstanceRoutes } from './instance-routes.js';
 import { findBySolutionInstanceId, signalAuthCompleted } from './saga-commands.js';
-import { describeConnection, isRunning, memoOf, solutionInstanceIdOf, stepFrom } from './saga-reads.js';
+import {
+  describeConnection,
+  describeIfAny,
+  isRunning,
+  memoOf,
+  solutionInstanceIdOf,
+  stepFrom,
+} from './saga-reads.js';
 import { problemsOf, webhookBodySchema, type WebhookBody } from './schemas.js';
 import { signatureCheck } from './webhook-signature.js';
 
@@ -46,13 +53,8 @@ async function describeRouted(
 ): Promise<WorkflowExecutionDescription | undefined> {
   const connectionId = routes?.connectionFor(solutionInstanceId);
   if (connectionId === undefined) return undefined;
-  try {
-    const desc = await describeConnection(client, connectionId);
-    return solutionInstanceIdOf(desc) === solutionInstanceId ? desc : undefined;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return undefined;
-    throw err;
-  }
+  const desc = await describeIfAny(client, connectionId);
+  return desc && solutionInstanceIdOf(desc) === solutionInstanceId ? desc : undefined;
 }
 
 /** The saga run the body names, by connection id or else by the Tray instance it owns; else a 404. */
