@@ -1,7 +1,8 @@
 /**
  * Starting a saga and waiting for its auth URLs: one update-with-start whose update (`waitForAuthUrls`)
  * the saga answers once the URLs exist, so POST waits without polling. A running saga with the same
- * id gets the same update instead of a second run.
+ * id gets the same update instead of a second run, under the same update id: POSTs that come while
+ * it is still before its URLs (a partner retrying after `?wait`) all wait on the one update.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -13,6 +14,7 @@ import {
 import {
   connectionIdFor,
   SEARCH_ATTRIBUTES,
+  WAIT_FOR_AUTH_URLS_UPDATE_ID,
   waitForAuthUrlsUpdate,
   WORKFLOW_TYPE,
   type ConnectInput,
@@ -88,13 +90,17 @@ export async function startAndWaitForUrls(
 ): Promise<{ status: ConnectionStatus; created: boolean }> {
   const requestId = randomUUID();
   if (waitMs > 0) {
+    const deadline = Date.now() + waitMs;
     const answered = await updateWithStart(client, taskQueue, input, connectionId, requestId, waitMs);
     // The run the update reached, unless it gave no answer (no worker, the wait passed, the saga
     // closed first): then whatever run the server holds, if this request started it or it runs.
     const desc = await describeIfAny(client, connectionId, answered?.runId);
     if (desc && (answered || startedBy(desc, requestId) || isRunning(desc))) {
-      const status = answered ?? (await getConnectionStatus(client, connectionId, 0));
-      return { status, created: startedBy(desc, requestId) };
+      const created = startedBy(desc, requestId);
+      // A saga this request did not start may have answered the shared update long ago.
+      const current = answered && !created ? await askAgain(client, desc, deadline) : undefined;
+      const status = current ?? answered ?? (await getConnectionStatus(client, connectionId, 0));
+      return { status, created };
     }
   }
   // No wait asked for, or the update never reached the server: start as a plain start would.
@@ -117,11 +123,38 @@ async function updateWithStart(
   });
   try {
     return await within(client, waitMs, () =>
-      client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, { startWorkflowOperation }),
+      client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, {
+        startWorkflowOperation,
+        updateId: WAIT_FOR_AUTH_URLS_UPDATE_ID,
+      }),
     );
   } catch {
     // The wait passed, the saga closed first, or the server is down: the plain start after this
     // tells which, and answers 503 for the last.
+    return undefined;
+  }
+}
+
+/** Least time given to the fresh answer: the saga has its URLs, so one workflow task gives it. */
+const ASK_AGAIN_MIN_MS = 2_000;
+
+/**
+ * The running saga's status now, through a `waitForAuthUrls` of its own: the shared one may hold the
+ * status of when the URLs came out (a slot completed or a URL issued again since). Undefined when
+ * the saga closed or no worker answered in time; the caller then keeps the shared answer.
+ */
+async function askAgain(
+  client: Client,
+  desc: WorkflowExecutionDescription,
+  deadline: number,
+): Promise<ConnectionStatus | undefined> {
+  if (!isRunning(desc)) return undefined;
+  const handle = client.workflow.getHandle(desc.workflowId, desc.runId);
+  try {
+    return await within(client, Math.max(deadline - Date.now(), ASK_AGAIN_MIN_MS), () =>
+      handle.executeUpdate(waitForAuthUrlsUpdate),
+    );
+  } catch {
     return undefined;
   }
 }

@@ -119,6 +119,14 @@ export const reissueAuthUrlUpdate = defineUpdate<ReissueAuthUrlResult, [ReissueA
  */
 export const waitForAuthUrlsUpdate = defineUpdate<ConnectionStatus, []>('waitForAuthUrls');
 
+/**
+ * The id every POST gives its `waitForAuthUrls`: Temporal runs one update per id and run, so a POST
+ * that comes while the saga is still before its URLs joins the wait already in the saga instead of
+ * costing a workflow task, and a retrying partner adds nothing to the history. Later calls with it
+ * get the answer stored when the URLs came out (the API then asks afresh, api/saga-start.ts).
+ */
+export const WAIT_FOR_AUTH_URLS_UPDATE_ID = 'wait-for-auth-urls';
+
 /** ApplicationFailure types of the saga's own failures and refusals (Tray's are in activity-types). */
 export const FAILURE_TYPES = {
   authTimeout: 'AuthTimeout',

@@ -9,7 +9,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startConnection } from '../api/saga-commands.js';
 import { getConnectionStatus } from '../api/saga-reads.js';
 import type { ConnectionStatus, ConnectInput } from '../common/messages.js';
-import { connectionIdFor, WORKFLOW_TYPE } from '../common/messages.js';
+import { connectionIdFor, WAIT_FOR_AUTH_URLS_UPDATE_ID, WORKFLOW_TYPE } from '../common/messages.js';
 import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -126,6 +126,65 @@ describe('POST /v1/connections', () => {
     assert.deepEqual(codes, [200, 200, 200, 200, 201], JSON.stringify(results.map((r) => r.body)));
     assert.equal(new Set(results.map((r) => r.body.runId)).size, 1);
     assert.ok(results.filter((r) => r.status === 200).every((r) => r.body.existing === true));
+  });
+
+  test('POSTs before the URLs wait on the saga’s one update; a later POST shows the saga as it is now', async () => {
+    const body = input();
+    // Armed for more than one create: a saga of an earlier test may still be creating its instance.
+    stack.emulator.emulator.faults.add({
+      operation: 'createSolutionInstance',
+      kind: 'delay',
+      delayMs: 3000,
+      times: 20,
+    });
+    let connectionId: string;
+    try {
+      const first = await call('POST', '/v1/connections?wait=1', body);
+      assert.equal(first.status, 201, first.text);
+      assert.ok(
+        first.body.authSlots.every((s: any) => s.url === undefined),
+        'the wait passed first',
+      );
+      const second = await call('POST', '/v1/connections?wait=1', body);
+      assert.equal(second.status, 200, second.text);
+      const third = await call('POST', '/v1/connections?wait=30', body);
+      assert.equal(third.status, 200, third.text);
+      assert.ok(
+        third.body.authSlots.every((s: any) => /\?code=/.test(s.url)),
+        third.text,
+      );
+      connectionId = first.body.connectionId as string;
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+    const history = await stack.client.workflow.getHandle(connectionId).fetchHistory();
+    const accepted = (history.events ?? []).flatMap((e) => {
+      const id = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId;
+      return id ? [id] : [];
+    });
+    // The three POSTs share one update; the third (not the starter) asks once more for the status now.
+    assert.deepEqual(accepted.length, 2, JSON.stringify(accepted));
+    assert.equal(accepted[0], WAIT_FOR_AUTH_URLS_UPDATE_ID);
+
+    // One slot completed since the shared update answered: a POST now says so.
+    const { userId } = await statusOf(connectionId);
+    const authId = stack.emulator.emulator.store.createAuthentication(userId as string, 'slack');
+    const signed = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId });
+    const hook = await fetch(stack.webhookUrl, {
+      method: 'POST',
+      headers: signed.headers,
+      body: signed.body,
+    });
+    assert.equal(hook.status, 202);
+    await pollUntil(
+      async () =>
+        (await statusOf(connectionId)).authSlots.find((s) => s.externalAuthId === 'slack')?.state ===
+        'completed',
+      { timeoutMs: 30_000, what: 'the slack slot to be completed' },
+    );
+    const later = await call('POST', '/v1/connections?wait=5', body);
+    assert.equal(later.status, 200, later.text);
+    assert.equal(later.body.authSlots.find((s: any) => s.externalAuthId === 'slack').state, 'completed');
   });
 
   test('sets the memo and the search attributes at start', async () => {
