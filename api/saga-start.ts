@@ -91,10 +91,24 @@ export async function startAndWaitForUrls(
   const requestId = randomUUID();
   if (waitMs > 0) {
     const deadline = Date.now() + waitMs;
-    const answered = await updateWithStart(client, taskQueue, input, connectionId, requestId, waitMs);
+    let answered = await updateWithStart(client, taskQueue, input, connectionId, requestId, waitMs);
     // The run the update reached, unless it gave no answer (no worker, the wait passed, the saga
     // closed first): then whatever run the server holds, if this request started it or it runs.
-    const desc = await describeIfAny(client, connectionId, answered?.runId);
+    let desc = await describeIfAny(client, connectionId, answered?.runId);
+    if (desc && !isRunning(desc) && !startedBy(desc, requestId) && deadline > Date.now()) {
+      // The shared update id named an ended run's update, so the server answered from that run (or
+      // refused) instead of starting a new one: ask again under this request's own id.
+      answered = await updateWithStart(
+        client,
+        taskQueue,
+        input,
+        connectionId,
+        requestId,
+        deadline - Date.now(),
+        requestId,
+      );
+      desc = await describeIfAny(client, connectionId, answered?.runId);
+    }
     if (desc && (answered || startedBy(desc, requestId) || isRunning(desc))) {
       const created = startedBy(desc, requestId);
       // A saga this request did not start may have answered the shared update long ago.
@@ -108,7 +122,10 @@ export async function startAndWaitForUrls(
   return { status: await getConnectionStatus(client, connectionId, 0), created };
 }
 
-/** The update's answer, or undefined when it gave none within `waitMs` or the saga closed first. */
+/**
+ * The update's answer, or undefined when it gave none within `waitMs` or the saga closed first.
+ * `updateId` is the shared one, unless the saga that id reached had ended.
+ */
 async function updateWithStart(
   client: Client,
   taskQueue: string,
@@ -116,6 +133,7 @@ async function updateWithStart(
   connectionId: string,
   requestId: string,
   waitMs: number,
+  updateId = WAIT_FOR_AUTH_URLS_UPDATE_ID,
 ): Promise<ConnectionStatus | undefined> {
   const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPE, {
     ...startOptions(taskQueue, input, connectionId, requestId),
@@ -125,7 +143,7 @@ async function updateWithStart(
     return await within(client, waitMs, () =>
       client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, {
         startWorkflowOperation,
-        updateId: WAIT_FOR_AUTH_URLS_UPDATE_ID,
+        updateId,
       }),
     );
   } catch {

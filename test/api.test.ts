@@ -187,6 +187,32 @@ describe('POST /v1/connections', () => {
     assert.equal(later.body.authSlots.find((s: any) => s.externalAuthId === 'slack').state, 'completed');
   });
 
+  test('a saga that ended before its URLs, POSTed again: a new run, and the POST waits for its URLs', async () => {
+    const body = input();
+    stack.emulator.emulator.faults.add({
+      operation: 'createSolutionInstance',
+      kind: 'delay',
+      delayMs: 3000,
+      times: 20,
+    });
+    let first: Awaited<ReturnType<typeof call>>;
+    try {
+      first = await call('POST', '/v1/connections?wait=1', body);
+      assert.equal(first.status, 201, first.text);
+      // Ends with the shared update still waiting in it.
+      await stack.client.workflow.getHandle(first.body.connectionId).terminate('ended before its URLs');
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+    const again = await call('POST', '/v1/connections?wait=30', body);
+    assert.equal(again.status, 201, again.text);
+    assert.notEqual(again.body.runId, first.body.runId);
+    assert.ok(
+      again.body.authSlots.every((s: any) => /\?code=/.test(s.url)),
+      again.text,
+    );
+  });
+
   test('sets the memo and the search attributes at start', async () => {
     const body = input({ authSlots: ['slack'], solutionId: 'sol-1' });
     const res = await call('POST', '/v1/connections?wait=0', body);
