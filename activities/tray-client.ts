@@ -3,9 +3,15 @@
  * `ApplicationFailure` whose type (TRAY_FAILURE_TYPES) and `nonRetryable` flag tell Temporal whether
  * retrying can help, and whose message never carries a token.
  */
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
-import { ClientError, GraphQLClient, type Variables } from 'graphql-request';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+
+/** A GraphQL operation's variables. */
+export type Variables = Record<string, unknown>;
 
 /** Tray's GraphQL endpoint and auth-only dialog host per region (docs/tray.md). */
 export const REGION_ENDPOINTS = {
@@ -72,7 +78,7 @@ const MAX_RETRY_AFTER_MS = 10 * 60_000;
 /** Creates a client bound to one endpoint and master token; user tokens are passed per request. */
 export function createTrayClient(options: TrayClientOptions): TrayClient {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const client = new GraphQLClient(options.graphqlUrl);
+  const post = jsonPoster(options.graphqlUrl);
 
   return {
     async request<T>(
@@ -85,16 +91,15 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
       const token = auth === 'master' ? options.masterToken : auth.userToken;
       const secrets = [options.masterToken, token];
       const outer = requestOptions.signal;
-      const timeout = AbortSignal.timeout(timeoutMs);
       let data: T | undefined;
       try {
-        const response = await client.rawRequest<T>({
-          query: document,
-          variables,
-          requestHeaders: { authorization: `Bearer ${token}` },
-          signal: outer ? AbortSignal.any([outer, timeout]) : timeout,
-        });
-        data = response.data;
+        const answer = await post(
+          JSON.stringify({ query: document, ...(variables ? { variables } : {}) }),
+          `Bearer ${token}`,
+          timeoutMs,
+          outer,
+        );
+        data = graphqlData<T>(answer);
       } catch (error) {
         if (outer?.aborted) {
           throw failure(
@@ -117,6 +122,133 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
       return data;
     },
   };
+}
+
+/** Tray answered with an HTTP error or GraphQL errors. */
+class TrayAnswerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: GraphQLErrorLike[],
+    readonly headers: IncomingHttpHeaders,
+  ) {
+    super(`HTTP ${status}`);
+    this.name = 'TrayAnswerError';
+  }
+}
+
+interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** The answer's `data`; throws TrayAnswerError for an HTTP error or GraphQL errors (as `errors`). */
+function graphqlData<T>(answer: HttpAnswer): T | undefined {
+  let json: { data?: T; errors?: unknown } | undefined;
+  try {
+    json = JSON.parse(answer.body) as typeof json;
+  } catch (error) {
+    // A proxy's error page: judged by its status; a 2xx that is not JSON is a network fault.
+    if (answer.status >= 200 && answer.status < 300) throw error;
+  }
+  const errors = Array.isArray(json?.errors) ? (json.errors as GraphQLErrorLike[]) : [];
+  if (answer.status < 200 || answer.status >= 300 || errors.length > 0) {
+    throw new TrayAnswerError(answer.status, errors, answer.headers);
+  }
+  return json?.data;
+}
+
+/** Beyond this an answer is cut off as a network fault: nothing Tray sends here comes near it. */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * POSTs JSON over node's http(s) with kept-alive connections. fetch spent about three times the CPU
+ * per request (streams, abort signals), which a worker pays for every Tray request of every saga.
+ */
+function jsonPoster(url: string) {
+  const target = new URL(url);
+  const transport = target.protocol === 'https:' ? https : http;
+  const agent = new transport.Agent({ keepAlive: true });
+  return (body: string, authorization: string, timeoutMs: number, signal?: AbortSignal) =>
+    new Promise<HttpAnswer>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError());
+      const req = transport.request(target, {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          'accept-encoding': 'gzip, deflate, br',
+          'content-length': Buffer.byteLength(body),
+          authorization,
+        },
+      });
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        outcome();
+      };
+      const fail = (error: Error) => {
+        if (settled) return;
+        settle(() => reject(error));
+        req.destroy();
+      };
+      const timer = setTimeout(() => fail(timeoutError(timeoutMs)), timeoutMs);
+      const onAbort = () => fail(abortError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', fail);
+      req.once('response', (res) => {
+        res.on('error', fail);
+        const stream = decoded(res);
+        const chunks: Buffer[] = [];
+        let size = 0;
+        stream.on('error', fail);
+        stream.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) fail(new Error('the answer is too large'));
+          else chunks.push(chunk);
+        });
+        stream.once('end', () =>
+          settle(() =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          ),
+        );
+      });
+      req.end(body);
+    });
+}
+
+function decoded(res: http.IncomingMessage): Readable {
+  switch (res.headers['content-encoding']?.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return res.pipe(createGunzip());
+    case 'deflate':
+      return res.pipe(createInflate());
+    case 'br':
+      return res.pipe(createBrotliDecompress());
+    default:
+      return res;
+  }
+}
+
+function timeoutError(ms: number): Error {
+  const error = new Error(`no answer within ${ms} ms`);
+  error.name = 'TimeoutError';
+  return error;
+}
+
+function abortError(): Error {
+  const error = new Error('aborted');
+  error.name = 'AbortError';
+  return error;
 }
 
 /** The GraphQL operation name a document declares, for errors, metrics and spans. */
@@ -163,9 +295,8 @@ function classifyError(
   timeoutMs: number,
   attempt?: number,
 ): ApplicationFailure {
-  if (error instanceof ClientError) {
-    const status = error.response.status;
-    const errors = (error.response.errors ?? []) as GraphQLErrorLike[];
+  if (error instanceof TrayAnswerError) {
+    const { status, errors } = error;
     const first = errors[0];
     const trayMessage = sanitize(typeof first?.message === 'string' ? first.message : '', secrets);
     const rawCode = first?.extensions?.code;
@@ -221,8 +352,8 @@ function classifyError(
     );
   }
 
-  // fetch reports resets, refused connections and dropped sockets as a TypeError with a coded cause;
-  // an unparsable 2xx body (a proxy's error page) lands here too. All of them may pass on a retry.
+  // Resets, refused connections and dropped sockets carry a code (ECONNRESET, …); an unparsable 2xx
+  // body (a proxy's error page) lands here too. All of them may pass on a retry.
   const causeCode = networkCode(error);
   return failure(
     TRAY_FAILURE_TYPES.transient,
@@ -243,9 +374,8 @@ function networkCode(error: unknown): string | undefined {
 }
 
 /** `Retry-After` as seconds or an HTTP date (RFC 9110), capped; undefined when absent or unreadable. */
-function retryAfterMs(error: ClientError, now = Date.now()): number | undefined {
-  const headers = error.response.headers as Headers | undefined;
-  const value = (typeof headers?.get === 'function' ? headers.get('retry-after') : null)?.trim();
+function retryAfterMs(error: TrayAnswerError, now = Date.now()): number | undefined {
+  const value = error.headers['retry-after']?.trim();
   if (!value) return undefined;
   const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
   return Number.isFinite(ms) && ms > 0 ? Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS) : undefined;

@@ -5,12 +5,11 @@
  * token leaves this module.
  */
 import { Context } from '@temporalio/activity';
-import type { Variables } from 'graphql-request';
 import { AUTHORIZE_USER } from './documents.js';
 import type { AsUser, SealedUserToken } from '../common/activity-types.js';
 import type { UserTokenCache } from './token-cache.js';
 import type { TokenSealer } from './token-seal.js';
-import { trayErrorDetails, type TrayAuth, type TrayClient } from './tray-client.js';
+import { trayErrorDetails, type TrayAuth, type TrayClient, type Variables } from './tray-client.js';
 
 export interface TraySession {
   /** Abandoned when the running activity is cancelled or times out. */

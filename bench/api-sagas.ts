@@ -10,6 +10,7 @@ import { connectionIdFor } from '../common/messages.js';
 import type { ConnectionStatus } from '../common/messages.js';
 import { memoOf } from '../api/saga-reads.js';
 import type { Emulator } from '../emulator/server.js';
+import { request, type HttpAnswer, type HttpRequestInit } from './http.js';
 import { type SagaTiming, type TimedPlan } from './timing.js';
 import type { WireTap } from './wire-meter.js';
 import { abortable } from '../dev/async.js';
@@ -34,8 +35,8 @@ const MAX_503_RETRIES = 5;
 const RETRY_503_MS = 1000;
 const CLOSED = new Set(['completed', 'failed', 'timed_out', 'cancelled', 'compensating']);
 
-async function call(ctx: ApiContext, path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${ctx.api}${path}`, { ...init, signal: ctx.signal });
+function call(ctx: ApiContext, path: string, init: HttpRequestInit = {}): Promise<HttpAnswer> {
+  return request(`${ctx.api}${path}`, { ...init, signal: ctx.signal });
 }
 
 /** POSTs until every slot has a URL; throws when the saga closes first or the API refuses. */
@@ -55,7 +56,7 @@ export async function postUntilUrls(
   let unavailable = 0;
   for (let attempt = 0; ; attempt++) {
     const res = await call(ctx, `/v1/connections?wait=${WAIT_SECONDS}`, { method: 'POST', headers, body });
-    const status = (await res.json()) as ConnectionStatus & { error?: { message?: string } };
+    const status = JSON.parse(res.text) as ConnectionStatus & { error?: { message?: string } };
     // A partner retries a 503 (Temporal busy or unreachable) shortly; the saga may have started anyway.
     if (res.status === 503 && unavailable < MAX_503_RETRIES) {
       unavailable++;
@@ -78,18 +79,16 @@ export async function postUntilUrls(
 export async function authorise(ctx: ApiContext, status: ConnectionStatus): Promise<void> {
   for (const slot of status.authSlots) {
     const url = new URL(slot.url ?? '');
-    const page = await fetch(url, { signal: ctx.signal });
-    const html = await page.text();
+    const page = await request(url, { signal: ctx.signal });
     if (page.status !== 200) throw new Error(`dialog GET answered ${page.status}`);
-    const code = /name="code" value="([^"]*)"/.exec(html)?.[1] ?? '';
-    const posted = await fetch(`${url.origin}${url.pathname}`, {
+    const code = /name="code" value="([^"]*)"/.exec(page.text)?.[1] ?? '';
+    const posted = await request(`${url.origin}${url.pathname}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ code: code.replace(/&amp;/g, '&') }).toString(),
       signal: ctx.signal,
     });
-    const answer = await posted.text();
-    if (posted.status !== 200 || !answer.includes('Connected')) {
+    if (posted.status !== 200 || !posted.text.includes('Connected')) {
       throw new Error(`dialog POST answered ${posted.status} for slot ${slot.externalAuthId}`);
     }
   }
@@ -103,6 +102,17 @@ export async function authorise(ctx: ApiContext, status: ConnectionStatus): Prom
  */
 export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus): Promise<number> {
   const at = await ctx.tap.whenEnabled(status.userId ?? '', ctx.signal);
+  // Usually the run closes as it completes: looking again then, not on the next poll, keeps the
+  // poll's interval out of the phase's length (the floor awaits its results the same way).
+  const closed = ctx.client
+    .withAbortSignal(ctx.signal, () =>
+      ctx.client.workflow.getHandle(status.connectionId, status.runId, { followRuns: false }).result(),
+    )
+    .then(
+      () => undefined,
+      () => undefined,
+    );
+  let woken = false;
   for (;;) {
     const desc = await ctx.client.withAbortSignal(ctx.signal, () =>
       ctx.client.workflow.getHandle(status.connectionId).describe(),
@@ -112,7 +122,9 @@ export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus):
     if (desc.status.name !== 'RUNNING' || (step !== undefined && CLOSED.has(step))) {
       throw new Error(`saga ended ${desc.status.name} at step ${step ?? '?'}`);
     }
-    await abortable(ctx.signal, DESCRIBE_POLL_MS);
+    const pause = abortable(ctx.signal, DESCRIBE_POLL_MS);
+    // Woken once: a run still open after that (tidying up) is polled at the usual pace.
+    await (woken ? pause : Promise.race([pause, closed.then(() => (woken = true))]));
   }
   const instance = ctx.emulator.store.instances.get(status.solutionInstanceId ?? '');
   if (!instance?.enabled || instance.authValues.length !== ctx.slotIds.length) {

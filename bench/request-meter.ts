@@ -5,7 +5,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { Kind, parse } from 'graphql';
-import type { Variables } from 'graphql-request';
+import type { Variables } from '../activities/tray-client.js';
 import type { TrayClient } from '../activities/index.js';
 import type { TrayAuth } from '../activities/tray-client.js';
 

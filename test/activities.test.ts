@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -490,6 +493,112 @@ describe('error classification', () => {
       type: TRAY_FAILURE_TYPES.transient,
       nonRetryable: false,
     });
+  });
+});
+
+describe('the HTTP answers a proxy or Tray may give', () => {
+  let server: Server;
+  let url: string;
+  let answer: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
+  before(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => answer(req, res));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const tray = () => createTrayClient({ graphqlUrl: url, masterToken: 'mt-answers', timeoutMs: 2000 });
+  const findUser = () => tray().request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master');
+
+  test('a gzip-encoded answer is read', async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(gzipSync(JSON.stringify({ data: { users: { edges: [] } } })));
+    };
+    assert.deepEqual(await findUser(), { users: { edges: [] } });
+  });
+
+  test('a proxy’s 502 page is a retryable TrayTransientError naming the status', async () => {
+    answer = (_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html>Bad Gateway</html>');
+    };
+    const error = await expectFailure(findUser(), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+    });
+    assert.equal(trayErrorDetails(error)?.httpStatus, 502);
+  });
+
+  test('a 200 that is not JSON is a retryable network fault', async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>maintenance</html>');
+    };
+    await expectFailure(findUser(), { type: TRAY_FAILURE_TYPES.transient, nonRetryable: false });
+  });
+
+  test('a connection dropped before the answer is a retryable fault with its code', async () => {
+    answer = (req) => req.socket.destroy();
+    const error = await expectFailure(findUser(), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+    });
+    assert.equal(trayErrorDetails(error)?.code, 'ECONNRESET');
+  });
+
+  test('a connection dropped halfway through the answer is a retryable fault', async () => {
+    answer = (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"data":');
+      setTimeout(() => req.socket.destroy(), 20);
+    };
+    await expectFailure(findUser(), { type: TRAY_FAILURE_TYPES.transient, nonRetryable: false });
+  });
+
+  test('an answer that never ends runs into the timeout', async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"data":');
+    };
+    const error = await expectFailure(findUser(), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+    });
+    assert.equal(trayErrorDetails(error)?.code, 'timeout');
+  });
+
+  test('HTTP 429 with a Retry-After date: rate limited, the wait taken from the date', async () => {
+    answer = (_req, res) => {
+      res.writeHead(429, {
+        'content-type': 'application/json',
+        'retry-after': new Date(Date.now() + 30_000).toUTCString(),
+      });
+      res.end(JSON.stringify({ errors: [{ message: 'slow down' }] }));
+    };
+    const error = await expectFailure(findUser(), {
+      type: TRAY_FAILURE_TYPES.rateLimited,
+      nonRetryable: false,
+    });
+    const waitMs = trayErrorDetails(error)?.retryAfterMs ?? 0;
+    assert.ok(waitMs > 25_000 && waitMs <= 31_000, String(waitMs));
+  });
+
+  test('kept-alive connections: many requests, few sockets', async () => {
+    const sockets = new Set<unknown>();
+    answer = (req, res) => {
+      sockets.add(req.socket);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: { users: { edges: [] } } }));
+    };
+    const client = tray();
+    for (let i = 0; i < 20; i++) await client.request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master');
+    assert.equal(sockets.size, 1);
   });
 });
 
