@@ -3,12 +3,9 @@
  * `ApplicationFailure` whose type (TRAY_FAILURE_TYPES) and `nonRetryable` flag tell Temporal whether
  * retrying can help, and whose message never carries a token.
  */
-import http, { type IncomingHttpHeaders } from 'node:http';
-import https from 'node:https';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { graphqlData, jsonPoster, TrayAnswerError, type GraphQLErrorLike } from './tray-http.js';
 
 /** A GraphQL operation's variables. */
 export type Variables = Record<string, unknown>;
@@ -124,141 +121,9 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
   };
 }
 
-/** Tray answered with an HTTP error or GraphQL errors. */
-class TrayAnswerError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: GraphQLErrorLike[],
-    readonly headers: IncomingHttpHeaders,
-  ) {
-    super(`HTTP ${status}`);
-    this.name = 'TrayAnswerError';
-  }
-}
-
-interface HttpAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** The answer's `data`; throws TrayAnswerError for an HTTP error or GraphQL errors (as `errors`). */
-function graphqlData<T>(answer: HttpAnswer): T | undefined {
-  let json: { data?: T; errors?: unknown } | undefined;
-  try {
-    json = JSON.parse(answer.body) as typeof json;
-  } catch (error) {
-    // A proxy's error page: judged by its status; a 2xx that is not JSON is a network fault.
-    if (answer.status >= 200 && answer.status < 300) throw error;
-  }
-  const errors = Array.isArray(json?.errors) ? (json.errors as GraphQLErrorLike[]) : [];
-  if (answer.status < 200 || answer.status >= 300 || errors.length > 0) {
-    throw new TrayAnswerError(answer.status, errors, answer.headers);
-  }
-  return json?.data;
-}
-
-/** Beyond this an answer is cut off as a network fault: nothing Tray sends here comes near it. */
-const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
-
-/**
- * POSTs JSON over node's http(s) with kept-alive connections. fetch spent about three times the CPU
- * per request (streams, abort signals), which a worker pays for every Tray request of every saga.
- */
-function jsonPoster(url: string) {
-  const target = new URL(url);
-  const transport = target.protocol === 'https:' ? https : http;
-  const agent = new transport.Agent({ keepAlive: true });
-  return (body: string, authorization: string, timeoutMs: number, signal?: AbortSignal) =>
-    new Promise<HttpAnswer>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortError());
-      const req = transport.request(target, {
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json, application/json',
-          'accept-encoding': 'gzip, deflate, br',
-          'content-length': Buffer.byteLength(body),
-          authorization,
-        },
-      });
-      let settled = false;
-      const settle = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        outcome();
-      };
-      const fail = (error: Error) => {
-        if (settled) return;
-        settle(() => reject(error));
-        req.destroy();
-      };
-      const timer = setTimeout(() => fail(timeoutError(timeoutMs)), timeoutMs);
-      const onAbort = () => fail(abortError());
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', fail);
-      req.once('response', (res) => {
-        res.on('error', fail);
-        const stream = decoded(res);
-        const chunks: Buffer[] = [];
-        let size = 0;
-        stream.on('error', fail);
-        stream.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) fail(new Error('the answer is too large'));
-          else chunks.push(chunk);
-        });
-        stream.once('end', () =>
-          settle(() =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          ),
-        );
-      });
-      req.end(body);
-    });
-}
-
-function decoded(res: http.IncomingMessage): Readable {
-  switch (res.headers['content-encoding']?.trim().toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return res.pipe(createGunzip());
-    case 'deflate':
-      return res.pipe(createInflate());
-    case 'br':
-      return res.pipe(createBrotliDecompress());
-    default:
-      return res;
-  }
-}
-
-function timeoutError(ms: number): Error {
-  const error = new Error(`no answer within ${ms} ms`);
-  error.name = 'TimeoutError';
-  return error;
-}
-
-function abortError(): Error {
-  const error = new Error('aborted');
-  error.name = 'AbortError';
-  return error;
-}
-
 /** The GraphQL operation name a document declares, for errors, metrics and spans. */
 export function operationName(document: string): string {
   return /\b(?:query|mutation)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(document)?.[1] ?? 'anonymous';
-}
-
-interface GraphQLErrorLike {
-  message?: unknown;
-  extensions?: { code?: unknown; name?: unknown };
 }
 
 function isRateLimitError(error: GraphQLErrorLike): boolean {
