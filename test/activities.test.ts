@@ -513,21 +513,26 @@ describe('the HTTP answers a proxy or Tray may give', () => {
     await new Promise((resolve) => server.close(resolve));
   });
   const tray = () => createTrayClient({ graphqlUrl: url, masterToken: 'mt-answers', timeoutMs: 2000 });
+  /** Answers every request with this status, headers and body. */
+  const answerWith =
+    (status: number, headers: Record<string, string>, body: string | Buffer) =>
+    (_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(status, headers);
+      res.end(body);
+    };
   const findUser = () => tray().request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master');
 
   test('a gzip-encoded answer is read', async () => {
-    answer = (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-      res.end(gzipSync(JSON.stringify({ data: { users: { edges: [] } } })));
-    };
+    answer = answerWith(
+      200,
+      { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      gzipSync(JSON.stringify({ data: { users: { edges: [] } } })),
+    );
     assert.deepEqual(await findUser(), { users: { edges: [] } });
   });
 
   test('a proxy’s 502 page is a retryable TrayTransientError naming the status', async () => {
-    answer = (_req, res) => {
-      res.writeHead(502, { 'content-type': 'text/html' });
-      res.end('<html>Bad Gateway</html>');
-    };
+    answer = answerWith(502, { 'content-type': 'text/html' }, '<html>Bad Gateway</html>');
     const error = await expectFailure(findUser(), {
       type: TRAY_FAILURE_TYPES.transient,
       nonRetryable: false,
@@ -536,10 +541,7 @@ describe('the HTTP answers a proxy or Tray may give', () => {
   });
 
   test('a 200 that is not JSON is a retryable network fault', async () => {
-    answer = (_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end('<html>maintenance</html>');
-    };
+    answer = answerWith(200, { 'content-type': 'text/html' }, '<html>maintenance</html>');
     await expectFailure(findUser(), { type: TRAY_FAILURE_TYPES.transient, nonRetryable: false });
   });
 
@@ -574,13 +576,11 @@ describe('the HTTP answers a proxy or Tray may give', () => {
   });
 
   test('HTTP 429 with a Retry-After date: rate limited, the wait taken from the date', async () => {
-    answer = (_req, res) => {
-      res.writeHead(429, {
-        'content-type': 'application/json',
-        'retry-after': new Date(Date.now() + 30_000).toUTCString(),
-      });
-      res.end(JSON.stringify({ errors: [{ message: 'slow down' }] }));
-    };
+    answer = answerWith(
+      429,
+      { 'content-type': 'application/json', 'retry-after': new Date(Date.now() + 30_000).toUTCString() },
+      JSON.stringify({ errors: [{ message: 'slow down' }] }),
+    );
     const error = await expectFailure(findUser(), {
       type: TRAY_FAILURE_TYPES.rateLimited,
       nonRetryable: false,

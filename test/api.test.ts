@@ -86,6 +86,29 @@ function untilStep(
   );
 }
 
+/** Every instance create takes 3 s; armed for more than one, as an earlier test's saga may still create. */
+function slowCreates(): void {
+  stack.emulator.emulator.faults.add({
+    operation: 'createSolutionInstance',
+    kind: 'delay',
+    delayMs: 3000,
+    times: 20,
+  });
+}
+
+/** The end user authorizes `slot`: its webhook is sent, then GET shows the slot completed with it. */
+async function completeSlot(connectionId: string, userId: string, slot: string): Promise<void> {
+  const authId = stack.emulator.emulator.store.createAuthentication(userId, slot);
+  const signed = stack.signWebhook({ connectionId, externalAuthId: slot, authId });
+  const hook = await fetch(stack.webhookUrl, { method: 'POST', headers: signed.headers, body: signed.body });
+  assert.equal(hook.status, 202);
+  await pollUntil(
+    async () =>
+      (await statusOf(connectionId)).authSlots.find((s) => s.externalAuthId === slot)?.authId === authId,
+    { timeoutMs: 30_000, what: `the ${slot} slot to be completed` },
+  );
+}
+
 describe('POST /v1/connections', () => {
   test('starts a saga: 201 with every auth URL; the same request again is 200 existing', async () => {
     const body = input();
@@ -130,13 +153,7 @@ describe('POST /v1/connections', () => {
 
   test('POSTs before the URLs wait on the saga’s one update; a later POST shows the saga as it is now', async () => {
     const body = input();
-    // Armed for more than one create: a saga of an earlier test may still be creating its instance.
-    stack.emulator.emulator.faults.add({
-      operation: 'createSolutionInstance',
-      kind: 'delay',
-      delayMs: 3000,
-      times: 20,
-    });
+    slowCreates();
     let connectionId: string;
     try {
       const first = await call('POST', '/v1/connections?wait=1', body);
@@ -167,21 +184,7 @@ describe('POST /v1/connections', () => {
     assert.equal(accepted[0], WAIT_FOR_AUTH_URLS_UPDATE_ID);
 
     // One slot completed since the shared update answered: a POST now says so.
-    const { userId } = await statusOf(connectionId);
-    const authId = stack.emulator.emulator.store.createAuthentication(userId as string, 'slack');
-    const signed = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId });
-    const hook = await fetch(stack.webhookUrl, {
-      method: 'POST',
-      headers: signed.headers,
-      body: signed.body,
-    });
-    assert.equal(hook.status, 202);
-    await pollUntil(
-      async () =>
-        (await statusOf(connectionId)).authSlots.find((s) => s.externalAuthId === 'slack')?.state ===
-        'completed',
-      { timeoutMs: 30_000, what: 'the slack slot to be completed' },
-    );
+    await completeSlot(connectionId, (await statusOf(connectionId)).userId as string, 'slack');
     const later = await call('POST', '/v1/connections?wait=5', body);
     assert.equal(later.status, 200, later.text);
     assert.equal(later.body.authSlots.find((s: any) => s.externalAuthId === 'slack').state, 'completed');
@@ -189,12 +192,7 @@ describe('POST /v1/connections', () => {
 
   test('a saga that ended before its URLs, POSTed again: a new run, and the POST waits for its URLs', async () => {
     const body = input();
-    stack.emulator.emulator.faults.add({
-      operation: 'createSolutionInstance',
-      kind: 'delay',
-      delayMs: 3000,
-      times: 20,
-    });
+    slowCreates();
     let first: Awaited<ReturnType<typeof call>>;
     try {
       first = await call('POST', '/v1/connections?wait=1', body);
@@ -566,24 +564,7 @@ describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
     );
 
     // Complete one of the two slots through the webhook; reissuing it is then a conflict.
-    const authId = stack.emulator.emulator.store.createAuthentication(post.body.userId, 'slack');
-    const signed = stack.signWebhook({
-      connectionId: post.body.connectionId,
-      externalAuthId: 'slack',
-      authId,
-    });
-    const hook = await fetch(stack.webhookUrl, {
-      method: 'POST',
-      headers: signed.headers,
-      body: signed.body,
-    });
-    assert.equal(hook.status, 202);
-    await pollUntil(
-      async () =>
-        (await statusOf(post.body.connectionId)).authSlots.find((s) => s.externalAuthId === 'slack')
-          ?.authId === authId,
-      { timeoutMs: 30_000, what: 'the slack slot to be completed' },
-    );
+    await completeSlot(post.body.connectionId, post.body.userId, 'slack');
     assertError(await call('POST', `/v1/connections/${id}/auth-urls/slack`), 409, 'slot_completed');
   });
 
