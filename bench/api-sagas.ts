@@ -102,8 +102,8 @@ export async function authorise(ctx: ApiContext, status: ConnectionStatus): Prom
  */
 export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus): Promise<number> {
   const at = await ctx.tap.whenEnabled(status.userId ?? '', ctx.signal);
-  // Usually the run closes as it completes: looking again then, not on the next poll, keeps the
-  // poll's interval out of the phase's length (the floor awaits its results the same way).
+  // Looking when the run closes, not on the next poll, keeps the poll's interval out of the phase's
+  // length (the floor awaits its results the same way).
   const closed = ctx.client
     .withAbortSignal(ctx.signal, () =>
       ctx.client.workflow.getHandle(status.connectionId, status.runId, { followRuns: false }).result(),
@@ -112,8 +112,15 @@ export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus):
       () => undefined,
       () => undefined,
     );
+  // Wait before each look: the run usually closes in the workflow task after the enable. Woken by the
+  // close once; a run still open after that (tidying up) is polled at the usual pace.
   let woken = false;
+  const pause = () => {
+    const poll = abortable(ctx.signal, DESCRIBE_POLL_MS);
+    return woken ? poll : Promise.race([poll, closed.then(() => (woken = true))]);
+  };
   for (;;) {
+    await pause();
     const desc = await ctx.client.withAbortSignal(ctx.signal, () =>
       ctx.client.workflow.getHandle(status.connectionId).describe(),
     );
@@ -122,9 +129,6 @@ export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus):
     if (desc.status.name !== 'RUNNING' || (step !== undefined && CLOSED.has(step))) {
       throw new Error(`saga ended ${desc.status.name} at step ${step ?? '?'}`);
     }
-    const pause = abortable(ctx.signal, DESCRIBE_POLL_MS);
-    // Woken once: a run still open after that (tidying up) is polled at the usual pace.
-    await (woken ? pause : Promise.race([pause, closed.then(() => (woken = true))]));
   }
   const instance = ctx.emulator.store.instances.get(status.solutionInstanceId ?? '');
   if (!instance?.enabled || instance.authValues.length !== ctx.slotIds.length) {
