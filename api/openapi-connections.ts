@@ -55,12 +55,16 @@ const startOperation = {
   summary: 'Start (or return the running) connect saga and wait for its auth URLs',
   security: [{ bearer: [] }],
   parameters: [
-    filter('wait', `Seconds to wait for the auth URLs (0..${MAX_WAIT_SECONDS})`, {
-      type: 'number',
-      minimum: 0,
-      maximum: MAX_WAIT_SECONDS,
-      default: DEFAULT_WAIT_SECONDS,
-    }),
+    filter(
+      'wait',
+      `Seconds to wait for the auth URLs (0..${MAX_WAIT_SECONDS}); asking again before they exist joins the same wait`,
+      {
+        type: 'number',
+        minimum: 0,
+        maximum: MAX_WAIT_SECONDS,
+        default: DEFAULT_WAIT_SECONDS,
+      },
+    ),
   ],
   requestBody: { required: true, content: { 'application/json': { schema: ref('ConnectInput') } } },
   responses: {
