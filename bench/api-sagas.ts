@@ -9,8 +9,8 @@ import type { Client } from '@temporalio/client';
 import { connectionIdFor } from '../common/messages.js';
 import type { ConnectionStatus } from '../common/messages.js';
 import { memoOf } from '../api/saga-reads.js';
+import { httpRequest, type HttpAnswer, type HttpRequestOptions } from '../lib/http-request.js';
 import type { Emulator } from '../emulator/server.js';
-import { request, type HttpAnswer, type HttpRequestInit } from './http.js';
 import { type SagaTiming, type TimedPlan } from './timing.js';
 import type { WireTap } from './wire-meter.js';
 import { abortable } from '../dev/async.js';
@@ -35,8 +35,8 @@ const MAX_503_RETRIES = 5;
 const RETRY_503_MS = 1000;
 const CLOSED = new Set(['completed', 'failed', 'timed_out', 'cancelled', 'compensating']);
 
-function call(ctx: ApiContext, path: string, init: HttpRequestInit = {}): Promise<HttpAnswer> {
-  return request(`${ctx.api}${path}`, { ...init, signal: ctx.signal });
+function call(ctx: ApiContext, path: string, init: HttpRequestOptions = {}): Promise<HttpAnswer> {
+  return httpRequest(`${ctx.api}${path}`, { ...init, signal: ctx.signal });
 }
 
 /** POSTs until every slot has a URL; throws when the saga closes first or the API refuses. */
@@ -56,7 +56,7 @@ export async function postUntilUrls(
   let unavailable = 0;
   for (let attempt = 0; ; attempt++) {
     const res = await call(ctx, `/v1/connections?wait=${WAIT_SECONDS}`, { method: 'POST', headers, body });
-    const status = JSON.parse(res.text) as ConnectionStatus & { error?: { message?: string } };
+    const status = JSON.parse(res.body) as ConnectionStatus & { error?: { message?: string } };
     // A partner retries a 503 (Temporal busy or unreachable) shortly; the saga may have started anyway.
     if (res.status === 503 && unavailable < MAX_503_RETRIES) {
       unavailable++;
@@ -79,16 +79,16 @@ export async function postUntilUrls(
 export async function authorise(ctx: ApiContext, status: ConnectionStatus): Promise<void> {
   for (const slot of status.authSlots) {
     const url = new URL(slot.url ?? '');
-    const page = await request(url, { signal: ctx.signal });
+    const page = await httpRequest(url, { signal: ctx.signal });
     if (page.status !== 200) throw new Error(`dialog GET answered ${page.status}`);
-    const code = /name="code" value="([^"]*)"/.exec(page.text)?.[1] ?? '';
-    const posted = await request(`${url.origin}${url.pathname}`, {
+    const code = /name="code" value="([^"]*)"/.exec(page.body)?.[1] ?? '';
+    const posted = await httpRequest(`${url.origin}${url.pathname}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ code: code.replace(/&amp;/g, '&') }).toString(),
       signal: ctx.signal,
     });
-    if (posted.status !== 200 || !posted.text.includes('Connected')) {
+    if (posted.status !== 200 || !posted.body.includes('Connected')) {
       throw new Error(`dialog POST answered ${posted.status} for slot ${slot.externalAuthId}`);
     }
   }

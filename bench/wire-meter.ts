@@ -10,7 +10,7 @@ import express, { type Request, type Response } from 'express';
 import { Kind, parse } from 'graphql';
 import type { Emulator } from '../emulator/server.js';
 import { listen } from '../dev/in-process.js';
-import { request } from './http.js';
+import { httpRequest } from '../lib/http-request.js';
 
 export interface WireRequest {
   /** ms since epoch, when the request reached the emulator. */
@@ -103,10 +103,10 @@ function relay(webhooks: RelayedWebhook[], target: () => string) {
       if (value !== undefined) headers[name] = value;
     }
     try {
-      const answer = await request(target(), { method: 'POST', headers, body: raw });
+      const answer = await httpRequest(target(), { method: 'POST', headers, body: raw });
       record.status = answer.status;
       record.answeredAt = Date.now();
-      res.status(answer.status).type('json').send(answer.text);
+      res.status(answer.status).type('json').send(answer.body);
     } catch (error) {
       res.status(502).json({ error: (error as Error).message });
     }

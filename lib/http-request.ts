@@ -1,0 +1,115 @@
+/**
+ * One HTTP request over node's http(s) with kept-alive connections: the Tray client's transport and
+ * the bench's own calls. fetch spent about three times the CPU per request (streams, abort signals),
+ * which a worker pays for every Tray request of every saga and the bench pays on the cores it
+ * measures. The answer is decoded (gzip, deflate, br) and bounded.
+ */
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+
+export interface HttpAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface HttpRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Unset: no deadline of its own. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Beyond this an answer is cut off as a network fault: nothing sent here comes near it. */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
+const httpAgent = new http.Agent({ keepAlive: true });
+const httpsAgent = new https.Agent({ keepAlive: true });
+
+/**
+ * Resolves with the answer, whatever its status; rejects on a network fault, a timeout (a
+ * TimeoutError) or an abort (an AbortError).
+ */
+export function httpRequest(url: string | URL, options: HttpRequestOptions = {}): Promise<HttpAnswer> {
+  const { method = 'GET', headers = {}, body, timeoutMs, signal } = options;
+  const target = typeof url === 'string' ? new URL(url) : url;
+  const secure = target.protocol === 'https:';
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError());
+    const req = (secure ? https : http).request(target, {
+      method,
+      agent: secure ? httpsAgent : httpAgent,
+      headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
+    });
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      outcome();
+    };
+    const fail = (error: Error) => {
+      if (settled) return;
+      settle(() => reject(error));
+      req.destroy();
+    };
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => fail(timeoutError(timeoutMs)), timeoutMs);
+    const onAbort = () => fail(abortError());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', fail);
+    req.once('response', (res) => {
+      res.on('error', fail);
+      const stream = decoded(res);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('error', fail);
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) fail(new Error('the answer is too large'));
+        else chunks.push(chunk);
+      });
+      stream.once('end', () =>
+        settle(() =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        ),
+      );
+    });
+    req.end(body);
+  });
+}
+
+function decoded(res: http.IncomingMessage): Readable {
+  switch (res.headers['content-encoding']?.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return res.pipe(createGunzip());
+    case 'deflate':
+      return res.pipe(createInflate());
+    case 'br':
+      return res.pipe(createBrotliDecompress());
+    default:
+      return res;
+  }
+}
+
+function timeoutError(ms: number): Error {
+  const error = new Error(`no answer within ${ms} ms`);
+  error.name = 'TimeoutError';
+  return error;
+}
+
+function abortError(): Error {
+  const error = new Error('aborted');
+  error.name = 'AbortError';
+  return error;
+}
