@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { StartedEmulator } from './emulator.js';
@@ -66,13 +65,5 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<C
   return run;
 }
 
-/** A TCP port free on loopback right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** Ports for the servers a test starts: distinct within the run (dev/dev-server.ts). */
+export { freePort } from '../../dev/dev-server.js';
