@@ -91,22 +91,17 @@ export async function startAndWaitForUrls(
   const requestId = randomUUID();
   if (waitMs > 0) {
     const deadline = Date.now() + waitMs;
-    let answered = await updateWithStart(client, taskQueue, input, connectionId, requestId, waitMs);
+    // The shared update id unless `updateId` says otherwise, with what is left of the wait.
+    const ask = (updateId?: string) =>
+      updateWithStart(client, taskQueue, input, connectionId, requestId, deadline - Date.now(), updateId);
+    let answered = await ask();
     // The run the update reached, unless it gave no answer (no worker, the wait passed, the saga
     // closed first): then whatever run the server holds, if this request started it or it runs.
     let desc = await describeIfAny(client, connectionId, answered?.runId);
     if (desc && !isRunning(desc) && !startedBy(desc, requestId) && deadline > Date.now()) {
       // The shared update id named an ended run's update, so the server answered from that run (or
       // refused) instead of starting a new one: ask again under this request's own id.
-      answered = await updateWithStart(
-        client,
-        taskQueue,
-        input,
-        connectionId,
-        requestId,
-        deadline - Date.now(),
-        requestId,
-      );
+      answered = await ask(requestId);
       desc = await describeIfAny(client, connectionId, answered?.runId);
     }
     if (desc && (answered || startedBy(desc, requestId) || isRunning(desc))) {

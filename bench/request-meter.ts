@@ -5,9 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { Kind, parse } from 'graphql';
-import type { Variables } from '../activities/tray-client.js';
 import type { TrayClient } from '../activities/index.js';
-import type { TrayAuth } from '../activities/tray-client.js';
+import type { TrayAuth, Variables } from '../activities/tray-client.js';
 
 export interface MeteredRequest {
   /** ms since epoch, when the request was sent. */
