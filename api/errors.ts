@@ -65,6 +65,12 @@ interface BodyParserError {
   expose?: boolean;
 }
 
+/** A zlib, brotli or zstd failure: the body is not what its Content-Encoding says. */
+function isDecompressionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^(Z_|ERR_BROTLI|ERR_ZSTD|ERR_ZLIB)/.test(code);
+}
+
 /**
  * The last middleware: turns any error into the error shape. Known body-parser failures keep their
  * status; Temporal outages are 503; everything else is a 500 without a stack (which is only logged).
@@ -102,8 +108,17 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       sendError(res, 400, 'invalid_input', 'The request path is not valid percent-encoding');
       return;
     }
-    // Any other client error express or body-parser flags as safe to show (e.g. a body whose
-    // Content-Encoding does not decode).
+    // body-parser passes zlib's own words ("incorrect header check"), which name no culprit.
+    if (isDecompressionError(err)) {
+      sendError(
+        res,
+        400,
+        'bad_request',
+        `The request body does not decode as its Content-Encoding (${String(req.headers['content-encoding'])}) says: ${(err as Error).message}`,
+      );
+      return;
+    }
+    // Any other client error express or body-parser flags as safe to show.
     const status = parserError?.status;
     if (parserError?.expose === true && typeof status === 'number' && status >= 400 && status < 500) {
       sendError(res, status, 'bad_request', (err as Error).message);

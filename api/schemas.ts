@@ -82,7 +82,7 @@ export type ConnectInputBody = z.infer<typeof connectInputSchema>;
 export const MAX_WAIT_SECONDS = 30;
 export const DEFAULT_WAIT_SECONDS = 10;
 export const waitSchema = z
-  .string()
+  .string({ error: 'wait must be given once, as a plain value' })
   .regex(/^[0-9]+(\.[0-9]+)?$/, 'wait must be a number of seconds')
   .transform(Number)
   .pipe(z.number().min(0).max(MAX_WAIT_SECONDS, `wait must be at most ${MAX_WAIT_SECONDS} seconds`));

@@ -477,7 +477,8 @@ describe('odd bodies and lookups', () => {
     });
     const res = await send({ ...signed, headers: { ...signed.headers, 'content-encoding': 'gzip' } });
     assert.equal(res.status, 400, JSON.stringify(res.body));
-    assert.equal(typeof res.body.error.code, 'string');
+    assert.equal(res.body.error.code, 'bad_request');
+    assert.match(res.body.error.message, /Content-Encoding \(gzip\)/);
   });
 });
 

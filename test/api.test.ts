@@ -339,6 +339,15 @@ describe('POST /v1/connections', () => {
     });
   }
 
+  test('400 naming ?wait when it is given twice', async () => {
+    const res = await call('POST', '/v1/connections?wait=1&wait=2', input());
+    assertError(res, 400, 'invalid_input');
+    const wait = (res.body.error.details as { path: string; message: string }[]).find(
+      (p) => p.path === '?wait',
+    );
+    assert.equal(wait?.message, 'wait must be given once, as a plain value');
+  });
+
   // How soon it answers is checked without a worker, in api-access.test.ts.
   test('?wait=0 answers 201 with a valid status object', async () => {
     const res = await call(
