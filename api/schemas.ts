@@ -9,9 +9,12 @@ import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
 
 // Checks the webhook's ids and path parameters; in the connect input it only documents the rule,
 // which `checkConnectInput` decides for the API and the workflow alike.
+/** The type error in the words of the POST's checks: "x is required", "x must be a string". */
+const stringOf = (what: string) =>
+  z.string({ error: (issue) => `${what} ${issue.input === undefined ? 'is required' : 'must be a string'}` });
+
 const id = (what: string, forbidden = '') =>
-  z
-    .string()
+  stringOf(what)
     .min(1, `${what} must not be empty`)
     .max(LIMITS.maxIdLength, `${what} must be at most ${LIMITS.maxIdLength} characters`)
     // Ids become workflow ids and Keyword search attributes: no NUL (PostgreSQL), no lone surrogate (UTF-8).
@@ -90,19 +93,21 @@ export const waitSchema = z
 /** `connect:{externalUserId}:{solutionId}`: two ids of up to 200 characters each, so up to 409. */
 const MAX_CONNECTION_ID_LENGTH = 2 * LIMITS.maxIdLength + 'connect::'.length;
 const connectionId = (what: string) =>
-  z
-    .string()
+  stringOf(what)
     .min(1, `${what} must not be empty`)
     .max(MAX_CONNECTION_ID_LENGTH, `${what} must be at most ${MAX_CONNECTION_ID_LENGTH} characters`);
 export const connectionIdParamSchema = connectionId('connection id');
 
 export const webhookBodySchema = z
-  .object({
-    connectionId: connectionId('connectionId').optional().describe('The connectionId the API handed out'),
-    solutionInstanceId: id('solutionInstanceId').optional().describe('Or the Tray solution instance id'),
-    externalAuthId: id('externalAuthId').describe('The auth slot that was completed'),
-    authId: id('authId').describe('The Tray authentication id the dialog reported'),
-  })
+  .object(
+    {
+      connectionId: connectionId('connectionId').optional().describe('The connectionId the API handed out'),
+      solutionInstanceId: id('solutionInstanceId').optional().describe('Or the Tray solution instance id'),
+      externalAuthId: id('externalAuthId').describe('The auth slot that was completed'),
+      authId: id('authId').describe('The Tray authentication id the dialog reported'),
+    },
+    { error: 'the webhook body must be a JSON object' },
+  )
   .refine((body) => body.connectionId !== undefined || body.solutionInstanceId !== undefined, {
     message: 'one of connectionId or solutionInstanceId is required',
     path: ['connectionId'],

@@ -134,8 +134,26 @@ describe('body', () => {
   test('400 naming each missing field', async () => {
     const res = await send(stack.signWebhook({}));
     assertError(res, 400, 'invalid_input');
-    const paths = (res.body.error.details as { path: string }[]).map((d) => d.path).sort();
-    assert.deepEqual(paths, ['authId', 'connectionId', 'externalAuthId']);
+    const details = (res.body.error.details as { path: string; message: string }[]).sort((a, b) =>
+      a.path.localeCompare(b.path),
+    );
+    assert.deepEqual(details, [
+      { path: 'authId', message: 'authId is required' },
+      { path: 'connectionId', message: 'one of connectionId or solutionInstanceId is required' },
+      { path: 'externalAuthId', message: 'externalAuthId is required' },
+    ]);
+  });
+
+  test('400 in plain words for a wrongly typed field or a body that is not an object', async () => {
+    const typed = await send(
+      stack.signWebhook({ connectionId: 'connect:a:b', externalAuthId: 'slack', authId: 5 }),
+    );
+    assertError(typed, 400, 'invalid_input');
+    assert.deepEqual(typed.body.error.details, [{ path: 'authId', message: 'authId must be a string' }]);
+    const list = await send(stack.signWebhook([]));
+    assertError(list, 400, 'invalid_input');
+    const messages = (list.body.error.details as { message: string }[]).map((d) => d.message);
+    assert.ok(messages.includes('the webhook body must be a JSON object'), JSON.stringify(messages));
   });
 
   for (const [name, payload] of [
