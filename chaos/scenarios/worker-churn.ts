@@ -1,21 +1,22 @@
 /**
- * Three workers on one task queue; every 20 s (quick: 15 s) one of them, picked by the seed, is
- * SIGKILLed and a fresh one started, while a burst of sagas runs.
+ * Three workers on one task queue; every 6 s (quick: 5 s) one of them, picked by the seed, is
+ * SIGKILLed and a fresh one started, while a burst of sagas runs. The burst outlasts the kills
+ * (60 sagas, one every 300 ms), so every kill lands on sagas in flight.
  */
 import type { Scenario } from '../scenario.js';
 import { burst, pause, planSagas } from '../sagas.js';
 
 export const workerChurn: Scenario = {
   name: 'worker-churn',
-  summary: '3 workers on one task queue, one SIGKILLed (and replaced) every 20 s during a burst',
+  summary: '3 workers on one task queue, one SIGKILLed (and replaced) every 6 s during a burst',
   quick: false,
   workers: 3,
   budgetMinutes: [5, 4],
   async run(ctx) {
     const { stack } = ctx;
-    const sagas = planSagas(ctx.prefix, ctx.quick ? 12 : 30);
+    const sagas = planSagas(ctx.prefix, ctx.quick ? 20 : 60);
     const kills = ctx.quick ? 2 : 4;
-    const everyMs = ctx.quick ? 15_000 : 20_000;
+    const everyMs = ctx.quick ? 5_000 : 6_000;
     let ended = false;
     const done = burst(stack, sagas, 300, ctx.deadline).finally(() => (ended = true));
     const replacements: Promise<unknown>[] = [];
