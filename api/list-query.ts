@@ -9,7 +9,7 @@ import { idProblem } from '../common/input.js';
 import { SEARCH_ATTRIBUTES, STEPS, WORKFLOW_TYPE, type ConnectStep } from '../common/messages.js';
 import { isStep } from '../common/status-view.js';
 import { ApiError } from './errors.js';
-import type { Problem } from './schemas.js';
+import { givenOnceProblem, type Problem } from './schemas.js';
 
 type SearchAttributeKey = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
 
@@ -96,7 +96,7 @@ export function parseListRequest(req: Request): ListRequest {
     if (!(PARAMETERS as readonly string[]).includes(name)) {
       problems.push({ path, message: `unknown parameter; known: ${PARAMETERS.join(', ')}` });
     } else if (typeof value !== 'string') {
-      problems.push({ path, message: `${name} must be given once, as a plain value` });
+      problems.push({ path, message: givenOnceProblem(name) });
     } else {
       const message = parameterProblem(name as (typeof PARAMETERS)[number], value, out);
       if (message) problems.push({ path, message });

@@ -4,15 +4,17 @@
  */
 import { z } from 'zod';
 import { DEFAULT_AUTH_TIMEOUT } from '../common/duration.js';
-import { checkConnectInput } from '../common/input.js';
+import { checkConnectInput, idProblem } from '../common/input.js';
 import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
+
+/** A string, whose type error uses `idProblem`'s words, as the POST's checks do ("x is required"). */
+const stringOf = (what: string) => z.string({ error: (issue) => idProblem(what, issue.input) });
+
+/** A query parameter given more than once (or as `a[b]=`): express hands over an array or object. */
+export const givenOnceProblem = (name: string) => `${name} must be given once, as a plain value`;
 
 // Checks the webhook's ids and path parameters; in the connect input it only documents the rule,
 // which `checkConnectInput` decides for the API and the workflow alike.
-/** The type error in the words of the POST's checks: "x is required", "x must be a string". */
-const stringOf = (what: string) =>
-  z.string({ error: (issue) => `${what} ${issue.input === undefined ? 'is required' : 'must be a string'}` });
-
 const id = (what: string, forbidden = '') =>
   stringOf(what)
     .min(1, `${what} must not be empty`)
@@ -85,7 +87,7 @@ export type ConnectInputBody = z.infer<typeof connectInputSchema>;
 export const MAX_WAIT_SECONDS = 30;
 export const DEFAULT_WAIT_SECONDS = 10;
 export const waitSchema = z
-  .string({ error: 'wait must be given once, as a plain value' })
+  .string({ error: givenOnceProblem('wait') })
   .regex(/^[0-9]+(\.[0-9]+)?$/, 'wait must be a number of seconds')
   .transform(Number)
   .pipe(z.number().min(0).max(MAX_WAIT_SECONDS, `wait must be at most ${MAX_WAIT_SECONDS} seconds`));
