@@ -74,6 +74,9 @@ async function runScenario(
     row.notes = outcome.notes ?? [];
     row.verdict = await verify(stack, prefix, outcome.sagas);
     row.problems = [...(outcome.problems ?? []), ...row.verdict.problems];
+    // A run whose fault never fired (a kill after the burst ended, a storm no request met) proved nothing.
+    if (outcome.faults === 0)
+      row.problems.push('no fault was injected while sagas ran, so nothing was tested');
     const ends = outcome.sagas.map((s) => s.endedAt ?? 0);
     if (ends.every((e) => e > 0)) row.recoverMs = Math.max(0, Math.max(...ends) - outcome.faultEndedAt);
     row.passed = row.problems.length === 0;
