@@ -46,15 +46,34 @@ export const CREATE_INSTANCE = /* GraphQL */ `
 `;
 
 export const FIND_INSTANCES = /* GraphQL */ `
-  query FindInstances($owner: String!, $solutionId: String!, $name: String!) {
+  query FindInstances($owner: String!, $solutionId: String!, $name: String!, $after: String) {
     viewer {
-      solutionInstances(criteria: { owner: $owner, solutionId: $solutionId, name: $name }) {
+      solutionInstances(criteria: { owner: $owner, solutionId: $solutionId, name: $name }, after: $after) {
         edges {
           node {
             id
             name
             owner
             created
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`;
+
+/** Whether one instance still exists for the viewer: asked after a removal Tray refused. */
+export const FIND_INSTANCE = /* GraphQL */ `
+  query FindInstance($id: String!) {
+    viewer {
+      solutionInstances(criteria: { id: $id }) {
+        edges {
+          node {
+            id
           }
         }
       }
@@ -138,6 +157,7 @@ export const DOCUMENTS = {
   AuthorizeUser: AUTHORIZE_USER,
   CreateInstance: CREATE_INSTANCE,
   FindInstances: FIND_INSTANCES,
+  FindInstance: FIND_INSTANCE,
   ListAuthentications: LIST_AUTHENTICATIONS,
   AttachAuths: ATTACH_AUTHS,
   EnableInstance: ENABLE_INSTANCE,

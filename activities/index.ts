@@ -114,8 +114,16 @@ async function findUserId(session: TraySession, externalUserId: string): Promise
   return ids[0];
 }
 
-/** One request; any failure goes back to the workflow, which looks the user up again. */
+/**
+ * One request; any failure goes back to the workflow, which looks the user up again. A retry looks
+ * first: the attempt before may have created the user and lost the answer, and a Tray that allows
+ * duplicates would otherwise make a second one.
+ */
 async function createUser(session: TraySession, input: CreateUserInput): Promise<CreateUserResult> {
+  if (Context.current().info.attempt > 1) {
+    const existing = await findUserId(session, input.externalUserId);
+    if (existing !== undefined) return { userId: existing, created: true };
+  }
   const data = await session.send<{ createExternalUser: { userId: string } }>(
     CREATE_USER,
     { externalUserId: input.externalUserId, name: input.userName },

@@ -11,14 +11,19 @@ import type {
   RemoveInstanceResult,
   RemoveStrayInstancesInput,
 } from '../common/activity-types.js';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { FAILURE_TYPES } from '../common/messages.js';
-import { FIND_INSTANCES, REMOVE_INSTANCE } from './documents.js';
-import { trayErrorDetails, type TrayAuth } from './tray-client.js';
+import { FIND_INSTANCE, FIND_INSTANCES, REMOVE_INSTANCE } from './documents.js';
+import type { TrayAuth } from './tray-client.js';
+import { isTrayFailure, trayErrorDetails } from './tray-errors.js';
 import type { TraySession } from './tray-session.js';
 
 interface FindInstancesData {
   viewer: {
-    solutionInstances: { edges: { node: { id: string; name: string; owner: string; created: string } }[] };
+    solutionInstances: {
+      edges: { node: { id: string; name: string; owner: string; created: unknown } }[];
+      pageInfo?: { hasNextPage?: boolean | null; endCursor?: string | null } | null;
+    };
   };
 }
 
@@ -38,6 +43,9 @@ export interface Instances {
  */
 const CREATED_TOLERANCE_MS = 1000;
 
+// The saga's own instances are few; a Tray that pages them still ends here, never loops.
+const MAX_PAGES = 20;
+
 /** Milliseconds of an ISO time the workflow passed; a malformed one is a bug, never worth a retry. */
 function isoTime(value: string, name: string): number {
   const ms = Date.parse(value);
@@ -46,28 +54,71 @@ function isoTime(value: string, name: string): number {
   return ms;
 }
 
+/**
+ * Milliseconds of Tray's `created`: ISO text as the schema says, or epoch seconds or milliseconds as
+ * a number or digits. NaN when unreadable: such an instance is never taken for the saga's own.
+ */
+export function createdMs(value: unknown): number {
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const n = Number(text);
+    // Ten-digit values are seconds until the year 2286; milliseconds have thirteen.
+    return n < 1e11 ? n * 1000 : n;
+  }
+  return text === '' ? NaN : Date.parse(text);
+}
+
 /** The instance operations over one Tray session. */
 export function createInstances(session: TraySession): Instances {
   async function findOwn(auth: TrayAuth, query: OwnInstancesQuery): Promise<string[]> {
     const since = isoTime(query.notBefore, 'notBefore') - CREATED_TOLERANCE_MS;
     const until =
       query.notAfter === undefined ? Infinity : isoTime(query.notAfter, 'notAfter') + CREATED_TOLERANCE_MS;
-    const data = await session.send<FindInstancesData>(
-      FIND_INSTANCES,
-      { owner: query.userId, solutionId: query.solutionId, name: query.instanceName },
-      auth,
-    );
-    return data.viewer.solutionInstances.edges
-      .map((edge) => edge.node)
-      .filter(
-        (node) =>
+    const own: { id: string; created: number }[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const variables = { owner: query.userId, solutionId: query.solutionId, name: query.instanceName };
+      const data = await session.send<FindInstancesData>(
+        FIND_INSTANCES,
+        after === undefined ? variables : { ...variables, after },
+        auth,
+      );
+      const { edges, pageInfo } = data.viewer.solutionInstances;
+      for (const { node } of edges) {
+        const created = createdMs(node.created);
+        if (
           node.owner === query.userId &&
           node.name === query.instanceName &&
-          Date.parse(node.created) >= since &&
-          Date.parse(node.created) <= until,
-      )
-      .sort((a, b) => Date.parse(a.created) - Date.parse(b.created))
-      .map((node) => node.id);
+          created >= since &&
+          created <= until
+        )
+          own.push({ id: node.id, created });
+      }
+      const next = pageInfo?.hasNextPage === true ? pageInfo.endCursor : undefined;
+      if (typeof next !== 'string' || next === '' || next === after) break;
+      after = next;
+    }
+    return own.sort((a, b) => a.created - b.created).map((node) => node.id);
+  }
+
+  /**
+   * After Tray refused a removal: is the instance gone anyway? Tray documents no answer for removing
+   * one that is, so the instance's absence decides, not the error's code.
+   */
+  async function goneAfter(error: unknown, auth: TrayAuth, id: string): Promise<boolean> {
+    if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return true;
+    const status = trayErrorDetails(error)?.httpStatus;
+    // A rate limit, a failing server or a lost connection says nothing about the instance: retry.
+    if (status === undefined || status >= 500 || status === 408 || status === 429) return false;
+    if (isTrayFailure(error, TRAY_FAILURE_TYPES.rateLimited)) return false;
+    try {
+      const data = await session.send<{
+        viewer: { solutionInstances: { edges: { node: { id: string } }[] } };
+      }>(FIND_INSTANCE, { id }, auth);
+      return !data.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
+    } catch {
+      return false;
+    }
   }
 
   /** Removes the instances `pick` names, each once; "already gone" and "no such user" count as done. */
@@ -84,14 +135,16 @@ export function createInstances(session: TraySession): Instances {
             await session.send(REMOVE_INSTANCE, { solutionInstanceId: id }, auth);
             removed.add(id);
           } catch (error) {
-            if (trayErrorDetails(error)?.code !== 'not_found') throw error;
+            if (!(await goneAfter(error, auth, id))) throw error;
           }
         }
       });
     } catch (error) {
       // A user Tray no longer knows has no instances left to remove.
-      const details = trayErrorDetails(error);
-      if (!(details?.code === 'not_found' && details.operation === 'AuthorizeUser')) throw error;
+      const unknownUser =
+        trayErrorDetails(error)?.operation === 'AuthorizeUser' &&
+        isTrayFailure(error, TRAY_FAILURE_TYPES.notFound);
+      if (!unknownUser) throw error;
     }
     if (removed.size > 0)
       Context.current().log.info('Removed solution instance(s)', { removed: [...removed] });

@@ -26,7 +26,7 @@ export function jsonPoster(url: string) {
 /** One entry of a GraphQL answer's `errors`. */
 export interface GraphQLErrorLike {
   message?: unknown;
-  extensions?: { code?: unknown; name?: unknown };
+  extensions?: { code?: unknown; name?: unknown; status?: unknown; http?: { status?: unknown } };
 }
 
 /** Tray answered with an HTTP error or GraphQL errors. */
@@ -50,9 +50,19 @@ export function graphqlData<T>(answer: HttpAnswer): T | undefined {
     // A proxy's error page: judged by its status; a 2xx that is not JSON is a network fault.
     if (answer.status >= 200 && answer.status < 300) throw error;
   }
-  const errors = Array.isArray(json?.errors) ? (json.errors as GraphQLErrorLike[]) : [];
+  const errors = Array.isArray(json?.errors) ? json.errors.map(errorEntry) : [];
   if (answer.status < 200 || answer.status >= 300 || errors.length > 0) {
     throw new TrayAnswerError(answer.status, errors, answer.headers);
   }
   return json?.data;
+}
+
+/** One `errors` entry as an object: a bare string is its message, anything else carries nothing. */
+function errorEntry(entry: unknown): GraphQLErrorLike {
+  if (typeof entry === 'string') return { message: entry };
+  if (typeof entry !== 'object' || entry === null) return {};
+  const { message, extensions } = entry as { message?: unknown; extensions?: unknown };
+  return typeof extensions === 'object' && extensions !== null
+    ? { message, extensions: extensions as GraphQLErrorLike['extensions'] }
+    : { message };
 }

@@ -9,7 +9,9 @@ import { AUTHORIZE_USER } from './documents.js';
 import type { AsUser, SealedUserToken } from '../common/activity-types.js';
 import type { UserTokenCache } from './token-cache.js';
 import type { TokenSealer } from './token-seal.js';
-import { trayErrorDetails, type TrayAuth, type TrayClient, type Variables } from './tray-client.js';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import type { TrayAuth, TrayClient, Variables } from './tray-client.js';
+import { failure, isTrayFailure } from './tray-errors.js';
 
 export interface TraySession {
   /** Abandoned when the running activity is cancelled or times out. */
@@ -35,8 +37,25 @@ export function createTraySession(
   }
 
   async function mintToken(userId: string): Promise<string> {
-    const data = await send<{ authorize: { accessToken: string } }>(AUTHORIZE_USER, { userId }, 'master');
-    return data.authorize.accessToken;
+    const data = await send<{ authorize?: { accessToken?: unknown } | null }>(
+      AUTHORIZE_USER,
+      { userId },
+      'master',
+    );
+    const token = data.authorize?.accessToken;
+    // Cached and sealed, an empty token would fail every later call as "refused": say what happened.
+    if (typeof token !== 'string' || token.trim() === '') {
+      throw failure(
+        TRAY_FAILURE_TYPES.transient,
+        'Tray AuthorizeUser: the answer carried no access token',
+        false,
+        {
+          operation: 'AuthorizeUser',
+          code: 'no_token',
+        },
+      );
+    }
+    return token;
   }
 
   const mint = (userId: string) => tokens.obtain(userId, () => mintToken(userId));
@@ -57,8 +76,8 @@ export function createTraySession(
       try {
         return await call({ userToken: first.token });
       } catch (error) {
-        const code = trayErrorDetails(error)?.code;
-        if (minted || (code !== 'unauthorized' && code !== 'forbidden')) throw error;
+        // Refused however Tray words it (401, 403, a forbidden or unauthenticated code or message).
+        if (minted || !isTrayFailure(error, TRAY_FAILURE_TYPES.forbidden)) throw error;
         tokens.invalidate(userId, first.token);
         const fresh = await mint(userId);
         return call({ userToken: fresh.token });

@@ -1,0 +1,236 @@
+/**
+ * How a failed Tray request becomes an `ApplicationFailure`. Tray documents one error shape (its rate
+ * limit) and few codes, so an answer is judged by its status, its codes in any spelling and, when it
+ * has no known code, its words: whatever a plausible Tray says, a failure that may pass retries and
+ * one that cannot fails at once. No message or detail carries a token.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { TrayAnswerError, type GraphQLErrorLike } from './tray-http.js';
+
+/** What a Tray failure carries besides its message (safe for history: no tokens, no payloads). */
+export interface TrayErrorDetails {
+  operation: string;
+  /** Tray's `extensions.code` (`not_found`, `conflict`, …), `unauthorized` for a 401, or a network code. */
+  code?: string;
+  httpStatus?: number;
+  /** How long Tray asked to wait (`Retry-After`), if it said. */
+  retryAfterMs?: number;
+  /** Rate-limited only: the attempt Tray refused; the ones before it failed for real. */
+  attempt?: number;
+}
+
+/** The details of a failure thrown by the Tray client, or undefined for any other error. */
+export function trayErrorDetails(error: unknown): TrayErrorDetails | undefined {
+  if (!(error instanceof ApplicationFailure)) return undefined;
+  const detail = error.details?.[0] as Partial<TrayErrorDetails> | undefined;
+  return typeof detail?.operation === 'string' ? (detail as TrayErrorDetails) : undefined;
+}
+
+/** True when `error` is a Tray failure of `type` (TRAY_FAILURE_TYPES). */
+export function isTrayFailure(error: unknown, type: string): boolean {
+  return error instanceof ApplicationFailure && error.type === type && trayErrorDetails(error) !== undefined;
+}
+
+const MAX_MESSAGE_LENGTH = 300;
+const MAX_CODE_LENGTH = 64;
+// A longer Retry-After is taken as this: a bogus header must not park a saga for hours.
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
+// A failing server's wait uses up an attempt, so it stays near the steps' own longest backoff.
+const MAX_SERVER_ERROR_WAIT_MS = 60_000;
+
+/** Codes by meaning, compared lower-cased without separators: `NOT_FOUND`, `not-found`, `NotFound`. */
+const CODE_TYPES: Record<string, string> = {
+  forbidden: TRAY_FAILURE_TYPES.forbidden,
+  unauthorized: TRAY_FAILURE_TYPES.forbidden,
+  unauthorised: TRAY_FAILURE_TYPES.forbidden,
+  unauthenticated: TRAY_FAILURE_TYPES.forbidden,
+  accessdenied: TRAY_FAILURE_TYPES.forbidden,
+  permissiondenied: TRAY_FAILURE_TYPES.forbidden,
+  notfound: TRAY_FAILURE_TYPES.notFound,
+  graphqlvalidationfailed: TRAY_FAILURE_TYPES.validation,
+  graphqlparsefailed: TRAY_FAILURE_TYPES.validation,
+  baduserinput: TRAY_FAILURE_TYPES.validation,
+  badrequest: TRAY_FAILURE_TYPES.validation,
+  validationerror: TRAY_FAILURE_TYPES.validation,
+  invalidinput: TRAY_FAILURE_TYPES.validation,
+  conflict: TRAY_FAILURE_TYPES.permanent,
+  alreadyexists: TRAY_FAILURE_TYPES.permanent,
+  internalservererror: TRAY_FAILURE_TYPES.transient,
+  internalerror: TRAY_FAILURE_TYPES.transient,
+  serviceunavailable: TRAY_FAILURE_TYPES.transient,
+  unavailable: TRAY_FAILURE_TYPES.transient,
+  timeout: TRAY_FAILURE_TYPES.transient,
+};
+
+const RATE_LIMIT_WORDS = /rate[\s_-]?limit|too[\s_-]?many[\s_-]?requests|throttl/i;
+// Only for an answer whose code says nothing known: the words Tray's own messages would use.
+const FORBIDDEN_WORDS =
+  /\bunauthori[sz]ed\b|\bunauthenticated\b|\b(?:invalid|expired|revoked)\s+(?:access\s+|user\s+)?token\b|\btoken\s+(?:is\s+|has\s+)?(?:invalid|expired|revoked)\b|\bforbidden\b|\bpermission denied\b|\baccess denied\b/i;
+const NOT_FOUND_WORDS = /\bnot\s+found\b|\bdoes\s*n[o']t\s+exist\b|\bno\s+such\b/i;
+
+const RETRYABLE_TYPES = new Set<string>([TRAY_FAILURE_TYPES.transient, TRAY_FAILURE_TYPES.rateLimited]);
+
+function normalizedCode(code: string | undefined): string {
+  return (code ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** `extensions.code` as text (some servers send a number), or undefined. */
+function codeOf(error: GraphQLErrorLike): string | undefined {
+  const raw = error.extensions?.code;
+  return typeof raw === 'string' || typeof raw === 'number' ? String(raw) : undefined;
+}
+
+function messageOf(error: GraphQLErrorLike): string {
+  return typeof error.message === 'string' ? error.message : '';
+}
+
+function isRateLimitError(error: GraphQLErrorLike): boolean {
+  const code = codeOf(error);
+  const extensions = error.extensions;
+  return (
+    RATE_LIMIT_WORDS.test(messageOf(error)) ||
+    (code !== undefined && (RATE_LIMIT_WORDS.test(code) || code === '429')) ||
+    extensions?.status === 429 ||
+    extensions?.http?.status === 429 ||
+    (code === 'access_not_allowed' && extensions?.name === 'PreconditionError')
+  );
+}
+
+/** The failure type of a GraphQL-level answer: by code, then by status, then by words. */
+function answerType(status: number, code: string | undefined, message: string): string {
+  const byCode = CODE_TYPES[normalizedCode(code)];
+  if (code !== undefined && byCode !== undefined) return byCode;
+  if (status === 403) return TRAY_FAILURE_TYPES.forbidden;
+  if (FORBIDDEN_WORDS.test(message)) return TRAY_FAILURE_TYPES.forbidden;
+  if (NOT_FOUND_WORDS.test(message)) return TRAY_FAILURE_TYPES.notFound;
+  return TRAY_FAILURE_TYPES.permanent;
+}
+
+/** Turns anything the HTTP exchange threw into the failure Temporal sees. */
+export function classifyError(
+  error: unknown,
+  operation: string,
+  secrets: string[],
+  timeoutMs: number,
+  attempt?: number,
+): ApplicationFailure {
+  if (error instanceof TrayAnswerError) {
+    const { status, errors } = error;
+    const first = errors[0] ?? {};
+    const trayMessage = sanitize(messageOf(first), secrets, MAX_MESSAGE_LENGTH);
+    const rawCode = codeOf(first);
+    const code = rawCode === undefined ? undefined : sanitize(rawCode, secrets, MAX_CODE_LENGTH);
+    const suffix = errors.length > 1 ? ` (and ${errors.length - 1} more error(s))` : '';
+    const waitMs = retryAfterMs(error);
+
+    if (status === 429 || errors.some(isRateLimitError)) {
+      return failure(
+        TRAY_FAILURE_TYPES.rateLimited,
+        `Tray ${operation}: rate limit exceeded (HTTP ${status})`,
+        false,
+        { operation, code: code ?? 'rate_limited', httpStatus: status, retryAfterMs: waitMs, attempt },
+        waitMs,
+      );
+    }
+    if (status >= 500 || status === 408) {
+      // A 503 may say when to come back: the retry waits that long (up to a minute), not its backoff.
+      const serverWaitMs = waitMs === undefined ? undefined : Math.min(waitMs, MAX_SERVER_ERROR_WAIT_MS);
+      return failure(
+        TRAY_FAILURE_TYPES.transient,
+        `Tray ${operation}: HTTP ${status} from Tray`,
+        false,
+        { operation, code, httpStatus: status, retryAfterMs: serverWaitMs },
+        serverWaitMs,
+      );
+    }
+    if (status === 401) {
+      return failure(
+        TRAY_FAILURE_TYPES.forbidden,
+        `Tray ${operation}: the token was refused (unauthorized)`,
+        true,
+        { operation, code: 'unauthorized', httpStatus: status },
+      );
+    }
+    const type = answerType(status, code, trayMessage);
+    const what = code ?? (errors.length > 0 ? 'error' : `HTTP ${status}`);
+    return failure(
+      type,
+      `Tray ${operation}: ${what}${trayMessage ? `: ${trayMessage}` : ''}${suffix}`,
+      !RETRYABLE_TYPES.has(type),
+      { operation, code, httpStatus: status },
+    );
+  }
+
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return failure(
+      TRAY_FAILURE_TYPES.transient,
+      `Tray ${operation}: no answer within ${timeoutMs} ms`,
+      false,
+      {
+        operation,
+        code: 'timeout',
+      },
+    );
+  }
+
+  // Resets, refused connections and dropped sockets carry a code (ECONNRESET, …); an unparsable 2xx
+  // body (a proxy's error page) lands here too. All of them may pass on a retry.
+  const causeCode = networkCode(error);
+  return failure(
+    TRAY_FAILURE_TYPES.transient,
+    `Tray ${operation}: network error${causeCode ? ` (${causeCode})` : ''}`,
+    false,
+    { operation, code: causeCode ?? 'network' },
+  );
+}
+
+function networkCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code.slice(0, MAX_CODE_LENGTH);
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** `Retry-After` as seconds or an HTTP date (RFC 9110), capped; undefined when absent or unreadable. */
+function retryAfterMs(error: TrayAnswerError, now = Date.now()): number | undefined {
+  const value = error.headers['retry-after']?.trim();
+  if (!value) return undefined;
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
+  return Number.isFinite(ms) && ms > 0 ? Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS) : undefined;
+}
+
+/** Tray's own text, cut short and with any token we hold (or anything shaped like a bearer) blanked. */
+function sanitize(text: string, secrets: string[], maxLength: number): string {
+  let clean = text;
+  for (const secret of secrets) {
+    if (secret) clean = clean.split(secret).join('[redacted]');
+  }
+  clean = clean.replace(/bearer(?:\s|%20)+\S+/gi, 'Bearer [redacted]');
+  return clean.length > maxLength ? `${clean.slice(0, maxLength)}…` : clean;
+}
+
+/** A Tray failure with only the safe details, and the retry delay Tray asked for if any. */
+export function failure(
+  type: string,
+  message: string,
+  nonRetryable: boolean,
+  details: TrayErrorDetails,
+  nextRetryDelayMs?: number,
+): ApplicationFailure {
+  const clean: TrayErrorDetails = { operation: details.operation };
+  if (details.code !== undefined) clean.code = details.code;
+  if (details.httpStatus !== undefined) clean.httpStatus = details.httpStatus;
+  if (details.retryAfterMs !== undefined) clean.retryAfterMs = details.retryAfterMs;
+  if (details.attempt !== undefined) clean.attempt = details.attempt;
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable,
+    details: [clean],
+    ...(nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}),
+  });
+}

@@ -1,0 +1,389 @@
+/**
+ * Answers another Tray may give where Tray documents none: other spellings of its codes and rate
+ * limit, bare or null error entries, a 403 or a 503 with Retry-After, an empty token, "already gone"
+ * said any way, paged or epoch-stamped instance lists, a create retried after its answer was lost.
+ * A small stand-in server answers by operation name, so every variant is exact.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities, createTrayClient } from '../activities/index.js';
+import { createdMs } from '../activities/instances.js';
+import { UserTokenCache } from '../activities/token-cache.js';
+import { trayErrorDetails } from '../activities/tray-client.js';
+import type { ConnectActivities } from '../common/activity-types.js';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+
+const MASTER = 'mt-stand-in-secret';
+
+interface Answer {
+  status?: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+type Responder = (variables: Record<string, unknown>, authorization: string) => Answer;
+
+let server: Server;
+let url: string;
+/** Operation name → how the stand-in answers it; anything else is a test bug, answered 500. */
+let responders: Record<string, Responder> = {};
+/** Every request: its operation name and variables. */
+let seen: { operation: string; variables: Record<string, unknown>; authorization: string }[] = [];
+
+before(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { query, variables = {} } = JSON.parse(Buffer.concat(chunks).toString()) as {
+        query: string;
+        variables?: Record<string, unknown>;
+      };
+      const operation = /\b(?:query|mutation)\s+(\w+)/.exec(query)?.[1] ?? 'anonymous';
+      const authorization = req.headers.authorization ?? '';
+      seen.push({ operation, variables, authorization });
+      const answer = responders[operation]?.(variables, authorization) ?? {
+        status: 500,
+        body: { error: `no responder for ${operation}` },
+      };
+      res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...answer.headers });
+      res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+});
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+beforeEach(() => {
+  responders = {};
+  seen = [];
+});
+
+const quietLogger = new DefaultLogger('ERROR');
+
+function activitiesWith(tokenCache = new UserTokenCache()) {
+  const tray = createTrayClient({ graphqlUrl: url, masterToken: MASTER, timeoutMs: 2000 });
+  const activities = createActivities({
+    tray,
+    embeddedId: 'emb',
+    dialogBaseUrl: 'https://dialog.example',
+    tokenCache,
+    sealSecret: MASTER,
+  });
+  return { activities, tokenCache };
+}
+
+function run<K extends keyof ConnectActivities>(
+  activities: ConnectActivities,
+  name: K,
+  input: Parameters<ConnectActivities[K]>[0],
+  attempt = 1,
+): ReturnType<ConnectActivities[K]> {
+  const env = new MockActivityEnvironment({ attempt, activityType: name }, { logger: quietLogger });
+  const fn = activities[name] as (arg: typeof input) => ReturnType<ConnectActivities[K]>;
+  return env.run(fn, input) as ReturnType<ConnectActivities[K]>;
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
+    assert.ok(!error.message.includes(MASTER), `the master token leaked: ${error.message}`);
+    assert.ok(!JSON.stringify(error.details).includes(MASTER), 'the master token leaked into details');
+    return error;
+  }
+  assert.fail('expected a failure');
+}
+
+const errorsAnswer = (errors: unknown[], status = 200): Answer => ({ status, body: { data: null, errors } });
+const findUser = (activities: ConnectActivities) => run(activities, 'findUser', { externalUserId: 'x' });
+
+describe('rate limits said other ways are rate limits (they never fail a saga)', () => {
+  const variants: [string, unknown[]][] = [
+    ['code RATE_LIMITED', [{ message: 'Slow down', extensions: { code: 'RATE_LIMITED' } }]],
+    ['code TOO_MANY_REQUESTS', [{ message: 'Slow down', extensions: { code: 'TOO_MANY_REQUESTS' } }]],
+    ['a numeric code 429', [{ message: 'Slow down', extensions: { code: 429 } }]],
+    ['extensions.http.status 429', [{ message: 'Slow down', extensions: { http: { status: 429 } } }]],
+    ['"Rate-limit exceeded" with no code', [{ message: 'Rate-limit exceeded' }]],
+    ['"Too Many Requests" with no code', [{ message: 'Too Many Requests' }]],
+    ['"Request throttled" with no code', [{ message: 'Request throttled' }]],
+    ['a bare string entry', ['rate limit exceeded']],
+  ];
+  for (const [what, errors] of variants) {
+    test(what, async () => {
+      responders.FindUser = () => errorsAnswer(errors);
+      const failure = await failureOf(findUser(activitiesWith().activities));
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.rateLimited, failure.message);
+      assert.equal(failure.nonRetryable, false);
+    });
+  }
+});
+
+describe('other answers get the failure type their meaning has', () => {
+  const cases: [string, Answer, string][] = [
+    ['code NOT_FOUND', errorsAnswer([{ message: 'x', extensions: { code: 'NOT_FOUND' } }]), 'notFound'],
+    ['code NotFound', errorsAnswer([{ message: 'x', extensions: { code: 'NotFound' } }]), 'notFound'],
+    ['"Solution not found" with no code', errorsAnswer([{ message: 'Solution not found' }]), 'notFound'],
+    [
+      'code UNAUTHENTICATED',
+      errorsAnswer([{ message: 'x', extensions: { code: 'UNAUTHENTICATED' } }]),
+      'forbidden',
+    ],
+    [
+      '"Invalid or expired token" with no code',
+      errorsAnswer([{ message: 'Invalid or expired token' }]),
+      'forbidden',
+    ],
+    ['HTTP 403 with an empty body', { status: 403, body: '' }, 'forbidden'],
+    ['an unnamed error', errorsAnswer([{ message: 'Something is wrong with the input' }]), 'permanent'],
+    ['errors: [null]', errorsAnswer([null]), 'permanent'],
+    [
+      'Apollo INTERNAL_SERVER_ERROR',
+      errorsAnswer([{ message: 'x', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]),
+      'transient',
+    ],
+  ];
+  for (const [what, answer, kind] of cases) {
+    test(`${what} → ${kind}`, async () => {
+      responders.FindUser = () => answer;
+      const failure = await failureOf(findUser(activitiesWith().activities));
+      const type = TRAY_FAILURE_TYPES[kind as keyof typeof TRAY_FAILURE_TYPES];
+      assert.equal(failure.type, type, failure.message);
+      assert.equal(failure.nonRetryable, kind !== 'transient');
+    });
+  }
+
+  test('a code carrying a token is redacted and cut short', async () => {
+    responders.FindUser = () =>
+      errorsAnswer([{ message: 'no', extensions: { code: `bad-${MASTER}-${'x'.repeat(200)}` } }]);
+    const failure = await failureOf(findUser(activitiesWith().activities));
+    const code = trayErrorDetails(failure)?.code ?? '';
+    assert.match(code, /^bad-\[redacted\]-x+…$/);
+    assert.ok(code.length <= 65, `code of ${code.length} characters`);
+  });
+
+  test('a 503 with Retry-After is retried after that wait, capped at a minute', async () => {
+    responders.FindUser = () => ({ status: 503, headers: { 'retry-after': '120' }, body: '' });
+    const failure = await failureOf(findUser(activitiesWith().activities));
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.transient);
+    assert.equal(failure.nonRetryable, false);
+    assert.equal(failure.nextRetryDelay, 60_000);
+    responders.FindUser = () => ({ status: 503, headers: { 'retry-after': '7' }, body: '' });
+    assert.equal((await failureOf(findUser(activitiesWith().activities))).nextRetryDelay, 7_000);
+  });
+});
+
+describe('user tokens', () => {
+  const instance = { userId: 'u1', solutionInstanceId: 'si-1' };
+
+  for (const [what, refused] of [
+    ['UNAUTHENTICATED', errorsAnswer([{ message: 'x', extensions: { code: 'UNAUTHENTICATED' } }])],
+    ['a 403 with no body', { status: 403, body: '' }],
+    ['"Token has expired" with no code', errorsAnswer([{ message: 'Token has expired' }])],
+  ] as const) {
+    test(`a cached token refused as ${what} is re-minted once and the call made again`, async () => {
+      const { activities, tokenCache } = activitiesWith();
+      tokenCache.set('u1', 'ut-stale');
+      responders.AuthorizeUser = () => ({ body: { data: { authorize: { accessToken: 'ut-fresh' } } } });
+      responders.EnableInstance = (_v, authorization) =>
+        authorization === 'Bearer ut-fresh'
+          ? {
+              body: { data: { updateSolutionInstance: { solutionInstance: { id: 'si-1', enabled: true } } } },
+            }
+          : refused;
+      await run(activities, 'enableInstance', instance);
+      assert.deepEqual(
+        seen.map((r) => r.operation),
+        ['EnableInstance', 'AuthorizeUser', 'EnableInstance'],
+      );
+    });
+  }
+
+  for (const token of [null, '', '  ']) {
+    test(`authorize answering ${JSON.stringify(token)} as the token is a retryable failure, not a cached token`, async () => {
+      const { activities, tokenCache } = activitiesWith();
+      responders.AuthorizeUser = () => ({ body: { data: { authorize: { accessToken: token } } } });
+      const failure = await failureOf(run(activities, 'prepareUserToken', { userId: 'u1' }));
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.transient);
+      assert.match(failure.message, /no access token/);
+      assert.equal(tokenCache.get('u1'), undefined);
+    });
+  }
+});
+
+describe('"already gone" said any way ends the removal; an instance still there does not', () => {
+  const key = { userId: 'u1', solutionId: 'sol-1', instanceName: 'n', notBefore: new Date().toISOString() };
+  const cached = () => {
+    const cache = new UserTokenCache();
+    cache.set('u1', 'ut-1');
+    return activitiesWith(cache).activities;
+  };
+  const listing = (ids: string[]) => () => ({
+    body: { data: { viewer: { solutionInstances: { edges: ids.map((id) => ({ node: { id } })) } } } },
+  });
+  const refusals: [string, Answer][] = [
+    ['code NOT_FOUND', errorsAnswer([{ message: 'x', extensions: { code: 'NOT_FOUND' } }])],
+    ['an uncoded "Solution instance not found"', errorsAnswer([{ message: 'Solution instance not found' }])],
+    [
+      'code BAD_USER_INPUT',
+      errorsAnswer([{ message: 'Invalid id', extensions: { code: 'BAD_USER_INPUT' } }]),
+    ],
+    ['code forbidden', errorsAnswer([{ message: 'x', extensions: { code: 'forbidden' } }])],
+    [
+      'Apollo INTERNAL_SERVER_ERROR',
+      errorsAnswer([{ message: 'x', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]),
+    ],
+    ['HTTP 404 with an empty body', { status: 404, body: '' }],
+  ];
+  for (const [what, refusal] of refusals) {
+    test(`${what}, and the instance is not listed: removed`, async () => {
+      responders.RemoveInstance = () => refusal;
+      responders.FindInstance = listing([]);
+      responders.AuthorizeUser = () => ({ body: { data: { authorize: { accessToken: 'ut-2' } } } });
+      const result = await run(cached(), 'removeInstance', { ...key, solutionInstanceId: 'si-gone' });
+      assert.deepEqual(result, { removed: [] });
+      assert.ok(seen.length <= 5, `${seen.length} requests`);
+    });
+  }
+
+  test('a refusal while the instance is still listed fails the removal, to be retried', async () => {
+    responders.RemoveInstance = () => errorsAnswer([{ message: 'Instance is locked' }]);
+    responders.FindInstance = listing(['si-here']);
+    const failure = await failureOf(
+      run(cached(), 'removeInstance', { ...key, solutionInstanceId: 'si-here' }),
+    );
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['RemoveInstance', 'FindInstance'],
+    );
+  });
+
+  test('a failing server is not taken for "gone": no look-up, the removal retries', async () => {
+    responders.RemoveInstance = () => ({ status: 502, body: '<html>bad gateway</html>' });
+    const failure = await failureOf(run(cached(), 'removeInstance', { ...key, solutionInstanceId: 'si-1' }));
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.transient);
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['RemoveInstance'],
+    );
+  });
+
+  test('a user Tray no longer knows (NOT_FOUND from authorize) has nothing left to remove', async () => {
+    responders.AuthorizeUser = () =>
+      errorsAnswer([{ message: 'User not found', extensions: { code: 'NOT_FOUND' } }]);
+    const { activities } = activitiesWith();
+    assert.deepEqual(await run(activities, 'removeInstance', { ...key, solutionInstanceId: 'si-1' }), {
+      removed: [],
+    });
+  });
+});
+
+describe('finding the saga’s own instance', () => {
+  test('created as epoch seconds or milliseconds, as a number or digits, reads as that time', () => {
+    const at = Date.parse('2026-11-26T10:00:00.000Z');
+    assert.equal(createdMs(at), at);
+    assert.equal(createdMs(at / 1000), at);
+    assert.equal(createdMs(String(at / 1000)), at);
+    assert.equal(createdMs('2026-11-26T10:00:00Z'), at);
+    assert.ok(Number.isNaN(createdMs(null)));
+    assert.ok(Number.isNaN(createdMs('yesterday')));
+  });
+
+  test('a retried create follows the pages and adopts its instance stamped in epoch seconds', async () => {
+    const cache = new UserTokenCache();
+    cache.set('u1', 'ut-1');
+    const { activities } = activitiesWith(cache);
+    const notBefore = new Date(Date.now() - 1000).toISOString();
+    const node = (id: string, created: unknown) => ({ node: { id, name: 'n', owner: 'u1', created } });
+    responders.FindInstances = (variables) =>
+      variables.after === undefined
+        ? {
+            body: {
+              data: {
+                viewer: {
+                  solutionInstances: {
+                    edges: [node('si-old', '2020-01-01T00:00:00Z')],
+                    pageInfo: { hasNextPage: true, endCursor: 'si-old' },
+                  },
+                },
+              },
+            },
+          }
+        : {
+            body: {
+              data: {
+                viewer: {
+                  solutionInstances: {
+                    edges: [node('si-mine', Math.floor(Date.now() / 1000))],
+                    pageInfo: { hasNextPage: false, endCursor: 'si-mine' },
+                  },
+                },
+              },
+            },
+          };
+    const result = await run(
+      activities,
+      'createInstance',
+      { userId: 'u1', solutionId: 'sol-1', instanceName: 'n', notBefore },
+      2,
+    );
+    assert.deepEqual(result, { solutionInstanceId: 'si-mine', adopted: true, retried: true });
+    assert.deepEqual(
+      seen.map((r) => [r.operation, r.variables.after ?? null]),
+      [
+        ['FindInstances', null],
+        ['FindInstances', 'si-old'],
+      ],
+    );
+  });
+});
+
+describe('a user create retried after its answer was lost', () => {
+  test('looks the user up first and takes it, so a Tray that allows duplicates gets no second user', async () => {
+    responders.FindUser = () => ({
+      body: { data: { users: { edges: [{ node: { id: 'u-first', externalUserId: 'ext-1' } }] } } },
+    });
+    responders.CreateUser = () => ({ body: { data: { createExternalUser: { userId: 'u-second' } } } });
+    const { activities } = activitiesWith();
+    const result = await run(activities, 'createUser', { externalUserId: 'ext-1', userName: 'Ada' }, 2);
+    assert.equal(result.userId, 'u-first');
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['FindUser'],
+    );
+  });
+
+  test('creates when the look-up finds none', async () => {
+    responders.FindUser = () => ({ body: { data: { users: { edges: [] } } } });
+    responders.CreateUser = () => ({ body: { data: { createExternalUser: { userId: 'u-new' } } } });
+    const result = await run(
+      activitiesWith().activities,
+      'createUser',
+      { externalUserId: 'e', userName: 'A' },
+      3,
+    );
+    assert.equal(result.userId, 'u-new');
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['FindUser', 'CreateUser'],
+    );
+  });
+
+  test('a first attempt sends the create alone', async () => {
+    responders.CreateUser = () => ({ body: { data: { createExternalUser: { userId: 'u-new' } } } });
+    await run(activitiesWith().activities, 'createUser', { externalUserId: 'e', userName: 'A' });
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['CreateUser'],
+    );
+  });
+});
