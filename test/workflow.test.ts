@@ -536,6 +536,10 @@ describe('connectIntegration compensation', () => {
     ['an empty externalUserId', { externalUserId: '' }, /externalUserId must not be empty/],
     ['a 201-character solutionId', { solutionId: 's'.repeat(201) }, /solutionId must be at most 200/],
     ['authTimeout over 30d', { authTimeout: '31d' }, /authTimeout must lie between 1s and 30d/],
+    ['a number for authTimeout', { authTimeout: 3600 }, /authTimeout/],
+    ['a number for externalUserId', { externalUserId: 42 }, /externalUserId/],
+    ['a string for authSlots', { authSlots: 'slack' }, /authSlots/],
+    ['no userName', { userName: undefined }, /userName/],
   ];
   for (const [name, overrides, message] of invalidInputs) {
     test(`a direct start with ${name} fails as InvalidInput before any Tray call`, async () => {
@@ -832,6 +836,39 @@ describe('connectIntegration signals', () => {
         [['evil'], ['good']],
       );
       assert.equal((await status(handle)).authSlots[0]?.lastError, undefined);
+    });
+  });
+});
+
+describe('connectIntegration auth deadline', () => {
+  test('a slot re-completed during a check that runs past the deadline is checked, not timed out', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const mockOptions: MockOptions = {};
+    const input = { authSlots: ['slack', 'gmail'], authTimeout: '10s' };
+    await withSaga({ mock: mockOptions, input }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      mockOptions.holds = { verifyAuths: gate };
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'a' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'b' });
+      await pollUntil(async () => mock.inputsOf('verifyAuths').length === 1, {
+        timeoutMs: 30_000,
+        what: 'the first check running',
+      });
+      // The end user completes gmail again while the check runs; then the deadline passes.
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'b2' });
+      await waitForStatus(handle, (s) => s.authSlots[1]?.authId === 'b2', 'the re-completion applied');
+      await env.sleep(15_000);
+      release();
+      const result = await handle.result();
+      assert.deepEqual(result.authValues, [
+        { externalId: 'slack', authId: 'a' },
+        { externalId: 'gmail', authId: 'b2' },
+      ]);
+      assert.deepEqual(
+        mock.inputsOf('verifyAuths').map((i) => i.authIds),
+        [['a', 'b'], ['b2']],
+      );
     });
   });
 });

@@ -3,7 +3,14 @@
  * and size, and a guard that ends the saga well before Temporal's history limits (docs/design.md,
  * "Verify before attach").
  */
-import { ApplicationFailure, CancellationScope, condition, log, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  log,
+  patched,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { AsUser } from '../common/activity-types.js';
 import { FAILURE_TYPES } from '../common/messages.js';
 import { afterAuth } from './activity-stubs.js';
@@ -78,16 +85,25 @@ export async function awaitVerifiedAuths(
   }
 }
 
+/**
+ * Marks histories that still check the authIds relayed while a check ran past the deadline: every
+ * slot had an authId in time, so a re-completion during that check must not turn into a timeout.
+ */
+const LATE_CHECK_PATCH = 'check-relayed-during-late-check';
+
 /** Until every slot has an authId and some wait to be checked; throws at the deadline or the guard. */
 async function untilCheckable(slots: AuthSlots, deadlineMs: number, strict: boolean): Promise<void> {
   const remaining = deadlineMs - Date.now();
   const guardTripped = () => strict && nearLimit();
-  const ready =
+  const checkable = () => slots.allHaveAuthIds() && slots.hasUnchecked();
+  let ready =
     remaining > 0 &&
-    (await condition(() => guardTripped() || (slots.allHaveAuthIds() && slots.hasUnchecked()), remaining, {
+    (await condition(() => guardTripped() || checkable(), remaining, {
       summary: 'wait for the end user to complete every auth',
     }));
   if (guardTripped()) throw historyLimitFailure();
+  // Bounded like any round (AUTH_CHECK_LIMITS.rounds), so late signals cannot keep a saga checking.
+  if (!ready && strict && checkable() && patched(LATE_CHECK_PATCH)) ready = true;
   if (!ready) {
     throw ApplicationFailure.create({
       type: FAILURE_TYPES.authTimeout,

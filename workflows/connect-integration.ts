@@ -55,7 +55,9 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   const status = new SagaStatus(input, slots);
   const notBefore = workflowInfo().startTime.toISOString();
   const instanceName = input.instanceName ?? `${input.solutionId} for ${input.userName}`;
-  const authTimeoutMs = parseDuration(input.authTimeout ?? DEFAULT_AUTH_TIMEOUT);
+  // A direct start may pass anything here; the problems above already name a non-string.
+  const authTimeout = input.authTimeout ?? DEFAULT_AUTH_TIMEOUT;
+  const authTimeoutMs = typeof authTimeout === 'string' ? parseDuration(authTimeout) : undefined;
   // Set only while the saga awaits auths: the instance the reissue update issues URLs for.
   let awaiting: InstanceRef | undefined;
   registerHandlers(status, slots, () => awaiting);

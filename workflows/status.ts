@@ -84,10 +84,13 @@ export class SagaStatus {
     const { solutionInstanceId } = this.facts;
     const updates = [];
     if (this.lastStep === undefined) {
-      updates.push(
-        { key: SEARCH_ATTRIBUTES.externalUserId, value: this.input.externalUserId },
-        { key: SEARCH_ATTRIBUTES.solutionId, value: this.input.solutionId },
-      );
+      // Keyword attributes take text only: a direct start with other values fails as invalid input
+      // without them, instead of failing its workflow task for ever.
+      const { externalUserId, solutionId } = this.input as { externalUserId: unknown; solutionId: unknown };
+      if (typeof externalUserId === 'string')
+        updates.push({ key: SEARCH_ATTRIBUTES.externalUserId, value: externalUserId });
+      if (typeof solutionId === 'string')
+        updates.push({ key: SEARCH_ATTRIBUTES.solutionId, value: solutionId });
     }
     if (this.current !== this.lastStep) {
       updates.push({ key: SEARCH_ATTRIBUTES.step, value: this.current });
