@@ -68,59 +68,60 @@ export function createdMs(value: unknown): number {
   return text === '' ? NaN : Date.parse(text);
 }
 
+/** Ids of the saga's instances, oldest first, through every page Tray gives. */
+async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstancesQuery): Promise<string[]> {
+  const since = isoTime(query.notBefore, 'notBefore') - CREATED_TOLERANCE_MS;
+  const until =
+    query.notAfter === undefined ? Infinity : isoTime(query.notAfter, 'notAfter') + CREATED_TOLERANCE_MS;
+  const own: { id: string; created: number }[] = [];
+  let after: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page += 1) {
+    const variables = { owner: query.userId, solutionId: query.solutionId, name: query.instanceName };
+    const data = await session.send<FindInstancesData>(
+      FIND_INSTANCES,
+      after === undefined ? variables : { ...variables, after },
+      auth,
+    );
+    const { edges, pageInfo } = data.viewer.solutionInstances;
+    for (const { node } of edges) {
+      const created = createdMs(node.created);
+      if (
+        node.owner === query.userId &&
+        node.name === query.instanceName &&
+        created >= since &&
+        created <= until
+      )
+        own.push({ id: node.id, created });
+    }
+    const next = pageInfo?.hasNextPage === true ? pageInfo.endCursor : undefined;
+    if (typeof next !== 'string' || next === '' || next === after) break;
+    after = next;
+  }
+  return own.sort((a, b) => a.created - b.created).map((node) => node.id);
+}
+
+/**
+ * After Tray refused a removal: is the instance gone anyway? Tray documents no answer for removing
+ * one that is, so the instance's absence decides, not the error's code.
+ */
+async function goneAfter(session: TraySession, error: unknown, auth: TrayAuth, id: string): Promise<boolean> {
+  if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return true;
+  const status = trayErrorDetails(error)?.httpStatus;
+  // A rate limit, a failing server or a lost connection says nothing about the instance: retry.
+  if (status === undefined || status >= 500 || status === 408 || status === 429) return false;
+  if (isTrayFailure(error, TRAY_FAILURE_TYPES.rateLimited)) return false;
+  try {
+    const data = await session.send<{
+      viewer: { solutionInstances: { edges: { node: { id: string } }[] } };
+    }>(FIND_INSTANCE, { id }, auth);
+    return !data.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
+  } catch {
+    return false;
+  }
+}
+
 /** The instance operations over one Tray session. */
 export function createInstances(session: TraySession): Instances {
-  async function findOwn(auth: TrayAuth, query: OwnInstancesQuery): Promise<string[]> {
-    const since = isoTime(query.notBefore, 'notBefore') - CREATED_TOLERANCE_MS;
-    const until =
-      query.notAfter === undefined ? Infinity : isoTime(query.notAfter, 'notAfter') + CREATED_TOLERANCE_MS;
-    const own: { id: string; created: number }[] = [];
-    let after: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page += 1) {
-      const variables = { owner: query.userId, solutionId: query.solutionId, name: query.instanceName };
-      const data = await session.send<FindInstancesData>(
-        FIND_INSTANCES,
-        after === undefined ? variables : { ...variables, after },
-        auth,
-      );
-      const { edges, pageInfo } = data.viewer.solutionInstances;
-      for (const { node } of edges) {
-        const created = createdMs(node.created);
-        if (
-          node.owner === query.userId &&
-          node.name === query.instanceName &&
-          created >= since &&
-          created <= until
-        )
-          own.push({ id: node.id, created });
-      }
-      const next = pageInfo?.hasNextPage === true ? pageInfo.endCursor : undefined;
-      if (typeof next !== 'string' || next === '' || next === after) break;
-      after = next;
-    }
-    return own.sort((a, b) => a.created - b.created).map((node) => node.id);
-  }
-
-  /**
-   * After Tray refused a removal: is the instance gone anyway? Tray documents no answer for removing
-   * one that is, so the instance's absence decides, not the error's code.
-   */
-  async function goneAfter(error: unknown, auth: TrayAuth, id: string): Promise<boolean> {
-    if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return true;
-    const status = trayErrorDetails(error)?.httpStatus;
-    // A rate limit, a failing server or a lost connection says nothing about the instance: retry.
-    if (status === undefined || status >= 500 || status === 408 || status === 429) return false;
-    if (isTrayFailure(error, TRAY_FAILURE_TYPES.rateLimited)) return false;
-    try {
-      const data = await session.send<{
-        viewer: { solutionInstances: { edges: { node: { id: string } }[] } };
-      }>(FIND_INSTANCE, { id }, auth);
-      return !data.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
-    } catch {
-      return false;
-    }
-  }
-
   /** Removes the instances `pick` names, each once; "already gone" and "no such user" count as done. */
   async function removeAll(
     user: AsUser,
@@ -135,7 +136,7 @@ export function createInstances(session: TraySession): Instances {
             await session.send(REMOVE_INSTANCE, { solutionInstanceId: id }, auth);
             removed.add(id);
           } catch (error) {
-            if (!(await goneAfter(error, auth, id))) throw error;
+            if (!(await goneAfter(session, error, auth, id))) throw error;
           }
         }
       });
@@ -152,14 +153,16 @@ export function createInstances(session: TraySession): Instances {
   }
 
   return {
-    findOwn,
+    findOwn: (auth, query) => findOwn(session, auth, query),
     remove: (input) =>
       removeAll(input, async (auth) => {
-        if (!input.solutionInstanceId) return findOwn(auth, input);
+        if (!input.solutionInstanceId) return findOwn(session, auth, input);
         if (!input.includeStrays) return [input.solutionInstanceId];
-        return [input.solutionInstanceId, ...(await findOwn(auth, input))];
+        return [input.solutionInstanceId, ...(await findOwn(session, auth, input))];
       }),
     removeStrays: (input) =>
-      removeAll(input, async (auth) => (await findOwn(auth, input)).filter((id) => id !== input.keep)),
+      removeAll(input, async (auth) =>
+        (await findOwn(session, auth, input)).filter((id) => id !== input.keep),
+      ),
   };
 }

@@ -48,6 +48,12 @@ const USER_RELOOKUP_PATCH = 'user-relookup-after-create';
 /** Marks histories with the bounded foreign-authId rules (remembered rejections, check limits, guard). */
 const FOREIGN_AUTH_PATCH = 'foreign-auth-limits';
 
+/** The auth wait in ms; undefined for a bad one (a direct start may pass anything: a problem names it). */
+function authTimeoutMsOf(input: ConnectInput): number | undefined {
+  const authTimeout: unknown = input.authTimeout ?? DEFAULT_AUTH_TIMEOUT;
+  return typeof authTimeout === 'string' ? parseDuration(authTimeout) : undefined;
+}
+
 export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
   const problems = connectInputProblems(input);
   const strictAuths = patched(FOREIGN_AUTH_PATCH);
@@ -55,9 +61,7 @@ export async function connectIntegration(input: ConnectInput): Promise<ConnectRe
   const status = new SagaStatus(input, slots);
   const notBefore = workflowInfo().startTime.toISOString();
   const instanceName = input.instanceName ?? `${input.solutionId} for ${input.userName}`;
-  // A direct start may pass anything here; the problems above already name a non-string.
-  const authTimeout = input.authTimeout ?? DEFAULT_AUTH_TIMEOUT;
-  const authTimeoutMs = typeof authTimeout === 'string' ? parseDuration(authTimeout) : undefined;
+  const authTimeoutMs = authTimeoutMsOf(input);
   // Set only while the saga awaits auths: the instance the reissue update issues URLs for.
   let awaiting: InstanceRef | undefined;
   registerHandlers(status, slots, () => awaiting);
