@@ -335,13 +335,13 @@ describe('docker-compose.yml', () => {
     assert.ok(seconds(services.api?.stop_grace_period) > 10);
   });
 
-  test('the worker is health-checked on its METRICS_PORT', () => {
+  test('the worker is health-checked on /readyz at its HEALTH_PORT', () => {
     const worker = loadCompose().services.worker as Service;
-    const port = environmentOf(worker).METRICS_PORT;
-    assert.match(port ?? '', /^\d+$/, 'METRICS_PORT is set');
+    const port = environmentOf(worker).HEALTH_PORT;
+    assert.match(port ?? '', /^\d+$/, 'HEALTH_PORT is set');
     const probe = [worker.healthcheck?.test ?? []].flat().join(' ');
-    assert.match(probe, /process\.env\.METRICS_PORT/);
-    assert.match(probe, /\/metrics/);
+    assert.match(probe, /process\.env\.HEALTH_PORT/);
+    assert.match(probe, /\/readyz/);
   });
 
   test("metrics: Prometheus discovery labels name the worker's METRICS_PORT and the API's /metrics", () => {

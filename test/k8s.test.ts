@@ -123,13 +123,17 @@ describe('deploy/k8s manifests', () => {
     }
   });
 
-  test('probes: the API on /healthz and /readyz, the worker on its METRICS_PORT', () => {
+  test('probes: the API on /healthz and /readyz, the worker on /healthz and /readyz at its HEALTH_PORT', () => {
     const api = deployment('api').spec.template.spec.containers[0] as K8sObject;
     assert.equal(api.livenessProbe.httpGet.path, '/healthz');
     assert.equal(api.readinessProbe.httpGet.path, '/readyz');
     const worker = deployment('worker').spec.template.spec.containers[0] as K8sObject;
-    const metrics = (worker.ports as K8sObject[]).find((p) => p.name === worker.livenessProbe.httpGet.port);
-    assert.equal(String(metrics?.containerPort), configEnv().METRICS_PORT, 'probed on METRICS_PORT');
+    assert.equal(worker.livenessProbe.httpGet.path, '/healthz');
+    assert.equal(worker.readinessProbe.httpGet.path, '/readyz');
+    for (const probe of [worker.livenessProbe, worker.readinessProbe]) {
+      const port = (worker.ports as K8sObject[]).find((p) => p.name === probe.httpGet.port);
+      assert.equal(String(port?.containerPort), configEnv().HEALTH_PORT, 'probed on HEALTH_PORT');
+    }
   });
 
   test('Prometheus annotations name each pod metrics port and path', () => {

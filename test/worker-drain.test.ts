@@ -1,12 +1,13 @@
 /**
  * Drain on deploy: SIGTERM while a Tray request is slow lets that request finish within
  * SHUTDOWN_GRACE (it is answered once and never sent again), the worker then exits, and a new worker
- * finishes the saga.
+ * finishes the saga. Meanwhile the worker's `/readyz` (HEALTH_PORT) says ready only while it polls.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { authCompletedSignal, connectionIdFor, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
+import { freePort } from '../dev/dev-server.js';
 import { startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -25,14 +26,27 @@ test('SIGTERM during a slow createSolutionInstance: it completes once, the worke
   const emu = await startEmulator();
   after(() => emu.close());
   const taskQueue = uniqueId('drain');
+  const healthPort = await freePort();
   const env = { ...workerEnv(temporal, taskQueue, emu), SHUTDOWN_GRACE: `${GRACE_MS / 1000}s` };
+  const probe = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${healthPort}${path}`, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: (await res.json()) as { state: string } };
+  };
   const creates = async () => {
     const res = await fetch(`${emu.url}/_emulator/requests`);
     const { requests } = (await res.json()) as { requests: Recorded[] };
     return requests.filter((r) => r.operations.includes('createSolutionInstance'));
   };
 
-  const first = await startWorkerProcess(env);
+  const first = await startWorkerProcess({
+    ...env,
+    HEALTH_PORT: String(healthPort),
+    METRICS_HOST: '127.0.0.1',
+  });
+  await pollUntil(async () => (await probe('/readyz').catch(() => undefined))?.status === 200, {
+    timeoutMs: 60_000,
+    what: 'the worker to say it is ready',
+  });
   const armed = await fetch(`${emu.url}/_emulator/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -57,6 +71,16 @@ test('SIGTERM during a slow createSolutionInstance: it completes once, the worke
   });
   const signalledAt = Date.now();
   first.child.kill('SIGTERM');
+  // Draining the slow create: alive, but no longer ready for new tasks.
+  const draining = await pollUntil(
+    async () => {
+      const ready = await probe('/readyz');
+      return ready.status === 503 && ready;
+    },
+    { timeoutMs: 5_000, what: '/readyz to answer 503 once the worker stops polling' },
+  );
+  assert.notEqual(draining.body.state, 'RUNNING');
+  assert.equal((await probe('/healthz')).status, 200);
   const code = await first.exited;
   const stoppedAfterMs = Date.now() - signalledAt;
   const answeredBeforeExit = await creates();

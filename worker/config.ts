@@ -28,8 +28,10 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   /** The Prometheus endpoint's port; unset: no endpoint. */
   metricsPort?: number;
-  /** Interface the Prometheus endpoint binds (every interface unless METRICS_HOST says otherwise). */
+  /** Interface the Prometheus and health endpoints bind (every interface unless METRICS_HOST says otherwise). */
   metricsHost: string;
+  /** Port of `/healthz` and `/readyz` (HEALTH_PORT); unset: none. */
+  healthPort?: number;
   /** OTLP/HTTP collector for traces; unset: no tracing code loads. */
   otlpEndpoint?: string;
 }
@@ -58,6 +60,7 @@ export const WORKER_ENV = {
   SHUTDOWN_GRACE: shutdownGrace(),
   METRICS_PORT: port({ optional: true }),
   METRICS_HOST: str({ default: '0.0.0.0' }),
+  HEALTH_PORT: port({ optional: true }),
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
 };
 
@@ -89,6 +92,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     shutdownGraceMs: values.SHUTDOWN_GRACE,
     ...(values.METRICS_PORT !== undefined ? { metricsPort: values.METRICS_PORT } : {}),
     metricsHost: values.METRICS_HOST,
+    ...(values.HEALTH_PORT !== undefined ? { healthPort: values.HEALTH_PORT } : {}),
     ...(values.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: values.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };
 }

@@ -15,6 +15,7 @@ import {
 import { openTemporalConnection } from '../lib/temporal-connection-check.js';
 import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createConnectWorker } from './create-worker.js';
+import { startHealthServer, type HealthServer } from './health.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
 import { taskQueueActivitiesPerSecond } from './rate-limit.js';
 import { metricsAddress, runtimeOptions, workerTracing } from './telemetry.js';
@@ -77,6 +78,23 @@ async function connectWithRetry(t: TemporalConnectionConfig): Promise<NativeConn
 }
 
 async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<void> {
+  // Up before the connection, so a liveness probe sees a live process while Temporal is still starting.
+  const health: HealthServer | undefined =
+    cfg.healthPort === undefined
+      ? undefined
+      : await startHealthServer({
+          port: cfg.healthPort,
+          host: cfg.metricsHost,
+          state: () => worker?.getState() ?? 'STARTING',
+        });
+  try {
+    await serve(cfg, t, health);
+  } finally {
+    await health?.close();
+  }
+}
+
+async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: HealthServer): Promise<void> {
   const connection = await connectWithRetry(t);
   const tracing = await workerTracing(cfg);
   try {
@@ -115,11 +133,13 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
         ),
         workflows: [WORKFLOW_TYPE],
         metrics: metricsAddress(cfg) ? `http://${metricsAddress(cfg)}/metrics` : 'off (METRICS_PORT unset)',
+        health: health ? `http://${health.address}/healthz, /readyz` : 'off (HEALTH_PORT unset)',
         tracing: tracing ? 'on' : 'off',
       },
       `worker serving task queue "${cfg.taskQueue}" in namespace "${t.namespace}" at ${t.address}; Tray at ${cfg.graphqlUrl}`,
     );
     await worker.run();
+    await new Promise((r) => setTimeout(r, Number(process.env.XDELAY ?? 0)));
     logger.info('worker stopped');
   } finally {
     await tracing?.shutdown();
