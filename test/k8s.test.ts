@@ -2,7 +2,8 @@
  * deploy/k8s/ without a cluster: the manifests' own shape is checked from the files (every manifest
  * listed in its kustomization, probes, resources, non-root and read-only containers, secrets only by
  * reference, the optional ones (encryption keys, Temporal API key, mTLS files) optional, worker grace
- * of at least SHUTDOWN_GRACE + 20 s, budgets, the search attributes Job), then the base and the
+ * of at least SHUTDOWN_GRACE + 20 s, budgets, the search attributes Job and the annotations that let
+ * Argo CD and Flux recreate it, TRAY_EMBEDDED_ID set by the overlay only), then the base and the
  * example overlay are rendered with `kubectl kustomize` and validated offline against the Kubernetes
  * OpenAPI schemas with `kubernetes-validate` (from the Python package index; .ci/run installs both).
  * On CI a missing tool fails the test; elsewhere that part is skipped, saying how to install it.
@@ -60,13 +61,22 @@ const deployment = (component: string): K8sObject => {
 const podSpecs = () =>
   [...byKind('Deployment'), ...byKind('Job')].map((w) => w.spec.template.spec as K8sObject);
 
-/** The ConfigMap's literals as an environment. */
-function configEnv(): Record<string, string> {
-  const generator = kustomization.configMapGenerator?.find((g) => g.name === 'connect-saga-config');
+/** A kustomization's connect-saga-config literals as an environment. */
+function literalsOf(k: Kustomization): Record<string, string> {
+  const generator = k.configMapGenerator?.find((g) => g.name === 'connect-saga-config');
   assert.ok(generator?.literals, 'connect-saga-config is generated from literals');
   return Object.fromEntries(
     generator.literals.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
+}
+
+/** The base ConfigMap's literals as an environment. */
+const configEnv = () => literalsOf(kustomization);
+
+/** What the example overlay's pods see: the base's literals with the overlay's merged over them. */
+function overlayEnv(): Record<string, string> {
+  const overlay = parse(readFileSync(join(OVERLAY, 'kustomization.yaml'), 'utf8')) as Kustomization;
+  return { ...configEnv(), ...literalsOf(overlay) };
 }
 
 function seconds(duration: string): number {
@@ -176,12 +186,21 @@ describe('deploy/k8s manifests', () => {
     assert.ok(!envOf('api').includes('TRAY_MASTER_TOKEN'));
   });
 
-  test("the ConfigMap plus the Secret's keys pass the worker's and the API's config loaders", () => {
-    const env = configEnv();
+  test("the overlay's ConfigMap plus the Secret's keys pass the worker's and the API's config loaders", () => {
+    const env = overlayEnv();
     const worker = loadWorkerConfig({ ...env, TRAY_MASTER_TOKEN: 'mt_example' });
     assert.equal(worker.temporalAddress, env.TEMPORAL_ADDRESS);
     const api = loadApiConfig({ ...env, API_TOKEN: 'api-token-example' });
     assert.equal(String(api.port), env.API_PORT);
+  });
+
+  test('TRAY_EMBEDDED_ID comes only from the overlay: a worker on the base alone exits naming it', () => {
+    assert.ok(!('TRAY_EMBEDDED_ID' in configEnv()), 'no placeholder in the base');
+    assert.ok(overlayEnv().TRAY_EMBEDDED_ID, 'the example overlay sets it');
+    assert.throws(
+      () => loadWorkerConfig({ ...configEnv(), TRAY_MASTER_TOKEN: 'mt_example' }),
+      /TRAY_EMBEDDED_ID/,
+    );
   });
 
   test('termination grace: SHUTDOWN_GRACE + 20 s (worker), the preStop pause plus 10 s drain (API)', () => {
@@ -241,7 +260,7 @@ describe('deploy/k8s manifests', () => {
   });
 
   test('the worker binds its metrics on the pod IP; tracing is off until the overlay sets an endpoint', () => {
-    const env = configEnv();
+    const env = overlayEnv();
     assert.equal(env.METRICS_HOST, '0.0.0.0');
     const off = loadWorkerConfig({ ...env, TRAY_MASTER_TOKEN: 'mt_example' });
     assert.equal(off.metricsHost, '0.0.0.0');
@@ -285,6 +304,19 @@ describe('deploy/k8s manifests', () => {
     const cloudStep = readFileSync(join(BASE, 'search-attributes-job.yaml'), 'utf8');
     assert.match(cloudStep, /tcld namespace search-attributes add/);
     for (const name of SEARCH_ATTRIBUTE_NAMES) assert.match(cloudStep, new RegExp(`${name}=Keyword`));
+  });
+
+  test('GitOps tools recreate the Job, whose template changes with every config change', () => {
+    const [job] = byKind('Job');
+    assert.deepEqual(job?.metadata.annotations, {
+      'argocd.argoproj.io/hook': 'Sync',
+      'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
+      'kustomize.toolkit.fluxcd.io/force': 'enabled',
+    });
+    // Plain kubectl cannot: the docs delete the Job, by its real name, before the apply.
+    const docs = readFileSync(join(PROJECT_ROOT, 'docs', 'deployment.md'), 'utf8');
+    const deleteJob = `kubectl -n connect-saga delete job ${job?.metadata.name} --ignore-not-found`;
+    assert.ok(docs.includes(deleteJob), `docs/deployment.md: ${deleteJob}`);
   });
 });
 
@@ -359,6 +391,12 @@ describe('deploy/k8s rendered and validated offline', { skip }, () => {
         });
         assert.equal(result.status, 0, `Kubernetes ${version}:\n${result.stdout}${result.stderr}`);
       }
+      // Only the overlay sets TRAY_EMBEDDED_ID, so a forgotten one stops the worker at start.
+      assert.equal(
+        configMap.data.TRAY_EMBEDDED_ID !== undefined,
+        label === 'overlays/example',
+        'TRAY_EMBEDDED_ID only in the overlay',
+      );
       if (label === 'overlays/example') {
         const images = objects
           .flatMap((o) => o.spec?.template?.spec?.containers ?? [])
