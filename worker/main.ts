@@ -139,7 +139,6 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
       `worker serving task queue "${cfg.taskQueue}" in namespace "${t.namespace}" at ${t.address}; Tray at ${cfg.graphqlUrl}`,
     );
     await worker.run();
-    await new Promise((r) => setTimeout(r, Number(process.env.XDELAY ?? 0)));
     logger.info('worker stopped');
   } finally {
     await tracing?.shutdown();
