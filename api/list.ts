@@ -91,8 +91,31 @@ export async function listConnections(client: Client, request: ListRequest): Pro
   );
   const list: ConnectionList = { connections: matching.map(listItem) };
   const token = response.nextPageToken;
-  if (token && token.length > 0) list.nextPageToken = encodePageToken(token, query);
+  if (token && token.length > 0 && (await anyAfter(client, query, token))) {
+    list.nextPageToken = encodePageToken(token, query);
+  }
   return list;
+}
+
+/**
+ * Whether the listing goes on after `token`. Visibility hands out a token with every full page, the
+ * last one too, which would send a client to an empty page; one more read of a single item tells.
+ * A failed look keeps the token: an empty next page is better than failing a page already read.
+ */
+async function anyAfter(client: Client, query: string, token: Uint8Array): Promise<boolean> {
+  try {
+    const next = await rpc(client, () =>
+      client.workflowService.listWorkflowExecutions({
+        namespace: client.options.namespace,
+        query,
+        pageSize: 1,
+        nextPageToken: token,
+      }),
+    );
+    return next.executions.length > 0;
+  } catch {
+    return true;
+  }
 }
 
 /** The route handler. */

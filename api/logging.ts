@@ -22,11 +22,15 @@ export function createLogger(options: LoggerOptions = {}, destination?: Destinat
 
 /**
  * Serves the rest of the request inside its request context (see request-context.ts) and logs it once
- * answered, tagged with the request id echoed in `x-request-id`.
+ * answered, tagged with the request id echoed in `x-request-id`. Mount it on the app itself, not under
+ * a path, so the logged path is the whole one.
  */
 export function requestLogger(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    // Taken now: once a router has matched, `req.path` is relative to its mount path. `req.path`
+    // also leaves out the query string, whose values can be user ids.
+    const { path } = req;
     const requestId = requestIdFrom(req.headers);
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
@@ -34,7 +38,7 @@ export function requestLogger(logger: Logger): RequestHandler {
       const line = {
         requestId,
         method: req.method,
-        path: req.path,
+        path,
         status: res.statusCode,
         ms: Math.round(ms),
       };

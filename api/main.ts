@@ -84,9 +84,13 @@ async function main(): Promise<void> {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  const { port } = server.address() as AddressInfo;
+  const { address, port } = server.address() as AddressInfo;
+  // What the socket is bound to (127.0.0.1 under npm start, :: or 0.0.0.0 without API_HOST), so the
+  // line tells whether other machines can reach the API.
+  const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
   logger.info(
     {
+      address,
       port,
       ...describeTemporalConnection(temporal),
       taskQueue: config.taskQueue,
@@ -97,8 +101,8 @@ async function main(): Promise<void> {
       tracing: tracing ? 'on' : 'off',
     },
     config.apiToken
-      ? `API listening on :${port}; /v1/connections requires the bearer API_TOKEN`
-      : `API listening on :${port}; API_TOKEN is not set, so /v1/connections answers loopback clients only`,
+      ? `API listening on ${listening}; /v1/connections requires the bearer API_TOKEN`
+      : `API listening on ${listening}; API_TOKEN is not set, so /v1/connections answers loopback clients only`,
   );
 
   stopOnSignals(server, logger, () => Promise.all([connection.close(), tracing?.shutdown()]));

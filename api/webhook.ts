@@ -7,7 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import express, { type Router } from 'express';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import type { ConnectStep } from '../common/messages.js';
-import { isAttached, PAST_ATTACH_STEPS } from '../common/status-view.js';
+import { isAttached, PAST_ATTACH_STEPS, type ConnectMemo } from '../common/status-view.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import type { InstanceRoutes } from './instance-routes.js';
@@ -101,6 +101,21 @@ function isAttachedRedelivery(desc: WorkflowExecutionDescription, body: WebhookB
   return step !== undefined && ATTACHED_STEPS.includes(step);
 }
 
+/**
+ * Why a delivery differs from what the saga attached for its slot, when it attached one; undefined
+ * otherwise. Names the slot, not the authIds: which one was attached is not the sender's to learn.
+ */
+function otherAuthIdAttached(memo: ConnectMemo | undefined, body: WebhookBody): string | undefined {
+  const attached = memo?.attached?.find((a) => a.externalId === body.externalAuthId);
+  if (!attached || attached.authId === body.authId) return undefined;
+  return `the authId differs from the one attached for slot ${JSON.stringify(body.externalAuthId)}`;
+}
+
+/** One wording for both 409s a different authId past attach gets: while the saga runs, and once completed. */
+function noLongerAccepts(connectionId: string, step: ConnectStep, differs: string | undefined): string {
+  return `Connection ${JSON.stringify(connectionId)} no longer accepts auths (${step})${differs ? `: ${differs}` : ''}`;
+}
+
 /** Refuses a completed auth the described saga cannot take (400, 409 or 422). */
 function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): void {
   const connectionId = desc.workflowId;
@@ -115,16 +130,17 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
       { path: 'solutionInstanceId', message: 'does not belong to this connection' },
     ]);
   }
+  const differs = otherAuthIdAttached(memo, body);
   if (!isRunning(desc)) {
+    // A completed saga attached every slot: tell a partner relaying another authId why, not only "closed".
+    if (desc.status.name === 'COMPLETED' && differs) {
+      throw new ApiError(409, 'connection_closed', noLongerAccepts(connectionId, 'completed', differs));
+    }
     throw new ApiError(409, 'connection_closed', `Connection ${JSON.stringify(connectionId)} is closed`);
   }
   const step = stepFrom(desc, memo);
   if (step && PAST_ATTACH_STEPS.includes(step)) {
-    throw new ApiError(
-      409,
-      'past_attach',
-      `Connection ${JSON.stringify(connectionId)} no longer accepts auths (${step})`,
-    );
+    throw new ApiError(409, 'past_attach', noLongerAccepts(connectionId, step, differs));
   }
   if (memo && !memo.authSlots.includes(body.externalAuthId)) {
     throw new ApiError(

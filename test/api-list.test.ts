@@ -113,8 +113,14 @@ describe('GET /v1/connections', () => {
     assert.equal(all.connections[0]!.solutionInstanceId, again.solutionInstanceId);
   });
 
-  test('pages follow the opaque token to the same list', async () => {
-    for (const pageSize of ['1', '3']) {
+  test('pages follow the opaque token to the same list; the last page, even a full one, has none', async () => {
+    // 1, 2 and 4 divide the four runs, so their last page is full: visibility still hands out a token there.
+    for (const [pageSize, pageCount] of [
+      ['1', 4],
+      ['2', 2],
+      ['3', 2],
+      ['4', 1],
+    ] as const) {
       const seen: string[] = [];
       let pageToken: string | undefined;
       let pages = 0;
@@ -122,6 +128,7 @@ describe('GET /v1/connections', () => {
         const res = await list({ externalUserId: user, pageSize, ...(pageToken ? { pageToken } : {}) });
         assert.equal(res.status, 200, res.text);
         assert.ok(res.body.connections.length <= Number(pageSize));
+        assert.ok(res.body.connections.length > 0, `an empty page ${pages + 1} at pageSize ${pageSize}`);
         assert.ok(validateList(res.body));
         seen.push(...res.body.connections.map((c: ConnectionStatus) => c.runId));
         pageToken = res.body.nextPageToken;
@@ -129,6 +136,7 @@ describe('GET /v1/connections', () => {
         pages += 1;
       } while (pageToken && pages < 10);
       assert.deepEqual(seen, newestFirst, `pageSize ${pageSize}`);
+      assert.equal(pages, pageCount, `pageSize ${pageSize}`);
     }
   });
 

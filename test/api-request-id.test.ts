@@ -79,6 +79,11 @@ test('every line logged while serving a request carries its id; other lines none
     byMessage('request').map((l) => l.requestId),
     ['rid-start-1', 'rid-cancel-2'],
   );
+  // The whole path, though the connections router answered both; the query string (`?wait=0`) never.
+  assert.deepEqual(
+    byMessage('request').map((l) => `${String(l.method)} ${String(l.path)}`),
+    ['POST /v1/connections', `DELETE /v1/connections/${connectionId}`],
+  );
   assert.equal(byMessage('outside any request')[0]?.requestId, undefined);
   // One key, not two: the access line's own requestId and the mixin's agree.
   const raw = JSON.stringify(byMessage('request')[0]);

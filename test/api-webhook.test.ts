@@ -343,6 +343,10 @@ describe('happy path', () => {
         stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'slack', authId: 'auth-other' }),
       );
       assertError(other, 409, 'past_attach');
+      assert.match(
+        other.body.error.message,
+        /no longer accepts auths \((attaching_auths|waiting_before_enable|enabling)\): the authId differs from the one attached for slot "slack"$/,
+      );
 
       const done = await waitForStatus(
         saga.connectionId,
@@ -384,6 +388,8 @@ describe('happy path', () => {
         stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'slack', authId: 'auth-other' }),
       );
       assertError(closed, 409, 'connection_closed');
+      const differs = `Connection ${JSON.stringify(saga.connectionId)} no longer accepts auths (completed): the authId differs from the one attached for slot "slack"`;
+      assert.equal(closed.body.error.message, differs);
       const swapped = await send(
         stack.signWebhook({
           solutionInstanceId: saga.solutionInstanceId,
@@ -392,6 +398,8 @@ describe('happy path', () => {
         }),
       );
       assertError(swapped, 409, 'connection_closed');
+      // Never an authId in the answer: neither the one sent nor the one attached.
+      assert.equal(swapped.body.error.message, differs);
     } finally {
       stack.emulator.emulator.faults.clear();
     }
@@ -467,6 +475,8 @@ describe('odd bodies and lookups', () => {
       stack.signWebhook({ solutionInstanceId: first.solutionInstanceId, externalAuthId: 'slack', authId }),
     );
     assertError(res, 409, 'connection_closed');
+    // Cancelled before any attach: closed is the whole reason.
+    assert.equal(res.body.error.message, `Connection ${JSON.stringify(first.connectionId)} is closed`);
     const now = await getStatus(second.connectionId);
     assert.equal(slot(now, 'slack')?.state, 'pending');
   });
