@@ -31,6 +31,14 @@ export interface DevServerOptions {
   taskQueuePartitions?: number;
   /** Called while waiting, so long waits show progress. */
   onProgress?: (message: string) => void;
+  /**
+   * Runs the server in a process group (and session) of its own, so a terminal's Ctrl-C, sent to the
+   * caller's whole group, does not stop it before what depends on it: the caller must stop it on
+   * every way out. `npm start` only; tests and chaos keep it in their group.
+   */
+  ownProcessGroup?: boolean;
+  /** Aborting it while the server starts stops the server, and the start rejects. */
+  signal?: AbortSignal;
 }
 
 export interface DevServer {
@@ -38,6 +46,8 @@ export interface DevServer {
   namespace: string;
   uiUrl?: string;
   process: ChildProcess;
+  /** Sends `signal` to the server (to its process group with `ownProcessGroup`). */
+  kill(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -117,10 +127,8 @@ export async function waitForTemporal(
   throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}`);
 }
 
-/** Starts a dev server and resolves once it answers. */
-export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const namespace = options.namespace ?? 'default';
-  const port = options.port || (await freePort());
+/** The `temporal server start-dev` arguments for `options`, on `port`. */
+async function devServerArgs(options: DevServerOptions, namespace: string, port: number): Promise<string[]> {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
   // The dev server also opens an HTTP API and a metrics port; pick free ones so parallel servers don't collide.
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
@@ -137,10 +145,27 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     args.push('--dynamic-config-value', `${key}=${partitions}`);
   }
   args.push('--log-level', 'warn');
+  return args;
+}
 
+/** Starts a dev server and resolves once it answers. */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const namespace = options.namespace ?? 'default';
+  const port = options.port || (await freePort());
+  const args = await devServerArgs(options, namespace, port);
   const child = spawn(options.cliPath, args, {
     stdio: ['ignore', options.logFile ? 'pipe' : 'ignore', options.logFile ? 'pipe' : 'ignore'],
+    detached: options.ownProcessGroup ?? false,
   });
+  // The whole group when it has one of its own: nothing the server started outlives it.
+  const kill = (name: NodeJS.Signals): void => {
+    try {
+      if (options.ownProcessGroup && child.pid !== undefined) process.kill(-child.pid, name);
+      else child.kill(name);
+    } catch {
+      child.kill(name);
+    }
+  };
   if (options.logFile) {
     mkdirSync(dirname(options.logFile), { recursive: true });
     const log = createWriteStream(options.logFile, { flags: 'a' });
@@ -157,28 +182,40 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const address = `127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (exited) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    kill('SIGTERM');
+    const timer = setTimeout(() => kill('SIGKILL'), 10_000);
     await exitedPromise;
     clearTimeout(timer);
   };
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(new Error('the Temporal dev server start was cancelled'));
+  });
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
   try {
-    await waitForTemporal(
-      address,
-      namespace,
-      options.startTimeoutMs ?? 120_000,
-      options.onProgress,
-      () => exited,
-    );
+    await Promise.race([
+      waitForTemporal(
+        address,
+        namespace,
+        options.startTimeoutMs ?? 120_000,
+        options.onProgress,
+        () => exited,
+      ),
+      aborted,
+    ]);
   } catch (error) {
     await stop();
     throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
   return {
     address,
     namespace,
     uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
     process: child,
+    kill,
     stop,
   };
 }

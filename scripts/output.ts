@@ -25,8 +25,9 @@ const LEVELS: Record<number, string> = {
 const BORING = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg', 'v']);
 
 /**
- * A pino JSON line as one readable line (`warn  message  key=value …`); anything else unchanged.
- * The worker and the API log JSON for machines; in a terminal a person reads `npm start`.
+ * A pino JSON line, or one of the Temporal SDK core's, as one readable line (`warn  message
+ * key=value …`); anything else unchanged. The worker and the API log JSON for machines; in a
+ * terminal a person reads `npm start`.
  */
 export function humanizeLine(line: string): string {
   if (!line.startsWith('{')) return line;
@@ -36,12 +37,22 @@ export function humanizeLine(line: string): string {
   } catch {
     return line;
   }
+  const core = record.fields as Record<string, unknown> | undefined;
+  if (typeof record.level === 'string' && typeof core?.message === 'string') {
+    // The Temporal SDK core's own JSON (`level: "WARN"`, the text in `fields.message`).
+    const { message, ...rest } = core;
+    return [record.level.toLowerCase().padEnd(5), message, ...pairs(rest)].join('  ');
+  }
   if (typeof record.msg !== 'string' || typeof record.level !== 'number') return line;
   const level = (LEVELS[record.level] ?? String(record.level)).padEnd(5);
-  const fields = Object.entries(record)
-    .filter(([key]) => !BORING.has(key))
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  const fields = pairs(Object.fromEntries(Object.entries(record).filter(([key]) => !BORING.has(key))));
   return [level, record.msg, ...fields].join('  ');
+}
+
+function pairs(record: Record<string, unknown>): string[] {
+  return Object.entries(record).map(
+    ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+  );
 }
 
 /** Copies each line of `input` to `out`, prefixed and made readable. */

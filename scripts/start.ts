@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
-import { DEV_TASK_QUEUE_PARTITIONS, startDevServer, type DevServer } from '../dev/dev-server.js';
+import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { createEmulator } from '../emulator/server.js';
 import { encryptionKeysVar } from '../lib/payload-codec.js';
@@ -27,6 +27,7 @@ import {
 } from '../lib/temporal-connection.js';
 import { childEnvs, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
+import { Parts } from './parts.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
 import { portsToCheck, READY_TIMEOUT_MS, takenPorts, waitForApi, waitForWorker } from './readiness.js';
@@ -39,7 +40,6 @@ const SECRETS_FILE = join(DATA_DIR, 'dev-secrets.json');
 const EMULATOR_STATE_FILE = join(DATA_DIR, 'emulator-state.json');
 const TEMPORAL_DB = join(DATA_DIR, 'temporal.db');
 const TEMPORAL_LOG = join(DATA_DIR, 'temporal.log');
-const CHILD_GRACE_MS = 15_000;
 
 const START_ENV = {
   TEMPORAL_ADDRESS: hostPort({ optional: true }),
@@ -58,33 +58,6 @@ const START_ENV = {
   METRICS_PORT: port({ default: 9464 }),
 };
 type StartEnv = EnvValues<typeof START_ENV>;
-
-/** What this run started, so shutdown stops exactly that, dependants first. */
-class Parts {
-  readonly children: ManagedChild[] = [];
-  temporal: DevServer | undefined;
-  temporalStopping = false;
-  closeEmulator: (() => Promise<void>) | undefined;
-
-  killAll(): void {
-    for (const child of this.children) child.kill('SIGKILL');
-    this.temporal?.process.kill('SIGKILL');
-  }
-
-  async shutdown(): Promise<void> {
-    // The API first (no new sagas), then the worker, then what they depend on.
-    const api = this.children.find((c) => c.name === 'api');
-    const others = this.children.filter((c) => c !== api);
-    if (api) await api.stop(CHILD_GRACE_MS);
-    await Promise.all(others.map((c) => c.stop(CHILD_GRACE_MS)));
-    if (this.closeEmulator)
-      await this.closeEmulator().catch((e: unknown) => complain(`emulator: ${String(e)}`));
-    if (this.temporal) {
-      this.temporalStopping = true;
-      await this.temporal.stop();
-    }
-  }
-}
 
 function rel(path: string): string {
   return path.startsWith(`${PROJECT_ROOT}/`) ? path.slice(PROJECT_ROOT.length + 1) : path;
@@ -106,30 +79,34 @@ async function startTemporal(
   }
   say(`starting the Temporal dev server (state ${rel(TEMPORAL_DB)}, log ${rel(TEMPORAL_LOG)}) …`);
   const cliPath = await stop.unlessStopped(findTemporalCli());
-  const temporal = await stop.unlessStopped(
-    startDevServer({
-      cliPath,
-      port: env.TEMPORAL_DEV_PORT,
-      uiPort: env.TEMPORAL_DEV_UI_PORT,
-      // With payload encryption the Web UI decodes through the API's codec server.
-      uiCodecEndpoint: env.PAYLOAD_ENCRYPTION_KEYS && `http://localhost:${env.API_PORT}/codec`,
-      dbFile: TEMPORAL_DB,
-      logFile: TEMPORAL_LOG,
-      namespace: env.TEMPORAL_NAMESPACE,
-      startTimeoutMs: READY_TIMEOUT_MS,
-      onProgress: say,
-    }),
+  const starting = startDevServer({
+    cliPath,
+    port: env.TEMPORAL_DEV_PORT,
+    uiPort: env.TEMPORAL_DEV_UI_PORT,
+    // With payload encryption the Web UI decodes through the API's codec server.
+    uiCodecEndpoint: env.PAYLOAD_ENCRYPTION_KEYS && `http://localhost:${env.API_PORT}/codec`,
+    dbFile: TEMPORAL_DB,
+    logFile: TEMPORAL_LOG,
+    namespace: env.TEMPORAL_NAMESPACE,
+    startTimeoutMs: READY_TIMEOUT_MS,
+    onProgress: say,
+    // Out of the terminal's Ctrl-C, so it outlives the worker's shutdown; Parts.shutdown stops it.
+    ownProcessGroup: true,
+    signal: parts.cancelTemporalStart.signal,
+  });
+  // Noted even when a stop comes first, so shutdown still stops a server that came up meanwhile. A
+  // failed start stopped its server itself, and its error reaches main through `starting`.
+  parts.temporalStarting = starting.then(
+    (started) => (parts.temporal = started),
+    () => undefined,
   );
-  parts.temporal = temporal;
+  const temporal = await stop.unlessStopped(starting);
   temporal.process.once('exit', (code, signal) => {
-    // A terminal Ctrl-C reaches the dev server too; give our own SIGINT handler the first word.
-    setTimeout(() => {
-      if (!parts.temporalStopping)
-        stop.request(
-          `the Temporal dev server exited unexpectedly (${describeExit({ code, signal })}); see ${rel(TEMPORAL_LOG)}`,
-          1,
-        );
-    }, 300);
+    if (!parts.temporalStopping)
+      stop.request(
+        `the Temporal dev server exited unexpectedly (${describeExit({ code, signal })}); see ${rel(TEMPORAL_LOG)}`,
+        1,
+      );
   });
   say(`Temporal is up on ${temporal.address}`);
   return devServerConnection(temporal.address, env.TEMPORAL_NAMESPACE);

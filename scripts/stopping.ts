@@ -36,10 +36,18 @@ export class StopControl {
   }
 }
 
-/** SIGINT and SIGTERM ask `stop` to stop; a second one, noticeably later, calls `killNow` and exits. */
+/**
+ * SIGINT, SIGTERM and SIGHUP ask `stop` to stop; a second one, noticeably later, calls `killNow` and
+ * exits. SIGHUP (the terminal closed) would otherwise end this process at once, leaving behind the
+ * parts that run in process groups of their own, the Temporal dev server among them.
+ */
 export function handleSignals(stop: StopControl, killNow: () => void): void {
   let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (signal === 'SIGHUP') {
+      // Writing to a terminal that is gone fails; stopping the stack matters more than saying so.
+      for (const out of [process.stdout, process.stderr]) out.on('error', () => undefined);
+    }
     if (firstSignalAt === undefined) {
       firstSignalAt = Date.now();
       stop.request(`${signal} received, stopping`, 0);
@@ -52,8 +60,7 @@ export function handleSignals(stop: StopControl, killNow: () => void): void {
     killNow();
     process.exit(130);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 }
 
 /** The parent pid of `pid` (Linux /proc), or undefined where that cannot be read. */

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Connection } from '@temporalio/client';
-import { freePort } from '../dev/dev-server.js';
+import { freePort, startDevServer } from '../dev/dev-server.js';
+import { findTemporalCli } from '../dev/temporal-bin.js';
+import { pollUntil } from './helpers/poll.js';
 import { devServer } from './helpers/temporal.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 
@@ -23,4 +26,57 @@ test('freePort names a different port every time, though the OS offers a closed 
   for (let i = 0; i < 500; i++) ports.push(await freePort());
   assert.equal(new Set(ports).size, ports.length);
   assert.ok(ports.every((port) => port > 0 && port < 65536));
+});
+
+/** The process group of `pid` (Linux /proc): the field after the parent's pid. */
+function processGroupOf(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+/** Pids of the dev servers started with gRPC port `port` (their command lines name it). */
+function devServersOnPort(port: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return args.includes('start-dev') && args[args.indexOf('--port') + 1] === String(port);
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+test('ownProcessGroup: the server leads a process group of its own, which stop() ends', async () => {
+  const server = await startDevServer({ cliPath: await findTemporalCli(), ownProcessGroup: true });
+  const pid = server.process.pid!;
+  try {
+    assert.equal(processGroupOf(pid), pid, 'a group of its own');
+    assert.notEqual(processGroupOf('self'), pid, "so a signal to the caller's group misses it");
+  } finally {
+    await server.stop();
+  }
+  assert.ok(server.process.exitCode !== null || server.process.signalCode !== null, 'stopped');
+});
+
+test('aborting the signal while the server starts stops it, and the start rejects', async () => {
+  const port = await freePort();
+  const abort = new AbortController();
+  const starting = startDevServer({
+    cliPath: await findTemporalCli(),
+    port,
+    ownProcessGroup: true,
+    signal: abort.signal,
+  });
+  // Until the server process exists, so the abort lands mid-start.
+  await pollUntil(async () => devServersOnPort(port).length === 1, {
+    timeoutMs: 30_000,
+    intervalMs: 10,
+    what: 'the dev server process',
+  });
+  abort.abort();
+  await assert.rejects(starting, /start was cancelled/);
+  assert.deepEqual(devServersOnPort(port), [], 'no dev server left behind');
 });

@@ -14,6 +14,7 @@ import type { ConnectionStatus } from '../common/messages.js';
 import { freePort } from '../dev/dev-server.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { childEnvs } from '../scripts/child-env.js';
+import { humanizeLine } from '../scripts/output.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront, type TlsFront } from './helpers/tls-front.js';
@@ -77,6 +78,8 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
     assert.match(output, new RegExp(`curl -s -X POST ${api}/v1/connections`));
     assert.match(output, /^\[worker\] /m, 'worker lines are prefixed');
     assert.match(output, /^\[api\] /m, 'API lines are prefixed');
+    // The address npm start binds the API to, not only its port.
+    assert.match(output, new RegExp(`^\\[api\\] .*API listening on 127\\.0\\.0\\.1:${apiPort};`, 'm'));
     const secrets = statSync(join(PROJECT_ROOT, '.data', 'dev-secrets.json'));
     assert.equal(secrets.mode & 0o777, 0o600, 'dev secrets are readable by their owner only');
 
@@ -110,6 +113,8 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
       { timeoutMs: 60_000, intervalMs: 250, what: 'the saga to complete' },
     );
     assert.equal(done.step, 'completed', JSON.stringify(done));
+    // The access line names the whole path, though a router under /v1/connections answered.
+    assert.match(text(), /^\[api\] info +request .*method=POST +path=\/v1\/connections +status=201/m);
 
     const workerMetrics = `http://localhost:${metricsPort}/metrics`;
     assert.match(output, new RegExp(`Metrics +${api}/metrics \\(API\\), ${workerMetrics} \\(worker\\)`));
@@ -218,4 +223,18 @@ test('the embedded dev server gets no TLS, API key or profile from the shell; a 
     assert.equal(env.TEMPORAL_PROFILE, 'cloud');
     assert.equal(env.TEMPORAL_TLS, 'true');
   }
+});
+
+test("npm start prints the worker's JSON lines, pino's and the SDK core's, as readable ones", () => {
+  assert.equal(
+    humanizeLine('{"level":40,"time":1,"pid":2,"hostname":"h","name":"n","msg":"slow","ms":900}'),
+    'warn   slow  ms=900',
+  );
+  assert.equal(
+    humanizeLine(
+      '{"timestamp":"2026-01-01T00:00:00Z","level":"WARN","fields":{"message":"shutdown_worker rpc errored","attempt":2}}',
+    ),
+    'warn   shutdown_worker rpc errored  attempt=2',
+  );
+  assert.equal(humanizeLine('plain text'), 'plain text');
 });

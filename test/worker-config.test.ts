@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -21,6 +23,7 @@ import {
   taskQueueActivitiesPerSecond,
 } from '../worker/rate-limit.js';
 import { startEmulator } from './helpers/emulator.js';
+import { forward } from './helpers/tls-front.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 
@@ -312,5 +315,57 @@ describe('npm run worker', () => {
     assert.equal(await exitCode(child), 0);
     assert.match(output(), /worker stopped/);
     assert.ok(!output().includes(emu.masterToken), 'the master token never reaches the logs');
+  });
+
+  test("the SDK core's warnings are JSON lines, not ANSI-coloured text", async (t) => {
+    // A proxy that drops the connection when the worker says it is shutting down: the core then warns
+    // "shutdown_worker rpc errored", as when `npm start`'s dev server went first.
+    const { address, namespace } = await devServer();
+    const upstream = http2.connect(`http://${address}`);
+    upstream.on('error', () => undefined);
+    const proxy = http2.createServer();
+    const sessions = new Set<http2.ServerHttp2Session>();
+    proxy.on('session', (session) => sessions.add(session));
+    proxy.on('stream', (stream, headers) => {
+      stream.on('error', () => undefined);
+      if (String(headers[':path']).endsWith('/ShutdownWorker')) stream.session?.destroy();
+      else forward(stream, headers, upstream);
+    });
+    proxy.listen(0, '127.0.0.1');
+    await once(proxy, 'listening');
+    // On the test, not the file: an open proxy would keep the file's process from ending.
+    t.after(() => {
+      for (const session of sessions) session.destroy();
+      upstream.destroy();
+      proxy.close();
+    });
+    const { child, output } = startWorker({
+      TEMPORAL_ADDRESS: `127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      TEMPORAL_NAMESPACE: namespace,
+      TEMPORAL_TASK_QUEUE: uniqueId('core-logs'),
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+    });
+    await pollUntil(async () => output().includes('worker serving'), {
+      timeoutMs: 120_000,
+      what: 'the worker to start serving',
+    });
+    child.kill('SIGTERM');
+    await exitCode(child);
+    assert.ok(!output().includes('\u001b['), 'no ANSI colour codes');
+    const lines = output().split('\n').filter(Boolean);
+    assert.deepEqual(
+      lines.filter((line) => !line.startsWith('{')),
+      [],
+      'every line is a JSON log line',
+    );
+    // The core's own JSON shape (not pino's): level as a word, the text under fields.message.
+    const core = lines
+      .map((line) => JSON.parse(line) as { level?: unknown; fields?: { message?: string } })
+      .filter((line) => line.level === 'WARN');
+    assert.ok(
+      core.some((line) => /shutdown_worker rpc errored/.test(line.fields?.message ?? '')),
+      `no warning from the SDK core:\n${output()}`,
+    );
   });
 });

@@ -16,15 +16,23 @@ export function metricsAddress(config: WorkerConfig): string | undefined {
 }
 
 /**
- * Runtime options: the logger, no signal handling of the Runtime's own (worker/main.ts drains on
- * SIGTERM), and with METRICS_PORT set a Prometheus endpoint at `/metrics` on that port.
+ * Runtime options: the logger, the SDK core's own lines as JSON, no signal handling of the Runtime's
+ * own (worker/main.ts drains on SIGTERM), and with METRICS_PORT set a Prometheus endpoint at
+ * `/metrics` on that port.
  */
 export function runtimeOptions(config: WorkerConfig, logger: Logger): RuntimeOptions {
   const bindAddress = metricsAddress(config);
   return {
     logger,
     shutdownSignals: [],
-    ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress } } } } : {}),
+    telemetryOptions: {
+      // The core writes its own warnings (a failed poll, a shutdown RPC) to stderr itself, by default
+      // as ANSI-coloured text even into a pipe or a log collector; as JSON they are one line each like
+      // the logger's. Not forwarded to the logger: the SDK hands those over asynchronously, and the
+      // last ones before an exit (the very shutdown warnings) were lost in tests.
+      logging: { console: { format: 'json' } },
+      ...(bindAddress ? { metrics: { prometheus: { bindAddress } } } : {}),
+    },
   };
 }
 

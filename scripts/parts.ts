@@ -1,0 +1,40 @@
+/**
+ * The parts one `npm start` run started, so that every way out of it stops exactly those, in order:
+ * what takes requests first, what the others depend on last.
+ */
+import type { DevServer } from '../dev/dev-server.js';
+import type { ManagedChild } from './children.js';
+import { complain } from './output.js';
+
+const CHILD_GRACE_MS = 15_000;
+
+/** What this run started, so shutdown stops exactly that, dependants first. */
+export class Parts {
+  readonly children: ManagedChild[] = [];
+  temporal: DevServer | undefined;
+  /** Resolves once a dev server start is over; aborting `cancelTemporalStart` stops a server still starting. */
+  temporalStarting: Promise<unknown> | undefined;
+  readonly cancelTemporalStart = new AbortController();
+  temporalStopping = false;
+  closeEmulator: (() => Promise<void>) | undefined;
+
+  killAll(): void {
+    for (const child of this.children) child.kill('SIGKILL');
+    this.temporal?.kill('SIGKILL');
+  }
+
+  async shutdown(): Promise<void> {
+    // The API first (no new sagas), then the worker, then what they depend on.
+    const api = this.children.find((c) => c.name === 'api');
+    const others = this.children.filter((c) => c !== api);
+    if (api) await api.stop(CHILD_GRACE_MS);
+    await Promise.all(others.map((c) => c.stop(CHILD_GRACE_MS)));
+    if (this.closeEmulator)
+      await this.closeEmulator().catch((e: unknown) => complain(`emulator: ${String(e)}`));
+    // The dev server is in a process group of its own: nothing else stops it, even mid-start.
+    this.temporalStopping = true;
+    this.cancelTemporalStart.abort();
+    await this.temporalStarting;
+    await this.temporal?.stop();
+  }
+}
