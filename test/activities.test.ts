@@ -11,8 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import { buildSchema, parse, validate } from 'graphql';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { DOCUMENTS, issueCodesDocument } from '../activities/documents.js';
@@ -23,6 +21,7 @@ import type { ConnectActivities } from '../common/activity-types.js';
 import { createdNothing, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { FaultSpec, RecordedRequest } from '../emulator/server.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
+import { runActivity } from './helpers/run-activity.js';
 import { CONFIG_SOLUTION, startEmulator, type StartedEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 
@@ -58,20 +57,7 @@ function makeActivities(
   return { activities, tokenCache, tray };
 }
 
-// Expected failures are the point of several tests; keep the SDK's per-failure warnings out of the output.
-const quietLogger = new DefaultLogger('ERROR');
-
-/** Runs one activity in a mocked activity context, so Context.current().info.attempt is `attempt`. */
-function run<K extends keyof ConnectActivities>(
-  activities: ConnectActivities,
-  name: K,
-  input: Parameters<ConnectActivities[K]>[0],
-  attempt = 1,
-): ReturnType<ConnectActivities[K]> {
-  const env = new MockActivityEnvironment({ attempt, activityType: name }, { logger: quietLogger });
-  const fn = activities[name] as (arg: typeof input) => ReturnType<ConnectActivities[K]>;
-  return env.run(fn, input) as ReturnType<ConnectActivities[K]>;
-}
+const run = runActivity;
 
 /** The requests the emulator records from now on. */
 function requestsFrom(): () => RecordedRequest[] {

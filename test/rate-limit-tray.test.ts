@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { trayErrorDetails } from '../activities/tray-client.js';
 import type { ConnectActivities, CreateInstanceInput } from '../common/activity-types.js';
 import { createdNothing, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { runActivity } from './helpers/run-activity.js';
 import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
 
 let emu: StartedEmulator;
@@ -39,16 +38,12 @@ beforeEach(() => {
   emu.emulator.faults.clear();
 });
 
-const quietLogger = new DefaultLogger('ERROR');
-
 function run<K extends keyof ConnectActivities>(
   name: K,
   input: Parameters<ConnectActivities[K]>[0],
   attempt = 1,
 ): ReturnType<ConnectActivities[K]> {
-  const env = new MockActivityEnvironment({ attempt, activityType: name }, { logger: quietLogger });
-  const fn = activities[name] as (arg: typeof input) => ReturnType<ConnectActivities[K]>;
-  return env.run(fn, input) as ReturnType<ConnectActivities[K]>;
+  return runActivity(activities, name, input, attempt);
 }
 
 async function rateLimitedFailure(promise: Promise<unknown>): Promise<ApplicationFailure> {

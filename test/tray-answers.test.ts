@@ -9,14 +9,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { createdMs } from '../activities/instances.js';
 import { UserTokenCache } from '../activities/token-cache.js';
 import { trayErrorDetails } from '../activities/tray-client.js';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { runActivity } from './helpers/run-activity.js';
 
 const MASTER = 'mt-stand-in-secret';
 
@@ -66,8 +65,6 @@ beforeEach(() => {
   seen = [];
 });
 
-const quietLogger = new DefaultLogger('ERROR');
-
 function activitiesWith(tokenCache = new UserTokenCache()) {
   const tray = createTrayClient({ graphqlUrl: url, masterToken: MASTER, timeoutMs: 2000 });
   const activities = createActivities({
@@ -80,16 +77,7 @@ function activitiesWith(tokenCache = new UserTokenCache()) {
   return { activities, tokenCache };
 }
 
-function run<K extends keyof ConnectActivities>(
-  activities: ConnectActivities,
-  name: K,
-  input: Parameters<ConnectActivities[K]>[0],
-  attempt = 1,
-): ReturnType<ConnectActivities[K]> {
-  const env = new MockActivityEnvironment({ attempt, activityType: name }, { logger: quietLogger });
-  const fn = activities[name] as (arg: typeof input) => ReturnType<ConnectActivities[K]>;
-  return env.run(fn, input) as ReturnType<ConnectActivities[K]>;
-}
+const run = runActivity;
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   try {
