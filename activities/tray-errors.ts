@@ -99,8 +99,9 @@ function isRateLimitError(error: GraphQLErrorLike): boolean {
 
 /** The failure type of a GraphQL-level answer: by code, then by status, then by words. */
 function answerType(status: number, code: string | undefined, message: string): string {
-  const byCode = CODE_TYPES[normalizedCode(code)];
-  if (code !== undefined && byCode !== undefined) return byCode;
+  const key = normalizedCode(code);
+  // Own keys only: a code such as `constructor` must not find Object.prototype's.
+  if (Object.hasOwn(CODE_TYPES, key)) return CODE_TYPES[key] as string;
   if (status === 403) return TRAY_FAILURE_TYPES.forbidden;
   if (FORBIDDEN_WORDS.test(message)) return TRAY_FAILURE_TYPES.forbidden;
   if (NOT_FOUND_WORDS.test(message)) return TRAY_FAILURE_TYPES.notFound;

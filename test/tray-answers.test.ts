@@ -132,6 +132,11 @@ describe('other answers get the failure type their meaning has', () => {
     ],
     ['HTTP 403 with an empty body', { status: 403, body: '' }, 'forbidden'],
     ['an unnamed error', errorsAnswer([{ message: 'Something is wrong with the input' }]), 'permanent'],
+    [
+      'a code named like an Object method (constructor)',
+      errorsAnswer([{ message: 'x', extensions: { code: 'constructor' } }]),
+      'permanent',
+    ],
     ['errors: [null]', errorsAnswer([null]), 'permanent'],
     [
       'Apollo INTERNAL_SERVER_ERROR',
