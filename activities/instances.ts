@@ -73,10 +73,10 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
   const since = isoTime(query.notBefore, 'notBefore') - CREATED_TOLERANCE_MS;
   const until =
     query.notAfter === undefined ? Infinity : isoTime(query.notAfter, 'notAfter') + CREATED_TOLERANCE_MS;
+  const variables = { owner: query.userId, solutionId: query.solutionId, name: query.instanceName };
   const own: { id: string; created: number }[] = [];
   let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page += 1) {
-    const variables = { owner: query.userId, solutionId: query.solutionId, name: query.instanceName };
     const data = await session.send<FindInstancesData>(
       FIND_INSTANCES,
       after === undefined ? variables : { ...variables, after },
@@ -107,9 +107,9 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
 async function goneAfter(session: TraySession, error: unknown, auth: TrayAuth, id: string): Promise<boolean> {
   if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return true;
   const status = trayErrorDetails(error)?.httpStatus;
-  // A rate limit, a failing server or a lost connection says nothing about the instance: retry.
-  if (status === undefined || status >= 500 || status === 408 || status === 429) return false;
-  if (isTrayFailure(error, TRAY_FAILURE_TYPES.rateLimited)) return false;
+  // A lost connection, a failing server or a rate limit (any 429 too) says nothing about the instance.
+  const noAnswer = status === undefined || status >= 500 || status === 408;
+  if (noAnswer || isTrayFailure(error, TRAY_FAILURE_TYPES.rateLimited)) return false;
   try {
     const data = await session.send<{
       viewer: { solutionInstances: { edges: { node: { id: string } }[] } };
