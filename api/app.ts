@@ -7,13 +7,13 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { CODEC_PATH, codecRouter, type CodecServerOptions } from './codec.js';
 import { connectionsRouter } from './connections.js';
-import { errorHandler, notFoundHandler, sendError } from './errors.js';
+import { errorHandler, isTemporalUnavailable, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
 import { createApiMetrics } from './metrics.js';
 import { methodNotAllowed } from './method-not-allowed.js';
 import { buildOpenApi } from './openapi.js';
 import { trackRouteTemplate } from './route-template.js';
-import { within } from './temporal-rpc.js';
+import { noteReachable, within } from './temporal-rpc.js';
 import { InstanceRoutes } from './instance-routes.js';
 import { WEBHOOK_PATH, webhookRouter } from './webhook.js';
 
@@ -57,8 +57,10 @@ export function createApp(deps: AppDeps): Express {
       await within(client, READY_TIMEOUT_MS, () =>
         client.workflowService.describeNamespace({ namespace: deps.namespace }),
       );
+      noteReachable(client, true);
       res.json({ status: 'ready', temporal: 'ok' });
     } catch (err) {
+      if (isTemporalUnavailable(err)) noteReachable(client, false);
       logger.warn({ err: { message: (err as Error).message } }, 'readiness check failed');
       sendError(res, 503, 'temporal_unavailable', `Temporal namespace ${deps.namespace} is not reachable`);
     }

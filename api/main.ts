@@ -18,6 +18,7 @@ import { openTemporalConnection, TemporalUnreachableError } from '../lib/tempora
 import { createApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
+import { noteReachable } from './temporal-rpc.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 const PREFLIGHT_TIMEOUT_MS = 5_000;
@@ -26,18 +27,23 @@ const PREFLIGHT_TIMEOUT_MS = 5_000;
  * Connects once before listening, so a wrong certificate, API key or namespace stops the API at
  * start (a ConfigError). An unreachable server does not: the API starts and /readyz says 503.
  */
-async function preflight(temporal: TemporalConnectionConfig, logger: ReturnType<typeof createLogger>) {
+async function preflight(
+  temporal: TemporalConnectionConfig,
+  logger: ReturnType<typeof createLogger>,
+): Promise<boolean> {
   try {
     const probe = await openTemporalConnection(temporal, () =>
       Connection.connect({ ...temporal.connectionOptions, connectTimeout: PREFLIGHT_TIMEOUT_MS }),
     );
     await probe.close();
+    return true;
   } catch (error) {
     if (!(error instanceof TemporalUnreachableError)) throw error;
     logger.warn(
       { reason: error.message },
       'Temporal not reachable at start; /readyz answers 503 until it is',
     );
+    return false;
   }
 }
 
@@ -50,8 +56,9 @@ async function main(): Promise<void> {
     exitOnConfigError(err);
   }
   const logger = createLogger();
+  let reachable: boolean;
   try {
-    await preflight(temporal, logger);
+    reachable = await preflight(temporal, logger);
   } catch (err) {
     exitOnConfigError(err);
   }
@@ -65,6 +72,7 @@ async function main(): Promise<void> {
     dataConverter,
     ...(tracing && { interceptors: { workflow: tracing.workflowInterceptors } }),
   });
+  noteReachable(client, reachable);
   const app = createApp({
     client,
     taskQueue: config.taskQueue,

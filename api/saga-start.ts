@@ -22,7 +22,8 @@ import {
 } from '../common/messages.js';
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import { describeConnection, describeIfAny, getConnectionStatus, isRunning } from './saga-reads.js';
-import { rpc, within } from './temporal-rpc.js';
+import { isTemporalUnavailable } from './errors.js';
+import { checkReachable, ensureReachable, rpc, within } from './temporal-rpc.js';
 
 export interface StartOutcome {
   connectionId: string;
@@ -90,6 +91,7 @@ export async function startAndWaitForUrls(
 ): Promise<{ status: ConnectionStatus; created: boolean }> {
   const requestId = randomUUID();
   if (waitMs > 0) {
+    await ensureReachable(client);
     const deadline = Date.now() + waitMs;
     // The shared update id unless `updateId` says otherwise, with what is left of the wait.
     const ask = (updateId?: string) =>
@@ -141,9 +143,10 @@ async function updateWithStart(
         updateId,
       }),
     );
-  } catch {
-    // The wait passed, the saga closed first, or the server is down: the plain start after this
-    // tells which, and answers 503 for the last.
+  } catch (err) {
+    // The wait passed, the saga closed first, or the server is down. A quick question tells the
+    // last apart (503 at once); for the others the plain start after this tells which.
+    if (isTemporalUnavailable(err)) await checkReachable(client);
     return undefined;
   }
 }

@@ -22,12 +22,56 @@ export function within<T>(client: Client, ms: number, fn: () => Promise<T>): Pro
     : client.withMetadata({ [REQUEST_ID_METADATA]: requestId }, bounded);
 }
 
+/**
+ * Clients whose last plain call found the server unreachable. Their next call asks the server once,
+ * briefly, before anything that waits: while Temporal is down each request answers 503 in about
+ * PROBE_TIMEOUT_MS instead of waiting out every deadline along its way (20 s for a POST).
+ */
+const unreachable = new WeakSet<Client>();
+/** Deadline for that question (`DescribeNamespace`, which needs no worker). */
+export const PROBE_TIMEOUT_MS = 1_500;
+
+/** Records what a call outside `rpc` (readiness, the start-up check) learnt of the server. */
+export function noteReachable(client: Client, reachable: boolean): void {
+  if (reachable) unreachable.delete(client);
+  else unreachable.add(client);
+}
+
+/**
+ * Asks the server whether it answers; throws the 503 when it does not. Any answer, even a refusal
+ * (a key not allowed to describe the namespace), shows it is there.
+ */
+export async function checkReachable(client: Client): Promise<void> {
+  try {
+    await within(client, PROBE_TIMEOUT_MS, () =>
+      client.workflowService.describeNamespace({ namespace: client.options.namespace }),
+    );
+  } catch (err) {
+    if (isTemporalUnavailable(err)) {
+      unreachable.add(client);
+      throw temporalUnavailable();
+    }
+  }
+  unreachable.delete(client);
+}
+
+/** checkReachable, but only when the last plain call found the server unreachable. */
+export async function ensureReachable(client: Client): Promise<void> {
+  if (unreachable.has(client)) await checkReachable(client);
+}
+
 /** Runs a Temporal call, turning "server unreachable" into a 503 `ApiError`. */
 export async function rpc<T>(client: Client, fn: () => Promise<T>, ms = RPC_TIMEOUT_MS): Promise<T> {
+  await ensureReachable(client);
   try {
-    return await within(client, ms, fn);
+    const answer = await within(client, ms, fn);
+    unreachable.delete(client);
+    return answer;
   } catch (err) {
-    if (isTemporalUnavailable(err)) throw temporalUnavailable();
+    if (isTemporalUnavailable(err)) {
+      unreachable.add(client);
+      throw temporalUnavailable();
+    }
     throw err;
   }
 }

@@ -169,6 +169,43 @@ describe('Temporal unreachable', () => {
       assert.equal(health.status, 200);
     },
   );
+
+  test(
+    'once a call found Temporal unreachable, a POST asks it one quick question, not the whole ?wait',
+    { timeout: 60_000 },
+    async () => {
+      const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+      after(() => connection.close());
+      const calls: string[] = [];
+      const service = connection.workflowService as unknown as Record<string, (...a: unknown[]) => unknown>;
+      for (const name of ['describeNamespace', 'executeMultiOperation', 'startWorkflowExecution']) {
+        const original = service[name]!.bind(service);
+        service[name] = (...args: unknown[]) => {
+          calls.push(name);
+          return original(...args);
+        };
+      }
+      const client = new Client({ connection, namespace: 'default' });
+      const url = await serve(
+        createApp({ client, taskQueue: 'q', namespace: 'default', apiToken: 't', logger: silent() }),
+      );
+      const post = (wait: number) =>
+        fetch(`${url}/v1/connections?wait=${wait}`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+          body: JSON.stringify(validInput),
+        });
+      // The first finds out: its update-with-start gets no answer, and one quick question says why.
+      const first = await post(1);
+      assert.equal(first.status, 503);
+      assert.deepEqual(calls, ['executeMultiOperation', 'describeNamespace']);
+      calls.length = 0;
+      const second = await post(30);
+      assert.equal(second.status, 503);
+      assert.equal(((await second.json()) as { error: { code: string } }).error.code, 'temporal_unavailable');
+      assert.deepEqual(calls, ['describeNamespace']);
+    },
+  );
 });
 
 describe('unexpected errors', () => {
