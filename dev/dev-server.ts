@@ -39,6 +39,8 @@ export interface DevServerOptions {
   ownProcessGroup?: boolean;
   /** Aborting it while the server starts stops the server, and the start rejects. */
   signal?: AbortSignal;
+  /** Called with the server's pid as soon as it is spawned (npm start notes it, scripts/leftovers.ts). */
+  onSpawn?: (pid: number | undefined) => void;
 }
 
 export interface DevServer {
@@ -157,6 +159,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     stdio: ['ignore', options.logFile ? 'pipe' : 'ignore', options.logFile ? 'pipe' : 'ignore'],
     detached: options.ownProcessGroup ?? false,
   });
+  options.onSpawn?.(child.pid);
   // The whole group when it has one of its own: nothing the server started outlives it.
   const kill = (name: NodeJS.Signals): void => {
     try {

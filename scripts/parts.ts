@@ -4,6 +4,7 @@
  */
 import type { DevServer } from '../dev/dev-server.js';
 import type { ManagedChild } from './children.js';
+import type { RunNotes } from './leftovers.js';
 import { complain } from './output.js';
 
 const CHILD_GRACE_MS = 15_000;
@@ -17,6 +18,9 @@ export class Parts {
   readonly cancelTemporalStart = new AbortController();
   temporalStopping = false;
   closeEmulator: (() => Promise<void>) | undefined;
+
+  /** `notes` records each part's pid, so a run after a `kill -9` of this one can stop them. */
+  constructor(readonly notes: RunNotes) {}
 
   killAll(): void {
     for (const child of this.children) child.kill('SIGKILL');
@@ -36,5 +40,6 @@ export class Parts {
     this.cancelTemporalStart.abort();
     await this.temporalStarting;
     await this.temporal?.stop();
+    this.notes.remove();
   }
 }

@@ -27,6 +27,7 @@ import {
 } from '../lib/temporal-connection.js';
 import { childEnvs, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
+import { RunNotes, stopLeftovers } from './leftovers.js';
 import { Parts } from './parts.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
@@ -40,6 +41,8 @@ const SECRETS_FILE = join(DATA_DIR, 'dev-secrets.json');
 const EMULATOR_STATE_FILE = join(DATA_DIR, 'emulator-state.json');
 const TEMPORAL_DB = join(DATA_DIR, 'temporal.db');
 const TEMPORAL_LOG = join(DATA_DIR, 'temporal.log');
+// One note per run of the pids it started (scripts/leftovers.ts).
+const RUNS_DIR = join(DATA_DIR, 'runs');
 
 const START_ENV = {
   TEMPORAL_ADDRESS: hostPort({ optional: true }),
@@ -93,6 +96,7 @@ async function startTemporal(
     // Out of the terminal's Ctrl-C, so it outlives the worker's shutdown; Parts.shutdown stops it.
     ownProcessGroup: true,
     signal: parts.cancelTemporalStart.signal,
+    onSpawn: (pid) => parts.notes.add('Temporal dev server', pid),
   });
   // Noted even when a stop comes first, so shutdown still stops a server that came up meanwhile. A
   // failed start stopped its server itself, and its error reaches main through `starting`.
@@ -159,6 +163,7 @@ function launch(
     prefix: prefixFor(part.name, part.colour, process.stdout),
   });
   parts.children.push(child);
+  parts.notes.add(part.name, child.process.pid);
   void child.exited.then((exit) => {
     if (!child.stopping) stop.request(`the ${part.name} exited unexpectedly (${describeExit(exit)})`, 1);
   });
@@ -230,6 +235,8 @@ async function main(): Promise<number> {
   }
   // TLS, API key and profile as the worker and the API read them; a bad one stops npm start here.
   const server = env.TEMPORAL_ADDRESS ? loadTemporalConnection(process.env, {}) : undefined;
+  // A run that was killed with SIGKILL left its parts running, on the ports this one needs.
+  await stopLeftovers(RUNS_DIR, say);
   // Say which port is taken before starting anything, rather than failing half-way with a stack trace.
   const taken = await takenPorts(portsToCheck(env));
   if (taken.length > 0) {
@@ -241,7 +248,7 @@ async function main(): Promise<number> {
   }
 
   const stop = new StopControl();
-  const parts = new Parts();
+  const parts = new Parts(new RunNotes(RUNS_DIR));
   handleSignals(stop, () => parts.killAll());
   watchLauncher(() => stop.request('the process that launched `npm start` is gone, stopping', 0));
   try {

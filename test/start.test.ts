@@ -142,6 +142,35 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
   await assert.rejects(fetch(`http://127.0.0.1:${apiPort}/healthz`), 'the API is gone');
 });
 
+test('after a kill -9 of npm start, the next npm start stops the parts it left running', async () => {
+  const { address, namespace } = await devServer();
+  const temporal = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace };
+  const first = await spawnStart(temporal);
+  await first.running();
+  first.child.kill('SIGKILL');
+  await first.exited;
+  const api = `http://127.0.0.1:${first.ports.api}`;
+  assert.equal((await fetch(`${api}/healthz`)).status, 200, 'the API outlived npm start');
+
+  // The same ports: the port check would refuse them while the leftovers hold them.
+  const second = await spawnStart({
+    ...temporal,
+    API_PORT: String(first.ports.api),
+    TRAY_EMULATOR_PORT: String(first.ports.emulator),
+    METRICS_PORT: String(first.ports.metrics),
+  });
+  try {
+    await second.running();
+    const output = second.output();
+    assert.match(output, /stopped the api \(pid \d+\) that an earlier npm start left running/);
+    assert.match(output, /stopped the worker \(pid \d+\) that an earlier npm start left running/);
+  } finally {
+    if (second.state.exitCode === undefined) second.child.kill('SIGTERM');
+  }
+  assert.equal(await second.exited, 0, second.output().slice(-3000));
+  await assert.rejects(fetch(`${api}/healthz`), 'the API is gone');
+});
+
 test('npm start against a server that wants TLS and an API key connects with the loader', async () => {
   const { address: devAddress, namespace } = await devServer();
   const pki = createTestPki();

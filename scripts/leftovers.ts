@@ -1,0 +1,121 @@
+/**
+ * What a `kill -9` of `npm start` leaves running: its parts run in process groups of their own, so
+ * they outlive it. Each run notes its own pid and its parts' in .data/runs/<pid>.json; the next run
+ * stops the parts of any run whose launcher is gone, before it checks its ports. A run that is still
+ * going is left alone (the port check then says another `npm start` runs).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+interface NotedProcess {
+  name: string;
+  pid: number;
+  /** Its command line when noted: a pid the system gave to another program since is not ours. */
+  command: string;
+}
+
+interface RunNote {
+  launcher: NotedProcess;
+  parts: NotedProcess[];
+}
+
+const STOP_GRACE_MS = 15_000;
+const POLL_MS = 100;
+
+/** The command line of `pid`, or undefined when it is not running (or cannot be read). */
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() || undefined;
+  } catch {
+    // No /proc (macOS): ps has the same.
+    const ps = spawnSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' });
+    return ps.status === 0 ? ps.stdout.trim() || undefined : undefined;
+  }
+}
+
+const isRunning = (p: NotedProcess) => commandOf(p.pid) === p.command;
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** SIGTERM to its group, SIGKILL after the grace period; true when it was running. */
+async function stopProcess(p: NotedProcess): Promise<boolean> {
+  if (!isRunning(p)) return false;
+  signalGroup(p.pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (isRunning(p) && Date.now() < deadline) await sleep(POLL_MS);
+  if (isRunning(p)) signalGroup(p.pid, 'SIGKILL');
+  return true;
+}
+
+function readNote(file: string): RunNote | undefined {
+  try {
+    const note = JSON.parse(readFileSync(file, 'utf8')) as RunNote;
+    return typeof note.launcher?.pid === 'number' && Array.isArray(note.parts) ? note : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Stops the parts earlier runs left behind, the last started first (API, worker, dev server: the
+ * order a clean stop uses), saying each one it stops. Returns how many it stopped.
+ */
+export async function stopLeftovers(runsDir: string, say: (line: string) => void): Promise<number> {
+  let stopped = 0;
+  let files: string[];
+  try {
+    files = readdirSync(runsDir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return 0;
+  }
+  for (const file of files) {
+    const path = join(runsDir, file);
+    const note = readNote(path);
+    if (note && isRunning(note.launcher)) continue;
+    for (const part of [...(note?.parts ?? [])].reverse()) {
+      if (await stopProcess(part)) {
+        stopped++;
+        say(`stopped the ${part.name} (pid ${part.pid}) that an earlier npm start left running`);
+      }
+    }
+    rmSync(path, { force: true });
+  }
+  return stopped;
+}
+
+/** This run's note: its parts are added as they start; `remove()` once they are all stopped. */
+export class RunNotes {
+  private readonly file: string;
+  private readonly note: RunNote;
+
+  constructor(runsDir: string) {
+    mkdirSync(runsDir, { recursive: true });
+    this.file = join(runsDir, `${process.pid}.json`);
+    this.note = { launcher: this.noted('npm start', process.pid), parts: [] };
+  }
+
+  private noted(name: string, pid: number): NotedProcess {
+    return { name, pid, command: commandOf(pid) ?? '' };
+  }
+
+  /** Notes a part; a pid that already ended (or cannot be read) is left out. */
+  add(name: string, pid: number | undefined): void {
+    if (pid === undefined) return;
+    const part = this.noted(name, pid);
+    if (!part.command) return;
+    this.note.parts.push(part);
+    writeFileSync(this.file, `${JSON.stringify(this.note, null, 2)}\n`, { mode: 0o600 });
+  }
+
+  remove(): void {
+    rmSync(this.file, { force: true });
+  }
+}
