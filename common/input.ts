@@ -27,12 +27,23 @@ const CONFIG_VALUE_KEYS = ['externalId', 'value'];
 // lone surrogate has no UTF-8 encoding.
 const FORBIDDEN_CHARACTER = /[\p{Cc}\p{Cs}]/u;
 
+/**
+ * Characters as the rules count them: code points, so an emoji is one, as zod counts them for the
+ * webhook and path ids. Stops counting past `limit`.
+ */
+export function characterCount(value: string, limit = Infinity): number {
+  let count = 0;
+  for (const _ of value) if (++count > limit) break;
+  return count;
+}
+
 /** Why `value` is not a valid id or name (`what` names it in the message); `undefined` when it is. */
 export function idProblem(what: string, value: unknown): string | undefined {
   if (value === undefined) return `${what} is required`;
   if (typeof value !== 'string') return `${what} must be a string`;
   if (value.length === 0) return `${what} must not be empty`;
-  if (value.length > LIMITS.maxIdLength) return `${what} must be at most ${LIMITS.maxIdLength} characters`;
+  if (characterCount(value, LIMITS.maxIdLength) > LIMITS.maxIdLength)
+    return `${what} must be at most ${LIMITS.maxIdLength} characters`;
   if (FORBIDDEN_CHARACTER.test(value))
     return `${what} must not contain control characters or lone surrogates`;
   return undefined;

@@ -342,6 +342,8 @@ describe('foreign authId rules (pure)', () => {
       reason: 'invalid',
     });
     assert.deepEqual(slots.pendingIds(), ['a']);
+    // Characters are code points, as the API counts them: 200 emoji are 200 characters.
+    assert.deepEqual(slots.apply({ externalAuthId: 'a', authId: '🔑'.repeat(200) }), { kind: 'accepted' });
     const legacy = new AuthSlots(['a'], false);
     legacy.apply({ externalAuthId: 'a', authId: 'good' });
     legacy.applyVerification(['good'], []);

@@ -34,6 +34,12 @@ const GOOD: Case[] = [
   ],
   ['20 slots', with_({ authSlots: slots(20) }), undefined],
   ['200-character ids', with_({ externalUserId: 'u'.repeat(200), solutionId: 's'.repeat(200) }), undefined],
+  // Characters are code points: an emoji is one, though JavaScript's length says two.
+  [
+    '200-emoji names and slots',
+    with_({ userName: '😀'.repeat(200), authSlots: ['🔑'.repeat(200)] }),
+    undefined,
+  ],
   ['authTimeout 1s', with_({ authTimeout: '1s' }), undefined],
   ['authTimeout 30d', with_({ authTimeout: '30d' }), undefined],
   ['authTimeout 720h', with_({ authTimeout: '720h' }), undefined],
@@ -78,6 +84,7 @@ const EMPTY_AND_LONG: Case[] = [
   ]),
   ['an empty slot', with_({ authSlots: [''] }), 'authSlots.0'],
   ['a 201-character slot', with_({ authSlots: ['s'.repeat(201)] }), 'authSlots.0'],
+  ['a 201-emoji userName', with_({ userName: '😀'.repeat(201) }), 'userName'],
   [
     'an empty config externalId',
     with_({ configValues: [{ externalId: '', value: 1 }] }),

@@ -1,5 +1,6 @@
 /** The auth slots of one saga, and its rules for `authCompleted`: pure state, no Temporal calls. */
 import type { AuthCompletedPayload, AuthSlotStatus, AuthValue } from '../common/messages.js';
+import { characterCount } from '../common/input.js';
 import { LIMITS } from '../common/messages.js';
 
 export type SignalOutcome =
@@ -204,7 +205,11 @@ export class AuthSlots {
   private refusal(
     authId: unknown,
   ): { reason: 'foreign' | 'invalid' | 'unchecked'; message: string } | undefined {
-    if (typeof authId !== 'string' || authId.length === 0 || authId.length > LIMITS.maxIdLength) {
+    if (
+      typeof authId !== 'string' ||
+      authId.length === 0 ||
+      characterCount(authId, LIMITS.maxIdLength) > LIMITS.maxIdLength
+    ) {
       return { reason: 'invalid', message: `an authId must be 1..${LIMITS.maxIdLength} characters` };
     }
     if (this.foreign.has(authId)) {
