@@ -11,6 +11,7 @@ import { requireClient } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import { listHandler } from './list.js';
+import { pageTokenKey } from './list-query.js';
 import { cancelConnection, reissueAuthUrl } from './saga-commands.js';
 import { getConnectionStatus } from './saga-reads.js';
 import { startAndWaitForUrls } from './saga-start.js';
@@ -31,6 +32,8 @@ export interface ConnectionsDeps {
   taskQueue: string;
   /** Bearer token; unset: loopback clients only. */
   apiToken?: string;
+  /** The webhook's secret: with the API token, it keys the list's page tokens. */
+  webhookSecret?: string;
   logger: Logger;
   /** Notes which saga owns each instance it answers, for the webhook (api/instance-routes.ts). */
   instanceRoutes?: InstanceRoutes;
@@ -98,7 +101,7 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
     else res.status(200).json({ ...status, existing: true });
   });
 
-  connections.get('/', listHandler(client));
+  connections.get('/', listHandler(client, pageTokenKey([deps.webhookSecret, deps.apiToken])));
 
   connections.get('/:id', async (req, res) => {
     const status = await getConnectionStatus(client, param(req, 'id', connectionIdParamSchema));

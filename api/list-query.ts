@@ -3,7 +3,7 @@
  * and the page token, each checked by the input rules, every problem reported at once; and the
  * Temporal visibility query the filters make.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { idProblem } from '../common/input.js';
 import { SEARCH_ATTRIBUTES, STEPS, WORKFLOW_TYPE, type ConnectStep } from '../common/messages.js';
@@ -30,26 +30,38 @@ export interface ListRequest {
 const TOKEN_PROBLEM = 'pageToken is not a nextPageToken this API handed out for these filters';
 
 // The opaque token is the server's token and a check over it and the query it belongs to: a token
-// the server did not make costs it an internal error (and retries), so the API refuses such a
-// token itself, and one that belongs to other filters, with a 400.
+// the server did not make costs it an internal error (and retries until the deadline, a misleading
+// 503), so the API refuses such a token itself, and one that belongs to other filters, with a 400.
+// The check is keyed by the API's secrets, so a client cannot make one up.
 const CHECK_BYTES = 12;
 
-function tokenCheck(token: Uint8Array, query: string): Buffer {
-  return createHash('sha256').update(query).update('\0').update(token).digest().subarray(0, CHECK_BYTES);
+/**
+ * The page tokens' key, from the API's secrets (the webhook secret, which clients do not hold, and
+ * the API token), so every replica and a restarted API accept the tokens the others handed out.
+ * With neither set (a local API) a random key: tokens then last as long as the process.
+ */
+export function pageTokenKey(secrets: readonly (string | undefined)[]): Buffer {
+  const material = secrets.filter((secret): secret is string => Boolean(secret));
+  if (material.length === 0) return randomBytes(32);
+  return createHmac('sha256', material.join('\0')).update('connect-saga list page tokens').digest();
+}
+
+function tokenCheck(key: Buffer, token: Uint8Array, query: string): Buffer {
+  return createHmac('sha256', key).update(query).update('\0').update(token).digest().subarray(0, CHECK_BYTES);
 }
 
 /** The opaque page token the API hands out for the server's `token` of `query`'s listing. */
-export function encodePageToken(token: Uint8Array, query: string): string {
-  return Buffer.concat([token, tokenCheck(token, query)]).toString('base64url');
+export function encodePageToken(key: Buffer, token: Uint8Array, query: string): string {
+  return Buffer.concat([token, tokenCheck(key, token, query)]).toString('base64url');
 }
 
 /** The server's token inside an opaque one, if it was made for `query`. */
-function decodePageToken(raw: string, query: string): Buffer | undefined {
+function decodePageToken(key: Buffer, raw: string, query: string): Buffer | undefined {
   const bytes = Buffer.from(raw, 'base64url');
   if (bytes.length <= CHECK_BYTES || bytes.toString('base64url') !== raw) return undefined;
   const token = bytes.subarray(0, bytes.length - CHECK_BYTES);
   const check = bytes.subarray(bytes.length - CHECK_BYTES);
-  return timingSafeEqual(check, tokenCheck(token, query)) ? token : undefined;
+  return timingSafeEqual(check, tokenCheck(key, token, query)) ? token : undefined;
 }
 
 function pageSizeOf(raw: string): number | undefined {
@@ -88,7 +100,7 @@ function parameterProblem(
 }
 
 /** The list request from `req.query`; a 400 naming every bad or unknown parameter. */
-export function parseListRequest(req: Request): ListRequest {
+export function parseListRequest(req: Request, tokenKey: Buffer): ListRequest {
   const out: ListRequest = { pageSize: DEFAULT_PAGE_SIZE };
   const problems: Problem[] = [];
   for (const [name, value] of Object.entries(req.query)) {
@@ -103,7 +115,7 @@ export function parseListRequest(req: Request): ListRequest {
     }
   }
   if (problems.length === 0 && out.rawPageToken !== undefined) {
-    out.pageToken = decodePageToken(out.rawPageToken, visibilityQuery(out));
+    out.pageToken = decodePageToken(tokenKey, out.rawPageToken, visibilityQuery(out));
     if (!out.pageToken) problems.push({ path: '?pageToken', message: TOKEN_PROBLEM });
   }
   if (problems.length > 0) throw new ApiError(400, 'invalid_input', 'The request is invalid', problems);

@@ -54,7 +54,11 @@ function listItem(info: WorkflowExecutionInfo): ConnectionStatus {
 }
 
 /** One page of the sagas matching `request`'s filters, newest first. */
-export async function listConnections(client: Client, request: ListRequest): Promise<ConnectionList> {
+export async function listConnections(
+  client: Client,
+  request: ListRequest,
+  tokenKey: Buffer,
+): Promise<ConnectionList> {
   const { namespace, loadedDataConverter } = client.options;
   const query = visibilityQuery(request);
   let response;
@@ -92,7 +96,7 @@ export async function listConnections(client: Client, request: ListRequest): Pro
   const list: ConnectionList = { connections: matching.map(listItem) };
   const token = response.nextPageToken;
   if (token && token.length > 0 && (await anyAfter(client, query, token))) {
-    list.nextPageToken = encodePageToken(token, query);
+    list.nextPageToken = encodePageToken(tokenKey, token, query);
   }
   return list;
 }
@@ -119,8 +123,8 @@ async function anyAfter(client: Client, query: string, token: Uint8Array): Promi
 }
 
 /** The route handler. */
-export function listHandler(client: Client): RequestHandler {
+export function listHandler(client: Client, tokenKey: Buffer): RequestHandler {
   return async (req, res) => {
-    res.json(await listConnections(client, parseListRequest(req)));
+    res.json(await listConnections(client, parseListRequest(req, tokenKey), tokenKey));
   };
 }

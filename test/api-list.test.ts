@@ -5,8 +5,10 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely; their shape is checked with ajv */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { DEFAULT_PAGE_SIZE, pageTokenKey, visibilityQuery } from '../api/list-query.js';
 import type { ConnectionStatus } from '../common/messages.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -152,6 +154,28 @@ describe('GET /v1/connections', () => {
     );
     const tampered = `${pageToken.slice(0, -2)}${pageToken.endsWith('AA') ? 'AB' : 'AA'}`;
     assert.equal((await list({ externalUserId: user, pageToken: tampered })).status, 400);
+  });
+
+  test('a token a client makes up, with a check it can compute from the source, is a 400 at once', async () => {
+    // The server answers a token it did not make with errors the client retries until its deadline,
+    // so the API must refuse it itself: its check is keyed by secrets clients do not hold.
+    const query = visibilityQuery({ externalUserId: user, pageSize: DEFAULT_PAGE_SIZE });
+    const garbage = Buffer.from('{"StartTime":"not a time"}');
+    const unkeyed = createHash('sha256').update(query).update('\0').update(garbage).digest();
+    const forged = Buffer.concat([garbage, unkeyed.subarray(0, 12)]).toString('base64url');
+    const res = await list({ externalUserId: user, pageToken: forged });
+    assert.equal(res.status, 400, res.text);
+    assert.deepEqual(
+      res.body.error.details.map((d: { path: string }) => d.path),
+      ['?pageToken'],
+    );
+  });
+
+  test('replicas with the same secrets share a key; other secrets or none make another', () => {
+    const key = pageTokenKey(['whsec_a', 'token']);
+    assert.deepEqual(pageTokenKey(['whsec_a', 'token']), key);
+    assert.notDeepEqual(pageTokenKey(['whsec_b', 'token']), key);
+    assert.notDeepEqual(pageTokenKey([undefined, undefined]), pageTokenKey([undefined, undefined]));
   });
 
   test('each filter, alone and combined', async () => {
