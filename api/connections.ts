@@ -80,8 +80,10 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
   const { client, logger } = deps;
   const connections = express.Router();
   connections.use(requireClient(deps.apiToken));
-  // Any content type is read as JSON: `curl -d` without a Content-Type header still works.
-  connections.use(express.json({ limit: BODY_LIMIT_BYTES, type: () => true, strict: false }));
+  // Any content type is read as JSON: `curl -d` without a Content-Type header still works. Only a
+  // POST's body is read: a body sent with GET or DELETE means nothing, so it cannot fail them.
+  const json = express.json({ limit: BODY_LIMIT_BYTES, type: () => true, strict: false });
+  connections.use((req, res, next) => (req.method === 'POST' ? json(req, res, next) : next()));
 
   connections.post('/', async (req, res) => {
     const { input, connectionId, waitSeconds } = startRequest(req);

@@ -22,9 +22,10 @@ export function trackRouteTemplate(): RequestHandler {
       get: () => route,
       set: (value: { path?: unknown } | undefined) => {
         route = value;
-        // A router's own root ('/') under its mount path is the mount path itself.
+        // A router's own root ('/') under its mount path is the mount path itself. Routing ignores
+        // case, so the mount path is lower-cased: `/V1/Connections` is not a label of its own.
         if (typeof value?.path === 'string') {
-          (req as Tracked)[TEMPLATE] = `${req.baseUrl}${value.path}`.replace(/(.)\/$/, '$1');
+          (req as Tracked)[TEMPLATE] = `${req.baseUrl.toLowerCase()}${value.path}`.replace(/(.)\/$/, '$1');
         }
       },
     });

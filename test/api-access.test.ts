@@ -4,15 +4,18 @@
  * log redaction.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import express from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
 import { isLoopback, tokensEqual } from '../api/auth.js';
 import { loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
+import { routeTemplate, trackRouteTemplate } from '../api/route-template.js';
 import { ConfigError } from '../lib/config.js';
 import { freePort } from '../dev/dev-server.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
@@ -333,5 +336,50 @@ describe('logs', () => {
     const line = lines.join('');
     assert.doesNotMatch(line, /abc123|sig456|tok789/);
     assert.match(line, /\[redacted\]/);
+  });
+});
+
+describe('route templates', () => {
+  test('a path in other letter case counts under its route, not a label of its own', async () => {
+    const app = express();
+    app.use(trackRouteTemplate());
+    const router = express.Router();
+    router.get('/:id', (req, res) => void res.json(routeTemplate(req)));
+    app.use('/v1/connections', router);
+    const url = await serve(app as ReturnType<typeof createApp>);
+    for (const path of ['/v1/connections/a', '/V1/CONNECTIONS/a', '/v1/Connections/B']) {
+      assert.equal(await (await fetch(`${url}${path}`)).json(), '/v1/connections/:id', path);
+    }
+  });
+});
+
+describe('bodies where none belongs', () => {
+  test('GET and DELETE ignore a body: junk there cannot turn a 404 into a 400', async () => {
+    const gone = new WorkflowNotFoundError('not found', 'connect:a:b', undefined);
+    const client = {
+      options: { namespace: 'default' },
+      withDeadline: (_d: unknown, fn: () => Promise<unknown>) => fn(),
+      withMetadata: (_m: unknown, fn: () => Promise<unknown>) => fn(),
+      workflow: { getHandle: () => ({ describe: () => Promise.reject(gone) }) },
+    } as unknown as AppDeps['client'];
+    const url = new URL(
+      await serve(createApp({ client, taskQueue: 'q', namespace: 'default', logger: silent() })),
+    );
+    for (const method of ['GET', 'DELETE']) {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const req = request(
+          { host: url.hostname, port: url.port, method, path: '/v1/connections/connect:a:b' },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          },
+        );
+        req.once('error', reject);
+        req.setHeader('content-type', 'application/json');
+        req.setHeader('content-length', '4');
+        req.end('{bad');
+      });
+      assert.equal(status, 404, method);
+    }
   });
 });
