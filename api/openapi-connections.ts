@@ -1,6 +1,7 @@
 /**
  * The /v1/connections operations of the OpenAPI document: every status code each can send.
- * Each route reads its body as JSON, so each can answer the body parser's 400, 413 and 415.
+ * The POST routes read their body as JSON, so they can answer the body parser's 400, 413 and 415;
+ * GET and DELETE leave a body unread.
  */
 import { BODY_LIMIT_TEXT } from './body-limit.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './list-query.js';
@@ -11,14 +12,22 @@ import { STEPS } from '../common/messages.js';
 /** Answers every /v1/connections* route can give, whatever it does. */
 const COMMON = {
   '400': error(
-    'Invalid input (`details` lists every problem as `{ path, message }`), a body that is not JSON, or a path that is not valid percent-encoding',
+    'Invalid input (`details` lists every problem as `{ path, message }`) or a path that is not valid percent-encoding',
   ),
   '401': error('Missing or wrong bearer token (API_TOKEN set)'),
   '403': error('Non-loopback client while API_TOKEN is unset'),
-  '413': error(`Body over ${BODY_LIMIT_TEXT}`),
-  '415': error('Body in an unsupported Content-Encoding or charset'),
   ...UNEXPECTED,
   '503': error('Temporal unreachable'),
+};
+
+/** What a route that reads its body adds to COMMON. */
+const WITH_BODY = {
+  ...COMMON,
+  '400': error(
+    'Invalid input (`details` lists every problem as `{ path, message }`), a body that is not JSON, or a path that is not valid percent-encoding',
+  ),
+  '413': error(`Body over ${BODY_LIMIT_TEXT}`),
+  '415': error('Body in an unsupported Content-Encoding or charset'),
 };
 
 const connectionIdParam = {
@@ -70,10 +79,7 @@ const startOperation = {
   responses: {
     '201': json('ConnectionStatus', 'A new saga was started'),
     '200': json('ConnectionStatus', 'A running saga with this id exists (`existing: true`)'),
-    ...COMMON,
-    '409': error(
-      'A running saga of another externalUserId and solutionId spells the same id (ids containing `:`)',
-    ),
+    ...WITH_BODY,
   },
 };
 
@@ -133,7 +139,7 @@ export function connectionPaths(): Record<string, unknown> {
         security: [{ bearer: [] }],
         responses: {
           '200': json('ReissueAuthUrlResult', 'The new URL'),
-          ...COMMON,
+          ...WITH_BODY,
           '404': error('No such connection'),
           '409': error('Saga closed, not awaiting auths, or the slot is already completed'),
           '422': error('Unknown auth slot'),

@@ -100,8 +100,9 @@ describe('every error path, each code documented for its route', () => {
     await expectStatus(api('GET', '/v1/connections?pageSize=5'), 200, 'list');
     await expectStatus(api('GET', '/v1/connections?step=nope'), 400, 'bad filter');
     await expectStatus(api('GET', '/v1/connections', undefined, {}), 401, 'no token');
-    await expectStatus(api('GET', '/v1/connections', big), 413, 'too large');
-    await expectStatus(api('GET', '/v1/connections', '{}', oddEncoding), 415, 'encoding');
+    // GET leaves a body unread, so neither its size nor its encoding matters.
+    await expectStatus(api('GET', '/v1/connections?pageSize=5', big), 200, 'a body ignored');
+    await expectStatus(api('GET', '/v1/connections?pageSize=5', '{}', oddEncoding), 200, 'a body ignored');
   });
 
   test('/v1/connections/{id} and the reissue', async () => {
@@ -115,8 +116,10 @@ describe('every error path, each code documented for its route', () => {
       const ok = method === 'DELETE' ? 202 : 200;
       await expectStatus(api(method, path), ok, `${method} ${path}`);
       await expectStatus(api(method, path, undefined, {}), 401, 'no token');
-      await expectStatus(api(method, path, big), 413, 'too large');
-      await expectStatus(api(method, path, '{}', oddEncoding), 415, 'encoding');
+      if (method === 'POST') {
+        await expectStatus(api(method, path, big), 413, 'too large');
+        await expectStatus(api(method, path, '{}', oddEncoding), 415, 'encoding');
+      }
       await expectStatus(api(method, withId(path, '%FF')), 400, 'bad percent-encoding');
       await expectStatus(api(method, withId(path, 'connect%3Anobody%3Asol-1')), 404, 'unknown');
     }
