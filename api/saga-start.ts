@@ -23,7 +23,7 @@ import {
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import { describeConnection, describeIfAny, getConnectionStatus, isRunning } from './saga-reads.js';
 import { isTemporalUnavailable } from './errors.js';
-import { checkReachable, ensureReachable, rpc, within } from './temporal-rpc.js';
+import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, within } from './temporal-rpc.js';
 
 export interface StartOutcome {
   connectionId: string;
@@ -114,9 +114,11 @@ export async function startAndWaitForUrls(
       return { status, created };
     }
   }
-  // No wait asked for, or the update never reached the server: start as a plain start would.
+  // No wait asked for, or the update never reached the server: start as a plain start would. A saga
+  // that was running may have its URLs: ask it, as GET does (a new one has none yet).
   const { created } = await startConnection(client, taskQueue, input, connectionId, requestId);
-  return { status: await getConnectionStatus(client, connectionId, 0), created };
+  const queryMs = created ? 0 : QUERY_TIMEOUT_MS;
+  return { status: await getConnectionStatus(client, connectionId, queryMs), created };
 }
 
 /**

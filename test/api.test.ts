@@ -138,6 +138,11 @@ describe('POST /v1/connections', () => {
     assert.equal(again.body.existing, true);
     assert.equal(again.body.runId, first.body.runId);
     assert.ok(validateStatus(again.body));
+    // ?wait=0 waits for nothing, but a saga that has its URLs hands them out, as GET does.
+    assert.deepEqual(
+      again.body.authSlots.map((s: { url?: string }) => s.url),
+      first.body.authSlots.map((s: { url?: string }) => s.url),
+    );
   });
 
   test('five concurrent identical starts give exactly one 201 and one run', async () => {
