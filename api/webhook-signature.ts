@@ -23,6 +23,10 @@ export function signatureCheck(secret: string): SignatureCheck {
   const verifier = new Webhook(secret);
   return (raw, headers) => {
     try {
+      // Unix seconds in digits only: the library would also take "1700000000.0", which the bytes
+      // signed then do not say.
+      if (headers['webhook-timestamp'] && !/^[1-9][0-9]*$/.test(headers['webhook-timestamp']))
+        throw new WebhookVerificationError('Invalid Signature Headers');
       // The library verifies the body as a string: lossless for UTF-8 only, so other bytes are
       // checked here by the same rules.
       if (isUtf8(raw)) verifier.verify(raw.toString('utf8'), headers, { jsonParse: false });

@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type Router } from 'express';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import { idProblem } from '../common/input.js';
 import type { ConnectStep } from '../common/messages.js';
 import { isAttached, PAST_ATTACH_STEPS, type ConnectMemo } from '../common/status-view.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
@@ -30,7 +31,7 @@ function header(value: string | string[] | undefined): string {
 }
 
 /** The signed body as a valid webhook body, else a 400. */
-function parseBody(raw: Buffer): WebhookBody {
+function parseBody(raw: Buffer, eventId: string): WebhookBody {
   let json: unknown;
   try {
     if (!isUtf8(raw)) throw new Error('not UTF-8');
@@ -39,8 +40,13 @@ function parseBody(raw: Buffer): WebhookBody {
     throw new ApiError(400, 'invalid_json', 'The webhook body is not valid JSON');
   }
   const parsed = webhookBodySchema.safeParse(json);
-  if (!parsed.success) {
-    throw new ApiError(400, 'invalid_input', 'The webhook body is invalid', problemsOf(parsed.error));
+  // The webhook-id becomes the signal's eventId, kept in history: an id like any other.
+  const idProblems = [idProblem('webhook-id', eventId)].flatMap((m) =>
+    m ? [{ path: 'webhook-id', message: m }] : [],
+  );
+  if (!parsed.success || idProblems.length > 0) {
+    const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...idProblems];
+    throw new ApiError(400, 'invalid_input', 'The webhook body is invalid', problems);
   }
   return parsed.data;
 }
@@ -172,7 +178,7 @@ export function webhookRouter(deps: {
       'webhook-timestamp': header(req.headers['webhook-timestamp']),
       'webhook-signature': header(req.headers['webhook-signature']),
     });
-    const body = parseBody(raw);
+    const body = parseBody(raw, eventId);
     const desc = await describeTarget(deps.client, body, deps.instanceRoutes);
     const { externalAuthId, authId } = body;
     if (!isAttachedRedelivery(desc, body)) {

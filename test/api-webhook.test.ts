@@ -518,8 +518,12 @@ describe('signature over the raw bytes', () => {
     Buffer.from('","externalAuthId":"slack","authId":"a"}'),
   ]);
 
-  function headersFor(signedBytes: Buffer, secret = stack.webhookSecret!, at = Date.now()) {
-    const id = `msg_${uniqueId('raw')}`;
+  function headersFor(
+    signedBytes: Buffer,
+    secret = stack.webhookSecret!,
+    at = Date.now(),
+    { id = `msg_${uniqueId('raw')}` } = {},
+  ) {
     const ts = String(Math.floor(at / 1000));
     const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
     const mac = createHmac('sha256', key)
@@ -533,10 +537,34 @@ describe('signature over the raw bytes', () => {
     };
   }
 
-  const post = async (headers: Record<string, string>) => {
-    const res = await fetch(stack.webhookUrl, { method: 'POST', headers, body: raw });
+  const post = async (headers: Record<string, string>, body: Buffer = raw) => {
+    const res = await fetch(stack.webhookUrl, { method: 'POST', headers, body });
     return { status: res.status, body: (await res.json()) as any };
   };
+
+  test('a timestamp that is not whole seconds in digits is a 401, whatever the body', async () => {
+    const utf8 = Buffer.from(
+      JSON.stringify({ connectionId: 'connect:x:sol-1', externalAuthId: 's', authId: 'a' }),
+    );
+    // Signed over the whole seconds, sent as "<seconds>.0": the header is not what was signed.
+    for (const body of [utf8, raw]) {
+      const headers = headersFor(body);
+      headers['webhook-timestamp'] += '.0';
+      assertError(await post(headers, body), 401, 'invalid_signature');
+    }
+  });
+
+  test('a webhook-id over 200 characters, correctly signed, is a 400 naming it', async () => {
+    const utf8 = Buffer.from(
+      JSON.stringify({ connectionId: 'connect:x:sol-1', externalAuthId: 's', authId: 'a' }),
+    );
+    const res = await post(headersFor(utf8, undefined, undefined, { id: `msg_${'x'.repeat(200)}` }), utf8);
+    assertError(res, 400, 'invalid_input');
+    assert.deepEqual(
+      res.body.error.details.map((d: { path: string }) => d.path),
+      ['webhook-id'],
+    );
+  });
 
   test('a correctly signed body that is not UTF-8 is a 400, not a 401', async () => {
     assertError(await post(headersFor(raw)), 400, 'invalid_json');
