@@ -3,7 +3,7 @@
  * cancel it, reissue an auth URL. Behind the API's access control; bodies are read as JSON.
  */
 import type { InstanceRoutes } from './instance-routes.js';
-import express, { type Request, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { connectionIdFor, type ConnectInput } from '../common/messages.js';
@@ -52,20 +52,25 @@ interface StartRequest {
   waitSeconds: number;
 }
 
+/** `?wait` in seconds, or the problems with it. */
+function waitOf(req: Request): { waitSeconds: number; problems: Problem[] } {
+  const rawWait = req.query.wait;
+  if (rawWait === undefined) return { waitSeconds: DEFAULT_WAIT_SECONDS, problems: [] };
+  const wait = waitSchema.safeParse(rawWait);
+  if (wait.success) return { waitSeconds: wait.data, problems: [] };
+  return {
+    waitSeconds: DEFAULT_WAIT_SECONDS,
+    problems: problemsOf(wait.error, '?wait').map((p) => ({ ...p, path: '?wait' })),
+  };
+}
+
 /** Validates a POST: the body, `?wait` and the length of the connection id, every problem at once. */
 function startRequest(req: Request): StartRequest {
+  const { waitSeconds, problems } = waitOf(req);
   const tooDeep = nestingProblem(req.body);
-  if (tooDeep) throw new ApiError(400, 'invalid_input', 'The request is invalid', [tooDeep]);
-  const problems: Problem[] = [];
+  if (tooDeep) throw new ApiError(400, 'invalid_input', 'The request is invalid', [tooDeep, ...problems]);
   const body = connectInputSchema.safeParse(req.body ?? {});
-  if (!body.success) problems.push(...problemsOf(body.error));
-  let waitSeconds = DEFAULT_WAIT_SECONDS;
-  const rawWait = req.query.wait;
-  if (rawWait !== undefined) {
-    const wait = waitSchema.safeParse(rawWait);
-    if (wait.success) waitSeconds = wait.data;
-    else problems.push(...problemsOf(wait.error, '?wait').map((p) => ({ ...p, path: '?wait' })));
-  }
+  if (!body.success) problems.unshift(...problemsOf(body.error));
   const invalid = () => new ApiError(400, 'invalid_input', 'The request is invalid', problems);
   if (!body.success) throw invalid();
   const connectionId = connectionIdFor(body.data.externalUserId, body.data.solutionId);
@@ -123,5 +128,18 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
     const externalAuthId = param(req, 'externalAuthId', externalAuthIdParamSchema);
     res.json(await reissueAuthUrl(client, connectionId, externalAuthId));
   });
+
+  // A start whose body is not JSON: its `?wait` problems are listed too, so one answer names them all.
+  connections.use(((err, req, _res, next) => {
+    const notJson = (err as { type?: unknown } | undefined)?.type === 'entity.parse.failed';
+    const wait = req.method === 'POST' && req.path === '/' ? waitOf(req).problems : [];
+    if (!notJson || wait.length === 0) return next(err);
+    next(
+      new ApiError(400, 'invalid_json', 'The request body is not valid JSON', [
+        { path: 'body', message: 'the body is not valid JSON' },
+        ...wait,
+      ]),
+    );
+  }) as ErrorRequestHandler);
   return connections;
 }

@@ -318,6 +318,21 @@ describe('POST /v1/connections', () => {
     assertError(arr, 400, 'invalid_input');
   });
 
+  test('a body that is not JSON, or nested too deep, is listed with a bad ?wait in one answer', async () => {
+    const paths = (res: Awaited<ReturnType<typeof call>>) =>
+      res.body.error.details.map((d: { path: string }) => d.path);
+    const notJson = await call('POST', '/v1/connections?wait=99', '{"externalUserId":');
+    assertError(notJson, 400, 'invalid_json');
+    assert.deepEqual(paths(notJson), ['body', '?wait']);
+    const deep = JSON.stringify(input()).replace(
+      '"authSlots"',
+      `"x":${'['.repeat(80)}${']'.repeat(80)},"authSlots"`,
+    );
+    const tooDeep = await call('POST', '/v1/connections?wait=99', deep);
+    assertError(tooDeep, 400, 'invalid_input');
+    assert.ok(paths(tooDeep).includes('?wait'), JSON.stringify(tooDeep.body));
+  });
+
   test('reads the body as JSON whatever its Content-Type (curl -d sends form encoding)', async () => {
     const res = await call(
       'POST',
