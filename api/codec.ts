@@ -43,13 +43,17 @@ export interface CodecServerOptions {
 }
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
+// Proto3 JSON leaves an empty list out: the CLI sends `{}` for an event without payloads.
 const bodySchema = z.object({
-  payloads: z.array(
-    z.object({
-      metadata: z.record(z.string(), base64).nullish(),
-      data: base64.nullish(),
-    }),
-  ),
+  payloads: z
+    .array(
+      z.object({
+        metadata: z.record(z.string(), base64).nullish(),
+        data: base64.nullish(),
+      }),
+    )
+    .nullish()
+    .transform((payloads) => payloads ?? []),
 });
 type JsonPayload = { metadata: Record<string, string>; data: string };
 

@@ -6,6 +6,8 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely in these tests */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
@@ -19,6 +21,7 @@ import { parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.j
 import { CONFIG_SOLUTION, startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { findTemporalCli } from '../dev/temporal-bin.js';
 import { uniqueId } from './helpers/temporal.js';
 
 const { History } = proto.temporal.api.history.v1;
@@ -190,6 +193,38 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.equal(read.status, 200);
     assert.equal(JSON.parse(unb64(read.body.payloads[0].data)).userName, 'Codec Reader');
     await handle.cancel();
+  });
+
+  test('the CLI shows a history decoded through /codec, as the README says', async () => {
+    const externalUserId = uniqueId('enc-cli');
+    const created = await api(stack, 'POST', '/v1/connections?wait=0', {
+      externalUserId,
+      userName: 'Cli Reader',
+      solutionId: 'sol-1',
+      authSlots: ['slack'],
+    });
+    const handle = stack.client.workflow.getHandle(created.body.connectionId);
+    try {
+      // Events without payloads make the CLI send `{}`: proto3 JSON leaves an empty list out.
+      // Not spawnSync: the API that decodes for the CLI runs in this process.
+      const shown = await promisify(execFile)(
+        await findTemporalCli(),
+        [
+          ...['workflow', 'show', '--address', stack.address, '--namespace', stack.namespace],
+          ...['--workflow-id', created.body.connectionId, '--codec-endpoint', `${stack.apiUrl}/codec`],
+          ...['--codec-auth', `Bearer ${stack.apiToken}`, '--command-timeout', '20s', '--output', 'json'],
+        ],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      const payloads = [...shown.stdout.matchAll(/"data": "([A-Za-z0-9+/=]+)"/g)].map((m) => unb64(m[1]!));
+      assert.ok(
+        payloads.some((p) => p.includes('"userName":"Cli Reader"')),
+        'the input shows decrypted',
+      );
+      assert.equal((await api(stack, 'POST', '/codec/decode', {})).body.payloads?.length, 0);
+    } finally {
+      await handle.cancel();
+    }
   });
 
   test("/codec requires the bearer token, answers the Web UI's preflight, and rejects bad input", async () => {
