@@ -16,6 +16,7 @@ import {
   type ClientConfigProfile,
   type ConfigDataSource,
 } from '@temporalio/envconfig';
+import { unusableSettings } from './temporal-setting-rules.js';
 import { ConfigError, hostPort, type ConfigProblem } from './config.js';
 import { keyMatchesCertificate, readPem, type PemKind } from './temporal-tls-files.js';
 
@@ -204,6 +205,7 @@ export function loadTemporalConnection(
     const parsed = hostPort().parse(address);
     if (!parsed.ok) problems.push({ variable: from.address, problem: parsed.problem });
   }
+  problems.push(...unusableSettings(clean, profile.apiKey, from.apiKey));
   const tls = checkedTls(profile, from, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const { connectionOptions, namespace } = toClientOptions({ ...profile, tls });

@@ -292,6 +292,30 @@ describe('loadTemporalConnection', () => {
     assert.equal(off.connectionOptions.tls, false);
   });
 
+  test('an API key a gRPC header cannot carry is refused at start, naming it but not printing it', () => {
+    for (const key of [
+      `${API_KEY}\u201d`,
+      `${API_KEY.slice(0, 4)}\n${API_KEY.slice(4)}`,
+      `caf\u00e9-${API_KEY}`,
+    ]) {
+      assert.throws(
+        () => loadTemporalConnection({ TEMPORAL_ADDRESS: 'x.tmprl.cloud:7233', TEMPORAL_API_KEY: key }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          /TEMPORAL_API_KEY.*gRPC header/.test(err.message) &&
+          !err.message.includes(API_KEY),
+      );
+    }
+  });
+
+  test('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=true is refused with what to set instead', () => {
+    assert.throws(
+      () => loadTemporalConnection({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'true' }),
+      /TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: .*TEMPORAL_TLS_SERVER_NAME/,
+    );
+    assert.doesNotThrow(() => loadTemporalConnection({ TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'false' }));
+  });
+
   test('the environment wins over the profile, and each problem names its origin', () => {
     const config = loadTemporalConnection({ ...PROFILE_ENV, TEMPORAL_NAMESPACE: 'elsewhere' });
     assert.equal(config.address, keyFront.address);

@@ -1,0 +1,37 @@
+/**
+ * Connection settings that load but that the SDK's connections cannot use: refused at start, naming
+ * the setting, instead of failing on the first call with an error that quotes them.
+ */
+import type { ConfigProblem } from './config.js';
+
+/** What a gRPC metadata value may hold: printable ASCII. */
+const HEADER_VALUE = /^[\x20-\x7e]+$/;
+
+/**
+ * The problems with `env`'s host-verification switch and the API key (from `apiKeyOrigin`, a
+ * variable or a profile key); never the key itself.
+ */
+export function unusableSettings(
+  env: Record<string, string>,
+  apiKey: string | undefined,
+  apiKeyOrigin: string,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (['1', 'true'].includes(env.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION?.toLowerCase() ?? '')) {
+    // The CLI honours it; the SDK's connections cannot, and would fail later on the host name.
+    problems.push({
+      variable: 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
+      problem:
+        'is not supported by the worker and the API (the Temporal TypeScript SDK always verifies the host); set TEMPORAL_TLS_SERVER_NAME to a name in the server certificate instead',
+    });
+  }
+  if (apiKey !== undefined && !HEADER_VALUE.test(apiKey)) {
+    // gRPC refuses the header only when the first call is made, quoting it in the error.
+    problems.push({
+      variable: apiKeyOrigin,
+      problem:
+        'holds characters a gRPC header cannot carry (printable ASCII only); look for a stray quote, accent or line break from copy-paste',
+    });
+  }
+  return problems;
+}
