@@ -18,7 +18,7 @@ import { openTemporalConnection, TemporalUnreachableError } from '../lib/tempora
 import { createApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
-import { noteReachable } from './temporal-rpc.js';
+import { noteReachable, stopWaiting } from './temporal-rpc.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 const PREFLIGHT_TIMEOUT_MS = 5_000;
@@ -123,6 +123,8 @@ function stopOnSignals(server: Server, logger: Logger, closeResources: () => Pro
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, draining requests');
+    // POSTs waiting for their URLs answer now, with the status as it stands.
+    stopWaiting();
     const force = setTimeout(() => {
       logger.warn('grace period over; closing remaining connections');
       server.closeAllConnections();

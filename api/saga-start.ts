@@ -23,7 +23,7 @@ import {
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import { describeConnection, describeIfAny, getConnectionStatus, isRunning } from './saga-reads.js';
 import { isTemporalUnavailable } from './errors.js';
-import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, within } from './temporal-rpc.js';
+import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
 
 export interface StartOutcome {
   connectionId: string;
@@ -139,7 +139,7 @@ async function updateWithStart(
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
   try {
-    return await within(client, waitMs, () =>
+    return await waitWithin(client, waitMs, () =>
       client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, {
         startWorkflowOperation,
         updateId,
@@ -169,7 +169,7 @@ async function askAgain(
   if (!isRunning(desc)) return undefined;
   const handle = client.workflow.getHandle(desc.workflowId, desc.runId);
   try {
-    return await within(client, Math.max(deadline - Date.now(), ASK_AGAIN_MIN_MS), () =>
+    return await waitWithin(client, Math.max(deadline - Date.now(), ASK_AGAIN_MIN_MS), () =>
       handle.executeUpdate(waitForAuthUrlsUpdate),
     );
   } catch {

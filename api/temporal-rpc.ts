@@ -60,6 +60,24 @@ export async function ensureReachable(client: Client): Promise<void> {
   if (unreachable.has(client)) await checkReachable(client);
 }
 
+/**
+ * Aborted when the API starts draining (SIGTERM): a POST waiting up to 30 s for its URLs then
+ * answers at once with the status as it stands, within the drain's grace period, instead of being
+ * cut off. Only the waits listen to it; plain calls finish.
+ */
+const draining = new AbortController();
+
+/** Ends every wait in `waitWithin` now and from now on. */
+export function stopWaiting(): void {
+  draining.abort();
+}
+
+/** `within` for a call that waits on the saga (an update): given up when the API drains. */
+export function waitWithin<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  if (draining.signal.aborted) return Promise.reject(new Error('the API is shutting down'));
+  return client.withAbortSignal(draining.signal, () => within(client, ms, fn));
+}
+
 /** Runs a Temporal call, turning "server unreachable" into a 503 `ApiError`. */
 export async function rpc<T>(client: Client, fn: () => Promise<T>, ms = RPC_TIMEOUT_MS): Promise<T> {
   await ensureReachable(client);

@@ -20,7 +20,9 @@ import { ConfigError } from '../lib/config.js';
 import { freePort } from '../dev/dev-server.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { signWebhook, startStack } from './helpers/stack.js';
-import { uniqueId } from './helpers/temporal.js';
+import { pollUntil } from './helpers/poll.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
+import { runChild } from './helpers/worker-process.js';
 
 /** Serves an app on 127.0.0.1:0 for one test; returns its URL. */
 async function serve(app: ReturnType<typeof createApp>, host = '127.0.0.1'): Promise<string> {
@@ -381,5 +383,50 @@ describe('bodies where none belongs', () => {
       });
       assert.equal(status, 404, method);
     }
+  });
+});
+
+describe('draining', () => {
+  test('SIGTERM answers a POST still waiting for its URLs at once, with the status as it stands', async () => {
+    const temporal = await devServer();
+    const port = await freePort();
+    const api = runChild('api/main.ts', {
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: temporal.namespace,
+      // No worker serves it: the wait would last the whole ?wait.
+      TEMPORAL_TASK_QUEUE: uniqueId('drain-tq'),
+      API_PORT: String(port),
+      API_HOST: '127.0.0.1',
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await pollUntil(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: 'the API' });
+    const externalUserId = uniqueId('drain-user');
+    const posted = fetch(`${url}/v1/connections?wait=30`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...validInput, externalUserId }),
+    });
+    const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+    after(() => client.connection.close());
+    const handle = client.workflow.getHandle(`connect:${externalUserId}:${validInput.solutionId}`);
+    await pollUntil(
+      () =>
+        handle.describe().then(
+          () => true,
+          () => false,
+        ),
+      {
+        timeoutMs: 30_000,
+        what: 'the saga the POST started',
+      },
+    );
+    api.child.kill('SIGTERM');
+    const res = await posted;
+    const body = (await res.json()) as { step: string };
+    assert.equal(res.status, 201, JSON.stringify(body));
+    assert.equal(body.step, 'ensuring_user');
+    assert.equal(await api.exited, 0, api.output());
+    assert.doesNotMatch(api.output(), /grace period over/);
+    await handle.terminate('test cleanup');
   });
 });
