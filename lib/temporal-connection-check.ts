@@ -8,8 +8,13 @@ import { probeTransport } from './temporal-transport-probe.js';
 
 /** Temporal did not answer; nothing says a setting is wrong. */
 export class TemporalUnreachableError extends Error {
-  constructor(address: string, reason: string) {
-    super(`Temporal at ${address} is not reachable: ${reason}`);
+  constructor(
+    address: string,
+    /** Why, in the transport's words ("ECONNREFUSED"). */
+    readonly reason: string,
+    message = `Temporal at ${address} is not reachable: ${reason}`,
+  ) {
+    super(message);
     this.name = 'TemporalUnreachableError';
   }
 }

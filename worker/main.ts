@@ -12,7 +12,7 @@ import {
   loadWithTemporalConnection,
   type TemporalConnectionConfig,
 } from '../lib/temporal-connection.js';
-import { openTemporalConnection } from '../lib/temporal-connection-check.js';
+import { openTemporalConnection, TemporalUnreachableError } from '../lib/temporal-connection-check.js';
 import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createConnectWorker } from './create-worker.js';
 import { startHealthServer, type HealthServer } from './health.js';
@@ -65,10 +65,18 @@ async function connectWithRetry(t: TemporalConnectionConfig): Promise<NativeConn
       return await openTemporalConnection(t, () => NativeConnection.connect(t.connectionOptions));
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason =
+        error instanceof TemporalUnreachableError
+          ? error.reason
+          : error instanceof Error
+            ? error.message
+            : String(error);
       if (Date.now() + CONNECT_RETRY_MS > deadline) {
-        throw new Error(
-          `Temporal at ${address} is unreachable after ${CONNECT_DEADLINE_MS / 1000} s: ${reason}`,
+        const seconds = CONNECT_DEADLINE_MS / 1000;
+        throw new TemporalUnreachableError(
+          address,
+          reason,
+          `Temporal at ${address} is still not reachable after ${seconds} s (${reason}); check TEMPORAL_ADDRESS and that the server runs`,
         );
       }
       logger.warn({ address, attempt, reason }, 'Temporal not reachable yet, retrying');
@@ -150,7 +158,9 @@ main(config, temporal).then(
   () => process.exit(0),
   (error: unknown) => {
     if (error instanceof ConfigError) exitOnConfigError(error);
-    logger.fatal({ err: error }, 'worker failed');
+    // Giving up on an unreachable server is an answer, not a crash: no stack.
+    if (error instanceof TemporalUnreachableError) logger.fatal(error.message);
+    else logger.fatal({ err: error }, 'worker failed');
     process.exit(1);
   },
 );
