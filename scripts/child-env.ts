@@ -29,6 +29,13 @@ export interface ChildEnvOptions {
 /** How to reach a secured server or Cloud; meaningless, and harmful, against the embedded dev server. */
 const CONNECTION_VARIABLE = /^TEMPORAL_(API_KEY|TLS.*|PROFILE|CONFIG_FILE|GRPC_META_.*)$/;
 
+/** The connection variables set in `env` that the embedded dev server leaves unused, for a warning. */
+export function unusedConnectionVariables(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter((name) => CONNECTION_VARIABLE.test(name) && env[name]?.trim())
+    .sort();
+}
+
 /**
  * The parent's environment minus the variables this script hands out itself and, for the embedded
  * server, minus the connection settings of another server.

@@ -25,7 +25,7 @@ import {
   loadTemporalConnection,
   type TemporalConnectionConfig,
 } from '../lib/temporal-connection.js';
-import { childEnvs, type TrayTarget } from './child-env.js';
+import { childEnvs, unusedConnectionVariables, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
 import { RunNotes, stopLeftovers } from './leftovers.js';
 import { Parts } from './parts.js';
@@ -79,6 +79,13 @@ async function startTemporal(
       `using the Temporal server at ${server.address}, namespace ${server.namespace} (${temporalSecurity})`,
     );
     return server;
+  }
+  const unused = unusedConnectionVariables(process.env);
+  if (unused.length > 0) {
+    say(
+      `${unused.join(', ')} ${unused.length > 1 ? 'are' : 'is'} set but TEMPORAL_ADDRESS is not, so npm start ` +
+        'runs its own dev server and does not use them; set TEMPORAL_ADDRESS to use a server of yours',
+    );
   }
   say(`starting the Temporal dev server (state ${rel(TEMPORAL_DB)}, log ${rel(TEMPORAL_LOG)}) …`);
   const cliPath = await stop.unlessStopped(findTemporalCli());

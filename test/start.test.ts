@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import type { ConnectionStatus } from '../common/messages.js';
 import { freePort } from '../dev/dev-server.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
-import { childEnvs } from '../scripts/child-env.js';
+import { childEnvs, unusedConnectionVariables } from '../scripts/child-env.js';
 import { humanizeLine } from '../scripts/output.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -252,6 +252,15 @@ test('the embedded dev server gets no TLS, API key or profile from the shell; a 
     assert.equal(env.TEMPORAL_PROFILE, 'cloud');
     assert.equal(env.TEMPORAL_TLS, 'true');
   }
+  // npm start says which it leaves unused, so a profile meant for Cloud is not dropped silently.
+  assert.deepEqual(unusedConnectionVariables({ ...shell, TEMPORAL_TLS_SERVER_NAME: ' ' }), [
+    'TEMPORAL_API_KEY',
+    'TEMPORAL_CONFIG_FILE',
+    'TEMPORAL_GRPC_META_X_TENANT',
+    'TEMPORAL_PROFILE',
+    'TEMPORAL_TLS',
+    'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+  ]);
 });
 
 test("npm start prints the worker's JSON lines, pino's and the SDK core's, as readable ones", () => {
