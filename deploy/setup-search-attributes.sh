@@ -5,22 +5,31 @@
 # holds a copy, as kustomize reads files only below its folder; test/k8s.test.ts keeps them equal.
 set -eu
 
-ADDRESS="${TEMPORAL_ADDRESS:-temporal:7233}"
+# The CLI reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, the TLS and API-key variables and a
+# temporal.toml profile itself. Compose's server is the default only when no address or profile is
+# given, so a profile's address applies.
+if [ -z "${TEMPORAL_ADDRESS:-}" ] && [ -z "${TEMPORAL_PROFILE:-}" ] && [ -z "${TEMPORAL_CONFIG_FILE:-}" ]; then
+  export TEMPORAL_ADDRESS=temporal:7233
+fi
+WHERE="${TEMPORAL_ADDRESS:-the profile's address}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 # Keep in step with SEARCH_ATTRIBUTE_NAMES in common/messages.ts (test/compose.test.ts checks it).
 ATTRIBUTES="TrayExternalUserId TraySolutionId TraySolutionInstanceId ConnectStep"
 DEADLINE_SECONDS="${SETUP_TIMEOUT_SECONDS:-180}"
+errors=$(mktemp)
+trap 'rm -f "$errors"' EXIT
 
 started=$(date +%s)
 # Wait on the listing itself, not on `namespace describe`: a namespace created a moment ago already
 # describes, but other calls answer "not found" for some seconds more, until it reaches the
-# frontend's namespace cache.
-until existing=$(temporal operator search-attribute list --address "$ADDRESS" --namespace "$NAMESPACE" 2>/dev/null); do
+# frontend's namespace cache. The CLI's own error is shown, so a TLS or API-key problem is named.
+until existing=$(temporal operator search-attribute list --namespace "$NAMESPACE" 2>"$errors"); do
+  reason=$(tr '\n' ' ' <"$errors" | cut -c1-300)
   if [ $(( $(date +%s) - started )) -ge "$DEADLINE_SECONDS" ]; then
-    echo "temporal-setup: namespace $NAMESPACE at $ADDRESS not ready after ${DEADLINE_SECONDS}s" >&2
+    echo "temporal-setup: namespace $NAMESPACE at $WHERE not ready after ${DEADLINE_SECONDS}s: $reason" >&2
     exit 1
   fi
-  echo "temporal-setup: waiting for namespace $NAMESPACE at $ADDRESS ..."
+  echo "temporal-setup: waiting for namespace $NAMESPACE at $WHERE ($reason) ..."
   sleep 2
 done
 
@@ -28,8 +37,7 @@ for name in $ATTRIBUTES; do
   if printf '%s\n' "$existing" | grep -qw "$name"; then
     echo "temporal-setup: search attribute $name already exists"
   else
-    temporal operator search-attribute create --address "$ADDRESS" --namespace "$NAMESPACE" \
-      --name "$name" --type Keyword
+    temporal operator search-attribute create --namespace "$NAMESPACE" --name "$name" --type Keyword
     echo "temporal-setup: created search attribute $name (Keyword)"
   fi
 done

@@ -26,6 +26,7 @@ import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { freePort } from '../dev/dev-server.js';
 import { loadApiConfig } from '../api/config.js';
 import { loadWorkerConfig, WORKER_ENV } from '../worker/config.js';
 import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
@@ -572,6 +573,16 @@ async function runSetupScript(
     rmSync(bin, { recursive: true, force: true });
   }
 }
+
+test('the search-attribute one-shot that gives up says why, in the words of the CLI', async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  const down = await runSetupScript('setup-search-attributes.sh', {
+    TEMPORAL_ADDRESS: address,
+    SETUP_TIMEOUT_SECONDS: '3',
+  });
+  assert.equal(down.code, 1, down.output);
+  assert.match(down.output, new RegExp(`not ready after 3s: .*${address.replace('.', '\\.')}.*refused`, 'i'));
+});
 
 test('the namespace and search-attribute one-shots work on a fresh namespace and again on it', async () => {
   const { address } = await devServer();
