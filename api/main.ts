@@ -12,6 +12,7 @@ import { EncryptionCodec, encryptedDataConverter } from '../lib/payload-codec.js
 import {
   describeTemporalConnection,
   loadWithTemporalConnection,
+  warnIgnoredKeys,
   type TemporalConnectionConfig,
 } from '../lib/temporal-connection.js';
 import { openTemporalConnection, TemporalUnreachableError } from '../lib/temporal-connection-check.js';
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     exitOnConfigError(err);
   }
   const logger = createLogger();
+  warnIgnoredKeys(temporal, logger);
   let reachable: boolean;
   try {
     reachable = await preflight(temporal, logger);

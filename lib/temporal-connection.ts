@@ -16,7 +16,7 @@ import {
   type ClientConfigProfile,
   type ConfigDataSource,
 } from '@temporalio/envconfig';
-import { unusableSettings } from './temporal-setting-rules.js';
+import { ignoredProfileKeys, unusableSettings } from './temporal-setting-rules.js';
 import { ConfigError, hostPort, type ConfigProblem } from './config.js';
 import { keyMatchesCertificate, readPem, type PemKind } from './temporal-tls-files.js';
 
@@ -47,6 +47,8 @@ export interface TemporalConnectionConfig {
   origins: TemporalSettingOrigins;
   /** The profile's name when a config file was read, for logs. */
   profile?: string;
+  /** The config file's keys that are not read (a misspelling?), for a warning. */
+  ignoredKeys?: string;
 }
 
 export interface TemporalConnectionDefaults {
@@ -225,6 +227,7 @@ export function loadTemporalConnection(
     },
     origins: from,
     profile: existsSync(file) ? (clean.TEMPORAL_PROFILE ?? 'default') : undefined,
+    ignoredKeys: existsSync(file) ? ignoredProfileKeys(clean) : undefined,
   };
 }
 
@@ -261,6 +264,11 @@ export function describeTemporalConnection(config: TemporalConnectionConfig): Re
     temporalSecurity: apiKey ? `${security} + API key` : security,
     ...(config.profile ? { temporalProfile: config.profile } : {}),
   };
+}
+
+/** Warns of the config file's keys the loader does not read (a misspelt `adress`?). */
+export function warnIgnoredKeys(t: TemporalConnectionConfig, logger: { warn(o: object, m: string): void }) {
+  if (t.ignoredKeys) logger.warn({ profile: t.profile }, `temporal.toml: ${t.ignoredKeys}; they are ignored`);
 }
 
 /**

@@ -2,6 +2,7 @@
  * Connection settings that load but that the SDK's connections cannot use: refused at start, naming
  * the setting, instead of failing on the first call with an error that quotes them.
  */
+import { loadClientConfigProfile } from '@temporalio/envconfig';
 import type { ConfigProblem } from './config.js';
 
 /** What a gRPC metadata value may hold: printable ASCII. */
@@ -34,4 +35,20 @@ export function unusableSettings(
     });
   }
   return problems;
+}
+
+/**
+ * The temporal.toml keys the loader ignores, as envconfig's strict reading names them (key names
+ * only, never values), or undefined. Ignored like the CLI ignores them, but a misspelt `adress`
+ * would send the profile's API key to the default server, so the processes warn.
+ */
+export function ignoredProfileKeys(env: Record<string, string>): string | undefined {
+  try {
+    loadClientConfigProfile({ overrideEnvVars: env, configFileStrict: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : '';
+    const unknown = /key\(s\) unrecognized.*$/.exec(message);
+    if (unknown) return unknown[0];
+  }
+  return undefined;
 }

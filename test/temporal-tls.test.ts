@@ -13,7 +13,7 @@ import { after, describe, test } from 'node:test';
 import type { ConnectionStatus } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
 import { freePort } from '../dev/dev-server.js';
-import { loadTemporalConnection } from '../lib/temporal-connection.js';
+import { loadTemporalConnection, warnIgnoredKeys } from '../lib/temporal-connection.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { WEBHOOK_PATH } from '../api/webhook.js';
 import { randomWebhookSecret, startEmulator } from './helpers/emulator.js';
@@ -337,6 +337,20 @@ describe('loadTemporalConnection', () => {
     const [problem] = problemsOf({ TEMPORAL_CONFIG_FILE: broken });
     assert.equal(problem?.variable, 'TEMPORAL_CONFIG_FILE');
     assert.match(problem?.problem ?? '', /not valid TOML \(line \d+/);
+  });
+
+  test('a misspelt temporal.toml key is named for a warning, without its value', () => {
+    const misspelt = join(pki.dir, 'misspelt.toml');
+    writeFileSync(misspelt, `[profile.default]\nadress = "far.example:7233"\napi_key = "${API_KEY}"\n`);
+    const config = loadTemporalConnection({ TEMPORAL_CONFIG_FILE: misspelt });
+    assert.equal(config.address, 'localhost:7233', 'the misspelt key is not read');
+    assert.match(config.ignoredKeys ?? '', /adress/);
+    assert.ok(!config.ignoredKeys?.includes('far.example') && !config.ignoredKeys?.includes(API_KEY));
+    const warned: string[] = [];
+    warnIgnoredKeys(config, { warn: (_o, m) => void warned.push(m) });
+    assert.match(warned.join(), /temporal\.toml: .*adress.*ignored/);
+    writeFileSync(misspelt, `[profile.default]\naddress = "far.example:7233"\n`);
+    assert.equal(loadTemporalConnection({ TEMPORAL_CONFIG_FILE: misspelt }).ignoredKeys, undefined);
   });
 
   test('half a certificate pair, bad flags and both path and data are refused', () => {

@@ -10,6 +10,7 @@ import { encryptedDataConverter } from '../lib/payload-codec.js';
 import {
   describeTemporalConnection,
   loadWithTemporalConnection,
+  warnIgnoredKeys,
   type TemporalConnectionConfig,
 } from '../lib/temporal-connection.js';
 import { openTemporalConnection, TemporalUnreachableError } from '../lib/temporal-connection-check.js';
@@ -33,6 +34,7 @@ try {
 } catch (error) {
   exitOnConfigError(error);
 }
+warnIgnoredKeys(temporal, logger);
 
 Runtime.install(runtimeOptions(config, temporalLogger(logger)));
 
