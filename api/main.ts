@@ -19,6 +19,7 @@ import { openTemporalConnection, TemporalUnreachableError } from '../lib/tempora
 import { createApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
+import { diagnoseOutages } from './temporal-diagnosis.js';
 import { noteReachable, stopWaiting } from './temporal-rpc.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     ...(tracing && { interceptors: { workflow: tracing.workflowInterceptors } }),
   });
   noteReachable(client, reachable);
+  const stopDiagnosing = diagnoseOutages(client, temporal, logger);
   const app = createApp({
     client,
     taskQueue: config.taskQueue,
@@ -115,7 +117,10 @@ async function main(): Promise<void> {
       : `API listening on ${listening}; API_TOKEN is not set, so /v1/connections answers loopback clients only`,
   );
 
-  stopOnSignals(server, logger, () => Promise.all([connection.close(), tracing?.shutdown()]));
+  stopOnSignals(server, logger, () => {
+    stopDiagnosing();
+    return Promise.all([connection.close(), tracing?.shutdown()]);
+  });
 }
 
 /** SIGTERM/SIGINT: stop taking connections, let requests drain, close `resources`, exit. */

@@ -31,6 +31,11 @@ const unreachable = new WeakSet<Client>();
 /** Deadline for that question (`DescribeNamespace`, which needs no worker). */
 export const PROBE_TIMEOUT_MS = 1_500;
 
+/** True while the last plain call (or readiness check) found the server unreachable. */
+export function isKnownUnreachable(client: Client): boolean {
+  return unreachable.has(client);
+}
+
 /** Records what a call outside `rpc` (readiness, the start-up check) learnt of the server. */
 export function noteReachable(client: Client, reachable: boolean): void {
   if (reachable) unreachable.delete(client);

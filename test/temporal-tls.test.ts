@@ -10,10 +10,14 @@ import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
 import type { ConnectionStatus } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
 import { freePort } from '../dev/dev-server.js';
 import { loadTemporalConnection, warnIgnoredKeys } from '../lib/temporal-connection.js';
+import { diagnoseOutages } from '../api/temporal-diagnosis.js';
+import { noteReachable } from '../api/temporal-rpc.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { WEBHOOK_PATH } from '../api/webhook.js';
 import { randomWebhookSecret, startEmulator } from './helpers/emulator.js';
@@ -220,6 +224,30 @@ describe('a wrong setting stops the worker and the API at start', () => {
       'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
       /does not verify the certificate/,
     ));
+
+  test('an API that finds Temporal unreachable says so once a wrong CA shows up as the cause', async () => {
+    const wrongCa = loadTemporalConnection({
+      ...MTLS_ENV,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.otherCaCert,
+    });
+    const connection = Connection.lazy(wrongCa.connectionOptions);
+    after(() => connection.close());
+    const client = new Client({ connection, namespace });
+    noteReachable(client, false);
+    const errors: { problems: { variable: string }[] }[] = [];
+    const logger = { error: (o: (typeof errors)[number]) => void errors.push(o) } as unknown as Logger;
+    const stop = diagnoseOutages(client, wrongCa, logger, 100);
+    try {
+      await pollUntil(async () => errors.length > 0, { timeoutMs: 30_000, what: 'the diagnosis' });
+    } finally {
+      stop();
+    }
+    assert.deepEqual(
+      errors[0]?.problems.map((p) => p.variable),
+      ['TEMPORAL_TLS_SERVER_CA_CERT_PATH'],
+    );
+    assertNoSecret(JSON.stringify(errors));
+  });
 
   test('a key that is not the client certificate’s', () =>
     bothRefuse(
