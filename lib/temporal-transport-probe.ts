@@ -71,12 +71,12 @@ function tlsVerdict(config: TemporalConnectionConfig, code: string, handshakeDon
         };
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    const variable = tls.serverNameOverride ? origins.serverName : 'TEMPORAL_TLS_SERVER_NAME';
-    const name = tls.serverNameOverride ?? splitAddress(address).host;
-    return {
-      kind: 'setting',
-      problem: { variable, problem: `the certificate of ${address} is not valid for "${name}"` },
-    };
+    if (tls.serverNameOverride) {
+      const problem = `the certificate of ${address} is not valid for "${tls.serverNameOverride}"`;
+      return { kind: 'setting', problem: { variable: origins.serverName, problem } };
+    }
+    const problem = `is not set and the certificate of ${address} is not valid for "${splitAddress(address).host}": give a name the certificate holds`;
+    return { kind: 'setting', problem: { variable: 'TEMPORAL_TLS_SERVER_NAME', problem } };
   }
   if (NOT_TLS.has(code) && !handshakeDone) {
     return {

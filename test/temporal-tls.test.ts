@@ -218,6 +218,13 @@ describe('a wrong setting stops the worker and the API at start', () => {
       /refused/,
     ));
 
+  test('a server name the certificate does not hold', () =>
+    bothRefuse(
+      { ...MTLS_ENV, TEMPORAL_TLS_SERVER_NAME: 'elsewhere.example' },
+      'TEMPORAL_TLS_SERVER_NAME',
+      /is not valid for "elsewhere\.example"/,
+    ));
+
   test('a CA that did not sign the server certificate', () =>
     bothRefuse(
       { ...MTLS_ENV, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.otherCaCert },
