@@ -2,6 +2,7 @@
  * How the API calls Temporal: every call bounded by a deadline so a missing worker or server never
  * hangs a request, "server unreachable" turned into a 503, and the errors both reads and commands raise.
  */
+import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
 import { currentRequestId, REQUEST_ID_METADATA } from './request-context.js';
@@ -71,6 +72,8 @@ export async function ensureReachable(client: Client): Promise<void> {
  * cut off. Only the waits listen to it; plain calls finish.
  */
 const draining = new AbortController();
+// One listener per POST waiting at that moment: many at once is normal, not a leak.
+setMaxListeners(0, draining.signal);
 
 /** Ends every wait in `waitWithin` now and from now on. */
 export function stopWaiting(): void {
@@ -78,9 +81,19 @@ export function stopWaiting(): void {
 }
 
 /** `within` for a call that waits on the saga (an update): given up when the API drains. */
-export function waitWithin<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
-  if (draining.signal.aborted) return Promise.reject(new Error('the API is shutting down'));
-  return client.withAbortSignal(draining.signal, () => within(client, ms, fn));
+export async function waitWithin<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  if (draining.signal.aborted) throw new Error('the API is shutting down');
+  // A signal per call: the SDK adds a listener to the signal it is given and never removes it, so
+  // handing it the long-lived one would keep every call ever made.
+  const call = new AbortController();
+  setMaxListeners(0, call.signal);
+  const abort = () => call.abort();
+  draining.signal.addEventListener('abort', abort, { once: true });
+  try {
+    return await client.withAbortSignal(call.signal, () => within(client, ms, fn));
+  } finally {
+    draining.signal.removeEventListener('abort', abort);
+  }
 }
 
 /** Runs a Temporal call, turning "server unreachable" into a 503 `ApiError`. */

@@ -16,6 +16,7 @@ import { isLoopback, tokensEqual } from '../api/auth.js';
 import { loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
 import { routeTemplate, trackRouteTemplate } from '../api/route-template.js';
+import { waitWithin } from '../api/temporal-rpc.js';
 import { ConfigError } from '../lib/config.js';
 import { freePort } from '../dev/dev-server.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
@@ -428,5 +429,32 @@ describe('draining', () => {
     assert.equal(await api.exited, 0, api.output());
     assert.doesNotMatch(api.output(), /grace period over/);
     await handle.terminate('test cleanup');
+  });
+});
+
+describe('waits on the saga', () => {
+  test('many at once leave no listener behind and raise no MaxListeners warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    after(() => void process.off('warning', onWarning));
+    const signals: AbortSignal[] = [];
+    const client = {
+      // As the SDK does: a listener on the signal it is handed, never removed.
+      withAbortSignal: (signal: AbortSignal, fn: () => Promise<unknown>) => {
+        signals.push(signal);
+        signal.addEventListener('abort', () => undefined);
+        return fn();
+      },
+      withDeadline: (_d: unknown, fn: () => Promise<unknown>) => fn(),
+      withMetadata: (_m: unknown, fn: () => Promise<unknown>) => fn(),
+    } as unknown as Client;
+    const answers = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => waitWithin(client, 1000, () => Promise.resolve(i))),
+    );
+    assert.equal(answers.length, 25);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings, []);
+    assert.equal(new Set(signals).size, 25, 'each wait has a signal of its own, dropped with it');
   });
 });
