@@ -148,18 +148,24 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
   });
 });
 
+/** An API whose Temporal connection leads nowhere; `connection` to spy on its calls. */
+async function apiWithoutTemporal() {
+  const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+  after(() => connection.close());
+  const client = new Client({ connection, namespace: 'default' });
+  const url = await serve(
+    createApp({ client, taskQueue: 'q', namespace: 'default', apiToken: 't', logger: silent() }),
+  );
+  return { connection, url };
+}
+
 describe('Temporal unreachable', () => {
   // Every call runs under a deadline; the test's timeout only catches a request that hangs.
   test(
     '503 temporal_unavailable from /v1/connections and /readyz; /healthz still 200',
     { timeout: 60_000 },
     async () => {
-      const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
-      after(() => connection.close());
-      const client = new Client({ connection, namespace: 'default' });
-      const url = await serve(
-        createApp({ client, taskQueue: 'q', namespace: 'default', apiToken: 't', logger: silent() }),
-      );
+      const { url } = await apiWithoutTemporal();
       const headers = { authorization: 'Bearer t', 'content-type': 'application/json' };
       const [post, get, ready, health] = await Promise.all([
         fetch(`${url}/v1/connections`, { method: 'POST', headers, body: JSON.stringify(validInput) }),
@@ -180,8 +186,7 @@ describe('Temporal unreachable', () => {
     'once a call found Temporal unreachable, a POST asks it one quick question, not the whole ?wait',
     { timeout: 60_000 },
     async () => {
-      const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
-      after(() => connection.close());
+      const { connection, url } = await apiWithoutTemporal();
       const calls: string[] = [];
       const service = connection.workflowService as unknown as Record<string, (...a: unknown[]) => unknown>;
       for (const name of ['describeNamespace', 'executeMultiOperation', 'startWorkflowExecution']) {
@@ -191,10 +196,6 @@ describe('Temporal unreachable', () => {
           return original(...args);
         };
       }
-      const client = new Client({ connection, namespace: 'default' });
-      const url = await serve(
-        createApp({ client, taskQueue: 'q', namespace: 'default', apiToken: 't', logger: silent() }),
-      );
       const post = (wait: number) =>
         fetch(`${url}/v1/connections?wait=${wait}`, {
           method: 'POST',

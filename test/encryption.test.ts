@@ -172,14 +172,7 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.deepEqual(decoded.body.payloads, [plain, plain], 'plaintext passes through');
 
     // What the Web UI sends: the workflow input straight from history.
-    const externalUserId = uniqueId('enc-codec');
-    const created = await api(stack, 'POST', '/v1/connections?wait=0', {
-      externalUserId,
-      userName: 'Codec Reader',
-      solutionId: 'sol-1',
-      authSlots: ['slack'],
-    });
-    const handle = stack.client.workflow.getHandle(created.body.connectionId);
+    const { handle } = await startSaga('Codec Reader');
     const [started] = (await handle.fetchHistory()).events ?? [];
     const input = started?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
     assert.ok(input?.data && input.metadata);
@@ -196,14 +189,7 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
   });
 
   test('the CLI shows a history decoded through /codec, as the README says', async () => {
-    const externalUserId = uniqueId('enc-cli');
-    const created = await api(stack, 'POST', '/v1/connections?wait=0', {
-      externalUserId,
-      userName: 'Cli Reader',
-      solutionId: 'sol-1',
-      authSlots: ['slack'],
-    });
-    const handle = stack.client.workflow.getHandle(created.body.connectionId);
+    const { created, handle } = await startSaga('Cli Reader');
     try {
       // Events without payloads make the CLI send `{}`: proto3 JSON leaves an empty list out.
       // Not spawnSync: the API that decodes for the CLI runs in this process.
@@ -334,6 +320,17 @@ test('without keys, /codec is not served (404 in the error shape)', async () => 
   assert.equal(res.status, 404);
   assert.equal(((await res.json()) as any).error.code, 'not_found');
 });
+
+/** A saga of a new user called `userName`, started through the API without waiting. */
+async function startSaga(userName: string) {
+  const created = await api(stack, 'POST', '/v1/connections?wait=0', {
+    externalUserId: uniqueId('enc-user'),
+    userName,
+    solutionId: 'sol-1',
+    authSlots: ['slack'],
+  });
+  return { created, handle: stack.client.workflow.getHandle(created.body.connectionId) };
+}
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const unb64 = (text: string) => Buffer.from(text, 'base64').toString('utf8');
