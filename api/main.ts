@@ -15,15 +15,14 @@ import {
   warnIgnoredKeys,
   type TemporalConnectionConfig,
 } from '../lib/temporal-connection.js';
-import { openTemporalConnection, TemporalUnreachableError } from '../lib/temporal-connection-check.js';
+import { TemporalUnreachableError } from '../lib/temporal-connection-check.js';
 import { createApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
-import { diagnoseOutages } from './temporal-diagnosis.js';
+import { checkTemporalSettings, diagnoseOutages } from './temporal-diagnosis.js';
 import { noteReachable, stopWaiting } from './temporal-rpc.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
-const PREFLIGHT_TIMEOUT_MS = 5_000;
 
 /**
  * Connects once before listening, so a wrong certificate, API key or namespace stops the API at
@@ -34,10 +33,7 @@ async function preflight(
   logger: ReturnType<typeof createLogger>,
 ): Promise<boolean> {
   try {
-    const probe = await openTemporalConnection(temporal, () =>
-      Connection.connect({ ...temporal.connectionOptions, connectTimeout: PREFLIGHT_TIMEOUT_MS }),
-    );
-    await probe.close();
+    await checkTemporalSettings(temporal);
     return true;
   } catch (error) {
     if (!(error instanceof TemporalUnreachableError)) throw error;

@@ -13,6 +13,17 @@ import { isKnownUnreachable } from './temporal-rpc.js';
 const CHECK_TIMEOUT_MS = 5_000;
 
 /**
+ * Connects, describes the namespace and disconnects: a `ConfigError` names a setting the server
+ * refuses, a `TemporalUnreachableError` says it did not answer. The API's start-up check too.
+ */
+export async function checkTemporalSettings(temporal: TemporalConnectionConfig): Promise<void> {
+  const probe = await openTemporalConnection(temporal, () =>
+    Connection.connect({ ...temporal.connectionOptions, connectTimeout: CHECK_TIMEOUT_MS }),
+  );
+  await probe.close();
+}
+
+/**
  * Every `intervalMs` while `client` is known unreachable: runs the check, and logs a setting it finds
  * wrong (each distinct finding once). Returns a function that stops it.
  */
@@ -24,16 +35,10 @@ export function diagnoseOutages(
 ): () => void {
   let said: string | undefined;
   let checking = false;
-  const check = async () => {
-    const probe = await openTemporalConnection(temporal, () =>
-      Connection.connect({ ...temporal.connectionOptions, connectTimeout: CHECK_TIMEOUT_MS }),
-    );
-    await probe.close();
-  };
   const timer = setInterval(() => {
     if (checking || !isKnownUnreachable(client)) return;
     checking = true;
-    check()
+    checkTemporalSettings(temporal)
       .catch((error: unknown) => {
         if (!(error instanceof ConfigError) || error.message === said) return;
         said = error.message;

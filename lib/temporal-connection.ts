@@ -10,13 +10,8 @@ import { existsSync } from 'node:fs';
 import { platform } from 'node:os';
 import { join } from 'node:path';
 import type { TLSConfig } from '@temporalio/client';
-import {
-  loadClientConfigProfile,
-  toClientOptions,
-  type ClientConfigProfile,
-  type ConfigDataSource,
-} from '@temporalio/envconfig';
-import { ignoredProfileKeys, unusableSettings } from './temporal-setting-rules.js';
+import { toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
+import { loadProfile, unusableSettings } from './temporal-setting-rules.js';
 import { ConfigError, hostPort, type ConfigProblem } from './config.js';
 import { keyMatchesCertificate, readPem, type PemKind } from './temporal-tls-files.js';
 
@@ -194,8 +189,9 @@ export function loadTemporalConnection(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   let profile: ClientConfigProfile;
+  let ignoredKeys: string | undefined;
   try {
-    profile = loadClientConfigProfile({ overrideEnvVars: clean });
+    ({ profile, ignoredKeys } = loadProfile(clean));
   } catch (error) {
     throw new ConfigError([profileProblem(error, clean, file)]);
   }
@@ -227,7 +223,7 @@ export function loadTemporalConnection(
     },
     origins: from,
     profile: existsSync(file) ? (clean.TEMPORAL_PROFILE ?? 'default') : undefined,
-    ignoredKeys: existsSync(file) ? ignoredProfileKeys(clean) : undefined,
+    ignoredKeys,
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * Connection settings that load but that the SDK's connections cannot use: refused at start, naming
- * the setting, instead of failing on the first call with an error that quotes them.
+ * the setting, instead of failing on the first call with an error that quotes them. And the profile
+ * read with the temporal.toml keys it leaves unread, for a warning.
  */
-import { loadClientConfigProfile } from '@temporalio/envconfig';
+import { loadClientConfigProfile, type ClientConfigProfile } from '@temporalio/envconfig';
 import type { ConfigProblem } from './config.js';
 
 /** What a gRPC metadata value may hold: printable ASCII. */
@@ -38,17 +39,20 @@ export function unusableSettings(
 }
 
 /**
- * The temporal.toml keys the loader ignores, as envconfig's strict reading names them (key names
- * only, never values), or undefined. Ignored like the CLI ignores them, but a misspelt `adress`
- * would send the profile's API key to the default server, so the processes warn.
+ * The profile `env` selects, and the temporal.toml keys it ignores as envconfig's strict reading
+ * names them (key names only, never values). Ignored like the CLI ignores them, but a misspelt
+ * `adress` would send the profile's API key to the default server, so the processes warn. The file
+ * is read a second time, leniently, only when the strict reading refuses it.
  */
-export function ignoredProfileKeys(env: Record<string, string>): string | undefined {
+export function loadProfile(env: Record<string, string>): {
+  profile: ClientConfigProfile;
+  ignoredKeys?: string;
+} {
   try {
-    loadClientConfigProfile({ overrideEnvVars: env, configFileStrict: true });
+    return { profile: loadClientConfigProfile({ overrideEnvVars: env, configFileStrict: true }) };
   } catch (error) {
-    const message = error instanceof Error ? error.message : '';
-    const unknown = /key\(s\) unrecognized.*$/.exec(message);
-    if (unknown) return unknown[0];
+    const unknown = /key\(s\) unrecognized.*$/.exec(error instanceof Error ? error.message : '');
+    const profile = loadClientConfigProfile({ overrideEnvVars: env });
+    return unknown ? { profile, ignoredKeys: unknown[0] } : { profile };
   }
-  return undefined;
 }
