@@ -41,11 +41,10 @@ function parseBody(raw: Buffer, eventId: string): WebhookBody {
   }
   const parsed = webhookBodySchema.safeParse(json);
   // The webhook-id becomes the signal's eventId, kept in history: an id like any other.
-  const idProblems = [idProblem('webhook-id', eventId)].flatMap((m) =>
-    m ? [{ path: 'webhook-id', message: m }] : [],
-  );
-  if (!parsed.success || idProblems.length > 0) {
-    const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...idProblems];
+  const problems = parsed.success ? [] : problemsOf(parsed.error);
+  const badId = idProblem('webhook-id', eventId);
+  if (badId) problems.push({ path: 'webhook-id', message: badId });
+  if (!parsed.success || badId) {
     throw new ApiError(400, 'invalid_input', 'The webhook body is invalid', problems);
   }
   return parsed.data;
