@@ -21,6 +21,7 @@ import { ConfigError } from '../lib/config.js';
 import { freePort } from '../dev/dev-server.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { signWebhook, startStack } from './helpers/stack.js';
+import { deadAddress } from './helpers/dead-address.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { runChild } from './helpers/worker-process.js';
@@ -150,7 +151,7 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
 
 /** An API whose Temporal connection leads nowhere; `connection` to spy on its calls. */
 async function apiWithoutTemporal() {
-  const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+  const connection = Connection.lazy({ address: await deadAddress() });
   after(() => connection.close());
   const client = new Client({ connection, namespace: 'default' });
   const url = await serve(
@@ -389,48 +390,60 @@ describe('bodies where none belongs', () => {
 });
 
 describe('draining', () => {
-  test('SIGTERM answers a POST still waiting for its URLs at once, with the status as it stands', async () => {
-    const temporal = await devServer();
-    const port = await freePort();
-    const api = runChild('api/main.ts', {
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: temporal.namespace,
-      // No worker serves it: the wait would last the whole ?wait.
-      TEMPORAL_TASK_QUEUE: uniqueId('drain-tq'),
-      API_PORT: String(port),
-      API_HOST: '127.0.0.1',
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await pollUntil(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: 'the API' });
-    const externalUserId = uniqueId('drain-user');
-    const posted = fetch(`${url}/v1/connections?wait=30`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...validInput, externalUserId }),
-    });
-    const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
-    after(() => client.connection.close());
-    const handle = client.workflow.getHandle(`connect:${externalUserId}:${validInput.solutionId}`);
-    await pollUntil(
-      () =>
-        handle.describe().then(
-          () => true,
-          () => false,
-        ),
-      {
-        timeoutMs: 30_000,
-        what: 'the saga the POST started',
-      },
-    );
-    api.child.kill('SIGTERM');
-    const res = await posted;
-    const body = (await res.json()) as { step: string };
-    assert.equal(res.status, 201, JSON.stringify(body));
-    assert.equal(body.step, 'ensuring_user');
-    assert.equal(await api.exited, 0, api.output());
-    assert.doesNotMatch(api.output(), /grace period over/);
-    await handle.terminate('test cleanup');
-  });
+  test(
+    'SIGTERM answers a POST still waiting for its URLs at once, with the status as it stands',
+    { timeout: 120_000 },
+    async () => {
+      const temporal = await devServer();
+      const port = await freePort();
+      const api = runChild('api/main.ts', {
+        TEMPORAL_ADDRESS: temporal.address,
+        TEMPORAL_NAMESPACE: temporal.namespace,
+        // No worker serves it: the wait would last the whole ?wait.
+        TEMPORAL_TASK_QUEUE: uniqueId('drain-tq'),
+        API_PORT: String(port),
+        API_HOST: '127.0.0.1',
+      });
+      const url = `http://127.0.0.1:${port}`;
+      await pollUntil(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: 'the API' });
+      const externalUserId = uniqueId('drain-user');
+      const posted = fetch(`${url}/v1/connections?wait=30`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...validInput, externalUserId }),
+      });
+      const client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
+      after(() => client.connection.close());
+      const handle = client.workflow.getHandle(`connect:${externalUserId}:${validInput.solutionId}`);
+      await pollUntil(
+        () =>
+          handle.describe().then(
+            () => true,
+            () => false,
+          ),
+        {
+          timeoutMs: 30_000,
+          what: 'the saga the POST started',
+        },
+      );
+      api.child.kill('SIGTERM');
+      // Bounded, so a hang fails here with the API's own lines rather than as the file's timeout.
+      const within = <T>(what: string, p: Promise<T>) =>
+        Promise.race([
+          p,
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error(`${what} within 30 s:\n${api.output()}`)), 30_000).unref(),
+          ),
+        ]);
+      const res = await within('no answer to the POST', posted);
+      const body = (await res.json()) as { step: string };
+      assert.equal(res.status, 201, JSON.stringify(body));
+      assert.equal(body.step, 'ensuring_user');
+      assert.equal(await within('the API did not exit', api.exited), 0, api.output());
+      assert.doesNotMatch(api.output(), /grace period over/);
+      await handle.terminate('test cleanup');
+    },
+  );
 });
 
 describe('waits on the saga', () => {

@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app.js';
 import { createLogger } from '../api/logging.js';
 import { buildOpenApi } from '../api/openapi.js';
-import { freePort } from '../dev/dev-server.js';
+import { deadAddress } from './helpers/dead-address.js';
 import { recordingHandler } from './helpers/openapi-check.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { uniqueId } from './helpers/temporal.js';
@@ -178,7 +178,7 @@ describe('every error path, each code documented for its route', () => {
   });
 
   test('Temporal unreachable: 503 from every route that calls it', { timeout: 60_000 }, async () => {
-    const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+    const connection = Connection.lazy({ address: await deadAddress() });
     after(() => connection.close());
     const app = createApp({
       client: new Client({ connection, namespace: 'default' }),
