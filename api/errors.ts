@@ -50,6 +50,13 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return false;
 }
 
+const RESOURCE_EXHAUSTED = 8;
+
+/** True when the server refused a call for load (its rate limits): worth retrying shortly, not a bug. */
+export function isTemporalBusy(err: unknown): boolean {
+  return isGrpcServiceError(err) && err.code === RESOURCE_EXHAUSTED;
+}
+
 export const temporalUnavailable = () =>
   new ApiError(503, 'temporal_unavailable', 'The Temporal server is unreachable; try again shortly');
 
@@ -128,6 +135,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal unavailable');
       const unavailable = temporalUnavailable();
       sendError(res, unavailable.status, unavailable.code, unavailable.message);
+      return;
+    }
+    if (isTemporalBusy(err)) {
+      logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal busy');
+      res.setHeader('Retry-After', '1');
+      sendError(res, 503, 'temporal_busy', 'The Temporal server is busy (rate limited); try again shortly');
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

@@ -8,6 +8,7 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   isGrpcDeadlineError,
+  isGrpcServiceError,
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
@@ -21,6 +22,7 @@ import {
 } from '../common/messages.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
 import { describeConnection, isRunning, memoOf, stepOf } from './saga-reads.js';
+import { signalOnce, signalRequestId } from './signal-once.js';
 import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
 
 export { startConnection, type StartOutcome } from './saga-start.js';
@@ -119,18 +121,31 @@ export async function findBySolutionInstanceId(
 /** Pauses between lookups of an instance id visibility does not know yet: about 3 s in all. */
 export const VISIBILITY_RETRY_PAUSES_MS = [250, 500, 1000, 1250];
 
-/** Sends `authCompleted` to the described run; 409 when it closed in between. */
+const INVALID_ARGUMENT = 3;
+
+/**
+ * Sends `authCompleted` to the described run, once per `eventId` (the webhook-id): the server drops
+ * a redelivery. 409 when the run closed in between, or takes no more signals.
+ */
 export async function signalAuthCompleted(
   client: Client,
   desc: WorkflowExecutionDescription,
-  payload: AuthCompletedPayload,
+  payload: AuthCompletedPayload & { eventId: string },
 ): Promise<void> {
+  const execution = { workflowId: desc.workflowId, runId: desc.runId };
+  const requestId = signalRequestId(authCompletedSignal.name, payload.eventId);
   try {
-    await rpc(client, () =>
-      client.workflow.getHandle(desc.workflowId, desc.runId).signal(authCompletedSignal, payload),
-    );
+    await rpc(client, () => signalOnce(client, execution, authCompletedSignal, [payload], requestId));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw connectionClosed(desc.workflowId, 'closed');
+    // The server's cap on signals per run (a relay sending thousands of distinct deliveries).
+    if (isGrpcServiceError(err) && err.code === INVALID_ARGUMENT && /signal/i.test(err.details)) {
+      throw new ApiError(
+        409,
+        'too_many_signals',
+        `Connection ${JSON.stringify(desc.workflowId)} takes no more signals: ${err.details}`,
+      );
+    }
     throw err;
   }
 }

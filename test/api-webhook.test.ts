@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import { startConnection } from '../api/saga-commands.js';
+import { Client, type ConnectionLike, type WorkflowExecutionDescription } from '@temporalio/client';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { pino } from 'pino';
+import { ApiError, errorHandler } from '../api/errors.js';
+import { signalAuthCompleted, startConnection } from '../api/saga-commands.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
@@ -431,6 +437,104 @@ describe('workers down', () => {
     } finally {
       await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
     }
+  });
+
+  test('a delivery replayed many times is one signal in the history; another webhook-id is another', async () => {
+    const input: ConnectInput = {
+      externalUserId: uniqueId('user'),
+      userName: 'Replayed',
+      solutionId: 'sol-2',
+      authSlots: ['salesforce', 'slack'],
+    };
+    // No worker: every signal the server takes stays in the history, and nothing else is added to it.
+    const { connectionId } = await startConnection(stack.client, uniqueId('no-worker-tq'), input);
+    const signalsInHistory = async () => {
+      const history = await stack.client.workflow.getHandle(connectionId).fetchHistory();
+      return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+    };
+    try {
+      const signed = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'a-1' });
+      const answers = await Promise.all(Array.from({ length: 20 }, () => send(signed)));
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        answers.map(() => 202),
+      );
+      // The same webhook-id over another body, as a buggy relay might send it, is the same delivery.
+      const sameId = stack.signWebhook(
+        { connectionId, externalAuthId: 'salesforce', authId: 'a-2' },
+        { id: signed.headers['webhook-id'] },
+      );
+      assert.equal((await send(sameId)).status, 202);
+      assert.equal(await signalsInHistory(), 1);
+
+      const other = stack.signWebhook({ connectionId, externalAuthId: 'salesforce', authId: 'a-2' });
+      assert.equal((await send(other)).status, 202);
+      assert.equal(await signalsInHistory(), 2);
+    } finally {
+      await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
+    }
+  });
+});
+
+describe('signals the server refuses', () => {
+  /** A client whose server refuses every signal with `error`. */
+  function refusingClient(error: Error) {
+    const connection = {
+      workflowService: {
+        signalWorkflowExecution: () => Promise.reject(error),
+      },
+      withDeadline: <R>(_deadline: unknown, fn: () => Promise<R>) => fn(),
+      withMetadata: <R>(_metadata: unknown, fn: () => Promise<R>) => fn(),
+      withAbortSignal: <R>(_signal: unknown, fn: () => Promise<R>) => fn(),
+      ensureConnected: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+    return new Client({ connection: connection as unknown as ConnectionLike });
+  }
+  const grpcError = (code: number, details: string) =>
+    Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+  const desc = { workflowId: 'connect:u:s', runId: 'run-1' } as WorkflowExecutionDescription;
+  const payload = { externalAuthId: 'slack', authId: 'a-1', eventId: 'msg_1' };
+
+  test("the server's cap on signals per run is a 409 naming the connection, not a 500", async () => {
+    const client = refusingClient(grpcError(3, 'exceeded workflow execution limit for signal events'));
+    await assert.rejects(signalAuthCompleted(client, desc, payload), (err: unknown) => {
+      assert.ok(err instanceof ApiError);
+      assert.equal(err.status, 409);
+      assert.equal(err.code, 'too_many_signals');
+      assert.match(err.message, /connect:u:s.*limit for signal events/);
+      return true;
+    });
+  });
+
+  test("the server's rate limit is a 503 temporal_busy with Retry-After, not a 500", async () => {
+    const busy = grpcError(8, 'namespace rate limit exceeded');
+    const app = express();
+    app.post('/signal', async () => {
+      await signalAuthCompleted(refusingClient(busy), desc, payload);
+    });
+    app.use(errorHandler(pino({ enabled: false })));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/signal`, { method: 'POST' });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '1');
+      assert.equal(((await res.json()) as any).error.code, 'temporal_busy');
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a run that is gone is a 409 connection_closed', async () => {
+    const client = refusingClient(grpcError(5, 'workflow execution already completed'));
+    await assert.rejects(signalAuthCompleted(client, desc, payload), (err: unknown) => {
+      assert.ok(err instanceof ApiError);
+      assert.equal(err.status, 409);
+      assert.equal(err.code, 'connection_closed');
+      return true;
+    });
   });
 });
 
