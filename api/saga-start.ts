@@ -110,7 +110,10 @@ export async function startAndWaitForUrls(
       const created = startedBy(desc, requestId);
       // A saga this request did not start may have answered the shared update long ago.
       const current = answered && !created ? await askAgain(client, desc, deadline) : undefined;
-      const status = current ?? answered ?? (await getConnectionStatus(client, connectionId, 0));
+      const status =
+        current ??
+        (answered && !created ? await statusHeld(client, connectionId, answered, deadline) : answered) ??
+        (await getConnectionStatus(client, connectionId, 0));
       return { status, created };
     }
   }
@@ -151,6 +154,35 @@ async function updateWithStart(
     if (isTemporalUnavailable(err)) await checkReachable(client);
     return undefined;
   }
+}
+
+/**
+ * The status as it stands when the saga gave no fresh answer (no worker, or it is compensating): the
+ * shared answer may be long out of date, a slot completed since or the saga cancelled, and a partner
+ * would hand its user a dead URL. The query if the wait leaves time for it, else what Temporal holds;
+ * a slot still pending there keeps the shared answer's URL, which the held status does not carry.
+ */
+async function statusHeld(
+  client: Client,
+  connectionId: string,
+  shared: ConnectionStatus,
+  deadline: number,
+): Promise<ConnectionStatus> {
+  const held = await getConnectionStatus(
+    client,
+    connectionId,
+    Math.max(0, Math.min(QUERY_TIMEOUT_MS, deadline - Date.now())),
+  );
+  if (held.step !== 'awaiting_auth') return held;
+  const sharedUrl = (id: string) =>
+    shared.authSlots.find((a) => a.externalAuthId === id && a.state === 'pending')?.url;
+  return {
+    ...held,
+    authSlots: held.authSlots.map((slot) => {
+      const url = slot.state === 'pending' && !slot.url ? sharedUrl(slot.externalAuthId) : undefined;
+      return url ? { ...slot, url } : slot;
+    }),
+  };
 }
 
 /** Least time given to the fresh answer: the saga has its URLs, so one workflow task gives it. */

@@ -542,6 +542,31 @@ describe('DELETE /v1/connections/{id}', () => {
     assert.notEqual(again.body.runId, post.body.runId);
   });
 
+  test('a POST while the saga compensates shows it compensating, not the URLs it first answered', async () => {
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] });
+    const post = await call('POST', '/v1/connections', body);
+    assert.equal(post.status, 201, post.text);
+    assert.match(post.body.authSlots[0].url, /\?code=/);
+    stack.emulator.emulator.faults.add({
+      operation: 'removeSolutionInstance',
+      kind: 'delay',
+      delayMs: 4000,
+      times: 5,
+    });
+    try {
+      assert.equal((await call('DELETE', `/v1/connections/${enc(post.body.connectionId)}`)).status, 202);
+      await untilStep(post.body.connectionId, 'compensating', 'the saga to compensate');
+      const again = await call('POST', '/v1/connections?wait=1', body);
+      assert.equal(again.status, 200, again.text);
+      assert.equal(again.body.existing, true);
+      assert.equal(again.body.step, 'compensating', again.text);
+      assert.equal(again.body.authSlots[0].url, undefined, again.text);
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+    await untilStep(post.body.connectionId, 'cancelled', 'the saga to be cancelled');
+  });
+
   test('409 for a saga that has completed and is only tidying up', async () => {
     // Still running, as after a retried create while it removes strays: a cancel could undo nothing.
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;

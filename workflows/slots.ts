@@ -188,13 +188,14 @@ export class AuthSlots {
     return this.slots.map((s) => ({ externalId: s.externalAuthId, authId: current(s) ?? '' }));
   }
 
-  toStatus(): AuthSlotStatus[] {
+  /** The slots for the status object; `withUrls` false once the URLs lead nowhere. */
+  toStatus(withUrls = true): AuthSlotStatus[] {
     return this.slots.map((s) => {
       const authId = current(s);
       return {
         externalAuthId: s.externalAuthId,
         state: authId !== undefined ? 'completed' : 'pending',
-        ...(s.url !== undefined ? { url: s.url } : {}),
+        ...(withUrls && s.url !== undefined ? { url: s.url } : {}),
         ...(authId !== undefined ? { authId } : {}),
         ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
       };

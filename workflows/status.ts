@@ -21,6 +21,9 @@ import { SEARCH_ATTRIBUTES } from '../common/messages.js';
 import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
 import type { AuthSlots } from './slots.js';
 
+/** Steps in which the status object carries no dialog URLs: the instance is being removed, or is gone. */
+const URLS_DEAD_STEPS: readonly ConnectStep[] = ['compensating', 'failed', 'timed_out', 'cancelled'];
+
 /** What the view shows besides the step and the slots. */
 export interface StatusFacts {
   userId?: string;
@@ -66,7 +69,8 @@ export class SagaStatus {
       solutionId: this.input.solutionId,
       ...(userId !== undefined ? { userId } : {}),
       ...(solutionInstanceId !== undefined ? { solutionInstanceId } : {}),
-      authSlots: this.slots.toStatus(),
+      // From compensation on the instance is being removed: its dialog URLs lead nowhere.
+      authSlots: this.slots.toStatus(!URLS_DEAD_STEPS.includes(this.current)),
       ...(deadline !== undefined ? { deadline } : {}),
       ...(error !== undefined ? { error } : {}),
     };
