@@ -1,5 +1,5 @@
 /**
- * Drain on deploy: SIGTERM while a Tray request is slow lets that request finish within
+ * Drain on deploy: SIGTERM (however many times it arrives at once) while a Tray request is slow lets that request finish within
  * SHUTDOWN_GRACE (it is answered once and never sent again), the worker then exits, and a new worker
  * finishes the saga. Meanwhile the worker's `/readyz` (HEALTH_PORT) says ready only while it polls.
  */
@@ -21,7 +21,7 @@ interface Recorded {
   ok: boolean;
 }
 
-test('SIGTERM during a slow createSolutionInstance: it completes once, the worker exits, a new one finishes', async () => {
+test('SIGTERM (delivered thrice at once) during a slow createSolutionInstance: it completes once, the worker exits, a new one finishes', async () => {
   const temporal = await devServer();
   const emu = await startEmulator();
   after(() => emu.close());
@@ -70,7 +70,11 @@ test('SIGTERM during a slow createSolutionInstance: it completes once, the worke
     what: 'the createSolutionInstance request to reach the emulator',
   });
   const signalledAt = Date.now();
+  // As a Ctrl-C or a supervisor's signal to the group arrives under `npm run worker`: to the worker,
+  // and again relayed by npm and tsx. One stop request, not "a second signal: exit now".
   first.child.kill('SIGTERM');
+  first.child.kill('SIGTERM');
+  first.child.kill('SIGINT');
   // Draining the slow create: alive, but no longer ready for new tasks.
   const draining = await pollUntil(
     async () => {

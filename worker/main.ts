@@ -38,15 +38,22 @@ warnIgnoredKeys(temporal, logger);
 
 Runtime.install(runtimeOptions(config, temporalLogger(logger)));
 
+/**
+ * One Ctrl-C (or a supervisor's signal to the process group) reaches the worker more than once under
+ * `npm run worker`: directly, and relayed by npm and tsx. Only a signal this much later means "now".
+ */
+const REPEAT_SIGNAL_MS = 1500;
+
 let worker: Worker | undefined;
-let stopping = false;
+let stoppingSince: number | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (stopping || !worker) {
+    if (stoppingSince !== undefined && Date.now() - stoppingSince < REPEAT_SIGNAL_MS) return;
+    if (stoppingSince !== undefined || !worker) {
       logger.warn({ signal }, worker ? 'second signal: exiting now' : 'stopped before the worker started');
       process.exit(worker ? 1 : 0);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info(
       { signal, shutdownGraceMs: config.shutdownGraceMs },
       'shutting down: no new tasks; activities in flight may finish within SHUTDOWN_GRACE',
