@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowUpdateStage } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { ConnectInput, ConnectStep } from '../common/messages.js';
@@ -47,6 +47,9 @@ async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
   });
 }
 
+/** Filled in by its scenario: it holds the reissue's code while a second reissue arrives. */
+const sharedReissueMock: MockOptions = {};
+
 const scenarios: Scenario[] = [
   {
     // Also carries a reissue update, a duplicate, an unknown slot and a re-completed slot.
@@ -72,6 +75,30 @@ const scenarios: Scenario[] = [
       await waitForStep(handle, 'awaiting_auth');
       await handle.executeUpdate(waitForAuthUrlsUpdate);
       await handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId: 'gmail' }] });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
+      await handle.result();
+    },
+  },
+  {
+    // Two reissues of one slot at once share one code (patch `shared-reissue`).
+    name: 'completed-shared-reissue',
+    input: { externalUserId: 'rec-user-shared-reissue', authSlots: ['slack', 'gmail'] },
+    mock: sharedReissueMock,
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      let release: () => void = () => undefined;
+      sharedReissueMock.holds = { issueAuthUrls: new Promise<void>((resolve) => (release = resolve)) };
+      const reissue = () =>
+        handle.startUpdate(reissueAuthUrlUpdate, {
+          args: [{ externalAuthId: 'gmail' }],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        });
+      const first = await reissue();
+      const second = await reissue();
+      release();
+      const [a, b] = await Promise.all([first.result(), second.result()]);
+      if (a.url !== b.url) throw new Error('the two reissues did not share one code');
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
       await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
       await handle.result();

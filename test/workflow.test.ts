@@ -897,6 +897,26 @@ describe('connectIntegration reissueAuthUrl', () => {
     });
   });
 
+  test('concurrent reissues of one slot share one code; a later one mints another', async () => {
+    const mockOptions: MockOptions = {};
+    await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      const { update, release } = await startHeldReissue(handle, mock, mockOptions);
+      const second = await handle.startUpdate(reissueAuthUrlUpdate, {
+        args: [{ externalAuthId: 'slack' }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      release();
+      const [a, b] = await Promise.all([update.result(), second.result()]);
+      assert.equal(a.url, b.url);
+      assert.equal(mock.inputsOf('issueAuthUrls').length, 1, 'one code for both');
+      const later = await handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId: 'slack' }] });
+      assert.notEqual(later.url, a.url);
+      assert.equal(mock.inputsOf('issueAuthUrls').length, 2);
+      await cancelAndWait(handle);
+    });
+  });
+
   test('rejected for unknown and completed slots', async () => {
     await withSaga({ input: { authSlots: ['slack', 'gmail'] } }, async ({ handle, mock }) => {
       await waitForStep(handle, 'awaiting_auth');

@@ -1,9 +1,18 @@
 /** The saga's message handlers: `status` query, `authCompleted` signal, `reissueAuthUrl` update. */
-import { ApplicationFailure, isCancellation, log, setHandler } from '@temporalio/workflow';
-import { authCompletedSignal, FAILURE_TYPES, reissueAuthUrlUpdate, statusQuery } from '../common/messages.js';
+import { ApplicationFailure, isCancellation, log, patched, setHandler } from '@temporalio/workflow';
+import {
+  authCompletedSignal,
+  FAILURE_TYPES,
+  reissueAuthUrlUpdate,
+  statusQuery,
+  type ReissueAuthUrlResult,
+} from '../common/messages.js';
 import { issueAuthUrls, type InstanceRef } from './activity-stubs.js';
 import type { AuthSlots } from './slots.js';
 import type { SagaStatus } from './status.js';
+
+/** Marks histories in which concurrent reissues of one slot share one code (not in older ones). */
+const SHARED_REISSUE_PATCH = 'shared-reissue';
 
 /**
  * Registers every handler. Call it once, before the workflow's first await, so that every message
@@ -28,28 +37,44 @@ export function registerHandlers(
     }
     if (outcome.kind === 'accepted' || outcome.kind === 'unknown_slot') status.publish();
   });
+  // Reissues of a slot still minting its code: a second one at that moment (a double click, a
+  // retry) shares the answer instead of spending a Tray request on a code nobody would use.
+  const minting = new Map<string, Promise<ReissueAuthUrlResult>>();
   setHandler(
     reissueAuthUrlUpdate,
     async ({ externalAuthId }) => {
-      const target = reissueTarget(externalAuthId);
-      const [issued] = await issueAuthUrls(`reissue auth URL for ${externalAuthId}`, target, [
-        externalAuthId,
-      ]).catch((err: unknown) => {
-        // A cancel stops the activity: answer as for any saga no longer awaiting auths.
-        if (isCancellation(err)) {
-          throw ApplicationFailure.nonRetryable('the saga was cancelled', FAILURE_TYPES.notAwaiting);
-        }
-        throw err;
-      });
-      // The saga may have moved on while the code was minted; a URL nobody waits for would only send
-      // the user through a useless dialog.
-      reissueTarget(externalAuthId);
-      slots.setUrl(externalAuthId, issued.url);
-      status.publish();
-      return { externalAuthId, url: issued.url };
+      const inFlight = minting.get(externalAuthId);
+      if (inFlight && patched(SHARED_REISSUE_PATCH)) return inFlight;
+      const mint = reissue(externalAuthId);
+      minting.set(externalAuthId, mint);
+      try {
+        return await mint;
+      } finally {
+        if (minting.get(externalAuthId) === mint) minting.delete(externalAuthId);
+      }
     },
     { validator: ({ externalAuthId }) => void reissueTarget(externalAuthId) },
   );
+
+  /** Mints a fresh code for the slot and stores its URL. */
+  async function reissue(externalAuthId: string): Promise<ReissueAuthUrlResult> {
+    const target = reissueTarget(externalAuthId);
+    const [issued] = await issueAuthUrls(`reissue auth URL for ${externalAuthId}`, target, [
+      externalAuthId,
+    ]).catch((err: unknown) => {
+      // A cancel stops the activity: answer as for any saga no longer awaiting auths.
+      if (isCancellation(err)) {
+        throw ApplicationFailure.nonRetryable('the saga was cancelled', FAILURE_TYPES.notAwaiting);
+      }
+      throw err;
+    });
+    // The saga may have moved on while the code was minted; a URL nobody waits for would only send
+    // the user through a useless dialog.
+    reissueTarget(externalAuthId);
+    slots.setUrl(externalAuthId, issued.url);
+    status.publish();
+    return { externalAuthId, url: issued.url };
+  }
 
   /** The instance to issue a fresh URL for `externalAuthId` on; throws why there is none now. */
   function reissueTarget(externalAuthId: string): InstanceRef {
