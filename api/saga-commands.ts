@@ -1,6 +1,6 @@
 /**
- * What the API commands a saga to do (starting it is in saga-start.ts): cancel, reissue a URL, signal a completed auth; and
- * finding the saga that owns a Tray instance, for the webhook. Errors the HTTP layer must tell apart
+ * What the API commands a saga to do (starting it is in saga-start.ts, finding the saga that owns a
+ * Tray instance in instance-lookup.ts): cancel, reissue a URL, signal a completed auth. Errors the HTTP layer must tell apart
  * come out as `ApiError`s.
  */
 import {
@@ -16,7 +16,6 @@ import {
   authCompletedSignal,
   FAILURE_TYPES,
   reissueAuthUrlUpdate,
-  WORKFLOW_TYPE,
   type AuthCompletedPayload,
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
@@ -82,44 +81,6 @@ export async function reissueAuthUrl(
     throw err;
   }
 }
-
-function visibilityString(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
-/**
- * Finds the saga run that owns a Tray solution instance through the TraySolutionInstanceId search
- * attribute: the running one if any, else a closed one (so the caller can answer 409). The run
- * matters: a newer run of the same connection has an instance of its own.
- */
-export async function findBySolutionInstanceId(
-  client: Client,
-  solutionInstanceId: string,
-): Promise<{ connectionId: string; runId: string; running: boolean } | undefined> {
-  // Temporal's visibility query parser cannot take a NUL, and no Tray id holds one.
-  if (solutionInstanceId.includes('\u0000')) return undefined;
-  const base = `WorkflowType = ${visibilityString(WORKFLOW_TYPE)} AND TraySolutionInstanceId = ${visibilityString(solutionInstanceId)}`;
-  const first = async (query: string) =>
-    rpc(client, async () => {
-      for await (const info of client.workflow.list({ query, pageSize: 1 })) {
-        return { connectionId: info.workflowId, runId: info.runId };
-      }
-      return undefined;
-    });
-  // Visibility lags the saga's search-attribute upsert by up to a second or so, and the URLs (so the
-  // end user's dialog and this webhook) can arrive within that: a miss is looked up again before 404.
-  for (const pauseMs of [...VISIBILITY_RETRY_PAUSES_MS, undefined]) {
-    const running = await first(`${base} AND ExecutionStatus = "Running"`);
-    if (running) return { ...running, running: true };
-    const closed = await first(base);
-    if (closed) return { ...closed, running: false };
-    if (pauseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, pauseMs));
-  }
-  return undefined;
-}
-
-/** Pauses between lookups of an instance id visibility does not know yet: about 3 s in all. */
-export const VISIBILITY_RETRY_PAUSES_MS = [250, 500, 1000, 1250];
 
 const INVALID_ARGUMENT = 3;
 

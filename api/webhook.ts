@@ -12,7 +12,8 @@ import { isAttached, PAST_ATTACH_STEPS, type ConnectMemo } from '../common/statu
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import type { InstanceRoutes } from './instance-routes.js';
-import { findBySolutionInstanceId, signalAuthCompleted } from './saga-commands.js';
+import { findBySolutionInstanceId } from './instance-lookup.js';
+import { signalAuthCompleted } from './saga-commands.js';
 import {
   describeConnection,
   describeIfAny,

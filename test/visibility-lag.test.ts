@@ -1,11 +1,12 @@
 /**
  * The webhook finds a saga by its solution instance through visibility, which lags the saga's
  * search-attribute upsert: a miss right after the URLs went out is looked up again before a 404.
+ * A flood of unknown ids queues for a few query slots, and an id just missed is not waited on again.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { findBySolutionInstanceId } from '../api/saga-commands.js';
+import { findBySolutionInstanceId, LOOKUP_QUERY_SLOTS } from '../api/instance-lookup.js';
 
 /** A client whose visibility knows the saga only from the `knownFrom`-th list call on. */
 function laggingClient(knownFrom: number): { client: Client; calls: () => number } {
@@ -37,4 +38,41 @@ test('an instance no saga has is still missing after the retries', async () => {
   const { client, calls } = laggingClient(Number.POSITIVE_INFINITY);
   assert.equal(await findBySolutionInstanceId(client, 'inst-unknown'), undefined);
   assert.equal(calls(), 10, 'five rounds, two lookups each');
+});
+
+test('an id missed in full a moment ago is looked up once more, without the waits', async () => {
+  const { client, calls } = laggingClient(Number.POSITIVE_INFINITY);
+  assert.equal(await findBySolutionInstanceId(client, 'inst-missed-twice'), undefined);
+  assert.equal(calls(), 10);
+  const started = Date.now();
+  assert.equal(await findBySolutionInstanceId(client, 'inst-missed-twice'), undefined);
+  assert.equal(calls(), 12, 'one round, two lookups');
+  assert.ok(Date.now() - started < 250, 'no pause between rounds');
+});
+
+test('many lookups at once run at most LOOKUP_QUERY_SLOTS visibility queries at a time', async () => {
+  let running = 0;
+  let most = 0;
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const client = {
+    withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+    withMetadata: <T>(_metadata: unknown, fn: () => Promise<T>) => fn(),
+    workflow: {
+      list: () =>
+        (async function* () {
+          running += 1;
+          most = Math.max(most, running);
+          await gate;
+          running -= 1;
+          yield { workflowId: 'connect:u:sol-1', runId: 'run-1' };
+        })(),
+    },
+  } as unknown as Client;
+  const lookups = Array.from({ length: 40 }, (_, i) => findBySolutionInstanceId(client, `inst-flood-${i}`));
+  await new Promise((resolve) => setImmediate(resolve));
+  release();
+  const found = await Promise.all(lookups);
+  assert.equal(found.filter((f) => f?.running).length, 40);
+  assert.ok(most > 0 && most <= LOOKUP_QUERY_SLOTS, `${most} queries ran at once`);
 });
