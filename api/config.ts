@@ -6,6 +6,7 @@ import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import { DEFAULT_CODEC_CORS_ORIGIN, parseOrigins } from './codec.js';
 import { envVar, hostPort, port, readEnv, str, url } from '../lib/config.js';
+import { logLevelVar } from '../lib/log-output.js';
 
 /** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
 const WEBHOOK_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -37,6 +38,7 @@ const API_ENV = {
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   CODEC_CORS_ORIGIN: envVar({ default: [DEFAULT_CODEC_CORS_ORIGIN] }, parseOrigins),
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
+  LOG_LEVEL: logLevelVar(),
 };
 
 export interface ApiConfig {

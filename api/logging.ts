@@ -5,19 +5,23 @@
  */
 import type { RequestHandler } from 'express';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { logLevelFromEnv, stdoutLogDestination } from '../lib/log-output.js';
 import { REDACT } from '../lib/redact.js';
 import { requestIdFrom, requestIdMixin, runInRequest } from './request-context.js';
 
-/** The API's logger: JSON lines to stdout, or to `destination` (tests capture it). */
+/**
+ * The API's logger: JSON lines to stdout, or to `destination` (tests capture it). Throws a
+ * ConfigError for a `LOG_LEVEL` pino does not know, unless `options` sets the level.
+ */
 export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const settings: LoggerOptions = {
     name: 'connect-saga-api',
-    level: process.env.LOG_LEVEL ?? 'info',
     redact: REDACT,
     mixin: requestIdMixin,
     ...options,
+    level: options.level ?? logLevelFromEnv(),
   };
-  return destination ? pino(settings, destination) : pino(settings);
+  return pino(settings, destination ?? stdoutLogDestination());
 }
 
 /**

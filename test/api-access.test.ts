@@ -260,6 +260,7 @@ describe('configuration', () => {
         TEMPORAL_ADDRESS: 'no-port',
         API_PORT: '70000',
         WEBHOOK_SECRET: 'supersecret-not-whsec',
+        LOG_LEVEL: 'verbose',
       });
     } catch (err) {
       error = err;
@@ -267,6 +268,7 @@ describe('configuration', () => {
     assert.ok(error instanceof ConfigError);
     assert.deepEqual(error.problems.map((p) => p.variable).sort(), [
       'API_PORT',
+      'LOG_LEVEL',
       'TEMPORAL_ADDRESS',
       'WEBHOOK_SECRET',
     ]);
@@ -444,6 +446,32 @@ describe('draining', () => {
       await handle.terminate('test cleanup');
     },
   );
+});
+
+describe('stopping without a reader', () => {
+  test('SIGTERM ends the API although nobody reads its stdout any more', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const api = runChild('api/main.ts', {
+      // Refused at once: the API starts without waiting for it, and reports it unreachable meanwhile.
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      API_PORT: String(port),
+      API_HOST: '127.0.0.1',
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await pollUntil(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, {
+      timeoutMs: 30_000,
+      what: 'the API',
+    });
+    // As when `| head` has had its lines, or the log shipper reading the pipe died.
+    // Its next lines (shutting down, stopped) are the first to find the pipe broken.
+    api.child.stdout?.destroy();
+    api.child.kill('SIGTERM');
+    const exited = await Promise.race([
+      api.exited,
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 20_000).unref()),
+    ]);
+    assert.equal(exited, 0, api.output());
+  });
 });
 
 describe('waits on the saga', () => {

@@ -5,16 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { pino } from 'pino';
 import { REGION_ENDPOINTS } from '../activities/tray-client.js';
 import { authCompletedSignal, connectionIdFor, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
-import { loadWorkerConfig } from '../worker/config.js';
+import { describeWorkerConfig, loadWorkerConfig } from '../worker/config.js';
 import { drainOptions } from '../worker/shutdown.js';
 import {
   RATE_WINDOW_SECONDS,
@@ -121,12 +123,14 @@ describe('loadWorkerConfig', () => {
       TRAY_RATE_LIMIT_PER_SECOND: '-3',
       WORKER_MAX_CACHED_WORKFLOWS: '0',
       TEMPORAL_TASK_QUEUE_PARTITIONS: '1.5',
+      LOG_LEVEL: 'verbose',
     };
     assert.throws(
       () => loadWorkerConfig(env),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         assert.deepEqual(error.problems.map((p) => p.variable).sort(), [
+          'LOG_LEVEL',
           'TEMPORAL_ADDRESS',
           'TEMPORAL_TASK_QUEUE_PARTITIONS',
           'TRAY_AUTH_DIALOG_URL',
@@ -164,6 +168,24 @@ async function exitCode(child: ChildProcess): Promise<number | null> {
   const [code] = (await once(child, 'exit')) as [number | null];
   return code;
 }
+
+describe('describeWorkerConfig', () => {
+  test('shows the encryption key ids, never the keys, in the start-up line', () => {
+    const key = randomBytes(32).toString('base64');
+    const config = loadWorkerConfig({
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+      PAYLOAD_ENCRYPTION_KEYS: `k2026b:${key},k2026a:${randomBytes(32).toString('base64')}`,
+      LOG_LEVEL: 'INFO',
+    });
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    logger.info(describeWorkerConfig(config), 'worker serving');
+    const logged = JSON.parse(lines[0]!) as { payloadKeys?: unknown };
+    assert.deepEqual(logged.payloadKeys, { keyIds: ['k2026b', 'k2026a'], primaryKeyId: 'k2026b' });
+    assert.ok(!lines[0]!.includes(key) && !lines[0]!.includes(SECRET));
+  });
+});
 
 describe('taskQueueActivitiesPerSecond', () => {
   /**
@@ -241,6 +263,26 @@ describe('npm run worker', () => {
     child.kill('SIGTERM');
     assert.equal(await exitCode(child), 0);
     assert.ok(!output().includes(SECRET));
+  });
+
+  test('exits on SIGTERM although nobody reads its stdout any more', async () => {
+    const { child, output } = startWorker({
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+    });
+    await pollUntil(async () => output().includes('Temporal not reachable yet'), {
+      timeoutMs: 30_000,
+      what: 'the worker to report the unreachable server',
+    });
+    // As when `| head` has had its lines, or the log shipper reading the pipe died.
+    child.stdout?.destroy();
+    child.kill('SIGTERM');
+    const exited = await Promise.race([
+      exitCode(child),
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 15_000).unref()),
+    ]);
+    assert.equal(exited, 0, output());
   });
 
   test('serves a 2-slot saga end to end in 8 Tray requests, then shuts down cleanly on SIGTERM', async () => {

@@ -3,6 +3,7 @@ import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import { envVar, hostPort, oneOf, port, positiveNumber, readEnv, str, url } from '../lib/config.js';
+import { logLevelVar } from '../lib/log-output.js';
 import { TASK_QUEUE_PARTITIONS } from './rate-limit.js';
 import { shutdownGrace } from './shutdown.js';
 
@@ -62,6 +63,7 @@ export const WORKER_ENV = {
   METRICS_HOST: str({ default: '0.0.0.0' }),
   HEALTH_PORT: port({ optional: true }),
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
+  LOG_LEVEL: logLevelVar(),
 };
 
 /** An integer ≥ 1. */
@@ -98,7 +100,15 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
 }
 
 /** The configuration without its secret, for logs and start-up output. */
-export function describeWorkerConfig(config: WorkerConfig): Omit<WorkerConfig, 'masterToken'> {
-  const { masterToken: _secret, ...visible } = config;
-  return visible;
+export function describeWorkerConfig(config: WorkerConfig): Omit<
+  WorkerConfig,
+  'masterToken' | 'payloadKeys'
+> & {
+  payloadKeys?: { keyIds: string[]; primaryKeyId: string };
+} {
+  const { masterToken: _secret, payloadKeys, ...visible } = config;
+  // Spelled out: pino cannot serialise the key ring itself, and only its ids may be shown.
+  return payloadKeys
+    ? { ...visible, payloadKeys: { keyIds: payloadKeys.keyIds, primaryKeyId: payloadKeys.primaryKeyId } }
+    : visible;
 }

@@ -4,11 +4,15 @@
  */
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 import { pino, type Logger } from 'pino';
+import { logLevelFromEnv, stdoutLogDestination } from '../lib/log-output.js';
 import { REDACT } from '../lib/redact.js';
 
-/** The worker's logger; `LOG_LEVEL` picks the level (default info). */
-export function createWorkerLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name: 'connect-saga-worker', level, redact: REDACT });
+/**
+ * The worker's logger; `LOG_LEVEL` picks the level (default info), and a word pino does not know
+ * throws a ConfigError naming it.
+ */
+export function createWorkerLogger(level: string = logLevelFromEnv()): Logger {
+  return pino({ name: 'connect-saga-worker', level, redact: REDACT }, stdoutLogDestination());
 }
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {

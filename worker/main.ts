@@ -25,8 +25,6 @@ import { observeTrayClient } from './tray-telemetry.js';
 const CONNECT_DEADLINE_MS = 60_000;
 const CONNECT_RETRY_MS = 2_000;
 
-const logger = createWorkerLogger();
-
 let config: WorkerConfig;
 let temporal: TemporalConnectionConfig;
 try {
@@ -34,6 +32,7 @@ try {
 } catch (error) {
   exitOnConfigError(error);
 }
+const logger = createWorkerLogger();
 warnIgnoredKeys(temporal, logger);
 
 Runtime.install(runtimeOptions(config, temporalLogger(logger)));
