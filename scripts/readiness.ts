@@ -53,6 +53,27 @@ export function portsToCheck(env: StartPorts): [number, string][] {
   return ports;
 }
 
+/**
+ * Why npm start cannot have its ports, else undefined: two variables naming one port (each part
+ * needs its own), or a port another process holds.
+ */
+export async function portProblem(env: StartPorts): Promise<string | undefined> {
+  const ports = portsToCheck(env);
+  const names = new Map<number, string[]>();
+  for (const [port, name] of ports) names.set(port, [...(names.get(port) ?? []), name]);
+  const shared = [...names].filter(([, list]) => list.length > 1);
+  if (shared.length > 0) {
+    const clashes = shared.map(([port, list]) => `${list.join(' and ')} are all ${port}`);
+    return `${clashes.join('; ')}: every part needs a port of its own. Set one of them to another port.`;
+  }
+  const taken = await takenPorts(ports);
+  if (taken.length === 0) return undefined;
+  return (
+    `port${taken.length > 1 ? 's' : ''} already in use: ${taken.join(', ')}. ` +
+    'Is another `npm start` running? Stop it, or set the variable(s) named to free ports.'
+  );
+}
+
 async function wait(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }

@@ -10,6 +10,8 @@ export interface ReadyInfo {
   emulatorUrl?: string;
   embeddedServer: boolean;
   metricsPort: number;
+  /** npm start's state folder, as shown (relative to the project when inside it). */
+  dataDir: string;
 }
 
 export function readyBlock(info: ReadyInfo): string {
@@ -24,9 +26,9 @@ export function readyBlock(info: ReadyInfo): string {
     `  API            ${api}   (OpenAPI: ${api}/openapi.json)`,
     info.uiUrl ? `  Temporal UI    ${info.uiUrl}` : `  Temporal UI    (the one of your server)`,
     `  Metrics        ${api}/metrics (API), http://localhost:${info.metricsPort}/metrics (worker)`,
-    `  Temporal gRPC  ${info.temporalAddress}${info.embeddedServer ? '   (state in .data/temporal.db, server log .data/temporal.log)' : ''}`,
+    `  Temporal gRPC  ${info.temporalAddress}${info.embeddedServer ? `   (state in ${info.dataDir}/temporal.db, server log ${info.dataDir}/temporal.log)` : ''}`,
     info.emulatorUrl
-      ? `  Tray emulator  ${info.emulatorUrl}   (credentials in .data/dev-secrets.json, state in .data/emulator-state.json)`
+      ? `  Tray emulator  ${info.emulatorUrl}   (credentials in ${info.dataDir}/dev-secrets.json, state in ${info.dataDir}/emulator-state.json)`
       : '  Tray           the real one (TRAY_MASTER_TOKEN is set)',
     '',
     'Start a saga for sol-1 (one auth slot, "slack"):',

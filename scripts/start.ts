@@ -4,7 +4,7 @@
  * TRAY_MASTER_TOKEN is set; the worker and the API as child processes. Prints what runs where, and
  * stops everything on Ctrl-C / SIGTERM or as soon as one part dies.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
@@ -31,11 +31,12 @@ import { RunNotes, stopLeftovers } from './leftovers.js';
 import { Parts } from './parts.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
-import { portsToCheck, READY_TIMEOUT_MS, takenPorts, waitForApi, waitForWorker } from './readiness.js';
+import { portProblem, READY_TIMEOUT_MS, waitForApi, waitForWorker } from './readiness.js';
 import { readyBlock } from './ready-banner.js';
 import { handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
 
-const DATA_DIR = join(PROJECT_ROOT, '.data');
+// Where npm start keeps its state (tests give it a folder of their own).
+const DATA_DIR = resolve(PROJECT_ROOT, process.env.CONNECT_SAGA_DATA_DIR || '.data');
 const SECRETS_FILE = join(DATA_DIR, 'dev-secrets.json');
 // The emulator's users, instances and codes, so sagas left waiting by an earlier run can still finish.
 const EMULATOR_STATE_FILE = join(DATA_DIR, 'emulator-state.json');
@@ -134,6 +135,9 @@ async function startTray(env: StartEnv, parts: Parts, apiBase: string): Promise<
   }
   const { secrets, created } = await loadOrCreateDevSecrets(SECRETS_FILE);
   say(`${created ? 'generated' : 'reusing'} the emulator's credentials in ${rel(SECRETS_FILE)}`);
+  if (process.env.WEBHOOK_SECRET) {
+    say(`WEBHOOK_SECRET is not used: the emulator and the API share the one in ${rel(SECRETS_FILE)}`);
+  }
   const emulator = createEmulator({
     masterToken: secrets.masterToken,
     embeddedId: secrets.embeddedId,
@@ -229,6 +233,7 @@ async function startStack(
       emulatorUrl: tray.emulatorUrl,
       embeddedServer: !server,
       metricsPort: env.METRICS_PORT,
+      dataDir: rel(DATA_DIR),
     }),
   );
 }
@@ -245,12 +250,9 @@ async function main(): Promise<number> {
   // A run that was killed with SIGKILL left its parts running, on the ports this one needs.
   await stopLeftovers(RUNS_DIR, say);
   // Say which port is taken before starting anything, rather than failing half-way with a stack trace.
-  const taken = await takenPorts(portsToCheck(env));
-  if (taken.length > 0) {
-    complain(
-      `port${taken.length > 1 ? 's' : ''} already in use: ${taken.join(', ')}. ` +
-        'Is another `npm start` running? Stop it, or set the variable(s) named to free ports.',
-    );
+  const portTrouble = await portProblem(env);
+  if (portTrouble) {
+    complain(portTrouble);
     return 1;
   }
 

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { ConnectionStatus } from '../common/messages.js';
@@ -18,6 +19,10 @@ import { humanizeLine } from '../scripts/output.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront, type TlsFront } from './helpers/tls-front.js';
+
+// npm start's state for this file's runs, not the developer's own .data/.
+const DATA_DIR = mkdtempSync(join(tmpdir(), 'start-test-'));
+after(() => rmSync(DATA_DIR, { recursive: true, force: true }));
 
 /** `npm start` with `env` (plus ports of its own); its output so far, its exit. */
 async function spawnStart(extra: NodeJS.ProcessEnv) {
@@ -33,6 +38,7 @@ async function spawnStart(extra: NodeJS.ProcessEnv) {
     TRAY_EMULATOR_PORT: String(ports.emulator),
     METRICS_PORT: String(ports.metrics),
     NO_COLOR: '1',
+    CONNECT_SAGA_DATA_DIR: DATA_DIR,
     ...extra,
   };
   for (const name of ['TRAY_MASTER_TOKEN', 'TRAY_EMBEDDED_ID', 'API_TOKEN', 'WEBHOOK_SECRET'])
@@ -80,7 +86,8 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
     assert.match(output, /^\[api\] /m, 'API lines are prefixed');
     // The address npm start binds the API to, not only its port.
     assert.match(output, new RegExp(`^\\[api\\] .*API listening on 127\\.0\\.0\\.1:${apiPort};`, 'm'));
-    const secrets = statSync(join(PROJECT_ROOT, '.data', 'dev-secrets.json'));
+    assert.match(output, new RegExp(`credentials in ${DATA_DIR}/dev-secrets\\.json`));
+    const secrets = statSync(join(DATA_DIR, 'dev-secrets.json'));
     assert.equal(secrets.mode & 0o777, 0o600, 'dev secrets are readable by their owner only');
 
     const externalUserId = uniqueId('start-user');
@@ -140,6 +147,13 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
   assert.match(text(), /SIGTERM received, stopping/);
   assert.match(text(), /\[start\] stopped/);
   await assert.rejects(fetch(`http://127.0.0.1:${apiPort}/healthz`), 'the API is gone');
+});
+
+test('two port variables with one value: npm start names both and starts nothing', async () => {
+  const port = String(await freePort());
+  const start = await spawnStart({ TEMPORAL_ADDRESS: '127.0.0.1:1', API_PORT: port, METRICS_PORT: port });
+  assert.equal(await start.exited, 1);
+  assert.match(start.output(), new RegExp(`API_PORT and METRICS_PORT are all ${port}`));
 });
 
 test('after a kill -9 of npm start, the next npm start stops the parts it left running', async () => {
