@@ -81,6 +81,7 @@ export const FIND_INSTANCE = /* GraphQL */ `
   }
 `;
 
+// The field takes no paging arguments, but answers pageInfo: a cut-off list is noticed.
 export const LIST_AUTHENTICATIONS = /* GraphQL */ `
   query ListAuthentications {
     viewer {
@@ -88,6 +89,29 @@ export const LIST_AUTHENTICATIONS = /* GraphQL */ `
         edges {
           node {
             id
+          }
+        }
+        pageInfo {
+          hasNextPage
+        }
+      }
+    }
+  }
+`;
+
+/** An instance's enabled flag and auths: whether a refused attach or enable had been done before. */
+export const FIND_INSTANCE_STATE = /* GraphQL */ `
+  query FindInstanceState($id: String!) {
+    viewer {
+      solutionInstances(criteria: { id: $id }) {
+        edges {
+          node {
+            id
+            enabled
+            authValues {
+              externalId
+              authId
+            }
           }
         }
       }
@@ -158,6 +182,7 @@ export const DOCUMENTS = {
   CreateInstance: CREATE_INSTANCE,
   FindInstances: FIND_INSTANCES,
   FindInstance: FIND_INSTANCE,
+  FindInstanceState: FIND_INSTANCE_STATE,
   ListAuthentications: LIST_AUTHENTICATIONS,
   AttachAuths: ATTACH_AUTHS,
   EnableInstance: ENABLE_INSTANCE,

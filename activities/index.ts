@@ -28,7 +28,8 @@ import {
   codeAlias,
   issueCodesDocument,
 } from './documents.js';
-import { createInstances, type Instances } from './instances.js';
+import { createInstances, instanceState, isRefusal, type Instances } from './instances.js';
+import { isTrayFailure } from './tray-errors.js';
 import { UserTokenCache } from './token-cache.js';
 import { TokenSealer } from './token-seal.js';
 import type { TrayClient } from './tray-client.js';
@@ -76,18 +77,49 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     verifyAuths: (input) => verifyAuths(session, input),
     attachAuths: async (input) => {
       const authValues = input.authValues.map(({ externalId, authId }) => ({ externalId, authId }));
+      const { solutionInstanceId } = input;
       await session.asUser(input, (auth) =>
-        session.send(ATTACH_AUTHS, { solutionInstanceId: input.solutionInstanceId, authValues }, auth),
+        unlessDone(
+          () => session.send(ATTACH_AUTHS, { solutionInstanceId, authValues }, auth),
+          async () => {
+            const state = await instanceState(session, auth, solutionInstanceId);
+            return authValues.every((want) =>
+              state?.authValues.some((v) => v.externalId === want.externalId && v.authId === want.authId),
+            );
+          },
+        ),
       );
     },
     enableInstance: async (input) => {
+      const { solutionInstanceId } = input;
       await session.asUser(input, (auth) =>
-        session.send(ENABLE_INSTANCE, { solutionInstanceId: input.solutionInstanceId }, auth),
+        unlessDone(
+          () => session.send(ENABLE_INSTANCE, { solutionInstanceId }, auth),
+          async () => (await instanceState(session, auth, solutionInstanceId))?.enabled === true,
+        ),
       );
     },
     removeInstance: (input) => instances.remove(input),
     removeStrayInstances: (input) => instances.removeStrays(input),
   };
+}
+
+/**
+ * Sends a request whose aim the instance's state shows (attached, enabled). When Tray refuses it
+ * ("already enabled", a conflict), an earlier attempt may have done it and lost the answer: if the
+ * state says done, so is the step, rather than failing a saga whose instance works.
+ */
+async function unlessDone(send: () => Promise<unknown>, done: () => Promise<boolean>): Promise<void> {
+  try {
+    await send();
+  } catch (error) {
+    // A refused token says nothing of the instance: the session mints a fresh one and sends again.
+    const tokenRefused = isTrayFailure(error, TRAY_FAILURE_TYPES.forbidden);
+    if (!isRefusal(error) || tokenRefused || !(await done())) throw error;
+    Context.current().log.info('Tray refused a request whose aim the instance already shows; taken as done', {
+      message: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 interface FindUserData {
@@ -100,8 +132,10 @@ interface FindUserData {
  */
 async function findUserId(session: TraySession, externalUserId: string): Promise<string | undefined> {
   const data = await session.send<FindUserData>(FIND_USER, { externalUserId }, 'master');
+  // A node that names another externalUserId is not this user; one that names none is Tray's answer
+  // to the criteria (the field is nullable).
   const ids = data.users.edges
-    .filter((edge) => edge.node.externalUserId === externalUserId)
+    .filter((edge) => (edge.node.externalUserId ?? externalUserId) === externalUserId)
     .map((edge) => edge.node.id)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (ids.length > 1) {
@@ -209,12 +243,28 @@ async function issueCodes(
 async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promise<VerifyAuthsResult> {
   if (input.authIds.length === 0) return { foreign: [] };
   const data = await session.asUser(input, (auth) =>
-    session.send<{ viewer: { authentications: { edges: { node: { id: string } }[] } } }>(
-      LIST_AUTHENTICATIONS,
-      undefined,
-      auth,
-    ),
+    session.send<{
+      viewer: {
+        authentications: {
+          edges: { node: { id: string } }[];
+          pageInfo?: { hasNextPage?: boolean | null } | null;
+        };
+      };
+    }>(LIST_AUTHENTICATIONS, undefined, auth),
   );
-  const own = new Set(data.viewer.authentications.edges.map((edge) => edge.node.id));
-  return { foreign: [...new Set(input.authIds)].filter((authId) => !own.has(authId)) };
+  const { edges, pageInfo } = data.viewer.authentications;
+  const own = new Set(edges.map((edge) => edge.node.id));
+  const unseen = [...new Set(input.authIds)].filter((authId) => !own.has(authId));
+  if (unseen.length > 0 && pageInfo?.hasNextPage === true) {
+    // The list is cut off and cannot be paged: an id past its end is not shown to be foreign. Tray's
+    // attach still refuses an auth the user does not own.
+    Context.current().log.warn(
+      "Tray listed only part of the user's authentications; unlisted authIds taken as theirs",
+      {
+        authIds: unseen,
+      },
+    );
+    return { foreign: [] };
+  }
+  return { foreign: unseen };
 }

@@ -13,7 +13,7 @@ import type {
 } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { FAILURE_TYPES } from '../common/messages.js';
-import { FIND_INSTANCE, FIND_INSTANCES, REMOVE_INSTANCE } from './documents.js';
+import { FIND_INSTANCE, FIND_INSTANCE_STATE, FIND_INSTANCES, REMOVE_INSTANCE } from './documents.js';
 import type { TrayAuth } from './tray-client.js';
 import { isTrayFailure, trayErrorDetails } from './tray-errors.js';
 import type { TraySession } from './tray-session.js';
@@ -105,11 +105,8 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
  * one that is, so the instance's absence decides, not the error's code.
  */
 async function goneAfter(session: TraySession, error: unknown, auth: TrayAuth, id: string): Promise<boolean> {
-  if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return true;
-  const status = trayErrorDetails(error)?.httpStatus;
-  // A lost connection, a failing server or a rate limit (any 429 too) says nothing about the instance.
-  const noAnswer = status === undefined || status >= 500 || status === 408;
-  if (noAnswer || isTrayFailure(error, TRAY_FAILURE_TYPES.rateLimited)) return false;
+  // Even "not found" is checked: a Tray that says so without having looked would leave it running.
+  if (!isRefusal(error)) return false;
   try {
     const data = await session.send<{
       viewer: { solutionInstances: { edges: { node: { id: string } }[] } };
@@ -117,6 +114,39 @@ async function goneAfter(session: TraySession, error: unknown, auth: TrayAuth, i
     return !data.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
   } catch {
     return false;
+  }
+}
+
+/**
+ * True when Tray answered and refused, so the instance's state can tell whether the request's aim
+ * was met anyway. A lost connection, a failing server or a rate limit (any 429 too) says nothing.
+ */
+export function isRefusal(error: unknown): boolean {
+  const details = trayErrorDetails(error);
+  if (details === undefined || isTrayFailure(error, TRAY_FAILURE_TYPES.rateLimited)) return false;
+  const status = details.httpStatus;
+  return status !== undefined && status < 500 && status !== 408;
+}
+
+/** The instance's enabled flag and auths at Tray now; undefined when it is gone or cannot be read. */
+export async function instanceState(
+  session: TraySession,
+  auth: TrayAuth,
+  id: string,
+): Promise<{ enabled: boolean; authValues: { externalId: string; authId: string }[] } | undefined> {
+  try {
+    const data = await session.send<{
+      viewer: {
+        solutionInstances: {
+          edges: {
+            node: { id: string; enabled: boolean; authValues: { externalId: string; authId: string }[] };
+          }[];
+        };
+      };
+    }>(FIND_INSTANCE_STATE, { id }, auth);
+    return data.viewer.solutionInstances.edges.find((edge) => edge.node.id === id)?.node;
+  } catch {
+    return undefined;
   }
 }
 

@@ -61,13 +61,32 @@ const CODE_TYPES: Record<string, string> = {
   serviceunavailable: TRAY_FAILURE_TYPES.transient,
   unavailable: TRAY_FAILURE_TYPES.transient,
   timeout: TRAY_FAILURE_TYPES.transient,
+  timedout: TRAY_FAILURE_TYPES.transient,
+  gatewaytimeout: TRAY_FAILURE_TYPES.transient,
+  badgateway: TRAY_FAILURE_TYPES.transient,
+  temporarilyunavailable: TRAY_FAILURE_TYPES.transient,
+  tryagain: TRAY_FAILURE_TYPES.transient,
 };
+
+/** A code that is an HTTP status (`503`, as some servers put in `extensions.code`), by meaning. */
+function statusCodeType(code: string | undefined): string | undefined {
+  if (code === undefined || !/^\d{3}$/.test(code.trim())) return undefined;
+  const status = Number(code);
+  if (status >= 500 || status === 408) return TRAY_FAILURE_TYPES.transient;
+  if (status === 401 || status === 403) return TRAY_FAILURE_TYPES.forbidden;
+  if (status === 404) return TRAY_FAILURE_TYPES.notFound;
+  if (status === 400 || status === 422) return TRAY_FAILURE_TYPES.validation;
+  return undefined;
+}
 
 const RATE_LIMIT_WORDS = /rate[\s_-]?limit|too[\s_-]?many[\s_-]?requests|throttl/i;
 // Only for an answer whose code says nothing known: the words Tray's own messages would use.
 const FORBIDDEN_WORDS =
   /\bunauthori[sz]ed\b|\bunauthenticated\b|\b(?:invalid|expired|revoked)\s+(?:access\s+|user\s+)?token\b|\btoken\s+(?:is\s+|has\s+)?(?:invalid|expired|revoked)\b|\bforbidden\b|\bpermission denied\b|\baccess denied\b/i;
 const NOT_FOUND_WORDS = /\bnot\s+found\b|\bdoes\s*n[o']t\s+exist\b|\bno\s+such\b/i;
+// A failing server's words, in an answer without a code that says so: worth the bounded retries.
+const TRANSIENT_WORDS =
+  /\binternal\s+(?:server\s+)?error\b|\b(?:temporarily|service)\s+unavailable\b|\btimed?[\s_-]?out\b|\btry\s+again\b|\bplease\s+retry\b/i;
 
 const RETRYABLE_TYPES = new Set<string>([TRAY_FAILURE_TYPES.transient, TRAY_FAILURE_TYPES.rateLimited]);
 
@@ -102,9 +121,12 @@ function answerType(status: number, code: string | undefined, message: string): 
   const key = normalizedCode(code);
   // Own keys only: a code such as `constructor` must not find Object.prototype's.
   if (Object.hasOwn(CODE_TYPES, key)) return CODE_TYPES[key] as string;
+  const byStatusCode = statusCodeType(code);
+  if (byStatusCode) return byStatusCode;
   if (status === 403) return TRAY_FAILURE_TYPES.forbidden;
   if (FORBIDDEN_WORDS.test(message)) return TRAY_FAILURE_TYPES.forbidden;
   if (NOT_FOUND_WORDS.test(message)) return TRAY_FAILURE_TYPES.notFound;
+  if (code === undefined && TRANSIENT_WORDS.test(message)) return TRAY_FAILURE_TYPES.transient;
   return TRAY_FAILURE_TYPES.permanent;
 }
 

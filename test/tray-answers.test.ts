@@ -143,6 +143,22 @@ describe('other answers get the failure type their meaning has', () => {
       errorsAnswer([{ message: 'x', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]),
       'transient',
     ],
+    [
+      'a numeric code 503',
+      errorsAnswer([{ message: 'Service Unavailable', extensions: { code: 503 } }]),
+      'transient',
+    ],
+    ['a code "404"', errorsAnswer([{ message: 'x', extensions: { code: '404' } }]), 'notFound'],
+    [
+      '"Internal server error" with no code',
+      errorsAnswer([{ message: 'Internal server error' }]),
+      'transient',
+    ],
+    [
+      '"Request timed out, please retry" with no code',
+      errorsAnswer([{ message: 'Request timed out, please retry' }]),
+      'transient',
+    ],
   ];
   for (const [what, answer, kind] of cases) {
     test(`${what} → ${kind}`, async () => {
@@ -254,6 +270,20 @@ describe('"already gone" said any way ends the removal; an instance still there 
       run(cached(), 'removeInstance', { ...key, solutionInstanceId: 'si-here' }),
     );
     assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['RemoveInstance', 'FindInstance'],
+    );
+  });
+
+  test('"not found" while the instance is still listed fails the removal: Tray had not looked', async () => {
+    responders.RemoveInstance = () =>
+      errorsAnswer([{ message: 'Solution instance not found', extensions: { code: 'NOT_FOUND' } }]);
+    responders.FindInstance = listing(['si-here']);
+    const failure = await failureOf(
+      run(cached(), 'removeInstance', { ...key, solutionInstanceId: 'si-here' }),
+    );
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.notFound);
     assert.deepEqual(
       seen.map((r) => r.operation),
       ['RemoveInstance', 'FindInstance'],
@@ -378,5 +408,101 @@ describe('a user create retried after its answer was lost', () => {
       seen.map((r) => r.operation),
       ['CreateUser'],
     );
+  });
+});
+
+describe('a refused attach or enable whose aim the instance already shows is done', () => {
+  const user = { userId: 'u1' };
+  const cached = () => {
+    const cache = new UserTokenCache();
+    cache.set('u1', 'ut-1');
+    return activitiesWith(cache).activities;
+  };
+  const state = (enabled: boolean, authValues: { externalId: string; authId: string }[]) => () => ({
+    body: {
+      data: { viewer: { solutionInstances: { edges: [{ node: { id: 'si-1', enabled, authValues } }] } } },
+    },
+  });
+  const conflict = (message: string) => () => errorsAnswer([{ message, extensions: { code: 'CONFLICT' } }]);
+  const wanted = [
+    { externalId: 'slack', authId: 'a-1' },
+    { externalId: 'gmail', authId: 'a-2' },
+  ];
+
+  test('"already enabled" and the instance is enabled: the enable is done', async () => {
+    responders.EnableInstance = conflict('Solution instance is already enabled');
+    responders.FindInstanceState = state(true, []);
+    await run(cached(), 'enableInstance', { ...user, solutionInstanceId: 'si-1' });
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['EnableInstance', 'FindInstanceState'],
+    );
+  });
+
+  test('refused and the instance is not enabled: the refusal stands', async () => {
+    responders.EnableInstance = conflict('Cannot enable');
+    responders.FindInstanceState = state(false, []);
+    const failure = await failureOf(run(cached(), 'enableInstance', { ...user, solutionInstanceId: 'si-1' }));
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
+  });
+
+  test('a refused attach whose auths the instance holds is done; one missing an auth is not', async () => {
+    responders.AttachAuths = conflict('Auths already set');
+    responders.FindInstanceState = state(false, [...wanted, { externalId: 'other', authId: 'a-9' }]);
+    await run(cached(), 'attachAuths', { ...user, solutionInstanceId: 'si-1', authValues: wanted });
+    responders.FindInstanceState = state(false, [wanted[0]!]);
+    const failure = await failureOf(
+      run(cached(), 'attachAuths', { ...user, solutionInstanceId: 'si-1', authValues: wanted }),
+    );
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
+  });
+
+  test('a failing server is no refusal: no look-up, the step retries', async () => {
+    responders.EnableInstance = () => ({ status: 502, body: '<html>bad gateway</html>' });
+    const failure = await failureOf(run(cached(), 'enableInstance', { ...user, solutionInstanceId: 'si-1' }));
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.transient);
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['EnableInstance'],
+    );
+  });
+});
+
+describe('lists another Tray may cut short or leave unnamed', () => {
+  const cached = () => {
+    const cache = new UserTokenCache();
+    cache.set('u1', 'ut-1');
+    return activitiesWith(cache).activities;
+  };
+  const authentications = (ids: string[], hasNextPage: boolean) => () => ({
+    body: {
+      data: {
+        viewer: {
+          authentications: { edges: ids.map((id) => ({ node: { id } })), pageInfo: { hasNextPage } },
+        },
+      },
+    },
+  });
+
+  test('an authId past the end of a cut-off authentications list is not called foreign', async () => {
+    responders.ListAuthentications = authentications(['a-1'], true);
+    assert.deepEqual(await run(cached(), 'verifyAuths', { userId: 'u1', authIds: ['a-1', 'a-2'] }), {
+      foreign: [],
+    });
+    responders.ListAuthentications = authentications(['a-1'], false);
+    assert.deepEqual(await run(cached(), 'verifyAuths', { userId: 'u1', authIds: ['a-1', 'a-2'] }), {
+      foreign: ['a-2'],
+    });
+  });
+
+  test('a user listed without its externalUserId (the field is nullable) is found', async () => {
+    responders.FindUser = () => ({
+      body: { data: { users: { edges: [{ node: { id: 'u7', externalUserId: null } }] } } },
+    });
+    assert.deepEqual(await findUser(activitiesWith().activities), { userId: 'u7' });
+    responders.FindUser = () => ({
+      body: { data: { users: { edges: [{ node: { id: 'u8', externalUserId: 'someone-else' } }] } } },
+    });
+    assert.equal(await findUser(activitiesWith().activities), null);
   });
 });
