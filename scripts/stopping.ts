@@ -75,16 +75,43 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
+/** How far up the launcher chain is watched: npm, its `sh -c`, tsx, and one more for `npx`. */
+const WATCHED_ANCESTORS = 4;
+
+/** Each ancestor of `pid` up to `depth` (not init), with its own parent: the chain to watch. */
+export function ancestorChain(
+  pid: number,
+  parentOfPid: (pid: number) => number | undefined,
+  depth = WATCHED_ANCESTORS,
+): [number, number][] {
+  const chain: [number, number][] = [];
+  for (let current = pid; chain.length < depth && current > 1;) {
+    const parent = parentOfPid(current);
+    if (parent === undefined) break;
+    chain.push([current, parent]);
+    current = parent;
+  }
+  return chain;
+}
+
+/** True once a process of the chain is gone or has another parent (its own parent died). */
+export function chainBroken(
+  chain: [number, number][],
+  parentOfPid: (pid: number) => number | undefined,
+): boolean {
+  return chain.some(([pid, parent]) => parentOfPid(pid) !== parent);
+}
+
 /**
- * Calls `onGone` when the launcher chain above this process is re-parented. A SIGTERM sent to `npm`
- * reaches only the `sh -c` npm runs, which dies without passing it on, leaving tsx and this script
- * behind; watching the grandparent catches that and stops the stack instead of orphaning it.
+ * Calls `onGone` when the launcher chain above this process breaks. A SIGTERM or SIGKILL sent to
+ * `npm` reaches neither the `sh -c` it runs nor tsx, which then live on re-parented with this script
+ * beneath them: any process of the chain gone or re-parented stops the stack instead of orphaning it.
  */
 export function watchLauncher(onGone: () => void): void {
   const parent = process.ppid;
-  const grandparent = parentOf(parent);
+  const chain = ancestorChain(parent, parentOf);
   const timer = setInterval(() => {
-    if (process.ppid !== parent || (grandparent !== undefined && parentOf(parent) !== grandparent)) {
+    if (process.ppid !== parent || chainBroken(chain, parentOf)) {
       clearInterval(timer);
       onGone();
     }

@@ -16,6 +16,7 @@ import { freePort } from '../dev/dev-server.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { childEnvs, unusedConnectionVariables } from '../scripts/child-env.js';
 import { humanizeLine } from '../scripts/output.js';
+import { ancestorChain, chainBroken } from '../scripts/stopping.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront, type TlsFront } from './helpers/tls-front.js';
@@ -289,4 +290,27 @@ test("npm start prints the worker's JSON lines, pino's and the SDK core's, as re
     'warn   shutdown_worker rpc errored  attempt=2',
   );
   assert.equal(humanizeLine('plain text'), 'plain text');
+});
+
+test('the launcher chain: npm killed, or its sh re-parented, stops npm start; an intact chain does not', () => {
+  // bash 10 → npm 20 → sh 30 → tsx 40 → (npm start, whose parent is 40).
+  const table = new Map<number, number>([
+    [10, 1],
+    [20, 10],
+    [30, 20],
+    [40, 30],
+  ]);
+  const parentOfPid = (pid: number) => table.get(pid);
+  const chain = ancestorChain(40, parentOfPid);
+  assert.deepEqual(chain, [
+    [40, 30],
+    [30, 20],
+    [20, 10],
+    [10, 1],
+  ]);
+  assert.equal(chainBroken(chain, parentOfPid), false);
+  // kill -9 of npm: it is gone, and its sh is re-parented to init.
+  table.delete(20);
+  table.set(30, 1);
+  assert.equal(chainBroken(chain, parentOfPid), true);
 });
