@@ -188,14 +188,17 @@ export class AuthSlots {
     return this.slots.map((s) => ({ externalId: s.externalAuthId, authId: current(s) ?? '' }));
   }
 
-  /** The slots for the status object; `withUrls` false once the URLs lead nowhere. */
+  /**
+   * The slots for the status object; `withUrls` false once the URLs lead nowhere. A completed slot
+   * shows none either: its one-time code is spent.
+   */
   toStatus(withUrls = true): AuthSlotStatus[] {
     return this.slots.map((s) => {
       const authId = current(s);
       return {
         externalAuthId: s.externalAuthId,
         state: authId !== undefined ? 'completed' : 'pending',
-        ...(withUrls && s.url !== undefined ? { url: s.url } : {}),
+        ...(withUrls && authId === undefined && s.url !== undefined ? { url: s.url } : {}),
         ...(authId !== undefined ? { authId } : {}),
         ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
       };
