@@ -37,6 +37,8 @@ COPY --from=build /src/dist ./dist
 # node's own unprivileged user (uid 1000); nothing is written outside /tmp at run time.
 USER node
 
-EXPOSE 3000 9464
-# Node itself as PID 1's child (compose `init: true`, Kubernetes' pause container): signals reach it.
+# The API, the worker's metrics, the worker's health endpoints (HEALTH_PORT in compose and Kubernetes).
+EXPOSE 3000 9464 8080
+# Node handles SIGTERM itself (graceful drain), whether it runs as PID 1 (Kubernetes) or under
+# compose's `init: true`.
 CMD ["node", "dist/api/main.js"]

@@ -16,8 +16,8 @@ export const CODEC_PATH = '/codec';
 const BODY_LIMIT = '4mb';
 const ALLOWED_HEADERS = 'content-type,authorization,x-namespace';
 
-/** The Web UI of `temporal server start-dev`, which `npm start` runs. */
-export const DEFAULT_CODEC_CORS_ORIGIN = 'http://localhost:8233';
+/** The Web UI on its usual port under both names (`npm start`'s dev server, compose's `temporal-ui`). */
+export const DEFAULT_CODEC_CORS_ORIGINS = ['http://localhost:8233', 'http://127.0.0.1:8233'];
 
 /** Checks a comma-separated list of origins (`scheme://host[:port]`); returns them or a problem. */
 export function parseOrigins(raw: string): { value: string[] } | { problem: string } {

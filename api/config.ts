@@ -4,7 +4,7 @@
  */
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
-import { DEFAULT_CODEC_CORS_ORIGIN, parseOrigins } from './codec.js';
+import { DEFAULT_CODEC_CORS_ORIGINS, parseOrigins } from './codec.js';
 import { envVar, hostPort, port, readEnv, str, url } from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
 
@@ -36,7 +36,7 @@ const API_ENV = {
   API_TOKEN: str({ optional: true, secret: true }),
   WEBHOOK_SECRET: webhookSecret,
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
-  CODEC_CORS_ORIGIN: envVar({ default: [DEFAULT_CODEC_CORS_ORIGIN] }, parseOrigins),
+  CODEC_CORS_ORIGIN: envVar({ default: DEFAULT_CODEC_CORS_ORIGINS }, parseOrigins),
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
   LOG_LEVEL: logLevelVar(),
 };

@@ -83,7 +83,7 @@ describe('PAYLOAD_ENCRYPTION_KEYS', () => {
     assert.equal(loadWorkerConfig({ TRAY_MASTER_TOKEN: 'mt', TRAY_EMBEDDED_ID: 'e' }).payloadKeys, undefined);
     assert.equal(loadApiConfig({}).payloadEncryption, undefined);
     const api = loadApiConfig({ PAYLOAD_ENCRYPTION_KEYS: `k:${OLD}` });
-    assert.deepEqual(api.payloadEncryption?.corsOrigins, ['http://localhost:8233']);
+    assert.deepEqual(api.payloadEncryption?.corsOrigins, ['http://localhost:8233', 'http://127.0.0.1:8233']);
     assert.throws(
       () => loadApiConfig({ PAYLOAD_ENCRYPTION_KEYS: `k:${OLD}`, CODEC_CORS_ORIGIN: 'localhost:8233/x' }),
       /CODEC_CORS_ORIGIN/,
