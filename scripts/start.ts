@@ -25,6 +25,7 @@ import {
   loadTemporalConnection,
   type TemporalConnectionConfig,
 } from '../lib/temporal-connection.js';
+import { childConfigProblems } from './child-config-check.js';
 import { childEnvs, unusedConnectionVariables, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
 import { RunNotes, stopLeftovers } from './leftovers.js';
@@ -245,6 +246,8 @@ async function main(): Promise<number> {
       { variable: 'TRAY_EMBEDDED_ID', problem: 'is required when TRAY_MASTER_TOKEN is set (real Tray)' },
     ]);
   }
+  const childProblems = childConfigProblems(env);
+  if (childProblems.length > 0) throw new ConfigError(childProblems);
   // TLS, API key and profile as the worker and the API read them; a bad one stops npm start here.
   const server = env.TEMPORAL_ADDRESS ? loadTemporalConnection(process.env, {}) : undefined;
   // A run that was killed with SIGKILL left its parts running, on the ports this one needs.

@@ -157,6 +157,19 @@ test('two port variables with one value: npm start names both and starts nothing
   assert.match(start.output(), new RegExp(`API_PORT and METRICS_PORT are all ${port}`));
 });
 
+test('a bad worker or API setting stops npm start before anything starts, named with the others', async () => {
+  const start = await spawnStart({
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+    TRAY_REGION: 'mars',
+    SHUTDOWN_GRACE: 'soon',
+    LOG_LEVEL: 'verbose',
+  });
+  assert.equal(await start.exited, 1);
+  const output = start.output();
+  for (const name of ['TRAY_REGION', 'SHUTDOWN_GRACE', 'LOG_LEVEL']) assert.match(output, new RegExp(name));
+  assert.doesNotMatch(output, /^\[(worker|api|emulator)\]/m, 'no part was started');
+});
+
 test('after a kill -9 of npm start, the next npm start stops the parts it left running', async () => {
   const { address, namespace } = await devServer();
   const temporal = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace };
