@@ -31,7 +31,14 @@ ENV NODE_ENV=production \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit && npm cache clean --force
+# Only this platform's native Temporal core is kept: the SDK ships four more prebuilt ones (about
+# 110 MB) and its Rust sources. Loading the SDK at the end proves the one kept is the right one.
+RUN npm ci --omit=dev --no-audit && npm cache clean --force \
+ && bridge=node_modules/@temporalio/core-bridge \
+ && keep="$(node -p "require('./$bridge/common.js').getPrebuiltTargetName()")" \
+ && find "$bridge/releases" -mindepth 1 -maxdepth 1 ! -name "$keep" -exec rm -rf {} + \
+ && rm -rf "$bridge/sdk-core" "$bridge/src" \
+ && node -e "require('@temporalio/worker')"
 COPY --from=build /src/dist ./dist
 
 # node's own unprivileged user (uid 1000); nothing is written outside /tmp at run time.

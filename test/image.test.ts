@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import { join, relative } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -138,6 +139,27 @@ describe('Dockerfile', () => {
     assert.equal(bundlePath, `/app/${builtTo}`, 'WORKFLOW_BUNDLE_PATH names the bundle npm run build writes');
     for (const path of ['node_modules', 'dist', '.data', '.tools'])
       assert.ok(ignored.includes(path), `${path} ignored`);
+  });
+
+  test("the runtime stage's pruning keeps the one native Temporal core this platform loads", () => {
+    const runtime = stages[1] ?? '';
+    const run = /^RUN (npm ci --omit=dev(?:[^\n]*\\\n)*[^\n]*)/m.exec(runtime)?.[1] ?? '';
+    const install = 'npm ci --omit=dev --no-audit && npm cache clean --force';
+    assert.ok(run.startsWith(install), run);
+    // The same commands on a copy of node_modules (hard links: the project's own stays whole).
+    const dir = mkdtempSync(join(tmpdir(), 'image-prune-'));
+    try {
+      assert.equal(spawnSync('cp', ['-al', join(PROJECT_ROOT, 'node_modules'), dir]).status, 0);
+      const pruned = spawnSync('sh', ['-c', `true${run.slice(install.length).replace(/\\\n/g, '')}`], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
+      assert.equal(pruned.status, 0, pruned.stderr);
+      const releases = readdirSync(join(dir, 'node_modules/@temporalio/core-bridge/releases'));
+      assert.equal(releases.length, 1, releases.join(', '));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the runtime environment is the one the bench runs its image workers with', () => {
