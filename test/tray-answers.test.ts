@@ -79,6 +79,13 @@ function activitiesWith(tokenCache = new UserTokenCache()) {
 
 const run = runActivity;
 
+/** Activities whose token cache already holds user u1's token, so no authorize is sent. */
+function cached(): ConnectActivities {
+  const cache = new UserTokenCache();
+  cache.set('u1', 'ut-1');
+  return activitiesWith(cache).activities;
+}
+
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
   try {
     await promise;
@@ -230,11 +237,6 @@ describe('user tokens', () => {
 
 describe('"already gone" said any way ends the removal; an instance still there does not', () => {
   const key = { userId: 'u1', solutionId: 'sol-1', instanceName: 'n', notBefore: new Date().toISOString() };
-  const cached = () => {
-    const cache = new UserTokenCache();
-    cache.set('u1', 'ut-1');
-    return activitiesWith(cache).activities;
-  };
   const listing = (ids: string[]) => () => ({
     body: { data: { viewer: { solutionInstances: { edges: ids.map((id) => ({ node: { id } })) } } } },
   });
@@ -413,11 +415,6 @@ describe('a user create retried after its answer was lost', () => {
 
 describe('a refused attach or enable whose aim the instance already shows is done', () => {
   const user = { userId: 'u1' };
-  const cached = () => {
-    const cache = new UserTokenCache();
-    cache.set('u1', 'ut-1');
-    return activitiesWith(cache).activities;
-  };
   const state = (enabled: boolean, authValues: { externalId: string; authId: string }[]) => () => ({
     body: {
       data: { viewer: { solutionInstances: { edges: [{ node: { id: 'si-1', enabled, authValues } }] } } },
@@ -469,11 +466,6 @@ describe('a refused attach or enable whose aim the instance already shows is don
 });
 
 describe('lists another Tray may cut short or leave unnamed', () => {
-  const cached = () => {
-    const cache = new UserTokenCache();
-    cache.set('u1', 'ut-1');
-    return activitiesWith(cache).activities;
-  };
   const authentications = (ids: string[], hasNextPage: boolean) => () => ({
     body: {
       data: {

@@ -250,31 +250,29 @@ describe('npm run worker', () => {
     assert.ok(!text.includes(SECRET));
   });
 
-  test('keeps trying an unreachable Temporal, saying so, and stops on SIGTERM', async () => {
-    const { child, output } = startWorker({
+  /** A worker whose Temporal refuses connections, once it has said it keeps trying. */
+  async function unreachableWorker() {
+    const run = startWorker({
       TEMPORAL_ADDRESS: '127.0.0.1:1',
       TRAY_MASTER_TOKEN: SECRET,
       TRAY_EMBEDDED_ID: 'emb-1',
     });
-    await pollUntil(async () => output().includes('Temporal not reachable yet'), {
+    await pollUntil(async () => run.output().includes('Temporal not reachable yet'), {
       timeoutMs: 30_000,
       what: 'the worker to report the unreachable server',
     });
+    return run;
+  }
+
+  test('keeps trying an unreachable Temporal, saying so, and stops on SIGTERM', async () => {
+    const { child, output } = await unreachableWorker();
     child.kill('SIGTERM');
     assert.equal(await exitCode(child), 0);
     assert.ok(!output().includes(SECRET));
   });
 
   test('exits on SIGTERM although nobody reads its stdout any more', async () => {
-    const { child, output } = startWorker({
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
-      TRAY_MASTER_TOKEN: SECRET,
-      TRAY_EMBEDDED_ID: 'emb-1',
-    });
-    await pollUntil(async () => output().includes('Temporal not reachable yet'), {
-      timeoutMs: 30_000,
-      what: 'the worker to report the unreachable server',
-    });
+    const { child, output } = await unreachableWorker();
     // As when `| head` has had its lines, or the log shipper reading the pipe died.
     child.stdout?.destroy();
     child.kill('SIGTERM');
