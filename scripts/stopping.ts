@@ -3,6 +3,7 @@
  * that went away) and everything still starting gives way to it.
  */
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { complain } from './output.js';
 
 /** Thrown out of the start-up sequence when a stop was requested meanwhile. */
@@ -75,23 +76,42 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-/** How far up the launcher chain is watched: npm, its `sh -c`, tsx, and one more for `npx`. */
-const WATCHED_ANCESTORS = 4;
+/** How far up an npm launcher is looked for: tsx, its `sh -c`, npm (or npx and its shell). */
+const LAUNCHER_SEARCH_DEPTH = 4;
+/** Without npm above (`node --import tsx scripts/start.ts`): the parent and grandparent. */
+const DEFAULT_WATCHED = 2;
 
-/** Each ancestor of `pid` up to `depth` (not init), with its own parent: the chain to watch. */
+/** True when `pid` runs npm or npx (its title, or node running npm-cli.js / npx-cli.js). */
+function isNpm(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const words = [...(argv[0] ?? '').split(' ').slice(0, 1), argv[1] ?? ''];
+    return words.some((word) => /^(npm|npx)(-cli\.js)?$/.test(basename(word)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The processes between this one and its npm launcher, each with its parent: the chain to watch.
+ * It ends with the one npm started, so npm gone (even by kill -9) breaks it, while npm itself being
+ * re-parented (`nohup npm start &` and the shell left) does not. Without npm above, the parent and
+ * grandparent, as before npm was looked for.
+ */
 export function ancestorChain(
   pid: number,
   parentOfPid: (pid: number) => number | undefined,
-  depth = WATCHED_ANCESTORS,
+  isLauncher: (pid: number) => boolean = isNpm,
 ): [number, number][] {
   const chain: [number, number][] = [];
-  for (let current = pid; chain.length < depth && current > 1;) {
+  for (let current = pid; chain.length < LAUNCHER_SEARCH_DEPTH && current > 1;) {
     const parent = parentOfPid(current);
     if (parent === undefined) break;
     chain.push([current, parent]);
+    if (isLauncher(parent)) return chain;
     current = parent;
   }
-  return chain;
+  return chain.slice(0, DEFAULT_WATCHED);
 }
 
 /** True once a process of the chain is gone or has another parent (its own parent died). */

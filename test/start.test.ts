@@ -305,7 +305,7 @@ test("npm start prints the worker's JSON lines, pino's and the SDK core's, as re
   assert.equal(humanizeLine('plain text'), 'plain text');
 });
 
-test('the launcher chain: npm killed, or its sh re-parented, stops npm start; an intact chain does not', () => {
+test('the launcher chain ends at npm: npm killed stops npm start, npm re-parented (nohup) does not', () => {
   // bash 10 → npm 20 → sh 30 → tsx 40 → (npm start, whose parent is 40).
   const table = new Map<number, number>([
     [10, 1],
@@ -314,16 +314,36 @@ test('the launcher chain: npm killed, or its sh re-parented, stops npm start; an
     [40, 30],
   ]);
   const parentOfPid = (pid: number) => table.get(pid);
-  const chain = ancestorChain(40, parentOfPid);
+  const isNpm = (pid: number) => pid === 20;
+  const chain = ancestorChain(40, parentOfPid, isNpm);
   assert.deepEqual(chain, [
     [40, 30],
     [30, 20],
-    [20, 10],
-    [10, 1],
   ]);
   assert.equal(chainBroken(chain, parentOfPid), false);
-  // kill -9 of npm: it is gone, and its sh is re-parented to init.
+  // The shell npm ran in has gone (nohup npm start &, then exit): npm lives on under init.
+  table.delete(10);
+  table.set(20, 1);
+  assert.equal(chainBroken(chain, parentOfPid), false);
+  // kill -9 of npm: its sh is re-parented to init.
   table.delete(20);
   table.set(30, 1);
   assert.equal(chainBroken(chain, parentOfPid), true);
+  // No npm above (node --import tsx scripts/start.ts): the parent and grandparent, as before.
+  const plain = new Map<number, number>([
+    [40, 30],
+    [30, 20],
+    [20, 10],
+  ]);
+  assert.deepEqual(
+    ancestorChain(
+      40,
+      (pid) => plain.get(pid),
+      () => false,
+    ),
+    [
+      [40, 30],
+      [30, 20],
+    ],
+  );
 });
