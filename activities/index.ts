@@ -28,7 +28,7 @@ import {
   codeAlias,
   issueCodesDocument,
 } from './documents.js';
-import { createInstances, instanceState, isRefusal, type Instances } from './instances.js';
+import { createInstances, instanceState, isRefusal, lookupFailure, type Instances } from './instances.js';
 import { isTrayFailure } from './tray-errors.js';
 import { UserTokenCache } from './token-cache.js';
 import { TokenSealer } from './token-seal.js';
@@ -115,7 +115,9 @@ async function unlessDone(send: () => Promise<unknown>, done: () => Promise<bool
   } catch (error) {
     // A refused token says nothing of the instance: the session mints a fresh one and sends again.
     const tokenRefused = isTrayFailure(error, TRAY_FAILURE_TYPES.forbidden);
-    if (!isRefusal(error) || tokenRefused || !(await done())) throw error;
+    if (!isRefusal(error) || tokenRefused) throw error;
+    // A look that could not be made (rate limit, failing server) is retried with the step.
+    if (!(await done().catch(lookupFailure(error)))) throw error;
     Context.current().log.info('Tray refused a request whose aim the instance already shows; taken as done', {
       message: error instanceof Error ? error.message : String(error),
     });
@@ -132,10 +134,12 @@ interface FindUserData {
  */
 async function findUserId(session: TraySession, externalUserId: string): Promise<string | undefined> {
   const data = await session.send<FindUserData>(FIND_USER, { externalUserId }, 'master');
-  // A node that names another externalUserId is not this user; one that names none is Tray's answer
-  // to the criteria (the field is nullable).
-  const ids = data.users.edges
-    .filter((edge) => (edge.node.externalUserId ?? externalUserId) === externalUserId)
+  // A node that names another externalUserId is not this user. One that names none (the field is
+  // nullable) is taken only when it is all Tray answered: an explicit match always wins.
+  const { edges } = data.users;
+  const named = edges.filter((edge) => edge.node.externalUserId === externalUserId);
+  const unnamed = edges.length === 1 && edges[0]?.node.externalUserId == null ? edges : [];
+  const ids = (named.length > 0 ? named : unnamed)
     .map((edge) => edge.node.id)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (ids.length > 1) {
@@ -256,15 +260,12 @@ async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promi
   const own = new Set(edges.map((edge) => edge.node.id));
   const unseen = [...new Set(input.authIds)].filter((authId) => !own.has(authId));
   if (unseen.length > 0 && pageInfo?.hasNextPage === true) {
-    // The list is cut off and cannot be paged: an id past its end is not shown to be foreign. Tray's
-    // attach still refuses an auth the user does not own.
+    // The list is cut off and cannot be paged: an authId past its end cannot be shown to be the
+    // user's, and an unverified one is never attached (the spec's check comes first).
     Context.current().log.warn(
-      "Tray listed only part of the user's authentications; unlisted authIds taken as theirs",
-      {
-        authIds: unseen,
-      },
+      "Tray listed only part of the user's authentications; unlisted authIds are refused as unverified",
+      { authIds: unseen },
     );
-    return { foreign: [] };
   }
   return { foreign: unseen };
 }

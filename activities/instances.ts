@@ -107,14 +107,26 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
 async function goneAfter(session: TraySession, error: unknown, auth: TrayAuth, id: string): Promise<boolean> {
   // Even "not found" is checked: a Tray that says so without having looked would leave it running.
   if (!isRefusal(error)) return false;
-  try {
-    const data = await session.send<{
-      viewer: { solutionInstances: { edges: { node: { id: string } }[] } };
-    }>(FIND_INSTANCE, { id }, auth);
-    return !data.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
-  } catch {
-    return false;
-  }
+  const data = await session
+    .send<{ viewer: { solutionInstances: { edges: { node: { id: string } }[] } } }>(
+      FIND_INSTANCE,
+      { id },
+      auth,
+    )
+    .catch(lookupFailure(error));
+  return !data.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
+}
+
+/**
+ * For a look at an instance after Tray refused a request: a look that failed in a way worth
+ * retrying (a rate limit, a failing server) is thrown, so the step is retried rather than failed
+ * for the refusal; any other failed look leaves the refusal standing.
+ */
+export function lookupFailure(refusal: unknown): (lookupError: unknown) => never {
+  return (lookupError) => {
+    const retryable = lookupError instanceof ApplicationFailure && lookupError.nonRetryable !== true;
+    throw retryable ? lookupError : refusal;
+  };
 }
 
 /**
@@ -128,26 +140,22 @@ export function isRefusal(error: unknown): boolean {
   return status !== undefined && status < 500 && status !== 408;
 }
 
-/** The instance's enabled flag and auths at Tray now; undefined when it is gone or cannot be read. */
+/** The instance's enabled flag and auths at Tray now; undefined when it is not listed. Throws when the look fails. */
 export async function instanceState(
   session: TraySession,
   auth: TrayAuth,
   id: string,
 ): Promise<{ enabled: boolean; authValues: { externalId: string; authId: string }[] } | undefined> {
-  try {
-    const data = await session.send<{
-      viewer: {
-        solutionInstances: {
-          edges: {
-            node: { id: string; enabled: boolean; authValues: { externalId: string; authId: string }[] };
-          }[];
-        };
+  const data = await session.send<{
+    viewer: {
+      solutionInstances: {
+        edges: {
+          node: { id: string; enabled: boolean; authValues: { externalId: string; authId: string }[] };
+        }[];
       };
-    }>(FIND_INSTANCE_STATE, { id }, auth);
-    return data.viewer.solutionInstances.edges.find((edge) => edge.node.id === id)?.node;
-  } catch {
-    return undefined;
-  }
+    };
+  }>(FIND_INSTANCE_STATE, { id }, auth);
+  return data.viewer.solutionInstances.edges.find((edge) => edge.node.id === id)?.node;
 }
 
 /** The instance operations over one Tray session. */

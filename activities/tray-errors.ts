@@ -86,7 +86,7 @@ const FORBIDDEN_WORDS =
 const NOT_FOUND_WORDS = /\bnot\s+found\b|\bdoes\s*n[o']t\s+exist\b|\bno\s+such\b/i;
 // A failing server's words, in an answer without a code that says so: worth the bounded retries.
 const TRANSIENT_WORDS =
-  /\binternal\s+(?:server\s+)?error\b|\b(?:temporarily|service)\s+unavailable\b|\btimed?[\s_-]?out\b|\btry\s+again\b|\bplease\s+retry\b/i;
+  /\binternal\s+(?:server\s+)?error\b|\b(?:temporarily|service)\s+unavailable\b|\btimed?[\s_-]?out\b/i;
 
 const RETRYABLE_TYPES = new Set<string>([TRAY_FAILURE_TYPES.transient, TRAY_FAILURE_TYPES.rateLimited]);
 

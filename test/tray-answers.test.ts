@@ -454,6 +454,14 @@ describe('a refused attach or enable whose aim the instance already shows is don
     assert.equal(failure.type, TRAY_FAILURE_TYPES.permanent);
   });
 
+  test('a look that is rate-limited is retried with the step, not failed for the refusal', async () => {
+    responders.EnableInstance = conflict('Solution instance is already enabled');
+    responders.FindInstanceState = () => ({ status: 429, body: '' });
+    const failure = await failureOf(run(cached(), 'enableInstance', { ...user, solutionInstanceId: 'si-1' }));
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.rateLimited);
+    assert.equal(failure.nonRetryable, false);
+  });
+
   test('a failing server is no refusal: no look-up, the step retries', async () => {
     responders.EnableInstance = () => ({ status: 502, body: '<html>bad gateway</html>' });
     const failure = await failureOf(run(cached(), 'enableInstance', { ...user, solutionInstanceId: 'si-1' }));
@@ -476,15 +484,13 @@ describe('lists another Tray may cut short or leave unnamed', () => {
     },
   });
 
-  test('an authId past the end of a cut-off authentications list is not called foreign', async () => {
-    responders.ListAuthentications = authentications(['a-1'], true);
-    assert.deepEqual(await run(cached(), 'verifyAuths', { userId: 'u1', authIds: ['a-1', 'a-2'] }), {
-      foreign: [],
-    });
-    responders.ListAuthentications = authentications(['a-1'], false);
-    assert.deepEqual(await run(cached(), 'verifyAuths', { userId: 'u1', authIds: ['a-1', 'a-2'] }), {
-      foreign: ['a-2'],
-    });
+  test('an authId past the end of a cut-off authentications list is refused as unverified', async () => {
+    for (const hasNextPage of [true, false]) {
+      responders.ListAuthentications = authentications(['a-1'], hasNextPage);
+      assert.deepEqual(await run(cached(), 'verifyAuths', { userId: 'u1', authIds: ['a-1', 'a-2'] }), {
+        foreign: ['a-2'],
+      });
+    }
   });
 
   test('a user listed without its externalUserId (the field is nullable) is found', async () => {
@@ -496,5 +502,19 @@ describe('lists another Tray may cut short or leave unnamed', () => {
       body: { data: { users: { edges: [{ node: { id: 'u8', externalUserId: 'someone-else' } }] } } },
     });
     assert.equal(await findUser(activitiesWith().activities), null);
+    // Beside an explicit match, an unnamed node is not taken, though its id sorts first.
+    responders.FindUser = () => ({
+      body: {
+        data: {
+          users: {
+            edges: [
+              { node: { id: 'u1', externalUserId: null } },
+              { node: { id: 'u9', externalUserId: 'x' } },
+            ],
+          },
+        },
+      },
+    });
+    assert.deepEqual(await findUser(activitiesWith().activities), { userId: 'u9' });
   });
 });
