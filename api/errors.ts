@@ -54,8 +54,16 @@ const RESOURCE_EXHAUSTED = 8;
 
 /** True when the server refused a call for load (its rate limits): worth retrying shortly, not a bug. */
 export function isTemporalBusy(err: unknown): boolean {
-  return isGrpcServiceError(err) && err.code === RESOURCE_EXHAUSTED;
+  // The SDK's calls wrap the gRPC error in a ServiceError whose cause it is.
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (isGrpcServiceError(e) && e.code === RESOURCE_EXHAUSTED) return true;
+  }
+  return false;
 }
+
+/** Temporal (or the API's own queue in front of it) cannot take the call now; `Retry-After: 1`. */
+export const temporalBusy = () =>
+  new ApiError(503, 'temporal_busy', 'The Temporal server is busy; try again shortly');
 
 export const temporalUnavailable = () =>
   new ApiError(503, 'temporal_unavailable', 'The Temporal server is unreachable; try again shortly');
@@ -89,6 +97,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (err instanceof ApiError) {
+      if (err.code === 'temporal_busy') res.setHeader('Retry-After', '1');
       sendError(res, err.status, err.code, err.message, err.details);
       return;
     }
@@ -139,8 +148,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (isTemporalBusy(err)) {
       logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal busy');
+      const busy = temporalBusy();
       res.setHeader('Retry-After', '1');
-      sendError(res, 503, 'temporal_busy', 'The Temporal server is busy (rate limited); try again shortly');
+      sendError(res, busy.status, busy.code, busy.message);
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

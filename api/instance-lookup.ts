@@ -7,6 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { WORKFLOW_TYPE } from '../common/messages.js';
+import { temporalBusy } from './errors.js';
 import { visibilityString } from './list-query.js';
 import { rpc } from './temporal-rpc.js';
 
@@ -18,17 +19,28 @@ export const LOOKUP_QUERY_SLOTS = 8;
 const MISS_MEMORY_MS = 60_000;
 const MISS_MEMORY_LIMIT = 10_000;
 
-/** At most `slots` calls run at once; the others wait their turn, first come first served. */
+/** Queries waiting for a slot, at most: beyond it a webhook is answered 503 at once, to be sent again. */
+export const LOOKUP_QUEUE_LIMIT = 200;
+
+/**
+ * At most `slots` calls run at once; the others wait their turn, first come first served, up to
+ * `queueLimit` of them: past it, a 503 temporal_busy with Retry-After rather than a wait that
+ * outlasts the sender's own timeout.
+ */
 class Slots {
   #free: number;
   readonly #waiting: (() => void)[] = [];
 
-  constructor(slots: number) {
+  constructor(
+    slots: number,
+    private readonly queueLimit: number,
+  ) {
     this.#free = slots;
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#free > 0) this.#free -= 1;
+    else if (this.#waiting.length >= this.queueLimit) throw temporalBusy();
     else await new Promise<void>((resolve) => this.#waiting.push(resolve));
     try {
       return await fn();
@@ -40,7 +52,7 @@ class Slots {
   }
 }
 
-const querySlots = new Slots(LOOKUP_QUERY_SLOTS);
+const querySlots = new Slots(LOOKUP_QUERY_SLOTS, LOOKUP_QUEUE_LIMIT);
 /** Instance id → when its last full lookup missed; oldest first. */
 const recentMisses = new Map<string, number>();
 

@@ -168,11 +168,17 @@ async function statusHeld(
   shared: ConnectionStatus,
   deadline: number,
 ): Promise<ConnectionStatus> {
-  const held = await getConnectionStatus(
-    client,
-    connectionId,
-    Math.max(0, Math.min(QUERY_TIMEOUT_MS, deadline - Date.now())),
-  );
+  let held: ConnectionStatus;
+  try {
+    held = await getConnectionStatus(
+      client,
+      connectionId,
+      Math.max(0, Math.min(QUERY_TIMEOUT_MS, deadline - Date.now())),
+    );
+  } catch {
+    // Temporal did not answer this time: the shared answer is still better than none.
+    return shared;
+  }
   if (held.step !== 'awaiting_auth') return held;
   const sharedUrl = (id: string) =>
     shared.authSlots.find((a) => a.externalAuthId === id && a.state === 'pending')?.url;

@@ -7,7 +7,12 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import { Client, type ConnectionLike, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  Client,
+  ServiceError,
+  type ConnectionLike,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -513,15 +518,24 @@ describe('signals the server refuses', () => {
     app.post('/signal', async () => {
       await signalAuthCompleted(refusingClient(busy), desc, payload);
     });
+    // As the SDK's own calls (describe, list, query) throw it: wrapped, with the gRPC error as cause.
+    app.get('/describe', () => {
+      throw new ServiceError('Failed to describe workflow', { cause: busy });
+    });
     app.use(errorHandler(pino({ enabled: false })));
     const server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
       const { port } = server.address() as AddressInfo;
-      const res = await fetch(`http://127.0.0.1:${port}/signal`, { method: 'POST' });
-      assert.equal(res.status, 503);
-      assert.equal(res.headers.get('retry-after'), '1');
-      assert.equal(((await res.json()) as any).error.code, 'temporal_busy');
+      for (const [method, path] of [
+        ['POST', '/signal'],
+        ['GET', '/describe'],
+      ]) {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+        assert.equal(res.status, 503, path);
+        assert.equal(res.headers.get('retry-after'), '1');
+        assert.equal(((await res.json()) as any).error.code, 'temporal_busy');
+      }
     } finally {
       server.close();
     }

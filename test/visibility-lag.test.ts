@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { findBySolutionInstanceId, LOOKUP_QUERY_SLOTS } from '../api/instance-lookup.js';
+import { ApiError } from '../api/errors.js';
+import { findBySolutionInstanceId, LOOKUP_QUERY_SLOTS, LOOKUP_QUEUE_LIMIT } from '../api/instance-lookup.js';
 
 /** A client whose visibility knows the saga only from the `knownFrom`-th list call on. */
 function laggingClient(knownFrom: number): { client: Client; calls: () => number } {
@@ -50,7 +51,7 @@ test('an id missed in full a moment ago is looked up once more, without the wait
   assert.ok(Date.now() - started < 250, 'no pause between rounds');
 });
 
-test('many lookups at once run at most LOOKUP_QUERY_SLOTS visibility queries at a time', async () => {
+test('many lookups at once run LOOKUP_QUERY_SLOTS queries at a time; past the queue, a 503', async () => {
   let running = 0;
   let most = 0;
   let release: () => void = () => undefined;
@@ -71,8 +72,18 @@ test('many lookups at once run at most LOOKUP_QUERY_SLOTS visibility queries at 
   } as unknown as Client;
   const lookups = Array.from({ length: 40 }, (_, i) => findBySolutionInstanceId(client, `inst-flood-${i}`));
   await new Promise((resolve) => setImmediate(resolve));
+  // The slots are full and 32 wait: fill the queue, and one more is turned away at once.
+  const queued = Array.from({ length: LOOKUP_QUEUE_LIMIT - 32 }, (_, i) =>
+    findBySolutionInstanceId(client, `inst-queued-${i}`),
+  );
+  await assert.rejects(findBySolutionInstanceId(client, 'inst-one-too-many'), (err: unknown) => {
+    assert.ok(err instanceof ApiError);
+    assert.equal(err.status, 503);
+    assert.equal(err.code, 'temporal_busy');
+    return true;
+  });
   release();
-  const found = await Promise.all(lookups);
-  assert.equal(found.filter((f) => f?.running).length, 40);
+  const found = await Promise.all([...lookups, ...queued]);
+  assert.equal(found.filter((f) => f?.running).length, LOOKUP_QUEUE_LIMIT + 8);
   assert.ok(most > 0 && most <= LOOKUP_QUERY_SLOTS, `${most} queries ran at once`);
 });
