@@ -3,7 +3,9 @@
  * JSON lines go. stdout is written synchronously: pino's default writes asynchronously and, at exit,
  * flushes with a loop that retries a failed write for ever (sonic-boom 4), so a process whose stdout
  * reader had gone (`| head`, a log shipper that died, a killed `npm start`) never exited on SIGTERM.
- * Written synchronously, a broken pipe silences the logger instead (pino's EPIPE handling).
+ * Written synchronously, a broken pipe silences the logger instead (pino's EPIPE handling). The
+ * price is Node's own for stdout on a pipe (`console.log` included): a reader that stops reading
+ * without closing the pipe holds the process once the pipe is full.
  */
 import { pino, type DestinationStream } from 'pino';
 import { ConfigError, envVar } from './config.js';

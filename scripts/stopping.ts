@@ -78,8 +78,8 @@ function parentOf(pid: number): number | undefined {
 
 /** How far up an npm launcher is looked for: tsx, its `sh -c`, npm (or npx and its shell). */
 const LAUNCHER_SEARCH_DEPTH = 4;
-/** Without npm above (`node --import tsx scripts/start.ts`): the parent and grandparent. */
-const DEFAULT_WATCHED = 2;
+/** Without npm above (`node --import tsx scripts/start.ts`): the parent's own parent, as before. */
+const DEFAULT_WATCHED = 1;
 
 /** True when `pid` runs npm or npx (its title, or node running npm-cli.js / npx-cli.js). */
 function isNpm(pid: number): boolean {
@@ -95,8 +95,8 @@ function isNpm(pid: number): boolean {
 /**
  * The processes between this one and its npm launcher, each with its parent: the chain to watch.
  * It ends with the one npm started, so npm gone (even by kill -9) breaks it, while npm itself being
- * re-parented (`nohup npm start &` and the shell left) does not. Without npm above, the parent and
- * grandparent, as before npm was looked for.
+ * re-parented (`nohup npm start &` and the shell left) does not. Without npm above, the parent's
+ * parent only, as before npm was looked for (the parent itself is watched through `process.ppid`).
  */
 export function ancestorChain(
   pid: number,

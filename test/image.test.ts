@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join, relative } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -146,8 +145,10 @@ describe('Dockerfile', () => {
     const run = /^RUN (npm ci --omit=dev(?:[^\n]*\\\n)*[^\n]*)/m.exec(runtime)?.[1] ?? '';
     const install = 'npm ci --omit=dev --no-audit && npm cache clean --force';
     assert.ok(run.startsWith(install), run);
-    // The same commands on a copy of node_modules (hard links: the project's own stays whole).
-    const dir = mkdtempSync(join(tmpdir(), 'image-prune-'));
+    // The same commands on a copy of node_modules: hard links, so the project's own stays whole, in
+    // .tools/ (ignored by git), so the copy is on the same file system as node_modules.
+    mkdirSync(join(PROJECT_ROOT, '.tools'), { recursive: true });
+    const dir = mkdtempSync(join(PROJECT_ROOT, '.tools', 'image-prune-'));
     try {
       assert.equal(spawnSync('cp', ['-al', join(PROJECT_ROOT, 'node_modules'), dir]).status, 0);
       const pruned = spawnSync('sh', ['-c', `true${run.slice(install.length).replace(/\\\n/g, '')}`], {

@@ -329,7 +329,7 @@ test('the launcher chain ends at npm: npm killed stops npm start, npm re-parente
   table.delete(20);
   table.set(30, 1);
   assert.equal(chainBroken(chain, parentOfPid), true);
-  // No npm above (node --import tsx scripts/start.ts): the parent and grandparent, as before.
+  // No npm above (node --import tsx scripts/start.ts): the parent's own parent, as before.
   const plain = new Map<number, number>([
     [40, 30],
     [30, 20],
@@ -341,9 +341,6 @@ test('the launcher chain ends at npm: npm killed stops npm start, npm re-parente
       (pid) => plain.get(pid),
       () => false,
     ),
-    [
-      [40, 30],
-      [30, 20],
-    ],
+    [[40, 30]],
   );
 });
