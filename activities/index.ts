@@ -261,7 +261,7 @@ async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promi
   const unseen = [...new Set(input.authIds)].filter((authId) => !own.has(authId));
   if (unseen.length > 0 && pageInfo?.hasNextPage === true) {
     // The list is cut off and cannot be paged: an authId past its end cannot be shown to be the
-    // user's, and an unverified one is never attached (the spec's check comes first).
+    // user's, and an unverified one is never attached (docs/tray.md, authentications listed in part).
     Context.current().log.warn(
       "Tray listed only part of the user's authentications; unlisted authIds are refused as unverified",
       { authIds: unseen },
