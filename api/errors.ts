@@ -37,6 +37,12 @@ export function sendError(
   res.status(status).json(body);
 }
 
+/** Writes an ApiError; a `temporal_busy` one says when to come back. */
+function sendApiError(res: Response, err: ApiError): void {
+  if (err.code === 'temporal_busy') res.setHeader('Retry-After', '1');
+  sendError(res, err.status, err.code, err.message, err.details);
+}
+
 // gRPC status codes meaning "the server could not be reached or did not answer in time".
 const UNAVAILABLE = 14;
 const DEADLINE_EXCEEDED = 4;
@@ -97,8 +103,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (err instanceof ApiError) {
-      if (err.code === 'temporal_busy') res.setHeader('Retry-After', '1');
-      sendError(res, err.status, err.code, err.message, err.details);
+      sendApiError(res, err);
       return;
     }
     const parserError = err as BodyParserError;
@@ -148,9 +153,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (isTemporalBusy(err)) {
       logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal busy');
-      const busy = temporalBusy();
-      res.setHeader('Retry-After', '1');
-      sendError(res, busy.status, busy.code, busy.message);
+      sendApiError(res, temporalBusy());
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

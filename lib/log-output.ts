@@ -8,32 +8,23 @@
  * without closing the pipe holds the process once the pipe is full.
  */
 import { pino, type DestinationStream } from 'pino';
-import { ConfigError, envVar } from './config.js';
+import { envVar, readEnv } from './config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
-const LEVEL_PROBLEM = `must be one of ${LOG_LEVELS.join(', ')}`;
-
-function levelOf(raw: string): LogLevelName | undefined {
-  const word = raw.trim().toLowerCase();
-  return (LOG_LEVELS as readonly string[]).includes(word) ? (word as LogLevelName) : undefined;
-}
-
 /** `LOG_LEVEL` for a process's `readEnv` spec, so a bad one is listed with the other problems. */
 export const logLevelVar = () =>
   envVar<LogLevelName, { default: LogLevelName }>({ default: 'info' }, (raw) => {
-    const level = levelOf(raw);
-    return level ? { value: level } : { problem: LEVEL_PROBLEM };
+    const word = raw.toLowerCase();
+    return (LOG_LEVELS as readonly string[]).includes(word)
+      ? { value: word as LogLevelName }
+      : { problem: `must be one of ${LOG_LEVELS.join(', ')}` };
   });
 
 /** `LOG_LEVEL` (default info, any letter case); a ConfigError naming it for any other word. */
 export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevelName {
-  const raw = env.LOG_LEVEL;
-  if (raw === undefined || raw.trim() === '') return 'info';
-  const level = levelOf(raw);
-  if (level) return level;
-  throw new ConfigError([{ variable: 'LOG_LEVEL', problem: LEVEL_PROBLEM }]);
+  return readEnv({ LOG_LEVEL: logLevelVar() }, env).LOG_LEVEL;
 }
 
 /** stdout, written line by line as it is logged. */
