@@ -108,7 +108,7 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
     else res.status(200).json({ ...status, existing: true });
   });
 
-  connections.get('/', listHandler(client, pageTokenKey([deps.webhookSecret, deps.apiToken])));
+  connections.get('/', listHandler(client, pageTokenKey([deps.webhookSecret, deps.apiToken]), logger));
 
   connections.get('/:id', async (req, res) => {
     const status = await getConnectionStatus(client, param(req, 'id', connectionIdParamSchema));

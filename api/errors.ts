@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { UndecodablePayloadError } from '../lib/payload-codec.js';
 import { BODY_LIMIT_TEXT } from './body-limit.js';
 
 /** An error the API answers with a given status and code; anything else becomes a 500. */
@@ -65,6 +66,14 @@ export function isTemporalBusy(err: unknown): boolean {
     if (isGrpcServiceError(e) && e.code === RESOURCE_EXHAUSTED) return true;
   }
   return false;
+}
+
+/** The codec's refusal in `err` or its causes: a payload under a key this API does not hold. */
+export function undecodablePayload(err: unknown): UndecodablePayloadError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof UndecodablePayloadError) return e;
+  }
+  return undefined;
 }
 
 /** Temporal (or the API's own queue in front of it) cannot take the call now; `Retry-After: 1`. */
@@ -154,6 +163,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (isTemporalBusy(err)) {
       logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal busy');
       sendApiError(res, temporalBusy());
+      return;
+    }
+    // A configuration fault, not a bug: the operator must give the API the key the saga was written
+    // under. The message names key ids only, never a key.
+    const undecodable = undecodablePayload(err);
+    if (undecodable) {
+      logger.error({ err: { message: undecodable.message }, path: req.path }, 'payload not decodable');
+      sendError(res, 500, 'payload_undecodable', undecodable.message);
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');

@@ -5,13 +5,14 @@
  * or moved a moment ago may show up, or show its new step, about a second later.
  */
 import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
 import { isGrpcServiceError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 // Decodes a raw listing exactly as `client.workflow.list()` does (memo through the data converter,
 // so encrypted memos read too); that iterator hides the page token a paged API needs.
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
 import type { ConnectionStatus } from '../common/messages.js';
 import { TERMINAL_STEPS } from '../common/status-view.js';
-import { ApiError } from './errors.js';
+import { ApiError, undecodablePayload } from './errors.js';
 import {
   encodePageToken,
   filtersOf,
@@ -58,6 +59,7 @@ export async function listConnections(
   client: Client,
   request: ListRequest,
   tokenKey: Buffer,
+  logger?: Logger,
 ): Promise<ConnectionList> {
   const { namespace, loadedDataConverter } = client.options;
   const query = visibilityQuery(request);
@@ -86,7 +88,24 @@ export async function listConnections(
     throw err;
   }
   const infos = await Promise.all(
-    response.executions.map((raw) => executionInfoFromRaw(raw, loadedDataConverter, raw, namespace)),
+    response.executions.map(async (raw) => {
+      try {
+        return await executionInfoFromRaw(raw, loadedDataConverter, raw, namespace);
+      } catch (err) {
+        // One saga written under a key this API lacks must not fail the page for every caller:
+        // its item is built from the search attributes, which are never encrypted.
+        if (!undecodablePayload(err)) throw err;
+        logger?.warn(
+          { workflowId: raw.execution?.workflowId, err: { message: (err as Error).message } },
+          'memo not decodable',
+        );
+        // Keeps the message's prototype, whose defaults (historyLength, …) a spread would drop.
+        const memoless = Object.assign(Object.create(Object.getPrototypeOf(raw) as object), raw, {
+          memo: null,
+        });
+        return executionInfoFromRaw(memoless as typeof raw, loadedDataConverter, raw, namespace);
+      }
+    }),
   );
   // Filters the query could only narrow (see list-query.ts): such a page may hold fewer items.
   const exact = filtersOf(request).filter(([, value]) => needsExactCheck(value));
@@ -123,8 +142,8 @@ async function anyAfter(client: Client, query: string, token: Uint8Array): Promi
 }
 
 /** The route handler. */
-export function listHandler(client: Client, tokenKey: Buffer): RequestHandler {
+export function listHandler(client: Client, tokenKey: Buffer, logger?: Logger): RequestHandler {
   return async (req, res) => {
-    res.json(await listConnections(client, parseListRequest(req, tokenKey), tokenKey));
+    res.json(await listConnections(client, parseListRequest(req, tokenKey), tokenKey, logger));
   };
 }

@@ -97,6 +97,9 @@ export function encryptionKeysVar() {
  * Payloads without the encrypted encoding pass through decode unchanged: histories written before
  * encryption was turned on stay readable.
  */
+/** A payload this process cannot decode: a key it does not hold, or data that does not decrypt. */
+export class UndecodablePayloadError extends ValueError {}
+
 export class EncryptionCodec implements PayloadCodec {
   constructor(readonly keys: EncryptionKeys) {}
 
@@ -125,17 +128,20 @@ export class EncryptionCodec implements PayloadCodec {
   private decodeOne(payload: Payload): Payload {
     if (utf8(payload.metadata?.[METADATA_ENCODING_KEY]) !== ENCRYPTED_ENCODING) return payload;
     const keyId = utf8(payload.metadata?.[KEY_ID_METADATA]);
-    if (keyId === undefined) throw new ValueError(`Encrypted payload has no ${KEY_ID_METADATA} metadata`);
+    if (keyId === undefined)
+      throw new UndecodablePayloadError(`Encrypted payload has no ${KEY_ID_METADATA} metadata`);
     const key = this.keys.key(keyId);
     if (!key) {
-      throw new ValueError(
+      throw new UndecodablePayloadError(
         `Payload was encrypted with key id "${keyId}", which ${ENCRYPTION_KEYS_VARIABLE} does not hold ` +
           `(it holds ${this.keys.keyIds.map((id) => `"${id}"`).join(', ')}); keep old keys after the new one when rotating`,
       );
     }
     const data = Buffer.from(payload.data ?? new Uint8Array());
     if (data.length < IV_BYTES + TAG_BYTES) {
-      throw new ValueError(`Encrypted payload (key id "${keyId}") is too short to be AES-256-GCM data`);
+      throw new UndecodablePayloadError(
+        `Encrypted payload (key id "${keyId}") is too short to be AES-256-GCM data`,
+      );
     }
     const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
@@ -146,7 +152,7 @@ export class EncryptionCodec implements PayloadCodec {
         decipher.final(),
       ]);
     } catch {
-      throw new ValueError(
+      throw new UndecodablePayloadError(
         `Encrypted payload (key id "${keyId}") does not decrypt: wrong key or altered data`,
       );
     }

@@ -11,13 +11,13 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { createApp } from '../api/app.js';
 import { createLogger } from '../api/logging.js';
 import { authCompletedSignal, type ConnectionStatus } from '../common/messages.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
-import { parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.js';
+import { encryptedDataConverter, parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.js';
 import { CONFIG_SOLUTION, startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -299,6 +299,47 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     const done = await untilStep(rotated, status.connectionId, (step) => step === 'completed');
     assert.equal(done.authSlots[0]?.authId, authId);
     assert.deepEqual(await keyIdsIn(handle), ['new', 'old']);
+  });
+
+  test("an API without a saga's key answers GET with a named 500 and still lists it", async () => {
+    const { created } = await startSaga('Keyless Reader');
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { connectionId, externalUserId } = created.body as ConnectionStatus;
+    const client = new Client({
+      connection: stack.client.connection,
+      namespace: stack.namespace,
+      dataConverter: encryptedDataConverter(keys(NEW)),
+    });
+    const app = createApp({
+      client,
+      taskQueue: stack.taskQueue,
+      namespace: stack.namespace,
+      logger: createLogger({ level: 'silent' }),
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    after(() => server.close());
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const one = await fetch(`${base}/v1/connections/${encodeURIComponent(connectionId)}`);
+    const oneBody = (await one.json()) as any;
+    assert.equal(one.status, 500, JSON.stringify(oneBody));
+    assert.equal(oneBody.error.code, 'payload_undecodable');
+    assert.match(oneBody.error.message, /key id "old", which PAYLOAD_ENCRYPTION_KEYS does not hold/);
+
+    // Visibility lags the start by a moment; the item comes from the search attributes.
+    const item = await pollUntil(
+      async () => {
+        const res = await fetch(
+          `${base}/v1/connections?externalUserId=${encodeURIComponent(externalUserId)}`,
+        );
+        assert.equal(res.status, 200);
+        return ((await res.json()) as any).connections[0] as ConnectionStatus | undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 200, what: 'the saga in the list' },
+    );
+    assert.equal(item.connectionId, connectionId);
+    assert.equal(item.externalUserId, externalUserId);
   });
 });
 
