@@ -746,6 +746,20 @@ describe('connectIntegration signals', () => {
       const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
       assert.match(metadata.currentDetails ?? '', /unknown slots.*`nope`/);
       assert.match(metadata.currentDetails ?? '', /Pending slots.*`gmail`/);
+      // A flood of unknown slots: each name once, at most ten, then a count.
+      for (let i = 0; i < 12; i++) {
+        await handle.signal(authCompletedSignal, { externalAuthId: `x${i}`, authId: `a${i}` });
+        await handle.signal(authCompletedSignal, { externalAuthId: 'nope', authId: `b${i}` });
+      }
+      const flooded = await pollUntil(
+        async () => {
+          const m = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+          return /and 3 more/.test(m.currentDetails ?? '') ? m.currentDetails : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: 'the unknown slots summed up' },
+      );
+      assert.equal(flooded?.match(/`nope`/g)?.length, 1);
+      assert.match(flooded ?? '', /`nope`, `x0`, .*`x8` and 3 more/);
 
       // Re-completed before attach: the later authId wins.
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e4' });

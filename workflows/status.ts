@@ -22,6 +22,8 @@ import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
 import type { AuthSlots } from './slots.js';
 
 /** Steps in which the status object carries no dialog URLs: the instance is being removed, or is gone. */
+/** How many distinct unknown slot names the details list before "and N more". */
+const UNKNOWN_SLOTS_SHOWN = 10;
 const URLS_DEAD_STEPS: readonly ConnectStep[] = ['compensating', 'failed', 'timed_out', 'cancelled'];
 
 /** What the view shows besides the step and the slots. */
@@ -139,10 +141,13 @@ export class SagaStatus {
     }
     if (error) lines.push(`**Error:** \`${error.type}\`: ${error.message}`);
     if (compensation) lines.push(`**Compensation:** ${compensation}`);
-    const unknown = this.slots.unknownSlotReports;
+    const unknown = [...new Set(this.slots.unknownSlotReports.map((r) => r.externalAuthId))];
     if (unknown.length > 0) {
+      // Relayed slot names are untrusted: a flood of them must not grow the UI's details without end.
+      const shown = unknown.slice(0, UNKNOWN_SLOTS_SHOWN).map((id) => `\`${id.replaceAll('`', "'")}\``);
+      const more = unknown.length - shown.length;
       lines.push(
-        `**Ignored signals for unknown slots:** ${unknown.map((r) => `\`${r.externalAuthId}\``).join(', ')}`,
+        `**Ignored signals for unknown slots:** ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`,
       );
     }
     return lines.join('  \n');
