@@ -19,6 +19,7 @@ import {
   type AuthCompletedPayload,
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
+import { TERMINAL_STEPS } from '../common/status-view.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
 import { describeConnection, isRunning, memoOf, stepOf } from './saga-reads.js';
 import { signalOnce, signalRequestId } from './signal-once.js';
@@ -32,15 +33,21 @@ export { startConnection, type StartOutcome } from './saga-start.js';
  */
 export async function cancelConnection(client: Client, connectionId: string): Promise<{ runId: string }> {
   const desc = await describeConnection(client, connectionId);
-  if (!isRunning(desc)) throw connectionClosed(connectionId, desc.status.name.toLowerCase());
+  if (!isRunning(desc)) throw connectionClosed(connectionId, closedAs(desc));
   if (stepOf(desc) === 'completed') throw connectionClosed(connectionId, 'completed');
   try {
     await rpc(client, () => client.workflow.getHandle(connectionId, desc.runId).cancel());
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw connectionClosed(connectionId, 'closed');
+    if (err instanceof WorkflowNotFoundError) throw connectionClosed(connectionId);
     throw err;
   }
   return { runId: desc.runId };
+}
+
+/** How a closed run ended, in the words GET uses: its last step when terminal, else Temporal's status. */
+function closedAs(desc: WorkflowExecutionDescription): string {
+  const step = stepOf(desc);
+  return step !== undefined && TERMINAL_STEPS.includes(step) ? step : desc.status.name.toLowerCase();
 }
 
 const REISSUE_REJECTIONS: Record<string, { status: number; code: string }> = {
@@ -56,7 +63,7 @@ export async function reissueAuthUrl(
   externalAuthId: string,
 ): Promise<ReissueAuthUrlResult> {
   const desc = await describeConnection(client, connectionId);
-  if (!isRunning(desc)) throw connectionClosed(connectionId, desc.status.name.toLowerCase());
+  if (!isRunning(desc)) throw connectionClosed(connectionId, closedAs(desc));
   const memo = memoOf(desc);
   if (memo && !memo.authSlots.includes(externalAuthId)) {
     throw new ApiError(422, 'unknown_slot', `Connection has no auth slot ${JSON.stringify(externalAuthId)}`);
@@ -73,7 +80,7 @@ export async function reissueAuthUrl(
       if (rejection) throw new ApiError(rejection.status, rejection.code, failure.message);
       throw new ApiError(502, 'reissue_failed', `The saga could not issue a new URL: ${failure.message}`);
     }
-    if (err instanceof WorkflowNotFoundError) throw connectionClosed(connectionId, 'closed');
+    if (err instanceof WorkflowNotFoundError) throw connectionClosed(connectionId);
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err)) {
       throw new ApiError(503, 'saga_unresponsive', 'The saga did not answer in time; is a worker running?');
     }
@@ -98,7 +105,7 @@ export async function signalAuthCompleted(
   try {
     await rpc(client, () => signalOnce(client, execution, authCompletedSignal, [payload], requestId));
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw connectionClosed(desc.workflowId, 'closed');
+    if (err instanceof WorkflowNotFoundError) throw connectionClosed(desc.workflowId);
     // The server's cap on signals per run (a relay sending thousands of distinct deliveries).
     if (isGrpcServiceError(err) && err.code === INVALID_ARGUMENT && /signal/i.test(err.details)) {
       throw new ApiError(

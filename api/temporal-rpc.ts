@@ -114,8 +114,13 @@ export async function rpc<T>(client: Client, fn: () => Promise<T>, ms = RPC_TIME
 
 export const connectionNotFound = (connectionId: string) =>
   new ApiError(404, 'not_found', `No connection ${JSON.stringify(connectionId)}`);
-export const connectionClosed = (connectionId: string, status: string) =>
-  new ApiError(409, 'connection_closed', `Connection ${JSON.stringify(connectionId)} is closed (${status})`);
+/** 409: the run has closed; `how` (its last step, or Temporal's status) when known. */
+export const connectionClosed = (connectionId: string, how?: string) =>
+  new ApiError(
+    409,
+    'connection_closed',
+    `Connection ${JSON.stringify(connectionId)} is closed${how === undefined ? '' : ` (${how})`}`,
+  );
 
 /** The first ApplicationFailure (or other Temporal failure) along a cause chain, as `{ type, message }`. */
 export function failureOf(err: unknown): { type: string; message: string } {

@@ -507,6 +507,10 @@ describe('GET /v1/connections/{id}', () => {
     assert.equal(status.error?.type, 'AuthTimeout');
     const desc = await stack.client.workflow.getHandle(res.body.connectionId).describe();
     assert.equal(desc.status.name, 'FAILED');
+    // DELETE says how it ended in GET's words, not Temporal's FAILED.
+    const del = await call('DELETE', `/v1/connections/${enc(res.body.connectionId)}`);
+    assertError(del, 409, 'connection_closed');
+    assert.match(del.body.error.message, /is closed \(timed_out\)$/);
   });
 });
 
