@@ -145,6 +145,14 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
     throw new ApiError(409, 'connection_closed', `Connection ${JSON.stringify(connectionId)} is closed`);
   }
   const step = stepFrom(desc, memo);
+  // Compensating: the saga is ending (cancelled or failed), whether or not it ever attached.
+  if (step === 'compensating') {
+    throw new ApiError(
+      409,
+      'connection_closed',
+      `Connection ${JSON.stringify(connectionId)} is ending (compensating) and no longer accepts auths`,
+    );
+  }
   if (step && PAST_ATTACH_STEPS.includes(step)) {
     throw new ApiError(409, 'past_attach', noLongerAccepts(connectionId, step, differs));
   }

@@ -19,7 +19,13 @@ import express from 'express';
 import { pino } from 'pino';
 import { ApiError, errorHandler } from '../api/errors.js';
 import { signalAuthCompleted, startConnection } from '../api/saga-commands.js';
-import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
+import {
+  connectionIdFor,
+  WORKFLOW_TYPE,
+  type ConnectInput,
+  type ConnectionStatus,
+} from '../common/messages.js';
+import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { signWebhook, startStack, type Stack } from './helpers/stack.js';
@@ -441,6 +447,29 @@ describe('workers down', () => {
       assert.equal(signals[0]!.workflowExecutionSignaledEventAttributes!.signalName, 'authCompleted');
     } finally {
       await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
+    }
+  });
+
+  test('409 connection_closed while the saga compensates, before it ever attached', async () => {
+    const input: ConnectInput = {
+      externalUserId: uniqueId('user'),
+      userName: 'Ending',
+      solutionId: 'sol-2',
+      authSlots: ['salesforce', 'slack'],
+    };
+    const connectionId = connectionIdFor(input.externalUserId, input.solutionId);
+    const handle = await stack.client.workflow.start(WORKFLOW_TYPE, {
+      workflowId: connectionId,
+      taskQueue: uniqueId('no-worker-tq'),
+      args: [input],
+      memo: { [MEMO_KEY]: { ...initialMemo(input), step: 'compensating' } },
+    });
+    try {
+      const res = await send(stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'a-1' }));
+      assertError(res, 409, 'connection_closed');
+      assert.match(res.body.error.message, /compensating/);
+    } finally {
+      await handle.terminate('test cleanup');
     }
   });
 
