@@ -41,7 +41,8 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const metrics = createApiMetrics();
-  app.use(trackRouteTemplate());
+  const openApi = buildOpenApi({ codec: deps.codecServer !== undefined });
+  app.use(trackRouteTemplate(Object.keys(openApi.paths as Record<string, unknown>)));
   if (deps.traceRequests) app.use(deps.traceRequests);
   app.use(metrics.observeRequests);
   app.use(requestLogger(logger));
@@ -66,7 +67,6 @@ export function createApp(deps: AppDeps): Express {
     }
   });
 
-  const openApi = buildOpenApi({ codec: deps.codecServer !== undefined });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });

@@ -13,12 +13,12 @@ interface KnownPath {
 }
 
 /** `/v1/connections/{id}` → a regular expression matching one path segment per template part. */
-function patternOf(template: string): RegExp {
+export function patternOf(template: string, flags = ''): RegExp {
   const escaped = template
     .split(/\{[^}]+\}/)
     .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('[^/]+');
-  return new RegExp(`^${escaped}/?$`);
+  return new RegExp(`^${escaped}/?$`, flags);
 }
 
 /** The methods each documented path answers; a GET path also answers HEAD. */

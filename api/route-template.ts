@@ -5,16 +5,32 @@
  * template is taken at that moment, through an accessor on `req.route`.
  */
 import type { Request, RequestHandler } from 'express';
+import { patternOf } from './method-not-allowed.js';
 
-/** The label for requests no route answered: unknown paths, and ones refused before routing. */
+/** The label for requests to paths the API does not serve. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
 const TEMPLATE = Symbol('routeTemplate');
-type Tracked = Request & { [TEMPLATE]?: string };
+const DOCUMENTED = Symbol('documentedPaths');
+interface DocumentedPath {
+  pattern: RegExp;
+  template: string;
+}
+type Tracked = Request & { [TEMPLATE]?: string; [DOCUMENTED]?: DocumentedPath[] };
 
-/** Middleware (mount first) that remembers the matched route's full template on the request. */
-export function trackRouteTemplate(): RequestHandler {
+/**
+ * Middleware (mount first) that remembers the matched route's full template on the request.
+ * `documented` (OpenAPI templates, `/v1/connections/{id}`) labels requests refused before any route
+ * matched (401, 413, bad JSON, 405) by the path they were for, so those failures show per route.
+ */
+export function trackRouteTemplate(documented: readonly string[] = []): RequestHandler {
+  const paths = documented.map((template) => ({
+    // Routing ignores case, as above.
+    pattern: patternOf(template, 'i'),
+    template: template.replace(/\{([^}]+)\}/g, ':$1'),
+  }));
   return (req, _res, next) => {
+    (req as Tracked)[DOCUMENTED] = paths;
     let route: unknown = req.route;
     Object.defineProperty(req, 'route', {
       configurable: true,
@@ -33,7 +49,11 @@ export function trackRouteTemplate(): RequestHandler {
   };
 }
 
-/** The template of the route that answered `req`, or UNMATCHED_ROUTE. */
+/** The template of the route that answered `req`, else of the documented path it was for, else UNMATCHED_ROUTE. */
 export function routeTemplate(req: Request): string {
-  return (req as Tracked)[TEMPLATE] ?? UNMATCHED_ROUTE;
+  const tracked = req as Tracked;
+  if (tracked[TEMPLATE] !== undefined) return tracked[TEMPLATE];
+  // originalUrl: inside a router that answered, req.url is still cut down to the router's part.
+  const path = (req.originalUrl ?? req.url).split('?')[0] ?? '';
+  return tracked[DOCUMENTED]?.find((p) => p.pattern.test(path))?.template ?? UNMATCHED_ROUTE;
 }

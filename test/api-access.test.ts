@@ -360,6 +360,31 @@ describe('route templates', () => {
   });
 });
 
+test('requests refused before routing count under the route they were for', async () => {
+  const { url } = await apiWithoutTemporal();
+  const headers = { 'content-type': 'application/json' };
+  const refused = [
+    fetch(`${url}/v1/connections`, { method: 'POST', headers, body: '{}' }), // 401: no token
+    fetch(`${url}/v1/connections/a%3Ab/auth-urls/slack`, { method: 'POST', headers }), // 401
+    fetch(`${url}/v1/connections`, { method: 'PUT', headers: { authorization: 'Bearer t' } }), // 405
+    fetch(`${url}/nowhere`), // 404: unknown path
+  ];
+  assert.deepEqual(
+    (await Promise.all(refused)).map((r) => r.status),
+    [401, 401, 405, 404],
+  );
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const count = (labels: string) =>
+    metrics.match(new RegExp(`^connect_saga_http_requests_total\\{${labels}\\} (\\d+)$`, 'm'))?.[1];
+  assert.equal(count('method="POST",route="/v1/connections",status="401"'), '1');
+  assert.equal(
+    count('method="POST",route="/v1/connections/:id/auth-urls/:externalAuthId",status="401"'),
+    '1',
+  );
+  assert.equal(count('method="PUT",route="/v1/connections",status="405"'), '1');
+  assert.equal(count('method="GET",route="unmatched",status="404"'), '1');
+});
+
 describe('bodies where none belongs', () => {
   test('GET and DELETE ignore a body: junk there cannot turn a 404 into a 400', async () => {
     const gone = new WorkflowNotFoundError('not found', 'connect:a:b', undefined);
