@@ -10,7 +10,7 @@ import { connectionsRouter } from './connections.js';
 import { errorHandler, isTemporalUnavailable, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
 import { createApiMetrics } from './metrics.js';
-import { methodNotAllowed } from './method-not-allowed.js';
+import { answerOptions, methodNotAllowed } from './method-not-allowed.js';
 import { buildOpenApi } from './openapi.js';
 import { trackRouteTemplate } from './route-template.js';
 import { noteReachable, within } from './temporal-rpc.js';
@@ -71,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApi);
   });
 
+  app.use(answerOptions(openApi.paths as Record<string, unknown>, CODEC_PATH));
   // The webhook parses its own raw body, so it is mounted before any JSON parser.
   app.post(WEBHOOK_PATH, metrics.observeWebhook);
   const instanceRoutes = new InstanceRoutes();

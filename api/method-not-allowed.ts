@@ -48,3 +48,22 @@ export function methodNotAllowed(paths: Record<string, unknown>): RequestHandler
     });
   };
 }
+
+/**
+ * OPTIONS on a known path: 204 with `Allow`, no body. Mounted before the routers, whose automatic
+ * answer would be a plain-text body (every body this API sends is JSON). `except` keeps paths with
+ * their own OPTIONS handling (the codec server's CORS preflight).
+ */
+export function answerOptions(paths: Record<string, unknown>, except: string): RequestHandler {
+  const known = knownPaths(paths);
+  return (req, res, next) => {
+    const path =
+      req.method === 'OPTIONS' && !req.path.startsWith(except) && known.find((p) => p.pattern.test(req.path));
+    if (!path) {
+      next();
+      return;
+    }
+    res.setHeader('Allow', [...path.allow, 'OPTIONS'].join(', '));
+    res.status(204).end();
+  };
+}

@@ -385,6 +385,23 @@ test('requests refused before routing count under the route they were for', asyn
   assert.equal(count('method="GET",route="unmatched",status="404"'), '1');
 });
 
+test('OPTIONS answers 204 with Allow on known paths, and a JSON 404 elsewhere', async () => {
+  const { url } = await apiWithoutTemporal();
+  for (const [path, allow] of [
+    ['/v1/connections', 'GET, HEAD, POST, OPTIONS'],
+    ['/v1/connections/a%3Ab', 'GET, HEAD, DELETE, OPTIONS'],
+    ['/healthz', 'GET, HEAD, OPTIONS'],
+  ] as const) {
+    const res = await fetch(`${url}${path}`, { method: 'OPTIONS' });
+    assert.equal(res.status, 204, path);
+    assert.equal(await res.text(), '', path);
+    assert.deepEqual(res.headers.get('allow')?.split(', ').sort(), allow.split(', ').sort(), path);
+  }
+  const unknown = await fetch(`${url}/nowhere`, { method: 'OPTIONS' });
+  assert.equal(unknown.status, 404);
+  assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'not_found');
+});
+
 describe('bodies where none belongs', () => {
   test('GET and DELETE ignore a body: junk there cannot turn a 404 into a 400', async () => {
     const gone = new WorkflowNotFoundError('not found', 'connect:a:b', undefined);
