@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
@@ -13,6 +14,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import express from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
 import { isLoopback, tokensEqual } from '../api/auth.js';
+import { answerClientErrorsAsJson } from '../api/client-errors.js';
 import { loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
 import { routeTemplate, trackRouteTemplate } from '../api/route-template.js';
@@ -540,5 +542,30 @@ describe('waits on the saga', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(warnings, []);
     assert.equal(new Set(signals).size, 25, 'each wait has a signal of its own, dropped with it');
+  });
+});
+
+describe("requests node's parser refuses", () => {
+  test('431 and 400 come in the error shape, not as a bare status line', async () => {
+    const app = express();
+    const server = app.listen(0, '127.0.0.1');
+    answerClientErrorsAsJson(server);
+    await once(server, 'listening');
+    after(() => server.close());
+    const { port } = server.address() as AddressInfo;
+    const raw = async (head: string) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.end(head);
+      let text = '';
+      for await (const chunk of socket) text += String(chunk);
+      const [status, body] = [Number(text.split(' ')[1]), text.slice(text.indexOf('\r\n\r\n') + 4)];
+      return { status, body: JSON.parse(body) as { error: { code: string; message: string } } };
+    };
+    const big = await raw(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.equal(big.status, 431);
+    assert.equal(big.body.error.code, 'headers_too_large');
+    const bad = await raw('GET / HTTP/1.1\r\nHost: x\r\nwebhook-id: a\u0001b\r\n\r\n');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'bad_request');
   });
 });

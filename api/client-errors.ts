@@ -1,0 +1,43 @@
+/**
+ * Requests node's HTTP parser refuses before express sees them (headers over the size limit, a
+ * header with a control character, a request that is not HTTP) answered in the API's error shape,
+ * where node's own answer is a status line with an empty body.
+ */
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+interface ParserError extends Error {
+  code?: string;
+}
+
+function answerFor(err: ParserError): [number, string, string] {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'headers_too_large', 'The request headers are larger than the server accepts'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'request_timeout', 'The request did not arrive in time'];
+    default:
+      return [400, 'bad_request', 'The request is not valid HTTP (a malformed request line or header)'];
+  }
+}
+
+/** Makes `server` answer its parser's refusals with `{ error: { code, message } }` and close. */
+export function answerClientErrorsAsJson(server: Server): void {
+  server.on('clientError', (err: ParserError, socket: Socket) => {
+    // As node's default: nothing to say on a reset connection, or once a response has begun.
+    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] = answerFor(err);
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  });
+}
