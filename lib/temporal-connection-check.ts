@@ -4,6 +4,7 @@
  */
 import { ConfigError, type ConfigProblem } from './config.js';
 import type { TemporalConnectionConfig } from './temporal-connection.js';
+import { rustlsCertificateProblem } from './temporal-rustls-errors.js';
 import { probeTransport } from './temporal-transport-probe.js';
 
 /** Temporal did not answer; nothing says a setting is wrong. */
@@ -66,7 +67,10 @@ function credentialProblem(config: TemporalConnectionConfig, code: number): Conf
   return { variable, problem: `was refused by ${address} (UNAUTHENTICATED)` };
 }
 
-/** Why connecting failed; probes the transport itself when the gRPC error does not tell. */
+/**
+ * Why connecting failed; probes the transport itself when the gRPC error does not tell. A certificate
+ * the worker's TLS refused is a setting problem even where the probe's TLS accepts it.
+ */
 export async function explainConnectFailure(
   error: unknown,
   config: TemporalConnectionConfig,
@@ -83,8 +87,12 @@ export async function explainConnectFailure(
       },
     ]);
   }
+  const refused = rustlsCertificateProblem(error, config);
+  if (refused?.local) return new ConfigError([refused.problem]);
   const probe = await probeTransport(config);
   if (probe.kind === 'setting') return new ConfigError([probe.problem]);
+  // Node's TLS may accept what the worker's refused (an X.509 v1 certificate): rustls' word stands.
+  if (refused) return new ConfigError([refused.problem]);
   return new TemporalUnreachableError(
     config.address,
     probe.kind === 'unreachable' ? probe.reason : reasonOf(error),

@@ -1,6 +1,6 @@
 /**
  * Reads and checks the TLS material of a Temporal connection before any connection is tried: each
- * file readable, each value PEM of the right kind, the client key matching its certificate.
+ * file readable, each value PEM of the right kind, the client certificate X.509 v3 and matching its key.
  * Problems describe the material without ever quoting it.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
@@ -60,15 +60,58 @@ export function readPem(source: PemSource, kind: PemKind): Read {
   if (!text.includes('-----BEGIN CERTIFICATE-----')) {
     return { ok: false, problem: `is not a PEM ${kind}${where(source)}` };
   }
+  let certificate: X509Certificate;
   try {
-    const certificate = new X509Certificate(read.bytes);
-    if (kind === 'certificate' && Date.parse(certificate.validTo) < Date.now()) {
-      return { ok: false, problem: `certificate expired on ${certificate.validTo}${where(source)}` };
-    }
+    certificate = new X509Certificate(read.bytes);
   } catch {
     return { ok: false, problem: `is not a readable PEM ${kind}${where(source)}` };
   }
+  if (kind === 'certificate' && Date.parse(certificate.validTo) < Date.now()) {
+    return { ok: false, problem: `certificate expired on ${certificate.validTo}${where(source)}` };
+  }
+  const version = x509Version(certificate.raw);
+  // The worker's TLS (rustls, in the SDK's core) refuses a client certificate that is not v3 when it
+  // loads it, while the API's (Node) sends it: caught here, both processes stop alike. A v1 CA is
+  // fine for both (rustls takes it as a trust anchor), so only the client certificate is checked.
+  if (kind === 'certificate' && version !== undefined && version !== 3) {
+    return {
+      ok: false,
+      problem: `is an X.509 v${version} certificate${where(source)}; the worker's TLS accepts only X.509 v3 certificates: issue it again with extensions (openssl x509 -req … -extfile, e.g. extendedKeyUsage=clientAuth)`,
+    };
+  }
   return read;
+}
+
+/** Tag and content bounds of the DER element at `at`; undefined when it runs past `der`. */
+function derElement(der: Buffer, at: number): { tag: number; start: number; end: number } | undefined {
+  if (at + 2 > der.length) return undefined;
+  const tag = der[at]!;
+  let length = der[at + 1]!;
+  let start = at + 2;
+  if (length & 0x80) {
+    const octets = length & 0x7f;
+    if (octets === 0 || octets > 4 || start + octets > der.length) return undefined;
+    length = 0;
+    for (let i = 0; i < octets; i++) length = length * 256 + der[start + i]!;
+    start += octets;
+  }
+  return start + length <= der.length ? { tag, start, end: start + length } : undefined;
+}
+
+/**
+ * The X.509 version (1, 2 or 3) of a DER certificate: the TBSCertificate's explicit [0] version
+ * field, absent for v1 (its default). Undefined when the DER is not shaped like a certificate.
+ */
+export function x509Version(der: Buffer): number | undefined {
+  const certificate = derElement(der, 0);
+  const tbs = certificate && derElement(der, certificate.start);
+  const first = tbs && derElement(der, tbs.start);
+  if (!first) return undefined;
+  if (first.tag === 0x02) return 1; // the serial number: no version field
+  if (first.tag !== 0xa0) return undefined;
+  const version = derElement(der, first.start);
+  if (!version || version.tag !== 0x02 || version.end - version.start !== 1) return undefined;
+  return der[version.start]! + 1;
 }
 
 /** True when `key` is the private key of the (first) certificate in `cert`. */

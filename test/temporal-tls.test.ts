@@ -7,15 +7,20 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { ConnectionStatus } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
 import { freePort } from '../dev/dev-server.js';
 import { loadTemporalConnection, warnIgnoredKeys } from '../lib/temporal-connection.js';
+import { explainConnectFailure } from '../lib/temporal-connection-check.js';
+import { x509Version } from '../lib/temporal-tls-files.js';
+import { deadAddress } from './helpers/dead-address.js';
 import { diagnoseOutages } from '../api/temporal-diagnosis.js';
 import { noteReachable } from '../api/temporal-rpc.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
@@ -34,6 +39,16 @@ const server = { cert: pem(pki.serverCert), key: pem(pki.serverKey), ca: pem(pki
 const mtlsFront = await startTlsFront({ upstream: devAddress, mode: 'mtls', ...server });
 const keyFront = await startTlsFront({ upstream: devAddress, mode: 'api-key', apiKey: API_KEY, ...server });
 after(() => Promise.all([mtlsFront.close(), keyFront.close()]));
+/** An X.509 v1 server certificate: Node's TLS takes it (CN=localhost), the worker's refuses it. */
+const v1Front = await startTlsFront({
+  upstream: devAddress,
+  mode: 'api-key',
+  apiKey: API_KEY,
+  cert: pem(pki.serverCertV1),
+  key: pem(pki.serverKeyV1),
+  ca: server.ca,
+});
+after(() => v1Front.close());
 
 /** The base64 body of a PEM file: what would show if a key were ever printed. */
 function pemBody(path: string): string[] {
@@ -216,6 +231,13 @@ describe('a wrong setting stops the worker and the API at start', () => {
       },
       'TEMPORAL_TLS_CLIENT_CERT_PATH',
       /refused/,
+    ));
+
+  test('an X.509 v1 client certificate, which the worker’s TLS refuses and the API’s would send', () =>
+    bothRefuse(
+      { ...MTLS_ENV, TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCertV1 },
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      /is an X\.509 v1 certificate .*accepts only X\.509 v3/,
     ));
 
   test('a server name the certificate does not hold', () =>
@@ -417,5 +439,108 @@ describe('loadTemporalConnection', () => {
       }).map((p) => p.variable),
       ['TEMPORAL_TLS_CLIENT_KEY_DATA'],
     );
+  });
+});
+
+describe('the worker’s TLS (rustls) refusing a certificate', () => {
+  /** What explainConnectFailure makes of the worker's own connection failing with `config`. */
+  async function workerVerdict(config: ReturnType<typeof loadTemporalConnection>) {
+    const failure = await NativeConnection.connect(config.connectionOptions).then(
+      async (connection) => {
+        await connection.close();
+        assert.fail('the worker connected');
+      },
+      (error: unknown) => error,
+    );
+    return explainConnectFailure(failure, config);
+  }
+
+  test('x509Version reads the version of a certificate’s DER', () => {
+    const der = (path: string) => new X509Certificate(readFileSync(path)).raw;
+    assert.equal(x509Version(der(pki.clientCert)), 3);
+    assert.equal(x509Version(der(pki.clientCertV1)), 1);
+    assert.equal(x509Version(der(pki.caCert)), 3);
+    assert.equal(x509Version(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x00])), undefined);
+  });
+
+  test('an X.509 v1 client certificate from a profile key is named by that key', () => {
+    const file = join(pki.dir, 'v1.toml');
+    writeFileSync(
+      file,
+      [
+        '[profile.mtls]',
+        `address = "${mtlsFront.address}"`,
+        '[profile.mtls.tls]',
+        `client_cert_path = "${pki.clientCertV1}"`,
+        `client_key_path = "${pki.clientKey}"`,
+        '',
+      ].join('\n'),
+    );
+    assert.throws(
+      () => loadTemporalConnection({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'mtls' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.length === 1 &&
+        error.problems[0]!.variable === `tls.client_cert_path of profile "mtls" in ${file}` &&
+        /X\.509 v1 .*v3/.test(error.problems[0]!.problem),
+    );
+  });
+
+  test('its refusal of a v1 client certificate (past the start-up check) stops at once, named', async () => {
+    const config = loadTemporalConnection(MTLS_ENV);
+    const crt = readFileSync(pki.clientCertV1);
+    const tls = {
+      ...(config.connectionOptions.tls as object),
+      clientCertPair: { crt, key: pem(pki.clientKey) },
+    };
+    const verdict = await workerVerdict({
+      ...config,
+      connectionOptions: { ...config.connectionOptions, tls },
+    });
+    assert.ok(verdict instanceof ConfigError, String(verdict));
+    assert.equal(verdict.problems[0]?.variable, 'TEMPORAL_TLS_CLIENT_CERT_PATH');
+    assert.match(verdict.message, /not an X\.509 v3 certificate.*UnsupportedCertVersion/);
+  });
+
+  test('a v1 server certificate Node accepts but the worker refuses is a setting, not an outage', async () => {
+    const config = loadTemporalConnection({
+      TEMPORAL_ADDRESS: v1Front.address,
+      TEMPORAL_API_KEY: API_KEY,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+      TEMPORAL_TLS_SERVER_NAME: 'localhost',
+    });
+    const verdict = await workerVerdict(config);
+    assert.ok(verdict instanceof ConfigError, String(verdict));
+    assert.equal(verdict.problems[0]?.variable, 'TEMPORAL_ADDRESS');
+    assert.match(verdict.message, /presents a certificate that is not X\.509 v3/);
+    assertNoSecret(verdict.message);
+  });
+
+  test('each rustls certificate refusal names its setting, whatever the probe finds', async () => {
+    const config = loadTemporalConnection({
+      TEMPORAL_ADDRESS: await deadAddress(),
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.test',
+    });
+    const inHandshake = (refusal: string) =>
+      new Error(
+        `tonic::transport::Error(Transport, ConnectError(Custom { kind: InvalidData, error: InvalidCertificate(${refusal}) }))`,
+      );
+    for (const [refusal, variable, why] of [
+      ['UnknownIssuer', 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', /does not verify the certificate/],
+      [
+        'NotValidForNameContext { expected: DnsName("temporal.test"), presented: [] }',
+        'TEMPORAL_TLS_SERVER_NAME',
+        /not valid for "temporal\.test"/,
+      ],
+      ['ExpiredContext { time: UnixTime(1), not_after: UnixTime(0) }', 'TEMPORAL_ADDRESS', /has expired/],
+      ['BadEncoding', 'TEMPORAL_ADDRESS', /refuses \(BadEncoding\)/],
+      ['Other(OtherError(UnsupportedCertVersion))', 'TEMPORAL_ADDRESS', /not X\.509 v3/],
+    ] as const) {
+      const verdict = await explainConnectFailure(inHandshake(refusal), config);
+      assert.ok(verdict instanceof ConfigError, `${refusal}: ${String(verdict)}`);
+      assert.equal(verdict.problems[0]?.variable, variable, refusal);
+      assert.match(verdict.problems[0]?.problem ?? '', why, refusal);
+    }
   });
 });

@@ -33,6 +33,11 @@ export interface TestPki {
   otherClientKey: string;
   /** A key that belongs to no certificate here. */
   strayKey: string;
+  /** `clientKey`'s certificate again, as X.509 v1 (signed without extensions), which rustls refuses. */
+  clientCertV1: string;
+  /** An X.509 v1 server certificate (CN=localhost, no SAN) with its key, signed by the test CA. */
+  serverCertV1: string;
+  serverKeyV1: string;
   remove(): void;
 }
 
@@ -63,6 +68,15 @@ function makeLeaf(dir: string, name: string, ca: string, extensions: string): vo
   ]);
 }
 
+/** Signs `csr` again without extensions: `openssl x509 -req` then writes an X.509 v1 certificate. */
+function signV1(dir: string, csr: string, ca: string, out: string): void {
+  // prettier-ignore
+  openssl(dir, [
+    'x509', '-req', '-in', `${csr}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`,
+    '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '2', '-out', `${out}.pem`,
+  ]);
+}
+
 /** A test CA with a server certificate (localhost, 127.0.0.1) and client certificates, in a temp dir. */
 export function createTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'connect-saga-pki-'));
@@ -87,6 +101,9 @@ export function createTestPki(): TestPki {
     '-out',
     'stray.key',
   ]);
+  signV1(dir, 'client', 'ca', 'client-v1');
+  openssl(dir, ['req', ...EC, '-keyout', 'server-v1.key', '-out', 'server-v1.csr', '-subj', '/CN=localhost']);
+  signV1(dir, 'server-v1', 'ca', 'server-v1');
   const at = (file: string) => join(dir, file);
   return {
     dir,
@@ -99,6 +116,9 @@ export function createTestPki(): TestPki {
     otherClientCert: at('other-client.pem'),
     otherClientKey: at('other-client.key'),
     strayKey: at('stray.key'),
+    clientCertV1: at('client-v1.pem'),
+    serverCertV1: at('server-v1.pem'),
+    serverKeyV1: at('server-v1.key'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
