@@ -1,12 +1,19 @@
 /**
  * Traces (OTEL_EXPORTER_OTLP_ENDPOINT set): one trace from the API's POST through the workflow start
  * and the workflow to every activity and each Tray request, received by a local OTLP/HTTP (JSON)
- * collector. Without the variable the worker and the API load no OpenTelemetry code.
+ * collector; the workflow's spans name the run and carry nothing of what the saga keeps. Without the
+ * variable the worker and the API load no OpenTelemetry code.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { after, test } from 'node:test';
+import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import type { InjectedSink } from '@temporalio/worker';
+import type { WorkflowInfo } from '@temporalio/workflow';
+import type { ConnectionStatus } from '../common/messages.js';
+import { WORKFLOW_SPAN_INFO, withRunIdsOnly } from '../worker/telemetry.js';
 import { startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -18,6 +25,7 @@ interface Span {
   parentSpanId?: string;
   name: string;
   service: string;
+  attributes?: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
 }
 
 interface ExportRequest {
@@ -55,13 +63,86 @@ async function startCollector(): Promise<{ url: string; spans: Span[] }> {
   return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, spans };
 }
 
+/** Workflow info the SDK's exporter would copy into every workflow span. */
+const LEAKS = [
+  'memo',
+  'searchAttributes',
+  'typedSearchAttributes',
+  'lastResult',
+  'lastFailure',
+  'unsafe',
+  'currentBuildId',
+  'retryPolicy',
+];
+/** Attributes the workflow interceptors set on their own spans. */
+const INTERCEPTOR_KEYS = ['temporalUpdateId', 'temporalActivityId', 'temporalWorkflowId', 'run_id'];
+
+/** No span carries the workflow info beyond the run's ids; the workflow's spans carry those ids. */
+function assertRunIdsOnly(spans: Span[], workflowId: string): void {
+  for (const span of spans) {
+    const keys = (span.attributes ?? []).map((a) => a.key);
+    const leaked = keys.filter((k) => LEAKS.some((leak) => k === leak || k.startsWith(`${leak}.`)));
+    assert.deepEqual(leaked, [], `${span.name} carries ${leaked.join(', ')}`);
+  }
+  const workflowSpans = spans.filter((s) =>
+    /^(RunWorkflow|StartActivity|HandleUpdate|HandleSignal):/.test(s.name),
+  );
+  assert.ok(workflowSpans.length > 0, 'spans exported from the workflow');
+  for (const span of workflowSpans) {
+    const attributes = new Map((span.attributes ?? []).map((a) => [a.key, a.value]));
+    const extra = [...attributes.keys()].filter(
+      (k) => !(WORKFLOW_SPAN_INFO as readonly string[]).includes(k) && !INTERCEPTOR_KEYS.includes(k),
+    );
+    assert.deepEqual(extra, [], `${span.name} carries only the run's ids`);
+    assert.equal(attributes.get('workflowId')?.stringValue, workflowId, `${span.name} names its workflow`);
+    assert.ok(attributes.get('runId')?.stringValue, `${span.name} names its run`);
+  }
+}
+
+test('the workflow span exporter gets the run’s ids and nothing else of the workflow info', () => {
+  const got: unknown[] = [];
+  const sink: InjectedSink<OpenTelemetryWorkflowExporter> = {
+    export: { fn: (info) => void got.push(info), callDuringReplay: false },
+  };
+  const wrapped = withRunIdsOnly(sink);
+  const info = {
+    workflowId: 'connect:u:s',
+    runId: 'r1',
+    workflowType: 'connectIntegration',
+    taskQueue: 'tq',
+    namespace: 'default',
+    attempt: 1,
+    memo: { userId: 'tray-user' },
+    searchAttributes: { TrayExternalUserId: ['u'] },
+    lastResult: 'secret',
+    lastFailure: new Error('secret'),
+  } as unknown as WorkflowInfo;
+  void wrapped.export.fn(info, []);
+  assert.equal(wrapped.export.callDuringReplay, false);
+  assert.deepEqual(got, [
+    {
+      namespace: 'default',
+      taskQueue: 'tq',
+      workflowType: 'connectIntegration',
+      workflowId: 'connect:u:s',
+      runId: 'r1',
+      attempt: 1,
+    },
+  ]);
+});
+
 test('one trace from POST /v1/connections to every activity and Tray request', async () => {
   const temporal = await devServer();
   const emu = await startEmulator();
   after(() => emu.close());
   const collector = await startCollector();
   const taskQueue = uniqueId('traces');
-  const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: '200' };
+  const otel = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+    OTEL_BSP_SCHEDULE_DELAY: '200',
+    // What is encrypted in history must not reach the collector in plain text either.
+    PAYLOAD_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+  };
   const worker = await startWorkerProcess({ ...workerEnv(temporal, taskQueue, emu), ...otel });
   assert.match(worker.output(), /"tracing":"on"/);
   const apiPort = await freePort();
@@ -86,7 +167,8 @@ test('one trace from POST /v1/connections to every activity and Tray request', a
       authSlots: ['slack'],
     }),
   });
-  assert.equal(res.status, 201, await res.text());
+  const created = (await res.json()) as ConnectionStatus;
+  assert.equal(res.status, 201, JSON.stringify(created));
 
   const byName = (name: string) => collector.spans.filter((s) => s.name === name);
   await pollUntil(
@@ -134,6 +216,7 @@ test('one trace from POST /v1/connections to every activity and Tray request', a
       `${tray.name} is inside its activity`,
     );
   }
+  assertRunIdsOnly(collector.spans, created.connectionId);
   apiProcess.child.kill('SIGTERM');
   worker.child.kill('SIGTERM');
   assert.equal(await apiProcess.exited, 0);

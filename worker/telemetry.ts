@@ -5,7 +5,9 @@
  */
 import { createRequire } from 'node:module';
 import type { Tracer } from '@opentelemetry/api';
-import type { Logger, RuntimeOptions, WorkerOptions } from '@temporalio/worker';
+import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import type { InjectedSink, Logger, RuntimeOptions, WorkerOptions } from '@temporalio/worker';
+import type { WorkflowInfo } from '@temporalio/workflow';
 import type { WorkerConfig } from './config.js';
 
 /** Where the Prometheus endpoint listens, for the start-up log; undefined when it is off. */
@@ -36,6 +38,37 @@ export function runtimeOptions(config: WorkerConfig, logger: Logger): RuntimeOpt
   };
 }
 
+/**
+ * The workflow info a workflow span carries: enough to find the run. The SDK's exporter copies the
+ * whole info into every span's attributes, memo (Tray user and instance ids, authIds), search
+ * attributes and last result or failure included, which PAYLOAD_ENCRYPTION_KEYS keeps encrypted in
+ * history; a collector is not to get them in plain text.
+ */
+export const WORKFLOW_SPAN_INFO = [
+  'namespace',
+  'taskQueue',
+  'workflowType',
+  'workflowId',
+  'runId',
+  'attempt',
+] as const;
+
+/** `sink` with the workflow info it writes into each span cut down to WORKFLOW_SPAN_INFO. */
+export function withRunIdsOnly(
+  sink: InjectedSink<OpenTelemetryWorkflowExporter>,
+): InjectedSink<OpenTelemetryWorkflowExporter> {
+  return {
+    export: {
+      ...sink.export,
+      fn: (info, spans) => {
+        const ids = Object.fromEntries(WORKFLOW_SPAN_INFO.map((key) => [key, info[key]]));
+        // The exporter only copies the fields it is given into the attributes.
+        return sink.export.fn(ids as unknown as WorkflowInfo, spans);
+      },
+    },
+  };
+}
+
 export interface WorkerTracing {
   tracer: Tracer;
   interceptors: NonNullable<WorkerOptions['interceptors']>;
@@ -47,7 +80,8 @@ export interface WorkerTracing {
 
 /**
  * Tracing for the worker when `config.otlpEndpoint` is set: activity spans as children of the
- * workflow's, workflow spans exported through a sink; undefined (nothing loaded) otherwise.
+ * workflow's, workflow spans exported through a sink with the run's ids only; undefined (nothing
+ * loaded) otherwise.
  */
 export async function workerTracing(config: WorkerConfig): Promise<WorkerTracing | undefined> {
   if (!config.otlpEndpoint) return undefined;
@@ -65,7 +99,7 @@ export async function workerTracing(config: WorkerConfig): Promise<WorkerTracing
         }),
       ],
     },
-    sinks: { exporter: otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+    sinks: { exporter: withRunIdsOnly(otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource)) },
     workflowInterceptorModules: [
       require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
     ],
