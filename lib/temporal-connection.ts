@@ -7,13 +7,14 @@
  * the variable or profile key it came from; key material and the API key are never quoted.
  */
 import { existsSync } from 'node:fs';
-import { platform } from 'node:os';
-import { join } from 'node:path';
 import type { TLSConfig } from '@temporalio/client';
 import { toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
-import { loadProfile, unusableSettings } from './temporal-setting-rules.js';
+import { loadProfile, unusableSettings, type LoadedProfile } from './temporal-setting-rules.js';
+import { configFilePath, settingOrigins, type TemporalSettingOrigins } from './temporal-setting-origins.js';
 import { ConfigError, hostPort, type ConfigProblem } from './config.js';
 import { keyMatchesCertificate, readPem, type PemKind } from './temporal-tls-files.js';
+
+export type { TemporalSettingOrigins } from './temporal-setting-origins.js';
 
 /** Accepted as is by `Connection.connect`/`Connection.lazy` and `NativeConnection.connect`. */
 export interface TemporalConnectionOptions {
@@ -21,18 +22,6 @@ export interface TemporalConnectionOptions {
   tls?: TLSConfig | boolean;
   apiKey?: string;
   metadata?: Record<string, string>;
-}
-
-/** Which variable (or profile key) each setting came from, for messages. */
-export interface TemporalSettingOrigins {
-  address: string;
-  namespace: string;
-  apiKey: string;
-  tls: string;
-  clientCert: string;
-  clientKey: string;
-  serverCa: string;
-  serverName: string;
 }
 
 export interface TemporalConnectionConfig {
@@ -52,19 +41,6 @@ export interface TemporalConnectionDefaults {
 }
 
 type Env = Record<string, string | undefined>;
-
-/** The file envconfig reads: TEMPORAL_CONFIG_FILE, else the user's temporalio/temporal.toml. */
-function configFilePath(env: Env): string {
-  if (env.TEMPORAL_CONFIG_FILE) return env.TEMPORAL_CONFIG_FILE;
-  const home = env.HOME;
-  const dir =
-    platform() === 'win32'
-      ? env.APPDATA
-      : platform() === 'darwin'
-        ? home && join(home, 'Library', 'Application Support')
-        : (env.XDG_CONFIG_HOME ?? (home && join(home, '.config')));
-  return dir ? join(dir, 'temporalio', 'temporal.toml') : 'temporal.toml';
-}
 
 /** Trimmed, blanks dropped (as lib/config.ts reads the environment), TEMPORAL_TLS spelled as envconfig reads it. */
 function cleanEnv(env: Env, problems: ConfigProblem[]): Record<string, string> {
@@ -105,27 +81,6 @@ function profileProblem(error: unknown, env: Env, file: string): ConfigProblem {
   if (line !== undefined)
     return { variable, problem: `is not valid TOML (line ${line}, column ${column ?? 0})` };
   return { variable, problem: `cannot be read (${code ?? (error instanceof Error ? error.name : 'error')})` };
-}
-
-function origins(env: Env, profile: ClientConfigProfile, file: string): TemporalSettingOrigins {
-  const name = env.TEMPORAL_PROFILE ?? 'default';
-  const fromFile = (key: string) => `${key} of profile "${name}" in ${file}`;
-  const pick = (variable: string, key: string) => (env[variable] !== undefined ? variable : fromFile(key));
-  const pem = (variable: string, key: string, source: ConfigDataSource | undefined) => {
-    if (env[`${variable}_PATH`] !== undefined) return `${variable}_PATH`;
-    if (env[`${variable}_DATA`] !== undefined) return `${variable}_DATA`;
-    return source && 'data' in source ? fromFile(`tls.${key}_data`) : fromFile(`tls.${key}_path`);
-  };
-  return {
-    address: pick('TEMPORAL_ADDRESS', 'address'),
-    namespace: pick('TEMPORAL_NAMESPACE', 'namespace'),
-    apiKey: pick('TEMPORAL_API_KEY', 'api_key'),
-    tls: pick('TEMPORAL_TLS', 'tls.disabled'),
-    clientCert: pem('TEMPORAL_TLS_CLIENT_CERT', 'client_cert', profile.tls?.clientCert),
-    clientKey: pem('TEMPORAL_TLS_CLIENT_KEY', 'client_key', profile.tls?.clientKey),
-    serverCa: pem('TEMPORAL_TLS_SERVER_CA_CERT', 'server_ca_cert', profile.tls?.serverCACert),
-    serverName: pick('TEMPORAL_TLS_SERVER_NAME', 'tls.server_name'),
-  };
 }
 
 /** Reads and checks the TLS files; answers the profile's TLS with their contents in place of paths. */
@@ -188,14 +143,14 @@ export function loadTemporalConnection(
     });
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  let profile: ClientConfigProfile;
-  let ignoredKeys: string | undefined;
+  let loaded: LoadedProfile;
   try {
-    ({ profile, ignoredKeys } = loadProfile(clean));
+    loaded = loadProfile(clean, file);
   } catch (error) {
     throw new ConfigError([profileProblem(error, clean, file)]);
   }
-  const from = origins(clean, profile, file);
+  const { profile, ignoredKeys } = loaded;
+  const from = settingOrigins(clean, loaded.inFile, file);
   const address = profile.address ?? defaults.address;
   if (address === undefined) {
     problems.push({ variable: 'TEMPORAL_ADDRESS', problem: 'is required but not set' });

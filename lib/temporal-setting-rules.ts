@@ -3,6 +3,8 @@
  * the setting, instead of failing on the first call with an error that quotes them. And the profile
  * read with the temporal.toml keys it leaves unread, for a warning.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { loadClientConfigProfile, type ClientConfigProfile } from '@temporalio/envconfig';
 import type { ConfigProblem } from './config.js';
 
@@ -38,21 +40,61 @@ export function unusableSettings(
   return problems;
 }
 
-/**
- * The profile `env` selects, and the temporal.toml keys it ignores as envconfig's strict reading
- * names them (key names only, never values). Ignored like the CLI ignores them, but a misspelt
- * `adress` would send the profile's API key to the default server, so the processes warn. The file
- * is read a second time, leniently, only when the strict reading refuses it.
- */
-export function loadProfile(env: Record<string, string>): {
-  profile: ClientConfigProfile;
-  ignoredKeys?: string;
-} {
+/** A TOML table as the parser answers it. */
+export type TomlTable = Record<string, unknown>;
+
+interface Toml {
+  parse(text: string): TomlTable;
+}
+
+/** smol-toml, the parser envconfig reads temporal.toml with, resolved as envconfig resolves it. */
+function toml(): Toml {
+  const envconfig = createRequire(import.meta.url).resolve('@temporalio/envconfig');
+  return createRequire(envconfig)('smol-toml') as Toml;
+}
+
+/** True for a TOML table (not an array or a value). */
+export function isTable(value: unknown): value is TomlTable {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The selected profile's table as `file` holds it; undefined without the file or the profile. */
+function fileProfile(env: Record<string, string>, file: string): TomlTable | undefined {
+  let text: string;
   try {
-    return { profile: loadClientConfigProfile({ overrideEnvVars: env, configFileStrict: true }) };
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const profiles = toml().parse(text).profile;
+  const table = isTable(profiles) ? profiles[env.TEMPORAL_PROFILE ?? 'default'] : undefined;
+  return isTable(table) ? table : undefined;
+}
+
+export interface LoadedProfile {
+  /** The settings, environment over profile. */
+  profile: ClientConfigProfile;
+  /** The selected profile as written in the config file (temporal.toml key names), if there. */
+  inFile?: TomlTable;
+  /** The selected profile's keys the loader does not read, for a warning. */
+  ignoredKeys?: string;
+}
+
+/**
+ * The profile `env` selects from `file` (the file envconfig reads), as written and with the
+ * environment over it, and the temporal.toml keys it ignores as envconfig's strict reading names
+ * them (key names only, never values). Ignored like the CLI ignores them, but a misspelt `adress`
+ * would send the profile's API key to the default server, so the processes warn. The file is read a
+ * second time, leniently, only when the strict reading refuses it.
+ */
+export function loadProfile(env: Record<string, string>, file: string): LoadedProfile {
+  const inFile = fileProfile(env, file);
+  try {
+    const profile = loadClientConfigProfile({ overrideEnvVars: env, configFileStrict: true });
+    return inFile ? { profile, inFile } : { profile };
   } catch (error) {
     const unknown = /key\(s\) unrecognized.*$/.exec(error instanceof Error ? error.message : '');
     const profile = loadClientConfigProfile({ overrideEnvVars: env });
-    return unknown ? { profile, ignoredKeys: unknown[0] } : { profile };
+    return { profile, ...(inFile && { inFile }), ...(unknown && { ignoredKeys: unknown[0] }) };
   }
 }

@@ -81,7 +81,10 @@ function tlsVerdict(config: TemporalConnectionConfig, code: string, handshakeDon
   if (NOT_TLS.has(code) && !handshakeDone) {
     return {
       kind: 'setting',
-      problem: { variable: origins.tls, problem: `TLS is on but ${address} does not answer TLS (${code})` },
+      problem: {
+        variable: origins.tls,
+        problem: `turns TLS on, but ${address} does not answer TLS (${code}); a plaintext server?`,
+      },
     };
   }
   if (handshakeDone || code.includes('ALERT')) {

@@ -278,6 +278,13 @@ describe('a wrong setting stops the worker and the API at start', () => {
     assertNoSecret(JSON.stringify(errors));
   });
 
+  test('TLS turned on by a TEMPORAL_TLS_* variable against a plaintext server', () =>
+    bothRefuse(
+      { HOME: pki.dir, TEMPORAL_ADDRESS: devAddress, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert },
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+      /turns TLS on, but .* does not answer TLS/,
+    ));
+
   test('a key that is not the client certificate’s', () =>
     bothRefuse(
       { ...MTLS_ENV, TEMPORAL_TLS_CLIENT_KEY_PATH: pki.strayKey },
@@ -408,6 +415,46 @@ describe('loadTemporalConnection', () => {
     assert.match(warned.join(), /temporal\.toml: .*adress.*ignored/);
     writeFileSync(misspelt, `[profile.default]\naddress = "far.example:7233"\n`);
     assert.equal(loadTemporalConnection({ TEMPORAL_CONFIG_FILE: misspelt }).ignoredKeys, undefined);
+  });
+
+  test('each origin is the variable that set it, or a key the profile holds', () => {
+    const file = join(pki.dir, 'origins.toml');
+    writeFileSync(
+      file,
+      `[profile.p]\naddress = "${mtlsFront.address}"\n[profile.p.tls]\nserver_name = "localhost"\n`,
+    );
+    const key = (name: string) => `${name} of profile "p" in ${file}`;
+    const fromProfile = loadTemporalConnection({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'p' }).origins;
+    assert.equal(fromProfile.address, key('address'));
+    assert.equal(fromProfile.tls, key('tls.server_name'));
+    assert.equal(fromProfile.serverName, key('tls.server_name'));
+    assert.equal(fromProfile.namespace, 'TEMPORAL_NAMESPACE', 'the profile has no namespace key');
+    assert.equal(fromProfile.serverCa, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH');
+    const home = { HOME: pki.dir }; // no .config/temporalio/temporal.toml there
+    assert.equal(
+      loadTemporalConnection({ ...home, TEMPORAL_API_KEY: API_KEY }).origins.tls,
+      'TEMPORAL_API_KEY',
+    );
+    assert.equal(loadTemporalConnection(home).origins.tls, 'TEMPORAL_TLS');
+    for (const origin of Object.values(loadTemporalConnection(home).origins)) {
+      assert.doesNotMatch(origin, /temporal\.toml/);
+    }
+  });
+
+  test('TLS turned on by TEMPORAL_TLS_SERVER_CA_CERT_PATH against a plaintext server names that variable', async () => {
+    const config = loadTemporalConnection({
+      HOME: pki.dir,
+      TEMPORAL_ADDRESS: devAddress,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+    });
+    assert.equal(config.origins.tls, 'TEMPORAL_TLS_SERVER_CA_CERT_PATH');
+    const verdict = await explainConnectFailure(new Error('Failed to connect before the deadline'), config);
+    assert.ok(verdict instanceof ConfigError, String(verdict));
+    assert.deepEqual(
+      verdict.problems.map((p) => p.variable),
+      ['TEMPORAL_TLS_SERVER_CA_CERT_PATH'],
+    );
+    assert.match(verdict.message, /turns TLS on, but .* does not answer TLS/);
   });
 
   test('half a certificate pair, bad flags and both path and data are refused', () => {
