@@ -10,7 +10,12 @@ import { existsSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
 import { toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { loadProfile, unusableSettings, type LoadedProfile } from './temporal-setting-rules.js';
-import { configFilePath, settingOrigins, type TemporalSettingOrigins } from './temporal-setting-origins.js';
+import {
+  configFilePath,
+  profileKey,
+  settingOrigins,
+  type TemporalSettingOrigins,
+} from './temporal-setting-origins.js';
 import { ConfigError, hostPort, type ConfigProblem } from './config.js';
 import { keyMatchesCertificate, readPem, type PemKind } from './temporal-tls-files.js';
 
@@ -126,6 +131,27 @@ function checkedTls(
 }
 
 /**
+ * A profile that holds an API key or TLS settings but no address would hand them to the default
+ * server (a misspelt `adress`?): refused, naming the missing key.
+ */
+function credentialsForTheDefault(
+  env: Env,
+  { inFile, ignoredKeys }: LoadedProfile,
+  file: string,
+  defaultAddress: string,
+): ConfigProblem[] {
+  const held = ['api_key', 'tls'].filter((key) => inFile?.[key] !== undefined);
+  if (held.length === 0) return [];
+  const unread = ignoredKeys ? `; ${ignoredKeys}` : '';
+  return [
+    {
+      variable: profileKey(env, file, 'address'),
+      problem: `is not set, so the profile's ${held.join(' and ')} would go to the default ${defaultAddress}${unread}`,
+    },
+  ];
+}
+
+/**
  * Reads the Temporal connection from `env` (and the temporal.toml profile it selects) and checks it.
  * Throws one `ConfigError` naming every bad variable, profile key or file.
  */
@@ -154,6 +180,8 @@ export function loadTemporalConnection(
   const address = profile.address ?? defaults.address;
   if (address === undefined) {
     problems.push({ variable: 'TEMPORAL_ADDRESS', problem: 'is required but not set' });
+  } else if (profile.address === undefined) {
+    problems.push(...credentialsForTheDefault(clean, loaded, file, address));
   } else {
     const parsed = hostPort().parse(address);
     if (!parsed.ok) problems.push({ variable: from.address, problem: parsed.problem });

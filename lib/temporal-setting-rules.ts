@@ -5,7 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { loadClientConfigProfile, type ClientConfigProfile } from '@temporalio/envconfig';
+import {
+  loadClientConfigFromToml,
+  loadClientConfigProfile,
+  type ClientConfigProfile,
+} from '@temporalio/envconfig';
 import type { ConfigProblem } from './config.js';
 
 /** What a gRPC metadata value may hold: printable ASCII. */
@@ -45,6 +49,7 @@ export type TomlTable = Record<string, unknown>;
 
 interface Toml {
   parse(text: string): TomlTable;
+  stringify(value: TomlTable): string;
 }
 
 /** smol-toml, the parser envconfig reads temporal.toml with, resolved as envconfig resolves it. */
@@ -71,6 +76,21 @@ function fileProfile(env: Record<string, string>, file: string): TomlTable | und
   return isTable(table) ? table : undefined;
 }
 
+/**
+ * The keys of the profile `name` that envconfig's strict reading refuses (key names only, never
+ * values). Its check stops at the first profile with one, whichever: it is given this profile alone,
+ * so a misspelling in a profile not selected warns no one and hides none in the selected one.
+ */
+function unreadKeys(name: string, table: TomlTable): string | undefined {
+  try {
+    const data = new TextEncoder().encode(toml().stringify({ profile: { [name]: table } }));
+    loadClientConfigFromToml(data, { strict: true });
+    return undefined;
+  } catch (error) {
+    return /key\(s\) unrecognized.*$/.exec(error instanceof Error ? error.message : '')?.[0];
+  }
+}
+
 export interface LoadedProfile {
   /** The settings, environment over profile. */
   profile: ClientConfigProfile;
@@ -82,19 +102,13 @@ export interface LoadedProfile {
 
 /**
  * The profile `env` selects from `file` (the file envconfig reads), as written and with the
- * environment over it, and the temporal.toml keys it ignores as envconfig's strict reading names
- * them (key names only, never values). Ignored like the CLI ignores them, but a misspelt `adress`
- * would send the profile's API key to the default server, so the processes warn. The file is read a
- * second time, leniently, only when the strict reading refuses it.
+ * environment over it, and its temporal.toml keys the loader ignores: ignored as the CLI ignores
+ * them, but named in a warning, or a misspelt key would go unnoticed.
  */
 export function loadProfile(env: Record<string, string>, file: string): LoadedProfile {
+  const profile = loadClientConfigProfile({ overrideEnvVars: env });
   const inFile = fileProfile(env, file);
-  try {
-    const profile = loadClientConfigProfile({ overrideEnvVars: env, configFileStrict: true });
-    return inFile ? { profile, inFile } : { profile };
-  } catch (error) {
-    const unknown = /key\(s\) unrecognized.*$/.exec(error instanceof Error ? error.message : '');
-    const profile = loadClientConfigProfile({ overrideEnvVars: env });
-    return { profile, ...(inFile && { inFile }), ...(unknown && { ignoredKeys: unknown[0] }) };
-  }
+  if (!inFile) return { profile };
+  const ignoredKeys = unreadKeys(env.TEMPORAL_PROFILE ?? 'default', inFile);
+  return ignoredKeys ? { profile, inFile, ignoredKeys } : { profile, inFile };
 }

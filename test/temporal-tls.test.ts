@@ -405,16 +405,65 @@ describe('loadTemporalConnection', () => {
 
   test('a misspelt temporal.toml key is named for a warning, without its value', () => {
     const misspelt = join(pki.dir, 'misspelt.toml');
-    writeFileSync(misspelt, `[profile.default]\nadress = "far.example:7233"\napi_key = "${API_KEY}"\n`);
+    writeFileSync(misspelt, `[profile.default]\nadress = "far.example:7233"\nnamespace = "ns"\n`);
     const config = loadTemporalConnection({ TEMPORAL_CONFIG_FILE: misspelt });
     assert.equal(config.address, 'localhost:7233', 'the misspelt key is not read');
     assert.match(config.ignoredKeys ?? '', /adress/);
-    assert.ok(!config.ignoredKeys?.includes('far.example') && !config.ignoredKeys?.includes(API_KEY));
+    assert.ok(!config.ignoredKeys?.includes('far.example'));
     const warned: string[] = [];
     warnIgnoredKeys(config, { warn: (_o, m) => void warned.push(m) });
     assert.match(warned.join(), /temporal\.toml: .*adress.*ignored/);
     writeFileSync(misspelt, `[profile.default]\naddress = "far.example:7233"\n`);
     assert.equal(loadTemporalConnection({ TEMPORAL_CONFIG_FILE: misspelt }).ignoredKeys, undefined);
+  });
+
+  test('only the selected profile’s misspelt keys are named', () => {
+    const file = join(pki.dir, 'profiles.toml');
+    writeFileSync(
+      file,
+      [
+        '[profile.typo]',
+        'adress = "far.example:7233"',
+        `api_key = "${API_KEY}"`,
+        '[profile.good]',
+        `address = "${mtlsFront.address}"`,
+        '[profile.good.tls]',
+        `server_ca_cert_path = "${pki.caCert}"`,
+        '[profile.other]',
+        `address = "${mtlsFront.address}"`,
+        'namespce = "elsewhere"',
+        '',
+      ].join('\n'),
+    );
+    const env = (profile: string) => ({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: profile });
+    assert.equal(loadTemporalConnection(env('good')).ignoredKeys, undefined);
+    // The first profile's misspelling does not hide this one's.
+    const other = loadTemporalConnection(env('other')).ignoredKeys ?? '';
+    assert.match(other, /profile\.other: namespce/);
+    assert.doesNotMatch(other, /adress/);
+  });
+
+  test('a profile with an API key but no address is refused, naming the missing key', () => {
+    const file = join(pki.dir, 'no-address.toml');
+    writeFileSync(file, `[profile.typo]\nadress = "far.example:7233"\napi_key = "${API_KEY}"\n`);
+    const problems = problemsOf({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'typo' });
+    assert.deepEqual(
+      problems.map((p) => p.variable),
+      [`address of profile "typo" in ${file}`],
+    );
+    assert.match(problems[0]!.problem, /api_key would go to the default localhost:7233.*adress/);
+    writeFileSync(file, `[profile.typo.tls]\nserver_name = "far.example"\n`);
+    assert.match(
+      problemsOf({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'typo' })[0]!.problem,
+      /profile's tls would go to the default/,
+    );
+    // TEMPORAL_ADDRESS gives the address: nothing is missing.
+    const config = loadTemporalConnection({
+      TEMPORAL_CONFIG_FILE: file,
+      TEMPORAL_PROFILE: 'typo',
+      TEMPORAL_ADDRESS: mtlsFront.address,
+    });
+    assert.equal(config.address, mtlsFront.address);
   });
 
   test('each origin is the variable that set it, or a key the profile holds', () => {
