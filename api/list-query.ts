@@ -4,6 +4,7 @@
  * Temporal visibility query the filters make.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { unescape as looselyDecoded } from 'node:querystring';
 import type { Request } from 'express';
 import { idProblem } from '../common/input.js';
 import { SEARCH_ATTRIBUTES, STEPS, WORKFLOW_TYPE, type ConnectStep } from '../common/messages.js';
@@ -99,14 +100,44 @@ function parameterProblem(
   }
 }
 
+/** True when a raw query component is percent-encoded UTF-8. */
+function isPercentEncodedUtf8(raw: string): boolean {
+  try {
+    decodeURIComponent(raw);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The parameters of `url` whose raw name or value is not percent-encoded UTF-8 (`%FF`, `%ED%A0%80`,
+ * a stray `%`), named as `req.query` names them. The query parser turns such bytes into U+FFFD, which
+ * would look for another value than the one sent; in a path the same bytes are a 400 too.
+ */
+export function badlyEncodedParameters(url: string): Set<string> {
+  const start = url.indexOf('?');
+  const pairs = start < 0 ? [] : url.slice(start + 1).split('&');
+  const names = pairs.flatMap((pair) => {
+    const eq = pair.indexOf('=');
+    const [name, value] = eq < 0 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    if (isPercentEncodedUtf8(name) && isPercentEncodedUtf8(value)) return [];
+    return [looselyDecoded(name.replace(/\+/g, ' '))];
+  });
+  return new Set(names);
+}
+
 /** The list request from `req.query`; a 400 naming every bad or unknown parameter. */
 export function parseListRequest(req: Request, tokenKey: Buffer): ListRequest {
   const out: ListRequest = { pageSize: DEFAULT_PAGE_SIZE };
   const problems: Problem[] = [];
+  const badlyEncoded = badlyEncodedParameters(req.originalUrl);
   for (const [name, value] of Object.entries(req.query)) {
     const path = `?${name}`;
     if (!(PARAMETERS as readonly string[]).includes(name)) {
       problems.push({ path, message: `unknown parameter; known: ${PARAMETERS.join(', ')}` });
+    } else if (badlyEncoded.has(name)) {
+      problems.push({ path, message: `${name} is not valid percent-encoded UTF-8` });
     } else if (typeof value !== 'string') {
       problems.push({ path, message: givenOnceProblem(name) });
     } else {

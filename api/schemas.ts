@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_AUTH_TIMEOUT } from '../common/duration.js';
-import { checkConnectInput, idProblem } from '../common/input.js';
+import { checkConnectInput, forbiddenCharacterProblem, idPattern, idProblem } from '../common/input.js';
 import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
 
 /** A string, whose type error uses `idProblem`'s words, as the POST's checks do ("x is required"). */
@@ -13,17 +13,42 @@ const stringOf = (what: string) => z.string({ error: (issue) => idProblem(what, 
 /** A query parameter given more than once (or as `a[b]=`): express hands over an array or object. */
 export const givenOnceProblem = (name: string) => `${name} must be given once, as a plain value`;
 
+/** What the documents say of every id: the pattern shows the control characters only. */
+const ID_RULE =
+  'No control characters (the pattern) and no lone surrogates: the API refuses those too (400), ' +
+  'though no pattern portable across regex dialects can say so.';
+
+/**
+ * An id without control characters or lone surrogates, nor any of `forbidden`: ids become workflow
+ * ids and Keyword search attributes (docs/design.md). The check is code, the documented pattern
+ * the part of it every regex dialect can express (`idPattern`).
+ */
+function unicodeId(schema: z.ZodString, what: string, description: string, forbidden = '') {
+  const checked = schema.refine(
+    (value) => forbiddenCharacterProblem(what, value) === undefined,
+    `${what} must not contain control characters or lone surrogates`,
+  );
+  const refused = [...forbidden];
+  const withForbidden = refused.length
+    ? checked.refine(
+        (value) => !refused.some((c) => value.includes(c)),
+        `${what} must not contain '${forbidden}'`,
+      )
+    : checked;
+  return withForbidden.meta({ description: `${description}. ${ID_RULE}`, pattern: idPattern(forbidden) });
+}
+
 // Checks the webhook's ids and path parameters; in the connect input it only documents the rule,
 // which `checkConnectInput` decides for the API and the workflow alike.
-const id = (what: string, forbidden = '') =>
-  stringOf(what)
-    .min(1, `${what} must not be empty`)
-    .max(LIMITS.maxIdLength, `${what} must be at most ${LIMITS.maxIdLength} characters`)
-    // Ids become workflow ids and Keyword search attributes: no NUL (PostgreSQL), no lone surrogate (UTF-8).
-    .regex(
-      new RegExp(`^[^\\p{Cc}\\p{Cs}${forbidden}]*$`, 'u'),
-      `${what} must not contain control characters or lone surrogates${forbidden ? ` or '${forbidden}'` : ''}`,
-    );
+const id = (what: string, description: string, forbidden = '') =>
+  unicodeId(
+    stringOf(what)
+      .min(1, `${what} must not be empty`)
+      .max(LIMITS.maxIdLength, `${what} must be at most ${LIMITS.maxIdLength} characters`),
+    what,
+    description,
+    forbidden,
+  );
 
 /**
  * Any JSON value. Written out rather than `z.json()` so the recursion goes through this schema,
@@ -45,18 +70,18 @@ export const jsonValueSchema: z.ZodType<JsonValue> = z.union(
 );
 
 export const configValueSchema = z.strictObject({
-  externalId: id('externalId').describe("The config slot's externalId"),
+  externalId: id('externalId', "The config slot's externalId"),
   // Not `.describe()`d: that would clone the recursive schema and break its named reference.
   value: jsonValueSchema,
 });
 
 const connectInputShape = z.strictObject({
-  externalUserId: id('externalUserId').describe("The partner's id for the end user"),
-  userName: id('userName').describe('Display name of the Tray user, used when it is created'),
-  solutionId: id('solutionId', ':').describe('The Tray solution to connect'),
-  instanceName: id('instanceName').optional().describe('Name of the solution instance to create'),
+  externalUserId: id('externalUserId', "The partner's id for the end user"),
+  userName: id('userName', 'Display name of the Tray user, used when it is created'),
+  solutionId: id('solutionId', 'The Tray solution to connect; no `:`', ':'),
+  instanceName: id('instanceName', 'Name of the solution instance to create').optional(),
   authSlots: z
-    .array(id('authSlots entry'))
+    .array(id('authSlots entry', 'An externalAuthId'))
     .min(LIMITS.minSlots, `authSlots must list at least ${LIMITS.minSlots} slot`)
     .max(LIMITS.maxSlots, `authSlots must list at most ${LIMITS.maxSlots} slots`)
     .meta({ description: 'externalAuthIds of the auth slots to fill', uniqueItems: true }),
@@ -94,19 +119,26 @@ export const waitSchema = z
 
 /** `connect:{externalUserId}:{solutionId}`: two ids of up to 200 characters each, so up to 409. */
 const MAX_CONNECTION_ID_LENGTH = 2 * LIMITS.maxIdLength + 'connect::'.length;
-const connectionId = (what: string) =>
-  stringOf(what)
-    .min(1, `${what} must not be empty`)
-    .max(MAX_CONNECTION_ID_LENGTH, `${what} must be at most ${MAX_CONNECTION_ID_LENGTH} characters`);
-export const connectionIdParamSchema = connectionId('connection id');
+const connectionId = (what: string, description: string) =>
+  unicodeId(
+    stringOf(what)
+      .min(1, `${what} must not be empty`)
+      .max(MAX_CONNECTION_ID_LENGTH, `${what} must be at most ${MAX_CONNECTION_ID_LENGTH} characters`),
+    what,
+    description,
+  );
+export const connectionIdParamSchema = connectionId(
+  'connection id',
+  'The connectionId, `connect:{externalUserId}:{solutionId}` (URL-encode it)',
+);
 
 export const webhookBodySchema = z
   .object(
     {
-      connectionId: connectionId('connectionId').optional().describe('The connectionId the API handed out'),
-      solutionInstanceId: id('solutionInstanceId').optional().describe('Or the Tray solution instance id'),
-      externalAuthId: id('externalAuthId').describe('The auth slot that was completed'),
-      authId: id('authId').describe('The Tray authentication id the dialog reported'),
+      connectionId: connectionId('connectionId', 'The connectionId the API handed out').optional(),
+      solutionInstanceId: id('solutionInstanceId', 'Or the Tray solution instance id').optional(),
+      externalAuthId: id('externalAuthId', 'The auth slot that was completed'),
+      authId: id('authId', 'The Tray authentication id the dialog reported'),
     },
     { error: 'the webhook body must be a JSON object' },
   )
@@ -118,7 +150,7 @@ export const webhookBodySchema = z
   });
 export type WebhookBody = z.infer<typeof webhookBodySchema>;
 
-export const externalAuthIdParamSchema = id('externalAuthId');
+export const externalAuthIdParamSchema = id('externalAuthId', 'The auth slot (its externalAuthId)');
 
 export const authSlotStatusSchema = z.object({
   externalAuthId: z.string(),

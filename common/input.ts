@@ -24,8 +24,29 @@ const INPUT_KEYS = [
 const CONFIG_VALUE_KEYS = ['externalId', 'value'];
 
 // Ids end up in workflow ids and Keyword search attributes: PostgreSQL visibility refuses NUL, and a
-// lone surrogate has no UTF-8 encoding.
+// lone surrogate has no UTF-8 encoding. With the u flag, \p{Cs} matches only a surrogate without
+// its pair: an emoji's pair is one code point.
 const FORBIDDEN_CHARACTER = /[\p{Cc}\p{Cs}]/u;
+
+/** The control characters (Unicode's Cc: U+0000..U+001F, U+007F..U+009F) as a class's contents. */
+const CONTROL_RANGES = '\\x00-\\x1f\\x7f-\\x9f';
+
+/**
+ * A JSON Schema `pattern` for an id without control characters (nor any of `forbidden`, which must
+ * need no escaping in a class). Written for every common regex dialect (ECMA without the u flag,
+ * Python, Java, Go's RE2), so generated clients and validators can use it; no dialect's pattern can
+ * name a lone surrogate portably, so `idProblem` checks those in code.
+ */
+export function idPattern(forbidden = ''): string {
+  return `^[^${CONTROL_RANGES}${forbidden}]*$`;
+}
+
+/** Why `value` holds a character no id may hold; `undefined` when it holds none. */
+export function forbiddenCharacterProblem(what: string, value: string): string | undefined {
+  return FORBIDDEN_CHARACTER.test(value)
+    ? `${what} must not contain control characters or lone surrogates`
+    : undefined;
+}
 
 /**
  * Characters as the rules count them: code points, so an emoji is one, as zod counts them for the
@@ -44,9 +65,7 @@ export function idProblem(what: string, value: unknown): string | undefined {
   if (value.length === 0) return `${what} must not be empty`;
   if (characterCount(value, LIMITS.maxIdLength) > LIMITS.maxIdLength)
     return `${what} must be at most ${LIMITS.maxIdLength} characters`;
-  if (FORBIDDEN_CHARACTER.test(value))
-    return `${what} must not contain control characters or lone surrogates`;
-  return undefined;
+  return forbiddenCharacterProblem(what, value);
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectInputSchema, problemsOf } from '../api/schemas.js';
-import { checkConnectInput, connectInputProblems } from '../common/input.js';
+import { checkConnectInput, connectInputProblems, idPattern, idProblem } from '../common/input.js';
 
 const VALID = { externalUserId: 'user-1', userName: 'Ada', solutionId: 'sol-1', authSlots: ['slack'] };
 const slots = (n: number) => Array.from({ length: n }, (_, i) => `slot-${i}`);
@@ -181,4 +181,36 @@ describe('the API schema and the workflow guard agree on every input', () => {
       }
     });
   }
+});
+
+describe('the documented id pattern and the id check agree', () => {
+  const controls = [
+    ...Array.from({ length: 0x20 }, (_, c) => c),
+    ...Array.from({ length: 0xa0 - 0x7f }, (_, i) => 0x7f + i),
+  ].map((c) => String.fromCharCode(c));
+
+  test('every control character is refused by both; the characters around them by neither', () => {
+    // Compiled as a client without the u flag would: ECMA's default dialect.
+    const pattern = new RegExp(idPattern());
+    for (const c of controls) {
+      assert.equal(pattern.test(`a${c}b`), false, `U+${c.charCodeAt(0).toString(16)}`);
+      assert.ok(idProblem('x', `a${c}b`), `U+${c.charCodeAt(0).toString(16)}`);
+    }
+    for (const ok of [' ', '~', '\u00a0', 'é', '中', '😀', '\ufffd', '\u2028']) {
+      assert.equal(pattern.test(`a${ok}b`), true, JSON.stringify(ok));
+      assert.equal(idProblem('x', `a${ok}b`), undefined, JSON.stringify(ok));
+    }
+  });
+
+  test('a lone surrogate passes the pattern (no portable pattern can refuse it), so the code does', () => {
+    for (const lone of ['\ud800', 'a\udc00', '\ud83d']) {
+      assert.equal(new RegExp(idPattern()).test(lone), true);
+      assert.match(idProblem('x', lone) ?? '', /lone surrogates/);
+    }
+  });
+
+  test("solutionId's pattern also refuses ':'", () => {
+    assert.equal(new RegExp(idPattern(':')).test('a:b'), false);
+    assert.equal(new RegExp(idPattern(':')).test('a-b'), true);
+  });
 });
