@@ -1,7 +1,8 @@
 /**
  * The /v1/connections routes: start a saga and wait for its auth URLs, list sagas, read its status,
- * cancel it, reissue an auth URL. Behind the API's access control; bodies are read as JSON.
+ * cancel it, reissue an auth URL. Behind the API's access control; the start's body is read as JSON.
  */
+import { isUtf8 } from 'node:buffer';
 import type { InstanceRoutes } from './instance-routes.js';
 import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
 import type { Client } from '@temporalio/client';
@@ -64,33 +65,63 @@ function waitOf(req: Request): { waitSeconds: number; problems: Problem[] } {
   };
 }
 
+/** The connection id's length problem, whenever the body has both its ids, whatever else is wrong. */
+function connectionIdLengthProblem(body: unknown): Problem | undefined {
+  const { externalUserId, solutionId } = (body ?? {}) as Record<string, unknown>;
+  if (typeof externalUserId !== 'string' || typeof solutionId !== 'string') return undefined;
+  return connectionIdProblem(connectionIdFor(externalUserId, solutionId));
+}
+
 /** Validates a POST: the body, `?wait` and the length of the connection id, every problem at once. */
 function startRequest(req: Request): StartRequest {
-  const { waitSeconds, problems } = waitOf(req);
+  const { waitSeconds, problems: waitProblems } = waitOf(req);
+  const invalid = (problems: Problem[]) =>
+    new ApiError(400, 'invalid_input', 'The request is invalid', problems);
   const tooDeep = nestingProblem(req.body);
-  if (tooDeep) throw new ApiError(400, 'invalid_input', 'The request is invalid', [tooDeep, ...problems]);
+  if (tooDeep) throw invalid([tooDeep, ...waitProblems]);
   const body = connectInputSchema.safeParse(req.body ?? {});
-  if (!body.success) problems.unshift(...problemsOf(body.error));
-  const invalid = () => new ApiError(400, 'invalid_input', 'The request is invalid', problems);
-  if (!body.success) throw invalid();
+  const tooLong = connectionIdLengthProblem(req.body);
+  const problems = [
+    ...(body.success ? [] : problemsOf(body.error)),
+    ...waitProblems,
+    ...(tooLong ? [tooLong] : []),
+  ];
+  if (!body.success || problems.length > 0) throw invalid(problems);
   const connectionId = connectionIdFor(body.data.externalUserId, body.data.solutionId);
-  const tooLong = connectionIdProblem(connectionId);
-  if (tooLong) problems.push(tooLong);
-  if (problems.length > 0) throw invalid();
   return { input: body.data, connectionId, waitSeconds };
 }
+
+/** A start body whose bytes are not UTF-8: a 400 like malformed JSON. */
+class NotUtf8Error extends Error {
+  readonly status = 400;
+  readonly type = 'entity.parse.failed';
+  constructor() {
+    super('The request body is not valid UTF-8');
+  }
+}
+
+/**
+ * The start's body parser. Any content type is read as JSON: `curl -d` without a Content-Type header
+ * still works. Bytes that are not UTF-8 are refused rather than decoded, which would replace them
+ * with U+FFFD and make distinct ids one (docs/api.md).
+ */
+const startBody = express.json({
+  limit: BODY_LIMIT_BYTES,
+  type: () => true,
+  strict: false,
+  verify: (_req, _res, raw, encoding) => {
+    if (encoding === 'utf-8' && !isUtf8(raw)) throw new NotUtf8Error();
+  },
+});
 
 /** The /v1/connections router. */
 export function connectionsRouter(deps: ConnectionsDeps): Router {
   const { client, logger } = deps;
   const connections = express.Router();
   connections.use(requireClient(deps.apiToken));
-  // Any content type is read as JSON: `curl -d` without a Content-Type header still works. Only a
-  // POST's body is read: a body sent with GET or DELETE means nothing, so it cannot fail them.
-  const json = express.json({ limit: BODY_LIMIT_BYTES, type: () => true, strict: false });
-  connections.use((req, res, next) => (req.method === 'POST' ? json(req, res, next) : next()));
 
-  connections.post('/', async (req, res) => {
+  // Only the start reads its body: one sent to another route means nothing, so it cannot fail it.
+  connections.post('/', startBody, async (req, res) => {
     const { input, connectionId, waitSeconds } = startRequest(req);
     const { status, created } = await startAndWaitForUrls(
       client,
@@ -129,14 +160,16 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
     res.json(await reissueAuthUrl(client, connectionId, externalAuthId));
   });
 
-  // A start whose body is not JSON: its `?wait` problems are listed too, so one answer names them all.
+  // A start whose body is not JSON (or not UTF-8): its `?wait` problems are listed too, so one answer
+  // names them all.
   connections.use(((err, req, _res, next) => {
-    const notJson = (err as { type?: unknown } | undefined)?.type === 'entity.parse.failed';
+    const notUtf8 = err instanceof NotUtf8Error;
+    const notJson = notUtf8 || (err as { type?: unknown } | undefined)?.type === 'entity.parse.failed';
     const wait = req.method === 'POST' && req.path === '/' ? waitOf(req).problems : [];
-    if (!notJson || wait.length === 0) return next(err);
+    if (!notJson || (wait.length === 0 && !notUtf8)) return next(err);
     next(
       new ApiError(400, 'invalid_json', 'The request body is not valid JSON', [
-        { path: 'body', message: 'the body is not valid JSON' },
+        { path: 'body', message: notUtf8 ? 'the body is not valid UTF-8' : 'the body is not valid JSON' },
         ...wait,
       ]),
     );

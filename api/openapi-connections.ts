@@ -1,7 +1,7 @@
 /**
  * The /v1/connections operations of the OpenAPI document: every status code each can send.
- * The POST routes read their body as JSON, so they can answer the body parser's 400, 413 and 415;
- * GET and DELETE leave a body unread.
+ * Only the start reads its body (as JSON), so only it can answer the body parser's 400, 413 and
+ * 415; the other routes leave a body unread.
  */
 import { BODY_LIMIT_TEXT } from './body-limit.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './list-query.js';
@@ -20,7 +20,7 @@ const COMMON = {
   '503': error('Temporal unreachable'),
 };
 
-/** What a route that reads its body adds to COMMON. */
+/** What the start, which reads its body, adds to COMMON. */
 const WITH_BODY = {
   ...COMMON,
   '400': error(
@@ -137,9 +137,10 @@ export function connectionPaths(): Record<string, unknown> {
         operationId: 'reissueAuthUrl',
         summary: 'Issue a fresh dialog URL (new one-time code) for a pending auth slot',
         security: [{ bearer: [] }],
+        description: 'Takes no body: one sent is left unread.',
         responses: {
           '200': json('ReissueAuthUrlResult', 'The new URL'),
-          ...WITH_BODY,
+          ...COMMON,
           '404': error('No such connection'),
           '409': error('Saga closed, not awaiting auths, or the slot is already completed'),
           '422': error('Unknown auth slot'),

@@ -3,7 +3,7 @@
  * `/openapi.json` is generated from them, so the documentation cannot drift from the checks.
  */
 import { z } from 'zod';
-import { DEFAULT_AUTH_TIMEOUT } from '../common/duration.js';
+import { DEFAULT_AUTH_TIMEOUT, DURATION_PATTERN } from '../common/duration.js';
 import { checkConnectInput, forbiddenCharacterProblem, idPattern, idProblem } from '../common/input.js';
 import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
 
@@ -93,8 +93,8 @@ const connectInputShape = z.strictObject({
     .string()
     .optional()
     .meta({
-      description: `How long to wait for the auths: 90s, 15m, 24h, 7d; 1s..30d; default ${DEFAULT_AUTH_TIMEOUT}`,
-      pattern: '^[1-9][0-9]{0,9}[smhd]$',
+      description: `How long to wait for the auths: 90s, 15m, 24h, 7d, exactly so (no whitespace); 1s..30d; default ${DEFAULT_AUTH_TIMEOUT}`,
+      pattern: DURATION_PATTERN,
     }),
 });
 

@@ -155,8 +155,17 @@ function configValueProblems(values: unknown): InputProblem[] {
   );
 }
 
+/** How `checkConnectInput` judges an input; the default is the API's rule for new input. */
+export interface CheckOptions {
+  /**
+   * Forgive whitespace around `authTimeout`, as the API did before it held new input to the
+   * documented pattern: the workflow keeps doing so, so sagas started back then replay as they ran.
+   */
+  lenientDuration?: boolean;
+}
+
 /** Every way `input` breaks the input rules, each with its path; empty when it is a valid input. */
-export function checkConnectInput(input: unknown): InputProblem[] {
+export function checkConnectInput(input: unknown, options: CheckOptions = {}): InputProblem[] {
   if (!isPlainObject(input)) return [{ path: [], message: 'the input must be an object' }];
   const problems: InputProblem[] = [];
   const id = (field: string, optional = false) => {
@@ -176,13 +185,15 @@ export function checkConnectInput(input: unknown): InputProblem[] {
   problems.push(...authSlotProblems(input.authSlots), ...configValueProblems(input.configValues));
   if (input.authTimeout !== undefined) {
     const problem =
-      typeof input.authTimeout === 'string' ? authTimeoutProblem(input.authTimeout) : 'must be a string';
+      typeof input.authTimeout === 'string'
+        ? authTimeoutProblem(input.authTimeout, options.lenientDuration)
+        : 'must be a string';
     if (problem) problems.push({ path: ['authTimeout'], message: `authTimeout ${problem}` });
   }
   return problems.concat(unknownKeys(input, INPUT_KEYS, 'the input', []));
 }
 
-/** The messages of `checkConnectInput`, for the workflow's `InvalidInput` failure. */
+/** The messages of `checkConnectInput`, for the workflow's `InvalidInput` failure (lenient durations). */
 export function connectInputProblems(input: unknown): string[] {
-  return checkConnectInput(input).map((p) => p.message);
+  return checkConnectInput(input, { lenientDuration: true }).map((p) => p.message);
 }

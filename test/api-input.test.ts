@@ -1,12 +1,14 @@
 /**
  * Input the API must refuse with a 400 naming the problem, over real HTTP: bytes that are not UTF-8
- * (in a path or a query), control characters and lone surrogates in every id. No worker: nothing
- * here gets that far.
+ * (in a body, a path or a query), control characters and lone surrogates in every id, whitespace
+ * around a duration; and one answer that lists every problem. No worker: nothing here gets that far.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, describe, test } from 'node:test';
+import { connectionIdFor } from '../common/messages.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { uniqueId } from './helpers/temporal.js';
 
 const stack: Stack = await startStack({ worker: false });
 after(() => stack.close());
@@ -44,7 +46,47 @@ function assert400(answer: Answer, code: string, paths: string[], what: string):
     assert.ok(listed.includes(path), `${what}: ${path} not in ${JSON.stringify(listed)}`);
 }
 
+const input = (overrides: Record<string, unknown> = {}) => ({
+  externalUserId: uniqueId('in'),
+  userName: 'Ada',
+  solutionId: 'sol-1',
+  authSlots: ['slack'],
+  ...overrides,
+});
+
 describe('bytes that are not UTF-8', () => {
+  test('a start body: 400 invalid_json, so "Jos\\xe9" and "Jos\\xe8" do not both become "Jos\\ufffd"', async () => {
+    const user = uniqueId('jos');
+    for (const byte of [0xe9, 0xe8]) {
+      const json = JSON.stringify(input({ externalUserId: `${user}-Jos@` }));
+      const raw = Buffer.from(json, 'utf8');
+      raw[raw.indexOf('@')] = byte;
+      const answer = await send('POST', '/v1/connections?wait=0', raw);
+      assert400(answer, 'invalid_json', ['body'], `byte ${byte.toString(16)}`);
+      assert.match(JSON.stringify(answer.body), /not valid UTF-8/);
+      const withWait = await send('POST', '/v1/connections?wait=99', raw);
+      assert400(withWait, 'invalid_json', ['body', '?wait'], 'with a bad ?wait');
+    }
+    const merged = connectionIdFor(`${user}-Jos\ufffd`, 'sol-1');
+    await assert.rejects(stack.client.workflow.getHandle(merged).describe(), /not found/i);
+  });
+
+  test('a start body that is UTF-8 is read as before, other characters and all', async () => {
+    const body = Buffer.from(JSON.stringify(input({ userName: 'José 😀 \ufffd' })), 'utf8');
+    const answer = await send('POST', '/v1/connections?wait=0', body);
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    await stack.client.workflow.getHandle(String(answer.body.connectionId)).terminate('test cleanup');
+  });
+
+  test('the reissue reads no body, so bytes that are not UTF-8 there cannot fail it', async () => {
+    const answer = await send(
+      'POST',
+      '/v1/connections/connect%3Anobody%3Asol-1/auth-urls/slack',
+      Buffer.from([0xff]),
+    );
+    assert.equal(answer.status, 404, JSON.stringify(answer.body));
+  });
+
   test('a path: 400, also a truncated escape', async () => {
     for (const id of ['%FF', '%E0%A4%A', '%ED%A0%80', 'connect%3A%C3']) {
       for (const [method, path] of [
@@ -106,5 +148,47 @@ describe('control characters and lone surrogates in ids', () => {
       const answer = await send('POST', '/v1/webhooks/auth-completed', signed.body, signed.headers);
       assert400(answer, 'invalid_input', ['connectionId'], JSON.stringify(connectionId));
     }
+  });
+});
+
+describe('one answer lists every problem', () => {
+  test('a connection id over 1000 bytes is listed beside a missing authSlots', async () => {
+    const answer = await send(
+      'POST',
+      '/v1/connections?wait=0',
+      JSON.stringify({ externalUserId: '😀'.repeat(200), userName: 'A', solutionId: '😀'.repeat(200) }),
+    );
+    assert400(answer, 'invalid_input', ['authSlots', 'externalUserId'], '200 emoji each, no slots');
+    assert.match(JSON.stringify(answer.body), /1609 bytes/);
+  });
+
+  test('and beside a bad ?wait and a bad authTimeout', async () => {
+    const answer = await send(
+      'POST',
+      '/v1/connections?wait=1e1',
+      JSON.stringify(
+        input({ externalUserId: 'é'.repeat(200), solutionId: '中'.repeat(200), authTimeout: '1w' }),
+      ),
+    );
+    assert400(answer, 'invalid_input', ['authTimeout', '?wait', 'externalUserId'], 'three problems');
+  });
+});
+
+describe('authTimeout as documented, nothing around it', () => {
+  for (const authTimeout of [' 90s', '90s\n', '\u00a090s', '90s ', '9 0s']) {
+    test(`400 for ${JSON.stringify(authTimeout)}`, async () => {
+      const answer = await send('POST', '/v1/connections?wait=0', JSON.stringify(input({ authTimeout })));
+      assert400(answer, 'invalid_input', ['authTimeout'], JSON.stringify(authTimeout));
+    });
+  }
+
+  test('201 for "90s"', async () => {
+    const answer = await send(
+      'POST',
+      '/v1/connections?wait=0',
+      JSON.stringify(input({ authTimeout: '90s' })),
+    );
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    await stack.client.workflow.getHandle(String(answer.body.connectionId)).terminate('test cleanup');
   });
 });

@@ -116,9 +116,10 @@ describe('every error path, each code documented for its route', () => {
       const ok = method === 'DELETE' ? 202 : 200;
       await expectStatus(api(method, path), ok, `${method} ${path}`);
       await expectStatus(api(method, path, undefined, {}), 401, 'no token');
-      if (method === 'POST') {
-        await expectStatus(api(method, path, big), 413, 'too large');
-        await expectStatus(api(method, path, '{}', oddEncoding), 415, 'encoding');
+      // Only the start reads its body: here one is left unread, whatever its size or encoding.
+      if (method !== 'DELETE') {
+        await expectStatus(api(method, path, big), ok, 'a body ignored');
+        await expectStatus(api(method, path, '{}', oddEncoding), ok, 'a body ignored');
       }
       await expectStatus(api(method, withId(path, '%FF')), 400, 'bad percent-encoding');
       await expectStatus(api(method, withId(path, 'connect%3Anobody%3Asol-1')), 404, 'unknown');

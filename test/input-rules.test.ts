@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectInputSchema, problemsOf } from '../api/schemas.js';
+import { DURATION_PATTERN, parseDuration, parseExactDuration } from '../common/duration.js';
 import { checkConnectInput, connectInputProblems, idPattern, idProblem } from '../common/input.js';
 
 const VALID = { externalUserId: 'user-1', userName: 'Ada', solutionId: 'sol-1', authSlots: ['slack'] };
@@ -146,6 +147,14 @@ const TIMEOUTS: Case[] = ['0s', '31d', 'abc', '', '721h', '1.5h', '-1s'].map((t)
   'authTimeout',
 ]);
 
+// The documented pattern takes nothing else: no whitespace around, no other space (issue: " 90s" got 201).
+const PADDED_TIMEOUTS = [' 90s', '90s ', '90s\n', '\t90s', '\u00a090s', '90s\u2003', '\ufeff90s'];
+const STRICT_TIMEOUTS: Case[] = PADDED_TIMEOUTS.map((t) => [
+  `authTimeout ${JSON.stringify(t)}`,
+  with_({ authTimeout: t }),
+  'authTimeout',
+]);
+
 const TABLE = [
   ...GOOD,
   ...MISSING,
@@ -154,6 +163,7 @@ const TABLE = [
   ...CHARACTERS,
   ...SLOTS_AND_KEYS,
   ...TIMEOUTS,
+  ...STRICT_TIMEOUTS,
 ];
 
 /** The problem paths the API's 400 body would list (`(body)` for the input itself). */
@@ -177,10 +187,37 @@ describe('the API schema and the workflow guard agree on every input', () => {
         assert.deepEqual(connectInputProblems(input), []);
       } else {
         assert.ok(api.includes(path), `${path} missing from ${JSON.stringify(api)}`);
-        assert.ok(connectInputProblems(input).length > 0);
+        // The workflow forgives padding around authTimeout (below); it refuses everything else.
+        if (!STRICT_TIMEOUTS.some(([, strict]) => strict === input)) {
+          assert.ok(connectInputProblems(input).length > 0);
+        }
       }
     });
   }
+});
+
+describe('authTimeout: exact for the API, forgiving where it must be', () => {
+  test('the API refuses whitespace around it, with a message that says so', () => {
+    for (const timeout of PADDED_TIMEOUTS) {
+      const parsed = connectInputSchema.safeParse(with_({ authTimeout: timeout }));
+      assert.equal(parsed.success, false, JSON.stringify(timeout));
+      assert.match(parsed.error!.issues[0]!.message, /no whitespace/);
+      assert.equal(new RegExp(DURATION_PATTERN).test(timeout), false, 'the documented pattern agrees');
+      assert.equal(parseExactDuration(timeout), undefined);
+    }
+  });
+
+  test('the workflow still takes what the API once passed on, so older sagas replay as they ran', () => {
+    for (const timeout of PADDED_TIMEOUTS) {
+      assert.deepEqual(connectInputProblems(with_({ authTimeout: timeout })), [], JSON.stringify(timeout));
+    }
+  });
+
+  test('environment variables (SHUTDOWN_GRACE) may still carry whitespace', () => {
+    assert.equal(parseDuration(' 30s\n'), 30_000);
+    assert.equal(parseExactDuration('30s'), 30_000);
+    assert.equal(parseDuration('30 s'), undefined);
+  });
 });
 
 describe('the documented id pattern and the id check agree', () => {
