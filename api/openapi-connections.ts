@@ -3,40 +3,49 @@
  * Only the start reads its body (as JSON), so only it can answer the body parser's 400, 413 and
  * 415; the other routes leave a body unread.
  */
+import { z } from 'zod';
+import { idPattern } from '../common/input.js';
+import { LIMITS, STEPS } from '../common/messages.js';
 import { BODY_LIMIT_TEXT } from './body-limit.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './list-query.js';
-import { error, json, ref, UNEXPECTED } from './openapi-parts.js';
-import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from './schemas.js';
-import { STEPS } from '../common/messages.js';
+import { error, json, ref, temporalDown, unauthorized, UNEXPECTED } from './openapi-parts.js';
+import {
+  connectionIdParamSchema,
+  DEFAULT_WAIT_SECONDS,
+  externalAuthIdParamSchema,
+  MAX_WAIT_SECONDS,
+  WAIT_PATTERN,
+} from './schemas.js';
 
 /** Answers every /v1/connections* route can give, whatever it does. */
 const COMMON = {
   '400': error(
-    'Invalid input (`details` lists every problem as `{ path, message }`) or a path that is not valid percent-encoding',
+    '`invalid_input`: a path parameter or query value is invalid, or not valid percent-encoded UTF-8 (`details` lists every problem as `{ path, message }`)',
   ),
-  '401': error('Missing or wrong bearer token (API_TOKEN set)'),
+  '401': unauthorized('Missing or wrong bearer token (API_TOKEN set)'),
   '403': error('Non-loopback client while API_TOKEN is unset'),
   ...UNEXPECTED,
-  '503': error('Temporal unreachable'),
+  '503': temporalDown(),
 };
 
 /** What the start, which reads its body, adds to COMMON. */
 const WITH_BODY = {
   ...COMMON,
   '400': error(
-    'Invalid input (`details` lists every problem as `{ path, message }`), a body that is not JSON, or a path that is not valid percent-encoding',
+    '`invalid_input`: invalid input (`details` lists every problem as `{ path, message }`); `invalid_json`: a body that is not JSON or not UTF-8',
   ),
   '413': error(`Body over ${BODY_LIMIT_TEXT}`),
   '415': error('Body in an unsupported Content-Encoding or charset'),
 };
 
-const connectionIdParam = {
-  name: 'id',
-  in: 'path',
-  required: true,
-  description: 'The connectionId, `connect:{externalUserId}:{solutionId}` (URL-encode it)',
-  schema: { type: 'string', minLength: 1, maxLength: 409 },
+/** A path parameter, its schema generated from the zod schema that checks it. */
+const pathParameter = (name: string, schema: z.ZodType) => {
+  const { description, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' });
+  const { $schema: _s, ...json } = rest;
+  return { name, in: 'path', required: true, description, schema: json };
 };
+
+const connectionIdParam = pathParameter('id', connectionIdParamSchema);
 
 const filter = (name: string, description: string, schema: Record<string, unknown>) => ({
   name,
@@ -46,9 +55,20 @@ const filter = (name: string, description: string, schema: Record<string, unknow
   schema,
 });
 
+const filterId = (forbidden = '') => ({
+  type: 'string',
+  minLength: 1,
+  maxLength: LIMITS.maxIdLength,
+  pattern: idPattern(forbidden),
+});
+
 const LIST_PARAMETERS = [
-  filter('externalUserId', 'Only sagas of this end user', { type: 'string', minLength: 1, maxLength: 200 }),
-  filter('solutionId', 'Only sagas of this solution', { type: 'string', minLength: 1, maxLength: 200 }),
+  filter(
+    'externalUserId',
+    'Only sagas of this end user (the input rules: no control characters or lone surrogates)',
+    filterId(),
+  ),
+  filter('solutionId', 'Only sagas of this solution (the input rules; no `:`)', filterId(':')),
   filter('step', 'Only sagas at this step (the ConnectStep search attribute)', { enum: [...STEPS] }),
   filter('pageSize', `Items per page, 1..${MAX_PAGE_SIZE}`, {
     type: 'integer',
@@ -66,13 +86,9 @@ const startOperation = {
   parameters: [
     filter(
       'wait',
-      `Seconds to wait for the auth URLs (0..${MAX_WAIT_SECONDS}); asking again before they exist joins the same wait`,
-      {
-        type: 'number',
-        minimum: 0,
-        maximum: MAX_WAIT_SECONDS,
-        default: DEFAULT_WAIT_SECONDS,
-      },
+      `Seconds to wait for the auth URLs, 0 to ${MAX_WAIT_SECONDS} (default ${DEFAULT_WAIT_SECONDS}), in digits ` +
+        'with an optional fraction (`2.5`; no sign, no exponent: `1e1` is a 400); asking again before they exist joins the same wait',
+      { type: 'string', pattern: WAIT_PATTERN, default: String(DEFAULT_WAIT_SECONDS) },
     ),
   ],
   requestBody: { required: true, content: { 'application/json': { schema: ref('ConnectInput') } } },
@@ -124,15 +140,7 @@ export function connectionPaths(): Record<string, unknown> {
       },
     },
     '/v1/connections/{id}/auth-urls/{externalAuthId}': {
-      parameters: [
-        connectionIdParam,
-        {
-          name: 'externalAuthId',
-          in: 'path',
-          required: true,
-          schema: { type: 'string', minLength: 1, maxLength: 200 },
-        },
-      ],
+      parameters: [connectionIdParam, pathParameter('externalAuthId', externalAuthIdParamSchema)],
       post: {
         operationId: 'reissueAuthUrl',
         summary: 'Issue a fresh dialog URL (new one-time code) for a pending auth slot',
@@ -142,10 +150,12 @@ export function connectionPaths(): Record<string, unknown> {
           '200': json('ReissueAuthUrlResult', 'The new URL'),
           ...COMMON,
           '404': error('No such connection'),
-          '409': error('Saga closed, not awaiting auths, or the slot is already completed'),
+          '409': error(
+            '`connection_closed`: the saga has ended; `not_awaiting_auth`: not awaiting auths; `slot_completed`: the slot is already completed',
+          ),
           '422': error('Unknown auth slot'),
-          '502': error('The saga could not issue a URL (Tray refused or failed)'),
-          '503': error('Temporal unreachable, or no worker answered in time'),
+          '502': error('`reissue_failed`: the saga could not issue a URL (Tray refused or failed)'),
+          '503': temporalDown('; `saga_unresponsive`: no worker answered the update in time'),
         },
       },
     },

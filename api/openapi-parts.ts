@@ -8,7 +8,91 @@ export const json = (name: ComponentName, description: string) => ({
   description,
   content: { 'application/json': { schema: ref(name) } },
 });
-export const error = (description: string) => json('Error', description);
+
+/** Response headers the API sends, documented once under components.headers. */
+export const HEADERS = {
+  RequestId: {
+    description:
+      'On every answer: the caller’s own `x-request-id` when it is 1..100 of `A-Z a-z 0-9 _ . -`, else a fresh UUID. ' +
+      'Every log line the API writes for the request carries it, and so does every Temporal call it makes.',
+    required: true,
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,100}$' },
+  },
+  RetryAfter: {
+    description: 'Sent with `temporal_busy`: seconds to wait before trying again',
+    schema: { type: 'integer', minimum: 1 },
+  },
+  WwwAuthenticate: {
+    description: 'The scheme the API asks for: `Bearer realm="connect-saga"`',
+    required: true,
+    schema: { type: 'string' },
+  },
+  Allow: {
+    description: 'The methods the path serves, e.g. `GET, DELETE, HEAD`',
+    required: true,
+    schema: { type: 'string' },
+  },
+} as const;
+
+const header = (name: keyof typeof HEADERS) => ({ $ref: `#/components/headers/${name}` });
+
+/** An error answer, with the headers it carries besides `x-request-id`. */
+export const error = (description: string, headers?: Record<string, unknown>) => ({
+  ...json('Error', description),
+  ...(headers ? { headers } : {}),
+});
+
+/** A 401 of the bearer check, which names the scheme it wants. */
+export const unauthorized = (description: string) =>
+  error(description, { 'WWW-Authenticate': header('WwwAuthenticate') });
+
+/** A 503 that may be `temporal_busy`, which says when to come back. */
+export const unavailable = (description: string) =>
+  error(description, { 'Retry-After': header('RetryAfter') });
+
+/** A 405, with the methods the path does serve. */
+export const methodNotAllowed = (description: string) => error(description, { Allow: header('Allow') });
+
+/** The 503 of every route that calls Temporal; `more` adds the route's own causes. */
+export const temporalDown = (more = '') =>
+  unavailable(
+    '`temporal_unavailable`: Temporal unreachable; `temporal_busy`: Temporal refused the call for load ' +
+      `(its rate limits), with \`Retry-After\`${more}`,
+  );
 
 /** Any route can fail unexpectedly; the error is logged and answered without internals. */
-export const UNEXPECTED = { '500': error('Unexpected error (logged; the answer carries no internals)') };
+export const UNEXPECTED = {
+  '500': error(
+    '`internal_error`: unexpected (logged; the answer carries no internals); `payload_undecodable`: ' +
+      'a saga’s payloads are encrypted under a key id PAYLOAD_ENCRYPTION_KEYS does not hold',
+  ),
+};
+
+type Json = Record<string, unknown>;
+
+/** `responses` with `x-request-id` added to each answer's headers. */
+function withRequestId(responses: Json): Json {
+  const out: Json = {};
+  for (const [code, response] of Object.entries(responses)) {
+    const { headers, ...rest } = response as { headers?: Json };
+    out[code] = { ...rest, headers: { 'x-request-id': header('RequestId'), ...headers } };
+  }
+  return out;
+}
+
+/** `paths` with `x-request-id` on every answer of every operation: every answer carries one. */
+export function withRequestIds(paths: Json): Json {
+  const out: Json = {};
+  for (const [template, item] of Object.entries(paths)) {
+    const methods: Json = {};
+    for (const [key, operation] of Object.entries(item as Json)) {
+      const { responses } = operation as { responses?: Json };
+      methods[key] = responses ? { ...(operation as Json), responses: withRequestId(responses) } : operation;
+    }
+    out[template] = methods;
+  }
+  return out;
+}
+
+/** `responses` (components.responses) with `x-request-id`, like every operation's. */
+export const componentResponses = (responses: Json): Json => withRequestId(responses);

@@ -3,17 +3,27 @@
  * validate requests (JSON Schema 2020-12, which OpenAPI 3.1 uses as is).
  */
 import { z } from 'zod';
-import { BODY_LIMIT_TEXT } from './body-limit.js';
 import { connectionPaths } from './openapi-connections.js';
-import { error, json, ref, UNEXPECTED } from './openapi-parts.js';
+import {
+  componentResponses,
+  error,
+  HEADERS,
+  methodNotAllowed,
+  UNEXPECTED,
+  unauthorized,
+  withRequestIds,
+} from './openapi-parts.js';
+import { SIGNATURE_SCHEME, webhookPaths } from './openapi-webhook.js';
 import {
   authSlotStatusSchema,
   cancelAcceptedSchema,
   configValueSchema,
   jsonValueSchema,
   connectInputSchema,
+  connectionListItemSchema,
   connectionListSchema,
   connectionStatusSchema,
+  listedAuthSlotSchema,
   errorBodySchema,
   reissueResultSchema,
   statusErrorSchema,
@@ -27,7 +37,9 @@ export const COMPONENTS = {
   JsonValue: jsonValueSchema,
   ConnectionStatus: connectionStatusSchema,
   ConnectionList: connectionListSchema,
+  ConnectionListItem: connectionListItemSchema,
   AuthSlotStatus: authSlotStatusSchema,
+  ListedAuthSlot: listedAuthSlotSchema,
   StatusError: statusErrorSchema,
   ReissueAuthUrlResult: reissueResultSchema,
   AuthCompletedWebhook: webhookBodySchema,
@@ -54,42 +66,6 @@ function componentSchemas(): Record<string, unknown> {
   return out;
 }
 
-function webhookPaths(): Record<string, unknown> {
-  return {
-    '/v1/webhooks/auth-completed': {
-      post: {
-        operationId: 'authCompleted',
-        summary: 'Report a completed auth (Standard Webhooks signature required)',
-        parameters: ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => ({
-          name,
-          in: 'header',
-          required: true,
-          schema: { type: 'string' },
-        })),
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: ref('AuthCompletedWebhook') } },
-        },
-        responses: {
-          '202': json(
-            'WebhookAccepted',
-            'Signalled to the saga (a redelivery, or the authId attached for the slot, is accepted again and ignored)',
-          ),
-          '400': error('Signed body is not JSON or lacks a field'),
-          '401': error('Missing, wrong or stale (> 5 min) signature'),
-          '404': error('No such saga'),
-          '409': error('Saga closed or past attaching the auths, with another authId than the one attached'),
-          '413': error(`Body over ${BODY_LIMIT_TEXT}`),
-          '415': error('Body in an unsupported Content-Encoding'),
-          '422': error('Unknown auth slot'),
-          ...UNEXPECTED,
-          '503': error('WEBHOOK_SECRET unset, or Temporal unreachable'),
-        },
-      },
-    },
-  };
-}
-
 const text = (description: string, type: string) => ({
   description,
   content: { [type]: { schema: { type: 'string' } } },
@@ -104,7 +80,7 @@ function servicePaths(): Record<string, unknown> {
     '/healthz': get('healthz', 'Liveness', { '200': { description: 'Up' } }),
     '/readyz': get('readyz', 'Readiness, including the Temporal connection', {
       '200': { description: 'Ready' },
-      '503': error('Temporal unreachable'),
+      '503': error('`temporal_unavailable`: the Temporal namespace did not answer within 2 s'),
     }),
     '/metrics': get('metrics', 'Prometheus metrics', {
       '200': text('Prometheus text exposition format', 'text/plain'),
@@ -125,7 +101,7 @@ function codecPaths(): Record<string, unknown> {
       responses: {
         '200': { description: 'The payloads', content: { 'application/json': { schema: payloads } } },
         '400': error('Body is not `{ payloads: [...] }` with base64 fields'),
-        '401': error('Missing or wrong bearer token (API_TOKEN set)'),
+        '401': unauthorized('Missing or wrong bearer token (API_TOKEN set)'),
         '403': error('Non-loopback client while API_TOKEN is unset'),
         '413': error('Body over 4 MB'),
         '415': error('Body in an unsupported Content-Encoding or charset'),
@@ -166,17 +142,34 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
     ],
     components: {
       schemas: componentSchemas(),
-      responses: {
-        MethodNotAllowed: error('Method not allowed on this path; `Allow` lists the ones that are'),
+      responses: componentResponses({
+        MethodNotAllowed: methodNotAllowed(
+          'Method not allowed on this path; `Allow` lists the ones that are',
+        ),
         NotFound: error('No such route'),
+      }),
+      headers: HEADERS,
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            '`Authorization: Bearer $API_TOKEN` for /v1/connections* and /codec, compared in constant time. ' +
+            'While API_TOKEN is unset these routes answer loopback clients only (else 403).',
+        },
+        webhookSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'webhook-signature',
+          description: `Not a key but an HMAC over each message, with \`webhook-id\` and \`webhook-timestamp\`. ${SIGNATURE_SCHEME}`,
+        },
       },
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN' } },
     },
-    paths: {
+    paths: withRequestIds({
       ...connectionPaths(),
       ...webhookPaths(),
       ...servicePaths(),
       ...(options.codec ? codecPaths() : {}),
-    },
+    }),
   };
 }

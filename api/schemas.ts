@@ -111,9 +111,11 @@ export type ConnectInputBody = z.infer<typeof connectInputSchema>;
 /** `?wait=` on POST /v1/connections: seconds, 0..30, default 10. */
 export const MAX_WAIT_SECONDS = 30;
 export const DEFAULT_WAIT_SECONDS = 10;
+/** The digits `?wait` takes: no sign, no exponent (`1e1` is refused). */
+export const WAIT_PATTERN = '^[0-9]+(\\.[0-9]+)?$';
 export const waitSchema = z
   .string({ error: givenOnceProblem('wait') })
-  .regex(/^[0-9]+(\.[0-9]+)?$/, 'wait must be a number of seconds')
+  .regex(new RegExp(WAIT_PATTERN), 'wait must be a number of seconds')
   .transform(Number)
   .pipe(z.number().min(0).max(MAX_WAIT_SECONDS, `wait must be at most ${MAX_WAIT_SECONDS} seconds`));
 
@@ -147,6 +149,11 @@ export const webhookBodySchema = z
     path: ['connectionId'],
     // Run even when other fields are bad, so one answer lists every problem.
     when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+  })
+  .meta({
+    description:
+      'Names the saga by connectionId or by solutionInstanceId (at least one). Other keys are ignored, so a relay may forward more than these.',
+    anyOf: [{ required: ['connectionId'] }, { required: ['solutionInstanceId'] }],
   });
 export type WebhookBody = z.infer<typeof webhookBodySchema>;
 
@@ -171,13 +178,26 @@ export const connectionStatusSchema = z.object({
   userId: z.string().optional(),
   solutionInstanceId: z.string().optional(),
   authSlots: z.array(authSlotStatusSchema),
-  deadline: z.string().optional().describe('ISO 8601 time at which the auth wait times out'),
+  deadline: z
+    .string()
+    .optional()
+    .meta({ description: 'When the auth wait times out (RFC 3339, UTC)', format: 'date-time' }),
   error: statusErrorSchema.optional(),
   existing: z.boolean().optional().describe('POST only: true when a running saga was returned'),
 });
 
+/** A slot as a list item shows it: a list never hands out one-time codes, so never a `url`. */
+export const listedAuthSlotSchema = z
+  .strictObject(authSlotStatusSchema.omit({ url: true }).shape)
+  .describe('An auth slot in a list item: as in the status object, without `url`');
+
+export const connectionListItemSchema = connectionStatusSchema
+  .omit({ existing: true })
+  .extend({ authSlots: z.array(listedAuthSlotSchema) })
+  .describe('A status object without URLs (GET the connection for them)');
+
 export const connectionListSchema = z.object({
-  connections: z.array(connectionStatusSchema).describe('Status objects without URLs, newest first'),
+  connections: z.array(connectionListItemSchema).describe('Newest first'),
   nextPageToken: z.string().optional().describe('Pass as ?pageToken= for the next page; absent on the last'),
 });
 

@@ -71,10 +71,19 @@ const input = (solutionId = 'sol-1') => ({
 const big = JSON.stringify({ pad: 'x'.repeat(70 * 1024) });
 const oddEncoding = { ...auth(), 'content-encoding': 'bogus' };
 
+/** The status, and the headers the document promises for it (api/openapi-parts.ts). */
 async function expectStatus(answer: Promise<Answer>, status: number, what: string): Promise<Answer> {
   const got = await answer;
   assert.equal(got.status, status, what);
+  assert.match(String(got.headers['x-request-id']), /^[A-Za-z0-9_.-]{1,100}$/, `${what}: x-request-id`);
+  if (status === 405) assert.ok(got.headers.allow, `${what}: Allow`);
   return got;
+}
+
+/** A 401 of the bearer check names the scheme it wants. */
+async function expectUnauthorized(answer: Promise<Answer>): Promise<void> {
+  const got = await expectStatus(answer, 401, 'no token');
+  assert.equal(got.headers['www-authenticate'], 'Bearer realm="connect-saga"');
 }
 
 /** `path` with another connection id in it. */
@@ -94,12 +103,12 @@ describe('every error path, each code documented for its route', () => {
     await expectStatus(api('POST', '/v1/connections?wait=0', body), 200, 'existing');
     await expectStatus(api('POST', '/v1/connections', { authSlots: [] }), 400, 'invalid');
     await expectStatus(api('POST', '/v1/connections', '{nope'), 400, 'not JSON');
-    await expectStatus(api('POST', '/v1/connections', body, {}), 401, 'no token');
+    await expectUnauthorized(api('POST', '/v1/connections', body, {}));
     await expectStatus(api('POST', '/v1/connections', big), 413, 'too large');
     await expectStatus(api('POST', '/v1/connections', body, oddEncoding), 415, 'encoding');
     await expectStatus(api('GET', '/v1/connections?pageSize=5'), 200, 'list');
     await expectStatus(api('GET', '/v1/connections?step=nope'), 400, 'bad filter');
-    await expectStatus(api('GET', '/v1/connections', undefined, {}), 401, 'no token');
+    await expectUnauthorized(api('GET', '/v1/connections', undefined, {}));
     // GET leaves a body unread, so neither its size nor its encoding matters.
     await expectStatus(api('GET', '/v1/connections?pageSize=5', big), 200, 'a body ignored');
     await expectStatus(api('GET', '/v1/connections?pageSize=5', '{}', oddEncoding), 200, 'a body ignored');
@@ -115,7 +124,7 @@ describe('every error path, each code documented for its route', () => {
     ] as const) {
       const ok = method === 'DELETE' ? 202 : 200;
       await expectStatus(api(method, path), ok, `${method} ${path}`);
-      await expectStatus(api(method, path, undefined, {}), 401, 'no token');
+      await expectUnauthorized(api(method, path, undefined, {}));
       // Only the start reads its body: here one is left unread, whatever its size or encoding.
       if (method !== 'DELETE') {
         await expectStatus(api(method, path, big), ok, 'a body ignored');

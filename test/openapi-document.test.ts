@@ -1,12 +1,16 @@
 /**
  * The OpenAPI document as other tools read it: every pattern in a dialect each common regex engine
- * takes (a client generated in Python, Java or Go compiles them; ECMA without the u flag too). The
- * statuses each route sends are checked against real answers in test/api-openapi.test.ts.
+ * takes (a client generated in Python, Java or Go compiles them; ECMA without the u flag too), the
+ * headers each answer carries, and the shapes the code really accepts and sends. The statuses each
+ * route sends are checked against real answers in test/api-openapi.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { buildOpenApi } from '../api/openapi.js';
+import { waitSchema } from '../api/schemas.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the document is walked loosely */
 const doc = buildOpenApi({ codec: true }) as any;
@@ -20,6 +24,13 @@ function patterns(node: unknown, at = '#'): [string, string][] {
       : patterns(value, `${at}/${key}`),
   );
 }
+
+const operations = (): [string, string, any][] =>
+  Object.entries(doc.paths as Record<string, any>).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => method !== 'parameters')
+      .map(([method, operation]) => [path, method, operation] as [string, string, any]),
+  );
 
 describe('patterns every regex dialect takes', () => {
   const found = patterns(doc);
@@ -63,5 +74,111 @@ describe('patterns every regex dialect takes', () => {
     const input = JSON.stringify({ patterns: found, schemas: doc.components.schemas });
     const run = spawnSync('python3', ['-c', script], { input, encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
+  });
+});
+
+describe('headers', () => {
+  test('every answer of every operation documents x-request-id', () => {
+    const responses = [
+      ...operations().flatMap(([, , op]) => Object.values(op.responses ?? {})),
+      ...Object.values(doc.components.responses),
+    ] as any[];
+    assert.ok(responses.length > 40);
+    for (const response of responses) {
+      assert.deepEqual(response.headers?.['x-request-id'], { $ref: '#/components/headers/RequestId' });
+    }
+    assert.equal(doc.components.headers.RequestId.required, true);
+  });
+
+  test('401 of the bearer check: WWW-Authenticate; 405: Allow; 503 of a Temporal call: Retry-After', () => {
+    for (const [path, method, op] of operations()) {
+      const where = `${method} ${path}`;
+      const bearer = (op.security ?? []).some((s: object) => 'bearer' in s);
+      if (op.responses['401']) {
+        assert.equal(Boolean(op.responses['401'].headers['WWW-Authenticate']), bearer, where);
+      }
+      const busy = op.responses['503'];
+      if (busy && path !== '/readyz') {
+        assert.ok(busy.headers['Retry-After'], where);
+        assert.match(busy.description, /temporal_busy/, where);
+        assert.match(busy.description, /temporal_unavailable/, where);
+      }
+    }
+    assert.ok(doc.components.responses.MethodNotAllowed.headers.Allow);
+  });
+
+  test('the webhook: its three headers described, its signature a security scheme', () => {
+    const webhook = doc.paths['/v1/webhooks/auth-completed'].post;
+    const params = Object.fromEntries(webhook.parameters.map((p: any) => [p.name, p]));
+    assert.deepEqual(Object.keys(params).sort(), ['webhook-id', 'webhook-signature', 'webhook-timestamp']);
+    assert.match(params['webhook-id'].description, /eventId/);
+    assert.match(params['webhook-timestamp'].description, /Unix seconds/);
+    assert.match(params['webhook-signature'].description, /HMAC-SHA256/);
+    assert.deepEqual(webhook.security, [{ webhookSignature: [] }]);
+    assert.match(doc.components.securitySchemes.webhookSignature.description, /Standard Webhooks/);
+    assert.equal(doc.components.securitySchemes.bearer.scheme, 'bearer');
+    assert.match(webhook.responses['503'].description, /webhook_not_configured/);
+  });
+});
+
+describe('shapes the code accepts and sends', () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  ajv.addSchema(doc, 'openapi.json');
+  const schema = (name: string) => ajv.getSchema(`openapi.json#/components/schemas/${name}`)!;
+
+  test('the reissue reads no body, so it documents none and none of the body codes', () => {
+    const reissue = doc.paths['/v1/connections/{id}/auth-urls/{externalAuthId}'].post;
+    assert.equal(reissue.requestBody, undefined);
+    assert.equal(reissue.responses['413'], undefined);
+    assert.equal(reissue.responses['415'], undefined);
+    assert.match(reissue.responses['503'].description, /saga_unresponsive/);
+  });
+
+  test('the webhook body names the saga one way or the other (anyOf), other keys allowed as the code does', () => {
+    const webhook = schema('AuthCompletedWebhook');
+    const base = { externalAuthId: 'slack', authId: 'a1' };
+    assert.equal(webhook({ ...base, connectionId: 'connect:u:s' }), true);
+    assert.equal(webhook({ ...base, solutionInstanceId: 'i-1' }), true);
+    assert.equal(webhook({ ...base, connectionId: 'c', solutionInstanceId: 'i-1', relayed: 1 }), true);
+    assert.equal(webhook(base), false);
+    assert.equal(webhook({ ...base, connectionId: 'c\u0000' }), false);
+  });
+
+  test('list items carry no url; deadline is an RFC 3339 date-time', () => {
+    const list = schema('ConnectionList');
+    const item = (slot: object, deadline = '2026-11-26T16:00:00.000Z') => ({
+      connections: [
+        {
+          connectionId: 'connect:u:s',
+          runId: 'r',
+          step: 'awaiting_auth',
+          externalUserId: 'u',
+          solutionId: 's',
+          authSlots: [{ externalAuthId: 'slack', state: 'pending', ...slot }],
+          deadline,
+        },
+      ],
+    });
+    assert.equal(list(item({})), true, JSON.stringify(list.errors));
+    assert.equal(list(item({ url: 'https://dialog?code=x' })), false);
+    assert.equal(list(item({}, 'tomorrow')), false);
+    // The saga writes it with toISOString.
+    assert.equal(list(item({}, new Date(Date.now() + 30 * 86_400_000).toISOString())), true);
+    assert.equal(doc.components.schemas.ConnectionStatus.properties.deadline.format, 'date-time');
+  });
+
+  test('?wait documents the digits the code takes: 1e1 is refused by both', () => {
+    const wait = doc.paths['/v1/connections'].post.parameters.find((p: any) => p.name === 'wait');
+    const documented = new RegExp(wait.schema.pattern);
+    for (const value of ['0', '10', '2.5', '030', '30']) {
+      assert.equal(documented.test(value), true, value);
+      assert.equal(waitSchema.safeParse(value).success, true, value);
+    }
+    for (const value of ['1e1', '-1', '+1', '.5', '1.', ' 1', '0x10', '']) {
+      assert.equal(documented.test(value), false, JSON.stringify(value));
+      assert.equal(waitSchema.safeParse(value).success, false, JSON.stringify(value));
+    }
+    assert.match(wait.description, /1e1/);
   });
 });
