@@ -69,7 +69,16 @@ async function describeTarget(
   body: WebhookBody,
   routes: InstanceRoutes | undefined,
 ): Promise<WorkflowExecutionDescription> {
-  if (body.connectionId !== undefined) return describeConnection(client, body.connectionId);
+  if (body.connectionId !== undefined) {
+    const newest = await describeConnection(client, body.connectionId);
+    const wanted = body.solutionInstanceId;
+    if (wanted === undefined || solutionInstanceIdOf(newest) === wanted) return newest;
+    // The newest run has another instance (or none yet): the delivery may be for an earlier run of
+    // this connection, which the instance id names exactly.
+    const earlier = await findBySolutionInstanceId(client, wanted);
+    if (earlier?.connectionId !== body.connectionId) return newest;
+    return describeConnection(client, earlier.connectionId, earlier.runId);
+  }
   const solutionInstanceId = body.solutionInstanceId ?? '';
   const routed = await describeRouted(client, solutionInstanceId, routes);
   if (routed) return routed;

@@ -582,7 +582,7 @@ describe('signals the server refuses', () => {
 });
 
 describe('odd bodies and lookups', () => {
-  test('by the solutionInstanceId of an ended run: 409, even while a newer run of that connection waits', async () => {
+  test('by the solutionInstanceId of an ended run (with its connectionId or not): 409, even while a newer run waits', async () => {
     const body = {
       externalUserId: uniqueId('user'),
       userName: 'Ada',
@@ -624,6 +624,16 @@ describe('odd bodies and lookups', () => {
     assertError(res, 409, 'connection_closed');
     // Cancelled before any attach: closed is the whole reason.
     assert.equal(res.body.error.message, `Connection ${JSON.stringify(first.connectionId)} is closed`);
+    // Naming the connection too, the instance id still picks the run it belongs to, not the newest.
+    const both = await send(
+      stack.signWebhook({
+        connectionId: first.connectionId,
+        solutionInstanceId: first.solutionInstanceId,
+        externalAuthId: 'slack',
+        authId,
+      }),
+    );
+    assertError(both, 409, 'connection_closed');
     const now = await getStatus(second.connectionId);
     assert.equal(slot(now, 'slack')?.state, 'pending');
   });
