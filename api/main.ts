@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { exitOnConfigError } from '../lib/config.js';
-import { EncryptionCodec, encryptedDataConverter } from '../lib/payload-codec.js';
+import { apiDataConverter, EncryptionCodec } from '../lib/payload-codec.js';
 import {
   describeTemporalConnection,
   loadWithTemporalConnection,
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   }
   const connection = Connection.lazy(temporal.connectionOptions);
   const encryption = config.payloadEncryption;
-  const dataConverter = encryption && encryptedDataConverter(encryption.keys);
+  const dataConverter = apiDataConverter(encryption?.keys);
   const tracing = config.otlpEndpoint ? (await import('./tracing.js')).startApiTracing() : undefined;
   const client = new Client({
     connection,

@@ -91,15 +91,15 @@ export function encryptionKeysVar() {
   );
 }
 
+/** A payload this process cannot decode: a key it does not hold, or data that does not decrypt. */
+export class UndecodablePayloadError extends ValueError {}
+
 /**
  * AES-256-GCM over the whole proto-encoded payload (metadata included), so even the original
  * encoding is hidden. Data is IV (12 bytes) ‖ ciphertext ‖ tag (16 bytes), as in Temporal's samples.
  * Payloads without the encrypted encoding pass through decode unchanged: histories written before
  * encryption was turned on stay readable.
  */
-/** A payload this process cannot decode: a key it does not hold, or data that does not decrypt. */
-export class UndecodablePayloadError extends ValueError {}
-
 export class EncryptionCodec implements PayloadCodec {
   constructor(readonly keys: EncryptionKeys) {}
 
@@ -176,4 +176,33 @@ export const ENCODED_FAILURE_CONVERTER_PATH = fileURLToPath(
  */
 export function encryptedDataConverter(keys: EncryptionKeys): DataConverter {
   return { payloadCodecs: [new EncryptionCodec(keys)], failureConverterPath: ENCODED_FAILURE_CONVERTER_PATH };
+}
+
+/**
+ * For a process without keys: passes plain payloads through and refuses encrypted ones with an
+ * UndecodablePayloadError naming their key id, where the SDK would only say "Unknown encoding".
+ */
+export class KeylessCodec implements PayloadCodec {
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads;
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    for (const payload of payloads) {
+      if (utf8(payload.metadata?.[METADATA_ENCODING_KEY]) !== ENCRYPTED_ENCODING) continue;
+      const keyId = utf8(payload.metadata?.[KEY_ID_METADATA]) ?? '(none)';
+      throw new UndecodablePayloadError(
+        `Payload was encrypted with key id "${keyId}", but ${ENCRYPTION_KEYS_VARIABLE} is not set here`,
+      );
+    }
+    return payloads;
+  }
+}
+
+/**
+ * The API's data converter: with keys, the encrypted one; without, the keyless codec, so a saga
+ * written by encrypting workers gets a named 500 rather than a bare one.
+ */
+export function apiDataConverter(keys: EncryptionKeys | undefined): DataConverter {
+  return keys ? encryptedDataConverter(keys) : { payloadCodecs: [new KeylessCodec()] };
 }

@@ -17,7 +17,12 @@ import { createApp } from '../api/app.js';
 import { createLogger } from '../api/logging.js';
 import { authCompletedSignal, type ConnectionStatus } from '../common/messages.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
-import { encryptedDataConverter, parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.js';
+import {
+  apiDataConverter,
+  encryptedDataConverter,
+  parseEncryptionKeys,
+  type EncryptionKeys,
+} from '../lib/payload-codec.js';
 import { CONFIG_SOLUTION, startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
@@ -326,6 +331,27 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.equal(one.status, 500, JSON.stringify(oneBody));
     assert.equal(oneBody.error.code, 'payload_undecodable');
     assert.match(oneBody.error.message, /key id "old", which PAYLOAD_ENCRYPTION_KEYS does not hold/);
+
+    // The likelier slip: an API started without any keys.
+    const keyless = createApp({
+      client: new Client({
+        connection: stack.client.connection,
+        namespace: stack.namespace,
+        dataConverter: apiDataConverter(undefined),
+      }),
+      taskQueue: stack.taskQueue,
+      namespace: stack.namespace,
+      logger: createLogger({ level: 'silent' }),
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => keyless.once('listening', resolve));
+    after(() => keyless.close());
+    const bare = await fetch(
+      `http://127.0.0.1:${(keyless.address() as AddressInfo).port}/v1/connections/${encodeURIComponent(connectionId)}`,
+    );
+    const bareBody = (await bare.json()) as any;
+    assert.equal(bare.status, 500, JSON.stringify(bareBody));
+    assert.equal(bareBody.error.code, 'payload_undecodable');
+    assert.match(bareBody.error.message, /key id "old", but PAYLOAD_ENCRYPTION_KEYS is not set/);
 
     // Visibility lags the start by a moment; the item comes from the search attributes.
     const item = await pollUntil(

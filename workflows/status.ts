@@ -21,9 +21,9 @@ import { SEARCH_ATTRIBUTES } from '../common/messages.js';
 import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
 import type { AuthSlots } from './slots.js';
 
-/** Steps in which the status object carries no dialog URLs: the instance is being removed, or is gone. */
 /** How many distinct unknown slot names the details list before "and N more". */
 const UNKNOWN_SLOTS_SHOWN = 10;
+/** Steps in which the status object carries no dialog URLs: the instance is being removed, or is gone. */
 const URLS_DEAD_STEPS: readonly ConnectStep[] = ['compensating', 'failed', 'timed_out', 'cancelled'];
 
 /** What the view shows besides the step and the slots. */
