@@ -81,6 +81,7 @@ function rememberMiss(solutionInstanceId: string): void {
 export async function findBySolutionInstanceId(
   client: Client,
   solutionInstanceId: string,
+  options: { once?: boolean } = {},
 ): Promise<{ connectionId: string; runId: string; running: boolean } | undefined> {
   // Temporal's visibility query parser cannot take a NUL, and no Tray id holds one.
   if (solutionInstanceId.includes('\u0000')) return undefined;
@@ -95,7 +96,8 @@ export async function findBySolutionInstanceId(
       }),
     );
   // The URLs (so the end user's dialog and this webhook) can come within visibility's lag.
-  const pauses = missedRecently(solutionInstanceId) ? [] : VISIBILITY_RETRY_PAUSES_MS;
+  // `once`: the caller knows the instance is not new (an earlier run's), so lag cannot hide it.
+  const pauses = options.once || missedRecently(solutionInstanceId) ? [] : VISIBILITY_RETRY_PAUSES_MS;
   for (const pauseMs of [...pauses, undefined]) {
     const running = await first(`${base} AND ExecutionStatus = "Running"`);
     if (running) {

@@ -74,8 +74,9 @@ async function describeTarget(
     const wanted = body.solutionInstanceId;
     if (wanted === undefined || solutionInstanceIdOf(newest) === wanted) return newest;
     // The newest run has another instance (or none yet): the delivery may be for an earlier run of
-    // this connection, which the instance id names exactly.
-    const earlier = await findBySolutionInstanceId(client, wanted);
+    // this connection, which the instance id names exactly. Its instance id was written long ago,
+    // so one look, without the pauses that wait out visibility's lag for a new saga.
+    const earlier = await findBySolutionInstanceId(client, wanted, { once: true });
     if (earlier?.connectionId !== body.connectionId) return newest;
     return describeConnection(client, earlier.connectionId, earlier.runId);
   }

@@ -51,6 +51,12 @@ test('an id missed in full a moment ago is looked up once more, without the wait
   assert.ok(Date.now() - started < 250, 'no pause between rounds');
 });
 
+test('once: one round of lookups, without the waits for visibility to catch up', async () => {
+  const { client, calls } = laggingClient(Number.POSITIVE_INFINITY);
+  assert.equal(await findBySolutionInstanceId(client, 'inst-earlier-run', { once: true }), undefined);
+  assert.equal(calls(), 2, 'one round, two lookups');
+});
+
 test('many lookups at once run LOOKUP_QUERY_SLOTS queries at a time; past the queue, a 503', async () => {
   let running = 0;
   let most = 0;
