@@ -10,6 +10,7 @@ import { connectionsRouter } from './connections.js';
 import { errorHandler, isTemporalUnavailable, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
 import { createApiMetrics } from './metrics.js';
+import { requireClient } from './auth.js';
 import { answerOptions, methodNotAllowed } from './method-not-allowed.js';
 import { buildOpenApi } from './openapi.js';
 import { trackRouteTemplate } from './route-template.js';
@@ -71,6 +72,11 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApi);
   });
 
+  // /v1/connections* is behind the access rule for every method, OPTIONS included.
+  const access = requireClient(deps.apiToken);
+  app.use('/v1/connections', (req, res, next) =>
+    req.method === 'OPTIONS' ? access(req, res, next) : next(),
+  );
   app.use(answerOptions(openApi.paths as Record<string, unknown>, CODEC_PATH));
   // The webhook parses its own raw body, so it is mounted before any JSON parser.
   app.post(WEBHOOK_PATH, metrics.observeWebhook);

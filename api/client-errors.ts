@@ -24,9 +24,10 @@ function answerFor(err: ParserError): [number, string, string] {
 /** Makes `server` answer its parser's refusals with `{ error: { code, message } }` and close. */
 export function answerClientErrorsAsJson(server: Server): void {
   server.on('clientError', (err: ParserError, socket: Socket) => {
-    // As node's default: nothing to say on a reset connection, or once a response has begun.
-    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent) {
+    // Nothing to say on a reset connection. Nor while an earlier request on it is being answered
+    // (pipelining): a status line written now would become that request's answer.
+    const inProgress = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inProgress) {
       socket.destroy();
       return;
     }

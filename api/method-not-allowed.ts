@@ -26,7 +26,8 @@ export function knownPaths(paths: Record<string, unknown>): KnownPath[] {
   return Object.entries(paths).map(([template, item]) => {
     const methods = Object.keys(item as object).filter((key) => METHODS.includes(key));
     if (methods.includes('get') && !methods.includes('head')) methods.push('head');
-    return { pattern: patternOf(template), allow: methods.map((m) => m.toUpperCase()) };
+    // Routing ignores letter case, so a known path does too.
+    return { pattern: patternOf(template, 'i'), allow: methods.map((m) => m.toUpperCase()) };
   });
 }
 
@@ -58,7 +59,9 @@ export function answerOptions(paths: Record<string, unknown>, except: string): R
   const known = knownPaths(paths);
   return (req, res, next) => {
     const path =
-      req.method === 'OPTIONS' && !req.path.startsWith(except) && known.find((p) => p.pattern.test(req.path));
+      req.method === 'OPTIONS' &&
+      !req.path.toLowerCase().startsWith(except) &&
+      known.find((p) => p.pattern.test(req.path));
     if (!path) {
       next();
       return;

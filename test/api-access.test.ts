@@ -387,18 +387,24 @@ test('requests refused before routing count under the route they were for', asyn
   assert.equal(count('method="GET",route="unmatched",status="404"'), '1');
 });
 
-test('OPTIONS answers 204 with Allow on known paths, and a JSON 404 elsewhere', async () => {
+test('OPTIONS answers 204 with Allow on known paths, behind the access rule, and a JSON 404 elsewhere', async () => {
   const { url } = await apiWithoutTemporal();
+  const bearer = { authorization: 'Bearer t' };
   for (const [path, allow] of [
     ['/v1/connections', 'GET, HEAD, POST, OPTIONS'],
+    ['/V1/Connections', 'GET, HEAD, POST, OPTIONS'],
     ['/v1/connections/a%3Ab', 'GET, HEAD, DELETE, OPTIONS'],
     ['/healthz', 'GET, HEAD, OPTIONS'],
   ] as const) {
-    const res = await fetch(`${url}${path}`, { method: 'OPTIONS' });
+    const res = await fetch(`${url}${path}`, { method: 'OPTIONS', headers: bearer });
     assert.equal(res.status, 204, path);
     assert.equal(await res.text(), '', path);
     assert.deepEqual(res.headers.get('allow')?.split(', ').sort(), allow.split(', ').sort(), path);
   }
+  const noToken = await fetch(`${url}/v1/connections`, { method: 'OPTIONS' });
+  assert.equal(noToken.status, 401);
+  assert.equal(((await noToken.json()) as { error: { code: string } }).error.code, 'unauthorized');
+  assert.equal((await fetch(`${url}/healthz`, { method: 'OPTIONS' })).status, 204, 'open paths stay open');
   const unknown = await fetch(`${url}/nowhere`, { method: 'OPTIONS' });
   assert.equal(unknown.status, 404);
   assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'not_found');
