@@ -140,7 +140,11 @@ function credentialsForTheDefault(
   file: string,
   defaultAddress: string,
 ): ConfigProblem[] {
-  const held = ['api_key', 'tls'].filter((key) => inFile?.[key] !== undefined);
+  // A tls table that only turns TLS off carries nothing to send.
+  const tls = inFile?.tls as Record<string, unknown> | undefined;
+  const tlsOff =
+    tls !== undefined && Object.keys(tls).every((key) => key === 'disabled') && tls.disabled === true;
+  const held = ['api_key', 'tls'].filter((key) => inFile?.[key] !== undefined && !(key === 'tls' && tlsOff));
   if (held.length === 0) return [];
   const unread = ignoredKeys ? `; ${ignoredKeys}` : '';
   return [

@@ -19,7 +19,7 @@ export interface RustlsCertificateProblem {
 
 /** rustls' name for the refusal: `InvalidCertificate(UnknownIssuer)`, `invalid peer certificate: Expired`. */
 const REFUSAL =
-  /InvalidCertificate\((?:Other\(OtherError\()?(\w+)|invalid peer certificate: (?:Other\()?(\w+)/;
+  /InvalidCertificate\((?:Other\((?:OtherError\()?)?(\w+)|invalid peer certificate: (?:Other\((?:OtherError\()?)?(\w+)/;
 
 function texts(error: unknown): string[] {
   const found: string[] = [];

@@ -457,6 +457,12 @@ describe('loadTemporalConnection', () => {
       problemsOf({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'typo' })[0]!.problem,
       /profile's tls would go to the default/,
     );
+    // A tls table that only turns TLS off sends nothing: the default address is fine.
+    writeFileSync(file, `[profile.typo.tls]\ndisabled = true\n`);
+    assert.equal(
+      loadTemporalConnection({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'typo' }).address,
+      'localhost:7233',
+    );
     // TEMPORAL_ADDRESS gives the address: nothing is missing.
     const config = loadTemporalConnection({
       TEMPORAL_CONFIG_FILE: file,
@@ -638,5 +644,12 @@ describe('the worker’s TLS (rustls) refusing a certificate', () => {
       assert.equal(verdict.problems[0]?.variable, variable, refusal);
       assert.match(verdict.problems[0]?.problem ?? '', why, refusal);
     }
+    // rustls' other wording of the same refusal.
+    const worded = await explainConnectFailure(
+      new Error('transport error: invalid peer certificate: Other(OtherError(UnsupportedCertVersion))'),
+      config,
+    );
+    assert.ok(worded instanceof ConfigError, String(worded));
+    assert.match(worded.problems[0]?.problem ?? '', /not X\.509 v3/);
   });
 });
