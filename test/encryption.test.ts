@@ -310,21 +310,13 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     const { created } = await startSaga('Keyless Reader');
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const { connectionId, externalUserId } = created.body as ConnectionStatus;
-    const client = new Client({
-      connection: stack.client.connection,
-      namespace: stack.namespace,
-      dataConverter: encryptedDataConverter(keys(NEW)),
-    });
-    const app = createApp({
-      client,
-      taskQueue: stack.taskQueue,
-      namespace: stack.namespace,
-      logger: createLogger({ level: 'silent' }),
-    });
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    after(() => server.close());
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = await serveApi(
+      new Client({
+        connection: stack.client.connection,
+        namespace: stack.namespace,
+        dataConverter: encryptedDataConverter(keys(NEW)),
+      }),
+    );
 
     const one = await fetch(`${base}/v1/connections/${encodeURIComponent(connectionId)}`);
     const oneBody = (await one.json()) as any;
@@ -333,21 +325,14 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.match(oneBody.error.message, /key id "old", which PAYLOAD_ENCRYPTION_KEYS does not hold/);
 
     // The likelier slip: an API started without any keys.
-    const keyless = createApp({
-      client: new Client({
+    const keyless = await serveApi(
+      new Client({
         connection: stack.client.connection,
         namespace: stack.namespace,
         dataConverter: apiDataConverter(undefined),
       }),
-      taskQueue: stack.taskQueue,
-      namespace: stack.namespace,
-      logger: createLogger({ level: 'silent' }),
-    }).listen(0, '127.0.0.1');
-    await new Promise((resolve) => keyless.once('listening', resolve));
-    after(() => keyless.close());
-    const bare = await fetch(
-      `http://127.0.0.1:${(keyless.address() as AddressInfo).port}/v1/connections/${encodeURIComponent(connectionId)}`,
     );
+    const bare = await fetch(`${keyless}/v1/connections/${encodeURIComponent(connectionId)}`);
     const bareBody = (await bare.json()) as any;
     assert.equal(bare.status, 500, JSON.stringify(bareBody));
     assert.equal(bareBody.error.code, 'payload_undecodable');
@@ -370,8 +355,19 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
 });
 
 test('without keys, /codec is not served (404 in the error shape)', async () => {
+  const base = await serveApi(stack.client);
+  const res = await fetch(`${base}/codec/decode`, {
+    method: 'POST',
+    body: '{"payloads":[]}',
+  });
+  assert.equal(res.status, 404);
+  assert.equal(((await res.json()) as any).error.code, 'not_found');
+});
+
+/** An API without a codec server over `client`, on an ephemeral port for this test; its base URL. */
+async function serveApi(client: Client): Promise<string> {
   const app = createApp({
-    client: stack.client,
+    client,
     taskQueue: stack.taskQueue,
     namespace: stack.namespace,
     logger: createLogger({ level: 'silent' }),
@@ -379,14 +375,8 @@ test('without keys, /codec is not served (404 in the error shape)', async () => 
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   after(() => server.close());
-  const { port } = server.address() as AddressInfo;
-  const res = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
-    method: 'POST',
-    body: '{"payloads":[]}',
-  });
-  assert.equal(res.status, 404);
-  assert.equal(((await res.json()) as any).error.code, 'not_found');
-});
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 /** A saga of a new user called `userName`, started through the API without waiting. */
 async function startSaga(userName: string) {
