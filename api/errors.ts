@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { causeChain } from '../lib/cause-chain.js';
 import { UndecodablePayloadError } from '../lib/payload-codec.js';
 import { BODY_LIMIT_TEXT } from './body-limit.js';
 
@@ -50,7 +51,7 @@ const DEADLINE_EXCEEDED = 4;
 
 /** True when `err` (or one of its causes) says the Temporal server is unreachable or did not answer. */
 export function isTemporalUnavailable(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  for (const e of causeChain(err)) {
     if (isGrpcServiceError(e) && (e.code === UNAVAILABLE || e.code === DEADLINE_EXCEEDED)) return true;
     if (e instanceof ServiceError && /failed to connect/i.test(e.message)) return true;
   }
@@ -62,7 +63,7 @@ const RESOURCE_EXHAUSTED = 8;
 /** True when the server refused a call for load (its rate limits): worth retrying shortly, not a bug. */
 export function isTemporalBusy(err: unknown): boolean {
   // The SDK's calls wrap the gRPC error in a ServiceError whose cause it is.
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  for (const e of causeChain(err)) {
     if (isGrpcServiceError(e) && e.code === RESOURCE_EXHAUSTED) return true;
   }
   return false;
@@ -70,7 +71,7 @@ export function isTemporalBusy(err: unknown): boolean {
 
 /** The codec's refusal in `err` or its causes: a payload under a key this API does not hold. */
 export function undecodablePayload(err: unknown): UndecodablePayloadError | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  for (const e of causeChain(err)) {
     if (e instanceof UndecodablePayloadError) return e;
   }
   return undefined;

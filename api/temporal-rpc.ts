@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
 import { currentRequestId, REQUEST_ID_METADATA } from './request-context.js';
+import { causeChain } from '../lib/cause-chain.js';
 
 /** Deadline for plain RPCs (start, describe, signal, cancel, list). */
 export const RPC_TIMEOUT_MS = 5_000;
@@ -125,7 +126,8 @@ export const connectionClosed = (connectionId: string, how?: string) =>
 /** The first ApplicationFailure (or other Temporal failure) along a cause chain, as `{ type, message }`. */
 export function failureOf(err: unknown): { type: string; message: string } {
   let fallback: { type: string; message: string } | undefined;
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+  for (const e of causeChain(err, 10)) {
+    if (!(e instanceof Error)) break;
     if (e instanceof ApplicationFailure && e.type) return { type: e.type, message: e.message };
     if (!fallback && !(e instanceof WorkflowFailedError)) fallback = { type: e.name, message: e.message };
   }

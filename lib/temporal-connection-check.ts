@@ -6,6 +6,7 @@ import { ConfigError, type ConfigProblem } from './config.js';
 import type { TemporalConnectionConfig } from './temporal-connection.js';
 import { rustlsCertificateProblem } from './temporal-rustls-errors.js';
 import { probeTransport } from './temporal-transport-probe.js';
+import { causeChain } from './cause-chain.js';
 
 /** Temporal did not answer; nothing says a setting is wrong. */
 export class TemporalUnreachableError extends Error {
@@ -31,7 +32,7 @@ const NOT_FOUND = 5;
 
 /** The gRPC status code in `error` or its causes, however the client or the worker's core phrased it. */
 function grpcCode(error: unknown): number | undefined {
-  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(error)) {
     const { code, message } = e as { code?: unknown; message?: unknown };
     if (typeof code === 'number' && code > 0 && code <= 16) return code;
     const text = typeof message === 'string' ? message : '';

@@ -7,6 +7,7 @@
  */
 import type { ConfigProblem } from './config.js';
 import type { TemporalConnectionConfig } from './temporal-connection.js';
+import { causeChain } from './cause-chain.js';
 
 export interface RustlsCertificateProblem {
   problem: ConfigProblem;
@@ -22,12 +23,10 @@ const REFUSAL =
   /InvalidCertificate\((?:Other\((?:OtherError\()?)?(\w+)|invalid peer certificate: (?:Other\((?:OtherError\()?)?(\w+)/;
 
 function texts(error: unknown): string[] {
-  const found: string[] = [];
-  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  return [...causeChain(error)].map((e) => {
     const message = (e as { message?: unknown }).message;
-    found.push(typeof message === 'string' ? message : String(e));
-  }
-  return found;
+    return typeof message === 'string' ? message : String(e);
+  });
 }
 
 const V1 = "the worker's TLS accepts only X.509 v3 certificates";
