@@ -11,7 +11,7 @@ import { errorHandler, isTemporalUnavailable, notFoundHandler, sendError } from 
 import { requestLogger } from './logging.js';
 import { createApiMetrics } from './metrics.js';
 import { requireClient } from './auth.js';
-import { answerOptions, methodNotAllowed } from './method-not-allowed.js';
+import { answerOptions, knownPaths, methodNotAllowed } from './method-not-allowed.js';
 import { buildOpenApi } from './openapi.js';
 import { trackRouteTemplate } from './route-template.js';
 import { noteReachable, within } from './temporal-rpc.js';
@@ -43,7 +43,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   const metrics = createApiMetrics();
   const openApi = buildOpenApi({ codec: deps.codecServer !== undefined });
-  app.use(trackRouteTemplate(Object.keys(openApi.paths as Record<string, unknown>)));
+  const documented = knownPaths(openApi.paths as Record<string, unknown>);
+  app.use(trackRouteTemplate(documented));
   if (deps.traceRequests) app.use(deps.traceRequests);
   app.use(metrics.observeRequests);
   app.use(requestLogger(logger));
@@ -77,14 +78,14 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1/connections', (req, res, next) =>
     req.method === 'OPTIONS' ? access(req, res, next) : next(),
   );
-  app.use(answerOptions(openApi.paths as Record<string, unknown>, CODEC_PATH));
+  app.use(answerOptions(documented, CODEC_PATH));
   // The webhook parses its own raw body, so it is mounted before any JSON parser.
   app.post(WEBHOOK_PATH, metrics.observeWebhook);
   const instanceRoutes = new InstanceRoutes();
   app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret, instanceRoutes }));
   app.use('/v1/connections', connectionsRouter({ ...deps, instanceRoutes }));
   if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken));
-  app.use(methodNotAllowed(openApi.paths as Record<string, unknown>));
+  app.use(methodNotAllowed(documented));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
   return app;

@@ -7,13 +7,15 @@ import { sendError } from './errors.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
-interface KnownPath {
+export interface KnownPath {
   pattern: RegExp;
   allow: string[];
+  /** As express writes it: `/v1/connections/:id`. */
+  template: string;
 }
 
 /** `/v1/connections/{id}` → a regular expression matching one path segment per template part. */
-export function patternOf(template: string, flags = ''): RegExp {
+function patternOf(template: string, flags = ''): RegExp {
   const escaped = template
     .split(/\{[^}]+\}/)
     .map((literal) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
@@ -27,7 +29,11 @@ export function knownPaths(paths: Record<string, unknown>): KnownPath[] {
     const methods = Object.keys(item as object).filter((key) => METHODS.includes(key));
     if (methods.includes('get') && !methods.includes('head')) methods.push('head');
     // Routing ignores letter case, so a known path does too.
-    return { pattern: patternOf(template, 'i'), allow: methods.map((m) => m.toUpperCase()) };
+    return {
+      pattern: patternOf(template, 'i'),
+      allow: methods.map((m) => m.toUpperCase()),
+      template: template.replace(/\{([^}]+)\}/g, ':$1'),
+    };
   });
 }
 
@@ -35,8 +41,7 @@ export function knownPaths(paths: Record<string, unknown>): KnownPath[] {
  * Mounted after every route: a request that reached it matched no route. If its path is a known one
  * and its method not allowed there, answer 405; otherwise let the 404 handler answer.
  */
-export function methodNotAllowed(paths: Record<string, unknown>): RequestHandler {
-  const known = knownPaths(paths);
+export function methodNotAllowed(known: readonly KnownPath[]): RequestHandler {
   return (req, res, next) => {
     const path = known.find((p) => p.pattern.test(req.path));
     if (!path || path.allow.includes(req.method)) {
@@ -55,8 +60,7 @@ export function methodNotAllowed(paths: Record<string, unknown>): RequestHandler
  * answer would be a plain-text body (every body this API sends is JSON). `except` keeps paths with
  * their own OPTIONS handling (the codec server's CORS preflight).
  */
-export function answerOptions(paths: Record<string, unknown>, except: string): RequestHandler {
-  const known = knownPaths(paths);
+export function answerOptions(known: readonly KnownPath[], except: string): RequestHandler {
   return (req, res, next) => {
     const path =
       req.method === 'OPTIONS' &&

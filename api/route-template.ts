@@ -5,32 +5,23 @@
  * template is taken at that moment, through an accessor on `req.route`.
  */
 import type { Request, RequestHandler } from 'express';
-import { patternOf } from './method-not-allowed.js';
+import type { KnownPath } from './method-not-allowed.js';
 
 /** The label for requests to paths the API does not serve. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
 const TEMPLATE = Symbol('routeTemplate');
 const DOCUMENTED = Symbol('documentedPaths');
-interface DocumentedPath {
-  pattern: RegExp;
-  template: string;
-}
-type Tracked = Request & { [TEMPLATE]?: string; [DOCUMENTED]?: DocumentedPath[] };
+type Tracked = Request & { [TEMPLATE]?: string; [DOCUMENTED]?: readonly KnownPath[] };
 
 /**
  * Middleware (mount first) that remembers the matched route's full template on the request.
- * `documented` (OpenAPI templates, `/v1/connections/{id}`) labels requests refused before any route
+ * `documented` (the OpenAPI paths, see knownPaths) labels requests refused before any route
  * matched (401, 413, bad JSON, 405) by the path they were for, so those failures show per route.
  */
-export function trackRouteTemplate(documented: readonly string[] = []): RequestHandler {
-  const paths = documented.map((template) => ({
-    // Routing ignores case, as above.
-    pattern: patternOf(template, 'i'),
-    template: template.replace(/\{([^}]+)\}/g, ':$1'),
-  }));
+export function trackRouteTemplate(documented: readonly KnownPath[] = []): RequestHandler {
   return (req, _res, next) => {
-    (req as Tracked)[DOCUMENTED] = paths;
+    (req as Tracked)[DOCUMENTED] = documented;
     let route: unknown = req.route;
     Object.defineProperty(req, 'route', {
       configurable: true,
