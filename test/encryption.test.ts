@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Client, type WorkflowHandle } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { createApp } from '../api/app.js';
 import { createLogger } from '../api/logging.js';
@@ -310,13 +311,7 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     const { created } = await startSaga('Keyless Reader');
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const { connectionId, externalUserId } = created.body as ConnectionStatus;
-    const base = await serveApi(
-      new Client({
-        connection: stack.client.connection,
-        namespace: stack.namespace,
-        dataConverter: encryptedDataConverter(keys(NEW)),
-      }),
-    );
+    const base = await serveApi(encryptedDataConverter(keys(NEW)));
 
     const one = await fetch(`${base}/v1/connections/${encodeURIComponent(connectionId)}`);
     const oneBody = (await one.json()) as any;
@@ -325,13 +320,7 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.match(oneBody.error.message, /key id "old", which PAYLOAD_ENCRYPTION_KEYS does not hold/);
 
     // The likelier slip: an API started without any keys.
-    const keyless = await serveApi(
-      new Client({
-        connection: stack.client.connection,
-        namespace: stack.namespace,
-        dataConverter: apiDataConverter(undefined),
-      }),
-    );
+    const keyless = await serveApi(apiDataConverter(undefined));
     const bare = await fetch(`${keyless}/v1/connections/${encodeURIComponent(connectionId)}`);
     const bareBody = (await bare.json()) as any;
     assert.equal(bare.status, 500, JSON.stringify(bareBody));
@@ -355,7 +344,7 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
 });
 
 test('without keys, /codec is not served (404 in the error shape)', async () => {
-  const base = await serveApi(stack.client);
+  const base = await serveApi(encryptedDataConverter(keys(OLD)));
   const res = await fetch(`${base}/codec/decode`, {
     method: 'POST',
     body: '{"payloads":[]}',
@@ -364,10 +353,10 @@ test('without keys, /codec is not served (404 in the error shape)', async () => 
   assert.equal(((await res.json()) as any).error.code, 'not_found');
 });
 
-/** An API without a codec server over `client`, on an ephemeral port for this test; its base URL. */
-async function serveApi(client: Client): Promise<string> {
+/** An API without a codec server, its client on `dataConverter`, on an ephemeral port; its base URL. */
+async function serveApi(dataConverter: DataConverter): Promise<string> {
   const app = createApp({
-    client,
+    client: new Client({ connection: stack.client.connection, namespace: stack.namespace, dataConverter }),
     taskQueue: stack.taskQueue,
     namespace: stack.namespace,
     logger: createLogger({ level: 'silent' }),
