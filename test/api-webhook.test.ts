@@ -423,14 +423,17 @@ describe('happy path', () => {
   });
 });
 
+/** A new user's two-slot input for a saga started past the API. */
+const twoSlotInput = (userName: string): ConnectInput => ({
+  externalUserId: uniqueId('user'),
+  userName,
+  solutionId: 'sol-2',
+  authSlots: ['salesforce', 'slack'],
+});
+
 describe('workers down', () => {
   test('202 for a running saga no worker serves; 422 and 404 still decided from describe', async () => {
-    const input: ConnectInput = {
-      externalUserId: uniqueId('user'),
-      userName: 'No Worker',
-      solutionId: 'sol-2',
-      authSlots: ['salesforce', 'slack'],
-    };
+    const input = twoSlotInput('No Worker');
     const { connectionId } = await startConnection(stack.client, uniqueId('no-worker-tq'), input);
     try {
       const res = await send(stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'a-1' }));
@@ -451,12 +454,7 @@ describe('workers down', () => {
   });
 
   test('409 connection_closed while the saga compensates, before it ever attached', async () => {
-    const input: ConnectInput = {
-      externalUserId: uniqueId('user'),
-      userName: 'Ending',
-      solutionId: 'sol-2',
-      authSlots: ['salesforce', 'slack'],
-    };
+    const input = twoSlotInput('Ending');
     const connectionId = connectionIdFor(input.externalUserId, input.solutionId);
     const handle = await stack.client.workflow.start(WORKFLOW_TYPE, {
       workflowId: connectionId,
@@ -474,12 +472,7 @@ describe('workers down', () => {
   });
 
   test('a delivery replayed many times is one signal in the history; another webhook-id is another', async () => {
-    const input: ConnectInput = {
-      externalUserId: uniqueId('user'),
-      userName: 'Replayed',
-      solutionId: 'sol-2',
-      authSlots: ['salesforce', 'slack'],
-    };
+    const input = twoSlotInput('Replayed');
     // No worker: every signal the server takes stays in the history, and nothing else is added to it.
     const { connectionId } = await startConnection(stack.client, uniqueId('no-worker-tq'), input);
     const signalsInHistory = async () => {
