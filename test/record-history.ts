@@ -3,7 +3,9 @@
  * throw-away dev server and writes each history to test/histories/<name>.json.
  * Run `tsx test/record-history.ts [name …]` after an intended, compatible change of the workflow's
  * commands (the names pick scenarios; none records them all) — and keep old histories as long as runs
- * of the old code may still be open.
+ * of the old code may still be open. test/histories/release-<commit>-*.json were recorded by that
+ * release's own code (its recorder, with these scenarios): sagas partners started under it replay
+ * from them, so they are never re-recorded.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +27,12 @@ import { findTemporalCli } from '../dev/temporal-bin.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
 import type { MockOptions } from './helpers/mock-activities.js';
-import { createMockActivities, permanentError, transientError } from './helpers/mock-activities.js';
+import {
+  createMockActivities,
+  permanentError,
+  rateLimitedError,
+  transientError,
+} from './helpers/mock-activities.js';
 import { pollUntil } from './helpers/poll.js';
 
 const OUT_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
@@ -49,6 +56,18 @@ async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
 
 /** Filled in by its scenario: it holds the reissue's code while a second reissue arrives. */
 const sharedReissueMock: MockOptions = {};
+
+/** Its create fails, after which the user exists: the look-up after the failed create finds it. */
+const relookupMock: MockOptions = {
+  failures: {
+    createUser: [
+      () => {
+        relookupMock.knownUser = true;
+        return permanentError(undefined, 'recorded duplicate user create');
+      },
+    ],
+  },
+};
 
 const scenarios: Scenario[] = [
   {
@@ -143,6 +162,78 @@ const scenarios: Scenario[] = [
       await waitForStep(handle, 'awaiting_auth');
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
       await handle.result();
+    },
+  },
+  {
+    // A foreign authId is rejected (lastError), sent again (remembered), then the slot completes.
+    name: 'foreign-auth-rejected',
+    input: { externalUserId: 'rec-user-foreign', authSlots: ['slack', 'gmail'] },
+    mock: { foreignAuthIds: ['auth-foreign'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, {
+        externalAuthId: 'slack',
+        authId: 'auth-foreign',
+        eventId: 'e1',
+      });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
+      await pollUntil(async () => (await handle.query(statusQuery)).authSlots.some((s) => s.lastError), {
+        timeoutMs: 20_000,
+        what: 'lastError',
+      });
+      await handle.signal(authCompletedSignal, {
+        externalAuthId: 'slack',
+        authId: 'auth-foreign',
+        eventId: 'e3',
+      });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e4' });
+      await handle.result();
+    },
+  },
+  {
+    // Tray rate-limits the attach once: the saga waits a round and attaches again.
+    name: 'rate-limited-attach',
+    input: { externalUserId: 'rec-user-rate-limited', authSlots: ['slack'] },
+    mock: { failures: { attachAuths: [rateLimitedError(1000)] } },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await handle.result();
+    },
+  },
+  {
+    // The user create fails, the user exists after all: the saga looks it up again and takes it.
+    name: 'user-relookup',
+    input: { externalUserId: 'rec-user-relookup', authSlots: ['slack'] },
+    mock: relookupMock,
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await handle.result();
+    },
+  },
+  {
+    // The create fails for good: nothing known to remove, so compensation looks again after the window.
+    name: 'failed-create',
+    input: { externalUserId: 'rec-user-failed-create', authSlots: ['slack'] },
+    mock: { failures: { createInstance: [permanentError(undefined, 'recorded permanent create failure')] } },
+    async drive(handle) {
+      await handle.result().catch(() => undefined);
+    },
+  },
+  {
+    // Cancelled after a retried create: compensation removes the strays, looking again after the window.
+    name: 'cancelled-after-retried-create',
+    input: { externalUserId: 'rec-user-cancel-retried', authSlots: ['slack', 'gmail'] },
+    mock: {
+      failures: { createInstance: [transientError('recorded create timeout')] },
+      strays: ['instance-0'],
+    },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
     },
   },
 ];

@@ -36,6 +36,29 @@ describe('replay of recorded histories', () => {
     }
   });
 
+  test('the recorded set covers the paths sagas started under release 386cd4b can be on', () => {
+    // Its runs carry the foreign-auth-limits marker, which the older histories above predate: without
+    // these, a change to the strict auth checks, compensation or a patched() branch of that release
+    // (two reissues minting a code each, looking again after a late create, rate-limit rounds, the
+    // user looked up again) would reach running sagas unreplayed.
+    const paths = [
+      'cancelled',
+      'cancelled-after-retried-create',
+      'completed-after-retried-create',
+      'concurrent-reissues',
+      'failed-attach',
+      'failed-create',
+      'foreign-auth-rejected',
+      'rate-limited-attach',
+      'timed-out',
+      'user-relookup',
+    ];
+    for (const path of paths) {
+      const name = `release-386cd4b-${path}.json`;
+      assert.ok(files.includes(name), `test/histories/${name} is committed`);
+    }
+  });
+
   for (const file of files) {
     test(`${file} replays without nondeterminism`, async () => {
       await Worker.runReplayHistory({ workflowBundle: bundle }, load(file), file);
