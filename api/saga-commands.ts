@@ -19,9 +19,8 @@ import {
   type AuthCompletedPayload,
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
-import { TERMINAL_STEPS } from '../common/status-view.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
-import { describeConnection, isRunning, memoOf, stepOf } from './saga-reads.js';
+import { closedAs, describeConnection, isRunning, memoOf, stepOf } from './saga-reads.js';
 import { signalOnce, signalRequestId } from './signal-once.js';
 import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
 
@@ -42,12 +41,6 @@ export async function cancelConnection(client: Client, connectionId: string): Pr
     throw err;
   }
   return { runId: desc.runId };
-}
-
-/** How a closed run ended, in the words GET uses: its last step when terminal, else Temporal's status. */
-function closedAs(desc: WorkflowExecutionDescription): string {
-  const step = stepOf(desc);
-  return step !== undefined && TERMINAL_STEPS.includes(step) ? step : desc.status.name.toLowerCase();
 }
 
 const REISSUE_REJECTIONS: Record<string, { status: number; code: string }> = {

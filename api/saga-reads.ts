@@ -22,7 +22,7 @@ import {
   type ConnectStep,
   type ConnectionStatus,
 } from '../common/messages.js';
-import { decodeMemo, isStep, MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
+import { decodeMemo, isStep, MEMO_KEY, TERMINAL_STEPS, type ConnectMemo } from '../common/status-view.js';
 import { ApiError } from './errors.js';
 import {
   connectionNotFound,
@@ -60,6 +60,12 @@ export function stepFrom(desc: RunView, memo: ConnectMemo | undefined): ConnectS
 
 export function isRunning(desc: WorkflowExecutionDescription): boolean {
   return desc.status.name === 'RUNNING';
+}
+
+/** How a closed run ended, in the words GET uses: its last step when terminal, else Temporal's status. */
+export function closedAs(desc: WorkflowExecutionDescription): string {
+  const step = stepOf(desc);
+  return step !== undefined && TERMINAL_STEPS.includes(step) ? step : desc.status.name.toLowerCase();
 }
 
 /** Describes the saga; 404 when there is none (or the id belongs to some other workflow type). */

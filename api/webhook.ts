@@ -15,6 +15,7 @@ import type { InstanceRoutes } from './instance-routes.js';
 import { findBySolutionInstanceId } from './instance-lookup.js';
 import { signalAuthCompleted } from './saga-commands.js';
 import {
+  closedAs,
   describeConnection,
   describeIfAny,
   isRunning,
@@ -23,6 +24,7 @@ import {
   stepFrom,
 } from './saga-reads.js';
 import { problemsOf, webhookBodySchema, type WebhookBody } from './schemas.js';
+import { connectionClosed } from './temporal-rpc.js';
 import { signatureCheck } from './webhook-signature.js';
 
 export const WEBHOOK_PATH = '/v1/webhooks/auth-completed';
@@ -152,7 +154,7 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
     if (desc.status.name === 'COMPLETED' && differs) {
       throw new ApiError(409, 'connection_closed', noLongerAccepts(connectionId, 'completed', differs));
     }
-    throw new ApiError(409, 'connection_closed', `Connection ${JSON.stringify(connectionId)} is closed`);
+    throw connectionClosed(connectionId, closedAs(desc));
   }
   const step = stepFrom(desc, memo);
   // Compensating: the saga is ending (cancelled or failed), whether or not it ever attached.

@@ -615,8 +615,11 @@ describe('odd bodies and lookups', () => {
       stack.signWebhook({ solutionInstanceId: first.solutionInstanceId, externalAuthId: 'slack', authId }),
     );
     assertError(res, 409, 'connection_closed');
-    // Cancelled before any attach: closed is the whole reason.
-    assert.equal(res.body.error.message, `Connection ${JSON.stringify(first.connectionId)} is closed`);
+    // Cancelled before any attach: how it ended is the whole reason, in GET's words.
+    assert.equal(
+      res.body.error.message,
+      `Connection ${JSON.stringify(first.connectionId)} is closed (cancelled)`,
+    );
     // Naming the connection too, the instance id still picks the run it belongs to, not the newest.
     const both = await send(
       stack.signWebhook({
