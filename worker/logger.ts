@@ -3,6 +3,7 @@
  * SDK's and the activities' log lines, with anything token-like redacted.
  */
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
+import { trayErrorDetails } from '../activities/tray-errors.js';
 import { pino, type Logger } from 'pino';
 import { logLevelFromEnv, stdoutLogDestination } from '../lib/log-output.js';
 import { REDACT } from '../lib/redact.js';
@@ -28,7 +29,7 @@ export function temporalLogger(logger: Logger): TemporalLogger {
   const log = (level: LogLevel, message: string, meta?: LogMetadata): void => {
     // The SDK puts failures under `error`; pino serialises message, type and stack only under `err`.
     const { error, ...rest } = meta ?? {};
-    logger[LEVELS[level]](error instanceof Error ? { ...rest, err: error } : (meta ?? {}), message);
+    logger[LEVELS[level]](error instanceof Error ? { ...rest, err: logged(error) } : (meta ?? {}), message);
   };
   return {
     log,
@@ -38,4 +39,17 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     warn: (message, meta) => log('WARN', message, meta),
     error: (message, meta) => log('ERROR', message, meta),
   };
+}
+
+/**
+ * A Tray failure the client classified (a 429, a 503, a timeout) is an expected answer, logged by the
+ * SDK at every failed attempt: its type, message and details say all, and the stack, the same client
+ * frames each time, would be most of every line of a rate-limit storm. It keeps its first line only;
+ * anything else keeps its whole stack.
+ */
+function logged(error: Error): Error {
+  if (trayErrorDetails(error) === undefined) return error;
+  const short = Object.create(error) as Error;
+  Object.defineProperty(short, 'stack', { value: `${error.name}: ${error.message}`, enumerable: false });
+  return short;
 }
