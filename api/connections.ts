@@ -88,7 +88,18 @@ function startRequest(req: Request): StartRequest {
   ];
   if (!body.success || problems.length > 0) throw invalid(problems);
   const connectionId = connectionIdFor(body.data.externalUserId, body.data.solutionId);
-  return { input: body.data, connectionId, waitSeconds };
+  return { input: withValuesAsSent(body.data, req.body), connectionId, waitSeconds };
+}
+
+/**
+ * The input with each config value exactly as the body had it. zod's copy of a JSON object drops a
+ * `"__proto__"` key (assigning it sets the copy's prototype), so `{ "__proto__": … }` would reach
+ * Tray as `{}`; the input check has already accepted every value in the body.
+ */
+function withValuesAsSent(input: ConnectInput, body: unknown): ConnectInput {
+  const sent = (body as { configValues?: ConnectInput['configValues'] }).configValues;
+  if (!input.configValues || !sent) return input;
+  return { ...input, configValues: input.configValues.map((v, i) => ({ ...v, value: sent[i]!.value })) };
 }
 
 /** A start body whose bytes are not UTF-8: a 400 like malformed JSON. */

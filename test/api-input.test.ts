@@ -192,3 +192,26 @@ describe('authTimeout as documented, nothing around it', () => {
     await stack.client.workflow.getHandle(String(answer.body.connectionId)).terminate('test cleanup');
   });
 });
+
+describe('a config value is passed on as sent', () => {
+  test('a "__proto__" key in it reaches the saga, at any depth, and pollutes nothing', async () => {
+    const value =
+      '{"__proto__":{"polluted":true},"list":[{"__proto__":1,"a":2}],"constructor":{"prototype":3}}';
+    const body = JSON.stringify(input()).replace(
+      /\}$/,
+      `,"configValues":[{"externalId":"cfg","value":${value}}]}`,
+    );
+    const answer = await send('POST', '/v1/connections?wait=0', body);
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    const handle = stack.client.workflow.getHandle(String(answer.body.connectionId));
+    try {
+      const [started] = (await handle.fetchHistory()).events ?? [];
+      const payload = started?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      const stored = JSON.parse(Buffer.from(payload?.data ?? []).toString('utf8'));
+      assert.equal(JSON.stringify(stored.configValues[0].value), value);
+      assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    } finally {
+      await handle.terminate('test cleanup');
+    }
+  });
+});
