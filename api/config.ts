@@ -27,13 +27,26 @@ const webhookSecret = envVar<string, { optional: true; secret: true }>(
   },
 );
 
+/**
+ * The bearer token: visible ASCII without spaces, all an `Authorization: Bearer <token>` header
+ * carries intact. Any other token would refuse every request.
+ */
+const apiToken = envVar<string, { optional: true; secret: true }>({ optional: true, secret: true }, (raw) =>
+  /^[\x21-\x7e]+$/.test(raw)
+    ? { value: raw }
+    : {
+        problem:
+          'must be printable ASCII without spaces (clients send it as "Authorization: Bearer <token>")',
+      },
+);
+
 const API_ENV = {
   TEMPORAL_ADDRESS: hostPort({ default: 'localhost:7233' }),
   TEMPORAL_NAMESPACE: str({ default: 'default' }),
   TEMPORAL_TASK_QUEUE: str({ default: DEFAULT_TASK_QUEUE }),
   API_PORT: port({ default: 3000 }),
   API_HOST: str({ optional: true }),
-  API_TOKEN: str({ optional: true, secret: true }),
+  API_TOKEN: apiToken,
   WEBHOOK_SECRET: webhookSecret,
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   CODEC_CORS_ORIGIN: envVar({ default: DEFAULT_CODEC_CORS_ORIGINS }, parseOrigins),

@@ -285,6 +285,18 @@ describe('configuration', () => {
     assert.equal(config.port, 8080);
     assert.throws(() => loadApiConfig({ WEBHOOK_SECRET: 'whsec_c2hvcnQ=' }), ConfigError);
   });
+
+  test('refuses a token no Authorization header can carry, without echoing it', () => {
+    for (const token of ['two words', 'tökén-secret']) {
+      assert.throws(
+        () => loadApiConfig({ API_TOKEN: token }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems.some((p) => p.variable === 'API_TOKEN') &&
+          !err.message.includes(token),
+      );
+    }
+  });
 });
 
 /** A logger (the API's own settings) whose lines are collected in `lines`. */
