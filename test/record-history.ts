@@ -54,6 +54,13 @@ async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
   });
 }
 
+/** The URLs come out, the `slack` slot is authorized, and the saga runs to its end. */
+async function slackAuthorizes(handle: Handle): Promise<void> {
+  await waitForStep(handle, 'awaiting_auth');
+  await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+  await handle.result();
+}
+
 /** Filled in by its scenario: it holds the reissue's code while a second reissue arrives. */
 const sharedReissueMock: MockOptions = {};
 
@@ -158,11 +165,7 @@ const scenarios: Scenario[] = [
       failures: { createInstance: [transientError('recorded create timeout')] },
       strays: ['instance-0'],
     },
-    async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
-      await handle.result();
-    },
+    drive: slackAuthorizes,
   },
   {
     // A foreign authId is rejected (lastError), sent again (remembered), then the slot completes.
@@ -195,22 +198,14 @@ const scenarios: Scenario[] = [
     name: 'rate-limited-attach',
     input: { externalUserId: 'rec-user-rate-limited', authSlots: ['slack'] },
     mock: { failures: { attachAuths: [rateLimitedError(1000)] } },
-    async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
-      await handle.result();
-    },
+    drive: slackAuthorizes,
   },
   {
     // The user create fails, the user exists after all: the saga looks it up again and takes it.
     name: 'user-relookup',
     input: { externalUserId: 'rec-user-relookup', authSlots: ['slack'] },
     mock: relookupMock,
-    async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
-      await handle.result();
-    },
+    drive: slackAuthorizes,
   },
   {
     // The create fails for good: nothing known to remove, so compensation looks again after the window.
