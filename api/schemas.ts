@@ -4,7 +4,13 @@
  */
 import { z } from 'zod';
 import { DEFAULT_AUTH_TIMEOUT, DURATION_PATTERN } from '../common/duration.js';
-import { checkConnectInput, forbiddenCharacterProblem, idPattern, idProblem } from '../common/input.js';
+import {
+  checkConnectInput,
+  forbiddenCharacterMessage,
+  hasForbiddenCharacter,
+  idPattern,
+  idProblem,
+} from '../common/input.js';
 import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
 
 /** A string, whose type error uses `idProblem`'s words, as the POST's checks do ("x is required"). */
@@ -24,10 +30,7 @@ const ID_RULE =
  * the part of it every regex dialect can express (`idPattern`).
  */
 function unicodeId(schema: z.ZodString, what: string, description: string, forbidden = '') {
-  const checked = schema.refine(
-    (value) => forbiddenCharacterProblem(what, value) === undefined,
-    `${what} must not contain control characters or lone surrogates`,
-  );
+  const checked = schema.refine((value) => !hasForbiddenCharacter(value), forbiddenCharacterMessage(what));
   const refused = [...forbidden];
   const withForbidden = refused.length
     ? checked.refine(

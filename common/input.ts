@@ -41,11 +41,16 @@ export function idPattern(forbidden = ''): string {
   return `^[^${CONTROL_RANGES}${forbidden}]*$`;
 }
 
+/** The words for an id holding a character no id may hold. */
+export const forbiddenCharacterMessage = (what: string) =>
+  `${what} must not contain control characters or lone surrogates`;
+
+/** True when `value` holds a character no id may hold. */
+export const hasForbiddenCharacter = (value: string) => FORBIDDEN_CHARACTER.test(value);
+
 /** Why `value` holds a character no id may hold; `undefined` when it holds none. */
-export function forbiddenCharacterProblem(what: string, value: string): string | undefined {
-  return FORBIDDEN_CHARACTER.test(value)
-    ? `${what} must not contain control characters or lone surrogates`
-    : undefined;
+function forbiddenCharacterProblem(what: string, value: string): string | undefined {
+  return hasForbiddenCharacter(value) ? forbiddenCharacterMessage(what) : undefined;
 }
 
 /**
