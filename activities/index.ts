@@ -29,6 +29,7 @@ import {
   issueCodesDocument,
 } from './documents.js';
 import { createInstances, instanceState, isRefusal, lookupFailure, type Instances } from './instances.js';
+import { foundNothing, planCreate, recordCreating } from './retried-create.js';
 import { isTrayFailure } from './tray-errors.js';
 import { UserTokenCache } from './token-cache.js';
 import { TokenSealer } from './token-seal.js';
@@ -154,14 +155,18 @@ async function findUserId(session: TraySession, externalUserId: string): Promise
 
 /**
  * One request; any failure goes back to the workflow, which looks the user up again. A retry looks
- * first: the attempt before may have created the user and lost the answer, and a Tray that allows
- * duplicates would otherwise make a second one.
+ * first, in an attempt of its own (retried-create.ts): the attempt before may have created the user and
+ * lost the answer, and a Tray that allows duplicates would otherwise make a second one.
  */
 async function createUser(session: TraySession, input: CreateUserInput): Promise<CreateUserResult> {
-  if (Context.current().info.attempt > 1) {
+  const attempt = Context.current().info.attempt;
+  const plan = planCreate(attempt > 1);
+  if (plan !== 'create') {
     const existing = await findUserId(session, input.externalUserId);
     if (existing !== undefined) return { userId: existing, created: true };
+    if (plan === 'look-only') throw foundNothing('user');
   }
+  if (attempt > 1) recordCreating();
   const data = await session.send<{ createExternalUser: { userId: string } }>(
     CREATE_USER,
     { externalUserId: input.externalUserId, name: input.userName },
@@ -178,8 +183,9 @@ async function createInstance(
   const attempt = Context.current().info.attempt;
   // A fresh run of the step after a rate limit starts at attempt 1, so its input says it was retried.
   const retried = attempt > 1 || input.retried === true;
+  const plan = planCreate(retried);
   return session.asUser(input, async (auth) => {
-    if (retried) {
+    if (plan !== 'create') {
       // An earlier attempt may have created the instance and lost the answer: adopt it.
       const [own] = await instances.findOwn(auth, input);
       if (own !== undefined) {
@@ -189,7 +195,9 @@ async function createInstance(
         });
         return { solutionInstanceId: own, adopted: true, retried: true };
       }
+      if (plan === 'look-only') throw foundNothing('instance');
     }
+    if (retried) recordCreating();
     const configValues = input.configValues?.length
       ? input.configValues.map((slot) => ({ externalId: slot.externalId, value: JSON.stringify(slot.value) }))
       : undefined;

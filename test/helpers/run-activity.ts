@@ -1,4 +1,5 @@
 /** Runs one of the saga's activities in a mocked activity context, as a given attempt. */
+import type { Info } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ConnectActivities } from '../../common/activity-types.js';
@@ -6,14 +7,20 @@ import type { ConnectActivities } from '../../common/activity-types.js';
 // Expected failures are the point of many tests; keep the SDK's per-failure warnings out of the output.
 const quietLogger = new DefaultLogger('ERROR');
 
-/** `activities[name](input)` with `Context.current().info.attempt` set to `attempt`. */
+/**
+ * `activities[name](input)` with `Context.current().info.attempt` set to `attempt`, or with the given
+ * info (heartbeat details, retry policy). Heartbeats the activity records go to `onHeartbeat`.
+ */
 export function runActivity<K extends keyof ConnectActivities>(
   activities: ConnectActivities,
   name: K,
   input: Parameters<ConnectActivities[K]>[0],
-  attempt = 1,
+  attempt: number | Partial<Info> = 1,
+  onHeartbeat?: (details: unknown) => void,
 ): ReturnType<ConnectActivities[K]> {
-  const env = new MockActivityEnvironment({ attempt, activityType: name }, { logger: quietLogger });
+  const info = typeof attempt === 'number' ? { attempt } : attempt;
+  const env = new MockActivityEnvironment({ ...info, activityType: name }, { logger: quietLogger });
+  if (onHeartbeat) env.on('heartbeat', onHeartbeat);
   const fn = activities[name] as (arg: typeof input) => ReturnType<ConnectActivities[K]>;
   return env.run(fn, input) as ReturnType<ConnectActivities[K]>;
 }

@@ -1,0 +1,279 @@
+/**
+ * A retried create keeps to one Tray request per attempt (docs/design.md#retried-creates): the look
+ * for an earlier attempt's create and the next create are separate attempts, joined by the heartbeat
+ * details. The plan's rules in a mocked context; the requests each attempt sends against the
+ * emulator; and a saga on the dev server whose creates fail, where Tray requests equal attempts.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { Info } from '@temporalio/activity';
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities, createTrayClient } from '../activities/index.js';
+import { LOOKED_FOUND_NOTHING, planCreate, type CreatePlan } from '../activities/retried-create.js';
+import type { ConnectActivities } from '../common/activity-types.js';
+import { authCompletedSignal, statusQuery, WORKFLOW_TYPE, type ConnectInput } from '../common/messages.js';
+import type { RecordedRequest } from '../emulator/server.js';
+import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
+import type { connectIntegration } from '../workflows/index.js';
+import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import { pollUntil } from './helpers/poll.js';
+import { runActivity } from './helpers/run-activity.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+let emu: StartedEmulator;
+let activities: ConnectActivities;
+
+before(async () => {
+  emu = await startEmulator();
+  const tray = createTrayClient({
+    graphqlUrl: emu.graphqlUrl,
+    masterToken: emu.masterToken,
+    timeoutMs: 5000,
+  });
+  activities = createActivities({
+    tray,
+    embeddedId: emu.embeddedId,
+    dialogBaseUrl: emu.url,
+    sealSecret: emu.masterToken,
+  });
+});
+after(async () => {
+  await emu?.close();
+});
+beforeEach(() => {
+  emu.emulator.faults.clear();
+});
+
+const TEN_ATTEMPTS = { maximumAttempts: 10 };
+
+/** An attempt's info; `retryPolicy: null` leaves it out, as a server that sends none would. */
+function attemptInfo(
+  attempt: number,
+  createStep?: string,
+  retryPolicy: Info['retryPolicy'] | null = TEN_ATTEMPTS,
+) {
+  return {
+    attempt,
+    ...(retryPolicy !== null ? { retryPolicy } : {}),
+    ...(createStep !== undefined ? { heartbeatDetails: { createStep } } : {}),
+  } satisfies Partial<Info>;
+}
+
+function planIn(info: Partial<Info>, mayHaveCreated = true): Promise<CreatePlan> {
+  const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
+  return env.run(async () => planCreate(mayHaveCreated));
+}
+
+describe('the plan of a create attempt', () => {
+  const cases: [string, Partial<Info>, boolean, CreatePlan][] = [
+    ['a first attempt creates', attemptInfo(1), false, 'create'],
+    ['a first attempt of a step run again after a rate limit only looks', attemptInfo(1), true, 'look-only'],
+    ['the attempt after a first one only looks', attemptInfo(2), true, 'look-only'],
+    ['an attempt after one that sent a create only looks', attemptInfo(5, 'creating'), true, 'look-only'],
+    ['an attempt after a look that found nothing creates', attemptInfo(5, 'found-nothing'), true, 'create'],
+    ['the last attempt looks and creates', attemptInfo(10, 'creating'), true, 'look-then-create'],
+    [
+      'a later attempt with no record of the one before looks and creates',
+      attemptInfo(3),
+      true,
+      'look-then-create',
+    ],
+    [
+      'a retry policy it cannot see: look and create',
+      attemptInfo(2, 'creating', null),
+      true,
+      'look-then-create',
+    ],
+    ['no attempt limit: only look', attemptInfo(7, 'creating', { maximumAttempts: 0 }), true, 'look-only'],
+    ['details it does not know count as none', attemptInfo(2, 'something-else'), true, 'look-only'],
+  ];
+  for (const [name, info, mayHaveCreated, plan] of cases) {
+    test(name, async () => {
+      assert.equal(await planIn(info, mayHaveCreated), plan);
+    });
+  }
+});
+
+/** Runs an activity as the given attempt; answers its outcome, heartbeats and the Tray requests it sent. */
+async function attempt<K extends keyof ConnectActivities>(
+  name: K,
+  input: Parameters<ConnectActivities[K]>[0],
+  info: Partial<Info>,
+) {
+  const start = emu.emulator.requests.length;
+  const heartbeats: unknown[] = [];
+  const outcome = await runActivity(activities, name, input, info, (d) => heartbeats.push(d)).then(
+    (value: unknown) => ({ value, error: undefined }),
+    (error: unknown) => ({ value: undefined, error }),
+  );
+  const sent = emu.emulator.requests.slice(start).map((r) => r.operations.join(','));
+  return { ...outcome, heartbeats, sent };
+}
+
+function assertFoundNothing(error: unknown): void {
+  assert.ok(error instanceof ApplicationFailure, String(error));
+  assert.equal(error.type, LOOKED_FOUND_NOTHING);
+  assert.equal(error.nonRetryable, false);
+  assert.equal(error.category, 'BENIGN');
+  assert.equal(error.nextRetryDelay, '100ms');
+}
+
+const newUser = () => ({ externalUserId: `ext-${randomUUID()}`, userName: 'Ada' });
+
+describe('a retried user create, one request per attempt', () => {
+  test('a look that finds nothing ends the attempt; the next creates without looking', async () => {
+    const user = newUser();
+    const look = await attempt('createUser', user, attemptInfo(2));
+    assert.deepEqual(look.sent, ['users']);
+    assertFoundNothing(look.error);
+    assert.deepEqual(look.heartbeats, [{ createStep: 'found-nothing' }]);
+
+    const create = await attempt('createUser', user, attemptInfo(3, 'found-nothing'));
+    assert.deepEqual(create.sent, ['createExternalUser']);
+    assert.deepEqual(create.heartbeats, [{ createStep: 'creating' }]);
+    assert.ok((create.value as { userId: string }).userId);
+  });
+
+  test('a look that finds the earlier create takes it, with no create', async () => {
+    const user = newUser();
+    const { userId } = await runActivity(activities, 'createUser', user);
+    const look = await attempt('createUser', user, attemptInfo(4, 'creating'));
+    assert.deepEqual(look.sent, ['users']);
+    assert.deepEqual(look.value, { userId, created: true });
+  });
+
+  test('the last attempt still creates after its look: the step never ends on a look', async () => {
+    const look = await attempt('createUser', newUser(), attemptInfo(10, 'creating'));
+    assert.deepEqual(look.sent, ['users', 'createExternalUser']);
+    assert.ok((look.value as { userId: string }).userId);
+  });
+
+  test('a first attempt sends the create alone and records nothing', async () => {
+    const first = await attempt('createUser', newUser(), attemptInfo(1));
+    assert.deepEqual(first.sent, ['createExternalUser']);
+    assert.deepEqual(first.heartbeats, []);
+  });
+});
+
+describe('a retried instance create, one request per attempt', () => {
+  async function target() {
+    const { userId } = await runActivity(activities, 'createUser', newUser());
+    const { sealedToken } = await runActivity(activities, 'prepareUserToken', { userId });
+    return {
+      userId,
+      sealedToken,
+      solutionId: 'sol-1',
+      instanceName: `inst-${randomUUID()}`,
+      notBefore: new Date().toISOString(),
+    };
+  }
+
+  test('a run again after a rate limit looks in its first attempt, and creates in its second', async () => {
+    const input = { ...(await target()), retried: true };
+    const look = await attempt('createInstance', input, attemptInfo(1));
+    assert.deepEqual(look.sent, ['viewer']);
+    assertFoundNothing(look.error);
+    assert.deepEqual(look.heartbeats, [{ createStep: 'found-nothing' }]);
+
+    const create = await attempt('createInstance', input, attemptInfo(2, 'found-nothing'));
+    assert.deepEqual(create.sent, ['createSolutionInstance']);
+    assert.deepEqual(create.heartbeats, [{ createStep: 'creating' }]);
+    assert.equal((create.value as { adopted: boolean }).adopted, false);
+  });
+
+  test('a look after a create whose answer was lost adopts that instance', async () => {
+    const input = await target();
+    emu.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
+    const lost = await attempt('createInstance', input, attemptInfo(1));
+    assert.ok(lost.error, 'the first attempt lost its answer');
+    const look = await attempt('createInstance', input, attemptInfo(2));
+    assert.deepEqual(look.sent, ['viewer']);
+    assert.equal((look.value as { adopted: boolean }).adopted, true);
+  });
+});
+
+type Handle = ReturnType<Client['workflow']['getHandle']>;
+
+/** Final attempt of each activity the saga ran: what Temporal counted as attempts. */
+async function attemptsOf(handle: Handle): Promise<Map<string, number>> {
+  const scheduled = new Map<string, string>();
+  const attempts = new Map<string, number>();
+  for (const event of (await handle.fetchHistory()).events ?? []) {
+    const attrs = event.activityTaskScheduledEventAttributes;
+    if (attrs?.activityType?.name) scheduled.set(String(event.eventId), attrs.activityType.name);
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) {
+      const name = scheduled.get(String(started.scheduledEventId)) ?? '?';
+      attempts.set(name, (attempts.get(name) ?? 0) + (started.attempt ?? 1));
+    }
+  }
+  return attempts;
+}
+
+describe('a saga whose creates fail, on the dev server', () => {
+  test('every attempt sends one Tray request, retried creates included', async () => {
+    const server = await devServer();
+    const connection = await Connection.connect({ address: server.address });
+    const nativeConnection = await NativeConnection.connect({ address: server.address });
+    const client = new Client({ connection, namespace: server.namespace });
+    const taskQueue = uniqueId('retried-create');
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      namespace: server.namespace,
+      taskQueue,
+      workflowBundle: await bundleConnectWorkflows(),
+      activities,
+    });
+    const input: ConnectInput = {
+      externalUserId: uniqueId('retry'),
+      userName: 'Ada',
+      solutionId: 'sol-1',
+      authSlots: ['slack'],
+    };
+    emu.emulator.faults.add({ operation: 'createExternalUser', kind: 'http500', times: 2 });
+    emu.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'http500' });
+    const start = emu.emulator.requests.length;
+    const handle = await client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+      taskQueue,
+      workflowId: uniqueId(`connect:${input.externalUserId}`),
+      args: [input],
+    });
+    try {
+      await worker.runUntil(async () => {
+        const waiting = await pollUntil(
+          async () => {
+            const status = await handle.query(statusQuery);
+            return status.step === 'awaiting_auth' ? status : undefined;
+          },
+          { timeoutMs: 60_000, what: 'the saga waiting for its auth' },
+        );
+        const authId = emu.emulator.store.createAuthentication(waiting.userId ?? '', 'slack');
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId });
+        await pollUntil(async () => (await handle.query(statusQuery)).step === 'completed' || undefined, {
+          timeoutMs: 60_000,
+          what: 'the saga completed',
+        });
+      });
+      const sent: RecordedRequest[] = emu.emulator.requests.slice(start);
+      const count = (op: string) => sent.filter((r) => r.operations.includes(op)).length;
+      const attempts = await attemptsOf(handle);
+      // Two failed user creates, two looks that found nothing, then the create; one of each for the instance.
+      assert.equal(attempts.get('createUser'), 5);
+      assert.equal(attempts.get('createInstance'), 3);
+      assert.equal(count('createExternalUser'), 3);
+      assert.equal(count('createSolutionInstance'), 2);
+      const total = [...attempts.values()].reduce((a, b) => a + b, 0);
+      assert.equal(sent.length, total, `requests ${sent.map((r) => r.operations.join(',')).join(' ')}`);
+    } finally {
+      await handle.terminate('test over: the stray window need not pass').catch(() => undefined);
+      await connection.close();
+      await nativeConnection.close();
+    }
+  });
+});
