@@ -160,13 +160,14 @@ async function findUserId(session: TraySession, externalUserId: string): Promise
  */
 async function createUser(session: TraySession, input: CreateUserInput): Promise<CreateUserResult> {
   const attempt = Context.current().info.attempt;
-  const plan = planCreate(attempt > 1);
+  const retried = attempt > 1 || input.retried === true;
+  const plan = planCreate(retried);
   if (plan !== 'create') {
     const existing = await findUserId(session, input.externalUserId);
     if (existing !== undefined) return { userId: existing, created: true };
     if (plan === 'look-only') throw foundNothing('user');
   }
-  if (attempt > 1) recordCreating();
+  if (retried) recordCreating();
   const data = await session.send<{ createExternalUser: { userId: string } }>(
     CREATE_USER,
     { externalUserId: input.externalUserId, name: input.userName },

@@ -15,6 +15,8 @@ export interface FindUserResult {
 export interface CreateUserInput {
   externalUserId: string;
   userName: string;
+  /** An earlier run of this step may have sent a create: look for the user first. Absent in older histories. */
+  retried?: boolean;
 }
 export interface CreateUserResult {
   userId: string;

@@ -136,6 +136,18 @@ describe('real failures between rate limits', () => {
     });
   });
 
+  test('a user create run again after real failures says so, so it looks before creating', async () => {
+    const failures = [transientError(), rateLimitedError()];
+    await withSaga({ failures: { createUser: failures } }, async ({ handle, mock }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      assert.equal((await handle.result()).enabled, true);
+      assert.deepEqual(
+        mock.inputsOf('createUser').map((input) => input.retried === true),
+        [false, false, true],
+      );
+    });
+  });
+
   test('without rate limits, 10 real failures fail the step as before', async () => {
     await withSaga(
       { failures: { createInstance: times(10, () => transientError()) } },

@@ -154,6 +154,12 @@ describe('a retried user create, one request per attempt', () => {
     assert.ok((look.value as { userId: string }).userId);
   });
 
+  test('a run again after a rate limit looks in its first attempt', async () => {
+    const look = await attempt('createUser', { ...newUser(), retried: true }, attemptInfo(1));
+    assert.deepEqual(look.sent, ['users']);
+    assertFoundNothing(look.error);
+  });
+
   test('a first attempt sends the create alone and records nothing', async () => {
     const first = await attempt('createUser', newUser(), attemptInfo(1));
     assert.deepEqual(first.sent, ['createExternalUser']);

@@ -1,11 +1,10 @@
 /** The saga's activity stubs with their timeouts and retry policies (activities as types only). */
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type {
-  AsUser,
-  ConnectActivities,
-  CreateInstanceInput,
-  IssueAuthCodesResult,
-} from '../common/activity-types.js';
+import {
+  proxyActivities,
+  type ActivityFunctionWithOptions,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { AsUser, ConnectActivities, IssueAuthCodesResult } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { ReissueAuthUrlResult } from '../common/messages.js';
 import { rateLimitAware, throughRateLimits, withAttemptsLeft } from './rate-limit.js';
@@ -54,15 +53,22 @@ const forwardStubs = proxyActivities<ConnectActivities>({
 export const forward = rateLimitAware(forwardStubs, FORWARD_ATTEMPTS);
 
 /**
- * The create through rate limits: a run after one whose attempts failed for real says it was retried,
- * so it looks for an instance those attempts may have made before creating another.
+ * A create through rate limits: a run after one whose attempts failed for real says it was retried,
+ * so it looks for the user or instance those attempts may have made before creating another.
  */
-export function createInstanceStep(options: ActivityOptions, input: CreateInstanceInput) {
+export function createStep<K extends 'createUser' | 'createInstance'>(
+  name: K,
+  options: ActivityOptions,
+  input: Parameters<ConnectActivities[K]>[0],
+): ReturnType<ConnectActivities[K]> {
+  const stub = forwardStubs[name] as unknown as ActivityFunctionWithOptions<
+    (arg: typeof input) => ReturnType<ConnectActivities[K]>
+  >;
   return throughRateLimits(FORWARD_ATTEMPTS, (round) =>
-    forwardStubs.createInstance.executeWithOptions(withAttemptsLeft(options, round), [
+    stub.executeWithOptions(withAttemptsLeft(options, round), [
       round.realFailures > 0 ? { ...input, retried: true } : input,
     ]),
-  );
+  ) as ReturnType<ConnectActivities[K]>;
 }
 
 export interface InstanceRef extends AsUser {

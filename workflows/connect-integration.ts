@@ -22,7 +22,7 @@ import type { AuthValue, ConnectInput, ConnectResult } from '../common/messages.
 import { FAILURE_TYPES } from '../common/messages.js';
 import {
   afterAuth,
-  createInstanceStep,
+  createStep,
   forward,
   forwardStep,
   issueAuthCodes,
@@ -174,10 +174,10 @@ async function ensureUser(input: ConnectInput): Promise<string> {
   );
   if (found) return found.userId;
   try {
-    const created = await forward.createUser.executeWithOptions(
-      forwardStep('create the Tray user', PRIORITY.createUser),
-      [{ externalUserId, userName }],
-    );
+    const created = await createStep('createUser', forwardStep('create the Tray user', PRIORITY.createUser), {
+      externalUserId,
+      userName,
+    });
     return created.userId;
   } catch (err) {
     if (isCancellation(err) || !patched(USER_RELOOKUP_PATCH)) throw err;
@@ -192,7 +192,8 @@ async function ensureUser(input: ConnectInput): Promise<string> {
 }
 
 function createInstance(target: InstanceOwnerKey, input: ConnectInput) {
-  return createInstanceStep(
+  return createStep(
+    'createInstance',
     {
       ...forwardStep('create the solution instance', PRIORITY.urls),
       // The activity does not heartbeat, so a cancel cannot stop a create already sent to Tray;
