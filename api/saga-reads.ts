@@ -113,16 +113,22 @@ export function statusFromDescription(desc: RunView): ConnectionStatus {
   const memo = memoOf(desc);
   const attributes = desc.typedSearchAttributes;
   const completed = new Set(memo?.completedSlots ?? []);
+  // Runs started before the memo carried every completed slot's authId have them from the attach on.
+  const authIds = new Map((memo?.authIds ?? memo?.attached ?? []).map((v) => [v.externalId, v.authId]));
   const status: ConnectionStatus = {
     connectionId: desc.workflowId,
     runId: desc.runId,
     step: stepFrom(desc, memo) ?? 'ensuring_user',
     externalUserId: memo?.externalUserId || attributes.get(SEARCH_ATTRIBUTES.externalUserId) || '',
     solutionId: memo?.solutionId || attributes.get(SEARCH_ATTRIBUTES.solutionId) || '',
-    authSlots: (memo?.authSlots ?? []).map((externalAuthId) => ({
-      externalAuthId,
-      state: completed.has(externalAuthId) ? ('completed' as const) : ('pending' as const),
-    })),
+    authSlots: (memo?.authSlots ?? []).map((externalAuthId) => {
+      const authId = completed.has(externalAuthId) ? authIds.get(externalAuthId) : undefined;
+      return {
+        externalAuthId,
+        state: completed.has(externalAuthId) ? ('completed' as const) : ('pending' as const),
+        ...(authId ? { authId } : {}),
+      };
+    }),
   };
   const solutionInstanceId = solutionInstanceIdOf(desc, memo);
   if (memo?.userId) status.userId = memo.userId;

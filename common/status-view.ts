@@ -26,6 +26,8 @@ export interface ConnectMemo {
   deadline?: string;
   /** From attach on: the authId attached per slot, so a redelivery of it is told apart (202, not 409). */
   attached?: AuthValue[];
+  /** Each completed slot's authId (the last one wins), as the status shows it. Absent in older runs. */
+  authIds?: AuthValue[];
 }
 
 /** Steps before the auth URLs exist: POST keeps waiting while the saga is in one of them. */
@@ -62,10 +64,14 @@ export function encodeMemo(view: Readonly<ConnectMemo>): ConnectMemo {
     ...(view.userId !== undefined ? { userId: view.userId } : {}),
     ...(view.solutionInstanceId !== undefined ? { solutionInstanceId: view.solutionInstanceId } : {}),
     ...(view.deadline !== undefined ? { deadline: view.deadline } : {}),
-    ...(view.attached !== undefined
-      ? { attached: view.attached.map(({ externalId, authId }) => ({ externalId, authId })) }
-      : {}),
+    ...(view.attached !== undefined ? { attached: pairs(view.attached) } : {}),
+    ...(view.authIds !== undefined ? { authIds: pairs(view.authIds) } : {}),
   };
+}
+
+/** Only the two fields, in a fixed order, whatever else the values carry. */
+function pairs(values: readonly AuthValue[]): AuthValue[] {
+  return values.map(({ externalId, authId }) => ({ externalId, authId }));
 }
 
 /** True when `authId` is what the saga attached for slot `externalAuthId` (a redelivery). */
@@ -97,13 +103,14 @@ export function decodeMemo(raw: unknown): ConnectMemo | undefined {
     authSlots: memo.authSlots.map(String),
     completedSlots: Array.isArray(memo.completedSlots) ? memo.completedSlots.map(String) : [],
     step: isStep(memo.step) ? memo.step : 'ensuring_user',
-    ...(Array.isArray(memo.attached)
-      ? {
-          attached: memo.attached.map((a) => ({
-            externalId: String(a?.externalId),
-            authId: String(a?.authId),
-          })),
-        }
-      : {}),
+    ...(Array.isArray(memo.attached) ? { attached: decodePairs(memo.attached) } : {}),
+    ...(Array.isArray(memo.authIds) ? { authIds: decodePairs(memo.authIds) } : {}),
   };
+}
+
+function decodePairs(raw: unknown[]): AuthValue[] {
+  return raw.map((a) => {
+    const pair = a as Partial<AuthValue> | null | undefined;
+    return { externalId: String(pair?.externalId), authId: String(pair?.authId) };
+  });
 }

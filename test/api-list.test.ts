@@ -115,6 +115,34 @@ describe('GET /v1/connections', () => {
     assert.equal(all.connections[0]!.solutionInstanceId, again.solutionInstanceId);
   });
 
+  test('a completed slot carries its authId while the saga waits for the others', async () => {
+    const res = await call('POST', '/v1/connections', {
+      externalUserId: uniqueId('half-done'),
+      userName: 'Half',
+      solutionId: 'sol-1',
+      authSlots: ['slack', 'github'],
+    });
+    assert.equal(res.status, 201, res.text);
+    const saga = res.body as ConnectionStatus;
+    const authId = stack.emulator.emulator.store.createAuthentication(saga.userId ?? '', 'slack');
+    const hook = stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'slack', authId });
+    const sent = await fetch(stack.webhookUrl, { method: 'POST', headers: hook.headers, body: hook.body });
+    assert.equal(sent.status, 202, await sent.text());
+    const { connections } = await listWhen(
+      { externalUserId: saga.externalUserId },
+      (items) => items[0]?.authSlots.some((slot) => slot.state === 'completed') === true,
+      'the slack slot completed in the list',
+    );
+    assert.deepEqual(
+      connections[0]!.authSlots.map((slot) => [slot.externalAuthId, slot.state, slot.authId]),
+      [
+        ['slack', 'completed', authId],
+        ['github', 'pending', undefined],
+      ],
+    );
+    assert.ok(validateList({ connections }), JSON.stringify(validateList.errors));
+  });
+
   test('pages follow the opaque token to the same list; the last page, even a full one, has none', async () => {
     // 1, 2 and 4 divide the four runs, so their last page is full: visibility still hands out a token there.
     for (const [pageSize, pageCount] of [

@@ -229,6 +229,7 @@ describe('connectIntegration happy path', () => {
       const memo = description.memo?.[MEMO_KEY] as ConnectMemo;
       assert.equal(memo.step, 'completed');
       assert.deepEqual(memo.completedSlots, ['slack']);
+      assert.deepEqual(memo.authIds, [{ externalId: 'slack', authId: 'auth-1' }]);
 
       const { events } = await handle.fetchHistory();
       const commands = (events ?? []).filter(

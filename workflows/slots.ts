@@ -184,6 +184,11 @@ export class AuthSlots {
     return this.slots.filter((s) => current(s) !== undefined).map((s) => s.externalAuthId);
   }
 
+  /** The completed slots' authIds, as the status shows them. */
+  completedAuthValues(): AuthValue[] {
+    return this.authValues().filter((v) => v.authId !== '');
+  }
+
   authValues(): AuthValue[] {
     return this.slots.map((s) => ({ externalId: s.externalAuthId, authId: current(s) ?? '' }));
   }

@@ -5,6 +5,7 @@
  */
 import {
   log,
+  patched,
   setCurrentDetails,
   upsertMemo,
   upsertSearchAttributes,
@@ -21,6 +22,8 @@ import { SEARCH_ATTRIBUTES } from '../common/messages.js';
 import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
 import type { AuthSlots } from './slots.js';
 
+/** Marks runs whose memo carries each completed slot's authId (older ones upsert it less often). */
+const MEMO_AUTH_IDS_PATCH = 'memo-auth-ids';
 /** How many distinct unknown slot names the details list before "and N more". */
 const UNKNOWN_SLOTS_SHOWN = 10;
 /** Steps in which the status object carries no dialog URLs: the instance is being removed, or is gone. */
@@ -115,6 +118,7 @@ export class SagaStatus {
       step: this.current,
       completedSlots: this.slots.completedIds(),
       ...this.facts,
+      ...(patched(MEMO_AUTH_IDS_PATCH) ? { authIds: this.slots.completedAuthValues() } : {}),
     });
     const memoJson = JSON.stringify(memo);
     if (memoJson !== this.lastMemo) {
