@@ -76,6 +76,9 @@ const relookupMock: MockOptions = {
   },
 };
 
+/** Filled in by its scenario: it holds the ownership check until the auth deadline has passed. */
+const lateCheckMock: MockOptions = {};
+
 const scenarios: Scenario[] = [
   {
     // Also carries a reissue update, a duplicate, an unknown slot and a re-completed slot.
@@ -104,6 +107,41 @@ const scenarios: Scenario[] = [
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
       await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
       await handle.result();
+    },
+  },
+  {
+    // The memo carries each completed slot's authId (patch `memo-auth-ids`): a re-completed slot
+    // changes it, so the memo is upserted where older runs upserted nothing.
+    name: 'completed-memo-auth-ids',
+    input: { externalUserId: 'rec-user-memo-auth-ids', authSlots: ['slack', 'gmail'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e2' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-3', eventId: 'e3' });
+      await handle.result();
+    },
+  },
+  {
+    // The slot is re-completed while its ownership check runs past the deadline: the new authId is
+    // still checked, not taken for a timeout (patch `check-relayed-during-late-check`).
+    name: 'completed-late-check',
+    input: { externalUserId: 'rec-user-late-check', authSlots: ['slack'], authTimeout: '3s' },
+    mock: lateCheckMock,
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      let release: () => void = () => undefined;
+      lateCheckMock.holds = { verifyAuths: new Promise<void>((resolve) => (release = resolve)) };
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      const { deadline } = await handle.query(statusQuery);
+      await pollUntil(async () => Date.now() > Date.parse(deadline ?? '') + 500, {
+        timeoutMs: 20_000,
+        what: 'the auth deadline passed',
+      });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e2' });
+      release();
+      const result = await handle.result();
+      if (result.authValues[0]?.authId !== 'auth-2') throw new Error('the late authId was not attached');
     },
   },
   {

@@ -16,6 +16,7 @@ import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 const HISTORY_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
+const WORKFLOW_DIR = fileURLToPath(new URL('../workflows/', import.meta.url));
 const files = readdirSync(HISTORY_DIR)
   .filter((name) => name.endsWith('.json'))
   .sort();
@@ -27,6 +28,33 @@ before(async () => {
 
 function load(file: string) {
   return historyFromJSON(JSON.parse(readFileSync(`${HISTORY_DIR}${file}`, 'utf8')));
+}
+
+/** The ids passed to `patched()` in workflows/, each through a constant of the same file. */
+function patchIdsInWorkflows(): string[] {
+  return readdirSync(WORKFLOW_DIR)
+    .filter((name) => name.endsWith('.ts'))
+    .flatMap((name) => {
+      const source = readFileSync(`${WORKFLOW_DIR}${name}`, 'utf8');
+      return [...source.matchAll(/patched\((\w+)\)/g)].map((call) => {
+        const constant = new RegExp(`const ${call[1]} = '([^']+)'`).exec(source);
+        assert.ok(constant, `${name}: patched(${call[1]}) names no constant of the file`);
+        return constant[1]!;
+      });
+    });
+}
+
+/** The patch ids a history's markers record. */
+function patchMarkers(history: ReturnType<typeof load>): string[] {
+  return (history.events ?? []).flatMap((event) => {
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_patch') return [];
+    return Object.values(marker.details ?? {}).flatMap((payloads) =>
+      (payloads.payloads ?? []).map(
+        (p) => (JSON.parse(Buffer.from(p.data ?? []).toString()) as { id: string }).id,
+      ),
+    );
+  });
 }
 
 describe('replay of recorded histories', () => {
@@ -57,6 +85,14 @@ describe('replay of recorded histories', () => {
       const name = `release-386cd4b-${path}.json`;
       assert.ok(files.includes(name), `test/histories/${name} is committed`);
     }
+  });
+
+  test('every patch the workflow code checks has a committed history that took its new branch', () => {
+    // Without one, breaking the patched branch would reach running sagas unreplayed.
+    const recorded = new Set(files.flatMap((file) => patchMarkers(load(file))));
+    const ids = patchIdsInWorkflows();
+    assert.ok(ids.length >= 8, `patch ids found: ${ids.join(', ')}`);
+    for (const id of ids) assert.ok(recorded.has(id), `no committed history took patch ${id}`);
   });
 
   for (const file of files) {
