@@ -196,8 +196,10 @@ function createInstance(target: InstanceOwnerKey, input: ConnectInput) {
     'createInstance',
     {
       ...forwardStep('create the solution instance', PRIORITY.urls),
-      // The activity does not heartbeat, so a cancel cannot stop a create already sent to Tray;
-      // waiting for the attempt to end keeps the removal from looking before the instance exists.
+      // A first attempt does not heartbeat, so a cancel cannot stop a create already sent to Tray;
+      // waiting for the attempt to end keeps the removal from looking before the instance exists. A
+      // retry heartbeats once and may be stopped mid-create: the removal looks again after the
+      // late-create window for that.
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     },
     { ...target, ...(input.configValues !== undefined ? { configValues: input.configValues } : {}) },
