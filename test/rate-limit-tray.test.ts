@@ -7,29 +7,18 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { createActivities, createTrayClient } from '../activities/index.js';
 import { trayErrorDetails } from '../activities/tray-client.js';
 import type { ConnectActivities, CreateInstanceInput } from '../common/activity-types.js';
 import { createdNothing, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { runActivity } from './helpers/run-activity.js';
-import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import { emulatorActivities, startEmulator, type StartedEmulator } from './helpers/emulator.js';
 
 let emu: StartedEmulator;
 let activities: ConnectActivities;
 
 before(async () => {
   emu = await startEmulator();
-  const tray = createTrayClient({
-    graphqlUrl: emu.graphqlUrl,
-    masterToken: emu.masterToken,
-    timeoutMs: 5000,
-  });
-  activities = createActivities({
-    tray,
-    embeddedId: emu.embeddedId,
-    dialogBaseUrl: emu.url,
-    sealSecret: emu.masterToken,
-  });
+  activities = emulatorActivities(emu);
 });
 after(async () => {
   await emu.close();

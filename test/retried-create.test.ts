@@ -12,14 +12,13 @@ import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { createActivities, createTrayClient } from '../activities/index.js';
 import { LOOKED_FOUND_NOTHING, planCreate, type CreatePlan } from '../activities/retried-create.js';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { authCompletedSignal, statusQuery, WORKFLOW_TYPE, type ConnectInput } from '../common/messages.js';
 import type { RecordedRequest } from '../emulator/server.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
-import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import { emulatorActivities, startEmulator, type StartedEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { runActivity } from './helpers/run-activity.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -31,17 +30,7 @@ let activities: ConnectActivities;
 
 before(async () => {
   emu = await startEmulator();
-  const tray = createTrayClient({
-    graphqlUrl: emu.graphqlUrl,
-    masterToken: emu.masterToken,
-    timeoutMs: 5000,
-  });
-  activities = createActivities({
-    tray,
-    embeddedId: emu.embeddedId,
-    dialogBaseUrl: emu.url,
-    sealSecret: emu.masterToken,
-  });
+  activities = emulatorActivities(emu);
 });
 after(async () => {
   await emu?.close();
@@ -124,19 +113,31 @@ function assertFoundNothing(error: unknown): void {
   assert.equal(error.nextRetryDelay, '100ms');
 }
 
+/**
+ * Attempt `lookAttempt` only looks, finds nothing and says so; the attempt after it only creates.
+ * Answers the creating attempt.
+ */
+async function lookThenCreate<K extends 'createUser' | 'createInstance'>(
+  name: K,
+  input: Parameters<ConnectActivities[K]>[0],
+  lookAttempt: number,
+  [lookOp, createOp]: [string, string],
+) {
+  const look = await attempt(name, input, attemptInfo(lookAttempt));
+  assert.deepEqual(look.sent, [lookOp]);
+  assertFoundNothing(look.error);
+  assert.deepEqual(look.heartbeats, [{ createStep: 'found-nothing' }]);
+  const create = await attempt(name, input, attemptInfo(lookAttempt + 1, 'found-nothing'));
+  assert.deepEqual(create.sent, [createOp]);
+  assert.deepEqual(create.heartbeats, [{ createStep: 'creating' }]);
+  return create;
+}
+
 const newUser = () => ({ externalUserId: `ext-${randomUUID()}`, userName: 'Ada' });
 
 describe('a retried user create, one request per attempt', () => {
   test('a look that finds nothing ends the attempt; the next creates without looking', async () => {
-    const user = newUser();
-    const look = await attempt('createUser', user, attemptInfo(2));
-    assert.deepEqual(look.sent, ['users']);
-    assertFoundNothing(look.error);
-    assert.deepEqual(look.heartbeats, [{ createStep: 'found-nothing' }]);
-
-    const create = await attempt('createUser', user, attemptInfo(3, 'found-nothing'));
-    assert.deepEqual(create.sent, ['createExternalUser']);
-    assert.deepEqual(create.heartbeats, [{ createStep: 'creating' }]);
+    const create = await lookThenCreate('createUser', newUser(), 2, ['users', 'createExternalUser']);
     assert.ok((create.value as { userId: string }).userId);
   });
 
@@ -182,14 +183,7 @@ describe('a retried instance create, one request per attempt', () => {
 
   test('a run again after a rate limit looks in its first attempt, and creates in its second', async () => {
     const input = { ...(await target()), retried: true };
-    const look = await attempt('createInstance', input, attemptInfo(1));
-    assert.deepEqual(look.sent, ['viewer']);
-    assertFoundNothing(look.error);
-    assert.deepEqual(look.heartbeats, [{ createStep: 'found-nothing' }]);
-
-    const create = await attempt('createInstance', input, attemptInfo(2, 'found-nothing'));
-    assert.deepEqual(create.sent, ['createSolutionInstance']);
-    assert.deepEqual(create.heartbeats, [{ createStep: 'creating' }]);
+    const create = await lookThenCreate('createInstance', input, 1, ['viewer', 'createSolutionInstance']);
     assert.equal((create.value as { adopted: boolean }).adopted, false);
   });
 

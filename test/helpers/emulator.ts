@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createActivities, createTrayClient } from '../../activities/index.js';
+import type { ConnectActivities } from '../../common/activity-types.js';
 import {
   createEmulator,
   type Emulator,
@@ -37,4 +39,15 @@ export async function startEmulator(opts: Partial<EmulatorOptions> = {}): Promis
   const emulator = createEmulator({ ...opts, masterToken, embeddedId });
   const { url, close } = await emulator.listen(0, '127.0.0.1');
   return { emulator, url, graphqlUrl: `${url}/graphql`, masterToken, embeddedId, close };
+}
+
+/** The saga's activities against `emu`, sealing user tokens under its master token as workers do. */
+export function emulatorActivities(emu: StartedEmulator, timeoutMs = 5000): ConnectActivities {
+  const tray = createTrayClient({ graphqlUrl: emu.graphqlUrl, masterToken: emu.masterToken, timeoutMs });
+  return createActivities({
+    tray,
+    embeddedId: emu.embeddedId,
+    dialogBaseUrl: emu.url,
+    sealSecret: emu.masterToken,
+  });
 }
