@@ -14,8 +14,8 @@ export type CreateProgress = 'creating' | 'found-nothing';
 /**
  * - `create`: nothing can exist yet, or the attempt before looked and found nothing.
  * - `look-only`: an earlier create may have landed; look, and if nothing is there, end the attempt.
- * - `look-then-create`: as before this rule, both in one attempt. For the last attempt, and when the
- *   attempt before left no details (a worker from before this rule, or a server that drops them).
+ * - `look-then-create`: as before this rule, both in one attempt: for the last attempt, so the step
+ *   never ends on a look, and when the retry policy cannot be seen.
  * A plan other than `create` on a first attempt is for a step run again after a rate limit.
  */
 export type CreatePlan = 'create' | 'look-only' | 'look-then-create';
@@ -37,9 +37,8 @@ export function planCreate(mayHaveCreated: boolean): CreatePlan {
   const { attempt, heartbeatDetails, retryPolicy } = Context.current().info;
   const progress = progressOf(heartbeatDetails);
   if (progress === 'found-nothing') return 'create';
-  // The first attempt records nothing, to spare every saga a heartbeat: only from the third on does
-  // missing progress mean an attempt before recorded it and the server dropped it.
-  if (attempt > 2 && progress === undefined) return 'look-then-create';
+  // No record is read as "a create may have been sent": the first attempt records nothing (to spare
+  // every saga a heartbeat), nor does a look that failed, nor a worker from before this rule.
   const maximum = retryPolicy?.maximumAttempts;
   const unlimited = retryPolicy !== undefined && (maximum === undefined || maximum <= 0);
   return unlimited || (maximum !== undefined && attempt < maximum) ? 'look-only' : 'look-then-create';

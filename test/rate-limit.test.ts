@@ -14,6 +14,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import { authCompletedSignal, SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { CREATE_ATTEMPTS } from '../workflows/activity-stubs.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
 import { rateLimitedError, transientError } from './helpers/mock-activities.js';
@@ -112,11 +113,11 @@ describe('a rate-limit storm', () => {
 });
 
 describe('real failures between rate limits', () => {
-  test('still fail the step after its 10 attempts; the run after real failures looks before creating', async () => {
+  test('still fail the step after its attempts; the run after real failures looks before creating', async () => {
     const failures = [
       ...times(3, () => transientError()),
       rateLimitedError(),
-      ...times(7, () => transientError()),
+      ...times(CREATE_ATTEMPTS - 3, () => transientError()),
     ];
     await withSaga({ failures: { createInstance: failures } }, async ({ handle, mock }) => {
       const err = await handle.result().then(
@@ -126,11 +127,11 @@ describe('real failures between rate limits', () => {
       assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure, String(err));
       assert.equal(err.cause.type, TRAY_FAILURE_TYPES.transient);
       const creates = mock.inputsOf('createInstance');
-      // 3 real failures, the rate limit, then the 7 attempts left: 10 real failures in all.
-      assert.equal(creates.length, 11);
+      // 3 real failures, the rate limit, then the attempts left: CREATE_ATTEMPTS real failures in all.
+      assert.equal(creates.length, CREATE_ATTEMPTS + 1);
       assert.deepEqual(
         creates.map((input) => input.retried === true),
-        [...times(4, () => false), ...times(7, () => true)],
+        [...times(4, () => false), ...times(CREATE_ATTEMPTS - 3, () => true)],
       );
       assert.equal(mock.inputsOf('removeInstance').length, 2, 'looked, then looked again after late creates');
     });
@@ -148,12 +149,23 @@ describe('real failures between rate limits', () => {
     });
   });
 
-  test('without rate limits, 10 real failures fail the step as before', async () => {
+  test('without rate limits, 10 real failures fail a step as before', async () => {
     await withSaga(
-      { failures: { createInstance: times(10, () => transientError()) } },
+      { failures: { prepareUserToken: times(10, () => transientError()) } },
       async ({ handle, mock }) => {
         await assert.rejects(handle.result(), WorkflowFailedError);
-        assert.equal(mock.inputsOf('createInstance').length, 10);
+        assert.equal(mock.inputsOf('prepareUserToken').length, 10);
+      },
+    );
+  });
+
+  test('a create step has ten creates and a look before each retry: 19 attempts', async () => {
+    assert.equal(CREATE_ATTEMPTS, 19);
+    await withSaga(
+      { failures: { createUser: times(CREATE_ATTEMPTS, () => transientError()) } },
+      async ({ handle, mock }) => {
+        await assert.rejects(handle.result(), WorkflowFailedError);
+        assert.equal(mock.inputsOf('createUser').length, CREATE_ATTEMPTS);
       },
     );
   });

@@ -67,11 +67,12 @@ describe('the plan of a create attempt', () => {
     ['an attempt after one that sent a create only looks', attemptInfo(5, 'creating'), true, 'look-only'],
     ['an attempt after a look that found nothing creates', attemptInfo(5, 'found-nothing'), true, 'create'],
     ['the last attempt looks and creates', attemptInfo(10, 'creating'), true, 'look-then-create'],
+    ['the last attempt with no record looks and creates', attemptInfo(10), true, 'look-then-create'],
     [
-      'a later attempt with no record of the one before looks and creates',
+      'a later attempt with no record (the look before it failed) only looks',
       attemptInfo(3),
       true,
-      'look-then-create',
+      'look-only',
     ],
     [
       'a retry policy it cannot see: look and create',

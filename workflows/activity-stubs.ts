@@ -53,6 +53,13 @@ const forwardStubs = proxyActivities<ConnectActivities>({
 export const forward = rateLimitAware(forwardStubs, FORWARD_ATTEMPTS);
 
 /**
+ * A retried create looks in an attempt of its own before it creates again (activities/retried-create.ts),
+ * so a create step gets ten creates and a look before each retry, as many creates as the other steps'
+ * attempts.
+ */
+export const CREATE_ATTEMPTS = 2 * FORWARD_ATTEMPTS - 1;
+
+/**
  * A create through rate limits: a run after one whose attempts failed for real says it was retried,
  * so it looks for the user or instance those attempts may have made before creating another.
  */
@@ -64,7 +71,7 @@ export function createStep<K extends 'createUser' | 'createInstance'>(
   const stub = forwardStubs[name] as unknown as ActivityFunctionWithOptions<
     (arg: typeof input) => ReturnType<ConnectActivities[K]>
   >;
-  return throughRateLimits(FORWARD_ATTEMPTS, (round) =>
+  return throughRateLimits(CREATE_ATTEMPTS, (round) =>
     stub.executeWithOptions(withAttemptsLeft(options, round), [
       round.realFailures > 0 ? { ...input, retried: true } : input,
     ]),
