@@ -155,7 +155,9 @@ export function connectionPaths(): Record<string, unknown> {
           ),
           '422': error('Unknown auth slot'),
           '502': error('`reissue_failed`: the saga could not issue a URL (Tray refused or failed)'),
-          '503': temporalDown('; `saga_unresponsive`: no worker answered the update in time'),
+          '503': temporalDown(
+            '; `saga_unresponsive`: the update got no answer in time (no worker, or a slow Tray)',
+          ),
         },
       },
     },

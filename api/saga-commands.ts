@@ -75,7 +75,11 @@ export async function reissueAuthUrl(
     }
     if (err instanceof WorkflowNotFoundError) throw connectionClosed(connectionId);
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err)) {
-      throw new ApiError(503, 'saga_unresponsive', 'The saga did not answer in time; is a worker running?');
+      throw new ApiError(
+        503,
+        'saga_unresponsive',
+        'The saga did not answer in time: no worker is running, or Tray is slow to issue the code. Ask again shortly',
+      );
     }
     if (isTemporalUnavailable(err)) throw temporalUnavailable();
     throw err;
