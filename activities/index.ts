@@ -159,9 +159,7 @@ async function findUserId(session: TraySession, externalUserId: string): Promise
  * lost the answer, and a Tray that allows duplicates would otherwise make a second one.
  */
 async function createUser(session: TraySession, input: CreateUserInput): Promise<CreateUserResult> {
-  const attempt = Context.current().info.attempt;
-  const retried = attempt > 1 || input.retried === true;
-  const plan = planCreate(retried);
+  const { plan, retried } = planCreate(input.retried);
   if (plan !== 'create') {
     const existing = await findUserId(session, input.externalUserId);
     if (existing !== undefined) return { userId: existing, created: true };
@@ -181,10 +179,7 @@ async function createInstance(
   instances: Instances,
   input: CreateInstanceInput,
 ): Promise<CreateInstanceResult> {
-  const attempt = Context.current().info.attempt;
-  // A fresh run of the step after a rate limit starts at attempt 1, so its input says it was retried.
-  const retried = attempt > 1 || input.retried === true;
-  const plan = planCreate(retried);
+  const { plan, retried } = planCreate(input.retried);
   return session.asUser(input, async (auth) => {
     if (plan !== 'create') {
       // An earlier attempt may have created the instance and lost the answer: adopt it.
@@ -192,7 +187,7 @@ async function createInstance(
       if (own !== undefined) {
         Context.current().log.info('Adopted the instance an earlier attempt created', {
           solutionInstanceId: own,
-          attempt,
+          attempt: Context.current().info.attempt,
         });
         return { solutionInstanceId: own, adopted: true, retried: true };
       }

@@ -26,25 +26,40 @@ export const LOOKED_FOUND_NOTHING = 'CreateAfterLook';
 // The next attempt should create soon: a create from before that lands in between is not seen.
 const NEXT_ATTEMPT_DELAY = '100ms';
 
-function progressOf(details: unknown): CreateProgress | undefined {
+/** True when the attempt before looked and found nothing: this one may create at once. */
+function foundNothingBefore(details: unknown): boolean {
   const step = (details as { createStep?: unknown } | null | undefined)?.createStep;
-  return step === 'creating' || step === 'found-nothing' ? step : undefined;
+  return step === ('found-nothing' satisfies CreateProgress);
 }
 
-/** This attempt's plan, from its number, its retry policy and what the attempt before recorded. */
-export function planCreate(mayHaveCreated: boolean): CreatePlan {
-  if (!mayHaveCreated) return 'create';
+/** What this attempt of a create step does, and whether an earlier attempt or run may have created. */
+export interface CreateAttempt {
+  plan: CreatePlan;
+  /** An earlier attempt, or (`retriedRun`) an earlier run of the step, may have sent a create. */
+  retried: boolean;
+}
+
+/**
+ * This attempt's plan, from its number, its retry policy and what the attempt before recorded.
+ * `retriedRun`: the workflow says an earlier run of the step, cut short by a rate limit, had failed
+ * attempts (a fresh run starts again at attempt 1).
+ */
+export function planCreate(retriedRun: boolean | undefined): CreateAttempt {
   const { attempt, heartbeatDetails, retryPolicy } = Context.current().info;
-  const progress = progressOf(heartbeatDetails);
-  if (progress === 'found-nothing') return 'create';
+  const retried = attempt > 1 || retriedRun === true;
+  if (!retried || foundNothingBefore(heartbeatDetails)) return { plan: 'create', retried };
   // No record is read as "a create may have been sent": the first attempt records nothing (to spare
   // every saga a heartbeat), nor does a look that failed, nor a worker from before this rule.
   const maximum = retryPolicy?.maximumAttempts;
   const unlimited = retryPolicy !== undefined && (maximum === undefined || maximum <= 0);
-  return unlimited || (maximum !== undefined && attempt < maximum) ? 'look-only' : 'look-then-create';
+  const lookOnly = unlimited || (maximum !== undefined && attempt < maximum);
+  return { plan: lookOnly ? 'look-only' : 'look-then-create', retried };
 }
 
-/** Records that this retry sends the create, so the next one knows to look first. */
+/**
+ * Records that this retry sends the create. It replaces an earlier `found-nothing`, so the attempt
+ * after a create that failed looks again.
+ */
 export function recordCreating(): void {
   Context.current().heartbeat({ createStep: 'creating' satisfies CreateProgress });
 }

@@ -122,12 +122,9 @@ export function statusFromDescription(desc: RunView): ConnectionStatus {
     externalUserId: memo?.externalUserId || attributes.get(SEARCH_ATTRIBUTES.externalUserId) || '',
     solutionId: memo?.solutionId || attributes.get(SEARCH_ATTRIBUTES.solutionId) || '',
     authSlots: (memo?.authSlots ?? []).map((externalAuthId) => {
-      const authId = completed.has(externalAuthId) ? authIds.get(externalAuthId) : undefined;
-      return {
-        externalAuthId,
-        state: completed.has(externalAuthId) ? ('completed' as const) : ('pending' as const),
-        ...(authId ? { authId } : {}),
-      };
+      if (!completed.has(externalAuthId)) return { externalAuthId, state: 'pending' as const };
+      const authId = authIds.get(externalAuthId);
+      return { externalAuthId, state: 'completed' as const, ...(authId ? { authId } : {}) };
     }),
   };
   const solutionInstanceId = solutionInstanceIdOf(desc, memo);

@@ -54,38 +54,54 @@ function attemptInfo(
   } satisfies Partial<Info>;
 }
 
-function planIn(info: Partial<Info>, mayHaveCreated = true): Promise<CreatePlan> {
+/** The plan in an attempt with `info`, for input whose `retried` flag is `retriedRun`. */
+function planIn(info: Partial<Info>, retriedRun: boolean | undefined): Promise<CreatePlan> {
   const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
-  return env.run(async () => planCreate(mayHaveCreated));
+  return env.run(async () => planCreate(retriedRun).plan);
 }
 
 describe('the plan of a create attempt', () => {
-  const cases: [string, Partial<Info>, boolean, CreatePlan][] = [
-    ['a first attempt creates', attemptInfo(1), false, 'create'],
+  const cases: [string, Partial<Info>, boolean | undefined, CreatePlan][] = [
+    ['a first attempt creates', attemptInfo(1), undefined, 'create'],
     ['a first attempt of a step run again after a rate limit only looks', attemptInfo(1), true, 'look-only'],
-    ['the attempt after a first one only looks', attemptInfo(2), true, 'look-only'],
-    ['an attempt after one that sent a create only looks', attemptInfo(5, 'creating'), true, 'look-only'],
-    ['an attempt after a look that found nothing creates', attemptInfo(5, 'found-nothing'), true, 'create'],
-    ['the last attempt looks and creates', attemptInfo(10, 'creating'), true, 'look-then-create'],
-    ['the last attempt with no record looks and creates', attemptInfo(10), true, 'look-then-create'],
+    ['the attempt after a first one only looks', attemptInfo(2), undefined, 'look-only'],
+    [
+      'an attempt after one that sent a create only looks',
+      attemptInfo(5, 'creating'),
+      undefined,
+      'look-only',
+    ],
+    [
+      'an attempt after a look that found nothing creates',
+      attemptInfo(5, 'found-nothing'),
+      undefined,
+      'create',
+    ],
+    ['the last attempt looks and creates', attemptInfo(10, 'creating'), undefined, 'look-then-create'],
+    ['the last attempt with no record looks and creates', attemptInfo(10), undefined, 'look-then-create'],
     [
       'a later attempt with no record (the look before it failed) only looks',
       attemptInfo(3),
-      true,
+      undefined,
       'look-only',
     ],
     [
       'a retry policy it cannot see: look and create',
       attemptInfo(2, 'creating', null),
-      true,
+      undefined,
       'look-then-create',
     ],
-    ['no attempt limit: only look', attemptInfo(7, 'creating', { maximumAttempts: 0 }), true, 'look-only'],
-    ['details it does not know count as none', attemptInfo(2, 'something-else'), true, 'look-only'],
+    [
+      'no attempt limit: only look',
+      attemptInfo(7, 'creating', { maximumAttempts: 0 }),
+      undefined,
+      'look-only',
+    ],
+    ['details it does not know count as none', attemptInfo(2, 'something-else'), undefined, 'look-only'],
   ];
-  for (const [name, info, mayHaveCreated, plan] of cases) {
+  for (const [name, info, retriedRun, plan] of cases) {
     test(name, async () => {
-      assert.equal(await planIn(info, mayHaveCreated), plan);
+      assert.equal(await planIn(info, retriedRun), plan);
     });
   }
 });

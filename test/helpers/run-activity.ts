@@ -15,10 +15,10 @@ export function runActivity<K extends keyof ConnectActivities>(
   activities: ConnectActivities,
   name: K,
   input: Parameters<ConnectActivities[K]>[0],
-  attempt: number | Partial<Info> = 1,
+  attemptOrInfo: number | Partial<Info> = 1,
   onHeartbeat?: (details: unknown) => void,
 ): ReturnType<ConnectActivities[K]> {
-  const info = typeof attempt === 'number' ? { attempt } : attempt;
+  const info = typeof attemptOrInfo === 'number' ? { attempt: attemptOrInfo } : attemptOrInfo;
   const env = new MockActivityEnvironment({ ...info, activityType: name }, { logger: quietLogger });
   if (onHeartbeat) env.on('heartbeat', onHeartbeat);
   const fn = activities[name] as (arg: typeof input) => ReturnType<ConnectActivities[K]>;
