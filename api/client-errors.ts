@@ -1,9 +1,9 @@
 /**
- * Requests node's HTTP parser refuses before express sees them (headers over the size limit, a
- * header with a control character, a request that is not HTTP) answered in the API's error shape,
- * where node's own answer is a status line with an empty body.
+ * Requests node refuses before express sees them (headers over the size limit, a header with a
+ * control character, a request that is not HTTP, an `Expect` other than `100-continue`) answered in
+ * the API's error shape, where node's own answer is a status line with an empty body.
  */
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 interface ParserError extends Error {
@@ -41,4 +41,36 @@ export function answerClientErrorsAsJson(server: Server): void {
         body,
     );
   });
+}
+
+/**
+ * Makes `server` answer an `Expect` header it cannot meet with 417 in the error shape. Node answers
+ * `100-continue` itself (curl sends it with larger bodies); any other expectation reaches here.
+ */
+export function answerExpectationsAsJson(server: Server): void {
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({
+      error: {
+        code: 'expectation_failed',
+        message: 'The Expect header cannot be met: only "Expect: 100-continue" is supported',
+      },
+    });
+    // The body the client meant to send may follow; closing spares reading it.
+    res.writeHead(417, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      Connection: 'close',
+    });
+    res.end(body);
+  });
+}
+
+/**
+ * Everything the API's server needs beyond express: idle connections kept `keepAliveTimeoutMs`,
+ * and node's own refusals answered in the error shape.
+ */
+export function prepareApiServer(server: Server, keepAliveTimeoutMs: number): void {
+  server.keepAliveTimeout = keepAliveTimeoutMs;
+  answerClientErrorsAsJson(server);
+  answerExpectationsAsJson(server);
 }

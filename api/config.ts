@@ -2,6 +2,7 @@
  * The API process's environment, checked at once: a bad variable stops the process with a message
  * naming every problem (see lib/config.ts).
  */
+import { parseDuration } from '../common/duration.js';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import { DEFAULT_CODEC_CORS_ORIGINS, parseOrigins } from './codec.js';
@@ -40,12 +41,31 @@ const apiToken = envVar<string, { optional: true; secret: true }>({ optional: tr
       },
 );
 
+export const DEFAULT_KEEP_ALIVE_TIMEOUT = '65s';
+const MAX_KEEP_ALIVE_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * How long an idle client connection stays open. Longer than the idle timeout of the load balancer
+ * in front (60 s for AWS ALB and nginx; Google's needs more than 600 s), or the balancer may send a
+ * request down a connection the API is closing that moment, and its client gets a 502.
+ */
+const keepAliveTimeout = envVar<number, { default: number }>(
+  { default: parseDuration(DEFAULT_KEEP_ALIVE_TIMEOUT) as number },
+  (raw) => {
+    const ms = parseDuration(raw);
+    if (ms === undefined) return { problem: 'must be a duration such as 65s or 10m' };
+    if (ms > MAX_KEEP_ALIVE_TIMEOUT_MS) return { problem: 'must be at most 15m' };
+    return { value: ms };
+  },
+);
+
 const API_ENV = {
   TEMPORAL_ADDRESS: hostPort({ default: 'localhost:7233' }),
   TEMPORAL_NAMESPACE: str({ default: 'default' }),
   TEMPORAL_TASK_QUEUE: str({ default: DEFAULT_TASK_QUEUE }),
   API_PORT: port({ default: 3000 }),
   API_HOST: str({ optional: true }),
+  API_KEEP_ALIVE_TIMEOUT: keepAliveTimeout,
   API_TOKEN: apiToken,
   WEBHOOK_SECRET: webhookSecret,
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
@@ -61,6 +81,8 @@ export interface ApiConfig {
   port: number;
   /** Interface to listen on; unset means every interface (as in a container). */
   host?: string;
+  /** Idle time before the API closes a client's connection (API_KEEP_ALIVE_TIMEOUT). */
+  keepAliveTimeoutMs: number;
   /** Bearer token for /v1/connections*; unset means loopback clients only. */
   apiToken?: string;
   /** `whsec_…`; unset means the webhook answers 503. */
@@ -80,6 +102,7 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     taskQueue: v.TEMPORAL_TASK_QUEUE,
     port: v.API_PORT,
     host: v.API_HOST,
+    keepAliveTimeoutMs: v.API_KEEP_ALIVE_TIMEOUT,
     apiToken: v.API_TOKEN,
     webhookSecret: v.WEBHOOK_SECRET,
     ...(v.PAYLOAD_ENCRYPTION_KEYS

@@ -21,7 +21,7 @@ import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { checkTemporalSettings, diagnoseOutages } from './temporal-diagnosis.js';
 import { noteReachable, stopWaiting } from './temporal-rpc.js';
-import { answerClientErrorsAsJson } from './client-errors.js';
+import { prepareApiServer } from './client-errors.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   });
 
   const server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
-  answerClientErrorsAsJson(server);
+  prepareApiServer(server, config.keepAliveTimeoutMs);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -14,7 +14,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import express from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
 import { isLoopback, tokensEqual } from '../api/auth.js';
-import { answerClientErrorsAsJson } from '../api/client-errors.js';
+import { prepareApiServer } from '../api/client-errors.js';
 import { loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
 import { routeTemplate, trackRouteTemplate } from '../api/route-template.js';
@@ -249,10 +249,12 @@ describe('configuration', () => {
       taskQueue: 'connect-integration',
       port: 3000,
       host: undefined,
+      keepAliveTimeoutMs: 65_000,
       apiToken: undefined,
       webhookSecret: undefined,
     });
     assert.equal(loadApiConfig({ API_HOST: '127.0.0.1' }).host, '127.0.0.1');
+    assert.equal(loadApiConfig({ API_KEEP_ALIVE_TIMEOUT: '10m' }).keepAliveTimeoutMs, 600_000);
   });
 
   test('names every bad variable, without echoing secrets', () => {
@@ -263,12 +265,14 @@ describe('configuration', () => {
         API_PORT: '70000',
         WEBHOOK_SECRET: 'supersecret-not-whsec',
         LOG_LEVEL: 'verbose',
+        API_KEEP_ALIVE_TIMEOUT: '2h',
       });
     } catch (err) {
       error = err;
     }
     assert.ok(error instanceof ConfigError);
     assert.deepEqual(error.problems.map((p) => p.variable).sort(), [
+      'API_KEEP_ALIVE_TIMEOUT',
       'API_PORT',
       'LOG_LEVEL',
       'TEMPORAL_ADDRESS',
@@ -564,10 +568,12 @@ describe('waits on the saga', () => {
 });
 
 describe("requests node's parser refuses", () => {
-  test('431 and 400 come in the error shape, not as a bare status line', async () => {
+  test('431, 400 and 417 come in the error shape, not as a bare status line', async () => {
     const app = express();
+    app.post('/', (_req, res) => void res.status(204).end());
     const server = app.listen(0, '127.0.0.1');
-    answerClientErrorsAsJson(server);
+    prepareApiServer(server, 90_000);
+    assert.equal(server.keepAliveTimeout, 90_000);
     await once(server, 'listening');
     after(() => server.close());
     const { port } = server.address() as AddressInfo;
@@ -585,5 +591,16 @@ describe("requests node's parser refuses", () => {
     const bad = await raw('GET / HTTP/1.1\r\nHost: x\r\nwebhook-id: a\u0001b\r\n\r\n');
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'bad_request');
+    const post = (expect: string) =>
+      `POST / HTTP/1.1\r\nHost: x\r\nExpect: ${expect}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`;
+    const expectation = await raw(post('teapot'));
+    assert.equal(expectation.status, 417);
+    assert.equal(expectation.body.error.code, 'expectation_failed');
+    // curl's own expectation still goes through to the route.
+    const socket = connect(port, '127.0.0.1');
+    socket.end(post('100-continue'));
+    let text = '';
+    for await (const chunk of socket) text += String(chunk);
+    assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 204 /);
   });
 });
