@@ -73,4 +73,31 @@ export function prepareApiServer(server: Server, keepAliveTimeoutMs: number): vo
   server.keepAliveTimeout = keepAliveTimeoutMs;
   answerClientErrorsAsJson(server);
   answerExpectationsAsJson(server);
+  answerMissingHostAsJson(server);
+}
+
+/**
+ * An HTTP/1.1 request without `Host` is refused with 400, as HTTP requires, in the error shape.
+ * Node's own check answers an empty body, so it is turned off and done here, before the app.
+ */
+function answerMissingHostAsJson(server: Server): void {
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  // Read per request (node 20), though not in its types.
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      const body = JSON.stringify({
+        error: { code: 'bad_request', message: 'An HTTP/1.1 request needs a Host header' },
+      });
+      res.writeHead(400, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        Connection: 'close',
+      });
+      res.end(body);
+      return;
+    }
+    for (const handler of handlers) handler(req, res);
+  });
 }

@@ -568,7 +568,7 @@ describe('waits on the saga', () => {
 });
 
 describe("requests node's parser refuses", () => {
-  test('431, 400 and 417 come in the error shape, not as a bare status line', async () => {
+  test('431, 400 (also for a missing Host) and 417 come in the error shape, not as a bare status line', async () => {
     const app = express();
     app.post('/', (_req, res) => void res.status(204).end());
     const server = app.listen(0, '127.0.0.1');
@@ -593,6 +593,9 @@ describe("requests node's parser refuses", () => {
     assert.equal(bad.body.error.code, 'bad_request');
     const post = (expect: string) =>
       `POST / HTTP/1.1\r\nHost: x\r\nExpect: ${expect}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`;
+    const hostless = await raw('GET /healthz HTTP/1.1\r\n\r\n');
+    assert.equal(hostless.status, 400);
+    assert.match(hostless.body.error.message, /Host header/);
     const expectation = await raw(post('teapot'));
     assert.equal(expectation.status, 417);
     assert.equal(expectation.body.error.code, 'expectation_failed');
