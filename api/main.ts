@@ -130,6 +130,9 @@ function stopOnSignals(server: Server, logger: Logger, closeResources: () => Pro
     logger.info({ signal }, 'shutting down: no new connections, draining requests');
     // POSTs waiting for their URLs answer now, with the status as it stands.
     stopWaiting();
+    // An answered connection would otherwise stay open API_KEEP_ALIVE_TIMEOUT and hold the drain to
+    // its grace; node reads this as each answer ends.
+    server.keepAliveTimeout = 1;
     const force = setTimeout(() => {
       logger.warn('grace period over; closing remaining connections');
       server.closeAllConnections();
