@@ -2,7 +2,8 @@
  * What a `kill -9` of `npm start` leaves running: its parts run in process groups of their own, so
  * they outlive it. Each run notes its own pid and its parts' in .data/runs/<pid>.json; the next run
  * stops the parts of any run whose launcher is gone, before it checks its ports. A run that is still
- * going is left alone (the port check then says another `npm start` runs).
+ * going is left alone, and the new one does not start: two dev servers on one SQLite file, or two
+ * emulators saving one state file, would spoil both.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -89,6 +90,28 @@ export async function stopLeftovers(runsDir: string, say: (line: string) => void
     rmSync(path, { force: true });
   }
   return stopped;
+}
+
+/**
+ * Why this run must not start while another `npm start` still runs on the same data folder
+ * (`dataDir`, as shown), or undefined when none does.
+ */
+export function otherRunProblem(runsDir: string, dataDir: string): string | undefined {
+  let files: string[];
+  try {
+    files = readdirSync(runsDir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return undefined;
+  }
+  for (const file of files) {
+    const note = readNote(join(runsDir, file));
+    if (!note || note.launcher.pid === process.pid || !isRunning(note.launcher)) continue;
+    return (
+      `another npm start (pid ${note.launcher.pid}) is running on the state in ${dataDir}; stop it ` +
+      'first, or give this one a folder of its own with CONNECT_SAGA_DATA_DIR'
+    );
+  }
+  return undefined;
 }
 
 /** This run's note: its parts are added as they start; `remove()` once they are all stopped. */

@@ -4,6 +4,7 @@
  * TRAY_MASTER_TOKEN is set; the worker and the API as child processes. Prints what runs where, and
  * stops everything on Ctrl-C / SIGTERM or as soon as one part dies.
  */
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
@@ -28,13 +29,13 @@ import {
 import { childConfigProblems } from './child-config-check.js';
 import { childEnvs, unusedConnectionVariables, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
-import { RunNotes, stopLeftovers } from './leftovers.js';
+import { otherRunProblem, RunNotes, stopLeftovers } from './leftovers.js';
 import { Parts } from './parts.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
 import { portProblem, READY_TIMEOUT_MS, waitForApi, waitForWorker } from './readiness.js';
 import { readyBlock } from './ready-banner.js';
-import { handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
+import { handleClosedOutput, handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
 
 // Where npm start keeps its state (tests give it a folder of their own).
 const DATA_DIR = resolve(PROJECT_ROOT, process.env.CONNECT_SAGA_DATA_DIR || '.data');
@@ -240,6 +241,8 @@ async function startStack(
 }
 
 async function main(): Promise<number> {
+  const stop = new StopControl();
+  handleClosedOutput((why) => stop.request(`the output closed (${why}), stopping`, 0));
   const env = readEnv(START_ENV);
   if (env.TRAY_MASTER_TOKEN && !env.TRAY_EMBEDDED_ID) {
     throw new ConfigError([
@@ -250,16 +253,16 @@ async function main(): Promise<number> {
   if (childProblems.length > 0) throw new ConfigError(childProblems);
   // TLS, API key and profile as the worker and the API read them; a bad one stops npm start here.
   const server = env.TEMPORAL_ADDRESS ? loadTemporalConnection(process.env, {}) : undefined;
+  // Owner-only when made here: the dev server's database holds end users' names and ids.
+  mkdirSync(DATA_DIR, { recursive: true, mode: 0o700 });
   // A run that was killed with SIGKILL left its parts running, on the ports this one needs.
   await stopLeftovers(RUNS_DIR, say);
-  // Say which port is taken before starting anything, rather than failing half-way with a stack trace.
-  const portTrouble = await portProblem(env);
-  if (portTrouble) {
-    complain(portTrouble);
+  const trouble = otherRunProblem(RUNS_DIR, rel(DATA_DIR)) ?? (await portProblem(env));
+  if (trouble) {
+    complain(trouble);
     return 1;
   }
 
-  const stop = new StopControl();
   const parts = new Parts(new RunNotes(RUNS_DIR));
   handleSignals(stop, () => parts.killAll());
   watchLauncher(() => stop.request('the process that launched `npm start` is gone, stopping', 0));

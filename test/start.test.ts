@@ -199,6 +199,29 @@ test('after a kill -9 of npm start, the next npm start stops the parts it left r
   await assert.rejects(fetch(`${api}/healthz`), 'the API is gone');
 });
 
+test('a second npm start on the same state refuses; the first stops cleanly once nobody reads its output', async () => {
+  const { address, namespace } = await devServer();
+  const temporal = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace };
+  const first = await spawnStart(temporal);
+  await first.running();
+
+  const second = await spawnStart(temporal);
+  await pollUntil(async () => second.state.exitCode !== undefined, {
+    timeoutMs: 60_000,
+    what: 'the second npm start to refuse',
+  });
+  assert.equal(second.state.exitCode, 1, second.output());
+  assert.match(second.output(), new RegExp(`another npm start \\(pid ${first.child.pid}\\) is running`));
+  assert.equal((await fetch(`http://127.0.0.1:${first.ports.api}/healthz`)).status, 200, 'the first runs on');
+
+  // `npm start | head`, or a tee that the Ctrl-C ended first: writing "SIGINT received" then fails.
+  first.child.stdout.destroy();
+  first.child.stderr.destroy();
+  first.child.kill('SIGINT');
+  assert.equal(await first.exited, 0);
+  await assert.rejects(fetch(`http://127.0.0.1:${first.ports.api}/healthz`), 'the API is gone');
+});
+
 test('npm start against a server that wants TLS and an API key connects with the loader', async () => {
   const { address: devAddress, namespace } = await devServer();
   const pki = createTestPki();
