@@ -109,11 +109,17 @@ export function oneOf<const V extends string, O extends Common<V> & { optional?:
   );
 }
 
-/** A finite number > 0 (fractions allowed). */
+/**
+ * Decimal digits with an optional fraction, nothing else. `Number()` alone would also take `0x10`,
+ * `1e3` and `Infinity`, which nobody means in a setting.
+ */
+const DECIMAL = /^\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*$/;
+
+/** A number > 0 written in decimal (fractions allowed). */
 export function positiveNumber<O extends Common<number> & { optional?: boolean }>(options: O = {} as O) {
   return envVar<number, O>(options, (raw) => {
     const n = Number(raw);
-    return Number.isFinite(n) && n > 0 ? { value: n } : { problem: 'must be a positive number' };
+    return DECIMAL.test(raw) && n > 0 ? { value: n } : { problem: 'must be a positive decimal number' };
   });
 }
 

@@ -145,6 +145,27 @@ describe('loadWorkerConfig', () => {
       },
     );
   });
+
+  test('numbers are written in decimal: no hex, exponent or Infinity', () => {
+    const base = { TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1' };
+    for (const raw of ['0x10', '1e3', 'Infinity', '1_000']) {
+      for (const name of ['TRAY_RATE_LIMIT_PER_SECOND', 'WORKER_MAX_CACHED_WORKFLOWS']) {
+        assert.throws(
+          () => loadWorkerConfig({ ...base, [name]: raw }),
+          (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.variable === name),
+          `${name}=${raw}`,
+        );
+      }
+    }
+    const spaced = loadWorkerConfig({
+      ...base,
+      TRAY_RATE_LIMIT_PER_SECOND: ' 5 ',
+      WORKER_MAX_CACHED_WORKFLOWS: '40',
+    });
+    assert.equal(spaced.rateLimitPerSecond, 5);
+    assert.equal(spaced.maxCachedWorkflows, 40);
+    assert.equal(loadWorkerConfig({ ...base, TRAY_RATE_LIMIT_PER_SECOND: '.5' }).rateLimitPerSecond, 0.5);
+  });
 });
 
 /** Runs `npm run worker`'s entry point with exactly `env` (plus PATH), collecting its output. */

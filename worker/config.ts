@@ -66,11 +66,13 @@ export const WORKER_ENV = {
   LOG_LEVEL: logLevelVar(),
 };
 
-/** An integer ≥ 1. */
+/** An integer ≥ 1, in decimal digits (not `0x10` or `1e3`). */
 function wholeNumber<O extends { default: number }>(options: O) {
   return envVar<number, O>(options, (raw) => {
     const n = Number(raw);
-    return Number.isInteger(n) && n >= 1 ? { value: n } : { problem: 'must be a whole number ≥ 1' };
+    return /^\s*[0-9]+\s*$/.test(raw) && Number.isSafeInteger(n) && n >= 1
+      ? { value: n }
+      : { problem: 'must be a whole number ≥ 1' };
   });
 }
 
