@@ -4,7 +4,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', '.data/**', '.tools/**', 'test-artifacts/**', 'dist/**', 'bench-results/**'],
+    ignores: [
+      'node_modules/**',
+      '.data/**',
+      '.tools/**',
+      'test-artifacts/**',
+      'dist/**',
+      'bench-results/**',
+      'sign.mjs',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -23,11 +23,12 @@ function patternOf(template: string, flags = ''): RegExp {
   return new RegExp(`^${escaped}/?$`, flags);
 }
 
-/** The methods each documented path answers; a GET path also answers HEAD. */
+/** The methods each documented path answers; a GET path also answers HEAD, and every one OPTIONS. */
 export function knownPaths(paths: Record<string, unknown>): KnownPath[] {
   return Object.entries(paths).map(([template, item]) => {
     const methods = Object.keys(item as object).filter((key) => METHODS.includes(key));
     if (methods.includes('get') && !methods.includes('head')) methods.push('head');
+    if (!methods.includes('options')) methods.push('options');
     // Routing ignores letter case, so a known path does too.
     return {
       pattern: patternOf(template, 'i'),
@@ -70,7 +71,7 @@ export function answerOptions(known: readonly KnownPath[], except: string): Requ
       next();
       return;
     }
-    res.setHeader('Allow', [...path.allow, 'OPTIONS'].join(', '));
+    res.setHeader('Allow', path.allow.join(', '));
     res.status(204).end();
   };
 }

@@ -66,8 +66,9 @@ function timingLines(result: BenchResult): string[] {
     ]),
     '',
     `Throughput: ${result.throughput.sagasPerMinute} sagas/min (${result.sagas.completed} in ${fmtMs(result.throughput.wallMs)})`,
-    `Tray rate: peak ${rate.peakRequests.perSecond.toFixed(1)} req/s over a 5 s window ` +
-      `(${rate.peakRequests.count} requests), average ${rate.averageRequestsPerSecond} req/s, ` +
+    `Tray rate: busiest 5 s ${rate.peakRequests.perSecond.toFixed(1)} req/s ` +
+      `(${rate.peakRequests.count} requests${result.throughput.wallMs < 5000 ? ', the whole run' : ''}), ` +
+      `average over the run's ${fmtMs(result.throughput.wallMs)} ${rate.averageRequestsPerSecond} req/s, ` +
       `limit ${rate.configuredPerSecond}/s → ${rate.requestsWithinLimit ? 'within' : 'OVER'}; ` +
       `peak activities ${rate.peakActivities.perSecond.toFixed(1)}/s`,
     `Memory (bench process: worker + emulator + client): RSS ${memory.before.rssMb} → ${memory.after.rssMb} MB ` +

@@ -63,7 +63,9 @@ export async function portProblem(env: StartPorts): Promise<string | undefined> 
   for (const [port, name] of ports) names.set(port, [...(names.get(port) ?? []), name]);
   const shared = [...names].filter(([, list]) => list.length > 1);
   if (shared.length > 0) {
-    const clashes = shared.map(([port, list]) => `${list.join(' and ')} are all ${port}`);
+    const clashes = shared.map(
+      ([port, list]) => `${list.join(' and ')} are ${list.length > 2 ? 'all' : 'both'} ${port}`,
+    );
     return `${clashes.join('; ')}: every part needs a port of its own. Set one of them to another port.`;
   }
   const taken = await takenPorts(ports);

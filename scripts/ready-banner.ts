@@ -31,7 +31,9 @@ export function readyBlock(info: ReadyInfo): string {
       ? `  Tray emulator  ${info.emulatorUrl}   (credentials in ${info.dataDir}/dev-secrets.json, state in ${info.dataDir}/emulator-state.json)`
       : '  Tray           the real one (TRAY_MASTER_TOKEN is set)',
     '',
-    'Start a saga for sol-1 (one auth slot, "slack"):',
+    info.apiToken
+      ? 'Start a saga for sol-1 (one auth slot, "slack"); in a shell where API_TOKEN is exported:'
+      : 'Start a saga for sol-1 (one auth slot, "slack"):',
     `  curl -s -X POST ${api}/v1/connections${auth} -H 'content-type: application/json' \\`,
     `    -d '{"externalUserId":"user-1","userName":"Ada","solutionId":"sol-1","authSlots":["slack"]}'`,
     'Open the authSlots[0].url it returns and click Authorize; then',

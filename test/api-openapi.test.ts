@@ -183,7 +183,7 @@ describe('every error path, each code documented for its route', () => {
     await expectStatus(api('GET', '/readyz'), 200, 'readyz');
     await expectStatus(api('GET', '/openapi.json'), 200, 'openapi');
     const wrong = await expectStatus(api('PATCH', '/v1/connections/x'), 405, 'wrong method');
-    assert.equal(wrong.headers.allow, 'GET, DELETE, HEAD');
+    assert.equal(wrong.headers.allow, 'GET, DELETE, HEAD, OPTIONS');
     await expectStatus(api('GET', '/nope'), 404, 'unknown route');
   });
 

@@ -690,17 +690,20 @@ describe('other routes', () => {
 
   test('a wrong method on a known path: 405 in the error shape, with Allow', async () => {
     const cases: [string, string, string][] = [
-      ['PUT', '/v1/connections/x', 'GET, DELETE, HEAD'],
-      ['PATCH', '/v1/connections', 'POST, GET, HEAD'],
-      ['GET', '/v1/connections/x/auth-urls/slack', 'POST'],
-      ['GET', '/v1/webhooks/auth-completed', 'POST'],
-      ['DELETE', '/healthz', 'GET, HEAD'],
-      ['POST', '/openapi.json', 'GET, HEAD'],
+      ['PUT', '/v1/connections/x', 'GET, DELETE, HEAD, OPTIONS'],
+      ['PATCH', '/v1/connections', 'POST, GET, HEAD, OPTIONS'],
+      ['GET', '/v1/connections/x/auth-urls/slack', 'POST, OPTIONS'],
+      ['GET', '/v1/webhooks/auth-completed', 'POST, OPTIONS'],
+      ['DELETE', '/healthz', 'GET, HEAD, OPTIONS'],
+      ['POST', '/openapi.json', 'GET, HEAD, OPTIONS'],
     ];
     for (const [method, path, allow] of cases) {
       const res = await call(method, path);
       assertError(res, 405, 'method_not_allowed');
       assert.equal(res.headers.get('allow'), allow, `${method} ${path}`);
+      // The same list OPTIONS gives.
+      const options = await call('OPTIONS', path);
+      assert.equal(options.headers.get('allow'), allow, `OPTIONS ${path}`);
     }
   });
 });

@@ -154,7 +154,7 @@ test('two port variables with one value: npm start names both and starts nothing
   const port = String(await freePort());
   const start = await spawnStart({ TEMPORAL_ADDRESS: '127.0.0.1:1', API_PORT: port, METRICS_PORT: port });
   assert.equal(await start.exited, 1);
-  assert.match(start.output(), new RegExp(`API_PORT and METRICS_PORT are all ${port}`));
+  assert.match(start.output(), new RegExp(`API_PORT and METRICS_PORT are both ${port}`));
 });
 
 test('a bad worker or API setting stops npm start before anything starts, named with the others', async () => {
