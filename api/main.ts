@@ -20,10 +20,8 @@ import { createApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { checkTemporalSettings, diagnoseOutages } from './temporal-diagnosis.js';
-import { noteReachable, stopWaiting } from './temporal-rpc.js';
+import { DRAIN_MS, noteReachable, stopWaiting } from './temporal-rpc.js';
 import { prepareApiServer } from './client-errors.js';
-
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Connects once before listening, so a wrong certificate, API key or namespace stops the API at
@@ -136,7 +134,7 @@ function stopOnSignals(server: Server, logger: Logger, closeResources: () => Pro
     const force = setTimeout(() => {
       logger.warn('grace period over; closing remaining connections');
       server.closeAllConnections();
-    }, SHUTDOWN_GRACE_MS);
+    }, DRAIN_MS);
     force.unref();
     server.close(() => {
       closeResources()

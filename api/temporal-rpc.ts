@@ -14,6 +14,11 @@ export const RPC_TIMEOUT_MS = 5_000;
 export const QUERY_TIMEOUT_MS = 2_000;
 /** Deadline for the reissue update, which needs a worker and one Tray request. */
 export const UPDATE_TIMEOUT_MS = 15_000;
+/**
+ * How long a stopping API lets requests finish before it closes their connections: longer than its
+ * longest request, the reissue, so none is cut off. POSTs waiting for URLs answer at once instead.
+ */
+export const DRAIN_MS = UPDATE_TIMEOUT_MS + 5_000;
 
 /** Runs Temporal calls under a deadline, sending the request id (if serving one) as gRPC metadata. */
 export function within<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {

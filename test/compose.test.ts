@@ -28,6 +28,7 @@ import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { freePort } from '../dev/dev-server.js';
 import { loadApiConfig } from '../api/config.js';
+import { DRAIN_MS } from '../api/temporal-rpc.js';
 import { loadWorkerConfig, WORKER_ENV } from '../worker/config.js';
 import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -382,8 +383,8 @@ describe('docker-compose.yml', () => {
       seconds(worker.stop_grace_period) >= needed,
       `worker stop_grace_period ${worker.stop_grace_period} ≥ SHUTDOWN_GRACE ${shutdownGrace} + 20 s`,
     );
-    // The API drains requests for 10 s (api/main.ts) before it closes the remaining connections.
-    assert.ok(seconds(services.api?.stop_grace_period) > 10);
+    // The API drains requests for DRAIN_MS before it closes the remaining connections.
+    assert.ok(seconds(services.api?.stop_grace_period) > DRAIN_MS / 1000);
   });
 
   test('the worker is health-checked on /readyz at its HEALTH_PORT', () => {

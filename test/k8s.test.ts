@@ -26,6 +26,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { loadApiConfig } from '../api/config.js';
+import { DRAIN_MS } from '../api/temporal-rpc.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
 
@@ -203,7 +204,7 @@ describe('deploy/k8s manifests', () => {
     );
   });
 
-  test('termination grace: SHUTDOWN_GRACE + 20 s (worker), the preStop pause plus 10 s drain (API)', () => {
+  test('termination grace: SHUTDOWN_GRACE + 20 s (worker), the preStop pause plus the drain (API)', () => {
     const worker = deployment('worker').spec.template.spec as K8sObject;
     // The worker exits at the latest SHUTDOWN_FORCE_MARGIN_MS after the grace; 5 s more to spare.
     const grace = seconds(configEnv().SHUTDOWN_GRACE ?? '');
@@ -215,7 +216,7 @@ describe('deploy/k8s manifests', () => {
     );
     const api = deployment('api').spec.template.spec as K8sObject;
     const pause = Number(api.containers[0].lifecycle?.preStop?.exec?.command?.at(-1) ?? 0);
-    assert.ok(api.terminationGracePeriodSeconds > pause + 10);
+    assert.ok(api.terminationGracePeriodSeconds > pause + DRAIN_MS / 1000);
   });
 
   test('optional secrets (encryption keys, Temporal API key) are optional references; the required ones are not', () => {
