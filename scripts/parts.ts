@@ -2,12 +2,15 @@
  * The parts one `npm start` run started, so that every way out of it stops exactly those, in order:
  * what takes requests first, what the others depend on last.
  */
+import { DRAIN_MS } from '../api/temporal-rpc.js';
 import type { DevServer } from '../dev/dev-server.js';
 import type { ManagedChild } from './children.js';
 import type { RunNotes } from './leftovers.js';
 import { complain } from './output.js';
 
 const CHILD_GRACE_MS = 15_000;
+/** The API's own drain, and a little more for it to exit. */
+const API_GRACE_MS = DRAIN_MS + 5_000;
 
 /** What this run started, so shutdown stops exactly that, dependants first. */
 export class Parts {
@@ -31,7 +34,7 @@ export class Parts {
     // The API first (no new sagas), then the worker, then what they depend on.
     const api = this.children.find((c) => c.name === 'api');
     const others = this.children.filter((c) => c !== api);
-    if (api) await api.stop(CHILD_GRACE_MS);
+    if (api) await api.stop(API_GRACE_MS);
     await Promise.all(others.map((c) => c.stop(CHILD_GRACE_MS)));
     if (this.closeEmulator)
       await this.closeEmulator().catch((e: unknown) => complain(`emulator: ${String(e)}`));
