@@ -3,7 +3,7 @@
  * project's search attributes registered. Used by `npm start` and by the test runner.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -155,10 +155,22 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const namespace = options.namespace ?? 'default';
   const port = options.port || (await freePort());
   const args = await devServerArgs(options, namespace, port);
-  const child = spawn(options.cliPath, args, {
-    stdio: ['ignore', options.logFile ? 'pipe' : 'ignore', options.logFile ? 'pipe' : 'ignore'],
-    detached: options.ownProcessGroup ?? false,
-  });
+  // Opened before the spawn, so a log that cannot be written stops the start with an error and no
+  // server; the server writes to it itself, so it does not depend on this process to keep its log.
+  let log: number | undefined;
+  if (options.logFile) {
+    mkdirSync(dirname(options.logFile), { recursive: true });
+    log = openSync(options.logFile, 'a');
+  }
+  let child: ChildProcess;
+  try {
+    child = spawn(options.cliPath, args, {
+      stdio: ['ignore', log ?? 'ignore', log ?? 'ignore'],
+      detached: options.ownProcessGroup ?? false,
+    });
+  } finally {
+    if (log !== undefined) closeSync(log);
+  }
   options.onSpawn?.(child.pid);
   // The whole group when it has one of its own: nothing the server started outlives it.
   const kill = (name: NodeJS.Signals): void => {
@@ -169,12 +181,6 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       child.kill(name);
     }
   };
-  if (options.logFile) {
-    mkdirSync(dirname(options.logFile), { recursive: true });
-    const log = createWriteStream(options.logFile, { flags: 'a' });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-  }
   let exited: string | undefined;
   const exitedPromise = new Promise<void>((r) =>
     child.once('exit', (code, signal) => {

