@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -269,6 +269,27 @@ describe('npm run worker', () => {
     }
     assert.doesNotMatch(text, /TRAY_MASTER_TOKEN/);
     assert.ok(!text.includes(SECRET));
+  });
+
+  test('a METRICS_PORT another process holds stops it with a message naming the port, no stack', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    after(() => taken.close());
+    const { port } = taken.address() as AddressInfo;
+    const { child, output } = startWorker({
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+      METRICS_PORT: String(port),
+      METRICS_HOST: '127.0.0.1',
+    });
+    assert.equal(await exitCode(child), 1);
+    const text = output();
+    assert.match(
+      text,
+      new RegExp(`metrics on 127\\.0\\.0\\.1:${port}, METRICS_PORT\\).*Address already in use`),
+    );
+    assert.doesNotMatch(text, /^\s+at /m, 'no stack trace');
   });
 
   /** A worker whose Temporal refuses connections, once it has said it keeps trying. */

@@ -35,7 +35,17 @@ try {
 const logger = createWorkerLogger();
 warnIgnoredKeys(temporal, logger);
 
-Runtime.install(runtimeOptions(config, temporalLogger(logger)));
+try {
+  Runtime.install(runtimeOptions(config, temporalLogger(logger)));
+} catch (error) {
+  // Its one likely failure is a METRICS_PORT another process holds: a message, not a stack trace.
+  const where = metricsAddress(config);
+  logger.fatal(
+    `the worker could not start its runtime${where ? ` (metrics on ${where}, METRICS_PORT)` : ''}: ` +
+      (error instanceof Error ? error.message : String(error)),
+  );
+  process.exit(1);
+}
 
 /**
  * One Ctrl-C (or a supervisor's signal to the process group) reaches the worker more than once under
