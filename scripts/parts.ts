@@ -3,14 +3,24 @@
  * what takes requests first, what the others depend on last.
  */
 import { DRAIN_MS } from '../api/temporal-rpc.js';
+import { parseDuration } from '../common/duration.js';
 import type { DevServer } from '../dev/dev-server.js';
 import type { ManagedChild } from './children.js';
 import type { RunNotes } from './leftovers.js';
 import { complain } from './output.js';
+import { DEFAULT_SHUTDOWN_GRACE, SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
 
-const CHILD_GRACE_MS = 15_000;
 /** The API's own drain, and a little more for it to exit. */
 const API_GRACE_MS = DRAIN_MS + 5_000;
+
+/**
+ * The worker's own drain (SHUTDOWN_GRACE, which the worker inherits and npm start checked) and the
+ * time after it the worker gives cancelled activities, and a little more; a second Ctrl-C is quicker.
+ */
+function workerGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const grace = parseDuration(env.SHUTDOWN_GRACE || DEFAULT_SHUTDOWN_GRACE) ?? 0;
+  return grace + SHUTDOWN_FORCE_MARGIN_MS + 5_000;
+}
 
 /** What this run started, so shutdown stops exactly that, dependants first. */
 export class Parts {
@@ -35,7 +45,7 @@ export class Parts {
     const api = this.children.find((c) => c.name === 'api');
     const others = this.children.filter((c) => c !== api);
     if (api) await api.stop(API_GRACE_MS);
-    await Promise.all(others.map((c) => c.stop(CHILD_GRACE_MS)));
+    await Promise.all(others.map((c) => c.stop(workerGraceMs())));
     if (this.closeEmulator)
       await this.closeEmulator().catch((e: unknown) => complain(`emulator: ${String(e)}`));
     // The dev server is in a process group of its own: nothing else stops it, even mid-start.
