@@ -6,9 +6,10 @@
  * emulators saving one state file, would spoil both.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../lib/config.js';
 
 interface NotedProcess {
   name: string;
@@ -90,6 +91,26 @@ export async function stopLeftovers(runsDir: string, say: (line: string) => void
     rmSync(path, { force: true });
   }
   return stopped;
+}
+
+/**
+ * Makes npm start's state folder `dir` (owner-only when made here: the dev server's database holds
+ * end users' names and ids), or throws a ConfigError naming CONNECT_SAGA_DATA_DIR when `dir` is a
+ * file or cannot be written.
+ */
+export function makeDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError([
+      {
+        variable: 'CONNECT_SAGA_DATA_DIR',
+        problem: `${dir} cannot hold npm start's state (${code}); point it at a folder you can write`,
+      },
+    ]);
+  }
 }
 
 /**

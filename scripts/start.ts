@@ -4,7 +4,6 @@
  * TRAY_MASTER_TOKEN is set; the worker and the API as child processes. Prints what runs where, and
  * stops everything on Ctrl-C / SIGTERM or as soon as one part dies.
  */
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
@@ -29,7 +28,7 @@ import {
 import { childConfigProblems } from './child-config-check.js';
 import { childEnvs, unusedConnectionVariables, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
-import { otherRunProblem, RunNotes, stopLeftovers } from './leftovers.js';
+import { makeDataDir, otherRunProblem, RunNotes, stopLeftovers } from './leftovers.js';
 import { Parts } from './parts.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
@@ -253,8 +252,7 @@ async function main(): Promise<number> {
   if (childProblems.length > 0) throw new ConfigError(childProblems);
   // TLS, API key and profile as the worker and the API read them; a bad one stops npm start here.
   const server = env.TEMPORAL_ADDRESS ? loadTemporalConnection(process.env, {}) : undefined;
-  // Owner-only when made here: the dev server's database holds end users' names and ids.
-  mkdirSync(DATA_DIR, { recursive: true, mode: 0o700 });
+  makeDataDir(DATA_DIR);
   // A run that was killed with SIGKILL left its parts running, on the ports this one needs.
   await stopLeftovers(RUNS_DIR, say);
   const trouble = otherRunProblem(RUNS_DIR, rel(DATA_DIR)) ?? (await portProblem(env));

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -16,6 +16,7 @@ import { freePort } from '../dev/dev-server.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { childEnvs, unusedConnectionVariables } from '../scripts/child-env.js';
 import { humanizeLine } from '../scripts/output.js';
+import { makeDataDir } from '../scripts/leftovers.js';
 import { ancestorChain, chainBroken } from '../scripts/stopping.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -366,4 +367,19 @@ test('the launcher chain ends at npm: npm killed stops npm start, npm re-parente
     ),
     [[40, 30]],
   );
+});
+
+test('a state folder that is a file stops npm start naming CONNECT_SAGA_DATA_DIR; a new one is owner-only', async () => {
+  const file = join(DATA_DIR, 'not-a-folder');
+  writeFileSync(file, '');
+  assert.throws(
+    () => makeDataDir(file),
+    /CONNECT_SAGA_DATA_DIR: .*not-a-folder cannot hold npm start's state/,
+  );
+  const start = await spawnStart({ TEMPORAL_ADDRESS: '127.0.0.1:1', CONNECT_SAGA_DATA_DIR: file });
+  assert.equal(await start.exited, 1);
+  assert.match(start.output(), /CONNECT_SAGA_DATA_DIR/);
+  const fresh = join(DATA_DIR, 'fresh', 'state');
+  makeDataDir(fresh);
+  assert.equal(statSync(fresh).mode & 0o777, 0o700);
 });
