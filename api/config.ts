@@ -2,11 +2,10 @@
  * The API process's environment, checked at once: a bad variable stops the process with a message
  * naming every problem (see lib/config.ts).
  */
-import { parseDuration } from '../common/duration.js';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import { DEFAULT_CODEC_CORS_ORIGINS, parseOrigins } from './codec.js';
-import { envVar, hostPort, port, readEnv, str, url } from '../lib/config.js';
+import { duration, envVar, hostPort, port, readEnv, str, url } from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
 
 /** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
@@ -41,23 +40,13 @@ const apiToken = envVar<string, { optional: true; secret: true }>({ optional: tr
       },
 );
 
-export const DEFAULT_KEEP_ALIVE_TIMEOUT = '65s';
-const MAX_KEEP_ALIVE_TIMEOUT_MS = 15 * 60_000;
-
 /**
- * How long an idle client connection stays open. Longer than the idle timeout of the load balancer
- * in front (60 s for AWS ALB and nginx; Google's needs more than 600 s), or the balancer may send a
- * request down a connection the API is closing that moment, and its client gets a 502.
+ * API_KEEP_ALIVE_TIMEOUT: how long an idle client connection stays open. Longer than the idle
+ * timeout of the load balancer in front (60 s for AWS ALB and nginx; Google's needs more than
+ * 600 s), or the balancer may send a request down a connection the API is closing that moment, and
+ * its client gets a 502.
  */
-const keepAliveTimeout = envVar<number, { default: number }>(
-  { default: parseDuration(DEFAULT_KEEP_ALIVE_TIMEOUT) as number },
-  (raw) => {
-    const ms = parseDuration(raw);
-    if (ms === undefined) return { problem: 'must be a duration such as 65s or 10m' };
-    if (ms > MAX_KEEP_ALIVE_TIMEOUT_MS) return { problem: 'must be at most 15m' };
-    return { value: ms };
-  },
-);
+const keepAliveTimeout = duration({ default: '65s', max: '15m', examples: '65s or 10m' });
 
 const API_ENV = {
   TEMPORAL_ADDRESS: hostPort({ default: 'localhost:7233' }),

@@ -4,6 +4,7 @@
  * `ConfigError` that names every bad variable, so an operator fixes the environment in one go.
  * Values of secret variables never appear in messages.
  */
+import { parseDuration } from '../common/duration.js';
 
 export interface ConfigProblem {
   variable: string;
@@ -120,6 +121,20 @@ export function positiveNumber<O extends Common<number> & { optional?: boolean }
   return envVar<number, O>(options, (raw) => {
     const n = Number(raw);
     return DECIMAL.test(raw) && n > 0 ? { value: n } : { problem: 'must be a positive decimal number' };
+  });
+}
+
+/**
+ * A duration such as `30s` or `2m` (whitespace around it forgiven), in milliseconds, at most `max`;
+ * both the default and the maximum are written as durations, and the problem shows `examples`.
+ */
+export function duration(options: { default: string; max: string; examples: string }) {
+  const maxMs = parseDuration(options.max) as number;
+  return envVar<number, { default: number }>({ default: parseDuration(options.default) as number }, (raw) => {
+    const ms = parseDuration(raw);
+    if (ms === undefined) return { problem: `must be a duration such as ${options.examples}` };
+    if (ms > maxMs) return { problem: `must be at most ${options.max}` };
+    return { value: ms };
   });
 }
 

@@ -3,11 +3,9 @@
  * for SHUTDOWN_GRACE, so a Tray request already sent is answered and recorded rather than abandoned
  * and sent again by a retry elsewhere (for a create, that is a late create; docs/design.md).
  */
-import { parseDuration } from '../common/duration.js';
-import { envVar } from '../lib/config.js';
+import { duration } from '../lib/config.js';
 
 export const DEFAULT_SHUTDOWN_GRACE = '30s';
-const MAX_SHUTDOWN_GRACE_MS = 60 * 60_000;
 
 /**
  * After the grace, activities are cancelled; this much later the worker gives up on them and exits.
@@ -15,17 +13,9 @@ const MAX_SHUTDOWN_GRACE_MS = 60 * 60_000;
  */
 export const SHUTDOWN_FORCE_MARGIN_MS = 15_000;
 
-/** SHUTDOWN_GRACE: a duration such as `30s` or `2m`, 1 s to 1 h; in milliseconds. */
+/** SHUTDOWN_GRACE: a duration such as `30s` or `2m`, at most 1 h; in milliseconds. */
 export function shutdownGrace() {
-  return envVar<number, { default: number }>(
-    { default: parseDuration(DEFAULT_SHUTDOWN_GRACE) as number },
-    (raw) => {
-      const ms = parseDuration(raw);
-      if (ms === undefined) return { problem: 'must be a duration such as 30s, 2m or 1h' };
-      if (ms > MAX_SHUTDOWN_GRACE_MS) return { problem: 'must be at most 1h' };
-      return { value: ms };
-    },
-  );
+  return duration({ default: DEFAULT_SHUTDOWN_GRACE, max: '1h', examples: '30s, 2m or 1h' });
 }
 
 /** The Worker options that make a shutdown drain for `graceMs`. */
