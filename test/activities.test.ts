@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { buildSchema, parse, validate } from 'graphql';
 import { createActivities, createTrayClient } from '../activities/index.js';
@@ -22,37 +22,27 @@ import { createdNothing, TRAY_FAILURE_TYPES } from '../common/activity-types.js'
 import type { FaultSpec, RecordedRequest } from '../emulator/server.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
 import { runActivity } from './helpers/run-activity.js';
-import { CONFIG_SOLUTION, startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import { CONFIG_SOLUTION, emulatorForFile } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 
-let emu: StartedEmulator;
-
-before(async () => {
-  emu = await startEmulator({ solutions: [...DEMO_SOLUTIONS, CONFIG_SOLUTION] });
-});
-after(async () => {
-  await emu.close();
-});
-beforeEach(() => {
-  emu.emulator.faults.clear();
-});
+const file = emulatorForFile({ solutions: [...DEMO_SOLUTIONS, CONFIG_SOLUTION] });
 
 function makeActivities(
   options: { timeoutMs?: number; tokenCache?: UserTokenCache; tokenSealer?: TokenSealer } = {},
 ) {
   const tokenCache = options.tokenCache ?? new UserTokenCache();
   const tray = createTrayClient({
-    graphqlUrl: emu.graphqlUrl,
-    masterToken: emu.masterToken,
+    graphqlUrl: file.emu.graphqlUrl,
+    masterToken: file.emu.masterToken,
     timeoutMs: options.timeoutMs ?? 5000,
   });
   const activities = createActivities({
     tray,
-    embeddedId: emu.embeddedId,
-    dialogBaseUrl: emu.url,
+    embeddedId: file.emu.embeddedId,
+    dialogBaseUrl: file.emu.url,
     tokenCache,
     // As the worker does: every worker derives the seal key from the master token.
-    ...(options.tokenSealer ? { tokenSealer: options.tokenSealer } : { sealSecret: emu.masterToken }),
+    ...(options.tokenSealer ? { tokenSealer: options.tokenSealer } : { sealSecret: file.emu.masterToken }),
   });
   return { activities, tokenCache, tray };
 }
@@ -61,12 +51,12 @@ const run = runActivity;
 
 /** The requests the emulator records from now on. */
 function requestsFrom(): () => RecordedRequest[] {
-  const start = emu.emulator.requests.length;
-  return () => emu.emulator.requests.slice(start);
+  const start = file.emu.emulator.requests.length;
+  return () => file.emu.emulator.requests.slice(start);
 }
 
 function addFault(spec: FaultSpec): void {
-  emu.emulator.faults.add(spec);
+  file.emu.emulator.faults.add(spec);
 }
 
 async function expectFailure(
@@ -80,7 +70,7 @@ async function expectFailure(
     assert.equal(error.type, expected.type, error.message);
     assert.equal(Boolean(error.nonRetryable), expected.nonRetryable, error.message);
     if (expected.code !== undefined) assert.equal(trayErrorDetails(error)?.code, expected.code);
-    assert.ok(!error.message.includes(emu.masterToken), 'the master token leaked into an error message');
+    assert.ok(!error.message.includes(file.emu.masterToken), 'the master token leaked into an error message');
     return error;
   }
   assert.fail(`expected a ${expected.type} failure`);
@@ -174,20 +164,26 @@ describe('the saga path and its request budget', () => {
     const codes = new Set<string>();
     for (const { externalAuthId, url } of urls) {
       const parsed = new URL(url);
-      assert.equal(parsed.origin, emu.url);
+      assert.equal(parsed.origin, file.emu.url);
       assert.equal(
         parsed.pathname,
-        `/external/auth/create/${emu.embeddedId}/${solutionInstanceId}/${externalAuthId}`,
+        `/external/auth/create/${file.emu.embeddedId}/${solutionInstanceId}/${externalAuthId}`,
       );
       const code = parsed.searchParams.get('code');
-      assert.ok(code && emu.emulator.store.codes.get(code)?.userId === userId, 'code belongs to the user');
+      assert.ok(
+        code && file.emu.emulator.store.codes.get(code)?.userId === userId,
+        'code belongs to the user',
+      );
       codes.add(code);
     }
     assert.equal(codes.size, 2, 'every slot gets its own one-time code');
 
     const authValues = [
-      { externalId: 'salesforce', authId: emu.emulator.store.createAuthentication(userId, 'salesforce') },
-      { externalId: 'slack', authId: emu.emulator.store.createAuthentication(userId, 'slack') },
+      {
+        externalId: 'salesforce',
+        authId: file.emu.emulator.store.createAuthentication(userId, 'salesforce'),
+      },
+      { externalId: 'slack', authId: file.emu.emulator.store.createAuthentication(userId, 'slack') },
     ];
     const verified = await step(activities, 'verifyAuths', {
       userId,
@@ -197,7 +193,7 @@ describe('the saga path and its request budget', () => {
     await step(activities, 'attachAuths', { userId, solutionInstanceId, authValues });
     await step(activities, 'enableInstance', { userId, solutionInstanceId });
 
-    const instance = emu.emulator.store.instances.get(solutionInstanceId);
+    const instance = file.emu.emulator.store.instances.get(solutionInstanceId);
     assert.equal(instance?.enabled, true);
     assert.deepEqual(
       instance?.authValues.map((v) => ({ externalId: v.externalId, authId: v.authId })),
@@ -236,7 +232,7 @@ describe('the saga path and its request budget', () => {
     assert.ok(token, 'the user token is cached');
     const results = JSON.stringify([ensured, sealedToken, created, urls, verified]);
     assert.ok(!results.includes(token));
-    assert.ok(!results.includes(emu.masterToken));
+    assert.ok(!results.includes(file.emu.masterToken));
     assert.ok(!JSON.stringify(tokenCache).includes(token), 'the cache does not serialise its tokens');
 
     // The same user again, on a worker that has not seen it (no cached token): 7 requests, one each.
@@ -258,7 +254,7 @@ describe('the saga path and its request budget', () => {
       solutionInstanceId: second.solutionInstanceId,
       externalAuthIds: ['slack'],
     });
-    const slackAuth = emu.emulator.store.createAuthentication(userId, 'slack');
+    const slackAuth = file.emu.emulator.store.createAuthentication(userId, 'slack');
     await step(other.activities, 'verifyAuths', { userId, authIds: [slackAuth] });
     await step(other.activities, 'attachAuths', {
       userId,
@@ -276,7 +272,7 @@ describe('the saga path and its request budget', () => {
       ['enableInstance', 1],
     ]);
     assert.equal(seenKnown().length, 7);
-    assert.equal(emu.emulator.store.instances.get(second.solutionInstanceId)?.enabled, true);
+    assert.equal(file.emu.emulator.store.instances.get(second.solutionInstanceId)?.enabled, true);
   });
 
   test('prepareUserToken sends nothing when the cache holds a fresh token', async () => {
@@ -314,7 +310,7 @@ describe('the saga path and its request budget', () => {
       ],
     );
     assert.ok(other.tokenCache.get(userId), 'and keeps it for the next activity');
-    assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
+    assert.ok(file.emu.emulator.store.instances.has(result.solutionInstanceId));
     const next = await counted(other.activities, 'verifyAuths', { userId, authIds: ['auth-x'] });
     assert.deepEqual(
       next.requests.map((r) => [r.operations[0], r.tokenKind]),
@@ -332,7 +328,7 @@ describe('the saga path and its request budget', () => {
       configValues: [{ externalId: 'channel', value: { name: '#sales', private: true } }],
       notBefore: new Date().toISOString(),
     });
-    const stored = emu.emulator.store.instances.get(solutionInstanceId)?.configValues;
+    const stored = file.emu.emulator.store.instances.get(solutionInstanceId)?.configValues;
     assert.deepEqual(stored, [{ externalId: 'channel', value: '{"name":"#sales","private":true}' }]);
   });
 
@@ -340,8 +336,8 @@ describe('the saga path and its request budget', () => {
     const { activities } = makeActivities();
     const userId = await newUserId(activities);
     const strangerId = await newUserId(activities);
-    const mine = emu.emulator.store.createAuthentication(userId, 'slack');
-    const theirs = emu.emulator.store.createAuthentication(strangerId, 'slack');
+    const mine = file.emu.emulator.store.createAuthentication(userId, 'slack');
+    const theirs = file.emu.emulator.store.createAuthentication(strangerId, 'slack');
     const result = await run(activities, 'verifyAuths', { userId, authIds: [mine, theirs, 'made-up'] });
     assert.deepEqual(result.foreign, [theirs, 'made-up']);
   });
@@ -411,7 +407,7 @@ describe('error classification', () => {
       instanceName: 'x',
       notBefore: new Date().toISOString(),
     });
-    const foreign = emu.emulator.store.createAuthentication(strangerId, 'slack');
+    const foreign = file.emu.emulator.store.createAuthentication(strangerId, 'slack');
     const failure = await expectFailure(
       run(activities, 'attachAuths', {
         userId,
@@ -436,7 +432,7 @@ describe('error classification', () => {
   });
 
   test('a refused master token is a non-retryable TrayForbidden (unauthorized)', async () => {
-    const tray = createTrayClient({ graphqlUrl: emu.graphqlUrl, masterToken: 'mt_wrong_secret_value' });
+    const tray = createTrayClient({ graphqlUrl: file.emu.graphqlUrl, masterToken: 'mt_wrong_secret_value' });
     const failure = await expectFailure(tray.request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master'), {
       type: TRAY_FAILURE_TYPES.forbidden,
       nonRetryable: true,
@@ -474,7 +470,10 @@ describe('error classification', () => {
   });
 
   test('a refused connection is a retryable TrayTransientError', async () => {
-    const tray = createTrayClient({ graphqlUrl: 'http://127.0.0.1:1/graphql', masterToken: emu.masterToken });
+    const tray = createTrayClient({
+      graphqlUrl: 'http://127.0.0.1:1/graphql',
+      masterToken: file.emu.masterToken,
+    });
     await expectFailure(tray.request(DOCUMENTS.FindUser, { externalUserId: 'x' }, 'master'), {
       type: TRAY_FAILURE_TYPES.transient,
       nonRetryable: false,
@@ -597,7 +596,7 @@ async function olderInstanceThenLostCreate(
   base: { userId: string; solutionId: string; instanceName: string },
 ): Promise<{ older: { solutionInstanceId: string }; notBefore: string }> {
   const older = await run(activities, 'createInstance', { ...base, notBefore: new Date().toISOString() });
-  const olderRecord = emu.emulator.store.instances.get(older.solutionInstanceId);
+  const olderRecord = file.emu.emulator.store.instances.get(older.solutionInstanceId);
   assert.ok(olderRecord);
   olderRecord.created = new Date(Date.now() - 60_000);
   const notBefore = new Date(Date.now() - 1000).toISOString();
@@ -624,7 +623,7 @@ describe('idempotency and races', () => {
       [['viewer']],
       'the retry only looked up',
     );
-    const mine = [...emu.emulator.store.instances.values()].filter(
+    const mine = [...file.emu.emulator.store.instances.values()].filter(
       (i) => i.owner === userId && i.name === input.instanceName && i.id !== older.solutionInstanceId,
     );
     assert.deepEqual(
@@ -644,7 +643,7 @@ describe('idempotency and races', () => {
       type: TRAY_FAILURE_TYPES.transient,
       nonRetryable: false,
     });
-    const [created] = [...emu.emulator.store.instances.values()].filter((i) => i.owner === userId);
+    const [created] = [...file.emu.emulator.store.instances.values()].filter((i) => i.owner === userId);
     assert.ok(created);
     // Tray's timestamps may be whole seconds, and its clock is not Temporal's: a create sent within the
     // saga's first second can carry a time before the saga's start.
@@ -671,7 +670,7 @@ describe('idempotency and races', () => {
       3,
     );
     assert.equal(result.adopted, false);
-    assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
+    assert.ok(file.emu.emulator.store.instances.has(result.solutionInstanceId));
   });
 
   test('two sagas racing to create one user: the loser’s create fails, its second look-up finds the winner’s', async () => {
@@ -688,7 +687,7 @@ describe('idempotency and races', () => {
     // One request per activity: the loser's look-up is the workflow's next findUser, not part of the create.
     const again = await run(b, 'findUser', { externalUserId: user.externalUserId });
     assert.deepEqual(again, { userId: won[0]?.value.userId });
-    const users = [...emu.emulator.store.users.values()].filter(
+    const users = [...file.emu.emulator.store.users.values()].filter(
       (u) => u.externalUserId === user.externalUserId,
     );
     assert.equal(users.length, 1);
@@ -732,7 +731,7 @@ describe('idempotency and races', () => {
       notBefore: new Date().toISOString(),
     });
     tokenCache.set(userId, 'ut_revoked');
-    const slack = emu.emulator.store.createAuthentication(userId, 'slack');
+    const slack = file.emu.emulator.store.createAuthentication(userId, 'slack');
     const seen = requestsFrom();
     await run(activities, 'attachAuths', {
       userId,
@@ -763,7 +762,7 @@ describe('idempotency and races', () => {
     assert.deepEqual(await run(activities, 'removeInstance', { ...base, solutionInstanceId }), {
       removed: [solutionInstanceId],
     });
-    assert.equal(emu.emulator.store.instances.has(solutionInstanceId), false);
+    assert.equal(file.emu.emulator.store.instances.has(solutionInstanceId), false);
     assert.deepEqual(await run(activities, 'removeInstance', { ...base, solutionInstanceId }), {
       removed: [],
     });
@@ -777,7 +776,11 @@ describe('idempotency and races', () => {
     const result = await run(activities, 'removeInstance', { ...base, notBefore });
     assert.equal(result.removed.length, 1);
     assert.notEqual(result.removed[0], older.solutionInstanceId);
-    assert.equal(emu.emulator.store.instances.has(older.solutionInstanceId), true, 'the older one stays');
+    assert.equal(
+      file.emu.emulator.store.instances.has(older.solutionInstanceId),
+      true,
+      'the older one stays',
+    );
     assert.deepEqual(await run(activities, 'removeInstance', { ...base, notBefore }), { removed: [] });
   });
 });
@@ -800,7 +803,7 @@ async function lateCreate(solutionId: string, instanceName: string) {
       ...base,
       notBefore: new Date().toISOString(),
     });
-    const record = emu.emulator.store.instances.get(solutionInstanceId);
+    const record = file.emu.emulator.store.instances.get(solutionInstanceId);
     assert.ok(record);
     record.created = new Date(Date.now() - ageMs);
     return solutionInstanceId;
@@ -819,12 +822,14 @@ async function lateCreate(solutionId: string, instanceName: string) {
   const known = new Set([older, retried.solutionInstanceId]);
   const late = await pollUntil(
     async () =>
-      [...emu.emulator.store.instances.values()].find((i) => i.owner === userId && !known.has(i.id))?.id,
+      [...file.emu.emulator.store.instances.values()].find((i) => i.owner === userId && !known.has(i.id))?.id,
     { timeoutMs: 30_000, what: 'the first create to reach the emulator' },
   );
   const later = await backdate(-5 * 60_000);
   const remaining = () =>
-    new Set([...emu.emulator.store.instances.values()].filter((i) => i.owner === userId).map((i) => i.id));
+    new Set(
+      [...file.emu.emulator.store.instances.values()].filter((i) => i.owner === userId).map((i) => i.id),
+    );
   return { activities, input: { ...base, notBefore, notAfter }, older, later, retried, late, remaining };
 }
 
@@ -901,7 +906,7 @@ describe('sealed user tokens: one Tray request per activity on any worker', () =
     const other = makeActivities();
     const { result, requests } = await createOn(other.activities, userId, sealedToken);
     assert.deepEqual(ops(requests), [['createSolutionInstance', 'user']]);
-    assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
+    assert.ok(file.emu.emulator.store.instances.has(result.solutionInstanceId));
     assert.equal(other.tokenCache.get(userId), token, 'and keeps it for the next activity');
   });
 
@@ -920,7 +925,7 @@ describe('sealed user tokens: one Tray request per activity on any worker', () =
       'expired',
       () =>
         makeActivities({
-          tokenSealer: new TokenSealer(emu.masterToken, { now: () => Date.now() + 25 * 3600_000 }),
+          tokenSealer: new TokenSealer(file.emu.masterToken, { now: () => Date.now() + 25 * 3600_000 }),
         }),
       (s) => s,
     ],
@@ -935,7 +940,7 @@ describe('sealed user tokens: one Tray request per activity on any worker', () =
         ['authorize', 'master'],
         ['createSolutionInstance', 'user'],
       ]);
-      assert.ok(emu.emulator.store.instances.has(result.solutionInstanceId));
+      assert.ok(file.emu.emulator.store.instances.has(result.solutionInstanceId));
     });
   }
 
@@ -957,11 +962,12 @@ describe('sealed user tokens: one Tray request per activity on any worker', () =
       externalAuthIds: ['slack', 'gmail'],
     });
     assert.equal(requests.length, 1);
-    assert.deepEqual(result.dialog, { baseUrl: emu.url, embeddedId: emu.embeddedId });
+    assert.deepEqual(result.dialog, { baseUrl: file.emu.url, embeddedId: file.emu.embeddedId });
     assert.deepEqual(
       result.codes.map((c) => c.externalAuthId),
       ['slack', 'gmail'],
     );
-    for (const { code } of result.codes) assert.equal(emu.emulator.store.codes.get(code)?.userId, userId);
+    for (const { code } of result.codes)
+      assert.equal(file.emu.emulator.store.codes.get(code)?.userId, userId);
   });
 });

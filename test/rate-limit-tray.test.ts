@@ -5,34 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { trayErrorDetails } from '../activities/tray-client.js';
 import type { ConnectActivities, CreateInstanceInput } from '../common/activity-types.js';
 import { createdNothing, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { runActivity } from './helpers/run-activity.js';
-import { emulatorActivities, startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import { emulatorForFile } from './helpers/emulator.js';
 
-let emu: StartedEmulator;
-let activities: ConnectActivities;
-
-before(async () => {
-  emu = await startEmulator();
-  activities = emulatorActivities(emu);
-});
-after(async () => {
-  await emu.close();
-});
-beforeEach(() => {
-  emu.emulator.faults.clear();
-});
+const file = emulatorForFile();
 
 function run<K extends keyof ConnectActivities>(
   name: K,
   input: Parameters<ConnectActivities[K]>[0],
   attempt = 1,
 ): ReturnType<ConnectActivities[K]> {
-  return runActivity(activities, name, input, attempt);
+  return runActivity(file.activities, name, input, attempt);
 }
 
 async function rateLimitedFailure(promise: Promise<unknown>): Promise<ApplicationFailure> {
@@ -50,7 +38,7 @@ const findUser = () => run('findUser', { externalUserId: `ext-${randomUUID()}` }
 
 describe('a rate-limited answer', () => {
   test('HTTP 429 with Retry-After in seconds: TrayRateLimited with that delay and the attempt', async () => {
-    emu.emulator.faults.add({ operation: 'users', kind: 'http429', retryAfter: '7' });
+    file.emu.emulator.faults.add({ operation: 'users', kind: 'http429', retryAfter: '7' });
     const failure = await rateLimitedFailure(findUser());
     assert.equal(failure.nextRetryDelay, 7000);
     assert.deepEqual(trayErrorDetails(failure), {
@@ -64,7 +52,7 @@ describe('a rate-limited answer', () => {
 
   test('Retry-After as an HTTP date: the time until then', async () => {
     const at = new Date(Math.ceil((Date.now() + 30_000) / 1000) * 1000);
-    emu.emulator.faults.add({ operation: 'users', kind: 'http429', retryAfter: at.toUTCString() });
+    file.emu.emulator.faults.add({ operation: 'users', kind: 'http429', retryAfter: at.toUTCString() });
     const failure = await rateLimitedFailure(findUser());
     const delay = Number(failure.nextRetryDelay);
     assert.ok(delay > 25_000 && delay <= 31_000, `delay ${delay}`);
@@ -72,12 +60,12 @@ describe('a rate-limited answer', () => {
   });
 
   test('a huge Retry-After is capped at 10 minutes', async () => {
-    emu.emulator.faults.add({ operation: 'users', kind: 'http429', retryAfter: '86400' });
+    file.emu.emulator.faults.add({ operation: 'users', kind: 'http429', retryAfter: '86400' });
     assert.equal((await rateLimitedFailure(findUser())).nextRetryDelay, 600_000);
   });
 
   test('the rate-limit GraphQL error without Retry-After: no delay of its own (the saga backs off)', async () => {
-    emu.emulator.faults.add({ operation: 'users', kind: 'rateLimitError' });
+    file.emu.emulator.faults.add({ operation: 'users', kind: 'rateLimitError' });
     const failure = await rateLimitedFailure(findUser());
     assert.equal(failure.nextRetryDelay, undefined);
     assert.equal(trayErrorDetails(failure)?.retryAfterMs, undefined);
@@ -94,12 +82,12 @@ describe('a create run again after a rate limit', () => {
       instanceName: 'storm',
       notBefore: new Date().toISOString(),
     };
-    emu.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
+    file.emu.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
     await assert.rejects(run('createInstance', target, 1));
     return target;
   }
   const mine = (userId: string) =>
-    [...emu.emulator.store.instances.values()].filter((i) => i.owner === userId);
+    [...file.emu.emulator.store.instances.values()].filter((i) => i.owner === userId);
 
   test('at attempt 1 with `retried`, adopts what an earlier run made: never a second instance', async () => {
     const target = await lostCreate();
@@ -114,7 +102,7 @@ describe('a create run again after a rate limit', () => {
 
   test('with `retried`, a refused create does not claim nothing was created', async () => {
     const target = await lostCreate();
-    emu.emulator.faults.add({ operation: 'viewer', kind: 'permanentError' });
+    file.emu.emulator.faults.add({ operation: 'viewer', kind: 'permanentError' });
     const error = await run('createInstance', { ...target, retried: true }, 1).then(
       () => assert.fail('expected a failure'),
       (e: unknown) => e as ApplicationFailure,

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Info } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -18,26 +18,14 @@ import { authCompletedSignal, statusQuery, WORKFLOW_TYPE, type ConnectInput } fr
 import type { RecordedRequest } from '../emulator/server.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
-import { emulatorActivities, startEmulator, type StartedEmulator } from './helpers/emulator.js';
+import { emulatorForFile } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { runActivity } from './helpers/run-activity.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-let emu: StartedEmulator;
-let activities: ConnectActivities;
-
-before(async () => {
-  emu = await startEmulator();
-  activities = emulatorActivities(emu);
-});
-after(async () => {
-  await emu?.close();
-});
-beforeEach(() => {
-  emu.emulator.faults.clear();
-});
+const file = emulatorForFile();
 
 const TEN_ATTEMPTS = { maximumAttempts: 10 };
 
@@ -112,13 +100,13 @@ async function attempt<K extends keyof ConnectActivities>(
   input: Parameters<ConnectActivities[K]>[0],
   info: Partial<Info>,
 ) {
-  const start = emu.emulator.requests.length;
+  const start = file.emu.emulator.requests.length;
   const heartbeats: unknown[] = [];
-  const outcome = await runActivity(activities, name, input, info, (d) => heartbeats.push(d)).then(
+  const outcome = await runActivity(file.activities, name, input, info, (d) => heartbeats.push(d)).then(
     (value: unknown) => ({ value, error: undefined }),
     (error: unknown) => ({ value: undefined, error }),
   );
-  const sent = emu.emulator.requests.slice(start).map((r) => r.operations.join(','));
+  const sent = file.emu.emulator.requests.slice(start).map((r) => r.operations.join(','));
   return { ...outcome, heartbeats, sent };
 }
 
@@ -160,7 +148,7 @@ describe('a retried user create, one request per attempt', () => {
 
   test('a look that finds the earlier create takes it, with no create', async () => {
     const user = newUser();
-    const { userId } = await runActivity(activities, 'createUser', user);
+    const { userId } = await runActivity(file.activities, 'createUser', user);
     const look = await attempt('createUser', user, attemptInfo(4, 'creating'));
     assert.deepEqual(look.sent, ['users']);
     assert.deepEqual(look.value, { userId, created: true });
@@ -187,8 +175,8 @@ describe('a retried user create, one request per attempt', () => {
 
 describe('a retried instance create, one request per attempt', () => {
   async function target() {
-    const { userId } = await runActivity(activities, 'createUser', newUser());
-    const { sealedToken } = await runActivity(activities, 'prepareUserToken', { userId });
+    const { userId } = await runActivity(file.activities, 'createUser', newUser());
+    const { sealedToken } = await runActivity(file.activities, 'prepareUserToken', { userId });
     return {
       userId,
       sealedToken,
@@ -206,7 +194,7 @@ describe('a retried instance create, one request per attempt', () => {
 
   test('a look after a create whose answer was lost adopts that instance', async () => {
     const input = await target();
-    emu.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
+    file.emu.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'dropResponseAfterCommit' });
     const lost = await attempt('createInstance', input, attemptInfo(1));
     assert.ok(lost.error, 'the first attempt lost its answer');
     const look = await attempt('createInstance', input, attemptInfo(2));
@@ -245,7 +233,7 @@ describe('a saga whose creates fail, on the dev server', () => {
       namespace: server.namespace,
       taskQueue,
       workflowBundle: await bundleConnectWorkflows(),
-      activities,
+      activities: file.activities,
     });
     const input: ConnectInput = {
       externalUserId: uniqueId('retry'),
@@ -253,9 +241,9 @@ describe('a saga whose creates fail, on the dev server', () => {
       solutionId: 'sol-1',
       authSlots: ['slack'],
     };
-    emu.emulator.faults.add({ operation: 'createExternalUser', kind: 'http500', times: 2 });
-    emu.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'http500' });
-    const start = emu.emulator.requests.length;
+    file.emu.emulator.faults.add({ operation: 'createExternalUser', kind: 'http500', times: 2 });
+    file.emu.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'http500' });
+    const start = file.emu.emulator.requests.length;
     const handle = await client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
       taskQueue,
       workflowId: uniqueId(`connect:${input.externalUserId}`),
@@ -270,14 +258,14 @@ describe('a saga whose creates fail, on the dev server', () => {
           },
           { timeoutMs: 60_000, what: 'the saga waiting for its auth' },
         );
-        const authId = emu.emulator.store.createAuthentication(waiting.userId ?? '', 'slack');
+        const authId = file.emu.emulator.store.createAuthentication(waiting.userId ?? '', 'slack');
         await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId });
         await pollUntil(async () => (await handle.query(statusQuery)).step === 'completed' || undefined, {
           timeoutMs: 60_000,
           what: 'the saga completed',
         });
       });
-      const sent: RecordedRequest[] = emu.emulator.requests.slice(start);
+      const sent: RecordedRequest[] = file.emu.emulator.requests.slice(start);
       const count = (op: string) => sent.filter((r) => r.operations.includes(op)).length;
       const attempts = await attemptsOf(handle);
       // Two failed user creates, two looks that found nothing, then the create; one of each for the instance.

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { after, before, beforeEach } from 'node:test';
 import { createActivities, createTrayClient } from '../../activities/index.js';
 import type { ConnectActivities } from '../../common/activity-types.js';
 import {
@@ -50,4 +51,38 @@ export function emulatorActivities(emu: StartedEmulator, timeoutMs = 5000): Conn
     dialogBaseUrl: emu.url,
     sealSecret: emu.masterToken,
   });
+}
+
+/**
+ * One emulator for the calling test file: started before its tests, closed after them, its faults
+ * cleared before each test. `emu` and `activities` (as `emulatorActivities` builds them) are there
+ * from the file's `before` on.
+ */
+export function emulatorForFile(opts: Partial<EmulatorOptions> = {}): {
+  readonly emu: StartedEmulator;
+  readonly activities: ConnectActivities;
+} {
+  let started: { emu: StartedEmulator; activities: ConnectActivities } | undefined;
+  before(async () => {
+    const emu = await startEmulator(opts);
+    started = { emu, activities: emulatorActivities(emu) };
+  });
+  after(async () => {
+    await started?.emu.close();
+  });
+  beforeEach(() => {
+    started?.emu.emulator.faults.clear();
+  });
+  const get = () => {
+    if (!started) throw new Error("the emulator starts in the test file's before()");
+    return started;
+  };
+  return {
+    get emu() {
+      return get().emu;
+    },
+    get activities() {
+      return get().activities;
+    },
+  };
 }
