@@ -49,20 +49,27 @@ export function answerClientErrorsAsJson(server: Server): void {
  */
 export function answerExpectationsAsJson(server: Server): void {
   server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
-    const body = JSON.stringify({
-      error: {
-        code: 'expectation_failed',
-        message: 'The Expect header cannot be met: only "Expect: 100-continue" is supported',
-      },
-    });
-    // The body the client meant to send may follow; closing spares reading it.
-    res.writeHead(417, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-      Connection: 'close',
-    });
-    res.end(body);
+    answerAndClose(
+      res,
+      417,
+      'expectation_failed',
+      'The Expect header cannot be met: only "Expect: 100-continue" is supported',
+    );
   });
+}
+
+/**
+ * Answers in the error shape outside express, and closes the connection: the body the client meant
+ * to send may follow, and closing spares reading it.
+ */
+function answerAndClose(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    Connection: 'close',
+  });
+  res.end(body);
 }
 
 /**
@@ -87,15 +94,7 @@ function answerMissingHostAsJson(server: Server): void {
   (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.httpVersion === '1.1' && req.headers.host === undefined) {
-      const body = JSON.stringify({
-        error: { code: 'bad_request', message: 'An HTTP/1.1 request needs a Host header' },
-      });
-      res.writeHead(400, {
-        'Content-Type': 'application/json; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
-        Connection: 'close',
-      });
-      res.end(body);
+      answerAndClose(res, 400, 'bad_request', 'An HTTP/1.1 request needs a Host header');
       return;
     }
     for (const handler of handlers) handler(req, res);
