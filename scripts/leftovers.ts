@@ -66,21 +66,25 @@ function readNote(file: string): RunNote | undefined {
   }
 }
 
+/** Every run note in `runsDir` with its path; `note` is undefined for a file that does not parse. */
+function runNotesIn(runsDir: string): { path: string; note: RunNote | undefined }[] {
+  try {
+    return readdirSync(runsDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => join(runsDir, f))
+      .map((path) => ({ path, note: readNote(path) }));
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Stops the parts earlier runs left behind, the last started first (API, worker, dev server: the
  * order a clean stop uses), saying each one it stops. Returns how many it stopped.
  */
 export async function stopLeftovers(runsDir: string, say: (line: string) => void): Promise<number> {
   let stopped = 0;
-  let files: string[];
-  try {
-    files = readdirSync(runsDir).filter((f) => f.endsWith('.json'));
-  } catch {
-    return 0;
-  }
-  for (const file of files) {
-    const path = join(runsDir, file);
-    const note = readNote(path);
+  for (const { path, note } of runNotesIn(runsDir)) {
     if (note && isRunning(note.launcher)) continue;
     for (const part of [...(note?.parts ?? [])].reverse()) {
       if (await stopProcess(part)) {
@@ -118,21 +122,14 @@ export function makeDataDir(dir: string): void {
  * (`dataDir`, as shown), or undefined when none does.
  */
 export function otherRunProblem(runsDir: string, dataDir: string): string | undefined {
-  let files: string[];
-  try {
-    files = readdirSync(runsDir).filter((f) => f.endsWith('.json'));
-  } catch {
-    return undefined;
-  }
-  for (const file of files) {
-    const note = readNote(join(runsDir, file));
-    if (!note || note.launcher.pid === process.pid || !isRunning(note.launcher)) continue;
-    return (
-      `another npm start (pid ${note.launcher.pid}) is running on the state in ${dataDir}; stop it ` +
+  const other = runNotesIn(runsDir).find(
+    ({ note }) => note && note.launcher.pid !== process.pid && isRunning(note.launcher),
+  )?.note;
+  return (
+    other &&
+    `another npm start (pid ${other.launcher.pid}) is running on the state in ${dataDir}; stop it ` +
       'first, or give this one a folder of its own with CONNECT_SAGA_DATA_DIR'
-    );
-  }
-  return undefined;
+  );
 }
 
 /** This run's note: its parts are added as they start; `remove()` once they are all stopped. */

@@ -3,12 +3,12 @@
  * what takes requests first, what the others depend on last.
  */
 import { DRAIN_MS } from '../api/temporal-rpc.js';
-import { parseDuration } from '../common/duration.js';
+import { readEnv } from '../lib/config.js';
 import type { DevServer } from '../dev/dev-server.js';
 import type { ManagedChild } from './children.js';
 import type { RunNotes } from './leftovers.js';
 import { complain } from './output.js';
-import { DEFAULT_SHUTDOWN_GRACE, SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
+import { SHUTDOWN_FORCE_MARGIN_MS, shutdownGrace } from '../worker/shutdown.js';
 
 /** The API's own drain, and a little more for it to exit. */
 const API_GRACE_MS = DRAIN_MS + 5_000;
@@ -18,8 +18,7 @@ const API_GRACE_MS = DRAIN_MS + 5_000;
  * time after it the worker gives cancelled activities, and a little more; a second Ctrl-C is quicker.
  */
 function workerGraceMs(env: NodeJS.ProcessEnv = process.env): number {
-  const grace = parseDuration(env.SHUTDOWN_GRACE || DEFAULT_SHUTDOWN_GRACE) ?? 0;
-  return grace + SHUTDOWN_FORCE_MARGIN_MS + 5_000;
+  return readEnv({ SHUTDOWN_GRACE: shutdownGrace() }, env).SHUTDOWN_GRACE + SHUTDOWN_FORCE_MARGIN_MS + 5_000;
 }
 
 /** What this run started, so shutdown stops exactly that, dependants first. */
