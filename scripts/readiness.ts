@@ -13,10 +13,18 @@ import { errorText, say } from './output.js';
 export const READY_TIMEOUT_MS = 120_000;
 
 async function portInUse(portNumber: number): Promise<boolean> {
+  // `localhost` may resolve to ::1 first (curl, browsers), so a listener on [::1] alone would answer
+  // the README's localhost URLs in place of ours. A host without IPv6 cannot bind ::1: that is free.
+  const [v4, v6] = [await bindError(portNumber, '127.0.0.1'), await bindError(portNumber, '::1')];
+  return v4 !== undefined || v6 === 'EADDRINUSE' || v6 === 'EACCES';
+}
+
+/** The error code binding `host:port` gives, or undefined when it can be bound. */
+async function bindError(portNumber: number, host: string): Promise<string | undefined> {
   return new Promise((resolveCheck) => {
     const server = createServer();
-    server.once('error', () => resolveCheck(true));
-    server.listen(portNumber, '127.0.0.1', () => server.close(() => resolveCheck(false)));
+    server.once('error', (err: NodeJS.ErrnoException) => resolveCheck(err.code ?? 'unknown'));
+    server.listen(portNumber, host, () => server.close(() => resolveCheck(undefined)));
   });
 }
 

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -17,6 +18,7 @@ import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { childEnvs, unusedConnectionVariables } from '../scripts/child-env.js';
 import { humanizeLine } from '../scripts/output.js';
 import { makeDataDir } from '../scripts/leftovers.js';
+import { takenPorts } from '../scripts/readiness.js';
 import { ancestorChain, chainBroken } from '../scripts/stopping.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -156,6 +158,27 @@ test('two port variables with one value: npm start names both and starts nothing
   const start = await spawnStart({ TEMPORAL_ADDRESS: '127.0.0.1:1', API_PORT: port, METRICS_PORT: port });
   assert.equal(await start.exited, 1);
   assert.match(start.output(), new RegExp(`API_PORT and METRICS_PORT are both ${port}`));
+});
+
+test('a port held on 127.0.0.1 or on [::1] alone counts as taken, since localhost may mean either', async (t) => {
+  const hold = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
+      after(() => server.close());
+    });
+  const v4 = await hold('127.0.0.1');
+  const v6 = await hold('::1').catch(() => undefined);
+  if (v6 === undefined) t.diagnostic('this host has no IPv6 loopback: only 127.0.0.1 checked');
+  const free = await freePort();
+  const ports: [number, string][] = [
+    [v4, 'API_PORT'],
+    [free, 'TRAY_EMULATOR_PORT'],
+  ];
+  if (v6 !== undefined) ports.push([v6, 'METRICS_PORT']);
+  const expected = [`${v4} (API_PORT)`, ...(v6 === undefined ? [] : [`${v6} (METRICS_PORT)`])];
+  assert.deepEqual(await takenPorts(ports), expected);
 });
 
 test('a bad worker or API setting stops npm start before anything starts, named with the others', async () => {
