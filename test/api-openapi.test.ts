@@ -106,6 +106,11 @@ describe('every error path, each code documented for its route', () => {
     await expectUnauthorized(api('POST', '/v1/connections', body, {}));
     await expectStatus(api('POST', '/v1/connections', big), 413, 'too large');
     await expectStatus(api('POST', '/v1/connections', body, oddEncoding), 415, 'encoding');
+    const latin1 = { ...auth(), 'content-type': 'application/json; charset=latin1' };
+    await expectStatus(api('POST', '/v1/connections', body, latin1), 415, 'charset');
+    // What `curl -d` sends without a content-type header: still read as JSON (docs/api.md).
+    const form = { ...auth(), 'content-type': 'application/x-www-form-urlencoded' };
+    await expectStatus(api('POST', '/v1/connections?wait=0', input(), form), 201, 'form type');
     await expectStatus(api('GET', '/v1/connections?pageSize=5'), 200, 'list');
     await expectStatus(api('GET', '/v1/connections?step=nope'), 400, 'bad filter');
     await expectUnauthorized(api('GET', '/v1/connections', undefined, {}));
