@@ -13,6 +13,7 @@ import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import type { InstanceRoutes } from './instance-routes.js';
 import { findBySolutionInstanceId } from './instance-lookup.js';
+import { WEBHOOK_OUTCOME, type WebhookOutcome } from './metrics.js';
 import { signalAuthCompleted } from './saga-commands.js';
 import {
   closedAs,
@@ -201,7 +202,9 @@ export function webhookRouter(deps: {
     const body = parseBody(raw, eventId);
     const desc = await describeTarget(deps.client, body, deps.instanceRoutes);
     const { externalAuthId, authId } = body;
-    if (!isAttachedRedelivery(desc, body)) {
+    if (isAttachedRedelivery(desc, body)) {
+      res.locals[WEBHOOK_OUTCOME] = 'duplicate' satisfies WebhookOutcome;
+    } else {
       checkAccepts(desc, body);
       await signalAuthCompleted(deps.client, desc, { externalAuthId, authId, eventId });
     }

@@ -78,6 +78,8 @@ async function runSagas(): Promise<void> {
   assert.equal(await webhook(relay, `whsec_${Buffer.alloc(24, 1).toString('base64')}`), 401);
   assert.equal(await webhook({ ...relay, connectionId: 'connect:nobody:sol-1' }), 404);
   await untilStep(done.connectionId, 'completed');
+  // A partner retrying after a lost 202: answered 202 again, signals nothing, counted as a duplicate.
+  assert.equal(await webhook(relay), 202);
 
   const cancelled = await connect();
   const del = await api('DELETE', `/v1/connections/${encodeURIComponent(cancelled.connectionId)}`);
@@ -139,7 +141,7 @@ test('worker and API metrics move by what three sagas did', async () => {
   assert.equal(http({ method: 'POST', route: '/v1/connections', status: '201' }), 3);
   assert.equal(http({ method: 'DELETE', route: '/v1/connections/:id', status: '202' }), 1);
   assert.ok(http({ method: 'GET', route: '/v1/connections/:id', status: '200' }) >= 3);
-  assert.equal(http({ route: '/v1/webhooks/auth-completed' }), 3);
+  assert.equal(http({ route: '/v1/webhooks/auth-completed' }), 4);
   assert.equal(http({ method: 'GET', route: 'unmatched', status: '404' }), 1);
   assert.equal(
     total(a, 'connect_saga_http_request_duration_seconds_count', { route: '/v1/connections', status: '201' }),
@@ -147,6 +149,7 @@ test('worker and API metrics move by what three sagas did', async () => {
   );
   for (const [outcome, count] of [
     ['accepted', 1],
+    ['duplicate', 1],
     ['bad_signature', 1],
     ['unknown_saga', 1],
   ] as const) {
