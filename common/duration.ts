@@ -7,6 +7,7 @@ const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 export const MIN_AUTH_TIMEOUT_MS = 1000;
 export const MAX_AUTH_TIMEOUT_MS = 30 * UNIT_MS.d;
 export const DEFAULT_AUTH_TIMEOUT = '24h';
+const RANGE_PROBLEM = 'must lie between 1s and 30d';
 
 /** The form of a duration: the parser's rule, and the pattern the OpenAPI document shows. */
 export const DURATION_PATTERN = '^[1-9][0-9]{0,9}[smhd]$';
@@ -34,12 +35,14 @@ export function parseDuration(text: string): number | undefined {
  */
 export function authTimeoutProblem(text: string, lenient = false): string | undefined {
   const ms = lenient ? parseDuration(text) : parseExactDuration(text);
+  // `0s` has the right form; what is wrong is its size.
+  if (ms === undefined && /^0+[smhd]$/.test(text)) return RANGE_PROBLEM;
   if (ms === undefined) {
     const padded = !lenient && parseDuration(text) !== undefined;
     return padded
       ? 'must be a duration such as 90s, 15m, 24h or 7d, with no whitespace around it'
       : 'must be a duration such as 90s, 15m, 24h or 7d';
   }
-  if (ms < MIN_AUTH_TIMEOUT_MS || ms > MAX_AUTH_TIMEOUT_MS) return 'must lie between 1s and 30d';
+  if (ms < MIN_AUTH_TIMEOUT_MS || ms > MAX_AUTH_TIMEOUT_MS) return RANGE_PROBLEM;
   return undefined;
 }

@@ -213,6 +213,13 @@ describe('authTimeout: exact for the API, forgiving where it must be', () => {
     }
   });
 
+  test('a zero or too long one is told the range, not the form', () => {
+    for (const timeout of ['0s', '00m', '31d', '721h']) {
+      const parsed = connectInputSchema.safeParse(with_({ authTimeout: timeout }));
+      assert.match(parsed.error!.issues[0]!.message, /between 1s and 30d/, timeout);
+    }
+  });
+
   test('environment variables (SHUTDOWN_GRACE) may still carry whitespace', () => {
     assert.equal(parseDuration(' 30s\n'), 30_000);
     assert.equal(parseExactDuration('30s'), 30_000);
