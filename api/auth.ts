@@ -1,6 +1,7 @@
 /**
  * Access control for /v1/connections*: a bearer token when API_TOKEN is set, otherwise loopback
- * clients only (a local development default that never exposes the API to the network by accident).
+ * clients only (a local development default that never exposes the API to the network by accident),
+ * and of those no browser page from another site.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
@@ -32,8 +33,28 @@ export function tokensEqual(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** The middleware: 401 on a missing or wrong bearer token, 403 for a non-loopback client without one configured. */
-export function requireClient(apiToken: string | undefined): RequestHandler {
+/** True for an `Origin` on this machine: localhost (and `*.localhost`), 127.0.0.0/8 or [::1]. */
+export function isLoopbackOrigin(origin: string): boolean {
+  let hostname: string;
+  try {
+    hostname = new URL(origin).hostname;
+  } catch {
+    return false; // `null` (a sandboxed frame, a redirect) and anything else unreadable
+  }
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) return true;
+  return isLoopback(hostname.replace(/^\[(.*)\]$/, '$1'));
+}
+
+/**
+ * The middleware: 401 on a missing or wrong bearer token, 403 for a non-loopback client without one
+ * configured. Without a token, a browser's request from another site's page is refused too (403):
+ * the browser runs on this machine, so its loopback address alone would let any page it visits send
+ * a form-like POST here. `trustedOrigins` may call as well (the codec's configured Web UI origins).
+ */
+export function requireClient(
+  apiToken: string | undefined,
+  trustedOrigins: readonly string[] = [],
+): RequestHandler {
   if (apiToken !== undefined) {
     const expected = apiToken;
     return (req, res, next) => {
@@ -49,16 +70,27 @@ export function requireClient(apiToken: string | undefined): RequestHandler {
     };
   }
   return (req, _res, next) => {
-    if (isLoopback(req.socket.remoteAddress)) {
-      next();
+    if (!isLoopback(req.socket.remoteAddress)) {
+      next(
+        new ApiError(
+          403,
+          'forbidden',
+          'API_TOKEN is not set, so /v1/connections answers loopback clients only; set API_TOKEN to allow remote clients',
+        ),
+      );
       return;
     }
-    next(
-      new ApiError(
-        403,
-        'forbidden',
-        'API_TOKEN is not set, so /v1/connections answers loopback clients only; set API_TOKEN to allow remote clients',
-      ),
-    );
+    const { origin } = req.headers;
+    if (origin !== undefined && !isLoopbackOrigin(origin) && !trustedOrigins.includes(origin)) {
+      next(
+        new ApiError(
+          403,
+          'forbidden',
+          `API_TOKEN is not set, so browser pages from other sites (Origin ${origin}) may not call this API; set API_TOKEN`,
+        ),
+      );
+      return;
+    }
+    next();
   };
 }

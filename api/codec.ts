@@ -101,7 +101,7 @@ function cors(origins: readonly string[]): RequestHandler {
 export function codecRouter(options: CodecServerOptions, apiToken: string | undefined): Router {
   const router = express.Router();
   router.use(cors(options.corsOrigins));
-  router.use(requireClient(apiToken));
+  router.use(requireClient(apiToken, options.corsOrigins));
   router.use(express.json({ limit: BODY_LIMIT, type: () => true }));
 
   const route = (direction: 'encode' | 'decode') =>

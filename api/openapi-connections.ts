@@ -23,7 +23,7 @@ const COMMON = {
     '`invalid_input`: a path parameter or query value is invalid, or not valid percent-encoded UTF-8 (`details` lists every problem as `{ path, message }`)',
   ),
   '401': unauthorized('Missing or wrong bearer token (API_TOKEN set)'),
-  '403': error('Non-loopback client while API_TOKEN is unset'),
+  '403': error('API_TOKEN is unset and the client is not on loopback, or is a page from another site'),
   ...UNEXPECTED,
   '503': temporalDown(),
 };

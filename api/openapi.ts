@@ -102,7 +102,7 @@ function codecPaths(): Record<string, unknown> {
         '200': { description: 'The payloads', content: { 'application/json': { schema: payloads } } },
         '400': error('Body is not `{ payloads: [...] }` with base64 fields'),
         '401': unauthorized('Missing or wrong bearer token (API_TOKEN set)'),
-        '403': error('Non-loopback client while API_TOKEN is unset'),
+        '403': error('API_TOKEN is unset and the client is not on loopback, or is a page from another site'),
         '413': error('Body over 4 MB'),
         '415': error('Body in an unsupported Content-Encoding or charset'),
         '422': error(`A payload could not be ${direction}d (unknown key id, tampered data)`),
@@ -155,7 +155,7 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
           scheme: 'bearer',
           description:
             '`Authorization: Bearer $API_TOKEN` for /v1/connections* and /codec, compared in constant time. ' +
-            'While API_TOKEN is unset these routes answer loopback clients only (else 403).',
+            'While API_TOKEN is unset these routes answer loopback clients only, and no browser page from another site (else 403).',
         },
         webhookSignature: {
           type: 'apiKey',

@@ -13,7 +13,7 @@ import { after, describe, test } from 'node:test';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import express from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
-import { isLoopback, tokensEqual } from '../api/auth.js';
+import { isLoopback, isLoopbackOrigin, requireClient, tokensEqual } from '../api/auth.js';
 import { prepareApiServer } from '../api/client-errors.js';
 import { loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
@@ -82,6 +82,30 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
     },
   );
 
+  test("a browser page from another site is refused, though the browser's address is loopback", async () => {
+    // A form-like POST (text/plain) sends no preflight: without this check any site the developer
+    // visits could start sagas on their machine.
+    for (const origin of ['http://evil.example', 'null', 'http://localhost.evil.example']) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/connections`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', origin },
+        body: JSON.stringify(validInput),
+      });
+      assert.equal(res.status, 403, origin);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'forbidden');
+      assert.match(body.error.message, /Origin .*API_TOKEN/);
+    }
+    // Pages on this machine, and clients that send no Origin (curl), are served.
+    const id = encodeURIComponent('connect:nobody:sol-1');
+    for (const origin of ['http://localhost:8233', 'http://127.0.0.1:8233', 'http://[::1]:8233', undefined]) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/connections/${id}`, {
+        headers: origin === undefined ? {} : { origin },
+      });
+      assert.equal(res.status, 404, String(origin));
+    }
+  });
+
   for (const wait of [0, 1]) {
     test(`with no worker: POST ?wait=${wait} answers once the wait has passed, with the step from the memo; DELETE is 202`, async () => {
       const body = { ...validInput, externalUserId: uniqueId('user') };
@@ -139,6 +163,27 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
       'x',
     ])
       assert.equal(isLoopback(a), false, a);
+  });
+
+  test("isLoopbackOrigin, and the origins a route trusts beside them (the codec's Web UI)", () => {
+    for (const o of [
+      'http://localhost:3000',
+      'https://a.localhost',
+      'http://127.0.0.2:1',
+      'http://[::1]:8233',
+    ])
+      assert.equal(isLoopbackOrigin(o), true, o);
+    for (const o of ['null', 'http://evil.example', 'http://localhost.evil.example', 'http://[::2]', ''])
+      assert.equal(isLoopbackOrigin(o), false, o);
+    const verdict = (origin: string) => {
+      let passed: unknown = 'not called';
+      const req = { socket: { remoteAddress: '127.0.0.1' }, headers: { origin } };
+      const access = requireClient(undefined, ['https://cloud.temporal.io']);
+      access(req as never, {} as never, (err?: unknown) => (passed = err));
+      return passed === undefined ? 'served' : (passed as { status: number }).status;
+    };
+    assert.equal(verdict('https://cloud.temporal.io'), 'served');
+    assert.equal(verdict('https://evil.example'), 403);
   });
 
   test('isLoopback and tokensEqual', () => {
