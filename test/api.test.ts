@@ -1,6 +1,6 @@
 /**
  * The /v1/connections endpoints over real HTTP against the dev server, a worker and the emulator:
- * every status code of the README's API table, input validation, access control, idempotent start.
+ * every status code of docs/api.md's route table, input validation, access control, idempotent start.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely here; their shapes are checked against the OpenAPI schemas with ajv */
 import assert from 'node:assert/strict';

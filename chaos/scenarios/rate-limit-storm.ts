@@ -8,7 +8,7 @@ import { burst, pause, planSagas } from '../sagas.js';
 export const rateLimitStorm: Scenario = {
   name: 'rate-limit-storm',
   summary: 'every Tray request answered 429 for 2 min (quick: 30 s) during a burst of 100 sagas (quick: 20)',
-  // Not in --quick: it fails until rate-limited attempts stop counting toward a step's attempts.
+  // Not in --quick: even its short storm takes about 3 minutes of CI's time.
   quick: false,
   budgetMinutes: [7, 3],
   async run(ctx) {
