@@ -5,7 +5,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
-import type { RequestHandler } from 'express';
+import { hostname as machineName } from 'node:os';
+import type { Request, RequestHandler } from 'express';
 import { ApiError } from './errors.js';
 
 const loopback = new BlockList();
@@ -33,23 +34,54 @@ export function tokensEqual(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** True for an `Origin` on this machine: localhost (and `*.localhost`), 127.0.0.0/8 or [::1]. */
+// Names that reach this machine without leaving it; 0.0.0.0 and [::] connect to it on Linux and macOS.
+const LOCAL_NAMES = new Set(['localhost', '0.0.0.0', '[::]']);
+
+/** True for a host name that means this machine: localhost, `*.localhost`, a loopback IP, its own name. */
+function isLocalName(hostname: string): boolean {
+  const name = hostname.toLowerCase();
+  if (LOCAL_NAMES.has(name) || name.endsWith('.localhost') || name === machineName().toLowerCase())
+    return true;
+  return isLoopback(name.replace(/^\[(.*)\]$/, '$1'));
+}
+
+/** True for an `Origin` on this machine: localhost (and `*.localhost`), 127.0.0.0/8, [::1], its name. */
 export function isLoopbackOrigin(origin: string): boolean {
-  let hostname: string;
   try {
-    hostname = new URL(origin).hostname;
+    return isLocalName(new URL(origin).hostname);
   } catch {
     return false; // `null` (a sandboxed frame, a redirect) and anything else unreadable
   }
-  if (hostname === 'localhost' || hostname.endsWith('.localhost')) return true;
-  return isLoopback(hostname.replace(/^\[(.*)\]$/, '$1'));
+}
+
+/** Why a loopback client may not call without a token, or undefined when it may. */
+function localCallerProblem(req: Request, trustedOrigins: readonly string[]): string | undefined {
+  const { origin, host } = req.headers;
+  if (origin !== undefined && !isLoopbackOrigin(origin) && !trustedOrigins.includes(origin)) {
+    return `browser pages from other sites (Origin ${origin}) may not call this API`;
+  }
+  // A page whose own host name was re-pointed at 127.0.0.1 (DNS rebinding) sends no Origin on a GET,
+  // but its Host header still names its site.
+  if (host !== undefined && !isLocalName(hostOf(host))) {
+    return `requests must name this machine in their Host header (got ${host})`;
+  }
+  return undefined;
+}
+
+function hostOf(host: string): string {
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return host;
+  }
 }
 
 /**
  * The middleware: 401 on a missing or wrong bearer token, 403 for a non-loopback client without one
  * configured. Without a token, a browser's request from another site's page is refused too (403):
  * the browser runs on this machine, so its loopback address alone would let any page it visits send
- * a form-like POST here. `trustedOrigins` may call as well (the codec's configured Web UI origins).
+ * a form-like POST here, or read answers through DNS rebinding. `trustedOrigins` may call as well
+ * (the codec's configured Web UI origins).
  */
 export function requireClient(
   apiToken: string | undefined,
@@ -80,15 +112,9 @@ export function requireClient(
       );
       return;
     }
-    const { origin } = req.headers;
-    if (origin !== undefined && !isLoopbackOrigin(origin) && !trustedOrigins.includes(origin)) {
-      next(
-        new ApiError(
-          403,
-          'forbidden',
-          `API_TOKEN is not set, so browser pages from other sites (Origin ${origin}) may not call this API; set API_TOKEN`,
-        ),
-      );
+    const problem = localCallerProblem(req, trustedOrigins);
+    if (problem !== undefined) {
+      next(new ApiError(403, 'forbidden', `API_TOKEN is not set, so ${problem}; set API_TOKEN`));
       return;
     }
     next();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
@@ -96,6 +96,20 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
       assert.equal(body.error.code, 'forbidden');
       assert.match(body.error.message, /Origin .*API_TOKEN/);
     }
+    // DNS rebinding: a GET from the page's own (re-pointed) site carries no Origin, only its Host.
+    const rebound = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/v1/connections', headers: { host: `evil.example:${port}` } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.once('end', () => resolve({ status: res.statusCode, body }));
+        },
+      );
+      req.once('error', reject).end();
+    });
+    assert.equal(rebound.status, 403);
+    assert.match(rebound.body, /Host header .*evil\.example/);
     // Pages on this machine, and clients that send no Origin (curl), are served.
     const id = encodeURIComponent('connect:nobody:sol-1');
     for (const origin of ['http://localhost:8233', 'http://127.0.0.1:8233', 'http://[::1]:8233', undefined]) {
@@ -175,15 +189,26 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
       assert.equal(isLoopbackOrigin(o), true, o);
     for (const o of ['null', 'http://evil.example', 'http://localhost.evil.example', 'http://[::2]', ''])
       assert.equal(isLoopbackOrigin(o), false, o);
-    const verdict = (origin: string) => {
+    const verdict = (headers: { origin?: string; host?: string }) => {
       let passed: unknown = 'not called';
-      const req = { socket: { remoteAddress: '127.0.0.1' }, headers: { origin } };
+      const req = { socket: { remoteAddress: '127.0.0.1' }, headers };
       const access = requireClient(undefined, ['https://cloud.temporal.io']);
       access(req as never, {} as never, (err?: unknown) => (passed = err));
       return passed === undefined ? 'served' : (passed as { status: number }).status;
     };
-    assert.equal(verdict('https://cloud.temporal.io'), 'served');
-    assert.equal(verdict('https://evil.example'), 403);
+    assert.equal(verdict({ origin: 'https://cloud.temporal.io' }), 'served');
+    assert.equal(verdict({ origin: 'https://evil.example' }), 403);
+    for (const host of [
+      'localhost:3000',
+      'LOCALHOST',
+      '127.0.0.1:3000',
+      '[::1]:3000',
+      '0.0.0.0:3000',
+      hostname(),
+    ])
+      assert.equal(verdict({ host }), 'served', host);
+    for (const host of ['evil.example:3000', 'localhost.evil.example', '192.0.2.1:3000'])
+      assert.equal(verdict({ host }), 403, host);
   });
 
   test('isLoopback and tokensEqual', () => {
