@@ -7,14 +7,14 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { CODEC_PATH, codecRouter, type CodecServerOptions } from './codec.js';
 import { connectionsRouter } from './connections.js';
-import { errorHandler, isTemporalUnavailable, notFoundHandler, sendError } from './errors.js';
+import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
 import { createApiMetrics } from './metrics.js';
 import { requireClient } from './auth.js';
 import { answerOptions, knownPaths, methodNotAllowed } from './method-not-allowed.js';
 import { buildOpenApi } from './openapi.js';
 import { trackRouteTemplate } from './route-template.js';
-import { noteReachable, within } from './temporal-rpc.js';
+import { readinessCheck } from './readiness.js';
 import { InstanceRoutes } from './instance-routes.js';
 import { WEBHOOK_PATH, webhookRouter } from './webhook.js';
 
@@ -32,8 +32,6 @@ export interface AppDeps {
   /** One span per request (api/tracing.ts), only when tracing is on. */
   traceRequests?: RequestHandler;
 }
-
-const READY_TIMEOUT_MS = 2_000;
 
 /** Builds the API. */
 export function createApp(deps: AppDeps): Express {
@@ -55,18 +53,13 @@ export function createApp(deps: AppDeps): Express {
     res.json({ status: 'ok' });
   });
 
+  const ready = readinessCheck(client, deps.namespace, logger);
   app.get('/readyz', async (_req, res) => {
-    try {
-      await within(client, READY_TIMEOUT_MS, () =>
-        client.workflowService.describeNamespace({ namespace: deps.namespace }),
-      );
-      noteReachable(client, true);
+    if (await ready()) {
       res.json({ status: 'ready', temporal: 'ok' });
-    } catch (err) {
-      if (isTemporalUnavailable(err)) noteReachable(client, false);
-      logger.warn({ err: { message: (err as Error).message } }, 'readiness check failed');
-      sendError(res, 503, 'temporal_unavailable', `Temporal namespace ${deps.namespace} is not reachable`);
+      return;
     }
+    sendError(res, 503, 'temporal_unavailable', `Temporal namespace ${deps.namespace} is not reachable`);
   });
 
   app.get('/openapi.json', (_req, res) => {

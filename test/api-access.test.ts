@@ -15,6 +15,7 @@ import express from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
 import { isLoopback, isLoopbackOrigin, requireClient, tokensEqual } from '../api/auth.js';
 import { prepareApiServer } from '../api/client-errors.js';
+import { READY_REUSE_MS } from '../api/readiness.js';
 import { loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
 import { routeTemplate, trackRouteTemplate } from '../api/route-template.js';
@@ -286,6 +287,35 @@ describe('Temporal unreachable', () => {
       assert.deepEqual(calls, ['describeNamespace']);
     },
   );
+});
+
+describe('/readyz', () => {
+  test('a flood of unauthenticated probes costs Temporal one DescribeNamespace, not one each', async () => {
+    let calls = 0;
+    const client = {
+      options: { namespace: 'default' },
+      withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
+      withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
+      workflowService: {
+        describeNamespace: async () => {
+          calls += 1;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return {};
+        },
+      },
+    } as unknown as Client;
+    const url = await serve(createApp({ client, taskQueue: 'q', namespace: 'default', logger: silent() }));
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, () => fetch(`${url}/readyz`).then((res) => res.status)),
+    );
+    assert.deepEqual(new Set(statuses), new Set([200]));
+    for (let i = 0; i < 20; i++) assert.equal((await fetch(`${url}/readyz`)).status, 200);
+    assert.equal(calls, 1);
+    // A probe a while later asks again: readiness still follows the server.
+    await new Promise((resolve) => setTimeout(resolve, READY_REUSE_MS + 50));
+    assert.equal((await fetch(`${url}/readyz`)).status, 200);
+    assert.equal(calls, 2);
+  });
 });
 
 describe('unexpected errors', () => {
