@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
+import { withoutProjectSecrets } from './secret-free-env.js';
 
 export interface DevServerOptions {
   cliPath: string;
@@ -167,6 +168,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     child = spawn(options.cliPath, args, {
       stdio: ['ignore', log ?? 'ignore', log ?? 'ignore'],
       detached: options.ownProcessGroup ?? false,
+      env: withoutProjectSecrets(process.env),
     });
   } finally {
     if (log !== undefined) closeSync(log);

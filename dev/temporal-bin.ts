@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutProjectSecrets } from './secret-free-env.js';
 
 export const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const TOOLS_DIR = join(PROJECT_ROOT, '.tools', 'temporal');
@@ -96,7 +97,11 @@ function pipInstall(spec: BinarySpec, env: NodeJS.ProcessEnv): { path: string } 
       ],
       {
         stdio: ['ignore', 'inherit', 'inherit'],
-        env: { ...env, PIP_BREAK_SYSTEM_PACKAGES: '1', PIP_ROOT_USER_ACTION: 'ignore' },
+        env: {
+          ...withoutProjectSecrets(env),
+          PIP_BREAK_SYSTEM_PACKAGES: '1',
+          PIP_ROOT_USER_ACTION: 'ignore',
+        },
       },
     );
     if (result.error) continue; // that python does not exist; try the next name

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { freePort, startDevServer } from '../dev/dev-server.js';
 import { findTemporalCli, locateTemporalBinary, PROJECT_ROOT, TEMPORAL_CLI } from '../dev/temporal-bin.js';
+import { PROJECT_SECRETS } from '../dev/secret-free-env.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer } from './helpers/temporal.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
@@ -115,6 +116,26 @@ test('a server that exits while starting is named with the path of its log', asy
       return true;
     },
   );
+});
+
+test("the dev server's environment holds none of the project's credentials", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dev-server-env-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const envFile = join(dir, 'env');
+  // A stand-in CLI that writes down the environment it was given, then exits as a failed start.
+  const cliPath = join(dir, 'temporal');
+  writeFileSync(cliPath, `#!/bin/sh\nenv > '${envFile}'\nexit 1\n`, { mode: 0o755 });
+  const saved = { ...process.env };
+  after(() => {
+    for (const name of PROJECT_SECRETS) delete process.env[name];
+    Object.assign(process.env, saved);
+  });
+  for (const name of PROJECT_SECRETS) process.env[name] = `secret-of-${name}`;
+  process.env.CONNECT_SAGA_TEST_PLAIN = 'kept';
+  await assert.rejects(startDevServer({ cliPath, port: await freePort() }), /exited before it was ready/);
+  const seen = readFileSync(envFile, 'utf8');
+  assert.match(seen, /^CONNECT_SAGA_TEST_PLAIN=kept$/m);
+  for (const name of PROJECT_SECRETS) assert.doesNotMatch(seen, new RegExp(`secret-of-${name}`), name);
 });
 
 test('a Temporal binary pip cannot install for want of python says so', async () => {
