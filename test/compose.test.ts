@@ -371,6 +371,22 @@ describe('docker-compose.yml', () => {
     assert.equal(worker.image, `connect-saga:${pkg.version}`, "tagged with the package's version");
   });
 
+  test('the worker and the API run on a read-only root, with no capabilities and no privilege gain', () => {
+    const { services } = loadCompose();
+    for (const name of ['worker', 'api']) {
+      const service = services[name] as Service & {
+        read_only?: boolean;
+        tmpfs?: string[];
+        cap_drop?: string[];
+        security_opt?: string[];
+      };
+      assert.equal(service.read_only, true, `${name}: read_only`);
+      assert.deepEqual(service.tmpfs, ['/tmp'], `${name}: a writable /tmp only`);
+      assert.deepEqual(service.cap_drop, ['ALL'], `${name}: cap_drop`);
+      assert.deepEqual(service.security_opt, ['no-new-privileges:true'], `${name}: security_opt`);
+    }
+  });
+
   test('stop grace periods are longer than the processes take to drain', () => {
     const { services } = loadCompose();
     const worker = services.worker as Service;
