@@ -21,6 +21,7 @@ import {
   type ConnectionStatus,
 } from '../common/messages.js';
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
+import { codeSpan } from '../common/markdown.js';
 import { describeConnection, describeIfAny, getConnectionStatus, isRunning } from './saga-reads.js';
 import { isTemporalUnavailable } from './errors.js';
 import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
@@ -43,7 +44,7 @@ function startOptions(taskQueue: string, input: ConnectInput, connectionId: stri
       { key: SEARCH_ATTRIBUTES.solutionId, value: input.solutionId },
       { key: SEARCH_ATTRIBUTES.step, value: 'ensuring_user' },
     ],
-    staticSummary: `Connect ${input.externalUserId} to solution ${input.solutionId}`,
+    staticSummary: `Connect ${codeSpan(input.externalUserId)} to solution ${codeSpan(input.solutionId)}`,
   };
 }
 

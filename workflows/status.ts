@@ -20,6 +20,7 @@ import type {
 } from '../common/messages.js';
 import { SEARCH_ATTRIBUTES } from '../common/messages.js';
 import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
+import { codeSpan } from '../common/markdown.js';
 import type { AuthSlots } from './slots.js';
 
 /** Marks runs whose memo carries each completed slot's authId (older ones upsert it less often). */
@@ -134,11 +135,11 @@ export class SagaStatus {
     const lines = [`**Step:** \`${this.current}\``];
     const pending = this.slots.pendingIds();
     if (pending.length > 0 && !TERMINAL_STEPS.includes(this.current)) {
-      lines.push(`**Pending slots:** ${pending.map((id) => `\`${id}\``).join(', ')}`);
+      lines.push(`**Pending slots:** ${pending.map(codeSpan).join(', ')}`);
     }
     if (solutionInstanceId !== undefined) {
       const enabled = this.current === 'completed' ? ' (enabled)' : '';
-      lines.push(`**Solution instance:** \`${solutionInstanceId}\`${enabled}`);
+      lines.push(`**Solution instance:** ${codeSpan(solutionInstanceId)}${enabled}`);
     }
     if (deadline !== undefined && this.current === 'awaiting_auth') {
       lines.push(`**Auth deadline:** ${deadline}`);
@@ -148,7 +149,7 @@ export class SagaStatus {
     const unknown = [...new Set(this.slots.unknownSlotReports.map((r) => r.externalAuthId))];
     if (unknown.length > 0) {
       // Relayed slot names are untrusted: a flood of them must not grow the UI's details without end.
-      const shown = unknown.slice(0, UNKNOWN_SLOTS_SHOWN).map((id) => `\`${id.replaceAll('`', "'")}\``);
+      const shown = unknown.slice(0, UNKNOWN_SLOTS_SHOWN).map(codeSpan);
       const more = unknown.length - shown.length;
       lines.push(
         `**Ignored signals for unknown slots:** ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`,
