@@ -58,13 +58,17 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return false;
 }
 
+const CANCELLED = 1;
 const RESOURCE_EXHAUSTED = 8;
 
-/** True when the server refused a call for load (its rate limits): worth retrying shortly, not a bug. */
+/**
+ * True when the server refused a call for load (its rate limits) or dropped it unanswered (CANCELLED,
+ * seen from an overloaded server mid-burst): worth retrying shortly, not a bug.
+ */
 export function isTemporalBusy(err: unknown): boolean {
   // The SDK's calls wrap the gRPC error in a ServiceError whose cause it is.
   for (const e of causeChain(err)) {
-    if (isGrpcServiceError(e) && e.code === RESOURCE_EXHAUSTED) return true;
+    if (isGrpcServiceError(e) && (e.code === RESOURCE_EXHAUSTED || e.code === CANCELLED)) return true;
   }
   return false;
 }

@@ -534,34 +534,34 @@ describe('signals the server refuses', () => {
     });
   });
 
-  test("the server's rate limit is a 503 temporal_busy with Retry-After, not a 500", async () => {
-    const busy = grpcError(8, 'namespace rate limit exceeded');
-    const app = express();
-    app.post('/signal', async () => {
-      await signalAuthCompleted(refusingClient(busy), desc, payload);
-    });
-    // As the SDK's own calls (describe, list, query) throw it: wrapped, with the gRPC error as cause.
-    app.get('/describe', () => {
-      throw new ServiceError('Failed to describe workflow', { cause: busy });
-    });
-    app.use(errorHandler(pino({ enabled: false })));
-    const server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    try {
-      const { port } = server.address() as AddressInfo;
-      for (const [method, path] of [
-        ['POST', '/signal'],
-        ['GET', '/describe'],
-      ]) {
-        const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
-        assert.equal(res.status, 503, path);
-        assert.equal(res.headers.get('retry-after'), '1');
-        assert.equal(((await res.json()) as any).error.code, 'temporal_busy');
+  for (const busy of [grpcError(8, 'namespace rate limit exceeded'), grpcError(1, 'Call cancelled')])
+    test(`the server's "${busy.details}" is a 503 temporal_busy with Retry-After, not a 500`, async () => {
+      const app = express();
+      app.post('/signal', async () => {
+        await signalAuthCompleted(refusingClient(busy), desc, payload);
+      });
+      // As the SDK's own calls (describe, list, query) throw it: wrapped, with the gRPC error as cause.
+      app.get('/describe', () => {
+        throw new ServiceError('Failed to describe workflow', { cause: busy });
+      });
+      app.use(errorHandler(pino({ enabled: false })));
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        const { port } = server.address() as AddressInfo;
+        for (const [method, path] of [
+          ['POST', '/signal'],
+          ['GET', '/describe'],
+        ]) {
+          const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
+          assert.equal(res.status, 503, path);
+          assert.equal(res.headers.get('retry-after'), '1');
+          assert.equal(((await res.json()) as any).error.code, 'temporal_busy');
+        }
+      } finally {
+        server.close();
       }
-    } finally {
-      server.close();
-    }
-  });
+    });
 
   test('a run that is gone is a 409 connection_closed', async () => {
     const client = refusingClient(grpcError(5, 'workflow execution already completed'));
