@@ -60,7 +60,8 @@ async function startApi(client: Client, taskQueue: string, webhookSecret: string
     namespace: 'default',
     apiToken,
     webhookSecret,
-    logger: pino({ level: 'silent' }),
+    // Only what the API logs as an error (a 500's cause): a failed saga's answer then says why.
+    logger: pino({ level: 'error' }, pino.destination(2)),
   });
   const server = app.listen(0, '127.0.0.1');
   const { port } = await listen(server);
