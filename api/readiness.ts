@@ -22,6 +22,7 @@ interface Check {
   at?: number;
 }
 
+/** The check `/readyz` awaits: one `DescribeNamespace` at a time, its answer reused for READY_REUSE_MS. */
 export function readinessCheck(client: Client, namespace: string, logger: Logger): ReadinessCheck {
   const ask = async (): Promise<boolean> => {
     try {
