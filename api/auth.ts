@@ -45,35 +45,30 @@ function isLocalName(hostname: string): boolean {
   return isLoopback(name.replace(/^\[(.*)\]$/, '$1'));
 }
 
-/** True for an `Origin` on this machine: localhost (and `*.localhost`), 127.0.0.0/8, [::1], its name. */
-export function isLoopbackOrigin(origin: string): boolean {
+/**
+ * True for a URL (an `Origin`, or `http://` and a `Host` header) whose host means this machine:
+ * localhost (and `*.localhost`), 127.0.0.0/8, [::1], its own name; false for one that does not parse.
+ */
+export function isLocalUrl(url: string): boolean {
   try {
-    return isLocalName(new URL(origin).hostname);
+    return isLocalName(new URL(url).hostname);
   } catch {
-    return false; // `null` (a sandboxed frame, a redirect) and anything else unreadable
+    return false; // an Origin of `null` (a sandboxed frame, a redirect), or anything else unreadable
   }
 }
 
 /** Why a loopback client may not call without a token, or undefined when it may. */
 function localCallerProblem(req: Request, trustedOrigins: readonly string[]): string | undefined {
   const { origin, host } = req.headers;
-  if (origin !== undefined && !isLoopbackOrigin(origin) && !trustedOrigins.includes(origin)) {
+  if (origin !== undefined && !isLocalUrl(origin) && !trustedOrigins.includes(origin)) {
     return `browser pages from other sites (Origin ${origin}) may not call this API`;
   }
   // A page whose own host name was re-pointed at 127.0.0.1 (DNS rebinding) sends no Origin on a GET,
   // but its Host header still names its site.
-  if (host !== undefined && !isLocalName(hostOf(host))) {
+  if (host !== undefined && !isLocalUrl(`http://${host}`)) {
     return `requests must name this machine in their Host header (got ${host})`;
   }
   return undefined;
-}
-
-function hostOf(host: string): string {
-  try {
-    return new URL(`http://${host}`).hostname;
-  } catch {
-    return host;
-  }
 }
 
 /**

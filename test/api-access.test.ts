@@ -13,7 +13,7 @@ import { after, describe, test } from 'node:test';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import express from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
-import { isLoopback, isLoopbackOrigin, requireClient, tokensEqual } from '../api/auth.js';
+import { isLoopback, isLocalUrl, requireClient, tokensEqual } from '../api/auth.js';
 import { prepareApiServer } from '../api/client-errors.js';
 import { READY_REUSE_MS } from '../api/readiness.js';
 import { loadApiConfig } from '../api/config.js';
@@ -180,16 +180,16 @@ describe('without API_TOKEN and WEBHOOK_SECRET', async () => {
       assert.equal(isLoopback(a), false, a);
   });
 
-  test("isLoopbackOrigin, and the origins a route trusts beside them (the codec's Web UI)", () => {
+  test("isLocalUrl, and the origins a route trusts beside them (the codec's Web UI)", () => {
     for (const o of [
       'http://localhost:3000',
       'https://a.localhost',
       'http://127.0.0.2:1',
       'http://[::1]:8233',
     ])
-      assert.equal(isLoopbackOrigin(o), true, o);
+      assert.equal(isLocalUrl(o), true, o);
     for (const o of ['null', 'http://evil.example', 'http://localhost.evil.example', 'http://[::2]', ''])
-      assert.equal(isLoopbackOrigin(o), false, o);
+      assert.equal(isLocalUrl(o), false, o);
     const verdict = (headers: { origin?: string; host?: string }) => {
       let passed: unknown = 'not called';
       const req = { socket: { remoteAddress: '127.0.0.1' }, headers };
