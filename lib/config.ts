@@ -116,6 +116,19 @@ export function oneOf<const V extends string, O extends Common<V> & { optional?:
  */
 const DECIMAL = /^\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*$/;
 
+/** Decimal digits only: a whole number as `DECIMAL` reads one. */
+const DIGITS = /^\s*[0-9]+\s*$/;
+
+/** An integer ≥ 1, written in decimal digits. */
+export function wholeNumber<O extends { default: number }>(options: O) {
+  return envVar<number, O>(options, (raw) => {
+    const n = Number(raw);
+    return DIGITS.test(raw) && Number.isSafeInteger(n) && n >= 1
+      ? { value: n }
+      : { problem: 'must be a whole number ≥ 1' };
+  });
+}
+
 /** A number > 0 written in decimal (fractions allowed). */
 export function positiveNumber<O extends Common<number> & { optional?: boolean }>(options: O = {} as O) {
   return envVar<number, O>(options, (raw) => {

@@ -2,7 +2,7 @@
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
-import { envVar, hostPort, oneOf, port, positiveNumber, readEnv, str, url } from '../lib/config.js';
+import { hostPort, oneOf, port, positiveNumber, readEnv, str, url, wholeNumber } from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
 import { TASK_QUEUE_PARTITIONS } from './rate-limit.js';
 import { shutdownGrace } from './shutdown.js';
@@ -65,16 +65,6 @@ export const WORKER_ENV = {
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
   LOG_LEVEL: logLevelVar(),
 };
-
-/** An integer ≥ 1, in decimal digits (not `0x10` or `1e3`). */
-function wholeNumber<O extends { default: number }>(options: O) {
-  return envVar<number, O>(options, (raw) => {
-    const n = Number(raw);
-    return /^\s*[0-9]+\s*$/.test(raw) && Number.isSafeInteger(n) && n >= 1
-      ? { value: n }
-      : { problem: 'must be a whole number ≥ 1' };
-  });
-}
 
 /** Reads and checks the worker's configuration; throws a ConfigError listing every bad variable. */
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
