@@ -44,7 +44,8 @@ export class Parts {
     const api = this.children.find((c) => c.name === 'api');
     const others = this.children.filter((c) => c !== api);
     if (api) await api.stop(API_GRACE_MS);
-    await Promise.all(others.map((c) => c.stop(workerGraceMs())));
+    const graceMs = workerGraceMs();
+    await Promise.all(others.map((c) => c.stop(graceMs)));
     if (this.closeEmulator)
       await this.closeEmulator().catch((e: unknown) => complain(`emulator: ${String(e)}`));
     // The dev server is in a process group of its own: nothing else stops it, even mid-start.
