@@ -20,16 +20,23 @@ export const workerChurn: Scenario = {
     let ended = false;
     const done = burst(stack, sagas, 300, ctx.deadline).finally(() => (ended = true));
     const replacements: Promise<unknown>[] = [];
+    const victims = new Set<string>();
+    // A replacement still starting can be the next victim: that is a kill, not a failed start.
+    const startFailed = (e: unknown): void => {
+      const name = /^(worker-\d+) exited before it was ready/.exec(e instanceof Error ? e.message : '')?.[1];
+      ctx.log(
+        name && victims.has(name) ? `${name} was killed while starting` : `replacement failed: ${String(e)}`,
+      );
+    };
     let killed = 0;
     for (; killed < kills && !ended; killed += 1) {
       await pause(everyMs);
       const victim = stack.workers[Math.floor(ctx.random() * stack.workers.length)];
       if (!victim) break;
       ctx.log(`SIGKILL ${victim.name} (${stack.workers.length} workers running)`);
+      victims.add(victim.name);
       await victim.kill();
-      replacements.push(
-        stack.startWorker().catch((e: unknown) => ctx.log(`replacement failed: ${String(e)}`)),
-      );
+      replacements.push(stack.startWorker().catch(startFailed));
     }
     await Promise.all(replacements);
     const faultEndedAt = Date.now();
