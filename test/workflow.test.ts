@@ -335,6 +335,23 @@ describe('connectIntegration compensation', () => {
     });
   });
 
+  test('after a failure the current details show the error as plain text and the removed instance', async () => {
+    const input = { authTimeout: '2h', authSlots: ['slack', '**b** [x](https://evil.example)'] };
+    await withSaga({ input }, async ({ handle }) => {
+      await failureOf(handle);
+      const { currentDetails = '' } = await handle.query<{ currentDetails?: string }>(
+        '__temporal_workflow_metadata',
+      );
+      assert.match(currentDetails, /\*\*Step:\*\* `timed_out`/);
+      // Slot names quoted in the message neither embolden nor link.
+      assert.match(
+        currentDetails,
+        /\*\*Error:\*\* `AuthTimeout`: auths not completed by .*; pending: slack, \\\*\\\*b\\\*\\\* \\\[x\\\]\(https:/,
+      );
+      assert.match(currentDetails, /\*\*Compensation:\*\* removed instance `instance-1`/);
+    });
+  });
+
   test('cancel while awaiting auths removes the instance and ends cancelled', async () => {
     await withSaga({}, async ({ handle, mock }) => {
       await waitForStep(handle, 'awaiting_auth');

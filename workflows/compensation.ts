@@ -12,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { InstanceOwnerKey, RemoveInstanceInput } from '../common/activity-types.js';
 import { createdNothing } from '../common/activity-types.js';
+import { codeSpan, plainText } from '../common/markdown.js';
 import { cleanup, compensation } from './activity-stubs.js';
 import { cancelledOr, describeFailure, finish } from './failure.js';
 import type { SagaStatus } from './status.js';
@@ -107,7 +108,8 @@ function createRefused(failure: unknown): boolean {
 
 function showRemoved(status: SagaStatus, removed: string[]): void {
   status.show({
-    compensation: removed.length > 0 ? `removed instance ${removed.join(', ')}` : 'no instance to remove',
+    compensation:
+      removed.length > 0 ? `removed instance ${removed.map(codeSpan).join(', ')}` : 'no instance to remove',
   });
 }
 
@@ -137,7 +139,7 @@ async function removeUntilDone(status: SagaStatus, input: RemoveInstanceInput): 
       countCompensation('failed');
       const { message } = describeFailure(removeErr);
       log.error('removeInstance failed; retrying', { attempt, error: describeFailure(removeErr) });
-      status.show({ compensation: `removal failed ${attempt} time(s), retrying: ${message}` });
+      status.show({ compensation: `removal failed ${attempt} time(s), retrying: ${plainText(message)}` });
       status.publish();
       const pauseMs = Math.min(REMOVE_RETRY_FIRST_PAUSE_MS * 2 ** (attempt - 1), REMOVE_RETRY_MAX_PAUSE_MS);
       await sleep(pauseMs, { summary: 'compensate: pause before removing again' });

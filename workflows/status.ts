@@ -20,7 +20,7 @@ import type {
 } from '../common/messages.js';
 import { SEARCH_ATTRIBUTES } from '../common/messages.js';
 import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
-import { codeSpan } from '../common/markdown.js';
+import { codeSpan, plainText } from '../common/markdown.js';
 import type { AuthSlots } from './slots.js';
 
 /** Marks runs whose memo carries each completed slot's authId (older ones upsert it less often). */
@@ -38,7 +38,7 @@ export interface StatusFacts {
   error?: StatusError;
   /** The authIds attached, from the attach on (the API answers their redelivery 202). */
   attached?: AuthValue[];
-  /** What compensation did, in words, for the current details. */
+  /** What compensation did, for the current details: markdown, ids and messages already escaped. */
   compensation?: string;
 }
 
@@ -144,7 +144,7 @@ export class SagaStatus {
     if (deadline !== undefined && this.current === 'awaiting_auth') {
       lines.push(`**Auth deadline:** ${deadline}`);
     }
-    if (error) lines.push(`**Error:** \`${error.type}\`: ${error.message}`);
+    if (error) lines.push(`**Error:** ${codeSpan(error.type)}: ${plainText(error.message)}`);
     if (compensation) lines.push(`**Compensation:** ${compensation}`);
     const unknown = [...new Set(this.slots.unknownSlotReports.map((r) => r.externalAuthId))];
     if (unknown.length > 0) {
