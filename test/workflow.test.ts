@@ -451,6 +451,27 @@ describe('connectIntegration compensation', () => {
     );
   });
 
+  test('while a failed removal waits, the details say when it tries again and list no slot as pending', async () => {
+    await withSaga(
+      { mock: { failures: { removeInstance: [permanentError(TRAY_FAILURE_TYPES.forbidden)] } } },
+      async ({ handle }) => {
+        await waitForStep(handle, 'awaiting_auth');
+        await handle.cancel();
+        const details = await pollUntil(
+          async () => {
+            const m = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+            return /removal failed/.test(m.currentDetails ?? '') ? m.currentDetails : undefined;
+          },
+          { timeoutMs: 10_000, intervalMs: 100, what: 'the failed removal in the details' },
+        );
+        assert.match(details ?? '', /\*\*Step:\*\* `compensating`/);
+        assert.match(details ?? '', /removal failed 1 time\(s\), next try at \d{4}-\d\d-\d\dT[\d:.]+Z: /);
+        assert.doesNotMatch(details ?? '', /Pending slots/);
+        await handle.result().catch(() => undefined);
+      },
+    );
+  });
+
   test('removal failing again and again backs off, so a long Tray problem does not fill the history', async () => {
     const removeFailures = Array.from({ length: 8 }, () => permanentError(TRAY_FAILURE_TYPES.forbidden));
     await withSaga(

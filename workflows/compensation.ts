@@ -139,9 +139,12 @@ async function removeUntilDone(status: SagaStatus, input: RemoveInstanceInput): 
       countCompensation('failed');
       const { message } = describeFailure(removeErr);
       log.error('removeInstance failed; retrying', { attempt, error: describeFailure(removeErr) });
-      status.show({ compensation: `removal failed ${attempt} time(s), retrying: ${plainText(message)}` });
-      status.publish();
       const pauseMs = Math.min(REMOVE_RETRY_FIRST_PAUSE_MS * 2 ** (attempt - 1), REMOVE_RETRY_MAX_PAUSE_MS);
+      const nextTry = new Date(Date.now() + pauseMs).toISOString();
+      status.show({
+        compensation: `removal failed ${attempt} time(s), next try at ${nextTry}: ${plainText(message)}`,
+      });
+      status.publish();
       await sleep(pauseMs, { summary: 'compensate: pause before removing again' });
     }
   }

@@ -19,7 +19,7 @@ import type {
   StatusError,
 } from '../common/messages.js';
 import { SEARCH_ATTRIBUTES } from '../common/messages.js';
-import { encodeMemo, MEMO_KEY, TERMINAL_STEPS } from '../common/status-view.js';
+import { encodeMemo, MEMO_KEY } from '../common/status-view.js';
 import { codeSpan, plainText } from '../common/markdown.js';
 import type { AuthSlots } from './slots.js';
 
@@ -27,7 +27,7 @@ import type { AuthSlots } from './slots.js';
 const MEMO_AUTH_IDS_PATCH = 'memo-auth-ids';
 /** How many distinct unknown slot names the details list before "and N more". */
 const UNKNOWN_SLOTS_SHOWN = 10;
-/** Steps in which the status object carries no dialog URLs: the instance is being removed, or is gone. */
+/** Steps in which no slot is awaited (no URLs, none shown pending): the instance is being removed or gone. */
 const URLS_DEAD_STEPS: readonly ConnectStep[] = ['compensating', 'failed', 'timed_out', 'cancelled'];
 
 /** What the view shows besides the step and the slots. */
@@ -134,7 +134,8 @@ export class SagaStatus {
     const { solutionInstanceId, deadline, error, compensation } = this.facts;
     const lines = [`**Step:** \`${this.current}\``];
     const pending = this.slots.pendingIds();
-    if (pending.length > 0 && !TERMINAL_STEPS.includes(this.current)) {
+    // While compensating the instance is being removed: its slots are no longer awaited.
+    if (pending.length > 0 && !URLS_DEAD_STEPS.includes(this.current)) {
       lines.push(`**Pending slots:** ${pending.map(codeSpan).join(', ')}`);
     }
     if (solutionInstanceId !== undefined) {
