@@ -5,7 +5,7 @@
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import { DEFAULT_CODEC_CORS_ORIGINS, parseOrigins } from './codec.js';
-import { duration, envVar, hostPort, port, readEnv, str, url } from '../lib/config.js';
+import { duration, envVar, hostPort, listenHost, port, readEnv, str, url } from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
 
 /** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
@@ -53,7 +53,7 @@ const API_ENV = {
   TEMPORAL_NAMESPACE: str({ default: 'default' }),
   TEMPORAL_TASK_QUEUE: str({ default: DEFAULT_TASK_QUEUE }),
   API_PORT: port({ default: 3000 }),
-  API_HOST: str({ optional: true }),
+  API_HOST: listenHost({ optional: true }),
   API_KEEP_ALIVE_TIMEOUT: keepAliveTimeout,
   API_TOKEN: apiToken,
   WEBHOOK_SECRET: webhookSecret,

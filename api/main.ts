@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { exitOnConfigError } from '../lib/config.js';
+import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
 import { apiDataConverter, EncryptionCodec } from '../lib/payload-codec.js';
 import {
   describeTemporalConnection,
@@ -90,7 +90,16 @@ async function main(): Promise<void> {
   prepareApiServer(server, config.keepAliveTimeoutMs);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
-    server.once('error', reject);
+    server.once('error', (err) =>
+      reject(
+        listenError(err, {
+          port: config.port,
+          portVariable: 'API_PORT',
+          host: config.host,
+          hostVariable: 'API_HOST',
+        }),
+      ),
+    );
   });
   const { address, port } = server.address() as AddressInfo;
   // What the socket is bound to (127.0.0.1 under npm start, :: or 0.0.0.0 without API_HOST), so the
@@ -151,6 +160,7 @@ function stopOnSignals(server: Server, logger: Logger, closeResources: () => Pro
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof ConfigError) exitOnConfigError(err);
   process.stderr.write(`API failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

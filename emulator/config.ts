@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import { envVar, port, readEnv, str, url } from '../lib/config.js';
+import { envVar, listenHost, port, readEnv, str, url } from '../lib/config.js';
 
 export interface EmulatorConfig {
   port: number;
@@ -19,7 +19,7 @@ export interface EmulatorConfig {
 
 const spec = {
   TRAY_EMULATOR_PORT: port({ default: 4000, allowZero: true }),
-  TRAY_EMULATOR_HOST: str({ default: '127.0.0.1' }),
+  TRAY_EMULATOR_HOST: listenHost({ default: '127.0.0.1' }),
   TRAY_MASTER_TOKEN: str({ optional: true, secret: true }),
   // It is a path segment of every dialog URL.
   TRAY_EMBEDDED_ID: envVar<string, { default: string }>({ default: 'connect-saga-dev' }, (raw) =>

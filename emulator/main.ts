@@ -2,7 +2,7 @@
  * `npm run emulator`: the local Tray Embedded emulator as a process of its own.
  * Configuration comes from the environment (see config.ts); it stops cleanly on SIGTERM/SIGINT.
  */
-import { exitOnConfigError } from '../lib/config.js';
+import { exitOnConfigError, listenError } from '../lib/config.js';
 import { loadEmulatorConfig, type EmulatorConfig } from './config.js';
 import { createEmulator } from './server.js';
 
@@ -23,7 +23,16 @@ const emulator = createEmulator({
   stateFile: config.stateFile,
   log: say,
 });
-const { url, close } = await emulator.listen(config.port, config.host);
+const { url, close } = await emulator.listen(config.port, config.host).catch((error: unknown) =>
+  exitOnConfigError(
+    listenError(error, {
+      port: config.port,
+      portVariable: 'TRAY_EMULATOR_PORT',
+      host: config.host,
+      hostVariable: 'TRAY_EMULATOR_HOST',
+    }),
+  ),
+);
 
 say(`listening on ${url}`);
 say(`  GraphQL (TRAY_GRAPHQL_URL):        ${url}/graphql`);

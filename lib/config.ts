@@ -4,6 +4,7 @@
  * `ConfigError` that names every bad variable, so an operator fixes the environment in one go.
  * Values of secret variables never appear in messages.
  */
+import { isIP } from 'node:net';
 import { parseDuration } from '../common/duration.js';
 
 export interface ConfigProblem {
@@ -164,6 +165,16 @@ export function port<O extends Common<number> & { optional?: boolean; allowZero?
   });
 }
 
+/** An interface to listen on: an IP address, or a host name such as `localhost`. */
+export function listenHost<O extends Common<string> & { optional?: boolean }>(options: O = {} as O) {
+  return envVar<string, O>(options, (raw) =>
+    isIP(raw) !== 0 ||
+    /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(raw)
+      ? { value: raw }
+      : { problem: 'must be an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0' },
+  );
+}
+
 /** `host:port`, as Temporal addresses are written. */
 export function hostPort<O extends Common<string> & { optional?: boolean }>(options: O = {} as O) {
   return envVar<string, O>(options, (raw) => {
@@ -193,6 +204,28 @@ export function readEnv<S extends EnvSpec>(
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return values as EnvValues<S>;
+}
+
+/**
+ * A server's failed `listen` as a ConfigError naming the variable behind it (a port another process
+ * holds, a host this machine has no address for), so the operator reads which setting to change
+ * rather than a stack trace. Any other error comes back as it is.
+ */
+export function listenError(
+  error: unknown,
+  where: { port: number; portVariable: string; host?: string; hostVariable?: string },
+): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const hostVariable = where.hostVariable ?? where.portVariable;
+  const host = where.host ?? 'every interface';
+  const problem = (variable: string, text: string) => new ConfigError([{ variable, problem: text }]);
+  if (code === 'EADDRINUSE')
+    return problem(where.portVariable, `port ${where.port} is already in use on ${host}`);
+  if (code === 'EACCES')
+    return problem(where.portVariable, `port ${where.port} needs privileges this process lacks`);
+  if (code === 'EADDRNOTAVAIL') return problem(hostVariable, `${host} is not an address of this machine`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return problem(hostVariable, `${host} does not resolve`);
+  return error;
 }
 
 /**

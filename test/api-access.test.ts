@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { hostname, networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
@@ -354,6 +354,10 @@ describe('configuration', () => {
       webhookSecret: undefined,
     });
     assert.equal(loadApiConfig({ API_HOST: '127.0.0.1' }).host, '127.0.0.1');
+    assert.throws(
+      () => loadApiConfig({ API_HOST: 'bad host!' }),
+      (error: unknown) => error instanceof ConfigError && error.problems[0]?.variable === 'API_HOST',
+    );
     assert.equal(loadApiConfig({ API_KEEP_ALIVE_TIMEOUT: '10m' }).keepAliveTimeoutMs, 600_000);
   });
 
@@ -612,6 +616,23 @@ describe('draining', () => {
       await handle.terminate('test cleanup');
     },
   );
+});
+
+describe('start-up', () => {
+  test('an API_PORT another process holds stops the API naming API_PORT, exit 1, no stack', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    after(() => taken.close());
+    const { port } = taken.address() as AddressInfo;
+    const api = runChild('api/main.ts', {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      API_PORT: String(port),
+      API_HOST: '127.0.0.1',
+    });
+    assert.equal(await api.exited, 1, api.output());
+    assert.match(api.output(), new RegExp(`API_PORT: port ${port} is already in use on 127\\.0\\.0\\.1`));
+    assert.doesNotMatch(api.output(), /^\s+at /m);
+  });
 });
 
 describe('stopping without a reader', () => {

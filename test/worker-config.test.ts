@@ -287,9 +287,28 @@ describe('npm run worker', () => {
     const text = output();
     assert.match(
       text,
-      new RegExp(`metrics on 127\\.0\\.0\\.1:${port}, METRICS_PORT\\).*Address already in use`),
+      new RegExp(`metrics on 127\\.0\\.0\\.1:${port}: METRICS_HOST, METRICS_PORT\\).*Address already in use`),
     );
     assert.doesNotMatch(text, /^\s+at /m, 'no stack trace');
+  });
+
+  test('a HEALTH_PORT another process holds stops it with a message naming HEALTH_PORT, no stack', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    after(() => taken.close());
+    const { port } = taken.address() as AddressInfo;
+    const { child, output } = startWorker({
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+      HEALTH_PORT: String(port),
+      METRICS_HOST: '127.0.0.1',
+    });
+    assert.equal(await exitCode(child), 1);
+    const text = output();
+    assert.match(text, new RegExp(`HEALTH_PORT: port ${port} is already in use`));
+    assert.doesNotMatch(text, /"stack"|^\s+at /m, 'no stack trace');
+    assert.ok(!text.includes(SECRET));
   });
 
   /** A worker whose Temporal refuses connections, once it has said it keeps trying. */

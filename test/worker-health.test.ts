@@ -1,7 +1,7 @@
 /** The worker's `/healthz` and `/readyz`: answers by state, and HEALTH_PORT validated at start. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../lib/config.js';
+import { ConfigError, listenError } from '../lib/config.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { startHealthServer, type HealthState } from '../worker/health.js';
 
@@ -39,4 +39,40 @@ test('HEALTH_PORT is optional and must be a port', () => {
     () => loadWorkerConfig({ ...BASE_ENV, HEALTH_PORT: 'http' }),
     (error: unknown) => error instanceof ConfigError && /HEALTH_PORT/.test(error.message),
   );
+});
+
+test('METRICS_HOST must be an IP address or a host name', () => {
+  for (const host of ['127.0.0.1', '0.0.0.0', '::', 'localhost', 'worker-1.internal']) {
+    assert.equal(loadWorkerConfig({ ...BASE_ENV, METRICS_HOST: host }).metricsHost, host);
+  }
+  for (const host of ['bad host', 'http://0.0.0.0', '0.0.0.0:9464', '-x']) {
+    assert.throws(
+      () => loadWorkerConfig({ ...BASE_ENV, METRICS_HOST: host }),
+      (error: unknown) => error instanceof ConfigError && error.problems[0]?.variable === 'METRICS_HOST',
+      host,
+    );
+  }
+});
+
+test('a port in use becomes a ConfigError naming the port variable; other errors pass through', async () => {
+  const first = await startHealthServer({ port: 0, host: '127.0.0.1', state: () => 'RUNNING' });
+  try {
+    const port = Number(first.address.split(':').pop());
+    const error = await startHealthServer({ port, host: '127.0.0.1', state: () => 'RUNNING' }).then(
+      () => assert.fail('a second listen on the same port succeeded'),
+      (err: unknown) => err,
+    );
+    const where = { port, portVariable: 'HEALTH_PORT', host: '127.0.0.1', hostVariable: 'METRICS_HOST' };
+    const mapped = listenError(error, where);
+    assert.ok(mapped instanceof ConfigError);
+    assert.deepEqual(mapped.problems, [
+      { variable: 'HEALTH_PORT', problem: `port ${port} is already in use on 127.0.0.1` },
+    ]);
+    const other = new Error('something else');
+    assert.equal(listenError(other, where), other);
+    const notHere = Object.assign(new Error('listen EADDRNOTAVAIL'), { code: 'EADDRNOTAVAIL' });
+    assert.equal((listenError(notHere, where) as ConfigError).problems[0]?.variable, 'METRICS_HOST');
+  } finally {
+    await first.close();
+  }
 });

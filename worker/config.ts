@@ -2,7 +2,17 @@
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
-import { hostPort, oneOf, port, positiveNumber, readEnv, str, url, wholeNumber } from '../lib/config.js';
+import {
+  hostPort,
+  listenHost,
+  oneOf,
+  port,
+  positiveNumber,
+  readEnv,
+  str,
+  url,
+  wholeNumber,
+} from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
 import { TASK_QUEUE_PARTITIONS } from './rate-limit.js';
 import { shutdownGrace } from './shutdown.js';
@@ -60,7 +70,7 @@ export const WORKER_ENV = {
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   SHUTDOWN_GRACE: shutdownGrace(),
   METRICS_PORT: port({ optional: true }),
-  METRICS_HOST: str({ default: '0.0.0.0' }),
+  METRICS_HOST: listenHost({ default: '0.0.0.0' }),
   HEALTH_PORT: port({ optional: true }),
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
   LOG_LEVEL: logLevelVar(),

@@ -5,7 +5,7 @@
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { WORKFLOW_TYPE } from '../common/messages.js';
-import { ConfigError, exitOnConfigError } from '../lib/config.js';
+import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
 import { encryptedDataConverter } from '../lib/payload-codec.js';
 import {
   describeTemporalConnection,
@@ -41,7 +41,7 @@ try {
   // Its one likely failure is a METRICS_PORT another process holds: a message, not a stack trace.
   const where = metricsAddress(config);
   logger.fatal(
-    `the worker could not start its runtime${where ? ` (metrics on ${where}, METRICS_PORT)` : ''}: ` +
+    `the worker could not start its runtime${where ? ` (metrics on ${where}: METRICS_HOST, METRICS_PORT)` : ''}: ` +
       (error instanceof Error ? error.message : String(error)),
   );
   process.exit(1);
@@ -105,13 +105,21 @@ async function connectWithRetry(t: TemporalConnectionConfig): Promise<NativeConn
 
 async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<void> {
   // Up before the connection, so a liveness probe sees a live process while Temporal is still starting.
+  const { healthPort } = cfg;
   const health: HealthServer | undefined =
-    cfg.healthPort === undefined
+    healthPort === undefined
       ? undefined
       : await startHealthServer({
-          port: cfg.healthPort,
+          port: healthPort,
           host: cfg.metricsHost,
           state: () => worker?.getState() ?? 'STARTING',
+        }).catch((error: unknown) => {
+          throw listenError(error, {
+            port: healthPort,
+            portVariable: 'HEALTH_PORT',
+            host: cfg.metricsHost,
+            hostVariable: 'METRICS_HOST',
+          });
         });
   try {
     await serve(cfg, t, health);
