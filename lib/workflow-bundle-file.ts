@@ -3,13 +3,15 @@
  * WORKFLOW_BUNDLE_PATH set loads it instead of running webpack at every start.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { ConfigError } from './config.js';
+import { existingFile, readEnv } from './config.js';
 import { bundleConnectWorkflows, type BundleOptions } from './workflow-bundle.js';
 
-export const WORKFLOW_BUNDLE_PATH_ENV = 'WORKFLOW_BUNDLE_PATH';
+/** The variable for `readEnv`: optional, and a path that names no file is a problem naming it. */
+export const WORKFLOW_BUNDLE_ENV = {
+  WORKFLOW_BUNDLE_PATH: existingFile('build it with npm run build', { optional: true }),
+};
 
 /**
  * The prebuilt bundle named by WORKFLOW_BUNDLE_PATH, else one bundled from source now (as
@@ -21,22 +23,9 @@ export async function loadConnectWorkflowBundle(
   options: BundleOptions = {},
   env: Record<string, string | undefined> = process.env,
 ): Promise<WorkflowBundleOption> {
-  const raw = env[WORKFLOW_BUNDLE_PATH_ENV]?.trim();
   const plain = !options.failureConverterPath && !options.interceptorModules?.length;
-  if (!raw || !plain) return bundleConnectWorkflows(options);
-  const codePath = resolve(raw);
-  let isFile = false;
-  try {
-    isFile = statSync(codePath).isFile();
-  } catch {
-    isFile = false;
-  }
-  if (!isFile) {
-    throw new ConfigError([
-      { variable: WORKFLOW_BUNDLE_PATH_ENV, problem: `no file at ${codePath} (build it with npm run build)` },
-    ]);
-  }
-  return { codePath };
+  const codePath = plain ? readEnv(WORKFLOW_BUNDLE_ENV, env).WORKFLOW_BUNDLE_PATH : undefined;
+  return codePath ? { codePath } : bundleConnectWorkflows(options);
 }
 
 /** Bundles workflows/index.ts (with an inline source map) and writes it to `outPath`. */

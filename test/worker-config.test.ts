@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
@@ -143,6 +144,25 @@ describe('loadWorkerConfig', () => {
         ]);
         return true;
       },
+    );
+  });
+
+  test('a WORKFLOW_BUNDLE_PATH that names no file is named with the rest, before any connection', () => {
+    const base = { TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1' };
+    assert.throws(
+      () => loadWorkerConfig({ ...base, TRAY_REGION: 'mars', WORKFLOW_BUNDLE_PATH: '/no/such/bundle.js' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.map((p) => p.variable).join() === 'TRAY_REGION,WORKFLOW_BUNDLE_PATH',
+    );
+    assert.throws(
+      () => loadWorkerConfig({ ...base, WORKFLOW_BUNDLE_PATH: ROOT }),
+      (error: unknown) =>
+        error instanceof ConfigError && /WORKFLOW_BUNDLE_PATH: names no file/.test(error.message),
+      'a folder is no bundle',
+    );
+    assert.doesNotThrow(() =>
+      loadWorkerConfig({ ...base, WORKFLOW_BUNDLE_PATH: join(ROOT, 'package.json') }),
     );
   });
 

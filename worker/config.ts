@@ -14,6 +14,7 @@ import {
   wholeNumber,
 } from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
+import { WORKFLOW_BUNDLE_ENV } from '../lib/workflow-bundle-file.js';
 import { TASK_QUEUE_PARTITIONS } from './rate-limit.js';
 import { shutdownGrace } from './shutdown.js';
 
@@ -78,7 +79,8 @@ export const WORKER_ENV = {
 
 /** Reads and checks the worker's configuration; throws a ConfigError listing every bad variable. */
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
-  const values = readEnv(WORKER_ENV, env);
+  // The bundle file is loaded later, after the connection; a missing one is named now, with the rest.
+  const values = readEnv({ ...WORKER_ENV, ...WORKFLOW_BUNDLE_ENV }, env);
   const region = values.TRAY_REGION;
   return {
     temporalAddress: values.TEMPORAL_ADDRESS,
