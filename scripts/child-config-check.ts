@@ -16,6 +16,7 @@ export interface ChildCheckInput {
   API_PORT: number;
   TRAY_MASTER_TOKEN?: string;
   TRAY_EMBEDDED_ID?: string;
+  API_TOKEN?: string;
 }
 
 /** Every problem either process would stop on, once each. */
@@ -29,6 +30,7 @@ export function childConfigProblems(
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       apiPort: env.API_PORT,
+      ...(env.API_TOKEN ? { apiToken: env.API_TOKEN } : {}),
       embeddedServer: !env.TEMPORAL_ADDRESS,
       tray: {
         masterToken: env.TRAY_MASTER_TOKEN ?? 'set-by-npm-start',
@@ -48,4 +50,33 @@ export function childConfigProblems(
     }
   }
   return [...problems.values()];
+}
+
+/**
+ * `npm start`'s own variables, read by `read`, checked together with the worker's and the API's: one
+ * ConfigError names every problem of the three. While one of its own is bad, the children are checked
+ * over that variable's default, so their problems are in the same message.
+ */
+export function checkedStartEnv<E extends ChildCheckInput>(
+  read: (env: NodeJS.ProcessEnv) => E,
+  source: NodeJS.ProcessEnv = process.env,
+): E {
+  const problems = new Map<string, ConfigProblem>();
+  let env: E | undefined;
+  try {
+    env = read(source);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) problems.set(problem.variable, problem);
+  }
+  const usable =
+    env ?? read(Object.fromEntries(Object.entries(source).filter(([name]) => !problems.has(name))));
+  if (usable.TRAY_MASTER_TOKEN && !usable.TRAY_EMBEDDED_ID) {
+    const problem = 'is required when TRAY_MASTER_TOKEN is set (real Tray)';
+    problems.set('TRAY_EMBEDDED_ID', { variable: 'TRAY_EMBEDDED_ID', problem });
+  }
+  for (const problem of childConfigProblems(usable, source))
+    if (!problems.has(problem.variable)) problems.set(problem.variable, problem);
+  if (problems.size > 0) throw new ConfigError([...problems.values()]);
+  return usable;
 }

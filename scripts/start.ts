@@ -25,7 +25,7 @@ import {
   loadTemporalConnection,
   type TemporalConnectionConfig,
 } from '../lib/temporal-connection.js';
-import { childConfigProblems } from './child-config-check.js';
+import { checkedStartEnv } from './child-config-check.js';
 import { childEnvs, unusedConnectionVariables, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
 import { makeDataDir, otherRunProblem, RunNotes, stopLeftovers } from './leftovers.js';
@@ -242,14 +242,7 @@ async function startStack(
 async function main(): Promise<number> {
   const stop = new StopControl();
   handleClosedOutput((why) => stop.request(`the output closed (${why}), stopping`, 0));
-  const env = readEnv(START_ENV);
-  if (env.TRAY_MASTER_TOKEN && !env.TRAY_EMBEDDED_ID) {
-    throw new ConfigError([
-      { variable: 'TRAY_EMBEDDED_ID', problem: 'is required when TRAY_MASTER_TOKEN is set (real Tray)' },
-    ]);
-  }
-  const childProblems = childConfigProblems(env);
-  if (childProblems.length > 0) throw new ConfigError(childProblems);
+  const env = checkedStartEnv((source) => readEnv(START_ENV, source));
   // TLS, API key and profile as the worker and the API read them; a bad one stops npm start here.
   const server = env.TEMPORAL_ADDRESS ? loadTemporalConnection(process.env, {}) : undefined;
   makeDataDir(DATA_DIR);

@@ -35,8 +35,12 @@ async function spawnStart(extra: NodeJS.ProcessEnv) {
     emulator: await freePort(),
     metrics: await freePort(),
   };
+  // The shell's secrets stay out; a test's own `extra` may still set them.
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['TRAY_MASTER_TOKEN', 'TRAY_EMBEDDED_ID', 'API_TOKEN', 'WEBHOOK_SECRET'])
+    delete inherited[name];
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...inherited,
     TEMPORAL_TASK_QUEUE: uniqueId('start-tq'),
     API_PORT: String(ports.api),
     TRAY_EMULATOR_PORT: String(ports.emulator),
@@ -45,8 +49,6 @@ async function spawnStart(extra: NodeJS.ProcessEnv) {
     CONNECT_SAGA_DATA_DIR: DATA_DIR,
     ...extra,
   };
-  for (const name of ['TRAY_MASTER_TOKEN', 'TRAY_EMBEDDED_ID', 'API_TOKEN', 'WEBHOOK_SECRET'])
-    delete env[name];
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: PROJECT_ROOT,
     env,
@@ -187,10 +189,15 @@ test('a bad worker or API setting stops npm start before anything starts, named 
     TRAY_REGION: 'mars',
     SHUTDOWN_GRACE: 'soon',
     LOG_LEVEL: 'verbose',
+    // The API's own rule for its token, and a variable npm start reads itself, in the same message.
+    API_TOKEN: 'two words',
+    METRICS_PORT: 'nine',
   });
   assert.equal(await start.exited, 1);
   const output = start.output();
-  for (const name of ['TRAY_REGION', 'SHUTDOWN_GRACE', 'LOG_LEVEL']) assert.match(output, new RegExp(name));
+  for (const name of ['TRAY_REGION', 'SHUTDOWN_GRACE', 'LOG_LEVEL', 'API_TOKEN', 'METRICS_PORT'])
+    assert.match(output, new RegExp(`- ${name}: `));
+  assert.doesNotMatch(output, /two words/, 'the token is not printed');
   assert.doesNotMatch(output, /^\[(worker|api|emulator)\]/m, 'no part was started');
 });
 
