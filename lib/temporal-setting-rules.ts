@@ -12,12 +12,15 @@ import {
 } from '@temporalio/envconfig';
 import type { ConfigProblem } from './config.js';
 
+/** The variables that only mean something over TLS (the API key may also go to a plaintext proxy). */
+const TLS_SETTING = /^TEMPORAL_TLS_(?:(?:CLIENT_CERT|CLIENT_KEY|SERVER_CA_CERT)_(?:PATH|DATA)|SERVER_NAME)$/;
+
 /** What a gRPC metadata value may hold: printable ASCII. */
 const HEADER_VALUE = /^[\x20-\x7e]+$/;
 
 /**
- * The problems with `env`'s host-verification switch and the API key (from `apiKeyOrigin`, a
- * variable or a profile key); never the key itself.
+ * The problems with `env`'s host-verification switch, TLS turned off beside TLS settings, and the API
+ * key (from `apiKeyOrigin`, a variable or a profile key); never the key itself.
  */
 export function unusableSettings(
   env: Record<string, string>,
@@ -31,6 +34,14 @@ export function unusableSettings(
       variable: 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION',
       problem:
         'is not supported by the worker and the API (the Temporal TypeScript SDK always verifies the host); set TEMPORAL_TLS_SERVER_NAME to a name in the server certificate instead',
+    });
+  }
+  const tlsSettings = Object.keys(env).filter((name) => TLS_SETTING.test(name));
+  if (['0', 'false'].includes(env.TEMPORAL_TLS ?? '') && tlsSettings.length > 0) {
+    // envconfig drops them without a word: the operator meant TLS and would get plaintext.
+    problems.push({
+      variable: 'TEMPORAL_TLS',
+      problem: `is false, so ${tlsSettings.sort().join(', ')} would be ignored; unset TEMPORAL_TLS or them`,
     });
   }
   if (apiKey !== undefined && !HEADER_VALUE.test(apiKey)) {

@@ -356,6 +356,24 @@ describe('loadTemporalConnection', () => {
     assert.equal(off.connectionOptions.tls, false);
   });
 
+  test('TEMPORAL_TLS=false beside TLS settings is refused, naming both, rather than silently plaintext', () => {
+    const problems = problemsOf({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_TLS: 'False',
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+    });
+    assert.deepEqual(
+      problems.map((p) => p.variable),
+      ['TEMPORAL_TLS'],
+    );
+    assert.match(problems[0]!.problem, /is false, so TEMPORAL_TLS_SERVER_NAME would be ignored/);
+    // Turning TLS off with nothing that needs it stays allowed, as does TLS on with its settings.
+    assert.equal(loadTemporalConnection({ TEMPORAL_TLS: 'false' }).connectionOptions.tls, false);
+    assert.ok(
+      loadTemporalConnection({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_SERVER_NAME: 'x' }).connectionOptions.tls,
+    );
+  });
+
   test('an API key a gRPC header cannot carry is refused at start, naming it but not printing it', () => {
     for (const key of [
       `${API_KEY}\u201d`,
