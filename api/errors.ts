@@ -85,6 +85,7 @@ export function undecodablePayload(err: unknown): UndecodablePayloadError | unde
 export const temporalBusy = () =>
   new ApiError(503, 'temporal_busy', 'The Temporal server is busy; try again shortly');
 
+/** 503: Temporal cannot be reached at all (not merely busy); the client may retry shortly. */
 export const temporalUnavailable = () =>
   new ApiError(503, 'temporal_unavailable', 'The Temporal server is unreachable; try again shortly');
 

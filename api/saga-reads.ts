@@ -58,6 +58,7 @@ export function stepFrom(desc: RunView, memo: ConnectMemo | undefined): ConnectS
   return isStep(fromSa) ? fromSa : undefined;
 }
 
+/** True while the run is open: signals, updates and cancels can still reach it. */
 export function isRunning(desc: WorkflowExecutionDescription): boolean {
   return desc.status.name === 'RUNNING';
 }

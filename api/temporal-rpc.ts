@@ -118,6 +118,7 @@ export async function rpc<T>(client: Client, fn: () => Promise<T>, ms = RPC_TIME
   }
 }
 
+/** 404 for a connection id Temporal has no run for. */
 export const connectionNotFound = (connectionId: string) =>
   new ApiError(404, 'not_found', `No connection ${JSON.stringify(connectionId)}`);
 /** 409: the run has closed; `how` (its last step, or Temporal's status) when known. */

@@ -49,6 +49,7 @@ export const TERMINAL_STEPS: readonly ConnectStep[] = ['completed', 'failed', 't
 /** Steps from attach on, closing ones included: an authCompleted signal no longer changes anything. */
 export const PAST_ATTACH_STEPS: readonly ConnectStep[] = STEPS.slice(STEPS.indexOf('attaching_auths'));
 
+/** True for one of the saga's step names; a search attribute or memo read back is untyped. */
 export function isStep(value: unknown): value is ConnectStep {
   return typeof value === 'string' && (STEPS as readonly string[]).includes(value);
 }

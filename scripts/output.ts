@@ -71,6 +71,7 @@ export function complain(message: string): void {
   process.stderr.write(`${prefixFor('start', 4, process.stderr)}${message}\n`);
 }
 
+/** An error's message without its stack, for a one-line complaint. */
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -14,6 +14,7 @@ export interface ReadyInfo {
   dataDir: string;
 }
 
+/** The banner's text, with `curl` hints that carry the bearer header when API_TOKEN is set. */
 export function readyBlock(info: ReadyInfo): string {
   const api = `http://localhost:${info.apiPort}`;
   const auth = info.apiToken ? ` -H "Authorization: Bearer $API_TOKEN"` : '';

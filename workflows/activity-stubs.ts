@@ -85,6 +85,7 @@ export interface InstanceRef extends AsUser {
 /** One URL per requested id, in order: the activity answers that or fails. */
 export type UrlsFor<Ids extends readonly string[]> = { [K in keyof Ids]: ReissueAuthUrlResult };
 
+/** Fresh codes and dialog URLs for `externalAuthIds` in one activity (one Tray request), typed per id. */
 export function issueAuthUrls<const Ids extends readonly string[]>(
   summary: string,
   { userId, solutionInstanceId }: InstanceRef,

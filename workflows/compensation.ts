@@ -30,6 +30,7 @@ const REMOVE_RETRY_MAX_PAUSE_MS = 60 * 60_000;
 /** Marks histories whose compensation looks again after the late-create window (not older ones). */
 const LOOK_AGAIN_PATCH = 'compensation-looks-again-after-late-creates';
 
+/** Until when a create sent by an earlier attempt may still land (ISO time), counted from now. */
 export function lateCreateWindowEnd(): string {
   return new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString();
 }

@@ -54,6 +54,10 @@ function authTimeoutMsOf(input: ConnectInput): number | undefined {
   return typeof authTimeout === 'string' ? parseDuration(authTimeout) : undefined;
 }
 
+/**
+ * The saga's workflow function: runs the steps in order, compensates on failure, timeout or cancel,
+ * and answers the connected instance or fails with the cause's type.
+ */
 export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
   const problems = connectInputProblems(input);
   const strictAuths = patched(FOREIGN_AUTH_PATCH);
