@@ -86,21 +86,7 @@ async function main(): Promise<void> {
     ...(tracing && { traceRequests: tracing.traceRequests }),
   });
 
-  const server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
-  prepareApiServer(server, config.keepAliveTimeoutMs);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', (err) =>
-      reject(
-        listenError(err, {
-          port: config.port,
-          portVariable: 'API_PORT',
-          host: config.host,
-          hostVariable: 'API_HOST',
-        }),
-      ),
-    );
-  });
+  const server = await listen(app, config);
   const { address, port } = server.address() as AddressInfo;
   // What the socket is bound to (127.0.0.1 under npm start, :: or 0.0.0.0 without API_HOST), so the
   // line tells whether other machines can reach the API.
@@ -126,6 +112,26 @@ async function main(): Promise<void> {
     stopDiagnosing();
     return Promise.all([connection.close(), tracing?.shutdown()]);
   });
+}
+
+/** Listens as configured; a port in use or a host this machine lacks is a ConfigError naming it. */
+async function listen(app: ReturnType<typeof createApp>, config: ApiConfig): Promise<Server> {
+  const server = config.host ? app.listen(config.port, config.host) : app.listen(config.port);
+  prepareApiServer(server, config.keepAliveTimeoutMs);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (err) =>
+      reject(
+        listenError(err, {
+          port: config.port,
+          portVariable: 'API_PORT',
+          host: config.host,
+          hostVariable: 'API_HOST',
+        }),
+      ),
+    );
+  });
+  return server;
 }
 
 /** SIGTERM/SIGINT: stop taking connections, let requests drain, close `resources`, exit. */
