@@ -13,13 +13,14 @@ import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 const MAX_FILE_LINES = 300;
 const MAX_FUNCTION_LINES = 80;
 
-function trackedTsFiles(): string[] {
-  return execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.ts'], {
+/** Tracked (or new, not ignored) files matching the git pathspecs, still in the working tree. */
+function trackedFiles(...pathspecs: string[]): string[] {
+  return execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', ...pathspecs], {
     cwd: PROJECT_ROOT,
     encoding: 'utf8',
   })
     .split('\n')
-    .filter((f) => f.endsWith('.ts') && !f.startsWith('node_modules/'))
+    .filter((f) => f !== '' && !f.startsWith('node_modules/'))
     .filter((f) => {
       try {
         readFileSync(join(PROJECT_ROOT, f));
@@ -29,6 +30,12 @@ function trackedTsFiles(): string[] {
       }
     });
 }
+
+const trackedTsFiles = () => trackedFiles('*.ts');
+
+/** Every file that holds code or its comments: TypeScript, scripts, manifests, the Dockerfile. */
+const codeFiles = () =>
+  trackedFiles('*.ts', '*.mjs', '*.js', '*.cjs', '*.sh', '*.yaml', '*.yml', 'Dockerfile', '.ci/*');
 
 const sourceFiles = () => trackedTsFiles().filter((f) => !f.startsWith('test/'));
 
@@ -81,9 +88,10 @@ test('shipped folders and scripts/ import nothing from test/', () => {
 });
 
 test('code points at docs/ in the repository, not at documents outside it', () => {
-  // Built from parts so this file does not match its own pattern.
-  const outside = new RegExp(['NOTES', 'md'].join('\\.') + '|the ' + 'spec\\b');
-  const offenders = trackedTsFiles().flatMap((f) =>
+  // Built from parts so this file does not match its own pattern; any case, as a comment may start
+  // a sentence with it.
+  const outside = new RegExp(['NOTES', 'md'].join('\\.') + '|the ' + 'spec\\b', 'i');
+  const offenders = codeFiles().flatMap((f) =>
     readFileSync(join(PROJECT_ROOT, f), 'utf8')
       .split('\n')
       .flatMap((line, i) => (outside.test(line) ? [`${f}:${i + 1}`] : [])),
