@@ -57,7 +57,8 @@ describe('patterns every regex dialect takes', () => {
   });
 
   const python = spawnSync('python3', ['--version']).status === 0;
-  test('each compiles in Python, and every schema passes its meta-schema there', { skip: !python }, () => {
+  const NO_JSONSCHEMA = 3;
+  test('each compiles in Python, and every schema passes its meta-schema there', { skip: !python }, (t) => {
     // openapi-spec-validator and openapi-core read the document with `re` and `jsonschema`.
     const script = [
       'import json, re, sys',
@@ -67,12 +68,17 @@ describe('patterns every regex dialect takes', () => {
       'try:',
       '    from jsonschema import Draft202012Validator as V',
       'except ImportError:',
-      '    sys.exit(0)',
+      `    sys.exit(${NO_JSONSCHEMA})`,
       'for name, schema in doc["schemas"].items():',
       '    V.check_schema(schema, format_checker=V.FORMAT_CHECKER)',
     ].join('\n');
     const input = JSON.stringify({ patterns: found, schemas: doc.components.schemas });
     const run = spawnSync('python3', ['-c', script], { input, encoding: 'utf8' });
+    // Without jsonschema the meta-schema half did not run: say so in the summary, not a silent pass.
+    if (run.status === NO_JSONSCHEMA) {
+      t.skip('patterns compiled; python3 has no jsonschema, so the meta-schemas were not checked');
+      return;
+    }
     assert.equal(run.status, 0, run.stderr);
   });
 });
