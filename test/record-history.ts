@@ -3,7 +3,9 @@
  * throw-away dev server and writes each history to test/histories/<name>.json.
  * Run `tsx test/record-history.ts [name …]` after an intended, compatible change of the workflow's
  * commands (the names pick scenarios; none records them all) — and keep old histories as long as runs
- * of the old code may still be open. test/histories/release-<commit>-*.json were recorded by that
+ * of the old code may still be open. RECORD_HISTORY_DIR=<dir> writes there instead, to compare what
+ * the current code records with the committed files without touching them.
+ * test/histories/release-<commit>-*.json were recorded by that
  * release's own code (its recorder, with these scenarios): sagas partners started under it replay
  * from them, so they are never re-recorded.
  */
@@ -35,7 +37,9 @@ import {
 } from './helpers/mock-activities.js';
 import { pollUntil } from './helpers/poll.js';
 
-const OUT_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
+const OUT_DIR = process.env.RECORD_HISTORY_DIR
+  ? `${process.env.RECORD_HISTORY_DIR.replace(/\/$/, '')}/`
+  : fileURLToPath(new URL('./histories/', import.meta.url));
 
 type Handle = WorkflowHandle<typeof connectIntegration>;
 
@@ -167,6 +171,13 @@ const scenarios: Scenario[] = [
       await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
       await handle.result();
     },
+  },
+  {
+    // The user exists at Tray already: no createUser, the saga goes straight to the user token.
+    name: 'completed-known-user',
+    input: { externalUserId: 'rec-user-known', authSlots: ['slack'] },
+    mock: { knownUser: true, userId: 'user-known' },
+    drive: slackAuthorizes,
   },
   {
     name: 'timed-out',

@@ -58,9 +58,39 @@ function patchMarkers(history: ReturnType<typeof load>): string[] {
 }
 
 describe('replay of recorded histories', () => {
-  test('the recorded set covers a completed, a timed-out and a cancelled saga', () => {
-    for (const name of ['completed-2-slots.json', 'timed-out.json', 'cancelled.json']) {
+  test('the recorded set covers the main paths: completed, known user, reissue, timed out, cancelled, failed', () => {
+    // Each file, how its saga ended, and the activities that show it took that path (`!` = never ran).
+    const mainPaths: [string, string, string[]][] = [
+      ['completed-2-slots.json', 'COMPLETED', ['createUser', 'enableInstance']],
+      // findUser finds the user: no createUser, the token at once (every other history creates one).
+      ['completed-known-user.json', 'COMPLETED', ['findUser', '!createUser', 'enableInstance']],
+      ['completed-shared-reissue.json', 'COMPLETED', ['issueAuthUrls', 'enableInstance']],
+      ['timed-out.json', 'FAILED', ['removeInstance', '!attachAuths']],
+      ['cancelled.json', 'CANCELED', ['removeInstance', '!attachAuths']],
+      ['failed-attach.json', 'FAILED', ['attachAuths', 'removeInstance', '!enableInstance']],
+    ];
+    for (const [name, closed, activities] of mainPaths) {
       assert.ok(files.includes(name), `test/histories/${name} is committed`);
+      const events = load(name).events ?? [];
+      const ran = new Set(
+        events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+      );
+      const last = events.at(-1);
+      const ended =
+        closed === 'COMPLETED'
+          ? last?.workflowExecutionCompletedEventAttributes
+          : closed === 'FAILED'
+            ? last?.workflowExecutionFailedEventAttributes
+            : last?.workflowExecutionCanceledEventAttributes;
+      assert.ok(ended, `${name} ends ${closed}`);
+      for (const activity of activities) {
+        const never = activity.startsWith('!');
+        assert.equal(
+          ran.has(activity.replace('!', '')),
+          !never,
+          `${name}: ${activity} ${never ? 'must not run' : 'ran'}`,
+        );
+      }
     }
   });
 
