@@ -472,6 +472,37 @@ describe('connectIntegration compensation', () => {
     );
   });
 
+  test('a cancel that arrives while a failed saga removes its instance does not stop the removal', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const mockOptions: MockOptions = {
+      failures: { attachAuths: [permanentError(TRAY_FAILURE_TYPES.validation, 'bad auth')] },
+      holds: { removeInstance: gate },
+    };
+    await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await pollUntil(async () => mock.inputsOf('removeInstance').length > 0, {
+        timeoutMs: 30_000,
+        what: 'removeInstance running',
+      });
+      await handle.cancel();
+      await cancelProcessed(handle);
+      release();
+      const failure = await failureOf(handle);
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.validation, 'the saga fails with its own cause');
+      assert.equal(mock.inputsOf('removeInstance').length, 1);
+      const events = (await handle.fetchHistory()).events ?? [];
+      const [remove] = scheduledEvents(events, 'removeInstance');
+      assert.ok(remove, 'removeInstance is in the history');
+      completedEventOf(events, remove);
+      assert.equal(
+        events.filter((e) => e.activityTaskCancelRequestedEventAttributes).length,
+        0,
+        'no activity cancel was requested',
+      );
+    });
+  });
+
   test('removal failing again and again backs off, so a long Tray problem does not fill the history', async () => {
     const removeFailures = Array.from({ length: 8 }, () => permanentError(TRAY_FAILURE_TYPES.forbidden));
     await withSaga(
