@@ -5,6 +5,7 @@
  * given as arguments) and exits with its code.
  *   npm test                        # everything
  *   npm test -- test/api.test.ts    # some files
+ *   npm test -- --test-name-pattern=reissue [files]  # some tests, of every file or of the given ones
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -35,8 +36,12 @@ function log(message: string): void {
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  // Options (`--test-name-pattern=…`) go to node's runner; only the other arguments pick files, so
+  // options alone still run every file rather than none (node's own default finds no .ts files).
+  const options = args.filter((a) => a.startsWith('-'));
+  const chosen = args.filter((a) => !a.startsWith('-'));
   const files =
-    args.length > 0 ? args : testFiles(join(PROJECT_ROOT, 'test')).map((f) => relative(PROJECT_ROOT, f));
+    chosen.length > 0 ? chosen : testFiles(join(PROJECT_ROOT, 'test')).map((f) => relative(PROJECT_ROOT, f));
 
   const env: NodeJS.ProcessEnv = { ...process.env };
   const cli = await locateTemporalBinary(TEMPORAL_CLI);
@@ -68,6 +73,7 @@ async function main(): Promise<number> {
       `--test-concurrency=${concurrency}`,
       '--test-timeout=300000',
       '--test-reporter=spec',
+      ...options,
       ...files,
     ],
     { cwd: PROJECT_ROOT, env, stdio: 'inherit' },
