@@ -2,14 +2,15 @@
  * Records the histories test/replay.test.ts replays: runs sagas with faked activities on a
  * throw-away dev server and writes each history to test/histories/<name>.json.
  * Run `tsx test/record-history.ts [name …]` after an intended, compatible change of the workflow's
- * commands (the names pick scenarios; none records them all) — and keep old histories as long as runs
- * of the old code may still be open. RECORD_HISTORY_DIR=<dir> writes there instead, to compare what
- * the current code records with the committed files without touching them.
+ * commands (the names pick scenarios to record again) — and keep old histories as long as runs of the
+ * old code may still be open: without names it records only the scenarios that have no file yet, so
+ * it never replaces the recordings of older code by accident. RECORD_HISTORY_DIR=<dir> writes there
+ * instead (every scenario), to compare what the current code records with the committed files.
  * test/histories/release-<commit>-*.json were recorded by that
  * release's own code (its recorder, with these scenarios): sagas partners started under it replay
  * from them, so they are never re-recorded.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Client, Connection, WorkflowUpdateStage } from '@temporalio/client';
@@ -289,7 +290,16 @@ async function main(names: string[]): Promise<void> {
       `unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`,
     );
   }
-  const chosen = names.length > 0 ? scenarios.filter((s) => names.includes(s.name)) : scenarios;
+  const recorded = (s: Scenario) => existsSync(`${OUT_DIR}${s.name}.json`);
+  const chosen =
+    names.length > 0
+      ? scenarios.filter((s) => names.includes(s.name))
+      : scenarios.filter((s) => process.env.RECORD_HISTORY_DIR || !recorded(s));
+  const kept = scenarios.filter((s) => !chosen.includes(s) && recorded(s)).map((s) => s.name);
+  if (names.length === 0 && kept.length > 0) {
+    console.log(`kept (older code's recordings; name a scenario to record it again): ${kept.join(', ')}`);
+  }
+  if (chosen.length === 0) return;
   quietRuntime();
   const server = await startDevServer({ cliPath: await findTemporalCli() });
   try {
