@@ -10,7 +10,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import type { AuthCompletedPayload, ConnectInput, ConnectionStatus } from '../common/messages.js';
 import {
@@ -25,9 +25,9 @@ import { AuthSlots } from '../workflows/slots.js';
 import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
 import { runMockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, timeSkippingEnv } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, timeSkippingEnv } from './helpers/temporal.js';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+installQuietRuntime();
 
 const MAX_CHECKS = AUTH_CHECK_LIMITS.rounds;
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import type { ConnectInput } from '../common/messages.js';
 import {
@@ -22,9 +22,9 @@ import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
 import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, timeSkippingEnv, uniqueId } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, timeSkippingEnv, uniqueId } from './helpers/temporal.js';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+installQuietRuntime();
 
 type Handle = WorkflowHandle<typeof connectIntegration>;
 

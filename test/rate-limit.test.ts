@@ -10,7 +10,6 @@ import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import { authCompletedSignal, SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
@@ -19,9 +18,9 @@ import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
 import { rateLimitedError, transientError } from './helpers/mock-activities.js';
 import { runMockSaga } from './helpers/mock-saga.js';
-import { timeSkippingEnv } from './helpers/temporal.js';
+import { installQuietRuntime, timeSkippingEnv } from './helpers/temporal.js';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+installQuietRuntime();
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;

@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
+import { installQuietRuntime } from './helpers/temporal.js';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+installQuietRuntime();
 
 const HISTORY_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
 const WORKFLOW_DIR = fileURLToPath(new URL('../workflows/', import.meta.url));

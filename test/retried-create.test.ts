@@ -11,7 +11,7 @@ import type { Info } from '@temporalio/activity';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { LOOKED_FOUND_NOTHING, planCreate, type CreatePlan } from '../activities/retried-create.js';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { authCompletedSignal, statusQuery, WORKFLOW_TYPE, type ConnectInput } from '../common/messages.js';
@@ -21,9 +21,9 @@ import type { connectIntegration } from '../workflows/index.js';
 import { emulatorForFile } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { runActivity } from './helpers/run-activity.js';
-import { devServer, uniqueId } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, uniqueId } from './helpers/temporal.js';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+installQuietRuntime();
 
 const file = emulatorForFile();
 

@@ -7,12 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, Connection, WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import {
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import {
   authCompletedSignal,
   statusQuery,
@@ -26,9 +21,9 @@ import { createConnectWorker } from '../worker/create-worker.js';
 import type { connectIntegration } from '../workflows/index.js';
 import { createMockActivities, permanentError, type MockOptions } from './helpers/mock-activities.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, uniqueId } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, uniqueId } from './helpers/temporal.js';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+installQuietRuntime();
 
 type Handle = WorkflowHandle<typeof connectIntegration>;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

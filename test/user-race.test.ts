@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient, type TrayClient } from '../activities/index.js';
 import { UserTokenCache } from '../activities/token-cache.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
@@ -18,9 +18,9 @@ import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
 import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, uniqueId } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, uniqueId } from './helpers/temporal.js';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+installQuietRuntime();
 
 let emu: StartedEmulator;
 let connection: Connection;

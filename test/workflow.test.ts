@@ -17,7 +17,7 @@ import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
 import {
@@ -36,10 +36,10 @@ import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
 import { permanentError, transientError } from './helpers/mock-activities.js';
 import { runMockSaga, type MockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, timeSkippingEnv } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, timeSkippingEnv } from './helpers/temporal.js';
 
 // The test server lacks capabilities the SDK warns about on every worker start; show errors only.
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+installQuietRuntime();
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;

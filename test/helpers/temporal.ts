@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { startDevServer } from '../../dev/dev-server.js';
 import { findTestServer, locateTemporalBinary, TEMPORAL_CLI } from '../../dev/temporal-bin.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../common/messages.js';
@@ -59,4 +60,16 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 /** An id no other test uses: for task queues, workflow ids, external user ids. */
 export function uniqueId(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * The SDK runtime for a test file that runs workers: errors only, from the SDK's logger and from its
+ * Rust core, whose console lines (a WARN on every worker start against the time-skipping server)
+ * would otherwise crowd the test report.
+ */
+export function installQuietRuntime(): void {
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }) } },
+  });
 }
