@@ -180,13 +180,23 @@ export function existingFile<O extends Common<string> & { optional?: boolean }>(
   });
 }
 
+/** A host name as resolvers take it: labels of letters, digits, `-` and `_` (Docker's names), a final dot allowed. */
+const HOST_NAME =
+  /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
 /** An interface to listen on: an IP address, or a host name such as `localhost`. */
 export function listenHost<O extends Common<string> & { optional?: boolean }>(options: O = {} as O) {
   return envVar<string, O>(options, (raw) =>
-    isIP(raw) !== 0 ||
-    /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(raw)
+    isIP(raw) !== 0 || HOST_NAME.test(raw)
       ? { value: raw }
       : { problem: 'must be an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0' },
+  );
+}
+
+/** An interface to listen on given as an IP address: the SDK core's metrics exporter takes no names. */
+export function listenIp<O extends Common<string> & { optional?: boolean }>(options: O = {} as O) {
+  return envVar<string, O>(options, (raw) =>
+    isIP(raw) !== 0 ? { value: raw } : { problem: 'must be an IP address, e.g. 0.0.0.0, 127.0.0.1 or ::' },
   );
 }
 

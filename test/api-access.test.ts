@@ -356,7 +356,10 @@ describe('configuration', () => {
       apiToken: undefined,
       webhookSecret: undefined,
     });
-    assert.equal(loadApiConfig({ API_HOST: '127.0.0.1' }).host, '127.0.0.1');
+    // Names as Docker gives them (underscores) and fully qualified ones (a final dot) resolve too.
+    for (const host of ['127.0.0.1', '::', 'localhost', 'proj_api_1', 'api.internal.']) {
+      assert.equal(loadApiConfig({ API_HOST: host }).host, host);
+    }
     assert.throws(
       () => loadApiConfig({ API_HOST: 'bad host!' }),
       (error: unknown) => error instanceof ConfigError && error.problems[0]?.variable === 'API_HOST',

@@ -4,7 +4,7 @@ import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js'
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import {
   hostPort,
-  listenHost,
+  listenIp,
   oneOf,
   port,
   positiveNumber,
@@ -71,7 +71,7 @@ export const WORKER_ENV = {
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   SHUTDOWN_GRACE: shutdownGrace(),
   METRICS_PORT: port({ optional: true }),
-  METRICS_HOST: listenHost({ default: '0.0.0.0' }),
+  METRICS_HOST: listenIp({ default: '0.0.0.0' }),
   HEALTH_PORT: port({ optional: true }),
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),
   LOG_LEVEL: logLevelVar(),

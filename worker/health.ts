@@ -51,7 +51,7 @@ export async function startHealthServer(options: {
   });
   const { address, port } = server.address() as AddressInfo;
   return {
-    address: `${address}:${port}`,
+    address: address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
