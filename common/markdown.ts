@@ -13,11 +13,26 @@ export function codeSpan(text: string): string {
 export const PLAIN_TEXT_MAX = 300;
 
 /**
- * `text` as prose that renders as itself: on one line, cut to `max` characters, and every character
- * that could start markdown (emphasis, links, images, code, HTML, entities, tables) escaped.
+ * What GFM turns into a link by itself, up to the next space: a scheme's `://`, or `www.` at the
+ * start or after a space or one of `*_~(` (where GFM looks for it).
+ */
+const BARE_LINK = /(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/|(?<![^\s*_~(])www\.)\S*/g;
+
+/**
+ * `text` as prose that renders as itself: on one line, cut to `max` characters (of the text, before
+ * escaping), every character that could start markdown (emphasis, links, images, code, HTML,
+ * entities, tables) escaped, and bare URLs shown as code, which the UI never makes a link of.
  */
 export function plainText(text: string, max = PLAIN_TEXT_MAX): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  const cut = line.length > max ? `${line.slice(0, max - 1)}…` : line;
-  return cut.replace(/[\\`*_[\]<>&~|#!]/g, '\\$&');
+  // Characters, not UTF-16 units, so the cut never splits a surrogate pair.
+  const chars = Array.from(text.replace(/\s+/g, ' ').trim());
+  const cut = chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : chars.join('');
+  const escape = (prose: string): string => prose.replace(/[\\`*_[\]<>&~|#!]/g, '\\$&');
+  let out = '';
+  let from = 0;
+  for (const link of cut.matchAll(BARE_LINK)) {
+    out += escape(cut.slice(from, link.index)) + codeSpan(link[0]);
+    from = link.index + link[0].length;
+  }
+  return out + escape(cut.slice(from));
 }

@@ -346,7 +346,7 @@ describe('connectIntegration compensation', () => {
       // Slot names quoted in the message neither embolden nor link.
       assert.match(
         currentDetails,
-        /\*\*Error:\*\* `AuthTimeout`: auths not completed by .*; pending: slack, \\\*\\\*b\\\*\\\* \\\[x\\\]\(https:/,
+        /\*\*Error:\*\* `AuthTimeout`: auths not completed by .*; pending: slack, \\\*\\\*b\\\*\\\* \\\[x\\\]\(`https:/,
       );
       assert.match(currentDetails, /\*\*Compensation:\*\* removed instance `instance-1`/);
     });
