@@ -431,7 +431,7 @@ describe('GET /v1/connections/{id}', () => {
     assert.ok(status.authSlots.every((s) => s.url));
   });
 
-  // The README's "within 3 s" is measured by `npm run bench` (its workers-down probe), not here.
+  // "Within 3 s" (docs/bench.md) is measured by `npm run bench` (its workers-down probe), not here.
   test('with no worker: answers, built from the memo', async () => {
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
     const { connectionId, runId } = await startConnection(stack.client, uniqueId('no-worker-tq'), body);

@@ -5,10 +5,10 @@
  * given as arguments) and exits with its code.
  *   npm test                        # everything
  *   npm test -- test/api.test.ts    # some files
- *   npm test -- --test-name-pattern=reissue [files]  # some tests, of every file or of the given ones
+ *   npm test -- --test-name-pattern reissue [files]  # some tests, of every file or of the given ones
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startDevServer, type DevServer } from '../dev/dev-server.js';
 import {
@@ -34,12 +34,30 @@ function log(message: string): void {
   process.stderr.write(`[npm test] ${message}\n`);
 }
 
+/**
+ * Options (`--test-name-pattern=x`, or `--test-name-pattern x`) go to node's runner; only the other
+ * arguments pick files, so options alone still run every file rather than none (node's own default
+ * finds no .ts files). A word after a bare option is its value unless it names a file.
+ */
+function splitArgs(args: string[]): { options: string[]; chosen: string[] } {
+  const options: string[] = [];
+  const chosen: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] ?? '';
+    const next = args[i + 1];
+    if (!arg.startsWith('-')) chosen.push(arg);
+    else if (arg.includes('=') || next === undefined || next.startsWith('-') || existsSync(next))
+      options.push(arg);
+    else {
+      options.push(arg, next);
+      i += 1;
+    }
+  }
+  return { options, chosen };
+}
+
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  // Options (`--test-name-pattern=…`) go to node's runner; only the other arguments pick files, so
-  // options alone still run every file rather than none (node's own default finds no .ts files).
-  const options = args.filter((a) => a.startsWith('-'));
-  const chosen = args.filter((a) => !a.startsWith('-'));
+  const { options, chosen } = splitArgs(process.argv.slice(2));
   const files =
     chosen.length > 0 ? chosen : testFiles(join(PROJECT_ROOT, 'test')).map((f) => relative(PROJECT_ROOT, f));
 
