@@ -4,16 +4,22 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 
 let runtimeInstalled = false;
 
-/** Keeps the SDK's own logs to warnings so progress and test output stay readable (once per process). */
-export function quietRuntime(): void {
+/**
+ * Keeps the SDK's logs, its Rust core's console lines included, to `level` and up, so progress and
+ * test output stay readable. Once per process: a runtime installed earlier keeps its logger.
+ */
+export function quietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({
+      logger: new DefaultLogger(level),
+      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level, other: level }) } },
+    });
   } catch {
     // Someone installed the runtime first; their logger stays.
   }

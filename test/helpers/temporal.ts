@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { startDevServer } from '../../dev/dev-server.js';
+import { quietRuntime } from '../../dev/in-process.js';
 import { findTestServer, locateTemporalBinary, TEMPORAL_CLI } from '../../dev/temporal-bin.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../common/messages.js';
 import { SearchAttributeType } from '@temporalio/common';
@@ -68,8 +68,5 @@ export function uniqueId(prefix: string): string {
  * would otherwise crowd the test report.
  */
 export function installQuietRuntime(): void {
-  Runtime.install({
-    logger: new DefaultLogger('ERROR'),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }) } },
-  });
+  quietRuntime('ERROR');
 }
