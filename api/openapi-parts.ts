@@ -3,7 +3,9 @@ import type { COMPONENTS } from './openapi.js';
 
 export type ComponentName = keyof typeof COMPONENTS;
 
+/** A `$ref` to the named component schema. */
 export const ref = (name: ComponentName) => ({ $ref: `#/components/schemas/${name}` });
+/** A JSON response described by `description` whose body is the named component. */
 export const json = (name: ComponentName, description: string) => ({
   description,
   content: { 'application/json': { schema: ref(name) } },

@@ -92,6 +92,7 @@ export class Cleanups {
   }
 }
 
+/** Starts a dev server for the run (stopped by `cleanups`) and returns how to connect to it. */
 export async function startOwnDevServer(
   cleanups: Cleanups,
   progress: Progress,

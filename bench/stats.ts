@@ -16,6 +16,7 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(rank, sorted.length) - 1] as number;
 }
 
+/** Count and percentiles of `values`. */
 export function summarize(values: readonly number[]): Summary {
   return {
     count: values.length,

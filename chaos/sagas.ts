@@ -43,6 +43,7 @@ export function planSagas(prefix: string, count: number, expect: Expectation = '
   });
 }
 
+/** Resolves after `ms` milliseconds: the pace between faults, sends and polls. */
 export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: string }> {

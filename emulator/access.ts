@@ -8,6 +8,7 @@ export type RequestContext = { tokenKind: 'master' } | { tokenKind: 'user'; user
 /** Mutations take one `input` argument. */
 export type Input<T> = { input: T };
 
+/** Refuses `operation` as Tray does (forbidden) unless the request carries the master token. */
 export function requireMaster(ctx: RequestContext, operation: string): void {
   if (ctx.tokenKind !== 'master')
     throw trayError('forbidden', `${operation} requires the partner master token`);
@@ -19,12 +20,14 @@ export function requireUser(ctx: RequestContext, operation: string): string {
   return ctx.userId;
 }
 
+/** The seeded solution `solutionId`; Tray's not_found error otherwise. */
 export function solutionOf(store: EmulatorStore, solutionId: string): SolutionSeed {
   const s = store.solutions.get(solutionId);
   if (!s) throw trayError('not_found', `Solution ${solutionId} not found`);
   return s;
 }
 
+/** The user `userId`; Tray's not_found error otherwise. */
 export function existingUser(store: EmulatorStore, userId: string): UserRecord {
   const user = store.users.get(userId);
   if (!user) throw trayError('not_found', `User ${userId} not found`);

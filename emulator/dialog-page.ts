@@ -1,6 +1,7 @@
 /** The dialog's HTML pages: one small self-contained page per answer, every value escaped. */
 import type { Response } from 'express';
 
+/** `s` safe to put in HTML text or a quoted attribute. */
 export const escapeHtml = (s: string) =>
   s.replace(
     /[&<>"']/g,
@@ -34,6 +35,7 @@ export interface DialogError {
   message: string;
 }
 
+/** The dialog's error page for `e`, with its status. */
 export function sendError(res: Response, e: DialogError): void {
   sendPage(res, e.status, e.title, `<p>${escapeHtml(e.message)}</p><p class="muted">Tray emulator</p>`);
 }

@@ -10,6 +10,7 @@ export interface ConfigValueInput {
   value?: unknown;
 }
 
+/** Refuses auth values as Tray does: a slot the solution lacks, an unknown authId, another user's auth. */
 export function checkAuthValues(
   store: EmulatorStore,
   solution: SolutionSeed,
@@ -27,6 +28,7 @@ export function checkAuthValues(
   }
 }
 
+/** Refuses config values the solution has no slot for, with the error Tray gives. */
 export function checkConfigValues(solution: SolutionSeed, values: ConfigValueInput[]): void {
   const slots = solution.configSlots ?? [];
   if (values.length > 0 && slots.length === 0) {
@@ -42,6 +44,7 @@ export function checkConfigValues(solution: SolutionSeed, values: ConfigValueInp
   }
 }
 
+/** Config values as the store keeps them (a missing value is null). */
 export function configRecords(values: ConfigValueInput[]): ConfigSlotValueRecord[] {
   return values.map((v) => ({ externalId: v.externalId, value: v.value ?? null }));
 }

@@ -31,6 +31,7 @@ export function connection<T extends { id: string }, N>(items: T[], toNode: (ite
   };
 }
 
+/** A solution in the shape the GraphQL schema returns it. */
 export function solutionView(s: SolutionSeed) {
   return {
     id: s.id,
@@ -46,10 +47,12 @@ export function solutionView(s: SolutionSeed) {
   };
 }
 
+/** A user in the shape the GraphQL schema returns it. */
 export function userView(u: UserRecord) {
   return { id: u.id, name: u.name, externalUserId: u.externalUserId };
 }
 
+/** An authentication in the shape the GraphQL schema returns it. */
 export function authenticationView(a: AuthenticationRecord) {
   return {
     id: a.id,
