@@ -9,7 +9,12 @@ import type { Client } from '@temporalio/client';
 import { connectionIdFor } from '../common/messages.js';
 import type { ConnectionStatus } from '../common/messages.js';
 import { memoOf } from '../api/saga-reads.js';
-import { httpRequest, type HttpAnswer, type HttpRequestOptions } from '../lib/http-request.js';
+import {
+  httpRequest,
+  isStaleConnectionReset,
+  type HttpAnswer,
+  type HttpRequestOptions,
+} from '../lib/http-request.js';
 import type { Emulator } from '../emulator/server.js';
 import { type SagaTiming, type TimedPlan } from './timing.js';
 import type { WireTap } from './wire-meter.js';
@@ -35,8 +40,22 @@ const MAX_503_RETRIES = 5;
 const RETRY_503_MS = 1000;
 const CLOSED = new Set(['completed', 'failed', 'timed_out', 'cancelled', 'compensating']);
 
+/**
+ * One request of the bench's own, sent again once if the server had just closed the kept-alive
+ * connection it went out on: a race of the bench's client with the API's or the emulator's idle
+ * timeout (more likely while the bench's event loop is busy), not something the product did.
+ */
+async function send(url: string | URL, init: HttpRequestOptions): Promise<HttpAnswer> {
+  try {
+    return await httpRequest(url, init);
+  } catch (error) {
+    if (!isStaleConnectionReset(error)) throw error;
+    return httpRequest(url, init);
+  }
+}
+
 function call(ctx: ApiContext, path: string, init: HttpRequestOptions = {}): Promise<HttpAnswer> {
-  return httpRequest(`${ctx.api}${path}`, { ...init, signal: ctx.signal });
+  return send(`${ctx.api}${path}`, { ...init, signal: ctx.signal });
 }
 
 /** POSTs until every slot has a URL; throws when the saga closes first or the API refuses. */
@@ -79,10 +98,10 @@ export async function postUntilUrls(
 export async function authorise(ctx: ApiContext, status: ConnectionStatus): Promise<void> {
   for (const slot of status.authSlots) {
     const url = new URL(slot.url ?? '');
-    const page = await httpRequest(url, { signal: ctx.signal });
+    const page = await send(url, { signal: ctx.signal });
     if (page.status !== 200) throw new Error(`dialog GET answered ${page.status}`);
     const code = /name="code" value="([^"]*)"/.exec(page.body)?.[1] ?? '';
-    const posted = await httpRequest(`${url.origin}${url.pathname}`, {
+    const posted = await send(`${url.origin}${url.pathname}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ code: code.replace(/&amp;/g, '&') }).toString(),

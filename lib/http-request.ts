@@ -28,6 +28,19 @@ export interface HttpRequestOptions {
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 const httpAgent = new http.Agent({ keepAlive: true });
+/** Resets of kept-alive connections the server closed as they were reused (isStaleConnectionReset). */
+const staleResets = new WeakSet<object>();
+
+/**
+ * True when `error` is the reset of a kept-alive connection that the server closed just as this
+ * request reused it (Node's `request.reusedSocket`). The server had finished with the connection, so
+ * the request almost surely never reached it: Node's docs advise one retry. Callers whose request
+ * must not be sent twice (a Tray create) leave it to their own retry rules.
+ */
+export function isStaleConnectionReset(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && staleResets.has(error);
+}
+
 const httpsAgent = new https.Agent({ keepAlive: true });
 
 /**
@@ -62,7 +75,10 @@ export function httpRequest(url: string | URL, options: HttpRequestOptions = {})
       timeoutMs === undefined ? undefined : setTimeout(() => fail(timeoutError(timeoutMs)), timeoutMs);
     const onAbort = () => fail(abortError());
     signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('error', fail);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && error.code === 'ECONNRESET') staleResets.add(error);
+      fail(error);
+    });
     req.once('response', (res) => {
       res.on('error', fail);
       const stream = decoded(res);
