@@ -291,7 +291,8 @@ describe('npm run worker', () => {
     assert.ok(!text.includes(SECRET));
   });
 
-  test('a METRICS_PORT another process holds stops it with a message naming the port, no stack', async () => {
+  /** The output of a worker whose `variable` names a port another process holds, once it exited 1. */
+  async function workerOnTakenPort(variable: 'METRICS_PORT' | 'HEALTH_PORT') {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     after(() => taken.close());
@@ -300,11 +301,15 @@ describe('npm run worker', () => {
       TEMPORAL_ADDRESS: '127.0.0.1:1',
       TRAY_MASTER_TOKEN: SECRET,
       TRAY_EMBEDDED_ID: 'emb-1',
-      METRICS_PORT: String(port),
+      [variable]: String(port),
       METRICS_HOST: '127.0.0.1',
     });
     assert.equal(await exitCode(child), 1);
-    const text = output();
+    return { port, text: output() };
+  }
+
+  test('a METRICS_PORT another process holds stops it with a message naming the port, no stack', async () => {
+    const { port, text } = await workerOnTakenPort('METRICS_PORT');
     assert.match(
       text,
       new RegExp(`metrics on 127\\.0\\.0\\.1:${port}: METRICS_HOST, METRICS_PORT\\).*Address already in use`),
@@ -313,19 +318,7 @@ describe('npm run worker', () => {
   });
 
   test('a HEALTH_PORT another process holds stops it with a message naming HEALTH_PORT, no stack', async () => {
-    const taken = createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    after(() => taken.close());
-    const { port } = taken.address() as AddressInfo;
-    const { child, output } = startWorker({
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
-      TRAY_MASTER_TOKEN: SECRET,
-      TRAY_EMBEDDED_ID: 'emb-1',
-      HEALTH_PORT: String(port),
-      METRICS_HOST: '127.0.0.1',
-    });
-    assert.equal(await exitCode(child), 1);
-    const text = output();
+    const { port, text } = await workerOnTakenPort('HEALTH_PORT');
     assert.match(text, new RegExp(`HEALTH_PORT: port ${port} is already in use`));
     assert.doesNotMatch(text, /"stack"|^\s+at /m, 'no stack trace');
     assert.ok(!text.includes(SECRET));
