@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
 import { apiDataConverter, EncryptionCodec } from '../lib/payload-codec.js';
+import { joinHostPort } from '../lib/host-port.js';
 import {
   describeTemporalConnection,
   loadWithTemporalConnection,
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
   const { address, port } = server.address() as AddressInfo;
   // What the socket is bound to (127.0.0.1 under npm start, :: or 0.0.0.0 without API_HOST), so the
   // line tells whether other machines can reach the API.
-  const listening = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const listening = joinHostPort(address, port);
   logger.info(
     {
       address,

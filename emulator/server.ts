@@ -5,6 +5,7 @@ import { createDialogRouter } from './dialog.js';
 import { FaultInjector, faultSpecSchema } from './faults.js';
 import { createGraphqlHandler, type RecordedRequest } from './graphql.js';
 import { loadStateFile, StateFileWriter } from './state-file.js';
+import { joinHostPort } from '../lib/host-port.js';
 import { DEMO_SOLUTIONS, EmulatorStore, type SolutionSeed } from './store.js';
 import { modesSchema } from './user-modes.js';
 
@@ -115,9 +116,8 @@ function listener(app: Express, saveState: () => Promise<void>): Emulator['liste
       const server = app.listen(port, host, (error?: Error) => {
         if (error) return reject(error);
         const { port: bound } = server.address() as AddressInfo;
-        const shownHost = host.includes(':') ? `[${host}]` : host;
         resolve({
-          url: `http://${shownHost}:${bound}`,
+          url: `http://${joinHostPort(host, bound)}`,
           close: async () => {
             try {
               await new Promise<void>((done, fail) => {

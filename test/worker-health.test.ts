@@ -41,6 +41,16 @@ test('HEALTH_PORT is optional and must be a port', () => {
   );
 });
 
+test('on IPv6 the health address is bracketed, so it reads as a URL host', async () => {
+  const health = await startHealthServer({ port: 0, host: '::1', state: () => 'RUNNING' });
+  try {
+    assert.match(health.address, /^\[::1\]:\d+$/);
+    assert.equal((await fetch(`http://${health.address}/healthz`)).status, 200);
+  } finally {
+    await health.close();
+  }
+});
+
 test('METRICS_HOST must be an IP address (the metrics exporter binds no names)', () => {
   for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1']) {
     assert.equal(loadWorkerConfig({ ...BASE_ENV, METRICS_HOST: host }).metricsHost, host);

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { State } from '@temporalio/worker';
+import { joinHostPort } from '../lib/host-port.js';
 
 /** The worker's state as `Worker.getState()` says it, or `STARTING` before the worker exists. */
 export type HealthState = State | 'STARTING';
@@ -51,7 +52,7 @@ export async function startHealthServer(options: {
   });
   const { address, port } = server.address() as AddressInfo;
   return {
-    address: address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`,
+    address: joinHostPort(address, port),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -8,13 +8,13 @@ import type { Tracer } from '@opentelemetry/api';
 import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import type { InjectedSink, Logger, RuntimeOptions, WorkerOptions } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
+import { joinHostPort } from '../lib/host-port.js';
 import type { WorkerConfig } from './config.js';
 
 /** Where the Prometheus endpoint listens, for the start-up log; undefined when it is off. */
 export function metricsAddress(config: WorkerConfig): string | undefined {
   if (config.metricsPort === undefined) return undefined;
-  const host = config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost;
-  return `${host}:${config.metricsPort}`;
+  return joinHostPort(config.metricsHost, config.metricsPort);
 }
 
 /**

@@ -18,6 +18,7 @@ import { buildOpenApi } from '../../api/openapi.js';
 import { WEBHOOK_PATH } from '../../api/webhook.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
 import { closeServer, listen, quietRuntime } from '../../dev/in-process.js';
+import { joinHostPort } from '../../lib/host-port.js';
 import { webhookRequest } from '../../dev/webhook.js';
 import { EncryptionCodec, encryptedDataConverter, type EncryptionKeys } from '../../lib/payload-codec.js';
 import { bundleConnectWorkflows } from '../../lib/workflow-bundle.js';
@@ -133,7 +134,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const server = createServer(recordingHandler(app, answers)).listen(options.apiPort ?? 0, host);
     const { port } = await listen(server);
     cleanups.push(() => closeServer(server));
-    const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const apiUrl = `http://${joinHostPort(host, port)}`;
     const webhookUrl = `${apiUrl}${WEBHOOK_PATH}`;
 
     const emulator =
