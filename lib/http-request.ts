@@ -28,6 +28,7 @@ export interface HttpRequestOptions {
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 const httpAgent = new http.Agent({ keepAlive: true });
+const httpsAgent = new https.Agent({ keepAlive: true });
 /** Resets of kept-alive connections the server closed as they were reused (isStaleConnectionReset). */
 const staleResets = new WeakSet<object>();
 
@@ -40,8 +41,6 @@ const staleResets = new WeakSet<object>();
 export function isStaleConnectionReset(error: unknown): boolean {
   return typeof error === 'object' && error !== null && staleResets.has(error);
 }
-
-const httpsAgent = new https.Agent({ keepAlive: true });
 
 /**
  * Resolves with the answer, whatever its status; rejects on a network fault, a timeout (a
