@@ -32,7 +32,7 @@ import { CREATED_NOTHING, TRAY_FAILURE_TYPES } from '../common/activity-types.js
 import { MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AuthSlots } from '../workflows/slots.js';
-import type { MockActivities, MockOptions } from './helpers/mock-activities.js';
+import type { ActivityName, MockActivities, MockOptions } from './helpers/mock-activities.js';
 import { permanentError, transientError } from './helpers/mock-activities.js';
 import { runMockSaga, type MockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
@@ -481,13 +481,7 @@ describe('connectIntegration compensation', () => {
     };
     await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
-      await pollUntil(async () => mock.inputsOf('removeInstance').length > 0, {
-        timeoutMs: 30_000,
-        what: 'removeInstance running',
-      });
-      await handle.cancel();
-      await cancelProcessed(handle);
-      release();
+      await cancelWhileHeld(handle, mock, 'removeInstance', release);
       const failure = await failureOf(handle);
       assert.equal(failure.type, TRAY_FAILURE_TYPES.validation, 'the saga fails with its own cause');
       assert.equal(mock.inputsOf('removeInstance').length, 1);
@@ -571,14 +565,8 @@ describe('connectIntegration compensation', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     await withSaga({ mock: { holds: { createInstance: gate } } }, async ({ handle, mock }) => {
       await waitForStep(handle, 'creating_instance');
-      await pollUntil(async () => mock.inputsOf('createInstance').length > 0, {
-        timeoutMs: 30_000,
-        what: 'createInstance running',
-      });
-      await handle.cancel();
-      await cancelProcessed(handle);
-      // Tray creates the instance only now, after the saga has seen the cancellation.
-      release();
+      // Tray creates the instance only once the saga has seen the cancellation.
+      await cancelWhileHeld(handle, mock, 'createInstance', release);
       await handle.result().catch(() => undefined);
       assert.equal((await status(handle)).step, 'cancelled');
       const removes = mock.inputsOf('removeInstance');
@@ -770,13 +758,7 @@ describe('connectIntegration on a real server', () => {
       failures: { createInstance: [transientError('reset')] },
     };
     await withSaga({ mock: mockOptions, server: await realServer() }, async ({ handle, mock }) => {
-      await pollUntil(async () => mock.inputsOf('createInstance').length > 0, {
-        timeoutMs: 30_000,
-        what: 'createInstance running',
-      });
-      await handle.cancel();
-      await cancelProcessed(handle);
-      release();
+      await cancelWhileHeld(handle, mock, 'createInstance', release);
       // The failed attempt may still have created the instance: it is looked up and removed at once,
       // and looked up again after the late-create window (real minutes here; test/late-create.test.ts
       // waits it out), after which the saga ends cancelled.
@@ -1102,6 +1084,22 @@ async function cancelAndWait(handle: Handle): Promise<void> {
   await handle.cancel();
   await handle.result().catch(() => undefined);
   assert.equal((await status(handle)).step, 'cancelled');
+}
+
+/** Cancels while `activity` is held running, and lets it finish once the saga has processed the cancel. */
+async function cancelWhileHeld(
+  handle: Handle,
+  mock: MockActivities,
+  activity: ActivityName,
+  release: () => void,
+): Promise<void> {
+  await pollUntil(async () => mock.inputsOf(activity).length > 0, {
+    timeoutMs: 30_000,
+    what: `${activity} running`,
+  });
+  await handle.cancel();
+  await cancelProcessed(handle);
+  release();
 }
 
 /** Waits until the worker has run a workflow task after the cancel request, so the saga has seen it. */
