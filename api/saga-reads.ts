@@ -221,8 +221,12 @@ export async function getConnectionStatus(
   const budgetLeft = () => GET_BUDGET_MS - (Date.now() - started);
   const desc = await describeConnection(client, connectionId);
   if (!isRunning(desc)) return closedStatus(client, desc);
+  const queryMs = Math.min(queryTimeoutMs, budgetLeft() - RECHECK_MS);
+  // Nothing asked, no time spent: the description just read is the status as it stands. A second
+  // describe here doubles the load when a burst of POSTs reach their wait's end together.
+  if (queryMs <= 0) return statusFromDescription(desc);
   const handle = client.workflow.getHandle(connectionId, desc.runId);
-  const queried = await queryStatus(client, handle, Math.min(queryTimeoutMs, budgetLeft() - RECHECK_MS));
+  const queried = await queryStatus(client, handle, queryMs);
   if (queried) return queried;
   // The run may have closed meanwhile (terminated, timed out, finished by a slow worker): look again
   // within what the budget leaves. If even that goes unanswered, the first look stands.

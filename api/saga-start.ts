@@ -22,7 +22,13 @@ import {
 } from '../common/messages.js';
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import { codeSpan } from '../common/markdown.js';
-import { describeConnection, describeIfAny, getConnectionStatus, isRunning } from './saga-reads.js';
+import {
+  describeConnection,
+  describeIfAny,
+  getConnectionStatus,
+  isRunning,
+  statusFromDescription,
+} from './saga-reads.js';
 import { isTemporalUnavailable } from './errors.js';
 import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
 
@@ -114,7 +120,8 @@ export async function startAndWaitForUrls(
       const status =
         current ??
         (answered && !created ? await statusHeld(client, connectionId, answered, deadline) : answered) ??
-        (await getConnectionStatus(client, connectionId, 0));
+        // No answer: the description just read says where the saga stands, with no second look.
+        (isRunning(desc) ? statusFromDescription(desc) : await getConnectionStatus(client, connectionId, 0));
       return { status, created };
     }
   }

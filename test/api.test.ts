@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startConnection } from '../api/saga-commands.js';
 import { getConnectionStatus } from '../api/saga-reads.js';
+import { startAndWaitForUrls } from '../api/saga-start.js';
 import type { ConnectionStatus, ConnectInput } from '../common/messages.js';
 import { connectionIdFor, WAIT_FOR_AUTH_URLS_UPDATE_ID, WORKFLOW_TYPE } from '../common/messages.js';
 import { initialMemo, MEMO_KEY } from '../common/status-view.js';
@@ -441,6 +442,50 @@ describe('GET /v1/connections/{id}', () => {
     assert.equal(status.runId, runId);
     assert.deepEqual(status.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
     await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
+  });
+
+  // A burst of POSTs reaches the end of its wait together; every extra describe then lands on the
+  // server at once, in front of the webhooks' describes.
+  test('a POST whose wait passes with no answer reads the saga once, and GET without a query once', async () => {
+    const queue = uniqueId('no-worker-tq');
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const connectionId = connectionIdFor(body.externalUserId, body.solutionId);
+    const real = stack.client;
+    let describes = 0;
+    const workflow = new Proxy(real.workflow, {
+      get(target, key) {
+        if (key !== 'getHandle') return Reflect.get(target, key, target) as unknown;
+        return (...args: Parameters<typeof target.getHandle>) => {
+          const handle = target.getHandle(...args);
+          return new Proxy(handle, {
+            get(h, k) {
+              if (k !== 'describe') return Reflect.get(h, k, h) as unknown;
+              return () => {
+                describes++;
+                return h.describe();
+              };
+            },
+          });
+        };
+      },
+    });
+    const client = new Proxy(real, {
+      get: (target, key) => (key === 'workflow' ? workflow : (Reflect.get(target, key, target) as unknown)),
+    });
+    try {
+      const { status, created } = await startAndWaitForUrls(client, queue, body, connectionId, 300);
+      assert.ok(validateStatus(status));
+      assert.equal(created, true);
+      assert.equal(status.step, 'ensuring_user');
+      assert.deepEqual(status.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
+      assert.equal(describes, 1, 'describes after the wait passed');
+      describes = 0;
+      const again = await getConnectionStatus(client, connectionId, 0);
+      assert.equal(again.runId, status.runId);
+      assert.equal(describes, 1, 'describes for a status without the query');
+    } finally {
+      await real.workflow.getHandle(connectionId).terminate('test cleanup');
+    }
   });
 
   test('with no worker: a run that closes while its query goes unanswered is reported closed', async () => {
