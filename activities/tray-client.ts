@@ -4,6 +4,7 @@
  * retrying can help, and whose message never carries a token.
  */
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import type { SendPacer } from './send-pacer.js';
 import { classifyError, failure } from './tray-errors.js';
 import { graphqlData, jsonPoster } from './tray-http.js';
 
@@ -49,6 +50,8 @@ export interface TrayClientOptions {
   masterToken: string;
   /** Per-request timeout; a timed-out request is a transient failure. Default 10 s. */
   timeoutMs?: number;
+  /** Holds a request back while this process has spent the budget's window (`trayBudgetPacer`). */
+  pacer?: SendPacer;
 }
 
 /** Creates a client bound to one endpoint and master token; user tokens are passed per request. */
@@ -69,6 +72,7 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
       const outer = requestOptions.signal;
       let data: T | undefined;
       try {
+        await options.pacer?.wait(outer);
         const answer = await post(
           JSON.stringify({ query: document, ...(variables ? { variables } : {}) }),
           `Bearer ${token}`,

@@ -4,6 +4,7 @@
  */
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
+import { trayBudgetPacer } from '../activities/send-pacer.js';
 import { WORKFLOW_TYPE } from '../common/messages.js';
 import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
 import { encryptedDataConverter } from '../lib/payload-codec.js';
@@ -18,7 +19,7 @@ import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './con
 import { createConnectWorker } from './create-worker.js';
 import { startHealthServer, type HealthServer } from './health.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
-import { taskQueueActivitiesPerSecond } from './rate-limit.js';
+import { RATE_WINDOW_SECONDS, taskQueueActivitiesPerSecond } from './rate-limit.js';
 import { metricsAddress, runtimeOptions, workerTracing } from './telemetry.js';
 import { observeTrayClient } from './tray-telemetry.js';
 
@@ -132,7 +133,11 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
   const connection = await connectWithRetry(t);
   const tracing = await workerTracing(cfg);
   try {
-    const tray = createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken });
+    const tray = createTrayClient({
+      graphqlUrl: cfg.graphqlUrl,
+      masterToken: cfg.masterToken,
+      pacer: trayBudgetPacer(cfg.rateLimitPerSecond, RATE_WINDOW_SECONDS),
+    });
     const activities = createActivities({
       tray: observeTrayClient(tray, tracing?.tracer),
       embeddedId: cfg.embeddedId,
