@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { CREATE_USER } from '../activities/documents.js';
+import { trayBudgetPacer } from '../activities/send-pacer.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
 import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
 import { quietRuntime } from '../dev/in-process.js';
@@ -20,6 +21,7 @@ import {
 } from '../lib/temporal-connection.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { createConnectWorker } from '../worker/create-worker.js';
+import { RATE_WINDOW_SECONDS } from '../worker/rate-limit.js';
 import { meterTrayClient, type MeteredRequest, type RequestMeter } from './request-meter.js';
 
 export interface HarnessOptions {
@@ -125,7 +127,12 @@ interface BenchTray {
 }
 
 /** The emulator with the bench solution, the metered client the worker uses, and one for set-up. */
-async function startTray(slots: number, cleanups: Cleanups, progress: Progress): Promise<BenchTray> {
+async function startTray(
+  slots: number,
+  rateLimitPerSecond: number,
+  cleanups: Cleanups,
+  progress: Progress,
+): Promise<BenchTray> {
   const solution = benchSolution(slots);
   const masterToken = `mt_${randomBytes(18).toString('base64url')}`;
   const embeddedId = `emb-bench-${randomBytes(3).toString('hex')}`;
@@ -135,7 +142,9 @@ async function startTray(slots: number, cleanups: Cleanups, progress: Progress):
   progress(`Tray emulator on ${listening.url}`);
 
   const graphqlUrl = `${listening.url}/graphql`;
-  const meter = meterTrayClient(createTrayClient({ graphqlUrl, masterToken }));
+  // Paced as the worker process paces it, so this mode's wire figures are the product's.
+  const pacer = trayBudgetPacer(rateLimitPerSecond, RATE_WINDOW_SECONDS);
+  const meter = meterTrayClient(createTrayClient({ graphqlUrl, masterToken, pacer }));
   // Setup requests go through a client of their own, so they are never counted against a saga.
   const setupTray = createTrayClient({ graphqlUrl, masterToken });
   const createExternalUser = async (externalUserId: string, name: string): Promise<string> => {
@@ -212,7 +221,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     const temporal = given ?? (await startOwnDevServer(cleanups, progress));
     checkAborted();
 
-    const tray = await startTray(options.slots, cleanups, progress);
+    const tray = await startTray(options.slots, options.rateLimitPerSecond, cleanups, progress);
 
     const connection = await openTemporalConnection(temporal, () =>
       Connection.connect(temporal.connectionOptions),
