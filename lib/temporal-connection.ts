@@ -1,15 +1,21 @@
 /**
  * The Temporal connection of every process that connects (worker, API, `npm start` against a
  * server, the bench, scripts), read as Temporal's own tools read it: `@temporalio/envconfig` with
- * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and
- * TEMPORAL_CONFIG_FILE (`temporal.toml` profiles), environment over profile. An API key turns TLS
- * on. Everything that can be checked without the network is checked here, and every problem names
- * the variable or profile key it came from; key material and the API key are never quoted.
+ * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_GRPC_META_*,
+ * TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE (`temporal.toml` profiles), environment over profile.
+ * An API key turns TLS on. Everything that can be checked without the network is checked here, and
+ * every problem names the variable or profile key it came from; key material and the API key are
+ * never quoted.
  */
 import { existsSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
 import { toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
-import { loadProfile, unusableSettings, type LoadedProfile } from './temporal-setting-rules.js';
+import {
+  loadProfile,
+  unsendableMetadata,
+  unusableSettings,
+  type LoadedProfile,
+} from './temporal-setting-rules.js';
 import {
   configFilePath,
   profileKey,
@@ -191,6 +197,9 @@ export function loadTemporalConnection(
     if (!parsed.ok) problems.push({ variable: from.address, problem: parsed.problem });
   }
   problems.push(...unusableSettings(clean, profile.apiKey, from.apiKey));
+  problems.push(
+    ...unsendableMetadata(clean, profile.grpcMeta, (key) => profileKey(clean, file, `grpc_meta.${key}`)),
+  );
   const tls = checkedTls(profile, from, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const { connectionOptions, namespace } = toClientOptions({ ...profile, tls });

@@ -55,6 +55,38 @@ export function unusableSettings(
   return problems;
 }
 
+/** A gRPC metadata key as the API's client (grpc-js) takes it with a string value. */
+const METADATA_KEY = /^[:0-9a-z_.-]+$/;
+const METADATA_VALUE = /^[\x20-\x7e]*$/;
+
+/**
+ * gRPC metadata (TEMPORAL_GRPC_META_*, the profile's grpc_meta) that the API's client refuses on
+ * every call, quoting the value in the error, while the worker's sends it: named at start instead,
+ * by the variable that holds it (else `profileKeyOf` its key), never printing the value.
+ */
+export function unsendableMetadata(
+  env: Record<string, string>,
+  metadata: Record<string, string> | undefined,
+  profileKeyOf: (key: string) => string,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [key, value] of Object.entries(metadata ?? {})) {
+    const problem = !METADATA_KEY.test(key)
+      ? `names the header "${key}", which holds characters a gRPC header name cannot (a-z, 0-9, "-", "_", "." only)`
+      : key.endsWith('-bin')
+        ? `names the binary header "${key}" ("-bin"), which takes no text value`
+        : !METADATA_VALUE.test(String(value))
+          ? 'holds characters a gRPC header cannot carry (printable ASCII only); look for a stray quote, accent or line break from copy-paste'
+          : undefined;
+    if (problem === undefined) continue;
+    const variable =
+      Object.keys(env).find((name) => name.startsWith('TEMPORAL_GRPC_META_') && env[name] === value) ??
+      profileKeyOf(key);
+    problems.push({ variable, problem });
+  }
+  return problems;
+}
+
 /** A TOML table as the parser answers it. */
 export type TomlTable = Record<string, unknown>;
 

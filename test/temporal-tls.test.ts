@@ -390,6 +390,32 @@ describe('loadTemporalConnection', () => {
     }
   });
 
+  test('gRPC metadata the API could not send is refused at start, naming it but not printing it', () => {
+    const address = { TEMPORAL_ADDRESS: 'x.tmprl.cloud:7233' };
+    const accented = `caf\u00e9-${API_KEY}`;
+    const [value] = problemsOf({ ...address, TEMPORAL_GRPC_META_X_TENANT: accented });
+    assert.equal(value?.variable, 'TEMPORAL_GRPC_META_X_TENANT');
+    assert.match(value?.problem ?? '', /gRPC header cannot carry/);
+    const [binary] = problemsOf({ ...address, TEMPORAL_GRPC_META_TRACE_BIN: 'abc' });
+    assert.equal(binary?.variable, 'TEMPORAL_GRPC_META_TRACE_BIN');
+    assert.match(binary?.problem ?? '', /binary header "trace-bin"/);
+    const file = join(pki.dir, 'grpc-meta.toml');
+    writeFileSync(
+      file,
+      `[profile.default]\naddress = "x.tmprl.cloud:7233"\n[profile.default.grpc_meta]\n` +
+        `"x tenant" = "acme"\nx-other = "${accented}"\n`,
+    );
+    assert.deepEqual(
+      problemsOf({ TEMPORAL_CONFIG_FILE: file }).map((p) => p.variable),
+      [
+        `grpc_meta.x tenant of profile "default" in ${file}`,
+        `grpc_meta.x-other of profile "default" in ${file}`,
+      ],
+    );
+    const sendable = loadTemporalConnection({ ...address, TEMPORAL_GRPC_META_X_TENANT_ID: 'acme 1' });
+    assert.deepEqual(sendable.connectionOptions.metadata, { 'x-tenant-id': 'acme 1' });
+  });
+
   test('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=true is refused with what to set instead', () => {
     assert.throws(
       () => loadTemporalConnection({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'true' }),
