@@ -12,6 +12,14 @@ export interface SendPacer {
   wait(signal?: AbortSignal): Promise<void>;
 }
 
+/** The budget pacer: its count is this process's share when several workers serve the queue. */
+export interface BudgetPacer extends SendPacer {
+  /** Splits the budget among `workers` processes (at least 1), from the next request on. */
+  setWorkers(workers: number): void;
+  /** Requests this process may send in any window now. */
+  readonly count: number;
+}
+
 export interface SendPacerOptions {
   /** Requests allowed in any window. */
   count: number;
@@ -22,17 +30,25 @@ export interface SendPacerOptions {
 }
 
 /** A pacer keeping this process's requests to `count` in any `windowMs`. */
-export function createSendPacer(options: SendPacerOptions): SendPacer {
+export function createSendPacer(
+  options: SendPacerOptions,
+): SendPacer & { readonly count: number; setCount(count: number): void } {
   const { windowMs } = options;
   if (!(options.count >= 1) || !Number.isFinite(windowMs) || windowMs <= 0) {
     throw new RangeError('a send pacer needs a count of at least 1 and a positive window');
   }
-  const count = Math.floor(options.count);
+  let count = Math.floor(options.count);
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? abortableSleep;
   // Send times given out, ascending; the ones still inside the window (or ahead, for waiters).
   const given: number[] = [];
   return {
+    get count() {
+      return count;
+    },
+    setCount(next: number) {
+      if (next >= 1 && Number.isFinite(next)) count = Math.floor(next);
+    },
     async wait(signal?: AbortSignal): Promise<void> {
       signal?.throwIfAborted();
       const t = now();
@@ -47,13 +63,22 @@ export function createSendPacer(options: SendPacerOptions): SendPacer {
   };
 }
 
-/** The per-process pacer for a Tray budget of `perSecond` averaged over `windowSeconds`. */
-export function trayBudgetPacer(perSecond: number, windowSeconds: number): SendPacer {
-  // One below the budget: the request's trip to Tray adds a little jitter to when it lands.
-  return createSendPacer({
-    count: Math.max(1, Math.floor(perSecond * windowSeconds) - 1),
-    windowMs: windowSeconds * 1000,
-  });
+/**
+ * The per-process pacer for a Tray budget of `perSecond` averaged over `windowSeconds`, the whole
+ * budget until `setWorkers` says how many processes share it.
+ */
+export function trayBudgetPacer(perSecond: number, windowSeconds: number): BudgetPacer {
+  // One below the share: the request's trip to Tray adds a little jitter to when it lands.
+  const share = (workers: number) =>
+    Math.max(1, Math.floor((perSecond * windowSeconds) / Math.max(1, Math.floor(workers))) - 1);
+  const pacer = createSendPacer({ count: share(1), windowMs: windowSeconds * 1000 });
+  return {
+    wait: (signal) => pacer.wait(signal),
+    get count() {
+      return pacer.count;
+    },
+    setWorkers: (workers) => pacer.setCount(share(workers)),
+  };
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -19,6 +19,7 @@ import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './con
 import { createConnectWorker } from './create-worker.js';
 import { startHealthServer, type HealthServer } from './health.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
+import { countActivityWorkers, watchPeerWorkers } from './peer-workers.js';
 import { RATE_WINDOW_SECONDS, taskQueueActivitiesPerSecond } from './rate-limit.js';
 import { metricsAddress, runtimeOptions, workerTracing } from './telemetry.js';
 import { observeTrayClient } from './tray-telemetry.js';
@@ -132,12 +133,21 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
 async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: HealthServer): Promise<void> {
   const connection = await connectWithRetry(t);
   const tracing = await workerTracing(cfg);
+  const pacer = trayBudgetPacer(cfg.rateLimitPerSecond, RATE_WINDOW_SECONDS);
+  const peers = watchPeerWorkers({
+    count: () => countActivityWorkers(connection, t.namespace, cfg.taskQueue),
+    onCount: (workers) => {
+      pacer.setWorkers(workers);
+      logger.info(
+        { workers, trayRequestsPer5s: pacer.count },
+        `${workers} worker process(es) on the task queue: this one sends at most ${pacer.count} Tray requests in any ${RATE_WINDOW_SECONDS} s`,
+      );
+    },
+    onError: (err) =>
+      logger.warn({ err }, 'could not count the workers on the task queue; keeping the last count'),
+  });
   try {
-    const tray = createTrayClient({
-      graphqlUrl: cfg.graphqlUrl,
-      masterToken: cfg.masterToken,
-      pacer: trayBudgetPacer(cfg.rateLimitPerSecond, RATE_WINDOW_SECONDS),
-    });
+    const tray = createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken, pacer });
     const activities = createActivities({
       tray: observeTrayClient(tray, tracing?.tracer),
       embeddedId: cfg.embeddedId,
@@ -180,6 +190,7 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
     await worker.run();
     logger.info('worker stopped');
   } finally {
+    peers.stop();
     await tracing?.shutdown();
     await connection.close();
   }

@@ -1,0 +1,121 @@
+/**
+ * Each worker's share of the Tray budget on the wire: how many worker processes the server sees
+ * polling the task queue for activities, and the pacer's count for that many.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { msToTs } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { trayBudgetPacer } from '../activities/send-pacer.js';
+import {
+  countActivityWorkers,
+  recentPollers,
+  RECENT_POLL_MS,
+  watchPeerWorkers,
+} from '../worker/peer-workers.js';
+import { pollUntil } from './helpers/poll.js';
+import { devServer, installQuietRuntime, uniqueId } from './helpers/temporal.js';
+
+describe('the budget split among workers', () => {
+  test('the pacer sends one below the budget alone, one below each share with several', () => {
+    const pacer = trayBudgetPacer(25, 5);
+    assert.equal(pacer.count, 124);
+    pacer.setWorkers(3);
+    assert.equal(pacer.count, 40, 'three shares of 125 stay within it');
+    pacer.setWorkers(0);
+    assert.equal(pacer.count, 124, 'no count is read as this one alone');
+    pacer.setWorkers(500);
+    assert.equal(pacer.count, 1, 'never below one request');
+  });
+
+  test('counts distinct identities that polled recently, and at least this one', () => {
+    const now = 1_000_000_000;
+    const at = (ago: number) => msToTs(now - ago);
+    assert.equal(recentPollers([], now), 1);
+    assert.equal(
+      recentPollers(
+        [
+          { identity: 'a', lastAccessTime: at(1_000) },
+          { identity: 'a', lastAccessTime: at(2_000) },
+          { identity: 'b', lastAccessTime: at(RECENT_POLL_MS - 1) },
+          { identity: 'gone', lastAccessTime: at(RECENT_POLL_MS + 1) },
+        ],
+        now,
+      ),
+      2,
+    );
+  });
+
+  test('the watch reports the first count and changes only, and keeps the last count on failure', async () => {
+    const answers: (number | Error)[] = [2, 2, new Error('unreachable'), new Error('again'), 3];
+    const seen: number[] = [];
+    const errors: unknown[] = [];
+    const watch = watchPeerWorkers({
+      count: async () => {
+        const next = answers.shift() ?? 3;
+        if (next instanceof Error) throw next;
+        return next;
+      },
+      onCount: (n) => seen.push(n),
+      onError: (e) => errors.push(e),
+      intervalMs: 5,
+      firstLooksMs: [],
+    });
+    try {
+      await pollUntil(async () => answers.length === 0, {
+        timeoutMs: 5_000,
+        intervalMs: 5,
+        what: 'every answer read',
+      });
+      await pollUntil(async () => seen.length === 2, {
+        timeoutMs: 5_000,
+        intervalMs: 5,
+        what: 'the change to 3',
+      });
+      assert.deepEqual(seen, [2, 3]);
+      assert.equal(errors.length, 1, 'one warning per failure streak');
+    } finally {
+      watch.stop();
+    }
+  });
+});
+
+// Started at the top level: devServer() ties the server's lifetime to the context it starts in.
+installQuietRuntime();
+const server = await devServer();
+const connection = await NativeConnection.connect({ address: server.address });
+after(() => connection.close());
+
+describe('counting the workers on a real server', () => {
+  test('two activity workers on a task queue are counted as two', async () => {
+    const taskQueue = uniqueId('peers-tq');
+    // Two processes' worth: one process may not run two workers on one task queue and connection.
+    const second = await NativeConnection.connect({ address: server.address });
+    const workers = await Promise.all(
+      [connection, second].map((conn, i) =>
+        Worker.create({
+          connection: conn,
+          namespace: server.namespace,
+          taskQueue,
+          identity: `worker-${i}@${taskQueue}`,
+          activities: { noop: async () => undefined },
+        }),
+      ),
+    );
+    const running = workers.map((w) => w.run());
+    try {
+      const count = await pollUntil(
+        async () => {
+          const n = await countActivityWorkers(connection, server.namespace, taskQueue);
+          return n === 2 ? n : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 250, what: 'both workers counted' },
+      );
+      assert.equal(count, 2);
+    } finally {
+      for (const w of workers) w.shutdown();
+      await Promise.all(running);
+      await second.close();
+    }
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * How many worker processes take activities from the task queue, as the server sees their polls, so
+ * each keeps its requests on the wire to its share of the Tray budget (activities/send-pacer.ts):
+ * the task-queue limit bounds them together only where the server hands activities out.
+ */
+import { tsToMs } from '@temporalio/common';
+import proto from '@temporalio/proto';
+import type { NativeConnection } from '@temporalio/worker';
+
+const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
+
+/** A poller counts while it polled this recently; a long poll lasts up to a minute. */
+export const RECENT_POLL_MS = 90_000;
+/** How often each worker looks again: a worker that joins is counted by the others within it. */
+export const PEER_CHECK_INTERVAL_MS = 10_000;
+const DESCRIBE_TIMEOUT_MS = 5_000;
+
+type Poller = { identity?: string | null; lastAccessTime?: Parameters<typeof tsToMs>[0] };
+
+/** Distinct identities among pollers seen within RECENT_POLL_MS of `now`; at least 1 (this one). */
+export function recentPollers(pollers: readonly Poller[], now: number): number {
+  const identities = new Set<string>();
+  for (const poller of pollers) {
+    const at = poller.lastAccessTime ? tsToMs(poller.lastAccessTime) : now;
+    if (now - at <= RECENT_POLL_MS) identities.add(poller.identity ?? '');
+  }
+  return Math.max(1, identities.size);
+}
+
+/** The worker processes polling `taskQueue` for activities now. */
+export async function countActivityWorkers(
+  connection: NativeConnection,
+  namespace: string,
+  taskQueue: string,
+): Promise<number> {
+  const answer = await connection.withDeadline(Date.now() + DESCRIBE_TIMEOUT_MS, () =>
+    connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    }),
+  );
+  return recentPollers(answer.pollers ?? [], Date.now());
+}
+
+export interface PeerWatchOptions {
+  count: () => Promise<number>;
+  /** Called with the first count and whenever it changes. */
+  onCount: (workers: number) => void;
+  /** A failed look keeps the last count; told once per failure streak. */
+  onError?: (error: unknown) => void;
+  intervalMs?: number;
+  /** Extra looks soon after the start, while the workers of a deploy come up together. */
+  firstLooksMs?: readonly number[];
+}
+
+/** A burst may begin right after a deploy: the first looks come before the steady interval. */
+export const FIRST_LOOKS_MS = [1_000, 3_000, 6_000] as const;
+
+/** Looks now and every interval until stopped; the timer never keeps the process alive. */
+export function watchPeerWorkers(options: PeerWatchOptions): { stop(): void } {
+  let last: number | undefined;
+  let failing = false;
+  let stopped = false;
+  const look = async () => {
+    try {
+      const workers = await options.count();
+      failing = false;
+      if (!stopped && workers !== last) {
+        last = workers;
+        options.onCount(workers);
+      }
+    } catch (error) {
+      if (!failing) options.onError?.(error);
+      failing = true;
+    }
+  };
+  void look();
+  const early = (options.firstLooksMs ?? FIRST_LOOKS_MS).map((ms) => setTimeout(() => void look(), ms));
+  const timer = setInterval(() => void look(), options.intervalMs ?? PEER_CHECK_INTERVAL_MS);
+  for (const t of [...early, timer]) t.unref();
+  return {
+    stop() {
+      stopped = true;
+      for (const t of early) clearTimeout(t);
+      clearInterval(timer);
+    },
+  };
+}
