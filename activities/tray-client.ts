@@ -43,6 +43,8 @@ export interface TrayRequestOptions {
   signal?: AbortSignal;
   /** The activity attempt sending it, carried by a rate-limited failure (docs/design.md#retries). */
   attempt?: number;
+  /** The activity's priority key (1 first): the order in which the pacer lets held requests go. */
+  priority?: number;
 }
 
 export interface TrayClientOptions {
@@ -72,7 +74,7 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
       const outer = requestOptions.signal;
       let data: T | undefined;
       try {
-        await options.pacer?.wait(outer);
+        await options.pacer?.wait(outer, requestOptions.priority);
         const answer = await post(
           JSON.stringify({ query: document, ...(variables ? { variables } : {}) }),
           `Bearer ${token}`,

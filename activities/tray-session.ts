@@ -33,7 +33,11 @@ export function createTraySession(
 ): TraySession {
   function send<T = unknown>(document: string, variables: Variables | undefined, auth: TrayAuth): Promise<T> {
     const { cancellationSignal: signal, info } = Context.current();
-    return tray.request<T>(document, variables, auth, { signal, attempt: info.attempt });
+    return tray.request<T>(document, variables, auth, {
+      signal,
+      attempt: info.attempt,
+      ...(info.priority?.priorityKey !== undefined && { priority: info.priority.priorityKey }),
+    });
   }
 
   async function mintToken(userId: string): Promise<string> {
