@@ -13,8 +13,10 @@ import {
   RECENT_POLL_MS,
   watchPeerWorkers,
 } from '../worker/peer-workers.js';
+import { startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, installQuietRuntime, uniqueId } from './helpers/temporal.js';
+import { startWorkerProcess, workerEnv } from './helpers/worker-process.js';
 
 describe('the budget split among workers', () => {
   test('the pacer sends one below the budget alone, one below each share with several', () => {
@@ -116,6 +118,26 @@ describe('counting the workers on a real server', () => {
       for (const w of workers) w.shutdown();
       await Promise.all(running);
       await second.close();
+    }
+  });
+
+  test('two worker processes on one task queue each keep to half the budget', async () => {
+    const emu = await startEmulator();
+    after(() => emu.close());
+    const env = { ...workerEnv(server, uniqueId('peers-proc'), emu), TRAY_RATE_LIMIT_PER_SECOND: '25' };
+    const runs = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
+    try {
+      // 125 requests in 5 s for 25/s, split in two, one kept back for the trip: 61 each.
+      for (const run of runs) {
+        await pollUntil(async () => run.output().includes('this one sends at most 61 Tray requests'), {
+          timeoutMs: 30_000,
+          intervalMs: 250,
+          what: `worker ${run.child.pid} to count both workers`,
+        });
+      }
+    } finally {
+      for (const run of runs) run.child.kill('SIGTERM');
+      await Promise.all(runs.map((run) => run.exited));
     }
   });
 });
