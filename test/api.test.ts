@@ -5,6 +5,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely here; their shapes are checked against the OpenAPI schemas with ajv */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startConnection } from '../api/saga-commands.js';
 import { getConnectionStatus } from '../api/saga-reads.js';
@@ -64,6 +65,26 @@ function assertError(res: { status: number; body: any }, status: number, code: s
 
 function problemPaths(res: { body: any }): string[] {
   return (res.body.error.details as { path: string }[]).map((d) => d.path);
+}
+
+/** `real`, except that every workflow handle's `method` is what `replace` makes of the handle. */
+function withHandleMethod(
+  real: Client,
+  method: 'describe' | 'query',
+  replace: (handle: WorkflowHandle) => unknown,
+): Client {
+  const workflow = new Proxy(real.workflow, {
+    get(target, key) {
+      if (key !== 'getHandle') return Reflect.get(target, key, target) as unknown;
+      return (...args: Parameters<typeof target.getHandle>) =>
+        new Proxy(target.getHandle(...args), {
+          get: (h, k) => (k === method ? replace(h) : (Reflect.get(h, k, h) as unknown)),
+        });
+    },
+  });
+  return new Proxy(real, {
+    get: (target, key) => (key === 'workflow' ? workflow : (Reflect.get(target, key, target) as unknown)),
+  });
 }
 
 async function statusOf(connectionId: string): Promise<ConnectionStatus> {
@@ -452,25 +473,9 @@ describe('GET /v1/connections/{id}', () => {
     const connectionId = connectionIdFor(body.externalUserId, body.solutionId);
     const real = stack.client;
     let describes = 0;
-    const workflow = new Proxy(real.workflow, {
-      get(target, key) {
-        if (key !== 'getHandle') return Reflect.get(target, key, target) as unknown;
-        return (...args: Parameters<typeof target.getHandle>) => {
-          const handle = target.getHandle(...args);
-          return new Proxy(handle, {
-            get(h, k) {
-              if (k !== 'describe') return Reflect.get(h, k, h) as unknown;
-              return () => {
-                describes++;
-                return h.describe();
-              };
-            },
-          });
-        };
-      },
-    });
-    const client = new Proxy(real, {
-      get: (target, key) => (key === 'workflow' ? workflow : (Reflect.get(target, key, target) as unknown)),
+    const client = withHandleMethod(real, 'describe', (h) => () => {
+      describes++;
+      return h.describe();
     });
     try {
       const { status, created } = await startAndWaitForUrls(client, queue, body, connectionId, 300);
@@ -498,26 +503,15 @@ describe('GET /v1/connections/{id}', () => {
     const real = stack.client;
     // The same client, except that the status query terminates the run and then goes unanswered: the
     // run closes between GET's first describe and the end of its query.
-    const workflow = new Proxy(real.workflow, {
-      get(target, key) {
-        if (key !== 'getHandle') return Reflect.get(target, key, target) as unknown;
-        return (...args: Parameters<typeof target.getHandle>) => {
-          const handle = target.getHandle(...args);
-          return new Proxy(handle, {
-            get(h, k) {
-              if (k !== 'query') return Reflect.get(h, k, h) as unknown;
-              return async (...q: Parameters<typeof h.query>) => {
-                await real.workflow.getHandle(connectionId).terminate('closed during the query');
-                return real.workflow.getHandle(silent.connectionId).query(...q);
-              };
-            },
-          });
-        };
-      },
-    });
-    const client = new Proxy(real, {
-      get: (target, key) => (key === 'workflow' ? workflow : (Reflect.get(target, key, target) as unknown)),
-    });
+    const client = withHandleMethod(
+      real,
+      'query',
+      () =>
+        async (...q: Parameters<WorkflowHandle['query']>) => {
+          await real.workflow.getHandle(connectionId).terminate('closed during the query');
+          return real.workflow.getHandle(silent.connectionId).query(...q);
+        },
+    );
     try {
       const status = await getConnectionStatus(client, connectionId);
       assert.ok(validateStatus(status));
