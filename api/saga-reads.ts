@@ -199,7 +199,6 @@ async function queryStatus(
   handle: WorkflowHandle,
   timeoutMs: number,
 ): Promise<ConnectionStatus | undefined> {
-  if (timeoutMs <= 0) return undefined;
   try {
     return await within(client, timeoutMs, () => handle.query(statusQuery));
   } catch {

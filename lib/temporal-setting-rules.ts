@@ -57,7 +57,6 @@ export function unusableSettings(
 
 /** A gRPC metadata key as the API's client (grpc-js) takes it with a string value. */
 const METADATA_KEY = /^[:0-9a-z_.-]+$/;
-const METADATA_VALUE = /^[\x20-\x7e]*$/;
 
 /**
  * gRPC metadata (TEMPORAL_GRPC_META_*, the profile's grpc_meta) that the API's client refuses on
@@ -75,7 +74,7 @@ export function unsendableMetadata(
       ? `names the header "${key}", which holds characters a gRPC header name cannot (a-z, 0-9, "-", "_", "." only)`
       : key.endsWith('-bin')
         ? `names the binary header "${key}" ("-bin"), which takes no text value`
-        : !METADATA_VALUE.test(String(value))
+        : value !== '' && !HEADER_VALUE.test(String(value))
           ? 'holds characters a gRPC header cannot carry (printable ASCII only); look for a stray quote, accent or line break from copy-paste'
           : undefined;
     if (problem === undefined) continue;
