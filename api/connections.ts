@@ -22,6 +22,7 @@ import {
   connectionIdProblem,
   DEFAULT_WAIT_SECONDS,
   externalAuthIdParamSchema,
+  givenOnceProblem,
   nestingProblem,
   problemsOf,
   waitSchema,
@@ -53,15 +54,29 @@ interface StartRequest {
   waitSeconds: number;
 }
 
-/** `?wait` in seconds, or the problems with it. */
+/**
+ * Query parameters the start does not take. The query parser keeps `wait[]=1` or `wait.x=1` as a
+ * name of its own, so without this a client that meant `?wait` would silently wait the default.
+ */
+function unknownParameters(req: Request): Problem[] {
+  return Object.keys(req.query)
+    .filter((name) => name !== 'wait')
+    .map((name) => ({
+      path: `?${name}`,
+      message: /^wait[[.]/.test(name) ? givenOnceProblem('wait') : 'unknown parameter; known: wait',
+    }));
+}
+
+/** `?wait` in seconds, or the problems with it and with any other query parameter. */
 function waitOf(req: Request): { waitSeconds: number; problems: Problem[] } {
+  const unknown = unknownParameters(req);
   const rawWait = req.query.wait;
-  if (rawWait === undefined) return { waitSeconds: DEFAULT_WAIT_SECONDS, problems: [] };
+  if (rawWait === undefined) return { waitSeconds: DEFAULT_WAIT_SECONDS, problems: unknown };
   const wait = waitSchema.safeParse(rawWait);
-  if (wait.success) return { waitSeconds: wait.data, problems: [] };
+  if (wait.success) return { waitSeconds: wait.data, problems: unknown };
   return {
     waitSeconds: DEFAULT_WAIT_SECONDS,
-    problems: problemsOf(wait.error, '?wait').map((p) => ({ ...p, path: '?wait' })),
+    problems: [...problemsOf(wait.error, '?wait').map((p) => ({ ...p, path: '?wait' })), ...unknown],
   };
 }
 

@@ -174,6 +174,21 @@ describe('one answer lists every problem', () => {
   });
 });
 
+describe('a start names every query parameter it does not take', () => {
+  const cases: [string, string][] = [
+    ['wait[]=1', '?wait[]'],
+    ['wait[a]=1', '?wait[a]'],
+    ['wait=1&wait[]=2', '?wait[]'],
+    ['wiat=5', '?wiat'],
+  ];
+  for (const [query, param] of cases) {
+    test(`400 naming ${param} for ?${query}`, async () => {
+      const answer = await send('POST', `/v1/connections?${query}`, JSON.stringify(input()));
+      assert400(answer, 'invalid_input', [param], query);
+    });
+  }
+});
+
 describe('authTimeout as documented, nothing around it', () => {
   for (const authTimeout of [' 90s', '90s\n', '\u00a090s', '90s ', '9 0s']) {
     test(`400 for ${JSON.stringify(authTimeout)}`, async () => {
