@@ -1,7 +1,8 @@
 /**
  * Requests node refuses before express sees them (headers over the size limit, a header with a
- * control character, a request that is not HTTP, an `Expect` other than `100-continue`) answered in
- * the API's error shape, where node's own answer is a status line with an empty body.
+ * control character, a request that is not HTTP, an `Expect` other than `100-continue`), or whose
+ * body breaks off or never finishes once a route reads it, answered in the API's error shape, where
+ * node's own answer is a status line with an empty body.
  */
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -17,21 +18,32 @@ function answerFor(err: ParserError): [number, string, string] {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return [408, 'request_timeout', 'The request did not arrive in time'];
     default:
-      return [400, 'bad_request', 'The request is not valid HTTP (a malformed request line or header)'];
+      return [
+        400,
+        'bad_request',
+        'The request is not valid HTTP (a malformed request line, header or chunked body)',
+      ];
   }
 }
 
 /** Makes `server` answer its parser's refusals with `{ error: { code, message } }` and close. */
 export function answerClientErrorsAsJson(server: Server): void {
   server.on('clientError', (err: ParserError, socket: Socket) => {
-    // Nothing to say on a reset connection. Nor while an earlier request on it is being answered
-    // (pipelining): a status line written now would become that request's answer.
-    const inProgress = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inProgress) {
+    const inProgress = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     const [status, code, message] = answerFor(err);
+    if (inProgress) {
+      // The request being answered is still arriving, so the failure is in its own body (a chunk
+      // that does not parse, a body that never finished): it is that request's answer. Otherwise an
+      // earlier request is being answered (pipelining), and a status line would become its answer.
+      if (!inProgress.headersSent && inProgress.req?.complete === false) {
+        answerAndClose(inProgress, status, code, message);
+      } else socket.destroy();
+      return;
+    }
     const body = JSON.stringify({ error: { code, message } });
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +

@@ -4,7 +4,7 @@
  * log redaction.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { hostname, networkInterfaces } from 'node:os';
@@ -732,5 +732,36 @@ describe("requests node's parser refuses", () => {
     let text = '';
     for await (const chunk of socket) text += String(chunk);
     assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 204 /);
+  });
+
+  test('a body that breaks off or never finishes is answered (400, 408) in the error shape, not cut off', async () => {
+    const app = express();
+    app.post('/', express.json({ type: () => true }), (_req, res) => void res.status(204).end());
+    const server = createHttpServer({ requestTimeout: 500, connectionsCheckingInterval: 100 }, app);
+    prepareApiServer(server, 5_000);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    after(() => server.close());
+    const { port } = server.address() as AddressInfo;
+    const answer = async (head: string) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.write(head); // and nothing more: the body stays unfinished
+      let text = '';
+      for await (const chunk of socket) text += String(chunk);
+      return text;
+    };
+    const never = await answer('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":');
+    assert.match(never, /^HTTP\/1\.1 408 /);
+    assert.match(never, /"code":"request_timeout"/);
+    const badChunk = await answer(
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nZZ\r\n',
+    );
+    assert.match(badChunk, /^HTTP\/1\.1 400 /);
+    assert.match(badChunk, /"code":"bad_request"/);
+    // A later pipelined request that never finishes does not take over the earlier one's answer.
+    const pipelined = await answer(
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{',
+    );
+    assert.match(pipelined, /^HTTP\/1\.1 204 [^]*HTTP\/1\.1 408 /);
   });
 });
