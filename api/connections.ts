@@ -7,6 +7,7 @@ import type { InstanceRoutes } from './instance-routes.js';
 import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { checkConnectInput } from '../common/input.js';
 import { connectionIdFor, type ConnectInput } from '../common/messages.js';
 import { requireClient } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
@@ -92,15 +93,20 @@ function startRequest(req: Request): StartRequest {
   const { waitSeconds, problems: waitProblems } = waitOf(req);
   const invalid = (problems: Problem[]) =>
     new ApiError(400, 'invalid_input', 'The request is invalid', problems);
-  const tooDeep = nestingProblem(req.body);
-  if (tooDeep) throw invalid([tooDeep, ...waitProblems]);
-  const body = connectInputSchema.safeParse(req.body ?? {});
   const tooLong = connectionIdLengthProblem(req.body);
-  const problems = [
-    ...(body.success ? [] : problemsOf(body.error)),
-    ...waitProblems,
-    ...(tooLong ? [tooLong] : []),
-  ];
+  const others = [...waitProblems, ...(tooLong ? [tooLong] : [])];
+  const tooDeep = nestingProblem(req.body);
+  // The shape's recursive JSON check would overflow the stack on such a body. The input rules walk
+  // it without recursion (they are what the shape checks first), so the answer still lists them all.
+  if (tooDeep) {
+    const rules = checkConnectInput(req.body ?? {}).map(({ path, message }) => ({
+      path: path.length > 0 ? path.join('.') : '(body)',
+      message,
+    }));
+    throw invalid([tooDeep, ...rules, ...others]);
+  }
+  const body = connectInputSchema.safeParse(req.body ?? {});
+  const problems = [...(body.success ? [] : problemsOf(body.error)), ...others];
   if (!body.success || problems.length > 0) throw invalid(problems);
   const connectionId = connectionIdFor(body.data.externalUserId, body.data.solutionId);
   return { input: withValuesAsSent(body.data, req.body), connectionId, waitSeconds };

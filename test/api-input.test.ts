@@ -162,6 +162,14 @@ describe('one answer lists every problem', () => {
     assert.match(JSON.stringify(answer.body), /1609 bytes/);
   });
 
+  test('a config value nested too deep is listed beside the other problems', async () => {
+    const deep = `${'['.repeat(70)}${']'.repeat(70)}`;
+    const body = `{"externalUserId":"","authSlots":[],"configValues":[{"externalId":"x","value":${deep}}]}`;
+    const answer = await send('POST', '/v1/connections?wait=99', body);
+    const paths = ['(body)', 'externalUserId', 'userName', 'solutionId', 'authSlots', '?wait'];
+    assert400(answer, 'invalid_input', paths, 'too deep, and five more');
+  });
+
   test('and beside a bad ?wait and a bad authTimeout', async () => {
     const answer = await send(
       'POST',
