@@ -36,18 +36,21 @@ function header(value: string | string[] | undefined): string {
 
 /** The signed body as a valid webhook body, else a 400. */
 function parseBody(raw: Buffer, eventId: string): WebhookBody {
+  // The webhook-id becomes the signal's eventId, kept in history: an id like any other.
+  const badId = idProblem('webhook-id', eventId);
+  const idProblems = badId ? [{ path: 'webhook-id', message: badId }] : [];
   let json: unknown;
   try {
     if (!isUtf8(raw)) throw new Error('not UTF-8');
     json = JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new ApiError(400, 'invalid_json', 'The webhook body is not valid JSON');
+    throw new ApiError(400, 'invalid_json', 'The webhook body is not valid JSON', [
+      { path: 'body', message: 'the body is not valid JSON (in UTF-8)' },
+      ...idProblems,
+    ]);
   }
   const parsed = webhookBodySchema.safeParse(json);
-  // The webhook-id becomes the signal's eventId, kept in history: an id like any other.
-  const problems = parsed.success ? [] : problemsOf(parsed.error);
-  const badId = idProblem('webhook-id', eventId);
-  if (badId) problems.push({ path: 'webhook-id', message: badId });
+  const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...idProblems];
   if (!parsed.success || badId) {
     throw new ApiError(400, 'invalid_input', 'The webhook body is invalid', problems);
   }

@@ -719,6 +719,19 @@ describe('signature over the raw bytes', () => {
     );
   });
 
+  test('a body that is not JSON is listed beside a webhook-id over 200 characters', async () => {
+    const notJson = Buffer.from('this is not json');
+    const res = await post(
+      headersFor(notJson, undefined, undefined, { id: `msg_${'x'.repeat(200)}` }),
+      notJson,
+    );
+    assertError(res, 400, 'invalid_json');
+    assert.deepEqual(
+      res.body.error.details.map((d: { path: string }) => d.path),
+      ['body', 'webhook-id'],
+    );
+  });
+
   test('a correctly signed body that is not UTF-8 is a 400, not a 401', async () => {
     assertError(await post(headersFor(raw)), 400, 'invalid_json');
   });
