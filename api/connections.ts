@@ -90,26 +90,28 @@ function connectionIdLengthProblem(body: unknown): Problem | undefined {
 
 /** Validates a POST: the body, `?wait` and the length of the connection id, every problem at once. */
 function startRequest(req: Request): StartRequest {
+  // No body at all reads as `{}`, so the answer names the missing fields; a `null` sent is no object.
+  const sent: unknown = req.body === undefined ? {} : req.body;
   const { waitSeconds, problems: waitProblems } = waitOf(req);
   const invalid = (problems: Problem[]) =>
     new ApiError(400, 'invalid_input', 'The request is invalid', problems);
-  const tooLong = connectionIdLengthProblem(req.body);
+  const tooLong = connectionIdLengthProblem(sent);
   const others = [...waitProblems, ...(tooLong ? [tooLong] : [])];
-  const tooDeep = nestingProblem(req.body);
+  const tooDeep = nestingProblem(sent);
   // The shape's recursive JSON check would overflow the stack on such a body. The input rules walk
   // it without recursion (they are what the shape checks first), so the answer still lists them all.
   if (tooDeep) {
-    const rules = checkConnectInput(req.body ?? {}).map(({ path, message }) => ({
+    const rules = checkConnectInput(sent).map(({ path, message }) => ({
       path: path.length > 0 ? path.join('.') : '(body)',
       message,
     }));
     throw invalid([tooDeep, ...rules, ...others]);
   }
-  const body = connectInputSchema.safeParse(req.body ?? {});
+  const body = connectInputSchema.safeParse(sent);
   const problems = [...(body.success ? [] : problemsOf(body.error)), ...others];
   if (!body.success || problems.length > 0) throw invalid(problems);
   const connectionId = connectionIdFor(body.data.externalUserId, body.data.solutionId);
-  return { input: withValuesAsSent(body.data, req.body), connectionId, waitSeconds };
+  return { input: withValuesAsSent(body.data, sent), connectionId, waitSeconds };
 }
 
 /**

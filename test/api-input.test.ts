@@ -182,6 +182,18 @@ describe('one answer lists every problem', () => {
   });
 });
 
+describe('a start body that is JSON but no object', () => {
+  for (const json of ['null', '[]', '1', '"x"']) {
+    test(`${json} is "not an object", not a list of missing fields`, async () => {
+      const answer = await send('POST', '/v1/connections?wait=0', json);
+      assert400(answer, 'invalid_input', ['(body)'], json);
+      assert.deepEqual(answer.body.error?.details, [
+        { path: '(body)', message: 'the input must be an object' },
+      ]);
+    });
+  }
+});
+
 describe('a start names every query parameter it does not take', () => {
   const cases: [string, string][] = [
     ['wait[]=1', '?wait[]'],
