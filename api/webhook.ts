@@ -42,7 +42,9 @@ function parseBody(raw: Buffer, eventId: string): WebhookBody {
   let json: unknown;
   try {
     if (!isUtf8(raw)) throw new Error('not UTF-8');
-    json = JSON.parse(raw.toString('utf8'));
+    // A leading byte order mark is no part of the JSON (parsers may skip it, and the start's does);
+    // the signature still covers it, as received.
+    json = JSON.parse(raw.toString('utf8').replace(/^\uFEFF/, ''));
   } catch {
     throw new ApiError(400, 'invalid_json', 'The webhook body is not valid JSON', [
       { path: 'body', message: 'the body is not valid JSON (in UTF-8)' },

@@ -732,6 +732,16 @@ describe('signature over the raw bytes', () => {
     );
   });
 
+  test('a body led by a UTF-8 byte order mark is read as JSON, as the start reads one', async () => {
+    const json = JSON.stringify({
+      connectionId: `connect:${uniqueId('nobody')}:sol-1`,
+      externalAuthId: 's',
+      authId: 'a',
+    });
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
+    assertError(await post(headersFor(bom), bom), 404, 'not_found');
+  });
+
   test('a correctly signed body that is not UTF-8 is a 400, not a 401', async () => {
     assertError(await post(headersFor(raw)), 400, 'invalid_json');
   });
