@@ -112,9 +112,13 @@ function isDecompressionError(err: unknown): boolean {
  * status; Temporal outages are 503; everything else is a 500 without a stack (which is only logged).
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, req, res, next) => {
+  return (err: unknown, req, res, _next) => {
     if (res.headersSent) {
-      next(err);
+      // Nothing more can be said on this connection. Answered in full, the request was already
+      // refused (node's parser found its body broken, api/client-errors.ts), and this is its echo;
+      // cut off mid-answer, it is a bug for the log. Express's own handler would print a stack.
+      if (!res.writableEnded) logger.error({ err, method: req.method, path: req.path }, 'error mid-answer');
+      req.socket.destroy();
       return;
     }
     if (err instanceof ApiError) {

@@ -764,4 +764,32 @@ describe("requests node's parser refuses", () => {
     );
     assert.match(pipelined, /^HTTP\/1\.1 204 [^]*HTTP\/1\.1 408 /);
   });
+
+  test('an error the app finds after the parser answered is neither answered again nor printed as a stack', async () => {
+    const printed: unknown[] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => void printed.push(args);
+    after(() => void (console.error = consoleError));
+    const app = createApp({
+      client: {} as AppDeps['client'],
+      taskQueue: 'q',
+      namespace: 'default',
+      logger: silent(),
+    });
+    const server = createHttpServer(app);
+    prepareApiServer(server, 5_000);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    after(() => server.close());
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    // A body in a transfer coding node cannot read, from a Host the API refuses without a token.
+    socket.write(
+      'POST /v1/connections HTTP/1.1\r\nHost: evil.example\r\nTransfer-Encoding: identity\r\n\r\n{}',
+    );
+    let text = '';
+    for await (const chunk of socket) text += String(chunk);
+    assert.equal(text.match(/^HTTP\/1\.1 /gm)?.length, 1, text);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(printed, []);
+  });
 });
