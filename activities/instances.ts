@@ -113,8 +113,12 @@ async function goneAfter(session: TraySession, error: unknown, auth: TrayAuth, i
       { id },
       auth,
     )
-    .catch(lookupFailure(error));
-  return !data.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
+    .catch((lookupError: unknown) => {
+      // Asked for by its id, a Tray that answers "not found" rather than an empty list says it is gone.
+      if (isTrayFailure(lookupError, TRAY_FAILURE_TYPES.notFound)) return undefined;
+      return lookupFailure(error)(lookupError);
+    });
+  return !data?.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
 }
 
 /**

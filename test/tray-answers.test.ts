@@ -265,6 +265,20 @@ describe('"already gone" said any way ends the removal; an instance still there 
     });
   }
 
+  test('"not found" from the removal and from the look by id: removed', async () => {
+    const notFound = errorsAnswer([
+      { message: 'Solution instance not found', extensions: { code: 'not_found' } },
+    ]);
+    responders.RemoveInstance = () => notFound;
+    responders.FindInstance = () => notFound;
+    const result = await run(cached(), 'removeInstance', { ...key, solutionInstanceId: 'si-gone' });
+    assert.deepEqual(result, { removed: [] });
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['RemoveInstance', 'FindInstance'],
+    );
+  });
+
   test('a refusal while the instance is still listed fails the removal, to be retried', async () => {
     responders.RemoveInstance = () => errorsAnswer([{ message: 'Instance is locked' }]);
     responders.FindInstance = listing(['si-here']);
