@@ -47,6 +47,12 @@ const CODE_TYPES: Record<string, string> = {
   unauthenticated: TRAY_FAILURE_TYPES.forbidden,
   accessdenied: TRAY_FAILURE_TYPES.forbidden,
   permissiondenied: TRAY_FAILURE_TYPES.forbidden,
+  // Tray's own code for its rate limit (with PreconditionError), and so plausibly for a refused token.
+  accessnotallowed: TRAY_FAILURE_TYPES.forbidden,
+  authenticationerror: TRAY_FAILURE_TYPES.forbidden,
+  authenticationfailed: TRAY_FAILURE_TYPES.forbidden,
+  invalidtoken: TRAY_FAILURE_TYPES.forbidden,
+  tokenexpired: TRAY_FAILURE_TYPES.forbidden,
   notfound: TRAY_FAILURE_TYPES.notFound,
   graphqlvalidationfailed: TRAY_FAILURE_TYPES.validation,
   graphqlparsefailed: TRAY_FAILURE_TYPES.validation,
@@ -82,7 +88,7 @@ function statusCodeType(code: string | undefined): string | undefined {
 const RATE_LIMIT_WORDS = /rate[\s_-]?limit|too[\s_-]?many[\s_-]?requests|throttl/i;
 // Only for an answer whose code says nothing known: the words Tray's own messages would use.
 const FORBIDDEN_WORDS =
-  /\bunauthori[sz]ed\b|\bunauthenticated\b|\b(?:invalid|expired|revoked)\s+(?:access\s+|user\s+)?token\b|\btoken\s+(?:is\s+|has\s+)?(?:invalid|expired|revoked)\b|\bforbidden\b|\bpermission denied\b|\baccess denied\b/i;
+  /\b(?:un|not\s+)authori[sz]ed\b|\b(?:un|not\s+)authenticated\b|\bauthentication\s+(?:failed|required)\b|\b(?:invalid|expired|revoked)\s+(?:access\s+|user\s+)?(?:token|jwt)\b|\b(?:token|jwt|session)\s+(?:is\s+|has\s+)?(?:invalid|expired|revoked|malformed)\b|\bforbidden\b|\bpermission denied\b|\baccess (?:denied|not allowed)\b/i;
 const NOT_FOUND_WORDS = /\bnot\s+found\b|\bdoes\s*n[o']t\s+exist\b|\bno\s+such\b/i;
 // A failing server's words, in an answer without a code that says so: worth the bounded retries.
 const TRANSIENT_WORDS =
@@ -116,11 +122,21 @@ function isRateLimitError(error: GraphQLErrorLike): boolean {
   );
 }
 
-/** The failure type of a GraphQL-level answer: by code, then by status, then by words. */
-function answerType(status: number, code: string | undefined, message: string): string {
-  const key = normalizedCode(code);
+/** The type `extensions.name` names (`ForbiddenError`, `NotFoundError`), for a code that says nothing known. */
+function nameType(error: GraphQLErrorLike): string | undefined {
+  const name = error.extensions?.name;
+  const key = normalizedCode(typeof name === 'string' ? name : undefined);
   // Own keys only: a code such as `constructor` must not find Object.prototype's.
+  if (Object.hasOwn(CODE_TYPES, key)) return CODE_TYPES[key];
+  const bare = key.replace(/error$/, '');
+  return Object.hasOwn(CODE_TYPES, bare) ? CODE_TYPES[bare] : undefined;
+}
+
+/** The failure type of a GraphQL-level answer: by code, then name, then status, then by words. */
+function answerType(status: number, code: string | undefined, message: string, byName?: string): string {
+  const key = normalizedCode(code);
   if (Object.hasOwn(CODE_TYPES, key)) return CODE_TYPES[key] as string;
+  if (byName) return byName;
   const byStatusCode = statusCodeType(code);
   if (byStatusCode) return byStatusCode;
   if (status === 403) return TRAY_FAILURE_TYPES.forbidden;
@@ -175,7 +191,7 @@ export function classifyError(
         { operation, code: 'unauthorized', httpStatus: status },
       );
     }
-    const type = answerType(status, code, trayMessage);
+    const type = answerType(status, code, trayMessage, nameType(first));
     const what = code ?? (errors.length > 0 ? 'error' : `HTTP ${status}`);
     return failure(
       type,

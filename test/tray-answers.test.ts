@@ -111,6 +111,10 @@ describe('rate limits said other ways are rate limits (they never fail a saga)',
     ['"Too Many Requests" with no code', [{ message: 'Too Many Requests' }]],
     ['"Request throttled" with no code', [{ message: 'Request throttled' }]],
     ['a bare string entry', ['rate limit exceeded']],
+    [
+      "Tray's own, worded otherwise",
+      [{ message: 'Slow down', extensions: { code: 'access_not_allowed', name: 'PreconditionError' } }],
+    ],
   ];
   for (const [what, errors] of variants) {
     test(what, async () => {
@@ -204,6 +208,20 @@ describe('user tokens', () => {
     ['UNAUTHENTICATED', errorsAnswer([{ message: 'x', extensions: { code: 'UNAUTHENTICATED' } }])],
     ['a 403 with no body', { status: 403, body: '' }],
     ['"Token has expired" with no code', errorsAnswer([{ message: 'Token has expired' }])],
+    [
+      "Tray's own code access_not_allowed",
+      errorsAnswer([{ message: 'Access not allowed', extensions: { code: 'access_not_allowed' } }]),
+    ],
+    [
+      'an unknown code with the name AuthenticationError',
+      errorsAnswer([{ message: 'x', extensions: { code: 'E401X', name: 'AuthenticationError' } }]),
+    ],
+    ['"jwt expired" with no code', errorsAnswer([{ message: 'jwt expired' }])],
+    ['"Authentication failed" with no code', errorsAnswer([{ message: 'Authentication failed' }])],
+    [
+      '"You are not authorized to perform this action" with no code',
+      errorsAnswer([{ message: 'You are not authorized to perform this action' }]),
+    ],
   ] as const) {
     test(`a cached token refused as ${what} is re-minted once and the call made again`, async () => {
       const { activities, tokenCache } = activitiesWith();
