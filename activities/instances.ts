@@ -135,11 +135,13 @@ export function lookupFailure(refusal: unknown): (lookupError: unknown) => never
 
 /**
  * True when Tray answered and refused, so the instance's state can tell whether the request's aim
- * was met anyway. A lost connection, a failing server or a rate limit (any 429 too) says nothing.
+ * was met anyway. A lost connection, a failing server or a rate limit (any 429 too) says nothing;
+ * a refusal a server sent as HTTP 500 is still one (tray-errors.ts).
  */
 export function isRefusal(error: unknown): boolean {
   const details = trayErrorDetails(error);
   if (details === undefined || isTrayFailure(error, TRAY_FAILURE_TYPES.rateLimited)) return false;
+  if (details.httpStatus !== undefined && (error as ApplicationFailure).nonRetryable) return true;
   const status = details.httpStatus;
   return status !== undefined && status < 500 && status !== 408;
 }

@@ -95,6 +95,11 @@ const TRANSIENT_WORDS =
   /\binternal\s+(?:server\s+)?error\b|\b(?:temporarily|service)\s+unavailable\b|\btimed?[\s_-]?out\b/i;
 
 const RETRYABLE_TYPES = new Set<string>([TRAY_FAILURE_TYPES.transient, TRAY_FAILURE_TYPES.rateLimited]);
+const REFUSAL_TYPES = new Set<string>([
+  TRAY_FAILURE_TYPES.forbidden,
+  TRAY_FAILURE_TYPES.notFound,
+  TRAY_FAILURE_TYPES.validation,
+]);
 
 function normalizedCode(code: string | undefined): string {
   return (code ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -172,7 +177,11 @@ export function classifyError(
         waitMs,
       );
     }
-    if (status >= 500 || status === 408) {
+    const type = answerType(status, code, trayMessage, nameType(first));
+    // Some GraphQL servers (express-graphql) answer any error without data with HTTP 500: an error
+    // there that says what was refused (a token, a missing instance) is that refusal, not a crash.
+    const refusedAt500 = status === 500 && errors.length > 0 && REFUSAL_TYPES.has(type);
+    if ((status >= 500 || status === 408) && !refusedAt500) {
       // A 503 may say when to come back: the retry waits that long (up to a minute), not its backoff.
       const serverWaitMs = waitMs === undefined ? undefined : Math.min(waitMs, MAX_SERVER_ERROR_WAIT_MS);
       return failure(
@@ -191,7 +200,6 @@ export function classifyError(
         { operation, code: 'unauthorized', httpStatus: status },
       );
     }
-    const type = answerType(status, code, trayMessage, nameType(first));
     const what = code ?? (errors.length > 0 ? 'error' : `HTTP ${status}`);
     return failure(
       type,

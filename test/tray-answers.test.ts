@@ -161,6 +161,26 @@ describe('other answers get the failure type their meaning has', () => {
     ],
     ['a code "404"', errorsAnswer([{ message: 'x', extensions: { code: '404' } }]), 'notFound'],
     [
+      'HTTP 500 carrying NOT_FOUND (as express-graphql sends errors)',
+      errorsAnswer([{ message: 'x', extensions: { code: 'NOT_FOUND' } }], 500),
+      'notFound',
+    ],
+    [
+      'HTTP 500 carrying an uncoded "User not found"',
+      errorsAnswer([{ message: 'User not found' }], 500),
+      'notFound',
+    ],
+    [
+      'HTTP 500 carrying an uncoded error of no known meaning',
+      errorsAnswer([{ message: 'connect ECONNREFUSED 10.0.0.7:5432' }], 500),
+      'transient',
+    ],
+    [
+      'HTTP 500 carrying a conflict',
+      errorsAnswer([{ message: 'x', extensions: { code: 'CONFLICT' } }], 500),
+      'transient',
+    ],
+    [
       '"Internal server error" with no code',
       errorsAnswer([{ message: 'Internal server error' }]),
       'transient',
@@ -208,6 +228,10 @@ describe('user tokens', () => {
     ['UNAUTHENTICATED', errorsAnswer([{ message: 'x', extensions: { code: 'UNAUTHENTICATED' } }])],
     ['a 403 with no body', { status: 403, body: '' }],
     ['"Token has expired" with no code', errorsAnswer([{ message: 'Token has expired' }])],
+    [
+      'UNAUTHENTICATED sent with HTTP 500',
+      errorsAnswer([{ message: 'x', extensions: { code: 'UNAUTHENTICATED' } }], 500),
+    ],
     [
       "Tray's own code access_not_allowed",
       errorsAnswer([{ message: 'Access not allowed', extensions: { code: 'access_not_allowed' } }]),
@@ -271,6 +295,10 @@ describe('"already gone" said any way ends the removal; an instance still there 
       errorsAnswer([{ message: 'x', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]),
     ],
     ['HTTP 404 with an empty body', { status: 404, body: '' }],
+    [
+      'code not_found sent with HTTP 500',
+      errorsAnswer([{ message: 'x', extensions: { code: 'not_found' } }], 500),
+    ],
   ];
   for (const [what, refusal] of refusals) {
     test(`${what}, and the instance is not listed: removed`, async () => {
