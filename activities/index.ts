@@ -29,7 +29,7 @@ import {
   issueCodesDocument,
 } from './documents.js';
 import { createInstances, instanceState, isRefusal, lookupFailure, type Instances } from './instances.js';
-import { foundNothing, planCreate, recordCreating } from './retried-create.js';
+import { createdId, foundNothing, planCreate, recordCreating } from './retried-create.js';
 import { isTrayFailure } from './tray-errors.js';
 import { UserTokenCache } from './token-cache.js';
 import { TokenSealer } from './token-seal.js';
@@ -166,12 +166,12 @@ async function createUser(session: TraySession, input: CreateUserInput): Promise
     if (plan === 'look-only') throw foundNothing('user');
   }
   if (retried) recordCreating();
-  const data = await session.send<{ createExternalUser: { userId: string } }>(
+  const data = await session.send<{ createExternalUser?: { userId?: unknown } | null }>(
     CREATE_USER,
     { externalUserId: input.externalUserId, name: input.userName },
     'master',
   );
-  return { userId: data.createExternalUser.userId, created: true };
+  return { userId: createdId(data.createExternalUser?.userId, 'CreateUser'), created: true };
 }
 
 async function createInstance(
@@ -198,7 +198,7 @@ async function createInstance(
       ? input.configValues.map((slot) => ({ externalId: slot.externalId, value: JSON.stringify(slot.value) }))
       : undefined;
     const data = await session
-      .send<{ createSolutionInstance: { solutionInstance: { id: string } } }>(
+      .send<{ createSolutionInstance?: { solutionInstance?: { id?: unknown } | null } | null }>(
         CREATE_INSTANCE,
         { solutionId: input.solutionId, instanceName: input.instanceName, configValues },
         auth,
@@ -206,7 +206,7 @@ async function createInstance(
       .catch((error: unknown) => {
         throw retried ? error : markCreatedNothing(error);
       });
-    const solutionInstanceId = data.createSolutionInstance.solutionInstance.id;
+    const solutionInstanceId = createdId(data.createSolutionInstance?.solutionInstance?.id, 'CreateInstance');
     return { solutionInstanceId, adopted: false, retried };
   });
 }

@@ -7,6 +7,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { failure } from './tray-errors.js';
 
 /** What an attempt leaves in its heartbeat details for the attempt after it. */
 export type CreateProgress = 'creating' | 'found-nothing';
@@ -75,5 +77,17 @@ export function foundNothing(what: string): ApplicationFailure {
     type: LOOKED_FOUND_NOTHING,
     nextRetryDelay: NEXT_ATTEMPT_DELAY,
     category: 'BENIGN',
+  });
+}
+
+/**
+ * The id a create answered. An answer without one (a null payload or id) may still have created:
+ * the failure is retried, and the retry looks for what this attempt made before creating again.
+ */
+export function createdId(id: unknown, operation: string): string {
+  if (typeof id === 'string' && id.trim() !== '') return id;
+  throw failure(TRAY_FAILURE_TYPES.transient, `Tray ${operation}: the answer carried no id`, false, {
+    operation,
+    code: 'no_id',
   });
 }

@@ -473,6 +473,28 @@ describe('a user create retried after its answer was lost', () => {
   });
 });
 
+describe('a create answered without an id', () => {
+  const key = { userId: 'u1', solutionId: 'sol-1', instanceName: 'n', notBefore: new Date().toISOString() };
+  for (const payload of [null, { userId: null }, { userId: '' }]) {
+    test(`createExternalUser answering ${JSON.stringify(payload)} is retried, never a user without an id`, async () => {
+      responders.CreateUser = () => ({ body: { data: { createExternalUser: payload } } });
+      const input = { externalUserId: 'ext-1', userName: 'Ada' };
+      const failure = await failureOf(run(activitiesWith().activities, 'createUser', input));
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.transient);
+      assert.equal(failure.nonRetryable, false);
+    });
+  }
+
+  for (const payload of [null, { solutionInstance: null }, { solutionInstance: { id: null } }]) {
+    test(`createSolutionInstance answering ${JSON.stringify(payload)} is retried, never an instance without an id`, async () => {
+      responders.CreateInstance = () => ({ body: { data: { createSolutionInstance: payload } } });
+      const failure = await failureOf(run(cached(), 'createInstance', key));
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.transient);
+      assert.equal(failure.nonRetryable, false);
+    });
+  }
+});
+
 describe('a refused attach or enable whose aim the instance already shows is done', () => {
   const user = { userId: 'u1' };
   const state = (enabled: boolean, authValues: { externalId: string; authId: string }[]) => () => ({
