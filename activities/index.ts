@@ -28,7 +28,14 @@ import {
   codeAlias,
   issueCodesDocument,
 } from './documents.js';
-import { createInstances, instanceState, isRefusal, lookupFailure, type Instances } from './instances.js';
+import {
+  createInstances,
+  instanceState,
+  isRefusal,
+  lookupFailure,
+  noneIfNotFound,
+  type Instances,
+} from './instances.js';
 import { createdId, foundNothing, planCreate, recordCreating } from './retried-create.js';
 import { isTrayFailure } from './tray-errors.js';
 import { UserTokenCache } from './token-cache.js';
@@ -134,7 +141,10 @@ interface FindUserData {
  * then always the smallest id, so every saga of that user takes the same one.
  */
 async function findUserId(session: TraySession, externalUserId: string): Promise<string | undefined> {
-  const data = await session.send<FindUserData>(FIND_USER, { externalUserId }, 'master');
+  const data = await session
+    .send<FindUserData>(FIND_USER, { externalUserId }, 'master')
+    .catch(noneIfNotFound);
+  if (data === undefined) return undefined;
   // A node that names another externalUserId is not this user. One that names none (the field is
   // nullable) is taken only when it is all Tray answered: an explicit match always wins.
   const { edges } = data.users;

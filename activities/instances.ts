@@ -77,11 +77,14 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
   const own: { id: string; created: number }[] = [];
   let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page += 1) {
-    const data = await session.send<FindInstancesData>(
-      FIND_INSTANCES,
-      after === undefined ? variables : { ...variables, after },
-      auth,
-    );
+    const data = await session
+      .send<FindInstancesData>(
+        FIND_INSTANCES,
+        after === undefined ? variables : { ...variables, after },
+        auth,
+      )
+      .catch(noneIfNotFound);
+    if (data === undefined) break;
     const { edges, pageInfo } = data.viewer.solutionInstances;
     for (const { node } of edges) {
       const created = createdMs(node.created);
@@ -98,6 +101,15 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
     after = next;
   }
   return own.sort((a, b) => a.created - b.created).map((node) => node.id);
+}
+
+/**
+ * For a search: a Tray that answers "not found" rather than an empty list (no such user or instance)
+ * has found nothing; any other failure is thrown.
+ */
+export function noneIfNotFound(error: unknown): undefined {
+  if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return undefined;
+  throw error;
 }
 
 /**

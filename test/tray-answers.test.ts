@@ -11,6 +11,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { createdMs } from '../activities/instances.js';
+import { LOOKED_FOUND_NOTHING } from '../activities/retried-create.js';
 import { UserTokenCache } from '../activities/token-cache.js';
 import { trayErrorDetails } from '../activities/tray-client.js';
 import type { ConnectActivities } from '../common/activity-types.js';
@@ -191,10 +192,11 @@ describe('other answers get the failure type their meaning has', () => {
       'transient',
     ],
   ];
+  // Through authorize: a users lookup reads "not found" as no user.
   for (const [what, answer, kind] of cases) {
     test(`${what} → ${kind}`, async () => {
-      responders.FindUser = () => answer;
-      const failure = await failureOf(findUser(activitiesWith().activities));
+      responders.AuthorizeUser = () => answer;
+      const failure = await failureOf(run(activitiesWith().activities, 'prepareUserToken', { userId: 'u1' }));
       const type = TRAY_FAILURE_TYPES[kind as keyof typeof TRAY_FAILURE_TYPES];
       assert.equal(failure.type, type, failure.message);
       assert.equal(failure.nonRetryable, kind !== 'transient');
@@ -470,6 +472,32 @@ describe('a user create retried after its answer was lost', () => {
       seen.map((r) => r.operation),
       ['CreateUser'],
     );
+  });
+});
+
+describe('a search Tray answers "not found" has found nothing', () => {
+  const key = { userId: 'u1', solutionId: 'sol-1', instanceName: 'n', notBefore: new Date().toISOString() };
+  const notFound = () => errorsAnswer([{ message: 'No results found', extensions: { code: 'NOT_FOUND' } }]);
+
+  test('a users lookup answered "not found" finds no user (the saga creates one)', async () => {
+    responders.FindUser = notFound;
+    assert.equal(await findUser(activitiesWith().activities), null);
+  });
+
+  test('a removal that looks for the saga’s instances answered "not found" has nothing to remove', async () => {
+    responders.FindInstances = notFound;
+    assert.deepEqual(await run(cached(), 'removeInstance', key), { removed: [] });
+  });
+
+  test('a retried create whose look is answered "not found" leaves the create to the next attempt', async () => {
+    responders.FindInstances = notFound;
+    const info = { attempt: 2, retryPolicy: { maximumAttempts: 19 } } as const;
+    await assert.rejects(run(cached(), 'createInstance', key, info), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.type, LOOKED_FOUND_NOTHING);
+      assert.equal(error.nonRetryable, false);
+      return true;
+    });
   });
 });
 
