@@ -55,8 +55,9 @@ function isoTime(value: string, name: string): number {
 }
 
 /**
- * Milliseconds of Tray's `created`: ISO text as the schema says, or epoch seconds or milliseconds as
- * a number or digits. NaN when unreadable: such an instance is never taken for the saga's own.
+ * Milliseconds of Tray's `created`: ISO text as the schema says (UTC when it names no zone), or
+ * epoch seconds or milliseconds as a number or digits. NaN when unreadable: such an instance is
+ * never taken for the saga's own.
  */
 export function createdMs(value: unknown): number {
   const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
@@ -65,6 +66,10 @@ export function createdMs(value: unknown): number {
     // Ten-digit values are seconds until the year 2286; milliseconds have thirteen.
     return n < 1e11 ? n * 1000 : n;
   }
+  // A date and time without a zone (`2026-11-26T10:00:00`, SQL's `2026-11-26 10:00:00`) is UTC:
+  // Date.parse would read it in the worker's own zone, hours away from the saga's window.
+  const zoneless = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/.exec(text);
+  if (zoneless) return Date.parse(`${zoneless[1]}T${zoneless[2]}Z`);
   return text === '' ? NaN : Date.parse(text);
 }
 

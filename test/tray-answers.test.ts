@@ -385,6 +385,21 @@ describe('finding the saga’s own instance', () => {
     assert.ok(Number.isNaN(createdMs('yesterday')));
   });
 
+  test('created without a zone reads as UTC, whatever the worker’s own zone', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const at = Date.parse('2026-11-26T10:00:00.250Z');
+      assert.equal(createdMs('2026-11-26T10:00:00.250'), at);
+      assert.equal(createdMs('2026-11-26 10:00:00.250'), at);
+      assert.equal(createdMs('2026-11-26T10:00:00.250+00:00'), at);
+      assert.equal(createdMs('2026-11-26T05:00:00.250-05:00'), at);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   test('a retried create follows the pages and adopts its instance stamped in epoch seconds', async () => {
     const cache = new UserTokenCache();
     cache.set('u1', 'ut-1');
