@@ -34,6 +34,7 @@ import {
   isRefusal,
   lookupFailure,
   noneIfNotFound,
+  viewerOf,
   type Instances,
 } from './instances.js';
 import { createdId, foundNothing, planCreate, recordCreating } from './retried-create.js';
@@ -260,17 +261,17 @@ async function issueCodes(
 
 async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promise<VerifyAuthsResult> {
   if (input.authIds.length === 0) return { foreign: [] };
-  const data = await session.asUser(input, (auth) =>
-    session.send<{
-      viewer: {
+  const { edges, pageInfo } = await session.asUser(input, async (auth) => {
+    const data = await session.send<{
+      viewer?: {
         authentications: {
           edges: { node: { id: string } }[];
           pageInfo?: { hasNextPage?: boolean | null } | null;
         };
-      };
-    }>(LIST_AUTHENTICATIONS, undefined, auth),
-  );
-  const { edges, pageInfo } = data.viewer.authentications;
+      } | null;
+    }>(LIST_AUTHENTICATIONS, undefined, auth);
+    return viewerOf(data, 'ListAuthentications').authentications;
+  });
   const own = new Set(edges.map((edge) => edge.node.id));
   const unseen = [...new Set(input.authIds)].filter((authId) => !own.has(authId));
   if (unseen.length > 0 && pageInfo?.hasNextPage === true) {

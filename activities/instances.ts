@@ -15,7 +15,7 @@ import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { FAILURE_TYPES } from '../common/messages.js';
 import { FIND_INSTANCE, FIND_INSTANCE_STATE, FIND_INSTANCES, REMOVE_INSTANCE } from './documents.js';
 import type { TrayAuth } from './tray-client.js';
-import { isTrayFailure, trayErrorDetails } from './tray-errors.js';
+import { failure, isTrayFailure, trayErrorDetails } from './tray-errors.js';
 import type { TraySession } from './tray-session.js';
 
 interface FindInstancesData {
@@ -90,7 +90,7 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
       )
       .catch(noneIfNotFound);
     if (data === undefined) break;
-    const { edges, pageInfo } = data.viewer.solutionInstances;
+    const { edges, pageInfo } = viewerOf(data, 'FindInstances').solutionInstances;
     for (const { node } of edges) {
       const created = createdMs(node.created);
       if (
@@ -106,6 +106,18 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
     after = next;
   }
   return own.sort((a, b) => a.created - b.created).map((node) => node.id);
+}
+
+/**
+ * The viewer of an answer to a user token. A Tray that answers `viewer: null` (no errors) has not
+ * taken the token: that is a refusal, so the session mints a fresh one rather than retrying it.
+ */
+export function viewerOf<V>(data: { viewer?: V | null }, operation: string): V {
+  if (data.viewer !== undefined && data.viewer !== null) return data.viewer;
+  throw failure(TRAY_FAILURE_TYPES.forbidden, `Tray ${operation}: no viewer for the token`, true, {
+    operation,
+    code: 'no_viewer',
+  });
 }
 
 /**
@@ -135,7 +147,9 @@ async function goneAfter(session: TraySession, error: unknown, auth: TrayAuth, i
       if (isTrayFailure(lookupError, TRAY_FAILURE_TYPES.notFound)) return undefined;
       return lookupFailure(error)(lookupError);
     });
-  return !data?.viewer.solutionInstances.edges.some((edge) => edge.node.id === id);
+  return !(
+    data && viewerOf(data, 'FindInstance').solutionInstances.edges.some((edge) => edge.node.id === id)
+  );
 }
 
 /**
@@ -178,7 +192,8 @@ export async function instanceState(
       };
     };
   }>(FIND_INSTANCE_STATE, { id }, auth);
-  return data.viewer.solutionInstances.edges.find((edge) => edge.node.id === id)?.node;
+  return viewerOf(data, 'FindInstanceState').solutionInstances.edges.find((edge) => edge.node.id === id)
+    ?.node;
 }
 
 /** The instance operations over one Tray session. */

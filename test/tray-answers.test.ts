@@ -267,6 +267,35 @@ describe('user tokens', () => {
     });
   }
 
+  test('a stale token answered viewer: null (no errors) is re-minted once, not retried as it is', async () => {
+    const listing = (authorization: string, field: string, edges: unknown[]) => ({
+      body: { data: { viewer: authorization === 'Bearer ut-fresh' ? { [field]: { edges } } : null } },
+    });
+    const stale = () => {
+      const { activities, tokenCache } = activitiesWith();
+      tokenCache.set('u1', 'ut-stale');
+      return activities;
+    };
+    responders.AuthorizeUser = () => ({ body: { data: { authorize: { accessToken: 'ut-fresh' } } } });
+    responders.ListAuthentications = (_v, authorization) =>
+      listing(authorization, 'authentications', [{ node: { id: 'a-1' } }]);
+    assert.deepEqual(await run(stale(), 'verifyAuths', { userId: 'u1', authIds: ['a-1'] }), { foreign: [] });
+    responders.FindInstances = (_v, authorization) => listing(authorization, 'solutionInstances', []);
+    const key = { userId: 'u1', solutionId: 'sol-1', instanceName: 'n', notBefore: new Date().toISOString() };
+    assert.deepEqual(await run(stale(), 'removeInstance', key), { removed: [] });
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      [
+        'ListAuthentications',
+        'AuthorizeUser',
+        'ListAuthentications',
+        'FindInstances',
+        'AuthorizeUser',
+        'FindInstances',
+      ],
+    );
+  });
+
   for (const token of [null, '', '  ']) {
     test(`authorize answering ${JSON.stringify(token)} as the token is a retryable failure, not a cached token`, async () => {
       const { activities, tokenCache } = activitiesWith();
