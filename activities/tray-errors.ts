@@ -89,6 +89,8 @@ const RATE_LIMIT_WORDS = /rate[\s_-]?limit|too[\s_-]?many[\s_-]?requests|throttl
 // Only for an answer whose code says nothing known: the words Tray's own messages would use.
 const FORBIDDEN_WORDS =
   /\b(?:un|not\s+)authori[sz]ed\b|\b(?:un|not\s+)authenticated\b|\bauthentication\s+(?:failed|required)\b|\b(?:invalid|expired|revoked)\s+(?:access\s+|user\s+)?(?:token|jwt)\b|\b(?:token|jwt|session)\s+(?:is\s+|has\s+)?(?:invalid|expired|revoked|malformed)\b|\bforbidden\b|\bpermission denied\b|\baccess (?:denied|not allowed)\b/i;
+// graphql-js's own words when `viewer` resolves to null, which a server does for a token it does not take.
+const NO_VIEWER_WORDS = /\bnon-nullable field (?:Query\.)?viewer\b/i;
 const NOT_FOUND_WORDS = /\bnot\s+found\b|\bdoes\s*n[o']t\s+exist\b|\bno\s+such\b/i;
 // A failing server's words, in an answer without a code that says so: worth the bounded retries.
 const TRANSIENT_WORDS =
@@ -145,7 +147,7 @@ function answerType(status: number, code: string | undefined, message: string, b
   const byStatusCode = statusCodeType(code);
   if (byStatusCode) return byStatusCode;
   if (status === 403) return TRAY_FAILURE_TYPES.forbidden;
-  if (FORBIDDEN_WORDS.test(message)) return TRAY_FAILURE_TYPES.forbidden;
+  if (FORBIDDEN_WORDS.test(message) || NO_VIEWER_WORDS.test(message)) return TRAY_FAILURE_TYPES.forbidden;
   if (NOT_FOUND_WORDS.test(message)) return TRAY_FAILURE_TYPES.notFound;
   if (code === undefined && TRANSIENT_WORDS.test(message)) return TRAY_FAILURE_TYPES.transient;
   return TRAY_FAILURE_TYPES.permanent;

@@ -231,6 +231,10 @@ describe('user tokens', () => {
     ['a 403 with no body', { status: 403, body: '' }],
     ['"Token has expired" with no code', errorsAnswer([{ message: 'Token has expired' }])],
     [
+      'graphql-js on a viewer resolved to null',
+      errorsAnswer([{ message: 'Cannot return null for non-nullable field Query.viewer.' }]),
+    ],
+    [
       'UNAUTHENTICATED sent with HTTP 500',
       errorsAnswer([{ message: 'x', extensions: { code: 'UNAUTHENTICATED' } }], 500),
     ],
