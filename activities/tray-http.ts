@@ -57,12 +57,18 @@ export function graphqlData<T>(answer: HttpAnswer): T | undefined {
   return json?.data;
 }
 
-/** One `errors` entry as an object: a bare string is its message, anything else carries nothing. */
+/**
+ * One `errors` entry as an object: a bare string is its message, a `code` beside the message counts
+ * as `extensions.code`, anything else carries nothing.
+ */
 function errorEntry(entry: unknown): GraphQLErrorLike {
   if (typeof entry === 'string') return { message: entry };
   if (typeof entry !== 'object' || entry === null) return {};
-  const { message, extensions } = entry as { message?: unknown; extensions?: unknown };
-  return typeof extensions === 'object' && extensions !== null
-    ? { message, extensions: extensions as GraphQLErrorLike['extensions'] }
+  const { message, extensions, code } = entry as { message?: unknown; extensions?: unknown; code?: unknown };
+  if (typeof extensions === 'object' && extensions !== null)
+    return { message, extensions: extensions as GraphQLErrorLike['extensions'] };
+  // Servers from before `extensions` put the code beside the message.
+  return typeof code === 'string' || typeof code === 'number'
+    ? { message, extensions: { code } }
     : { message };
 }

@@ -151,6 +151,11 @@ describe('other answers get the failure type their meaning has', () => {
     ],
     ['errors: [null]', errorsAnswer([null]), 'permanent'],
     [
+      'a code beside the message, not in extensions',
+      errorsAnswer([{ message: 'Request refused', code: 'UNAUTHENTICATED' }]),
+      'forbidden',
+    ],
+    [
       'Apollo INTERNAL_SERVER_ERROR',
       errorsAnswer([{ message: 'x', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]),
       'transient',
