@@ -4,13 +4,17 @@
  */
 
 export const FIND_USER = /* GraphQL */ `
-  query FindUser($externalUserId: String!) {
-    users(criteria: { externalUserId: $externalUserId }) {
+  query FindUser($externalUserId: String!, $after: String) {
+    users(criteria: { externalUserId: $externalUserId }, after: $after) {
       edges {
         node {
           id
           externalUserId
         }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
       }
     }
   }

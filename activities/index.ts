@@ -23,7 +23,6 @@ import {
   CREATE_INSTANCE,
   CREATE_USER,
   ENABLE_INSTANCE,
-  FIND_USER,
   LIST_AUTHENTICATIONS,
   codeAlias,
   issueCodesDocument,
@@ -33,7 +32,6 @@ import {
   instanceState,
   isRefusal,
   lookupFailure,
-  noneIfNotFound,
   viewerOf,
   type Instances,
 } from './instances.js';
@@ -43,6 +41,7 @@ import { UserTokenCache } from './token-cache.js';
 import { TokenSealer } from './token-seal.js';
 import type { TrayClient } from './tray-client.js';
 import { createTraySession, type TraySession } from './tray-session.js';
+import { findUserId } from './users.js';
 
 export { createTrayClient, type TrayClient } from './tray-client.js';
 
@@ -131,37 +130,6 @@ async function unlessDone(send: () => Promise<unknown>, done: () => Promise<bool
       message: error instanceof Error ? error.message : String(error),
     });
   }
-}
-
-interface FindUserData {
-  users: { edges: { node: { id: string; externalUserId: string | null } }[] };
-}
-
-/**
- * The user's id. Tray may hold several users for one externalUserId (docs/tray.md#duplicate-user-create):
- * then always the smallest id, so every saga of that user takes the same one.
- */
-async function findUserId(session: TraySession, externalUserId: string): Promise<string | undefined> {
-  const data = await session
-    .send<FindUserData>(FIND_USER, { externalUserId }, 'master')
-    .catch(noneIfNotFound);
-  if (data === undefined) return undefined;
-  // A node that names another externalUserId is not this user. One that names none (the field is
-  // nullable) is taken only when it is all Tray answered: an explicit match always wins.
-  const { edges } = data.users;
-  const named = edges.filter((edge) => edge.node.externalUserId === externalUserId);
-  const unnamed = edges.length === 1 && edges[0]?.node.externalUserId == null ? edges : [];
-  const ids = (named.length > 0 ? named : unnamed)
-    .map((edge) => edge.node.id)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (ids.length > 1) {
-    Context.current().log.warn('several Tray users have this externalUserId; taking the smallest id', {
-      externalUserId,
-      userIds: ids,
-      userId: ids[0],
-    });
-  }
-  return ids[0];
 }
 
 /**

@@ -656,6 +656,31 @@ describe('lists another Tray may cut short or leave unnamed', () => {
     }
   });
 
+  test('users listed over pages: the smallest id of every page, whichever page Tray puts first', async () => {
+    const page = (ids: string[], endCursor: string | null) => ({
+      body: {
+        data: {
+          users: {
+            edges: ids.map((id) => ({ node: { id, externalUserId: 'x' } })),
+            pageInfo: { hasNextPage: endCursor !== null, endCursor },
+          },
+        },
+      },
+    });
+    // Newest first: the user every earlier saga took is on the last page.
+    responders.FindUser = (variables) =>
+      variables.after === undefined
+        ? page(['u3'], 'c1')
+        : variables.after === 'c1'
+          ? page(['u2'], 'c2')
+          : page(['u1'], null);
+    assert.deepEqual(await findUser(activitiesWith().activities), { userId: 'u1' });
+    assert.deepEqual(
+      seen.map((r) => r.variables.after ?? null),
+      [null, 'c1', 'c2'],
+    );
+  });
+
   test('a user listed without its externalUserId (the field is nullable) is found', async () => {
     responders.FindUser = () => ({
       body: { data: { users: { edges: [{ node: { id: 'u7', externalUserId: null } }] } } },
