@@ -244,11 +244,17 @@ function networkCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** `Retry-After` as seconds or an HTTP date (RFC 9110), capped; undefined when absent or unreadable. */
+/**
+ * `Retry-After` as seconds or an HTTP date (RFC 9110), capped; undefined when absent or unreadable.
+ * A date counts from the answer's own `Date`, so a Tray clock off from this one still means its wait.
+ */
 function retryAfterMs(error: TrayAnswerError, now = Date.now()): number | undefined {
   const value = error.headers['retry-after']?.trim();
   if (!value) return undefined;
-  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
+  const sent = Date.parse(error.headers.date ?? '');
+  const ms = /^\d+(\.\d+)?$/.test(value)
+    ? Number(value) * 1000
+    : Date.parse(value) - (Number.isFinite(sent) ? sent : now);
   return Number.isFinite(ms) && ms > 0 ? Math.min(Math.ceil(ms), MAX_RETRY_AFTER_MS) : undefined;
 }
 

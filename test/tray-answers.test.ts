@@ -217,6 +217,23 @@ describe('other answers get the failure type their meaning has', () => {
     assert.ok(code.length <= 65, `code of ${code.length} characters`);
   });
 
+  test('a Retry-After date counts from the answer’s Date, whether Tray’s clock is behind or ahead', async () => {
+    for (const skewMs of [-5 * 60_000, 5 * 60_000]) {
+      const trayNow = Math.floor((Date.now() + skewMs) / 1000) * 1000;
+      responders.AuthorizeUser = () => ({
+        status: 429,
+        headers: {
+          date: new Date(trayNow).toUTCString(),
+          'retry-after': new Date(trayNow + 3000).toUTCString(),
+        },
+        body: '',
+      });
+      const failure = await failureOf(run(activitiesWith().activities, 'prepareUserToken', { userId: 'u1' }));
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.rateLimited);
+      assert.equal(trayErrorDetails(failure)?.retryAfterMs, 3000, `Tray's clock off by ${skewMs} ms`);
+    }
+  });
+
   test('a 503 with Retry-After is retried after that wait, capped at a minute', async () => {
     responders.FindUser = () => ({ status: 503, headers: { 'retry-after': '120' }, body: '' });
     const failure = await failureOf(findUser(activitiesWith().activities));
