@@ -73,6 +73,7 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
       const secrets = [options.masterToken, token];
       const outer = requestOptions.signal;
       let data: T | undefined;
+      let httpStatus: number | undefined;
       try {
         await options.pacer?.wait(outer, requestOptions.priority);
         const answer = await post(
@@ -81,6 +82,7 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
           timeoutMs,
           outer,
         );
+        httpStatus = answer.status;
         data = graphqlData<T>(answer);
       } catch (error) {
         if (outer?.aborted) {
@@ -97,8 +99,10 @@ export function createTrayClient(options: TrayClientOptions): TrayClient {
         throw classifyError(error, operation, secrets, timeoutMs, requestOptions.attempt);
       }
       if (data === undefined || data === null) {
+        // An answer all the same: a removal, attach or enable looks at the instance (isRefusal).
         throw failure(TRAY_FAILURE_TYPES.transient, `Tray ${operation}: the answer had no data`, false, {
           operation,
+          httpStatus,
         });
       }
       return data;

@@ -352,6 +352,7 @@ describe('"already gone" said any way ends the removal; an instance still there 
       errorsAnswer([{ message: 'x', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]),
     ],
     ['HTTP 404 with an empty body', { status: 404, body: '' }],
+    ['an answer without data and without errors', { body: { data: null, errors: [] } }],
     [
       'code not_found sent with HTTP 500',
       errorsAnswer([{ message: 'x', extensions: { code: 'not_found' } }], 500),
