@@ -45,7 +45,8 @@ export class TrayAnswerError extends Error {
 export function graphqlData<T>(answer: HttpAnswer): T | undefined {
   let json: { data?: T; errors?: unknown } | undefined;
   try {
-    json = JSON.parse(answer.body) as typeof json;
+    // A byte-order mark before the JSON (some servers write one with a charset) is not an error.
+    json = JSON.parse(answer.body.replace(/^\uFEFF/, '')) as typeof json;
   } catch (error) {
     // A proxy's error page: judged by its status; a 2xx that is not JSON is a network fault.
     if (answer.status >= 200 && answer.status < 300) throw error;

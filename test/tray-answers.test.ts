@@ -699,6 +699,17 @@ describe('lists another Tray may cut short or leave unnamed', () => {
     );
   });
 
+  test('an answer that starts with a byte-order mark, with a charset or no content type, is read', async () => {
+    const users = { data: { users: { edges: [{ node: { id: 'u5', externalUserId: 'x' } }] } } };
+    for (const contentType of ['application/json; charset=utf-8', 'text/plain']) {
+      responders.FindUser = () => ({
+        headers: { 'content-type': contentType },
+        body: `\uFEFF${JSON.stringify(users)}`,
+      });
+      assert.deepEqual(await findUser(activitiesWith().activities), { userId: 'u5' });
+    }
+  });
+
   test('a user listed without its externalUserId (the field is nullable) is found', async () => {
     responders.FindUser = () => ({
       body: { data: { users: { edges: [{ node: { id: 'u7', externalUserId: null } }] } } },
