@@ -88,7 +88,7 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
         after === undefined ? variables : { ...variables, after },
         auth,
       )
-      .catch(noneIfNotFound);
+      .catch(page === 0 ? noneIfNotFound : rethrow);
     if (data === undefined) break;
     const { edges, pageInfo } = viewerOf(data, 'FindInstances').solutionInstances;
     for (const { node } of edges) {
@@ -121,11 +121,17 @@ export function viewerOf<V>(data: { viewer?: V | null }, operation: string): V {
 }
 
 /**
- * For a search: a Tray that answers "not found" rather than an empty list (no such user or instance)
- * has found nothing; any other failure is thrown.
+ * For a search's first page: a Tray that answers "not found" rather than an empty list (no such user
+ * or instance) has found nothing; any other failure is thrown. A later page answered so (an expired
+ * cursor) is no "nothing": the pages before it are not the whole list (`rethrow`).
  */
 export function noneIfNotFound(error: unknown): undefined {
   if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return undefined;
+  throw error;
+}
+
+/** For a later page of a search: any failure, "not found" included, fails the search. */
+export function rethrow(error: unknown): never {
   throw error;
 }
 

@@ -47,8 +47,6 @@ const CODE_TYPES: Record<string, string> = {
   unauthenticated: TRAY_FAILURE_TYPES.forbidden,
   accessdenied: TRAY_FAILURE_TYPES.forbidden,
   permissiondenied: TRAY_FAILURE_TYPES.forbidden,
-  // Tray's own code for its rate limit (with PreconditionError), and so plausibly for a refused token.
-  accessnotallowed: TRAY_FAILURE_TYPES.forbidden,
   authenticationerror: TRAY_FAILURE_TYPES.forbidden,
   authenticationfailed: TRAY_FAILURE_TYPES.forbidden,
   invalidtoken: TRAY_FAILURE_TYPES.forbidden,
@@ -139,11 +137,16 @@ function nameType(error: GraphQLErrorLike): string | undefined {
   return Object.hasOwn(CODE_TYPES, bare) ? CODE_TYPES[bare] : undefined;
 }
 
-/** The failure type of a GraphQL-level answer: by code, then name, then status, then by words. */
-function answerType(status: number, code: string | undefined, message: string, byName?: string): string {
+/** The type an error's code or `extensions.name` names, or graphql-js's own words for a null viewer. */
+function namedType(code: string | undefined, message: string, byName?: string): string | undefined {
   const key = normalizedCode(code);
   if (Object.hasOwn(CODE_TYPES, key)) return CODE_TYPES[key] as string;
   if (byName) return byName;
+  return code === undefined && NO_VIEWER_WORDS.test(message) ? TRAY_FAILURE_TYPES.forbidden : undefined;
+}
+
+/** The failure type of a GraphQL-level answer whose code and name say nothing known: by status, then words. */
+function answerType(status: number, code: string | undefined, message: string): string {
   const byStatusCode = statusCodeType(code);
   if (byStatusCode) return byStatusCode;
   if (status === 403) return TRAY_FAILURE_TYPES.forbidden;
@@ -179,10 +182,13 @@ export function classifyError(
         waitMs,
       );
     }
-    const type = answerType(status, code, trayMessage, nameType(first));
+    const named = namedType(code, trayMessage, nameType(first));
+    const type = named ?? answerType(status, code, trayMessage);
     // Some GraphQL servers (express-graphql) answer any error without data with HTTP 500: an error
-    // there that says what was refused (a token, a missing instance) is that refusal, not a crash.
-    const refusedAt500 = status === 500 && errors.length > 0 && REFUSAL_TYPES.has(type);
+    // there whose code or name says what was refused (a token, a missing instance) is that refusal.
+    // Words alone are not enough: a crash reads "no such file" or "relation … does not exist", and
+    // taken for "not found" it would let a removal count a live instance as gone.
+    const refusedAt500 = status === 500 && errors.length > 0 && REFUSAL_TYPES.has(named ?? '');
     if ((status >= 500 || status === 408) && !refusedAt500) {
       // A 503 may say when to come back: the retry waits that long (up to a minute), not its backoff.
       const serverWaitMs = waitMs === undefined ? undefined : Math.min(waitMs, MAX_SERVER_ERROR_WAIT_MS);

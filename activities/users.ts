@@ -4,7 +4,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { FIND_USER } from './documents.js';
-import { noneIfNotFound } from './instances.js';
+import { noneIfNotFound, rethrow } from './instances.js';
 import type { TraySession } from './tray-session.js';
 
 interface FindUserData {
@@ -30,7 +30,7 @@ async function listUsers(session: TraySession, externalUserId: string): Promise<
         after === undefined ? { externalUserId } : { externalUserId, after },
         'master',
       )
-      .catch(noneIfNotFound);
+      .catch(page === 0 ? noneIfNotFound : rethrow);
     if (data === undefined) break;
     edges.push(...data.users.edges);
     const { pageInfo } = data.users;

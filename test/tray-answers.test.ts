@@ -172,9 +172,9 @@ describe('other answers get the failure type their meaning has', () => {
       'notFound',
     ],
     [
-      'HTTP 500 carrying an uncoded "User not found"',
+      'HTTP 500 carrying an uncoded "User not found" (a crash may word itself so)',
       errorsAnswer([{ message: 'User not found' }], 500),
-      'notFound',
+      'transient',
     ],
     [
       'HTTP 500 carrying an uncoded error of no known meaning',
@@ -368,6 +368,34 @@ describe('"already gone" said any way ends the removal; an instance still there 
       assert.ok(seen.length <= 5, `${seen.length} requests`);
     });
   }
+
+  test('a crash at HTTP 500 worded "does not exist" never counts the instance as gone', async () => {
+    const crash = () => errorsAnswer([{ message: 'relation "solution_instances" does not exist' }], 500);
+    responders.RemoveInstance = crash;
+    responders.FindInstance = crash;
+    const failure = await failureOf(run(cached(), 'removeInstance', { ...key, solutionInstanceId: 'si-1' }));
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.transient);
+    responders.FindInstances = crash;
+    const byKey = await failureOf(run(cached(), 'removeInstance', key));
+    assert.equal(byKey.type, TRAY_FAILURE_TYPES.transient);
+  });
+
+  test('a later page answered "not found" fails the search rather than cutting it short', async () => {
+    responders.FindInstances = (v) =>
+      v.after === undefined
+        ? {
+            body: {
+              data: {
+                viewer: {
+                  solutionInstances: { edges: [], pageInfo: { hasNextPage: true, endCursor: 'c1' } },
+                },
+              },
+            },
+          }
+        : errorsAnswer([{ message: 'Cursor not found', extensions: { code: 'NOT_FOUND' } }]);
+    const failure = await failureOf(run(cached(), 'removeInstance', key));
+    assert.equal(failure.type, TRAY_FAILURE_TYPES.notFound);
+  });
 
   test('"not found" from the removal and from the look by id: removed', async () => {
     const notFound = errorsAnswer([
@@ -609,6 +637,19 @@ describe('a refused attach or enable whose aim the instance already shows is don
 
   test('"already enabled" and the instance is enabled: the enable is done', async () => {
     responders.EnableInstance = conflict('Solution instance is already enabled');
+    responders.FindInstanceState = state(true, []);
+    await run(cached(), 'enableInstance', { ...user, solutionInstanceId: 'si-1' });
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['EnableInstance', 'FindInstanceState'],
+    );
+  });
+
+  test('"already enabled" under Tray\'s precondition code access_not_allowed: looked at, not a refused token', async () => {
+    responders.EnableInstance = () =>
+      errorsAnswer([
+        { message: 'Solution instance is already enabled', extensions: { code: 'access_not_allowed' } },
+      ]);
     responders.FindInstanceState = state(true, []);
     await run(cached(), 'enableInstance', { ...user, solutionInstanceId: 'si-1' });
     assert.deepEqual(
