@@ -90,9 +90,11 @@ const FORBIDDEN_WORDS =
 // graphql-js's own words when `viewer` resolves to null, which a server does for a token it does not take.
 const NO_VIEWER_WORDS = /\bnon-nullable field (?:Query\.)?viewer\b/i;
 const NOT_FOUND_WORDS = /\bnot\s+found\b|\bdoes\s*n[o']t\s+exist\b|\bno\s+such\b/i;
-// A failing server's words, in an answer without a code that says so: worth the bounded retries.
+// A failing server's words, in an answer whose code says nothing known: worth the bounded retries.
+// Its own missing parts (a file, a table, a host) come first: read as "not found", they would let
+// a search find nothing and a removal count a live instance as gone.
 const TRANSIENT_WORDS =
-  /\binternal\s+(?:server\s+)?error\b|\b(?:temporarily|service)\s+unavailable\b|\btimed?[\s_-]?out\b/i;
+  /\binternal\s+(?:server\s+)?error\b|\b(?:temporarily|service)\s+unavailable\b|\btimed?[\s_-]?out\b|\bno\s+such\s+(?:file|directory|table|column|host)\b|\brelation\b.*\bdoes\s+not\s+exist\b|\bE(?:NOENT|CONNREFUSED|CONNRESET|TIMEDOUT|HOSTUNREACH|NOTFOUND|AI_AGAIN|PIPE)\b/i;
 
 const RETRYABLE_TYPES = new Set<string>([TRAY_FAILURE_TYPES.transient, TRAY_FAILURE_TYPES.rateLimited]);
 const REFUSAL_TYPES = new Set<string>([
@@ -151,8 +153,8 @@ function answerType(status: number, code: string | undefined, message: string): 
   if (byStatusCode) return byStatusCode;
   if (status === 403) return TRAY_FAILURE_TYPES.forbidden;
   if (FORBIDDEN_WORDS.test(message) || NO_VIEWER_WORDS.test(message)) return TRAY_FAILURE_TYPES.forbidden;
+  if (TRANSIENT_WORDS.test(message)) return TRAY_FAILURE_TYPES.transient;
   if (NOT_FOUND_WORDS.test(message)) return TRAY_FAILURE_TYPES.notFound;
-  if (code === undefined && TRANSIENT_WORDS.test(message)) return TRAY_FAILURE_TYPES.transient;
   return TRAY_FAILURE_TYPES.permanent;
 }
 

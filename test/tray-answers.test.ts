@@ -196,6 +196,24 @@ describe('other answers get the failure type their meaning has', () => {
       errorsAnswer([{ message: 'Request timed out, please retry' }]),
       'transient',
     ],
+    [
+      'a code of no known meaning beside "Internal server error" (no extensions)',
+      {
+        status: 200,
+        body: { data: null, errors: [{ message: 'Internal server error', code: 'E_INTERNAL' }] },
+      },
+      'transient',
+    ],
+    [
+      'a crash that reads "ENOENT: no such file or directory", at HTTP 200',
+      errorsAnswer([{ message: "ENOENT: no such file or directory, open '/srv/users.json'" }]),
+      'transient',
+    ],
+    [
+      'a crash that reads \'relation "users" does not exist\', at HTTP 200',
+      errorsAnswer([{ message: 'relation "users" does not exist' }]),
+      'transient',
+    ],
   ];
   // Through authorize: a users lookup reads "not found" as no user.
   for (const [what, answer, kind] of cases) {
