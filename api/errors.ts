@@ -114,10 +114,13 @@ function isDecompressionError(err: unknown): boolean {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     if (res.headersSent) {
-      // Nothing more can be said on this connection. Answered in full, the request was already
-      // refused (node's parser found its body broken, api/client-errors.ts), and this is its echo;
-      // cut off mid-answer, it is a bug for the log. Express's own handler would print a stack.
-      if (!res.writableEnded) logger.error({ err, method: req.method, path: req.path }, 'error mid-answer');
+      // Nothing more can be said on this connection, and express's own handler would print a stack.
+      // Answered in full, a refusal of the request's own (node's parser found its body broken,
+      // api/client-errors.ts) is only its echo; anything else is a bug to see in the log.
+      const echo = err instanceof ApiError || (err as BodyParserError)?.type !== undefined;
+      const where = { err, method: req.method, path: req.path };
+      if (!res.writableEnded) logger.error(where, 'error mid-answer');
+      else if (!echo) logger.error(where, 'error after the answer was sent');
       req.socket.destroy();
       return;
     }

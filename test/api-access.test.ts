@@ -11,12 +11,13 @@ import { hostname, networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import express from 'express';
+import express, { type Request, type Response } from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
 import { isLoopback, isLocalUrl, requireClient, tokensEqual } from '../api/auth.js';
 import { prepareApiServer } from '../api/client-errors.js';
 import { READY_REUSE_MS } from '../api/readiness.js';
 import { loadApiConfig } from '../api/config.js';
+import { ApiError, errorHandler } from '../api/errors.js';
 import { createLogger } from '../api/logging.js';
 import { routeTemplate, trackRouteTemplate } from '../api/route-template.js';
 import { waitWithin } from '../api/temporal-rpc.js';
@@ -791,5 +792,22 @@ describe("requests node's parser refuses", () => {
     assert.equal(text.match(/^HTTP\/1\.1 /gm)?.length, 1, text);
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(printed, []);
+  });
+
+  test('an error after a full answer is logged unless it is the request’s own refusal echoed', () => {
+    const { lines, logger } = capturingLogger();
+    const handle = errorHandler(logger);
+    let destroyed = 0;
+    const req = { method: 'GET', path: '/x', socket: { destroy: () => void (destroyed += 1) } };
+    const res = { headersSent: true, writableEnded: true };
+    const call = (err: unknown) =>
+      handle(err, req as unknown as Request, res as unknown as Response, () => assert.fail('passed on'));
+    call(Object.assign(new Error('aborted'), { type: 'request.aborted' }));
+    call(new ApiError(400, 'bad_request', 'refused'));
+    assert.equal(lines.length, 0, lines.join(''));
+    call(new Error('a route failed after answering'));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] ?? '', /error after the answer was sent/);
+    assert.equal(destroyed, 3);
   });
 });
