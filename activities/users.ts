@@ -21,7 +21,7 @@ const MAX_PAGES = 10;
 
 /** Every node Tray lists for `externalUserId`, through its pages; empty when it answers "not found". */
 async function listUsers(session: TraySession, externalUserId: string): Promise<UserEdge[]> {
-  const edges: UserEdge[] = [];
+  const edges = new Map<string, UserEdge>();
   let after: string | undefined;
   for (let page = 0; page < MAX_PAGES; page += 1) {
     const data = await session
@@ -32,13 +32,15 @@ async function listUsers(session: TraySession, externalUserId: string): Promise<
       )
       .catch(page === 0 ? noneIfNotFound : rethrow);
     if (data === undefined) break;
-    edges.push(...data.users.edges);
+    const before = edges.size;
+    for (const edge of data.users.edges) edges.set(edge.node.id, edge);
     const { pageInfo } = data.users;
     const next = pageInfo?.hasNextPage === true ? pageInfo.endCursor : undefined;
-    if (typeof next !== 'string' || next === '' || next === after) break;
+    // A page of users already seen: a Tray that ignores the cursor would send it again and again.
+    if (typeof next !== 'string' || next === '' || next === after || edges.size === before) break;
     after = next;
   }
-  return edges;
+  return [...edges.values()];
 }
 
 /**

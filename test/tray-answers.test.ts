@@ -758,6 +758,22 @@ describe('lists another Tray may cut short or leave unnamed', () => {
     );
   });
 
+  test('a Tray that ignores the cursor: one user, not several, and no page asked twice for nothing', async () => {
+    let cursor = 0;
+    responders.FindUser = () => ({
+      body: {
+        data: {
+          users: {
+            edges: [{ node: { id: 'u1', externalUserId: null } }],
+            pageInfo: { hasNextPage: true, endCursor: `c${(cursor += 1)}` },
+          },
+        },
+      },
+    });
+    assert.deepEqual(await findUser(activitiesWith().activities), { userId: 'u1' });
+    assert.equal(seen.length, 2);
+  });
+
   test('an answer that starts with a byte-order mark, with a charset or no content type, is read', async () => {
     const users = { data: { users: { edges: [{ node: { id: 'u5', externalUserId: 'x' } }] } } };
     for (const contentType of ['application/json; charset=utf-8', 'text/plain']) {
