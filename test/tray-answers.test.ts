@@ -270,6 +270,7 @@ describe('user tokens', () => {
     ['UNAUTHENTICATED', errorsAnswer([{ message: 'x', extensions: { code: 'UNAUTHENTICATED' } }])],
     ['a 403 with no body', { status: 403, body: '' }],
     ['"Token has expired" with no code', errorsAnswer([{ message: 'Token has expired' }])],
+    ['"Access token not found" with no code', errorsAnswer([{ message: 'Access token not found' }])],
     [
       'graphql-js on a viewer resolved to null',
       errorsAnswer([{ message: 'Cannot return null for non-nullable field Query.viewer.' }]),
