@@ -158,6 +158,63 @@ function answerType(status: number, code: string | undefined, message: string): 
   return TRAY_FAILURE_TYPES.permanent;
 }
 
+/** The failure an answer from Tray (an HTTP error or GraphQL errors) means. */
+function classifyAnswer(
+  error: TrayAnswerError,
+  operation: string,
+  secrets: string[],
+  attempt?: number,
+): ApplicationFailure {
+  const { status, errors } = error;
+  const first = errors[0] ?? {};
+  const trayMessage = sanitize(messageOf(first), secrets, MAX_MESSAGE_LENGTH);
+  const rawCode = codeOf(first);
+  const code = rawCode === undefined ? undefined : sanitize(rawCode, secrets, MAX_CODE_LENGTH);
+  const suffix = errors.length > 1 ? ` (and ${errors.length - 1} more error(s))` : '';
+  const waitMs = retryAfterMs(error);
+
+  if (status === 429 || errors.some(isRateLimitError)) {
+    return failure(
+      TRAY_FAILURE_TYPES.rateLimited,
+      `Tray ${operation}: rate limit exceeded (HTTP ${status})`,
+      false,
+      { operation, code: code ?? 'rate_limited', httpStatus: status, retryAfterMs: waitMs, attempt },
+      waitMs,
+    );
+  }
+  const named = namedType(code, trayMessage, nameType(first));
+  const type = named ?? answerType(status, code, trayMessage);
+  // express-graphql answers any error without data with HTTP 500: one whose code or name says what
+  // was refused is that refusal. Not by words: a crash's could make a live instance look gone.
+  const refusedAt500 = status === 500 && errors.length > 0 && REFUSAL_TYPES.has(named ?? '');
+  if ((status >= 500 || status === 408) && !refusedAt500) {
+    // A 503 may say when to come back: the retry waits that long (up to a minute), not its backoff.
+    const serverWaitMs = waitMs === undefined ? undefined : Math.min(waitMs, MAX_SERVER_ERROR_WAIT_MS);
+    return failure(
+      TRAY_FAILURE_TYPES.transient,
+      `Tray ${operation}: HTTP ${status} from Tray`,
+      false,
+      { operation, code, httpStatus: status, retryAfterMs: serverWaitMs },
+      serverWaitMs,
+    );
+  }
+  if (status === 401) {
+    return failure(
+      TRAY_FAILURE_TYPES.forbidden,
+      `Tray ${operation}: the token was refused (unauthorized)`,
+      true,
+      { operation, code: 'unauthorized', httpStatus: status },
+    );
+  }
+  const what = code ?? (errors.length > 0 ? 'error' : `HTTP ${status}`);
+  return failure(
+    type,
+    `Tray ${operation}: ${what}${trayMessage ? `: ${trayMessage}` : ''}${suffix}`,
+    !RETRYABLE_TYPES.has(type),
+    { operation, code, httpStatus: status },
+  );
+}
+
 /** Turns anything the HTTP exchange threw into the failure Temporal sees. */
 export function classifyError(
   error: unknown,
@@ -166,69 +223,10 @@ export function classifyError(
   timeoutMs: number,
   attempt?: number,
 ): ApplicationFailure {
-  if (error instanceof TrayAnswerError) {
-    const { status, errors } = error;
-    const first = errors[0] ?? {};
-    const trayMessage = sanitize(messageOf(first), secrets, MAX_MESSAGE_LENGTH);
-    const rawCode = codeOf(first);
-    const code = rawCode === undefined ? undefined : sanitize(rawCode, secrets, MAX_CODE_LENGTH);
-    const suffix = errors.length > 1 ? ` (and ${errors.length - 1} more error(s))` : '';
-    const waitMs = retryAfterMs(error);
-
-    if (status === 429 || errors.some(isRateLimitError)) {
-      return failure(
-        TRAY_FAILURE_TYPES.rateLimited,
-        `Tray ${operation}: rate limit exceeded (HTTP ${status})`,
-        false,
-        { operation, code: code ?? 'rate_limited', httpStatus: status, retryAfterMs: waitMs, attempt },
-        waitMs,
-      );
-    }
-    const named = namedType(code, trayMessage, nameType(first));
-    const type = named ?? answerType(status, code, trayMessage);
-    // Some GraphQL servers (express-graphql) answer any error without data with HTTP 500: an error
-    // there whose code or name says what was refused (a token, a missing instance) is that refusal.
-    // Words alone are not enough: a crash reads "no such file" or "relation … does not exist", and
-    // taken for "not found" it would let a removal count a live instance as gone.
-    const refusedAt500 = status === 500 && errors.length > 0 && REFUSAL_TYPES.has(named ?? '');
-    if ((status >= 500 || status === 408) && !refusedAt500) {
-      // A 503 may say when to come back: the retry waits that long (up to a minute), not its backoff.
-      const serverWaitMs = waitMs === undefined ? undefined : Math.min(waitMs, MAX_SERVER_ERROR_WAIT_MS);
-      return failure(
-        TRAY_FAILURE_TYPES.transient,
-        `Tray ${operation}: HTTP ${status} from Tray`,
-        false,
-        { operation, code, httpStatus: status, retryAfterMs: serverWaitMs },
-        serverWaitMs,
-      );
-    }
-    if (status === 401) {
-      return failure(
-        TRAY_FAILURE_TYPES.forbidden,
-        `Tray ${operation}: the token was refused (unauthorized)`,
-        true,
-        { operation, code: 'unauthorized', httpStatus: status },
-      );
-    }
-    const what = code ?? (errors.length > 0 ? 'error' : `HTTP ${status}`);
-    return failure(
-      type,
-      `Tray ${operation}: ${what}${trayMessage ? `: ${trayMessage}` : ''}${suffix}`,
-      !RETRYABLE_TYPES.has(type),
-      { operation, code, httpStatus: status },
-    );
-  }
-
+  if (error instanceof TrayAnswerError) return classifyAnswer(error, operation, secrets, attempt);
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-    return failure(
-      TRAY_FAILURE_TYPES.transient,
-      `Tray ${operation}: no answer within ${timeoutMs} ms`,
-      false,
-      {
-        operation,
-        code: 'timeout',
-      },
-    );
+    const message = `Tray ${operation}: no answer within ${timeoutMs} ms`;
+    return failure(TRAY_FAILURE_TYPES.transient, message, false, { operation, code: 'timeout' });
   }
 
   // Resets, refused connections and dropped sockets carry a code (ECONNRESET, …); an unparsable 2xx
