@@ -20,6 +20,19 @@ export const FIND_USER = /* GraphQL */ `
   }
 `;
 
+/** A user by Tray's id: whether Tray still knows the user a token was refused for. */
+export const FIND_USER_BY_ID = /* GraphQL */ `
+  query FindUserById($userId: String!) {
+    users(criteria: { userId: $userId }) {
+      edges {
+        node {
+          id
+        }
+      }
+    }
+  }
+`;
+
 export const CREATE_USER = /* GraphQL */ `
   mutation CreateUser($externalUserId: String!, $name: String!) {
     createExternalUser(input: { externalUserId: $externalUserId, name: $name }) {
@@ -181,6 +194,7 @@ export function issueCodesDocument(count: number): string {
 /** The fixed documents by operation name (the tests validate each one against the schema). */
 export const DOCUMENTS = {
   FindUser: FIND_USER,
+  FindUserById: FIND_USER_BY_ID,
   CreateUser: CREATE_USER,
   AuthorizeUser: AUTHORIZE_USER,
   CreateInstance: CREATE_INSTANCE,

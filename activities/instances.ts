@@ -13,7 +13,13 @@ import type {
 } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { FAILURE_TYPES } from '../common/messages.js';
-import { FIND_INSTANCE, FIND_INSTANCE_STATE, FIND_INSTANCES, REMOVE_INSTANCE } from './documents.js';
+import {
+  FIND_INSTANCE,
+  FIND_INSTANCE_STATE,
+  FIND_INSTANCES,
+  FIND_USER_BY_ID,
+  REMOVE_INSTANCE,
+} from './documents.js';
 import type { TrayAuth } from './tray-client.js';
 import { failure, isTrayFailure, trayErrorDetails } from './tray-errors.js';
 import type { TraySession } from './tray-session.js';
@@ -202,6 +208,23 @@ export async function instanceState(
     ?.node;
 }
 
+/**
+ * Whether `error`, a refused `authorize`, says Tray no longer knows the user: "not found", or a
+ * refusal after which a look by id lists no user at all. Only an empty list counts: a Tray that
+ * ignored the id would list other users, and a master token it refuses fails the look too.
+ */
+async function userGone(session: TraySession, userId: string, error: unknown): Promise<boolean> {
+  if (trayErrorDetails(error)?.operation !== 'AuthorizeUser') return false;
+  if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return true;
+  if (!isTrayFailure(error, TRAY_FAILURE_TYPES.forbidden)) return false;
+  const data = await session
+    .send<{ users?: { edges?: unknown[] } | null }>(FIND_USER_BY_ID, { userId }, 'master')
+    .catch(() => undefined);
+  const gone = Array.isArray(data?.users?.edges) && data.users.edges.length === 0;
+  if (gone) Context.current().log.info('Tray refused a token for a user it no longer lists', { userId });
+  return gone;
+}
+
 /** The instance operations over one Tray session. */
 export function createInstances(session: TraySession): Instances {
   /** Removes the instances `pick` names, each once; "already gone" and "no such user" count as done. */
@@ -224,10 +247,7 @@ export function createInstances(session: TraySession): Instances {
       });
     } catch (error) {
       // A user Tray no longer knows has no instances left to remove.
-      const unknownUser =
-        trayErrorDetails(error)?.operation === 'AuthorizeUser' &&
-        isTrayFailure(error, TRAY_FAILURE_TYPES.notFound);
-      if (!unknownUser) throw error;
+      if (!(await userGone(session, user.userId, error))) throw error;
     }
     if (removed.size > 0)
       Context.current().log.info('Removed solution instance(s)', { removed: [...removed] });

@@ -467,6 +467,24 @@ describe('"already gone" said any way ends the removal; an instance still there 
     );
   });
 
+  test('authorize refused for a user a look by id no longer lists: nothing left to remove', async () => {
+    const refused = () => errorsAnswer([{ message: 'x', extensions: { code: 'FORBIDDEN' } }]);
+    responders.AuthorizeUser = refused;
+    responders.FindUserById = () => ({ body: { data: { users: { edges: [] } } } });
+    const removal = () =>
+      run(activitiesWith().activities, 'removeInstance', { ...key, solutionInstanceId: 'si-1' });
+    assert.deepEqual(await removal(), { removed: [] });
+    // Still listed, or the look refused too (a master token Tray no longer takes): the refusal stands.
+    for (const look of [
+      () => ({ body: { data: { users: { edges: [{ node: { id: 'u1' } }] } } } }),
+      refused,
+    ]) {
+      responders.FindUserById = look;
+      assert.equal((await failureOf(removal())).type, TRAY_FAILURE_TYPES.forbidden);
+    }
+    assert.ok(!seen.some((r) => r.operation === 'RemoveInstance'));
+  });
+
   test('a user Tray no longer knows (NOT_FOUND from authorize) has nothing left to remove', async () => {
     responders.AuthorizeUser = () =>
       errorsAnswer([{ message: 'User not found', extensions: { code: 'NOT_FOUND' } }]);
