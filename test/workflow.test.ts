@@ -168,6 +168,15 @@ function summaryOf(event: HistoryEvent): string | undefined {
   return data ? (JSON.parse(new TextDecoder().decode(data)) as string) : undefined;
 }
 
+/**
+ * What the workflow code threw in its tasks. A task the server refused because a newer event came in
+ * meanwhile carries no failure: that one is routine, not the saga's error.
+ */
+async function workflowErrors(handle: Handle): Promise<string[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  return events.flatMap((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? []);
+}
+
 /** Between the first and the second removal, a timer that fires when the late-create window ends. */
 async function assertLooksAgainAt(handle: Handle, notAfter: string): Promise<void> {
   const events = (await handle.fetchHistory()).events ?? [];
@@ -363,6 +372,27 @@ describe('connectIntegration compensation', () => {
       assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure, String(err));
       assert.equal(mock.inputsOf('removeInstance').length, 1);
       assert.equal((await handle.describe()).status.name, 'CANCELLED');
+      assert.equal((await status(handle)).step, 'cancelled');
+    });
+  });
+
+  test('cancelled during the ownership check: removes the instance and ends cancelled', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await withSaga({ mock: { holds: { verifyAuths: gate } } }, async ({ handle, mock }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      try {
+        await cancelWhileHeld(handle, mock, 'verifyAuths', release);
+        await pollUntil(async () => (await handle.describe()).status.name === 'CANCELLED', {
+          timeoutMs: 20_000,
+          what: 'the saga cancelled',
+        });
+      } finally {
+        release(); // a held check would keep the worker from shutting down
+      }
+      assert.deepEqual(await workflowErrors(handle), []);
+      assert.equal(mock.inputsOf('removeInstance').length, 1);
+      assert.equal(mock.inputsOf('attachAuths').length, 0);
       assert.equal((await status(handle)).step, 'cancelled');
     });
   });

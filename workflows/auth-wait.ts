@@ -129,10 +129,12 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   let done = false;
   const scope = new CancellationScope();
   const running = scope.run(work).finally(() => (done = true));
+  // A cancel of the saga rejects the wait below before the check's own rejection arrives; left
+  // unheard, that one fails every workflow task from then on and the saga never ends.
+  running.catch(() => undefined);
   await condition(() => done || nearLimit());
   if (done) return await running;
   scope.cancel();
-  running.catch(() => undefined);
   throw historyLimitFailure();
 }
 
