@@ -860,6 +860,24 @@ describe('connectIntegration signals', () => {
     });
   });
 
+  test('a malformed authCompleted sent past the API is ignored, and the saga goes on', async () => {
+    await withSaga({}, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      // What a signal typed into the CLI or the Web UI may carry: no API checked it.
+      await handle.signal('authCompleted', null as never);
+      await handle.signal('authCompleted', { externalAuthId: 5, authId: 'auth-0' } as never);
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await pollUntil(async () => (await handle.describe()).status.name === 'COMPLETED', {
+        timeoutMs: 20_000,
+        what: 'the saga completed',
+      });
+      assert.deepEqual(await workflowErrors(handle), []);
+      assert.deepEqual(mock.inputsOf('attachAuths')[0]?.authValues, [
+        { externalId: 'slack', authId: 'auth-1' },
+      ]);
+    });
+  });
+
   test('slot rules: duplicate reasons, unknown slots, too late after attach', () => {
     const slots = new AuthSlots(['a', 'b']);
     assert.deepEqual(slots.apply({ externalAuthId: 'a', authId: '1', eventId: 'x' }), { kind: 'accepted' });

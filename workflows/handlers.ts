@@ -3,6 +3,7 @@ import { ApplicationFailure, isCancellation, log, patched, setHandler } from '@t
 import {
   authCompletedSignal,
   FAILURE_TYPES,
+  type AuthCompletedPayload,
   reissueAuthUrlUpdate,
   statusQuery,
   type ReissueAuthUrlResult,
@@ -14,6 +15,28 @@ import type { SagaStatus } from './status.js';
 /** Marks histories in which concurrent reissues of one slot share one code (not in older ones). */
 const SHARED_REISSUE_PATCH = 'shared-reissue';
 
+/** Applies one `authCompleted` signal to the slots and shows the change. */
+function onAuthCompleted(status: SagaStatus, slots: AuthSlots, signal: AuthCompletedPayload): void {
+  // A signal needs no API to reach the saga (the CLI, the Web UI). Thrown here, a malformed one
+  // would fail every workflow task from then on: the saga could neither go on, compensate nor cancel.
+  const raw: unknown = signal;
+  if (typeof raw !== 'object' || raw === null || typeof signal.externalAuthId !== 'string') {
+    log.warn('authCompleted without an externalAuthId ignored');
+    return;
+  }
+  const outcome = slots.apply(signal);
+  if (outcome.kind === 'unknown_slot') {
+    log.warn('authCompleted for an unknown slot ignored', {
+      externalAuthId: signal.externalAuthId,
+      authId: signal.authId,
+      eventId: signal.eventId,
+    });
+  } else if (outcome.kind !== 'accepted') {
+    log.info('authCompleted ignored', { externalAuthId: signal.externalAuthId, outcome: outcome.kind });
+  }
+  if (outcome.kind === 'accepted' || outcome.kind === 'unknown_slot') status.publish();
+}
+
 /**
  * Registers every handler. Call it once, before the workflow's first await, so that every message
  * finds its handler. `awaitingAuthsOn` answers the instance while the saga awaits auths, else undefined.
@@ -24,19 +47,7 @@ export function registerHandlers(
   awaitingAuthsOn: () => InstanceRef | undefined,
 ): void {
   setHandler(statusQuery, () => status.toStatus());
-  setHandler(authCompletedSignal, (signal) => {
-    const outcome = slots.apply(signal);
-    if (outcome.kind === 'unknown_slot') {
-      log.warn('authCompleted for an unknown slot ignored', {
-        externalAuthId: signal.externalAuthId,
-        authId: signal.authId,
-        eventId: signal.eventId,
-      });
-    } else if (outcome.kind !== 'accepted') {
-      log.info('authCompleted ignored', { externalAuthId: signal.externalAuthId, outcome: outcome.kind });
-    }
-    if (outcome.kind === 'accepted' || outcome.kind === 'unknown_slot') status.publish();
-  });
+  setHandler(authCompletedSignal, (signal) => onAuthCompleted(status, slots, signal));
   // Reissues of a slot still minting its code: a second one at that moment (a double click, a
   // retry) shares the answer instead of spending a Tray request on a code nobody would use.
   const minting = new Map<string, Promise<ReissueAuthUrlResult>>();
