@@ -17,7 +17,7 @@ import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
 import {
@@ -27,16 +27,17 @@ import {
   SEARCH_ATTRIBUTE_NAMES,
   SEARCH_ATTRIBUTES,
   statusQuery,
+  WORKFLOW_TYPE,
 } from '../common/messages.js';
 import { CREATED_NOTHING, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AuthSlots } from '../workflows/slots.js';
 import type { ActivityName, MockActivities, MockOptions } from './helpers/mock-activities.js';
-import { permanentError, transientError } from './helpers/mock-activities.js';
+import { createMockActivities, permanentError, transientError } from './helpers/mock-activities.js';
 import { runMockSaga, type MockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, installQuietRuntime, timeSkippingEnv } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, timeSkippingEnv, uniqueId } from './helpers/temporal.js';
 
 // The test server lacks capabilities the SDK warns about on every worker start; show errors only.
 installQuietRuntime();
@@ -62,6 +63,9 @@ after(async () => {
 });
 
 type Handle = WorkflowHandle<typeof connectIntegration>;
+
+/** A saga that never ends fails its test instead of hanging the file. */
+const ONE_MINUTE = { timeout: 60_000 };
 
 /** Where a saga runs: the time-skipping server by default, a dev server where its behaviour differs. */
 interface Server {
@@ -627,10 +631,12 @@ describe('connectIntegration compensation', () => {
     ['a number for authTimeout', { authTimeout: 3600 }, /authTimeout/],
     ['a number for externalUserId', { externalUserId: 42 }, /externalUserId/],
     ['a string for authSlots', { authSlots: 'slack' }, /authSlots/],
+    ['no authSlots', { authSlots: undefined }, /authSlots/],
+    ['a number for authSlots', { authSlots: 5 }, /authSlots/],
     ['no userName', { userName: undefined }, /userName/],
   ];
   for (const [name, overrides, message] of invalidInputs) {
-    test(`a direct start with ${name} fails as InvalidInput before any Tray call`, async () => {
+    test(`a direct start with ${name} fails as InvalidInput before any Tray call`, ONE_MINUTE, async () => {
       await withSaga({ input: overrides as Partial<ConnectInput> }, async ({ handle, mock }) => {
         const failure = await failureOf(handle);
         assert.equal(failure.type, 'InvalidInput');
@@ -639,6 +645,38 @@ describe('connectIntegration compensation', () => {
       });
     });
   }
+
+  test(
+    'a direct start with no input at all fails as InvalidInput before any Tray call',
+    ONE_MINUTE,
+    async () => {
+      const mock = createMockActivities();
+      const taskQueue = uniqueId('wf-test');
+      const worker = await Worker.create({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue,
+        workflowBundle: bundle,
+        activities: mock.activities,
+      });
+      await worker.runUntil(async () => {
+        const handle: Handle = await env.client.workflow.start(WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: uniqueId('connect:no-input'),
+          args: [],
+        });
+        await pollUntil(async () => (await handle.describe()).status.name !== 'RUNNING', {
+          timeoutMs: 20_000,
+          what: 'the saga to end',
+        });
+        const failure = await failureOf(handle);
+        assert.equal(failure.type, 'InvalidInput');
+        assert.match(failure.message, /must be an object/);
+        assert.deepEqual(names(mock), []);
+        assert.equal((await status(handle)).step, 'failed');
+      });
+    },
+  );
 
   test('a lost create response still removes, looking the instance up without its id', async () => {
     await withSaga(

@@ -55,11 +55,21 @@ function authTimeoutMsOf(input: ConnectInput): number | undefined {
 }
 
 /**
+ * The input's problems, and the input as an object: a direct start may pass none at all, and the
+ * status still reads its fields.
+ */
+function checkedInput(given: ConnectInput): { input: ConnectInput; problems: string[] } {
+  const raw: unknown = given;
+  const input = typeof raw === 'object' && raw !== null ? given : ({} as ConnectInput);
+  return { input, problems: connectInputProblems(given) };
+}
+
+/**
  * The saga's workflow function: runs the steps in order, compensates on failure, timeout or cancel,
  * and answers the connected instance or fails with the cause's type.
  */
-export async function connectIntegration(input: ConnectInput): Promise<ConnectResult> {
-  const problems = connectInputProblems(input);
+export async function connectIntegration(given: ConnectInput): Promise<ConnectResult> {
+  const { input, problems } = checkedInput(given);
   const strictAuths = patched(FOREIGN_AUTH_PATCH);
   const slots = new AuthSlots(Array.isArray(input.authSlots) ? input.authSlots : [], strictAuths);
   const status = new SagaStatus(input, slots);

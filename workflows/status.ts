@@ -115,7 +115,8 @@ export class SagaStatus {
     const memo = encodeMemo({
       externalUserId: this.input.externalUserId,
       solutionId: this.input.solutionId,
-      authSlots: this.input.authSlots,
+      // A direct start may pass anything here; the memo keeps a list, as the slots do.
+      authSlots: Array.isArray(this.input.authSlots) ? this.input.authSlots : [],
       step: this.current,
       completedSlots: this.slots.completedIds(),
       ...this.facts,
