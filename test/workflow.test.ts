@@ -380,27 +380,6 @@ describe('connectIntegration compensation', () => {
     });
   });
 
-  test('cancelled during the ownership check: removes the instance and ends cancelled', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    await withSaga({ mock: { holds: { verifyAuths: gate } } }, async ({ handle, mock }) => {
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
-      try {
-        await cancelWhileHeld(handle, mock, 'verifyAuths', release);
-        await pollUntil(async () => (await handle.describe()).status.name === 'CANCELLED', {
-          timeoutMs: 20_000,
-          what: 'the saga cancelled',
-        });
-      } finally {
-        release(); // a held check would keep the worker from shutting down
-      }
-      assert.deepEqual(await workflowErrors(handle), []);
-      assert.equal(mock.inputsOf('removeInstance').length, 1);
-      assert.equal(mock.inputsOf('attachAuths').length, 0);
-      assert.equal((await status(handle)).step, 'cancelled');
-    });
-  });
-
   test('attach failing permanently removes the instance and fails with its type', async () => {
     await withSaga(
       { mock: { failures: { attachAuths: [permanentError(TRAY_FAILURE_TYPES.validation, 'bad auth')] } } },
@@ -818,6 +797,31 @@ describe('connectIntegration after a retried create', () => {
 // An activity attempt that fails after its cancel was requested: the real server stops retrying and
 // records the failure; the time-skipping test server does not, so these run on the dev server.
 describe('connectIntegration on a real server', () => {
+  // The time-skipping server stops skipping time once a running activity was cancelled and then ends.
+  test(
+    'cancelled during the ownership check: removes the instance and ends cancelled',
+    ONE_MINUTE,
+    async () => {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const mockOptions = { holds: { verifyAuths: gate } };
+      await withSaga({ mock: mockOptions, server: await realServer() }, async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        try {
+          await cancelWhileHeld(handle, mock, 'verifyAuths', release);
+        } finally {
+          release(); // a held check would keep the worker from shutting down
+        }
+        await handle.result().catch(() => undefined);
+        assert.equal((await handle.describe()).status.name, 'CANCELLED');
+        assert.deepEqual(await workflowErrors(handle), []);
+        assert.equal(mock.inputsOf('removeInstance').length, 1);
+        assert.equal(mock.inputsOf('attachAuths').length, 0);
+        assert.equal((await status(handle)).step, 'cancelled');
+      });
+    },
+  );
+
   test('cancelled while the create is in flight and the create then fails: compensates as cancelled, looking the instance up', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -898,23 +902,24 @@ describe('connectIntegration signals', () => {
     });
   });
 
-  test('a malformed authCompleted sent past the API is ignored, and the saga goes on', async () => {
-    await withSaga({}, async ({ handle, mock }) => {
-      await waitForStep(handle, 'awaiting_auth');
-      // What a signal typed into the CLI or the Web UI may carry: no API checked it.
-      await handle.signal('authCompleted', null as never);
-      await handle.signal('authCompleted', { externalAuthId: 5, authId: 'auth-0' } as never);
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
-      await pollUntil(async () => (await handle.describe()).status.name === 'COMPLETED', {
-        timeoutMs: 20_000,
-        what: 'the saga completed',
+  test(
+    'a malformed authCompleted sent past the API is ignored, and the saga goes on',
+    ONE_MINUTE,
+    async () => {
+      await withSaga({}, async ({ handle, mock }) => {
+        await waitForStep(handle, 'awaiting_auth');
+        // What a signal typed into the CLI or the Web UI may carry: no API checked it.
+        await handle.signal('authCompleted', null as never);
+        await handle.signal('authCompleted', { externalAuthId: 5, authId: 'auth-0' } as never);
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        assert.equal((await handle.result()).enabled, true);
+        assert.deepEqual(await workflowErrors(handle), []);
+        assert.deepEqual(mock.inputsOf('attachAuths')[0]?.authValues, [
+          { externalId: 'slack', authId: 'auth-1' },
+        ]);
       });
-      assert.deepEqual(await workflowErrors(handle), []);
-      assert.deepEqual(mock.inputsOf('attachAuths')[0]?.authValues, [
-        { externalId: 'slack', authId: 'auth-1' },
-      ]);
-    });
-  });
+    },
+  );
 
   test('slot rules: duplicate reasons, unknown slots, too late after attach', () => {
     const slots = new AuthSlots(['a', 'b']);
