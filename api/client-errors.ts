@@ -85,11 +85,20 @@ function answerAndClose(res: ServerResponse, status: number, code: string, messa
 }
 
 /**
+ * How long a request may take to arrive, headers and body. A partner's request is a few KiB; node's
+ * default of 300 s would let a client that never finishes hold its connection for five minutes.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
  * Everything the API's server needs beyond express: idle connections kept `keepAliveTimeoutMs`,
- * and node's own refusals answered in the error shape.
+ * requests that do not arrive within REQUEST_TIMEOUT_MS refused, and node's own refusals answered
+ * in the error shape.
  */
 export function prepareApiServer(server: Server, keepAliveTimeoutMs: number): void {
   server.keepAliveTimeout = keepAliveTimeoutMs;
+  server.requestTimeout = Math.min(server.requestTimeout || Infinity, REQUEST_TIMEOUT_MS);
+  server.headersTimeout = Math.min(server.headersTimeout || Infinity, server.requestTimeout);
   answerClientErrorsAsJson(server);
   answerExpectationsAsJson(server);
   answerMissingHostAsJson(server);

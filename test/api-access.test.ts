@@ -14,7 +14,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import express, { type Request, type Response } from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
 import { isLoopback, isLocalUrl, requireClient, tokensEqual } from '../api/auth.js';
-import { prepareApiServer } from '../api/client-errors.js';
+import { prepareApiServer, REQUEST_TIMEOUT_MS } from '../api/client-errors.js';
 import { READY_REUSE_MS } from '../api/readiness.js';
 import { loadApiConfig } from '../api/config.js';
 import { ApiError, errorHandler } from '../api/errors.js';
@@ -733,6 +733,18 @@ describe("requests node's parser refuses", () => {
     let text = '';
     for await (const chunk of socket) text += String(chunk);
     assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 204 /);
+  });
+
+  test('a request must arrive within 30 s, not node’s default five minutes', () => {
+    const server = createHttpServer();
+    prepareApiServer(server, 5_000);
+    assert.equal(server.requestTimeout, REQUEST_TIMEOUT_MS);
+    assert.ok(REQUEST_TIMEOUT_MS <= 30_000);
+    assert.ok(server.headersTimeout <= server.requestTimeout);
+    // A server made with a shorter one keeps it.
+    const quick = createHttpServer({ requestTimeout: 500 });
+    prepareApiServer(quick, 5_000);
+    assert.equal(quick.requestTimeout, 500);
   });
 
   test('a body that breaks off or never finishes is answered (400, 408) in the error shape, not cut off', async () => {
