@@ -20,6 +20,7 @@ import {
   FIND_USER_BY_ID,
   REMOVE_INSTANCE,
 } from './documents.js';
+import { readPages, type PageInfo } from './pages.js';
 import type { TrayAuth } from './tray-client.js';
 import { failure, isTrayFailure, trayErrorDetails } from './tray-errors.js';
 import type { TraySession } from './tray-session.js';
@@ -28,7 +29,7 @@ interface FindInstancesData {
   viewer: {
     solutionInstances: {
       edges: { node: { id: string; name: string; owner: string; created: unknown } }[];
-      pageInfo?: { hasNextPage?: boolean | null; endCursor?: string | null } | null;
+      pageInfo?: PageInfo | null;
     };
   };
 }
@@ -86,31 +87,29 @@ async function findOwn(session: TraySession, auth: TrayAuth, query: OwnInstances
     query.notAfter === undefined ? Infinity : isoTime(query.notAfter, 'notAfter') + CREATED_TOLERANCE_MS;
   const variables = { owner: query.userId, solutionId: query.solutionId, name: query.instanceName };
   const own: { id: string; created: number }[] = [];
-  let after: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page += 1) {
-    const data = await session
-      .send<FindInstancesData>(
+  await readPages(
+    MAX_PAGES,
+    (after) =>
+      session.send<FindInstancesData>(
         FIND_INSTANCES,
         after === undefined ? variables : { ...variables, after },
         auth,
-      )
-      .catch(page === 0 ? noneIfNotFound : rethrow);
-    if (data === undefined) break;
-    const { edges, pageInfo } = viewerOf(data, 'FindInstances').solutionInstances;
-    for (const { node } of edges) {
-      const created = createdMs(node.created);
-      if (
-        node.owner === query.userId &&
-        node.name === query.instanceName &&
-        created >= since &&
-        created <= until
-      )
-        own.push({ id: node.id, created });
-    }
-    const next = pageInfo?.hasNextPage === true ? pageInfo.endCursor : undefined;
-    if (typeof next !== 'string' || next === '' || next === after) break;
-    after = next;
-  }
+      ),
+    (data) => {
+      const { edges, pageInfo } = viewerOf(data, 'FindInstances').solutionInstances;
+      for (const { node } of edges) {
+        const created = createdMs(node.created);
+        if (
+          node.owner === query.userId &&
+          node.name === query.instanceName &&
+          created >= since &&
+          created <= until
+        )
+          own.push({ id: node.id, created });
+      }
+      return { pageInfo };
+    },
+  );
   return own.sort((a, b) => a.created - b.created).map((node) => node.id);
 }
 
@@ -124,21 +123,6 @@ export function viewerOf<V>(data: { viewer?: V | null }, operation: string): V {
     operation,
     code: 'no_viewer',
   });
-}
-
-/**
- * For a search's first page: a Tray that answers "not found" rather than an empty list (no such user
- * or instance) has found nothing; any other failure is thrown. A later page answered so (an expired
- * cursor) is no "nothing": the pages before it are not the whole list (`rethrow`).
- */
-export function noneIfNotFound(error: unknown): undefined {
-  if (isTrayFailure(error, TRAY_FAILURE_TYPES.notFound)) return undefined;
-  throw error;
-}
-
-/** For a later page of a search: any failure, "not found" included, fails the search. */
-export function rethrow(error: unknown): never {
-  throw error;
 }
 
 /**

@@ -4,13 +4,13 @@
  */
 import { Context } from '@temporalio/activity';
 import { FIND_USER } from './documents.js';
-import { noneIfNotFound, rethrow } from './instances.js';
+import { readPages, type PageInfo } from './pages.js';
 import type { TraySession } from './tray-session.js';
 
 interface FindUserData {
   users: {
     edges: { node: { id: string; externalUserId: string | null } }[];
-    pageInfo?: { hasNextPage?: boolean | null; endCursor?: string | null } | null;
+    pageInfo?: PageInfo | null;
   };
 }
 
@@ -19,27 +19,23 @@ type UserEdge = FindUserData['users']['edges'][number];
 // One user has few duplicates; a Tray that pages them still ends here, never loops.
 const MAX_PAGES = 10;
 
-/** Every node Tray lists for `externalUserId`, through its pages; empty when it answers "not found". */
+/** Every node Tray lists for `externalUserId`, through its pages, each once; empty when it answers "not found". */
 async function listUsers(session: TraySession, externalUserId: string): Promise<UserEdge[]> {
   const edges = new Map<string, UserEdge>();
-  let after: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page += 1) {
-    const data = await session
-      .send<FindUserData>(
+  await readPages(
+    MAX_PAGES,
+    (after) =>
+      session.send<FindUserData>(
         FIND_USER,
         after === undefined ? { externalUserId } : { externalUserId, after },
         'master',
-      )
-      .catch(page === 0 ? noneIfNotFound : rethrow);
-    if (data === undefined) break;
-    const before = edges.size;
-    for (const edge of data.users.edges) edges.set(edge.node.id, edge);
-    const { pageInfo } = data.users;
-    const next = pageInfo?.hasNextPage === true ? pageInfo.endCursor : undefined;
-    // A page of users already seen: a Tray that ignores the cursor would send it again and again.
-    if (typeof next !== 'string' || next === '' || next === after || edges.size === before) break;
-    after = next;
-  }
+      ),
+    (data) => {
+      const before = edges.size;
+      for (const edge of data.users.edges) edges.set(edge.node.id, edge);
+      return { pageInfo: data.users.pageInfo, brought: edges.size > before };
+    },
+  );
   return [...edges.values()];
 }
 
