@@ -25,6 +25,7 @@ import {
   externalAuthIdParamSchema,
   givenOnceProblem,
   nestingProblem,
+  problemAt,
   problemsOf,
   waitSchema,
   type Problem,
@@ -101,10 +102,7 @@ function startRequest(req: Request): StartRequest {
   // The shape's recursive JSON check would overflow the stack on such a body. The input rules walk
   // it without recursion (they are what the shape checks first), so the answer still lists them all.
   if (tooDeep) {
-    const rules = checkConnectInput(sent).map(({ path, message }) => ({
-      path: path.length > 0 ? path.join('.') : '(body)',
-      message,
-    }));
+    const rules = checkConnectInput(sent).map(({ path, message }) => problemAt(path, message));
     throw invalid([tooDeep, ...rules, ...others]);
   }
   const body = connectInputSchema.safeParse(sent);

@@ -269,10 +269,13 @@ export interface Problem {
   message: string;
 }
 
+/** A problem at `path` (`['authSlots', 1]` → `authSlots.1`; none → `(body)`), `prefix` marking where the value came from. */
+export function problemAt(path: readonly PropertyKey[], message: string, prefix = ''): Problem {
+  const at = [prefix, ...path.map(String)].filter((p) => p !== '').join('.');
+  return { path: at === '' ? '(body)' : at, message };
+}
+
 /** Turns zod issues into `{ path, message }` problems, `prefix` marking where the value came from. */
 export function problemsOf(error: z.ZodError, prefix = ''): Problem[] {
-  return error.issues.map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.');
-    return { path: path === '' ? '(body)' : path, message: issue.message };
-  });
+  return error.issues.map((issue) => problemAt(issue.path, issue.message, prefix));
 }
