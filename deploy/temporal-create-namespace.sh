@@ -21,7 +21,24 @@ until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do
 done
 
 if temporal operator namespace describe --address "$ADDRESS" --namespace "$NAMESPACE" >/dev/null 2>&1; then
-  temporal operator namespace update --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION"
+  # Describe reads the database, but the update is refused as "not found" for some seconds after the
+  # namespace was created (a second `docker compose up` moments after the first), until it reaches
+  # the frontend's namespace cache: wait that out. Any other refusal (a bad retention) fails at once.
+  until output=$(temporal operator namespace update --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION" 2>&1)
+  do
+    case "$output" in
+      *"not found"*) ;;
+      *) printf '%s\n' "$output" >&2; exit 1 ;;
+    esac
+    if [ $(( $(date +%s) - started )) -ge "$DEADLINE_SECONDS" ]; then
+      printf '%s\n' "$output" >&2
+      echo "temporal-namespace: namespace $NAMESPACE at $ADDRESS not served after ${DEADLINE_SECONDS}s" >&2
+      exit 1
+    fi
+    echo "temporal-namespace: waiting for namespace $NAMESPACE to be served ..."
+    sleep 2
+  done
+  printf '%s\n' "$output"
   echo "temporal-namespace: namespace $NAMESPACE exists; retention set to $RETENTION"
 else
   temporal operator namespace create --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION"

@@ -626,3 +626,32 @@ test('the namespace and search-attribute one-shots work on a fresh namespace and
   assert.equal(changed.code, 0, changed.output);
   assert.match(changed.output, /exists; retention set to 90d/);
 });
+
+test('the namespace one-shot run again right after it created the namespace sets the retention', async () => {
+  const { address } = await devServer();
+  const env = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: uniqueId('compose-rerun') };
+  const created = await runSetupScript('temporal-create-namespace.sh', env);
+  assert.equal(created.code, 0, created.output);
+
+  // A second `docker compose up` moments after the first: describe already finds the namespace, but
+  // the update is refused as "not found" until the frontend's namespace cache holds it.
+  const again = await runSetupScript('temporal-create-namespace.sh', {
+    ...env,
+    TEMPORAL_NAMESPACE_RETENTION: '45d',
+  });
+  assert.equal(again.code, 0, again.output);
+  assert.match(again.output, /exists; retention set to 45d/);
+});
+
+test('the namespace one-shot refuses a bad retention at once, in the words of the CLI', async () => {
+  const { address } = await devServer();
+  const env = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: 'default' };
+  const started = Date.now();
+  const bad = await runSetupScript('temporal-create-namespace.sh', {
+    ...env,
+    TEMPORAL_NAMESPACE_RETENTION: 'soon',
+  });
+  assert.equal(bad.code, 1, bad.output);
+  assert.match(bad.output, /invalid.*"soon"/);
+  assert.ok(Date.now() - started < 30_000, 'a bad value is not retried until the deadline');
+});
