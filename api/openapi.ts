@@ -71,21 +71,37 @@ const text = (description: string, type: string) => ({
   content: { [type]: { schema: { type: 'string' } } },
 });
 
+/** A JSON answer whose body is always exactly `body`. */
+const answer = (description: string, body: Record<string, string>) => ({
+  description,
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: Object.keys(body),
+        properties: Object.fromEntries(Object.entries(body).map(([key, value]) => [key, { const: value }])),
+      },
+    },
+  },
+});
+
 /** Health, readiness, metrics and this document. */
 function servicePaths(): Record<string, unknown> {
   const get = (operationId: string, summary: string, responses: Record<string, unknown>) => ({
     get: { operationId, summary, responses: { ...responses, ...UNEXPECTED } },
   });
   return {
-    '/healthz': get('healthz', 'Liveness', { '200': { description: 'Up' } }),
+    '/healthz': get('healthz', 'Liveness', { '200': answer('Up', { status: 'ok' }) }),
     '/readyz': get('readyz', 'Readiness, including the Temporal connection', {
-      '200': { description: 'Ready' },
+      '200': answer('Ready', { status: 'ready', temporal: 'ok' }),
       '503': error('`temporal_unavailable`: the Temporal namespace did not answer within 2 s'),
     }),
     '/metrics': get('metrics', 'Prometheus metrics', {
       '200': text('Prometheus text exposition format', 'text/plain'),
     }),
-    '/openapi.json': get('openapi', 'This document', { '200': { description: 'OpenAPI 3.1' } }),
+    '/openapi.json': get('openapi', 'This document', {
+      '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } },
+    }),
   };
 }
 

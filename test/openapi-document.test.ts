@@ -6,9 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { describe, test } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import { after, describe, test } from 'node:test';
+import type { Client } from '@temporalio/client';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { createApp } from '../api/app.js';
+import { createLogger } from '../api/logging.js';
 import { buildOpenApi } from '../api/openapi.js';
 import { waitSchema } from '../api/schemas.js';
 
@@ -187,4 +191,37 @@ describe('shapes the code accepts and sends', () => {
     }
     assert.match(wait.description, /1e1/);
   });
+});
+
+test('the service routes document the JSON they answer, and it matches', async () => {
+  // Readiness needs only DescribeNamespace to answer; no Temporal server is involved.
+  const client = {
+    options: { namespace: 'default' },
+    withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
+    withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
+    workflowService: { describeNamespace: async () => ({}) },
+  } as unknown as Client;
+  const app = createApp({
+    client,
+    taskQueue: 'q',
+    namespace: 'default',
+    logger: createLogger({ level: 'silent' }),
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  ajv.addSchema(doc, 'openapi.json');
+  for (const path of ['/healthz', '/readyz', '/openapi.json']) {
+    const res = await fetch(`${base}${path}`);
+    assert.equal(res.status, 200, path);
+    assert.match(String(res.headers.get('content-type')), /^application\/json/, path);
+    const documented = doc.paths[path].get.responses['200'].content?.['application/json'];
+    assert.ok(documented?.schema, `${path}: its 200 documents no JSON body`);
+    const pointer = `openapi.json#/paths/${path.replaceAll('/', '~1')}/get/responses/200/content/application~1json/schema`;
+    const validate = ajv.getSchema(pointer)!;
+    assert.equal(validate(await res.json()), true, `${path}: ${JSON.stringify(validate.errors)}`);
+  }
 });
