@@ -11,12 +11,14 @@ RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-30d}"
 DEADLINE_SECONDS="${SETUP_TIMEOUT_SECONDS:-180}"
 
 started=$(date +%s)
-until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do
+# The CLI's own error is shown, so a wrong address or an unreachable server is named.
+until reason=$(temporal operator cluster health --address "$ADDRESS" 2>&1); do
+  reason=$(printf '%s' "$reason" | tr '\n' ' ' | cut -c1-300)
   if [ $(( $(date +%s) - started )) -ge "$DEADLINE_SECONDS" ]; then
-    echo "temporal-namespace: Temporal at $ADDRESS not healthy after ${DEADLINE_SECONDS}s" >&2
+    echo "temporal-namespace: Temporal at $ADDRESS not healthy after ${DEADLINE_SECONDS}s: $reason" >&2
     exit 1
   fi
-  echo "temporal-namespace: waiting for Temporal at $ADDRESS ..."
+  echo "temporal-namespace: waiting for Temporal at $ADDRESS ($reason) ..."
   sleep 2
 done
 

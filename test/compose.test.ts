@@ -655,3 +655,16 @@ test('the namespace one-shot refuses a bad retention at once, in the words of th
   assert.match(bad.output, /invalid.*"soon"/);
   assert.ok(Date.now() - started < 30_000, 'a bad value is not retried until the deadline');
 });
+
+test('the namespace one-shot that gives up says why, in the words of the CLI', async () => {
+  const address = `127.0.0.1:${await freePort()}`;
+  const down = await runSetupScript('temporal-create-namespace.sh', {
+    TEMPORAL_ADDRESS: address,
+    SETUP_TIMEOUT_SECONDS: '3',
+  });
+  assert.equal(down.code, 1, down.output);
+  assert.match(
+    down.output,
+    new RegExp(`not healthy after 3s: .*${address.replace('.', '\\.')}.*refused`, 'i'),
+  );
+});
