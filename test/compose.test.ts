@@ -31,6 +31,7 @@ import { loadApiConfig } from '../api/config.js';
 import { DRAIN_MS } from '../api/temporal-rpc.js';
 import { loadWorkerConfig, WORKER_ENV } from '../worker/config.js';
 import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
+import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 
 const REQUIRED_SERVICES = [
@@ -667,4 +668,32 @@ test('the namespace one-shot that gives up says why, in the words of the CLI', a
     down.output,
     new RegExp(`not healthy after 3s: .*${address.replace('.', '\\.')}.*refused`, 'i'),
   );
+});
+
+test('the search-attribute one-shot refuses an attribute that exists with another type, naming it', async () => {
+  const { address } = await devServer();
+  const env = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: uniqueId('compose-type') };
+  const created = await runSetupScript('temporal-create-namespace.sh', env);
+  assert.equal(created.code, 0, created.output);
+  // Made by hand as Text, whose = matches words rather than the exact step ?step= asks for. The
+  // namespace takes calls other than describe once the frontend's cache holds it.
+  const cli = await findTemporalCli();
+  const args = ['operator', 'search-attribute', 'create', '--address', address];
+  await pollUntil(
+    async () =>
+      spawnSync(cli, [
+        ...args,
+        '--namespace',
+        env.TEMPORAL_NAMESPACE,
+        '--name',
+        'ConnectStep',
+        '--type',
+        'Text',
+      ]).status === 0,
+    { timeoutMs: 60_000, intervalMs: 500, what: 'ConnectStep created as Text' },
+  );
+
+  const refused = await runSetupScript('setup-search-attributes.sh', env);
+  assert.equal(refused.code, 1, refused.output);
+  assert.match(refused.output, /ConnectStep exists as Text, not Keyword/);
 });
