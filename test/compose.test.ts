@@ -334,6 +334,11 @@ describe('docker-compose.yml', () => {
     assert.equal(env.DB, 'postgres12');
     assert.equal(env.POSTGRES_SEEDS, 'postgresql');
     assert.ok(services.postgresql?.healthcheck, 'postgresql has a healthcheck');
+    // On a fresh volume the image first runs a temporary server on its Unix socket only, to create
+    // the database, then restarts. A probe over the socket passes meanwhile and releases the schema
+    // step into a refused TCP connection; over TCP it passes only once the real server listens.
+    const probe = [services.postgresql.healthcheck.test].flat().join(' ');
+    assert.match(probe, /pg_isready\b.*(?:-h|--host[= ])\s*(?:127\.0\.0\.1|localhost)\b/);
     assert.ok(
       (services.postgresql?.volumes ?? []).some((v) => typeof v === 'string' && /^postgresql-data:/.test(v)),
       'PostgreSQL keeps its data in the named volume',
