@@ -84,9 +84,9 @@ describe('the production dependency list', () => {
   });
 
   test('npm start, npm run worker and npm run api still run from source', () => {
-    assert.equal(pkg.scripts.worker, 'tsx worker/main.ts');
-    assert.equal(pkg.scripts.api, 'tsx api/main.ts');
-    assert.match(pkg.scripts.start ?? '', /^tsx /);
+    assert.equal(pkg.scripts.worker, 'exec tsx worker/main.ts');
+    assert.equal(pkg.scripts.api, 'exec tsx api/main.ts');
+    assert.match(pkg.scripts.start ?? '', /^exec tsx /);
   });
 });
 
