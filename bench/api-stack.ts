@@ -13,11 +13,20 @@ import { WEBHOOK_PATH } from '../api/webhook.js';
 import { closeServer, listen, quietRuntime } from '../dev/in-process.js';
 import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
-import { benchSolution, Cleanups, startOwnDevServer, type Progress } from './harness.js';
+import type { TemporalConnectionConfig } from '../lib/temporal-connection.js';
+import { openTemporalConnection } from '../lib/temporal-connection-check.js';
+import {
+  benchServerConnection,
+  benchSolution,
+  Cleanups,
+  startOwnDevServer,
+  type Progress,
+} from './harness.js';
 import { startFloorWorker, type FloorWorker } from './floor.js';
 import {
   buildImageWorker,
   startWorkerChild,
+  temporalConnectionEnv,
   type WorkerChild,
   type WorkerRuntime,
 } from './worker-children.js';
@@ -57,7 +66,7 @@ async function startApi(client: Client, taskQueue: string, webhookSecret: string
   const app = createApp({
     client,
     taskQueue,
-    namespace: 'default',
+    namespace: client.options.namespace,
     apiToken,
     webhookSecret,
     // Only what the API logs as an error (a 500's cause): a failed saga's answer then says why.
@@ -101,10 +110,13 @@ async function startWorkers(
 export async function startApiStack(options: ApiStackOptions): Promise<ApiStack> {
   const { progress } = options;
   const cleanups = new Cleanups(progress);
+  // Before anything starts: a bad TEMPORAL_* setting is a ConfigError naming it.
+  const given =
+    options.temporalAddress === undefined ? undefined : benchServerConnection(options.temporalAddress);
   try {
     quietRuntime();
-    const ownDevServer = options.temporalAddress === undefined;
-    const address = options.temporalAddress ?? (await startOwnDevServer(cleanups, progress)).address;
+    const ownDevServer = given === undefined;
+    const temporal = given ?? (await startOwnDevServer(cleanups, progress));
     const solution = benchSolution(options.slots);
     const masterToken = `mt_${randomBytes(18).toString('base64url')}`;
     const embeddedId = `emb-bench-${randomBytes(3).toString('hex')}`;
@@ -121,9 +133,11 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
     cleanups.add('Tray emulator and wire tap', () => closeServer(tap.server));
     progress(`Tray emulator behind the wire tap on ${tap.url}`);
 
-    const connection = await Connection.connect({ address });
+    const connection = await openTemporalConnection(temporal, () =>
+      Connection.connect(temporal.connectionOptions),
+    );
     cleanups.add('Temporal client connection', () => connection.close());
-    const client = new Client({ connection, namespace: 'default' });
+    const client = new Client({ connection, namespace: temporal.namespace });
     const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
     const { api, apiToken } = await startApi(client, taskQueue, webhookSecret, cleanups);
     tap.setApiWebhook(`${api}${WEBHOOK_PATH}`);
@@ -131,8 +145,10 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
 
     const rate = options.rateLimitPerSecond;
     const env = {
-      temporalAddress: address,
-      namespace: 'default',
+      temporalAddress: temporal.address,
+      namespace: temporal.namespace,
+      // A server of yours: the workers take its TLS, API key and profile settings as the bench did.
+      ...(given ? { connectionEnv: temporalConnectionEnv(process.env) } : {}),
       taskQueue,
       graphqlUrl: `${tap.url}/graphql`,
       dialogBaseUrl: tap.url,
@@ -143,7 +159,7 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
     };
     const [workers, floor] = await Promise.all([
       startWorkers(options, env, cleanups),
-      options.floor ? startFloor(address, rate, cleanups) : Promise.resolve(undefined),
+      options.floor ? startFloor(temporal, rate, cleanups) : Promise.resolve(undefined),
     ]);
     if (floor) progress(`floor worker (no-op activities) on task queue ${floor.taskQueue}`);
     return {
@@ -166,15 +182,15 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
 }
 
 async function startFloor(
-  address: string,
+  temporal: TemporalConnectionConfig,
   rateLimitPerSecond: number,
   cleanups: Cleanups,
 ): Promise<FloorWorker> {
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect(temporal.connectionOptions);
   cleanups.add('floor worker connection', () => connection.close());
   const floor = await startFloorWorker({
     connection,
-    namespace: 'default',
+    namespace: temporal.namespace,
     rateLimitPerSecond,
     taskQueuePartitions: Number(process.env.TEMPORAL_TASK_QUEUE_PARTITIONS ?? DEV_TASK_QUEUE_PARTITIONS),
   });

@@ -44,6 +44,28 @@ export interface WorkerChildEnv {
   runtime: WorkerRuntime;
   /** With `runtime: 'image'`: the folder buildImageWorker() compiled into. */
   buildDir?: string;
+  /** A server of yours: its TEMPORAL_* TLS, API key, profile and gRPC metadata variables. */
+  connectionEnv?: NodeJS.ProcessEnv;
+}
+
+/** Set per child from the bench's own choices, not taken from the environment. */
+const SET_PER_CHILD = new Set([
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'TEMPORAL_TASK_QUEUE_PARTITIONS',
+]);
+
+/**
+ * The TEMPORAL_* connection variables of `env` (TLS, API key, profile, config file, gRPC metadata),
+ * and XDG_CONFIG_HOME, where the default temporal.toml may be.
+ */
+export function temporalConnectionEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      ([name]) => (name.startsWith('TEMPORAL_') && !SET_PER_CHILD.has(name)) || name === 'XDG_CONFIG_HOME',
+    ),
+  );
 }
 
 export interface WorkerChild {
@@ -73,6 +95,7 @@ function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    ...env.connectionEnv,
     TEMPORAL_ADDRESS: env.temporalAddress,
     TEMPORAL_NAMESPACE: env.namespace,
     TEMPORAL_TASK_QUEUE: env.taskQueue,

@@ -186,6 +186,40 @@ test('--temporal-address is reached with the TEMPORAL_* settings: through a TLS 
   }
 });
 
+test('an API mode reaches --temporal-address with the TEMPORAL_* settings, its worker processes too (mTLS)', async () => {
+  const pki = createTestPki();
+  const pem = (path: string) => readFileSync(path);
+  const front = await startTlsFront({
+    upstream: server.address,
+    mode: 'mtls',
+    cert: pem(pki.serverCert),
+    key: pem(pki.serverKey),
+    ca: pem(pki.caCert),
+  });
+  try {
+    const env = {
+      ...process.env,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCert,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey,
+      TEMPORAL_NAMESPACE: server.namespace,
+    };
+    const { code, stdout, stderr } = await runBench(
+      [
+        ...['--mode', 'idle', '--sagas', '1', '--worker', 'tsx', '--json', '--out', join(dir, 'mtls.json')],
+        ...['--temporal-address', front.address, '--timeout', '240'],
+      ],
+      env,
+    );
+    assert.equal(code, 0, `bench exited ${code}:\n${stderr}`);
+    assert.equal((JSON.parse(stdout) as ModeResult).product.sagas.completed, 1);
+    assert.ok(front.forwarded > 0, 'the bench went through the front');
+  } finally {
+    await front.close();
+    pki.remove();
+  }
+});
+
 test('the bench reads its server connection with the loader (namespace, API key, TLS)', () => {
   const config = benchServerConnection('temporal.example:7233', {
     TEMPORAL_NAMESPACE: 'bench-ns',
