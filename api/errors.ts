@@ -73,6 +73,22 @@ export function isTemporalBusy(err: unknown): boolean {
   return false;
 }
 
+const PERMISSION_DENIED = 7;
+const UNAUTHENTICATED = 16;
+
+/**
+ * The server's refusal of the API's own credentials (an API key revoked or expired while it runs, a
+ * client certificate no longer accepted, a role without access to the namespace), if `err` is one.
+ */
+export function temporalCredentialRefusal(err: unknown): 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | undefined {
+  for (const e of causeChain(err)) {
+    if (!isGrpcServiceError(e)) continue;
+    if (e.code === UNAUTHENTICATED) return 'UNAUTHENTICATED';
+    if (e.code === PERMISSION_DENIED) return 'PERMISSION_DENIED';
+  }
+  return undefined;
+}
+
 /** The codec's refusal in `err` or its causes: a payload under a key this API does not hold. */
 export function undecodablePayload(err: unknown): UndecodablePayloadError | undefined {
   for (const e of causeChain(err)) {
@@ -167,26 +183,49 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       sendError(res, status, 'bad_request', (err as Error).message);
       return;
     }
-    if (isTemporalUnavailable(err)) {
-      logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal unavailable');
-      const unavailable = temporalUnavailable();
-      sendError(res, unavailable.status, unavailable.code, unavailable.message);
-      return;
-    }
-    if (isTemporalBusy(err)) {
-      logger.warn({ err: { message: (err as Error).message }, path: req.path }, 'Temporal busy');
-      sendApiError(res, temporalBusy());
-      return;
-    }
-    // A configuration fault, not a bug: the operator must give the API the key the saga was written
-    // under. The message names key ids only, never a key.
-    const undecodable = undecodablePayload(err);
-    if (undecodable) {
-      logger.error({ err: { message: undecodable.message }, path: req.path }, 'payload not decodable');
-      sendError(res, 500, 'payload_undecodable', undecodable.message);
-      return;
-    }
+    if (answerServerSide(err, req.path, res, logger)) return;
     logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
     sendError(res, 500, 'internal_error', 'Something went wrong; the error was logged');
   };
+}
+
+/**
+ * Answers what went wrong on Temporal's side or in the operator's settings (not the caller's fault,
+ * not a bug); false when `err` is none of those.
+ */
+function answerServerSide(err: unknown, path: string, res: Response, logger: Logger): boolean {
+  if (isTemporalUnavailable(err)) {
+    logger.warn({ err: { message: (err as Error).message }, path }, 'Temporal unavailable');
+    const unavailable = temporalUnavailable();
+    sendError(res, unavailable.status, unavailable.code, unavailable.message);
+    return true;
+  }
+  if (isTemporalBusy(err)) {
+    logger.warn({ err: { message: (err as Error).message }, path }, 'Temporal busy');
+    sendApiError(res, temporalBusy());
+    return true;
+  }
+  // The operator's fault, not the caller's and not a bug: to the caller Temporal is unavailable, and
+  // the log names the settings to look at (the start-up check names the one at fault on restart).
+  const refusal = temporalCredentialRefusal(err);
+  if (refusal) {
+    logger.error(
+      { err: { message: (err as Error).message }, path },
+      `Temporal refuses the API's credentials (${refusal}): check TEMPORAL_API_KEY, ` +
+        'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile that sets them) ' +
+        'and their access to the namespace, then restart the API',
+    );
+    const unavailable = temporalUnavailable();
+    sendError(res, unavailable.status, unavailable.code, unavailable.message);
+    return true;
+  }
+  // A configuration fault, not a bug: the operator must give the API the key the saga was written
+  // under. The message names key ids only, never a key.
+  const undecodable = undecodablePayload(err);
+  if (undecodable) {
+    logger.error({ err: { message: undecodable.message }, path }, 'payload not decodable');
+    sendError(res, 500, 'payload_undecodable', undecodable.message);
+    return true;
+  }
+  return false;
 }

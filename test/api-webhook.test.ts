@@ -563,6 +563,29 @@ describe('signals the server refuses', () => {
       }
     });
 
+  for (const refusal of [grpcError(16, 'invalid API key'), grpcError(7, 'Request unauthorized')])
+    test(`the server refusing the API's credentials ("${refusal.details}") is a 503 that names the settings in the log, not a 500`, async () => {
+      const lines: string[] = [];
+      const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+      const app = express();
+      app.get('/describe', () => {
+        throw new ServiceError('Failed to describe workflow', { cause: refusal });
+      });
+      app.use(errorHandler(logger));
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        const { port } = server.address() as AddressInfo;
+        const res = await fetch(`http://127.0.0.1:${port}/describe`);
+        assert.equal(res.status, 503);
+        assert.equal(((await res.json()) as any).error.code, 'temporal_unavailable');
+        assert.equal(lines.length, 1);
+        assert.match(lines[0]!, /refuses the API's credentials.*TEMPORAL_API_KEY/);
+      } finally {
+        server.close();
+      }
+    });
+
   test('a run that is gone is a 409 connection_closed', async () => {
     const client = refusingClient(grpcError(5, 'workflow execution already completed'));
     await assert.rejects(signalAuthCompleted(client, desc, payload), (err: unknown) => {
