@@ -89,6 +89,26 @@ export function temporalCredentialRefusal(err: unknown): 'UNAUTHENTICATED' | 'PE
   return undefined;
 }
 
+const INVALID_ARGUMENT = 3;
+
+/**
+ * The search attribute the namespace lacks, when `err` is the server saying so ("Namespace default
+ * has no mapping defined for search attribute X" on a start, "invalid search attribute: X" on a list,
+ * and other servers' wordings).
+ */
+export function missingSearchAttribute(err: unknown): string | undefined {
+  for (const e of causeChain(err)) {
+    if (!isGrpcServiceError(e) || e.code !== INVALID_ARGUMENT) continue;
+    const text = e.details || e.message;
+    const named =
+      /(?:no mapping defined for search attribute|(?:invalid|unknown) search attribute:?)\s+"?(\w+)/i.exec(
+        text,
+      ) ?? /search attribute "?(\w+)"? is not defined/i.exec(text);
+    if (named) return named[1];
+  }
+  return undefined;
+}
+
 /** The codec's refusal in `err` or its causes: a payload under a key this API does not hold. */
 export function undecodablePayload(err: unknown): UndecodablePayloadError | undefined {
   for (const e of causeChain(err)) {
@@ -214,6 +234,19 @@ function answerServerSide(err: unknown, path: string, res: Response, logger: Log
       `Temporal refuses the API's credentials (${refusal}): check TEMPORAL_API_KEY, ` +
         'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile that sets them) ' +
         'and their access to the namespace, then restart the API',
+    );
+    const unavailable = temporalUnavailable();
+    sendError(res, unavailable.status, unavailable.code, unavailable.message);
+    return true;
+  }
+  // A namespace set up without the saga's search attributes: no start or lookup can work until an
+  // operator creates them, so to the caller Temporal is unavailable.
+  const attribute = missingSearchAttribute(err);
+  if (attribute) {
+    logger.error(
+      { err: { message: (err as Error).message }, path },
+      `Temporal namespace has no search attribute ${attribute}: create the saga's four with ` +
+        'deploy/setup-search-attributes.sh (README, Troubleshooting)',
     );
     const unavailable = temporalUnavailable();
     sendError(res, unavailable.status, unavailable.code, unavailable.message);

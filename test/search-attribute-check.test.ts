@@ -1,0 +1,75 @@
+/**
+ * A namespace without the saga's search attributes: the start-up warning names them, and the API
+ * answers the server's refusal as a 503 that the log explains, not as a 500 bug.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import express from 'express';
+import pino from 'pino';
+import proto from '@temporalio/proto';
+import { ServiceError } from '@temporalio/client';
+import { errorHandler } from '../api/errors.js';
+import { searchAttributeProblems, warnOfSearchAttributes } from '../lib/search-attribute-check.js';
+
+const { INDEXED_VALUE_TYPE_KEYWORD: KEYWORD, INDEXED_VALUE_TYPE_TEXT: TEXT } =
+  proto.temporal.api.enums.v1.IndexedValueType;
+
+const operator = (customAttributes: Record<string, number>) => ({
+  listSearchAttributes: () => Promise.resolve({ customAttributes }),
+});
+
+test('the start-up check names each missing attribute and each of another type', async () => {
+  const problems = await searchAttributeProblems(
+    operator({ TrayExternalUserId: KEYWORD, TraySolutionId: TEXT, ConnectStep: KEYWORD }),
+    'default',
+  );
+  assert.deepEqual(problems, ['TraySolutionId is not Keyword', 'TraySolutionInstanceId is missing']);
+  const all = { TrayExternalUserId: KEYWORD, TraySolutionId: KEYWORD, TraySolutionInstanceId: KEYWORD };
+  assert.deepEqual(await searchAttributeProblems(operator({ ...all, ConnectStep: KEYWORD }), 'default'), []);
+});
+
+test('the start-up warning is one error line, and a server that will not list them is no reason to stop', async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const withDeadline = <R>(_deadline: number, fn: () => Promise<R>) => fn();
+  await warnOfSearchAttributes({ operatorService: operator({}), withDeadline }, 'ns-1', logger);
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0]!,
+    /"level":50.*ns-1 is not set up.*TrayExternalUserId is missing.*setup-search-attributes/,
+  );
+  const refusing = { listSearchAttributes: () => Promise.reject(new Error('7 PERMISSION_DENIED')) };
+  await warnOfSearchAttributes({ operatorService: refusing, withDeadline }, 'ns-1', logger);
+  assert.equal(lines.length, 1);
+});
+
+const grpcError = (details: string) =>
+  Object.assign(new Error(`3 INVALID_ARGUMENT: ${details}`), { code: 3, details, metadata: {} });
+
+for (const [call, details, attribute] of [
+  ['start', 'Namespace default has no mapping defined for search attribute TraySolutionId', 'TraySolutionId'],
+  ['list', 'invalid query: invalid search attribute: ConnectStep', 'ConnectStep'],
+  ['describe', 'search attribute TraySolutionInstanceId is not defined', 'TraySolutionInstanceId'],
+] as const)
+  test(`the server refusing a ${call} for a missing search attribute is a 503 naming it in the log`, async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+    const app = express();
+    app.get('/call', () => {
+      throw new ServiceError(`Failed to ${call}`, { cause: grpcError(details) });
+    });
+    app.use(errorHandler(logger));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/call`);
+      assert.equal(res.status, 503);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'temporal_unavailable');
+      assert.equal(lines.length, 1);
+      assert.match(lines[0]!, new RegExp(`no search attribute ${attribute}: .*setup-search-attributes`));
+    } finally {
+      server.close();
+    }
+  });
