@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
 import { apiDataConverter, EncryptionCodec } from '../lib/payload-codec.js';
@@ -22,6 +22,7 @@ import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { checkTemporalSettings, diagnoseOutages } from './temporal-diagnosis.js';
 import { warnOfSearchAttributes } from '../lib/search-attribute-check.js';
+import { apiConnection } from './temporal-channel.js';
 import { DRAIN_MS, noteReachable, stopWaiting } from './temporal-rpc.js';
 import { prepareApiServer } from './client-errors.js';
 
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   } catch (err) {
     exitOnConfigError(err);
   }
-  const connection = Connection.lazy(temporal.connectionOptions);
+  const connection = apiConnection(temporal.connectionOptions);
   const encryption = config.payloadEncryption;
   const dataConverter = apiDataConverter(encryption?.keys);
   const tracing = config.otlpEndpoint ? (await import('./tracing.js')).startApiTracing() : undefined;

@@ -1,0 +1,20 @@
+/**
+ * The API's connection to Temporal. gRPC's default reconnect backoff grows to 2 minutes while the
+ * server is away, so after an outage of a few minutes (a Temporal upgrade, a restarted dev server)
+ * the API kept answering 503 for up to two more minutes although the server was back. Capping the
+ * backoff lets it notice the server within seconds; while the server is down that costs one TCP
+ * connect attempt every few seconds.
+ */
+import { Connection } from '@temporalio/client';
+import type { TemporalConnectionOptions } from '../lib/temporal-connection.js';
+
+/** The longest pause between two attempts to reconnect. */
+export const MAX_RECONNECT_BACKOFF_MS = 5_000;
+
+/** A lazy connection (it connects on first use and reconnects by itself) with the capped backoff. */
+export function apiConnection(options: TemporalConnectionOptions): Connection {
+  return Connection.lazy({
+    ...options,
+    channelArgs: { 'grpc.max_reconnect_backoff_ms': MAX_RECONNECT_BACKOFF_MS },
+  });
+}
