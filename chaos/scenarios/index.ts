@@ -5,8 +5,10 @@ import { processKills } from './process-kills.js';
 import { rateLimitStorm } from './rate-limit-storm.js';
 import { temporalKill } from './temporal-kill.js';
 import { trayDown } from './tray-down.js';
+import { trayHang } from './tray-hang.js';
 import { webhookFlood } from './webhook-flood.js';
 import { workerChurn } from './worker-churn.js';
+import { workersGone } from './workers-gone.js';
 
 export const SCENARIOS: Scenario[] = [
   temporalKill,
@@ -16,4 +18,6 @@ export const SCENARIOS: Scenario[] = [
   creates,
   workerChurn,
   rateLimitStorm,
+  trayHang,
+  workersGone,
 ];
