@@ -13,7 +13,10 @@ import {
   type CreateInstanceResult,
   type CreateUserInput,
   type CreateUserResult,
+  type AsUser,
   type IssueAuthCodesInput,
+  type Resealed,
+  type SealedUserToken,
   type VerifyAuthsInput,
   type VerifyAuthsResult,
 } from '../common/activity-types.js';
@@ -39,7 +42,7 @@ import { createdId, foundNothing, planCreate, recordCreating } from './retried-c
 import { isTrayFailure } from './tray-errors.js';
 import { UserTokenCache } from './token-cache.js';
 import { TokenSealer } from './token-seal.js';
-import type { TrayClient } from './tray-client.js';
+import type { TrayAuth, TrayClient } from './tray-client.js';
 import { createTraySession, type TraySession } from './tray-session.js';
 import { findUserId } from './users.js';
 
@@ -86,7 +89,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     attachAuths: async (input) => {
       const authValues = input.authValues.map(({ externalId, authId }) => ({ externalId, authId }));
       const { solutionInstanceId } = input;
-      await session.asUser(input, (auth) =>
+      return resealing(session, input, (auth) =>
         unlessDone(
           () => session.send(ATTACH_AUTHS, { solutionInstanceId, authValues }, auth),
           async () => {
@@ -100,7 +103,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     },
     enableInstance: async (input) => {
       const { solutionInstanceId } = input;
-      await session.asUser(input, (auth) =>
+      return resealing(session, input, (auth) =>
         unlessDone(
           () => session.send(ENABLE_INSTANCE, { solutionInstanceId }, auth),
           async () => (await instanceState(session, auth, solutionInstanceId))?.enabled === true,
@@ -110,6 +113,17 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     removeInstance: (input) => instances.remove(input),
     removeStrayInstances: (input) => instances.removeStrays(input),
   };
+}
+
+/** As the user; the answer carries the token sealed afresh when the seal passed did not open. */
+async function resealing(
+  session: TraySession,
+  user: AsUser,
+  call: (auth: TrayAuth) => Promise<void>,
+): Promise<Resealed | undefined> {
+  let sealedToken: SealedUserToken | undefined;
+  await session.asUser(user, call, (sealed) => (sealedToken = sealed));
+  return sealedToken === undefined ? undefined : { sealedToken };
 }
 
 /**
@@ -229,17 +243,22 @@ async function issueCodes(
 
 async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promise<VerifyAuthsResult> {
   if (input.authIds.length === 0) return { foreign: [] };
-  const { edges, pageInfo } = await session.asUser(input, async (auth) => {
-    const data = await session.send<{
-      viewer?: {
-        authentications: {
-          edges: { node: { id: string } }[];
-          pageInfo?: { hasNextPage?: boolean | null } | null;
-        };
-      } | null;
-    }>(LIST_AUTHENTICATIONS, undefined, auth);
-    return viewerOf(data, 'ListAuthentications').authentications;
-  });
+  let sealedToken: SealedUserToken | undefined;
+  const { edges, pageInfo } = await session.asUser(
+    input,
+    async (auth) => {
+      const data = await session.send<{
+        viewer?: {
+          authentications: {
+            edges: { node: { id: string } }[];
+            pageInfo?: { hasNextPage?: boolean | null } | null;
+          };
+        } | null;
+      }>(LIST_AUTHENTICATIONS, undefined, auth);
+      return viewerOf(data, 'ListAuthentications').authentications;
+    },
+    (sealed) => (sealedToken = sealed),
+  );
   const own = new Set(edges.map((edge) => edge.node.id));
   const unseen = [...new Set(input.authIds)].filter((authId) => !own.has(authId));
   if (unseen.length > 0 && pageInfo?.hasNextPage === true) {
@@ -250,5 +269,5 @@ async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promi
       { authIds: unseen },
     );
   }
-  return { foreign: unseen };
+  return { foreign: unseen, ...(sealedToken !== undefined && { sealedToken }) };
 }

@@ -21,8 +21,14 @@ export interface TraySession {
   /**
    * Calls as the user with the cached token, else the opened seal, else a fresh one. A token not
    * minted for this call that Tray refuses (expired early, revoked) is replaced and `call` made again.
+   * When the token used is not the one in the seal passed (it did not open: a rotated master token,
+   * an expiry), `resealed` gets it sealed afresh, for the workflow to hand to later activities.
    */
-  asUser<T>(user: AsUser, call: (auth: TrayAuth) => Promise<T>): Promise<T>;
+  asUser<T>(
+    user: AsUser,
+    call: (auth: TrayAuth) => Promise<T>,
+    resealed?: (sealedToken: SealedUserToken) => void,
+  ): Promise<T>;
 }
 
 /** A session over `tray` whose user tokens live in `tokens` and travel sealed by `sealer`. */
@@ -69,7 +75,7 @@ export function createTraySession(
     async prepareToken(userId) {
       return sealer.seal(userId, (await mint(userId)).token);
     },
-    async asUser({ userId, sealedToken }, call) {
+    async asUser({ userId, sealedToken }, call, resealed) {
       let minted = false;
       const first = await tokens.obtain(userId, () => {
         const opened = sealer.open(userId, sealedToken);
@@ -77,14 +83,25 @@ export function createTraySession(
         minted = true;
         return mintToken(userId);
       });
+      // A seal that did not open is replaced: else each worker running a later activity would spend an
+      // `authorize` of its own.
+      const reseal = (token: string) => {
+        if (resealed && sealedToken !== undefined && sealer.open(userId, sealedToken) !== token) {
+          resealed(sealer.seal(userId, token));
+        }
+      };
       try {
-        return await call({ userToken: first.token });
+        const result = await call({ userToken: first.token });
+        reseal(first.token);
+        return result;
       } catch (error) {
         // Refused however Tray words it (401, 403, a forbidden or unauthenticated code or message).
         if (minted || !isTrayFailure(error, TRAY_FAILURE_TYPES.forbidden)) throw error;
         tokens.invalidate(userId, first.token);
         const fresh = await mint(userId);
-        return call({ userToken: fresh.token });
+        const result = await call({ userToken: fresh.token });
+        reseal(fresh.token);
+        return result;
       }
     },
   };

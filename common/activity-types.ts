@@ -88,7 +88,15 @@ export interface IssueAuthUrlsInput {
 export interface VerifyAuthsInput extends AsUser {
   authIds: string[];
 }
-export interface VerifyAuthsResult {
+/**
+ * From a user-token activity whose seal did not open (a rotated master token, an expiry): the token
+ * it used, sealed afresh, which the workflow passes on to later activities. Absent in older histories.
+ */
+export interface Resealed {
+  sealedToken?: SealedUserToken;
+}
+
+export interface VerifyAuthsResult extends Resealed {
   foreign: string[];
 }
 
@@ -135,8 +143,8 @@ export interface ConnectActivities {
   issueAuthUrls(input: IssueAuthUrlsInput): Promise<ReissueAuthUrlResult[]>;
   /** Which of the authIds are not the user's. */
   verifyAuths(input: VerifyAuthsInput): Promise<VerifyAuthsResult>;
-  attachAuths(input: AttachAuthsInput): Promise<void>;
-  enableInstance(input: EnableInstanceInput): Promise<void>;
+  attachAuths(input: AttachAuthsInput): Promise<Resealed | undefined>;
+  enableInstance(input: EnableInstanceInput): Promise<Resealed | undefined>;
   /** "Already gone" counts as done. */
   removeInstance(input: RemoveInstanceInput): Promise<RemoveInstanceResult>;
   /** After a retried create: the saga's instances but `keep` (an earlier attempt's late create). */

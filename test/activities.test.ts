@@ -944,6 +944,29 @@ describe('sealed user tokens: one Tray request per activity on any worker', () =
     });
   }
 
+  test('a seal that no longer opens comes back sealed afresh: the next worker needs no authorize', async () => {
+    // Sealed before the master token was rotated: no worker opens it any more.
+    const before = makeActivities({ tokenSealer: new TokenSealer('mt_before_rotation') });
+    const userId = await newUserId(before.activities);
+    const { sealedToken: stale } = await run(before.activities, 'prepareUserToken', { userId });
+    const first = makeActivities();
+    const checked = await counted(first.activities, 'verifyAuths', {
+      userId,
+      sealedToken: stale,
+      authIds: ['x'],
+    });
+    assert.deepEqual(ops(checked.requests), [
+      ['authorize', 'master'],
+      ['viewer', 'user'],
+    ]);
+    const fresh = checked.result.sealedToken;
+    assert.ok(fresh !== undefined && fresh !== stale, 'the check hands back a fresh seal');
+    const { requests } = await createOn(makeActivities().activities, userId, fresh);
+    assert.deepEqual(ops(requests), [['createSolutionInstance', 'user']]);
+    const again = await run(first.activities, 'verifyAuths', { userId, sealedToken: fresh, authIds: ['x'] });
+    assert.equal(again.sealedToken, undefined, 'a seal that opens is not replaced');
+  });
+
   test("another user's seal does not open for this user (the user id is bound in)", async () => {
     const first = await sealedOnOneWorker();
     const second = await sealedOnOneWorker();

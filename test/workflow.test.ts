@@ -315,6 +315,19 @@ describe('connectIntegration happy path', () => {
     });
   });
 
+  test('a fresh seal an activity hands back (its seal did not open) goes to the activities after it', async () => {
+    const resealed = { verifyAuths: 'resealed-by-check', attachAuths: 'resealed-by-attach' };
+    await withSaga({ mock: { resealed } }, async ({ handle, mock }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await handle.result();
+      const sealOf = (name: 'verifyAuths' | 'attachAuths' | 'enableInstance') =>
+        (mock.inputsOf(name)[0] as { sealedToken?: string } | undefined)?.sealedToken;
+      assert.equal(sealOf('verifyAuths'), 'sealed-for-user-1');
+      assert.equal(sealOf('attachAuths'), 'resealed-by-check');
+      assert.equal(sealOf('enableInstance'), 'resealed-by-attach');
+    });
+  });
+
   test('enable is scheduled at least 2 s (workflow time) after create and after attach', async () => {
     await withSaga({}, async ({ handle }) => {
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
@@ -394,6 +407,19 @@ describe('connectIntegration compensation', () => {
         assert.deepEqual(s.error, { type: TRAY_FAILURE_TYPES.validation, message: 'bad auth' });
       },
     );
+  });
+
+  test('the removal carries a fresh seal a check handed back', async () => {
+    const mockOptions = {
+      resealed: { verifyAuths: 'resealed-by-check' },
+      failures: { attachAuths: [permanentError(TRAY_FAILURE_TYPES.validation, 'bad auth')] },
+    };
+    await withSaga({ mock: mockOptions }, async ({ handle, mock }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      await failureOf(handle);
+      const [removal] = mock.inputsOf('removeInstance');
+      assert.equal(removal?.sealedToken, 'resealed-by-check');
+    });
   });
 
   test('enable failing removes the instance', async () => {

@@ -4,7 +4,7 @@ import {
   type ActivityFunctionWithOptions,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { AsUser, ConnectActivities, IssueAuthCodesResult } from '../common/activity-types.js';
+import type { AsUser, ConnectActivities, IssueAuthCodesResult, Resealed } from '../common/activity-types.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import type { ReissueAuthUrlResult } from '../common/messages.js';
 import { rateLimitAware, throughRateLimits, withAttemptsLeft } from './rate-limit.js';
@@ -80,6 +80,17 @@ export function createStep<K extends 'createUser' | 'createInstance'>(
 
 export interface InstanceRef extends AsUser {
   solutionInstanceId: string;
+}
+
+/**
+ * Hands a fresh seal from an activity whose seal did not open (a rotated master token, an expiry) to
+ * the inputs of the later ones, so a saga spends one `authorize` on it rather than one per worker.
+ * Only inputs change: replays of histories with or without such seals issue the same commands.
+ */
+export function adoptSeal(result: Resealed | null | undefined, holders: readonly AsUser[]): void {
+  const sealed = result?.sealedToken;
+  if (typeof sealed !== 'string') return;
+  for (const holder of holders) holder.sealedToken = sealed;
 }
 
 /** One URL per requested id, in order: the activity answers that or fails. */

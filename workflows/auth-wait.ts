@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { AsUser } from '../common/activity-types.js';
 import { FAILURE_TYPES } from '../common/messages.js';
-import { afterAuth } from './activity-stubs.js';
+import { adoptSeal, afterAuth } from './activity-stubs.js';
 import type { AuthSlots } from './slots.js';
 import type { SagaStatus } from './status.js';
 
@@ -58,6 +58,8 @@ export async function awaitVerifiedAuths(
   user: AsUser,
   deadlineMs: number,
   strict: boolean,
+  /** Also given a fresh seal a check hands back (`user` always is). */
+  sealHolders: readonly AsUser[] = [],
 ): Promise<void> {
   let rounds = 0;
   while (!slots.allVerified()) {
@@ -78,7 +80,9 @@ export async function awaitVerifiedAuths(
         { summary: `check ${authIds.length} auth(s) belong to the user` },
         [{ ...user, authIds }],
       );
-    const { foreign } = strict ? await guarded(check) : await check();
+    const checked = strict ? await guarded(check) : await check();
+    const { foreign } = checked;
+    adoptSeal(checked, [user, ...sealHolders]);
     slots.applyVerification(authIds, foreign);
     if (foreign.length > 0) log.warn('foreign authIds rejected', { foreign: foreign.slice(0, 10) });
     status.publish();

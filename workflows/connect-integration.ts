@@ -21,6 +21,7 @@ import { connectInputProblems } from '../common/input.js';
 import type { AuthValue, ConnectInput, ConnectResult } from '../common/messages.js';
 import { FAILURE_TYPES } from '../common/messages.js';
 import {
+  adoptSeal,
   afterAuth,
   createStep,
   forward,
@@ -130,12 +131,12 @@ export async function connectIntegration(given: ConnectInput): Promise<ConnectRe
     status.show({ deadline: new Date(deadlineMs).toISOString() });
     awaiting = instance;
     status.enter('awaiting_auth');
-    await awaitVerifiedAuths(slots, status, user, deadlineMs, strictAuths);
+    await awaitVerifiedAuths(slots, status, user, deadlineMs, strictAuths, [instance, target]);
     awaiting = undefined;
 
     slots.freeze();
     const authValues = slots.authValues();
-    await attachAndEnable(status, instance, authValues);
+    await attachAndEnable(status, instance, authValues, target);
 
     status.enter('completed');
     countSagaFinished('completed');
@@ -224,14 +225,21 @@ async function attachAndEnable(
   status: SagaStatus,
   instance: InstanceRef,
   authValues: AuthValue[],
+  target: InstanceOwnerKey,
 ): Promise<void> {
   status.show({ attached: authValues });
   status.enter('attaching_auths');
-  await afterAuth.attachAuths.executeWithOptions({ summary: `attach ${authValues.length} auth(s)` }, [
-    { ...instance, authValues },
-  ]);
+  const attached = await afterAuth.attachAuths.executeWithOptions(
+    { summary: `attach ${authValues.length} auth(s)` },
+    [{ ...instance, authValues }],
+  );
+  adoptSeal(attached, [instance, target]);
   status.enter('waiting_before_enable');
   await sleep(ENABLE_DELAY_MS, { summary: 'Tray wants 2 s between create and enable' });
   status.enter('enabling');
-  await afterAuth.enableInstance.executeWithOptions({ summary: 'enable the solution instance' }, [instance]);
+  const enabled = await afterAuth.enableInstance.executeWithOptions(
+    { summary: 'enable the solution instance' },
+    [instance],
+  );
+  adoptSeal(enabled, [target]);
 }

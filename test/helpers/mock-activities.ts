@@ -25,6 +25,8 @@ export interface MockOptions {
   strays?: string[];
   /** authIds verifyAuths reports as not the user's. */
   foreignAuthIds?: string[];
+  /** Fresh seals the user-token activities after the auth wait hand back, as when a seal did not open. */
+  resealed?: Partial<Record<'verifyAuths' | 'attachAuths' | 'enableInstance', string>>;
   /**
    * Failures thrown by the next calls of an activity, one per call, before it starts succeeding; a
    * function is called when its call runs (see rateLimitedError).
@@ -141,13 +143,18 @@ export function createMockActivities(options: MockOptions = {}): MockActivities 
     },
     async verifyAuths(input) {
       await record('verifyAuths', input);
-      return { foreign: input.authIds.filter((id) => foreign.has(id)) };
+      const sealedToken = options.resealed?.verifyAuths;
+      return { foreign: input.authIds.filter((id) => foreign.has(id)), ...(sealedToken && { sealedToken }) };
     },
     async attachAuths(input) {
       await record('attachAuths', input);
+      const sealedToken = options.resealed?.attachAuths;
+      return sealedToken ? { sealedToken } : undefined;
     },
     async enableInstance(input) {
       await record('enableInstance', input);
+      const sealedToken = options.resealed?.enableInstance;
+      return sealedToken ? { sealedToken } : undefined;
     },
     async removeInstance(input) {
       await record('removeInstance', input);
