@@ -14,7 +14,8 @@ import { problemsOf } from './schemas.js';
 export const CODEC_PATH = '/codec';
 /** The Web UI sends its whole event history's payloads in one request. */
 const BODY_LIMIT = '4mb';
-const ALLOWED_HEADERS = 'content-type,authorization,x-namespace';
+// What the Web UI sends: with "pass access token" on, its SSO tokens in the two authorization headers.
+const ALLOWED_HEADERS = 'content-type,authorization,authorization-extras,x-namespace';
 
 /** The Web UI on its usual port under both names (`npm start`'s dev server, compose's `temporal-ui`). */
 export const DEFAULT_CODEC_CORS_ORIGINS = ['http://localhost:8233', 'http://127.0.0.1:8233'];

@@ -225,12 +225,13 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.equal(anonymous.status, 401);
     assert.equal(((await anonymous.json()) as any).error.code, 'unauthorized');
 
-    const preflight = await fetch(`${stack.apiUrl}/codec/decode`, {
+    // As the Web UI asks, its "pass access token" setting on.
+    const preflight = await fetch(`${stack.apiUrl}/codec/decode?preserveStorageRefs=true`, {
       method: 'OPTIONS',
       headers: {
         origin: UI_ORIGIN,
         'access-control-request-method': 'POST',
-        'access-control-request-headers': 'content-type,x-namespace',
+        'access-control-request-headers': 'authorization,authorization-extras,content-type,x-namespace',
       },
     });
     assert.equal(preflight.status, 204);
@@ -238,7 +239,7 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.equal(preflight.headers.get('access-control-allow-credentials'), 'true');
     assert.equal(
       preflight.headers.get('access-control-allow-headers'),
-      'content-type,authorization,x-namespace',
+      'content-type,authorization,authorization-extras,x-namespace',
     );
     assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/);
 
@@ -249,7 +250,7 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.equal(stranger.status, 403);
     assert.equal(stranger.headers.get('access-control-allow-origin'), null);
 
-    const cors = await fetch(`${stack.apiUrl}/codec/decode`, {
+    const cors = await fetch(`${stack.apiUrl}/codec/decode?preserveStorageRefs=true`, {
       method: 'POST',
       headers: { ...stack.headers(), origin: UI_ORIGIN, 'x-namespace': 'default' },
       body,
