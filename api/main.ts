@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
-import { apiDataConverter, EncryptionCodec } from '../lib/payload-codec.js';
+import { processDataConverter, EncryptionCodec } from '../lib/payload-codec.js';
 import { joinHostPort } from '../lib/host-port.js';
 import {
   describeTemporalConnection,
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   }
   const connection = apiConnection(temporal.connectionOptions);
   const encryption = config.payloadEncryption;
-  const dataConverter = apiDataConverter(encryption?.keys);
+  const dataConverter = processDataConverter(encryption?.keys);
   const tracing = config.otlpEndpoint ? (await import('./tracing.js')).startApiTracing() : undefined;
   const client = new Client({
     connection,

@@ -200,9 +200,10 @@ export class KeylessCodec implements PayloadCodec {
 }
 
 /**
- * The API's data converter: with keys, the encrypted one; without, the keyless codec, so a saga
- * written by encrypting workers gets a named 500 rather than a bare one.
+ * The data converter of a worker or API process: with keys, the encrypted one; without, the keyless
+ * codec, so a saga written by encrypting processes is refused naming its key id and the variable (the
+ * API's named 500, a worker's failed workflow task) rather than with the SDK's "Unknown encoding".
  */
-export function apiDataConverter(keys: EncryptionKeys | undefined): DataConverter {
+export function processDataConverter(keys: EncryptionKeys | undefined): DataConverter {
   return keys ? encryptedDataConverter(keys) : { payloadCodecs: [new KeylessCodec()] };
 }

@@ -19,7 +19,7 @@ import { createLogger } from '../api/logging.js';
 import { authCompletedSignal, type ConnectionStatus } from '../common/messages.js';
 import { DEMO_SOLUTIONS } from '../emulator/server.js';
 import {
-  apiDataConverter,
+  processDataConverter,
   encryptedDataConverter,
   parseEncryptionKeys,
   type EncryptionKeys,
@@ -308,6 +308,33 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.deepEqual(await keyIdsIn(handle), ['new', 'old']);
   });
 
+  test("a worker without keys fails an encrypted saga's workflow task naming its key id and the variable", async () => {
+    const writer = await startStack({ encryption: { keys: keys(OLD) }, worker: false });
+    after(() => writer.close());
+    const created = await api(writer, 'POST', '/v1/connections?wait=0', {
+      externalUserId: uniqueId('enc-keyless-worker'),
+      userName: 'Keyless Worker',
+      solutionId: 'sol-1',
+      authSlots: ['slack'],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const handle = writer.client.workflow.getHandle(created.body.connectionId);
+    after(() => handle.terminate('test cleanup').catch(() => undefined));
+    const keyless = await startStack({ taskQueue: writer.taskQueue });
+    after(() => keyless.close());
+    const failure = await pollUntil(
+      async () => {
+        const { events } = await handle.fetchHistory();
+        return (
+          events?.find((event) => event.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes
+            ?.failure ?? undefined
+        );
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the keyless worker to fail the workflow task' },
+    );
+    assert.match(failure.message ?? '', /key id "old", but PAYLOAD_ENCRYPTION_KEYS is not set/);
+  });
+
   test("an API without a saga's key answers GET with a named 500 and still lists it", async () => {
     const { created } = await startSaga('Keyless Reader');
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -321,7 +348,7 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.match(oneBody.error.message, /key id "old", which PAYLOAD_ENCRYPTION_KEYS does not hold/);
 
     // The likelier slip: an API started without any keys.
-    const keyless = await serveApi(apiDataConverter(undefined));
+    const keyless = await serveApi(processDataConverter(undefined));
     const bare = await fetch(`${keyless}/v1/connections/${encodeURIComponent(connectionId)}`);
     const bareBody = (await bare.json()) as any;
     assert.equal(bare.status, 500, JSON.stringify(bareBody));

@@ -7,7 +7,7 @@ import { createActivities, createTrayClient } from '../activities/index.js';
 import { trayBudgetPacer } from '../activities/send-pacer.js';
 import { WORKFLOW_TYPE } from '../common/messages.js';
 import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
-import { encryptedDataConverter } from '../lib/payload-codec.js';
+import { processDataConverter } from '../lib/payload-codec.js';
 import {
   describeTemporalConnection,
   loadWithTemporalConnection,
@@ -165,7 +165,7 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
       rateLimitPerSecond: cfg.rateLimitPerSecond,
       taskQueuePartitions: cfg.taskQueuePartitions,
       maxCachedWorkflows: cfg.maxCachedWorkflows,
-      dataConverter: cfg.payloadKeys && encryptedDataConverter(cfg.payloadKeys),
+      dataConverter: processDataConverter(cfg.payloadKeys),
       shutdownGraceMs: cfg.shutdownGraceMs,
       ...(tracing && {
         interceptors: tracing.interceptors,

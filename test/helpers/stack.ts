@@ -20,7 +20,12 @@ import type { EmulatorOptions } from '../../emulator/server.js';
 import { closeServer, listen, quietRuntime } from '../../dev/in-process.js';
 import { joinHostPort } from '../../lib/host-port.js';
 import { webhookRequest } from '../../dev/webhook.js';
-import { EncryptionCodec, encryptedDataConverter, type EncryptionKeys } from '../../lib/payload-codec.js';
+import {
+  EncryptionCodec,
+  encryptedDataConverter,
+  processDataConverter,
+  type EncryptionKeys,
+} from '../../lib/payload-codec.js';
 import { bundleConnectWorkflows } from '../../lib/workflow-bundle.js';
 import { createConnectWorker } from '../../worker/create-worker.js';
 import { randomWebhookSecret, startEmulator, type StartedEmulator } from './emulator.js';
@@ -152,7 +157,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         workflowBundle: await bundleConnectWorkflows({
           failureConverterPath: dataConverter?.failureConverterPath,
         }),
-        dataConverter,
+        // As worker/main.ts has it: without keys, the keyless codec.
+        dataConverter: processDataConverter(encryption?.keys),
         rateLimitPerSecond: 1000,
         activities: createActivities({
           tray: createTrayClient({ graphqlUrl: emulator.graphqlUrl, masterToken: emulator.masterToken }),
