@@ -717,4 +717,9 @@ test('the search-attribute one-shot refuses an attribute that exists with anothe
   const refused = await runSetupScript('setup-search-attributes.sh', env);
   assert.equal(refused.code, 1, refused.output);
   assert.match(refused.output, /ConnectStep exists as Text, not Keyword/);
+  // The hint is run by hand, often in a shell without TEMPORAL_NAMESPACE: it names the namespace.
+  assert.match(
+    refused.output,
+    new RegExp(`search-attribute remove --namespace ${env.TEMPORAL_NAMESPACE} --name ConnectStep`),
+  );
 });

@@ -55,7 +55,8 @@ for name in $ATTRIBUTES; do
       ;;
     *)
       echo "temporal-setup: search attribute $name exists as $type, not Keyword; remove it" \
-        "(temporal operator search-attribute remove --name $name) and run this again" >&2
+        "(temporal operator search-attribute remove --namespace $NAMESPACE --name $name)" \
+        "and run this again" >&2
       exit 1
       ;;
   esac
