@@ -8,7 +8,7 @@
 import { Connection } from '@temporalio/client';
 import type { TemporalConnectionOptions } from '../lib/temporal-connection.js';
 
-/** The longest pause between two attempts to reconnect. */
+/** The longest pause between two attempts to reconnect, before gRPC's jitter of ±20 %. */
 export const MAX_RECONNECT_BACKOFF_MS = 5_000;
 
 /** A lazy connection (it connects on first use and reconnects by itself) with the capped backoff. */
