@@ -100,8 +100,9 @@ export function missingSearchAttribute(err: unknown): string | undefined {
   for (const e of causeChain(err)) {
     if (!isGrpcServiceError(e) || e.code !== INVALID_ARGUMENT) continue;
     const text = e.details || e.message;
+    // Not "invalid search attribute name" / "… type": the server's words for a malformed one.
     const named =
-      /(?:no mapping defined for search attribute|(?:invalid|unknown) search attribute:?)\s+"?(\w+)/i.exec(
+      /(?:no mapping defined for search attribute|(?:invalid|unknown) search attribute:?)\s+"?(?!(?:name|type)\b)(\w+)/i.exec(
         text,
       ) ?? /search attribute "?(\w+)"? is not defined/i.exec(text);
     if (named) return named[1];

@@ -73,3 +73,25 @@ for (const [call, details, attribute] of [
       server.close();
     }
   });
+
+// The server's own words for a malformed attribute name or type: a bug or a bad value, not a namespace
+// without the saga's attributes, so not answered as one.
+for (const details of ['invalid search attribute name', 'invalid search attribute type: Unspecified'])
+  test(`"${details}" is not taken for a missing search attribute`, async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+    const app = express();
+    app.get('/call', () => {
+      throw new ServiceError('Failed to start', { cause: grpcError(details) });
+    });
+    app.use(errorHandler(logger));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/call`);
+      assert.equal(res.status, 500);
+      assert.doesNotMatch(lines.join(''), /no search attribute/);
+    } finally {
+      server.close();
+    }
+  });
