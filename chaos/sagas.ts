@@ -5,6 +5,7 @@
  */
 import type { ConnectionStatus } from '../common/messages.js';
 import type { Stack } from './stack.js';
+import { pooled } from '../dev/async.js';
 
 export type Expectation = 'completed' | 'cancelled';
 
@@ -194,4 +195,24 @@ export function burst(stack: Stack, sagas: Saga[], spreadMs: number, deadline: n
   return Promise.all(
     sagas.map((saga, i) => pause(i * spreadMs).then(() => driveSaga(stack, saga, deadline))),
   );
+}
+
+/**
+ * Posts `sagas`, 8 at a time, and completes the dialogs of those `complete` picks (the relay decides
+ * when their webhooks go); a saga that fails keeps its error for the report.
+ */
+export async function postSagas(
+  stack: Stack,
+  sagas: Saga[],
+  deadline: number,
+  complete: (saga: Saga) => boolean,
+): Promise<void> {
+  await pooled(sagas, 8, async (saga) => {
+    try {
+      await postSaga(stack, saga, deadline);
+      if (complete(saga)) await completeAuths(stack, saga, deadline);
+    } catch (error) {
+      saga.error = String(error);
+    }
+  });
 }

@@ -2,22 +2,8 @@
  * Tray refusing connections (the emulator process stopped, then started again on the same port and
  * state file) while one group of sagas attaches its auths and another creates its instances.
  */
-import { armFault, awaitAtStep, type Scenario, type ScenarioContext } from '../scenario.js';
-import { awaitEnd, completeAuths, driveSaga, pause, planSagas, postSaga, type Saga } from '../sagas.js';
-import { pooled } from '../../dev/async.js';
-
-/** Posts the attach group and completes its dialogs while the relay holds the deliveries. */
-async function readyToAttach(ctx: ScenarioContext, group: Saga[]): Promise<void> {
-  ctx.stack.relay.hold();
-  await pooled(group, 8, async (saga) => {
-    try {
-      await postSaga(ctx.stack, saga, ctx.deadline);
-      await completeAuths(ctx.stack, saga, ctx.deadline);
-    } catch (error) {
-      saga.error = String(error);
-    }
-  });
-}
+import { armFault, awaitAtStep, type Scenario } from '../scenario.js';
+import { awaitEnd, driveSaga, pause, planSagas, postSagas } from '../sagas.js';
 
 export const trayDown: Scenario = {
   name: 'tray-down',
@@ -29,7 +15,8 @@ export const trayDown: Scenario = {
     const outageMs = ctx.quick ? 20_000 : 60_000;
     const attach = planSagas(`${ctx.prefix}-attach`, ctx.quick ? 4 : 8);
     const create = planSagas(`${ctx.prefix}-create`, ctx.quick ? 4 : 8);
-    await readyToAttach(ctx, attach);
+    stack.relay.hold();
+    await postSagas(stack, attach, ctx.deadline, () => true);
     // Slow attaches, so the outage begins while they are in flight.
     await armFault(stack, { operation: 'updateSolutionInstance', kind: 'delay', delayMs: 4000, times: 100 });
     stack.relay.release();

@@ -5,31 +5,8 @@
  * were in flight, removals of cancelled sagas, and the user lookups and creates of sagas started
  * during the hang.
  */
-import { armFault, awaitAtStep, type Scenario, type ScenarioContext } from '../scenario.js';
-import {
-  awaitEnd,
-  cancelSaga,
-  completeAuths,
-  driveSaga,
-  pause,
-  planSagas,
-  postSaga,
-  type Saga,
-} from '../sagas.js';
-import { pooled } from '../../dev/async.js';
-
-/** Posts every saga; completes the auths of `complete` while the relay holds the deliveries. */
-async function prepare(ctx: ScenarioContext, sagas: Saga[], complete: Set<Saga>): Promise<void> {
-  ctx.stack.relay.hold();
-  await pooled(sagas, 8, async (saga) => {
-    try {
-      await postSaga(ctx.stack, saga, ctx.deadline);
-      if (complete.has(saga)) await completeAuths(ctx.stack, saga, ctx.deadline);
-    } catch (error) {
-      saga.error = String(error);
-    }
-  });
-}
+import { armFault, awaitAtStep, type Scenario } from '../scenario.js';
+import { awaitEnd, cancelSaga, driveSaga, pause, planSagas, postSagas } from '../sagas.js';
 
 export const trayHang: Scenario = {
   name: 'tray-hang',
@@ -43,7 +20,8 @@ export const trayHang: Scenario = {
     const attach = planSagas(`${ctx.prefix}-attach`, n);
     const cancel = planSagas(`${ctx.prefix}-cancel`, n, 'cancelled');
     const create = planSagas(`${ctx.prefix}-create`, n);
-    await prepare(ctx, [...attach, ...cancel], new Set(attach));
+    stack.relay.hold();
+    await postSagas(stack, [...attach, ...cancel], ctx.deadline, (s) => attach.includes(s));
     await armFault(stack, { operation: 'updateSolutionInstance', kind: 'delay', delayMs: 3000, times: 100 });
     stack.relay.release();
     const inAttach = await awaitAtStep(stack, attach, ['attaching_auths'], 1, 15_000);

@@ -5,21 +5,8 @@
  * as asked, the cancelled ones without an instance left behind.
  */
 import { postWebhook } from '../relay.js';
-import type { Scenario, ScenarioContext } from '../scenario.js';
-import { awaitEnd, cancelSaga, completeAuths, driveSaga, pause, planSagas, postSaga } from '../sagas.js';
-import type { Saga } from '../sagas.js';
-import { pooled } from '../../dev/async.js';
-
-async function prepare(ctx: ScenarioContext, sagas: Saga[], complete: Set<Saga>): Promise<void> {
-  await pooled(sagas, 8, async (saga) => {
-    try {
-      await postSaga(ctx.stack, saga, ctx.deadline);
-      if (complete.has(saga)) await completeAuths(ctx.stack, saga, ctx.deadline);
-    } catch (error) {
-      saga.error = String(error);
-    }
-  });
-}
+import type { Scenario } from '../scenario.js';
+import { awaitEnd, cancelSaga, driveSaga, pause, planSagas, postSagas } from '../sagas.js';
 
 export const workersGone: Scenario = {
   name: 'workers-gone',
@@ -33,7 +20,7 @@ export const workersGone: Scenario = {
     const cancel = planSagas(`${ctx.prefix}-cancel`, n, 'cancelled');
     const fresh = planSagas(`${ctx.prefix}-fresh`, n);
     stack.relay.hold();
-    await prepare(ctx, [...relayed, ...cancel], new Set(relayed));
+    await postSagas(stack, [...relayed, ...cancel], ctx.deadline, (s) => relayed.includes(s));
     const held = stack.relay.take();
     stack.relay.release();
     ctx.log(`SIGKILL every worker (${stack.workers.length}); ${held.length} deliveries held`);
