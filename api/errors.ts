@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { causeChain } from '../lib/cause-chain.js';
 import { UndecodablePayloadError } from '../lib/payload-codec.js';
 import { BODY_LIMIT_TEXT } from './body-limit.js';
+import { GrpcStatus } from '../lib/grpc-status.js';
 
 /** An error the API answers with a given status and code; anything else becomes a 500. */
 export class ApiError extends Error {
@@ -45,21 +46,18 @@ function sendApiError(res: Response, err: ApiError): void {
   sendError(res, err.status, err.code, err.message, err.details);
 }
 
-// gRPC status codes meaning "the server could not be reached or did not answer in time".
-const UNAVAILABLE = 14;
-const DEADLINE_EXCEEDED = 4;
-
 /** True when `err` (or one of its causes) says the Temporal server is unreachable or did not answer. */
 export function isTemporalUnavailable(err: unknown): boolean {
   for (const e of causeChain(err)) {
-    if (isGrpcServiceError(e) && (e.code === UNAVAILABLE || e.code === DEADLINE_EXCEEDED)) return true;
+    if (
+      isGrpcServiceError(e) &&
+      (e.code === GrpcStatus.UNAVAILABLE || e.code === GrpcStatus.DEADLINE_EXCEEDED)
+    )
+      return true;
     if (e instanceof ServiceError && /failed to connect/i.test(e.message)) return true;
   }
   return false;
 }
-
-const CANCELLED = 1;
-const RESOURCE_EXHAUSTED = 8;
 
 /**
  * True when the server refused a call for load (its rate limits) or dropped it unanswered (CANCELLED,
@@ -68,13 +66,14 @@ const RESOURCE_EXHAUSTED = 8;
 export function isTemporalBusy(err: unknown): boolean {
   // The SDK's calls wrap the gRPC error in a ServiceError whose cause it is.
   for (const e of causeChain(err)) {
-    if (isGrpcServiceError(e) && (e.code === RESOURCE_EXHAUSTED || e.code === CANCELLED)) return true;
+    if (
+      isGrpcServiceError(e) &&
+      (e.code === GrpcStatus.RESOURCE_EXHAUSTED || e.code === GrpcStatus.CANCELLED)
+    )
+      return true;
   }
   return false;
 }
-
-const PERMISSION_DENIED = 7;
-const UNAUTHENTICATED = 16;
 
 /**
  * The server's refusal of the API's own credentials (an API key revoked or expired while it runs, a
@@ -83,13 +82,11 @@ const UNAUTHENTICATED = 16;
 export function temporalCredentialRefusal(err: unknown): 'UNAUTHENTICATED' | 'PERMISSION_DENIED' | undefined {
   for (const e of causeChain(err)) {
     if (!isGrpcServiceError(e)) continue;
-    if (e.code === UNAUTHENTICATED) return 'UNAUTHENTICATED';
-    if (e.code === PERMISSION_DENIED) return 'PERMISSION_DENIED';
+    if (e.code === GrpcStatus.UNAUTHENTICATED) return 'UNAUTHENTICATED';
+    if (e.code === GrpcStatus.PERMISSION_DENIED) return 'PERMISSION_DENIED';
   }
   return undefined;
 }
-
-const INVALID_ARGUMENT = 3;
 
 /**
  * The search attribute the namespace lacks, when `err` is the server saying so ("Namespace default
@@ -98,7 +95,7 @@ const INVALID_ARGUMENT = 3;
  */
 export function missingSearchAttribute(err: unknown): string | undefined {
   for (const e of causeChain(err)) {
-    if (!isGrpcServiceError(e) || e.code !== INVALID_ARGUMENT) continue;
+    if (!isGrpcServiceError(e) || e.code !== GrpcStatus.INVALID_ARGUMENT) continue;
     const text = e.details || e.message;
     // Not "invalid search attribute name" / "… type": the server's words for a malformed one.
     const named =
@@ -217,8 +214,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 function answerServerSide(err: unknown, path: string, res: Response, logger: Logger): boolean {
   if (isTemporalUnavailable(err)) {
     logger.warn({ err: { message: (err as Error).message }, path }, 'Temporal unavailable');
-    const unavailable = temporalUnavailable();
-    sendError(res, unavailable.status, unavailable.code, unavailable.message);
+    sendApiError(res, temporalUnavailable());
     return true;
   }
   if (isTemporalBusy(err)) {
@@ -236,8 +232,7 @@ function answerServerSide(err: unknown, path: string, res: Response, logger: Log
         'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile that sets them) ' +
         'and their access to the namespace, then restart the API',
     );
-    const unavailable = temporalUnavailable();
-    sendError(res, unavailable.status, unavailable.code, unavailable.message);
+    sendApiError(res, temporalUnavailable());
     return true;
   }
   // A namespace set up without the saga's search attributes: no start or lookup can work until an
@@ -249,8 +244,7 @@ function answerServerSide(err: unknown, path: string, res: Response, logger: Log
       `Temporal namespace has no search attribute ${attribute}: create the saga's four with ` +
         'deploy/setup-search-attributes.sh (README, Troubleshooting)',
     );
-    const unavailable = temporalUnavailable();
-    sendError(res, unavailable.status, unavailable.code, unavailable.message);
+    sendApiError(res, temporalUnavailable());
     return true;
   }
   // A configuration fault, not a bug: the operator must give the API the key the saga was written

@@ -23,13 +23,12 @@ import {
 } from './list-query.js';
 import { statusFromDescription } from './saga-reads.js';
 import { rpc } from './temporal-rpc.js';
+import { GrpcStatus } from '../lib/grpc-status.js';
 
 export interface ConnectionList {
   connections: ConnectionStatus[];
   nextPageToken?: string;
 }
-
-const INVALID_ARGUMENT = 3;
 
 /** A closed run's memo may still name the step it was in when terminated or timed out. */
 function listItem(info: WorkflowExecutionInfo): ConnectionStatus {
@@ -78,7 +77,7 @@ export async function listConnections(
     if (
       request.pageToken &&
       isGrpcServiceError(err) &&
-      err.code === INVALID_ARGUMENT &&
+      err.code === GrpcStatus.INVALID_ARGUMENT &&
       !/search attribute/i.test(err.details ?? err.message)
     ) {
       throw new ApiError(400, 'invalid_input', 'The request is invalid', [

@@ -23,6 +23,7 @@ import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.j
 import { closedAs, describeConnection, isRunning, memoOf, stepOf } from './saga-reads.js';
 import { signalOnce, signalRequestId } from './signal-once.js';
 import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
+import { GrpcStatus } from '../lib/grpc-status.js';
 
 export { startConnection, type StartOutcome } from './saga-start.js';
 
@@ -86,8 +87,6 @@ export async function reissueAuthUrl(
   }
 }
 
-const INVALID_ARGUMENT = 3;
-
 /**
  * Sends `authCompleted` to the described run, once per `eventId` (the webhook-id): the server drops
  * a redelivery. 409 when the run closed in between, or takes no more signals.
@@ -104,7 +103,7 @@ export async function signalAuthCompleted(
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw connectionClosed(desc.workflowId);
     // The server's cap on signals per run (a relay sending thousands of distinct deliveries).
-    if (isGrpcServiceError(err) && err.code === INVALID_ARGUMENT && /signal/i.test(err.details)) {
+    if (isGrpcServiceError(err) && err.code === GrpcStatus.INVALID_ARGUMENT && /signal/i.test(err.details)) {
       throw new ApiError(
         409,
         'too_many_signals',

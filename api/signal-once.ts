@@ -16,8 +16,7 @@ import {
 } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
-
-const NOT_FOUND = 5;
+import { GrpcStatus } from '../lib/grpc-status.js';
 
 /** The request id for a signal that `key` (e.g. a webhook-id) identifies: the same key, the same id. */
 export function signalRequestId(signalName: string, key: string): string {
@@ -49,7 +48,7 @@ export async function signalOnce<Args extends unknown[]>(
         input: { payloads: await encodeToPayloads(loadedDataConverter, ...input.args) },
       });
     } catch (err) {
-      if (isGrpcServiceError(err) && err.code === NOT_FOUND) {
+      if (isGrpcServiceError(err) && err.code === GrpcStatus.NOT_FOUND) {
         throw new WorkflowNotFoundError(
           err.details || 'Workflow not found',
           execution.workflowId,

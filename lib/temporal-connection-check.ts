@@ -7,6 +7,7 @@ import type { TemporalConnectionConfig } from './temporal-connection.js';
 import { rustlsCertificateProblem } from './temporal-rustls-errors.js';
 import { probeTransport } from './temporal-transport-probe.js';
 import { causeChain } from './cause-chain.js';
+import { GrpcStatus } from './grpc-status.js';
 
 /** Temporal did not answer; nothing says a setting is wrong. */
 export class TemporalUnreachableError extends Error {
@@ -26,10 +27,6 @@ export interface CheckableConnection {
   close(): Promise<void>;
 }
 
-const UNAUTHENTICATED = 16;
-const PERMISSION_DENIED = 7;
-const NOT_FOUND = 5;
-
 /** The gRPC status code in `error` or its causes, however the client or the worker's core phrased it. */
 function grpcCode(error: unknown): number | undefined {
   for (const e of causeChain(error)) {
@@ -38,8 +35,8 @@ function grpcCode(error: unknown): number | undefined {
     const text = typeof message === 'string' ? message : '';
     const numbered = /^(\d{1,2}) [A-Z_]+:/.exec(text);
     if (numbered) return Number(numbered[1]);
-    if (/valid authentication credentials/.test(text)) return UNAUTHENTICATED;
-    if (/does not have permission/.test(text)) return PERMISSION_DENIED;
+    if (/valid authentication credentials/.test(text)) return GrpcStatus.UNAUTHENTICATED;
+    if (/does not have permission/.test(text)) return GrpcStatus.PERMISSION_DENIED;
   }
   return undefined;
 }
@@ -56,7 +53,7 @@ function credentialProblem(config: TemporalConnectionConfig, code: number): Conf
     : hasCert
       ? origins.clientCert
       : 'TEMPORAL_API_KEY';
-  if (code === PERMISSION_DENIED) {
+  if (code === GrpcStatus.PERMISSION_DENIED) {
     return {
       variable,
       problem: `gives no access to namespace "${namespace}" at ${address} (PERMISSION_DENIED)`,
@@ -77,10 +74,10 @@ export async function explainConnectFailure(
   config: TemporalConnectionConfig,
 ): Promise<ConfigError | TemporalUnreachableError> {
   const code = grpcCode(error);
-  if (code === UNAUTHENTICATED || code === PERMISSION_DENIED) {
+  if (code === GrpcStatus.UNAUTHENTICATED || code === GrpcStatus.PERMISSION_DENIED) {
     return new ConfigError([credentialProblem(config, code)]);
   }
-  if (code === NOT_FOUND) {
+  if (code === GrpcStatus.NOT_FOUND) {
     return new ConfigError([
       {
         variable: config.origins.namespace,
