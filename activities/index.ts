@@ -89,7 +89,7 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
     attachAuths: async (input) => {
       const authValues = input.authValues.map(({ externalId, authId }) => ({ externalId, authId }));
       const { solutionInstanceId } = input;
-      return resealing(session, input, (auth) =>
+      const [, resealed] = await resealing(session, input, (auth) =>
         unlessDone(
           () => session.send(ATTACH_AUTHS, { solutionInstanceId, authValues }, auth),
           async () => {
@@ -100,30 +100,35 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
           },
         ),
       );
+      return resealed;
     },
     enableInstance: async (input) => {
       const { solutionInstanceId } = input;
-      return resealing(session, input, (auth) =>
+      const [, resealed] = await resealing(session, input, (auth) =>
         unlessDone(
           () => session.send(ENABLE_INSTANCE, { solutionInstanceId }, auth),
           async () => (await instanceState(session, auth, solutionInstanceId))?.enabled === true,
         ),
       );
+      return resealed;
     },
     removeInstance: (input) => instances.remove(input),
     removeStrayInstances: (input) => instances.removeStrays(input),
   };
 }
 
-/** As the user; the answer carries the token sealed afresh when the seal passed did not open. */
-async function resealing(
+/**
+ * As the user: `call`'s answer, and the token sealed afresh when the seal passed did not open
+ * (undefined when it did), for the activity's result.
+ */
+async function resealing<T>(
   session: TraySession,
   user: AsUser,
-  call: (auth: TrayAuth) => Promise<void>,
-): Promise<Resealed | undefined> {
+  call: (auth: TrayAuth) => Promise<T>,
+): Promise<[T, Resealed | undefined]> {
   let sealedToken: SealedUserToken | undefined;
-  await session.asUser(user, call, (sealed) => (sealedToken = sealed));
-  return sealedToken === undefined ? undefined : { sealedToken };
+  const answer = await session.asUser(user, call, (sealed) => (sealedToken = sealed));
+  return [answer, sealedToken === undefined ? undefined : { sealedToken }];
 }
 
 /**
@@ -243,22 +248,17 @@ async function issueCodes(
 
 async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promise<VerifyAuthsResult> {
   if (input.authIds.length === 0) return { foreign: [] };
-  let sealedToken: SealedUserToken | undefined;
-  const { edges, pageInfo } = await session.asUser(
-    input,
-    async (auth) => {
-      const data = await session.send<{
-        viewer?: {
-          authentications: {
-            edges: { node: { id: string } }[];
-            pageInfo?: { hasNextPage?: boolean | null } | null;
-          };
-        } | null;
-      }>(LIST_AUTHENTICATIONS, undefined, auth);
-      return viewerOf(data, 'ListAuthentications').authentications;
-    },
-    (sealed) => (sealedToken = sealed),
-  );
+  const [{ edges, pageInfo }, resealed] = await resealing(session, input, async (auth) => {
+    const data = await session.send<{
+      viewer?: {
+        authentications: {
+          edges: { node: { id: string } }[];
+          pageInfo?: { hasNextPage?: boolean | null } | null;
+        };
+      } | null;
+    }>(LIST_AUTHENTICATIONS, undefined, auth);
+    return viewerOf(data, 'ListAuthentications').authentications;
+  });
   const own = new Set(edges.map((edge) => edge.node.id));
   const unseen = [...new Set(input.authIds)].filter((authId) => !own.has(authId));
   if (unseen.length > 0 && pageInfo?.hasNextPage === true) {
@@ -269,5 +269,5 @@ async function verifyAuths(session: TraySession, input: VerifyAuthsInput): Promi
       { authIds: unseen },
     );
   }
-  return { foreign: unseen, ...(sealedToken !== undefined && { sealedToken }) };
+  return { foreign: unseen, ...resealed };
 }
