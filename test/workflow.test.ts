@@ -17,7 +17,7 @@ import { tsToMs } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { connectIntegration } from '../workflows/index.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
 import {
@@ -27,17 +27,16 @@ import {
   SEARCH_ATTRIBUTE_NAMES,
   SEARCH_ATTRIBUTES,
   statusQuery,
-  WORKFLOW_TYPE,
 } from '../common/messages.js';
 import { CREATED_NOTHING, TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AuthSlots } from '../workflows/slots.js';
 import type { ActivityName, MockActivities, MockOptions } from './helpers/mock-activities.js';
-import { createMockActivities, permanentError, transientError } from './helpers/mock-activities.js';
+import { permanentError, transientError } from './helpers/mock-activities.js';
 import { runMockSaga, type MockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, installQuietRuntime, timeSkippingEnv, uniqueId } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, timeSkippingEnv } from './helpers/temporal.js';
 
 // The test server lacks capabilities the SDK warns about on every worker start; show errors only.
 installQuietRuntime();
@@ -107,7 +106,7 @@ type Saga = MockSaga;
 
 /** Starts one saga on its own task queue with its own worker, runs `body`, then stops the worker. */
 async function withSaga<T>(
-  opts: { mock?: MockOptions; input?: Partial<ConnectInput>; server?: Server },
+  opts: { mock?: MockOptions; input?: Partial<ConnectInput>; server?: Server; withoutInput?: boolean },
   body: (saga: Saga) => Promise<T>,
 ): Promise<T> {
   const server = opts.server ?? timeSkippingServer();
@@ -655,21 +654,7 @@ describe('connectIntegration compensation', () => {
     'a direct start with no input at all fails as InvalidInput before any Tray call',
     ONE_MINUTE,
     async () => {
-      const mock = createMockActivities();
-      const taskQueue = uniqueId('wf-test');
-      const worker = await Worker.create({
-        connection: env.nativeConnection,
-        namespace: env.namespace ?? 'default',
-        taskQueue,
-        workflowBundle: bundle,
-        activities: mock.activities,
-      });
-      await worker.runUntil(async () => {
-        const handle: Handle = await env.client.workflow.start(WORKFLOW_TYPE, {
-          taskQueue,
-          workflowId: uniqueId('connect:no-input'),
-          args: [],
-        });
+      await withSaga({ withoutInput: true }, async ({ handle, mock }) => {
         await pollUntil(async () => (await handle.describe()).status.name !== 'RUNNING', {
           timeoutMs: 20_000,
           what: 'the saga to end',

@@ -28,7 +28,13 @@ export interface MockSaga {
 export async function runMockSaga<T>(
   server: MockSagaServer,
   bundle: WorkflowBundleWithSourceMap,
-  opts: { mock?: MockOptions; input?: Partial<ConnectInput>; queuePrefix: string },
+  opts: {
+    mock?: MockOptions;
+    input?: Partial<ConnectInput>;
+    queuePrefix: string;
+    /** Start it with no argument at all, as a direct start may (`input` is still handed to `body`). */
+    withoutInput?: boolean;
+  },
   body: (saga: MockSaga) => Promise<T>,
 ): Promise<T> {
   const mock = createMockActivities(opts.mock);
@@ -53,7 +59,8 @@ export async function runMockSaga<T>(
     const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
       taskQueue,
       workflowId: uniqueId(`connect:${input.externalUserId}`),
-      args: [input],
+      // Typed for the API's starts; a direct start may pass nothing, which the saga must refuse.
+      args: (opts.withoutInput ? [] : [input]) as [ConnectInput],
     });
     return body({ handle, mock, input });
   });
