@@ -24,6 +24,14 @@ import { createTestPki, startTlsFront } from './helpers/tls-front.js';
 const server = await devServer();
 const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+// One CA and server certificate for the tests that reach the server through a TLS front.
+const pki = createTestPki();
+after(() => pki.remove());
+const serverPem = {
+  cert: readFileSync(pki.serverCert),
+  key: readFileSync(pki.serverKey),
+  ca: readFileSync(pki.caCert),
+};
 
 function runBench(
   args: string[],
@@ -150,17 +158,8 @@ test('--mode waiting: sagas left waiting, RSS noted, then all completed', async 
 });
 
 test('--temporal-address is reached with the TEMPORAL_* settings: through a TLS front wanting an API key', async () => {
-  const pki = createTestPki();
   const apiKey = `tk_${uniqueId('bench').replace(/-/g, '')}_secret`;
-  const pem = (path: string) => readFileSync(path);
-  const front = await startTlsFront({
-    upstream: server.address,
-    mode: 'api-key',
-    apiKey,
-    cert: pem(pki.serverCert),
-    key: pem(pki.serverKey),
-    ca: pem(pki.caCert),
-  });
+  const front = await startTlsFront({ upstream: server.address, mode: 'api-key', apiKey, ...serverPem });
   try {
     const env = {
       ...process.env,
@@ -182,20 +181,11 @@ test('--temporal-address is reached with the TEMPORAL_* settings: through a TLS 
     assert.ok(!(stdout + stderr).includes(apiKey), 'the API key was printed');
   } finally {
     await front.close();
-    pki.remove();
   }
 });
 
 test('an API mode reaches --temporal-address with the TEMPORAL_* settings, its worker processes too (mTLS)', async () => {
-  const pki = createTestPki();
-  const pem = (path: string) => readFileSync(path);
-  const front = await startTlsFront({
-    upstream: server.address,
-    mode: 'mtls',
-    cert: pem(pki.serverCert),
-    key: pem(pki.serverKey),
-    ca: pem(pki.caCert),
-  });
+  const front = await startTlsFront({ upstream: server.address, mode: 'mtls', ...serverPem });
   try {
     const env = {
       ...process.env,
@@ -216,7 +206,6 @@ test('an API mode reaches --temporal-address with the TEMPORAL_* settings, its w
     assert.ok(front.forwarded > 0, 'the bench went through the front');
   } finally {
     await front.close();
-    pki.remove();
   }
 });
 
