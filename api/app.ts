@@ -15,6 +15,7 @@ import { answerOptions, knownPaths, methodNotAllowed } from './method-not-allowe
 import { buildOpenApi } from './openapi.js';
 import { trackRouteTemplate } from './route-template.js';
 import { readinessCheck } from './readiness.js';
+import type { TemporalConnectionConfig } from '../lib/temporal-connection.js';
 import { InstanceRoutes } from './instance-routes.js';
 import { WEBHOOK_PATH, webhookRouter } from './webhook.js';
 
@@ -31,6 +32,8 @@ export interface AppDeps {
   codecServer?: CodecServerOptions;
   /** One span per request (api/tracing.ts), only when tracing is on. */
   traceRequests?: RequestHandler;
+  /** The connection's settings, so that /readyz's warning can say why Temporal does not answer. */
+  temporal?: TemporalConnectionConfig;
 }
 
 /** Builds the API. */
@@ -53,7 +56,7 @@ export function createApp(deps: AppDeps): Express {
     res.json({ status: 'ok' });
   });
 
-  const ready = readinessCheck(client, deps.namespace, logger);
+  const ready = readinessCheck(client, deps.namespace, logger, deps.temporal);
   app.get('/readyz', async (_req, res) => {
     if (await ready()) {
       res.json({ status: 'ready', temporal: 'ok' });

@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     apiToken: config.apiToken,
     webhookSecret: config.webhookSecret,
     logger,
+    temporal,
     codecServer: encryption && {
       codec: new EncryptionCodec(encryption.keys),
       corsOrigins: encryption.corsOrigins,

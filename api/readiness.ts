@@ -6,7 +6,10 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { isTemporalUnavailable } from './errors.js';
+import { ConfigError } from '../lib/config.js';
+import type { TemporalConnectionConfig } from '../lib/temporal-connection.js';
+import { explainConnectFailure } from '../lib/temporal-connection-check.js';
+import { isTemporalUnavailable, temporalCredentialRefusal } from './errors.js';
 import { noteReachable, within } from './temporal-rpc.js';
 
 const READY_TIMEOUT_MS = 2_000;
@@ -22,8 +25,43 @@ interface Check {
   at?: number;
 }
 
-/** The check `/readyz` awaits: one `DescribeNamespace` at a time, its answer reused for READY_REUSE_MS. */
-export function readinessCheck(client: Client, namespace: string, logger: Logger): ReadinessCheck {
+/**
+ * Why the check failed, in the start-up check's words. The client says only "DEADLINE_EXCEEDED" for
+ * a refused connection, a TLS failure or a silent server alike; the start-up check's transport probe
+ * tells them apart. Its messages name settings, never their values.
+ */
+function readinessFailureReason() {
+  let diagnosing: Promise<string> | undefined;
+  const diagnose = async (err: unknown, temporal: TemporalConnectionConfig): Promise<string> => {
+    const explained = await explainConnectFailure(err, temporal);
+    return explained instanceof ConfigError
+      ? explained.problems.map((p) => `${p.variable}: ${p.problem}`).join('; ')
+      : explained.message;
+  };
+  return (err: unknown, temporal: TemporalConnectionConfig | undefined): Promise<string> => {
+    const message = (err as Error).message;
+    if (!temporal || !(isTemporalUnavailable(err) || temporalCredentialRefusal(err))) {
+      return Promise.resolve(message);
+    }
+    // One probe at a time: while Temporal is down, probes to /readyz must not open a socket each.
+    diagnosing ??= diagnose(err, temporal)
+      .catch(() => message)
+      .finally(() => (diagnosing = undefined));
+    return diagnosing;
+  };
+}
+
+/**
+ * The check `/readyz` awaits: one `DescribeNamespace` at a time, its answer reused for READY_REUSE_MS.
+ * With `temporal` (the connection's settings), a failure's warning names its cause.
+ */
+export function readinessCheck(
+  client: Client,
+  namespace: string,
+  logger: Logger,
+  temporal?: TemporalConnectionConfig,
+): ReadinessCheck {
+  const reasonOf = readinessFailureReason();
   const ask = async (): Promise<boolean> => {
     try {
       await within(client, READY_TIMEOUT_MS, () => client.workflowService.describeNamespace({ namespace }));
@@ -31,7 +69,8 @@ export function readinessCheck(client: Client, namespace: string, logger: Logger
       return true;
     } catch (err) {
       if (isTemporalUnavailable(err)) noteReachable(client, false);
-      logger.warn({ err: { message: (err as Error).message } }, 'readiness check failed');
+      // The probe may take seconds (a server that does not answer); the 503 need not wait for it.
+      void reasonOf(err, temporal).then((reason) => logger.warn({ reason }, 'readiness check failed'));
       return false;
     }
   };

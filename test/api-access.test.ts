@@ -22,6 +22,7 @@ import { createLogger } from '../api/logging.js';
 import { routeTemplate, trackRouteTemplate } from '../api/route-template.js';
 import { waitWithin } from '../api/temporal-rpc.js';
 import { ConfigError } from '../lib/config.js';
+import { devServerConnection } from '../lib/temporal-connection.js';
 import { freePort } from '../dev/dev-server.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { signWebhook, startStack } from './helpers/stack.js';
@@ -319,6 +320,59 @@ describe('/readyz', () => {
     t.mock.timers.tick(READY_REUSE_MS);
     assert.equal((await fetch(`${url}/readyz`)).status, 200);
     assert.equal(calls, 2);
+  });
+
+  /** The reason of the first "readiness check failed" warning in `lines`. */
+  const readinessReason = (lines: string[]) =>
+    pollUntil(
+      async () => {
+        const line = lines.find((l) => l.includes('readiness check failed'));
+        return line && (JSON.parse(line) as { reason?: string }).reason;
+      },
+      { timeoutMs: 15_000, what: 'the readiness warning' },
+    );
+
+  test('the warning names a refused connection as such, not as the deadline the client gave up at', async () => {
+    const address = '127.0.0.1:1';
+    const connection = Connection.lazy({ address });
+    after(() => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+    const { lines, logger } = capturingLogger();
+    const temporal = devServerConnection(address);
+    const url = await serve(createApp({ client, taskQueue: 'q', namespace: 'default', logger, temporal }));
+    assert.equal((await fetch(`${url}/readyz`)).status, 503);
+    const reason = await readinessReason(lines);
+    assert.match(reason, /127\.0\.0\.1:1 is not reachable: ECONNREFUSED/);
+    assert.doesNotMatch(reason, /DEADLINE_EXCEEDED/);
+  });
+
+  test('the warning names the credential Temporal refuses, without its value', async () => {
+    const refusal = Object.assign(new Error('16 UNAUTHENTICATED: Request unauthorized.'), {
+      code: 16,
+      details: 'Request unauthorized.',
+      metadata: {},
+    });
+    const client = {
+      options: { namespace: 'default' },
+      withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
+      withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
+      workflowService: { describeNamespace: () => Promise.reject(refusal) },
+    } as unknown as Client;
+    const base = devServerConnection('temporal.example:7233');
+    const apiKey = 'key-that-must-not-be-logged';
+    const temporal = {
+      ...base,
+      connectionOptions: { ...base.connectionOptions, apiKey, tls: true },
+      origins: { ...base.origins, apiKey: 'TEMPORAL_API_KEY' },
+    };
+    const { lines, logger } = capturingLogger();
+    const url = await serve(createApp({ client, taskQueue: 'q', namespace: 'default', logger, temporal }));
+    assert.equal((await fetch(`${url}/readyz`)).status, 503);
+    assert.equal(
+      await readinessReason(lines),
+      'TEMPORAL_API_KEY: was refused by temporal.example:7233 (UNAUTHENTICATED)',
+    );
+    assert.ok(!lines.join('').includes(apiKey));
   });
 });
 
