@@ -123,6 +123,24 @@ export const temporalBusy = () =>
 export const temporalUnavailable = () =>
   new ApiError(503, 'temporal_unavailable', 'The Temporal server is unreachable; try again shortly');
 
+/**
+ * 503s that no retry cures until the operator acts: "unreachable" would send a partner's engineer
+ * looking for a network fault. They name the kind of fault only, never the server's words.
+ */
+export const temporalRefusesCredentials = () =>
+  new ApiError(
+    503,
+    'temporal_unavailable',
+    "Temporal refused this service's credentials; requests fail until the service's operator fixes them",
+  );
+export const namespaceNotSetUp = () =>
+  new ApiError(
+    503,
+    'temporal_unavailable',
+    'The Temporal namespace is not set up for connect-saga (search attributes missing); requests fail ' +
+      "until the service's operator sets it up",
+  );
+
 /** Answers unknown routes with a 404 in the error shape. */
 export const notFoundHandler: RequestHandler = (req, res) => {
   sendError(res, 404, 'not_found', `No route for ${req.method} ${req.path}`);
@@ -222,8 +240,9 @@ function answerServerSide(err: unknown, path: string, res: Response, logger: Log
     sendApiError(res, temporalBusy());
     return true;
   }
-  // The operator's fault, not the caller's and not a bug: to the caller Temporal is unavailable, and
-  // the log names the settings to look at (the start-up check names the one at fault on restart).
+  // The operator's fault, not the caller's and not a bug: to the caller Temporal is unavailable (and
+  // told why), and the log names the settings to look at (the start-up check names the one at fault
+  // on restart).
   const refusal = temporalCredentialRefusal(err);
   if (refusal) {
     logger.error(
@@ -232,11 +251,11 @@ function answerServerSide(err: unknown, path: string, res: Response, logger: Log
         'TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile that sets them) ' +
         'and their access to the namespace, then restart the API',
     );
-    sendApiError(res, temporalUnavailable());
+    sendApiError(res, temporalRefusesCredentials());
     return true;
   }
   // A namespace set up without the saga's search attributes: no start or lookup can work until an
-  // operator creates them, so to the caller Temporal is unavailable.
+  // operator creates them, so to the caller Temporal is unavailable (and told why).
   const attribute = missingSearchAttribute(err);
   if (attribute) {
     logger.error(
@@ -244,7 +263,7 @@ function answerServerSide(err: unknown, path: string, res: Response, logger: Log
       `Temporal namespace has no search attribute ${attribute}: create the saga's four with ` +
         'deploy/setup-search-attributes.sh (README, Troubleshooting)',
     );
-    sendApiError(res, temporalUnavailable());
+    sendApiError(res, namespaceNotSetUp());
     return true;
   }
   // A configuration fault, not a bug: the operator must give the API the key the saga was written

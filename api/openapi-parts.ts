@@ -58,7 +58,7 @@ export const methodNotAllowed = (description: string) => error(description, { Al
 /** The 503 of every route that calls Temporal; `more` adds the route's own causes. */
 export const temporalDown = (more = '') =>
   unavailable(
-    '`temporal_unavailable`: Temporal unreachable, refusing the API’s credentials or lacking the saga’s search attributes (logged); `temporal_busy`: Temporal refused the call for load ' +
+    '`temporal_unavailable`: Temporal unreachable, refusing the API’s credentials or lacking the saga’s search attributes (the message says which; logged); `temporal_busy`: Temporal refused the call for load ' +
       `(its rate limits), with \`Retry-After\`${more}`,
   );
 

@@ -578,7 +578,11 @@ describe('signals the server refuses', () => {
         const { port } = server.address() as AddressInfo;
         const res = await fetch(`http://127.0.0.1:${port}/describe`);
         assert.equal(res.status, 503);
-        assert.equal(((await res.json()) as any).error.code, 'temporal_unavailable');
+        const { error } = (await res.json()) as { error: { code: string; message: string } };
+        assert.equal(error.code, 'temporal_unavailable');
+        // What a partner's engineer can act on: not a network fault, and not the server's own words.
+        assert.match(error.message, /^Temporal refused this service's credentials/);
+        assert.ok(!error.message.includes(refusal.details), error.message);
         assert.equal(lines.length, 1);
         assert.match(lines[0]!, /refuses the API's credentials.*TEMPORAL_API_KEY/);
       } finally {

@@ -66,7 +66,13 @@ for (const [call, details, attribute] of [
     try {
       const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/call`);
       assert.equal(res.status, 503);
-      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'temporal_unavailable');
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'temporal_unavailable');
+      assert.equal(
+        error.message,
+        'The Temporal namespace is not set up for connect-saga (search attributes missing); requests ' +
+          "fail until the service's operator sets it up",
+      );
       assert.equal(lines.length, 1);
       assert.match(lines[0]!, new RegExp(`no search attribute ${attribute}: .*setup-search-attributes`));
     } finally {
