@@ -21,7 +21,7 @@ import { createApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { checkTemporalSettings, diagnoseOutages } from './temporal-diagnosis.js';
-import { warnOfSearchAttributes } from '../lib/search-attribute-check.js';
+import { watchSearchAttributes } from '../lib/search-attribute-check.js';
 import { apiConnection } from './temporal-channel.js';
 import { DRAIN_MS, noteReachable, stopWaiting } from './temporal-rpc.js';
 import { prepareApiServer } from './client-errors.js';
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   });
 
   const server = await listen(app, config);
-  void warnOfSearchAttributes(connection, temporal.namespace, logger);
+  const stopWatching = watchSearchAttributes(connection, temporal.namespace, logger);
   const { address, port } = server.address() as AddressInfo;
   // What the socket is bound to (127.0.0.1 under npm start, :: or 0.0.0.0 without API_HOST), so the
   // line tells whether other machines can reach the API.
@@ -115,6 +115,7 @@ async function main(): Promise<void> {
 
   stopOnSignals(server, logger, () => {
     stopDiagnosing();
+    stopWatching();
     return Promise.all([connection.close(), tracing?.shutdown()]);
   });
 }

@@ -1,6 +1,8 @@
 /**
  * At start, the worker and the API look for the saga's search attributes in the namespace: without
- * them every start and lookup fails, and the log should say so before the first request does.
+ * them every start and lookup fails, and the log should say so before the first request does. A
+ * process started before they were created (a pod up before the set-up Job ran) looks again now and
+ * then until they are there, and says so, so its log does not keep calling the namespace broken.
  */
 import proto from '@temporalio/proto';
 import type { Logger } from 'pino';
@@ -37,26 +39,80 @@ export async function searchAttributeProblems(
   return problems;
 }
 
+/** How often a process that found the namespace not set up looks again. */
+export const RECHECK_MS = 30_000;
+
 /**
- * Logs, as an error, what `searchAttributeProblems` finds. Never throws: a server that will not list
- * them (a key without operator rights, Temporal still starting) is no reason to stop.
+ * Logs, as an error, what `searchAttributeProblems` finds; resolves to what it found (undefined: the
+ * server would not list them). Never throws: a server that will not list them (a key without
+ * operator rights, Temporal still starting) is no reason to stop.
  */
 export async function warnOfSearchAttributes(
   connection: ListingConnection,
   namespace: string,
   logger: Logger,
-): Promise<void> {
+): Promise<string[] | undefined> {
+  const problems = await listProblems(connection, namespace, logger);
+  if (problems === undefined || problems.length === 0) return problems;
+  logger.error(
+    { namespace, problems },
+    `Temporal namespace ${namespace} is not set up for the saga (${problems.join(', ')}): starts and ` +
+      'lookups fail until deploy/setup-search-attributes.sh creates them (README, Troubleshooting)',
+  );
+  return problems;
+}
+
+async function listProblems(
+  connection: ListingConnection,
+  namespace: string,
+  logger: Logger,
+): Promise<string[] | undefined> {
   try {
-    const problems = await connection.withDeadline(Date.now() + LIST_TIMEOUT_MS, () =>
+    return await connection.withDeadline(Date.now() + LIST_TIMEOUT_MS, () =>
       searchAttributeProblems(connection.operatorService, namespace),
-    );
-    if (problems.length === 0) return;
-    logger.error(
-      { namespace, problems },
-      `Temporal namespace ${namespace} is not set up for the saga (${problems.join(', ')}): starts and ` +
-        'lookups fail until deploy/setup-search-attributes.sh creates them (README, Troubleshooting)',
     );
   } catch (err) {
     logger.debug({ err: { message: (err as Error).message } }, 'could not list the search attributes');
+    return undefined;
   }
+}
+
+/**
+ * `warnOfSearchAttributes`, then, if it found the namespace not set up, a quiet look every
+ * `intervalMs` until it is, logged once. Returns a function that stops it (at shutdown); its timer
+ * never keeps the process alive.
+ */
+export function watchSearchAttributes(
+  connection: ListingConnection,
+  namespace: string,
+  logger: Logger,
+  intervalMs = RECHECK_MS,
+): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const again = () => {
+    if (stopped) return;
+    timer = setTimeout(() => void recheck(), intervalMs);
+    timer.unref();
+  };
+  const recheck = async () => {
+    const problems = await listProblems(connection, namespace, logger);
+    if (stopped) return;
+    // Not listed this time (Temporal restarting?): the namespace may still lack them.
+    if (problems === undefined || problems.length > 0) {
+      again();
+      return;
+    }
+    logger.info(
+      { namespace },
+      `Temporal namespace ${namespace} now has the saga's search attributes: starts and lookups work`,
+    );
+  };
+  void warnOfSearchAttributes(connection, namespace, logger).then((problems) => {
+    if (problems?.length) again();
+  });
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }

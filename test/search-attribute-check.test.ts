@@ -11,7 +11,12 @@ import pino from 'pino';
 import proto from '@temporalio/proto';
 import { ServiceError } from '@temporalio/client';
 import { errorHandler } from '../api/errors.js';
-import { searchAttributeProblems, warnOfSearchAttributes } from '../lib/search-attribute-check.js';
+import {
+  RECHECK_MS,
+  searchAttributeProblems,
+  warnOfSearchAttributes,
+  watchSearchAttributes,
+} from '../lib/search-attribute-check.js';
 
 const { INDEXED_VALUE_TYPE_KEYWORD: KEYWORD, INDEXED_VALUE_TYPE_TEXT: TEXT } =
   proto.temporal.api.enums.v1.IndexedValueType;
@@ -43,6 +48,81 @@ test('the start-up warning is one error line, and a server that will not list th
   const refusing = { listSearchAttributes: () => Promise.reject(new Error('7 PERMISSION_DENIED')) };
   await warnOfSearchAttributes({ operatorService: refusing, withDeadline }, 'ns-1', logger);
   assert.equal(lines.length, 1);
+});
+
+/** A namespace whose attributes the test sets, counting the listings; and a logger that keeps its lines. */
+function watched() {
+  const state = { attributes: {} as Record<string, number>, listings: 0, lines: [] as string[] };
+  const connection = {
+    operatorService: {
+      listSearchAttributes: () => {
+        state.listings += 1;
+        return Promise.resolve({ customAttributes: state.attributes });
+      },
+    },
+    withDeadline: <R>(_deadline: number, fn: () => Promise<R>) => fn(),
+  };
+  const logger = pino({ level: 'info' }, { write: (line: string) => void state.lines.push(line) });
+  return { state, connection, logger };
+}
+
+/** Lets the checks' promises settle (setImmediate is not among the mocked timers). */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+const ALL_KEYWORD = {
+  TrayExternalUserId: KEYWORD,
+  TraySolutionId: KEYWORD,
+  TraySolutionInstanceId: KEYWORD,
+  ConnectStep: KEYWORD,
+};
+
+test('a process that found the namespace not set up looks again until it is, and says so once', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { state, connection, logger } = watched();
+  const stop = watchSearchAttributes(connection, 'ns-1', logger);
+  t.after(stop);
+  await settle();
+  assert.equal(state.lines.length, 1);
+  assert.match(state.lines[0]!, /"level":50.*ns-1 is not set up/);
+  // Still missing: looked again, quietly.
+  t.mock.timers.tick(RECHECK_MS);
+  await settle();
+  assert.equal(state.listings, 2);
+  assert.equal(state.lines.length, 1);
+  // The set-up Job has run.
+  state.attributes = ALL_KEYWORD;
+  t.mock.timers.tick(RECHECK_MS);
+  await settle();
+  assert.equal(state.listings, 3);
+  assert.equal(state.lines.length, 2);
+  assert.match(state.lines[1]!, /"level":30.*ns-1 now has the saga's search attributes/);
+  // Done: no more listings.
+  t.mock.timers.tick(RECHECK_MS * 3);
+  await settle();
+  assert.equal(state.listings, 3);
+});
+
+test('a namespace set up at start is not looked at again, and stopping ends the looks', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const ready = watched();
+  ready.state.attributes = ALL_KEYWORD;
+  watchSearchAttributes(ready.connection, 'ns-1', ready.logger);
+  await settle();
+  t.mock.timers.tick(RECHECK_MS * 3);
+  await settle();
+  assert.equal(ready.state.listings, 1);
+  assert.deepEqual(ready.state.lines, []);
+
+  const broken = watched();
+  const stop = watchSearchAttributes(broken.connection, 'ns-1', broken.logger);
+  await settle();
+  t.mock.timers.tick(RECHECK_MS);
+  await settle();
+  assert.equal(broken.state.listings, 2);
+  stop();
+  t.mock.timers.tick(RECHECK_MS * 3);
+  await settle();
+  assert.equal(broken.state.listings, 2);
 });
 
 const grpcError = (details: string) =>

@@ -15,7 +15,7 @@ import {
   type TemporalConnectionConfig,
 } from '../lib/temporal-connection.js';
 import { openTemporalConnection, TemporalUnreachableError } from '../lib/temporal-connection-check.js';
-import { warnOfSearchAttributes } from '../lib/search-attribute-check.js';
+import { watchSearchAttributes } from '../lib/search-attribute-check.js';
 import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createConnectWorker } from './create-worker.js';
 import { startHealthServer, type HealthServer } from './health.js';
@@ -133,7 +133,7 @@ async function main(cfg: WorkerConfig, t: TemporalConnectionConfig): Promise<voi
 
 async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: HealthServer): Promise<void> {
   const connection = await connectWithRetry(t);
-  void warnOfSearchAttributes(connection, t.namespace, logger);
+  const stopWatching = watchSearchAttributes(connection, t.namespace, logger);
   const tracing = await workerTracing(cfg);
   const pacer = trayBudgetPacer(cfg.rateLimitPerSecond, RATE_WINDOW_SECONDS);
   const peers = watchPeerWorkers({
@@ -192,6 +192,7 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
     await worker.run();
     logger.info('worker stopped');
   } finally {
+    stopWatching();
     peers.stop();
     await tracing?.shutdown();
     await connection.close();
