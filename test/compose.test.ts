@@ -691,35 +691,38 @@ test('the namespace one-shot that gives up says why, in the words of the CLI', a
   );
 });
 
-test('the search-attribute one-shot refuses an attribute that exists with another type, naming it', async () => {
+test('the search-attribute one-shot names every attribute of another type and creates nothing', async () => {
   const { address } = await devServer();
   const env = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: uniqueId('compose-type') };
   const created = await runSetupScript('temporal-create-namespace.sh', env);
   assert.equal(created.code, 0, created.output);
-  // Made by hand as Text, whose = matches words rather than the exact step ?step= asks for. The
-  // namespace takes calls other than describe once the frontend's cache holds it.
+  // Made by hand as Text, whose = matches words rather than the exact step ?step= asks for, and as
+  // Int. The namespace takes calls other than describe once the frontend's cache holds it.
   const cli = await findTemporalCli();
-  const args = ['operator', 'search-attribute', 'create', '--address', address];
-  await pollUntil(
-    async () =>
-      spawnSync(cli, [
-        ...args,
-        '--namespace',
-        env.TEMPORAL_NAMESPACE,
-        '--name',
-        'ConnectStep',
-        '--type',
-        'Text',
-      ]).status === 0,
-    { timeoutMs: 60_000, intervalMs: 500, what: 'ConnectStep created as Text' },
-  );
+  const ns = ['--address', address, '--namespace', env.TEMPORAL_NAMESPACE];
+  const make = (name: string, type: string) =>
+    pollUntil(
+      async () =>
+        spawnSync(cli, ['operator', 'search-attribute', 'create', ...ns, '--name', name, '--type', type])
+          .status === 0,
+      { timeoutMs: 60_000, intervalMs: 500, what: `${name} created as ${type}` },
+    );
+  // Not the last in the script's order: the attributes before it must not be created either.
+  await make('TraySolutionId', 'Text');
+  await make('ConnectStep', 'Int');
 
   const refused = await runSetupScript('setup-search-attributes.sh', env);
   assert.equal(refused.code, 1, refused.output);
-  assert.match(refused.output, /ConnectStep exists as Text, not Keyword/);
+  assert.match(refused.output, /TraySolutionId exists as Text, not Keyword/);
+  assert.match(refused.output, /ConnectStep exists as Int, not Keyword/);
   // The hint is run by hand, often in a shell without TEMPORAL_NAMESPACE: it names the namespace.
-  assert.match(
-    refused.output,
-    new RegExp(`search-attribute remove --namespace ${env.TEMPORAL_NAMESPACE} --name ConnectStep`),
-  );
+  for (const name of ['TraySolutionId', 'ConnectStep'])
+    assert.match(
+      refused.output,
+      new RegExp(`search-attribute remove --namespace ${env.TEMPORAL_NAMESPACE} --name ${name}`),
+    );
+  assert.doesNotMatch(refused.output, /created search attribute/);
+  const listed = spawnSync(cli, ['operator', 'search-attribute', 'list', ...ns], { encoding: 'utf8' });
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.doesNotMatch(listed.stdout, /TrayExternalUserId/);
 });

@@ -1,9 +1,9 @@
 #!/bin/sh
 # One-shot set-up in temporalio/admin-tools (docker-compose.yml's temporal-setup, the Kubernetes
 # Job): waits until the Temporal server serves the namespace, then creates the saga's custom search
-# attributes. Safe to run again: attributes that already exist as Keyword are left alone; one of
-# another type stops it, named. deploy/k8s/base/ holds a copy, as kustomize reads files only below
-# its folder; test/k8s.test.ts keeps them equal.
+# attributes. Safe to run again: attributes that already exist as Keyword are left alone; any of
+# another type stops it before it creates anything, each named. deploy/k8s/base/ holds a copy, as
+# kustomize reads files only below its folder; test/k8s.test.ts keeps them equal.
 set -eu
 
 # The CLI reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, the TLS and API-key variables and a
@@ -41,23 +41,37 @@ until existing=$(temporal operator search-attribute list --namespace "$NAMESPACE
   sleep 2
 done
 
+# The listing is a table of name and type.
+type_of() {
+  printf '%s\n' "$existing" | awk -v name="$1" '$1 == name { print $2; exit }'
+}
+
+# Another type (made by hand) would quietly change what the API's filters match (Text matches
+# words), so it stops the set-up. All are checked before any is created: stopping at the first
+# after creating those before it would leave the operator a half-done namespace and one name at a
+# time.
+wrong=""
 for name in $ATTRIBUTES; do
-  # The listing is a table of name and type. Another type (made by hand) would quietly change what
-  # the API's filters match (Text matches words), so it stops the set-up, naming it.
-  type=$(printf '%s\n' "$existing" | awk -v name="$name" '$1 == name { print $2; exit }')
+  type=$(type_of "$name")
   case "$type" in
-    Keyword | KEYWORD | *_KEYWORD)
-      echo "temporal-setup: search attribute $name already exists"
-      ;;
-    '')
-      temporal operator search-attribute create --namespace "$NAMESPACE" --name "$name" --type Keyword
-      echo "temporal-setup: created search attribute $name (Keyword)"
-      ;;
+    '' | Keyword | KEYWORD | *_KEYWORD) ;;
     *)
       echo "temporal-setup: search attribute $name exists as $type, not Keyword; remove it" \
-        "(temporal operator search-attribute remove --namespace $NAMESPACE --name $name)" \
-        "and run this again" >&2
-      exit 1
+        "(temporal operator search-attribute remove --namespace $NAMESPACE --name $name)" >&2
+      wrong="$wrong $name"
       ;;
   esac
+done
+if [ -n "$wrong" ]; then
+  echo "temporal-setup: nothing created; remove the search attribute(s)$wrong as above and run this again" >&2
+  exit 1
+fi
+
+for name in $ATTRIBUTES; do
+  if [ -n "$(type_of "$name")" ]; then
+    echo "temporal-setup: search attribute $name already exists"
+  else
+    temporal operator search-attribute create --namespace "$NAMESPACE" --name "$name" --type Keyword
+    echo "temporal-setup: created search attribute $name (Keyword)"
+  fi
 done
