@@ -1,6 +1,7 @@
 /** The saga's activity stubs with their timeouts and retry policies (activities as types only). */
 import {
   proxyActivities,
+  workflowInfo,
   type ActivityFunctionWithOptions,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -60,8 +61,19 @@ export const forward = rateLimitAware(forwardStubs, FORWARD_ATTEMPTS);
 export const CREATE_ATTEMPTS = 2 * FORWARD_ATTEMPTS - 1;
 
 /**
- * A create through rate limits: a run after one whose attempts failed for real says it was retried,
- * so it looks for the user or instance those attempts may have made before creating another.
+ * True in a run an operator made with `temporal workflow reset` (or the Web UI's Reset): it keeps the
+ * history only up to the reset point, so a create it runs again may already have been sent by a run
+ * before it, whose instance would otherwise be left behind beside a second one.
+ */
+function isResetRun(): boolean {
+  const { runId, originalExecutionRunId } = workflowInfo();
+  return originalExecutionRunId !== runId;
+}
+
+/**
+ * A create through rate limits: a run after one whose attempts failed for real, or any run of a
+ * reset saga, says it was retried, so it looks for the user or instance those attempts (or the runs
+ * before the reset) may have made before creating another. Only the input changes: no patch needed.
  */
 export function createStep<K extends 'createUser' | 'createInstance'>(
   name: K,
@@ -71,9 +83,10 @@ export function createStep<K extends 'createUser' | 'createInstance'>(
   const stub = forwardStubs[name] as unknown as ActivityFunctionWithOptions<
     (arg: typeof input) => ReturnType<ConnectActivities[K]>
   >;
+  const reset = isResetRun();
   return throughRateLimits(CREATE_ATTEMPTS, (round) =>
     stub.executeWithOptions(withAttemptsLeft(options, round), [
-      round.realFailures > 0 ? { ...input, retried: true } : input,
+      reset || round.realFailures > 0 ? { ...input, retried: true } : input,
     ]),
   ) as ReturnType<ConnectActivities[K]>;
 }

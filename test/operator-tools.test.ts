@@ -1,0 +1,80 @@
+/**
+ * What operators do to sagas with Temporal's own tools (the Web UI and the `temporal` CLI issue these
+ * same RPCs): a reset must not leave a second instance at Tray. Real dev server, worker, API and
+ * emulator.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, test } from 'node:test';
+import proto from '@temporalio/proto';
+import type { ConnectionStatus } from '../common/messages.js';
+import { pollUntil } from './helpers/poll.js';
+import { startStack } from './helpers/stack.js';
+import { uniqueId } from './helpers/temporal.js';
+
+const stack = await startStack();
+after(() => stack.close());
+
+const EventType = proto.temporal.api.enums.v1.EventType;
+
+async function post(externalUserId: string): Promise<ConnectionStatus> {
+  const res = await fetch(`${stack.apiUrl}/v1/connections`, {
+    method: 'POST',
+    headers: stack.headers(),
+    body: JSON.stringify({ externalUserId, userName: 'Ada', solutionId: 'sol-1', authSlots: ['slack'] }),
+  });
+  assert.equal(res.status, 201);
+  return (await res.json()) as ConnectionStatus;
+}
+
+async function get(connectionId: string): Promise<ConnectionStatus> {
+  const res = await fetch(`${stack.apiUrl}/v1/connections/${encodeURIComponent(connectionId)}`, {
+    headers: stack.headers(),
+  });
+  assert.equal(res.status, 200);
+  return (await res.json()) as ConnectionStatus;
+}
+
+/** The run's first WorkflowTaskCompleted event: where the CLI's `--type FirstWorkflowTask` resets to. */
+async function firstWorkflowTaskCompleted(workflowId: string, runId: string) {
+  const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
+  const event = history.events?.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+  assert.ok(event?.eventId, 'the run has a completed workflow task');
+  return event.eventId;
+}
+
+function instancesOf(userId: string): string[] {
+  return [...stack.emulator.emulator.store.instances.values()]
+    .filter((instance) => instance.owner === userId)
+    .map((instance) => instance.id);
+}
+
+test('a reset to the first workflow task adopts the instance the runs before it created', async () => {
+  const started = await post(uniqueId('reset-user'));
+  assert.equal(started.step, 'awaiting_auth');
+  const { connectionId, runId, userId, solutionInstanceId } = started;
+  assert.ok(userId && solutionInstanceId);
+
+  const reset = await stack.client.workflowService.resetWorkflowExecution({
+    namespace: stack.namespace,
+    workflowExecution: { workflowId: connectionId, runId },
+    reason: 'operator re-runs the saga',
+    workflowTaskFinishEventId: await firstWorkflowTaskCompleted(connectionId, runId),
+    requestId: randomUUID(),
+  });
+  const newRunId = reset.runId;
+  assert.ok(newRunId && newRunId !== runId);
+
+  const again = await pollUntil(
+    async () => {
+      const status = await get(connectionId);
+      return status.runId === newRunId && status.step === 'awaiting_auth' && status.authSlots[0]?.url
+        ? status
+        : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the reset run to hand out a fresh URL' },
+  );
+  // The reset ended the first run without compensation: a second create would leave its instance.
+  assert.equal(again.solutionInstanceId, solutionInstanceId);
+  assert.deepEqual(instancesOf(userId), [solutionInstanceId]);
+});
