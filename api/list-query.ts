@@ -8,7 +8,7 @@ import { unescape as looselyDecoded } from 'node:querystring';
 import type { Request } from 'express';
 import { idProblem } from '../common/input.js';
 import { SEARCH_ATTRIBUTES, STEPS, WORKFLOW_TYPE, type ConnectStep } from '../common/messages.js';
-import { isStep } from '../common/status-view.js';
+import { isStep, TERMINAL_STEPS } from '../common/status-view.js';
 import { ApiError } from './errors.js';
 import { givenOnceProblem, type Problem } from './schemas.js';
 
@@ -176,11 +176,36 @@ const UNSAFE = /["\\]/;
 /** True when the visibility query only narrows this filter and the API must compare exactly. */
 export const needsExactCheck = (value: string): boolean => UNSAFE.test(value);
 
+/**
+ * Closed runs whose `ConnectStep` still names a running step (terminated, or timed out by Temporal:
+ * no workflow code ran to upsert it), by the step their item shows (list.ts); running steps have none.
+ */
+const CLOSED_WITHOUT_UPSERT: Partial<Record<ConnectStep, string[]>> = {
+  completed: ['Completed'],
+  cancelled: ['Canceled'],
+  failed: ['Failed', 'Terminated', 'TimedOut', 'ContinuedAsNew'],
+};
+
+/**
+ * The step filter: the step each item shows, not only the attribute, which a terminated run keeps at
+ * the step it was in (an operator's `temporal workflow terminate`, a reset's end of the current run).
+ */
+function stepClause(step: ConnectStep): string {
+  const attribute = `${SEARCH_ATTRIBUTES.step.name} = ${visibilityString(step)}`;
+  if (!TERMINAL_STEPS.includes(step)) return `${attribute} AND ExecutionStatus = "Running"`;
+  const statuses = CLOSED_WITHOUT_UPSERT[step];
+  if (!statuses) return attribute;
+  const terminal = TERMINAL_STEPS.map(visibilityString).join(', ');
+  const closed = statuses.map(visibilityString).join(', ');
+  return `(${attribute} OR (ExecutionStatus IN (${closed}) AND ${SEARCH_ATTRIBUTES.step.name} NOT IN (${terminal})))`;
+}
+
 /** The visibility query for the filters: this project's sagas only, each filter an exact match. */
 export function visibilityQuery(request: ListRequest): string {
   const clauses = [`WorkflowType = ${visibilityString(WORKFLOW_TYPE)}`];
   for (const [key, value] of filtersOf(request)) {
-    if (!needsExactCheck(value)) clauses.push(`${key.name} = ${visibilityString(value)}`);
+    if (key === SEARCH_ATTRIBUTES.step) clauses.push(stepClause(value as ConnectStep));
+    else if (!needsExactCheck(value)) clauses.push(`${key.name} = ${visibilityString(value)}`);
     else {
       const prefix = value.slice(0, value.search(UNSAFE));
       if (prefix !== '') clauses.push(`${key.name} STARTS_WITH ${visibilityString(prefix)}`);

@@ -78,3 +78,32 @@ test('a reset to the first workflow task adopts the instance the runs before it 
   assert.equal(again.solutionInstanceId, solutionInstanceId);
   assert.deepEqual(instancesOf(userId), [solutionInstanceId]);
 });
+
+async function listed(params: Record<string, string>): Promise<ConnectionStatus[]> {
+  const res = await fetch(`${stack.apiUrl}/v1/connections?${new URLSearchParams(params).toString()}`, {
+    headers: stack.headers(),
+  });
+  assert.equal(res.status, 200);
+  return ((await res.json()) as { connections: ConnectionStatus[] }).connections;
+}
+
+test('a terminated saga is listed under the step it shows (failed), not the step it was in', async () => {
+  const externalUserId = uniqueId('terminated-user');
+  const { connectionId } = await post(externalUserId);
+  await stack.client.workflow.getHandle(connectionId).terminate('operator ends it by hand');
+
+  // Its ConnectStep stays awaiting_auth: no workflow code runs after a terminate.
+  const failed = await pollUntil(
+    async () => {
+      const items = await listed({ externalUserId, step: 'failed' });
+      return items.length > 0 ? items : undefined;
+    },
+    { timeoutMs: 15_000, what: 'the terminated saga under step=failed' },
+  );
+  assert.deepEqual(
+    failed.map((item) => [item.connectionId, item.step, item.error?.type]),
+    [[connectionId, 'failed', 'Terminated']],
+  );
+  assert.deepEqual(await listed({ externalUserId, step: 'awaiting_auth' }), []);
+  assert.equal((await listed({ externalUserId })).length, 1);
+});
