@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import type { ConnectionStatus } from '../common/messages.js';
+import { reissueAuthUrlUpdate, type ConnectionStatus } from '../common/messages.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack } from './helpers/stack.js';
 import { uniqueId } from './helpers/temporal.js';
@@ -106,4 +108,21 @@ test('a terminated saga is listed under the step it shows (failed), not the step
   );
   assert.deepEqual(await listed({ externalUserId, step: 'awaiting_auth' }), []);
   assert.equal((await listed({ externalUserId })).length, 1);
+});
+
+test('a reissue sent by hand without a slot is refused as an unknown slot, not retryable', async () => {
+  const { connectionId } = await post(uniqueId('reissue-user'));
+  const handle = stack.client.workflow.getHandle(connectionId);
+  // What `temporal workflow update execute --name reissueAuthUrl` sends without --input, or with null.
+  for (const payload of [undefined, null]) {
+    const err = await handle.executeUpdate(reissueAuthUrlUpdate, { args: [payload as never] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+    assert.ok(err.cause instanceof ApplicationFailure);
+    assert.equal(err.cause.type, 'UnknownSlot');
+    assert.equal(err.cause.nonRetryable, true);
+  }
+  assert.equal((await get(connectionId)).step, 'awaiting_auth');
 });

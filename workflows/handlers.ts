@@ -6,6 +6,7 @@ import {
   type AuthCompletedPayload,
   reissueAuthUrlUpdate,
   statusQuery,
+  type ReissueAuthUrlRequest,
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
 import { issueAuthUrls, type InstanceRef } from './activity-stubs.js';
@@ -38,6 +39,19 @@ function onAuthCompleted(status: SagaStatus, slots: AuthSlots, signal: AuthCompl
 }
 
 /**
+ * The slot a reissue names. The CLI and the Web UI send any payload, even none: refused with a plain
+ * reason rather than a TypeError that reads as retryable.
+ */
+function slotOf(request: ReissueAuthUrlRequest | null | undefined): string {
+  const externalAuthId: unknown = request?.externalAuthId;
+  if (typeof externalAuthId === 'string') return externalAuthId;
+  throw ApplicationFailure.nonRetryable(
+    'reissueAuthUrl takes { "externalAuthId": "<slot>" }',
+    FAILURE_TYPES.unknownSlot,
+  );
+}
+
+/**
  * Registers every handler. Call it once, before the workflow's first await, so that every message
  * finds its handler. `awaitingAuthsOn` answers the instance while the saga awaits auths, else undefined.
  */
@@ -53,7 +67,8 @@ export function registerHandlers(
   const minting = new Map<string, Promise<ReissueAuthUrlResult>>();
   setHandler(
     reissueAuthUrlUpdate,
-    async ({ externalAuthId }) => {
+    async (request) => {
+      const externalAuthId = slotOf(request);
       const inFlight = minting.get(externalAuthId);
       if (inFlight && patched(SHARED_REISSUE_PATCH)) return inFlight;
       const mint = reissue(externalAuthId);
@@ -64,7 +79,7 @@ export function registerHandlers(
         if (minting.get(externalAuthId) === mint) minting.delete(externalAuthId);
       }
     },
-    { validator: ({ externalAuthId }) => void reissueTarget(externalAuthId) },
+    { validator: (request) => void reissueTarget(slotOf(request)) },
   );
 
   /** Mints a fresh code for the slot and stores its URL. */
