@@ -157,7 +157,7 @@ async function unlessDone(send: () => Promise<unknown>, done: () => Promise<bool
  * lost the answer, and a Tray that allows duplicates would otherwise make a second one.
  */
 async function createUser(session: TraySession, input: CreateUserInput): Promise<CreateUserResult> {
-  const { plan, retried } = planCreate(input.retried);
+  const { plan, retried } = planCreate(input.retried, input.scheduledByRun);
   if (plan !== 'create') {
     const existing = await findUserId(session, input.externalUserId);
     if (existing !== undefined) return { userId: existing, created: true };
@@ -177,7 +177,7 @@ async function createInstance(
   instances: Instances,
   input: CreateInstanceInput,
 ): Promise<CreateInstanceResult> {
-  const { plan, retried } = planCreate(input.retried);
+  const { plan, retried } = planCreate(input.retried, input.scheduledByRun);
   return session.asUser(input, async (auth) => {
     if (plan !== 'create') {
       // An earlier attempt may have created the instance and lost the answer: adopt it.

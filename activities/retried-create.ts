@@ -44,11 +44,14 @@ export interface CreateAttempt {
 /**
  * This attempt's plan, from its number, its retry policy and what the attempt before recorded.
  * `retriedRun`: the workflow says an earlier run of the step, cut short by a rate limit, had failed
- * attempts (a fresh run starts again at attempt 1).
+ * attempts (a fresh run starts again at attempt 1). `scheduledByRun`: the workflow run that scheduled
+ * it; a reset hands a pending activity to the new run, attempt 1 again, after the old one may have
+ * sent the create.
  */
-export function planCreate(retriedRun: boolean | undefined): CreateAttempt {
-  const { attempt, heartbeatDetails, retryPolicy } = Context.current().info;
-  const retried = attempt > 1 || retriedRun === true;
+export function planCreate(retriedRun: boolean | undefined, scheduledByRun?: string): CreateAttempt {
+  const { attempt, heartbeatDetails, retryPolicy, workflowExecution } = Context.current().info;
+  const otherRun = scheduledByRun !== undefined && scheduledByRun !== workflowExecution?.runId;
+  const retried = attempt > 1 || retriedRun === true || otherRun;
   if (!retried || foundNothingBefore(heartbeatDetails)) return { plan: 'create', retried };
   // No record is read as "a create may have been sent": the first attempt records nothing (to spare
   // every saga a heartbeat), nor does a look that failed, nor a worker from before this rule.

@@ -17,6 +17,8 @@ export interface CreateUserInput {
   userName: string;
   /** An earlier run of this step may have sent a create: look for the user first. Absent in older histories. */
   retried?: boolean;
+  /** The workflow run that scheduled the create (see `CreateInstanceInput`). Absent in older histories. */
+  scheduledByRun?: string;
 }
 export interface CreateUserResult {
   userId: string;
@@ -61,6 +63,12 @@ export interface CreateInstanceInput extends InstanceOwnerKey {
    * it): look for the instance before creating, as a retried attempt does. Absent in older histories.
    */
   retried?: boolean;
+  /**
+   * The workflow run that scheduled the create. Run by another, it was pending when an operator
+   * reset the saga, and the run the reset ended may have sent it already: look first. Absent in
+   * older histories.
+   */
+  scheduledByRun?: string;
 }
 export interface CreateInstanceResult {
   solutionInstanceId: string;

@@ -17,7 +17,7 @@ import { uniqueId } from './helpers/temporal.js';
 const stack = await startStack();
 after(() => stack.close());
 
-const EventType = proto.temporal.api.enums.v1.EventType;
+const { EventType, PendingActivityState } = proto.temporal.api.enums.v1;
 
 async function post(externalUserId: string): Promise<ConnectionStatus> {
   const res = await fetch(`${stack.apiUrl}/v1/connections`, {
@@ -42,6 +42,19 @@ async function firstWorkflowTaskCompleted(workflowId: string, runId: string) {
   const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
   const event = history.events?.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
   assert.ok(event?.eventId, 'the run has a completed workflow task');
+  return event.eventId;
+}
+
+/** The run's last WorkflowTaskCompleted event: where the CLI's `--type LastWorkflowTask` resets to. */
+async function lastWorkflowTaskCompleted(workflowId: string, runId: string) {
+  const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
+  const events = history.events ?? [];
+  const scheduled = events.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createInstance',
+  );
+  const event = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).at(-1);
+  assert.ok(scheduled?.eventId && event?.eventId, 'the run scheduled the create and completed a task');
+  assert.ok(event.eventId.greaterThan(scheduled.eventId), 'the create is pending at the reset point');
   return event.eventId;
 }
 
@@ -125,4 +138,57 @@ test('a reissue sent by hand without a slot is refused as an unknown slot, not r
     assert.equal(err.cause.nonRetryable, true);
   }
   assert.equal((await get(connectionId)).step, 'awaiting_auth');
+});
+
+test('a reset while the create was pending looks for the instance the ended run sent', async () => {
+  const externalUserId = uniqueId('pending-create-user');
+  const store = stack.emulator.emulator.store;
+  // The create lands at Tray seconds after it was sent: the operator terminates before its answer.
+  stack.emulator.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 3000 });
+  const res = await fetch(`${stack.apiUrl}/v1/connections?wait=0`, {
+    method: 'POST',
+    headers: stack.headers(),
+    body: JSON.stringify({ externalUserId, userName: 'Ada', solutionId: 'sol-1', authSlots: ['slack'] }),
+  });
+  assert.equal(res.status, 201);
+  const { connectionId, runId } = (await res.json()) as ConnectionStatus;
+  const userId = await pollUntil(
+    async () => {
+      const user = [...store.users.values()].find((u) => u.externalUserId === externalUserId);
+      const { pendingActivities } = await stack.client.workflowService.describeWorkflowExecution({
+        namespace: stack.namespace,
+        execution: { workflowId: connectionId, runId },
+      });
+      const creating = pendingActivities?.some(
+        (a) =>
+          a.activityType?.name === 'createInstance' &&
+          a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+      );
+      return user && creating ? user.id : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the create to be sent' },
+  );
+  const handle = stack.client.workflow.getHandle(connectionId, runId);
+  await handle.terminate('operator ends it while it creates');
+  const [landed] = await pollUntil(
+    async () => (instancesOf(userId).length > 0 ? instancesOf(userId) : undefined),
+    { timeoutMs: 15_000, what: 'the create sent before the terminate to land' },
+  );
+
+  const reset = await stack.client.workflowService.resetWorkflowExecution({
+    namespace: stack.namespace,
+    workflowExecution: { workflowId: connectionId, runId },
+    reason: 'operator undoes the terminate',
+    workflowTaskFinishEventId: await lastWorkflowTaskCompleted(connectionId, runId),
+    requestId: randomUUID(),
+  });
+  const again = await pollUntil(
+    async () => {
+      const status = await get(connectionId);
+      return status.runId === reset.runId && status.step === 'awaiting_auth' ? status : undefined;
+    },
+    { timeoutMs: 30_000, what: 'the reset run to await auths' },
+  );
+  assert.equal(again.solutionInstanceId, landed);
+  assert.deepEqual(instancesOf(userId), [landed]);
 });

@@ -73,7 +73,9 @@ function isResetRun(): boolean {
 /**
  * A create through rate limits: a run after one whose attempts failed for real, or any run of a
  * reset saga, says it was retried, so it looks for the user or instance those attempts (or the runs
- * before the reset) may have made before creating another. Only the input changes: no patch needed.
+ * before the reset) may have made before creating another. It also names the run that scheduled it:
+ * a create still pending at a reset goes on in the new run, which looks first too. Only the input
+ * changes: no patch needed.
  */
 export function createStep<K extends 'createUser' | 'createInstance'>(
   name: K,
@@ -84,9 +86,10 @@ export function createStep<K extends 'createUser' | 'createInstance'>(
     (arg: typeof input) => ReturnType<ConnectActivities[K]>
   >;
   const reset = isResetRun();
+  const scheduled = { ...input, scheduledByRun: workflowInfo().runId };
   return throughRateLimits(CREATE_ATTEMPTS, (round) =>
     stub.executeWithOptions(withAttemptsLeft(options, round), [
-      reset || round.realFailures > 0 ? { ...input, retried: true } : input,
+      reset || round.realFailures > 0 ? { ...scheduled, retried: true } : scheduled,
     ]),
   ) as ReturnType<ConnectActivities[K]>;
 }
