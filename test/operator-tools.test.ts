@@ -45,17 +45,28 @@ async function firstWorkflowTaskCompleted(workflowId: string, runId: string) {
   return event.eventId;
 }
 
-/** The run's last WorkflowTaskCompleted event: where the CLI's `--type LastWorkflowTask` resets to. */
-async function lastWorkflowTaskCompleted(workflowId: string, runId: string) {
+/** The create's scheduled event and the run's last WorkflowTaskCompleted event. */
+async function createAndLastTask(workflowId: string, runId: string) {
   const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
   const events = history.events ?? [];
   const scheduled = events.find(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createInstance',
   );
-  const event = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).at(-1);
-  assert.ok(scheduled?.eventId && event?.eventId, 'the run scheduled the create and completed a task');
-  assert.ok(event.eventId.greaterThan(scheduled.eventId), 'the create is pending at the reset point');
-  return event.eventId;
+  const last = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).at(-1);
+  return { scheduled: scheduled?.eventId, last: last?.eventId };
+}
+
+async function createPendingAtLastTask(workflowId: string, runId: string): Promise<boolean> {
+  const { scheduled, last } = await createAndLastTask(workflowId, runId);
+  return !!scheduled && !!last && last.greaterThan(scheduled);
+}
+
+/** The run's last WorkflowTaskCompleted event: where the CLI's `--type LastWorkflowTask` resets to. */
+async function lastWorkflowTaskCompleted(workflowId: string, runId: string) {
+  const { scheduled, last } = await createAndLastTask(workflowId, runId);
+  assert.ok(scheduled && last, 'the run scheduled the create and completed a task');
+  assert.ok(last.greaterThan(scheduled), 'the create is pending at the reset point');
+  return last;
 }
 
 function instancesOf(userId: string): string[] {
@@ -144,7 +155,7 @@ test('a reset while the create was pending looks for the instance the ended run 
   const externalUserId = uniqueId('pending-create-user');
   const store = stack.emulator.emulator.store;
   // The create lands at Tray seconds after it was sent: the operator terminates before its answer.
-  stack.emulator.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 3000 });
+  stack.emulator.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 5000 });
   const res = await fetch(`${stack.apiUrl}/v1/connections?wait=0`, {
     method: 'POST',
     headers: stack.headers(),
@@ -164,9 +175,11 @@ test('a reset while the create was pending looks for the instance the ended run 
           a.activityType?.name === 'createInstance' &&
           a.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
       );
-      return user && creating ? user.id : undefined;
+      // The reset point must lie after the create was scheduled: a later task (the codes' answers)
+      // has completed, or the reset would drop the create and schedule it afresh.
+      return user && creating && (await createPendingAtLastTask(connectionId, runId)) ? user.id : undefined;
     },
-    { timeoutMs: 30_000, what: 'the create to be sent' },
+    { timeoutMs: 30_000, what: 'the create to be sent and a later task to complete' },
   );
   const handle = stack.client.workflow.getHandle(connectionId, runId);
   await handle.terminate('operator ends it while it creates');
