@@ -2,6 +2,7 @@
  * The environments `npm start` gives the worker and the API: each gets only the secrets it needs, so
  * the master token never reaches the API.
  */
+import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 
 /** The Tray the worker talks to: the local emulator, or the real one. */
 export interface TrayTarget {
@@ -24,6 +25,16 @@ export interface ChildEnvOptions {
   tray: TrayTarget;
   /** The dev server `npm start` runs itself: plaintext, whatever the shell's TEMPORAL_* say. */
   embeddedServer?: boolean;
+  /** The dev server's Web UI port, whose origins may call the API's /codec. */
+  webUiPort?: number;
+}
+
+/**
+ * The shell's value, or npm start's default when it is unset or blank: the worker and the API read
+ * a blank value as unset and would apply their own defaults (every interface, four partitions).
+ */
+function orDefault(value: string | undefined, fallback: string): string {
+  return value?.trim() ? value : fallback;
 }
 
 /** How to reach a secured server or Cloud; meaningless, and harmful, against the embedded dev server. */
@@ -68,7 +79,13 @@ export function childEnvs(
     ...shared,
     TRAY_MASTER_TOKEN: tray.masterToken,
     TRAY_EMBEDDED_ID: tray.embeddedId,
+    METRICS_HOST: orDefault(source.METRICS_HOST, '127.0.0.1'),
   };
+  // Our own dev server gives every task queue one partition: the worker sizes its rate limit by it.
+  if (options.embeddedServer) {
+    const partitions = String(DEV_TASK_QUEUE_PARTITIONS);
+    worker.TEMPORAL_TASK_QUEUE_PARTITIONS = orDefault(source.TEMPORAL_TASK_QUEUE_PARTITIONS, partitions);
+  }
   if (tray.graphqlUrl) worker.TRAY_GRAPHQL_URL = tray.graphqlUrl;
   if (tray.dialogUrl) worker.TRAY_AUTH_DIALOG_URL = tray.dialogUrl;
   const api: NodeJS.ProcessEnv = {
@@ -76,8 +93,13 @@ export function childEnvs(
     ...shared,
     API_PORT: String(options.apiPort),
     // A laptop stack stays on this machine unless the developer asks otherwise.
-    API_HOST: source.API_HOST || '127.0.0.1',
+    API_HOST: orDefault(source.API_HOST, '127.0.0.1'),
   };
+  const ui = options.webUiPort ?? 8233;
+  api.CODEC_CORS_ORIGIN = orDefault(
+    source.CODEC_CORS_ORIGIN,
+    `http://localhost:${ui},http://127.0.0.1:${ui}`,
+  );
   if (options.apiToken) api.API_TOKEN = options.apiToken;
   if (tray.webhookSecret) api.WEBHOOK_SECRET = tray.webhookSecret;
   return { worker, api };

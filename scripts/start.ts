@@ -6,7 +6,7 @@
  */
 import { join, resolve } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
-import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
+import { startDevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { createEmulator } from '../emulator/server.js';
 import { encryptionKeysVar } from '../lib/payload-codec.js';
@@ -198,14 +198,11 @@ async function startStack(
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     embeddedServer: !server,
     apiPort: env.API_PORT,
+    webUiPort: env.TEMPORAL_DEV_UI_PORT,
     ...(env.API_TOKEN ? { apiToken: env.API_TOKEN } : {}),
     tray,
   });
   envs.worker.METRICS_PORT = String(env.METRICS_PORT);
-  envs.worker.METRICS_HOST = process.env.METRICS_HOST || '127.0.0.1';
-  // Our own dev server gives every task queue one partition: the worker sizes its rate limit by it.
-  if (!env.TEMPORAL_ADDRESS) envs.worker.TEMPORAL_TASK_QUEUE_PARTITIONS ??= String(DEV_TASK_QUEUE_PARTITIONS);
-  envs.api.CODEC_CORS_ORIGIN ??= `http://localhost:${env.TEMPORAL_DEV_UI_PORT},http://127.0.0.1:${env.TEMPORAL_DEV_UI_PORT}`;
   if (env.PAYLOAD_ENCRYPTION_KEYS) {
     say(
       `payloads are encrypted (key "${env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId}"); the Web UI decodes them at ${apiBase}/codec`,

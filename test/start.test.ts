@@ -321,7 +321,7 @@ test('the embedded dev server gets no TLS, API key or profile from the shell; a 
   for (const env of [embedded.worker, embedded.api]) {
     assert.deepEqual(
       Object.keys(env)
-        .filter((k) => k.startsWith('TEMPORAL_'))
+        .filter((k) => k.startsWith('TEMPORAL_') && k !== 'TEMPORAL_TASK_QUEUE_PARTITIONS')
         .sort(),
       ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'TEMPORAL_TLS'],
     );
@@ -343,6 +343,45 @@ test('the embedded dev server gets no TLS, API key or profile from the shell; a 
     'TEMPORAL_TLS',
     'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
   ]);
+});
+
+test("a blank API_HOST, METRICS_HOST, partitions or codec origins get npm start's own defaults", () => {
+  const options = {
+    temporalAddress: '127.0.0.1:7233',
+    namespace: 'default',
+    taskQueue: 'q',
+    apiPort: 3000,
+    webUiPort: 8300,
+    embeddedServer: true,
+    tray: { masterToken: 'mt', embeddedId: 'emb' },
+  };
+  // A value of spaces reads as unset in the worker and the API, whose own defaults are every
+  // interface, four partitions and port 8233's origins: npm start's defaults must win instead.
+  for (const blank of ['', ' ', '\t']) {
+    const { worker, api } = childEnvs(options, {
+      API_HOST: blank,
+      METRICS_HOST: blank,
+      TEMPORAL_TASK_QUEUE_PARTITIONS: blank,
+      CODEC_CORS_ORIGIN: blank,
+    });
+    assert.equal(api.API_HOST, '127.0.0.1');
+    assert.equal(worker.METRICS_HOST, '127.0.0.1');
+    assert.equal(worker.TEMPORAL_TASK_QUEUE_PARTITIONS, '1');
+    assert.equal(api.CODEC_CORS_ORIGIN, 'http://localhost:8300,http://127.0.0.1:8300');
+  }
+  const given = childEnvs(options, {
+    API_HOST: '0.0.0.0',
+    METRICS_HOST: '::',
+    TEMPORAL_TASK_QUEUE_PARTITIONS: '4',
+    CODEC_CORS_ORIGIN: 'http://ui:8080',
+  });
+  assert.equal(given.api.API_HOST, '0.0.0.0');
+  assert.equal(given.worker.METRICS_HOST, '::');
+  assert.equal(given.worker.TEMPORAL_TASK_QUEUE_PARTITIONS, '4');
+  assert.equal(given.api.CODEC_CORS_ORIGIN, 'http://ui:8080');
+  // A server of yours keeps the worker's own default of four partitions.
+  const external = childEnvs({ ...options, embeddedServer: false }, {});
+  assert.equal(external.worker.TEMPORAL_TASK_QUEUE_PARTITIONS, undefined);
 });
 
 test("npm start prints the worker's JSON lines, pino's and the SDK core's, as readable ones", () => {
