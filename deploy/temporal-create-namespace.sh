@@ -9,6 +9,13 @@ NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 # How long a closed saga stays readable (GET /v1/connections/{id}, the Web UI) before deletion.
 RETENTION="${TEMPORAL_NAMESPACE_RETENTION:-30d}"
 DEADLINE_SECONDS="${SETUP_TIMEOUT_SECONDS:-180}"
+# Anything but digits would make every deadline test below fail as an error, waiting for ever.
+case "$DEADLINE_SECONDS" in
+  '' | *[!0-9]*)
+    echo "temporal-namespace: SETUP_TIMEOUT_SECONDS must be a whole number of seconds, e.g. 180 (got \"$DEADLINE_SECONDS\")" >&2
+    exit 1
+    ;;
+esac
 
 started=$(date +%s)
 # The CLI's own error is shown, so a wrong address or an unreachable server is named.

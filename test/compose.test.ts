@@ -611,6 +611,31 @@ test('the search-attribute one-shot that gives up says why, in the words of the 
   assert.match(down.output, new RegExp(`not ready after 3s: .*${address.replace('.', '\\.')}.*refused`, 'i'));
 });
 
+test(
+  'both one-shots refuse a SETUP_TIMEOUT_SECONDS that is not seconds at once, rather than wait for ever',
+  { timeout: 30_000 },
+  async () => {
+    for (const script of ['setup-search-attributes.sh', 'temporal-create-namespace.sh']) {
+      for (const value of ['30s', 'abc', '1.5']) {
+        const started = Date.now();
+        const bad = await runSetupScript(script, {
+          TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+          SETUP_TIMEOUT_SECONDS: value,
+        });
+        assert.equal(bad.code, 1, bad.output);
+        assert.match(
+          bad.output,
+          new RegExp(`SETUP_TIMEOUT_SECONDS must be a whole number of seconds.*"${value}"`),
+        );
+        assert.ok(
+          Date.now() - started < 10_000,
+          `${script} took ${Date.now() - started} ms to refuse ${value}`,
+        );
+      }
+    }
+  },
+);
+
 test('the search-attribute one-shot run without the temporal CLI on PATH says so at once', async () => {
   const started = Date.now();
   const missing = await runSetupScript(

@@ -24,6 +24,13 @@ NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 # Keep in step with SEARCH_ATTRIBUTE_NAMES in common/messages.ts (test/compose.test.ts checks it).
 ATTRIBUTES="TrayExternalUserId TraySolutionId TraySolutionInstanceId ConnectStep"
 DEADLINE_SECONDS="${SETUP_TIMEOUT_SECONDS:-180}"
+# Anything but digits would make every deadline test below fail as an error, waiting for ever.
+case "$DEADLINE_SECONDS" in
+  '' | *[!0-9]*)
+    echo "temporal-setup: SETUP_TIMEOUT_SECONDS must be a whole number of seconds, e.g. 180 (got \"$DEADLINE_SECONDS\")" >&2
+    exit 1
+    ;;
+esac
 errors=$(mktemp)
 trap 'rm -f "$errors"' EXIT
 
