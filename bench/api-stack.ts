@@ -11,7 +11,6 @@ import { pino } from 'pino';
 import { createApp } from '../api/app.js';
 import { WEBHOOK_PATH } from '../api/webhook.js';
 import { closeServer, listen, quietRuntime } from '../dev/in-process.js';
-import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
 import type { TemporalConnectionConfig } from '../lib/temporal-connection.js';
 import { openTemporalConnection } from '../lib/temporal-connection-check.js';
@@ -22,6 +21,7 @@ import {
   startOwnDevServer,
   type Progress,
 } from './harness.js';
+import { readBenchEnv } from './env.js';
 import { startFloorWorker, type FloorWorker } from './floor.js';
 import {
   buildImageWorker,
@@ -192,7 +192,7 @@ async function startFloor(
     connection,
     namespace: temporal.namespace,
     rateLimitPerSecond,
-    taskQueuePartitions: Number(process.env.TEMPORAL_TASK_QUEUE_PARTITIONS ?? DEV_TASK_QUEUE_PARTITIONS),
+    taskQueuePartitions: readBenchEnv().taskQueuePartitions,
   });
   cleanups.add('floor worker', () => floor.close());
   return floor;

@@ -10,7 +10,8 @@ import { createActivities, createTrayClient } from '../activities/index.js';
 import { CREATE_USER } from '../activities/documents.js';
 import { trayBudgetPacer } from '../activities/send-pacer.js';
 import { createEmulator, DEMO_SOLUTIONS, type Emulator, type SolutionSeed } from '../emulator/server.js';
-import { DEV_TASK_QUEUE_PARTITIONS, startDevServer } from '../dev/dev-server.js';
+import { startDevServer } from '../dev/dev-server.js';
+import { readBenchEnv } from './env.js';
 import { quietRuntime } from '../dev/in-process.js';
 import { findTemporalCli } from '../dev/temporal-bin.js';
 import { openTemporalConnection } from '../lib/temporal-connection-check.js';
@@ -182,7 +183,7 @@ async function startWorker(
     }),
     workflowBundle: options.workflowBundle,
     rateLimitPerSecond: options.rateLimitPerSecond,
-    taskQueuePartitions: Number(process.env.TEMPORAL_TASK_QUEUE_PARTITIONS ?? DEV_TASK_QUEUE_PARTITIONS),
+    taskQueuePartitions: readBenchEnv().taskQueuePartitions,
     identity: `bench@${process.pid}`,
   });
   let stopping = false;

@@ -11,6 +11,8 @@ import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { connectionIdFor } from '../common/messages.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { ConfigError } from '../lib/config.js';
+import { readBenchEnv } from './env.js';
 import { startHarness, type Harness } from './harness.js';
 import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options.js';
 import { runApiMode } from './modes.js';
@@ -215,6 +217,13 @@ async function main(): Promise<number> {
   if (options === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  try {
+    readBenchEnv();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
   }
 
   const controller = new AbortController();

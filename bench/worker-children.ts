@@ -10,8 +10,8 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
-import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 import { writeConnectWorkflowBundle } from '../lib/workflow-bundle-file.js';
+import { readBenchEnv } from './env.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -92,6 +92,7 @@ export function rssOfPid(pid: number): number | undefined {
 }
 
 function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
+  const benchEnv = readBenchEnv();
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -104,12 +105,8 @@ function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
     TRAY_MASTER_TOKEN: env.masterToken,
     TRAY_EMBEDDED_ID: env.embeddedId,
     TRAY_RATE_LIMIT_PER_SECOND: String(env.rateLimitPerSecond),
-    // The bench's own dev server has one partition; a server of yours says so through the variable.
-    TEMPORAL_TASK_QUEUE_PARTITIONS:
-      process.env.TEMPORAL_TASK_QUEUE_PARTITIONS ?? String(DEV_TASK_QUEUE_PARTITIONS),
-    ...(process.env.WORKER_MAX_CACHED_WORKFLOWS
-      ? { WORKER_MAX_CACHED_WORKFLOWS: process.env.WORKER_MAX_CACHED_WORKFLOWS }
-      : {}),
+    TEMPORAL_TASK_QUEUE_PARTITIONS: String(benchEnv.taskQueuePartitions),
+    WORKER_MAX_CACHED_WORKFLOWS: String(benchEnv.maxCachedWorkflows),
     ...(env.runtime === 'image'
       ? { ...IMAGE_ENV, WORKFLOW_BUNDLE_PATH: join(imageBuild(env), BUNDLE_FILE) }
       : {}),

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { ModeResult } from '../bench/mode-result.js';
+import { readBenchEnv } from '../bench/env.js';
 import { benchServerConnection } from '../bench/harness.js';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
 import { buildResult } from '../bench/report.js';
@@ -231,6 +232,24 @@ test('a bad flag exits 2 with the usage text and starts nothing', async () => {
   assert.equal(code, 2);
   assert.match(stderr, /--sagas must be a whole number/);
   assert.match(stderr, /Usage: npm run bench/);
+});
+
+test('a bad TEMPORAL_TASK_QUEUE_PARTITIONS or WORKER_MAX_CACHED_WORKFLOWS exits 2 naming both, starting nothing', async () => {
+  const { code, stderr } = await runBench(['--sagas', '1', '--probe-sagas', '0'], {
+    ...process.env,
+    TEMPORAL_TASK_QUEUE_PARTITIONS: 'abc',
+    WORKER_MAX_CACHED_WORKFLOWS: '1.5',
+  });
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /TEMPORAL_TASK_QUEUE_PARTITIONS: must be a whole number/);
+  assert.match(stderr, /WORKER_MAX_CACHED_WORKFLOWS: must be a whole number/);
+  assert.doesNotMatch(stderr, /dev server/);
+  // Blank reads as unset, as in the worker: the bench's own dev server's one partition.
+  assert.deepEqual(readBenchEnv({ TEMPORAL_TASK_QUEUE_PARTITIONS: ' ', WORKER_MAX_CACHED_WORKFLOWS: '' }), {
+    taskQueuePartitions: 1,
+    maxCachedWorkflows: 200,
+  });
+  assert.equal(readBenchEnv({ TEMPORAL_TASK_QUEUE_PARTITIONS: '4' }).taskQueuePartitions, 4);
 });
 
 test('mode flags: defaults per mode, --rate-limit 0 lifts the limit, API-only flags need an API mode', () => {
