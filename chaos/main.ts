@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { verify } from './checks.js';
-import { parseOptions, type ChaosOptions } from './options.js';
+import { parseOptions, USAGE, UsageError, type ChaosOptions } from './options.js';
 import { installExitHandlers } from './procs.js';
 import { renderReport, type Row } from './report.js';
 import { clearFaults, type Scenario } from './scenario.js';
@@ -89,7 +89,18 @@ async function runScenario(
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
+  let options: ChaosOptions | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (options.list) {
     for (const s of SCENARIOS)
       process.stdout.write(`${s.name.padEnd(22)} ${s.quick ? 'quick ' : '      '}${s.summary}\n`);
