@@ -4,9 +4,7 @@
  * `ConfigError` that names every bad variable, so an operator fixes the environment in one go.
  * Values of secret variables never appear in messages.
  */
-import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
 import { parseDuration } from '../common/duration.js';
 
 export interface ConfigProblem {
@@ -164,19 +162,6 @@ export function port<O extends Common<number> & { optional?: boolean; allowZero?
     return /^[0-9]+$/.test(raw) && n >= min && n <= 65535
       ? { value: n }
       : { problem: `must be a port number (${min}-65535)` };
-  });
-}
-
-/** A path naming an existing file, returned absolute; `hint` says how to make the file. */
-export function existingFile<O extends Common<string> & { optional?: boolean }>(
-  hint: string,
-  options: O = {} as O,
-) {
-  return envVar<string, O>(options, (raw) => {
-    const path = resolve(raw);
-    return statSync(path, { throwIfNoEntry: false })?.isFile()
-      ? { value: path }
-      : { problem: `names no file at ${path} (${hint})` };
   });
 }
 

@@ -2,15 +2,38 @@
  * The workflow bundle as a file: the image build writes it once (`npm run build`), and a worker with
  * WORKFLOW_BUNDLE_PATH set loads it instead of running webpack at every start.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { existingFile, readEnv } from './config.js';
+import { envVar, readEnv } from './config.js';
 import { bundleConnectWorkflows, type BundleOptions } from './workflow-bundle.js';
 
-/** The variable for `readEnv`: optional, and a path that names no file is a problem naming it. */
+/** Every bundle ends with its source map inline; the SDK refuses a file without one, with a stack trace. */
+const INLINE_SOURCE_MAP = '//# sourceMappingURL=data:';
+
+/**
+ * The variable for `readEnv`: optional; a path that names no file, or a file that is no workflow
+ * bundle (the worker's own main.js, say), is a problem naming it.
+ */
 export const WORKFLOW_BUNDLE_ENV = {
-  WORKFLOW_BUNDLE_PATH: existingFile('build it with npm run build', { optional: true }),
+  WORKFLOW_BUNDLE_PATH: envVar({ optional: true }, (raw) => {
+    const path = resolve(raw);
+    if (!statSync(path, { throwIfNoEntry: false })?.isFile())
+      return { problem: `names no file at ${path} (build it with npm run build)` };
+    let code: string;
+    try {
+      code = readFileSync(path, 'utf8');
+    } catch (error) {
+      return { problem: `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+    }
+    return code.includes(INLINE_SOURCE_MAP)
+      ? { value: path }
+      : {
+          problem:
+            'is no workflow bundle: it has no inline source map (npm run build writes dist/workflow-bundle.js)',
+        };
+  }),
 };
 
 /**

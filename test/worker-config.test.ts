@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { after, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,9 +163,22 @@ describe('loadWorkerConfig', () => {
         error instanceof ConfigError && /WORKFLOW_BUNDLE_PATH: names no file/.test(error.message),
       'a folder is no bundle',
     );
-    assert.doesNotThrow(() =>
-      loadWorkerConfig({ ...base, WORKFLOW_BUNDLE_PATH: join(ROOT, 'package.json') }),
+    // The worker's own main.js instead of the bundle: the SDK would refuse it later with a stack trace.
+    assert.throws(
+      () => loadWorkerConfig({ ...base, WORKFLOW_BUNDLE_PATH: join(ROOT, 'package.json') }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /WORKFLOW_BUNDLE_PATH: is no workflow bundle.*package\.json/.test(error.message),
+      'a file that is no bundle',
     );
+    const dir = mkdtempSync(join(tmpdir(), 'bundle-'));
+    try {
+      const bundle = join(dir, 'workflow-bundle.js');
+      writeFileSync(bundle, 'var x = 1;\n//# sourceMappingURL=data:application/json;base64,e30=\n');
+      assert.equal(loadWorkerConfig({ ...base, WORKFLOW_BUNDLE_PATH: bundle }).maxCachedWorkflows, 200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('numbers are written in decimal: no hex, exponent or Infinity', () => {
