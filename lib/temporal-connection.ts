@@ -63,11 +63,14 @@ function cleanEnv(env: Env, problems: ConfigProblem[]): Record<string, string> {
   if (clean.TEMPORAL_TLS !== undefined) {
     const flag = clean.TEMPORAL_TLS.toLowerCase();
     if (['1', 'true', '0', 'false'].includes(flag)) clean.TEMPORAL_TLS = flag;
-    else
+    else {
       problems.push({
         variable: 'TEMPORAL_TLS',
         problem: `must be true or false (got "${clean.TEMPORAL_TLS}")`,
       });
+      // Read on as if unset, so the other settings' problems are named in the same message.
+      delete clean.TEMPORAL_TLS;
+    }
   }
   return clean;
 }
@@ -177,13 +180,14 @@ export function loadTemporalConnection(
       variable: 'TEMPORAL_CONFIG_FILE',
       problem: `no such file: ${clean.TEMPORAL_CONFIG_FILE}`,
     });
+    // The profile, and so every other setting, is in that file.
+    throw new ConfigError(problems);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
   let loaded: LoadedProfile;
   try {
     loaded = loadProfile(clean, file);
   } catch (error) {
-    throw new ConfigError([profileProblem(error, clean, file)]);
+    throw new ConfigError([...problems, profileProblem(error, clean, file)]);
   }
   const { profile, ignoredKeys } = loaded;
   const from = settingOrigins(clean, loaded.inFile, file);

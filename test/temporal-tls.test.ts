@@ -571,6 +571,20 @@ describe('loadTemporalConnection', () => {
       problemsOf({ TEMPORAL_TLS: 'yes' }).map((p) => p.variable),
       ['TEMPORAL_TLS'],
     );
+    // A bad flag is named with the other settings' problems, not alone.
+    assert.deepEqual(
+      problemsOf({
+        TEMPORAL_TLS: 'yes',
+        TEMPORAL_ADDRESS: 'nohost',
+        TEMPORAL_TLS_CLIENT_CERT_PATH: join(pki.dir, 'no-such.pem'),
+        TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey,
+      }).map((p) => p.variable),
+      ['TEMPORAL_TLS', 'TEMPORAL_ADDRESS', 'TEMPORAL_TLS_CLIENT_CERT_PATH'],
+    );
+    assert.deepEqual(
+      problemsOf({ TEMPORAL_TLS: 'on', TEMPORAL_PROFILE: 'nope', HOME: pki.dir }).map((p) => p.variable),
+      ['TEMPORAL_TLS', 'TEMPORAL_PROFILE'],
+    );
     assert.deepEqual(
       problemsOf({
         TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
