@@ -151,6 +151,24 @@ async function devServerArgs(options: DevServerOptions, namespace: string, port:
   return args;
 }
 
+/** Settles once `child` has exited or could not be spawned; `reason()` then says which. */
+function watchExit(child: ChildProcess): { done: Promise<void>; reason: () => string | undefined } {
+  let exited: string | undefined;
+  const done = new Promise<void>((r) => {
+    child.once('exit', (code, signal) => {
+      exited = `exit code ${code ?? 'none'}${signal ? `, signal ${signal}` : ''}`;
+      r();
+    });
+    // A binary that cannot be run fails the spawn itself: unheard, that 'error' would crash the
+    // process with a stack trace, and no 'exit' need follow it.
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      exited ??= `could not be run (${error.code ?? error.message})`;
+      r();
+    });
+  });
+  return { done, reason: () => exited };
+}
+
 /** Starts a dev server and resolves once it answers. */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const namespace = options.namespace ?? 'default';
@@ -183,19 +201,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       child.kill(name);
     }
   };
-  let exited: string | undefined;
-  const exitedPromise = new Promise<void>((r) =>
-    child.once('exit', (code, signal) => {
-      exited = `exit code ${code ?? 'none'}${signal ? `, signal ${signal}` : ''}`;
-      r();
-    }),
-  );
+  const exit = watchExit(child);
   const address = `127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
-    if (exited) return;
+    if (exit.reason()) return;
     kill('SIGTERM');
     const timer = setTimeout(() => kill('SIGKILL'), 10_000);
-    await exitedPromise;
+    await exit.done;
     clearTimeout(timer);
   };
   let onAbort = (): void => {};
@@ -212,7 +224,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         options.startTimeoutMs ?? 120_000,
         options.onProgress,
         // Why it exited is in its log: say where that is.
-        () => exited && (options.logFile ? `${exited}; see ${options.logFile}` : exited),
+        () => {
+          const exited = exit.reason();
+          return exited && (options.logFile ? `${exited}; see ${options.logFile}` : exited);
+        },
       ),
       aborted,
     ]);

@@ -8,7 +8,7 @@
  * 4. the Temporal SDK's own download, which callers that can use it fall back to when this finds nothing.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withoutProjectSecrets } from './secret-free-env.js';
@@ -53,10 +53,11 @@ export class TemporalBinaryNotFoundError extends Error {
   }
 }
 
+/** An executable regular file: a folder passes the permission check too, and would fail in spawn. */
 function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }
@@ -129,7 +130,8 @@ export async function locateTemporalBinary(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ path?: string; tried: string[] }> {
   const tried: string[] = [];
-  const fromEnv = env[spec.envVar];
+  // Blank counts as unset, as for every other variable.
+  const fromEnv = env[spec.envVar]?.trim();
   if (fromEnv) {
     if (isExecutable(fromEnv)) return { path: fromEnv, tried };
     // Someone chose this binary: running another one found further down would hide the mistake.

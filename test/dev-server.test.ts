@@ -159,3 +159,26 @@ test('a Temporal binary variable that names no executable stops the search, nami
     /TEMPORAL_CLI_PATH=\/nonexistent\/temporal is not an executable file/,
   );
 });
+
+test('a Temporal binary variable naming a folder stops the search too; a blank one counts as unset', async () => {
+  // A folder passes an execute-permission check: it must not reach spawn, which throws outside any catch.
+  await assert.rejects(
+    locateTemporalBinary(TEMPORAL_CLI, { TEMPORAL_CLI_PATH: tmpdir(), PATH: '/nonexistent' }),
+    new RegExp(`TEMPORAL_CLI_PATH=${tmpdir()} is not an executable file`),
+  );
+  const bin = mkdtempSync(join(tmpdir(), 'temporal-on-path-'));
+  after(() => rmSync(bin, { recursive: true, force: true }));
+  writeFileSync(join(bin, 'temporal'), '#!/bin/sh\n', { mode: 0o755 });
+  const { path, tried } = await locateTemporalBinary(TEMPORAL_CLI, { TEMPORAL_CLI_PATH: ' ', PATH: bin });
+  assert.equal(path, join(bin, 'temporal'));
+  assert.deepEqual(tried, ['TEMPORAL_CLI_PATH: not set']);
+});
+
+test('a binary that cannot be run at all fails the start with a reason, not an unhandled error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dev-server-noexec-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  await assert.rejects(
+    startDevServer({ cliPath: dir, port: await freePort() }),
+    /Temporal dev server exited before it was ready: could not be run \(EACCES\)/,
+  );
+});
