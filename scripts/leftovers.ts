@@ -7,8 +7,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { ConfigError } from '../lib/config.js';
 
 interface NotedProcess {
@@ -95,6 +96,14 @@ export async function stopLeftovers(runsDir: string, say: (line: string) => void
     rmSync(path, { force: true });
   }
   return stopped;
+}
+
+/**
+ * npm start's state folder: CONNECT_SAGA_DATA_DIR, relative to the project, or `.data` there when it
+ * is unset or blank (as every variable is read; a blank one would otherwise name a folder of spaces).
+ */
+export function dataDirOf(env: NodeJS.ProcessEnv): string {
+  return resolve(PROJECT_ROOT, env.CONNECT_SAGA_DATA_DIR?.trim() || '.data');
 }
 
 /**

@@ -4,7 +4,7 @@
  * TRAY_MASTER_TOKEN is set; the worker and the API as child processes. Prints what runs where, and
  * stops everything on Ctrl-C / SIGTERM or as soon as one part dies.
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { startDevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
@@ -28,7 +28,7 @@ import {
 import { checkedStartEnv } from './child-config-check.js';
 import { childEnvs, unusedConnectionVariables, type TrayTarget } from './child-env.js';
 import { describeExit, startChild, type ManagedChild } from './children.js';
-import { makeDataDir, otherRunProblem, RunNotes, stopLeftovers } from './leftovers.js';
+import { dataDirOf, makeDataDir, otherRunProblem, RunNotes, stopLeftovers } from './leftovers.js';
 import { Parts } from './parts.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
@@ -37,7 +37,7 @@ import { readyBlock } from './ready-banner.js';
 import { handleClosedOutput, handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
 
 // Where npm start keeps its state (tests give it a folder of their own).
-const DATA_DIR = resolve(PROJECT_ROOT, process.env.CONNECT_SAGA_DATA_DIR || '.data');
+const DATA_DIR = dataDirOf(process.env);
 const SECRETS_FILE = join(DATA_DIR, 'dev-secrets.json');
 // The emulator's users, instances and codes, so sagas left waiting by an earlier run can still finish.
 const EMULATOR_STATE_FILE = join(DATA_DIR, 'emulator-state.json');

@@ -17,7 +17,7 @@ import { freePort } from '../dev/dev-server.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { childEnvs, unusedConnectionVariables } from '../scripts/child-env.js';
 import { humanizeLine } from '../scripts/output.js';
-import { makeDataDir } from '../scripts/leftovers.js';
+import { dataDirOf, makeDataDir } from '../scripts/leftovers.js';
 import { takenPorts } from '../scripts/readiness.js';
 import { ancestorChain, chainBroken } from '../scripts/stopping.js';
 import { pollUntil } from './helpers/poll.js';
@@ -451,4 +451,11 @@ test('a state folder that is a file stops npm start naming CONNECT_SAGA_DATA_DIR
   const fresh = join(DATA_DIR, 'fresh', 'state');
   makeDataDir(fresh);
   assert.equal(statSync(fresh).mode & 0o777, 0o700);
+});
+
+test('CONNECT_SAGA_DATA_DIR: blank means .data in the project, spaces around a path are dropped', () => {
+  for (const blank of [undefined, '', '  '])
+    assert.equal(dataDirOf({ CONNECT_SAGA_DATA_DIR: blank }), join(PROJECT_ROOT, '.data'));
+  assert.equal(dataDirOf({ CONNECT_SAGA_DATA_DIR: ' /srv/saga-state ' }), '/srv/saga-state');
+  assert.equal(dataDirOf({ CONNECT_SAGA_DATA_DIR: 'other' }), join(PROJECT_ROOT, 'other'));
 });
