@@ -181,6 +181,26 @@ describe('loadWorkerConfig', () => {
     }
   });
 
+  test('a master token no Authorization header can carry is refused at start, never echoed', () => {
+    // Smart quotes and line breaks from copy-paste, a space in the middle, a non-breaking space.
+    for (const token of ['\u201cmt_abc\u201d', 'mt_abc\nmt_def', 'mt abc', 'mt_\u00a0abc']) {
+      assert.throws(
+        () => loadWorkerConfig({ TRAY_MASTER_TOKEN: token, TRAY_EMBEDDED_ID: 'emb-1' }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          /TRAY_MASTER_TOKEN: must be printable ASCII without spaces/.test(error.message) &&
+          !error.message.includes('mt_abc') &&
+          !error.message.includes('abc'),
+        JSON.stringify(token),
+      );
+    }
+    // Whitespace around it is trimmed, as for every variable.
+    assert.equal(
+      loadWorkerConfig({ TRAY_MASTER_TOKEN: ` ${SECRET}\r\n`, TRAY_EMBEDDED_ID: 'e' }).masterToken,
+      SECRET,
+    );
+  });
+
   test('numbers are written in decimal: no hex, exponent or Infinity', () => {
     const base = { TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1' };
     for (const raw of ['0x10', '1e3', 'Infinity', '1_000']) {

@@ -3,6 +3,7 @@ import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import {
+  envVar,
   hostPort,
   listenIp,
   oneOf,
@@ -55,6 +56,20 @@ export interface WorkerConfig {
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 200;
 
+/**
+ * Every Tray request carries it as `Authorization: Bearer <token>`. A smart quote or a line break
+ * from copy-paste would make each request fail in Node's HTTP client as a retried "network error",
+ * so every saga would fail minutes later instead of the worker stopping at start.
+ */
+const masterToken = envVar<string, { secret: true }>({ secret: true }, (raw) =>
+  /^[\x21-\x7e]+$/.test(raw)
+    ? { value: raw }
+    : {
+        problem:
+          'must be printable ASCII without spaces (look for a stray quote or line break from copy-paste)',
+      },
+);
+
 /** The variables the worker reads, for `readEnv`. */
 export const WORKER_ENV = {
   TEMPORAL_ADDRESS: hostPort({ default: 'localhost:7233' }),
@@ -63,7 +78,7 @@ export const WORKER_ENV = {
   TRAY_REGION: oneOf(['us', 'eu', 'apac'], { default: 'us' }),
   TRAY_GRAPHQL_URL: url({ optional: true }),
   TRAY_AUTH_DIALOG_URL: url({ optional: true }),
-  TRAY_MASTER_TOKEN: str({ secret: true }),
+  TRAY_MASTER_TOKEN: masterToken,
   TRAY_EMBEDDED_ID: str(),
   TRAY_RATE_LIMIT_PER_SECOND: positiveNumber({ default: 25 }),
   WORKER_MAX_CACHED_WORKFLOWS: wholeNumber({ default: DEFAULT_MAX_CACHED_WORKFLOWS }),
