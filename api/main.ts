@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
+import { ConfigError, exitOnConfigError, listenError, refuseArguments } from '../lib/config.js';
 import { processDataConverter, EncryptionCodec } from '../lib/payload-codec.js';
 import { joinHostPort } from '../lib/host-port.js';
 import {
@@ -48,6 +48,7 @@ async function preflight(
 }
 
 async function main(): Promise<void> {
+  refuseArguments('npm run api');
   let config: ApiConfig;
   let temporal: TemporalConnectionConfig;
   try {

@@ -2,12 +2,13 @@
  * `npm run emulator`: the local Tray Embedded emulator as a process of its own.
  * Configuration comes from the environment (see config.ts); it stops cleanly on SIGTERM/SIGINT.
  */
-import { exitOnConfigError, listenError } from '../lib/config.js';
+import { exitOnConfigError, listenError, refuseArguments } from '../lib/config.js';
 import { loadEmulatorConfig, type EmulatorConfig } from './config.js';
 import { createEmulator } from './server.js';
 
 const say = (line: string) => process.stdout.write(`[tray-emulator] ${line}\n`);
 
+refuseArguments('npm run emulator');
 let config: EmulatorConfig;
 try {
   config = loadEmulatorConfig();

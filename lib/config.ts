@@ -249,3 +249,19 @@ export function exitOnConfigError(error: unknown): never {
   }
   throw error;
 }
+
+/**
+ * For an entry point configured by its environment alone (`npm start`, the worker, the API, the
+ * emulator): an argument such as `--help` or `--port 3001` would be ignored without a word, and the
+ * process would start as if it had none. It stops instead (exit 2; `--help`: 0), saying where the
+ * settings are.
+ */
+export function refuseArguments(command: string, args: string[] = process.argv.slice(2)): void {
+  if (args.length === 0) return;
+  const help = args.some((arg) => arg === '--help' || arg === '-h');
+  const text =
+    `${command} takes no arguments${help ? '' : ` (got ${args.join(' ')})`}: it is configured by ` +
+    'environment variables, listed in README.md, "Configuration"\n';
+  (help ? process.stdout : process.stderr).write(text);
+  process.exit(help ? 0 : 2);
+}

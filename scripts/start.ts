@@ -16,6 +16,7 @@ import {
   hostPort,
   port,
   readEnv,
+  refuseArguments,
   str,
   type EnvValues,
 } from '../lib/config.js';
@@ -239,6 +240,7 @@ async function startStack(
 async function main(): Promise<number> {
   const stop = new StopControl();
   handleClosedOutput((why) => stop.request(`the output closed (${why}), stopping`, 0));
+  refuseArguments('npm start');
   const env = checkedStartEnv((source) => readEnv(START_ENV, source));
   // TLS, API key and profile as the worker and the API read them; a bad one stops npm start here.
   const server = env.TEMPORAL_ADDRESS ? loadTemporalConnection(process.env, {}) : undefined;

@@ -5,7 +5,7 @@
  * would be left running, orphaned, and never drain. Each script therefore `exec`s its program.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,4 +59,35 @@ describe('npm scripts of long-running processes', () => {
     );
     assert.match(output, /SIGTERM: shutting down/);
   });
+});
+
+test('the environment-configured entry points refuse arguments rather than ignore them', () => {
+  // A bad setting each, so a start that ignored the argument would stop at once too, with exit 1.
+  const env = {
+    PATH: process.env.PATH ?? '',
+    API_PORT: 'x',
+    TRAY_EMULATOR_PORT: 'x',
+    CONNECT_SAGA_DATA_DIR: join(PROJECT_ROOT, 'test-artifacts', 'npm-scripts-args'),
+  };
+  const entries = {
+    start: 'scripts/start.ts',
+    worker: 'worker/main.ts',
+    api: 'api/main.ts',
+    emulator: 'emulator/main.ts',
+  };
+  for (const [name, entry] of Object.entries(entries)) {
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', entry, ...args], {
+        cwd: PROJECT_ROOT,
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const flag = run(['--port', '3001']);
+    assert.equal(flag.status, 2, `${name}: ${flag.stderr}`);
+    assert.match(flag.stderr, /takes no arguments \(got --port 3001\): .*environment variables/, name);
+    const help = run(['--help']);
+    assert.equal(help.status, 0, `${name}: ${help.stderr}`);
+    assert.match(help.stdout, /takes no arguments: .*README\.md, "Configuration"/, name);
+  }
 });

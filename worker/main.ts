@@ -6,7 +6,7 @@ import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../activities/index.js';
 import { trayBudgetPacer } from '../activities/send-pacer.js';
 import { WORKFLOW_TYPE } from '../common/messages.js';
-import { ConfigError, exitOnConfigError, listenError } from '../lib/config.js';
+import { ConfigError, exitOnConfigError, listenError, refuseArguments } from '../lib/config.js';
 import { processDataConverter } from '../lib/payload-codec.js';
 import {
   describeTemporalConnection,
@@ -28,6 +28,7 @@ import { observeTrayClient } from './tray-telemetry.js';
 const CONNECT_DEADLINE_MS = 60_000;
 const CONNECT_RETRY_MS = 2_000;
 
+refuseArguments('npm run worker');
 let config: WorkerConfig;
 let temporal: TemporalConnectionConfig;
 try {
