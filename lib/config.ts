@@ -146,6 +146,8 @@ export function duration(options: { default: string; max: string; examples: stri
   const maxMs = parseDuration(options.max) as number;
   return envVar<number, { default: number }>({ default: parseDuration(options.default) as number }, (raw) => {
     const ms = parseDuration(raw);
+    // A zero has the right form; saying "a duration such as 30s" would not tell what is wrong.
+    if (ms === undefined && /^0+[smhd]$/.test(raw.trim())) return { problem: 'must be at least 1s' };
     if (ms === undefined) return { problem: `must be a duration such as ${options.examples}` };
     if (ms > maxMs) return { problem: `must be at most ${options.max}` };
     return { value: ms };

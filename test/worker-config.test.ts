@@ -90,6 +90,11 @@ describe('loadWorkerConfig', () => {
         `${name}=${value}`,
       );
     }
+    // 0s has the form of a duration: what is wrong is its size, and the message says so.
+    assert.throws(
+      () => loadWorkerConfig({ ...base, SHUTDOWN_GRACE: '0s' }),
+      /SHUTDOWN_GRACE: must be at least 1s \(got "0s"\)/,
+    );
   });
 
   test('overrides win over the region', () => {
