@@ -3,6 +3,7 @@
  * server starts.
  */
 import { parseArgs } from 'node:util';
+import { hostPort } from '../lib/config.js';
 import { WORKER_RUNTIMES, type WorkerRuntime } from './worker-children.js';
 
 export type BenchMode = 'sagas' | 'burst' | 'idle' | 'waiting';
@@ -137,6 +138,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (!viaApi && (values['no-limit'] || values.floor || values.workers !== undefined || values.worker)) {
     throw new UsageError('--workers, --worker, --floor and --no-limit need --mode burst, idle or waiting');
   }
+  const address = values['temporal-address'];
+  // Checked here, so the message names the flag rather than the TEMPORAL_ADDRESS it becomes.
+  if (address !== undefined && !hostPort().parse(address.trim() || undefined).ok) {
+    throw new UsageError(
+      `--temporal-address must be host:port, e.g. localhost:7233, got ${JSON.stringify(address)}`,
+    );
+  }
   const workerRuntime = (values.worker ?? 'image') as WorkerRuntime;
   if (!WORKER_RUNTIMES.includes(workerRuntime)) {
     throw new UsageError(
@@ -156,7 +164,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     rateLimitPerSecond,
     json: values.json,
     ...(values.out !== undefined ? { out: values.out } : {}),
-    ...(values['temporal-address'] !== undefined ? { temporalAddress: values['temporal-address'] } : {}),
+    ...(address !== undefined ? { temporalAddress: address.trim() } : {}),
     timeoutSeconds: positiveInt('timeout', values.timeout, DEFAULT_TIMEOUT[mode], 24 * 3600),
     probeSagas: wholeNumber('probe-sagas', values['probe-sagas'], 5, 0, 100),
   };

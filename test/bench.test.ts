@@ -232,6 +232,13 @@ test('a bad flag exits 2 with the usage text and starts nothing', async () => {
   assert.equal(code, 2);
   assert.match(stderr, /--sagas must be a whole number/);
   assert.match(stderr, /Usage: npm run bench/);
+  // Named as the flag it was given as, not as the TEMPORAL_ADDRESS the bench makes of it.
+  const address = await runBench(['--temporal-address', 'localhost']);
+  assert.equal(address.code, 2, address.stderr);
+  assert.match(address.stderr, /--temporal-address must be host:port, e.g. localhost:7233, got "localhost"/);
+  assert.doesNotMatch(address.stderr, /TEMPORAL_ADDRESS/);
+  for (const ok of ['127.0.0.1:7233', '[::1]:7233', 'temporal.example.com:443'])
+    assert.equal((parseBenchOptions(['--temporal-address', ok]) as BenchOptions).temporalAddress, ok);
 });
 
 test('a bad TEMPORAL_TASK_QUEUE_PARTITIONS or WORKER_MAX_CACHED_WORKFLOWS exits 2 naming both, starting nothing', async () => {
