@@ -206,6 +206,24 @@ describe('loadWorkerConfig', () => {
     );
   });
 
+  test("HEALTH_PORT on METRICS_PORT's port is named at start, with the other problems", () => {
+    const base = { TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1', METRICS_PORT: '9464' };
+    assert.throws(
+      () => loadWorkerConfig({ ...base, HEALTH_PORT: ' 9464' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.length === 1 &&
+        /HEALTH_PORT: is METRICS_PORT's port too \(9464\)/.test(error.message),
+    );
+    assert.throws(
+      () => loadWorkerConfig({ ...base, HEALTH_PORT: '9464', TRAY_REGION: 'mars' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.map((p) => p.variable).join() === 'TRAY_REGION,HEALTH_PORT',
+    );
+    assert.equal(loadWorkerConfig({ ...base, HEALTH_PORT: '8080' }).healthPort, 8080);
+  });
+
   test('numbers are written in decimal: no hex, exponent or Infinity', () => {
     const base = { TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1' };
     for (const raw of ['0x10', '1e3', 'Infinity', '1_000']) {

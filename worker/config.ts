@@ -3,6 +3,7 @@ import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { REGION_ENDPOINTS, type TrayRegion } from '../activities/tray-client.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import {
+  ConfigError,
   envVar,
   hostPort,
   listenIp,
@@ -13,6 +14,7 @@ import {
   str,
   url,
   wholeNumber,
+  type ConfigProblem,
 } from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
 import { WORKFLOW_BUNDLE_ENV } from '../lib/workflow-bundle-file.js';
@@ -92,10 +94,29 @@ export const WORKER_ENV = {
   LOG_LEVEL: logLevelVar(),
 };
 
+/**
+ * HEALTH_PORT set to METRICS_PORT's port: the second server to bind it would fail as "already in
+ * use", which does not say that the worker itself holds it.
+ */
+function portClash(env: Record<string, string | undefined>): ConfigProblem | undefined {
+  const [metrics, health] = [env.METRICS_PORT?.trim(), env.HEALTH_PORT?.trim()];
+  if (!metrics || !health || !/^[0-9]+$/.test(health) || Number(metrics) !== Number(health)) return undefined;
+  if (Number(health) < 1 || Number(health) > 65535) return undefined;
+  return { variable: 'HEALTH_PORT', problem: `is METRICS_PORT's port too (${health}); give each its own` };
+}
+
 /** Reads and checks the worker's configuration; throws a ConfigError listing every bad variable. */
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   // The bundle file is loaded later, after the connection; a missing one is named now, with the rest.
-  const values = readEnv({ ...WORKER_ENV, ...WORKFLOW_BUNDLE_ENV }, env);
+  const clash = portClash(env);
+  let values;
+  try {
+    values = readEnv({ ...WORKER_ENV, ...WORKFLOW_BUNDLE_ENV }, env);
+  } catch (error) {
+    if (clash && error instanceof ConfigError) throw new ConfigError([...error.problems, clash]);
+    throw error;
+  }
+  if (clash) throw new ConfigError([clash]);
   const region = values.TRAY_REGION;
   return {
     temporalAddress: values.TEMPORAL_ADDRESS,
