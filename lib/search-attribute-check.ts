@@ -78,9 +78,10 @@ async function listProblems(
 }
 
 /**
- * `warnOfSearchAttributes`, then, if it found the namespace not set up, a quiet look every
- * `intervalMs` until it is, logged once. Returns a function that stops it (at shutdown); its timer
- * never keeps the process alive.
+ * `warnOfSearchAttributes`, then, until the namespace is found set up, a quiet look every
+ * `intervalMs`, its arrival logged once. A listing that fails (Temporal restarting, a slow answer)
+ * is tried again too, and the first one that finds attributes missing is logged as at start.
+ * Returns a function that stops it (at shutdown); its timer never keeps the process alive.
  */
 export function watchSearchAttributes(
   connection: ListingConnection,
@@ -89,28 +90,31 @@ export function watchSearchAttributes(
   intervalMs = RECHECK_MS,
 ): () => void {
   let stopped = false;
+  let warned = false;
   let timer: NodeJS.Timeout | undefined;
   const again = () => {
     if (stopped) return;
-    timer = setTimeout(() => void recheck(), intervalMs);
+    timer = setTimeout(() => void look(), intervalMs);
     timer.unref();
   };
-  const recheck = async () => {
-    const problems = await listProblems(connection, namespace, logger);
+  const look = async () => {
+    const problems = warned
+      ? await listProblems(connection, namespace, logger)
+      : await warnOfSearchAttributes(connection, namespace, logger);
     if (stopped) return;
-    // Not listed this time (Temporal restarting?): the namespace may still lack them.
-    if (problems === undefined || problems.length > 0) {
-      again();
-      return;
+    if (problems === undefined) return again();
+    if (problems.length > 0) {
+      warned = true;
+      return again();
     }
-    logger.info(
-      { namespace },
-      `Temporal namespace ${namespace} now has the saga's search attributes: starts and lookups work`,
-    );
+    if (warned) {
+      logger.info(
+        { namespace },
+        `Temporal namespace ${namespace} now has the saga's search attributes: starts and lookups work`,
+      );
+    }
   };
-  void warnOfSearchAttributes(connection, namespace, logger).then((problems) => {
-    if (problems?.length) again();
-  });
+  void look();
   return () => {
     stopped = true;
     clearTimeout(timer);

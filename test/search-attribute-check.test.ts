@@ -125,6 +125,29 @@ test('a namespace set up at start is not looked at again, and stopping ends the 
   assert.equal(broken.state.listings, 2);
 });
 
+test('a first listing that fails is tried again, and what it then finds is logged as at start', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { state, connection, logger } = watched();
+  const listing = connection.operatorService.listSearchAttributes;
+  let failing = true;
+  connection.operatorService.listSearchAttributes = () =>
+    failing ? Promise.reject(new Error('14 UNAVAILABLE: Temporal restarting')) : listing();
+  const stop = watchSearchAttributes(connection, 'ns-1', logger);
+  t.after(stop);
+  await settle();
+  assert.deepEqual(state.lines, []);
+  failing = false;
+  t.mock.timers.tick(RECHECK_MS);
+  await settle();
+  assert.equal(state.lines.length, 1);
+  assert.match(state.lines[0]!, /"level":50.*ns-1 is not set up/);
+  state.attributes = ALL_KEYWORD;
+  t.mock.timers.tick(RECHECK_MS);
+  await settle();
+  assert.equal(state.lines.length, 2);
+  assert.match(state.lines[1]!, /"level":30.*ns-1 now has the saga's search attributes/);
+});
+
 const grpcError = (details: string) =>
   Object.assign(new Error(`3 INVALID_ARGUMENT: ${details}`), { code: 3, details, metadata: {} });
 
