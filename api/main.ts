@@ -48,7 +48,7 @@ async function preflight(
 }
 
 async function main(): Promise<void> {
-  refuseArguments('npm run api');
+  refuseArguments('The API');
   let config: ApiConfig;
   let temporal: TemporalConnectionConfig;
   try {

@@ -8,7 +8,7 @@ import { createEmulator } from './server.js';
 
 const say = (line: string) => process.stdout.write(`[tray-emulator] ${line}\n`);
 
-refuseArguments('npm run emulator');
+refuseArguments('The Tray emulator');
 let config: EmulatorConfig;
 try {
   config = loadEmulatorConfig();

@@ -28,7 +28,7 @@ import { observeTrayClient } from './tray-telemetry.js';
 const CONNECT_DEADLINE_MS = 60_000;
 const CONNECT_RETRY_MS = 2_000;
 
-refuseArguments('npm run worker');
+refuseArguments('The worker');
 let config: WorkerConfig;
 let temporal: TemporalConnectionConfig;
 try {
