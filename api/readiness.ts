@@ -15,8 +15,14 @@ import { noteReachable, within } from './temporal-rpc.js';
 const READY_TIMEOUT_MS = 2_000;
 /** How long one answer stands for every request; probes come every few seconds. */
 export const READY_REUSE_MS = 1_000;
+/** While checks keep failing, how often the failure is logged again. */
+export const READY_FAILURE_REPEAT_MS = 5 * 60_000;
 
-/** Resolves true when the namespace answered, false (logged once per check) when it did not. */
+/**
+ * Resolves true when the namespace answered, false when it did not. A probe every few seconds during
+ * an outage would write the same warning for as long as it lasts: the first failure is logged, then
+ * again every READY_FAILURE_REPEAT_MS while it lasts, and the recovery once.
+ */
 export type ReadinessCheck = () => Promise<boolean>;
 
 interface Check {
@@ -62,15 +68,29 @@ export function readinessCheck(
   temporal?: TemporalConnectionConfig,
 ): ReadinessCheck {
   const reasonOf = readinessFailureReason();
+  /** When the failure streak was last logged; undefined while checks pass. */
+  let failureLoggedAt: number | undefined;
+  let failures = 0;
   const ask = async (): Promise<boolean> => {
     try {
       await within(client, READY_TIMEOUT_MS, () => client.workflowService.describeNamespace({ namespace }));
       noteReachable(client, true);
+      if (failureLoggedAt !== undefined) logger.info({ failures }, 'readiness check passes again');
+      failureLoggedAt = undefined;
+      failures = 0;
       return true;
     } catch (err) {
       if (isTemporalUnavailable(err)) noteReachable(client, false);
-      // The probe may take seconds (a server that does not answer); the 503 need not wait for it.
-      void reasonOf(err, temporal).then((reason) => logger.warn({ reason }, 'readiness check failed'));
+      failures += 1;
+      const now = Date.now();
+      if (failureLoggedAt === undefined || now - failureLoggedAt >= READY_FAILURE_REPEAT_MS) {
+        failureLoggedAt = now;
+        const streak = failures;
+        // The probe may take seconds (a server that does not answer); the 503 need not wait for it.
+        void reasonOf(err, temporal).then((reason) =>
+          logger.warn({ reason, failures: streak }, 'readiness check failed'),
+        );
+      }
       return false;
     }
   };

@@ -15,7 +15,7 @@ import express, { type Request, type Response } from 'express';
 import { createApp, type AppDeps } from '../api/app.js';
 import { isLoopback, isLocalUrl, requireClient, tokensEqual } from '../api/auth.js';
 import { prepareApiServer, REQUEST_TIMEOUT_MS } from '../api/client-errors.js';
-import { READY_REUSE_MS } from '../api/readiness.js';
+import { READY_FAILURE_REPEAT_MS, READY_REUSE_MS } from '../api/readiness.js';
 import { loadApiConfig } from '../api/config.js';
 import { ApiError, errorHandler } from '../api/errors.js';
 import { createLogger } from '../api/logging.js';
@@ -373,6 +373,50 @@ describe('/readyz', () => {
       'TEMPORAL_API_KEY: was refused by temporal.example:7233 (UNAUTHENTICATED)',
     );
     assert.ok(!lines.join('').includes(apiKey));
+  });
+
+  test('an outage is logged when it starts, every few minutes while it lasts and when it ends', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    let up = false;
+    const unavailable = () =>
+      Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+        code: 14,
+        details: 'No connection established',
+        metadata: {},
+      });
+    const client = {
+      options: { namespace: 'default' },
+      withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
+      withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
+      workflowService: {
+        describeNamespace: async () => {
+          if (!up) throw unavailable();
+          return {};
+        },
+      },
+    } as unknown as Client;
+    const { lines, logger } = capturingLogger();
+    const url = await serve(createApp({ client, taskQueue: 'q', namespace: 'default', logger }));
+    const probe = async (expected: number) => {
+      t.mock.timers.tick(READY_REUSE_MS);
+      assert.equal((await fetch(`${url}/readyz`)).status, expected);
+    };
+    const said = (msg: string) => lines.filter((line) => JSON.parse(line).msg === msg).length;
+    // A probe every 5 s through a 10-minute outage.
+    const outageMs = 10 * 60_000;
+    for (let i = 0; i < outageMs / 5_000; i++) {
+      await probe(503);
+      t.mock.timers.tick(5_000 - READY_REUSE_MS);
+    }
+    const repeats = Math.ceil(outageMs / READY_FAILURE_REPEAT_MS);
+    assert.equal(said('readiness check failed'), repeats);
+    up = true;
+    await probe(200);
+    await probe(200);
+    assert.equal(said('readiness check passes again'), 1);
+    up = false;
+    await probe(503);
+    assert.equal(said('readiness check failed'), repeats + 1);
   });
 });
 
