@@ -14,7 +14,8 @@ import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { ConfigError } from '../lib/config.js';
 import { readBenchEnv } from './env.js';
 import { startHarness, type Harness } from './harness.js';
-import { parseBenchOptions, USAGE, UsageError, type BenchOptions } from './options.js';
+import { parseBenchOptions, USAGE, type BenchOptions } from './options.js';
+import { readCommandLine } from '../lib/command-line.js';
 import { runApiMode } from './modes.js';
 import { renderResult } from './render.js';
 import { buildResult } from './report.js';
@@ -206,18 +207,9 @@ async function terminateOpen(harness: Harness, plans: { externalUserId: string }
 }
 
 async function main(): Promise<number> {
-  let options: BenchOptions | 'help';
-  try {
-    options = parseBenchOptions(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const read = readCommandLine(parseBenchOptions, USAGE);
+  if ('exitCode' in read) return read.exitCode;
+  const { options } = read;
   try {
     readBenchEnv();
   } catch (error) {

@@ -5,6 +5,10 @@
 import { parseArgs } from 'node:util';
 import { hostPort } from '../lib/config.js';
 import { WORKER_RUNTIMES, type WorkerRuntime } from './worker-children.js';
+import { UsageError } from '../lib/command-line.js';
+
+// Tests and callers catch it from here, beside the parser that throws it.
+export { UsageError };
 
 export type BenchMode = 'sagas' | 'burst' | 'idle' | 'waiting';
 export const MODES: readonly BenchMode[] = ['sagas', 'burst', 'idle', 'waiting'];
@@ -66,8 +70,6 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --timeout <seconds>      abort the run after this long (default 110; burst 900; idle 600; waiting 2400)
   --probe-sagas <n>        sagas for the "workers down" probe (GET with no worker), 0 skips it (default 5)
   --help                   this text`;
-
-export class UsageError extends Error {}
 
 const DEFAULT_SAGAS: Record<BenchMode, number> = { sagas: 20, burst: 100, idle: 20, waiting: 1000 };
 const DEFAULT_TIMEOUT: Record<BenchMode, number> = { sagas: 110, burst: 900, idle: 600, waiting: 2400 };

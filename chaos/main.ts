@@ -5,7 +5,8 @@
  */
 import { rmSync } from 'node:fs';
 import { verify } from './checks.js';
-import { parseOptions, USAGE, UsageError, type ChaosOptions } from './options.js';
+import { parseOptions, USAGE, type ChaosOptions } from './options.js';
+import { readCommandLine } from '../lib/command-line.js';
 import { installExitHandlers } from './procs.js';
 import { renderReport, type Row } from './report.js';
 import { clearFaults, type Scenario } from './scenario.js';
@@ -89,18 +90,9 @@ async function runScenario(
 }
 
 async function main(): Promise<number> {
-  let options: ChaosOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const read = readCommandLine(parseOptions, USAGE);
+  if ('exitCode' in read) return read.exitCode;
+  const { options } = read;
   if (options.list) {
     for (const s of SCENARIOS)
       process.stdout.write(`${s.name.padEnd(22)} ${s.quick ? 'quick ' : '      '}${s.summary}\n`);

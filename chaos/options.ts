@@ -1,5 +1,9 @@
 /** Command line of `npm run chaos`. */
 import { parseArgs } from 'node:util';
+import { UsageError } from '../lib/command-line.js';
+
+// Tests and callers catch it from here, beside the parser that throws it.
+export { UsageError };
 
 export interface ChaosOptions {
   seed: number;
@@ -18,9 +22,6 @@ export const USAGE = `npm run chaos -- [--quick] [--seed N] [--scenario NAME]...
   --list           list the scenarios and exit
   --keep           keep the run folder (process logs, Temporal database, emulator state)
   --help           this text`;
-
-/** A command line `parseOptions` refuses; `main` prints it with the usage and exits 2. */
-export class UsageError extends Error {}
 
 /** Parses argv: 'help' for --help; throws a UsageError naming a flag it refuses. */
 export function parseOptions(argv: string[]): ChaosOptions | 'help' {
