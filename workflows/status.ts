@@ -29,6 +29,12 @@ const MEMO_AUTH_IDS_PATCH = 'memo-auth-ids';
 const UNKNOWN_SLOTS_SHOWN = 10;
 /** Steps in which no slot is awaited (no URLs, none shown pending): the instance is being removed or gone. */
 const URLS_DEAD_STEPS: readonly ConnectStep[] = ['compensating', 'failed', 'timed_out', 'cancelled'];
+/**
+ * Steps whose status carries `error` (the details keep it for the others). Without a worker the API
+ * reads a compensating or cancelled saga from its memo and a cancelled run's result, neither of which
+ * holds an error: a query that showed one would make it come and go with who answered the poll.
+ */
+const ERROR_STEPS: readonly ConnectStep[] = ['failed', 'timed_out'];
 
 /** What the view shows besides the step and the slots. */
 export interface StatusFacts {
@@ -78,7 +84,7 @@ export class SagaStatus {
       // From compensation on the instance is being removed: its dialog URLs lead nowhere.
       authSlots: this.slots.toStatus(!URLS_DEAD_STEPS.includes(this.current)),
       ...(deadline !== undefined ? { deadline } : {}),
-      ...(error !== undefined ? { error } : {}),
+      ...(error !== undefined && ERROR_STEPS.includes(this.current) ? { error } : {}),
     };
   }
 
