@@ -169,6 +169,9 @@ async function closedStatus(client: Client, desc: WorkflowExecutionDescription):
     case 'TERMINATED':
     case 'TIMED_OUT':
     case 'FAILED': {
+      // Ended from outside after the saga reached its end (tidying up, or its handlers finishing):
+      // the step it reached stands, as the list and the 409s tell it.
+      if (status.step === 'completed' || status.step === 'cancelled') return status;
       let error: { type: string; message: string };
       try {
         await rpc(client, () => handle.result());
@@ -182,7 +185,8 @@ async function closedStatus(client: Client, desc: WorkflowExecutionDescription):
         else if (cause instanceof CancelledFailure) return { ...status, step: 'cancelled' };
         else error = failureOf(err);
       }
-      return { ...status, step: error.type === FAILURE_TYPES.authTimeout ? 'timed_out' : 'failed', error };
+      const timedOut = error.type === FAILURE_TYPES.authTimeout || status.step === 'timed_out';
+      return { ...status, step: timedOut ? 'timed_out' : 'failed', error };
     }
     default:
       return {

@@ -10,6 +10,8 @@ import { after, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { DEFAULT_PAGE_SIZE, pageTokenKey, visibilityQuery } from '../api/list-query.js';
 import type { ConnectionStatus } from '../common/messages.js';
+import { connectionIdFor, SEARCH_ATTRIBUTES, WORKFLOW_TYPE } from '../common/messages.js';
+import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { uniqueId } from './helpers/temporal.js';
@@ -141,6 +143,46 @@ describe('GET /v1/connections', () => {
       ],
     );
     assert.ok(validateList({ connections }), JSON.stringify(validateList.errors));
+  });
+
+  test('a run terminated once at its end step reads the same from GET and the list', async () => {
+    // As an operator's terminate of a connected saga still removing strays, or of a cancelled one
+    // whose handlers are finishing: nothing ran after the terminate to change the step.
+    const who = uniqueId('ended-then-terminated');
+    const ends = ['completed', 'cancelled', 'failed', 'timed_out'] as const;
+    const runs = await Promise.all(
+      ends.map(async (step) => {
+        const body = { externalUserId: who, solutionId: `sol-${step}`, authSlots: ['slack'] };
+        const handle = await stack.client.workflow.start(WORKFLOW_TYPE, {
+          workflowId: connectionIdFor(who, body.solutionId),
+          taskQueue: uniqueId('no-worker-tq'),
+          args: [body],
+          memo: { [MEMO_KEY]: { ...initialMemo(body), step, completedSlots: ['slack'] } },
+          typedSearchAttributes: [
+            { key: SEARCH_ATTRIBUTES.externalUserId, value: who },
+            { key: SEARCH_ATTRIBUTES.step, value: step },
+          ],
+        });
+        await handle.terminate('an operator ends it');
+        return { step, connectionId: handle.workflowId };
+      }),
+    );
+    const { connections } = await listWhen(
+      { externalUserId: who },
+      (items) => items.length === ends.length,
+      'the terminated runs listed',
+    );
+    for (const { step, connectionId } of runs) {
+      const got = await call('GET', `/v1/connections/${encodeURIComponent(connectionId)}`);
+      assert.equal(got.status, 200, got.text);
+      const { error, ...withoutError } = got.body as ConnectionStatus;
+      const item = connections.find((c) => c.connectionId === connectionId);
+      assert.equal(got.body.step, step, got.text);
+      // Only a failed or timed-out saga has an error, and a list item never shows one.
+      if (step === 'failed' || step === 'timed_out') assert.equal(error?.type, 'Terminated', got.text);
+      else assert.equal(error, undefined, got.text);
+      assert.deepEqual(item, withoutError);
+    }
   });
 
   test('pages follow the opaque token to the same list; the last page, even a full one, has none', async () => {
