@@ -116,7 +116,9 @@ async function driveSteps(ctx: DriveContext, plan: SagaPlan, outcome: SagaOutcom
     status = await untilAborted(ctx.signal, handle.query(statusQuery));
     if (status.authSlots.every((slot) => slot.url) && status.userId) break;
     if (CLOSED_STEPS.has(status.step)) {
-      throw new Error(`saga reached ${status.step} before its auth URLs: ${status.error?.message ?? ''}`);
+      // A compensating saga's status carries no cause yet; its current details in the Web UI do.
+      const cause = status.error?.message ?? `the cause is in ${status.connectionId}'s current details`;
+      throw new Error(`saga reached ${status.step} before its auth URLs: ${cause}`);
     }
     await abortable(ctx.signal, STATUS_POLL_MS);
   }
