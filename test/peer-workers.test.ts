@@ -52,6 +52,7 @@ describe('the budget split among workers', () => {
     const answers: (number | Error)[] = [2, 2, new Error('unreachable'), new Error('again'), 3];
     const seen: number[] = [];
     const errors: unknown[] = [];
+    let recovered = 0;
     const watch = watchPeerWorkers({
       count: async () => {
         const next = answers.shift() ?? 3;
@@ -60,6 +61,7 @@ describe('the budget split among workers', () => {
       },
       onCount: (n) => seen.push(n),
       onError: (e) => errors.push(e),
+      onRecover: () => recovered++,
       intervalMs: 5,
       firstLooksMs: [],
     });
@@ -76,6 +78,7 @@ describe('the budget split among workers', () => {
       });
       assert.deepEqual(seen, [2, 3]);
       assert.equal(errors.length, 1, 'one warning per failure streak');
+      assert.equal(recovered, 1, 'one recovery when the streak ends');
     } finally {
       watch.stop();
     }

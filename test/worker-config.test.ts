@@ -21,6 +21,7 @@ import { authCompletedSignal, connectionIdFor, statusQuery, WORKFLOW_TYPE } from
 import { ConfigError } from '../lib/config.js';
 import { describeWorkerConfig, loadWorkerConfig } from '../worker/config.js';
 import { drainOptions } from '../worker/shutdown.js';
+import { runtimeOptions } from '../worker/telemetry.js';
 import {
   RATE_WINDOW_SECONDS,
   TASK_QUEUE_PARTITIONS,
@@ -487,6 +488,22 @@ describe('npm run worker', () => {
     assert.equal(await exitCode(child), 0);
     assert.match(output(), /worker stopped/);
     assert.ok(!output().includes(emu.masterToken), 'the master token never reaches the logs');
+  });
+
+  test("the SDK core's per-poll retry warnings are left out, except at LOG_LEVEL debug or trace", () => {
+    const config = loadWorkerConfig({ TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1' });
+    const filter = (level: string) => {
+      const logging = runtimeOptions(config, pino({ level: 'silent' }), level).telemetryOptions?.logging;
+      return String(logging?.filter);
+    };
+    // Every poller's "gRPC call poll_… retried N times" comes from this target, about every two
+    // seconds each while Temporal is unreachable.
+    assert.match(filter('info'), /(^|,)temporalio_client::retry=ERROR(,|$)/);
+    assert.match(filter('warn'), /(^|,)temporalio_client::retry=ERROR(,|$)/);
+    // The core's other warnings (the shutdown ones) still come through.
+    assert.match(filter('info'), /(^|,)temporalio_sdk_core=WARN(,|$)/);
+    assert.doesNotMatch(filter('debug'), /temporalio_client::retry/);
+    assert.doesNotMatch(filter('trace'), /temporalio_client::retry/);
   });
 
   test("the SDK core's warnings are JSON lines, not ANSI-coloured text", async (t) => {

@@ -40,7 +40,7 @@ const logger = createWorkerLogger();
 warnIgnoredKeys(temporal, logger);
 
 try {
-  Runtime.install(runtimeOptions(config, temporalLogger(logger)));
+  Runtime.install(runtimeOptions(config, temporalLogger(logger), logger.level));
 } catch (error) {
   // Its one likely failure is a METRICS_PORT another process holds: a message, not a stack trace.
   const where = metricsAddress(config);
@@ -148,6 +148,9 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
     },
     onError: (err) =>
       logger.warn({ err }, 'could not count the workers on the task queue; keeping the last count'),
+    // Ends the outage the warning above began; the SDK core's per-poll retry lines are filtered out.
+    onRecover: () =>
+      logger.info('Temporal answers again: counting the workers on the task queue works again'),
   });
   try {
     const tray = createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken, pacer });

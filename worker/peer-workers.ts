@@ -49,6 +49,8 @@ export interface PeerWatchOptions {
   onCount: (workers: number) => void;
   /** A failed look keeps the last count; told once per failure streak. */
   onError?: (error: unknown) => void;
+  /** A look that works after a failure streak: the end of what onError announced. */
+  onRecover?: () => void;
   intervalMs?: number;
   /** Extra looks soon after the start, while the workers of a deploy come up together. */
   firstLooksMs?: readonly number[];
@@ -65,6 +67,7 @@ export function watchPeerWorkers(options: PeerWatchOptions): { stop(): void } {
   const look = async () => {
     try {
       const workers = await options.count();
+      if (failing && !stopped) options.onRecover?.();
       failing = false;
       if (!stopped && workers !== last) {
         last = workers;

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type { Tracer } from '@opentelemetry/api';
 import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
+import { makeTelemetryFilterString } from '@temporalio/worker';
 import type { InjectedSink, Logger, RuntimeOptions, WorkerOptions } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
 import { joinHostPort } from '../lib/host-port.js';
@@ -18,21 +19,34 @@ export function metricsAddress(config: WorkerConfig): string | undefined {
 }
 
 /**
+ * Which of the SDK core's lines are written: its warnings and errors as by default, but not its
+ * warnings that a poll or other call to Temporal is being retried unless `level` is debug or trace.
+ * Those come from every poller about every two seconds while Temporal is unreachable (hundreds in a
+ * few minutes of an outage) and say nothing the worker's own `could not count the workers` warning
+ * and `Temporal reachable again` line do not; the core's other warnings, the shutdown ones included,
+ * come from other targets and stay.
+ */
+export function coreLogFilter(level: string): string {
+  const filter = makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' });
+  return level === 'debug' || level === 'trace' ? filter : `${filter},temporalio_client::retry=ERROR`;
+}
+
+/**
  * Runtime options: the logger, the SDK core's own lines as JSON, no signal handling of the Runtime's
  * own (worker/main.ts drains on SIGTERM), and with METRICS_PORT set a Prometheus endpoint at
  * `/metrics` on that port.
  */
-export function runtimeOptions(config: WorkerConfig, logger: Logger): RuntimeOptions {
+export function runtimeOptions(config: WorkerConfig, logger: Logger, logLevel = 'info'): RuntimeOptions {
   const bindAddress = metricsAddress(config);
   return {
     logger,
     shutdownSignals: [],
     telemetryOptions: {
-      // The core writes its own warnings (a failed poll, a shutdown RPC) to stderr itself, by default
+      // The core writes its own warnings (a lost heartbeat, a shutdown RPC) to stdout itself, by default
       // as ANSI-coloured text even into a pipe or a log collector; as JSON they are one line each like
       // the logger's. Not forwarded to the logger: the SDK hands those over asynchronously, and the
       // last ones before an exit (the very shutdown warnings) were lost in tests.
-      logging: { console: { format: 'json' } },
+      logging: { console: { format: 'json' }, filter: coreLogFilter(logLevel) },
       ...(bindAddress ? { metrics: { prometheus: { bindAddress } } } : {}),
     },
   };
