@@ -23,7 +23,7 @@ export function metricsAddress(config: WorkerConfig): string | undefined {
  * warnings that a poll or other call to Temporal is being retried unless `level` is debug or trace.
  * Those come from every poller about every two seconds while Temporal is unreachable (hundreds in a
  * few minutes of an outage) and say nothing the worker's own `could not count the workers` warning
- * and `Temporal reachable again` line do not; the core's other warnings, the shutdown ones included,
+ * and its `Temporal answers again` line do not; the core's other warnings, the shutdown ones included,
  * come from other targets and stay.
  */
 export function coreLogFilter(level: string): string {
