@@ -131,7 +131,7 @@ function buildModeResult(
       new: counted.new,
       known: counted.known,
       metered: wire.length,
-      seenByEmulator: stack.emulator.requests.filter((r) => r.at >= phase.startedAt).length,
+      seenByEmulator: stack.emulator.requests.since(phase.startedAt).length,
       unattributed: counted.unattributed,
       failed: wire.filter((r) => r.status !== 200).length,
     },

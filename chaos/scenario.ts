@@ -74,15 +74,24 @@ interface RecordedRequest {
   fault?: string;
 }
 
-/** GET /_emulator/requests (since the emulator process started). */
-export async function trayRequests(stack: Stack): Promise<RecordedRequest[]> {
+/**
+ * GET /_emulator/requests, those made at or after `since` (ms epoch). The emulator's log is bounded:
+ * when it dropped some of them this throws, since a short list would pass for fewer requests.
+ */
+export async function trayRequestsSince(stack: Stack, since: number): Promise<RecordedRequest[]> {
   const res = await fetch(`${stack.emulatorUrl}/_emulator/requests`, { signal: AbortSignal.timeout(10_000) });
-  return ((await res.json()) as { requests: RecordedRequest[] }).requests;
+  const { requests, lastDroppedAt } = (await res.json()) as {
+    requests: RecordedRequest[];
+    lastDroppedAt: number | null;
+  };
+  if (lastDroppedAt !== null && lastDroppedAt >= since)
+    throw new Error('the emulator dropped requests made in the window; its request log is too small');
+  return requests.filter((r) => r.at >= since);
 }
 
 /** Faulted answers the emulator gave since `since` (ms epoch). */
 export async function faultedSince(stack: Stack, since: number): Promise<number> {
-  return (await trayRequests(stack)).filter((r) => r.fault && r.at >= since).length;
+  return (await trayRequestsSince(stack, since)).filter((r) => r.fault).length;
 }
 
 /** How many of `sagas` the API shows at one of `steps`, for deciding when to strike. */

@@ -14,6 +14,7 @@ import {
 import type { FaultInjector, FaultKind } from './faults.js';
 import { createRootValue, type RequestContext } from './resolvers.js';
 import { traySchema } from './schema.js';
+import type { RequestLog } from './request-log.js';
 import type { EmulatorStore } from './store.js';
 
 export type TokenKind = 'master' | 'user' | 'none' | 'invalid';
@@ -34,7 +35,7 @@ interface GraphqlHandlerDeps {
   store: EmulatorStore;
   faults: FaultInjector;
   masterToken: string;
-  requests: RecordedRequest[];
+  requests: RequestLog;
   log: (line: string) => void;
 }
 

@@ -4,12 +4,13 @@ import { z } from 'zod';
 import { createDialogRouter } from './dialog.js';
 import { FaultInjector, faultSpecSchema } from './faults.js';
 import { createGraphqlHandler, type RecordedRequest } from './graphql.js';
+import { DEFAULT_REQUEST_LOG_LIMIT, RequestLog } from './request-log.js';
 import { loadStateFile, StateFileWriter } from './state-file.js';
 import { joinHostPort } from '../lib/host-port.js';
 import { DEMO_SOLUTIONS, EmulatorStore, type SolutionSeed } from './store.js';
 import { modesSchema } from './user-modes.js';
 
-export { DEMO_SOLUTIONS, EmulatorStore, FaultInjector };
+export { DEMO_SOLUTIONS, EmulatorStore, FaultInjector, RequestLog };
 export type { SolutionSeed, RecordedRequest };
 export type { FaultKind, FaultSpec } from './faults.js';
 export type { DuplicateUserMode, EmulatorModes } from './user-modes.js';
@@ -35,13 +36,19 @@ export interface EmulatorOptions {
    * state-changing request and on close(). Default: memory only.
    */
   stateFile?: string;
+  /**
+   * How many GraphQL requests `requests` keeps at least (the oldest beyond that are dropped, their
+   * offsets stay valid). Default DEFAULT_REQUEST_LOG_LIMIT (50,000).
+   */
+  requestLogLimit?: number;
 }
 
 export interface Emulator {
   app: Express;
   store: EmulatorStore;
   faults: FaultInjector;
-  requests: RecordedRequest[];
+  /** Every GraphQL request, newest last, with absolute offsets; bounded by `requestLogLimit`. */
+  requests: RequestLog;
   /** `close()` also writes the state file, once the server has stopped. */
   listen(port?: number, host?: string): Promise<{ url: string; close(): Promise<void> }>;
   /** Writes the state file now if the state changed; a no-op without `stateFile`. */
@@ -59,12 +66,7 @@ function persistence(options: EmulatorOptions, store: EmulatorStore, log: (line:
 }
 
 /** /_emulator/*: the tests' controls (faults) and windows (request log, state). */
-function controlRoutes(
-  app: Express,
-  store: EmulatorStore,
-  faults: FaultInjector,
-  requests: RecordedRequest[],
-) {
+function controlRoutes(app: Express, store: EmulatorStore, faults: FaultInjector, requests: RequestLog) {
   app.post('/_emulator/faults', express.json(), (req, res) => {
     const parsed = faultSpecSchema.safeParse(req.body);
     if (!parsed.success) {
@@ -88,7 +90,13 @@ function controlRoutes(
     res.json({ modes: store.modes });
   });
   app.get('/_emulator/requests', (_req, res) => {
-    res.json({ requests });
+    // `dropped` is the offset of the first entry listed; a reader filtering by time checks
+    // `lastDroppedAt` to know whether the list still covers its window.
+    res.json({
+      requests: requests.retained(),
+      dropped: requests.dropped,
+      lastDroppedAt: requests.lastDroppedAt ?? null,
+    });
   });
   app.get('/_emulator/state', (_req, res) => {
     res.json({ ...(store.snapshot() as object), faults: faults.list() });
@@ -142,7 +150,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   const log = options.log ?? (() => {});
   const store = new EmulatorStore(options.solutions ?? DEMO_SOLUTIONS, options.userTokenTtlMs ?? TWO_DAYS_MS);
   const faults = new FaultInjector();
-  const requests: RecordedRequest[] = [];
+  const requests = new RequestLog(options.requestLogLimit ?? DEFAULT_REQUEST_LOG_LIMIT);
   const writer = persistence(options, store, log);
   const saveState = async (): Promise<void> => {
     await writer?.flush();

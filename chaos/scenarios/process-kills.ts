@@ -2,7 +2,13 @@
  * The API SIGKILLed while POSTs arrive (a retried POST must find the saga: 200 existing or 201, never
  * a second run), then the worker SIGKILLed mid-activity twice in a row (full run; once in --quick).
  */
-import { armFault, countAtStep, trayRequests, type Scenario, type ScenarioContext } from '../scenario.js';
+import {
+  armFault,
+  countAtStep,
+  trayRequestsSince,
+  type Scenario,
+  type ScenarioContext,
+} from '../scenario.js';
 import { burst, pause, planSagas, type Saga } from '../sagas.js';
 
 async function killApiDuringPosts(ctx: ScenarioContext, sagas: Saga[]): Promise<void> {
@@ -23,7 +29,7 @@ async function killWorkerMidActivity(ctx: ScenarioContext, sagas: Saga[], round:
   const since = Date.now();
   for (let i = 0; i < 120; i += 1) {
     if (round === 1 && (await countAtStep(stack, sagas, ['attaching_auths', 'enabling'])) > 0) break;
-    if (round > 1 && (await trayRequests(stack)).some((r) => r.at >= since)) break;
+    if (round > 1 && (await trayRequestsSince(stack, since)).length > 0) break;
     await pause(500);
   }
   ctx.log(`SIGKILL worker (round ${round})`);

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { webhookRequest } from '../../dev/webhook.js';
 import { postWebhook, type Delivery } from '../relay.js';
-import { trayRequests, type Scenario, type ScenarioContext } from '../scenario.js';
+import { trayRequestsSince, type Scenario, type ScenarioContext } from '../scenario.js';
 import { awaitEnd, completeAuths, getStatus, planSagas, postSaga, type Saga } from '../sagas.js';
 import { authorize } from '../sagas.js';
 import { pooled } from '../../dev/async.js';
@@ -145,7 +145,7 @@ export const webhookFlood: Scenario = {
     for (const s of sagas) delete s.error;
     const redone = await redoPending(ctx, sagas, ctx.deadline - 20_000);
     await Promise.all([...sagas, ...others].map((s) => awaitEnd(stack, s, ctx.deadline)));
-    const tray = (await trayRequests(stack)).filter((r) => r.at >= floodStart && r.at <= faultEndedAt).length;
+    const tray = (await trayRequestsSince(stack, floodStart)).filter((r) => r.at <= faultEndedAt).length;
     return {
       sagas: [...sagas, ...others],
       faults: flood.filter((s) => s.kind !== 'real').length,
