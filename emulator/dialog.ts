@@ -59,8 +59,7 @@ async function authorize(deps: DialogDeps, req: Request, res: Response): Promise
   const c = checkLink(deps, req, body?.code ?? req.query.code);
   if ('error' in c) return sendError(res, c.error);
   // Consumed before any await, so a double submit cannot create two authentications.
-  const record = deps.store.codes.get(c.code);
-  if (record) record.usedAt = Date.now();
+  deps.store.spendCode(c.code);
   const authId = deps.store.createAuthentication(c.instance.owner, c.slot.serviceName);
   deps.log(
     `dialog: ${c.slot.serviceTitle} authorised for instance ${c.instance.id} slot ${c.slot.externalId}`,

@@ -84,6 +84,13 @@ export interface StoreState {
   codes: (CodeRecord & { code: string })[];
 }
 
+/**
+ * Spent codes kept to answer a reused link with "already used"; older ones are forgotten (their link
+ * then reads as invalid), so a long dev session's state does not grow with every dialog completed.
+ * Unused codes are never dropped: nothing expires them, and a user may still open the link.
+ */
+export const DEFAULT_SPENT_CODE_LIMIT = 10_000;
+
 /** All of the emulator's state, in memory. Maps are public so tests can inspect them directly. */
 export class EmulatorStore {
   readonly solutions = new Map<string, SolutionSeed>();
@@ -92,6 +99,10 @@ export class EmulatorStore {
   readonly authentications = new Map<string, AuthenticationRecord>();
   /** One-time authorization codes, keyed by the code. */
   readonly codes = new Map<string, CodeRecord>();
+  /** How many spent codes `codes` keeps at most (the most recently spent). */
+  spentCodeLimit = DEFAULT_SPENT_CODE_LIMIT;
+  // Spent codes, oldest spend first: what to forget first.
+  readonly #spent = new Set<string>();
   /** Answers where Tray is silent, set by tests through `PUT /_emulator/modes`. */
   modes: EmulatorModes = defaultModes();
   // Kept apart from the readable maps: user tokens are secrets and must not leak into /_emulator/state.
@@ -126,7 +137,7 @@ export class EmulatorStore {
     if (!this.users.delete(userId)) return false;
     for (const [id, i] of this.instances) if (i.owner === userId) this.instances.delete(id);
     for (const [id, a] of this.authentications) if (a.owner === userId) this.authentications.delete(id);
-    for (const [code, c] of this.codes) if (c.userId === userId) this.codes.delete(code);
+    for (const [code, c] of this.codes) if (c.userId === userId) this.#forgetCode(code);
     for (const [token, t] of this.#userTokens) if (t.userId === userId) this.#userTokens.delete(token);
     return true;
   }
@@ -153,6 +164,28 @@ export class EmulatorStore {
     const code = unusedKey(this.codes, () => randomBytes(16).toString('hex'));
     this.codes.set(code, { userId, createdAt: this.now() });
     return code;
+  }
+
+  /** Marks a code used, and forgets the longest-spent codes beyond `spentCodeLimit`. */
+  spendCode(code: string): void {
+    const record = this.codes.get(code);
+    if (!record) return;
+    record.usedAt = this.now();
+    this.#spent.delete(code);
+    this.#spent.add(code);
+    this.#pruneSpentCodes();
+  }
+
+  #pruneSpentCodes(): void {
+    for (const code of this.#spent) {
+      if (this.#spent.size <= this.spentCodeLimit) return;
+      this.#forgetCode(code);
+    }
+  }
+
+  #forgetCode(code: string): void {
+    this.codes.delete(code);
+    this.#spent.delete(code);
   }
 
   createInstance(owner: string, solution: SolutionSeed, name: string): InstanceRecord {
@@ -222,12 +255,18 @@ export class EmulatorStore {
     this.instances.clear();
     this.authentications.clear();
     this.codes.clear();
+    this.#spent.clear();
     this.#userTokens.clear();
     for (const u of state.users) this.users.set(u.id, { ...u });
     for (const i of state.instances) this.instances.set(i.id, copyInstance(i));
     for (const a of state.authentications)
       this.authentications.set(a.id, { ...a, created: new Date(a.created) });
     for (const { code, ...c } of state.codes) this.codes.set(code, { ...c });
+    const spent = state.codes.filter((c) => c.usedAt !== undefined);
+    spent.sort((a, b) => a.usedAt! - b.usedAt!);
+    for (const { code } of spent) this.#spent.add(code);
+    // A file written before spent codes were bounded may hold many.
+    this.#pruneSpentCodes();
   }
 
   /** A JSON snapshot for GET /_emulator/state; codes appear without their values (they are credentials). */

@@ -1,0 +1,91 @@
+/**
+ * The emulator forgets the longest-spent one-time codes beyond a bound, so its state (and state file)
+ * stops growing with every dialog completed; unused codes and users' data are never dropped.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEMO_SOLUTIONS, EmulatorStore } from '../emulator/store.js';
+
+function storeWithClock(): { store: EmulatorStore; tick: () => void } {
+  let now = 1_000_000;
+  const store = new EmulatorStore(DEMO_SOLUTIONS, 60_000, () => now);
+  return { store, tick: () => void (now += 1) };
+}
+
+describe('emulator one-time codes', () => {
+  test('spent codes beyond spentCodeLimit are forgotten, longest-spent first', () => {
+    const { store, tick } = storeWithClock();
+    store.spentCodeLimit = 3;
+    const user = store.createUser('ext-1', 'One')!;
+    const spent: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const code = store.mintCode(user.id);
+      tick();
+      store.spendCode(code);
+      spent.push(code);
+    }
+    assert.deepEqual(
+      spent.filter((c) => store.codes.has(c)),
+      spent.slice(-3),
+    );
+    assert.equal(store.exportState().codes.length, 3, 'the state file holds only what is kept');
+    assert.ok(store.codes.get(spent[9]!)?.usedAt !== undefined, 'a recent reuse still reads as used');
+  });
+
+  test('unused codes, users, instances and authentications are never pruned', () => {
+    const { store, tick } = storeWithClock();
+    store.spentCodeLimit = 1;
+    const user = store.createUser('ext-1', 'One')!;
+    const instance = store.createInstance(user.id, DEMO_SOLUTIONS[0]!, 'mine');
+    const authId = store.createAuthentication(user.id, 'slack');
+    const unused = Array.from({ length: 5 }, () => store.mintCode(user.id));
+    for (let i = 0; i < 5; i++) {
+      tick();
+      store.spendCode(store.mintCode(user.id));
+    }
+    for (const c of unused) assert.equal(store.codes.get(c)?.usedAt, undefined);
+    assert.equal(store.codes.size, 6);
+    assert.ok(store.users.has(user.id));
+    assert.ok(store.instances.has(instance.id));
+    assert.ok(store.authentications.has(authId));
+  });
+
+  test('a state file with more spent codes than the bound is pruned on load, unused ones kept', () => {
+    const { store, tick } = storeWithClock();
+    const user = store.createUser('ext-1', 'One')!;
+    const spent: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const code = store.mintCode(user.id);
+      tick();
+      store.spendCode(code);
+      spent.push(code);
+    }
+    const unused = store.mintCode(user.id);
+    const state = store.exportState();
+    // Spent out of mint order: the bound keeps the most recently spent, whatever their position.
+    state.codes.reverse();
+
+    const loaded = storeWithClock().store;
+    loaded.spentCodeLimit = 2;
+    loaded.importState(state);
+    assert.deepEqual([...loaded.codes.keys()].sort(), [unused, ...spent.slice(-2)].sort());
+  });
+
+  test('removing a user forgets its spent codes from the bound too', () => {
+    const { store, tick } = storeWithClock();
+    store.spentCodeLimit = 2;
+    const a = store.createUser('ext-a', 'A')!;
+    const b = store.createUser('ext-b', 'B')!;
+    tick();
+    store.spendCode(store.mintCode(a.id));
+    store.removeUser(a.id);
+    const kept: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const code = store.mintCode(b.id);
+      tick();
+      store.spendCode(code);
+      kept.push(code);
+    }
+    assert.deepEqual([...store.codes.keys()].sort(), kept.sort());
+  });
+});
