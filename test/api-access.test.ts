@@ -292,23 +292,29 @@ describe('Temporal unreachable', () => {
 });
 
 describe('/readyz', () => {
+  /** A client whose only call is `describeNamespace`, the one `/readyz` makes. */
+  const describingClient = (describeNamespace: () => Promise<unknown>) =>
+    ({
+      options: { namespace: 'default' },
+      withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
+      withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
+      workflowService: { describeNamespace },
+    }) as unknown as Client;
+
+  /** An error shaped as grpc-js rejects a call. */
+  const grpcError = (code: number, name: string, details: string) =>
+    Object.assign(new Error(`${code} ${name}: ${details}`), { code, details, metadata: {} });
+
   test('a flood of unauthenticated probes costs Temporal one DescribeNamespace, not one each', async (t) => {
     // The clock stands still until the test moves it: a slow box cannot age the answer meanwhile,
     // and no sleep is needed to age it.
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     let calls = 0;
-    const client = {
-      options: { namespace: 'default' },
-      withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
-      withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
-      workflowService: {
-        describeNamespace: async () => {
-          calls += 1;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          return {};
-        },
-      },
-    } as unknown as Client;
+    const client = describingClient(async () => {
+      calls += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return {};
+    });
     const url = await serve(createApp({ client, taskQueue: 'q', namespace: 'default', logger: silent() }));
     const statuses = await Promise.all(
       Array.from({ length: 200 }, () => fetch(`${url}/readyz`).then((res) => res.status)),
@@ -347,17 +353,8 @@ describe('/readyz', () => {
   });
 
   test('the warning names the credential Temporal refuses, without its value', async () => {
-    const refusal = Object.assign(new Error('16 UNAUTHENTICATED: Request unauthorized.'), {
-      code: 16,
-      details: 'Request unauthorized.',
-      metadata: {},
-    });
-    const client = {
-      options: { namespace: 'default' },
-      withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
-      withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
-      workflowService: { describeNamespace: () => Promise.reject(refusal) },
-    } as unknown as Client;
+    const refusal = grpcError(16, 'UNAUTHENTICATED', 'Request unauthorized.');
+    const client = describingClient(() => Promise.reject(refusal));
     const base = devServerConnection('temporal.example:7233');
     const apiKey = 'key-that-must-not-be-logged';
     const temporal = {
@@ -378,23 +375,10 @@ describe('/readyz', () => {
   test('an outage is logged when it starts, every few minutes while it lasts and when it ends', async (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     let up = false;
-    const unavailable = () =>
-      Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
-        code: 14,
-        details: 'No connection established',
-        metadata: {},
-      });
-    const client = {
-      options: { namespace: 'default' },
-      withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
-      withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
-      workflowService: {
-        describeNamespace: async () => {
-          if (!up) throw unavailable();
-          return {};
-        },
-      },
-    } as unknown as Client;
+    const client = describingClient(async () => {
+      if (!up) throw grpcError(14, 'UNAVAILABLE', 'No connection established');
+      return {};
+    });
     const { lines, logger } = capturingLogger();
     const url = await serve(createApp({ client, taskQueue: 'q', namespace: 'default', logger }));
     const probe = async (expected: number) => {
