@@ -5,7 +5,7 @@
  * The server meters that limit with a token bucket per task-queue partition: rate R/N, burst ceil(R/N).
  * A W-second window opening on full buckets may dispatch R·W + N·ceil(R/N) < R·(W + 1) + N activities
  * (30/s for R = 25; the bench saw 28.6/s). Up to BURST_SLACK more than that reached the wire in
- * the first seconds of a burst (docs/bench.md, "after"). Solving
+ * the first seconds of a burst (docs/bench.md, "After the burst slack"). Solving
  * R·(W + 1) + N + BURST_SLACK ≤ L·W gives the rate below.
  */
 
