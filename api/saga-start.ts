@@ -19,6 +19,7 @@ import {
   WORKFLOW_TYPE,
   type ConnectInput,
   type ConnectionStatus,
+  type ConnectStep,
 } from '../common/messages.js';
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import { codeSpan } from '../common/markdown.js';
@@ -28,6 +29,7 @@ import {
   getConnectionStatus,
   isRunning,
   statusFromDescription,
+  stepOf,
 } from './saga-reads.js';
 import { isTemporalUnavailable } from './errors.js';
 import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
@@ -103,33 +105,89 @@ export async function startAndWaitForUrls(
     // The shared update id unless `updateId` says otherwise, with what is left of the wait.
     const ask = (updateId?: string) =>
       updateWithStart(client, taskQueue, input, connectionId, requestId, deadline - Date.now(), updateId);
-    let answered = await ask();
-    // The run the update reached, unless it gave no answer (no worker, the wait passed, the saga
-    // closed first): then whatever run the server holds, if this request started it or it runs.
-    let desc = await describeIfAny(client, connectionId, answered?.runId);
-    if (desc && !isRunning(desc) && !startedBy(desc, requestId) && deadline > Date.now()) {
-      // The shared update id named an ended run's update, so the server answered from that run (or
-      // refused) instead of starting a new one: ask again under this request's own id.
-      answered = await ask(requestId);
-      desc = await describeIfAny(client, connectionId, answered?.runId);
+    const waited = () => waitedStart(client, ask, connectionId, requestId, deadline);
+    let outcome = await waited();
+    // The saga it found ended while this request looked at it (a DELETE racing this POST): once
+    // more, so the request waits it out and starts a new one rather than answer a dead saga.
+    if (outcome && !outcome.created && ENDING_STEPS.includes(outcome.status.step) && deadline > Date.now()) {
+      outcome = await waited();
     }
-    if (desc && (answered || startedBy(desc, requestId) || isRunning(desc))) {
-      const created = startedBy(desc, requestId);
-      // A saga this request did not start may have answered the shared update long ago.
-      const current = answered && !created ? await askAgain(client, desc, deadline) : undefined;
-      const status =
-        current ??
-        (answered && !created ? await statusHeld(client, connectionId, answered, deadline) : answered) ??
-        // No answer: the description just read says where the saga stands, with no second look.
-        (isRunning(desc) ? statusFromDescription(desc) : await getConnectionStatus(client, connectionId, 0));
-      return { status, created };
-    }
+    if (outcome) return outcome;
   }
   // No wait asked for, or the update never reached the server: start as a plain start would. A saga
   // that was running may have its URLs: ask it, as GET does (a new one has none yet).
   const { created } = await startConnection(client, taskQueue, input, connectionId, requestId);
   const queryMs = created ? 0 : QUERY_TIMEOUT_MS;
   return { status: await getConnectionStatus(client, connectionId, queryMs), created };
+}
+
+/**
+ * The waited start: the saga's answer to the update (or the status as it stands when the wait
+ * passed), or undefined when the update reached no run this request may answer with.
+ */
+async function waitedStart(
+  client: Client,
+  ask: (updateId?: string) => Promise<ConnectionStatus | undefined>,
+  connectionId: string,
+  requestId: string,
+  deadline: number,
+): Promise<{ status: ConnectionStatus; created: boolean } | undefined> {
+  let answered = await ask();
+  // The run the update reached, unless it gave no answer (no worker, the wait passed, the saga
+  // closed first): then whatever run the server holds, if this request started it or it runs.
+  let desc = await describeIfAny(client, connectionId, answered?.runId);
+  // A run being cancelled or compensating (a DELETE a moment ago, a timeout) is no saga to hand
+  // out: its URLs lead to an instance being removed. Once it closed, this request starts anew.
+  if (desc && isEnding(desc) && !startedBy(desc, requestId)) desc = await untilClosed(client, desc, deadline);
+  if (desc && !isRunning(desc) && !startedBy(desc, requestId) && deadline > Date.now()) {
+    // The shared update id named an ended run's update, so the server answered from that run (or
+    // refused) instead of starting a new one: ask again under this request's own id.
+    answered = await ask(requestId);
+    desc = await describeIfAny(client, connectionId, answered?.runId);
+  }
+  // A run that closed and was not this request's is no answer: the start after this replaces it.
+  if (!desc || !(startedBy(desc, requestId) || isRunning(desc))) return undefined;
+  const created = startedBy(desc, requestId);
+  // Still ending when the wait passed: its answers may predate the cancel, its URLs are dead.
+  const ending = !created && isEnding(desc);
+  // A saga this request did not start may have answered the shared update long ago.
+  const current = answered && !created && !ending ? await askAgain(client, desc, deadline) : undefined;
+  const status =
+    current ??
+    (answered && !created ? await statusHeld(client, connectionId, answered, deadline) : answered) ??
+    // No answer: the description just read says where the saga stands, with no second look.
+    (isRunning(desc) ? statusFromDescription(desc) : await getConnectionStatus(client, connectionId, 0));
+  return { status: ending ? withoutUrls(status) : status, created };
+}
+
+/** Steps of a run that is still open but ending: it compensates, or finishes its handlers. */
+const ENDING_STEPS: readonly ConnectStep[] = ['compensating', 'failed', 'timed_out', 'cancelled'];
+
+/** Whether the run is open but on its way out: cancel requested, compensating, or past its end. */
+function isEnding(desc: WorkflowExecutionDescription): boolean {
+  if (!isRunning(desc)) return false;
+  if (desc.raw.workflowExtendedInfo?.cancelRequested) return true;
+  const step = stepOf(desc);
+  return step !== undefined && ENDING_STEPS.includes(step);
+}
+
+function withoutUrls(status: ConnectionStatus): ConnectionStatus {
+  return { ...status, authSlots: status.authSlots.map(({ url: _url, ...slot }) => slot) };
+}
+
+/**
+ * The run described again once it closed, or as it stands when `deadline` passed first. Compensation
+ * is one Tray request, so a partner's "cancel, then connect again" usually gets its new saga.
+ */
+async function untilClosed(
+  client: Client,
+  desc: WorkflowExecutionDescription,
+  deadline: number,
+): Promise<WorkflowExecutionDescription | undefined> {
+  const handle = client.workflow.getHandle(desc.workflowId, desc.runId, { followRuns: false });
+  // Its outcome is not this request's: a cancelled or failed run rejects, and that is no error here.
+  await waitWithin(client, Math.max(0, deadline - Date.now()), () => handle.result()).catch(() => undefined);
+  return describeIfAny(client, desc.workflowId, desc.runId);
 }
 
 /**

@@ -610,6 +610,52 @@ describe('DELETE /v1/connections/{id}', () => {
     await untilStep(post.body.connectionId, 'cancelled', 'the saga to be cancelled');
   });
 
+  test('DELETE, then POST at once: the POST waits out the compensation and answers 201 with a new saga', async () => {
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] });
+    const post = await call('POST', '/v1/connections', body);
+    assert.equal(post.status, 201, post.text);
+    stack.emulator.emulator.faults.add({
+      operation: 'removeSolutionInstance',
+      kind: 'delay',
+      delayMs: 1500,
+      times: 5,
+    });
+    try {
+      assert.equal((await call('DELETE', `/v1/connections/${enc(post.body.connectionId)}`)).status, 202);
+      const again = await call('POST', '/v1/connections', body);
+      assert.equal(again.status, 201, again.text);
+      assert.equal(again.body.existing, undefined, again.text);
+      assert.notEqual(again.body.runId, post.body.runId);
+      assert.equal(again.body.step, 'awaiting_auth', again.text);
+      assert.notEqual(again.body.solutionInstanceId, post.body.solutionInstanceId);
+      assert.match(again.body.authSlots[0].url, /\?code=/);
+      assert.equal((await statusOf(post.body.connectionId)).runId, again.body.runId);
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+  });
+
+  test('a POST while a timed-out saga compensates waits for it to end and starts a new saga', async () => {
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'], authTimeout: '1s' });
+    const post = await call('POST', '/v1/connections', body);
+    assert.equal(post.status, 201, post.text);
+    stack.emulator.emulator.faults.add({
+      operation: 'removeSolutionInstance',
+      kind: 'delay',
+      delayMs: 1500,
+      times: 5,
+    });
+    try {
+      await untilStep(post.body.connectionId, 'compensating', 'the timed-out saga to compensate');
+      const again = await call('POST', '/v1/connections', { ...body, authTimeout: '1h' });
+      assert.equal(again.status, 201, again.text);
+      assert.notEqual(again.body.runId, post.body.runId);
+      assert.match(again.body.authSlots[0].url, /\?code=/);
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+  });
+
   test('409 for a saga that has completed and is only tidying up', async () => {
     // Still running, as after a retried create while it removes strays: a cancel could undo nothing.
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
