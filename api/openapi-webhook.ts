@@ -68,7 +68,7 @@ export function webhookPaths(): Record<string, unknown> {
           '401': error('`invalid_signature`: missing, wrong or stale (> 5 min) signature'),
           '404': error('No such saga'),
           '409': error(
-            '`connection_closed`: the saga has ended, or is ending (compensating); `past_attach`: past attaching the auths, with another ' +
+            '`connection_closed`: the saga has ended, or is ending (compensating, or a cancel was requested); `past_attach`: past attaching the auths, with another ' +
               'authId than the one attached; `too_many_signals`: the run reached the server’s limit of signals',
           ),
           '413': error(`Body over ${BODY_LIMIT_TEXT}`),

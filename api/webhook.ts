@@ -163,12 +163,15 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
     throw connectionClosed(connectionId, closedAs(desc));
   }
   const step = stepFrom(desc, memo);
-  // Compensating: the saga is ending (cancelled or failed), whether or not it ever attached.
-  if (step === 'compensating') {
+  // Compensating: the saga is ending (cancelled or failed), whether or not it ever attached. A cancel
+  // requested a moment ago (a DELETE just answered) ends it too, before the saga shows it.
+  const cancelRequested = desc.raw.workflowExtendedInfo?.cancelRequested === true;
+  if (step === 'compensating' || cancelRequested) {
+    const why = step === 'compensating' ? 'compensating' : 'cancel requested';
     throw new ApiError(
       409,
       'connection_closed',
-      `Connection ${JSON.stringify(connectionId)} is ending (compensating) and no longer accepts auths`,
+      `Connection ${JSON.stringify(connectionId)} is ending (${why}) and no longer accepts auths`,
     );
   }
   if (step && PAST_ATTACH_STEPS.includes(step)) {

@@ -471,6 +471,26 @@ describe('workers down', () => {
     }
   });
 
+  test('409 connection_closed once a cancel was requested, before the saga shows it compensating', async () => {
+    const input = twoSlotInput('Cancelled');
+    const { connectionId } = await startConnection(stack.client, uniqueId('no-worker-tq'), input);
+    const handle = stack.client.workflow.getHandle(connectionId);
+    try {
+      const del = await fetch(`${stack.apiUrl}/v1/connections/${enc(connectionId)}`, {
+        method: 'DELETE',
+        headers: stack.headers(),
+      });
+      assert.equal(del.status, 202);
+      const res = await send(stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'a-1' }));
+      assertError(res, 409, 'connection_closed');
+      assert.match(res.body.error.message, /cancel requested/);
+      const history = await handle.fetchHistory();
+      assert.ok(!(history.events ?? []).some((e) => e.workflowExecutionSignaledEventAttributes));
+    } finally {
+      await handle.terminate('test cleanup');
+    }
+  });
+
   test('a delivery replayed many times is one signal in the history; another webhook-id is another', async () => {
     const input = twoSlotInput('Replayed');
     // No worker: every signal the server takes stays in the history, and nothing else is added to it.
