@@ -13,6 +13,7 @@ import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import type { InstanceRoutes } from './instance-routes.js';
 import { findBySolutionInstanceId } from './instance-lookup.js';
+import { earlierRunThatTook } from './earlier-delivery.js';
 import { WEBHOOK_OUTCOME, type WebhookOutcome } from './metrics.js';
 import { signalAuthCompleted } from './saga-commands.js';
 import {
@@ -75,12 +76,17 @@ async function describeRouted(
 async function describeTarget(
   client: Client,
   body: WebhookBody,
+  eventId: string,
   routes: InstanceRoutes | undefined,
 ): Promise<WorkflowExecutionDescription> {
   if (body.connectionId !== undefined) {
     const newest = await describeConnection(client, body.connectionId);
     const wanted = body.solutionInstanceId;
-    if (wanted === undefined || solutionInstanceIdOf(newest) === wanted) return newest;
+    if (wanted === undefined) {
+      const delivery = { externalAuthId: body.externalAuthId, authId: body.authId, eventId };
+      return (await earlierRunThatTook(client, newest, delivery)) ?? newest;
+    }
+    if (solutionInstanceIdOf(newest) === wanted) return newest;
     // The newest run has another instance (or none yet): the delivery may be for an earlier run of
     // this connection, which the instance id names exactly. Its instance id was written long ago,
     // so one look, without the pauses that wait out visibility's lag for a new saga.
@@ -208,7 +214,7 @@ export function webhookRouter(deps: {
       'webhook-signature': header(req.headers['webhook-signature']),
     });
     const body = parseBody(raw, eventId);
-    const desc = await describeTarget(deps.client, body, deps.instanceRoutes);
+    const desc = await describeTarget(deps.client, body, eventId, deps.instanceRoutes);
     const { externalAuthId, authId } = body;
     if (isAttachedRedelivery(desc, body)) {
       res.locals[WEBHOOK_OUTCOME] = 'duplicate' satisfies WebhookOutcome;

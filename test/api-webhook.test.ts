@@ -622,6 +622,59 @@ describe('signals the server refuses', () => {
 });
 
 describe('odd bodies and lookups', () => {
+  test("by connectionId only: a late redelivery of an earlier run's delivery is that run's, not the newest run's", async () => {
+    const body = {
+      externalUserId: uniqueId('user'),
+      userName: 'Ada',
+      solutionId: 'sol-1',
+      authSlots: ['slack'],
+    };
+    const post = async () => {
+      const res = await fetch(`${stack.apiUrl}/v1/connections`, {
+        method: 'POST',
+        headers: stack.headers(),
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 201);
+      return (await res.json()) as ConnectionStatus;
+    };
+    const first = await post();
+    const authId = store.createAuthentication(first.userId!, 'slack');
+    const delivery = stack.signWebhook({ connectionId: first.connectionId, externalAuthId: 'slack', authId });
+    assert.equal((await send(delivery)).status, 202);
+    await waitForStatus(first.connectionId, 'the first run to complete', (s) => s.step === 'completed');
+    await pollUntil(
+      async () => {
+        const query = `WorkflowId = "${first.connectionId}" AND ExecutionStatus = "Completed"`;
+        for await (const info of stack.client.workflow.list({ query })) return info;
+        return undefined;
+      },
+      { timeoutMs: 30_000, what: 'the completed run in visibility' },
+    );
+    const second = await post();
+    assert.notEqual(second.runId, first.runId);
+
+    // The sender lost the first 202 and delivers the same message again, after the new run started.
+    const again = await send(
+      stack.signWebhook(JSON.parse(delivery.body), { id: delivery.headers['webhook-id'] }),
+    );
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    const newest = stack.client.workflow.getHandle(second.connectionId, second.runId);
+    const signals = async () =>
+      ((await newest.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes)
+        .length;
+    assert.equal(await signals(), 0, 'the redelivery did not reach the new run');
+    assert.equal(slot(await getStatus(second.connectionId), 'slack')?.state, 'pending');
+
+    // The end user picking that same auth again in the new run's dialog is a new delivery: the new run's.
+    assert.equal(
+      (await send(stack.signWebhook({ connectionId: second.connectionId, externalAuthId: 'slack', authId })))
+        .status,
+      202,
+    );
+    assert.equal(await signals(), 1);
+  });
+
   test('by the solutionInstanceId of an ended run (with its connectionId or not): 409, even while a newer run waits', async () => {
     const body = {
       externalUserId: uniqueId('user'),

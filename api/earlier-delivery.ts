@@ -1,0 +1,60 @@
+/**
+ * A webhook that names only the connection reaches its newest run. A sender redelivering what it
+ * first delivered to an earlier run of that connection (its 202 was lost; Standard Webhooks senders
+ * retry for hours) would complete the new run's slot with the old authId before the end user did
+ * anything, and the new run would attach it. The earlier run's history keeps each signal's request
+ * id, which the webhook-id names (signal-once.ts): a delivery an earlier run took goes to that run,
+ * and gets its answer (202 for what it attached, 409 once it was cancelled).
+ */
+import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
+import { authCompletedSignal } from '../common/messages.js';
+import { visibilityString } from './list-query.js';
+import { describeConnection, isRunning, memoOf } from './saga-reads.js';
+import { signalRequestId } from './signal-once.js';
+import { rpc } from './temporal-rpc.js';
+
+/** Closed runs looked at, newest first: a redelivery is for a run ended not long before. */
+const EARLIER_RUNS = 3;
+
+/** Whether the run shows `authId` for the slot: only then can it have taken that delivery. */
+function took(run: WorkflowExecutionInfo, externalAuthId: string, authId: string): boolean {
+  const memo = memoOf(run);
+  const seen = [...(memo?.authIds ?? []), ...(memo?.attached ?? [])];
+  return seen.some((a) => a.externalId === externalAuthId && a.authId === authId);
+}
+
+/**
+ * The earlier run of `newest`'s connection that already took this delivery, described; undefined
+ * when none did (then it is for `newest`). Reads a history only for a run that shows the authId.
+ */
+export async function earlierRunThatTook(
+  client: Client,
+  newest: WorkflowExecutionDescription,
+  delivery: { externalAuthId: string; authId: string; eventId: string },
+): Promise<WorkflowExecutionDescription | undefined> {
+  // A closed newest run answers for itself; only a running one could wrongly take the delivery.
+  if (!isRunning(newest)) return undefined;
+  const query = `WorkflowId = ${visibilityString(newest.workflowId)} AND ExecutionStatus != "Running"`;
+  const earlier = await rpc(client, async () => {
+    const runs: WorkflowExecutionInfo[] = [];
+    let listed = 0;
+    for await (const info of client.workflow.list({ query, pageSize: EARLIER_RUNS })) {
+      // Visibility may match a value with `"` or `\` loosely: the exact id only, from one page.
+      if (info.workflowId === newest.workflowId && info.runId !== newest.runId) runs.push(info);
+      if (++listed >= EARLIER_RUNS) break;
+    }
+    return runs;
+  });
+  const requestId = signalRequestId(authCompletedSignal.name, delivery.eventId);
+  for (const run of earlier) {
+    if (!took(run, delivery.externalAuthId, delivery.authId)) continue;
+    const history = await rpc(client, () =>
+      client.workflow.getHandle(run.workflowId, run.runId).fetchHistory(),
+    );
+    const signalled = (history.events ?? []).some(
+      (e) => e.workflowExecutionSignaledEventAttributes?.requestId === requestId,
+    );
+    if (signalled) return describeConnection(client, run.workflowId, run.runId);
+  }
+  return undefined;
+}
