@@ -34,6 +34,20 @@ export async function earlierRunThatTook(
 ): Promise<WorkflowExecutionDescription | undefined> {
   // A closed newest run answers for itself; only a running one could wrongly take the delivery.
   if (!isRunning(newest)) return undefined;
+  try {
+    return await lookBack(client, newest, delivery);
+  } catch {
+    // Visibility busy or failing: the newest run, as before this look existed. A real outage shows
+    // in the signal that follows.
+    return undefined;
+  }
+}
+
+async function lookBack(
+  client: Client,
+  newest: WorkflowExecutionDescription,
+  delivery: { externalAuthId: string; authId: string; eventId: string },
+): Promise<WorkflowExecutionDescription | undefined> {
   const query = `WorkflowId = ${visibilityString(newest.workflowId)} AND ExecutionStatus != "Running"`;
   const earlier = await rpc(client, async () => {
     const runs: WorkflowExecutionInfo[] = [];
