@@ -44,6 +44,10 @@ export async function cancelConnection(client: Client, connectionId: string): Pr
   return { runId: desc.runId };
 }
 
+function cancelRequested(desc: WorkflowExecutionDescription): boolean {
+  return desc.raw.workflowExtendedInfo?.cancelRequested === true;
+}
+
 const REISSUE_REJECTIONS: Record<string, { status: number; code: string }> = {
   [FAILURE_TYPES.unknownSlot]: { status: 422, code: 'unknown_slot' },
   [FAILURE_TYPES.slotCompleted]: { status: 409, code: 'slot_completed' },
@@ -61,6 +65,17 @@ export async function reissueAuthUrl(
   const memo = memoOf(desc);
   if (memo && !memo.authSlots.includes(externalAuthId)) {
     throw new ApiError(422, 'unknown_slot', `Connection has no auth slot ${JSON.stringify(externalAuthId)}`);
+  }
+  // A DELETE a moment ago: the saga is ending though it may not show it yet, and with no worker the
+  // update would only run into its timeout.
+  const ending =
+    stepOf(desc) === 'compensating' ? 'compensating' : cancelRequested(desc) ? 'cancel requested' : undefined;
+  if (ending) {
+    throw new ApiError(
+      409,
+      'not_awaiting_auth',
+      `Connection ${JSON.stringify(connectionId)} is ending (${ending}) and issues no more URLs`,
+    );
   }
   const handle = client.workflow.getHandle(connectionId, desc.runId);
   try {

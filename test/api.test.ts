@@ -730,6 +730,20 @@ describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
       stack.emulator.emulator.faults.clear();
     }
   });
+
+  // No worker: only the cancel request tells the saga is ending; the update would wait for nobody.
+  test('409 at once after a DELETE, before the saga shows it compensating', async () => {
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const { connectionId } = await startConnection(stack.client, uniqueId('no-worker-tq'), body);
+    try {
+      assert.equal((await call('DELETE', `/v1/connections/${enc(connectionId)}`)).status, 202);
+      const res = await call('POST', `/v1/connections/${enc(connectionId)}/auth-urls/slack`);
+      assertError(res, 409, 'not_awaiting_auth');
+      assert.match(res.body.error.message, /cancel requested/);
+    } finally {
+      await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
+    }
+  });
 });
 
 describe('other routes', () => {
