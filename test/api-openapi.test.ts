@@ -2,7 +2,8 @@
  * The OpenAPI document is complete: this file drives every error path the API has, and the stack's
  * recorder (test/helpers/openapi-check.ts) fails the file when an answer's status is not listed for
  * its route. The last test checks the other way round: every code the document lists was sent here,
- * or is named below with where it is driven.
+ * or is named below with where it is driven. The recorder also validates each answer's body and
+ * headers against the document's schemas for its code (Ajv, JSON Schema 2020-12).
  */
 import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
@@ -13,7 +14,7 @@ import { createApp } from '../api/app.js';
 import { createLogger } from '../api/logging.js';
 import { buildOpenApi } from '../api/openapi.js';
 import { deadAddress } from './helpers/dead-address.js';
-import { recordingHandler } from './helpers/openapi-check.js';
+import { mismatches, recordingHandler } from './helpers/openapi-check.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { uniqueId } from './helpers/temporal.js';
 
@@ -243,4 +244,15 @@ test('every code the document lists was sent by this file, or is driven elsewher
   }
   assert.ok(sent.size > 0);
   assert.deepEqual(missing, []);
+});
+
+test("every answer's body and headers match what the document says of its code", () => {
+  // The answers above cover each route's success and error shapes: status objects (new, existing),
+  // a list page, a reissue, a cancel, the webhook's 202, and the error bodies with their headers.
+  const withBodies = stack.answers.filter((a) => a.body !== undefined && a.headers !== undefined);
+  assert.ok(withBodies.length >= 40, `${withBodies.length} answers with a body recorded`);
+  assert.deepEqual(
+    stack.answers.flatMap((a) => mismatches(doc, a)),
+    [],
+  );
 });

@@ -1,14 +1,21 @@
 /**
  * Checks answers against the OpenAPI document: a status code the API sends on a route must be listed
- * there. `recordingHandler` wraps an app so every answer a test provokes is recorded;
+ * there, and the answer's body and headers must match what the document says of that code.
+ * `recordingHandler` wraps an app so every answer a test provokes is recorded;
  * `undocumentedAnswers` lists those the document does not allow.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from 'node:http';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 
 export interface Answer {
   method: string;
   path: string;
   status: number;
+  /** The headers sent, names in lower case. */
+  headers?: OutgoingHttpHeaders;
+  /** The body as sent (absent for HEAD and bodiless answers). */
+  body?: string;
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -55,16 +62,156 @@ export function undocumented(doc: Record<string, unknown>, answer: Answer): stri
 
 /** Every recorded answer the document does not allow. */
 export function undocumentedAnswers(doc: Record<string, unknown>, answers: Answer[]): string[] {
-  return [...new Set(answers.map((a) => undocumented(doc, a)).filter((p): p is string => p !== undefined))];
+  const problems = answers.flatMap((a) => {
+    const status = undocumented(doc, a);
+    return status === undefined ? mismatches(doc, a) : [status];
+  });
+  return [...new Set(problems)];
 }
 
-/** Wraps a request listener (an express app), recording each answer's method, path and status. */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the document is walked loosely */
+type Documented = { response: any; pointer: string } | undefined;
+
+/** The response object the document gives for `answer` (resolving `$ref`), and its JSON pointer. */
+function documentedResponse(doc: any, answer: Answer): Documented {
+  const status = String(answer.status);
+  const escape = (part: string) => part.replaceAll('~', '~0').replaceAll('/', '~1');
+  const resolve = (response: any, pointer: string): Documented => {
+    if (!response?.$ref) return response ? { response, pointer } : undefined;
+    const name = String(response.$ref).split('/').pop()!;
+    return { response: doc.components.responses[name], pointer: `#/components/responses/${name}` };
+  };
+  const entry = Object.entries(doc.paths as Record<string, any>).find(([t]) =>
+    templateMatches(t, answer.path),
+  );
+  if (!entry) return resolve(doc.components.responses?.NotFound, '#/components/responses/NotFound');
+  const [template, item] = entry;
+  let method = answer.method.toLowerCase();
+  if (method === 'head' && !item.head) method = 'get';
+  const at = (m: string) => `#/paths/${escape(template)}/${m}/responses/${status}`;
+  if (item[method]?.responses?.[status]) return resolve(item[method].responses[status], at(method));
+  if (status === '405') {
+    return resolve(doc.components.responses?.MethodNotAllowed, '#/components/responses/MethodNotAllowed');
+  }
+  // The access check or the body parser answered for a method the path lacks: as its siblings say.
+  const other = METHODS.find((m) => item[m]?.responses?.[status]);
+  return other ? resolve(item[other].responses[status], at(other)) : undefined;
+}
+
+const validators = new WeakMap<object, Ajv2020>();
+const BRANCHES = ['allOf', 'anyOf', 'oneOf'];
+
+/**
+ * `node` with every object schema that lists its properties closed to others: an answer carrying a
+ * field the document does not name is drift a generated client cannot see. Branches of a
+ * combinator are left open, as their parent's unevaluatedProperties sees through them.
+ */
+function closed(node: any, branch = false): any {
+  if (Array.isArray(node)) return node.map((item) => closed(item, branch));
+  if (typeof node !== 'object' || node === null) return node;
+  const out = Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [key, closed(value, BRANCHES.includes(key))]),
+  );
+  const open = node.additionalProperties !== undefined || node.unevaluatedProperties !== undefined;
+  if (node.type === 'object' && node.properties && !open && !branch) out.unevaluatedProperties = false;
+  return out;
+}
+
+/** An Ajv (JSON Schema 2020-12, as OpenAPI 3.1 has it) holding `doc` as `openapi.json`. */
+function ajvFor(doc: Record<string, unknown>): Ajv2020 {
+  let ajv = validators.get(doc);
+  if (!ajv) {
+    ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    ajv.addSchema(closed(doc), 'openapi.json');
+    validators.set(doc, ajv);
+  }
+  return ajv;
+}
+
+const explain = (errors: ValidateFunction['errors']) =>
+  (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+
+/** What is wrong with `answer`'s body and headers, as the document describes its status. */
+export function mismatches(doc: Record<string, unknown>, answer: Answer): string[] {
+  const found = documentedResponse(doc, answer);
+  if (!found || !answer.headers) return [];
+  const { response, pointer } = found;
+  const where = `${answer.method} ${answer.path} → ${answer.status}`;
+  const problems: string[] = [];
+  const headers = answer.headers;
+  for (const [name, spec] of Object.entries((response.headers ?? {}) as Record<string, any>)) {
+    const header = spec.$ref ? (doc as any).components.headers[String(spec.$ref).split('/').pop()!] : spec;
+    const value = headers[name.toLowerCase()];
+    if (value === undefined) {
+      if (header.required) problems.push(`${where}: no ${name} header`);
+      continue;
+    }
+    const type = header.schema?.type;
+    const typed = type === 'integer' || type === 'number' ? Number(value) : String(value);
+    const check = ajvFor(doc).compile(header.schema ?? {});
+    if (!check(typed)) problems.push(`${where}: ${name}: ${JSON.stringify(value)}: ${explain(check.errors)}`);
+  }
+  const content = response.content as Record<string, any> | undefined;
+  if (answer.method === 'HEAD' || !content) return problems;
+  const sentType = String(headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim();
+  if (!content[sentType]) {
+    problems.push(
+      `${where}: content-type ${sentType || '(none)'}, documented ${Object.keys(content).join(', ')}`,
+    );
+    return problems;
+  }
+  if (sentType !== 'application/json' || !content[sentType].schema) return problems;
+  let body: unknown;
+  try {
+    body = JSON.parse(answer.body ?? '');
+  } catch {
+    return [...problems, `${where}: the body is not JSON`];
+  }
+  const mediaPointer = `${pointer}/content/${sentType.replace('/', '~1')}/schema`;
+  const validate = ajvFor(doc).getSchema(`openapi.json${mediaPointer}`)!;
+  if (!validate(body)) {
+    problems.push(`${where}: body ${explain(validate.errors)}: ${JSON.stringify(body).slice(0, 300)}`);
+  }
+  // Retry-After is optional in the document because only `temporal_busy` carries it.
+  const code = (body as { error?: { code?: unknown } } | null)?.error?.code;
+  if (code === 'temporal_busy' && response.headers?.['Retry-After'] && !headers['retry-after']) {
+    problems.push(`${where}: temporal_busy without Retry-After`);
+  }
+  return problems;
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** Wraps a request listener (an express app), recording each answer's method, path, status, headers and body. */
 export function recordingHandler(app: RequestListener, answers: Answer[]): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     // Read now: express rewrites req.url while routing through mounted routers.
     const path = (req.url ?? '/').split('?')[0]!;
+    const chunks: Buffer[] = [];
+    const keep = (chunk: unknown, encoding: unknown) => {
+      if (typeof chunk === 'string') chunks.push(Buffer.from(chunk, (encoding as BufferEncoding) || 'utf8'));
+      else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+    };
+    const { write, end } = res;
+    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+      keep(chunk, rest[0]);
+      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof res.write;
+    res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+      if (typeof chunk !== 'function') keep(chunk, rest[0]);
+      return (end as (...args: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+    } as typeof res.end;
     res.on('finish', () => {
-      answers.push({ method: req.method ?? 'GET', path, status: res.statusCode });
+      const body = chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
+      answers.push({
+        method: req.method ?? 'GET',
+        path,
+        status: res.statusCode,
+        headers: res.getHeaders(),
+        body,
+      });
     });
     app(req, res);
   };

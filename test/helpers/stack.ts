@@ -69,7 +69,7 @@ export interface Stack {
   headers(extra?: Record<string, string>): Record<string, string>;
   /** Signs a webhook body as a partner backend would (Standard Webhooks); see `signWebhook`. */
   signWebhook(body: unknown, opts?: SignOptions): { headers: Record<string, string>; body: string };
-  /** Every answer the API sent so far; `close()` fails if one has a status the OpenAPI document lacks. */
+  /** Every answer the API sent so far; `close()` fails if one's status, body or headers are not as the OpenAPI document says. */
   answers: Answer[];
   close(): Promise<void>;
 }
@@ -112,7 +112,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     const undocumented = undocumentedAnswers(buildOpenApi({ codec: encryption !== undefined }), answers);
     if (undocumented.length > 0) {
-      throw new Error(`answers the OpenAPI document does not list:\n${undocumented.join('\n')}`);
+      throw new Error(`answers the OpenAPI document does not describe:\n${undocumented.join('\n')}`);
     }
   };
 
@@ -135,7 +135,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
     });
     const host = options.apiHost ?? '127.0.0.1';
-    // Through a recorder, so every status code the tests provoke is checked against the document.
+    // Through a recorder, so every answer the tests provoke is checked against the document.
     const server = createServer(recordingHandler(app, answers)).listen(options.apiPort ?? 0, host);
     const { port } = await listen(server);
     cleanups.push(() => closeServer(server));
