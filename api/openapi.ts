@@ -63,6 +63,9 @@ function componentSchemas(): Record<string, unknown> {
     const { $schema: _s, $id: _i, ...rest } = schema as Record<string, unknown>;
     out[id] = rest;
   }
+  // The recursive union zod checks is, over JSON, the empty schema; written out, it makes
+  // openapi-typescript emit a type alias that refers to itself, and the generated client fails to compile.
+  out.JsonValue = { description: 'Any JSON value: string, number, boolean, null, array or object' };
   return out;
 }
 
