@@ -137,6 +137,13 @@ export const connectionIdParamSchema = connectionId(
   'The connectionId, `connect:{externalUserId}:{solutionId}` (URL-encode it)',
 );
 
+/** The webhook body names the saga by `key` (one branch of its anyOf). */
+const namedBy = (key: string) => ({
+  type: 'object',
+  required: [key],
+  properties: { [key]: { type: 'string' } },
+});
+
 export const webhookBodySchema = z
   .object(
     {
@@ -156,7 +163,9 @@ export const webhookBodySchema = z
   .meta({
     description:
       'Names the saga by connectionId or by solutionInstanceId (at least one). Other keys are ignored, so a relay may forward more than these.',
-    anyOf: [{ required: ['connectionId'] }, { required: ['solutionInstanceId'] }],
+    // Branches with a type and the property: openapi-typescript reads a bare `{ required }` as
+    // `unknown`, which turns the whole body into `unknown` in a generated client.
+    allOf: [{ anyOf: [namedBy('connectionId'), namedBy('solutionInstanceId')] }],
   });
 export type WebhookBody = z.infer<typeof webhookBodySchema>;
 

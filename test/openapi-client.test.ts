@@ -77,6 +77,16 @@ export async function partner(): Promise<unknown[]> {
 export async function mistakes(): Promise<void> {
   // @ts-expect-error authSlots is required
   await api.POST('/v1/connections', { headers, body: { externalUserId: 'u', userName: 'n', solutionId: 's' } });
+  await api.POST('/v1/webhooks/auth-completed', {
+    params: { header: signed },
+    // @ts-expect-error a misspelt field
+    body: { connectionId: 'c', externalAuthid: 'slack', authId: 'x' },
+  });
+  await api.POST('/v1/webhooks/auth-completed', {
+    params: { header: signed },
+    // @ts-expect-error neither connectionId nor solutionInstanceId
+    body: { externalAuthId: 'slack', authId: 'x' },
+  });
 }
 `;
 
