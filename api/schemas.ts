@@ -232,7 +232,14 @@ export const errorBodySchema = z.object({
   error: z.object({
     code: z.string().describe('Machine-readable code, e.g. invalid_input, not_found, connection_closed'),
     message: z.string(),
-    details: z.unknown().optional(),
+    details: z
+      .union([
+        z
+          .array(z.object({ path: z.string(), message: z.string() }))
+          .describe('Every problem, where and what'),
+        z.object({ allow: z.array(z.string()) }).describe("A 405's methods, as in its Allow header"),
+      ])
+      .optional(),
   }),
 });
 

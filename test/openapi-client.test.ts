@@ -38,7 +38,11 @@ export async function partner(): Promise<unknown[]> {
       ],
     },
   });
-  if (start.error) return [start.error.error.code, start.error.error.message];
+  if (start.error) {
+    // invalid_input lists every problem; a generated client should know their shape.
+    const { details } = start.error.error;
+    return Array.isArray(details) ? details.map((p) => \`\${p.path}: \${p.message}\`) : [details?.allow];
+  }
   const status: components['schemas']['ConnectionStatus'] = start.data;
   const id = status.connectionId;
   const urls = status.authSlots.map((slot) => (slot.state === 'pending' ? slot.url : slot.authId));
