@@ -78,7 +78,7 @@ export function createApp(deps: AppDeps): Express {
   // The webhook parses its own raw body, so it is mounted before any JSON parser.
   app.post(WEBHOOK_PATH, metrics.observeWebhook);
   const instanceRoutes = new InstanceRoutes();
-  app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret, instanceRoutes }));
+  app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret, instanceRoutes, logger }));
   app.use('/v1/connections', connectionsRouter({ ...deps, instanceRoutes }));
   if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken));
   app.use(methodNotAllowed(documented));

@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import express, { type Router } from 'express';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import type { Logger } from 'pino';
 import { idProblem } from '../common/input.js';
 import type { ConnectStep } from '../common/messages.js';
 import { isAttached, PAST_ATTACH_STEPS, type ConnectMemo } from '../common/status-view.js';
@@ -198,9 +199,22 @@ export function webhookRouter(deps: {
   webhookSecret?: string;
   /** Instance → saga routes the connections router noted; a miss is looked up in visibility. */
   instanceRoutes?: InstanceRoutes;
+  logger?: Logger;
 }): Router {
   const router = express.Router();
-  const checkSignature = deps.webhookSecret ? signatureCheck(deps.webhookSecret) : undefined;
+  const verify = deps.webhookSecret ? signatureCheck(deps.webhookSecret) : undefined;
+  // The partner reads why in the 401's body; the operator, who sees only the access line's status,
+  // needs it too: a wrong secret and a skewed clock are fixed in different places.
+  const checkSignature: typeof verify =
+    verify &&
+    ((raw, headers) => {
+      try {
+        verify(raw, headers);
+      } catch (err) {
+        if (err instanceof ApiError) deps.logger?.warn({ reason: err.message }, 'webhook signature rejected');
+        throw err;
+      }
+    });
 
   router.post(WEBHOOK_PATH, express.raw({ type: () => true, limit: BODY_LIMIT_BYTES }), async (req, res) => {
     if (!checkSignature) {

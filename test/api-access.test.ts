@@ -542,6 +542,42 @@ describe('logs', () => {
     assert.doesNotMatch(all, /auth-secret-id/);
   });
 
+  test('a refused webhook signature is logged with why, never with the signature or secret', async () => {
+    const { lines, logger } = capturingLogger();
+    const secret = randomWebhookSecret();
+    const client = { workflow: {} } as unknown as AppDeps['client'];
+    const url = await serve(
+      createApp({ client, taskQueue: 'q', namespace: 'default', webhookSecret: secret, logger }),
+    );
+    const body = { connectionId: 'c', externalAuthId: 's', authId: 'a' };
+    const partnerSecret = randomWebhookSecret();
+    const cases = [
+      { signed: signWebhook(partnerSecret, body), reason: /No matching signature found/ },
+      {
+        signed: signWebhook(secret, body, { timestamp: new Date(Date.now() - 10 * 60_000) }),
+        reason: /timestamp too old/,
+      },
+    ];
+    for (const { signed, reason } of cases) {
+      const at = lines.length;
+      const res = await fetch(`${url}/v1/webhooks/auth-completed`, {
+        method: 'POST',
+        headers: signed.headers,
+        body: signed.body,
+      });
+      assert.equal(res.status, 401);
+      const logged = lines.slice(at).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const refusal = logged.find((l) => l.msg === 'webhook signature rejected');
+      assert.ok(refusal, JSON.stringify(logged));
+      assert.match(String(refusal.reason), reason);
+      assert.equal(refusal.level, 40);
+      assert.equal(refusal.requestId, logged.find((l) => l.msg === 'request')?.requestId);
+      const all = lines.slice(at).join('');
+      assert.ok(!all.includes(signed.headers['webhook-signature']!.slice(3)), 'signature logged');
+      for (const s of [secret, partnerSecret]) assert.ok(!all.includes(s.slice(6)), 'secret logged');
+    }
+  });
+
   test('the logger redacts credentials wherever they appear', () => {
     const { lines, logger } = capturingLogger();
     logger.info(
