@@ -1,9 +1,17 @@
-/** The worker's `/healthz` and `/readyz`: answers by state, and HEALTH_PORT validated at start. */
+/**
+ * The worker's `/healthz` and `/readyz`: answers by state and by whether Temporal answers, and
+ * HEALTH_PORT validated at start.
+ */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { createConnection as createConnectionTo, createServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { after, test } from 'node:test';
 import { ConfigError, listenError } from '../lib/config.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { startHealthServer, type HealthState } from '../worker/health.js';
+import { pollUntil } from './helpers/poll.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
+import { freePort, startWorkerProcess } from './helpers/worker-process.js';
 
 const BASE_ENV = { TRAY_MASTER_TOKEN: 'mt', TRAY_EMBEDDED_ID: 'emb' };
 
@@ -30,6 +38,94 @@ test('readiness follows the worker state; liveness holds until the worker failed
   } finally {
     await health.close();
   }
+});
+
+test('readiness is refused while Temporal is known not to answer, whatever the state says', async () => {
+  let reachable = false;
+  const health = await startHealthServer({
+    port: 0,
+    host: '127.0.0.1',
+    state: () => 'RUNNING',
+    temporalReachable: () => reachable,
+  });
+  try {
+    const readyz = await fetch(`http://${health.address}/readyz`);
+    assert.equal(readyz.status, 503);
+    assert.deepEqual(await readyz.json(), { status: 'not ready', state: 'RUNNING', temporal: 'unreachable' });
+    assert.equal((await fetch(`http://${health.address}/healthz`)).status, 200);
+    reachable = true;
+    assert.equal((await fetch(`http://${health.address}/readyz`)).status, 200);
+  } finally {
+    await health.close();
+  }
+});
+
+/** A TCP proxy to `target` that can refuse connections (as a Temporal that is down does) and come back. */
+async function switchableProxy(target: string) {
+  const [host, port] = [
+    target.slice(0, target.lastIndexOf(':')),
+    Number(target.slice(target.lastIndexOf(':') + 1)),
+  ];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = createConnectionTo(port, host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined).on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listenPort = await freePort();
+  const up = async () => {
+    server.listen(listenPort, '127.0.0.1');
+    await once(server, 'listening');
+  };
+  const down = async () => {
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const s of sockets) s.destroy();
+    await closed;
+  };
+  await up();
+  after(() => (server.listening ? down() : undefined));
+  return { address: `127.0.0.1:${listenPort}`, up, down };
+}
+
+test('a running worker whose Temporal stops answering is not ready until Temporal answers again', async () => {
+  const temporal = await devServer();
+  const proxy = await switchableProxy(temporal.address);
+  const healthPort = await freePort();
+  const run = await startWorkerProcess({
+    TEMPORAL_ADDRESS: proxy.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    TEMPORAL_TASK_QUEUE: uniqueId('readyz-outage'),
+    TRAY_MASTER_TOKEN: 'mt_readyz',
+    TRAY_EMBEDDED_ID: 'emb-readyz',
+    HEALTH_PORT: String(healthPort),
+    METRICS_HOST: '127.0.0.1',
+  });
+  const readyz = async () => {
+    const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+    return { status: res.status, body: (await res.json()) as unknown };
+  };
+  await pollUntil(async () => (await readyz()).status === 200, {
+    timeoutMs: 30_000,
+    what: 'the worker ready',
+  });
+  await proxy.down();
+  // The worker notices at its next look at the task queue (every 10 s, 5 s to give up on one).
+  const outage = await pollUntil(async () => ((await readyz()).status === 503 ? readyz() : false), {
+    timeoutMs: 40_000,
+    what: '/readyz to say the worker cannot reach Temporal',
+  });
+  assert.deepEqual(outage.body, { status: 'not ready', state: 'RUNNING', temporal: 'unreachable' });
+  assert.equal((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status, 200, 'alive all the same');
+  await proxy.up();
+  await pollUntil(async () => (await readyz()).status === 200, {
+    timeoutMs: 60_000,
+    what: '/readyz to answer 200 once Temporal answers again',
+  });
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exited, 0, run.output());
 });
 
 test('HEALTH_PORT is optional and must be a port', () => {

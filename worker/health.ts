@@ -18,13 +18,19 @@ export interface HealthServer {
 }
 
 /**
- * Serves `/healthz` (200 while the event loop answers) and `/readyz` (200 only while the worker polls
- * its task queue, else 503 with the state), both as JSON; anything else is a 404.
+ * Serves `/healthz` (200 while the event loop answers) and `/readyz` (200 only while the worker runs
+ * and, as far as `temporalReachable` knows, reaches Temporal; else 503 with the state), both as JSON;
+ * anything else is a 404.
  */
 export async function startHealthServer(options: {
   port: number;
   host: string;
   state: () => HealthState;
+  /**
+   * False while Temporal does not answer. The SDK keeps the worker RUNNING through an outage, retrying
+   * its polls, so its state alone would call a worker that can take no task ready.
+   */
+  temporalReachable?: () => boolean;
 }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -36,11 +42,14 @@ export async function startHealthServer(options: {
     const state = options.state();
     if (path === '/healthz')
       return answer(state === 'FAILED' ? 503 : 200, { status: state === 'FAILED' ? 'failed' : 'ok', state });
-    if (path === '/readyz')
+    if (path === '/readyz') {
+      if (state === 'RUNNING' && options.temporalReachable?.() === false)
+        return answer(503, { status: 'not ready', state, temporal: 'unreachable' });
       return answer(state === 'RUNNING' ? 200 : 503, {
         status: state === 'RUNNING' ? 'ready' : 'not ready',
         state,
       });
+    }
     return answer(404, { error: `no route ${path}; try /healthz or /readyz` });
   });
   await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@
 import { tsToMs } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
+import { GrpcStatus } from '../lib/grpc-status.js';
 
 const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
@@ -58,6 +59,15 @@ export interface PeerWatchOptions {
 
 /** A burst may begin right after a deploy: the first looks come before the steady interval. */
 export const FIRST_LOOKS_MS = [1_000, 3_000, 6_000] as const;
+
+/**
+ * True for a failed look that says Temporal does not answer at all (refused, unreachable, no answer
+ * in time), not one it answered with a refusal (credentials that may not describe the task queue).
+ */
+export function isTemporalUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.DEADLINE_EXCEEDED;
+}
 
 /** Looks now and every interval until stopped; the timer never keeps the process alive. */
 export function watchPeerWorkers(options: PeerWatchOptions): { stop(): void } {
