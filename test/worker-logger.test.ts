@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { failure } from '../activities/tray-errors.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 import { temporalLogger } from '../worker/logger.js';
+import proto from '@temporalio/proto';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -52,4 +53,50 @@ test('any other error keeps its stack', () => {
     const err = line.err as Record<string, unknown>;
     assert.match(String(err.stack), /at /, 'a stack to debug it');
   }
+});
+
+const { coresdk } = proto;
+
+test('at trace level the payloads in the tasks the SDK logs are left out, their size kept', () => {
+  const code = 'c0de5ecret1234567890abcdef';
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = temporalLogger(pino({ level: 'trace' }, stream));
+  const json = (value: unknown) => ({
+    metadata: { encoding: Buffer.from('json/plain') },
+    data: Buffer.from(JSON.stringify(value)),
+  });
+  const result = { codes: [{ externalAuthId: 'slack', code }] };
+  // What the worker logs as "Got workflow activation": the decoded protobuf message, as is.
+  const { WorkflowActivation } = coresdk.workflow_activation;
+  const activation = WorkflowActivation.decode(
+    WorkflowActivation.encode({
+      runId: 'run-1',
+      jobs: [{ resolveActivity: { seq: 1, result: { completed: { result: json(result) } } } }],
+    }).finish(),
+  );
+  logger.trace('Got workflow activation', activation as unknown as Record<string, unknown>);
+  const { ActivityTask } = coresdk.activity_task;
+  const { taskToken: _token, ...task } = ActivityTask.decode(
+    ActivityTask.encode({
+      taskToken: Buffer.from('t'),
+      start: { activityType: 'issueAuthUrls', input: [json({ code })] },
+    }).finish(),
+  );
+  logger.trace('Got activity task', { taskToken: 'dA==', ...task });
+  assert.equal(lines.length, 2);
+  const all = JSON.stringify(lines);
+  for (const form of [code, Buffer.from(JSON.stringify(result)).toString('base64').slice(8, 40)])
+    assert.ok(!all.includes(form), `payload logged: ${all}`);
+  assert.ok(!all.includes(Buffer.from(JSON.stringify({ code })).toString('base64').slice(4, 30)));
+  assert.match(all, /"runId":"run-1"/);
+  assert.match(all, /"activityType":"issueAuthUrls"/);
+  assert.match(all, /bytes, not logged/);
+  // The encoding still says what kind of payload it was.
+  assert.match(all, new RegExp(Buffer.from('json/plain').toString('base64')));
 });

@@ -29,7 +29,8 @@ export function temporalLogger(logger: Logger): TemporalLogger {
   const log = (level: LogLevel, message: string, meta?: LogMetadata): void => {
     // The SDK puts failures under `error`; pino serialises message, type and stack only under `err`.
     const { error, ...rest } = meta ?? {};
-    logger[LEVELS[level]](error instanceof Error ? { ...rest, err: logged(error) } : (meta ?? {}), message);
+    const fields = level === 'TRACE' || level === 'DEBUG' ? withoutPayloadData(rest) : rest;
+    logger[LEVELS[level]](error instanceof Error ? { ...fields, err: logged(error) } : fields, message);
   };
   return {
     log,
@@ -52,4 +53,47 @@ function logged(error: Error): Error {
   const short = Object.create(error) as Error;
   Object.defineProperty(short, 'stack', { value: `${error.name}: ${error.message}`, enumerable: false });
   return short;
+}
+
+/**
+ * A payload as JSON: its metadata, and its data in base64 (protobuf's toJSON) or as a Buffer's
+ * toJSON (a message built rather than decoded).
+ */
+interface JsonPayload {
+  metadata: Record<string, unknown>;
+  data: string | { type: 'Buffer'; data: number[] };
+}
+
+function isJsonPayload(value: unknown): value is JsonPayload {
+  const v = value as Partial<JsonPayload> | null;
+  if (typeof v !== 'object' || v === null || typeof v.metadata !== 'object' || v.metadata === null)
+    return false;
+  return typeof v.data === 'string' || (v.data?.type === 'Buffer' && Array.isArray(v.data.data));
+}
+
+function byteLength(data: JsonPayload['data']): number {
+  return typeof data === 'string' ? Buffer.from(data, 'base64').length : data.data.length;
+}
+
+/**
+ * `fields` with the data of every payload in them replaced by its size. At trace level the SDK logs
+ * each workflow activation and activity task whole, payloads included: base64 of what history holds,
+ * one-time auth codes and personal data among it, which a log is not to carry.
+ */
+export function withoutPayloadData(fields: Record<string, unknown>): Record<string, unknown> {
+  const scrub = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(scrub);
+    if (typeof value !== 'object' || value === null) return value;
+    if (isJsonPayload(value)) return { ...value, data: `[${byteLength(value.data)} bytes, not logged]` };
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, scrub(inner)]));
+  };
+  let json: unknown;
+  try {
+    // As pino would write them: protobuf messages turn into JSON (bytes as base64) through toJSON.
+    json = JSON.parse(JSON.stringify(fields));
+  } catch {
+    // Circular or a BigInt: not one of the SDK's task dumps, which are plain protobuf messages.
+    return fields;
+  }
+  return scrub(json) as Record<string, unknown>;
 }
