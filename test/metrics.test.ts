@@ -4,6 +4,7 @@
  * failed saga each series has moved by what those sagas did.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, test } from 'node:test';
 import type { ConnectionStatus } from '../common/messages.js';
@@ -156,6 +157,24 @@ test('worker and API metrics move by what three sagas did', async () => {
     assert.equal(total(a, 'connect_saga_webhook_outcomes_total', { outcome }), count, outcome);
   }
   assert.ok(total(a, 'process_cpu_user_seconds_total') > 0);
+
+  // Every series the README's Metrics section names (alerting advice included) is one a scrape has.
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('## Traces'));
+  const named = new Set(
+    [...section.matchAll(/\b((?:connect_saga|temporal)_[a-z_]*[a-z])\b(?!_?\*)/g)].map((m) => m[1]!),
+  );
+  assert.ok(named.size >= 10, [...named].join(', '));
+  const scraped = [...w, ...a].map((series) => series.name);
+  for (const name of named)
+    assert.ok(
+      scraped.some(
+        (series) =>
+          series === name ||
+          (series.startsWith(name) && /^_(bucket|sum|count)$/.test(series.slice(name.length))),
+      ),
+      `the README names ${name}, which no /metrics output has`,
+    );
 });
 
 test('with OTEL_EXPORTER_OTLP_ENDPOINT unset the API loads no OpenTelemetry SDK, exporter or interceptor', () => {
