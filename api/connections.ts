@@ -9,6 +9,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { checkConnectInput } from '../common/input.js';
 import { connectionIdFor, type ConnectInput } from '../common/messages.js';
+import { hasAuthUrls } from '../common/status-view.js';
 import { requireClient } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
@@ -163,9 +164,16 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
       waitSeconds * 1000,
     );
     logger.info(
-      { connectionId, runId: status.runId, created },
+      { connectionId, runId: status.runId, created, step: status.step },
       created ? 'saga started' : 'saga already running',
     );
+    // The wait ends early once the URLs exist or the saga closed: a saga still before its URLs when
+    // it is over was not taken up by a worker in time (none runs?), or Tray answered slowly.
+    if (waitSeconds > 0 && !hasAuthUrls(status))
+      logger.warn(
+        { connectionId, step: status.step, waitSeconds },
+        'no auth URLs within the wait: no worker took the saga up in time, or Tray is slow',
+      );
     deps.instanceRoutes?.remember(status.solutionInstanceId, status.connectionId);
     if (created) res.status(201).json(status);
     else res.status(200).json({ ...status, existing: true });

@@ -90,6 +90,26 @@ test('every line logged while serving a request carries its id; other lines none
   assert.equal(raw.match(/"requestId"/g)?.length, 1);
 });
 
+test('a POST whose wait passes with no worker to take the saga up says so in a warning', async () => {
+  const externalUserId = uniqueId('rid-nw');
+  const body = { externalUserId, userName: 'N', solutionId: 'sol-1', authSlots: ['slack'] };
+  const at = lines.length;
+  assert.equal(await call('POST', '/v1/connections?wait=1', 'rid-no-worker', body), 201);
+  const mine = lines.slice(at);
+  assert.equal(mine.find((l) => l.msg === 'saga started')?.step, 'ensuring_user');
+  const warning = mine.find((l) => String(l.msg).startsWith('no auth URLs within the wait'));
+  assert.ok(warning, JSON.stringify(mine));
+  assert.equal(warning.level, 40);
+  assert.equal(warning.requestId, 'rid-no-worker');
+  assert.equal(warning.step, 'ensuring_user');
+  assert.equal(warning.connectionId, `connect:${externalUserId}:sol-1`);
+  // Asked not to wait, a caller gets no URLs by choice: nothing to warn about.
+  const quiet = lines.length;
+  const other = { ...body, externalUserId: uniqueId('rid-nw0') };
+  assert.equal(await call('POST', '/v1/connections?wait=0', 'rid-no-wait', other), 201);
+  assert.ok(!lines.slice(quiet).some((l) => String(l.msg).startsWith('no auth URLs')));
+});
+
 test('the id reaches the Temporal server as x-request-id metadata on every call for the request', async () => {
   const before = capture.calls.length;
   assert.equal(
