@@ -100,3 +100,12 @@ test('at trace level the payloads in the tasks the SDK logs are left out, their 
   // The encoding still says what kind of payload it was.
   assert.match(all, new RegExp(Buffer.from('json/plain').toString('base64')));
 });
+
+test('below the level pino writes, the task dumps the SDK hands over on every activation are not serialised', () => {
+  let serialised = 0;
+  const activation = { runId: 'run-1', toJSON: () => (serialised++, { runId: 'run-1' }) };
+  const logger = temporalLogger(pino({ level: 'info' }, { write: () => undefined }));
+  logger.trace('Got workflow activation', { activation });
+  logger.debug('Got activity task', { activation });
+  assert.equal(serialised, 0);
+});

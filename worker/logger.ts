@@ -28,6 +28,8 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 export function temporalLogger(logger: Logger): TemporalLogger {
   const log = (level: LogLevel, message: string, meta?: LogMetadata): void => {
     // The SDK puts failures under `error`; pino serialises message, type and stack only under `err`.
+    // The SDK calls this for every activation whatever the level: only lines pino writes are worked on.
+    if (!logger.isLevelEnabled(LEVELS[level])) return;
     const { error, ...rest } = meta ?? {};
     const fields = level === 'TRACE' || level === 'DEBUG' ? withoutPayloadData(rest) : rest;
     logger[LEVELS[level]](error instanceof Error ? { ...fields, err: logged(error) } : fields, message);
