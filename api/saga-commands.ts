@@ -52,6 +52,7 @@ const REISSUE_REJECTIONS: Record<string, { status: number; code: string }> = {
   [FAILURE_TYPES.unknownSlot]: { status: 422, code: 'unknown_slot' },
   [FAILURE_TYPES.slotCompleted]: { status: 409, code: 'slot_completed' },
   [FAILURE_TYPES.notAwaiting]: { status: 409, code: 'not_awaiting_auth' },
+  [FAILURE_TYPES.reissueLimit]: { status: 409, code: 'reissue_limit' },
 };
 
 /** The `reissueAuthUrl` update: a fresh dialog URL for a pending slot. */

@@ -138,6 +138,8 @@ export const FAILURE_TYPES = {
   historyLimit: 'HistoryLimit',
   /** Every ownership check a saga may spend went to relayed authIds that were not the user's. */
   authCheckLimit: 'AuthCheckLimit',
+  /** The saga has handed out as many reissued URLs as it may (refused by the validator). */
+  reissueLimit: 'ReissueLimit',
 } as const;
 
 export const SEARCH_ATTRIBUTES = {

@@ -15,6 +15,7 @@ import { connectionIdFor, WAIT_FOR_AUTH_URLS_UPDATE_ID, WORKFLOW_TYPE } from '..
 import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { REISSUE_LIMIT } from '../workflows/handlers.js';
 import { uniqueId } from './helpers/temporal.js';
 
 // Started at the top level, not in before(): devServer() ties the dev server's lifetime to the
@@ -710,6 +711,23 @@ describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
     await completeSlot(post.body.connectionId, post.body.userId, 'slack');
     assertError(await call('POST', `/v1/connections/${id}/auth-urls/slack`), 409, 'slot_completed');
   });
+
+  test(
+    `409 reissue_limit once the saga has answered ${REISSUE_LIMIT} reissues`,
+    { timeout: 120_000 },
+    async () => {
+      const post = await call('POST', '/v1/connections', input());
+      const path = `/v1/connections/${enc(post.body.connectionId)}/auth-urls/slack`;
+      // A partner page asking for a fresh URL on every load; concurrent ones may share a code.
+      for (let done = 0; done < REISSUE_LIMIT; done += 5) {
+        const answers = await Promise.all([1, 2, 3, 4, 5].map(() => call('POST', path)));
+        for (const res of answers) assert.equal(res.status, 200, res.text);
+      }
+      const refused = await call('POST', path);
+      assertError(refused, 409, 'reissue_limit');
+      assert.match(refused.body.error.message, /start a new connection/);
+    },
+  );
 
   test('409 while the saga is not yet awaiting auths', async () => {
     stack.emulator.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 4000 });

@@ -32,6 +32,8 @@ import { CREATED_NOTHING, TRAY_FAILURE_TYPES } from '../common/activity-types.js
 import { MEMO_KEY, type ConnectMemo } from '../common/status-view.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import { AuthSlots } from '../workflows/slots.js';
+import { HISTORY_GUARD } from '../workflows/auth-wait.js';
+import { REISSUE_LIMIT } from '../workflows/handlers.js';
 import type { ActivityName, MockActivities, MockOptions } from './helpers/mock-activities.js';
 import { permanentError, transientError } from './helpers/mock-activities.js';
 import { runMockSaga, type MockSaga } from './helpers/mock-saga.js';
@@ -1089,6 +1091,34 @@ describe('connectIntegration reissueAuthUrl', () => {
       assert.notEqual(later.url, a.url);
       assert.equal(mock.inputsOf('issueAuthUrls').length, 2);
       await cancelAndWait(handle);
+    });
+  });
+
+  test(`a saga answers ${REISSUE_LIMIT} reissues, then refuses more with ReissueLimit and no history`, async () => {
+    const slots = ['slack', 'gmail', 'drive', 'jira', 'github'];
+    // A real server: it drops the workflow task of a rejected update from history (speculative task).
+    const server = await realServer();
+    await withSaga({ input: { authSlots: slots }, server }, async ({ handle, mock }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      // A partner page asking for a fresh URL on every load, a few slots at once.
+      for (let done = 0; done < REISSUE_LIMIT; done += slots.length) {
+        const batch = slots.slice(0, REISSUE_LIMIT - done);
+        await Promise.all(
+          batch.map((externalAuthId) =>
+            handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId }] }),
+          ),
+        );
+      }
+      const { historyLength } = await handle.describe();
+      await assertUpdateRejected(handle, 'gmail', FAILURE_TYPES.reissueLimit);
+      assert.equal((await handle.describe()).historyLength, historyLength, 'a refusal writes no history');
+      assert.equal(mock.inputsOf('issueAuthUrls').length, REISSUE_LIMIT);
+      assert.ok(historyLength < HISTORY_GUARD.events / 2, `${historyLength} events`);
+      // The refusals leave the saga as it was: it still completes.
+      for (const externalAuthId of slots) {
+        await handle.signal(authCompletedSignal, { externalAuthId, authId: `auth-${externalAuthId}` });
+      }
+      assert.equal((await handle.result()).enabled, true);
     });
   });
 

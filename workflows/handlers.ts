@@ -13,6 +13,14 @@ import { issueAuthUrls, type InstanceRef } from './activity-stubs.js';
 import type { AuthSlots } from './slots.js';
 import type { SagaStatus } from './status.js';
 
+/**
+ * Reissues one saga answers. Each costs up to 11 history events (a shared one fewer), so a partner
+ * page that asks for a fresh URL on every load would otherwise push a long auth wait into the
+ * history guard (auth-wait.ts) and lose the saga; this keeps all of them under a third of the guard
+ * and far below Temporal's 2,000 updates per run. Refused in the validator: no history, no Tray request.
+ */
+export const REISSUE_LIMIT = 300;
+
 /** Marks histories in which concurrent reissues of one slot share one code (not in older ones). */
 const SHARED_REISSUE_PATCH = 'shared-reissue';
 
@@ -51,6 +59,15 @@ function slotOf(request: ReissueAuthUrlRequest | null | undefined): string {
   );
 }
 
+/** Throws once the saga has accepted all the reissues it may. */
+function refuseBeyondLimit(reissuesAccepted: number): void {
+  if (reissuesAccepted < REISSUE_LIMIT) return;
+  throw ApplicationFailure.nonRetryable(
+    `this saga has issued its ${REISSUE_LIMIT} fresh URLs; cancel it and start a new connection for more`,
+    FAILURE_TYPES.reissueLimit,
+  );
+}
+
 /**
  * Registers every handler. Call it once, before the workflow's first await, so that every message
  * finds its handler. `awaitingAuthsOn` answers the instance while the saga awaits auths, else undefined.
@@ -65,9 +82,12 @@ export function registerHandlers(
   // Reissues of a slot still minting its code: a second one at that moment (a double click, a
   // retry) shares the answer instead of spending a Tray request on a code nobody would use.
   const minting = new Map<string, Promise<ReissueAuthUrlResult>>();
+  // Counted in the handler, which replay runs again for every accepted reissue (validators it skips).
+  let reissuesAccepted = 0;
   setHandler(
     reissueAuthUrlUpdate,
     async (request) => {
+      reissuesAccepted++;
       const externalAuthId = slotOf(request);
       const inFlight = minting.get(externalAuthId);
       if (inFlight && patched(SHARED_REISSUE_PATCH)) return inFlight;
@@ -79,7 +99,12 @@ export function registerHandlers(
         if (minting.get(externalAuthId) === mint) minting.delete(externalAuthId);
       }
     },
-    { validator: (request) => void reissueTarget(slotOf(request)) },
+    {
+      validator: (request) => {
+        reissueTarget(slotOf(request));
+        refuseBeyondLimit(reissuesAccepted);
+      },
+    },
   );
 
   /** Mints a fresh code for the slot and stores its URL. */
