@@ -14,6 +14,7 @@ import {
 import {
   connectionIdFor,
   SEARCH_ATTRIBUTES,
+  statusQuery,
   WAIT_FOR_AUTH_URLS_UPDATE_ID,
   waitForAuthUrlsUpdate,
   WORKFLOW_TYPE,
@@ -257,13 +258,16 @@ async function statusHeld(
   };
 }
 
-/** Least time given to the fresh answer: the saga has its URLs, so one workflow task gives it. */
+/** Least time given to the fresh answer: the saga has its URLs, so one query gives it. */
 const ASK_AGAIN_MIN_MS = 2_000;
 
 /**
- * The running saga's status now, through a `waitForAuthUrls` of its own: the shared one may hold the
- * status of when the URLs came out (a slot completed or a URL issued again since). Undefined when
- * the saga closed or no worker answered in time; the caller then keeps the shared answer.
+ * The running saga's status now, through the `status` query: the shared update may hold the status
+ * of when the URLs came out (a slot completed or a URL issued again since). A query, not an update
+ * of its own: that cost every repeated POST five history events and the whole status (40 KB for 20
+ * long slots), so a partner re-POSTing a connection on each page view ran a long auth wait into the
+ * history guard. Undefined when the saga closed or no worker answered in time; the caller then keeps
+ * the shared answer.
  */
 async function askAgain(
   client: Client,
@@ -274,7 +278,7 @@ async function askAgain(
   const handle = client.workflow.getHandle(desc.workflowId, desc.runId);
   try {
     return await waitWithin(client, Math.max(deadline - Date.now(), ASK_AGAIN_MIN_MS), () =>
-      handle.executeUpdate(waitForAuthUrlsUpdate),
+      handle.query(statusQuery),
     );
   } catch {
     return undefined;
