@@ -362,6 +362,31 @@ describe('connectIntegration compensation', () => {
     });
   });
 
+  test('authTimeout at its 30d maximum: a completion on day 29 connects, none times out at day 30', async () => {
+    const DAY_MS = 24 * 60 * 60 * 1000;
+    await withSaga({ input: { authTimeout: '30d' } }, async ({ handle, mock }) => {
+      const awaiting = await waitForStep(handle, 'awaiting_auth');
+      const started = (await handle.describe()).startTime.getTime();
+      const deadline = Date.parse(awaiting.deadline ?? '');
+      assert.ok(Math.abs(deadline - started - 30 * DAY_MS) < 60_000, awaiting.deadline);
+      await env.sleep(29 * DAY_MS);
+      assert.equal((await status(handle)).step, 'awaiting_auth', 'still waiting on day 29');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-day-29' });
+      assert.equal((await handle.result()).enabled, true);
+      assert.equal(mock.inputsOf('removeInstance').length, 0);
+    });
+    await withSaga({ input: { authTimeout: '30d' } }, async ({ handle, mock }) => {
+      const failure = await failureOf(handle);
+      assert.equal(failure.type, FAILURE_TYPES.authTimeout);
+      const { startTime, closeTime } = await handle.describe();
+      assert.ok((closeTime?.getTime() ?? 0) - startTime.getTime() >= 30 * DAY_MS, 'not before day 30');
+      assert.deepEqual(
+        mock.inputsOf('removeInstance').map((i) => i.solutionInstanceId),
+        ['instance-1'],
+      );
+    });
+  });
+
   test('after a failure the current details show the error as plain text and the removed instance', async () => {
     const input = { authTimeout: '2h', authSlots: ['slack', '**b** [x](https://evil.example)'] };
     await withSaga({ input }, async ({ handle }) => {
