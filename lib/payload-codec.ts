@@ -57,30 +57,44 @@ export class EncryptionKeys {
 
 /**
  * Parses `keyId:base64key[,keyId:base64key…]` (each key exactly 32 bytes). Returns the keys or a
- * problem naming the bad entry by position and key id, never by its key.
+ * problem naming every bad entry by position and key id, never by its key, so a ring with several
+ * mistakes is fixed in one go.
  */
 export function parseEncryptionKeys(raw: string): { value: EncryptionKeys } | { problem: string } {
   const entries: [string, Buffer][] = [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
   const parts = raw.split(',').map((part) => part.trim());
   for (const [index, part] of parts.entries()) {
-    const where = `entry ${index + 1} of ${parts.length}`;
-    const colon = part.indexOf(':');
-    if (colon < 0) return { problem: `${where} is not keyId:base64key` };
-    const keyId = part.slice(0, colon).trim();
-    const encoded = part.slice(colon + 1).trim();
-    if (!KEY_ID_PATTERN.test(keyId)) {
-      return { problem: `${where} has a key id that is not 1-64 of A-Z a-z 0-9 . _ -` };
-    }
-    const named = `${where} (key id "${keyId}")`;
-    if (entries.some(([id]) => id === keyId)) return { problem: `${named} repeats a key id` };
-    if (!BASE64_PATTERN.test(encoded)) return { problem: `${named}: the key is not standard base64` };
-    const key = Buffer.from(encoded, 'base64');
-    if (key.length !== KEY_BYTES) {
-      return { problem: `${named}: the key must be ${KEY_BYTES} bytes, it decodes to ${key.length}` };
-    }
-    entries.push([keyId, key]);
+    const parsed = parseEntry(part, `entry ${index + 1} of ${parts.length}`, seen);
+    if ('problem' in parsed) problems.push(parsed.problem);
+    else entries.push(parsed.entry);
   }
+  if (problems.length > 0) return { problem: problems.join('; ') };
   return { value: new EncryptionKeys(entries) };
+}
+
+function parseEntry(
+  part: string,
+  where: string,
+  seen: Set<string>,
+): { entry: [string, Buffer] } | { problem: string } {
+  const colon = part.indexOf(':');
+  if (colon < 0) return { problem: `${where} is not keyId:base64key` };
+  const keyId = part.slice(0, colon).trim();
+  const encoded = part.slice(colon + 1).trim();
+  if (!KEY_ID_PATTERN.test(keyId)) {
+    return { problem: `${where} has a key id that is not 1-64 of A-Z a-z 0-9 . _ -` };
+  }
+  const named = `${where} (key id "${keyId}")`;
+  if (seen.has(keyId)) return { problem: `${named} repeats a key id` };
+  seen.add(keyId);
+  if (!BASE64_PATTERN.test(encoded)) return { problem: `${named}: the key is not standard base64` };
+  const key = Buffer.from(encoded, 'base64');
+  if (key.length !== KEY_BYTES) {
+    return { problem: `${named}: the key must be ${KEY_BYTES} bytes, it decodes to ${key.length}` };
+  }
+  return { entry: [keyId, key] };
 }
 
 /** PAYLOAD_ENCRYPTION_KEYS for `readEnv`: optional, and secret (its value is never echoed). */

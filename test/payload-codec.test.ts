@@ -79,6 +79,32 @@ describe('PAYLOAD_ENCRYPTION_KEYS', () => {
     });
   }
 
+  test('several bad entries: every one is named, under the one variable, and no key is shown', () => {
+    const short = randomBytes(16).toString('base64');
+    const raw = `a:not*base64,b:${short},nocolon,good:${OLD},good:${NEW}`;
+    for (const load of [
+      () =>
+        loadWorkerConfig({ TRAY_MASTER_TOKEN: 'mt', TRAY_EMBEDDED_ID: 'e', PAYLOAD_ENCRYPTION_KEYS: raw }),
+      () => loadApiConfig({ PAYLOAD_ENCRYPTION_KEYS: raw }),
+    ]) {
+      assert.throws(load, (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.problems.map((p) => p.variable),
+          ['PAYLOAD_ENCRYPTION_KEYS'],
+        );
+        const { problem } = err.problems[0]!;
+        assert.match(problem, /entry 1 of 5 \(key id "a"\): the key is not standard base64/);
+        assert.match(problem, /entry 2 of 5 \(key id "b"\): the key must be 32 bytes, it decodes to 16/);
+        assert.match(problem, /entry 3 of 5 is not keyId:base64key/);
+        assert.match(problem, /entry 5 of 5 \(key id "good"\) repeats a key id/);
+        assert.doesNotMatch(problem, /entry 4 of 5/);
+        for (const key of [short, OLD, NEW]) assert.ok(!err.message.includes(key), 'no key in the message');
+        return true;
+      });
+    }
+  });
+
   test('unset: no encryption in either configuration', () => {
     assert.equal(loadWorkerConfig({ TRAY_MASTER_TOKEN: 'mt', TRAY_EMBEDDED_ID: 'e' }).payloadKeys, undefined);
     assert.equal(loadApiConfig({}).payloadEncryption, undefined);
