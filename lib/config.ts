@@ -99,16 +99,20 @@ export function url<O extends Common<string> & { optional?: boolean }>(options: 
   });
 }
 
-/** One of a fixed set of words. */
+/**
+ * One of a fixed set of lower-case words, in any letter case (`EU` is `eu`), as LOG_LEVEL is read:
+ * refusing a capitalised word nobody could mean otherwise would only cost the operator a restart.
+ */
 export function oneOf<const V extends string, O extends Common<V> & { optional?: boolean }>(
   values: readonly V[],
   options: O = {} as O,
 ) {
-  return envVar<V, O>(options, (raw) =>
-    (values as readonly string[]).includes(raw)
-      ? { value: raw as V }
-      : { problem: `must be one of ${values.join(', ')}` },
-  );
+  return envVar<V, O>(options, (raw) => {
+    const word = raw.toLowerCase();
+    return (values as readonly string[]).includes(word)
+      ? { value: word as V }
+      : { problem: `must be one of ${values.join(', ')} (any letter case)` };
+  });
 }
 
 /**

@@ -122,6 +122,22 @@ describe('loadWorkerConfig', () => {
     assert.equal(config.rateLimitPerSecond, 12.5);
   });
 
+  test('TRAY_REGION in any letter case and padded picks the same region; another word is refused', () => {
+    for (const written of ['EU', ' Eu ', 'eu']) {
+      const config = loadWorkerConfig({
+        TRAY_MASTER_TOKEN: SECRET,
+        TRAY_EMBEDDED_ID: 'e',
+        TRAY_REGION: written,
+      });
+      assert.equal(config.region, 'eu', written);
+      assert.equal(config.graphqlUrl, REGION_ENDPOINTS.eu.graphqlUrl, written);
+    }
+    assert.throws(
+      () => loadWorkerConfig({ TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'e', TRAY_REGION: 'europe' }),
+      /TRAY_REGION: must be one of us, eu, apac \(any letter case\) \(got "europe"\)/,
+    );
+  });
+
   test('a bad environment names every bad variable and never the secret', () => {
     const env = {
       TEMPORAL_ADDRESS: 'no-port',
