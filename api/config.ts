@@ -7,25 +7,7 @@ import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js'
 import { DEFAULT_CODEC_CORS_ORIGINS, parseOrigins } from './codec.js';
 import { duration, envVar, hostPort, listenHost, port, readEnv, str, url } from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
-
-/** `whsec_` followed by standard base64 of at least 16 bytes, as Standard Webhooks secrets are written. */
-const WEBHOOK_SECRET_PATTERN = /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Checks a `whsec_…` secret; returns why it is unusable, or undefined when it is fine. */
-export function webhookSecretProblem(raw: string): string | undefined {
-  if (!WEBHOOK_SECRET_PATTERN.test(raw)) return 'must be whsec_ followed by base64';
-  const bytes = Buffer.from(raw.slice('whsec_'.length), 'base64');
-  if (bytes.length < 16) return 'must decode to at least 16 bytes';
-  return undefined;
-}
-
-const webhookSecret = envVar<string, { optional: true; secret: true }>(
-  { optional: true, secret: true },
-  (raw) => {
-    const problem = webhookSecretProblem(raw);
-    return problem ? { problem } : { value: raw };
-  },
-);
+import { webhookSecretVar } from '../lib/webhook-secret.js';
 
 /**
  * The bearer token: visible ASCII without spaces, all an `Authorization: Bearer <token>` header
@@ -56,7 +38,7 @@ const API_ENV = {
   API_HOST: listenHost({ optional: true }),
   API_KEEP_ALIVE_TIMEOUT: keepAliveTimeout,
   API_TOKEN: apiToken,
-  WEBHOOK_SECRET: webhookSecret,
+  WEBHOOK_SECRET: webhookSecretVar(),
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   CODEC_CORS_ORIGIN: envVar({ default: DEFAULT_CODEC_CORS_ORIGINS }, parseOrigins),
   OTEL_EXPORTER_OTLP_ENDPOINT: url({ optional: true }),

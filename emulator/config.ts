@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Webhook } from 'standardwebhooks';
 import { envVar, listenHost, port, readEnv, str, url } from '../lib/config.js';
+import { webhookSecretVar } from '../lib/webhook-secret.js';
 
 export interface EmulatorConfig {
   port: number;
@@ -28,15 +28,7 @@ const spec = {
       : { problem: 'must be 1-200 characters of letters, digits, ".", "_", "~" or "-"' },
   ),
   WEBHOOK_URL: url({ default: 'http://127.0.0.1:3000/v1/webhooks/auth-completed' }),
-  WEBHOOK_SECRET: envVar({ optional: true, secret: true }, (raw) => {
-    if (!raw.startsWith('whsec_')) return { problem: 'must look like whsec_<base64>' };
-    try {
-      new Webhook(raw);
-      return { value: raw };
-    } catch {
-      return { problem: 'must look like whsec_<base64>' };
-    }
-  }),
+  WEBHOOK_SECRET: webhookSecretVar(),
   // Resolved against the working directory, so the startup lines show exactly which file is used.
   TRAY_EMULATOR_STATE_FILE: envVar({ optional: true }, (raw) => {
     const file = resolve(raw);

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadApiConfig } from '../api/config.js';
 import { loadEmulatorConfig } from '../emulator/config.js';
 import { loadStateFile } from '../emulator/state-file.js';
 import { ConfigError } from '../lib/config.js';
@@ -363,4 +364,41 @@ test('TRAY_EMULATOR_STATE_FILE: unset is memory only, a path is made absolute, a
         error instanceof ConfigError && error.problems.some((p) => p.variable === 'TRAY_EMULATOR_STATE_FILE'),
     );
   }
+});
+
+test('WEBHOOK_SECRET: the emulator takes exactly the secrets the API starts with', () => {
+  const secrets = [
+    `whsec_${randomBytes(32).toString('base64')}`,
+    `whsec_${randomBytes(16).toString('base64')}`,
+    `whsec_${randomBytes(8).toString('base64')}`,
+    'whsec_AAAA',
+    `whsec_${randomBytes(24).toString('base64url')}-_`,
+    'supersecret-not-whsec',
+  ];
+  const accepts = (load: () => unknown) => {
+    try {
+      load();
+      return true;
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(
+        error.problems.map((p) => p.variable),
+        ['WEBHOOK_SECRET'],
+      );
+      return false;
+    }
+  };
+  for (const secret of secrets) {
+    const api = accepts(() => loadApiConfig({ WEBHOOK_SECRET: secret }));
+    assert.equal(
+      accepts(() => loadEmulatorConfig({ WEBHOOK_SECRET: secret })),
+      api,
+      secret,
+    );
+  }
+  assert.equal(
+    accepts(() => loadEmulatorConfig({ WEBHOOK_SECRET: 'whsec_AAAA' })),
+    false,
+    'too short',
+  );
 });
