@@ -4,12 +4,13 @@
  */
 import { DEV_TASK_QUEUE_PARTITIONS } from '../dev/dev-server.js';
 import { readEnv, wholeNumber } from '../lib/config.js';
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../worker/config.js';
+import { WORKER_ENV } from '../worker/config.js';
 
-const BENCH_ENV = {
+export const BENCH_ENV = {
   // The bench's own dev server has one partition; a server of yours says so through the variable.
   TEMPORAL_TASK_QUEUE_PARTITIONS: wholeNumber({ default: DEV_TASK_QUEUE_PARTITIONS }),
-  WORKER_MAX_CACHED_WORKFLOWS: wholeNumber({ default: DEFAULT_MAX_CACHED_WORKFLOWS }),
+  // The worker's own rule: the bench hands the value on to its workers, which must take it.
+  WORKER_MAX_CACHED_WORKFLOWS: WORKER_ENV.WORKER_MAX_CACHED_WORKFLOWS,
 };
 
 export interface BenchEnv {

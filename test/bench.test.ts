@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { ModeResult } from '../bench/mode-result.js';
-import { readBenchEnv } from '../bench/env.js';
+import { BENCH_ENV, readBenchEnv } from '../bench/env.js';
 import { benchServerConnection } from '../bench/harness.js';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
 import { buildResult } from '../bench/report.js';
@@ -19,6 +19,7 @@ import type { MeteredRequest } from '../bench/request-meter.js';
 import type { ProbeCall } from '../bench/workers-down.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { ConfigError } from '../lib/config.js';
+import { WORKER_ENV } from '../worker/config.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront } from './helpers/tls-front.js';
 
@@ -257,6 +258,8 @@ test('a bad TEMPORAL_TASK_QUEUE_PARTITIONS or WORKER_MAX_CACHED_WORKFLOWS exits 
     maxCachedWorkflows: 200,
   });
   assert.equal(readBenchEnv({ TEMPORAL_TASK_QUEUE_PARTITIONS: '4' }).taskQueuePartitions, 4);
+  // The worker's rule itself, so the bench cannot take a value its workers would refuse.
+  assert.equal(BENCH_ENV.WORKER_MAX_CACHED_WORKFLOWS, WORKER_ENV.WORKER_MAX_CACHED_WORKFLOWS);
 });
 
 test('mode flags: defaults per mode, --rate-limit 0 lifts the limit, API-only flags need an API mode', () => {
