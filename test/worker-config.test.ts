@@ -239,6 +239,20 @@ describe('loadWorkerConfig', () => {
         error.problems.map((p) => p.variable).join() === 'TRAY_REGION,HEALTH_PORT',
     );
     assert.equal(loadWorkerConfig({ ...base, HEALTH_PORT: '8080' }).healthPort, 8080);
+    // Written differently, the same port is still one port, shown as the number it is.
+    assert.throws(
+      () => loadWorkerConfig({ ...base, METRICS_PORT: '09464 ', HEALTH_PORT: '009464' }),
+      /HEALTH_PORT: is METRICS_PORT's port too \(9464\)/,
+    );
+    // A METRICS_PORT that is no port is named for that, not as a port HEALTH_PORT shares.
+    for (const metrics of ['0x24F8', '9464.0', '+9464']) {
+      assert.throws(
+        () => loadWorkerConfig({ ...base, METRICS_PORT: metrics, HEALTH_PORT: '9464' }),
+        (error: unknown) =>
+          error instanceof ConfigError && error.problems.map((p) => p.variable).join() === 'METRICS_PORT',
+        metrics,
+      );
+    }
   });
 
   test('numbers are written in decimal: no hex, exponent or Infinity', () => {

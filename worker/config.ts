@@ -96,12 +96,17 @@ export const WORKER_ENV = {
 
 /**
  * HEALTH_PORT set to METRICS_PORT's port: the second server to bind it would fail as "already in
- * use", which does not say that the worker itself holds it.
+ * use", which does not say that the worker itself holds it. Compared as the two are read, so `09464`
+ * is 9464, and a METRICS_PORT that is no port at all is named for that alone.
  */
 function portClash(env: Record<string, string | undefined>): ConfigProblem | undefined {
-  const [metrics, health] = [env.METRICS_PORT?.trim(), env.HEALTH_PORT?.trim()];
-  if (!metrics || !health || !/^[0-9]+$/.test(health) || Number(metrics) !== Number(health)) return undefined;
-  if (Number(health) < 1 || Number(health) > 65535) return undefined;
+  const read = (name: 'METRICS_PORT' | 'HEALTH_PORT') => {
+    const raw = env[name]?.trim();
+    const parsed = WORKER_ENV[name].parse(raw === '' ? undefined : raw);
+    return parsed.ok ? parsed.value : undefined;
+  };
+  const health = read('HEALTH_PORT');
+  if (health === undefined || read('METRICS_PORT') !== health) return undefined;
   return { variable: 'HEALTH_PORT', problem: `is METRICS_PORT's port too (${health}); give each its own` };
 }
 
