@@ -10,6 +10,7 @@ import { isGrpcServiceError, type Client, type WorkflowExecutionInfo } from '@te
 // Decodes a raw listing exactly as `client.workflow.list()` does (memo through the data converter,
 // so encrypted memos read too); that iterator hides the page token a paged API needs.
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers.js';
+import proto from '@temporalio/proto';
 import type { ConnectionStatus } from '../common/messages.js';
 import { TERMINAL_STEPS } from '../common/status-view.js';
 import { ApiError, undecodablePayload } from './errors.js';
@@ -25,31 +26,64 @@ import { statusFromDescription } from './saga-reads.js';
 import { rpc } from './temporal-rpc.js';
 import { GrpcStatus } from '../lib/grpc-status.js';
 
+const CLOSE_EVENT = proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT;
+
 export interface ConnectionList {
   connections: ConnectionStatus[];
   nextPageToken?: string;
 }
 
-/** A closed run's memo may still name the step it was in when terminated or timed out. */
-function listItem(info: WorkflowExecutionInfo): ConnectionStatus {
+/** What the client's `result()` says of a terminate without a reason and of a run timing out, as GET reports them. */
+const TERMINATED_MESSAGE = 'Workflow execution terminated';
+const TIMED_OUT_MESSAGE = 'Workflow execution timed out';
+
+/**
+ * A closed run's memo may still name the step it was in when terminated or timed out. `terminated`
+ * is the terminate's reason, which GET reports as the error's message.
+ */
+function listItem(info: WorkflowExecutionInfo, terminated?: string): ConnectionStatus {
   const status = statusFromDescription(info);
   const closed = info.status.name;
-  if (closed === 'RUNNING' || TERMINAL_STEPS.includes(status.step)) return status;
+  if (!endedMidSaga(info, status)) return status;
   switch (closed) {
     case 'COMPLETED':
       return { ...status, step: 'completed' };
     case 'CANCELLED':
       return { ...status, step: 'cancelled' };
     case 'TERMINATED':
-      return { ...status, step: 'failed', error: { type: 'Terminated', message: 'workflow terminated' } };
-    case 'TIMED_OUT':
       return {
         ...status,
         step: 'failed',
-        error: { type: 'WorkflowTimedOut', message: 'workflow timed out' },
+        error: { type: 'Terminated', message: terminated || TERMINATED_MESSAGE },
       };
+    case 'TIMED_OUT':
+      return { ...status, step: 'failed', error: { type: 'WorkflowTimedOut', message: TIMED_OUT_MESSAGE } };
     default:
       return { ...status, step: 'failed', error: { type: 'Closed', message: `workflow ${closed}` } };
+  }
+}
+
+function endedMidSaga(info: WorkflowExecutionInfo, status = statusFromDescription(info)): boolean {
+  return info.status.name !== 'RUNNING' && !TERMINAL_STEPS.includes(status.step);
+}
+
+/**
+ * The reason a run was terminated with, from its close event: visibility does not hold it. Read only
+ * for runs terminated mid-saga, which an operator's hand ends, so a page rarely costs a read. A failed
+ * read leaves the client's words for a terminate without a reason.
+ */
+async function terminateReason(client: Client, info: WorkflowExecutionInfo): Promise<string | undefined> {
+  try {
+    const { history } = await rpc(client, () =>
+      client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId: info.workflowId, runId: info.runId },
+        historyEventFilterType: CLOSE_EVENT,
+      }),
+    );
+    return history?.events?.[0]?.workflowExecutionTerminatedEventAttributes?.reason ?? undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -111,7 +145,12 @@ export async function listConnections(
   const matching = infos.filter((info) =>
     exact.every(([key, value]) => info.typedSearchAttributes.get(key) === value),
   );
-  const list: ConnectionList = { connections: matching.map(listItem) };
+  const reasons = await Promise.all(
+    matching.map((info) =>
+      info.status.name === 'TERMINATED' && endedMidSaga(info) ? terminateReason(client, info) : undefined,
+    ),
+  );
+  const list: ConnectionList = { connections: matching.map((info, i) => listItem(info, reasons[i])) };
   const token = response.nextPageToken;
   if (token && token.length > 0 && (await anyAfter(client, query, token))) {
     list.nextPageToken = encodePageToken(tokenKey, token, query);

@@ -14,6 +14,7 @@ import { connectionIdFor, SEARCH_ATTRIBUTES, WORKFLOW_TYPE } from '../common/mes
 import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import type { WorkflowHandle } from '@temporalio/client';
 import { uniqueId } from './helpers/temporal.js';
 
 const stack: Stack = await startStack();
@@ -183,6 +184,53 @@ describe('GET /v1/connections', () => {
       else assert.equal(error, undefined, got.text);
       assert.deepEqual(item, withoutError);
     }
+  });
+
+  test('a run ended mid-saga (terminated, with or without a reason, or timed out) reads the same from GET and the list', async () => {
+    const who = uniqueId('ended-mid-saga');
+    const ends = [
+      { solutionId: 'sol-reason', end: (h: WorkflowHandle) => h.terminate('an operator ends it') },
+      { solutionId: 'sol-no-reason', end: (h: WorkflowHandle) => h.terminate() },
+      { solutionId: 'sol-timeout', timeout: '1s' },
+    ];
+    const ids = await Promise.all(
+      ends.map(async ({ solutionId, end, timeout }) => {
+        const body = { externalUserId: who, solutionId, authSlots: ['slack'] };
+        const handle = await stack.client.workflow.start(WORKFLOW_TYPE, {
+          workflowId: connectionIdFor(who, solutionId),
+          taskQueue: uniqueId('no-worker-tq'),
+          args: [body],
+          memo: { [MEMO_KEY]: initialMemo(body) },
+          typedSearchAttributes: [
+            { key: SEARCH_ATTRIBUTES.externalUserId, value: who },
+            { key: SEARCH_ATTRIBUTES.step, value: 'creating_user' },
+          ],
+          ...(timeout ? { workflowExecutionTimeout: timeout } : {}),
+        });
+        await end?.(handle);
+        return handle.workflowId;
+      }),
+    );
+    const { connections } = await listWhen(
+      { externalUserId: who },
+      (items) => items.length === ends.length && items.every((i) => i.step === 'failed'),
+      'the ended runs listed as failed',
+    );
+    const errors = [];
+    for (const connectionId of ids) {
+      const got = await call('GET', `/v1/connections/${encodeURIComponent(connectionId)}`);
+      assert.equal(got.status, 200, got.text);
+      assert.deepEqual(
+        connections.find((c) => c.connectionId === connectionId),
+        got.body,
+      );
+      errors.push(got.body.error);
+    }
+    assert.equal(errors[0].message, 'an operator ends it');
+    assert.deepEqual(
+      errors.map((e) => e.type),
+      ['Terminated', 'Terminated', 'WorkflowTimedOut'],
+    );
   });
 
   test('pages follow the opaque token to the same list; the last page, even a full one, has none', async () => {
