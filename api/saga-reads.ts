@@ -132,6 +132,7 @@ export function statusFromDescription(desc: RunView): ConnectionStatus {
   if (memo?.userId) status.userId = memo.userId;
   if (solutionInstanceId) status.solutionInstanceId = solutionInstanceId;
   if (memo?.deadline) status.deadline = memo.deadline;
+  if (memo?.error && (status.step === 'failed' || status.step === 'timed_out')) status.error = memo.error;
   return status;
 }
 
@@ -170,8 +171,8 @@ async function closedStatus(client: Client, desc: WorkflowExecutionDescription):
     case 'TIMED_OUT':
     case 'FAILED': {
       // Ended from outside after the saga reached its end (tidying up, or its handlers finishing):
-      // the step it reached stands, as the list and the 409s tell it.
-      if (status.step === 'completed' || status.step === 'cancelled') return status;
+      // the step it reached stands, and the error it failed with, as the list and the 409s tell it.
+      if (status.step === 'completed' || status.step === 'cancelled' || status.error) return status;
       let error: { type: string; message: string };
       try {
         await rpc(client, () => handle.result());

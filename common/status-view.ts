@@ -8,6 +8,7 @@ import {
   type ConnectInput,
   type ConnectionStatus,
   type ConnectStep,
+  type StatusError,
 } from './messages.js';
 
 export const MEMO_KEY = 'connect';
@@ -28,6 +29,11 @@ export interface ConnectMemo {
   attached?: AuthValue[];
   /** Each completed slot's authId (the last one wins), as the status shows it. Absent in older runs. */
   authIds?: AuthValue[];
+  /**
+   * Once `failed` or `timed_out`: why, as the status shows it, so a saga still finishing its handlers
+   * reads with its error while no worker answers. Absent in runs that ended before it was kept.
+   */
+  error?: StatusError;
 }
 
 /** Steps before the auth URLs exist: POST keeps waiting while the saga is in one of them. */
@@ -67,6 +73,7 @@ export function encodeMemo(view: Readonly<ConnectMemo>): ConnectMemo {
     ...(view.deadline !== undefined ? { deadline: view.deadline } : {}),
     ...(view.attached !== undefined ? { attached: pairs(view.attached) } : {}),
     ...(view.authIds !== undefined ? { authIds: pairs(view.authIds) } : {}),
+    ...(view.error !== undefined ? { error: { type: view.error.type, message: view.error.message } } : {}),
   };
 }
 
@@ -97,8 +104,10 @@ export function initialMemo(
 export function decodeMemo(raw: unknown): ConnectMemo | undefined {
   const memo = raw as Partial<ConnectMemo> | undefined;
   if (!memo || typeof memo !== 'object' || !Array.isArray(memo.authSlots)) return undefined;
+  const { error: rawError, ...rest } = memo;
+  const error = decodeError(rawError);
   return {
-    ...memo,
+    ...rest,
     externalUserId: String(memo.externalUserId ?? ''),
     solutionId: String(memo.solutionId ?? ''),
     authSlots: memo.authSlots.map(String),
@@ -106,7 +115,14 @@ export function decodeMemo(raw: unknown): ConnectMemo | undefined {
     step: isStep(memo.step) ? memo.step : 'ensuring_user',
     ...(Array.isArray(memo.attached) ? { attached: decodePairs(memo.attached) } : {}),
     ...(Array.isArray(memo.authIds) ? { authIds: decodePairs(memo.authIds) } : {}),
+    ...(error ? { error } : {}),
   };
+}
+
+function decodeError(raw: unknown): StatusError | undefined {
+  const error = raw as Partial<StatusError> | null | undefined;
+  if (!error || typeof error.type !== 'string' || typeof error.message !== 'string') return undefined;
+  return { type: error.type, message: error.message };
 }
 
 function decodePairs(raw: unknown[]): AuthValue[] {

@@ -12,6 +12,8 @@ import { DEFAULT_PAGE_SIZE, pageTokenKey, visibilityQuery } from '../api/list-qu
 import type { ConnectionStatus } from '../common/messages.js';
 import { connectionIdFor, SEARCH_ATTRIBUTES, WORKFLOW_TYPE } from '../common/messages.js';
 import { initialMemo, MEMO_KEY } from '../common/status-view.js';
+import { statusFromDescription } from '../api/saga-reads.js';
+import { failureOf } from '../api/temporal-rpc.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -231,6 +233,43 @@ describe('GET /v1/connections', () => {
       errors.map((e) => e.type),
       ['Terminated', 'Terminated', 'WorkflowTimedOut'],
     );
+  });
+
+  test("a failed saga's memo keeps its error: the list, and GET without a worker, show the failure", async () => {
+    const desc = await stack.client.workflow.getHandle(failed.connectionId).describe();
+    const fromMemo = statusFromDescription(desc).error;
+    const outcome = await stack.client.workflow
+      .getHandle(failed.connectionId)
+      .result()
+      .then(
+        () => undefined,
+        (err: unknown) => failureOf(err),
+      );
+    assert.ok(outcome, 'the saga failed');
+    assert.deepEqual(fromMemo, outcome);
+    const got = await call('GET', `/v1/connections/${encodeURIComponent(failed.connectionId)}`);
+    assert.deepEqual(got.body.error, outcome, got.text);
+    assert.deepEqual(all.connections.find((c) => c.runId === failed.runId)?.error, outcome);
+
+    // Still finishing its handlers when the last worker stopped: the run is open, the query goes
+    // unanswered, and GET builds the status from the memo.
+    const who = uniqueId('failed-open');
+    const body = { externalUserId: who, solutionId: 'sol-1', authSlots: ['slack'] };
+    const error = { type: 'SolutionNotFound', message: 'no such solution' };
+    const handle = await stack.client.workflow.start(WORKFLOW_TYPE, {
+      workflowId: connectionIdFor(who, body.solutionId),
+      taskQueue: uniqueId('no-worker-tq'),
+      args: [body],
+      memo: { [MEMO_KEY]: { ...initialMemo(body), step: 'failed', error } },
+    });
+    try {
+      const open = await call('GET', `/v1/connections/${encodeURIComponent(handle.workflowId)}`);
+      assert.equal(open.status, 200, open.text);
+      assert.equal(open.body.step, 'failed', open.text);
+      assert.deepEqual(open.body.error, error, open.text);
+    } finally {
+      await handle.terminate('test cleanup');
+    }
   });
 
   test('pages follow the opaque token to the same list; the last page, even a full one, has none', async () => {

@@ -118,6 +118,9 @@ export class SagaStatus {
     }
     if (updates.length > 0) upsertSearchAttributes(updates);
 
+    // The error only where the status shows it: the step's own change upserts the memo then, so
+    // keeping it adds no command, and histories from before it replay unchanged.
+    const { error, ...facts } = this.facts;
     const memo = encodeMemo({
       externalUserId: this.input.externalUserId,
       solutionId: this.input.solutionId,
@@ -125,7 +128,8 @@ export class SagaStatus {
       authSlots: Array.isArray(this.input.authSlots) ? this.input.authSlots : [],
       step: this.current,
       completedSlots: this.slots.completedIds(),
-      ...this.facts,
+      ...facts,
+      ...(error !== undefined && ERROR_STEPS.includes(this.current) ? { error } : {}),
       ...(patched(MEMO_AUTH_IDS_PATCH) ? { authIds: this.slots.completedAuthValues() } : {}),
     });
     const memoJson = JSON.stringify(memo);
