@@ -23,18 +23,21 @@ export const DEFAULT_CODEC_CORS_ORIGINS = ['http://localhost:8233', 'http://127.
 /** Checks a comma-separated list of origins (`scheme://host[:port]`); returns them or a problem. */
 export function parseOrigins(raw: string): { value: string[] } | { problem: string } {
   const origins = raw.split(',').map((o) => o.trim());
-  for (const origin of origins) {
+  // Every bad one at once, so a list with several mistakes is fixed in one restart.
+  const bad = origins.filter((origin) => {
     let parsed: URL | undefined;
     try {
       parsed = new URL(origin);
     } catch {
       parsed = undefined;
     }
-    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
-      return { problem: `${JSON.stringify(origin)} is not an origin like http://localhost:8233` };
-    }
-  }
-  return { value: origins };
+    return !parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin;
+  });
+  if (bad.length === 0) return { value: origins };
+  const named = bad.map((origin) => JSON.stringify(origin)).join(', ');
+  return {
+    problem: `${named} ${bad.length === 1 ? 'is not an origin' : 'are not origins'} like http://localhost:8233`,
+  };
 }
 
 export interface CodecServerOptions {

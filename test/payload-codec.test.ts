@@ -112,7 +112,16 @@ describe('PAYLOAD_ENCRYPTION_KEYS', () => {
     assert.deepEqual(api.payloadEncryption?.corsOrigins, ['http://localhost:8233', 'http://127.0.0.1:8233']);
     assert.throws(
       () => loadApiConfig({ PAYLOAD_ENCRYPTION_KEYS: `k:${OLD}`, CODEC_CORS_ORIGIN: 'localhost:8233/x' }),
-      /CODEC_CORS_ORIGIN/,
+      /CODEC_CORS_ORIGIN: "localhost:8233\/x" is not an origin like http:\/\/localhost:8233/,
+    );
+    // Every bad origin of the list is named, not the first alone.
+    assert.throws(
+      () =>
+        loadApiConfig({
+          PAYLOAD_ENCRYPTION_KEYS: `k:${OLD}`,
+          CODEC_CORS_ORIGIN: 'ftp://ui.example, http://localhost:8233, https://ui.example/path',
+        }),
+      /CODEC_CORS_ORIGIN: "ftp:\/\/ui.example", "https:\/\/ui.example\/path" are not origins like/,
     );
   });
 });
