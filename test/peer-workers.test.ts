@@ -7,8 +7,10 @@ import { after, describe, test } from 'node:test';
 import { msToTs } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { trayBudgetPacer } from '../activities/send-pacer.js';
+import { GrpcStatus } from '../lib/grpc-status.js';
 import {
   countActivityWorkers,
+  notingReachability,
   recentPollers,
   RECENT_POLL_MS,
   watchPeerWorkers,
@@ -82,6 +84,36 @@ describe('the budget split among workers', () => {
     } finally {
       watch.stop();
     }
+  });
+
+  test('whether Temporal answers is noted on every look, not only on the first failure of a streak', async () => {
+    // Credentials that may not describe the task queue: every look is refused, and an outage in the
+    // middle of that streak must still take /readyz down, and Temporal answering again bring it up.
+    const failures = [GrpcStatus.PERMISSION_DENIED, GrpcStatus.UNAVAILABLE, GrpcStatus.PERMISSION_DENIED];
+    const noted: boolean[] = [];
+    let warnings = 0;
+    const watch = watchPeerWorkers({
+      count: () =>
+        notingReachability(
+          async () => {
+            const code = failures.shift();
+            if (code !== undefined) throw Object.assign(new Error(`look failed (${code})`), { code });
+            return 1;
+          },
+          (reachable) => noted.push(reachable),
+        ),
+      onCount: () => undefined,
+      onError: () => warnings++,
+      intervalMs: 5,
+      firstLooksMs: [],
+    });
+    try {
+      await pollUntil(async () => noted.length >= 4, { timeoutMs: 5_000, intervalMs: 5, what: 'four looks' });
+    } finally {
+      watch.stop();
+    }
+    assert.deepEqual(noted.slice(0, 4), [true, false, true, true]);
+    assert.equal(warnings, 1, 'still one warning for the streak');
   });
 });
 

@@ -20,7 +20,7 @@ import { describeWorkerConfig, loadWorkerConfig, type WorkerConfig } from './con
 import { createConnectWorker } from './create-worker.js';
 import { startHealthServer, type HealthServer } from './health.js';
 import { createWorkerLogger, temporalLogger } from './logger.js';
-import { countActivityWorkers, isTemporalUnreachable, watchPeerWorkers } from './peer-workers.js';
+import { countActivityWorkers, notingReachability, watchPeerWorkers } from './peer-workers.js';
 import { RATE_WINDOW_SECONDS, taskQueueActivitiesPerSecond } from './rate-limit.js';
 import { metricsAddress, runtimeOptions, workerTracing } from './telemetry.js';
 import { observeTrayClient } from './tray-telemetry.js';
@@ -58,7 +58,7 @@ try {
 const REPEAT_SIGNAL_MS = 1500;
 
 let worker: Worker | undefined;
-/** What the peer-count watch last learnt: false from a look Temporal did not answer to the next that worked. */
+/** What the last look at the task queue learnt: false from a look Temporal did not answer to the next it answered. */
 let temporalReachable = true;
 let stoppingSince: number | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -141,7 +141,11 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
   const tracing = await workerTracing(cfg);
   const pacer = trayBudgetPacer(cfg.rateLimitPerSecond, RATE_WINDOW_SECONDS);
   const peers = watchPeerWorkers({
-    count: () => countActivityWorkers(connection, t.namespace, cfg.taskQueue),
+    count: () =>
+      notingReachability(
+        () => countActivityWorkers(connection, t.namespace, cfg.taskQueue),
+        (reachable) => (temporalReachable = reachable),
+      ),
     onCount: (workers) => {
       pacer.setWorkers(workers);
       logger.info(
@@ -149,15 +153,11 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
         `${workers} worker process(es) on the task queue: this one sends at most ${pacer.count} Tray requests in any ${RATE_WINDOW_SECONDS} s`,
       );
     },
-    onError: (err) => {
-      if (isTemporalUnreachable(err)) temporalReachable = false;
-      logger.warn({ err }, 'could not count the workers on the task queue; keeping the last count');
-    },
+    onError: (err) =>
+      logger.warn({ err }, 'could not count the workers on the task queue; keeping the last count'),
     // Ends the outage the warning above began; the SDK core's per-poll retry lines are filtered out.
-    onRecover: () => {
-      temporalReachable = true;
-      logger.info('Temporal answers again: counting the workers on the task queue works again');
-    },
+    onRecover: () =>
+      logger.info('Temporal answers again: counting the workers on the task queue works again'),
   });
   try {
     const tray = createTrayClient({ graphqlUrl: cfg.graphqlUrl, masterToken: cfg.masterToken, pacer });

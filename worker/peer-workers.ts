@@ -69,6 +69,26 @@ export function isTemporalUnreachable(error: unknown): boolean {
   return code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.DEADLINE_EXCEEDED;
 }
 
+/**
+ * `look`, noting after it whether Temporal answered: true for an answer or a refusal, false when it
+ * did not answer at all. Every look is noted, not only the first failure of a streak (which is all a
+ * watch's onError hears): where the credentials may not describe the task queue every look fails,
+ * and an outage must still show, as must Temporal answering again with that same refusal.
+ */
+export async function notingReachability<T>(
+  look: () => Promise<T>,
+  note: (reachable: boolean) => void,
+): Promise<T> {
+  try {
+    const answer = await look();
+    note(true);
+    return answer;
+  } catch (error) {
+    note(!isTemporalUnreachable(error));
+    throw error;
+  }
+}
+
 /** Looks now and every interval until stopped; the timer never keeps the process alive. */
 export function watchPeerWorkers(options: PeerWatchOptions): { stop(): void } {
   let last: number | undefined;
