@@ -16,11 +16,33 @@ import { rpc } from './temporal-rpc.js';
 /** Closed runs looked at, newest first: a redelivery is for a run ended not long before. */
 const EARLIER_RUNS = 3;
 
+/** A closed run of the connection, with the authIds it showed per slot. */
+interface EarlierRun {
+  workflowId: string;
+  runId: string;
+  seen: { externalId: string; authId: string }[];
+}
+
+function earlierRun(info: WorkflowExecutionInfo): EarlierRun {
+  const memo = memoOf(info);
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    seen: [...(memo?.authIds ?? []), ...(memo?.attached ?? [])],
+  };
+}
+
+/**
+ * The runs before a running one never change once visibility shows them closed, so each run's are
+ * listed once: a list per delivery would spend the namespace's visibility rate (shared with the
+ * list route and the instance look-ups) on every connectionId-only webhook.
+ */
+const earlierRunsCache = new Map<string, EarlierRun[]>();
+const CACHED_RUNS_LIMIT = 10_000;
+
 /** Whether the run shows `authId` for the slot: only then can it have taken that delivery. */
-function took(run: WorkflowExecutionInfo, externalAuthId: string, authId: string): boolean {
-  const memo = memoOf(run);
-  const seen = [...(memo?.authIds ?? []), ...(memo?.attached ?? [])];
-  return seen.some((a) => a.externalId === externalAuthId && a.authId === authId);
+function took(run: EarlierRun, externalAuthId: string, authId: string): boolean {
+  return run.seen.some((a) => a.externalId === externalAuthId && a.authId === authId);
 }
 
 /**
@@ -48,17 +70,7 @@ async function lookBack(
   newest: WorkflowExecutionDescription,
   delivery: { externalAuthId: string; authId: string; eventId: string },
 ): Promise<WorkflowExecutionDescription | undefined> {
-  const query = `WorkflowId = ${visibilityString(newest.workflowId)} AND ExecutionStatus != "Running"`;
-  const earlier = await rpc(client, async () => {
-    const runs: WorkflowExecutionInfo[] = [];
-    let listed = 0;
-    for await (const info of client.workflow.list({ query, pageSize: EARLIER_RUNS })) {
-      // Visibility may match a value with `"` or `\` loosely: the exact id only, from one page.
-      if (info.workflowId === newest.workflowId && info.runId !== newest.runId) runs.push(info);
-      if (++listed >= EARLIER_RUNS) break;
-    }
-    return runs;
-  });
+  const earlier = await earlierRuns(client, newest);
   const requestId = signalRequestId(authCompletedSignal.name, delivery.eventId);
   for (const run of earlier) {
     if (!took(run, delivery.externalAuthId, delivery.authId)) continue;
@@ -71,4 +83,34 @@ async function lookBack(
     if (signalled) return describeConnection(client, run.workflowId, run.runId);
   }
   return undefined;
+}
+
+/** Up to EARLIER_RUNS closed runs before `newest`, newest first; from the cache once settled. */
+async function earlierRuns(client: Client, newest: WorkflowExecutionDescription): Promise<EarlierRun[]> {
+  const key = `${newest.workflowId}\u0000${newest.runId}`;
+  const cached = earlierRunsCache.get(key);
+  if (cached) return cached;
+  // Every status: a run visibility still shows running has just closed, and the answer is not final.
+  const query = `WorkflowId = ${visibilityString(newest.workflowId)}`;
+  const { runs, settled } = await rpc(client, async () => {
+    const found: EarlierRun[] = [];
+    let lagging = false;
+    let listed = 0;
+    for await (const info of client.workflow.list({ query, pageSize: EARLIER_RUNS + 1 })) {
+      // Visibility may match a value with `"` or `\` loosely: the exact id only, from one page.
+      if (info.workflowId === newest.workflowId && info.runId !== newest.runId) {
+        if (info.status.name === 'RUNNING') lagging = true;
+        else found.push(earlierRun(info));
+      }
+      if (++listed > EARLIER_RUNS) break;
+    }
+    return { runs: found.slice(0, EARLIER_RUNS), settled: !lagging };
+  });
+  if (settled) {
+    earlierRunsCache.set(key, runs);
+    if (earlierRunsCache.size > CACHED_RUNS_LIMIT) {
+      earlierRunsCache.delete(earlierRunsCache.keys().next().value!);
+    }
+  }
+  return runs;
 }

@@ -667,12 +667,28 @@ describe('odd bodies and lookups', () => {
     assert.equal(slot(await getStatus(second.connectionId), 'slack')?.state, 'pending');
 
     // The end user picking that same auth again in the new run's dialog is a new delivery: the new run's.
-    assert.equal(
-      (await send(stack.signWebhook({ connectionId: second.connectionId, externalAuthId: 'slack', authId })))
-        .status,
-      202,
-    );
+    // The runs before the new one were listed for the redelivery; they are not listed again.
+    const workflows = stack.client.workflow;
+    const list = workflows.list.bind(workflows);
+    let lists = 0;
+    workflows.list = (options) => {
+      lists += 1;
+      return list(options);
+    };
+    try {
+      assert.equal(
+        (
+          await send(
+            stack.signWebhook({ connectionId: second.connectionId, externalAuthId: 'slack', authId }),
+          )
+        ).status,
+        202,
+      );
+    } finally {
+      workflows.list = list;
+    }
     assert.equal(await signals(), 1);
+    assert.equal(lists, 0, 'the earlier runs were listed again');
   });
 
   test('by the solutionInstanceId of an ended run (with its connectionId or not): 409, even while a newer run waits', async () => {
