@@ -151,7 +151,7 @@ export function connectionPaths(): Record<string, unknown> {
           ...COMMON,
           '404': error('No such connection'),
           '409': error(
-            '`connection_closed`: the saga has ended; `not_awaiting_auth`: not awaiting auths; `slot_completed`: the slot is already completed; `reissue_limit`: the saga has issued all the fresh URLs it may',
+            '`connection_closed`: the saga has ended; `not_awaiting_auth`: not awaiting auths; `slot_completed`: the slot is already completed; `reissue_limit`: the saga has taken the 300 reissues it may',
           ),
           '422': error('Unknown auth slot'),
           '502': error('`reissue_failed`: the saga could not issue a URL (Tray refused or failed)'),

@@ -647,7 +647,8 @@ describe('DELETE /v1/connections/{id}', () => {
     stack.emulator.emulator.faults.add({
       operation: 'removeSolutionInstance',
       kind: 'delay',
-      delayMs: 1500,
+      // Long enough for a loaded machine's polls to see the step, short enough for the POST's 10 s wait.
+      delayMs: 4000,
       times: 5,
     });
     try {
