@@ -119,6 +119,21 @@ function slowCreates(): void {
   });
 }
 
+/** Runs `body` while every instance removal takes `delayMs`, so a saga stays compensating that long. */
+async function whileRemovalsTake(delayMs: number, body: () => Promise<void>): Promise<void> {
+  stack.emulator.emulator.faults.add({
+    operation: 'removeSolutionInstance',
+    kind: 'delay',
+    delayMs,
+    times: 5,
+  });
+  try {
+    await body();
+  } finally {
+    stack.emulator.emulator.faults.clear();
+  }
+}
+
 /** The end user authorizes `slot`: its webhook is sent, then GET shows the slot completed with it. */
 async function completeSlot(connectionId: string, userId: string, slot: string): Promise<void> {
   const authId = stack.emulator.emulator.store.createAuthentication(userId, slot);
@@ -595,13 +610,7 @@ describe('DELETE /v1/connections/{id}', () => {
     const post = await call('POST', '/v1/connections', body);
     assert.equal(post.status, 201, post.text);
     assert.match(post.body.authSlots[0].url, /\?code=/);
-    stack.emulator.emulator.faults.add({
-      operation: 'removeSolutionInstance',
-      kind: 'delay',
-      delayMs: 4000,
-      times: 5,
-    });
-    try {
+    await whileRemovalsTake(4000, async () => {
       assert.equal((await call('DELETE', `/v1/connections/${enc(post.body.connectionId)}`)).status, 202);
       await untilStep(post.body.connectionId, 'compensating', 'the saga to compensate');
       const again = await call('POST', '/v1/connections?wait=1', body);
@@ -609,9 +618,7 @@ describe('DELETE /v1/connections/{id}', () => {
       assert.equal(again.body.existing, true);
       assert.equal(again.body.step, 'compensating', again.text);
       assert.equal(again.body.authSlots[0].url, undefined, again.text);
-    } finally {
-      stack.emulator.emulator.faults.clear();
-    }
+    });
     await untilStep(post.body.connectionId, 'cancelled', 'the saga to be cancelled');
   });
 
@@ -619,13 +626,7 @@ describe('DELETE /v1/connections/{id}', () => {
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] });
     const post = await call('POST', '/v1/connections', body);
     assert.equal(post.status, 201, post.text);
-    stack.emulator.emulator.faults.add({
-      operation: 'removeSolutionInstance',
-      kind: 'delay',
-      delayMs: 1500,
-      times: 5,
-    });
-    try {
+    await whileRemovalsTake(1500, async () => {
       assert.equal((await call('DELETE', `/v1/connections/${enc(post.body.connectionId)}`)).status, 202);
       const again = await call('POST', '/v1/connections', body);
       assert.equal(again.status, 201, again.text);
@@ -635,31 +636,21 @@ describe('DELETE /v1/connections/{id}', () => {
       assert.notEqual(again.body.solutionInstanceId, post.body.solutionInstanceId);
       assert.match(again.body.authSlots[0].url, /\?code=/);
       assert.equal((await statusOf(post.body.connectionId)).runId, again.body.runId);
-    } finally {
-      stack.emulator.emulator.faults.clear();
-    }
+    });
   });
 
   test('a POST while a timed-out saga compensates waits for it to end and starts a new saga', async () => {
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'], authTimeout: '1s' });
     const post = await call('POST', '/v1/connections', body);
     assert.equal(post.status, 201, post.text);
-    stack.emulator.emulator.faults.add({
-      operation: 'removeSolutionInstance',
-      kind: 'delay',
-      // Long enough for a loaded machine's polls to see the step, short enough for the POST's 10 s wait.
-      delayMs: 4000,
-      times: 5,
-    });
-    try {
+    // Long enough for a loaded machine's polls to see the step, short enough for the POST's 10 s wait.
+    await whileRemovalsTake(4000, async () => {
       await untilStep(post.body.connectionId, 'compensating', 'the timed-out saga to compensate');
       const again = await call('POST', '/v1/connections', { ...body, authTimeout: '1h' });
       assert.equal(again.status, 201, again.text);
       assert.notEqual(again.body.runId, post.body.runId);
       assert.match(again.body.authSlots[0].url, /\?code=/);
-    } finally {
-      stack.emulator.emulator.faults.clear();
-    }
+    });
   });
 
   test('409 for a saga that has completed and is only tidying up', async () => {

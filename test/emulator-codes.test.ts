@@ -12,18 +12,22 @@ function storeWithClock(): { store: EmulatorStore; tick: () => void } {
   return { store, tick: () => void (now += 1) };
 }
 
+/** Mints and spends `count` codes for the user, one clock tick apart; answers them in spending order. */
+function spendCodes(store: EmulatorStore, tick: () => void, userId: string, count: number): string[] {
+  return Array.from({ length: count }, () => {
+    const code = store.mintCode(userId);
+    tick();
+    store.spendCode(code);
+    return code;
+  });
+}
+
 describe('emulator one-time codes', () => {
   test('spent codes beyond spentCodeLimit are forgotten, longest-spent first', () => {
     const { store, tick } = storeWithClock();
     store.spentCodeLimit = 3;
     const user = store.createUser('ext-1', 'One')!;
-    const spent: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      const code = store.mintCode(user.id);
-      tick();
-      store.spendCode(code);
-      spent.push(code);
-    }
+    const spent = spendCodes(store, tick, user.id, 10);
     assert.deepEqual(
       spent.filter((c) => store.codes.has(c)),
       spent.slice(-3),
@@ -39,10 +43,7 @@ describe('emulator one-time codes', () => {
     const instance = store.createInstance(user.id, DEMO_SOLUTIONS[0]!, 'mine');
     const authId = store.createAuthentication(user.id, 'slack');
     const unused = Array.from({ length: 5 }, () => store.mintCode(user.id));
-    for (let i = 0; i < 5; i++) {
-      tick();
-      store.spendCode(store.mintCode(user.id));
-    }
+    spendCodes(store, tick, user.id, 5);
     for (const c of unused) assert.equal(store.codes.get(c)?.usedAt, undefined);
     assert.equal(store.codes.size, 6);
     assert.ok(store.users.has(user.id));
@@ -53,13 +54,7 @@ describe('emulator one-time codes', () => {
   test('a state file with more spent codes than the bound is pruned on load, unused ones kept', () => {
     const { store, tick } = storeWithClock();
     const user = store.createUser('ext-1', 'One')!;
-    const spent: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const code = store.mintCode(user.id);
-      tick();
-      store.spendCode(code);
-      spent.push(code);
-    }
+    const spent = spendCodes(store, tick, user.id, 6);
     const unused = store.mintCode(user.id);
     const state = store.exportState();
     // Spent out of mint order: the bound keeps the most recently spent, whatever their position.
