@@ -2,6 +2,7 @@
  * Per-process memory of user tokens, so a saga spends one `authorize` rather than one per activity.
  * Tokens live only here: never on disk, in results, errors, logs or history.
  */
+import { setBounded } from '../lib/bounded-map.js';
 
 export interface UserTokenCacheOptions {
   /**
@@ -46,13 +47,7 @@ export class UserTokenCache {
   }
 
   set(userId: string, token: string): void {
-    this.entries.delete(userId);
-    this.entries.set(userId, { token, expiresAt: this.now() + this.ttlMs });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
+    setBounded(this.entries, userId, { token, expiresAt: this.now() + this.ttlMs }, this.maxEntries);
   }
 
   /** Forgets `userId`'s token if it is still `token` (Tray refused it; a newer one may be in place). */

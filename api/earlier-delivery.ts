@@ -8,6 +8,7 @@
  */
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo } from '@temporalio/client';
 import { authCompletedSignal } from '../common/messages.js';
+import { setBounded } from '../lib/bounded-map.js';
 import { visibilityString } from './list-query.js';
 import { describeConnection, isRunning, memoOf } from './saga-reads.js';
 import { signalRequestId } from './signal-once.js';
@@ -107,10 +108,7 @@ async function earlierRuns(client: Client, newest: WorkflowExecutionDescription)
     return { runs: found.slice(0, EARLIER_RUNS), settled: !lagging };
   });
   if (settled) {
-    earlierRunsCache.set(key, runs);
-    if (earlierRunsCache.size > CACHED_RUNS_LIMIT) {
-      earlierRunsCache.delete(earlierRunsCache.keys().next().value!);
-    }
+    setBounded(earlierRunsCache, key, runs, CACHED_RUNS_LIMIT);
   }
   return runs;
 }

@@ -7,6 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { WORKFLOW_TYPE } from '../common/messages.js';
+import { setBounded } from '../lib/bounded-map.js';
 import { temporalBusy } from './errors.js';
 import { visibilityString } from './list-query.js';
 import { rpc } from './temporal-rpc.js';
@@ -65,12 +66,7 @@ function missedRecently(solutionInstanceId: string): boolean {
 }
 
 function rememberMiss(solutionInstanceId: string): void {
-  recentMisses.delete(solutionInstanceId);
-  recentMisses.set(solutionInstanceId, Date.now());
-  if (recentMisses.size > MISS_MEMORY_LIMIT) {
-    const oldest = recentMisses.keys().next().value;
-    if (oldest !== undefined) recentMisses.delete(oldest);
-  }
+  setBounded(recentMisses, solutionInstanceId, Date.now(), MISS_MEMORY_LIMIT);
 }
 
 /**

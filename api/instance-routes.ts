@@ -5,6 +5,7 @@
  * inside that lag. A miss (another replica answered the POST, a restart) or a route the described run
  * no longer confirms falls back to visibility, so the memo only ever saves time.
  */
+import { setBounded } from '../lib/bounded-map.js';
 
 /** Enough for every saga a busy replica started in the last hours; about 100 bytes each. */
 export const INSTANCE_ROUTES_LIMIT = 10_000;
@@ -17,12 +18,7 @@ export class InstanceRoutes {
   /** Notes that `connectionId` owns `solutionInstanceId`; the oldest route goes once over the limit. */
   remember(solutionInstanceId: string | undefined, connectionId: string): void {
     if (!solutionInstanceId) return;
-    this.#routes.delete(solutionInstanceId);
-    this.#routes.set(solutionInstanceId, connectionId);
-    if (this.#routes.size > this.limit) {
-      const oldest = this.#routes.keys().next().value;
-      if (oldest !== undefined) this.#routes.delete(oldest);
-    }
+    setBounded(this.#routes, solutionInstanceId, connectionId, this.limit);
   }
 
   connectionFor(solutionInstanceId: string): string | undefined {
