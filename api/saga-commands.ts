@@ -20,7 +20,7 @@ import {
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
-import { closedAs, describeConnection, isRunning, memoOf, stepOf } from './saga-reads.js';
+import { closedAs, describeConnection, endingBecause, isRunning, memoOf, stepOf } from './saga-reads.js';
 import { signalOnce, signalRequestId } from './signal-once.js';
 import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
 import { GrpcStatus } from '../lib/grpc-status.js';
@@ -44,10 +44,6 @@ export async function cancelConnection(client: Client, connectionId: string): Pr
   return { runId: desc.runId };
 }
 
-function cancelRequested(desc: WorkflowExecutionDescription): boolean {
-  return desc.raw.workflowExtendedInfo?.cancelRequested === true;
-}
-
 const REISSUE_REJECTIONS: Record<string, { status: number; code: string }> = {
   [FAILURE_TYPES.unknownSlot]: { status: 422, code: 'unknown_slot' },
   [FAILURE_TYPES.slotCompleted]: { status: 409, code: 'slot_completed' },
@@ -69,8 +65,7 @@ export async function reissueAuthUrl(
   }
   // A DELETE a moment ago: the saga is ending though it may not show it yet, and with no worker the
   // update would only run into its timeout.
-  const ending =
-    stepOf(desc) === 'compensating' ? 'compensating' : cancelRequested(desc) ? 'cancel requested' : undefined;
+  const ending = endingBecause(desc);
   if (ending) {
     throw new ApiError(
       409,

@@ -58,6 +58,18 @@ export function stepFrom(desc: RunView, memo: ConnectMemo | undefined): ConnectS
   return isStep(fromSa) ? fromSa : undefined;
 }
 
+/**
+ * Why an open saga takes no more auths or reissues: it compensates, or a cancel was requested (a
+ * DELETE a moment ago) before the saga shows it. Undefined when it is not ending that way.
+ */
+export function endingBecause(
+  desc: WorkflowExecutionDescription,
+  step = stepOf(desc),
+): 'compensating' | 'cancel requested' | undefined {
+  if (step === 'compensating') return 'compensating';
+  return desc.raw.workflowExtendedInfo?.cancelRequested === true ? 'cancel requested' : undefined;
+}
+
 /** True while the run is open: signals, updates and cancels can still reach it. */
 export function isRunning(desc: WorkflowExecutionDescription): boolean {
   return desc.status.name === 'RUNNING';

@@ -27,6 +27,7 @@ import { codeSpan } from '../common/markdown.js';
 import {
   describeConnection,
   describeIfAny,
+  endingBecause,
   getConnectionStatus,
   isRunning,
   statusFromDescription,
@@ -167,9 +168,8 @@ const ENDING_STEPS: readonly ConnectStep[] = ['compensating', 'failed', 'timed_o
 /** Whether the run is open but on its way out: cancel requested, compensating, or past its end. */
 function isEnding(desc: WorkflowExecutionDescription): boolean {
   if (!isRunning(desc)) return false;
-  if (desc.raw.workflowExtendedInfo?.cancelRequested) return true;
   const step = stepOf(desc);
-  return step !== undefined && ENDING_STEPS.includes(step);
+  return endingBecause(desc, step) !== undefined || (step !== undefined && ENDING_STEPS.includes(step));
 }
 
 function withoutUrls(status: ConnectionStatus): ConnectionStatus {

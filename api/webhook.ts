@@ -21,6 +21,7 @@ import {
   closedAs,
   describeConnection,
   describeIfAny,
+  endingBecause,
   isRunning,
   memoOf,
   solutionInstanceIdOf,
@@ -172,9 +173,8 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
   const step = stepFrom(desc, memo);
   // Compensating: the saga is ending (cancelled or failed), whether or not it ever attached. A cancel
   // requested a moment ago (a DELETE just answered) ends it too, before the saga shows it.
-  const cancelRequested = desc.raw.workflowExtendedInfo?.cancelRequested === true;
-  if (step === 'compensating' || cancelRequested) {
-    const why = step === 'compensating' ? 'compensating' : 'cancel requested';
+  const why = endingBecause(desc, step);
+  if (why) {
     throw new ApiError(
       409,
       'connection_closed',
