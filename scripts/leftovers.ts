@@ -6,8 +6,18 @@
  * emulators saving one state file, would spoil both.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { ConfigError } from '../lib/config.js';
@@ -107,13 +117,30 @@ export function dataDirOf(env: NodeJS.ProcessEnv): string {
 }
 
 /**
+ * `dir` and the folders missing above it, each with `mode`. Not `mkdirSync(…, { recursive: true })`:
+ * for a folder whose parent exists yet refuses it with ENOENT (`/proc/x`) that never returns.
+ */
+function makeFolders(dir: string, mode: number): void {
+  try {
+    mkdirSync(dir, { mode });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir || existsSync(parent)) throw error;
+    makeFolders(parent, mode);
+    mkdirSync(dir, { mode });
+  }
+}
+
+/**
  * Makes npm start's state folder `dir` (owner-only when made here: the dev server's database holds
  * end users' names and ids), or throws a ConfigError naming CONNECT_SAGA_DATA_DIR when `dir` is a
  * file or cannot be written.
  */
 export function makeDataDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeFolders(dir, 0o700);
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);

@@ -453,6 +453,21 @@ test('a state folder that is a file stops npm start naming CONNECT_SAGA_DATA_DIR
   assert.equal(statSync(fresh).mode & 0o777, 0o700);
 });
 
+// Node's recursive mkdir never returns for a folder whose parent exists but takes no new entries
+// (ENOENT from /proc): npm start hung there, printing nothing.
+test('a state folder that cannot be made (/proc/x) stops npm start at once, naming CONNECT_SAGA_DATA_DIR', async () => {
+  const start = await spawnStart({ TEMPORAL_ADDRESS: '127.0.0.1:1', CONNECT_SAGA_DATA_DIR: '/proc/x' });
+  const code = await pollUntil(
+    async () => start.state.exitCode !== undefined && { code: start.state.exitCode },
+    {
+      timeoutMs: 30_000,
+      what: 'npm start to exit',
+    },
+  );
+  assert.equal(code.code, 1);
+  assert.match(start.output(), /CONNECT_SAGA_DATA_DIR: \/proc\/x cannot hold npm start's state \(ENOENT\)/);
+});
+
 test('CONNECT_SAGA_DATA_DIR: blank means .data in the project, spaces around a path are dropped', () => {
   for (const blank of [undefined, '', '  '])
     assert.equal(dataDirOf({ CONNECT_SAGA_DATA_DIR: blank }), join(PROJECT_ROOT, '.data'));
