@@ -3,6 +3,7 @@
  * Tray instance in instance-lookup.ts): cancel, reissue a URL, signal a completed auth. Errors the HTTP layer must tell apart
  * come out as `ApiError`s.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -24,6 +25,7 @@ import { closedAs, describeConnection, endingBecause, isRunning, memoOf, stepOf 
 import { signalOnce, signalRequestId } from './signal-once.js';
 import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
 import { GrpcStatus } from '../lib/grpc-status.js';
+import { isTooManyUpdates, tooManyReissues } from './update-limit.js';
 
 export { startConnection, type StartOutcome } from './saga-start.js';
 
@@ -51,6 +53,26 @@ const REISSUE_REJECTIONS: Record<string, { status: number; code: string }> = {
   [FAILURE_TYPES.reissueLimit]: { status: 409, code: 'reissue_limit' },
 };
 
+/** Pause before asking again when the saga had as many updates in flight as Temporal takes. */
+const UPDATE_LIMIT_PAUSE_MS = 500;
+
+/**
+ * `call`, asked again while the server refuses it for the updates already in flight on the saga (a
+ * burst of reissues: a slot frees as soon as one is answered), until `deadline`; then the 503 that
+ * says so.
+ */
+async function onceAdmitted<T>(deadline: number, call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isTooManyUpdates(err)) throw err;
+      if (Date.now() + UPDATE_LIMIT_PAUSE_MS >= deadline) throw tooManyReissues();
+      await sleep(UPDATE_LIMIT_PAUSE_MS);
+    }
+  }
+}
+
 /** The `reissueAuthUrl` update: a fresh dialog URL for a pending slot. */
 export async function reissueAuthUrl(
   client: Client,
@@ -74,9 +96,12 @@ export async function reissueAuthUrl(
     );
   }
   const handle = client.workflow.getHandle(connectionId, desc.runId);
+  const deadline = Date.now() + UPDATE_TIMEOUT_MS;
   try {
-    return await within(client, UPDATE_TIMEOUT_MS, () =>
-      handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId }] }),
+    return await onceAdmitted(deadline, () =>
+      within(client, deadline - Date.now(), () =>
+        handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId }] }),
+      ),
     );
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {

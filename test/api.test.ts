@@ -725,6 +725,43 @@ describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
     },
   );
 
+  // Temporal takes 10 updates in flight per workflow; past that the server refuses the update.
+  test(
+    '503 temporal_busy naming the burst, with Retry-After, past 10 reissues in flight',
+    { timeout: 60_000 },
+    async () => {
+      const post = await call(
+        'POST',
+        '/v1/connections',
+        input({ solutionId: 'sol-1', authSlots: ['slack'] }),
+      );
+      assert.equal(post.status, 201, post.text);
+      const path = `/v1/connections/${enc(post.body.connectionId)}/auth-urls/slack`;
+      // Tray slower than the reissue's deadline: none of the 10 admitted frees its place in time.
+      stack.emulator.emulator.faults.add({
+        operation: 'generateAuthorizationCode',
+        kind: 'delay',
+        delayMs: 20_000,
+        times: 10,
+      });
+      try {
+        const answers = await Promise.all(Array.from({ length: 12 }, () => call('POST', path)));
+        const refused = answers.filter((res) => /at once/.test(res.body?.error?.message ?? ''));
+        assert.equal(refused.length, 2, JSON.stringify(answers.map((res) => res.body)));
+        for (const res of refused) {
+          assertError(res, 503, 'temporal_busy');
+          assert.match(res.body.error.message, /too many reissues of this connection at once/i);
+          assert.equal(res.headers.get('retry-after'), '1');
+        }
+        for (const res of answers.filter((a) => !refused.includes(a)))
+          assertError(res, 503, 'saga_unresponsive');
+      } finally {
+        stack.emulator.emulator.faults.clear();
+        await stack.client.workflow.getHandle(post.body.connectionId).terminate('test cleanup');
+      }
+    },
+  );
+
   test('409 while the saga is not yet awaiting auths', async () => {
     stack.emulator.emulator.faults.add({ operation: 'createSolutionInstance', kind: 'delay', delayMs: 4000 });
     try {

@@ -14,6 +14,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { createLogger } from '../../api/logging.js';
+import { apiGrpcInterceptors } from '../../api/temporal-channel.js';
 import { buildOpenApi } from '../../api/openapi.js';
 import { WEBHOOK_PATH } from '../../api/webhook.js';
 import type { EmulatorOptions } from '../../emulator/server.js';
@@ -117,7 +118,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   try {
-    const connection = await Connection.connect({ address });
+    // With the API's own gRPC retries (api/temporal-channel.ts), as the API's answers depend on them.
+    const connection = await Connection.connect({ address, interceptors: apiGrpcInterceptors() });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace, dataConverter });
 
