@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { DEFAULT_SPENT_CODE_LIMIT, DEFAULT_UNUSED_CODE_LIMIT, forgetOldest } from './code-order.js';
 import { defaultModes, type EmulatorModes } from './user-modes.js';
 
 /** A solution the emulator serves; auth slots are what the dialog page can authorise. */
@@ -84,13 +85,6 @@ export interface StoreState {
   codes: (CodeRecord & { code: string })[];
 }
 
-/**
- * Spent codes kept to answer a reused link with "already used"; older ones are forgotten (their link
- * then reads as invalid), so a long dev session's state does not grow with every dialog completed.
- * Unused codes are never dropped: nothing expires them, and a user may still open the link.
- */
-export const DEFAULT_SPENT_CODE_LIMIT = 10_000;
-
 /** All of the emulator's state, in memory. Maps are public so tests can inspect them directly. */
 export class EmulatorStore {
   readonly solutions = new Map<string, SolutionSeed>();
@@ -99,10 +93,12 @@ export class EmulatorStore {
   readonly authentications = new Map<string, AuthenticationRecord>();
   /** One-time authorization codes, keyed by the code. */
   readonly codes = new Map<string, CodeRecord>();
-  /** How many spent codes `codes` keeps at most (the most recently spent). */
+  /** How many spent (unused) codes `codes` keeps at most: the most recently spent (minted). */
   spentCodeLimit = DEFAULT_SPENT_CODE_LIMIT;
-  // Spent codes, oldest spend first: what to forget first.
+  unusedCodeLimit = DEFAULT_UNUSED_CODE_LIMIT;
+  // Spent codes, oldest spend first, and unused ones, oldest mint first: what to forget first.
   readonly #spent = new Set<string>();
+  readonly #unused = new Set<string>();
   /** Answers where Tray is silent, set by tests through `PUT /_emulator/modes`. */
   modes: EmulatorModes = defaultModes();
   // Kept apart from the readable maps: user tokens are secrets and must not leak into /_emulator/state.
@@ -163,6 +159,8 @@ export class EmulatorStore {
     // A repeated value would revive a spent code, so even a random clash is ruled out.
     const code = unusedKey(this.codes, () => randomBytes(16).toString('hex'));
     this.codes.set(code, { userId, createdAt: this.now() });
+    this.#unused.add(code);
+    this.#pruneCodes();
     return code;
   }
 
@@ -171,21 +169,21 @@ export class EmulatorStore {
     const record = this.codes.get(code);
     if (!record) return;
     record.usedAt = this.now();
+    this.#unused.delete(code);
     this.#spent.delete(code);
     this.#spent.add(code);
-    this.#pruneSpentCodes();
+    this.#pruneCodes();
   }
 
-  #pruneSpentCodes(): void {
-    for (const code of this.#spent) {
-      if (this.#spent.size <= this.spentCodeLimit) return;
-      this.#forgetCode(code);
-    }
+  #pruneCodes(): void {
+    forgetOldest(this.#spent, this.spentCodeLimit, (c) => this.#forgetCode(c));
+    forgetOldest(this.#unused, this.unusedCodeLimit, (c) => this.#forgetCode(c));
   }
 
   #forgetCode(code: string): void {
     this.codes.delete(code);
     this.#spent.delete(code);
+    this.#unused.delete(code);
   }
 
   createInstance(owner: string, solution: SolutionSeed, name: string): InstanceRecord {
@@ -256,6 +254,7 @@ export class EmulatorStore {
     this.authentications.clear();
     this.codes.clear();
     this.#spent.clear();
+    this.#unused.clear();
     this.#userTokens.clear();
     for (const u of state.users) this.users.set(u.id, { ...u });
     for (const i of state.instances) this.instances.set(i.id, copyInstance(i));
@@ -265,8 +264,10 @@ export class EmulatorStore {
     const spent = state.codes.filter((c) => c.usedAt !== undefined);
     spent.sort((a, b) => a.usedAt! - b.usedAt!);
     for (const { code } of spent) this.#spent.add(code);
-    // A file written before spent codes were bounded may hold many.
-    this.#pruneSpentCodes();
+    const unused = state.codes.filter((c) => c.usedAt === undefined);
+    for (const { code } of unused.sort((a, b) => a.createdAt - b.createdAt)) this.#unused.add(code);
+    // A file written before codes were bounded may hold many.
+    this.#pruneCodes();
   }
 
   /** A JSON snapshot for GET /_emulator/state; codes appear without their values (they are credentials). */

@@ -1,6 +1,7 @@
 /**
- * The emulator forgets the longest-spent one-time codes beyond a bound, so its state (and state file)
- * stops growing with every dialog completed; unused codes and users' data are never dropped.
+ * The emulator forgets the longest-spent one-time codes beyond a bound, and the oldest unused ones
+ * beyond another, so its state (and state file) stops growing with every dialog completed and every
+ * URL reissued; users' data is never dropped.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -36,7 +37,7 @@ describe('emulator one-time codes', () => {
     assert.ok(store.codes.get(spent[9]!)?.usedAt !== undefined, 'a recent reuse still reads as used');
   });
 
-  test('unused codes, users, instances and authentications are never pruned', () => {
+  test('unused codes, users, instances and authentications are not pruned with spent ones', () => {
     const { store, tick } = storeWithClock();
     store.spentCodeLimit = 1;
     const user = store.createUser('ext-1', 'One')!;
@@ -64,6 +65,30 @@ describe('emulator one-time codes', () => {
     loaded.spentCodeLimit = 2;
     loaded.importState(state);
     assert.deepEqual([...loaded.codes.keys()].sort(), [unused, ...spent.slice(-2)].sort());
+  });
+
+  // Each reissue leaves the slot's previous code unused: nothing else would ever drop it.
+  test('unused codes beyond unusedCodeLimit are forgotten, oldest minted first; a spent one no longer counts', () => {
+    const { store, tick } = storeWithClock();
+    store.unusedCodeLimit = 3;
+    const user = store.createUser('ext-1', 'One')!;
+    const minted = Array.from({ length: 5 }, () => {
+      tick();
+      return store.mintCode(user.id);
+    });
+    assert.deepEqual([...store.codes.keys()], minted.slice(-3));
+    store.spendCode(minted[2]!);
+    const next = store.mintCode(user.id);
+    assert.deepEqual([...store.codes.keys()], [...minted.slice(-3), next], 'the spent one is kept as spent');
+
+    // A state file holding more unused codes than the bound: the most recently minted are kept.
+    const state = store.exportState();
+    state.codes.reverse();
+    const loaded = storeWithClock().store;
+    loaded.unusedCodeLimit = 2;
+    loaded.importState(state);
+    const unusedKept = [...loaded.codes].filter(([, c]) => c.usedAt === undefined).map(([code]) => code);
+    assert.deepEqual(unusedKept.sort(), [minted[4]!, next].sort());
   });
 
   test('removing a user forgets its spent codes from the bound too', () => {
