@@ -67,6 +67,9 @@ export function endingBecause(
   step = stepOf(desc),
 ): 'compensating' | 'cancel requested' | undefined {
   if (step === 'compensating') return 'compensating';
+  // A cancel that lands once the saga completed (a DELETE that read the step just before) undoes
+  // nothing: the tidying after it cannot be cancelled, and the run ends completed.
+  if (step === 'completed') return undefined;
   return desc.raw.workflowExtendedInfo?.cancelRequested === true ? 'cancel requested' : undefined;
 }
 

@@ -675,6 +675,60 @@ describe('DELETE /v1/connections/{id}', () => {
     }
   });
 
+  test('a cancel that lands after the saga completed: POST and webhooks see it completed, at once', async () => {
+    // A lost create response makes the create retried, so the completed saga tidies for about 2
+    // minutes; the cancel below is what a DELETE leaves when it read the step just before `completed`.
+    stack.emulator.emulator.faults.add({
+      operation: 'createSolutionInstance',
+      kind: 'dropResponseAfterCommit',
+      times: 1,
+    });
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] });
+    let post;
+    try {
+      post = await call('POST', '/v1/connections', body);
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+    assert.equal(post.status, 201, post.text);
+    const { connectionId, userId } = post.body;
+    await completeSlot(connectionId, userId, 'slack');
+    const done = await untilStep(connectionId, 'completed', 'the saga to complete');
+    const handle = stack.client.workflow.getHandle(connectionId);
+    try {
+      assert.equal((await handle.describe()).status.name, 'RUNNING', 'the saga should still be tidying');
+      await handle.cancel();
+
+      const started = Date.now();
+      const again = await call('POST', '/v1/connections?wait=10', body);
+      assert.equal(again.status, 200, again.text);
+      assert.equal(again.body.existing, true);
+      assert.equal(again.body.step, 'completed', again.text);
+      assert.equal(again.body.runId, post.body.runId);
+      assert.ok(Date.now() - started < 5000, `the POST took ${Date.now() - started} ms`);
+
+      const attachedId = done.authSlots[0]!.authId!;
+      const redelivery = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: attachedId });
+      const same = await fetch(stack.webhookUrl, {
+        method: 'POST',
+        headers: redelivery.headers,
+        body: redelivery.body,
+      });
+      assert.equal(same.status, 202, await same.text());
+      const other = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: uniqueId('auth') });
+      const differs = await fetch(stack.webhookUrl, {
+        method: 'POST',
+        headers: other.headers,
+        body: other.body,
+      });
+      const answer = (await differs.json()) as any;
+      assert.equal(differs.status, 409, JSON.stringify(answer));
+      assert.equal(answer.error.code, 'past_attach', JSON.stringify(answer));
+    } finally {
+      await handle.terminate('test cleanup').catch(() => undefined);
+    }
+  });
+
   test('404 for an unknown id', async () => {
     assertError(
       await call('DELETE', `/v1/connections/${enc(`connect:${uniqueId('nobody')}:sol-1`)}`),
