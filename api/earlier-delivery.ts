@@ -17,7 +17,7 @@ import { rpc } from './temporal-rpc.js';
 /** Closed runs looked at, newest first: a redelivery is for a run ended not long before. */
 const EARLIER_RUNS = 3;
 
-/** A closed run of the connection, with the authIds it showed per slot. */
+/** A closed run of the connection, with the authIds it showed per slot, and those it replaced. */
 interface EarlierRun {
   workflowId: string;
   runId: string;
@@ -29,7 +29,7 @@ function earlierRun(info: WorkflowExecutionInfo): EarlierRun {
   return {
     workflowId: info.workflowId,
     runId: info.runId,
-    seen: [...(memo?.authIds ?? []), ...(memo?.attached ?? [])],
+    seen: [...(memo?.authIds ?? []), ...(memo?.attached ?? []), ...(memo?.replacedAuthIds ?? [])],
   };
 }
 

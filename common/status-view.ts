@@ -30,6 +30,11 @@ export interface ConnectMemo {
   /** Each completed slot's authId (the last one wins), as the status shows it. Absent in older runs. */
   authIds?: AuthValue[];
   /**
+   * authIds a slot took and no longer shows (a later one replaced it, or it was found foreign), a
+   * few per slot: a late redelivery of one finds this run. Absent when none, and in older runs.
+   */
+  replacedAuthIds?: AuthValue[];
+  /**
    * Once `failed` or `timed_out`: why, as the status shows it, so a saga still finishing its handlers
    * reads with its error while no worker answers. Absent in runs that ended before it was kept.
    */
@@ -73,6 +78,7 @@ export function encodeMemo(view: Readonly<ConnectMemo>): ConnectMemo {
     ...(view.deadline !== undefined ? { deadline: view.deadline } : {}),
     ...(view.attached !== undefined ? { attached: pairs(view.attached) } : {}),
     ...(view.authIds !== undefined ? { authIds: pairs(view.authIds) } : {}),
+    ...(view.replacedAuthIds !== undefined ? { replacedAuthIds: pairs(view.replacedAuthIds) } : {}),
     ...(view.error !== undefined ? { error: { type: view.error.type, message: view.error.message } } : {}),
   };
 }
@@ -115,6 +121,7 @@ export function decodeMemo(raw: unknown): ConnectMemo | undefined {
     step: isStep(memo.step) ? memo.step : 'ensuring_user',
     ...(Array.isArray(memo.attached) ? { attached: decodePairs(memo.attached) } : {}),
     ...(Array.isArray(memo.authIds) ? { authIds: decodePairs(memo.authIds) } : {}),
+    ...(Array.isArray(memo.replacedAuthIds) ? { replacedAuthIds: decodePairs(memo.replacedAuthIds) } : {}),
     ...(error ? { error } : {}),
   };
 }

@@ -691,6 +691,62 @@ describe('odd bodies and lookups', () => {
     assert.equal(lists, 0, 'the earlier runs were listed again');
   });
 
+  test("by connectionId only: a late redelivery of an authId the earlier run replaced is still that run's", async () => {
+    const body = {
+      externalUserId: uniqueId('user'),
+      userName: 'Ada',
+      solutionId: 'sol-2',
+      authSlots: ['salesforce', 'slack'],
+    };
+    const post = async () => {
+      const res = await fetch(`${stack.apiUrl}/v1/connections`, {
+        method: 'POST',
+        headers: stack.headers(),
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 201);
+      return (await res.json()) as ConnectionStatus;
+    };
+    const first = await post();
+    const connectionId = first.connectionId;
+    // The end user authorizes slack twice before the other slot: the second authId replaces the first.
+    const replaced = store.createAuthentication(first.userId!, 'slack');
+    const delivery = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: replaced });
+    assert.equal((await send(delivery)).status, 202);
+    await waitForStatus(connectionId, 'the first slack authId', (s) => slot(s, 'slack')?.authId === replaced);
+    const kept = store.createAuthentication(first.userId!, 'slack');
+    const second = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: kept });
+    assert.equal((await send(second)).status, 202);
+    await waitForStatus(connectionId, 'the second slack authId', (s) => slot(s, 'slack')?.authId === kept);
+    const other = store.createAuthentication(first.userId!, 'salesforce');
+    const third = stack.signWebhook({ connectionId, externalAuthId: 'salesforce', authId: other });
+    assert.equal((await send(third)).status, 202);
+    await waitForStatus(connectionId, 'the first run to complete', (s) => s.step === 'completed');
+    await pollUntil(
+      async () => {
+        const query = `WorkflowId = "${connectionId}" AND ExecutionStatus = "Completed"`;
+        for await (const info of stack.client.workflow.list({ query })) return info;
+        return undefined;
+      },
+      { timeoutMs: 30_000, what: 'the completed run in visibility' },
+    );
+    const next = await post();
+    assert.notEqual(next.runId, first.runId);
+
+    // The sender lost the first delivery's 202 and sends it again, after the new run started.
+    const again = await send(
+      stack.signWebhook(JSON.parse(delivery.body), { id: delivery.headers['webhook-id'] }),
+    );
+    // The earlier run's answer: it completed with another authId for the slot.
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    const newest = stack.client.workflow.getHandle(connectionId, next.runId);
+    const signals = ((await newest.fetchHistory()).events ?? []).filter(
+      (e) => e.workflowExecutionSignaledEventAttributes,
+    );
+    assert.equal(signals.length, 0, 'the redelivery did not reach the new run');
+    assert.equal(slot(await getStatus(connectionId), 'slack')?.state, 'pending');
+  });
+
   test('by the solutionInstanceId of an ended run (with its connectionId or not): 409, even while a newer run waits', async () => {
     const body = {
       externalUserId: uniqueId('user'),

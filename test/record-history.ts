@@ -128,6 +128,19 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    // The memo also names the authId a slot took and replaced (patch `memo-replaced-auth-ids`), so a
+    // late redelivery of it finds this run: the replacement upserts the memo with it.
+    name: 'completed-memo-replaced-auth-ids',
+    input: { externalUserId: 'rec-user-memo-replaced', authSlots: ['slack', 'gmail'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e2' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-3', eventId: 'e3' });
+      await handle.result();
+    },
+  },
+  {
     // The slot is re-completed while its ownership check runs past the deadline: the new authId is
     // still checked, not taken for a timeout (patch `check-relayed-during-late-check`).
     name: 'completed-late-check',

@@ -24,8 +24,16 @@ interface Slot {
   verified?: string;
   /** Relayed authIds not checked yet, oldest first: the newest one that checks out wins. */
   candidates: string[];
+  /** The first authIds a signal gave the slot (accepted), so a late redelivery finds its run. */
+  taken: string[];
   lastError?: string;
 }
+
+/**
+ * How many accepted authIds each slot remembers for the memo: an end user re-authorizing a slot a
+ * few times before attach is covered, and a relay flooding one slot adds at most this many.
+ */
+export const TAKEN_PER_SLOT = 5;
 
 /**
  * The slots' state machine (docs/design.md, "Verify before attach"): the last of the user's authIds
@@ -46,7 +54,7 @@ export class AuthSlots {
     externalAuthIds: readonly string[],
     private readonly strict = true,
   ) {
-    this.slots = externalAuthIds.map((externalAuthId) => ({ externalAuthId, candidates: [] }));
+    this.slots = externalAuthIds.map((externalAuthId) => ({ externalAuthId, candidates: [], taken: [] }));
   }
 
   has(externalAuthId: string): boolean {
@@ -100,6 +108,7 @@ export class AuthSlots {
       }
     }
     slot.lastError = undefined;
+    if (slot.taken.length < TAKEN_PER_SLOT && !slot.taken.includes(authId)) slot.taken.push(authId);
     return { kind: 'accepted' };
   }
 
@@ -187,6 +196,16 @@ export class AuthSlots {
   /** The completed slots' authIds, as the status shows them. */
   completedAuthValues(): AuthValue[] {
     return this.authValues().filter((v) => v.authId !== '');
+  }
+
+  /**
+   * authIds the slots took that they no longer show (replaced by a later one, or found foreign),
+   * bounded by TAKEN_PER_SLOT: a redelivery of one of them belongs to this run, not to a later one.
+   */
+  replacedAuthValues(): AuthValue[] {
+    return this.slots.flatMap((s) =>
+      s.taken.filter((id) => id !== current(s)).map((authId) => ({ externalId: s.externalAuthId, authId })),
+    );
   }
 
   authValues(): AuthValue[] {

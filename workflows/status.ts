@@ -25,6 +25,8 @@ import type { AuthSlots } from './slots.js';
 
 /** Marks runs whose memo carries each completed slot's authId (older ones upsert it less often). */
 const MEMO_AUTH_IDS_PATCH = 'memo-auth-ids';
+/** Marks runs whose memo also names the authIds a slot took and no longer shows (older ones do not). */
+const MEMO_REPLACED_PATCH = 'memo-replaced-auth-ids';
 /** How many distinct unknown slot names the details list before "and N more". */
 const UNKNOWN_SLOTS_SHOWN = 10;
 /** Steps in which no slot is awaited (no URLs, none shown pending): the instance is being removed or gone. */
@@ -131,6 +133,7 @@ export class SagaStatus {
       ...facts,
       ...(error !== undefined && ERROR_STEPS.includes(this.current) ? { error } : {}),
       ...(patched(MEMO_AUTH_IDS_PATCH) ? { authIds: this.slots.completedAuthValues() } : {}),
+      ...this.replaced(),
     });
     const memoJson = JSON.stringify(memo);
     if (memoJson !== this.lastMemo) {
@@ -138,6 +141,16 @@ export class SagaStatus {
       this.lastMemo = memoJson;
     }
     setCurrentDetails(this.details());
+  }
+
+  /**
+   * The memo's `replacedAuthIds`, only once a slot has one: most runs never replace an authId, and
+   * their memo (and history) stays as before. Asked only then, so the patch marker is too.
+   */
+  private replaced(): { replacedAuthIds?: AuthValue[] } {
+    const replaced = this.slots.replacedAuthValues();
+    if (replaced.length === 0 || !patched(MEMO_REPLACED_PATCH)) return {};
+    return { replacedAuthIds: replaced };
   }
 
   /** A few lines of markdown for the Web UI: step, pending slots, deadline, and anything unusual. */
