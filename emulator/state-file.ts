@@ -6,9 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { makeFolders } from '../lib/make-folders.js';
 import type { StoreState } from './store.js';
 
 /** Bumped when the file's shape changes in a way an older reader would misread. */
@@ -136,7 +137,7 @@ export function loadStateFile(file: string, log: (line: string) => void, now = n
 
 /** Writes `text` to `file` with mode 0600 via a temporary file in the same folder and a rename. */
 export async function writeFileAtomically(file: string, text: string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
+  makeFolders(dirname(file));
   const temporary = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temporary, 'wx', 0o600);

@@ -3,10 +3,11 @@
  * WORKFLOW_BUNDLE_PATH set loads it instead of running webpack at every start.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { envVar, readEnv } from './config.js';
+import { makeFolders } from './make-folders.js';
 import { bundleConnectWorkflows, type BundleOptions } from './workflow-bundle.js';
 
 /** Every bundle ends with its source map inline; the SDK refuses a file without one, with a stack trace. */
@@ -55,7 +56,7 @@ export async function loadConnectWorkflowBundle(
 export async function writeConnectWorkflowBundle(outPath: string): Promise<{ path: string; bytes: number }> {
   const { code } = await bundleConnectWorkflows();
   const path = resolve(outPath);
-  await mkdir(dirname(path), { recursive: true });
+  makeFolders(dirname(path));
   await writeFile(path, code);
   return { path, bytes: Buffer.byteLength(code) };
 }

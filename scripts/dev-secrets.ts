@@ -5,8 +5,9 @@
  * one the API verifies with.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { makeFolders } from '../lib/make-folders.js';
 
 export interface DevSecrets {
   masterToken: string;
@@ -65,7 +66,7 @@ export async function loadOrCreateDevSecrets(
     return { secrets: parsed, created: false };
   }
   const secrets = generateDevSecrets();
-  await mkdir(dirname(file), { recursive: true });
+  makeFolders(dirname(file));
   // `wx`: if two starts race, the second fails instead of overwriting the first one's secrets.
   await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   await chmod(file, 0o600);

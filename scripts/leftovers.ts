@@ -6,21 +6,12 @@
  * emulators saving one state file, would spoil both.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { ConfigError } from '../lib/config.js';
+import { makeFolders } from '../lib/make-folders.js';
 
 interface NotedProcess {
   name: string;
@@ -114,23 +105,6 @@ export async function stopLeftovers(runsDir: string, say: (line: string) => void
  */
 export function dataDirOf(env: NodeJS.ProcessEnv): string {
   return resolve(PROJECT_ROOT, env.CONNECT_SAGA_DATA_DIR?.trim() || '.data');
-}
-
-/**
- * `dir` and the folders missing above it, each with `mode`. Not `mkdirSync(…, { recursive: true })`:
- * for a folder whose parent exists yet refuses it with ENOENT (`/proc/x`) that never returns.
- */
-function makeFolders(dir: string, mode: number): void {
-  try {
-    mkdirSync(dir, { mode });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
-    const parent = dirname(dir);
-    if (code !== 'ENOENT' || parent === dir || existsSync(parent)) throw error;
-    makeFolders(parent, mode);
-    mkdirSync(dir, { mode });
-  }
 }
 
 /**

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadApiConfig } from '../api/config.js';
 import { loadEmulatorConfig } from '../emulator/config.js';
-import { loadStateFile } from '../emulator/state-file.js';
+import { loadStateFile, writeFileAtomically } from '../emulator/state-file.js';
 import { ConfigError } from '../lib/config.js';
 import { startEmulator, type StartedEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
@@ -401,4 +401,16 @@ test('WEBHOOK_SECRET: the emulator takes exactly the secrets the API starts with
     false,
     'too short',
   );
+});
+
+test('a state file whose folder cannot be made fails the write instead of hanging it', async () => {
+  // Node's recursive mkdir never settles for a folder under /proc; the save would stall for good.
+  const outcome = await Promise.race([
+    writeFileAtomically('/proc/connect-saga-no/such/state.json', '{}').then(
+      () => 'written',
+      (error: NodeJS.ErrnoException) => error.code,
+    ),
+    new Promise((resolve) => setTimeout(resolve, 10_000, 'still pending after 10 s').unref()),
+  ]);
+  assert.equal(outcome, 'ENOENT');
 });
