@@ -1,0 +1,58 @@
+/**
+ * The Node.js floor that package.json (`engines`) and the README state is one the project's own
+ * commands run on. The compiled worker and API need what the Temporal SDK needs (20.3), but from
+ * source more is used: `npm start` runs its parts with `node --import tsx`, and tsx needs
+ * `module.register` there (20.6); `npm test` passes `--test-concurrency` (20.10) and its tests mock
+ * `Date` with `mock.timers.enable({ apis })` (20.11); `npm run lint` loads eslint.config.mjs, which
+ * reads `import.meta.dirname` (20.11).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+
+const NEEDED = [20, 11, 0] as const;
+
+const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+  engines: { node: string };
+};
+
+function parse(version: string): number[] {
+  return version.split('.').map(Number);
+}
+
+function atLeast(version: number[], floor: readonly number[]): boolean {
+  for (let i = 0; i < floor.length; i += 1) {
+    const a = version[i] ?? 0;
+    const b = floor[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+function statedFloor(): number[] {
+  const match = /^>=\s*(\d+\.\d+\.\d+)$/.exec(pkg.engines.node.trim());
+  assert.ok(match?.[1], `engines.node is a plain ">=x.y.z" (got ${pkg.engines.node})`);
+  return parse(match[1]);
+}
+
+test('engines.node is no lower than what npm start, npm test and npm run lint use', () => {
+  assert.ok(
+    atLeast(statedFloor(), NEEDED),
+    `engines.node ${pkg.engines.node} allows a Node.js below ${NEEDED.join('.')}`,
+  );
+});
+
+test('the README states the same floor as engines.node', () => {
+  const [major, minor] = statedFloor();
+  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+  assert.match(readme, new RegExp(`Node\\.js ≥ ${major}\\.${minor}\\b`));
+});
+
+test('this Node.js meets the floor', () => {
+  assert.ok(
+    atLeast(parse(process.versions.node), statedFloor()),
+    `Node.js ${process.versions.node} is below engines.node ${pkg.engines.node}`,
+  );
+});
