@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { idPattern } from '../common/input.js';
-import { LIMITS, STEPS } from '../common/messages.js';
+import { LIMITS } from '../common/messages.js';
 import { BODY_LIMIT_TEXT } from './body-limit.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './list-query.js';
 import { error, json, ref, temporalDown, unauthorized, UNEXPECTED } from './openapi-parts.js';
@@ -69,7 +69,7 @@ const LIST_PARAMETERS = [
     filterId(),
   ),
   filter('solutionId', 'Only sagas of this solution (the input rules; no `:`)', filterId(':')),
-  filter('step', 'Only sagas at this step (the ConnectStep search attribute)', { enum: [...STEPS] }),
+  filter('step', 'Only sagas at this step (the ConnectStep search attribute)', ref('ConnectStep')),
   filter('pageSize', `Items per page, 1..${MAX_PAGE_SIZE}`, {
     type: 'integer',
     minimum: 1,

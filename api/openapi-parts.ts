@@ -1,7 +1,7 @@
 /** Building blocks of the OpenAPI document shared by its parts. */
-import type { COMPONENTS } from './openapi.js';
+import type { COMPONENTS, SERVICE_SCHEMAS } from './openapi.js';
 
-export type ComponentName = keyof typeof COMPONENTS;
+export type ComponentName = keyof typeof COMPONENTS | keyof typeof SERVICE_SCHEMAS;
 
 /** A `$ref` to the named component schema. */
 export const ref = (name: ComponentName) => ({ $ref: `#/components/schemas/${name}` });

@@ -8,13 +8,18 @@ import {
   componentResponses,
   error,
   HEADERS,
+  json,
   methodNotAllowed,
+  ref,
   UNEXPECTED,
   unauthorized,
   withRequestIds,
 } from './openapi-parts.js';
 import { SIGNATURE_SCHEME, webhookPaths } from './openapi-webhook.js';
 import {
+  allowedMethodsSchema,
+  apiErrorSchema,
+  authSlotStateSchema,
   authSlotStatusSchema,
   cancelAcceptedSchema,
   configValueSchema,
@@ -23,6 +28,8 @@ import {
   connectionListItemSchema,
   connectionListSchema,
   connectionStatusSchema,
+  connectStepSchema,
+  inputProblemSchema,
   listedAuthSlotSchema,
   errorBodySchema,
   reissueResultSchema,
@@ -35,9 +42,11 @@ export const COMPONENTS = {
   ConnectInput: connectInputSchema,
   ConfigValue: configValueSchema,
   JsonValue: jsonValueSchema,
+  ConnectStep: connectStepSchema,
   ConnectionStatus: connectionStatusSchema,
   ConnectionList: connectionListSchema,
   ConnectionListItem: connectionListItemSchema,
+  AuthSlotState: authSlotStateSchema,
   AuthSlotStatus: authSlotStatusSchema,
   ListedAuthSlot: listedAuthSlotSchema,
   StatusError: statusErrorSchema,
@@ -46,9 +55,35 @@ export const COMPONENTS = {
   WebhookAccepted: webhookAcceptedSchema,
   CancelAccepted: cancelAcceptedSchema,
   Error: errorBodySchema,
+  ApiError: apiErrorSchema,
+  InputProblem: inputProblemSchema,
+  AllowedMethods: allowedMethodsSchema,
 } as const;
 
-function componentSchemas(): Record<string, unknown> {
+/** A JSON object whose fields are always exactly `body`. */
+const constant = (description: string, body: Record<string, string>) => ({
+  type: 'object',
+  description,
+  required: Object.keys(body),
+  properties: Object.fromEntries(Object.entries(body).map(([key, value]) => [key, { const: value }])),
+});
+
+/**
+ * The shapes of the routes zod does not check, named like the rest: a client generator names an
+ * inline object after where it sits (`HealthzResponse200`, `CodecDecodeBodyPayloadsItem`).
+ */
+export const SERVICE_SCHEMAS = {
+  Health: constant('The API is up', { status: 'ok' }),
+  Readiness: constant('The API and its Temporal connection are ready', { status: 'ready', temporal: 'ok' }),
+  OpenApiDocument: { type: 'object', description: 'An OpenAPI 3.1 document' },
+  CodecPayloads: {
+    type: 'object',
+    properties: { payloads: { type: 'array', items: { $ref: '#/components/schemas/CodecPayload' } } },
+  },
+  CodecPayload: { type: 'object', description: 'A Temporal payload in its protobuf JSON form' },
+} as const;
+
+function componentSchemas(codec: boolean): Record<string, unknown> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(COMPONENTS)) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, {
@@ -66,26 +101,13 @@ function componentSchemas(): Record<string, unknown> {
   // The recursive union zod checks is, over JSON, the empty schema; written out, it makes
   // openapi-typescript emit a type alias that refers to itself, and the generated client fails to compile.
   out.JsonValue = { description: 'Any JSON value: string, number, boolean, null, array or object' };
-  return out;
+  const { CodecPayloads: _p, CodecPayload: _c, ...service } = SERVICE_SCHEMAS;
+  return { ...out, ...(codec ? SERVICE_SCHEMAS : service) };
 }
 
 const text = (description: string, type: string) => ({
   description,
   content: { [type]: { schema: { type: 'string' } } },
-});
-
-/** A JSON answer whose body is always exactly `body`. */
-const answer = (description: string, body: Record<string, string>) => ({
-  description,
-  content: {
-    'application/json': {
-      schema: {
-        type: 'object',
-        required: Object.keys(body),
-        properties: Object.fromEntries(Object.entries(body).map(([key, value]) => [key, { const: value }])),
-      },
-    },
-  },
 });
 
 /** Health, readiness, metrics and this document. */
@@ -95,31 +117,30 @@ function servicePaths(): Record<string, unknown> {
     get: { operationId, summary, security: [], responses: { ...responses, ...UNEXPECTED } },
   });
   return {
-    '/healthz': get('healthz', 'Liveness', { '200': answer('Up', { status: 'ok' }) }),
+    '/healthz': get('healthz', 'Liveness', { '200': json('Health', 'Up') }),
     '/readyz': get('readyz', 'Readiness, including the Temporal connection', {
-      '200': answer('Ready', { status: 'ready', temporal: 'ok' }),
+      '200': json('Readiness', 'Ready'),
       '503': error('`temporal_unavailable`: the Temporal namespace did not answer within 2 s'),
     }),
     '/metrics': get('metrics', 'Prometheus metrics', {
       '200': text('Prometheus text exposition format', 'text/plain'),
     }),
     '/openapi.json': get('openapi', 'This document', {
-      '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } },
+      '200': json('OpenApiDocument', 'OpenAPI 3.1'),
     }),
   };
 }
 
 /** Temporal's codec server protocol, present while PAYLOAD_ENCRYPTION_KEYS is set. */
 function codecPaths(): Record<string, unknown> {
-  const payloads = { type: 'object', properties: { payloads: { type: 'array', items: { type: 'object' } } } };
   const route = (direction: 'encode' | 'decode') => ({
     post: {
       operationId: `codec${direction[0]!.toUpperCase()}${direction.slice(1)}`,
       summary: `${direction === 'decode' ? 'Decrypt' : 'Encrypt'} payloads (Temporal codec server protocol)`,
       security: [{ bearer: [] }],
-      requestBody: { required: true, content: { 'application/json': { schema: payloads } } },
+      requestBody: { required: true, content: { 'application/json': { schema: ref('CodecPayloads') } } },
       responses: {
-        '200': { description: 'The payloads', content: { 'application/json': { schema: payloads } } },
+        '200': json('CodecPayloads', 'The payloads'),
         '400': error('Body is not `{ payloads: [...] }` with base64 fields'),
         '401': unauthorized('Missing or wrong bearer token (API_TOKEN set)'),
         '403': error('API_TOKEN is unset and the client is not on loopback, or is a page from another site'),
@@ -162,7 +183,7 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
       { url: 'http://localhost:3000', description: '`npm start` / `npm run api` on the default API_PORT' },
     ],
     components: {
-      schemas: componentSchemas(),
+      schemas: componentSchemas(Boolean(options.codec)),
       responses: componentResponses({
         MethodNotAllowed: methodNotAllowed(
           'Method not allowed on this path; `Allow` lists the ones that are',

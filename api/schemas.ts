@@ -171,9 +171,13 @@ export type WebhookBody = z.infer<typeof webhookBodySchema>;
 
 export const externalAuthIdParamSchema = id('externalAuthId', 'The auth slot (its externalAuthId)');
 
+// Named in the OpenAPI document, so generated clients share one type per enum and per error part.
+export const connectStepSchema = z.enum(STEPS);
+export const authSlotStateSchema = z.enum(['pending', 'completed']);
+
 export const authSlotStatusSchema = z.object({
   externalAuthId: z.string(),
-  state: z.enum(['pending', 'completed']),
+  state: authSlotStateSchema,
   url: z.string().optional().describe('Dialog URL with a one-time code, while the slot is pending'),
   authId: z.string().optional(),
   lastError: z.string().optional().describe('Why the last authId sent for this slot was rejected'),
@@ -184,7 +188,7 @@ export const statusErrorSchema = z.object({ type: z.string(), message: z.string(
 export const connectionStatusSchema = z.object({
   connectionId: z.string(),
   runId: z.string(),
-  step: z.enum(STEPS),
+  step: connectStepSchema,
   externalUserId: z.string(),
   solutionId: z.string(),
   userId: z.string().optional(),
@@ -228,20 +232,22 @@ export const cancelAcceptedSchema = z.object({
   cancelRequested: z.literal(true),
 });
 
-export const errorBodySchema = z.object({
-  error: z.object({
-    code: z.string().describe('Machine-readable code, e.g. invalid_input, not_found, connection_closed'),
-    message: z.string(),
-    details: z
-      .union([
-        z
-          .array(z.object({ path: z.string(), message: z.string() }))
-          .describe('Every problem, where and what'),
-        z.object({ allow: z.array(z.string()) }).describe("A 405's methods, as in its Allow header"),
-      ])
-      .optional(),
-  }),
+export const inputProblemSchema = z
+  .object({ path: z.string(), message: z.string() })
+  .describe('One problem with the input: where (`authSlots.1`, `?wait`) and what');
+export const allowedMethodsSchema = z
+  .object({ allow: z.array(z.string()) })
+  .describe("A 405's methods, as in its Allow header");
+
+export const apiErrorSchema = z.object({
+  code: z.string().describe('Machine-readable code, e.g. invalid_input, not_found, connection_closed'),
+  message: z.string(),
+  details: z
+    .union([z.array(inputProblemSchema).describe('Every problem, where and what'), allowedMethodsSchema])
+    .optional(),
 });
+
+export const errorBodySchema = z.object({ error: apiErrorSchema });
 
 /** Temporal's default limit on a workflow id (`limit.maxIDLength`), in bytes of UTF-8. */
 export const MAX_WORKFLOW_ID_BYTES = 1000;
@@ -280,10 +286,7 @@ export function nestingProblem(value: unknown, maxDepth = MAX_BODY_DEPTH): Probl
 }
 
 /** One validation problem: where (`authSlots.1`, `?wait`) and what. */
-export interface Problem {
-  path: string;
-  message: string;
-}
+export type Problem = z.infer<typeof inputProblemSchema>;
 
 /** A problem at `path` (`['authSlots', 1]` → `authSlots.1`; none → `(body)`), `prefix` marking where the value came from. */
 export function problemAt(path: readonly PropertyKey[], message: string, prefix = ''): Problem {

@@ -20,6 +20,7 @@ import type { components, paths } from './schema.js';
 
 const api = createClient<paths>({ baseUrl: 'http://localhost:3000' });
 const headers = { authorization: 'Bearer tok' };
+type Step = components['schemas']['ConnectStep'];
 const signed = { 'webhook-id': 'msg_1', 'webhook-timestamp': '1700000000', 'webhook-signature': 'v1,x' };
 
 export async function partner(): Promise<unknown[]> {
@@ -41,14 +42,16 @@ export async function partner(): Promise<unknown[]> {
   if (start.error) {
     // invalid_input lists every problem; a generated client should know their shape.
     const { details } = start.error.error;
-    return Array.isArray(details) ? details.map((p) => \`\${p.path}: \${p.message}\`) : [details?.allow];
+    const problems: components['schemas']['InputProblem'][] = Array.isArray(details) ? details : [];
+    const allowed: components['schemas']['AllowedMethods'] | undefined = Array.isArray(details) ? undefined : details;
+    return problems.length ? problems.map((p) => \`\${p.path}: \${p.message}\`) : [allowed?.allow];
   }
   const status: components['schemas']['ConnectionStatus'] = start.data;
   const id = status.connectionId;
   const urls = status.authSlots.map((slot) => (slot.state === 'pending' ? slot.url : slot.authId));
   const got = await api.GET('/v1/connections/{id}', { params: { path: { id } }, headers });
   const list = await api.GET('/v1/connections', {
-    params: { query: { externalUserId: 'user-42', pageSize: 2, step: 'awaiting_auth' } },
+    params: { query: { externalUserId: 'user-42', pageSize: 2, step: 'awaiting_auth' satisfies Step } },
     headers,
   });
   const reissued = await api.POST('/v1/connections/{id}/auth-urls/{externalAuthId}', {

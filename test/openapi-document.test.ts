@@ -95,6 +95,35 @@ describe('patterns every regex dialect takes', () => {
   });
 });
 
+/**
+ * Where an object or enum schema sits outside components.schemas: a client generator has to name
+ * it after its place (`ErrorErrorDetailsType0Item`, `HealthzResponse200`). The branches of a
+ * combinator on an object that lists its properties only narrow that object, and get no type.
+ */
+function inlineShapes(node: unknown, at = '#'): string[] {
+  if (typeof node !== 'object' || node === null) return [];
+  const schema = node as Record<string, unknown>;
+  const shape = schema.type === 'object' || Array.isArray(schema.enum) || 'properties' in schema;
+  const named = /^#\/components\/schemas\/[^/]+$/.test(at);
+  const here = shape && !named && !Array.isArray(node) ? [at] : [];
+  const narrowing = 'properties' in schema ? ['allOf', 'anyOf', 'oneOf'] : [];
+  return [
+    ...here,
+    ...Object.entries(schema)
+      .filter(([key]) => !narrowing.includes(key))
+      .flatMap(([key, value]) => inlineShapes(value, `${at}/${key}`)),
+  ];
+}
+
+test('every object and enum is a named component, so generated clients give them proper names', () => {
+  assert.deepEqual(inlineShapes(doc), []);
+  for (const name of ['ApiError', 'InputProblem', 'AllowedMethods', 'ConnectStep', 'AuthSlotState']) {
+    assert.ok(doc.components.schemas[name], name);
+  }
+  // The probe answers and this document need a name too, but no codec schemas without the codec.
+  assert.equal((buildOpenApi() as any).components.schemas.CodecPayloads, undefined);
+});
+
 describe('headers', () => {
   test('every answer of every operation documents x-request-id', () => {
     const responses = [
