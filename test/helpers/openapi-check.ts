@@ -102,18 +102,41 @@ const validators = new WeakMap<object, Ajv2020>();
 const BRANCHES = ['allOf', 'anyOf', 'oneOf'];
 
 /**
+ * Whether `schema` (a branch of a combinator) takes an object whatever its fields, naming none
+ * (`{ type: 'object' }`, `{}`): closing the schema holding it would refuse what the document allows.
+ * A branch that requires or lists fields only narrows its parent.
+ */
+function takesAnyObject(doc: any, schema: any, seen = new Set<string>()): boolean {
+  if (typeof schema !== 'object' || schema === null) return schema === true;
+  if (typeof schema.$ref === 'string') {
+    if (seen.has(schema.$ref)) return false;
+    const target = doc.components?.schemas?.[schema.$ref.split('/').pop()];
+    return takesAnyObject(doc, target, new Set([...seen, schema.$ref]));
+  }
+  const branches = BRANCHES.flatMap((key) => (Array.isArray(schema[key]) ? schema[key] : []));
+  if (branches.length > 0) return branches.some((b: any) => takesAnyObject(doc, b, seen));
+  if (schema.type !== undefined && ![schema.type].flat().includes('object')) return false;
+  const naming = ['properties', 'additionalProperties', 'patternProperties', 'required', 'const', 'enum'];
+  return naming.every((key) => schema[key] === undefined);
+}
+
+/**
  * `node` with every object schema that lists its properties closed to others: an answer carrying a
  * field the document does not name is drift a generated client cannot see. Branches of a
- * combinator are left open, as their parent's unevaluatedProperties sees through them.
+ * combinator are left open (closing one would refuse its siblings' fields); the schema holding
+ * them is closed instead, as its unevaluatedProperties sees the fields each passing branch names.
  */
-function closed(node: any, branch = false): any {
-  if (Array.isArray(node)) return node.map((item) => closed(item, branch));
+function closed(doc: any, node: any, branch = false): any {
+  if (Array.isArray(node)) return node.map((item) => closed(doc, item, branch));
   if (typeof node !== 'object' || node === null) return node;
   const out = Object.fromEntries(
-    Object.entries(node).map(([key, value]) => [key, closed(value, BRANCHES.includes(key))]),
+    Object.entries(node).map(([key, value]) => [key, closed(doc, value, BRANCHES.includes(key))]),
   );
   const open = node.additionalProperties !== undefined || node.unevaluatedProperties !== undefined;
-  if (node.type === 'object' && node.properties && !open && !branch) out.unevaluatedProperties = false;
+  const branches = BRANCHES.filter((key) => Array.isArray(node[key])).flatMap((key) => node[key]);
+  const lists = node.type === 'object' && node.properties;
+  const closable = (lists || branches.length > 0) && !branches.some((b: any) => takesAnyObject(doc, b));
+  if (closable && !open && !branch) out.unevaluatedProperties = false;
   return out;
 }
 
@@ -123,7 +146,7 @@ function ajvFor(doc: Record<string, unknown>): Ajv2020 {
   if (!ajv) {
     ajv = new Ajv2020({ strict: false, allErrors: true });
     addFormats.default(ajv);
-    ajv.addSchema(closed(doc), 'openapi.json');
+    ajv.addSchema(closed(doc, doc), 'openapi.json');
     validators.set(doc, ajv);
   }
   return ajv;
