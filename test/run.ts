@@ -102,12 +102,27 @@ async function main(): Promise<number> {
     ],
     { cwd: PROJECT_ROOT, env, stdio: 'inherit' },
   );
-  const stopChild = (signal: NodeJS.Signals) => child.kill(signal);
+  let stopping = false;
+  const stopChild = (signal: NodeJS.Signals) => {
+    stopping = true;
+    child.kill(signal);
+  };
   process.on('SIGINT', stopChild);
   process.on('SIGTERM', stopChild);
+  // A dev server that dies mid-run leaves the later tests to fail one by one, many only at their
+  // deadlines, with no more than UNAVAILABLE to show for it: stop the run at once, saying why.
+  let serverDied = false;
+  server?.process.once('exit', (exitCode, signal) => {
+    if (stopping) return;
+    serverDied = true;
+    const how = `exit code ${exitCode ?? 'none'}${signal ? `, signal ${signal}` : ''}`;
+    log(`the Temporal dev server exited during the run (${how}); stopping the tests`);
+    child.kill('SIGTERM');
+  });
   const code = await new Promise<number>((r) => child.once('exit', (c, s) => r(c ?? (s ? 1 : 0))));
+  stopping = true;
   await server?.stop();
-  return code;
+  return serverDied ? 1 : code;
 }
 
 main().then(
