@@ -17,9 +17,10 @@ const HUNG_AFTER_MS = 60_000;
 
 /**
  * `npm test -- <fixture>` with `extra` (undefined unsets) in its environment; its exit code and
- * output, and whether it was still running after HUNG_AFTER_MS.
+ * output, and whether it was still running HUNG_AFTER_MS after its output first matched `from`
+ * (without `from`: after its start), so a slow dev server start is not taken for a hang.
  */
-async function runFixture(fixture: string, extra: NodeJS.ProcessEnv) {
+async function runFixture(fixture: string, extra: NodeJS.ProcessEnv, from?: RegExp) {
   // Not this runner's context either, with which node's runner in the child would run no files.
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra, NODE_TEST_CONTEXT: undefined };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
@@ -31,10 +32,23 @@ async function runFixture(fixture: string, extra: NodeJS.ProcessEnv) {
     detached: true,
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let timer: NodeJS.Timeout | undefined;
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  };
+  const arm = () => (timer ??= setTimeout(kill, HUNG_AFTER_MS));
+  const read = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (from?.test(output)) arm();
+  };
+  child.stdout.on('data', read);
+  child.stderr.on('data', read);
+  if (!from) arm();
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), HUNG_AFTER_MS);
   const code = await exited;
   clearTimeout(timer);
   return { code, hung: child.signalCode === 'SIGKILL', output };
@@ -56,7 +70,7 @@ test(
   },
 );
 
-test('the dev server dying mid-run stops the run at once, naming it', { timeout: 180_000 }, async () => {
+test('the dev server dying mid-run stops the run at once, naming it', { timeout: 240_000 }, async () => {
   // The real CLI behind a wrapper that notes its pid, for the fixture to kill.
   const dir = mkdtempSync(join(tmpdir(), 'runner-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,12 +78,16 @@ test('the dev server dying mid-run stops the run at once, naming it', { timeout:
   const wrapper = join(dir, 'temporal');
   writeFileSync(wrapper, `#!/bin/sh\necho $$ > '${pidFile}'\nexec '${await findTemporalCli()}' "$@"\n`);
   chmodSync(wrapper, 0o755);
-  const run = await runFixture('server-dies.test.ts', {
-    TEMPORAL_CLI_PATH: wrapper,
-    CONNECT_SAGA_TEST_SERVER_PID_FILE: pidFile,
-    // No address from an outer `npm test`: this run starts its own server, through the wrapper.
-    [ADDRESS_ENV]: undefined,
-  });
+  const run = await runFixture(
+    'server-dies.test.ts',
+    {
+      TEMPORAL_CLI_PATH: wrapper,
+      CONNECT_SAGA_TEST_SERVER_PID_FILE: pidFile,
+      // No address from an outer `npm test`: this run starts its own server, through the wrapper.
+      [ADDRESS_ENV]: undefined,
+    },
+    /Temporal dev server on /,
+  );
   assert.equal(run.hung, false, `the run still waited after ${HUNG_AFTER_MS} ms:\n${run.output}`);
   assert.equal(run.code, 1, run.output);
   assert.match(
