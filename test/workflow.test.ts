@@ -14,7 +14,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time.js';
-import type { temporal } from '@temporalio/proto';
+import proto, { type temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
@@ -173,13 +173,21 @@ function summaryOf(event: HistoryEvent): string | undefined {
   return data ? (JSON.parse(new TextDecoder().decode(data)) as string) : undefined;
 }
 
+/** A task the server refused because a newer event came in meanwhile (the SDK runs it again). */
+const UNHANDLED_COMMAND =
+  proto.temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND;
+
 /**
- * What the workflow code threw in its tasks. A task the server refused because a newer event came in
- * meanwhile carries no failure: that one is routine, not the saga's error.
+ * What the workflow code threw in its tasks. A task refused as UnhandledCommand is routine, not the
+ * saga's error: an event such as a cancelled activity's own result can land while the saga ends
+ * (more often on a loaded box), and the dev server records that refusal with a failure message too.
  */
 async function workflowErrors(handle: Handle): Promise<string[]> {
   const events = (await handle.fetchHistory()).events ?? [];
-  return events.flatMap((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? []);
+  return events.flatMap((e) => {
+    const failed = e.workflowTaskFailedEventAttributes;
+    return failed && failed.cause !== UNHANDLED_COMMAND ? (failed.failure?.message ?? []) : [];
+  });
 }
 
 /** Between the first and the second removal, a timer that fires when the late-create window ends. */
