@@ -52,9 +52,13 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   } catch {
     path = undefined;
   }
-  return TestWorkflowEnvironment.createTimeSkipping(
-    path ? { server: { executable: { type: 'existing-path', path } } } : {},
-  );
+  const options = path ? { server: { executable: { type: 'existing-path' as const, path } } } : {};
+  try {
+    return await TestWorkflowEnvironment.createTimeSkipping(options);
+  } catch {
+    // The SDK gives the server a fixed few seconds to come up; a loaded machine can miss that once.
+    return TestWorkflowEnvironment.createTimeSkipping(options);
+  }
 }
 
 /** An id no other test uses: for task queues, workflow ids, external user ids. */
