@@ -59,6 +59,15 @@ async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
   });
 }
 
+/** Slack completed twice (the second authId replaces the first), then gmail: the saga completes. */
+async function reCompleteSlack(handle: Handle): Promise<void> {
+  await waitForStep(handle, 'awaiting_auth');
+  await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+  await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e2' });
+  await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-3', eventId: 'e3' });
+  await handle.result();
+}
+
 /** The URLs come out, the `slack` slot is authorized, and the saga runs to its end. */
 async function slackAuthorizes(handle: Handle): Promise<void> {
   await waitForStep(handle, 'awaiting_auth');
@@ -119,26 +128,14 @@ const scenarios: Scenario[] = [
     // changes it, so the memo is upserted where older runs upserted nothing.
     name: 'completed-memo-auth-ids',
     input: { externalUserId: 'rec-user-memo-auth-ids', authSlots: ['slack', 'gmail'] },
-    async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e2' });
-      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-3', eventId: 'e3' });
-      await handle.result();
-    },
+    drive: reCompleteSlack,
   },
   {
     // The memo also names the authId a slot took and replaced (patch `memo-replaced-auth-ids`), so a
     // late redelivery of it finds this run: the replacement upserts the memo with it.
     name: 'completed-memo-replaced-auth-ids',
     input: { externalUserId: 'rec-user-memo-replaced', authSlots: ['slack', 'gmail'] },
-    async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-2', eventId: 'e2' });
-      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-3', eventId: 'e3' });
-      await handle.result();
-    },
+    drive: reCompleteSlack,
   },
   {
     // The slot is re-completed while its ownership check runs past the deadline: the new authId is
