@@ -621,6 +621,42 @@ describe('signals the server refuses', () => {
   });
 });
 
+/** POST /v1/connections of `body`, which starts a run: its status. */
+async function startRun(body: Record<string, unknown>): Promise<ConnectionStatus> {
+  const res = await fetch(`${stack.apiUrl}/v1/connections`, {
+    method: 'POST',
+    headers: stack.headers(),
+    body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 201);
+  return (await res.json()) as ConnectionStatus;
+}
+
+/**
+ * The connection's next run, started by `post` once visibility lists `earlier` completed: only then
+ * does a redelivery's look back find `earlier` among the closed runs.
+ */
+async function nextRun(
+  earlier: ConnectionStatus,
+  post: () => Promise<ConnectionStatus>,
+): Promise<ConnectionStatus> {
+  await pollUntil(
+    async () => {
+      const query = `WorkflowId = "${earlier.connectionId}" AND ExecutionStatus = "Completed"`;
+      for await (const info of stack.client.workflow.list({ query })) return info;
+      return undefined;
+    },
+    { timeoutMs: 30_000, what: 'the completed run in visibility' },
+  );
+  const next = await post();
+  assert.notEqual(next.runId, earlier.runId);
+  return next;
+}
+
+/** `delivery` sent again under its own webhook-id, as a sender does whose 202 was lost. */
+const redeliver = (delivery: { headers: Record<string, string>; body: string }) =>
+  send(stack.signWebhook(JSON.parse(delivery.body), { id: delivery.headers['webhook-id'] }));
+
 describe('odd bodies and lookups', () => {
   test("by connectionId only: a late redelivery of an earlier run's delivery is that run's, not the newest run's", async () => {
     const body = {
@@ -629,35 +665,16 @@ describe('odd bodies and lookups', () => {
       solutionId: 'sol-1',
       authSlots: ['slack'],
     };
-    const post = async () => {
-      const res = await fetch(`${stack.apiUrl}/v1/connections`, {
-        method: 'POST',
-        headers: stack.headers(),
-        body: JSON.stringify(body),
-      });
-      assert.equal(res.status, 201);
-      return (await res.json()) as ConnectionStatus;
-    };
+    const post = () => startRun(body);
     const first = await post();
     const authId = store.createAuthentication(first.userId!, 'slack');
     const delivery = stack.signWebhook({ connectionId: first.connectionId, externalAuthId: 'slack', authId });
     assert.equal((await send(delivery)).status, 202);
     await waitForStatus(first.connectionId, 'the first run to complete', (s) => s.step === 'completed');
-    await pollUntil(
-      async () => {
-        const query = `WorkflowId = "${first.connectionId}" AND ExecutionStatus = "Completed"`;
-        for await (const info of stack.client.workflow.list({ query })) return info;
-        return undefined;
-      },
-      { timeoutMs: 30_000, what: 'the completed run in visibility' },
-    );
-    const second = await post();
-    assert.notEqual(second.runId, first.runId);
+    const second = await nextRun(first, post);
 
     // The sender lost the first 202 and delivers the same message again, after the new run started.
-    const again = await send(
-      stack.signWebhook(JSON.parse(delivery.body), { id: delivery.headers['webhook-id'] }),
-    );
+    const again = await redeliver(delivery);
     assert.equal(again.status, 202, JSON.stringify(again.body));
     const newest = stack.client.workflow.getHandle(second.connectionId, second.runId);
     const signals = async () =>
@@ -698,15 +715,7 @@ describe('odd bodies and lookups', () => {
       solutionId: 'sol-2',
       authSlots: ['salesforce', 'slack'],
     };
-    const post = async () => {
-      const res = await fetch(`${stack.apiUrl}/v1/connections`, {
-        method: 'POST',
-        headers: stack.headers(),
-        body: JSON.stringify(body),
-      });
-      assert.equal(res.status, 201);
-      return (await res.json()) as ConnectionStatus;
-    };
+    const post = () => startRun(body);
     const first = await post();
     const connectionId = first.connectionId;
     // The end user authorizes slack twice before the other slot: the second authId replaces the first.
@@ -722,21 +731,10 @@ describe('odd bodies and lookups', () => {
     const third = stack.signWebhook({ connectionId, externalAuthId: 'salesforce', authId: other });
     assert.equal((await send(third)).status, 202);
     await waitForStatus(connectionId, 'the first run to complete', (s) => s.step === 'completed');
-    await pollUntil(
-      async () => {
-        const query = `WorkflowId = "${connectionId}" AND ExecutionStatus = "Completed"`;
-        for await (const info of stack.client.workflow.list({ query })) return info;
-        return undefined;
-      },
-      { timeoutMs: 30_000, what: 'the completed run in visibility' },
-    );
-    const next = await post();
-    assert.notEqual(next.runId, first.runId);
+    const next = await nextRun(first, post);
 
     // The sender lost the first delivery's 202 and sends it again, after the new run started.
-    const again = await send(
-      stack.signWebhook(JSON.parse(delivery.body), { id: delivery.headers['webhook-id'] }),
-    );
+    const again = await redeliver(delivery);
     // The earlier run's answer: it completed with another authId for the slot.
     assert.equal(again.status, 409, JSON.stringify(again.body));
     const newest = stack.client.workflow.getHandle(connectionId, next.runId);
