@@ -93,7 +93,7 @@ export class EmulatorStore {
   readonly authentications = new Map<string, AuthenticationRecord>();
   /** One-time authorization codes, keyed by the code. */
   readonly codes = new Map<string, CodeRecord>();
-  /** How many spent (unused) codes `codes` keeps at most: the most recently spent (minted). */
+  /** How many spent codes (the most recently spent) and unused ones (most recently minted) it keeps. */
   spentCodeLimit = DEFAULT_SPENT_CODE_LIMIT;
   unusedCodeLimit = DEFAULT_UNUSED_CODE_LIMIT;
   // Spent codes, oldest spend first, and unused ones, oldest mint first: what to forget first.
