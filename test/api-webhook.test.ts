@@ -12,6 +12,7 @@ import {
   ServiceError,
   type ConnectionLike,
   type WorkflowExecutionDescription,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -89,6 +90,13 @@ function waitForStatus(
       return ok(s) ? s : undefined;
     },
     { timeoutMs, what },
+  );
+}
+
+/** The signal events in a run's history: those a worker handled and those still waiting for one. */
+async function signalEvents(handle: WorkflowHandle) {
+  return ((await handle.fetchHistory()).events ?? []).filter(
+    (e) => e.workflowExecutionSignaledEventAttributes,
   );
 }
 
@@ -444,8 +452,7 @@ describe('workers down', () => {
         'unknown_slot',
       );
       // The signal waits in the history for a worker.
-      const history = await stack.client.workflow.getHandle(connectionId).fetchHistory();
-      const signals = (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes);
+      const signals = await signalEvents(stack.client.workflow.getHandle(connectionId));
       assert.equal(signals.length, 1);
       assert.equal(signals[0]!.workflowExecutionSignaledEventAttributes!.signalName, 'authCompleted');
     } finally {
@@ -484,8 +491,7 @@ describe('workers down', () => {
       const res = await send(stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'a-1' }));
       assertError(res, 409, 'connection_closed');
       assert.match(res.body.error.message, /cancel requested/);
-      const history = await handle.fetchHistory();
-      assert.ok(!(history.events ?? []).some((e) => e.workflowExecutionSignaledEventAttributes));
+      assert.equal((await signalEvents(handle)).length, 0);
     } finally {
       await handle.terminate('test cleanup');
     }
@@ -495,10 +501,8 @@ describe('workers down', () => {
     const input = twoSlotInput('Replayed');
     // No worker: every signal the server takes stays in the history, and nothing else is added to it.
     const { connectionId } = await startConnection(stack.client, uniqueId('no-worker-tq'), input);
-    const signalsInHistory = async () => {
-      const history = await stack.client.workflow.getHandle(connectionId).fetchHistory();
-      return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
-    };
+    const signalsInHistory = async () =>
+      (await signalEvents(stack.client.workflow.getHandle(connectionId))).length;
     try {
       const signed = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'a-1' });
       const answers = await Promise.all(Array.from({ length: 20 }, () => send(signed)));
@@ -677,9 +681,7 @@ describe('odd bodies and lookups', () => {
     const again = await redeliver(delivery);
     assert.equal(again.status, 202, JSON.stringify(again.body));
     const newest = stack.client.workflow.getHandle(second.connectionId, second.runId);
-    const signals = async () =>
-      ((await newest.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes)
-        .length;
+    const signals = async () => (await signalEvents(newest)).length;
     assert.equal(await signals(), 0, 'the redelivery did not reach the new run');
     assert.equal(slot(await getStatus(second.connectionId), 'slack')?.state, 'pending');
 
@@ -738,10 +740,7 @@ describe('odd bodies and lookups', () => {
     // The earlier run's answer: it completed with another authId for the slot.
     assert.equal(again.status, 409, JSON.stringify(again.body));
     const newest = stack.client.workflow.getHandle(connectionId, next.runId);
-    const signals = ((await newest.fetchHistory()).events ?? []).filter(
-      (e) => e.workflowExecutionSignaledEventAttributes,
-    );
-    assert.equal(signals.length, 0, 'the redelivery did not reach the new run');
+    assert.equal((await signalEvents(newest)).length, 0, 'the redelivery did not reach the new run');
     assert.equal(slot(await getStatus(connectionId), 'slack')?.state, 'pending');
   });
 
