@@ -101,6 +101,10 @@ function documentedResponse(doc: any, answer: Answer): Documented {
 const validators = new WeakMap<object, Ajv2020>();
 const BRANCHES = ['allOf', 'anyOf', 'oneOf'];
 
+/** The branches of every combinator `schema` holds, all in one list. */
+const branchesOf = (schema: any): any[] =>
+  BRANCHES.flatMap((key) => (Array.isArray(schema[key]) ? schema[key] : []));
+
 /**
  * Whether `schema` (a branch of a combinator) takes an object whatever its fields, naming none
  * (`{ type: 'object' }`, `{}`): closing the schema holding it would refuse what the document allows.
@@ -113,7 +117,7 @@ function takesAnyObject(doc: any, schema: any, seen = new Set<string>()): boolea
     const target = doc.components?.schemas?.[schema.$ref.split('/').pop()];
     return takesAnyObject(doc, target, new Set([...seen, schema.$ref]));
   }
-  const branches = BRANCHES.flatMap((key) => (Array.isArray(schema[key]) ? schema[key] : []));
+  const branches = branchesOf(schema);
   if (branches.length > 0) return branches.some((b: any) => takesAnyObject(doc, b, seen));
   if (schema.type !== undefined && ![schema.type].flat().includes('object')) return false;
   const naming = ['properties', 'additionalProperties', 'patternProperties', 'required', 'const', 'enum'];
@@ -133,7 +137,7 @@ function closed(doc: any, node: any, branch = false): any {
     Object.entries(node).map(([key, value]) => [key, closed(doc, value, BRANCHES.includes(key))]),
   );
   const open = node.additionalProperties !== undefined || node.unevaluatedProperties !== undefined;
-  const branches = BRANCHES.filter((key) => Array.isArray(node[key])).flatMap((key) => node[key]);
+  const branches = branchesOf(node);
   const lists = node.type === 'object' && node.properties;
   const closable = (lists || branches.length > 0) && !branches.some((b: any) => takesAnyObject(doc, b));
   if (closable && !open && !branch) out.unevaluatedProperties = false;
