@@ -107,7 +107,7 @@ export async function waitForTemporal(
   let lastError: unknown;
   while (Date.now() < deadline) {
     const death = isDead?.();
-    if (death) throw new Error(`Temporal dev server exited before it was ready: ${death}`);
+    if (death) throw new ExitedBeforeReady(death);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {
@@ -169,8 +169,34 @@ function watchExit(child: ChildProcess): { done: Promise<void>; reason: () => st
   return { done, reason: () => exited };
 }
 
-/** Starts a dev server and resolves once it answers. */
+/** How often a dev server that exited while starting is started before the start fails. */
+const START_ATTEMPTS = 3;
+
+/** The server exited before it answered (not a spawn failure, and not a timeout). */
+class ExitedBeforeReady extends Error {
+  constructor(readonly reason: string) {
+    super(`Temporal dev server exited before it was ready: ${reason}`);
+  }
+}
+
+/**
+ * Starts a dev server and resolves once it answers. The server picks ports for its own services by
+ * itself, and one can be taken by another process before it binds it ("address already in use", a
+ * panic, exit code 2): a server that exits while starting is started again, up to START_ATTEMPTS.
+ */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      const again = error instanceof ExitedBeforeReady && !error.reason.startsWith('could not be run');
+      if (!again || attempt >= START_ATTEMPTS) throw error;
+      options.onProgress?.(`${error.message}; starting it again (${attempt + 1} of ${START_ATTEMPTS})`);
+    }
+  }
+}
+
+async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const namespace = options.namespace ?? 'default';
   const port = options.port || (await freePort());
   const args = await devServerArgs(options, namespace, port);

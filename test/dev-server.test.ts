@@ -118,6 +118,40 @@ test('a server that exits while starting is named with the path of its log', asy
   );
 });
 
+test('a server that loses one of its own ports while starting is started again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dev-server-port-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const realCli = await findTemporalCli();
+  // A stand-in CLI whose first start dies as the real one does when another process took the port
+  // it picked for an internal service; every later start is the real server.
+  const cliPath = join(dir, 'temporal');
+  const starts = join(dir, 'starts');
+  writeFileSync(
+    cliPath,
+    `#!/bin/sh\necho start >> '${starts}'\n` +
+      `if [ "$(wc -l < '${starts}')" -eq 1 ]; then echo 'bind: address already in use' >&2; exit 2; fi\n` +
+      `exec '${realCli}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  const progress: string[] = [];
+  const server = await startDevServer({ cliPath, onProgress: (m) => progress.push(m) });
+  try {
+    assert.equal(readFileSync(starts, 'utf8').trim().split('\n').length, 2);
+    assert.match(
+      progress.join('\n'),
+      /exited before it was ready: exit code 2; starting it again \(2 of 3\)/,
+    );
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      await connection.workflowService.describeNamespace({ namespace: server.namespace });
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
 test("the dev server's environment holds none of the project's credentials", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dev-server-env-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
