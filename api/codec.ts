@@ -9,7 +9,7 @@ import { ValueError, type Payload, type PayloadCodec } from '@temporalio/common'
 import { z } from 'zod';
 import { requireClient } from './auth.js';
 import { ApiError } from './errors.js';
-import { problemsOf } from './schemas.js';
+import { problemsOf } from './problems.js';
 
 export const CODEC_PATH = '/codec';
 /** The Web UI sends its whole event history's payloads in one request. */

@@ -19,17 +19,19 @@ import { cancelConnection, reissueAuthUrl } from './saga-commands.js';
 import { getConnectionStatus } from './saga-reads.js';
 import { startAndWaitForUrls } from './saga-start.js';
 import {
-  connectInputSchema,
-  connectionIdParamSchema,
   connectionIdProblem,
-  DEFAULT_WAIT_SECONDS,
-  externalAuthIdParamSchema,
   givenOnceProblem,
   nestingProblem,
   problemAt,
   problemsOf,
-  waitSchema,
   type Problem,
+} from './problems.js';
+import {
+  connectInputSchema,
+  connectionIdParamSchema,
+  DEFAULT_WAIT_SECONDS,
+  externalAuthIdParamSchema,
+  waitSchema,
 } from './schemas.js';
 
 export interface ConnectionsDeps {

@@ -10,7 +10,7 @@ import { idProblem } from '../common/input.js';
 import { SEARCH_ATTRIBUTES, STEPS, WORKFLOW_TYPE, type ConnectStep } from '../common/messages.js';
 import { isStep, TERMINAL_STEPS } from '../common/status-view.js';
 import { ApiError } from './errors.js';
-import { givenOnceProblem, type Problem } from './schemas.js';
+import { givenOnceProblem, type Problem } from './problems.js';
 
 type SearchAttributeKey = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
 

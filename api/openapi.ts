@@ -22,9 +22,6 @@ import {
   authSlotStateSchema,
   authSlotStatusSchema,
   cancelAcceptedSchema,
-  configValueSchema,
-  jsonValueSchema,
-  connectInputSchema,
   connectionListItemSchema,
   connectionListSchema,
   connectionStatusSchema,
@@ -35,8 +32,8 @@ import {
   reissueResultSchema,
   statusErrorSchema,
   webhookAcceptedSchema,
-  webhookBodySchema,
-} from './schemas.js';
+} from './response-schemas.js';
+import { configValueSchema, connectInputSchema, jsonValueSchema, webhookBodySchema } from './schemas.js';
 
 export const COMPONENTS = {
   ConnectInput: connectInputSchema,

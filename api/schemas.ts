@@ -1,6 +1,8 @@
 /**
- * The API's input and output shapes as zod schemas: requests are validated with them and
- * `/openapi.json` is generated from them, so the documentation cannot drift from the checks.
+ * The API's request shapes (bodies, path and query parameters) as zod schemas: requests are
+ * validated with them and `/openapi.json` is generated from them, so the documentation cannot
+ * drift from the checks. Response shapes are in `response-schemas.ts`, problem reporting in
+ * `problems.ts`.
  */
 import { z } from 'zod';
 import { DEFAULT_AUTH_TIMEOUT, DURATION_PATTERN } from '../common/duration.js';
@@ -11,13 +13,11 @@ import {
   idPattern,
   idProblem,
 } from '../common/input.js';
-import { LIMITS, STEPS, type JsonValue } from '../common/messages.js';
+import { LIMITS, type JsonValue } from '../common/messages.js';
+import { givenOnceProblem } from './problems.js';
 
 /** A string, whose type error uses `idProblem`'s words, as the POST's checks do ("x is required"). */
 const stringOf = (what: string) => z.string({ error: (issue) => idProblem(what, issue.input) });
-
-/** A query parameter given more than once (or as `a[b]=`): express hands over an array or object. */
-export const givenOnceProblem = (name: string) => `${name} must be given once, as a plain value`;
 
 /** What the documents say of every id: the pattern shows the control characters only. */
 const ID_RULE =
@@ -170,131 +170,3 @@ export const webhookBodySchema = z
 export type WebhookBody = z.infer<typeof webhookBodySchema>;
 
 export const externalAuthIdParamSchema = id('externalAuthId', 'The auth slot (its externalAuthId)');
-
-// Named in the OpenAPI document, so generated clients share one type per enum and per error part.
-export const connectStepSchema = z.enum(STEPS);
-export const authSlotStateSchema = z.enum(['pending', 'completed']);
-
-export const authSlotStatusSchema = z.object({
-  externalAuthId: z.string(),
-  state: authSlotStateSchema,
-  url: z.string().optional().describe('Dialog URL with a one-time code, while the slot is pending'),
-  authId: z.string().optional(),
-  lastError: z.string().optional().describe('Why the last authId sent for this slot was rejected'),
-});
-
-export const statusErrorSchema = z.object({ type: z.string(), message: z.string() });
-
-export const connectionStatusSchema = z.object({
-  connectionId: z.string(),
-  runId: z.string(),
-  step: connectStepSchema,
-  externalUserId: z.string(),
-  solutionId: z.string(),
-  userId: z.string().optional(),
-  solutionInstanceId: z.string().optional(),
-  authSlots: z.array(authSlotStatusSchema),
-  deadline: z
-    .string()
-    .optional()
-    .meta({ description: 'When the auth wait times out (RFC 3339, UTC)', format: 'date-time' }),
-  error: statusErrorSchema.optional(),
-  existing: z.boolean().optional().describe('POST only: true when a running saga was returned'),
-});
-
-/** A slot as a list item shows it: a list never hands out one-time codes, so never a `url`. */
-export const listedAuthSlotSchema = z
-  .strictObject(authSlotStatusSchema.omit({ url: true }).shape)
-  .describe('An auth slot in a list item: as in the status object, without `url`');
-
-export const connectionListItemSchema = connectionStatusSchema
-  .omit({ existing: true })
-  .extend({ authSlots: z.array(listedAuthSlotSchema) })
-  .describe('A status object without URLs (GET the connection for them)');
-
-export const connectionListSchema = z.object({
-  connections: z.array(connectionListItemSchema).describe('Newest first'),
-  nextPageToken: z.string().optional().describe('Pass as ?pageToken= for the next page; absent on the last'),
-});
-
-export const reissueResultSchema = z.object({ externalAuthId: z.string(), url: z.string() });
-
-export const webhookAcceptedSchema = z.object({
-  accepted: z.literal(true),
-  connectionId: z.string(),
-  externalAuthId: z.string(),
-  eventId: z.string(),
-});
-
-export const cancelAcceptedSchema = z.object({
-  connectionId: z.string(),
-  runId: z.string(),
-  cancelRequested: z.literal(true),
-});
-
-export const inputProblemSchema = z
-  .object({ path: z.string(), message: z.string() })
-  .describe('One problem with the input: where (`authSlots.1`, `?wait`) and what');
-export const allowedMethodsSchema = z
-  .object({ allow: z.array(z.string()) })
-  .describe("A 405's methods, as in its Allow header");
-
-export const apiErrorSchema = z.object({
-  code: z.string().describe('Machine-readable code, e.g. invalid_input, not_found, connection_closed'),
-  message: z.string(),
-  details: z
-    .union([z.array(inputProblemSchema).describe('Every problem, where and what'), allowedMethodsSchema])
-    .optional(),
-});
-
-export const errorBodySchema = z.object({ error: apiErrorSchema });
-
-/** Temporal's default limit on a workflow id (`limit.maxIDLength`), in bytes of UTF-8. */
-export const MAX_WORKFLOW_ID_BYTES = 1000;
-
-/**
- * The problem with a connection id Temporal would refuse: two 200-character ids of multi-byte
- * characters make more than 1000 bytes.
- */
-export function connectionIdProblem(connectionId: string): Problem | undefined {
-  const bytes = Buffer.byteLength(connectionId, 'utf8');
-  if (bytes <= MAX_WORKFLOW_ID_BYTES) return undefined;
-  return {
-    path: 'externalUserId',
-    message: `externalUserId and solutionId make a connection id of ${bytes} bytes (UTF-8); Temporal takes at most ${MAX_WORKFLOW_ID_BYTES} bytes`,
-  };
-}
-
-/** How deeply a request body may nest; far beyond any config value, far below a stack overflow. */
-export const MAX_BODY_DEPTH = 64;
-
-/**
- * Why a parsed JSON body cannot be validated: it nests deeper than `maxDepth` (the recursive JSON
- * schema would overflow the stack on it). Walks with an explicit stack, so it cannot overflow itself.
- */
-export function nestingProblem(value: unknown, maxDepth = MAX_BODY_DEPTH): Problem | undefined {
-  const pending: [unknown, number][] = [[value, 1]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [item, depth] = next;
-    if (typeof item !== 'object' || item === null) continue;
-    if (depth > maxDepth) {
-      return { path: '(body)', message: `the body is nested more than ${maxDepth} levels deep` };
-    }
-    for (const child of Object.values(item)) pending.push([child, depth + 1]);
-  }
-  return undefined;
-}
-
-/** One validation problem: where (`authSlots.1`, `?wait`) and what. */
-export type Problem = z.infer<typeof inputProblemSchema>;
-
-/** A problem at `path` (`['authSlots', 1]` → `authSlots.1`; none → `(body)`), `prefix` marking where the value came from. */
-export function problemAt(path: readonly PropertyKey[], message: string, prefix = ''): Problem {
-  const at = [prefix, ...path.map(String)].filter((p) => p !== '').join('.');
-  return { path: at === '' ? '(body)' : at, message };
-}
-
-/** Turns zod issues into `{ path, message }` problems, `prefix` marking where the value came from. */
-export function problemsOf(error: z.ZodError, prefix = ''): Problem[] {
-  return error.issues.map((issue) => problemAt(issue.path, issue.message, prefix));
-}

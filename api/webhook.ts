@@ -27,7 +27,8 @@ import {
   solutionInstanceIdOf,
   stepFrom,
 } from './saga-reads.js';
-import { problemsOf, webhookBodySchema, type WebhookBody } from './schemas.js';
+import { problemsOf } from './problems.js';
+import { webhookBodySchema, type WebhookBody } from './schemas.js';
 import { connectionClosed } from './temporal-rpc.js';
 import { signatureCheck } from './webhook-signature.js';
 

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { connectInputSchema, problemsOf } from '../api/schemas.js';
+import { problemsOf } from '../api/problems.js';
+import { connectInputSchema } from '../api/schemas.js';
 import { DURATION_PATTERN, parseDuration, parseExactDuration } from '../common/duration.js';
 import { checkConnectInput, connectInputProblems, idPattern, idProblem } from '../common/input.js';
 
