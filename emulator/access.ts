@@ -1,6 +1,7 @@
 /** Who is calling and what they may reach: the checks every resolver starts with. */
 import { trayError } from './errors.js';
-import type { EmulatorStore, InstanceRecord, SolutionSeed, UserRecord } from './store.js';
+import type { InstanceRecord, SolutionSeed, UserRecord } from './records.js';
+import type { EmulatorStore } from './store.js';
 
 /** Who is calling: resolved from the bearer token before execution (unknown tokens never get here). */
 export type RequestContext = { tokenKind: 'master' } | { tokenKind: 'user'; userId: string };

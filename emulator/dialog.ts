@@ -1,7 +1,8 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { webhookRequest } from '../dev/webhook.js';
 import { escapeHtml, sendError, sendPage, type DialogError } from './dialog-page.js';
-import type { EmulatorStore, InstanceRecord, SolutionSeed } from './store.js';
+import type { InstanceRecord, SolutionSeed } from './records.js';
+import type { EmulatorStore } from './store.js';
 
 interface DialogDeps {
   store: EmulatorStore;

@@ -9,7 +9,8 @@ import {
   missingSlots,
   type ConfigValueInput,
 } from './slot-values.js';
-import type { EmulatorStore, SlotValue } from './store.js';
+import type { SlotValue } from './records.js';
+import type { EmulatorStore } from './store.js';
 import { instanceView } from './views.js';
 
 type CreateInput = Input<{

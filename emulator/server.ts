@@ -7,7 +7,8 @@ import { createGraphqlHandler, type RecordedRequest } from './graphql.js';
 import { DEFAULT_REQUEST_LOG_LIMIT, RequestLog } from './request-log.js';
 import { loadStateFile, StateFileWriter } from './state-file.js';
 import { joinHostPort } from '../lib/host-port.js';
-import { DEMO_SOLUTIONS, EmulatorStore, type SolutionSeed } from './store.js';
+import { DEMO_SOLUTIONS, type SolutionSeed } from './records.js';
+import { EmulatorStore } from './store.js';
 import { modesSchema } from './user-modes.js';
 
 export { DEMO_SOLUTIONS, EmulatorStore, FaultInjector, RequestLog };

@@ -3,7 +3,8 @@
  * written, so a rejected mutation changes nothing, then merged over the values the instance has.
  */
 import { trayError } from './errors.js';
-import type { ConfigSlotValueRecord, EmulatorStore, SlotValue, SolutionSeed } from './store.js';
+import type { ConfigSlotValueRecord, SlotValue, SolutionSeed } from './records.js';
+import type { EmulatorStore } from './store.js';
 
 export interface ConfigValueInput {
   externalId: string;

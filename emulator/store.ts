@@ -1,73 +1,17 @@
+/**
+ * The emulator's state in memory: the records (`records.ts`) keyed by id, the user tokens kept
+ * apart from them, the bounds on one-time codes, and what survives a restart (`state-file.ts`).
+ */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DEFAULT_SPENT_CODE_LIMIT, DEFAULT_UNUSED_CODE_LIMIT, forgetOldest } from './code-order.js';
+import type {
+  AuthenticationRecord,
+  CodeRecord,
+  InstanceRecord,
+  SolutionSeed,
+  UserRecord,
+} from './records.js';
 import { defaultModes, type EmulatorModes } from './user-modes.js';
-
-/** A solution the emulator serves; auth slots are what the dialog page can authorise. */
-export interface SolutionSeed {
-  id: string;
-  title: string;
-  authSlots: { externalId: string; serviceName: string; serviceTitle: string }[];
-  configSlots?: { externalId: string; title: string; defaultValue: unknown }[];
-}
-
-/** sol-1: one Slack slot; sol-2: Salesforce and Slack. Neither has config slots (auth-only dialog). */
-export const DEMO_SOLUTIONS: SolutionSeed[] = [
-  {
-    id: 'sol-1',
-    title: 'Slack alerts',
-    authSlots: [{ externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' }],
-  },
-  {
-    id: 'sol-2',
-    title: 'Salesforce to Slack',
-    authSlots: [
-      { externalId: 'salesforce', serviceName: 'salesforce', serviceTitle: 'Salesforce' },
-      { externalId: 'slack', serviceName: 'slack', serviceTitle: 'Slack' },
-    ],
-  },
-];
-
-export interface UserRecord {
-  id: string;
-  name: string;
-  externalUserId: string;
-}
-
-export interface SlotValue {
-  externalId: string;
-  authId: string;
-}
-
-export interface ConfigSlotValueRecord {
-  externalId: string;
-  value: unknown;
-}
-
-export interface InstanceRecord {
-  id: string;
-  name: string;
-  owner: string;
-  solutionId: string;
-  created: Date;
-  enabled: boolean;
-  authValues: SlotValue[];
-  configValues: ConfigSlotValueRecord[];
-}
-
-export interface AuthenticationRecord {
-  id: string;
-  owner: string;
-  name: string;
-  serviceName: string;
-  serviceTitle: string;
-  created: Date;
-}
-
-export interface CodeRecord {
-  userId: string;
-  createdAt: number;
-  usedAt?: number;
-}
 
 interface UserTokenRecord {
   userId: string;

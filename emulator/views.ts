@@ -1,12 +1,7 @@
 /** How the emulator's records look as Tray's GraphQL types, and Relay-style paging over them. */
 import { solutionOf } from './access.js';
-import type {
-  AuthenticationRecord,
-  EmulatorStore,
-  InstanceRecord,
-  SolutionSeed,
-  UserRecord,
-} from './store.js';
+import type { AuthenticationRecord, InstanceRecord, SolutionSeed, UserRecord } from './records.js';
+import type { EmulatorStore } from './store.js';
 
 export interface PageArgs {
   first?: number | null;

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEMO_SOLUTIONS, EmulatorStore } from '../emulator/store.js';
+import { DEMO_SOLUTIONS } from '../emulator/records.js';
+import { EmulatorStore } from '../emulator/store.js';
 
 function storeWithClock(): { store: EmulatorStore; tick: () => void } {
   let now = 1_000_000;
