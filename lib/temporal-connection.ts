@@ -3,15 +3,17 @@
  * server, the bench, scripts), read as Temporal's own tools read it: `@temporalio/envconfig` with
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_GRPC_META_*,
  * TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE (`temporal.toml` profiles), environment over profile.
- * An API key turns TLS on. Everything that can be checked without the network is checked here, and
- * every problem names the variable or profile key it came from; key material and the API key are
- * never quoted.
+ * An API key turns TLS on. Everything that can be checked without the network is checked at load
+ * (the rules in temporal-setting-rules.ts, the TLS material in temporal-tls-files.ts), and every
+ * problem names the variable or profile key it came from; key material and the API key are never
+ * quoted.
  */
 import { existsSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
-import { toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
+import { toClientOptions } from '@temporalio/envconfig';
 import {
   loadProfile,
+  profileProblem,
   unsendableMetadata,
   unusableSettings,
   type LoadedProfile,
@@ -23,7 +25,7 @@ import {
   type TemporalSettingOrigins,
 } from './temporal-setting-origins.js';
 import { ConfigError, hostPort, type ConfigProblem } from './config.js';
-import { keyMatchesCertificate, readPem, type PemKind } from './temporal-tls-files.js';
+import { checkedTls } from './temporal-tls-files.js';
 
 export type { TemporalSettingOrigins } from './temporal-setting-origins.js';
 
@@ -73,70 +75,6 @@ function cleanEnv(env: Env, problems: ConfigProblem[]): Record<string, string> {
     }
   }
   return clean;
-}
-
-/** Turns envconfig's own errors into a problem naming the variable or file. */
-function profileProblem(error: unknown, env: Env, file: string): ConfigProblem {
-  const message = error instanceof Error ? error.message : String(error);
-  const missing = /^Profile '(.*)' not found/.exec(message);
-  if (missing)
-    return { variable: 'TEMPORAL_PROFILE', problem: `profile "${missing[1]}" not found in ${file}` };
-  const both = /^Cannot specify both (\w+)_path and \w+_data/.exec(message);
-  if (both) {
-    const name = `TEMPORAL_TLS_${both[1]!.toUpperCase()}`;
-    return {
-      variable: `${name}_PATH/_DATA`,
-      problem: `both a path and data are set (environment or profile); set one`,
-    };
-  }
-  const variable = env.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : file;
-  const { line, column, code } = error as { line?: number; column?: number; code?: string };
-  // A TOML error's own message quotes the line, which may hold the API key: give the position only.
-  if (line !== undefined)
-    return { variable, problem: `is not valid TOML (line ${line}, column ${column ?? 0})` };
-  return { variable, problem: `cannot be read (${code ?? (error instanceof Error ? error.name : 'error')})` };
-}
-
-/** Reads and checks the TLS files; answers the profile's TLS with their contents in place of paths. */
-function checkedTls(
-  profile: ClientConfigProfile,
-  from: TemporalSettingOrigins,
-  problems: ConfigProblem[],
-): ClientConfigProfile['tls'] {
-  const tls = profile.tls;
-  if (!tls) return undefined;
-  const read = (source: ConfigDataSource | undefined, kind: PemKind, variable: string) => {
-    if (!source) return undefined;
-    const result = readPem(source, kind);
-    if (result.ok) return result.bytes;
-    problems.push({ variable, problem: result.problem });
-    return null;
-  };
-  const cert = read(tls.clientCert, 'certificate', from.clientCert);
-  const key = read(tls.clientKey, 'private key', from.clientKey);
-  const ca = read(tls.serverCACert, 'CA certificate', from.serverCa);
-  if (cert !== undefined && key === undefined) {
-    problems.push({
-      variable: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
-      problem: `is required with ${from.clientCert} (mTLS needs both)`,
-    });
-  } else if (key !== undefined && cert === undefined) {
-    problems.push({
-      variable: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
-      problem: `is required with ${from.clientKey} (mTLS needs both)`,
-    });
-  } else if (cert && key && !keyMatchesCertificate(cert, key)) {
-    problems.push({
-      variable: from.clientKey,
-      problem: `is not the private key of the certificate in ${from.clientCert}`,
-    });
-  }
-  return {
-    ...tls,
-    clientCert: cert ? { data: cert } : undefined,
-    clientKey: key ? { data: key } : undefined,
-    serverCACert: ca ? { data: ca } : undefined,
-  };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Connection settings that load but that the SDK's connections cannot use: refused at start, naming
  * the setting, instead of failing on the first call with an error that quotes them. And the profile
- * read with the temporal.toml keys it leaves unread, for a warning.
+ * read with the temporal.toml keys it leaves unread, for a warning, and the reading's own errors
+ * as problems that name the variable or file.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -153,4 +154,26 @@ export function loadProfile(env: Record<string, string>, file: string): LoadedPr
   if (!inFile) return { profile };
   const ignoredKeys = unreadKeys(env.TEMPORAL_PROFILE ?? 'default', inFile);
   return ignoredKeys ? { profile, inFile, ignoredKeys } : { profile, inFile };
+}
+
+/** Turns envconfig's own errors into a problem naming the variable or file. */
+export function profileProblem(error: unknown, env: Record<string, string>, file: string): ConfigProblem {
+  const message = error instanceof Error ? error.message : String(error);
+  const missing = /^Profile '(.*)' not found/.exec(message);
+  if (missing)
+    return { variable: 'TEMPORAL_PROFILE', problem: `profile "${missing[1]}" not found in ${file}` };
+  const both = /^Cannot specify both (\w+)_path and \w+_data/.exec(message);
+  if (both) {
+    const name = `TEMPORAL_TLS_${both[1]!.toUpperCase()}`;
+    return {
+      variable: `${name}_PATH/_DATA`,
+      problem: `both a path and data are set (environment or profile); set one`,
+    };
+  }
+  const variable = env.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : file;
+  const { line, column, code } = error as { line?: number; column?: number; code?: string };
+  // A TOML error's own message quotes the line, which may hold the API key: give the position only.
+  if (line !== undefined)
+    return { variable, problem: `is not valid TOML (line ${line}, column ${column ?? 0})` };
+  return { variable, problem: `cannot be read (${code ?? (error instanceof Error ? error.name : 'error')})` };
 }

@@ -1,10 +1,13 @@
 /**
  * Reads and checks the TLS material of a Temporal connection before any connection is tried: each
- * file readable, each value PEM of the right kind, the client certificate X.509 v3 and matching its key.
- * Problems describe the material without ever quoting it.
+ * file readable, each value PEM of the right kind, the client certificate X.509 v3 and matching its key,
+ * a client certificate and key given together. Problems describe the material without ever quoting it.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { ClientConfigProfile, ConfigDataSource } from '@temporalio/envconfig';
+import type { ConfigProblem } from './config.js';
+import type { TemporalSettingOrigins } from './temporal-setting-origins.js';
 
 /** Where a value comes from: a file path, or the PEM text itself (`*_DATA`). */
 export type PemSource = { path: string } | { data: string | Uint8Array };
@@ -123,4 +126,46 @@ export function keyMatchesCertificate(cert: Buffer, key: Buffer): boolean {
   } catch {
     return false;
   }
+}
+
+/** Reads and checks the TLS files; answers the profile's TLS with their contents in place of paths. */
+export function checkedTls(
+  profile: ClientConfigProfile,
+  from: TemporalSettingOrigins,
+  problems: ConfigProblem[],
+): ClientConfigProfile['tls'] {
+  const tls = profile.tls;
+  if (!tls) return undefined;
+  const read = (source: ConfigDataSource | undefined, kind: PemKind, variable: string) => {
+    if (!source) return undefined;
+    const result = readPem(source, kind);
+    if (result.ok) return result.bytes;
+    problems.push({ variable, problem: result.problem });
+    return null;
+  };
+  const cert = read(tls.clientCert, 'certificate', from.clientCert);
+  const key = read(tls.clientKey, 'private key', from.clientKey);
+  const ca = read(tls.serverCACert, 'CA certificate', from.serverCa);
+  if (cert !== undefined && key === undefined) {
+    problems.push({
+      variable: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      problem: `is required with ${from.clientCert} (mTLS needs both)`,
+    });
+  } else if (key !== undefined && cert === undefined) {
+    problems.push({
+      variable: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      problem: `is required with ${from.clientKey} (mTLS needs both)`,
+    });
+  } else if (cert && key && !keyMatchesCertificate(cert, key)) {
+    problems.push({
+      variable: from.clientKey,
+      problem: `is not the private key of the certificate in ${from.clientCert}`,
+    });
+  }
+  return {
+    ...tls,
+    clientCert: cert ? { data: cert } : undefined,
+    clientKey: key ? { data: key } : undefined,
+    serverCACert: ca ? { data: ca } : undefined,
+  };
 }
