@@ -76,11 +76,13 @@ function localCallerProblem(req: Request, trustedOrigins: readonly string[]): st
  * configured. Without a token, a browser's request from another site's page is refused too (403):
  * the browser runs on this machine, so its loopback address alone would let any page it visits send
  * a form-like POST here, or read answers through DNS rebinding. `trustedOrigins` may call as well
- * (the codec's configured Web UI origins).
+ * (the codec's configured Web UI origins). `tokenVariable` names the token in the 401's message, so
+ * a client holding the wrong one of two tokens learns which it needs.
  */
 export function requireClient(
   apiToken: string | undefined,
   trustedOrigins: readonly string[] = [],
+  tokenVariable = 'API_TOKEN',
 ): RequestHandler {
   if (apiToken !== undefined) {
     const expected = apiToken;
@@ -89,7 +91,11 @@ export function requireClient(
       if (!match?.[1] || !tokensEqual(match[1], expected)) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="connect-saga"');
         next(
-          new ApiError(401, 'unauthorized', 'A valid "Authorization: Bearer <API_TOKEN>" header is required'),
+          new ApiError(
+            401,
+            'unauthorized',
+            `A valid "Authorization: Bearer <${tokenVariable}>" header is required`,
+          ),
         );
         return;
       }

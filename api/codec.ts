@@ -2,7 +2,8 @@
  * Temporal's codec server protocol under /codec (mounted only while PAYLOAD_ENCRYPTION_KEYS is
  * set): `POST /codec/decode` and `POST /codec/encode` take and answer `{ payloads: [{ metadata,
  * data }] }` with every bytes field in base64 (proto3 JSON), so the Web UI and the CLI can show
- * decrypted payloads. Same access rule as /v1/connections; CORS for the Web UI's origins.
+ * decrypted payloads. Same access rule as /v1/connections unless CODEC_API_TOKEN gives /codec a token
+ * of its own; CORS for the Web UI's origins.
  */
 import express, { type ErrorRequestHandler, type Router, type RequestHandler } from 'express';
 import { ValueError, type Payload, type PayloadCodec } from '@temporalio/common';
@@ -44,6 +45,11 @@ export interface CodecServerOptions {
   codec: PayloadCodec;
   /** Origins of the Temporal Web UI allowed to call the endpoints from a browser (CODEC_CORS_ORIGIN). */
   corsOrigins: readonly string[];
+  /**
+   * CODEC_API_TOKEN: the only bearer token /codec accepts, in place of the API's. Decrypting every
+   * payload in history and starting or cancelling sagas are then separate powers.
+   */
+  codecApiToken?: string;
 }
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
@@ -105,7 +111,11 @@ function cors(origins: readonly string[]): RequestHandler {
 export function codecRouter(options: CodecServerOptions, apiToken: string | undefined): Router {
   const router = express.Router();
   router.use(cors(options.corsOrigins));
-  router.use(requireClient(apiToken, options.corsOrigins));
+  router.use(
+    options.codecApiToken === undefined
+      ? requireClient(apiToken, options.corsOrigins)
+      : requireClient(options.codecApiToken, options.corsOrigins, 'CODEC_API_TOKEN'),
+  );
   router.use(express.json({ limit: BODY_LIMIT, type: () => true }));
 
   const route = (direction: 'encode' | 'decode') =>

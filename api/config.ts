@@ -38,6 +38,7 @@ const API_ENV = {
   API_HOST: listenHost({ optional: true }),
   API_KEEP_ALIVE_TIMEOUT: keepAliveTimeout,
   API_TOKEN: apiToken,
+  CODEC_API_TOKEN: apiToken,
   WEBHOOK_SECRET: webhookSecretVar(),
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   CODEC_CORS_ORIGIN: envVar({ default: DEFAULT_CODEC_CORS_ORIGINS }, parseOrigins),
@@ -54,10 +55,12 @@ export interface ApiConfig {
   host?: string;
   /** Idle time before the API closes a client's connection (API_KEEP_ALIVE_TIMEOUT). */
   keepAliveTimeoutMs: number;
-  /** Bearer token for /v1/connections*; unset means loopback clients only. */
+  /** Bearer token for /v1/connections* (and /codec without codecApiToken); unset: loopback clients only. */
   apiToken?: string;
   /** `whsec_…`; unset means the webhook answers 503. */
   webhookSecret?: string;
+  /** Bearer token for /codec alone, in place of apiToken there; only set when CODEC_API_TOKEN is. */
+  codecApiToken?: string;
   /** Only while PAYLOAD_ENCRYPTION_KEYS is set: payloads are encrypted and /codec is served. */
   payloadEncryption?: { keys: EncryptionKeys; corsOrigins: string[] };
   /** OTLP/HTTP collector for traces; unset: no tracing code loads. */
@@ -76,9 +79,24 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
     keepAliveTimeoutMs: v.API_KEEP_ALIVE_TIMEOUT,
     apiToken: v.API_TOKEN,
     webhookSecret: v.WEBHOOK_SECRET,
+    ...(v.CODEC_API_TOKEN ? { codecApiToken: v.CODEC_API_TOKEN } : {}),
     ...(v.PAYLOAD_ENCRYPTION_KEYS
       ? { payloadEncryption: { keys: v.PAYLOAD_ENCRYPTION_KEYS, corsOrigins: v.CODEC_CORS_ORIGIN } }
       : {}),
     ...(v.OTEL_EXPORTER_OTLP_ENDPOINT ? { otlpEndpoint: v.OTEL_EXPORTER_OTLP_ENDPOINT } : {}),
   };
+}
+
+/**
+ * What is odd, though not wrong, about CODEC_API_TOKEN: set without PAYLOAD_ENCRYPTION_KEYS (no
+ * /codec to guard; a shared Secret may well carry it everywhere), or equal to API_TOKEN (the
+ * partner's token still opens /codec). A line for the start-up log, never carrying a token.
+ */
+export function codecTokenWarning(config: ApiConfig): string | undefined {
+  if (config.codecApiToken === undefined) return undefined;
+  if (!config.payloadEncryption)
+    return 'CODEC_API_TOKEN is set but PAYLOAD_ENCRYPTION_KEYS is not, so /codec is not served and the token is unused';
+  if (config.codecApiToken === config.apiToken)
+    return 'CODEC_API_TOKEN equals API_TOKEN, so the token clients of /v1/connections hold also decrypts payloads at /codec; give /codec a token of its own';
+  return undefined;
 }

@@ -18,7 +18,7 @@ import {
 } from '../lib/temporal-connection.js';
 import { TemporalUnreachableError } from '../lib/temporal-connection-check.js';
 import { createApp } from './app.js';
-import { loadApiConfig, type ApiConfig } from './config.js';
+import { codecTokenWarning, loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { checkTemporalSettings, diagnoseOutages } from './temporal-diagnosis.js';
 import { watchSearchAttributes } from '../lib/search-attribute-check.js';
@@ -58,6 +58,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger();
   warnIgnoredKeys(temporal, logger);
+  const codecWarning = codecTokenWarning(config);
+  if (codecWarning !== undefined) logger.warn(codecWarning);
   let reachable: boolean;
   try {
     reachable = await preflight(temporal, logger);
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
     codecServer: encryption && {
       codec: new EncryptionCodec(encryption.keys),
       corsOrigins: encryption.corsOrigins,
+      ...(config.codecApiToken !== undefined && { codecApiToken: config.codecApiToken }),
     },
     ...(tracing && { traceRequests: tracing.traceRequests }),
   });
@@ -105,7 +108,9 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       auth: config.apiToken ? 'bearer' : 'loopback-only',
       webhook: config.webhookSecret ? 'enabled' : 'disabled (WEBHOOK_SECRET unset: answers 503)',
-      payloadEncryption: encryption ? { keyIds: encryption.keys.keyIds, codecServer: '/codec' } : 'off',
+      payloadEncryption: encryption
+        ? { keyIds: encryption.keys.keyIds, codecServer: '/codec', codecAuth: codecAuth(config) }
+        : 'off',
       metrics: `http://localhost:${port}/metrics`,
       tracing: tracing ? 'on' : 'off',
     },
@@ -119,6 +124,12 @@ async function main(): Promise<void> {
     stopWatching();
     return Promise.all([connection.close(), tracing?.shutdown()]);
   });
+}
+
+/** Which credential opens /codec, for the start-up line (names, never values). */
+function codecAuth(config: ApiConfig): string {
+  if (config.codecApiToken !== undefined) return 'bearer CODEC_API_TOKEN';
+  return config.apiToken !== undefined ? 'bearer API_TOKEN' : 'loopback-only';
 }
 
 /** Listens as configured; a port in use or a host this machine lacks is a ConfigError naming it. */

@@ -139,8 +139,12 @@ function codecPaths(): Record<string, unknown> {
       responses: {
         '200': json('CodecPayloads', 'The payloads'),
         '400': error('Body is not `{ payloads: [...] }` with base64 fields'),
-        '401': unauthorized('Missing or wrong bearer token (API_TOKEN set)'),
-        '403': error('API_TOKEN is unset and the client is not on loopback, or is a page from another site'),
+        '401': unauthorized(
+          'Missing or wrong bearer token: CODEC_API_TOKEN when that is set, else API_TOKEN (when set)',
+        ),
+        '403': error(
+          'Neither CODEC_API_TOKEN nor API_TOKEN is set and the client is not on loopback, or is a page from another site',
+        ),
         '413': error('Body over 4 MB'),
         '415': error('Body in an unsupported Content-Encoding or charset'),
         '422': error(`A payload could not be ${direction}d (unknown key id, tampered data)`),
@@ -194,7 +198,9 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
           scheme: 'bearer',
           description:
             '`Authorization: Bearer $API_TOKEN` for /v1/connections* and /codec, compared in constant time. ' +
-            'While API_TOKEN is unset these routes answer loopback clients only, and no browser page from another site (else 403).',
+            'With CODEC_API_TOKEN set, /codec takes `Authorization: Bearer $CODEC_API_TOKEN` instead, and only that: ' +
+            "neither token opens the other's routes. " +
+            'While a route has no token set it answers loopback clients only, and no browser page from another site (else 403).',
         },
         webhookSignature: {
           type: 'apiKey',

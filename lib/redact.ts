@@ -10,6 +10,7 @@ const SECRET_KEYS = [
   'masterToken',
   'userToken',
   'apiToken',
+  'codecApiToken',
   'authorization',
   'password',
   'secret',

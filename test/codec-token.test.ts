@@ -1,0 +1,219 @@
+/**
+ * CODEC_API_TOKEN: a bearer token for /codec alone. While it is set, it is the only token /codec
+ * takes and it opens nothing else; while it is unset, /codec keeps the API's own access rule.
+ * Checked in process (the app and its configuration) and through `npm run api` (its start-up log).
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely in these tests */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { createApp, type AppDeps } from '../api/app.js';
+import { codecTokenWarning, loadApiConfig } from '../api/config.js';
+import { createLogger } from '../api/logging.js';
+import { freePort } from '../dev/dev-server.js';
+import { ConfigError } from '../lib/config.js';
+import { EncryptionCodec, parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.js';
+import { pollUntil } from './helpers/poll.js';
+import { runChild } from './helpers/worker-process.js';
+
+const API_TOKEN = `api_${randomBytes(12).toString('hex')}`;
+const CODEC_TOKEN = `codec_${randomBytes(12).toString('hex')}`;
+const KEYS_RAW = `k1:${randomBytes(32).toString('base64')}`;
+
+function keys(): EncryptionKeys {
+  const parsed = parseEncryptionKeys(KEYS_RAW);
+  if ('problem' in parsed) throw new Error(parsed.problem);
+  return parsed.value;
+}
+
+// No Temporal behind it: a read finds no saga, so an authorised GET answers 404 and a refused one 401.
+const client = {
+  withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn(),
+  withMetadata: (_metadata: unknown, fn: () => Promise<unknown>) => fn(),
+  workflow: {
+    getHandle: (id: string) => ({
+      describe: () => Promise.reject(new WorkflowNotFoundError('none', id, undefined)),
+    }),
+  },
+} as unknown as AppDeps['client'];
+
+/** The API with payload encryption on, on 127.0.0.1:0; its base URL. */
+async function serveApi(tokens: { apiToken?: string; codecApiToken?: string }): Promise<string> {
+  const app = createApp({
+    client,
+    taskQueue: 'q',
+    namespace: 'default',
+    logger: createLogger({ level: 'silent' }),
+    ...(tokens.apiToken !== undefined && { apiToken: tokens.apiToken }),
+    codecServer: {
+      codec: new EncryptionCodec(keys()),
+      corsOrigins: ['http://localhost:8233'],
+      ...(tokens.codecApiToken !== undefined && { codecApiToken: tokens.codecApiToken }),
+    },
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const bearer = (token: string | undefined): Record<string, string> =>
+  token ? { authorization: `Bearer ${token}` } : {};
+
+async function encode(url: string, token: string | undefined) {
+  const res = await fetch(`${url}/codec/encode`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer(token) },
+    body: JSON.stringify({ payloads: [{ metadata: {}, data: Buffer.from('"x"').toString('base64') }] }),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+async function read(url: string, token: string | undefined) {
+  const res = await fetch(`${url}/v1/connections/${encodeURIComponent('connect:u:sol-1')}`, {
+    headers: bearer(token),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** A 401 in the API's error shape naming `variable`, with neither token in it. */
+function assertRefused(answer: { status: number; text: string }, variable: string): void {
+  assert.equal(answer.status, 401, answer.text);
+  const body = JSON.parse(answer.text) as any;
+  assert.equal(body.error.code, 'unauthorized');
+  assert.equal(body.error.message, `A valid "Authorization: Bearer <${variable}>" header is required`);
+  assert.ok(!answer.text.includes(API_TOKEN) && !answer.text.includes(CODEC_TOKEN), 'no token echoed');
+}
+
+describe('with CODEC_API_TOKEN set', () => {
+  test('it opens /codec and not /v1/connections; API_TOKEN no longer opens /codec', async () => {
+    const url = await serveApi({ apiToken: API_TOKEN, codecApiToken: CODEC_TOKEN });
+    const encoded = await encode(url, CODEC_TOKEN);
+    assert.equal(encoded.status, 200, encoded.text);
+    assert.equal((JSON.parse(encoded.text) as any).payloads.length, 1);
+
+    const withApiToken = await encode(url, API_TOKEN);
+    assertRefused(withApiToken, 'CODEC_API_TOKEN');
+    assert.equal(withApiToken.headers.get('www-authenticate'), 'Bearer realm="connect-saga"');
+    assertRefused(await encode(url, undefined), 'CODEC_API_TOKEN');
+
+    assertRefused(await read(url, CODEC_TOKEN), 'API_TOKEN');
+    assert.equal((await read(url, API_TOKEN)).status, 404, 'API_TOKEN still opens /v1/connections');
+  });
+
+  test('without API_TOKEN, /codec still wants it from loopback clients; /v1/connections stays loopback-only', async () => {
+    const url = await serveApi({ codecApiToken: CODEC_TOKEN });
+    assertRefused(await encode(url, undefined), 'CODEC_API_TOKEN');
+    assert.equal((await encode(url, CODEC_TOKEN)).status, 200);
+    assert.equal((await read(url, undefined)).status, 404, 'a loopback client without a token');
+  });
+});
+
+describe('with CODEC_API_TOKEN unset, as before', () => {
+  test('API_TOKEN opens /codec, and a 401 names API_TOKEN', async () => {
+    const url = await serveApi({ apiToken: API_TOKEN });
+    assert.equal((await encode(url, API_TOKEN)).status, 200);
+    assertRefused(await encode(url, undefined), 'API_TOKEN');
+    assertRefused(await encode(url, CODEC_TOKEN), 'API_TOKEN');
+  });
+
+  test('without either token, loopback clients are served', async () => {
+    const url = await serveApi({});
+    assert.equal((await encode(url, undefined)).status, 200);
+  });
+});
+
+describe('configuration', () => {
+  test('CODEC_API_TOKEN is read like API_TOKEN: visible ASCII, blank is unset, never echoed', () => {
+    const config = loadApiConfig({
+      API_TOKEN,
+      CODEC_API_TOKEN: CODEC_TOKEN,
+      PAYLOAD_ENCRYPTION_KEYS: KEYS_RAW,
+    });
+    assert.equal(config.codecApiToken, CODEC_TOKEN);
+    assert.equal(config.apiToken, API_TOKEN);
+    assert.ok(!('codecApiToken' in loadApiConfig({ CODEC_API_TOKEN: '  ' })), 'blank is unset');
+    for (const token of ['two words', 'tökén-secret']) {
+      assert.throws(
+        () => loadApiConfig({ CODEC_API_TOKEN: token }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems.length === 1 &&
+          err.problems[0]?.variable === 'CODEC_API_TOKEN' &&
+          !err.message.includes(token),
+      );
+    }
+  });
+
+  test('a warning when it guards nothing or equals API_TOKEN, naming no token', () => {
+    const warning = (env: Record<string, string>) => codecTokenWarning(loadApiConfig(env));
+    assert.equal(warning({ API_TOKEN, PAYLOAD_ENCRYPTION_KEYS: KEYS_RAW }), undefined);
+    assert.equal(
+      warning({ API_TOKEN, CODEC_API_TOKEN: CODEC_TOKEN, PAYLOAD_ENCRYPTION_KEYS: KEYS_RAW }),
+      undefined,
+    );
+    assert.match(warning({ CODEC_API_TOKEN: CODEC_TOKEN }) ?? '', /PAYLOAD_ENCRYPTION_KEYS is not/);
+    const same = warning({ API_TOKEN, CODEC_API_TOKEN: API_TOKEN, PAYLOAD_ENCRYPTION_KEYS: KEYS_RAW });
+    assert.match(same ?? '', /CODEC_API_TOKEN equals API_TOKEN/);
+    assert.ok(!same?.includes(API_TOKEN));
+  });
+});
+
+/** `npm run api` against no Temporal (it starts anyway) with `env`; its URL and output. */
+async function startApi(env: Record<string, string>) {
+  const port = await freePort();
+  const api = runChild('api/main.ts', {
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+    API_PORT: String(port),
+    API_HOST: '127.0.0.1',
+    ...env,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await pollUntil(() => Promise.resolve(/API listening/.test(api.output())), {
+    timeoutMs: 60_000,
+    what: `the API to listen (output so far: ${api.output()})`,
+  });
+  return { url, output: api.output, stop: () => api.child.kill('SIGTERM') && api.exited };
+}
+
+describe('npm run api', () => {
+  test(
+    'CODEC_API_TOKEN guards /codec and the start-up line says so without the token',
+    { timeout: 90_000 },
+    async () => {
+      const api = await startApi({
+        API_TOKEN,
+        CODEC_API_TOKEN: CODEC_TOKEN,
+        PAYLOAD_ENCRYPTION_KEYS: KEYS_RAW,
+      });
+      assert.equal((await encode(api.url, CODEC_TOKEN)).status, 200);
+      assertRefused(await encode(api.url, API_TOKEN), 'CODEC_API_TOKEN');
+      assertRefused(await read(api.url, CODEC_TOKEN), 'API_TOKEN');
+      await api.stop();
+      assert.match(api.output(), /"codecAuth":"bearer CODEC_API_TOKEN"/);
+      assert.ok(!api.output().includes(CODEC_TOKEN) && !api.output().includes(API_TOKEN), api.output());
+    },
+  );
+
+  test(
+    'CODEC_API_TOKEN without PAYLOAD_ENCRYPTION_KEYS: a warning, and no /codec',
+    { timeout: 90_000 },
+    async () => {
+      const api = await startApi({ API_TOKEN, CODEC_API_TOKEN: CODEC_TOKEN });
+      const res = await fetch(`${api.url}/codec/encode`, {
+        method: 'POST',
+        headers: bearer(CODEC_TOKEN),
+        body: '{}',
+      });
+      assert.equal(res.status, 404);
+      await api.stop();
+      assert.match(api.output(), /CODEC_API_TOKEN is set but PAYLOAD_ENCRYPTION_KEYS is not/);
+      assert.ok(!api.output().includes(CODEC_TOKEN), api.output());
+    },
+  );
+});
