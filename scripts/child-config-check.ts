@@ -17,6 +17,7 @@ export interface ChildCheckInput {
   TRAY_MASTER_TOKEN?: string;
   TRAY_EMBEDDED_ID?: string;
   API_TOKEN?: string;
+  CODEC_API_TOKEN?: string;
 }
 
 /** Every problem either process would stop on, once each. */
@@ -31,6 +32,7 @@ export function childConfigProblems(
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       apiPort: env.API_PORT,
       ...(env.API_TOKEN ? { apiToken: env.API_TOKEN } : {}),
+      ...(env.CODEC_API_TOKEN ? { codecApiToken: env.CODEC_API_TOKEN } : {}),
       embeddedServer: !env.TEMPORAL_ADDRESS,
       tray: {
         masterToken: env.TRAY_MASTER_TOKEN ?? 'set-by-npm-start',

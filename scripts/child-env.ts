@@ -22,6 +22,8 @@ export interface ChildEnvOptions {
   taskQueue: string;
   apiPort: number;
   apiToken?: string;
+  /** CODEC_API_TOKEN, the API's alone: the worker has no use for it. */
+  codecApiToken?: string;
   tray: TrayTarget;
   /** The dev server `npm start` runs itself: plaintext, whatever the shell's TEMPORAL_* say. */
   embeddedServer?: boolean;
@@ -53,7 +55,8 @@ export function unusedConnectionVariables(env: NodeJS.ProcessEnv): string[] {
  */
 function inheritedEnv(source: NodeJS.ProcessEnv, embeddedServer: boolean): NodeJS.ProcessEnv {
   const copy = { ...source };
-  for (const name of ['TRAY_MASTER_TOKEN', 'WEBHOOK_SECRET', 'API_TOKEN']) delete copy[name];
+  for (const name of ['TRAY_MASTER_TOKEN', 'WEBHOOK_SECRET', 'API_TOKEN', 'CODEC_API_TOKEN'])
+    delete copy[name];
   if (embeddedServer) {
     for (const name of Object.keys(copy)) if (CONNECTION_VARIABLE.test(name)) delete copy[name];
     // Also over a default profile in the user's temporal.toml.
@@ -101,6 +104,7 @@ export function childEnvs(
     `http://localhost:${ui},http://127.0.0.1:${ui}`,
   );
   if (options.apiToken) api.API_TOKEN = options.apiToken;
+  if (options.codecApiToken) api.CODEC_API_TOKEN = options.codecApiToken;
   if (tray.webhookSecret) api.WEBHOOK_SECRET = tray.webhookSecret;
   return { worker, api };
 }

@@ -47,3 +47,22 @@ export function readyBlock(info: ReadyInfo): string {
   ];
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * What npm start says about payload encryption. The dev server's Web UI is given /codec as its codec
+ * endpoint but has no setting for a bearer header, so with a token on /codec only the CLI (or a proxy
+ * that adds the header) decodes.
+ */
+export function encryptionNote(
+  keyId: string,
+  codecUrl: string,
+  codecToken: 'CODEC_API_TOKEN' | 'API_TOKEN' | undefined,
+): string {
+  const encrypted = `payloads are encrypted (key "${keyId}")`;
+  if (codecToken === undefined) return `${encrypted}; the Web UI decodes them at ${codecUrl}`;
+  return (
+    `${encrypted}; ${codecUrl} requires ${codecToken}, which the Web UI cannot send: decode with ` +
+    `\`temporal workflow show -w ID -o json --codec-endpoint ${codecUrl} --codec-auth "Bearer $${codecToken}"\`` +
+    ', or through a proxy of yours that adds the header'
+  );
+}

@@ -34,7 +34,7 @@ import { Parts } from './parts.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
 import { portProblem, READY_TIMEOUT_MS, waitForApi, waitForWorker } from './readiness.js';
-import { readyBlock } from './ready-banner.js';
+import { encryptionNote, readyBlock } from './ready-banner.js';
 import { handleClosedOutput, handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
 
 // Where npm start keeps its state (tests give it a folder of their own).
@@ -59,6 +59,7 @@ const START_ENV = {
   TRAY_EMULATOR_PORT: port({ default: 4000 }),
   API_PORT: port({ default: 3000 }),
   API_TOKEN: str({ optional: true, secret: true }),
+  CODEC_API_TOKEN: str({ optional: true, secret: true }),
   // Checked here too, so a bad value stops npm start before anything runs.
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   METRICS_PORT: port({ default: 9464 }),
@@ -201,13 +202,13 @@ async function startStack(
     apiPort: env.API_PORT,
     webUiPort: env.TEMPORAL_DEV_UI_PORT,
     ...(env.API_TOKEN ? { apiToken: env.API_TOKEN } : {}),
+    ...(env.CODEC_API_TOKEN ? { codecApiToken: env.CODEC_API_TOKEN } : {}),
     tray,
   });
   envs.worker.METRICS_PORT = String(env.METRICS_PORT);
   if (env.PAYLOAD_ENCRYPTION_KEYS) {
-    say(
-      `payloads are encrypted (key "${env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId}"); the Web UI decodes them at ${apiBase}/codec`,
-    );
+    const codecToken = env.CODEC_API_TOKEN ? 'CODEC_API_TOKEN' : env.API_TOKEN ? 'API_TOKEN' : undefined;
+    say(encryptionNote(env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId, `${apiBase}/codec`, codecToken));
   }
   const startedAt = Date.now();
   const worker = launch(parts, stop, {

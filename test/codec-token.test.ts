@@ -15,6 +15,9 @@ import { createLogger } from '../api/logging.js';
 import { freePort } from '../dev/dev-server.js';
 import { ConfigError } from '../lib/config.js';
 import { EncryptionCodec, parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.js';
+import { childConfigProblems } from '../scripts/child-config-check.js';
+import { childEnvs } from '../scripts/child-env.js';
+import { encryptionNote } from '../scripts/ready-banner.js';
 import { pollUntil } from './helpers/poll.js';
 import { runChild } from './helpers/worker-process.js';
 
@@ -216,4 +219,47 @@ describe('npm run api', () => {
       assert.ok(!api.output().includes(CODEC_TOKEN), api.output());
     },
   );
+});
+
+describe('npm start', () => {
+  const options = {
+    temporalAddress: '127.0.0.1:7233',
+    namespace: 'default',
+    taskQueue: 'q',
+    apiPort: 3000,
+    tray: { masterToken: 'mt', embeddedId: 'emb' },
+  };
+
+  test('hands CODEC_API_TOKEN to the API alone, as it does API_TOKEN', () => {
+    const shell = { CODEC_API_TOKEN: CODEC_TOKEN };
+    const given = childEnvs({ ...options, apiToken: API_TOKEN, codecApiToken: CODEC_TOKEN }, shell);
+    assert.equal(given.api.CODEC_API_TOKEN, CODEC_TOKEN);
+    assert.equal(given.api.API_TOKEN, API_TOKEN);
+    assert.equal(given.worker.CODEC_API_TOKEN, undefined, 'the worker does not get it');
+    assert.equal(childEnvs(options, shell).api.CODEC_API_TOKEN, undefined, 'only as npm start passes it');
+  });
+
+  test("checks CODEC_API_TOKEN with the API's own rule before starting anything", () => {
+    const env = { TEMPORAL_NAMESPACE: 'default', TEMPORAL_TASK_QUEUE: 'q', API_PORT: 3000 };
+    assert.deepEqual(childConfigProblems({ ...env, CODEC_API_TOKEN: CODEC_TOKEN }, {}), []);
+    const problems = childConfigProblems({ ...env, CODEC_API_TOKEN: 'two words' }, {});
+    assert.deepEqual(
+      problems.map((p) => p.variable),
+      ['CODEC_API_TOKEN'],
+    );
+    assert.ok(!JSON.stringify(problems).includes('two words'));
+  });
+
+  test('says the Web UI decodes only while no token guards /codec, else how to decode', () => {
+    const url = 'http://127.0.0.1:3000/codec';
+    assert.match(
+      encryptionNote('k1', url, undefined),
+      /the Web UI decodes them at http:\/\/127\.0\.0\.1:3000\/codec$/,
+    );
+    for (const token of ['CODEC_API_TOKEN', 'API_TOKEN'] as const) {
+      const note = encryptionNote('k1', url, token);
+      assert.match(note, new RegExp(`requires ${token}, which the Web UI cannot send`));
+      assert.ok(note.includes(`--codec-auth "Bearer $${token}"`), note);
+    }
+  });
 });
