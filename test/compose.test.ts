@@ -455,6 +455,15 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  test('CODEC_API_TOKEN reaches the API alone; unset, /codec stays on API_TOKEN', () => {
+    const token = 'codec-token-example';
+    const on = loadCompose({ ...OPERATOR_ENV, CODEC_API_TOKEN: token }).services;
+    assert.equal(loadApiConfig(environmentOf(on.api as Service)).codecApiToken, token);
+    assert.ok(!('CODEC_API_TOKEN' in environmentOf(on.worker as Service)), 'not the worker');
+    const off = loadApiConfig(environmentOf(loadCompose().services.api as Service));
+    assert.ok(!('codecApiToken' in off));
+  });
+
   test('the set-up service creates every search attribute of common/messages.ts, as Keyword', () => {
     const setup = loadCompose().services['temporal-setup'] as Service;
     const text = mountedScript(setup);

@@ -240,6 +240,19 @@ describe('deploy/k8s manifests', () => {
     assert.equal(secretRefs(job?.spec.template.spec).TEMPORAL_API_KEY?.optional, true, 'the Job too');
   });
 
+  test('CODEC_API_TOKEN: an optional reference, in the API alone', () => {
+    const refOf = (component: string) =>
+      (deployment(component).spec.template.spec.containers[0].env as K8sObject[]).find(
+        (e) => e.name === 'CODEC_API_TOKEN',
+      );
+    assert.deepEqual(refOf('api')?.valueFrom?.secretKeyRef, {
+      name: 'connect-saga-secrets',
+      key: 'CODEC_API_TOKEN',
+      optional: true,
+    });
+    assert.equal(refOf('worker'), undefined);
+  });
+
   test('mTLS files: every pod mounts the optional Secret read-only where the overlay points TEMPORAL_TLS_*', () => {
     const mountPaths = new Set<string>();
     for (const pod of podSpecs()) {
