@@ -4,7 +4,8 @@
  * source more is used: `npm start` runs its parts with `node --import tsx`, and tsx needs
  * `module.register` there (20.6); `npm test` passes `--test-concurrency` (20.10) and its tests mock
  * `Date` with `mock.timers.enable({ apis })` (20.11); `npm run lint` loads eslint.config.mjs, which
- * reads `import.meta.dirname` (20.11).
+ * reads `import.meta.dirname` (20.11); and `npm test` passes `--test-force-exit` (20.14), without
+ * which a test file that fails leaving a worker or server open holds the whole run open.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 
-const NEEDED = [20, 11, 0] as const;
+const NEEDED = [20, 14, 0] as const;
 
 const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
   engines: { node: string };

@@ -84,9 +84,7 @@ async function main(): Promise<number> {
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   // A test that timed out or failed half-way can leave a worker, a server or a child process
   // behind, and node's runner waits for that file's process to end: the run would hang, silent,
-  // until CI's own limit. Each file ends once its tests have (node 20.14 and 22 have the flag).
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  const forceExit = major >= 22 || (major === 20 && minor >= 14) ? ['--test-force-exit'] : [];
+  // until CI's own limit. Each file ends once its tests have (the flag is why engines.node is 20.14).
   const child = spawn(
     process.execPath,
     [
@@ -95,7 +93,7 @@ async function main(): Promise<number> {
       '--test',
       `--test-concurrency=${concurrency}`,
       '--test-timeout=300000',
-      ...forceExit,
+      '--test-force-exit',
       '--test-reporter=spec',
       ...options,
       ...files,
