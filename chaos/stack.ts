@@ -27,7 +27,7 @@ export class Stack {
   emulator?: Proc;
   api?: Proc;
   workers: Proc[] = [];
-  readonly client: Client;
+  #client?: Client;
   readonly apiUrl: string;
   readonly emulatorUrl: string;
   readonly taskQueue = DEFAULT_TASK_QUEUE;
@@ -43,8 +43,15 @@ export class Stack {
   ) {
     this.apiUrl = `http://127.0.0.1:${ports.api}`;
     this.emulatorUrl = `http://127.0.0.1:${ports.emulator}`;
-    const connection = Connection.lazy({ address: this.temporalAddress });
-    this.client = new Client({ connection, namespace: 'default' });
+  }
+
+  /** A client of the dev server, made once its port is known (after the first startTemporal()). */
+  get client(): Client {
+    this.#client ??= new Client({
+      connection: Connection.lazy({ address: this.temporalAddress }),
+      namespace: 'default',
+    });
+    return this.#client;
   }
 
   get temporalAddress(): string {
@@ -59,7 +66,9 @@ export class Stack {
       embeddedId: `chaos-${seed}`,
       webhookSecret: `whsec_${randomBytes(24).toString('base64')}`,
     };
-    const ports = { temporal: await freePort(), emulator: await freePort(), api: await freePort() };
+    // Temporal's port is the one its first start found free (0: startDevServer picks it, afresh on a
+    // start that lost it to another process); every later start reuses it.
+    const ports = { temporal: 0, emulator: await freePort(), api: await freePort() };
     const relay = await startRelay(`http://127.0.0.1:${ports.api}/v1/webhooks/auth-completed`);
     const stack = new Stack(runDir, secrets, ports, relay, await findTemporalCli());
     await stack.startTemporal();
@@ -71,12 +80,13 @@ export class Stack {
   async startTemporal(): Promise<void> {
     this.temporal = await startDevServer({
       cliPath: this.cliPath,
-      port: this.ports.temporal,
+      port: this.ports.temporal || undefined,
       dbFile: join(this.runDir, 'temporal.db'),
       logFile: join(this.runDir, 'temporal.log'),
       startTimeoutMs: READY_MS,
     });
     const server = this.temporal;
+    this.ports.temporal ||= Number(server.address.slice(server.address.lastIndexOf(':') + 1));
     this.#forgetTemporal = onKillAll(() => server.process.kill('SIGKILL'));
   }
 
@@ -174,7 +184,7 @@ export class Stack {
     await this.api?.stop(5000);
     await Promise.all(this.workers.map((w) => w.stop(5000)));
     await this.emulator?.stop(5000);
-    await this.client.connection.close().catch(() => {});
+    await this.#client?.connection.close().catch(() => {});
     await this.temporal?.stop();
     await this.relay.close();
   }

@@ -14,7 +14,10 @@ export interface DevServerOptions {
   cliPath: string;
   /** gRPC port; 0 or undefined picks a free one. */
   port?: number;
-  /** Web UI port; undefined runs headless. */
+  /**
+   * Web UI port; 0 picks a free one on every start attempt (see DevServer.uiUrl for which), so a
+   * port another process took meanwhile costs a retry, not the start; undefined runs headless.
+   */
   uiPort?: number;
   /** The Web UI's codec server endpoint (e.g. the API's /codec), so it shows decrypted payloads. */
   uiCodecEndpoint?: string;
@@ -130,14 +133,19 @@ export async function waitForTemporal(
   throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}`);
 }
 
-/** The `temporal server start-dev` arguments for `options`, on `port`. */
-async function devServerArgs(options: DevServerOptions, namespace: string, port: number): Promise<string[]> {
+/** The `temporal server start-dev` arguments for `options`, on `port` (and `uiPort`, if any). */
+async function devServerArgs(
+  options: DevServerOptions,
+  namespace: string,
+  port: number,
+  uiPort: number | undefined,
+): Promise<string[]> {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
   // The dev server also opens an HTTP API and a metrics port; pick free ones so parallel servers don't collide.
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
-  if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', '127.0.0.1');
+  if (uiPort) args.push('--ui-port', String(uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
-  if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
+  if (uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   if (options.dbFile) {
     mkdirSync(dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
@@ -198,8 +206,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 
 async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const namespace = options.namespace ?? 'default';
+  // Fresh ports on every attempt: the one a failed attempt could not bind may still be held.
   const port = options.port || (await freePort());
-  const args = await devServerArgs(options, namespace, port);
+  const uiPort = options.uiPort === 0 ? await freePort() : options.uiPort;
+  const args = await devServerArgs(options, namespace, port, uiPort);
   // Opened before the spawn, so a log that cannot be written stops the start with an error and no
   // server; the server writes to it itself, so it does not depend on this process to keep its log.
   let log: number | undefined;
@@ -266,7 +276,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   return {
     address,
     namespace,
-    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
     process: child,
     kill,
     stop,

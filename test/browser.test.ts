@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { ConnectionStatus } from '../common/messages.js';
-import { freePort, startDevServer, type DevServer } from '../dev/dev-server.js';
+import { startDevServer, type DevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { CHROMIUM, haveChromium, launchChromium, skipWithoutChromium } from './helpers/chromium.js';
 import { pollUntil } from './helpers/poll.js';
@@ -31,7 +31,8 @@ describe('the browser walkthrough', { skip: skipWithoutChromium }, () => {
   before(async () => {
     if (!haveChromium) return;
     await mkdir(ARTIFACTS, { recursive: true });
-    temporal = await startDevServer({ cliPath: await findTemporalCli(), uiPort: await freePort() });
+    // uiPort 0: a free one, a fresh one if another process takes it before the server binds it.
+    temporal = await startDevServer({ cliPath: await findTemporalCli(), uiPort: 0 });
     // The stack helper takes its Temporal server from this variable; this file's server has the UI.
     process.env[ADDRESS_ENV] = temporal.address;
     stack = await startStack();

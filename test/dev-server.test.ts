@@ -152,6 +152,49 @@ test('a server that loses one of its own ports while starting is started again',
   }
 });
 
+test('a server whose Web UI port was taken starts again on fresh ports, the UI on the new one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dev-server-ui-port-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const realCli = await findTemporalCli();
+  // A stand-in CLI that writes down each start's arguments; the first dies as the real one does when
+  // another process holds its --ui-port, every later start is the real server.
+  const cliPath = join(dir, 'temporal');
+  const starts = join(dir, 'starts');
+  writeFileSync(
+    cliPath,
+    `#!/bin/sh\necho "$*" >> '${starts}'\n` +
+      `if [ "$(wc -l < '${starts}')" -eq 1 ]; then echo "can't set UI port: address already in use" >&2; exit 1; fi\n` +
+      `exec '${realCli}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  const server = await startDevServer({ cliPath, uiPort: 0 });
+  try {
+    const [first, second] = readFileSync(starts, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const args = line.split(' ');
+        const value = (flag: string) => Number(args[args.indexOf(flag) + 1]);
+        return {
+          port: value('--port'),
+          ui: value('--ui-port'),
+          http: value('--http-port'),
+          metrics: value('--metrics-port'),
+        };
+      });
+    assert.ok(first && second, 'started twice');
+    for (const name of ['port', 'ui', 'http', 'metrics'] as const) {
+      assert.ok(first[name] > 0 && second[name] > 0, `${name}: a port each time`);
+      assert.notEqual(second[name], first[name], `${name}: a fresh port on the second start`);
+    }
+    assert.equal(server.address, `127.0.0.1:${second.port}`);
+    assert.equal(server.uiUrl, `http://127.0.0.1:${second.ui}`);
+    await pollUntil(async () => (await fetch(server.uiUrl!)).ok, { timeoutMs: 30_000, what: 'the Web UI' });
+  } finally {
+    await server.stop();
+  }
+});
+
 test("the dev server's environment holds none of the project's credentials", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dev-server-env-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
