@@ -23,13 +23,12 @@ import { routeTemplate, trackRouteTemplate } from '../api/route-template.js';
 import { waitWithin } from '../api/temporal-rpc.js';
 import { ConfigError } from '../lib/config.js';
 import { devServerConnection } from '../lib/temporal-connection.js';
-import { freePort } from '../dev/dev-server.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { signWebhook, startStack } from './helpers/stack.js';
 import { deadAddress } from './helpers/dead-address.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
-import { runChild } from './helpers/worker-process.js';
+import { runChild, startApiProcess } from './helpers/worker-process.js';
 
 /** Serves an app on 127.0.0.1:0 for one test; returns its URL. */
 async function serve(app: ReturnType<typeof createApp>, host = '127.0.0.1'): Promise<string> {
@@ -692,16 +691,13 @@ describe('draining', () => {
     { timeout: 120_000 },
     async () => {
       const temporal = await devServer();
-      const port = await freePort();
-      const api = runChild('api/main.ts', {
+      const api = await startApiProcess({
         TEMPORAL_ADDRESS: temporal.address,
         TEMPORAL_NAMESPACE: temporal.namespace,
         // No worker serves it: the wait would last the whole ?wait.
         TEMPORAL_TASK_QUEUE: uniqueId('drain-tq'),
-        API_PORT: String(port),
-        API_HOST: '127.0.0.1',
       });
-      const url = `http://127.0.0.1:${port}`;
+      const { url } = api;
       await pollUntil(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: 'the API' });
       const externalUserId = uniqueId('drain-user');
       const posted = fetch(`${url}/v1/connections?wait=30`, {
@@ -762,14 +758,11 @@ describe('start-up', () => {
 
 describe('stopping without a reader', () => {
   test('SIGTERM ends the API although nobody reads its stdout any more', { timeout: 60_000 }, async () => {
-    const port = await freePort();
-    const api = runChild('api/main.ts', {
+    const api = await startApiProcess({
       // Refused at once: the API starts without waiting for it, and reports it unreachable meanwhile.
       TEMPORAL_ADDRESS: '127.0.0.1:1',
-      API_PORT: String(port),
-      API_HOST: '127.0.0.1',
     });
-    const url = `http://127.0.0.1:${port}`;
+    const { url } = api;
     await pollUntil(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, {
       timeoutMs: 30_000,
       what: 'the API',

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
 import type { ConnectionStatus } from '../common/messages.js';
-import { freePort, startDevServer, type DevServer } from '../dev/dev-server.js';
+import { startDevServer, type DevServer } from '../dev/dev-server.js';
+import { withFreshPorts } from './helpers/fresh-ports.js';
 import { parseEncryptionKeys } from '../lib/payload-codec.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { haveChromium, launchChromium, skipWithoutChromium } from './helpers/chromium.js';
@@ -29,22 +30,33 @@ describe('the Web UI with the codec endpoint', { skip: skipWithoutChromium }, ()
   before(async () => {
     if (!haveChromium) return;
     await mkdir(ARTIFACTS, { recursive: true });
-    const apiPort = await freePort();
-    temporal = await startDevServer({
-      cliPath: await findTemporalCli(),
-      uiPort: await freePort(),
-      uiCodecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
-    });
-    // The stack helper takes its Temporal server from this variable; this file's server has the UI.
-    process.env[ADDRESS_ENV] = temporal.address;
     const parsed = parseEncryptionKeys(`ui:${randomBytes(32).toString('base64')}`);
     assert.ok('value' in parsed);
-    stack = await startStack({
-      // The Web UI cannot send the API's bearer token; a loopback-only API is what `npm start` runs.
-      apiToken: null,
-      apiPort,
-      encryption: { keys: parsed.value, corsOrigins: [new URL(temporal.uiUrl!).origin] },
+    const keys = parsed.value;
+    // The UI is told the API's codec URL before the API listens: should another process take the
+    // API's port meanwhile, both start again on fresh ports.
+    temporal = await withFreshPorts(['api'], async ({ api: apiPort }) => {
+      const server = await startDevServer({
+        cliPath: await findTemporalCli(),
+        uiPort: 0,
+        uiCodecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
+      });
+      try {
+        stack = await startStack({
+          // The Web UI cannot send the API's bearer token; a loopback-only API is what `npm start` runs.
+          apiToken: null,
+          apiPort,
+          temporal: server,
+          encryption: { keys, corsOrigins: [new URL(server.uiUrl!).origin] },
+        });
+      } catch (error) {
+        await server.stop();
+        throw error;
+      }
+      return server;
     });
+    // Helpers that take their Temporal server from this variable: this file's, which has the UI.
+    process.env[ADDRESS_ENV] = temporal.address;
     browser = await launchChromium();
   });
 

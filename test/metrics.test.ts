@@ -12,7 +12,7 @@ import { pollUntil } from './helpers/poll.js';
 import { scrape, total, type Series } from './helpers/prometheus.js';
 import { startStack } from './helpers/stack.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
-import { freePort, startWorkerProcess, workerEnv } from './helpers/worker-process.js';
+import { startWorkerProcess, workerEnv } from './helpers/worker-process.js';
 
 const stack = await startStack({ worker: false });
 after(() => stack.close());
@@ -101,12 +101,11 @@ async function runSagas(): Promise<void> {
 }
 
 test('worker and API metrics move by what three sagas did', async () => {
-  const metricsPort = await freePort();
-  const worker = await startWorkerProcess({
-    ...workerEnv(await devServer(), stack.taskQueue, stack.emulator),
-    METRICS_PORT: String(metricsPort),
-    METRICS_HOST: '127.0.0.1',
-  });
+  const worker = await startWorkerProcess(
+    { ...workerEnv(await devServer(), stack.taskQueue, stack.emulator), METRICS_HOST: '127.0.0.1' },
+    ['METRICS_PORT'],
+  );
+  const metricsPort = worker.ports.METRICS_PORT;
   const workerMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
   assert.match(worker.output(), new RegExp(`"metrics":"${workerMetrics}"`));
   await runSagas();

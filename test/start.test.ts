@@ -20,6 +20,7 @@ import { humanizeLine } from '../scripts/output.js';
 import { dataDirOf, makeDataDir } from '../scripts/leftovers.js';
 import { takenPorts } from '../scripts/readiness.js';
 import { ancestorChain, chainBroken } from '../scripts/stopping.js';
+import { addressInUse, START_ATTEMPTS } from './helpers/fresh-ports.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront, type TlsFront } from './helpers/tls-front.js';
@@ -60,29 +61,48 @@ async function spawnStart(extra: NodeJS.ProcessEnv) {
   const state: { exitCode?: number | null } = {};
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   void exited.then((code) => (state.exitCode = code));
+  // Its output can still come in after the exit.
+  const closed = new Promise((r) => child.once('close', r));
   after(() => {
     if (state.exitCode === undefined) child.kill('SIGKILL');
   });
-  const running = () =>
-    pollUntil(
-      async () => {
-        if (state.exitCode !== undefined)
-          throw new Error(`npm start exited early (${state.exitCode}):\n${output}`);
-        return output.includes('connect-saga is running');
-      },
+  const running = async () => {
+    const seen = await pollUntil(
+      async () =>
+        state.exitCode !== undefined ? 'exited' : output.includes('connect-saga is running') && 'running',
       { timeoutMs: 150_000, intervalMs: 200, what: 'npm start to say it is running' },
     );
+    if (seen === 'exited') {
+      await closed;
+      throw new Error(`npm start exited early (${state.exitCode}):\n${output}`);
+    }
+  };
   return { child, ports, state, exited, running, output: () => output };
+}
+
+/**
+ * `npm start` with `extra`, once it says it is running. Its ports were free when picked, but a test
+ * file in another process can take one before it binds it: then it is started again on new ones.
+ */
+async function startRunning(extra: NodeJS.ProcessEnv) {
+  for (let attempt = 1; ; attempt++) {
+    const start = await spawnStart(extra);
+    try {
+      await start.running();
+      return start;
+    } catch (error) {
+      if (attempt >= START_ATTEMPTS || !addressInUse(error)) throw error;
+    }
+  }
 }
 
 test('npm start runs the stack, a saga completes through the dialog, SIGTERM stops it all', async () => {
   const { address, namespace } = await devServer();
-  const start = await spawnStart({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace });
+  const start = await startRunning({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace });
   const { child, exited, output: text } = start;
   const { api: apiPort, emulator: emulatorPort, metrics: metricsPort } = start.ports;
 
   try {
-    await start.running();
     const output = text();
     const api = `http://localhost:${apiPort}`;
     assert.match(output, new RegExp(`API +${api}`));
@@ -204,8 +224,7 @@ test('a bad worker or API setting stops npm start before anything starts, named 
 test('after a kill -9 of npm start, the next npm start stops the parts it left running', async () => {
   const { address, namespace } = await devServer();
   const temporal = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace };
-  const first = await spawnStart(temporal);
-  await first.running();
+  const first = await startRunning(temporal);
   first.child.kill('SIGKILL');
   await first.exited;
   const api = `http://127.0.0.1:${first.ports.api}`;
@@ -233,8 +252,7 @@ test('after a kill -9 of npm start, the next npm start stops the parts it left r
 test('a second npm start on the same state refuses; the first stops cleanly once nobody reads its output', async () => {
   const { address, namespace } = await devServer();
   const temporal = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace };
-  const first = await spawnStart(temporal);
-  await first.running();
+  const first = await startRunning(temporal);
 
   const second = await spawnStart(temporal);
   await pollUntil(async () => second.state.exitCode !== undefined, {
@@ -288,8 +306,7 @@ async function startThroughFront(front: TlsFront, caCert: string, apiKey: string
   assert.ok(!refused.output().includes(apiKey), 'the API key was printed');
 
   // The right key: the readiness check (this script's own connection), worker and API all get through.
-  const start = await spawnStart({ ...secured, TEMPORAL_API_KEY: apiKey });
-  await start.running();
+  const start = await startRunning({ ...secured, TEMPORAL_API_KEY: apiKey });
   assert.match(
     start.output(),
     new RegExp(`Temporal server at ${front.address}, namespace ${namespace} \\(TLS \\+ API key\\)`),

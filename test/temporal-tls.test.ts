@@ -26,6 +26,7 @@ import { noteReachable } from '../api/temporal-rpc.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { WEBHOOK_PATH } from '../api/webhook.js';
 import { randomWebhookSecret, startEmulator } from './helpers/emulator.js';
+import { startApiProcess } from './helpers/worker-process.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront } from './helpers/tls-front.js';
@@ -134,12 +135,13 @@ async function bothRefuse(env: Record<string, string>, variable: string, why: Re
 
 /** `npm run worker` and `npm run api` with `env`; a saga through the API completes via the dialog. */
 async function sagaThroughProcesses(env: Record<string, string>): Promise<void> {
-  const apiPort = await freePort();
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
   const webhookSecret = randomWebhookSecret();
+  const common = { ...env, TEMPORAL_TASK_QUEUE: uniqueId('tls-tq') };
+  // First, so the emulator is given the port the API got rather than one it may not get.
+  const api = await startApiProcess({ ...common, WEBHOOK_SECRET: webhookSecret });
+  const apiUrl = api.url;
   const emu = await startEmulator({ webhookUrl: `${apiUrl}${WEBHOOK_PATH}`, webhookSecret });
   after(() => emu.close());
-  const common = { ...env, TEMPORAL_TASK_QUEUE: uniqueId('tls-tq') };
   const worker = start('worker/main.ts', {
     ...common,
     TRAY_GRAPHQL_URL: emu.graphqlUrl,
@@ -147,13 +149,7 @@ async function sagaThroughProcesses(env: Record<string, string>): Promise<void> 
     TRAY_MASTER_TOKEN: emu.masterToken,
     TRAY_EMBEDDED_ID: emu.embeddedId,
   });
-  const api = start('api/main.ts', {
-    ...common,
-    API_PORT: String(apiPort),
-    API_HOST: '127.0.0.1',
-    WEBHOOK_SECRET: webhookSecret,
-  });
-  const alive = (proc: Started, name: string) => {
+  const alive = (proc: Pick<Started, 'child' | 'output'>, name: string) => {
     if (proc.child.exitCode !== null) throw new Error(`${name} exited:\n${proc.output()}`);
   };
   await pollUntil(
@@ -203,7 +199,7 @@ async function sagaThroughProcesses(env: Record<string, string>): Promise<void> 
   worker.child.kill('SIGTERM');
   api.child.kill('SIGTERM');
   assert.equal(await worker.exit, 0, worker.output());
-  assert.equal(await api.exit, 0, api.output());
+  assert.equal(await api.exited, 0, api.output());
   assertNoSecret(worker.output() + api.output());
 }
 

@@ -17,7 +17,7 @@ import { WORKFLOW_SPAN_INFO, withRunIdsOnly } from '../worker/telemetry.js';
 import { startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
-import { freePort, runChild, startWorkerProcess, workerEnv } from './helpers/worker-process.js';
+import { startApiProcess, startWorkerProcess, workerEnv } from './helpers/worker-process.js';
 
 interface Span {
   traceId: string;
@@ -145,16 +145,13 @@ test('one trace from POST /v1/connections to every activity and Tray request', a
   };
   const worker = await startWorkerProcess({ ...workerEnv(temporal, taskQueue, emu), ...otel });
   assert.match(worker.output(), /"tracing":"on"/);
-  const apiPort = await freePort();
-  const apiProcess = runChild('api/main.ts', {
+  const apiProcess = await startApiProcess({
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
     TEMPORAL_TASK_QUEUE: taskQueue,
-    API_PORT: String(apiPort),
-    API_HOST: '127.0.0.1',
     ...otel,
   });
-  const api = `http://127.0.0.1:${apiPort}`;
+  const api = apiProcess.url;
   await pollUntil(async () => (await fetch(`${api}/healthz`)).ok, { timeoutMs: 60_000, what: 'the API' });
 
   const res = await fetch(`${api}/v1/connections`, {

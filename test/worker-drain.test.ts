@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { authCompletedSignal, connectionIdFor, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
-import { freePort } from '../dev/dev-server.js';
 import { startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -26,7 +25,8 @@ test('SIGTERM (delivered thrice at once) during a slow createSolutionInstance: i
   const emu = await startEmulator();
   after(() => emu.close());
   const taskQueue = uniqueId('drain');
-  const healthPort = await freePort();
+  // The first worker's, once it has one.
+  let healthPort = 0;
   const env = { ...workerEnv(temporal, taskQueue, emu), SHUTDOWN_GRACE: `${GRACE_MS / 1000}s` };
   const probe = async (path: string) => {
     const res = await fetch(`http://127.0.0.1:${healthPort}${path}`, { signal: AbortSignal.timeout(2000) });
@@ -38,11 +38,8 @@ test('SIGTERM (delivered thrice at once) during a slow createSolutionInstance: i
     return requests.filter((r) => r.operations.includes('createSolutionInstance'));
   };
 
-  const first = await startWorkerProcess({
-    ...env,
-    HEALTH_PORT: String(healthPort),
-    METRICS_HOST: '127.0.0.1',
-  });
+  const first = await startWorkerProcess({ ...env, METRICS_HOST: '127.0.0.1' }, ['HEALTH_PORT']);
+  healthPort = first.ports.HEALTH_PORT;
   await pollUntil(async () => (await probe('/readyz').catch(() => undefined))?.status === 200, {
     timeoutMs: 60_000,
     what: 'the worker to say it is ready',

@@ -3,7 +3,12 @@
  * HEALTH_PORT validated at start.
  */
 import assert from 'node:assert/strict';
-import { createConnection as createConnectionTo, createServer, type Socket } from 'node:net';
+import {
+  createConnection as createConnectionTo,
+  createServer,
+  type AddressInfo,
+  type Socket,
+} from 'node:net';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { ConfigError, listenError } from '../lib/config.js';
@@ -11,7 +16,7 @@ import { loadWorkerConfig } from '../worker/config.js';
 import { startHealthServer, type HealthState } from '../worker/health.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
-import { freePort, startWorkerProcess } from './helpers/worker-process.js';
+import { startWorkerProcess } from './helpers/worker-process.js';
 
 const BASE_ENV = { TRAY_MASTER_TOKEN: 'mt', TRAY_EMBEDDED_ID: 'emb' };
 
@@ -75,10 +80,12 @@ async function switchableProxy(target: string) {
     }
     client.pipe(upstream).pipe(client);
   });
-  const listenPort = await freePort();
+  // Port 0 the first time, so no other process can have taken it; the same one after a down().
+  let listenPort = 0;
   const up = async () => {
     server.listen(listenPort, '127.0.0.1');
     await once(server, 'listening');
+    listenPort = (server.address() as AddressInfo).port;
   };
   const down = async () => {
     const closed = new Promise((resolve) => server.close(resolve));
@@ -93,16 +100,18 @@ async function switchableProxy(target: string) {
 test('a running worker whose Temporal stops answering is not ready until Temporal answers again', async () => {
   const temporal = await devServer();
   const proxy = await switchableProxy(temporal.address);
-  const healthPort = await freePort();
-  const run = await startWorkerProcess({
-    TEMPORAL_ADDRESS: proxy.address,
-    TEMPORAL_NAMESPACE: temporal.namespace,
-    TEMPORAL_TASK_QUEUE: uniqueId('readyz-outage'),
-    TRAY_MASTER_TOKEN: 'mt_readyz',
-    TRAY_EMBEDDED_ID: 'emb-readyz',
-    HEALTH_PORT: String(healthPort),
-    METRICS_HOST: '127.0.0.1',
-  });
+  const run = await startWorkerProcess(
+    {
+      TEMPORAL_ADDRESS: proxy.address,
+      TEMPORAL_NAMESPACE: temporal.namespace,
+      TEMPORAL_TASK_QUEUE: uniqueId('readyz-outage'),
+      TRAY_MASTER_TOKEN: 'mt_readyz',
+      TRAY_EMBEDDED_ID: 'emb-readyz',
+      METRICS_HOST: '127.0.0.1',
+    },
+    ['HEALTH_PORT'],
+  );
+  const healthPort = run.ports.HEALTH_PORT;
   const readyz = async () => {
     const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
     return { status: res.status, body: (await res.json()) as unknown };

@@ -52,6 +52,8 @@ export interface StackOptions {
   taskQueue?: string;
   /** An emulator to share with another stack (not closed with this stack). */
   sharedEmulator?: StartedEmulator;
+  /** The Temporal server (default the test run's, devServer()). */
+  temporal?: { address: string; namespace: string };
 }
 
 export interface Stack {
@@ -97,7 +99,7 @@ export function signWebhook(
 
 /** Starts emulator, worker and API; `close()` stops them in reverse order. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const { address, namespace } = await devServer();
+  const { address, namespace } = options.temporal ?? (await devServer());
   const taskQueue = options.taskQueue ?? uniqueId('api-tq');
   const encryption = options.encryption;
   const dataConverter = encryption && encryptedDataConverter(encryption.keys);
