@@ -610,8 +610,12 @@ async function runSetupScript(
   }
 }
 
+// Port 1 refuses: a port from freePort() would too, but for those 3 s another test file's server
+// could be given it and answer.
+const REFUSING = '127.0.0.1:1';
+
 test('the search-attribute one-shot that gives up says why, in the words of the CLI', async () => {
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = REFUSING;
   const down = await runSetupScript('setup-search-attributes.sh', {
     TEMPORAL_ADDRESS: address,
     SETUP_TIMEOUT_SECONDS: '3',
@@ -713,7 +717,7 @@ test('the namespace one-shot refuses a bad retention at once, in the words of th
 });
 
 test('the namespace one-shot that gives up says why, in the words of the CLI', async () => {
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = REFUSING;
   const down = await runSetupScript('temporal-create-namespace.sh', {
     TEMPORAL_ADDRESS: address,
     SETUP_TIMEOUT_SECONDS: '3',
