@@ -12,14 +12,12 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { createApp, type AppDeps } from '../api/app.js';
 import { codecTokenWarning, loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
-import { freePort } from '../dev/dev-server.js';
 import { ConfigError } from '../lib/config.js';
 import { EncryptionCodec, parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.js';
 import { childConfigProblems } from '../scripts/child-config-check.js';
 import { childEnvs } from '../scripts/child-env.js';
 import { encryptionNote } from '../scripts/ready-banner.js';
-import { pollUntil } from './helpers/poll.js';
-import { runChild } from './helpers/worker-process.js';
+import { startApiProcess } from './helpers/worker-process.js';
 
 const API_TOKEN = `api_${randomBytes(12).toString('hex')}`;
 const CODEC_TOKEN = `codec_${randomBytes(12).toString('hex')}`;
@@ -169,19 +167,8 @@ describe('configuration', () => {
 
 /** `npm run api` against no Temporal (it starts anyway) with `env`; its URL and output. */
 async function startApi(env: Record<string, string>) {
-  const port = await freePort();
-  const api = runChild('api/main.ts', {
-    TEMPORAL_ADDRESS: '127.0.0.1:1',
-    API_PORT: String(port),
-    API_HOST: '127.0.0.1',
-    ...env,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await pollUntil(() => Promise.resolve(/API listening/.test(api.output())), {
-    timeoutMs: 60_000,
-    what: `the API to listen (output so far: ${api.output()})`,
-  });
-  return { url, output: api.output, stop: () => api.child.kill('SIGTERM') && api.exited };
+  const api = await startApiProcess({ TEMPORAL_ADDRESS: '127.0.0.1:1', ...env });
+  return { url: api.url, output: api.output, stop: () => api.child.kill('SIGTERM') && api.exited };
 }
 
 describe('npm run api', () => {
