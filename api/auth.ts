@@ -71,19 +71,37 @@ function localCallerProblem(req: Request, trustedOrigins: readonly string[]): st
   return undefined;
 }
 
+/** Which routes a `requireClient` guards, the token they take, and what to set while none is. */
+export interface GuardedRoutes {
+  routes: string;
+  tokenVariable: string;
+  /** Says that no token is set, e.g. "API_TOKEN is not set". */
+  unset: string;
+  toSet: string;
+}
+
+/** /v1/connections*: the partner's API_TOKEN. */
+export const CONNECTION_ROUTES: GuardedRoutes = {
+  routes: '/v1/connections',
+  tokenVariable: 'API_TOKEN',
+  unset: 'API_TOKEN is not set',
+  toSet: 'API_TOKEN',
+};
+
 /**
  * The middleware: 401 on a missing or wrong bearer token, 403 for a non-loopback client without one
  * configured. Without a token, a browser's request from another site's page is refused too (403):
  * the browser runs on this machine, so its loopback address alone would let any page it visits send
  * a form-like POST here, or read answers through DNS rebinding. `trustedOrigins` may call as well
- * (the codec's configured Web UI origins). `tokenVariable` names the token in the 401's message, so
- * a client holding the wrong one of two tokens learns which it needs.
+ * (the codec's configured Web UI origins). `guarded` names, in the answers, the routes and the token
+ * (a client holding the wrong one of two tokens learns which it needs) and what to set when none is.
  */
 export function requireClient(
   apiToken: string | undefined,
   trustedOrigins: readonly string[] = [],
-  tokenVariable = 'API_TOKEN',
+  guarded: GuardedRoutes = CONNECTION_ROUTES,
 ): RequestHandler {
+  const { routes, tokenVariable, unset, toSet } = guarded;
   if (apiToken !== undefined) {
     const expected = apiToken;
     return (req, res, next) => {
@@ -108,14 +126,14 @@ export function requireClient(
         new ApiError(
           403,
           'forbidden',
-          'API_TOKEN is not set, so /v1/connections answers loopback clients only; set API_TOKEN to allow remote clients',
+          `${unset}, so ${routes} answers loopback clients only; set ${toSet} to allow remote clients`,
         ),
       );
       return;
     }
     const problem = localCallerProblem(req, trustedOrigins);
     if (problem !== undefined) {
-      next(new ApiError(403, 'forbidden', `API_TOKEN is not set, so ${problem}; set API_TOKEN`));
+      next(new ApiError(403, 'forbidden', `${unset}, so ${problem}; set ${toSet}`));
       return;
     }
     next();

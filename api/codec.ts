@@ -8,7 +8,7 @@
 import express, { type ErrorRequestHandler, type Router, type RequestHandler } from 'express';
 import { ValueError, type Payload, type PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
-import { requireClient } from './auth.js';
+import { requireClient, type GuardedRoutes } from './auth.js';
 import { ApiError } from './errors.js';
 import { problemsOf } from './problems.js';
 
@@ -107,14 +107,22 @@ function cors(origins: readonly string[]): RequestHandler {
   };
 }
 
+/** /codec: its own token when given, else the API's; with neither, either may be set. */
+const CODEC_ROUTES: GuardedRoutes = {
+  routes: '/codec',
+  tokenVariable: 'CODEC_API_TOKEN',
+  unset: 'neither CODEC_API_TOKEN nor API_TOKEN is set',
+  toSet: 'CODEC_API_TOKEN (or API_TOKEN)',
+};
+
 /** The codec server's routes, to mount at `CODEC_PATH`. */
 export function codecRouter(options: CodecServerOptions, apiToken: string | undefined): Router {
   const router = express.Router();
   router.use(cors(options.corsOrigins));
   router.use(
     options.codecApiToken === undefined
-      ? requireClient(apiToken, options.corsOrigins)
-      : requireClient(options.codecApiToken, options.corsOrigins, 'CODEC_API_TOKEN'),
+      ? requireClient(apiToken, options.corsOrigins, { ...CODEC_ROUTES, tokenVariable: 'API_TOKEN' })
+      : requireClient(options.codecApiToken, options.corsOrigins, CODEC_ROUTES),
   );
   router.use(express.json({ limit: BODY_LIMIT, type: () => true }));
 

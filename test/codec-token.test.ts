@@ -127,6 +127,22 @@ describe('with CODEC_API_TOKEN unset, as before', () => {
     const url = await serveApi({});
     assert.equal((await encode(url, undefined)).status, 200);
   });
+
+  test("without either token, another site's page is refused naming both tokens", async () => {
+    const url = await serveApi({});
+    const res = await fetch(`${url}/codec/encode`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', origin: 'http://evil.example' },
+      body: JSON.stringify({ payloads: [] }),
+    });
+    assert.equal(res.status, 403);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'forbidden');
+    assert.match(
+      body.error.message,
+      /^neither CODEC_API_TOKEN nor API_TOKEN is set, so .*; set CODEC_API_TOKEN/,
+    );
+  });
 });
 
 describe('configuration', () => {
