@@ -5,6 +5,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { freePort } from '../dev/dev-server.js';
 import { addressInUse, START_ATTEMPTS, withFreshPorts } from './helpers/fresh-ports.js';
@@ -44,6 +47,20 @@ test('an API whose port another process took first is started again on a fresh o
   assert.equal(picked.length, 2, `ports tried: ${picked.join(', ')}`);
   assert.equal(api.url, `http://127.0.0.1:${picked[1]}`);
   assert.equal((await fetch(`${api.url}/healthz`)).status, 200);
+});
+
+test('an API killed by a signal while starting fails the start at once, naming the signal', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fresh-ports-signal-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  // As the kernel's OOM killer ends a process on a loaded machine: no exit code, no last words.
+  const killSelf = join(dir, 'kill-self.cjs');
+  writeFileSync(killSelf, "process.kill(process.pid, 'SIGKILL');\n");
+  const startedAt = Date.now();
+  await assert.rejects(
+    startApiProcess({ TEMPORAL_ADDRESS: '127.0.0.1:1', NODE_OPTIONS: `--require ${killSelf}` }),
+    /the API exited at start \(signal SIGKILL\)/,
+  );
+  assert.ok(Date.now() - startedAt < 30_000, 'noticed at once, not at the 120 s deadline');
 });
 
 test('a start that fails for anything but a port in use is not tried again', async () => {

@@ -69,11 +69,10 @@ export async function startWorkerProcess<N extends string = never>(
   return withFreshPorts(portVariables, async (ports) => {
     const run = runChild('worker/main.ts', { ...env, ...portsEnv(ports) });
     const state = await pollUntil(
-      async () =>
-        run.child.exitCode !== null ? 'exited' : run.output().includes('"msg":"worker serving') && 'serving',
+      async () => (ended(run) ? 'exited' : run.output().includes('"msg":"worker serving') && 'serving'),
       { timeoutMs: 120_000, what: 'the worker to start serving' },
     );
-    if (state === 'exited') throw new Error(`the worker exited at start:\n${await all(run)}`);
+    if (state === 'exited') throw new Error(`the worker exited at start${how(run)}:\n${await all(run)}`);
     return { ...run, ports };
   });
 }
@@ -93,15 +92,23 @@ export async function startApiProcess(
       const run = runChild('api/main.ts', { ...env, ...portsEnv(ports), API_HOST: '127.0.0.1' });
       const listening = `API listening on 127.0.0.1:${ports.API_PORT};`;
       const state = await pollUntil(
-        async () =>
-          run.child.exitCode !== null ? 'exited' : run.output().includes(listening) && 'listening',
+        async () => (ended(run) ? 'exited' : run.output().includes(listening) && 'listening'),
         { timeoutMs: 120_000, what: 'the API to listen' },
       );
-      if (state === 'exited') throw new Error(`the API exited at start:\n${await all(run)}`);
+      if (state === 'exited') throw new Error(`the API exited at start${how(run)}:\n${await all(run)}`);
       return { ...run, url: `http://127.0.0.1:${ports.API_PORT}` };
     },
     pick,
   );
+}
+
+// A process a signal ended (the OOM killer on a loaded machine) has no exit code, only a signal.
+function ended(run: ChildRun): boolean {
+  return run.child.exitCode !== null || run.child.signalCode !== null;
+}
+
+function how(run: ChildRun): string {
+  return run.child.signalCode === null ? '' : ` (signal ${run.child.signalCode})`;
 }
 
 /** The output of a process that exited, once it is all read. */
