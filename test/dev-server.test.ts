@@ -121,18 +121,9 @@ test('a server that exits while starting is named with the path of its log', asy
 test('a server that loses one of its own ports while starting is started again', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dev-server-port-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const realCli = await findTemporalCli();
-  // A stand-in CLI whose first start dies as the real one does when another process took the port
-  // it picked for an internal service; every later start is the real server.
-  const cliPath = join(dir, 'temporal');
-  const starts = join(dir, 'starts');
-  writeFileSync(
-    cliPath,
-    `#!/bin/sh\necho start >> '${starts}'\n` +
-      `if [ "$(wc -l < '${starts}')" -eq 1 ]; then echo 'bind: address already in use' >&2; exit 2; fi\n` +
-      `exec '${realCli}' "$@"\n`,
-    { mode: 0o755 },
-  );
+  // The first start dies as the real CLI does when another process took the port it picked for an
+  // internal service.
+  const { cliPath, starts } = await standInCli(dir, { stderr: 'bind: address already in use', exitCode: 2 });
   const progress: string[] = [];
   const server = await startDevServer({ cliPath, onProgress: (m) => progress.push(m) });
   try {
@@ -155,18 +146,11 @@ test('a server that loses one of its own ports while starting is started again',
 test('a server whose Web UI port was taken starts again on fresh ports, the UI on the new one', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dev-server-ui-port-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const realCli = await findTemporalCli();
-  // A stand-in CLI that writes down each start's arguments; the first dies as the real one does when
-  // another process holds its --ui-port, every later start is the real server.
-  const cliPath = join(dir, 'temporal');
-  const starts = join(dir, 'starts');
-  writeFileSync(
-    cliPath,
-    `#!/bin/sh\necho "$*" >> '${starts}'\n` +
-      `if [ "$(wc -l < '${starts}')" -eq 1 ]; then echo "can't set UI port: address already in use" >&2; exit 1; fi\n` +
-      `exec '${realCli}' "$@"\n`,
-    { mode: 0o755 },
-  );
+  // The first start dies as the real CLI does when another process holds its --ui-port.
+  const { cliPath, starts } = await standInCli(dir, {
+    stderr: "can't set UI port: address already in use",
+    exitCode: 1,
+  });
   const server = await startDevServer({ cliPath, uiPort: 0 });
   try {
     const [first, second] = readFileSync(starts, 'utf8')
@@ -275,3 +259,24 @@ test('a binary that cannot be run at all fails the start with a reason, not an u
     /Temporal dev server exited before it was ready: could not be run \(EACCES\)/,
   );
 });
+
+/**
+ * A stand-in Temporal CLI in `dir` that writes each start's arguments to `starts`, one line a start;
+ * its first start prints `first.stderr` and exits with `first.exitCode`, every later one is the real CLI.
+ */
+async function standInCli(
+  dir: string,
+  first: { stderr: string; exitCode: number },
+): Promise<{ cliPath: string; starts: string }> {
+  const realCli = await findTemporalCli();
+  const cliPath = join(dir, 'temporal');
+  const starts = join(dir, 'starts');
+  writeFileSync(
+    cliPath,
+    `#!/bin/sh\necho "$*" >> '${starts}'\n` +
+      `if [ "$(wc -l < '${starts}')" -eq 1 ]; then echo "${first.stderr}" >&2; exit ${first.exitCode}; fi\n` +
+      `exec '${realCli}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return { cliPath, starts };
+}
