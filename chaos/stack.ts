@@ -86,7 +86,7 @@ export class Stack {
       startTimeoutMs: READY_MS,
     });
     const server = this.temporal;
-    this.ports.temporal ||= Number(server.address.slice(server.address.lastIndexOf(':') + 1));
+    this.ports.temporal ||= server.port;
     this.#forgetTemporal = onKillAll(() => server.process.kill('SIGKILL'));
   }
 

@@ -49,6 +49,8 @@ export interface DevServerOptions {
 
 export interface DevServer {
   address: string;
+  /** The gRPC port in `address`: the one asked for, or the one this start found free. */
+  port: number;
   namespace: string;
   uiUrl?: string;
   process: ChildProcess;
@@ -275,6 +277,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   }
   return {
     address,
+    port,
     namespace,
     uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
     process: child,

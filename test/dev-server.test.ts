@@ -128,6 +128,8 @@ test('a server that loses one of its own ports while starting is started again',
   const server = await startDevServer({ cliPath, onProgress: (m) => progress.push(m) });
   try {
     assert.equal(readFileSync(starts, 'utf8').trim().split('\n').length, 2);
+    // The port this start found free, which a restart (the chaos stack's) reuses.
+    assert.equal(server.address, `127.0.0.1:${server.port}`);
     assert.match(
       progress.join('\n'),
       /exited before it was ready: exit code 2; starting it again \(2 of 3\)/,
