@@ -100,3 +100,12 @@ export function codecTokenWarning(config: ApiConfig): string | undefined {
     return 'CODEC_API_TOKEN equals API_TOKEN, so the token clients of /v1/connections hold also decrypts payloads at /codec; give /codec a token of its own';
   return undefined;
 }
+
+/** The variable whose bearer token opens /codec: its own when set, else the API's; undefined: loopback only. */
+export function codecTokenVariable(tokens: {
+  apiToken?: string | undefined;
+  codecApiToken?: string | undefined;
+}): 'CODEC_API_TOKEN' | 'API_TOKEN' | undefined {
+  if (tokens.codecApiToken) return 'CODEC_API_TOKEN';
+  return tokens.apiToken ? 'API_TOKEN' : undefined;
+}

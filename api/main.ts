@@ -18,7 +18,7 @@ import {
 } from '../lib/temporal-connection.js';
 import { TemporalUnreachableError } from '../lib/temporal-connection-check.js';
 import { createApp } from './app.js';
-import { codecTokenWarning, loadApiConfig, type ApiConfig } from './config.js';
+import { codecTokenVariable, codecTokenWarning, loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { checkTemporalSettings, diagnoseOutages } from './temporal-diagnosis.js';
 import { watchSearchAttributes } from '../lib/search-attribute-check.js';
@@ -128,8 +128,8 @@ async function main(): Promise<void> {
 
 /** Which credential opens /codec, for the start-up line (names, never values). */
 function codecAuth(config: ApiConfig): string {
-  if (config.codecApiToken !== undefined) return 'bearer CODEC_API_TOKEN';
-  return config.apiToken !== undefined ? 'bearer API_TOKEN' : 'loopback-only';
+  const variable = codecTokenVariable(config);
+  return variable === undefined ? 'loopback-only' : `bearer ${variable}`;
 }
 
 /** Listens as configured; a port in use or a host this machine lacks is a ConfigError naming it. */

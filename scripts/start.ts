@@ -5,6 +5,7 @@
  * stops everything on Ctrl-C / SIGTERM or as soon as one part dies.
  */
 import { join } from 'node:path';
+import { codecTokenVariable } from '../api/config.js';
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { startDevServer } from '../dev/dev-server.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
@@ -207,7 +208,7 @@ async function startStack(
   });
   envs.worker.METRICS_PORT = String(env.METRICS_PORT);
   if (env.PAYLOAD_ENCRYPTION_KEYS) {
-    const codecToken = env.CODEC_API_TOKEN ? 'CODEC_API_TOKEN' : env.API_TOKEN ? 'API_TOKEN' : undefined;
+    const codecToken = codecTokenVariable({ apiToken: env.API_TOKEN, codecApiToken: env.CODEC_API_TOKEN });
     say(encryptionNote(env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId, `${apiBase}/codec`, codecToken));
   }
   const startedAt = Date.now();

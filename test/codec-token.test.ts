@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createApp, type AppDeps } from '../api/app.js';
-import { codecTokenWarning, loadApiConfig } from '../api/config.js';
+import { codecTokenVariable, codecTokenWarning, loadApiConfig } from '../api/config.js';
 import { createLogger } from '../api/logging.js';
 import { ConfigError } from '../lib/config.js';
 import { EncryptionCodec, parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.js';
@@ -146,6 +146,14 @@ describe('with CODEC_API_TOKEN unset, as before', () => {
 });
 
 describe('configuration', () => {
+  test("the token that opens /codec: its own, else the API's, else none (loopback only)", () => {
+    assert.equal(codecTokenVariable({ apiToken: API_TOKEN, codecApiToken: CODEC_TOKEN }), 'CODEC_API_TOKEN');
+    assert.equal(codecTokenVariable({ codecApiToken: CODEC_TOKEN }), 'CODEC_API_TOKEN');
+    assert.equal(codecTokenVariable({ apiToken: API_TOKEN }), 'API_TOKEN');
+    assert.equal(codecTokenVariable({ apiToken: API_TOKEN, codecApiToken: '' }), 'API_TOKEN');
+    assert.equal(codecTokenVariable({}), undefined);
+  });
+
   test('CODEC_API_TOKEN is read like API_TOKEN: visible ASCII, blank is unset, never echoed', () => {
     const config = loadApiConfig({
       API_TOKEN,
