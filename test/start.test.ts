@@ -20,7 +20,7 @@ import { humanizeLine } from '../scripts/output.js';
 import { dataDirOf, makeDataDir } from '../scripts/leftovers.js';
 import { takenPorts } from '../scripts/readiness.js';
 import { ancestorChain, chainBroken } from '../scripts/stopping.js';
-import { addressInUse, START_ATTEMPTS } from './helpers/fresh-ports.js';
+import { withFreshPorts } from './helpers/fresh-ports.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront, type TlsFront } from './helpers/tls-front.js';
@@ -29,9 +29,11 @@ import { createTestPki, startTlsFront, type TlsFront } from './helpers/tls-front
 const DATA_DIR = mkdtempSync(join(tmpdir(), 'start-test-'));
 after(() => rmSync(DATA_DIR, { recursive: true, force: true }));
 
-/** `npm start` with `env` (plus ports of its own); its output so far, its exit. */
-async function spawnStart(extra: NodeJS.ProcessEnv) {
-  const ports = {
+type StartPorts = Record<'api' | 'emulator' | 'metrics', number>;
+
+/** `npm start` with `env` (plus `ports`, else ports of its own); its output so far, its exit. */
+async function spawnStart(extra: NodeJS.ProcessEnv, given?: StartPorts) {
+  const ports = given ?? {
     api: await freePort(),
     emulator: await freePort(),
     metrics: await freePort(),
@@ -84,16 +86,12 @@ async function spawnStart(extra: NodeJS.ProcessEnv) {
  * `npm start` with `extra`, once it says it is running. Its ports were free when picked, but a test
  * file in another process can take one before it binds it: then it is started again on new ones.
  */
-async function startRunning(extra: NodeJS.ProcessEnv) {
-  for (let attempt = 1; ; attempt++) {
-    const start = await spawnStart(extra);
-    try {
-      await start.running();
-      return start;
-    } catch (error) {
-      if (attempt >= START_ATTEMPTS || !addressInUse(error)) throw error;
-    }
-  }
+function startRunning(extra: NodeJS.ProcessEnv) {
+  return withFreshPorts(['api', 'emulator', 'metrics'], async (ports) => {
+    const start = await spawnStart(extra, ports);
+    await start.running();
+    return start;
+  });
 }
 
 test('npm start runs the stack, a saga completes through the dialog, SIGTERM stops it all', async () => {
