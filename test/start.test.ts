@@ -40,8 +40,8 @@ async function spawnStart(extra: NodeJS.ProcessEnv, given?: StartPorts) {
   };
   // The shell's secrets stay out; a test's own `extra` may still set them.
   const inherited: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['TRAY_MASTER_TOKEN', 'TRAY_EMBEDDED_ID', 'API_TOKEN', 'WEBHOOK_SECRET'])
-    delete inherited[name];
+  const secrets = ['TRAY_MASTER_TOKEN', 'TRAY_EMBEDDED_ID', 'API_TOKEN', 'CODEC_API_TOKEN'];
+  for (const name of [...secrets, 'WEBHOOK_SECRET', 'PAYLOAD_ENCRYPTION_KEYS']) delete inherited[name];
   const env: NodeJS.ProcessEnv = {
     ...inherited,
     TEMPORAL_TASK_QUEUE: uniqueId('start-tq'),
