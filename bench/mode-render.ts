@@ -1,6 +1,9 @@
 /** Renders an API mode's result (burst, idle, waiting) as the plain-text table the bench prints. */
 import type { Figures, ModeResult } from './mode-result.js';
 import { table } from './render.js';
+import { percentile } from './stats.js';
+import type { TailSaga } from './tail-histories.js';
+import { TAIL_PHASES, type TailPhase } from './tail-phases.js';
 
 const s = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—');
 const x = (ratio: number | undefined) =>
@@ -82,6 +85,36 @@ function memoryLines(result: ModeResult): string[] {
   return lines;
 }
 
+const ms = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '—');
+
+/** Where the median and the slowest sagas spent webhook → completed, from their histories. */
+export function tailLines(result: ModeResult): string[] {
+  const tail = result.tail;
+  if (!tail) return [];
+  const median = tail.sagas.filter((t) => t.group === 'median');
+  const slowest = tail.sagas.filter((t) => t.group === 'slowest');
+  const mid = (values: number[]) => percentile(values, 50);
+  const avg = (values: number[]) =>
+    values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
+  const total = (of: (t: TailSaga) => number): string[] => [
+    ms(mid(median.map(of))),
+    ms(avg(slowest.map(of))),
+  ];
+  const rows = [
+    ['after the last signal', `median ${median.length} saga(s) (ms)`, `slowest ${slowest.length} (mean ms)`],
+    ...TAIL_PHASES.map((p: TailPhase) => [p, ms(tail.medianMs[p]), ms(tail.slowestMeanMs[p])]),
+    ['= last signal → close', ...total((t) => t.historyMs)],
+    ['(bench: webhook → completed)', ...total((t) => t.webhookToCompletedMs)],
+  ];
+  const retries = tail.sagas.reduce((n, t) => n + t.activityRetries, 0);
+  return [
+    'Where webhook → completed went (Temporal histories)',
+    table(rows),
+    `  slowest sagas' last signals at ${slowest.map((t) => `${t.signalAtS} s`).join(', ')} into the burst` +
+      (retries ? `; ${retries} activity retry(ies) among these sagas` : ''),
+  ];
+}
+
 /** The result as plain text for a terminal. */
 export function renderModeResult(result: ModeResult): string {
   const f = result.floor;
@@ -97,6 +130,8 @@ export function renderModeResult(result: ModeResult): string {
         `webhook → completed p50 ${x(f.ratios.webhookToCompletedP50)}, p99 ${x(f.ratios.webhookToCompletedP99)}`,
     );
   }
+  const tail = tailLines(result);
+  if (tail.length) lines.push('', ...tail);
   lines.push('', ...rateLines(result), '', ...requestLines(result), ...memoryLines(result));
   if (result.failures.length) {
     lines.push('', 'Failed sagas:', ...result.failures.slice(0, 10).map((e) => `  ${e.id}: ${e.error}`));

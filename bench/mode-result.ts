@@ -9,6 +9,7 @@ import type { BenchOptions } from './options.js';
 import { REQUEST_BUDGET, RATE_WINDOW_MS } from './report.js';
 import type { UserKind } from './sagas.js';
 import { peakWindow } from './stats.js';
+import type { TailBreakdown } from './tail-histories.js';
 import { latencies, percentiles, type Percentiles, type SagaTiming } from './timing.js';
 import type { WireRequest } from './wire-meter.js';
 
@@ -69,6 +70,8 @@ export interface ModeResult {
   /** Waiting mode: completing every waiting saga (replays of evicted ones included). */
   completion: { sagas: number; wallMs: number; perSagaMs: number } | null;
   floor: (Figures & { ratios: Record<string, number> }) | null;
+  /** Burst mode: where the slowest and the median sagas spent webhook → completed (their histories). */
+  tail?: TailBreakdown;
   failures: { id: string; error: string }[];
   charts: string[];
   problems: string[];

@@ -17,6 +17,7 @@ import { figuresOf, judge, machineOf, perSaga, ratios, type ModeResult } from '.
 import { renderModeResult } from './mode-render.js';
 import { runBurst, runFloor, runIdle, runWaiting, type Phase } from './modes-run.js';
 import type { BenchOptions } from './options.js';
+import { tailBreakdown } from './tail-histories.js';
 import { percentiles, planTimed, type Percentiles, type SagaTiming, type TimedPlan } from './timing.js';
 import { abortable } from '../dev/async.js';
 
@@ -232,6 +233,12 @@ export async function runApiMode(
     phase = measured;
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
     const result = buildModeResult(stack, options, phase, floor, [loadBefore, loadavg()[0] ?? 0]);
+    if (options.mode === 'burst') {
+      progress("reading the slowest and the median sagas' histories …");
+      const warn = (w: string) => result.warnings.push(w);
+      const tail = await tailBreakdown(stack.client, phase.timings, phase.startedAt, warn);
+      if (tail) result.tail = tail;
+    }
     return publishMode(result, options, phase, floor, progress);
   } finally {
     if (signal.aborted) await terminateOpen(stack, phase, plans, stack.solution.id);
