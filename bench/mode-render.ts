@@ -1,8 +1,7 @@
 /** Renders an API mode's result (burst, idle, waiting) as the plain-text table the bench prints. */
 import type { Figures, ModeResult } from './mode-result.js';
 import { table } from './render.js';
-import { percentile } from './stats.js';
-import type { TailSaga } from './tail-histories.js';
+import { groupFigure, type TailSaga } from './tail-histories.js';
 import { TAIL_PHASES, type TailPhase } from './tail-phases.js';
 
 const s = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—');
@@ -93,12 +92,9 @@ export function tailLines(result: ModeResult): string[] {
   if (!tail) return [];
   const median = tail.sagas.filter((t) => t.group === 'median');
   const slowest = tail.sagas.filter((t) => t.group === 'slowest');
-  const mid = (values: number[]) => percentile(values, 50);
-  const avg = (values: number[]) =>
-    values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
   const total = (of: (t: TailSaga) => number): string[] => [
-    ms(mid(median.map(of))),
-    ms(avg(slowest.map(of))),
+    ms(groupFigure(tail.sagas, 'median', of)),
+    ms(groupFigure(tail.sagas, 'slowest', of)),
   ];
   const rows = [
     ['after the last signal', `median ${median.length} saga(s) (ms)`, `slowest ${slowest.length} (mean ms)`],

@@ -49,30 +49,31 @@ export function pickTailSagas(timings: readonly SagaTiming[]): { id: string; gro
   ];
 }
 
-function byPhase(sagas: TailSaga[], of: (values: number[]) => number): Record<TailPhase, number> {
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/**
+ * One figure over a group's sagas, rounded: the median over the sagas around the median, the mean
+ * over the slowest (NaN for an empty group). The phases and the table's totals both use it.
+ */
+export function groupFigure(
+  sagas: readonly TailSaga[],
+  group: TailSaga['group'],
+  of: (s: TailSaga) => number,
+) {
+  const values = sagas.filter((s) => s.group === group).map(of);
+  if (!values.length) return Number.NaN;
+  return Math.round(group === 'median' ? percentile(values, 50) : mean(values));
+}
+
+function byPhase(sagas: TailSaga[], group: TailSaga['group']): Record<TailPhase, number> {
   const out = {} as Record<TailPhase, number>;
-  for (const p of TAIL_PHASES) {
-    const values = sagas.map((s) => s.phases[p]);
-    out[p] = values.length ? Math.round(of(values)) : Number.NaN;
-  }
+  for (const p of TAIL_PHASES) out[p] = groupFigure(sagas, group, (s) => s.phases[p]);
   return out;
 }
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-
 /** The breakdown from each picked saga's phases; pure, so the table can be tested without a server. */
 export function summarizeTail(sagas: TailSaga[]): TailBreakdown {
-  return {
-    medianMs: byPhase(
-      sagas.filter((s) => s.group === 'median'),
-      (v) => percentile(v, 50),
-    ),
-    slowestMeanMs: byPhase(
-      sagas.filter((s) => s.group === 'slowest'),
-      mean,
-    ),
-    sagas,
-  };
+  return { medianMs: byPhase(sagas, 'median'), slowestMeanMs: byPhase(sagas, 'slowest'), sagas };
 }
 
 /** Reads and splits the picked sagas' histories; undefined (and a warning) when none could be read. */

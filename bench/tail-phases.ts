@@ -128,10 +128,11 @@ export function tailPhases(events: readonly HistoryEvent[] | null | undefined): 
     const attempt = num(event.activityTaskStartedEventAttributes?.attempt);
     if (attempt !== undefined && attempt > 1) activityRetries += attempt - 1;
     const clamped = Math.min(Math.max(at, previous), endAt);
-    phases[phaseEndedBy(event, wftStarted)] += clamped - previous;
+    const phase = phaseEndedBy(event, wftStarted);
+    phases[phase] += clamped - previous;
     previous = clamped;
     if (event.workflowTaskStartedEventAttributes) wftStarted = true;
-    else if (phaseEndedBy(event, wftStarted) === 'workflow task run') wftStarted = false;
+    else if (phase === 'workflow task run') wftStarted = false;
   }
   return { signalAt, totalMs: endAt - signalAt, closed: closeAt !== undefined, activityRetries, phases };
 }
