@@ -13,6 +13,8 @@ import { hasAuthUrls } from '../common/status-view.js';
 import { requireClient } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
+import { featureRefusalAdvice } from './feature-refusal.js';
+import { READY_FAILURE_REPEAT_MS } from './readiness.js';
 import { listHandler } from './list.js';
 import { pageTokenKey } from './list-query.js';
 import { cancelConnection, reissueAuthUrl } from './saga-commands.js';
@@ -154,11 +156,21 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
   const { client, logger } = deps;
   const connections = express.Router();
   connections.use(requireClient(deps.apiToken));
+  // Every POST meets the refusal while it lasts: said once, then again every few minutes.
+  let refusalSaidAt = Number.NEGATIVE_INFINITY;
+  const warnUpdateRefused = (what: string) => {
+    if (Date.now() - refusalSaidAt < READY_FAILURE_REPEAT_MS) return;
+    refusalSaidAt = Date.now();
+    logger.warn(
+      { refused: what },
+      `${featureRefusalAdvice(what)}; meanwhile POST waits by querying the saga`,
+    );
+  };
 
   // Only the start reads its body: one sent to another route means nothing, so it cannot fail it.
   connections.post('/', startBody, async (req, res) => {
     const { input, connectionId, waitSeconds } = startRequest(req);
-    const { status, created } = await startAndWaitForUrls(
+    const { status, created, updateRefused } = await startAndWaitForUrls(
       client,
       deps.taskQueue,
       input,
@@ -169,6 +181,7 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
       { connectionId, runId: status.runId, created, step: status.step },
       created ? 'saga started' : 'saga already running',
     );
+    if (updateRefused) warnUpdateRefused(updateRefused);
     // The wait ends early once the URLs exist or the saga closed: a saga still before its URLs when
     // it is over was not taken up by a worker in time (none runs?), or Tray answered slowly.
     if (waitSeconds > 0 && !hasAuthUrls(status))

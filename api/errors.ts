@@ -9,6 +9,7 @@ import { causeChain } from '../lib/cause-chain.js';
 import { UndecodablePayloadError } from '../lib/payload-codec.js';
 import { BODY_LIMIT_TEXT } from './body-limit.js';
 import { GrpcStatus } from '../lib/grpc-status.js';
+import { featureRefusal, featureRefusalAdvice } from './feature-refusal.js';
 
 /** An error the API answers with a given status and code; anything else becomes a 500. */
 export class ApiError extends Error {
@@ -133,6 +134,12 @@ export const temporalRefusesCredentials = () =>
     'temporal_unavailable',
     "Temporal refused this service's credentials; requests fail until the service's operator fixes them",
   );
+export const temporalRefusesFeature = () =>
+  new ApiError(
+    503,
+    'temporal_unavailable',
+    "The Temporal server does not allow an operation this request needs; it fails until the service's operator enables it",
+  );
 export const namespaceNotSetUp = () =>
   new ApiError(
     503,
@@ -238,6 +245,13 @@ function answerServerSide(err: unknown, path: string, res: Response, logger: Log
   if (isTemporalBusy(err)) {
     logger.warn({ err: { message: (err as Error).message }, path }, 'Temporal busy');
     sendApiError(res, temporalBusy());
+    return true;
+  }
+  // Before the credentials: a feature switched off for the namespace is refused with the same code.
+  const feature = featureRefusal(err);
+  if (feature) {
+    logger.error({ err: { message: (err as Error).message }, path }, featureRefusalAdvice(feature));
+    sendApiError(res, temporalRefusesFeature());
     return true;
   }
   // The operator's fault, not the caller's and not a bug: to the caller Temporal is unavailable (and

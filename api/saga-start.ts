@@ -14,7 +14,6 @@ import {
 import {
   connectionIdFor,
   SEARCH_ATTRIBUTES,
-  statusQuery,
   WAIT_FOR_AUTH_URLS_UPDATE_ID,
   waitForAuthUrlsUpdate,
   WORKFLOW_TYPE,
@@ -34,6 +33,9 @@ import {
   stepOf,
 } from './saga-reads.js';
 import { isTemporalUnavailable } from './errors.js';
+import { featureRefusal, isUpdateRefusal } from './feature-refusal.js';
+import { waitForUrlsByQuery } from './urls-by-query.js';
+import { askAgain, statusHeld } from './fresh-status.js';
 import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
 
 export interface StartOutcome {
@@ -99,28 +101,59 @@ export async function startAndWaitForUrls(
   input: ConnectInput,
   connectionId: string,
   waitMs: number,
-): Promise<{ status: ConnectionStatus; created: boolean }> {
+): Promise<StartAnswer> {
   const requestId = randomUUID();
   if (waitMs > 0) {
     await ensureReachable(client);
     const deadline = Date.now() + waitMs;
-    // The shared update id unless `updateId` says otherwise, with what is left of the wait.
-    const ask = (updateId?: string) =>
-      updateWithStart(client, taskQueue, input, connectionId, requestId, deadline - Date.now(), updateId);
-    const waited = () => waitedStart(client, ask, connectionId, requestId, deadline);
-    let outcome = await waited();
-    // The saga it found ended while this request looked at it (a DELETE racing this POST): once
-    // more, so the request waits it out and starts a new one rather than answer a dead saga.
-    if (outcome && !outcome.created && ENDING_STEPS.includes(outcome.status.step) && deadline > Date.now()) {
-      outcome = await waited();
+    try {
+      const outcome = await waitedWithUpdate(client, taskQueue, input, connectionId, requestId, deadline);
+      if (outcome) return outcome;
+    } catch (err) {
+      const refused = isUpdateRefusal(err) ? featureRefusal(err) : undefined;
+      if (!refused) throw err;
+      const { created } = await startConnection(client, taskQueue, input, connectionId, requestId);
+      return {
+        status: await waitForUrlsByQuery(client, connectionId, deadline),
+        created,
+        updateRefused: refused,
+      };
     }
-    if (outcome) return outcome;
   }
   // No wait asked for, or the update never reached the server: start as a plain start would. A saga
   // that was running may have its URLs: ask it, as GET does (a new one has none yet).
   const { created } = await startConnection(client, taskQueue, input, connectionId, requestId);
   const queryMs = created ? 0 : QUERY_TIMEOUT_MS;
   return { status: await getConnectionStatus(client, connectionId, queryMs), created };
+}
+
+/** POST's answer; `updateRefused` names what the server refused when the wait fell back to queries. */
+export interface StartAnswer {
+  status: ConnectionStatus;
+  created: boolean;
+  updateRefused?: string;
+}
+
+/** The wait through the update; undefined when the update reached no run this request may answer with. */
+async function waitedWithUpdate(
+  client: Client,
+  taskQueue: string,
+  input: ConnectInput,
+  connectionId: string,
+  requestId: string,
+  deadline: number,
+): Promise<StartAnswer | undefined> {
+  // The shared update id unless `updateId` says otherwise, with what is left of the wait.
+  const ask = (updateId?: string) =>
+    updateWithStart(client, taskQueue, input, connectionId, requestId, deadline - Date.now(), updateId);
+  const waited = () => waitedStart(client, ask, connectionId, requestId, deadline);
+  let outcome = await waited();
+  // The saga it found ended while this request looked at it (a DELETE racing this POST): once
+  // more, so the request waits it out and starts a new one rather than answer a dead saga.
+  if (outcome && !outcome.created && ENDING_STEPS.includes(outcome.status.step) && deadline > Date.now()) {
+    outcome = await waited();
+  }
+  return outcome;
 }
 
 /**
@@ -216,71 +249,11 @@ async function updateWithStart(
       }),
     );
   } catch (err) {
+    // A server that allows no updates: the caller waits by asking the saga instead.
+    if (isUpdateRefusal(err)) throw err;
     // The wait passed, the saga closed first, or the server is down. A quick question tells the
     // last apart (503 at once); for the others the plain start after this tells which.
     if (isTemporalUnavailable(err)) await checkReachable(client);
-    return undefined;
-  }
-}
-
-/**
- * The status as it stands when the saga gave no fresh answer (no worker, or it is compensating): the
- * shared answer may be long out of date, a slot completed since or the saga cancelled, and a partner
- * would hand its user a dead URL. The query if the wait leaves time for it, else what Temporal holds;
- * a slot still pending there keeps the shared answer's URL, which the held status does not carry.
- */
-async function statusHeld(
-  client: Client,
-  connectionId: string,
-  shared: ConnectionStatus,
-  deadline: number,
-): Promise<ConnectionStatus> {
-  let held: ConnectionStatus;
-  try {
-    held = await getConnectionStatus(
-      client,
-      connectionId,
-      Math.max(0, Math.min(QUERY_TIMEOUT_MS, deadline - Date.now())),
-    );
-  } catch {
-    // Temporal did not answer this time: the shared answer is still better than none.
-    return shared;
-  }
-  if (held.step !== 'awaiting_auth') return held;
-  const sharedUrl = (id: string) =>
-    shared.authSlots.find((a) => a.externalAuthId === id && a.state === 'pending')?.url;
-  return {
-    ...held,
-    authSlots: held.authSlots.map((slot) => {
-      const url = slot.state === 'pending' && !slot.url ? sharedUrl(slot.externalAuthId) : undefined;
-      return url ? { ...slot, url } : slot;
-    }),
-  };
-}
-
-/** Least time given to the fresh answer: the saga has its URLs, so one query gives it. */
-const ASK_AGAIN_MIN_MS = 2_000;
-
-/**
- * The running saga's status now, through the `status` query: the shared update may hold the status
- * of when the URLs came out (a slot completed or a URL issued again since). A query, not an update
- * of its own: that cost every repeated POST five history events and the whole status (40 KB for 20
- * long slots), so a partner re-POSTing a connection on each page view ran a long auth wait into the
- * history guard. Undefined when the saga closed or no worker answered in time; the caller then keeps
- * the shared answer.
- */
-async function askAgain(
-  client: Client,
-  desc: WorkflowExecutionDescription,
-  deadline: number,
-): Promise<ConnectionStatus | undefined> {
-  if (!isRunning(desc)) return undefined;
-  const handle = client.workflow.getHandle(desc.workflowId, desc.runId);
-  try {
-    return await waitWithin(client, Math.max(deadline - Date.now(), ASK_AGAIN_MIN_MS), () =>
-      handle.query(statusQuery),
-    );
-  } catch {
     return undefined;
   }
 }

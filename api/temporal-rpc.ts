@@ -86,6 +86,9 @@ export function stopWaiting(): void {
   draining.abort();
 }
 
+/** True once the API drains: a wait that polls ends at its next look. */
+export const isDraining = (): boolean => draining.signal.aborted;
+
 /** `within` for a call that waits on the saga (an update): given up when the API drains. */
 export async function waitWithin<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
   if (draining.signal.aborted) throw new Error('the API is shutting down');

@@ -33,6 +33,8 @@ export interface DevServerOptions {
    * single bucket, so the worker may ask for a rate close to the Tray budget (docs/design.md#rate-limit).
    */
   taskQueuePartitions?: number;
+  /** More dynamic config values, e.g. a feature switched off as an older server has it (tests). */
+  dynamicConfig?: Record<string, string>;
   /** Called while waiting, so long waits show progress. */
   onProgress?: (message: string) => void;
   /**
@@ -156,6 +158,9 @@ async function devServerArgs(
   const partitions = options.taskQueuePartitions ?? DEV_TASK_QUEUE_PARTITIONS;
   for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) {
     args.push('--dynamic-config-value', `${key}=${partitions}`);
+  }
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${value}`);
   }
   args.push('--log-level', 'warn');
   return args;

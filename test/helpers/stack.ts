@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import { createActivities, createTrayClient } from '../../activities/index.js';
 import { createApp } from '../../api/app.js';
 import { createLogger } from '../../api/logging.js';
@@ -54,6 +55,8 @@ export interface StackOptions {
   sharedEmulator?: StartedEmulator;
   /** The Temporal server (default the test run's, devServer()). */
   temporal?: { address: string; namespace: string };
+  /** The API's logger (default one at CONNECT_SAGA_TEST_LOG_LEVEL, silent unless set). */
+  logger?: Logger;
 }
 
 export interface Stack {
@@ -132,7 +135,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       namespace,
       apiToken,
       webhookSecret,
-      logger: createLogger({ level: process.env.CONNECT_SAGA_TEST_LOG_LEVEL ?? 'silent' }),
+      logger: options.logger ?? createLogger({ level: process.env.CONNECT_SAGA_TEST_LOG_LEVEL ?? 'silent' }),
       codecServer: encryption && {
         codec: new EncryptionCodec(encryption.keys),
         corsOrigins: encryption.corsOrigins ?? [],

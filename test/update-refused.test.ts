@@ -1,0 +1,163 @@
+/**
+ * A Temporal server whose namespace allows no workflow updates (how older servers come by default):
+ * POST still answers with every URL, by asking the saga's status query, and says once in the log
+ * which setting to switch on; a reissue, which only an update can do, answers 503 and the log names
+ * that setting, not the credentials that share the refusal's gRPC code.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { featureRefusal, isUpdateRefusal } from '../api/feature-refusal.js';
+import { createLogger } from '../api/logging.js';
+import { startDevServer, type DevServer } from '../dev/dev-server.js';
+import { locateTemporalBinary, TEMPORAL_CLI } from '../dev/temporal-bin.js';
+import { startStack, type Stack } from './helpers/stack.js';
+import { uniqueId } from './helpers/temporal.js';
+
+interface Status {
+  connectionId: string;
+  step: string;
+  existing?: boolean;
+  authSlots: { externalAuthId: string; state: string; url?: string }[];
+}
+
+describe('a Temporal server that refuses workflow updates', () => {
+  const lines: string[] = [];
+  let server: DevServer | undefined;
+  let stack: Stack;
+
+  before(async () => {
+    const { path } = await locateTemporalBinary(TEMPORAL_CLI);
+    assert.ok(path, 'the temporal CLI (README, "Temporal binaries")');
+    server = await startDevServer({
+      cliPath: path,
+      dynamicConfig: { 'frontend.enableUpdateWorkflowExecution': 'false' },
+    });
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    stack = await startStack({
+      temporal: { address: server.address, namespace: server.namespace },
+      logger: createLogger({ level: 'info' }, sink),
+    });
+  });
+
+  after(async () => {
+    await stack?.close();
+    await server?.stop();
+  });
+
+  const post = async () => {
+    const res = await fetch(`${stack.apiUrl}/v1/connections?wait=20`, {
+      method: 'POST',
+      headers: stack.headers(),
+      body: JSON.stringify({
+        externalUserId: externalUser,
+        userName: 'Ada',
+        solutionId: 'sol-2',
+        authSlots: ['salesforce', 'slack'],
+      }),
+    });
+    return { status: res.status, body: (await res.json()) as Status };
+  };
+  const externalUser = uniqueId('no-updates');
+  const advice = () => lines.filter((l) => l.includes('frontend.enableUpdateWorkflowExecution'));
+
+  test('POST answers 201, then 200, with a URL for every slot', async () => {
+    const first = await post();
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    assert.equal(first.body.step, 'awaiting_auth');
+    assert.deepEqual(
+      first.body.authSlots.map((s) => [s.externalAuthId, s.state, typeof s.url]),
+      [
+        ['salesforce', 'pending', 'string'],
+        ['slack', 'pending', 'string'],
+      ],
+    );
+    const again = await post();
+    assert.equal(again.status, 200);
+    assert.equal(again.body.existing, true);
+    assert.deepEqual(
+      again.body.authSlots.map((s) => s.url),
+      first.body.authSlots.map((s) => s.url),
+    );
+    // Said once for both POSTs, as a warning naming what the server refused.
+    assert.equal(advice().length, 1, lines.join(''));
+    const said = JSON.parse(advice()[0] ?? '{}') as { level: number; msg: string; refused: string };
+    assert.equal(said.level, 40);
+    assert.match(said.refused, /UpdateWorkflowExecution/);
+    assert.match(said.msg, /POST waits by querying the saga/);
+  });
+
+  test('a reissue answers 503 and the log names the setting, not the credentials', async () => {
+    const connectionId = `connect:${externalUser}:sol-2`;
+    const res = await fetch(
+      `${stack.apiUrl}/v1/connections/${encodeURIComponent(connectionId)}/auth-urls/slack`,
+      {
+        method: 'POST',
+        headers: stack.headers(),
+      },
+    );
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(res.status, 503);
+    assert.equal(body.error.code, 'temporal_unavailable');
+    assert.match(body.error.message, /does not allow an operation this request needs/);
+    const logged = advice().map((l) => JSON.parse(l) as { level: number; msg: string });
+    assert.ok(
+      logged.some((l) => l.level === 50 && /needs workflow updates/.test(l.msg)),
+      lines.join(''),
+    );
+    assert.ok(!lines.some((l) => /credentials/.test(l)), lines.join(''));
+  });
+});
+
+describe('featureRefusal tells a switched-off feature from refused credentials', () => {
+  const grpcError = (code: number, message: string, details = message) =>
+    Object.assign(new Error(message), { code, details, metadata: {} });
+  const wrapped = (cause: Error) => Object.assign(new Error('Workflow Update failed'), { cause });
+
+  test('each server wording, as it comes and wrapped by the SDK', () => {
+    const cases: [Error, string | undefined, boolean][] = [
+      // The dev server 1.32 with updates off, to update-with-start (the SDK's plain Error with code).
+      [
+        grpcError(
+          7,
+          'UpdateWorkflowExecution operation is disabled on this namespace.',
+          'Update-with-Start could not be executed.',
+        ),
+        'UpdateWorkflowExecution operation',
+        true,
+      ],
+      [
+        wrapped(
+          grpcError(7, '7 PERMISSION_DENIED: ExecuteMultiOperation API is disabled on this namespace.'),
+        ),
+        'ExecuteMultiOperation API',
+        true,
+      ],
+      // A server from before the call.
+      [
+        grpcError(
+          12,
+          '12 UNIMPLEMENTED: unknown method ExecuteMultiOperation for service temporal.api.workflowservice.v1.WorkflowService',
+        ),
+        'ExecuteMultiOperation',
+        true,
+      ],
+      [grpcError(12, '12 UNIMPLEMENTED: '), 'a call it does not implement', true],
+      // Another feature: refused as such, but no reason to wait by queries.
+      [grpcError(7, 'List is disabled on this namespace.'), 'List', false],
+      // Credentials: neither.
+      [grpcError(7, 'Request unauthorized.'), undefined, false],
+      [grpcError(16, 'UpdateWorkflowExecution operation is disabled on this namespace.'), undefined, false],
+      [new Error('UpdateWorkflowExecution operation is disabled on this namespace.'), undefined, false],
+    ];
+    for (const [err, what, update] of cases) {
+      assert.equal(featureRefusal(err), what, err.message);
+      assert.equal(isUpdateRefusal(err), update, err.message);
+    }
+  });
+});
