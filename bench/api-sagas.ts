@@ -108,7 +108,11 @@ export async function authorise(ctx: ApiContext, status: ConnectionStatus): Prom
       signal: ctx.signal,
     });
     if (posted.status !== 200 || !posted.body.includes('Connected')) {
-      throw new Error(`dialog POST answered ${posted.status} for slot ${slot.externalAuthId}`);
+      // The dialog's page says why (its relay of the webhook failed, and how).
+      const why = /could not be told: ([^<]*?)\. Close/.exec(posted.body)?.[1];
+      throw new Error(
+        `dialog POST answered ${posted.status} for slot ${slot.externalAuthId}${why ? `: ${why}` : ''}`,
+      );
     }
   }
 }

@@ -112,26 +112,42 @@ export function createDialogRouter(deps: DialogDeps): Router {
   return router;
 }
 
-/** Sends the completed auth to the partner backend's webhook, signed the Standard Webhooks way. */
+/** Attempts of one relay, all within RELAY_BUDGET_MS: a webhook sender retries what may pass. */
+const RELAY_ATTEMPTS = 3;
+const RELAY_BUDGET_MS = 10_000;
+
+/**
+ * Sends the completed auth to the partner backend's webhook, signed the Standard Webhooks way. Like
+ * a webhook sender, it sends the same message again (same webhook-id, so the receiver drops a
+ * duplicate) when the connection failed or the receiver answered 429, 502, 503 or 504; any other
+ * answer stands, so a receiver's bug still shows.
+ */
 async function relayCompletion(
   deps: DialogDeps,
   payload: { solutionInstanceId: string; externalAuthId: string; authId: string },
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   if (!deps.webhookUrl) return { ok: true };
   const { headers, body } = webhookRequest(payload, deps.webhookSecret ? { secret: deps.webhookSecret } : {});
-  try {
-    const res = await fetch(deps.webhookUrl, {
-      method: 'POST',
-      headers,
-      body,
-      signal: AbortSignal.timeout(10_000),
-    });
-    await res.arrayBuffer();
-    return res.ok ? { ok: true } : { ok: false, reason: `the webhook answered HTTP ${res.status}` };
-  } catch (e) {
-    return {
-      ok: false,
-      reason: `the webhook could not be reached (${e instanceof Error ? e.message : String(e)})`,
-    };
+  const signal = AbortSignal.timeout(RELAY_BUDGET_MS);
+  let reason = '';
+  for (let attempt = 1; attempt <= RELAY_ATTEMPTS; attempt++) {
+    let retryAfterMs = 500 * attempt;
+    try {
+      const res = await fetch(deps.webhookUrl, { method: 'POST', headers, body, signal });
+      await res.arrayBuffer();
+      if (res.ok) return { ok: true };
+      reason = `the webhook answered HTTP ${res.status}`;
+      if (![429, 502, 503, 504].includes(res.status)) break;
+      const after = Number(res.headers.get('retry-after'));
+      if (after > 0) retryAfterMs = Math.min(after * 1000, 2000);
+    } catch (e) {
+      reason = `the webhook could not be reached (${e instanceof Error ? e.message : String(e)})`;
+      if (signal.aborted) break;
+    }
+    if (attempt < RELAY_ATTEMPTS) {
+      deps.log(`dialog: relay attempt ${attempt} failed (${reason}); sending it again`);
+      await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
+    }
   }
+  return { ok: false, reason };
 }

@@ -551,6 +551,8 @@ describe('auth dialog', () => {
   let e: StartedEmulator;
   let receiver: Server;
   let receiverStatus = 202;
+  /** Answers for the next requests, before receiverStatus; 0 drops the connection. */
+  const receiverPlan: number[] = [];
   const received: { body: string; headers: IncomingHttpHeaders }[] = [];
 
   before(async () => {
@@ -559,7 +561,10 @@ describe('auth dialog', () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers });
-        res.statusCode = receiverStatus;
+        const planned = receiverPlan.shift();
+        // 0: the connection drops without an answer.
+        if (planned === 0) return void req.socket.destroy();
+        res.statusCode = planned ?? receiverStatus;
         res.end();
       });
     });
@@ -652,6 +657,25 @@ describe('auth dialog', () => {
     assert.equal(again.status, 410);
     assert.equal((await fetch(url)).status, 410);
     assert.equal(received.length, 1, 'a used code relays nothing');
+  });
+
+  test('the relay sends the same webhook again after a dropped connection or a 503, but not after a 500', async () => {
+    for (const [plan, status, sent] of [
+      [[0], 200, 2],
+      [[503, 502], 200, 3],
+      [[503, 503, 503], 502, 3],
+      [[500], 502, 1],
+    ] as const) {
+      const { url, code } = await dialogUrl();
+      received.length = 0;
+      receiverPlan.splice(0, receiverPlan.length, ...plan);
+      const res = await submit(url, code);
+      assert.equal(res.status, status, `${plan.join(', ')}: ${await res.text()}`);
+      assert.equal(received.length, sent, plan.join(', '));
+      assert.equal(new Set(received.map((r) => r.headers['webhook-id'])).size, 1, 'one webhook-id');
+      assert.equal(new Set(received.map((r) => r.body)).size, 1, 'the same message');
+    }
+    receiverPlan.length = 0;
   });
 
   test('a failed relay shows a readable error page', async () => {

@@ -12,10 +12,12 @@ import { createLogger } from '../api/logging.js';
 import { startDevServer, type DevServer } from '../dev/dev-server.js';
 import { locateTemporalBinary, TEMPORAL_CLI } from '../dev/temporal-bin.js';
 import { startStack, type Stack } from './helpers/stack.js';
+import { pollUntil } from './helpers/poll.js';
 import { uniqueId } from './helpers/temporal.js';
 
 interface Status {
   connectionId: string;
+  userId?: string;
   step: string;
   existing?: boolean;
   authSlots: { externalAuthId: string; state: string; url?: string }[];
@@ -111,6 +113,32 @@ describe('a Temporal server that refuses workflow updates', () => {
       lines.join(''),
     );
     assert.ok(!lines.some((l) => /credentials/.test(l)), lines.join(''));
+  });
+
+  test('the saga itself needs no update: the webhooks complete it', async () => {
+    const connectionId = `connect:${externalUser}:sol-2`;
+    const store = stack.emulator.emulator.store;
+    const { body: saga } = await post();
+    assert.ok(saga.userId);
+    for (const externalAuthId of ['salesforce', 'slack']) {
+      const authId = store.createAuthentication(saga.userId, externalAuthId);
+      const signed = stack.signWebhook({ connectionId, externalAuthId, authId });
+      const res = await fetch(stack.webhookUrl, {
+        method: 'POST',
+        headers: signed.headers,
+        body: signed.body,
+      });
+      assert.equal(res.status, 202, await res.text());
+    }
+    await pollUntil(
+      async () => {
+        const res = await fetch(`${stack.apiUrl}/v1/connections/${encodeURIComponent(connectionId)}`, {
+          headers: stack.headers(),
+        });
+        return ((await res.json()) as Status).step === 'completed';
+      },
+      { timeoutMs: 30_000, what: 'the saga completed' },
+    );
   });
 });
 
