@@ -16,12 +16,17 @@ export interface BundleOptions {
   /** Must match the Worker's `dataConverter.failureConverterPath`. */
   failureConverterPath?: string;
   interceptorModules?: string[];
+  /**
+   * Tests only: workflow modules swapped for others, keyed by the path the workflow code imports
+   * (absolute, with its `.js`), e.g. a shorter window to wait out in real time.
+   */
+  replaceModules?: Record<string, string>;
 }
 
 /** Builds the workflow bundle once per process and set of options; every caller shares it. */
 export function bundleConnectWorkflows(options: BundleOptions = {}): Promise<WorkflowBundleWithSourceMap> {
-  const { failureConverterPath, interceptorModules = [] } = options;
-  const key = [failureConverterPath ?? '', ...interceptorModules].join('\n');
+  const { failureConverterPath, interceptorModules = [], replaceModules = {} } = options;
+  const key = JSON.stringify([failureConverterPath ?? '', interceptorModules, replaceModules]);
   const known = cached.get(key);
   if (known) return known;
   const bundle = bundleWorkflowCode({
@@ -29,13 +34,26 @@ export function bundleConnectWorkflows(options: BundleOptions = {}): Promise<Wor
     ...(failureConverterPath ? { failureConverterPath } : {}),
     workflowInterceptorModules: interceptorModules,
     webpackConfigHook: (config) => {
-      config.resolve = { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } };
+      config.resolve = {
+        ...config.resolve,
+        extensionAlias: { '.js': ['.ts', '.js'] },
+        alias: {
+          ...(config.resolve?.alias as Record<string, string> | undefined),
+          ...aliases(replaceModules),
+        },
+      };
       return config;
     },
     logger: quietLogger,
   });
   cached.set(key, bundle);
   return bundle;
+}
+
+/** Webpack matches an alias after `extensionAlias` has turned the imported `.js` into the `.ts` it tries. */
+function aliases(replaceModules: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(replaceModules);
+  return Object.fromEntries([...entries, ...entries.map(([from, to]) => [from.replace(/\.js$/, '.ts'), to])]);
 }
 
 // The bundler logs every build at info level; keep warnings and errors only.

@@ -4,6 +4,7 @@
  * lands a create after its request timed out. Each trigger ends with zero instances at Tray.
  */
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -30,6 +31,8 @@ type Handle = WorkflowHandle<typeof connectIntegration>;
 
 let emu: StartedEmulator;
 let workflowBundle: Awaited<ReturnType<typeof bundleConnectWorkflows>>;
+/** The saga with a 15 s late-create window instead of 2 min, for the one test that waits it out. */
+let shortWindowBundle: typeof workflowBundle;
 
 /** The create's request times out after this; the delay fault lands it later. */
 const REQUEST_TIMEOUT_MS = 1000;
@@ -38,6 +41,13 @@ const LATE_BY_MS = 6000;
 before(async () => {
   emu = await startEmulator();
   workflowBundle = await bundleConnectWorkflows();
+  shortWindowBundle = await bundleConnectWorkflows({
+    replaceModules: {
+      [fileURLToPath(new URL('../workflows/late-create-window.js', import.meta.url))]: fileURLToPath(
+        new URL('./fixtures/short-late-create-window.ts', import.meta.url),
+      ),
+    },
+  });
 });
 after(async () => {
   await emu?.close();
@@ -79,7 +89,7 @@ async function withSaga(
   };
   const env = onDevServer ? await devServerEnv() : await freshEnv();
   try {
-    return await runSaga(env, input, activities, body);
+    return await runSaga(env, input, activities, body, onDevServer ? shortWindowBundle : workflowBundle);
   } finally {
     await env.teardown();
   }
@@ -108,13 +118,14 @@ async function runSaga(
   input: ConnectInput,
   activities: ReturnType<typeof createActivities>,
   body: (handle: Handle) => Promise<void>,
+  bundle: typeof workflowBundle,
 ): Promise<string> {
   const taskQueue = uniqueId('late-create');
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    workflowBundle,
+    workflowBundle: bundle,
     activities,
   });
   return worker.runUntil(async () => {
@@ -167,7 +178,8 @@ describe('compensation after a create of unknown outcome leaves no instance', ()
   });
 
   // The time-skipping server neither stops a cancelled activity's retries nor records its failure
-  // (it skips to the run's timeout), so this one runs on the dev server and waits out the window.
+  // (it skips to the run's timeout), so this one runs on the dev server and waits out the window:
+  // 15 s in its bundle (test/fixtures/short-late-create-window.ts) rather than 2 min.
   test('a cancel during a slow create whose request timed out', async () => {
     const landedBefore = emu.emulator.requests.filter(
       (r) => r.operations.includes('createSolutionInstance') && r.ok,

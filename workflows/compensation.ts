@@ -17,10 +17,7 @@ import { cleanup, compensation } from './activity-stubs.js';
 import { cancelledOr, describeFailure, finish } from './failure.js';
 import type { SagaStatus } from './status.js';
 import { countCompensation } from './metrics.js';
-
-// How long an earlier attempt's create may still land after a retry answered: an attempt lasts at
-// most 30 s, Tray finishes or drops a request within as long again, doubled for margin.
-const LATE_CREATE_WINDOW_MS = 2 * 60_000;
+import { LATE_CREATE_WINDOW_MS } from './late-create-window.js';
 
 // Doubling pauses keep a days-long outage (a revoked master token) to a few events an hour, far
 // below the history size limit, which would end the saga unremoved.
