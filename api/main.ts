@@ -25,6 +25,7 @@ import { watchSearchAttributes } from '../lib/search-attribute-check.js';
 import { apiConnection } from './temporal-channel.js';
 import { DRAIN_MS, noteReachable, stopWaiting } from './temporal-rpc.js';
 import { prepareApiServer } from './client-errors.js';
+import { warnIfUpdatesRefused } from './update-probe.js';
 
 /**
  * Connects once before listening, so a wrong certificate, API key or namespace stops the API at
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
 
   const server = await listen(app, config);
   const stopWatching = watchSearchAttributes(connection, temporal.namespace, logger);
+  void warnIfUpdatesRefused(client, logger);
   const { address, port } = server.address() as AddressInfo;
   // What the socket is bound to (127.0.0.1 under npm start, :: or 0.0.0.0 without API_HOST), so the
   // line tells whether other machines can reach the API.

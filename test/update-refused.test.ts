@@ -9,11 +9,13 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { featureRefusal, isUpdateRefusal } from '../api/feature-refusal.js';
 import { createLogger } from '../api/logging.js';
+import { warnIfUpdatesRefused } from '../api/update-probe.js';
+import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../dev/dev-server.js';
 import { locateTemporalBinary, TEMPORAL_CLI } from '../dev/temporal-bin.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { pollUntil } from './helpers/poll.js';
-import { uniqueId } from './helpers/temporal.js';
+import { devServer, uniqueId } from './helpers/temporal.js';
 
 interface Status {
   connectionId: string;
@@ -113,6 +115,39 @@ describe('a Temporal server that refuses workflow updates', () => {
       lines.join(''),
     );
     assert.ok(!lines.some((l) => /credentials/.test(l)), lines.join(''));
+  });
+
+  test('at start the API asks, and logs the advice before any partner meets the refusal', async () => {
+    const said: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        said.push(chunk.toString());
+        done();
+      },
+    });
+    await warnIfUpdatesRefused(stack.client, createLogger({ level: 'info' }, sink));
+    assert.equal(said.length, 1, said.join(''));
+    const line = JSON.parse(said[0] ?? '{}') as { level: number; msg: string; refused: string };
+    assert.equal(line.level, 40);
+    assert.match(line.refused, /UpdateWorkflowExecution/);
+    assert.match(
+      line.msg,
+      /frontend\.enableUpdateWorkflowExecution and frontend\.enableExecuteMultiOperation/,
+    );
+
+    // A server that allows both: not a word.
+    said.length = 0;
+    const allowing = await devServer();
+    const connection = await Connection.connect({ address: allowing.address });
+    try {
+      await warnIfUpdatesRefused(
+        new Client({ connection, namespace: allowing.namespace }),
+        createLogger({ level: 'info' }, sink),
+      );
+    } finally {
+      await connection.close();
+    }
+    assert.deepEqual(said, []);
   });
 
   test('the saga itself needs no update: the webhooks complete it', async () => {
