@@ -7,15 +7,26 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import { featureRefusal, isUpdateRefusal } from '../api/feature-refusal.js';
 import { createLogger } from '../api/logging.js';
 import { warnIfUpdatesRefused } from '../api/update-probe.js';
-import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../dev/dev-server.js';
 import { locateTemporalBinary, TEMPORAL_CLI } from '../dev/temporal-bin.js';
 import { startStack, type Stack } from './helpers/stack.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
+
+/** The API's logger, its lines collected in `lines`. */
+function loggingInto(lines: string[]) {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return createLogger({ level: 'info' }, sink);
+}
 
 interface Status {
   connectionId: string;
@@ -37,15 +48,9 @@ describe('a Temporal server that refuses workflow updates', () => {
       cliPath: path,
       dynamicConfig: { 'frontend.enableUpdateWorkflowExecution': 'false' },
     });
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
     stack = await startStack({
       temporal: { address: server.address, namespace: server.namespace },
-      logger: createLogger({ level: 'info' }, sink),
+      logger: loggingInto(lines),
     });
   });
 
@@ -119,13 +124,7 @@ describe('a Temporal server that refuses workflow updates', () => {
 
   test('at start the API asks, and logs the advice before any partner meets the refusal', async () => {
     const said: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        said.push(chunk.toString());
-        done();
-      },
-    });
-    await warnIfUpdatesRefused(stack.client, createLogger({ level: 'info' }, sink));
+    await warnIfUpdatesRefused(stack.client, loggingInto(said));
     assert.equal(said.length, 1, said.join(''));
     const line = JSON.parse(said[0] ?? '{}') as { level: number; msg: string; refused: string };
     assert.equal(line.level, 40);
@@ -142,7 +141,7 @@ describe('a Temporal server that refuses workflow updates', () => {
     try {
       await warnIfUpdatesRefused(
         new Client({ connection, namespace: allowing.namespace }),
-        createLogger({ level: 'info' }, sink),
+        loggingInto(said),
       );
     } finally {
       await connection.close();
