@@ -9,8 +9,12 @@ import type { ConnectionStatus } from '../common/messages.js';
 import { getConnectionStatus } from './saga-reads.js';
 import { isDraining, QUERY_TIMEOUT_MS } from './temporal-rpc.js';
 
-/** Pause between two looks: short against a partner's wait, long against the server's load. */
-const LOOK_EVERY_MS = 250;
+/**
+ * Pause between two looks: short at first, as URLs usually come within a second or two, then
+ * doubling to at most a second, so a saga slow to its URLs costs the server a look a second.
+ */
+const FIRST_PAUSE_MS = 250;
+const MAX_PAUSE_MS = 1_000;
 
 /**
  * The status once every slot has a URL, the saga moved past issuing them or closed, or `deadline`
@@ -21,14 +25,12 @@ export async function waitForUrlsByQuery(
   connectionId: string,
   deadline: number,
 ): Promise<ConnectionStatus> {
-  for (;;) {
+  for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+    const queryMs = Math.max(0, Math.min(QUERY_TIMEOUT_MS, deadline - Date.now()));
+    const status = await getConnectionStatus(client, connectionId, queryMs);
     const left = deadline - Date.now();
-    const status = await getConnectionStatus(
-      client,
-      connectionId,
-      Math.max(0, Math.min(QUERY_TIMEOUT_MS, left)),
-    );
-    if (hasAuthUrls(status) || isDraining() || deadline - Date.now() <= LOOK_EVERY_MS) return status;
-    await new Promise((resolve) => setTimeout(resolve, LOOK_EVERY_MS));
+    if (hasAuthUrls(status) || isDraining() || left <= 0) return status;
+    // The last look comes at the deadline, not up to a pause before it.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
   }
 }

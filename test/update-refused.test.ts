@@ -101,6 +101,34 @@ describe('a Temporal server that refuses workflow updates', () => {
     assert.match(said.msg, /POST waits by querying the saga/);
   });
 
+  test('with no worker to answer, POST waits out its ?wait before it answers without URLs', async () => {
+    const idle = await startStack({
+      temporal: { address: server!.address, namespace: server!.namespace },
+      worker: false,
+      logger: loggingInto([]),
+    });
+    try {
+      const started = Date.now();
+      const res = await fetch(`${idle.apiUrl}/v1/connections?wait=2`, {
+        method: 'POST',
+        headers: idle.headers(),
+        body: JSON.stringify({
+          externalUserId: uniqueId('no-updates-idle'),
+          userName: 'Ada',
+          solutionId: 'sol-1',
+          authSlots: ['slack'],
+        }),
+      });
+      const body = (await res.json()) as Status;
+      assert.equal(res.status, 201, JSON.stringify(body));
+      assert.deepEqual(body.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
+      // It asked until the wait was over (the refusal once ended it at once).
+      assert.ok(Date.now() - started >= 1_900, `answered after ${Date.now() - started} ms`);
+    } finally {
+      await idle.close();
+    }
+  });
+
   test('a reissue answers 503 and the log names the setting, not the credentials', async () => {
     const connectionId = `connect:${externalUser}:sol-2`;
     const res = await fetch(
