@@ -157,7 +157,7 @@ export function connectionPaths(): Record<string, unknown> {
           '502': error('`reissue_failed`: the saga could not issue a URL (Tray refused or failed)'),
           '503': temporalDown(
             '; `saga_unresponsive`: the update got no answer in time (no worker, or a slow Tray); ' +
-              '`temporal_busy` also when 10 reissues of the connection stayed in flight for 15 s (Temporal’s ' +
+              '`temporal_busy` also when 10 reissues of the connection stayed in flight for about 13 s (Temporal’s ' +
               'limit per saga)',
           ),
         },

@@ -55,6 +55,12 @@ const REISSUE_REJECTIONS: Record<string, { status: number; code: string }> = {
 
 /** Pause before asking again when the saga had as many updates in flight as Temporal takes. */
 const UPDATE_LIMIT_PAUSE_MS = 500;
+/**
+ * Time a last try keeps for the server's answer: on a loaded server a refusal can take a second to
+ * come back, and a try that runs into the deadline ends as a timeout, which reads as a saga that did
+ * not answer rather than as a burst.
+ */
+const LAST_TRY_MARGIN_MS = 2_000;
 
 /**
  * `call`, asked again while the server refuses it for the updates already in flight on the saga (a
@@ -67,7 +73,7 @@ async function onceAdmitted<T>(deadline: number, call: () => Promise<T>): Promis
       return await call();
     } catch (err) {
       if (!isTooManyUpdates(err)) throw err;
-      if (Date.now() + UPDATE_LIMIT_PAUSE_MS >= deadline) throw tooManyReissues();
+      if (Date.now() + UPDATE_LIMIT_PAUSE_MS + LAST_TRY_MARGIN_MS >= deadline) throw tooManyReissues();
       await sleep(UPDATE_LIMIT_PAUSE_MS);
     }
   }
