@@ -13,7 +13,7 @@ import { hasAuthUrls } from '../common/status-view.js';
 import { requireClient } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
-import { featureRefusalAdvice } from './feature-refusal.js';
+import { updateRefusalWarning } from './feature-refusal.js';
 import { READY_FAILURE_REPEAT_MS } from './readiness.js';
 import { listHandler } from './list.js';
 import { pageTokenKey } from './list-query.js';
@@ -161,10 +161,7 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
   const warnUpdateRefused = (what: string) => {
     if (Date.now() - refusalSaidAt < READY_FAILURE_REPEAT_MS) return;
     refusalSaidAt = Date.now();
-    logger.warn(
-      { refused: what },
-      `${featureRefusalAdvice(what)}; meanwhile POST waits by querying the saga`,
-    );
+    logger.warn({ refused: what }, updateRefusalWarning(what));
   };
 
   // Only the start reads its body: one sent to another route means nothing, so it cannot fail it.

@@ -39,10 +39,10 @@ export function featureRefusal(err: unknown): string | undefined {
   return undefined;
 }
 
-/** True when the refusal is of workflow updates or update-with-start, the calls POST waits with. */
-export function isUpdateRefusal(err: unknown): boolean {
+/** `featureRefusal`, when what was refused is workflow updates or update-with-start (the calls POST waits with). */
+export function updateRefusal(err: unknown): string | undefined {
   const what = featureRefusal(err);
-  return what !== undefined && isUpdateFeature(what);
+  return what !== undefined && isUpdateFeature(what) ? what : undefined;
 }
 
 const isUpdateFeature = (what: string) => /update|multioperation/i.test(what) || what === UNKNOWN_CALL;
@@ -53,4 +53,9 @@ export function featureRefusalAdvice(what: string): string {
     ? `connect-saga needs workflow updates and update-with-start; set ${UPDATE_SETTINGS} to true`
     : 'connect-saga uses it; switch it on';
   return `the Temporal server refuses ${what} on this namespace: ${needs} in the server's dynamic config (README, Troubleshooting)`;
+}
+
+/** The warning for refused updates, at start and on POST: the advice, and what the API does meanwhile. */
+export function updateRefusalWarning(what: string): string {
+  return `${featureRefusalAdvice(what)}; meanwhile POST waits by querying the saga, and reissues answer 503`;
 }

@@ -33,7 +33,7 @@ import {
   stepOf,
 } from './saga-reads.js';
 import { isTemporalUnavailable } from './errors.js';
-import { featureRefusal, isUpdateRefusal } from './feature-refusal.js';
+import { updateRefusal } from './feature-refusal.js';
 import { waitForUrlsByQuery } from './urls-by-query.js';
 import { askAgain, statusHeld } from './fresh-status.js';
 import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
@@ -110,7 +110,7 @@ export async function startAndWaitForUrls(
       const outcome = await waitedWithUpdate(client, taskQueue, input, connectionId, requestId, deadline);
       if (outcome) return outcome;
     } catch (err) {
-      const refused = isUpdateRefusal(err) ? featureRefusal(err) : undefined;
+      const refused = updateRefusal(err);
       if (!refused) throw err;
       const { created } = await startConnection(client, taskQueue, input, connectionId, requestId);
       return {
@@ -250,7 +250,7 @@ async function updateWithStart(
     );
   } catch (err) {
     // A server that allows no updates: the caller waits by asking the saga instead.
-    if (isUpdateRefusal(err)) throw err;
+    if (updateRefusal(err)) throw err;
     // The wait passed, the saga closed first, or the server is down. A quick question tells the
     // last apart (503 at once); for the others the plain start after this tells which.
     if (isTemporalUnavailable(err)) await checkReachable(client);

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { featureRefusal, featureRefusalAdvice, isUpdateRefusal } from './feature-refusal.js';
+import { updateRefusal, updateRefusalWarning } from './feature-refusal.js';
 import { RPC_TIMEOUT_MS, within } from './temporal-rpc.js';
 
 /**
@@ -26,12 +26,9 @@ export async function warnIfUpdatesRefused(client: Client, logger: Logger): Prom
     try {
       await within(client, RPC_TIMEOUT_MS, probe);
     } catch (err) {
-      const what = isUpdateRefusal(err) ? featureRefusal(err) : undefined;
+      const what = updateRefusal(err);
       if (what === undefined) continue;
-      logger.warn(
-        { refused: what },
-        `${featureRefusalAdvice(what)}; until then POST waits for the URLs by querying the saga, and reissues answer 503`,
-      );
+      logger.warn({ refused: what }, updateRefusalWarning(what));
       return;
     }
   }
