@@ -4,7 +4,6 @@
  * one task queue and, with `--floor`, the floor worker in-process on a queue of its own.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { pino } from 'pino';
@@ -24,13 +23,13 @@ import {
 import { readBenchEnv } from './env.js';
 import { startFloorWorker, type FloorWorker } from './floor.js';
 import {
-  buildImageWorker,
   startWorkerChild,
   temporalConnectionEnv,
   type WorkerChild,
   type WorkerRuntime,
 } from './worker-children.js';
 import { startWireTap, type WireTap } from './wire-meter.js';
+import { imageWorkerBuild } from './worker-build.js';
 
 /** What `--no-limit` gives the workers: a limit the box never reaches (they require one). */
 export const LIFTED_RATE = 100_000;
@@ -84,12 +83,7 @@ async function startWorkers(
   cleanups: Cleanups,
 ): Promise<WorkerChild[]> {
   let buildDir: string | undefined;
-  if (options.workerRuntime === 'image') {
-    options.progress('compiling the worker and writing the workflow bundle, as the image build does …');
-    const dir = await buildImageWorker(options.signal);
-    cleanups.add('compiled worker', () => rm(dir, { recursive: true, force: true }));
-    buildDir = dir;
-  }
+  if (options.workerRuntime === 'image') buildDir = await imageWorkerBuild(options.signal, options.progress);
   const how =
     options.workerRuntime === 'image' ? 'compiled, prebuilt bundle' : 'under tsx, each bundles the workflows';
   options.progress(`starting ${options.workers} worker process(es) (${how}) …`);

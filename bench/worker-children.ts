@@ -4,26 +4,15 @@
  * (`--worker image`); `--worker tsx` runs `worker/main.ts` under tsx, as `npm run worker` does, which
  * compiles and bundles at start. Their RSS is read from /proc, so it is the worker's alone.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
-import { writeConnectWorkflowBundle } from '../lib/workflow-bundle-file.js';
 import { readBenchEnv } from './env.js';
-
-const execFileAsync = promisify(execFile);
+import { BUNDLE_FILE } from './worker-build.js';
 
 export type WorkerRuntime = 'image' | 'tsx';
 export const WORKER_RUNTIMES: readonly WorkerRuntime[] = ['image', 'tsx'];
-
-/**
- * Where `--worker image` compiles to: inside the project, so node_modules resolves, git-ignored, and
- * one folder per run, so runs side by side (the test suite, a bench of yours) never share files.
- */
-const IMAGE_BUILDS = join(PROJECT_ROOT, 'bench-results', 'worker-build');
-const BUNDLE_FILE = 'workflow-bundle.js';
 
 /** The runtime environment the Dockerfile sets (test/image.test.ts keeps the two the same). */
 export const IMAGE_ENV: Readonly<Record<string, string>> = {
@@ -42,7 +31,7 @@ export interface WorkerChildEnv {
   embeddedId: string;
   rateLimitPerSecond: number;
   runtime: WorkerRuntime;
-  /** With `runtime: 'image'`: the folder buildImageWorker() compiled into. */
+  /** With `runtime: 'image'`: the folder imageWorkerBuild() gave. */
   buildDir?: string;
   /** A server of yours: its TEMPORAL_* TLS, API key, profile and gRPC metadata variables. */
   connectionEnv?: NodeJS.ProcessEnv;
@@ -115,24 +104,8 @@ function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
   };
 }
 
-/**
- * What the Dockerfile's build stage does, into a fresh folder: `tsc -p tsconfig.build.json` and the
- * workflow bundle as a file. Once per run, before the workers start; the caller removes the folder.
- */
-export async function buildImageWorker(signal: AbortSignal): Promise<string> {
-  await mkdir(IMAGE_BUILDS, { recursive: true });
-  const dir = await mkdtemp(join(IMAGE_BUILDS, 'run-'));
-  const tsc = join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  await execFileAsync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir], {
-    cwd: PROJECT_ROOT,
-    signal,
-  });
-  await writeConnectWorkflowBundle(join(dir, BUNDLE_FILE));
-  return dir;
-}
-
 function imageBuild(env: WorkerChildEnv): string {
-  if (!env.buildDir) throw new Error('an image worker needs the folder buildImageWorker() compiled into');
+  if (!env.buildDir) throw new Error('an image worker needs the folder imageWorkerBuild() gave');
   return env.buildDir;
 }
 

@@ -4,7 +4,7 @@
  * test's: nothing here asserts a duration.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import { benchServerConnection } from '../bench/harness.js';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
 import { buildResult } from '../bench/report.js';
 import { sampleMemory, type BenchResult, type Observations } from '../bench/result.js';
+import { BUNDLE_FILE, imageWorkerBuild, workerBuildKey } from '../bench/worker-build.js';
 import type { MeteredRequest } from '../bench/request-meter.js';
 import type { ProbeCall } from '../bench/workers-down.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
@@ -105,6 +106,43 @@ test('two sagas stay within the 8 (new user) / 7 (known user) Tray request budge
   assert.match(stderr, /Workers down \(5\/5 sagas started/);
 });
 
+test('--worker image compiles once for the same sources', async () => {
+  const { signal } = new AbortController();
+  const first = await imageWorkerBuild(signal, () => undefined);
+  const lines: string[] = [];
+  const second = await imageWorkerBuild(signal, (line) => lines.push(line));
+  assert.equal(second, first);
+  assert.match(lines.join('\n'), /the worker compiled for these sources is there/);
+  assert.doesNotMatch(lines.join('\n'), /compiling/);
+  for (const file of [join('worker', 'main.js'), BUNDLE_FILE]) assert.ok(existsSync(join(first, file)), file);
+});
+
+test('the build key follows the compiled folders, the compiler settings and the lock file, nothing else', () => {
+  const root = mkdtempSync(join(dir, 'key-'));
+  const put = (file: string, text: string) => {
+    mkdirSync(join(root, file, '..'), { recursive: true });
+    writeFileSync(join(root, file), text);
+  };
+  put('tsconfig.build.json', JSON.stringify({ include: ['src'] }));
+  put('tsconfig.json', '{}');
+  put('package-lock.json', '{"lockfileVersion":3}');
+  put('src/a.ts', 'export const a = 1;');
+  put('test/a.test.ts', 'one');
+  const key = workerBuildKey(root);
+  assert.equal(workerBuildKey(root), key);
+  put('test/a.test.ts', 'two');
+  assert.equal(workerBuildKey(root), key, 'a file outside the compiled folders');
+  put('src/a.ts', 'export const a = 2;');
+  assert.notEqual(workerBuildKey(root), key, 'a compiled file changed');
+  put('src/a.ts', 'export const a = 1;');
+  assert.equal(workerBuildKey(root), key);
+  put('src/deep/b.ts', '');
+  const withB = workerBuildKey(root);
+  assert.notEqual(withB, key, 'a compiled file added');
+  put('package-lock.json', '{"lockfileVersion":3,"packages":{}}');
+  assert.notEqual(workerBuildKey(root), withB, 'a dependency changed');
+});
+
 /** Runs an API mode at a tiny size; checks it passed and its JSON has the fields (never a timing). */
 async function runMode(mode: string, extra: string[]): Promise<ModeResult> {
   const out = join(dir, `${mode}.json`);
@@ -116,6 +154,10 @@ async function runMode(mode: string, extra: string[]): Promise<ModeResult> {
   // A warm-up saga goes first; the counts below (nothing unattributed, one webhook per slot of the
   // measured sagas) show it stays out of the figures.
   assert.match(stderr, /API: one warm-up saga first \(not counted\)/);
+  assert.match(
+    stderr,
+    /compiling the worker and writing the workflow bundle|the worker compiled for these sources is there/,
+  );
   const result = JSON.parse(stdout) as ModeResult;
   assert.equal(result.mode, mode);
   assert.deepEqual(result.problems, []);
