@@ -11,6 +11,7 @@ export const BENCH_ENV = {
   TEMPORAL_TASK_QUEUE_PARTITIONS: wholeNumber({ default: DEV_TASK_QUEUE_PARTITIONS }),
   // The worker's own rule: the bench hands the value on to its workers, which must take it.
   WORKER_MAX_CACHED_WORKFLOWS: WORKER_ENV.WORKER_MAX_CACHED_WORKFLOWS,
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: WORKER_ENV.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
 };
 
 export interface BenchEnv {
@@ -18,6 +19,8 @@ export interface BenchEnv {
   taskQueuePartitions: number;
   /** Handed to the worker processes of the API modes. */
   maxCachedWorkflows: number;
+  /** Handed to the worker processes of the API modes. */
+  maxWorkflowTasks: number;
 }
 
 /** Reads and checks the bench's variables; throws a ConfigError naming every bad one. */
@@ -26,5 +29,6 @@ export function readBenchEnv(env: NodeJS.ProcessEnv = process.env): BenchEnv {
   return {
     taskQueuePartitions: values.TEMPORAL_TASK_QUEUE_PARTITIONS,
     maxCachedWorkflows: values.WORKER_MAX_CACHED_WORKFLOWS,
+    maxWorkflowTasks: values.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
   };
 }

@@ -96,6 +96,7 @@ function childEnv(env: WorkerChildEnv): NodeJS.ProcessEnv {
     TRAY_RATE_LIMIT_PER_SECOND: String(env.rateLimitPerSecond),
     TEMPORAL_TASK_QUEUE_PARTITIONS: String(benchEnv.taskQueuePartitions),
     WORKER_MAX_CACHED_WORKFLOWS: String(benchEnv.maxCachedWorkflows),
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: String(benchEnv.maxWorkflowTasks),
     ...(env.runtime === 'image'
       ? { ...IMAGE_ENV, WORKFLOW_BUNDLE_PATH: join(imageBuild(env), BUNDLE_FILE) }
       : {}),

@@ -284,13 +284,15 @@ test('a bad flag exits 2 with the usage text and starts nothing', async () => {
     assert.equal((parseBenchOptions(['--temporal-address', ok]) as BenchOptions).temporalAddress, ok);
 });
 
-test('a bad TEMPORAL_TASK_QUEUE_PARTITIONS or WORKER_MAX_CACHED_WORKFLOWS exits 2 naming both, starting nothing', async () => {
+test('bad worker variables (partitions, cache, workflow tasks) exit 2 naming each, starting nothing', async () => {
   const { code, stderr } = await runBench(['--sagas', '1', '--probe-sagas', '0'], {
     ...process.env,
     TEMPORAL_TASK_QUEUE_PARTITIONS: 'abc',
     WORKER_MAX_CACHED_WORKFLOWS: '1.5',
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1',
   });
   assert.equal(code, 2, stderr);
+  assert.match(stderr, /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: must be a whole number ≥ 2/);
   assert.match(stderr, /TEMPORAL_TASK_QUEUE_PARTITIONS: must be a whole number/);
   assert.match(stderr, /WORKER_MAX_CACHED_WORKFLOWS: must be a whole number/);
   assert.doesNotMatch(stderr, /dev server/);
@@ -298,10 +300,15 @@ test('a bad TEMPORAL_TASK_QUEUE_PARTITIONS or WORKER_MAX_CACHED_WORKFLOWS exits 
   assert.deepEqual(readBenchEnv({ TEMPORAL_TASK_QUEUE_PARTITIONS: ' ', WORKER_MAX_CACHED_WORKFLOWS: '' }), {
     taskQueuePartitions: 1,
     maxCachedWorkflows: 200,
+    maxWorkflowTasks: 8,
   });
   assert.equal(readBenchEnv({ TEMPORAL_TASK_QUEUE_PARTITIONS: '4' }).taskQueuePartitions, 4);
   // The worker's rule itself, so the bench cannot take a value its workers would refuse.
   assert.equal(BENCH_ENV.WORKER_MAX_CACHED_WORKFLOWS, WORKER_ENV.WORKER_MAX_CACHED_WORKFLOWS);
+  assert.equal(
+    BENCH_ENV.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    WORKER_ENV.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+  );
 });
 
 test('mode flags: defaults per mode, --rate-limit 0 lifts the limit, API-only flags need an API mode', () => {

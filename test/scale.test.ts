@@ -214,3 +214,25 @@ describe('a bounded workflow cache', () => {
     });
   });
 });
+
+describe('workflow-task slots', () => {
+  test('a worker holds 8 workflow tasks at once unless told otherwise, and never more than it caches', async () => {
+    const slotsOf = async (options: { maxWorkflowTasks?: number; maxCachedWorkflows?: number }) => {
+      const worker = await createConnectWorker({
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue: uniqueId('slots-tq'),
+        activities: createMockActivities().activities,
+        workflowBundle: bundle,
+        rateLimitPerSecond: 1000,
+        ...options,
+      });
+      await worker.runUntil(Promise.resolve());
+      const supplier = worker.options.tuner.workflowTaskSlotSupplier as { type: string; numSlots?: number };
+      return supplier.type === 'fixed-size' ? supplier.numSlots : supplier.type;
+    };
+    assert.equal(await slotsOf({}), 8);
+    assert.equal(await slotsOf({ maxWorkflowTasks: 20 }), 20);
+    assert.equal(await slotsOf({ maxWorkflowTasks: 20, maxCachedWorkflows: 5 }), 5);
+  });
+});

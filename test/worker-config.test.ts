@@ -21,6 +21,7 @@ import { authCompletedSignal, connectionIdFor, statusQuery, WORKFLOW_TYPE } from
 import { ConfigError } from '../lib/config.js';
 import { describeWorkerConfig, loadWorkerConfig } from '../worker/config.js';
 import { drainOptions } from '../worker/shutdown.js';
+import { workflowTaskSlots } from '../worker/create-worker.js';
 import { runtimeOptions } from '../worker/telemetry.js';
 import {
   RATE_WINDOW_SECONDS,
@@ -56,8 +57,29 @@ describe('loadWorkerConfig', () => {
       shutdownGraceMs: 30_000,
       metricsHost: '0.0.0.0',
       maxCachedWorkflows: 200,
+      maxWorkflowTasks: 8,
       taskQueuePartitions: 4,
     });
+  });
+
+  test('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 2 or more, and the worker never holds more than its cache', () => {
+    const base = { TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1' };
+    assert.equal(
+      loadWorkerConfig({ ...base, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '16' }).maxWorkflowTasks,
+      16,
+    );
+    for (const value of ['1', '0', '2.5', 'eight', '-4']) {
+      assert.throws(
+        () => loadWorkerConfig({ ...base, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: value }),
+        /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: must be a whole number ≥ 2/,
+        value,
+      );
+    }
+    // What the SDK would correct with a warning, given already corrected.
+    assert.deepEqual(workflowTaskSlots(8, 200), { maxConcurrentWorkflowTaskExecutions: 8 });
+    assert.deepEqual(workflowTaskSlots(8, 5), { maxConcurrentWorkflowTaskExecutions: 5 });
+    assert.deepEqual(workflowTaskSlots(2, 2), { maxConcurrentWorkflowTaskExecutions: 2 });
+    assert.deepEqual(workflowTaskSlots(8, 1), {});
   });
 
   test('SHUTDOWN_GRACE, METRICS_PORT and the OTLP endpoint are read and checked', () => {

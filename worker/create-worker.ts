@@ -8,7 +8,7 @@ import {
 } from '@temporalio/worker';
 import type { ConnectActivities } from '../common/activity-types.js';
 import { loadConnectWorkflowBundle } from '../lib/workflow-bundle-file.js';
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from './config.js';
+import { DEFAULT_MAX_CACHED_WORKFLOWS, DEFAULT_MAX_WORKFLOW_TASKS } from './config.js';
 import { taskQueueActivitiesPerSecond } from './rate-limit.js';
 import { drainOptions } from './shutdown.js';
 
@@ -25,6 +25,8 @@ export interface CreateWorkerOptions {
   taskQueuePartitions?: number;
   /** Sagas kept in memory (default 200); more waiting ones are evicted and replayed when they resume. */
   maxCachedWorkflows?: number;
+  /** WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (default 8), held to the cache's size. */
+  maxWorkflowTasks?: number;
   identity?: string;
   /** Payload encryption (lib/payload-codec.ts); the bundle is built with its failure converter. */
   dataConverter?: DataConverter;
@@ -34,6 +36,17 @@ export interface CreateWorkerOptions {
   interceptors?: WorkerOptions['interceptors'];
   sinks?: WorkerOptions['sinks'];
   workflowInterceptorModules?: string[];
+}
+
+/**
+ * The SDK holds a worker to no more workflow tasks than cached sagas, and to at least 2, warning when
+ * it corrects either. The same rules, quietly: a cache of 1 (a test's) keeps the SDK's own slots.
+ */
+export function workflowTaskSlots(
+  wanted: number,
+  cache: number,
+): Pick<WorkerOptions, 'maxConcurrentWorkflowTaskExecutions'> {
+  return cache < 2 ? {} : { maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(wanted, cache)) };
 }
 
 /** Creates (does not run) a Worker serving the saga's workflow and activities on `taskQueue`. */
@@ -46,6 +59,7 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
       failureConverterPath: opts.dataConverter?.failureConverterPath,
       interceptorModules: opts.workflowInterceptorModules,
     }));
+  const cache = opts.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS;
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -53,7 +67,8 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     workflowBundle,
     activities: { ...opts.activities },
     maxTaskQueueActivitiesPerSecond: activitiesPerSecond,
-    maxCachedWorkflows: opts.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
+    maxCachedWorkflows: cache,
+    ...workflowTaskSlots(opts.maxWorkflowTasks ?? DEFAULT_MAX_WORKFLOW_TASKS, cache),
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.shutdownGraceMs !== undefined ? drainOptions(opts.shutdownGraceMs) : {}),

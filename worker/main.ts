@@ -176,6 +176,7 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
       rateLimitPerSecond: cfg.rateLimitPerSecond,
       taskQueuePartitions: cfg.taskQueuePartitions,
       maxCachedWorkflows: cfg.maxCachedWorkflows,
+      maxWorkflowTasks: cfg.maxWorkflowTasks,
       dataConverter: processDataConverter(cfg.payloadKeys),
       shutdownGraceMs: cfg.shutdownGraceMs,
       ...(tracing && {
