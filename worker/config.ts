@@ -64,14 +64,14 @@ export const DEFAULT_MAX_CACHED_WORKFLOWS = 200;
  * Workflow tasks a worker takes at once. It runs sagas' workflow code on one thread, so a few tasks
  * keep that thread busy; the SDK's default of 40 lets the others queue inside the worker, where the
  * server's priority keys cannot order them and each one's 10 s workflow-task timeout runs. Waiting at
- * the server instead, an authorised user's next step is not stuck behind a burst of new sagas'
+ * the server instead, an authorized user's next step is not stuck behind a burst of new sagas'
  * first tasks. Bursts of 300 gave webhook → completed p99 4.4–4.7 s with 8 against 6.2–7.1 s with 40
  * (docs/bench.md).
  */
 export const DEFAULT_MAX_WORKFLOW_TASKS = 8;
 
 /** A whole number ≥ 2: the SDK's least for a worker with a workflow cache. */
-const workflowTaskSlots = envVar<number, { default: number }>(
+const workflowTaskCount = envVar<number, { default: number }>(
   { default: DEFAULT_MAX_WORKFLOW_TASKS },
   (raw) => {
     const n = Number(raw);
@@ -107,7 +107,7 @@ export const WORKER_ENV = {
   TRAY_EMBEDDED_ID: str(),
   TRAY_RATE_LIMIT_PER_SECOND: positiveNumber({ default: 25 }),
   WORKER_MAX_CACHED_WORKFLOWS: wholeNumber({ default: DEFAULT_MAX_CACHED_WORKFLOWS }),
-  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: workflowTaskSlots,
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: workflowTaskCount,
   TEMPORAL_TASK_QUEUE_PARTITIONS: wholeNumber({ default: TASK_QUEUE_PARTITIONS }),
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   SHUTDOWN_GRACE: shutdownGrace(),
