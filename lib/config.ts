@@ -124,13 +124,13 @@ const DECIMAL = /^\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*$/;
 /** Decimal digits only: a whole number as `DECIMAL` reads one. */
 const DIGITS = /^\s*[0-9]+\s*$/;
 
-/** An integer ≥ 1, written in decimal digits. */
-export function wholeNumber<O extends { default: number }>(options: O) {
+/** An integer ≥ `min` (default 1), written in decimal digits. */
+export function wholeNumber<O extends { default: number }>(options: O, min = 1) {
   return envVar<number, O>(options, (raw) => {
     const n = Number(raw);
-    return DIGITS.test(raw) && Number.isSafeInteger(n) && n >= 1
+    return DIGITS.test(raw) && Number.isSafeInteger(n) && n >= min
       ? { value: n }
-      : { problem: 'must be a whole number ≥ 1' };
+      : { problem: `must be a whole number ≥ ${min}` };
   });
 }
 

@@ -17,6 +17,7 @@ import {
   TEMPORAL_CLI,
   TEMPORAL_TEST_SERVER,
 } from '../dev/temporal-bin.js';
+import { wholeNumber } from '../lib/config.js';
 import { ADDRESS_ENV } from './helpers/temporal.js';
 
 function testFiles(dir: string): string[] {
@@ -60,11 +61,8 @@ async function main(): Promise<number> {
   const { options, chosen } = splitArgs(process.argv.slice(2));
   // Three files at a time: most tests spend much of their time waiting on timers, servers and child
   // processes, so on a 2-core machine three finish the run about a tenth sooner than two.
-  const concurrency = process.env.TEST_CONCURRENCY ?? '3';
-  if (!/^[1-9][0-9]*$/.test(concurrency))
-    throw new Error(
-      `TEST_CONCURRENCY: must be a whole number of test files, 1 or more; got "${concurrency}"`,
-    );
+  const concurrency = wholeNumber({ default: 3 }).parse(process.env.TEST_CONCURRENCY);
+  if (!concurrency.ok) throw new Error(`TEST_CONCURRENCY: ${concurrency.problem}`);
   const files =
     chosen.length > 0 ? chosen : testFiles(join(PROJECT_ROOT, 'test')).map((f) => relative(PROJECT_ROOT, f));
 
@@ -97,7 +95,7 @@ async function main(): Promise<number> {
       '--import',
       'tsx',
       '--test',
-      `--test-concurrency=${concurrency}`,
+      `--test-concurrency=${concurrency.value}`,
       '--test-timeout=300000',
       '--test-force-exit',
       '--test-reporter=spec',

@@ -70,17 +70,6 @@ export const DEFAULT_MAX_CACHED_WORKFLOWS = 200;
  */
 export const DEFAULT_MAX_WORKFLOW_TASKS = 8;
 
-/** A whole number ≥ 2: the SDK's least for a worker with a workflow cache. */
-const workflowTaskCount = envVar<number, { default: number }>(
-  { default: DEFAULT_MAX_WORKFLOW_TASKS },
-  (raw) => {
-    const n = Number(raw);
-    return /^[0-9]+$/.test(raw) && Number.isSafeInteger(n) && n >= 2
-      ? { value: n }
-      : { problem: 'must be a whole number ≥ 2' };
-  },
-);
-
 /**
  * Every Tray request carries it as `Authorization: Bearer <token>`. A smart quote or a line break
  * from copy-paste would make each request fail in Node's HTTP client as a retried "network error",
@@ -107,7 +96,8 @@ export const WORKER_ENV = {
   TRAY_EMBEDDED_ID: str(),
   TRAY_RATE_LIMIT_PER_SECOND: positiveNumber({ default: 25 }),
   WORKER_MAX_CACHED_WORKFLOWS: wholeNumber({ default: DEFAULT_MAX_CACHED_WORKFLOWS }),
-  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: workflowTaskCount,
+  // 2: the SDK's least for a worker with a workflow cache.
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: wholeNumber({ default: DEFAULT_MAX_WORKFLOW_TASKS }, 2),
   TEMPORAL_TASK_QUEUE_PARTITIONS: wholeNumber({ default: TASK_QUEUE_PARTITIONS }),
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
   SHUTDOWN_GRACE: shutdownGrace(),
