@@ -27,8 +27,16 @@ export interface HttpRequestOptions {
 /** Beyond this an answer is cut off as a network fault: nothing sent here comes near it. */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
-const httpAgent = new http.Agent({ keepAlive: true });
-const httpsAgent = new https.Agent({ keepAlive: true });
+/**
+ * How long an idle kept-alive connection is kept, at most. Node's agent follows a server's
+ * `Keep-Alive: timeout=N` hint (closing a second early) only when the agent has a timeout of its own;
+ * without one it keeps the connection until the server closes it, and a request sent as the server
+ * does so fails with "socket hang up". 15 s stays below the idle timeouts of common load balancers
+ * (60 s and more), which send no hint.
+ */
+export const IDLE_CONNECTION_MS = 15_000;
+const httpAgent = new http.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
+const httpsAgent = new https.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
 /** Resets of kept-alive connections the server closed as they were reused (isStaleConnectionReset). */
 const staleResets = new WeakSet<object>();
 

@@ -1,4 +1,7 @@
-/** The shared HTTP transport tells a stale kept-alive connection's reset from other resets. */
+/**
+ * The shared HTTP transport tells a stale kept-alive connection's reset from other resets, and closes
+ * an idle connection before the server would.
+ */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -46,5 +49,26 @@ test('a reset on a reused kept-alive connection is stale; one on a new connectio
     assert.equal(isStaleConnectionReset(fresh), false, 'a new connection reset is a real fault');
   } finally {
     await closeServer(dropsAll);
+  }
+});
+
+test("an idle connection is closed a second before the server's Keep-Alive hint runs out, not by the server", async () => {
+  const server = http.createServer((_req, res) => res.end('ok'));
+  // Node's server sends `Keep-Alive: timeout=2` for this and destroys the connection after 2 s.
+  server.keepAliveTimeout = 2000;
+  let closedBy: 'client' | 'server' | undefined;
+  server.on('connection', (socket) => {
+    socket.once('end', () => (closedBy ??= 'client'));
+    socket.once('close', () => (closedBy ??= 'server'));
+  });
+  server.listen(0, '127.0.0.1');
+  const { port } = (await listen(server)) as AddressInfo;
+  try {
+    assert.equal((await httpRequest(`http://127.0.0.1:${port}/`)).body, 'ok');
+    const deadline = Date.now() + 10_000;
+    while (closedBy === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(closedBy, 'client', 'the idle connection was still held when the server closed it');
+  } finally {
+    await closeServer(server);
   }
 });
