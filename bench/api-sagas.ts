@@ -47,11 +47,25 @@ const CLOSED = new Set(['completed', 'failed', 'timed_out', 'cancelled', 'compen
  */
 async function send(url: string | URL, init: HttpRequestOptions): Promise<HttpAnswer> {
   try {
-    return await httpRequest(url, init);
+    try {
+      return await httpRequest(url, init);
+    } catch (error) {
+      if (!isStaleConnectionReset(error)) throw error;
+      return await httpRequest(url, init);
+    }
   } catch (error) {
-    if (!isStaleConnectionReset(error)) throw error;
-    return httpRequest(url, init);
+    throw namingRequest(error, url, init);
   }
+}
+
+/** `error` with the request's method and path in front, so a failed saga's report says which one. */
+function namingRequest(error: unknown, url: string | URL, init: HttpRequestOptions): unknown {
+  if (!(error instanceof Error) || error.name === 'AbortError') return error;
+  const named = new Error(`${init.method ?? 'GET'} ${new URL(url).pathname}: ${error.message}`, {
+    cause: error,
+  });
+  named.name = error.name;
+  return named;
 }
 
 function call(ctx: ApiContext, path: string, init: HttpRequestOptions = {}): Promise<HttpAnswer> {
