@@ -5,6 +5,7 @@
  * swamp the server's visibility store: the queries queue for a few slots per API process, and an id
  * that was just missed in full is asked once more, without the waits.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { WORKFLOW_TYPE } from '../common/messages.js';
 import { setBounded } from '../lib/bounded-map.js';
@@ -105,7 +106,7 @@ export async function findBySolutionInstanceId(
       recentMisses.delete(solutionInstanceId);
       return { ...closed, running: false };
     }
-    if (pauseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    if (pauseMs !== undefined) await sleep(pauseMs);
   }
   rememberMiss(solutionInstanceId);
   return undefined;

@@ -3,6 +3,7 @@
  * them switched off): the saga is started as a plain start would, and its `status` query is asked
  * until the URLs are there. Slower and heavier than the update, but the partner still gets its URLs.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { hasAuthUrls } from '../common/status-view.js';
 import type { ConnectionStatus } from '../common/messages.js';
@@ -31,6 +32,6 @@ export async function waitForUrlsByQuery(
     const left = deadline - Date.now();
     if (hasAuthUrls(status) || isDraining() || left <= 0) return status;
     // The last look comes at the deadline, not up to a pause before it.
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+    await sleep(Math.min(pause, left));
   }
 }
