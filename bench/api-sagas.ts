@@ -54,16 +54,14 @@ async function send(url: string | URL, init: HttpRequestOptions): Promise<HttpAn
       return await httpRequest(url, init);
     }
   } catch (error) {
-    throw namingRequest(error, url, init);
+    throw naming(error, `${init.method ?? 'GET'} ${new URL(url).pathname}`);
   }
 }
 
-/** `error` with the request's method and path in front, so a failed saga's report says which one. */
-function namingRequest(error: unknown, url: string | URL, init: HttpRequestOptions): unknown {
+/** `error` with the call that failed in front, so a failed saga's report says which one it was. */
+function naming(error: unknown, what: string): unknown {
   if (!(error instanceof Error) || error.name === 'AbortError') return error;
-  const named = new Error(`${init.method ?? 'GET'} ${new URL(url).pathname}: ${error.message}`, {
-    cause: error,
-  });
+  const named = new Error(`${what}: ${error.message}`, { cause: error });
   named.name = error.name;
   return named;
 }
@@ -158,9 +156,11 @@ export async function awaitCompleted(ctx: ApiContext, status: ConnectionStatus):
   };
   for (;;) {
     await pause();
-    const desc = await ctx.client.withAbortSignal(ctx.signal, () =>
-      ctx.client.workflow.getHandle(status.connectionId).describe(),
-    );
+    const desc = await ctx.client
+      .withAbortSignal(ctx.signal, () => ctx.client.workflow.getHandle(status.connectionId).describe())
+      .catch((error: unknown) => {
+        throw naming(error, 'describe');
+      });
     const step = memoOf(desc)?.step;
     if (step === 'completed') break;
     if (desc.status.name !== 'RUNNING' || (step !== undefined && CLOSED.has(step))) {
