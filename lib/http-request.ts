@@ -34,7 +34,7 @@ const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
  * does so fails with "socket hang up". 15 s stays below the idle timeouts of common load balancers
  * (60 s and more), which send no hint.
  */
-export const IDLE_CONNECTION_MS = 15_000;
+const IDLE_CONNECTION_MS = 15_000;
 const httpAgent = new http.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
 const httpsAgent = new https.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
 /** Resets of kept-alive connections the server closed as they were reused (isStaleConnectionReset). */

@@ -52,22 +52,23 @@ test('a reset on a reused kept-alive connection is stale; one on a new connectio
   }
 });
 
-test("an idle connection is closed a second before the server's Keep-Alive hint runs out, not by the server", async () => {
-  const server = http.createServer((_req, res) => res.end('ok'));
-  // Node's server sends `Keep-Alive: timeout=2` for this and destroys the connection after 2 s.
-  server.keepAliveTimeout = 2000;
-  let closedBy: 'client' | 'server' | undefined;
-  server.on('connection', (socket) => {
-    socket.once('end', () => (closedBy ??= 'client'));
-    socket.once('close', () => (closedBy ??= 'server'));
+test("an idle connection is closed a second before the server's Keep-Alive hint runs out", async () => {
+  // The server asks for 2 s but would keep the connection for a minute: only the client can close it
+  // within this test, and only by following the hint.
+  const server = http.createServer((_req, res) => {
+    res.setHeader('keep-alive', 'timeout=2');
+    res.end('ok');
   });
+  server.keepAliveTimeout = 60_000;
+  let closedByClient = false;
+  server.on('connection', (socket) => socket.once('end', () => (closedByClient = true)));
   server.listen(0, '127.0.0.1');
   const { port } = (await listen(server)) as AddressInfo;
   try {
     assert.equal((await httpRequest(`http://127.0.0.1:${port}/`)).body, 'ok');
     const deadline = Date.now() + 10_000;
-    while (closedBy === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(closedBy, 'client', 'the idle connection was still held when the server closed it');
+    while (!closedByClient && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(closedByClient, 'the idle connection is still held 10 s after a 2 s hint');
   } finally {
     await closeServer(server);
   }
