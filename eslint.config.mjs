@@ -71,6 +71,26 @@ export default tseslint.config(
         },
       ],
       'no-restricted-globals': ['error', 'process', 'setTimeout', 'setInterval', 'require', 'Buffer'],
+      // The worker evaluates these modules once and every saga shares them (`preloadModules` in
+      // lib/workflow-bundle.ts), so state at module level would leak from one saga into another.
+      'no-restricted-syntax': [
+        'error',
+        ...[
+          'Program > VariableDeclaration',
+          'Program > ExportNamedDeclaration > VariableDeclaration',
+        ].flatMap((declaration) => [
+          {
+            selector: `${declaration}[kind!='const']`,
+            message:
+              'Sagas share workflow modules: keep state inside the workflow function, not in a module-level let.',
+          },
+          {
+            selector: `${declaration} > VariableDeclarator > NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet)$/]`,
+            message:
+              'Sagas share workflow modules: keep collections inside the workflow function, not at module level.',
+          },
+        ]),
+      ],
     },
   },
 );

@@ -213,6 +213,47 @@ describe('a bounded workflow cache', () => {
       assert.ok(results.every((r) => r.enabled));
     });
   });
+
+  test('cached sagas share the workflow modules, evaluated once per worker, and nothing else', async () => {
+    assert.match(
+      bundle.code,
+      /exports\.preloadModules = function preloadModules\(\) \{\s*__webpack_require__\([^)]*"\.\/workflows\/index\.ts"\)/,
+      'the bundle preloads the workflow modules',
+    );
+    await withWorker({}, async (taskQueue) => {
+      const slotsOf = [['slack'], ['slack', 'gmail'], ['jira']];
+      const handles = await Promise.all(
+        slotsOf.map((authSlots) => start(taskQueue, sagaInput({ authSlots }))),
+      );
+      for (const handle of handles) {
+        await pollUntil(async () => (await handle.query(statusQuery)).step === 'awaiting_auth', {
+          timeoutMs: 30_000,
+          what: `${handle.workflowId} awaiting_auth`,
+        });
+      }
+      // Interleaved, so each saga's signals land between the others' while all stay cached.
+      const order: Array<[number, string]> = [
+        [1, 'slack'],
+        [0, 'slack'],
+        [2, 'jira'],
+        [1, 'gmail'],
+      ];
+      for (const [i, externalAuthId] of order) {
+        await handles[i]!.signal(authCompletedSignal, {
+          externalAuthId,
+          authId: `saga${i}-${externalAuthId}`,
+        });
+      }
+      const results = await Promise.all(handles.map((h) => h.result()));
+      for (const [i, result] of results.entries()) {
+        assert.deepEqual(
+          [...result.authValues].sort((a, b) => a.externalId.localeCompare(b.externalId)),
+          [...slotsOf[i]!].sort().map((externalId) => ({ externalId, authId: `saga${i}-${externalId}` })),
+          `saga ${i} attached its own auths only`,
+        );
+      }
+    });
+  });
 });
 
 describe('workflow-task slots', () => {
