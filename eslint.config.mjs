@@ -82,7 +82,7 @@ export default tseslint.config(
           {
             selector: `${declaration}[kind!='const']`,
             message:
-              'Sagas share workflow modules: keep state inside the workflow function, not in a module-level let.',
+              'Sagas share workflow modules: keep state inside the workflow function, not in a module-level let or var.',
           },
           {
             selector: `${declaration} > VariableDeclarator > NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet)$/]`,
