@@ -3,23 +3,23 @@
  * reports failed points at the request, not only at "socket hang up".
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { after, test } from 'node:test';
 import { postUntilUrls, type ApiContext } from '../bench/api-sagas.js';
 import type { SagaTiming, TimedPlan } from '../bench/timing.js';
+import { closeServer, listen } from '../dev/in-process.js';
 
 let requests = 0;
 // Takes each request and drops its connection without an answer.
-const server: Server = createServer((req) => {
+const server = createServer((req) => {
   requests++;
   req.socket.destroy();
 });
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+server.listen(0, '127.0.0.1');
+const { port } = await listen(server);
+after(() => closeServer(server));
 
 test('a POST the server drops fails naming the method and path', async () => {
-  const { port } = server.address() as AddressInfo;
   // postUntilUrls reads only these; the Temporal client, emulator and wire tap are for later steps.
   const ctx = {
     api: `http://127.0.0.1:${port}`,
