@@ -112,12 +112,8 @@ export async function startAndWaitForUrls(
     } catch (err) {
       const refused = updateRefusal(err);
       if (!refused) throw err;
-      const { created } = await startConnection(client, taskQueue, input, connectionId, requestId);
-      return {
-        status: await waitForUrlsByQuery(client, connectionId, deadline),
-        created,
-        updateRefused: refused,
-      };
+      const answer = await waitedByQuery(client, taskQueue, input, connectionId, requestId, deadline);
+      return { ...answer, updateRefused: refused };
     }
   }
   // No wait asked for, or the update never reached the server: start as a plain start would. A saga
@@ -193,6 +189,37 @@ async function waitedStart(
     // No answer: the description just read says where the saga stands, with no second look.
     (isRunning(desc) ? statusFromDescription(desc) : await getConnectionStatus(client, connectionId, 0));
   return { status: ending ? withoutUrls(status) : status, created };
+}
+
+/**
+ * The wait on a server that refuses updates, by asking the saga's status query. A run that is ending
+ * is waited out as on the update path: its URLs lead to an instance being removed.
+ */
+async function waitedByQuery(
+  client: Client,
+  taskQueue: string,
+  input: ConnectInput,
+  connectionId: string,
+  requestId: string,
+  deadline: number,
+): Promise<StartAnswer> {
+  let started = await startConnection(client, taskQueue, input, connectionId, requestId);
+  if (!started.created) {
+    const found = await describeIfAny(client, connectionId, started.runId);
+    if (found && isEnding(found)) {
+      const after = await untilClosed(client, found, deadline);
+      // Still ending when the wait passed: the status as it stands, without its dead URLs.
+      if (after && isRunning(after)) {
+        return { status: withoutUrls(await getConnectionStatus(client, connectionId, 0)), created: false };
+      }
+      started = await startConnection(client, taskQueue, input, connectionId, requestId);
+    }
+  }
+  const status = await waitForUrlsByQuery(client, connectionId, deadline);
+  if (started.created) return { status, created: true };
+  // A DELETE may have come while it asked: the answers before the cancel still carry the URLs.
+  const now = await describeIfAny(client, connectionId, started.runId);
+  return { status: now && isEnding(now) ? withoutUrls(status) : status, created: false };
 }
 
 /** Steps of a run that is still open but ending: it compensates, or finishes its handlers. */

@@ -30,6 +30,7 @@ function loggingInto(lines: string[]) {
 
 interface Status {
   connectionId: string;
+  runId?: string;
   userId?: string;
   step: string;
   existing?: boolean;
@@ -171,6 +172,73 @@ describe('a Temporal server that refuses workflow updates', () => {
       await connection.close();
     }
     assert.deepEqual(said, []);
+  });
+
+  /** Runs `body` while Tray takes `delayMs` to remove an instance, so a cancelled saga stays ending. */
+  const whileRemovalsTake = async (delayMs: number, body: () => Promise<void>) => {
+    stack.emulator.emulator.faults.add({
+      operation: 'removeSolutionInstance',
+      kind: 'delay',
+      delayMs,
+      times: 5,
+    });
+    try {
+      await body();
+    } finally {
+      stack.emulator.emulator.faults.clear();
+    }
+  };
+  const deleteSaga = (connectionId: string) =>
+    fetch(`${stack.apiUrl}/v1/connections/${encodeURIComponent(connectionId)}`, {
+      method: 'DELETE',
+      headers: stack.headers(),
+    });
+
+  test('DELETE, then POST at once: the POST waits out the compensation and answers 201 with a new saga', async () => {
+    const input = { externalUserId: uniqueId('no-updates-again'), solutionId: 'sol-1', authSlots: ['slack'] };
+    const first = await startSaga(stack, 20, input);
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    await whileRemovalsTake(1500, async () => {
+      assert.equal((await deleteSaga(first.body.connectionId)).status, 202);
+      const again = await startSaga(stack, 20, input);
+      assert.equal(again.status, 201, JSON.stringify(again.body));
+      assert.equal(again.body.existing, undefined);
+      assert.notEqual(again.body.runId, first.body.runId);
+      assert.equal(again.body.step, 'awaiting_auth');
+      assert.match(again.body.authSlots[0]?.url ?? '', /\?code=/);
+      assert.notEqual(again.body.authSlots[0]?.url, first.body.authSlots[0]?.url);
+    });
+  });
+
+  test('a POST whose wait ends while the old saga still compensates answers 200 without its URLs', async () => {
+    const input = {
+      externalUserId: uniqueId('no-updates-ending'),
+      solutionId: 'sol-1',
+      authSlots: ['slack'],
+    };
+    const first = await startSaga(stack, 20, input);
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    await whileRemovalsTake(4000, async () => {
+      assert.equal((await deleteSaga(first.body.connectionId)).status, 202);
+      const again = await startSaga(stack, 1, input);
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      assert.equal(again.body.existing, true);
+      assert.equal(again.body.runId, first.body.runId);
+      assert.deepEqual(again.body.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
+    });
+    // Not left compensating for the next test, or the worker's shutdown, to cut short.
+    await pollUntil(
+      async () => {
+        const res = await fetch(
+          `${stack.apiUrl}/v1/connections/${encodeURIComponent(first.body.connectionId)}`,
+          {
+            headers: stack.headers(),
+          },
+        );
+        return ((await res.json()) as Status).step === 'cancelled';
+      },
+      { timeoutMs: 30_000, what: 'the old saga cancelled' },
+    );
   });
 
   test('the saga itself needs no update: the webhooks complete it', async () => {
