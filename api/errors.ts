@@ -28,6 +28,9 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
 
+/** Where an error answer leaves its code for the request's log line (`res.locals`). */
+export const ERROR_CODE_LOCAL = 'errorCode';
+
 /** Writes the error shape. */
 export function sendError(
   res: Response,
@@ -36,6 +39,7 @@ export function sendError(
   message: string,
   details?: unknown,
 ): void {
+  res.locals[ERROR_CODE_LOCAL] = code;
   const body: ErrorBody = { error: { code, message } };
   if (details !== undefined) body.error.details = details;
   res.status(status).json(body);

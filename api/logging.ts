@@ -1,12 +1,13 @@
 /**
  * Structured logs for the API: a pino logger that redacts credentials and tags every line written
  * while serving a request with its id, and a one-line-per-request access log (method, path, status,
- * duration) that never records headers or bodies.
+ * an error answer's code, duration) that never records headers or bodies.
  */
 import type { RequestHandler } from 'express';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { logLevelFromEnv, stdoutLogDestination } from '../lib/log-output.js';
 import { REDACT } from '../lib/redact.js';
+import { ERROR_CODE_LOCAL } from './errors.js';
 import { requestIdFrom, requestIdMixin, runInRequest } from './request-context.js';
 
 /**
@@ -39,11 +40,14 @@ export function requestLogger(logger: Logger): RequestHandler {
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // An error answer's code says which of a status's causes it was (a 503: busy or unreachable).
+      const code = res.locals[ERROR_CODE_LOCAL] as string | undefined;
       const line = {
         requestId,
         method: req.method,
         path,
         status: res.statusCode,
+        ...(code === undefined ? {} : { code }),
         ms: Math.round(ms),
       };
       if (res.statusCode >= 500) logger.error(line, 'request');

@@ -84,6 +84,15 @@ test('every line logged while serving a request carries its id; other lines none
     byMessage('request').map((l) => `${String(l.method)} ${String(l.path)}`),
     ['POST /v1/connections', `DELETE /v1/connections/${connectionId}`],
   );
+  // Answers without an error carry no code; an error answer's code is on its access line.
+  assert.deepEqual(
+    byMessage('request').map((l) => l.code),
+    [undefined, undefined],
+  );
+  assert.equal(await call('GET', '/v1/connections/x%20y', 'rid-missing'), 404);
+  const missing = byMessage('request').find((l) => l.requestId === 'rid-missing');
+  assert.equal(missing?.code, 'not_found', JSON.stringify(missing));
+  assert.equal(missing?.level, 40);
   assert.equal(byMessage('outside any request')[0]?.requestId, undefined);
   // One key, not two: the access line's own requestId and the mixin's agree.
   const raw = JSON.stringify(byMessage('request')[0]);
