@@ -36,7 +36,15 @@ import { isTemporalUnavailable } from './errors.js';
 import { updateRefusal } from './feature-refusal.js';
 import { waitForUrlsByQuery } from './urls-by-query.js';
 import { askAgain, statusHeld } from './fresh-status.js';
-import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
+import {
+  checkReachable,
+  ensureReachable,
+  PROBE_TIMEOUT_MS,
+  QUERY_TIMEOUT_MS,
+  rpc,
+  RPC_TIMEOUT_MS,
+  waitWithin,
+} from './temporal-rpc.js';
 
 export interface StartOutcome {
   connectionId: string;
@@ -251,6 +259,9 @@ async function untilClosed(
   return describeIfAny(client, desc.workflowId, desc.runId);
 }
 
+/** How early a deadline's error may come and still be the wait passing (timers' granularity). */
+const DEADLINE_SLACK_MS = 100;
+
 /**
  * The update's answer, or undefined when it gave none within `waitMs` or the saga closed first.
  * `updateId` is the shared one, unless the saga that id reached had ended.
@@ -268,6 +279,7 @@ async function updateWithStart(
     ...startOptions(taskQueue, input, connectionId, requestId),
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
+  const until = Date.now() + waitMs;
   try {
     return await waitWithin(client, waitMs, () =>
       client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, {
@@ -278,9 +290,14 @@ async function updateWithStart(
   } catch (err) {
     // A server that allows no updates: the caller waits by asking the saga instead.
     if (updateRefusal(err)) throw err;
-    // The wait passed, the saga closed first, or the server is down. A quick question tells the
-    // last apart (503 at once); for the others the plain start after this tells which.
-    if (isTemporalUnavailable(err)) await checkReachable(client);
+    // The wait passed, the saga closed first, or the server is down. A question tells the last
+    // apart (503 at once); for the others the plain start after this tells which. At the wait's end
+    // it gets a plain call's deadline: a loaded server may answer slower than the quick question
+    // allows, and a slow answer is no outage.
+    if (isTemporalUnavailable(err)) {
+      const atWaitsEnd = until - Date.now() <= DEADLINE_SLACK_MS;
+      await checkReachable(client, atWaitsEnd ? RPC_TIMEOUT_MS : PROBE_TIMEOUT_MS);
+    }
     return undefined;
   }
 }

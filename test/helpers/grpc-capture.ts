@@ -19,16 +19,25 @@ export interface GrpcCapture {
   close(): Promise<void>;
 }
 
-/** Starts the proxy on 127.0.0.1, a free port, forwarding to `upstream` (host:port, plaintext). */
-export async function startGrpcCapture(upstream: string): Promise<GrpcCapture> {
+/**
+ * Starts the proxy on 127.0.0.1, a free port, forwarding to `upstream` (host:port, plaintext).
+ * `delayMs` holds each call to a method (the last part of its path) that long before it goes on.
+ */
+export async function startGrpcCapture(
+  upstream: string,
+  delayMs: Record<string, number> = {},
+): Promise<GrpcCapture> {
   const session = http2.connect(`http://${upstream}`);
   session.on('error', () => undefined);
   const calls: CapturedCall[] = [];
   const server = http2.createServer();
   server.on('stream', (stream, headers) => {
     stream.on('error', () => undefined);
-    calls.push({ path: String(headers[':path']), metadata: headers });
-    forward(stream, headers, session);
+    const path = String(headers[':path']);
+    calls.push({ path, metadata: headers });
+    const held = delayMs[path.split('/').pop() ?? ''];
+    if (held === undefined) forward(stream, headers, session);
+    else setTimeout(() => !stream.destroyed && forward(stream, headers, session), held);
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s) => {
