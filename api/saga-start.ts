@@ -36,15 +36,7 @@ import { isTemporalUnavailable } from './errors.js';
 import { updateRefusal } from './feature-refusal.js';
 import { waitForUrlsByQuery } from './urls-by-query.js';
 import { askAgain, statusHeld } from './fresh-status.js';
-import {
-  checkReachable,
-  ensureReachable,
-  PROBE_TIMEOUT_MS,
-  QUERY_TIMEOUT_MS,
-  rpc,
-  RPC_TIMEOUT_MS,
-  waitWithin,
-} from './temporal-rpc.js';
+import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
 
 export interface StartOutcome {
   connectionId: string;
@@ -290,14 +282,11 @@ async function updateWithStart(
   } catch (err) {
     // A server that allows no updates: the caller waits by asking the saga instead.
     if (updateRefusal(err)) throw err;
-    // The wait passed, the saga closed first, or the server is down. A question tells the last
-    // apart (503 at once); for the others the plain start after this tells which. At the wait's end
-    // it gets a plain call's deadline: a loaded server may answer slower than the quick question
-    // allows, and a slow answer is no outage.
-    if (isTemporalUnavailable(err)) {
-      const atWaitsEnd = until - Date.now() <= DEADLINE_SLACK_MS;
-      await checkReachable(client, atWaitsEnd ? RPC_TIMEOUT_MS : PROBE_TIMEOUT_MS);
-    }
+    // The wait passed, the saga closed first, or the server is down. An error before the wait's end
+    // may be the last, and a quick question tells (503 at once). At its end it is the wait passing:
+    // the describe after this finds a dead server just as well, where a loaded server slower than
+    // the quick question allows would read as an outage.
+    if (isTemporalUnavailable(err) && until - Date.now() > DEADLINE_SLACK_MS) await checkReachable(client);
     return undefined;
   }
 }

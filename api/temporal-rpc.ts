@@ -50,12 +50,12 @@ export function noteReachable(client: Client, reachable: boolean): void {
 }
 
 /**
- * Asks the server whether it answers within `timeoutMs`; throws the 503 when it does not. Any
- * answer, even a refusal (a key not allowed to describe the namespace), shows it is there.
+ * Asks the server whether it answers; throws the 503 when it does not. Any answer, even a refusal
+ * (a key not allowed to describe the namespace), shows it is there.
  */
-export async function checkReachable(client: Client, timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
+export async function checkReachable(client: Client): Promise<void> {
   try {
-    await within(client, timeoutMs, () =>
+    await within(client, PROBE_TIMEOUT_MS, () =>
       client.workflowService.describeNamespace({ namespace: client.options.namespace }),
     );
   } catch (err) {
