@@ -29,10 +29,11 @@ until reason=$(temporal operator cluster health --address "$ADDRESS" 2>&1); do
   sleep 2
 done
 
-if temporal operator namespace describe --address "$ADDRESS" --namespace "$NAMESPACE" >/dev/null 2>&1; then
-  # Describe reads the database, but the update is refused as "not found" for some seconds after the
-  # namespace was created (a second `docker compose up` moments after the first), until it reaches
-  # the frontend's namespace cache: wait that out. Any other refusal (a bad retention) fails at once.
+# Sets the retention on the existing namespace. Describe reads the database, but the update is
+# refused as "not found" for some seconds after the namespace was created (a second `docker compose
+# up` moments after the first), until it reaches the frontend's namespace cache: wait that out. Any
+# other refusal (a bad retention) fails at once.
+set_retention() {
   until output=$(temporal operator namespace update --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION" 2>&1)
   do
     case "$output" in
@@ -49,7 +50,17 @@ if temporal operator namespace describe --address "$ADDRESS" --namespace "$NAMES
   done
   printf '%s\n' "$output"
   echo "temporal-namespace: namespace $NAMESPACE exists; retention set to $RETENTION"
-else
-  temporal operator namespace create --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION"
+}
+
+if temporal operator namespace describe --address "$ADDRESS" --namespace "$NAMESPACE" >/dev/null 2>&1; then
+  set_retention
+elif output=$(temporal operator namespace create --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION" 2>&1); then
+  printf '%s\n' "$output"
   echo "temporal-namespace: created namespace $NAMESPACE with retention $RETENTION"
+else
+  case "$output" in
+    # The describe failed for another reason (a moment's timeout): the namespace is there.
+    *"already exists"*) set_retention ;;
+    *) printf '%s\n' "$output" >&2; exit 1 ;;
+  esac
 fi

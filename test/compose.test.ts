@@ -579,14 +579,24 @@ test(
   },
 );
 
-/** Runs a deploy/ script with `sh`, the `temporal` CLI first on PATH (as admin-tools does) or nowhere on it. */
+/**
+ * Runs a deploy/ script with `sh`, the `temporal` CLI first on PATH (as admin-tools does) or nowhere
+ * on it; `failing` names a CLI subcommand (e.g. `namespace describe`) that fails as if timed out.
+ */
 async function runSetupScript(
   script: string,
   env: Record<string, string>,
-  { cli = true }: { cli?: boolean } = {},
+  { cli = true, failing }: { cli?: boolean; failing?: string } = {},
 ): Promise<{ code: number | null; output: string }> {
   const bin = mkdtempSync(join(tmpdir(), 'compose-cli-'));
-  if (cli) symlinkSync(await findTemporalCli(), join(bin, 'temporal'));
+  if (cli && failing) {
+    const shim = [
+      '#!/bin/sh',
+      `case "$*" in *"${failing}"*) echo "Error: context deadline exceeded" >&2; exit 1 ;; esac`,
+      `exec '${await findTemporalCli()}' "$@"`,
+    ];
+    writeFileSync(join(bin, 'temporal'), `${shim.join('\n')}\n`, { mode: 0o755 });
+  } else if (cli) symlinkSync(await findTemporalCli(), join(bin, 'temporal'));
   const rest = (process.env.PATH ?? '')
     .split(delimiter)
     .filter((dir) => cli || (dir !== '' && !existsSync(join(dir, 'temporal'))));
@@ -701,6 +711,22 @@ test('the namespace one-shot run again right after it created the namespace sets
   });
   assert.equal(again.code, 0, again.output);
   assert.match(again.output, /exists; retention set to 45d/);
+});
+
+test('the namespace one-shot whose describe fails on an existing namespace sets its retention', async () => {
+  const { address } = await devServer();
+  const env = { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: uniqueId('compose-describe') };
+  const created = await runSetupScript('temporal-create-namespace.sh', env);
+  assert.equal(created.code, 0, created.output);
+
+  // The describe times out, so the script tries to create it: "already exists" is no failure.
+  const again = await runSetupScript(
+    'temporal-create-namespace.sh',
+    { ...env, TEMPORAL_NAMESPACE_RETENTION: '60d' },
+    { failing: 'namespace describe' },
+  );
+  assert.equal(again.code, 0, again.output);
+  assert.match(again.output, /exists; retention set to 60d/);
 });
 
 test('the namespace one-shot refuses a bad retention at once, in the words of the CLI', async () => {
