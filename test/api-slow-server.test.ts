@@ -5,11 +5,11 @@
  * a proxy that would hold that question past its deadline.
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app.js';
 import { createLogger } from '../api/logging.js';
+import { closeServer, listen } from '../dev/in-process.js';
 import { PROBE_TIMEOUT_MS } from '../api/temporal-rpc.js';
 import { startGrpcCapture } from './helpers/grpc-capture.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -25,11 +25,9 @@ const app = createApp({
   logger: createLogger({ level: 'silent' }),
 });
 const server = app.listen(0, '127.0.0.1');
-await new Promise<void>((resolve) => server.once('listening', resolve));
-const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const url = `http://127.0.0.1:${(await listen(server)).port}`;
 after(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closeServer(server);
   await connection.close();
   await capture.close();
 });

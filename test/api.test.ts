@@ -14,7 +14,7 @@ import type { ConnectionStatus, ConnectInput } from '../common/messages.js';
 import { connectionIdFor, WAIT_FOR_AUTH_URLS_UPDATE_ID, WORKFLOW_TYPE } from '../common/messages.js';
 import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { pollUntil } from './helpers/poll.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { startStack, whileRemovalsTake, type Stack } from './helpers/stack.js';
 import { REISSUE_LIMIT } from '../workflows/handlers.js';
 import { uniqueId } from './helpers/temporal.js';
 
@@ -117,21 +117,6 @@ function slowCreates(): void {
     delayMs: 3000,
     times: 20,
   });
-}
-
-/** Runs `body` while every instance removal takes `delayMs`, so a saga stays compensating that long. */
-async function whileRemovalsTake(delayMs: number, body: () => Promise<void>): Promise<void> {
-  stack.emulator.emulator.faults.add({
-    operation: 'removeSolutionInstance',
-    kind: 'delay',
-    delayMs,
-    times: 5,
-  });
-  try {
-    await body();
-  } finally {
-    stack.emulator.emulator.faults.clear();
-  }
 }
 
 /** The end user authorizes `slot`: its webhook is sent, then GET shows the slot completed with it. */
@@ -610,7 +595,7 @@ describe('DELETE /v1/connections/{id}', () => {
     const post = await call('POST', '/v1/connections', body);
     assert.equal(post.status, 201, post.text);
     assert.match(post.body.authSlots[0].url, /\?code=/);
-    await whileRemovalsTake(4000, async () => {
+    await whileRemovalsTake(stack, 4000, async () => {
       assert.equal((await call('DELETE', `/v1/connections/${enc(post.body.connectionId)}`)).status, 202);
       await untilStep(post.body.connectionId, 'compensating', 'the saga to compensate');
       const again = await call('POST', '/v1/connections?wait=1', body);
@@ -626,7 +611,7 @@ describe('DELETE /v1/connections/{id}', () => {
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] });
     const post = await call('POST', '/v1/connections', body);
     assert.equal(post.status, 201, post.text);
-    await whileRemovalsTake(1500, async () => {
+    await whileRemovalsTake(stack, 1500, async () => {
       assert.equal((await call('DELETE', `/v1/connections/${enc(post.body.connectionId)}`)).status, 202);
       const again = await call('POST', '/v1/connections', body);
       assert.equal(again.status, 201, again.text);
@@ -644,7 +629,7 @@ describe('DELETE /v1/connections/{id}', () => {
     const post = await call('POST', '/v1/connections', body);
     assert.equal(post.status, 201, post.text);
     // Long enough for a loaded machine's polls to see the step, short enough for the POST's 10 s wait.
-    await whileRemovalsTake(4000, async () => {
+    await whileRemovalsTake(stack, 4000, async () => {
       await untilStep(post.body.connectionId, 'compensating', 'the timed-out saga to compensate');
       const again = await call('POST', '/v1/connections', { ...body, authTimeout: '1h' });
       assert.equal(again.status, 201, again.text);

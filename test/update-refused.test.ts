@@ -13,7 +13,7 @@ import { createLogger } from '../api/logging.js';
 import { warnIfUpdatesRefused } from '../api/update-probe.js';
 import { startDevServer, type DevServer } from '../dev/dev-server.js';
 import { locateTemporalBinary, TEMPORAL_CLI } from '../dev/temporal-bin.js';
-import { startStack, type Stack } from './helpers/stack.js';
+import { startStack, whileRemovalsTake, type Stack } from './helpers/stack.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 
@@ -174,20 +174,6 @@ describe('a Temporal server that refuses workflow updates', () => {
     assert.deepEqual(said, []);
   });
 
-  /** Runs `body` while Tray takes `delayMs` to remove an instance, so a cancelled saga stays ending. */
-  const whileRemovalsTake = async (delayMs: number, body: () => Promise<void>) => {
-    stack.emulator.emulator.faults.add({
-      operation: 'removeSolutionInstance',
-      kind: 'delay',
-      delayMs,
-      times: 5,
-    });
-    try {
-      await body();
-    } finally {
-      stack.emulator.emulator.faults.clear();
-    }
-  };
   const deleteSaga = (connectionId: string) =>
     fetch(`${stack.apiUrl}/v1/connections/${encodeURIComponent(connectionId)}`, {
       method: 'DELETE',
@@ -198,7 +184,7 @@ describe('a Temporal server that refuses workflow updates', () => {
     const input = { externalUserId: uniqueId('no-updates-again'), solutionId: 'sol-1', authSlots: ['slack'] };
     const first = await startSaga(stack, 20, input);
     assert.equal(first.status, 201, JSON.stringify(first.body));
-    await whileRemovalsTake(1500, async () => {
+    await whileRemovalsTake(stack, 1500, async () => {
       assert.equal((await deleteSaga(first.body.connectionId)).status, 202);
       const again = await startSaga(stack, 20, input);
       assert.equal(again.status, 201, JSON.stringify(again.body));
@@ -218,7 +204,7 @@ describe('a Temporal server that refuses workflow updates', () => {
     };
     const first = await startSaga(stack, 20, input);
     assert.equal(first.status, 201, JSON.stringify(first.body));
-    await whileRemovalsTake(4000, async () => {
+    await whileRemovalsTake(stack, 4000, async () => {
       assert.equal((await deleteSaga(first.body.connectionId)).status, 202);
       const again = await startSaga(stack, 1, input);
       assert.equal(again.status, 200, JSON.stringify(again.body));

@@ -209,3 +209,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     throw err;
   }
 }
+
+/** Runs `body` while every instance removal takes `delayMs`, so a saga stays compensating that long. */
+export async function whileRemovalsTake(
+  stack: Stack,
+  delayMs: number,
+  body: () => Promise<void>,
+): Promise<void> {
+  stack.emulator.emulator.faults.add({
+    operation: 'removeSolutionInstance',
+    kind: 'delay',
+    delayMs,
+    times: 5,
+  });
+  try {
+    await body();
+  } finally {
+    stack.emulator.emulator.faults.clear();
+  }
+}
