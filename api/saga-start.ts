@@ -43,6 +43,8 @@ export interface StartOutcome {
   runId: string;
   /** false when a running saga with that id already existed. */
   created: boolean;
+  /** The run the start found already there, as described then; absent when the start made it. */
+  found?: WorkflowExecutionDescription;
 }
 
 function startOptions(taskQueue: string, input: ConnectInput, connectionId: string, requestId: string) {
@@ -88,7 +90,7 @@ export async function startConnection(
   }
   const desc = await describeConnection(client, connectionId);
   // An update-with-start of this same request may have started it before its deadline passed.
-  return { connectionId, runId: desc.runId, created: startedBy(desc, requestId) };
+  return { connectionId, runId: desc.runId, created: startedBy(desc, requestId), found: desc };
 }
 
 /**
@@ -204,16 +206,14 @@ async function waitedByQuery(
   deadline: number,
 ): Promise<StartAnswer> {
   let started = await startConnection(client, taskQueue, input, connectionId, requestId);
-  if (!started.created) {
-    const found = await describeIfAny(client, connectionId, started.runId);
-    if (found && isEnding(found)) {
-      const after = await untilClosed(client, found, deadline);
-      // Still ending when the wait passed: the status as it stands, without its dead URLs.
-      if (after && isRunning(after)) {
-        return { status: withoutUrls(await getConnectionStatus(client, connectionId, 0)), created: false };
-      }
-      started = await startConnection(client, taskQueue, input, connectionId, requestId);
+  const { found } = started;
+  if (!started.created && found && isEnding(found)) {
+    const after = await untilClosed(client, found, deadline);
+    // Still ending when the wait passed: the status as it stands, without its dead URLs.
+    if (after && isRunning(after)) {
+      return { status: withoutUrls(await getConnectionStatus(client, connectionId, 0)), created: false };
     }
+    started = await startConnection(client, taskQueue, input, connectionId, requestId);
   }
   const status = await waitForUrlsByQuery(client, connectionId, deadline);
   if (started.created) return { status, created: true };
