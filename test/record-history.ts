@@ -8,7 +8,8 @@
  * instead (every scenario), to compare what the current code records with the committed files.
  * test/histories/release-<commit>-*.json were recorded by that
  * release's own code (its recorder, with these scenarios): sagas partners started under it replay
- * from them, so they are never re-recorded.
+ * from them, so they are never re-recorded. release-0a1ada9-cancelled-with-token-result.json is that
+ * release's workflow code under this recorder's scenario, which that release's recorder lacked.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,13 +30,14 @@ import { quietRuntime } from '../dev/in-process.js';
 import { findTemporalCli } from '../dev/temporal-bin.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
-import type { MockOptions } from './helpers/mock-activities.js';
+import type { ActivityName, MockOptions } from './helpers/mock-activities.js';
 import {
   createMockActivities,
   permanentError,
   rateLimitedError,
   transientError,
 } from './helpers/mock-activities.js';
+import { cancelWithResultOf } from './helpers/cancel-with-result.js';
 import { pollUntil } from './helpers/poll.js';
 
 const OUT_DIR = process.env.RECORD_HISTORY_DIR
@@ -50,6 +52,8 @@ interface Scenario {
   mock?: MockOptions;
   /** Drives the saga to its end; the history is fetched afterwards. */
   drive(handle: Handle): Promise<void>;
+  /** The saga is cancelled in the same workflow task as this activity's result. */
+  cancelWithResultOf?: ActivityName;
 }
 
 async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
@@ -291,7 +295,65 @@ const scenarios: Scenario[] = [
       await handle.result().catch(() => undefined);
     },
   },
+  {
+    // The cancel comes in the same workflow task as the user token: the create is never sent, and the
+    // saga ends cancelled without looking for an instance (patch
+    // `cancelled-before-create-compensates-nothing`; older code looked through the late-create window).
+    name: 'cancelled-with-token-result',
+    input: { externalUserId: 'rec-user-cancel-token', authSlots: ['slack'] },
+    cancelWithResultOf: 'prepareUserToken',
+    async drive(handle) {
+      await handle.result().catch(() => undefined);
+    },
+  },
 ];
+
+interface Server {
+  client: Client;
+  nativeConnection: NativeConnection;
+  namespace: string;
+}
+
+/** Runs one scenario's saga to its end; a worker and a fake per scenario, so it meets only its failures. */
+async function runScenario(scenario: Scenario, server: Server): Promise<Handle> {
+  const taskQueue = `record-${scenario.name}`;
+  const input: ConnectInput = {
+    externalUserId: 'rec-user',
+    userName: 'Ada',
+    solutionId: 'sol-1',
+    authSlots: ['slack'],
+    authTimeout: '1h',
+    ...scenario.input,
+  };
+  const workflowId = `connect:${input.externalUserId}:${input.solutionId}`;
+  const workflowBundle = await bundleConnectWorkflows();
+  if (scenario.cancelWithResultOf) {
+    const { handle } = await cancelWithResultOf(server, workflowBundle, scenario.cancelWithResultOf, {
+      input,
+      ...(scenario.mock ? { mock: scenario.mock } : {}),
+      taskQueue,
+      workflowId,
+      drive: (h) => scenario.drive(h),
+    });
+    return handle;
+  }
+  const worker = await Worker.create({
+    connection: server.nativeConnection,
+    namespace: server.namespace,
+    taskQueue,
+    workflowBundle,
+    activities: createMockActivities(scenario.mock).activities,
+  });
+  return await worker.runUntil(async () => {
+    const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+      taskQueue,
+      workflowId,
+      args: [input],
+    });
+    await scenario.drive(handle);
+    return handle;
+  });
+}
 
 async function main(names: string[]): Promise<void> {
   const unknown = names.filter((name) => !scenarios.some((s) => s.name === name));
@@ -318,36 +380,12 @@ async function main(names: string[]): Promise<void> {
     const nativeConnection = await NativeConnection.connect({ address: server.address });
     mkdirSync(OUT_DIR, { recursive: true });
     for (const scenario of chosen) {
-      // A worker and a fake per scenario, so each saga meets exactly the failures it names.
-      const taskQueue = `record-${scenario.name}`;
-      const worker = await Worker.create({
-        connection: nativeConnection,
-        namespace: server.namespace,
-        taskQueue,
-        workflowBundle: await bundleConnectWorkflows(),
-        activities: createMockActivities(scenario.mock).activities,
-      });
-      await worker.runUntil(async () => {
-        const input: ConnectInput = {
-          externalUserId: 'rec-user',
-          userName: 'Ada',
-          solutionId: 'sol-1',
-          authSlots: ['slack'],
-          authTimeout: '1h',
-          ...scenario.input,
-        };
-        const handle: Handle = await client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
-          taskQueue,
-          workflowId: `connect:${input.externalUserId}:${input.solutionId}`,
-          args: [input],
-        });
-        await scenario.drive(handle);
-        const history = await handle.fetchHistory();
-        const file = `${OUT_DIR}${scenario.name}.json`;
-        // Proto3 JSON, as `temporal workflow show --output json` writes it.
-        writeFileSync(file, historyToJSON(history) + '\n');
-        console.log(`wrote ${file} (${history.events?.length ?? 0} events)`);
-      });
+      const handle = await runScenario(scenario, { client, nativeConnection, namespace: server.namespace });
+      const history = await handle.fetchHistory();
+      const file = `${OUT_DIR}${scenario.name}.json`;
+      // Proto3 JSON, as `temporal workflow show --output json` writes it.
+      writeFileSync(file, historyToJSON(history) + '\n');
+      console.log(`wrote ${file} (${history.events?.length ?? 0} events)`);
     }
     await nativeConnection.close();
     await connection.close();

@@ -36,6 +36,7 @@ import { HISTORY_GUARD } from '../workflows/auth-wait.js';
 import { REISSUE_LIMIT } from '../workflows/handlers.js';
 import type { ActivityName, MockActivities, MockOptions } from './helpers/mock-activities.js';
 import { permanentError, transientError } from './helpers/mock-activities.js';
+import { cancelWithResultOf } from './helpers/cancel-with-result.js';
 import { runMockSaga, type MockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, installQuietRuntime, timeSkippingEnv } from './helpers/temporal.js';
@@ -902,6 +903,41 @@ describe('connectIntegration on a real server', () => {
       await handle.terminate('the rest is test/late-create.test.ts');
     });
   });
+
+  test(
+    'a cancel that comes with the user token: no create was sent, so nothing is looked for',
+    ONE_MINUTE,
+    async () => {
+      const { handle, mock } = await cancelWithResultOf(await realServer(), bundle, 'prepareUserToken', {
+        async drive(saga) {
+          try {
+            // Older code looked for an instance, then waited out the late-create window (2 minutes).
+            await pollUntil(async () => (await saga.describe()).status.name !== 'RUNNING', {
+              timeoutMs: 20_000,
+              what: 'the saga to close',
+            });
+          } catch (err) {
+            await saga.terminate('the test gave up on it');
+            throw err;
+          }
+        },
+      });
+      const events = (await handle.fetchHistory()).events ?? [];
+      const [token] = scheduledEvents(events, 'prepareUserToken');
+      assert.ok(token, 'the token step is in the history');
+      const tokenDone = completedEventOf(events, token);
+      const cancelAt = events.find((e) => e.workflowExecutionCancelRequestedEventAttributes)?.eventId;
+      const nextTaskAt = events.find(
+        (e) => e.workflowTaskStartedEventAttributes && Number(e.eventId) > Number(tokenDone.eventId),
+      )?.eventId;
+      assert.ok(Number(cancelAt) < Number(nextTaskAt), 'the cancel and the result reached one workflow task');
+      assert.equal((await handle.describe()).status.name, 'CANCELLED');
+      assert.deepEqual(names(mock), ['findUser', 'createUser', 'prepareUserToken']);
+      const { memo } = await handle.describe();
+      assert.equal((memo?.[MEMO_KEY] as ConnectMemo | undefined)?.step, 'cancelled');
+      assert.deepEqual(await workflowErrors(handle), []);
+    },
+  );
 });
 
 describe('connectIntegration signals', () => {

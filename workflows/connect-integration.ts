@@ -7,6 +7,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   log,
@@ -48,6 +49,8 @@ const CODES_BESIDE_CREATE = 'auth-codes-beside-create';
 const USER_RELOOKUP_PATCH = 'user-relookup-after-create';
 /** Marks histories with the bounded foreign-authId rules (remembered rejections, check limits, guard). */
 const FOREIGN_AUTH_PATCH = 'foreign-auth-limits';
+/** Marks histories that end a saga cancelled with the token's result without compensating. */
+const CANCELLED_BEFORE_CREATE_PATCH = 'cancelled-before-create-compensates-nothing';
 
 /** The auth wait in ms; undefined for a bad one (a direct start may pass anything: a problem names it). */
 function authTimeoutMsOf(input: ConnectInput): number | undefined {
@@ -174,6 +177,12 @@ async function prepareUser(input: ConnectInput, status: SagaStatus): Promise<AsU
     forwardStep('mint the user token, sealed for the workers only', PRIORITY.token),
     [{ userId }],
   );
+  // A cancel that came with the token's result stops the create before it is sent: nothing can exist
+  // at Tray, so the saga ends here instead of looking for an instance through the late-create window.
+  // Only then is the patch asked, so other histories carry no marker.
+  if (CancellationScope.current().consideredCancelled && patched(CANCELLED_BEFORE_CREATE_PATCH)) {
+    throw new CancelledFailure('the saga was cancelled');
+  }
   return prepared?.sealedToken ? { userId, sealedToken: prepared.sealedToken } : { userId };
 }
 
