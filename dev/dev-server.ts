@@ -3,6 +3,7 @@
  * project's search attributes registered. Used by `npm start` and by the test runner.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
@@ -101,10 +102,10 @@ function listenOnSomePort(): Promise<Server> {
   });
 }
 
-/** Resolves once `connect` to `address` works and the namespace answers, or rejects at the deadline. */
+/** Resolves once `connect` to `address` works and every namespace answers, or rejects at the deadline. */
 export async function waitForTemporal(
   address: string,
-  namespace: string,
+  namespaces: readonly string[],
   timeoutMs: number,
   onProgress?: (message: string) => void,
   isDead?: () => string | undefined,
@@ -118,9 +119,11 @@ export async function waitForTemporal(
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {
-        await connection.withDeadline(Date.now() + 3000, () =>
-          connection.workflowService.describeNamespace({ namespace }),
-        );
+        for (const namespace of namespaces) {
+          await connection.withDeadline(Date.now() + 3000, () =>
+            connection.workflowService.describeNamespace({ namespace }),
+          );
+        }
         return;
       } finally {
         await connection.close();
@@ -140,11 +143,12 @@ export async function waitForTemporal(
 /** The `temporal server start-dev` arguments for `options`, on `port` (and `uiPort`, if any). */
 async function devServerArgs(
   options: DevServerOptions,
-  namespace: string,
+  namespaces: readonly string[],
   port: number,
   uiPort: number | undefined,
 ): Promise<string[]> {
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace];
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port)];
+  for (const namespace of namespaces) args.push('--namespace', namespace);
   // The dev server also opens an HTTP API and a metrics port; pick free ones so parallel servers don't collide.
   args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
   if (uiPort) args.push('--ui-port', String(uiPort), '--ui-ip', '127.0.0.1');
@@ -216,7 +220,11 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   // Fresh ports on every attempt: the one a failed attempt could not bind may still be held.
   const port = options.port || (await freePort());
   const uiPort = options.uiPort === 0 ? await freePort() : options.uiPort;
-  const args = await devServerArgs(options, namespace, port, uiPort);
+  // Another dev server that took the port first answers for `namespace` too, but not for a namespace
+  // of this start's own, so the wait goes on until this server exits and starts again elsewhere.
+  // Not with a database file, which would keep one more namespace from every start.
+  const namespaces = options.dbFile ? [namespace] : [namespace, `dev-server-start-${randomUUID()}`];
+  const args = await devServerArgs(options, namespaces, port, uiPort);
   // Opened before the spawn, so a log that cannot be written stops the start with an error and no
   // server; the server writes to it itself, so it does not depend on this process to keep its log.
   let log: number | undefined;
@@ -263,7 +271,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
     await Promise.race([
       waitForTemporal(
         address,
-        namespace,
+        namespaces,
         options.startTimeoutMs ?? 120_000,
         options.onProgress,
         // Why it exited is in its log: say where that is.

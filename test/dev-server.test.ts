@@ -181,6 +181,15 @@ test('a server whose Web UI port was taken starts again on fresh ports, the UI o
   }
 });
 
+test('a start on a port another dev server holds fails instead of taking that server for its own', async () => {
+  const cliPath = await findTemporalCli();
+  const first = await startDevServer({ cliPath });
+  after(() => first.stop());
+  // The other server answers for `default` at once; only this start's own namespace tells them apart.
+  await assert.rejects(startDevServer({ cliPath, port: first.port }), /exited before it was ready/);
+  assert.equal(first.process.exitCode, null, 'the first server still runs');
+});
+
 test("the dev server's environment holds none of the project's credentials", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dev-server-env-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
