@@ -5,10 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
+import { freePort } from './free-port.js';
 import { withoutProjectSecrets } from './secret-free-env.js';
 
 export interface DevServerOptions {
@@ -64,43 +64,6 @@ export interface DevServer {
 
 /** The dev server's task-queue partitions, for workers that size the rate limit by them. */
 export const DEV_TASK_QUEUE_PARTITIONS = 1;
-
-/** Ports `freePort` handed out in this process. */
-const handedOut = new Set<number>();
-
-/**
- * A TCP port nobody listens on right now, and one this process was not given before: the OS offers
- * a probed port again once its probe closed, so two calls in a row could name one port for two
- * servers (a chaos run once started the API on the emulator's port).
- */
-export async function freePort(): Promise<number> {
-  // Probes stay open until a new port turns up, so the OS cannot offer the same one twice meanwhile.
-  const probes: Server[] = [];
-  try {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const probe = await listenOnSomePort();
-      probes.push(probe);
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      if (port > 0 && !handedOut.has(port)) {
-        handedOut.add(port);
-        return port;
-      }
-    }
-    throw new Error('found no TCP port on 127.0.0.1 that was not handed out before');
-  } finally {
-    await Promise.all(probes.map((probe) => new Promise((closed) => probe.close(closed))));
-  }
-}
-
-function listenOnSomePort(): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
 
 /** Resolves once `connect` to `address` works and every namespace answers, or rejects at the deadline. */
 export async function waitForTemporal(
@@ -215,15 +178,22 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
 }
 
+/**
+ * The namespaces a start creates and waits for: `namespace`, and in memory one of this start's own.
+ * Another dev server that took the port first answers for `namespace` too, but not for that one, so
+ * the wait goes on until this server exits and starts again elsewhere. Not with a database file,
+ * which would keep one more namespace from every start.
+ */
+function startNamespaces(options: DevServerOptions, namespace: string): string[] {
+  return options.dbFile ? [namespace] : [namespace, `dev-server-start-${randomUUID()}`];
+}
+
 async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const namespace = options.namespace ?? 'default';
   // Fresh ports on every attempt: the one a failed attempt could not bind may still be held.
   const port = options.port || (await freePort());
   const uiPort = options.uiPort === 0 ? await freePort() : options.uiPort;
-  // Another dev server that took the port first answers for `namespace` too, but not for a namespace
-  // of this start's own, so the wait goes on until this server exits and starts again elsewhere.
-  // Not with a database file, which would keep one more namespace from every start.
-  const namespaces = options.dbFile ? [namespace] : [namespace, `dev-server-start-${randomUUID()}`];
+  const namespaces = startNamespaces(options, namespace);
   const args = await devServerArgs(options, namespaces, port, uiPort);
   // Opened before the spawn, so a log that cannot be written stops the start with an error and no
   // server; the server writes to it itself, so it does not depend on this process to keep its log.

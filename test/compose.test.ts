@@ -26,7 +26,7 @@ import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
-import { freePort } from '../dev/dev-server.js';
+import { freePort } from '../dev/free-port.js';
 import { loadApiConfig } from '../api/config.js';
 import { DRAIN_MS } from '../api/temporal-rpc.js';
 import { loadWorkerConfig, WORKER_ENV } from '../worker/config.js';

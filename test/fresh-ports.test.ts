@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { freePort } from '../dev/dev-server.js';
+import { freePort } from '../dev/free-port.js';
 import { addressInUse, START_ATTEMPTS, withFreshPorts } from './helpers/fresh-ports.js';
 import { startApiProcess } from './helpers/worker-process.js';
 

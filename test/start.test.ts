@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { ConnectionStatus } from '../common/messages.js';
-import { freePort } from '../dev/dev-server.js';
+import { freePort } from '../dev/free-port.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { childEnvs, unusedConnectionVariables } from '../scripts/child-env.js';
 import { humanizeLine } from '../scripts/output.js';

@@ -16,7 +16,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { ConnectionStatus } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
-import { freePort } from '../dev/dev-server.js';
+import { freePort } from '../dev/free-port.js';
 import { loadTemporalConnection, warnIgnoredKeys } from '../lib/temporal-connection.js';
 import { explainConnectFailure } from '../lib/temporal-connection-check.js';
 import { x509Version } from '../lib/temporal-tls-files.js';

@@ -4,7 +4,7 @@
  * this test starts on it does. Such a start fails with "address already in use", and is worth
  * nothing more than a second try on fresh ports.
  */
-import { freePort } from '../../dev/dev-server.js';
+import { freePort } from '../../dev/free-port.js';
 
 /** How often a start is tried, each time on ports of its own. */
 export const START_ATTEMPTS = 3;

@@ -122,4 +122,4 @@ function portsEnv(ports: Record<string, number>): Record<string, string> {
 }
 
 /** Ports for the servers a test starts: distinct within the run (dev/dev-server.ts). */
-export { freePort } from '../../dev/dev-server.js';
+export { freePort } from '../../dev/free-port.js';
