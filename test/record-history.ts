@@ -38,6 +38,7 @@ import {
   transientError,
 } from './helpers/mock-activities.js';
 import { cancelWithResultOf } from './helpers/cancel-with-result.js';
+import type { MockSagaServer } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
 
 const OUT_DIR = process.env.RECORD_HISTORY_DIR
@@ -308,11 +309,8 @@ const scenarios: Scenario[] = [
   },
 ];
 
-interface Server {
-  client: Client;
-  nativeConnection: NativeConnection;
-  namespace: string;
-}
+/** The recorder's one dev server, its namespace known. */
+type Server = Required<MockSagaServer>;
 
 /** Runs one scenario's saga to its end; a worker and a fake per scenario, so it meets only its failures. */
 async function runScenario(scenario: Scenario, server: Server): Promise<Handle> {

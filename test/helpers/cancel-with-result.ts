@@ -13,7 +13,7 @@ import {
   type MockActivities,
   type MockOptions,
 } from './mock-activities.js';
-import type { Handle, MockSagaServer } from './mock-saga.js';
+import { mockSagaInput, type Handle, type MockSagaServer } from './mock-saga.js';
 import { pollUntil } from './poll.js';
 import { uniqueId } from './temporal.js';
 
@@ -38,14 +38,7 @@ export async function cancelWithResultOf(
   const mock = createMockActivities({ ...opts.mock, holds: { [activity]: held } });
   const taskQueue = opts.taskQueue ?? uniqueId('cancel-with-result');
   const namespace = server.namespace ?? 'default';
-  const input: ConnectInput = {
-    externalUserId: uniqueId('user'),
-    userName: 'Ada',
-    solutionId: 'sol-1',
-    authSlots: ['slack'],
-    authTimeout: '1h',
-    ...opts.input,
-  };
+  const input = mockSagaInput(opts.input);
   const activityWorker = await Worker.create({
     connection: server.nativeConnection,
     namespace,
@@ -63,11 +56,10 @@ export async function cancelWithResultOf(
       maxCachedWorkflows: 0,
     });
   return activityWorker.runUntil(async () => {
-    let handle: Handle | undefined;
     try {
       const first = await workflowWorker();
-      await first.runUntil(async () => {
-        handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+      const saga = await first.runUntil(async () => {
+        const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
           taskQueue,
           workflowId: opts.workflowId ?? uniqueId(`connect:${input.externalUserId}`),
           args: [input],
@@ -76,8 +68,8 @@ export async function cancelWithResultOf(
           timeoutMs: 20_000,
           what: `${activity} to run`,
         });
+        return handle;
       });
-      const saga = handle as Handle;
       await saga.cancel();
       release();
       await pollUntil(async () => ((await saga.describe()).raw.pendingActivities ?? []).length === 0, {

@@ -24,6 +24,18 @@ export interface MockSaga {
   input: ConnectInput;
 }
 
+/** The input a mock saga gets: a user of its own, one slack slot, sol-1, 1 h to authorise. */
+export function mockSagaInput(overrides: Partial<ConnectInput> = {}): ConnectInput {
+  return {
+    externalUserId: uniqueId('user'),
+    userName: 'Ada',
+    solutionId: 'sol-1',
+    authSlots: ['slack'],
+    authTimeout: '1h',
+    ...overrides,
+  };
+}
+
 /** Starts one saga (one slack slot, sol-1, 1 h to authorise unless `input` says otherwise), runs `body`, stops the worker. */
 export async function runMockSaga<T>(
   server: MockSagaServer,
@@ -39,15 +51,7 @@ export async function runMockSaga<T>(
 ): Promise<T> {
   const mock = createMockActivities(opts.mock);
   const taskQueue = uniqueId(opts.queuePrefix);
-  const externalUserId = uniqueId('user');
-  const input: ConnectInput = {
-    externalUserId,
-    userName: 'Ada',
-    solutionId: 'sol-1',
-    authSlots: ['slack'],
-    authTimeout: '1h',
-    ...opts.input,
-  };
+  const input = mockSagaInput(opts.input);
   const worker = await Worker.create({
     connection: server.nativeConnection,
     namespace: server.namespace ?? 'default',

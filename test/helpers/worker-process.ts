@@ -121,5 +121,5 @@ function portsEnv(ports: Record<string, number>): Record<string, string> {
   return Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)]));
 }
 
-/** Ports for the servers a test starts: distinct within the run (dev/dev-server.ts). */
+/** Ports for the servers a test starts: distinct within the run (dev/free-port.ts). */
 export { freePort } from '../../dev/free-port.js';
