@@ -47,7 +47,7 @@ export function requestsChart(result: ModeResult): string {
   const limit = result.config.rateLimitPerSecond;
   return lineChart({
     title: 'Tray requests per second',
-    subtitle: `${subtitle(result)}; busiest 5 s ${result.product.busiest5s.perSecond.toFixed(1)}/s`,
+    subtitle: `${subtitle(result)}; busiest 5 s ${result.product.busiest5s.perSecond.toFixed(1)}/s as sent`,
     xLabel: 'seconds since the first POST',
     yLabel: 'requests per second (1 s buckets)',
     series,

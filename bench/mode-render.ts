@@ -30,9 +30,11 @@ function header(result: ModeResult): string {
 function rateLines(result: ModeResult): string[] {
   const { product: p, floor: f, config: c } = result;
   const limit = c.rateLimitPerSecond;
+  const arrival = result.requests.busiest5sOnArrival;
   const lines = [
-    `Tray requests (counted on the wire): busiest 5 s ${p.busiest5s.perSecond.toFixed(1)} req/s (at ${p.busiest5s.startsAtS} s)` +
+    `Tray requests (counted on the wire, when sent): busiest 5 s ${p.busiest5s.perSecond.toFixed(1)} req/s (at ${p.busiest5s.startsAtS} s)` +
       `${limit === null ? '' : ` vs budget ${limit}/s → ${p.busiest5s.perSecond <= limit ? 'within' : 'OVER'}`}; ` +
+      `on arrival ${arrival.perSecond.toFixed(1)} req/s (at ${arrival.startsAtS} s); ` +
       `mean until the last URLs ${p.meanUntilLastUrls} req/s`,
     `  per second: ${p.perSecond.join(' ')}`,
     `Throughput: ${p.throughput.sagasPerMinute} sagas/min (${p.sagas.completed} in ${s(p.throughput.wallMs)})` +
@@ -64,7 +66,7 @@ function requestLines(result: ModeResult): string[] {
         r[k].withinBudget ? 'yes' : 'NO',
       ]),
     ]),
-    `wire tap ${r.metered}, emulator log ${r.seenByEmulator}, not 200 ${r.failed}, unattributed ${r.unattributed}`,
+    `wire tap ${r.metered} (${r.stamped} with their send time), emulator log ${r.seenByEmulator}, not 200 ${r.failed}, unattributed ${r.unattributed}`,
   ];
 }
 

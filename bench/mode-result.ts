@@ -22,15 +22,25 @@ export interface PerSaga {
   withinBudget: boolean;
 }
 
+/** The busiest 5 s: requests in it, per second, and when it starts (s since the phase's start). */
+export interface Busiest5s {
+  count: number;
+  perSecond: number;
+  startsAtS: number;
+}
+
 export interface Figures {
   /** `retried503`: sagas whose POST answered 503 (Temporal busy) and was sent again. */
   sagas: { total: number; completed: number; failed: number; retried503: number };
   startToUrlsMs: Percentiles & { medianOverMax: number };
   webhookToCompletedMs: Percentiles;
   throughput: { wallMs: number; sagasPerMinute: number };
-  /** Tray requests (product) or no-op activities (floor) per 1 s bucket from the phase's start. */
+  /**
+   * Tray requests (product, by when the worker sent them) or no-op activities (floor) per 1 s bucket
+   * from the phase's start.
+   */
   perSecond: number[];
-  busiest5s: { count: number; perSecond: number; startsAtS: number };
+  busiest5s: Busiest5s;
   /** Mean per second from the first request until the last saga had its URLs. */
   meanUntilLastUrls: number;
 }
@@ -55,6 +65,10 @@ export interface ModeResult {
     new: PerSaga;
     known: PerSaga;
     metered: number;
+    /** How many carried the time the worker sent them (all, from the bench's own workers). */
+    stamped: number;
+    /** The busiest 5 s counted when the requests reached the tap instead of when they were sent. */
+    busiest5sOnArrival: Busiest5s;
     seenByEmulator: number;
     unattributed: number;
     failed: number;
@@ -93,7 +107,6 @@ export function figuresOf(phase: Phase, times: number[]): Figures {
     const i = Math.floor((at - startedAt) / 1000);
     if (i >= 0 && i < buckets.length) buckets[i] = (buckets[i] ?? 0) + 1;
   }
-  const peak = peakWindow(times, RATE_WINDOW_MS);
   const lastUrls = Math.max(...timings.map((t) => t.urlsAt ?? 0));
   const first = Math.min(...times);
   const untilUrls = times.filter((at) => at <= lastUrls).length;
@@ -108,13 +121,15 @@ export function figuresOf(phase: Phase, times: number[]): Figures {
     webhookToCompletedMs: percentiles(webhookToDone),
     throughput: { wallMs, sagasPerMinute: r1(completed / (wallMs / 60_000)) },
     perSecond: buckets,
-    busiest5s: {
-      count: peak.count,
-      perSecond: peak.perSecond,
-      startsAtS: r1((peak.startsAt - startedAt) / 1000),
-    },
+    busiest5s: peakOf(times, startedAt),
     meanUntilLastUrls: lastUrls > first ? r1(untilUrls / ((lastUrls - first) / 1000)) : Number.NaN,
   };
+}
+
+/** The busiest 5 s of `times` (ms since epoch), placed from `startedAt`. */
+export function peakOf(times: readonly number[], startedAt: number): Busiest5s {
+  const peak = peakWindow(times, RATE_WINDOW_MS);
+  return { count: peak.count, perSecond: peak.perSecond, startsAtS: r1((peak.startsAt - startedAt) / 1000) };
 }
 
 /** Requests per saga by user kind, attributing each wire request to its user's saga. */
@@ -142,6 +157,27 @@ export function perSaga(timings: SagaTiming[], wire: WireRequest[], emulator: Em
     };
   };
   return { new: kind('new'), known: kind('known'), unattributed };
+}
+
+/** What the wire tap counted over a phase: per saga, stamped with their send time, on arrival. */
+export function requestCounts(
+  wire: WireRequest[],
+  phase: Phase,
+  emulator: Emulator,
+): Omit<ModeResult['requests'], 'seenByEmulator'> {
+  const counted = perSaga(phase.timings, wire, emulator);
+  return {
+    new: counted.new,
+    known: counted.known,
+    metered: wire.length,
+    stamped: wire.filter((r) => r.sentAt !== undefined).length,
+    busiest5sOnArrival: peakOf(
+      wire.map((r) => r.at),
+      phase.startedAt,
+    ),
+    unattributed: counted.unattributed,
+    failed: wire.filter((r) => r.status !== 200).length,
+  };
 }
 
 /** Floor ratios: product figure ÷ floor figure (for throughput, product ÷ floor as well). */
@@ -192,7 +228,17 @@ export function judge(result: ModeResult): { problems: string[]; warnings: strin
   const limit = config.rateLimitPerSecond;
   if (limit !== null && product.busiest5s.perSecond > limit) {
     warnings.push(
-      `Tray requests peaked at ${product.busiest5s.perSecond.toFixed(1)}/s over 5 s, above ${limit}/s`,
+      `Tray requests peaked at ${product.busiest5s.perSecond.toFixed(1)}/s over 5 s as sent, above ${limit}/s`,
+    );
+  } else if (limit !== null && requests.busiest5sOnArrival.perSecond > limit) {
+    warnings.push(
+      `Tray requests peaked at ${requests.busiest5sOnArrival.perSecond.toFixed(1)}/s over 5 s as they reached ` +
+        `the tap, above ${limit}/s, but not as sent: the bench's own process fell behind reading them`,
+    );
+  }
+  if (requests.stamped < requests.metered) {
+    warnings.push(
+      `${requests.metered - requests.stamped} Tray request(s) carried no send time; counted on arrival`,
     );
   }
   return { problems, warnings };

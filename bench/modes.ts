@@ -13,7 +13,7 @@ import { driveFloorSaga, newFloorTiming } from './floor.js';
 import { LIFTED_RATE, startApiStack, type ApiStack } from './api-stack.js';
 import { writeCharts } from './charts.js';
 import type { Progress } from './harness.js';
-import { figuresOf, judge, machineOf, perSaga, ratios, type ModeResult } from './mode-result.js';
+import { figuresOf, judge, machineOf, ratios, requestCounts, type ModeResult } from './mode-result.js';
 import { renderModeResult } from './mode-render.js';
 import { runBurst, runFloor, runIdle, runWaiting, type Phase } from './modes-run.js';
 import type { BenchOptions } from './options.js';
@@ -96,11 +96,11 @@ function buildModeResult(
   load: [number, number],
 ): ModeResult {
   const wire = stack.tap.requests.filter((r) => r.at >= phase.startedAt);
+  // When sent, as the workers pace them; on arrival only where a request carried no stamp.
   const product = figuresOf(
     phase,
-    wire.map((r) => r.at),
+    wire.map((r) => r.sentAt ?? r.at),
   );
-  const counted = perSaga(phase.timings, wire, stack.emulator);
   const floorFigures =
     floor && stack.floor
       ? figuresOf(
@@ -129,12 +129,8 @@ function buildModeResult(
     machine: machineOf(load[0], load[1]),
     product,
     requests: {
-      new: counted.new,
-      known: counted.known,
-      metered: wire.length,
+      ...requestCounts(wire, phase, stack.emulator),
       seenByEmulator: stack.emulator.requests.since(phase.startedAt).length,
-      unattributed: counted.unattributed,
-      failed: wire.filter((r) => r.status !== 200).length,
     },
     memory: {
       samples,

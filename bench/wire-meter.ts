@@ -15,6 +15,11 @@ import { httpRequest } from '../lib/http-request.js';
 export interface WireRequest {
   /** ms since epoch, when the request reached the emulator. */
   at: number;
+  /**
+   * ms since epoch, when the worker sent it: the bench's worker processes stamp their requests
+   * (bench/stamp-sends.mjs). Unset for a request without a usable stamp.
+   */
+  sentAt?: number;
   operation: string;
   /** The Tray user id, when the request names one (by variable or by user token). */
   userId?: string;
@@ -67,12 +72,26 @@ function operationOf(query: unknown): string {
   return name;
 }
 
-function recordGraphql(emulator: Emulator, body: unknown, authorization: string | undefined): WireRequest {
-  const { query, variables } = (body ?? {}) as { query?: unknown; variables?: Record<string, unknown> };
+/** The header bench/stamp-sends.mjs sets on each request a bench worker sends. */
+const SENT_AT_HEADER = 'x-bench-sent-at';
+/** A stamp this far from the arrival is not taken: the sender and the tap share one clock. */
+const STAMP_SLACK_MS = 60_000;
+
+function sentAtOf(header: string | undefined, at: number): number | undefined {
+  const sent = Number(header);
+  return header !== undefined && Number.isFinite(sent) && Math.abs(at - sent) <= STAMP_SLACK_MS
+    ? sent
+    : undefined;
+}
+
+function recordGraphql(emulator: Emulator, req: Request): WireRequest {
+  const { query, variables } = (req.body ?? {}) as { query?: unknown; variables?: Record<string, unknown> };
   const record: WireRequest = { at: Date.now(), operation: operationOf(query), status: 0 };
+  const sentAt = sentAtOf(req.get(SENT_AT_HEADER), record.at);
+  if (sentAt !== undefined) record.sentAt = sentAt;
   if (typeof variables?.externalUserId === 'string') record.externalUserId = variables.externalUserId;
   if (typeof variables?.userId === 'string') record.userId = variables.userId;
-  const token = /^Bearer\s+(ut_\S+)$/i.exec(authorization ?? '')?.[1];
+  const token = /^Bearer\s+(ut_\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
   if (token !== undefined) {
     const owner = emulator.store.userForToken(token);
     if (owner !== undefined) record.userId = owner;
@@ -129,7 +148,7 @@ export async function startWireTap(makeEmulator: (webhookUrl: string) => Emulato
   app.disable('x-powered-by');
   // The emulator's own JSON parser sees a consumed stream and keeps the body parsed here.
   app.post('/graphql', express.json({ limit: '1mb' }), (req, res, next) => {
-    const record = recordGraphql(behind.emulator as Emulator, req.body, req.get('authorization'));
+    const record = recordGraphql(behind.emulator as Emulator, req);
     requests.push(record);
     res.once('finish', () => {
       record.status = res.statusCode;

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { readBenchEnv } from './env.js';
 import { BUNDLE_FILE } from './worker-build.js';
@@ -110,10 +111,13 @@ function imageBuild(env: WorkerChildEnv): string {
   return env.buildDir;
 }
 
+/** Stamps each request with when it was sent, for the wire tap (bench/stamp-sends.mjs). */
+const STAMP_SENDS = ['--import', pathToFileURL(join(PROJECT_ROOT, 'bench', 'stamp-sends.mjs')).href];
+
 function workerCommand(env: WorkerChildEnv): string[] {
   return env.runtime === 'image'
-    ? [join(imageBuild(env), 'worker', 'main.js')]
-    : ['--import', 'tsx', 'worker/main.ts'];
+    ? [...STAMP_SENDS, join(imageBuild(env), 'worker', 'main.js')]
+    : [...STAMP_SENDS, '--import', 'tsx', 'worker/main.ts'];
 }
 
 /** Starts one worker process; resolves once it says it serves the task queue. */

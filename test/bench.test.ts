@@ -169,6 +169,9 @@ async function runMode(mode: string, extra: string[]): Promise<ModeResult> {
   assert.ok(result.product.perSecond.length > 0 && typeof result.product.busiest5s.perSecond === 'number');
   // Counted on the wire, in front of the emulator: every request belongs to a saga and both logs agree.
   assert.equal(result.requests.metered, result.requests.seenByEmulator);
+  // Every request carried when its worker sent it, so the rate is the workers' pacing, not the tap's reading.
+  assert.equal(result.requests.stamped, result.requests.metered, 'every Tray request carried its send time');
+  assert.equal(typeof result.requests.busiest5sOnArrival.perSecond, 'number');
   assert.equal(result.requests.unattributed, 0);
   assert.ok(result.requests.new.max <= 8 && result.requests.known.max <= 7);
   assert.ok(result.memory.samples.length > 0, 'worker RSS was sampled');
