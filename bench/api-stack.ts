@@ -57,6 +57,8 @@ export interface ApiStack {
   workers: WorkerChild[];
   floor?: FloorWorker;
   ownDevServer: boolean;
+  /** The bench's own dev server's pid, for the CPU it uses (absent with `--temporal-address`). */
+  devServerPid?: number;
   close(): Promise<void>;
 }
 
@@ -110,7 +112,12 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
   try {
     quietRuntime();
     const ownDevServer = given === undefined;
-    const temporal = given ?? (await startOwnDevServer(cleanups, progress));
+    let devServerPid: number | undefined;
+    const temporal =
+      given ??
+      (await startOwnDevServer(cleanups, progress, (pid) => {
+        devServerPid = pid;
+      }));
     const solution = benchSolution(options.slots);
     const masterToken = `mt_${randomBytes(18).toString('base64url')}`;
     const embeddedId = `emb-bench-${randomBytes(3).toString('hex')}`;
@@ -167,6 +174,7 @@ export async function startApiStack(options: ApiStackOptions): Promise<ApiStack>
       workers,
       ...(floor ? { floor } : {}),
       ownDevServer,
+      ...(devServerPid !== undefined ? { devServerPid } : {}),
       close: () => cleanups.close(),
     };
   } catch (error) {

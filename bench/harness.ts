@@ -99,9 +99,14 @@ export class Cleanups {
 export async function startOwnDevServer(
   cleanups: Cleanups,
   progress: Progress,
+  onSpawn?: (pid: number | undefined) => void,
 ): Promise<TemporalConnectionConfig> {
   progress('starting the Temporal dev server …');
-  const server = await startDevServer({ cliPath: await findTemporalCli(), onProgress: progress });
+  const server = await startDevServer({
+    cliPath: await findTemporalCli(),
+    onProgress: progress,
+    ...(onSpawn ? { onSpawn } : {}),
+  });
   cleanups.add('Temporal dev server', () => server.stop());
   progress(`Temporal dev server on ${server.address}`);
   return devServerConnection(server.address);

@@ -1,4 +1,5 @@
 /** Renders an API mode's result (burst, idle, waiting) as the plain-text table the bench prints. */
+import type { CpuPhase } from './cpu-meter.js';
 import type { Figures, ModeResult } from './mode-result.js';
 import { table } from './render.js';
 import { groupFigure, type TailSaga } from './tail-histories.js';
@@ -86,6 +87,43 @@ function memoryLines(result: ModeResult): string[] {
   return lines;
 }
 
+/** A machine this busy sets the timings as much as the code does: the report says so. */
+const BUSY_MACHINE = 0.9;
+
+/** Where each timed phase's CPU went, per process and per saga, and how busy the machine was. */
+export function cpuLines(result: ModeResult): string[] {
+  const cpu = result.cpu;
+  if (!cpu) return [];
+  const sagas = result.product.sagas.total;
+  const phases: [string, CpuPhase | undefined][] = [
+    [result.mode, cpu.product],
+    ['floor', cpu.floor],
+  ];
+  const lines: string[] = [];
+  for (const [label, phase] of phases) {
+    if (!phase || Object.keys(phase.coreSeconds).length === 0) continue;
+    const used = Object.entries(phase.coreSeconds);
+    const total = used.reduce((sum, [, v]) => sum + v, 0);
+    const busy =
+      phase.machineBusy === undefined ? '' : `, the machine ${Math.round(phase.machineBusy * 100)}% busy`;
+    lines.push(
+      `  ${label}: ${phase.wallS} s${busy}; core-seconds ${used.map(([name, v]) => `${name} ${v}`).join(', ')}` +
+        ` (${Math.round((total * 1000) / Math.max(1, sagas))} ms a saga)`,
+    );
+  }
+  if (!lines.length) return [];
+  const busiest = Math.max(...phases.map(([, p]) => p?.machineBusy ?? 0));
+  if (busiest >= BUSY_MACHINE) {
+    lines.push(
+      `  the CPUs were ${Math.round(busiest * 100)}% busy: this machine, not only the code, set that phase's timings`,
+    );
+  }
+  return [
+    `CPU (${result.machine.cpus} CPUs; bench = the API, emulator, wire tap and end users, or the floor's worker)`,
+    ...lines,
+  ];
+}
+
 const ms = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '—');
 
 /** Where the median and the slowest sagas spent webhook → completed, from their histories. */
@@ -131,6 +169,8 @@ export function renderModeResult(result: ModeResult): string {
   const tail = tailLines(result);
   if (tail.length) lines.push('', ...tail);
   lines.push('', ...rateLines(result), '', ...requestLines(result), ...memoryLines(result));
+  const cpu = cpuLines(result);
+  if (cpu.length) lines.push('', ...cpu);
   if (result.failures.length) {
     lines.push('', 'Failed sagas:', ...result.failures.slice(0, 10).map((e) => `  ${e.id}: ${e.error}`));
   }

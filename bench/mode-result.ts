@@ -4,6 +4,7 @@
  */
 import { cpus } from 'node:os';
 import type { Emulator } from '../emulator/server.js';
+import type { CpuPhase } from './cpu-meter.js';
 import type { Phase } from './modes-run.js';
 import type { BenchOptions } from './options.js';
 import { REQUEST_BUDGET, RATE_WINDOW_MS } from './report.js';
@@ -86,6 +87,12 @@ export interface ModeResult {
   floor: (Figures & { ratios: Record<string, number> }) | null;
   /** Burst mode: where the slowest and the median sagas spent webhook → completed (their histories). */
   tail?: TailBreakdown;
+  /**
+   * CPU over each timed phase: core-seconds of the dev server, the worker processes and the bench's
+   * own process (the API, the emulator, the wire tap and the end users; in the floor's phase the
+   * floor's worker and driver), and how busy the machine was. Empty off Linux.
+   */
+  cpu?: { product: CpuPhase; floor?: CpuPhase };
   failures: { id: string; error: string }[];
   charts: string[];
   problems: string[];

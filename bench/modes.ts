@@ -12,6 +12,7 @@ import { driveApiSaga, newTiming, type ApiContext } from './api-sagas.js';
 import { driveFloorSaga, newFloorTiming } from './floor.js';
 import { LIFTED_RATE, startApiStack, type ApiStack } from './api-stack.js';
 import { writeCharts } from './charts.js';
+import { cpuBetween, markCpu, type CpuPhase, type CpuProcesses } from './cpu-meter.js';
 import type { Progress } from './harness.js';
 import { figuresOf, judge, machineOf, ratios, requestCounts, type ModeResult } from './mode-result.js';
 import { renderModeResult } from './mode-render.js';
@@ -63,7 +64,10 @@ async function timedPart(
   ];
   await warmUp('API', ctx.signal, progress, (plan) => driveApiSaga(ctx, plan, newTiming(ctx, plan)));
   progress(`${options.mode}: ${plans.length} saga(s) through the API …`);
+  const processes = cpuProcesses(stack);
+  const before = markCpu(processes);
   const phase = await run(ctx, plans, stack.workers, progress);
+  const cpu: { product: CpuPhase; floor?: CpuPhase } = { product: cpuBetween(before, markCpu(processes)) };
   let floor: Phase | undefined;
   if (stack.floor && options.mode !== 'waiting' && !ctx.signal.aborted) {
     const f = stack.floor;
@@ -77,6 +81,7 @@ async function timedPart(
       driveFloorSaga(floorCtx, plan, newFloorTiming(plan)),
     );
     progress(`floor: the same ${plans.length} saga(s) with no-op activities …`);
+    const floorBefore = markCpu(processes);
     floor = await runFloor(
       floorCtx,
       plans,
@@ -84,8 +89,18 @@ async function timedPart(
       progress,
       () => f.activityTimes.length,
     );
+    cpu.floor = cpuBetween(floorBefore, markCpu(processes));
   }
-  return { phase, floor };
+  return { phase, floor, cpu };
+}
+
+/** The processes whose CPU the report gives: the bench's own holds the API, emulator and floor. */
+function cpuProcesses(stack: ApiStack): CpuProcesses {
+  return {
+    ...(stack.devServerPid !== undefined ? { 'dev server': [stack.devServerPid] } : {}),
+    workers: stack.workers.map((w) => w.pid),
+    bench: [process.pid],
+  };
 }
 
 function buildModeResult(
@@ -225,10 +240,11 @@ export async function runApiMode(
       stack.emulator.store.createUser(p.externalUserId, `Bench user ${p.externalUserId}`);
     const loadBefore = loadavg()[0] ?? 0;
     const part = timedPart(stack, ctx, plans, options, progress);
-    const { phase: measured, floor } = await Promise.race([part, died.then(() => part)]);
+    const { phase: measured, floor, cpu } = await Promise.race([part, died.then(() => part)]);
     phase = measured;
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
     const result = buildModeResult(stack, options, phase, floor, [loadBefore, loadavg()[0] ?? 0]);
+    result.cpu = cpu;
     if (options.mode === 'burst') {
       progress("reading the slowest and the median sagas' histories …");
       const warn = (w: string) => result.warnings.push(w);

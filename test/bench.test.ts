@@ -178,6 +178,16 @@ async function runMode(mode: string, extra: string[]): Promise<ModeResult> {
   assert.equal(result.config.workerRuntime, 'image', 'the workers ran as the image runs them');
   assert.equal(result.webhookAnswerMs?.count, result.config.sagas * result.config.slots);
   for (const chart of result.charts) assert.match(readFileSync(join(dir, chart), 'utf8'), /^<svg /);
+  if (process.platform === 'linux') {
+    // Read from /proc over the timed phase: the workers and the bench's process (the API) did work.
+    const used = result.cpu?.product.coreSeconds ?? {};
+    assert.ok(
+      (used.workers ?? 0) > 0 && (used.bench ?? 0) > 0,
+      `CPU over the phase: ${JSON.stringify(used)}`,
+    );
+    assert.equal(used['dev server'], undefined, 'a server of yours is not charged to the run');
+    assert.match(stderr, /^CPU \(\d+ CPUs;/m);
+  }
   return result;
 }
 
@@ -186,6 +196,8 @@ test('--mode burst with --floor: three sagas through the API, the floor beside t
   assert.equal(result.config.rateLimitPerSecond, 25);
   assert.equal(result.floor?.sagas.completed, 3);
   assert.equal(typeof result.floor?.ratios.startToUrlsP50, 'number');
+  if (process.platform === 'linux')
+    assert.ok((result.cpu?.floor?.coreSeconds.bench ?? 0) > 0, 'the floor phase');
   assert.deepEqual(
     result.charts.map((c) => c.replace(/^burst-/, '')),
     ['requests.svg', 'latency.svg', 'rss.svg'],
