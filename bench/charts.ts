@@ -1,6 +1,7 @@
 /**
  * The API modes' charts, written as SVG beside the JSON: Tray requests per second over time against
- * the budget, latency CDFs (start → URLs, webhook → completed; the floor dashed), worker RSS over time.
+ * the budget, latency CDFs (start → URLs, webhook → completed; the floor dashed), worker RSS over time
+ * and how busy the machine's CPUs were.
  */
 import { writeFileSync } from 'node:fs';
 import type { ModeResult } from './mode-result.js';
@@ -114,7 +115,26 @@ export function rssChart(result: ModeResult, phase: Phase): string {
   });
 }
 
-/** Writes the three charts beside `jsonFile`; returns the file names. */
+/** How busy the machine's CPUs were each second, the floor's phase dashed (Linux only). */
+export function cpuChart(result: ModeResult): string {
+  const points = (samples: { s: number; pct: number }[] = []) =>
+    samples.map((b): [number, number] => [b.s, b.pct]);
+  const series: Series[] = [
+    { name: `${result.mode} (the saga)`, color: BLUE, points: points(result.cpu?.product.busyBySecond) },
+  ];
+  const floor = result.cpu?.floor?.busyBySecond;
+  if (floor?.length) series.push({ name: 'floor', color: GREY, dashed: true, points: points(floor) });
+  return lineChart({
+    title: "The machine's CPU",
+    subtitle: `${subtitle(result)}; ${result.machine.cpus} CPUs, whoever used them`,
+    xLabel: 'seconds since the phase began',
+    yLabel: '% of all CPU time busy (1 s)',
+    series,
+    yMax: 100,
+  });
+}
+
+/** Writes the charts beside `jsonFile` (RSS and CPU where sampled); returns the file names. */
 export function writeCharts(jsonFile: string, result: ModeResult, phase: Phase, floor?: Phase): string[] {
   const base = jsonFile.replace(/\.json$/, '');
   const charts: [string, string][] = [
@@ -122,6 +142,7 @@ export function writeCharts(jsonFile: string, result: ModeResult, phase: Phase, 
     [`${base}-latency.svg`, latencyChart(result, phase, floor)],
   ];
   if (result.memory.samples.length > 0) charts.push([`${base}-rss.svg`, rssChart(result, phase)]);
+  if (result.cpu?.product.busyBySecond?.length) charts.push([`${base}-cpu.svg`, cpuChart(result)]);
   for (const [file, svg] of charts) writeFileSync(file, svg);
   return charts.map(([file]) => file);
 }

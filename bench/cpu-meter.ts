@@ -24,6 +24,8 @@ export interface CpuPhase {
   machineBusy?: number;
   /** Core-seconds each named process used over the phase. */
   coreSeconds: Record<string, number>;
+  /** The machine's busy share second by second: seconds since the phase's start, percent. */
+  busyBySecond?: { s: number; pct: number }[];
 }
 
 let ticksPerSecond: number | undefined;
@@ -68,7 +70,8 @@ export function parseMachineTimes(procStat: string): CpuMark['machine'] {
   return { busy, total: busy + (idle ?? 0) + (iowait ?? 0) };
 }
 
-function machineTimes(): CpuMark['machine'] {
+/** The machine's busy and total jiffies now; undefined without /proc. */
+export function readMachineTimes(): CpuMark['machine'] {
   try {
     return parseMachineTimes(readFileSync('/proc/stat', 'utf8'));
   } catch {
@@ -85,7 +88,7 @@ export function markCpu(processes: CpuProcesses): CpuMark {
       ? undefined
       : each.reduce<number>((a, v) => a + (v ?? 0), 0);
   }
-  return { at: Date.now(), machine: machineTimes(), seconds };
+  return { at: Date.now(), machine: readMachineTimes(), seconds };
 }
 
 const r1 = (v: number) => Math.round(v * 10) / 10;
@@ -98,9 +101,13 @@ export function cpuBetween(from: CpuMark, to: CpuMark): CpuPhase {
     if (start !== undefined && end !== undefined) coreSeconds[name] = r1(end - start);
   }
   const phase: CpuPhase = { wallS: r1((to.at - from.at) / 1000), coreSeconds };
-  if (from.machine && to.machine && to.machine.total > from.machine.total) {
-    const busy = (to.machine.busy - from.machine.busy) / (to.machine.total - from.machine.total);
-    phase.machineBusy = Math.round(busy * 100) / 100;
-  }
+  const busy = busyShare(from.machine, to.machine);
+  if (busy !== undefined) phase.machineBusy = Math.round(busy * 100) / 100;
   return phase;
+}
+
+/** The share (0–1) of the machine's CPU time between two readings that was busy. */
+export function busyShare(from: CpuMark['machine'], to: CpuMark['machine']): number | undefined {
+  if (!from || !to || to.total <= from.total) return undefined;
+  return (to.busy - from.busy) / (to.total - from.total);
 }

@@ -126,6 +126,12 @@ export function cpuLines(result: ModeResult): string[] {
 
 const ms = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '—');
 
+/** The machine's mean busy share over the seconds around `atS` (s into the phase), in percent. */
+export function busyNear(result: ModeResult, atS: number): number | undefined {
+  const near = (result.cpu?.product.busyBySecond ?? []).filter((b) => b.s >= atS - 1 && b.s <= atS + 2);
+  return near.length ? Math.round(near.reduce((sum, b) => sum + b.pct, 0) / near.length) : undefined;
+}
+
 /** Where the median and the slowest sagas spent webhook → completed, from their histories. */
 export function tailLines(result: ModeResult): string[] {
   const tail = result.tail;
@@ -143,10 +149,14 @@ export function tailLines(result: ModeResult): string[] {
     ['(bench: webhook → completed)', ...total((t) => t.webhookToCompletedMs)],
   ];
   const retries = tail.sagas.reduce((n, t) => n + t.activityRetries, 0);
+  const busy = slowest.map((t) => busyNear(result, t.signalAtS));
   return [
     'Where webhook → completed went (Temporal histories)',
     table(rows),
     `  slowest sagas' last signals at ${slowest.map((t) => `${t.signalAtS} s`).join(', ')} into the burst` +
+      (busy.length > 0 && busy.every((b) => b !== undefined)
+        ? `; the machine ${busy.map((b) => `${b}%`).join(', ')} busy then`
+        : '') +
       (retries ? `; ${retries} activity retry(ies) among these sagas` : ''),
   ];
 }

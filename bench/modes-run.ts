@@ -1,12 +1,14 @@
 /**
  * The API modes' timed parts: burst (every saga POSTed at once), idle (one at a time) and waiting
  * (all left waiting for their end users while worker RSS is sampled, then all completed), and the
- * floor's counterpart of each. A progress line every 5 s; worker RSS sampled every second.
+ * floor's counterpart of each. A progress line every 5 s; worker RSS and how busy the machine's CPUs
+ * are sampled every second.
  */
 import { driveApiSaga, finishThroughApi, newTiming, startThroughApi, type ApiContext } from './api-sagas.js';
 import { driveFloorSaga, newFloorTiming, type FloorContext } from './floor.js';
 import type { Progress } from './harness.js';
 import { type SagaTiming, type TimedPlan } from './timing.js';
+import { busyShare, readMachineTimes } from './cpu-meter.js';
 import { rssOfPid, type WorkerChild } from './worker-children.js';
 import { pooled } from '../dev/async.js';
 
@@ -19,11 +21,20 @@ export interface RssSample {
   waiting: number;
 }
 
+export interface BusySample {
+  /** The end of the second. */
+  at: number;
+  /** Share of the machine's CPU time that was busy in it, 0–1. */
+  share: number;
+}
+
 export interface Phase {
   timings: SagaTiming[];
   startedAt: number;
   finishedAt: number;
   rss: RssSample[];
+  /** How busy the machine's CPUs were over each second of the phase (empty without /proc). */
+  busy: BusySample[];
   /** Waiting mode: RSS when that many sagas were waiting ("200", "500", "1000", and "all"). */
   rssAtWaiting?: Record<string, number>;
   /** Waiting mode: the part that completed every waiting saga. */
@@ -40,7 +51,7 @@ const SETTLE_MS = 5_000;
 const waitingCount = (timings: SagaTiming[]) =>
   timings.filter((t) => t.urlsAt !== undefined && t.completedAt === undefined && !t.error).length;
 
-/** Samples RSS every second and prints progress every 5 s until stopped. */
+/** Samples RSS and how busy the machine is every second, and prints progress every 5 s, till stopped. */
 function monitor(
   label: string,
   timings: SagaTiming[],
@@ -49,6 +60,8 @@ function monitor(
   requests: () => number,
 ) {
   const rss: RssSample[] = [];
+  const busy: BusySample[] = [];
+  let machine = readMachineTimes();
   let ticks = 0;
   let lastRequests = requests();
   const sample = (): RssSample => {
@@ -59,19 +72,23 @@ function monitor(
   };
   const timer = setInterval(() => {
     const s = sample();
+    const now = readMachineTimes();
+    const share = busyShare(machine, now);
+    if (share !== undefined) busy.push({ at: s.at, share });
+    machine = now;
     if (++ticks % 5 !== 0) return;
-    const now = requests();
+    const sent = requests();
     const urls = timings.filter((t) => t.urlsAt !== undefined).length;
     const done = timings.filter((t) => t.completedAt !== undefined).length;
     const failed = timings.filter((t) => t.error !== undefined).length;
     progress(
       `${label}: ${urls}/${timings.length} with URLs, ${s.waiting} waiting, ${done} completed, ${failed} failed; ` +
-        `${((now - lastRequests) / 5).toFixed(1)} req/s` +
+        `${((sent - lastRequests) / 5).toFixed(1)} req/s` +
         (workers.length ? `, worker RSS ${s.mb} MB` : ''),
     );
-    lastRequests = now;
+    lastRequests = sent;
   }, 1000);
-  return { rss, sample, stop: () => clearInterval(timer) };
+  return { rss, busy, sample, stop: () => clearInterval(timer) };
 }
 
 /** Every saga POSTed at once; each end user authorises after its think time. */
@@ -89,7 +106,7 @@ export async function runBurst(
   } finally {
     m.stop();
   }
-  return { timings, startedAt, finishedAt: Date.now(), rss: m.rss } satisfies Phase;
+  return { timings, startedAt, finishedAt: Date.now(), rss: m.rss, busy: m.busy } satisfies Phase;
 }
 
 /** One saga at a time, the end user authorising at once. */
@@ -110,7 +127,7 @@ export async function runIdle(
   } finally {
     m.stop();
   }
-  return { timings, startedAt, finishedAt: Date.now(), rss: m.rss } satisfies Phase;
+  return { timings, startedAt, finishedAt: Date.now(), rss: m.rss, busy: m.busy } satisfies Phase;
 }
 
 /** Every saga started and left waiting, RSS noted at the milestones; then every one completed. */
@@ -150,6 +167,7 @@ export async function runWaiting(
       startedAt,
       finishedAt: Date.now(),
       rss: m.rss,
+      busy: m.busy,
       rssAtWaiting,
       completion,
     } satisfies Phase;
@@ -178,5 +196,5 @@ export async function runFloor(
   } finally {
     m.stop();
   }
-  return { timings, startedAt, finishedAt: Date.now(), rss: [] };
+  return { timings, startedAt, finishedAt: Date.now(), rss: [], busy: m.busy };
 }

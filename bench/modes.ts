@@ -67,7 +67,9 @@ async function timedPart(
   const processes = cpuProcesses(stack);
   const before = markCpu(processes);
   const phase = await run(ctx, plans, stack.workers, progress);
-  const cpu: { product: CpuPhase; floor?: CpuPhase } = { product: cpuBetween(before, markCpu(processes)) };
+  const cpu: { product: CpuPhase; floor?: CpuPhase } = {
+    product: { ...cpuBetween(before, markCpu(processes)), busyBySecond: busyBySecond(phase) },
+  };
   let floor: Phase | undefined;
   if (stack.floor && options.mode !== 'waiting' && !ctx.signal.aborted) {
     const f = stack.floor;
@@ -89,9 +91,17 @@ async function timedPart(
       progress,
       () => f.activityTimes.length,
     );
-    cpu.floor = cpuBetween(floorBefore, markCpu(processes));
+    cpu.floor = { ...cpuBetween(floorBefore, markCpu(processes)), busyBySecond: busyBySecond(floor) };
   }
   return { phase, floor, cpu };
+}
+
+/** The machine's busy share each second, placed from the phase's start, for the chart. */
+function busyBySecond(phase: Phase): CpuPhase['busyBySecond'] {
+  return phase.busy.map((b) => ({
+    s: Math.round((b.at - phase.startedAt) / 100) / 10,
+    pct: Math.round(b.share * 100),
+  }));
 }
 
 /** The processes whose CPU the report gives: the bench's own holds the API, emulator and floor. */

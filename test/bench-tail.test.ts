@@ -218,5 +218,14 @@ test('the tail table: median per phase of the median sagas, mean of the slowest,
   assert.match(text, /workflow task queued\s+20\s+1500/);
   assert.match(text, /= last signal → close\s+2070\s+3550/);
   assert.match(text, /last signals at 9\.5 s, 10\.2 s into the burst/);
+  assert.doesNotMatch(text, /busy then/, 'no CPU samples, no figure');
+  // With the machine's busy share by second: the mean over the seconds around each signal.
+  const busyBySecond = [8.5, 9.5, 10.5, 11.5, 12.5].map((s, i) => ({
+    s,
+    pct: [80, 100, 90, 70, 10][i] as number,
+  }));
+  const cpu = { product: { wallS: 20, coreSeconds: {}, busyBySecond } };
+  const withCpu = tailLines({ tail, cpu } as ModeResult).join('\n');
+  assert.match(withCpu, /into the burst; the machine 85%, 87% busy then/);
   assert.deepEqual(tailLines({} as ModeResult), []);
 });

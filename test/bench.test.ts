@@ -200,8 +200,17 @@ test('--mode burst with --floor: three sagas through the API, the floor beside t
     assert.ok((result.cpu?.floor?.coreSeconds.bench ?? 0) > 0, 'the floor phase');
   assert.deepEqual(
     result.charts.map((c) => c.replace(/^burst-/, '')),
-    ['requests.svg', 'latency.svg', 'rss.svg'],
+    ['requests.svg', 'latency.svg', 'rss.svg', ...(process.platform === 'linux' ? ['cpu.svg'] : [])],
   );
+  if (process.platform === 'linux') {
+    // The machine's busy share each second of both phases, charted with the floor dashed.
+    const busy = result.cpu?.product.busyBySecond ?? [];
+    assert.ok(busy.length > 0 && busy.every((b) => b.pct >= 0 && b.pct <= 100), JSON.stringify(busy));
+    assert.ok((result.cpu?.floor?.busyBySecond ?? []).length > 0, 'the floor phase sampled too');
+    const cpuSvg = readFileSync(join(dir, result.charts[3] as string), 'utf8');
+    assert.match(cpuSvg, /The machine's CPU/);
+    assert.match(cpuSvg, /floor/);
+  }
 });
 
 test('--mode idle: sagas one at a time', async () => {

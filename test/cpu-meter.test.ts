@@ -1,7 +1,14 @@
 /** The bench's CPU figures: /proc read for a process and the machine, and the sums between marks. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cpuBetween, markCpu, parseMachineTimes, processSeconds, type CpuMark } from '../bench/cpu-meter.js';
+import {
+  busyShare,
+  cpuBetween,
+  markCpu,
+  parseMachineTimes,
+  processSeconds,
+  type CpuMark,
+} from '../bench/cpu-meter.js';
 
 const linux = process.platform === 'linux';
 
@@ -53,4 +60,8 @@ test('between two marks: each name that both hold, and the machine busy as a sha
   assert.deepEqual(cpuBetween(from, to), { wallS: 2.5, coreSeconds: { a: 3.3 }, machineBusy: 0.75 });
   const noMachine = cpuBetween({ ...from, machine: undefined }, to);
   assert.equal(noMachine.machineBusy, undefined);
+  // The per-second samples: no time passed (or a reading missing) is no figure, not a division by 0.
+  assert.equal(busyShare({ busy: 10, total: 40 }, { busy: 40, total: 80 }), 0.75);
+  assert.equal(busyShare({ busy: 10, total: 40 }, { busy: 10, total: 40 }), undefined);
+  assert.equal(busyShare(undefined, { busy: 10, total: 40 }), undefined);
 });
