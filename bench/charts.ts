@@ -4,6 +4,7 @@
  * and how busy the machine's CPUs were.
  */
 import { writeFileSync } from 'node:fs';
+import type { CpuPhase } from './cpu-meter.js';
 import type { ModeResult } from './mode-result.js';
 import type { Phase } from './modes-run.js';
 import { lineChart, type Series } from './svg.js';
@@ -117,7 +118,7 @@ export function rssChart(result: ModeResult, phase: Phase): string {
 
 /** How busy the machine's CPUs were each second, the floor's phase dashed (Linux only). */
 export function cpuChart(result: ModeResult): string {
-  const points = (samples: { s: number; pct: number }[] = []) =>
+  const points = (samples: CpuPhase['busyBySecond'] = []) =>
     samples.map((b): [number, number] => [b.s, b.pct]);
   const series: Series[] = [
     { name: `${result.mode} (the saga)`, color: BLUE, points: points(result.cpu?.product.busyBySecond) },

@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { procStatFields } from '../dev/proc-stat.js';
 
 /** The processes a phase is charged to, by the name the report gives them. */
 export type CpuProcesses = Record<string, readonly number[]>;
@@ -44,17 +45,11 @@ function clockTicks(): number {
 
 /** User + system seconds of `pid` (all its threads), or undefined once it is gone or off Linux. */
 export function processSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name in brackets may hold spaces: count fields after its closing bracket.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-    return (utime + stime) / clockTicks();
-  } catch {
-    return undefined;
-  }
+  const fields = procStatFields(pid);
+  const utime = Number(fields?.[11]);
+  const stime = Number(fields?.[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
+  return (utime + stime) / clockTicks();
 }
 
 /** The machine's busy and total jiffies from the first line of /proc/stat's text. */

@@ -67,7 +67,7 @@ async function timedPart(
   const processes = cpuProcesses(stack);
   const before = markCpu(processes);
   const phase = await run(ctx, plans, stack.workers, progress);
-  const cpu: { product: CpuPhase; floor?: CpuPhase } = {
+  const cpu: NonNullable<ModeResult['cpu']> = {
     product: { ...cpuBetween(before, markCpu(processes)), busyBySecond: busyBySecond(phase) },
   };
   let floor: Phase | undefined;
@@ -96,12 +96,12 @@ async function timedPart(
   return { phase, floor, cpu };
 }
 
+/** Seconds (to 0.1) from the phase's start to `at`, as the result's samples are placed. */
+const intoPhase = (phase: Phase, at: number) => Math.round((at - phase.startedAt) / 100) / 10;
+
 /** The machine's busy share each second, placed from the phase's start, for the chart. */
 function busyBySecond(phase: Phase): CpuPhase['busyBySecond'] {
-  return phase.busy.map((b) => ({
-    s: Math.round((b.at - phase.startedAt) / 100) / 10,
-    pct: Math.round(b.share * 100),
-  }));
+  return phase.busy.map((b) => ({ s: intoPhase(phase, b.at), pct: Math.round(b.share * 100) }));
 }
 
 /** The processes whose CPU the report gives: the bench's own holds the API, emulator and floor. */
@@ -134,7 +134,7 @@ function buildModeResult(
         )
       : undefined;
   const samples = phase.rss.map((s) => ({
-    s: Math.round((s.at - phase.startedAt) / 100) / 10,
+    s: intoPhase(phase, s.at),
     mb: s.mb,
     waiting: s.waiting,
   }));

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { procStatFields } from '../dev/proc-stat.js';
 import { complain } from './output.js';
 
 /** Thrown out of the start-up sequence when a stop was requested meanwhile. */
@@ -80,14 +81,8 @@ export function handleClosedOutput(onClosed: (why: string) => void): void {
 
 /** The parent pid of `pid` (Linux /proc), or undefined where that cannot be read. */
 function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may contain spaces: state, ppid, …
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    return Number.isInteger(ppid) ? ppid : undefined;
-  } catch {
-    return undefined;
-  }
+  const ppid = Number(procStatFields(pid)?.[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
 }
 
 /** How far up an npm launcher is looked for: tsx, its `sh -c`, npm (or npx and its shell). */

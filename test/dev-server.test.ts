@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { startDevServer } from '../dev/dev-server.js';
 import { freePort } from '../dev/free-port.js';
+import { procStatFields } from '../dev/proc-stat.js';
 import { findTemporalCli, locateTemporalBinary, PROJECT_ROOT, TEMPORAL_CLI } from '../dev/temporal-bin.js';
 import { PROJECT_SECRETS } from '../dev/secret-free-env.js';
 import { pollUntil } from './helpers/poll.js';
@@ -34,8 +35,9 @@ test('freePort names a different port every time, though the OS offers a closed 
 
 /** The process group of `pid` (Linux /proc): the field after the parent's pid. */
 function processGroupOf(pid: number | 'self'): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  const fields = procStatFields(pid);
+  assert.ok(fields, `no /proc/${pid}/stat`);
+  return Number(fields[2]);
 }
 
 /** Pids of the dev servers started with gRPC port `port` (their command lines name it). */
