@@ -3,7 +3,8 @@
  * server and reports Tray requests per saga (against the budget in docs/design.md), latency,
  * throughput, the observed Tray request rate and memory; then probes how fast the API answers GET
  * while no worker runs. `--mode burst|idle|waiting` go through the API instead (bench/modes.ts). Exits 1 when a saga fails or spends more than its budget or a probe call
- * answers wrong, 2 on bad flags, 130 on Ctrl-C; it always stops what it started.
+ * answers wrong, 2 on bad flags, 130 on Ctrl-C, 141 when its output lost its reader; it always stops
+ * what it started.
  */
 import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,12 +25,17 @@ import { planSagas, runSagas, type SagaOutcome, type SagaPlan } from './sagas.js
 import { runWorkersDownProbe, type WorkersDownObservation } from './workers-down.js';
 
 const startTime = Date.now();
+/** Set once the bench's output has no reader (`npm run bench | head`): nothing more is written. */
+let outputClosed = false;
 function progress(message: string): void {
+  if (outputClosed) return;
   const seconds = ((Date.now() - startTime) / 1000).toFixed(1).padStart(5);
   process.stderr.write(`[bench ${seconds}s] ${message}\n`);
 }
 
 class Interrupted extends Error {}
+/** The run stopped because its output has no reader, as SIGPIPE stops a C program (exit 141). */
+class OutputClosed extends Interrupted {}
 
 /** The running harness's close(), for the last-resort handler below. */
 let emergencyClose: (() => Promise<void>) | undefined;
@@ -210,6 +216,16 @@ async function main(): Promise<number> {
   const read = readCommandLine(parseBenchOptions, USAGE);
   if ('exitCode' in read) return read.exitCode;
   const { options } = read;
+  const controller = new AbortController();
+  // Node reports a write to a pipe without a reader as an 'error' event, and without a listener as an
+  // uncaught exception: the handler below would write again, and the failures would follow each
+  // other in the tick queue for ever, spinning a core and never reaching cleanup or exit.
+  const onOutputError = () => {
+    outputClosed = true;
+    controller.abort(new OutputClosed('the output has no reader'));
+  };
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
   try {
     readBenchEnv();
   } catch (error) {
@@ -218,7 +234,6 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const controller = new AbortController();
   // Every saga in flight (and each of its RPCs) listens on this one signal, so more than Node's
   // default of 10 listeners is normal, not a leak.
   setMaxListeners(0, controller.signal);
@@ -235,7 +250,11 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // Last resort: whatever throws outside the run's own try/finally must not leave a dev server behind.
+  let crashed = false;
   const onCrash = (error: unknown) => {
+    // One cleanup: a second failure while it runs must not start another.
+    if (crashed) return;
+    crashed = true;
     progress(`unexpected error: ${(error as Error)?.stack ?? String(error)}`);
     const close = emergencyClose ?? (() => Promise.resolve());
     void close().finally(() => process.exit(1));
@@ -255,6 +274,7 @@ async function main(): Promise<number> {
     return await run(options, controller);
   } catch (error) {
     progress(`aborted: ${(error as Error).message}`);
+    if (error instanceof OutputClosed) return 141;
     return error instanceof Interrupted ? 130 : 1;
   } finally {
     clearTimeout(timeout);

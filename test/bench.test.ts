@@ -21,6 +21,7 @@ import type { ProbeCall } from '../bench/workers-down.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { ConfigError } from '../lib/config.js';
 import { WORKER_ENV } from '../worker/config.js';
+import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront } from './helpers/tls-front.js';
 
@@ -292,6 +293,50 @@ test('the bench reads its server connection with the loader (namespace, API key,
     () => benchServerConnection('temporal.example:7233', { TEMPORAL_TLS: 'sometimes' }),
     (error) => error instanceof ConfigError && error.problems[0]?.variable === 'TEMPORAL_TLS',
   );
+});
+
+test('a run whose output loses its reader (`| head`) stops its workers and exits 141', async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'bench/main.ts',
+      '--mode',
+      'burst',
+      '--sagas',
+      '2',
+      '--temporal-address',
+      server.address,
+    ],
+    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let seen = '';
+  const workerPid = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const started = /worker process\(es\) (\d+) on task queue/.exec(seen);
+      if (started) resolve(Number(started[1]));
+    });
+    void exited.then((code) => reject(new Error(`exited ${code} before its worker started:\n${seen}`)));
+  });
+  // Hang up, as `head` does once it has its lines: every later write fails with EPIPE.
+  child.stdout.destroy();
+  child.stderr.destroy();
+  // The fault to catch is a hang: each failed write raising another, spinning a core for ever.
+  const ended = await pollUntil(
+    async () =>
+      child.exitCode !== null || child.signalCode !== null
+        ? { code: child.exitCode, signal: child.signalCode }
+        : undefined,
+    { timeoutMs: 60_000, what: 'the bench to exit once its output had no reader' },
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  assert.deepEqual(ended, { code: 141, signal: null });
+  assert.throws(() => process.kill(workerPid, 0), { code: 'ESRCH' }, 'its worker process was stopped');
 });
 
 test('a bad flag exits 2 with the usage text and starts nothing', async () => {
