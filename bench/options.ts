@@ -57,19 +57,41 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --workers <n>            worker processes on the task queue, API modes only (default 1)
   --worker <image|tsx>     how worker processes run: image (default) compiles first and loads the workflow
                            bundle from a file, as the image does; tsx runs worker/main.ts as npm run worker does
-  --floor                  also run the same shape with no-op activities (Temporal's floor), API modes only
-  --seed <n>               seed for the end users' 2-8 s think times (default 1)
+  --floor                  also run the same shape with no-op activities (Temporal's floor), burst and idle
+  --seed <n>               seed for the end users' 2-8 s think times, burst only (default 1)
   --no-limit               lift the rate limit (same as --rate-limit 0), API modes only
   --slots <n>              auth slots per saga, 1..20 (default 2)
-  --concurrency <n>        sagas in flight at once (default 10)
+  --concurrency <n>        sagas in flight at once, --mode sagas only (default 10)
   --rate-limit <n>         task-queue activity rate limit per second, like TRAY_RATE_LIMIT_PER_SECOND (default 25)
   --json                   print the JSON result on stdout (the table goes to stderr)
   --out <file>             write the JSON result here (default bench-results/<timestamp>.json)
   --temporal-address <a>   use a running Temporal server (with the search attributes) instead of a dev server;
                            TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE apply to it
   --timeout <seconds>      abort the run after this long (default 110; burst 900; idle 600; waiting 2400)
-  --probe-sagas <n>        sagas for the "workers down" probe (GET with no worker), 0 skips it (default 5)
+  --probe-sagas <n>        sagas for the "workers down" probe (GET with no worker), 0 skips it, --mode sagas
+                           only (default 5)
   --help                   this text`;
+
+/**
+ * Flags given to a mode that has no use for them, each named: a run that silently ignored one
+ * would measure something other than what was asked for.
+ */
+function idleFlags(
+  mode: BenchMode,
+  values: { concurrency?: string; 'probe-sagas'?: string; seed?: string; floor?: boolean },
+): string[] {
+  const problems: string[] = [];
+  if (mode !== 'sagas') {
+    const given = (['concurrency', 'probe-sagas'] as const).filter((flag) => values[flag] !== undefined);
+    if (given.length > 0)
+      problems.push(`${given.map((flag) => `--${flag}`).join(' and ')} apply to --mode sagas only`);
+  }
+  if (mode !== 'burst' && values.seed !== undefined) {
+    problems.push("--seed applies to --mode burst only (it seeds the end users' think times)");
+  }
+  if (mode === 'waiting' && values.floor) problems.push('--floor has no phase in --mode waiting');
+  return problems;
+}
 
 const DEFAULT_SAGAS: Record<BenchMode, number> = { sagas: 20, burst: 100, idle: 20, waiting: 1000 };
 const DEFAULT_TIMEOUT: Record<BenchMode, number> = { sagas: 110, burst: 900, idle: 600, waiting: 2400 };
@@ -140,6 +162,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (!viaApi && (values['no-limit'] || values.floor || values.workers !== undefined || values.worker)) {
     throw new UsageError('--workers, --worker, --floor and --no-limit need --mode burst, idle or waiting');
   }
+  const idle = idleFlags(mode, values);
+  if (idle.length > 0) throw new UsageError(idle.join('; '));
   const address = values['temporal-address'];
   // Checked here, so the message names the flag rather than the TEMPORAL_ADDRESS it becomes.
   if (address !== undefined && !hostPort().parse(address.trim() || undefined).ok) {

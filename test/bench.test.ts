@@ -380,7 +380,7 @@ test('bad worker variables (partitions, cache, workflow tasks) exit 2 naming eac
   );
 });
 
-test('mode flags: defaults per mode, --rate-limit 0 lifts the limit, API-only flags need an API mode', () => {
+test('mode flags: defaults per mode, --rate-limit 0 lifts the limit, a flag the mode does not use is refused', () => {
   const burst = parseBenchOptions(['--mode', 'burst']) as BenchOptions;
   assert.equal(burst.sagas, 100);
   assert.equal(burst.workers, 1);
@@ -399,6 +399,32 @@ test('mode flags: defaults per mode, --rate-limit 0 lifts the limit, API-only fl
   assert.throws(() => parseBenchOptions(['--mode', 'fast']), /--mode must be one of/);
   assert.throws(() => parseBenchOptions(['--floor']), /need --mode burst, idle or waiting/);
   assert.throws(() => parseBenchOptions(['--rate-limit', '0']), /--rate-limit must be a positive number/);
+  // A flag the mode has no use for is refused, each named, rather than ignored.
+  assert.throws(
+    () =>
+      parseBenchOptions([
+        '--mode',
+        'waiting',
+        '--floor',
+        '--concurrency',
+        '5',
+        '--probe-sagas',
+        '0',
+        '--seed',
+        '2',
+      ]),
+    (error: Error) =>
+      /--concurrency and --probe-sagas apply to --mode sagas only/.test(error.message) &&
+      /--seed applies to --mode burst only/.test(error.message) &&
+      /--floor has no phase in --mode waiting/.test(error.message),
+  );
+  assert.throws(() => parseBenchOptions(['--seed', '3']), /--seed applies to --mode burst only/);
+  assert.equal((parseBenchOptions(['--mode', 'burst', '--seed', '3', '--floor']) as BenchOptions).seed, 3);
+  assert.equal((parseBenchOptions(['--mode', 'idle', '--floor']) as BenchOptions).floor, true);
+  assert.equal(
+    (parseBenchOptions(['--concurrency', '5', '--probe-sagas', '0']) as BenchOptions).concurrency,
+    5,
+  );
 });
 
 test('a saga one request over budget fails the result (exit 1), naming the saga kind', () => {
