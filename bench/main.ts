@@ -7,13 +7,13 @@
  * what it started.
  */
 import { setMaxListeners } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { connectionIdFor } from '../common/messages.js';
-import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { ConfigError } from '../lib/config.js';
 import { readBenchEnv } from './env.js';
+import { checkOut, DEFAULT_OUT_DIR, ensureDir, OutFileError } from './out-file.js';
 import { startHarness, type Harness } from './harness.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './options.js';
 import { readCommandLine } from '../lib/command-line.js';
@@ -118,9 +118,8 @@ async function runSagaPhase(
 
 /** Writes the result to its file and prints it; returns the exit code it calls for. */
 function publish(result: BenchResult, options: BenchOptions): number {
-  const outFile =
-    options.out ?? join(PROJECT_ROOT, 'bench-results', `${result.startedAt.replace(/[:.]/g, '-')}.json`);
-  mkdirSync(dirname(outFile), { recursive: true });
+  const outFile = options.out ?? join(DEFAULT_OUT_DIR, `${result.startedAt.replace(/[:.]/g, '-')}.json`);
+  ensureDir(dirname(outFile));
   writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
 
   const text = renderResult(result);
@@ -228,8 +227,10 @@ async function main(): Promise<number> {
   process.stderr.on('error', onOutputError);
   try {
     readBenchEnv();
+    // Before anything starts: a run of minutes must not end unable to save its result.
+    checkOut(options.out);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigError || error instanceof OutFileError)) throw error;
     process.stderr.write(`${error.message}\n`);
     return 2;
   }

@@ -4,14 +4,14 @@
  * table. Returns the exit code (0 pass, 1 a problem); it always stops what it started.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { driveApiSaga, newTiming, type ApiContext } from './api-sagas.js';
 import { driveFloorSaga, newFloorTiming } from './floor.js';
 import { LIFTED_RATE, startApiStack, type ApiStack } from './api-stack.js';
 import { writeCharts } from './charts.js';
+import { DEFAULT_OUT_DIR, ensureDir } from './out-file.js';
 import { cpuBetween, markCpu, type CpuPhase, type CpuProcesses } from './cpu-meter.js';
 import type { Progress } from './harness.js';
 import { figuresOf, judge, machineOf, ratios, requestCounts, type ModeResult } from './mode-result.js';
@@ -277,8 +277,8 @@ function publishMode(
   progress: Progress,
 ): number {
   const stamp = result.startedAt.replace(/[:.]/g, '-');
-  const outFile = options.out ?? join(PROJECT_ROOT, 'bench-results', `${options.mode}-${stamp}.json`);
-  mkdirSync(dirname(outFile), { recursive: true });
+  const outFile = options.out ?? join(DEFAULT_OUT_DIR, `${options.mode}-${stamp}.json`);
+  ensureDir(dirname(outFile));
   result.charts = writeCharts(outFile, result, phase, floor).map((f) => relative(dirname(outFile), f));
   writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   const text = renderModeResult(result);
