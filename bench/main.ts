@@ -13,7 +13,8 @@ import { dirname, join, relative } from 'node:path';
 import { connectionIdFor } from '../common/messages.js';
 import { ConfigError } from '../lib/config.js';
 import { readBenchEnv } from './env.js';
-import { checkOut, DEFAULT_OUT_DIR, ensureDir, OutFileError } from './out-file.js';
+import { makeFolders } from '../lib/make-folders.js';
+import { checkOut, DEFAULT_OUT_DIR, OutFileError } from './out-file.js';
 import { startHarness, type Harness } from './harness.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './options.js';
 import { readCommandLine } from '../lib/command-line.js';
@@ -119,7 +120,7 @@ async function runSagaPhase(
 /** Writes the result to its file and prints it; returns the exit code it calls for. */
 function publish(result: BenchResult, options: BenchOptions): number {
   const outFile = options.out ?? join(DEFAULT_OUT_DIR, `${result.startedAt.replace(/[:.]/g, '-')}.json`);
-  ensureDir(dirname(outFile));
+  makeFolders(dirname(outFile));
   writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
 
   const text = renderResult(result);

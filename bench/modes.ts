@@ -11,7 +11,8 @@ import { driveApiSaga, newTiming, type ApiContext } from './api-sagas.js';
 import { driveFloorSaga, newFloorTiming } from './floor.js';
 import { LIFTED_RATE, startApiStack, type ApiStack } from './api-stack.js';
 import { writeCharts } from './charts.js';
-import { DEFAULT_OUT_DIR, ensureDir } from './out-file.js';
+import { makeFolders } from '../lib/make-folders.js';
+import { DEFAULT_OUT_DIR } from './out-file.js';
 import { cpuBetween, markCpu, type CpuPhase, type CpuProcesses } from './cpu-meter.js';
 import type { Progress } from './harness.js';
 import { figuresOf, judge, machineOf, ratios, requestCounts, type ModeResult } from './mode-result.js';
@@ -278,7 +279,7 @@ function publishMode(
 ): number {
   const stamp = result.startedAt.replace(/[:.]/g, '-');
   const outFile = options.out ?? join(DEFAULT_OUT_DIR, `${options.mode}-${stamp}.json`);
-  ensureDir(dirname(outFile));
+  makeFolders(dirname(outFile));
   result.charts = writeCharts(outFile, result, phase, floor).map((f) => relative(dirname(outFile), f));
   writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   const text = renderModeResult(result);

@@ -1,36 +1,15 @@
 /**
- * Where a run's JSON result and charts go: the folder is made, and checked before the run, so a run
- * of several minutes does not end unable to save what it measured.
+ * Where a run's JSON result and charts go: the folder is made (one level at a time, lib/make-folders)
+ * and checked before the run, so a run of several minutes does not end unable to save what it
+ * measured.
  */
-import { accessSync, constants, mkdirSync, statSync, type Stats } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, constants, statSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { makeFolders } from '../lib/make-folders.js';
 
 /** Where a run's result goes without `--out` (git-ignored). */
 export const DEFAULT_OUT_DIR = join(PROJECT_ROOT, 'bench-results');
-
-/**
- * Makes `dir` and its missing parents, one at a time. Node's own `recursive` mkdir can loop for ever
- * where a parent exists but refuses new entries (`/proc`, some network mounts), retrying the parent.
- */
-export function ensureDir(dir: string): void {
-  const missing: string[] = [];
-  for (let at = resolve(dir); ; at = dirname(at)) {
-    const stats = statIfAny(at);
-    if (stats?.isDirectory()) break;
-    if (stats) throw new Error(`${at} is not a folder`);
-    missing.unshift(at);
-    if (dirname(at) === at) break;
-  }
-  for (const folder of missing) {
-    try {
-      mkdirSync(folder);
-    } catch (error) {
-      // Made by someone else in the meantime is as good.
-      if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw error;
-    }
-  }
-}
 
 /** The path's stats, or undefined when nothing is there (also below a file: ENOTDIR). */
 function statIfAny(path: string): Stats | undefined {
@@ -55,7 +34,7 @@ export function checkOut(file: string | undefined): void {
     const stats = file === undefined ? undefined : statIfAny(file);
     if (stats?.isDirectory()) throw new Error('it is a folder, not a file');
     const dir = file === undefined ? DEFAULT_OUT_DIR : dirname(file);
-    ensureDir(dir);
+    makeFolders(dir);
     accessSync(file !== undefined && stats ? file : dir, constants.W_OK);
   } catch (error) {
     throw new OutFileError(`cannot write ${what}: ${(error as Error).message}`);
