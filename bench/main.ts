@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { connectionIdFor } from '../common/messages.js';
+import { handleClosedOutput } from '../lib/closed-output.js';
 import { ConfigError } from '../lib/config.js';
 import { readBenchEnv } from './env.js';
 import { makeFolders } from '../lib/make-folders.js';
@@ -217,15 +218,12 @@ async function main(): Promise<number> {
   if ('exitCode' in read) return read.exitCode;
   const { options } = read;
   const controller = new AbortController();
-  // Node reports a write to a pipe without a reader as an 'error' event, and without a listener as an
-  // uncaught exception: the handler below would write again, and the failures would follow each
-  // other in the tick queue for ever, spinning a core and never reaching cleanup or exit.
-  const onOutputError = () => {
+  // Unhandled, each failed write would reach the crash handler below, which writes again: the
+  // failures would follow each other in the tick queue for ever, never reaching cleanup or exit.
+  handleClosedOutput((why) => {
     outputClosed = true;
-    controller.abort(new OutputClosed('the output has no reader'));
-  };
-  process.stdout.on('error', onOutputError);
-  process.stderr.on('error', onOutputError);
+    controller.abort(new OutputClosed(`the output has no reader (${why})`));
+  });
   try {
     readBenchEnv();
     // Before anything starts: a run of minutes must not end unable to save its result.

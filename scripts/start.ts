@@ -36,7 +36,8 @@ import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
 import { portProblem, READY_TIMEOUT_MS, waitForApi, waitForWorker } from './readiness.js';
 import { encryptionNote, readyBlock } from './ready-banner.js';
-import { handleClosedOutput, handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
+import { handleClosedOutput } from '../lib/closed-output.js';
+import { handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
 
 // Where npm start keeps its state (tests give it a folder of their own).
 const DATA_DIR = dataDirOf(process.env);

@@ -42,7 +42,7 @@ export class StopControl {
  * SIGINT, SIGTERM and SIGHUP ask `stop` to stop; a second one, noticeably later, calls `killNow` and
  * exits. SIGHUP (the terminal closed) would otherwise end this process at once, leaving behind the
  * parts that run in process groups of their own, the Temporal dev server among them; writing to
- * that terminal then fails, which `handleClosedOutput` lets pass.
+ * that terminal then fails, which `handleClosedOutput` (lib/closed-output.ts) lets pass.
  */
 export function handleSignals(stop: StopControl, killNow: () => void): void {
   let firstSignalAt: number | undefined;
@@ -60,23 +60,6 @@ export function handleSignals(stop: StopControl, killNow: () => void): void {
     process.exit(130);
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
-}
-
-/**
- * Calls `onClosed` once when stdout or stderr can no longer be written: the reader went away
- * (`npm start | head`, a `tee` that Ctrl-C ended first, a terminal that closed). Node reports that
- * as an error event, which unhandled would end this process at once and orphan the parts running in
- * process groups of their own; handled, later writes fail quietly and the stack stops.
- */
-export function handleClosedOutput(onClosed: (why: string) => void): void {
-  let told = false;
-  for (const out of [process.stdout, process.stderr]) {
-    out.on('error', (error: NodeJS.ErrnoException) => {
-      if (told) return;
-      told = true;
-      onClosed(error.code ?? error.message);
-    });
-  }
 }
 
 /** The parent pid of `pid` (Linux /proc), or undefined where that cannot be read. */
