@@ -27,10 +27,7 @@ import { planSagas, runSagas, type SagaOutcome, type SagaPlan } from './sagas.js
 import { runWorkersDownProbe, type WorkersDownObservation } from './workers-down.js';
 
 const startTime = Date.now();
-/** Set once the bench's output has no reader (`npm run bench | head`): nothing more is written. */
-let outputClosed = false;
 function progress(message: string): void {
-  if (outputClosed) return;
   const seconds = ((Date.now() - startTime) / 1000).toFixed(1).padStart(5);
   process.stderr.write(`[bench ${seconds}s] ${message}\n`);
 }
@@ -220,10 +217,7 @@ async function main(): Promise<number> {
   const controller = new AbortController();
   // Unhandled, each failed write would reach the crash handler below, which writes again: the
   // failures would follow each other in the tick queue for ever, never reaching cleanup or exit.
-  handleClosedOutput((why) => {
-    outputClosed = true;
-    controller.abort(new OutputClosed(`the output has no reader (${why})`));
-  });
+  handleClosedOutput((why) => controller.abort(new OutputClosed(`the output has no reader (${why})`)));
   try {
     readBenchEnv();
     // Before anything starts: a run of minutes must not end unable to save its result.

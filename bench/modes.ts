@@ -72,7 +72,7 @@ async function timedPart(
     product: { ...cpuBetween(before, markCpu(processes)), busyBySecond: busyBySecond(phase) },
   };
   let floor: Phase | undefined;
-  if (stack.floor && options.mode !== 'waiting' && !ctx.signal.aborted) {
+  if (stack.floor && !ctx.signal.aborted) {
     const f = stack.floor;
     const floorCtx = {
       client: stack.client,

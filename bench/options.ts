@@ -76,12 +76,23 @@ export const USAGE = `Usage: npm run bench -- [flags]
  * Flags given to a mode that has no use for them, each named: a run that silently ignored one
  * would measure something other than what was asked for.
  */
-function idleFlags(
+function unusedFlags(
   mode: BenchMode,
-  values: { concurrency?: string; 'probe-sagas'?: string; seed?: string; floor?: boolean },
+  values: {
+    workers?: string;
+    worker?: string;
+    floor?: boolean;
+    'no-limit'?: boolean;
+    concurrency?: string;
+    'probe-sagas'?: string;
+    seed?: string;
+  },
 ): string[] {
   const problems: string[] = [];
-  if (mode !== 'sagas') {
+  if (mode === 'sagas') {
+    if (values['no-limit'] || values.floor || values.workers !== undefined || values.worker)
+      problems.push('--workers, --worker, --floor and --no-limit need --mode burst, idle or waiting');
+  } else {
     const given = (['concurrency', 'probe-sagas'] as const).filter((flag) => values[flag] !== undefined);
     if (given.length > 0)
       problems.push(`${given.map((flag) => `--${flag}`).join(' and ')} apply to --mode sagas only`);
@@ -159,11 +170,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (!noLimit && (!(rateLimitPerSecond > 0) || !Number.isFinite(rateLimitPerSecond))) {
     throw new UsageError(`--rate-limit must be a positive number, got ${JSON.stringify(rateRaw)}`);
   }
-  if (!viaApi && (values['no-limit'] || values.floor || values.workers !== undefined || values.worker)) {
-    throw new UsageError('--workers, --worker, --floor and --no-limit need --mode burst, idle or waiting');
-  }
-  const idle = idleFlags(mode, values);
-  if (idle.length > 0) throw new UsageError(idle.join('; '));
+  const unused = unusedFlags(mode, values);
+  if (unused.length > 0) throw new UsageError(unused.join('; '));
   const address = values['temporal-address'];
   // Checked here, so the message names the flag rather than the TEMPORAL_ADDRESS it becomes.
   if (address !== undefined && !hostPort().parse(address.trim() || undefined).ok) {
