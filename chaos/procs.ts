@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
+import { handleClosedOutput } from '../lib/closed-output.js';
 
 export interface Proc {
   name: string;
@@ -124,15 +125,19 @@ function waitForLine(
   });
 }
 
-/** Kills every child on exit, Ctrl-C and SIGTERM (a second Ctrl-C is not needed). */
+/**
+ * Kills every child on exit, Ctrl-C, SIGTERM and an output with no reader (a second Ctrl-C is not
+ * needed). Exits 130 on a signal and 141 on a closed output, as SIGPIPE would.
+ */
 export function installExitHandlers(onSignal: () => void): void {
   process.on('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      process.stderr.write(`\nchaos: ${sig}, killing every child process\n`);
-      onSignal();
-      killAll();
-      process.exit(130);
-    });
-  }
+  const stopNow = (why: string, code: number) => {
+    process.stderr.write(`\nchaos: ${why}, killing every child process\n`);
+    onSignal();
+    killAll();
+    process.exit(code);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopNow(sig, 130));
+  // `npm run chaos | head`: unhandled, the first failed write ends the run with Node's EPIPE trace.
+  handleClosedOutput((why) => stopNow(`the output has no reader (${why})`, 141));
 }
