@@ -21,7 +21,7 @@ import type { ProbeCall } from '../bench/workers-down.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { ConfigError } from '../lib/config.js';
 import { WORKER_ENV } from '../worker/config.js';
-import { pollUntil } from './helpers/poll.js';
+import { exitOf } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { createTestPki, startTlsFront } from './helpers/tls-front.js';
 
@@ -325,15 +325,9 @@ test('a run whose output loses its reader (`| head`) stops its workers and exits
   child.stdout.destroy();
   child.stderr.destroy();
   // The fault to catch is a hang: each failed write raising another, spinning a core for ever.
-  const ended = await pollUntil(
-    async () =>
-      child.exitCode !== null || child.signalCode !== null
-        ? { code: child.exitCode, signal: child.signalCode }
-        : undefined,
-    { timeoutMs: 60_000, what: 'the bench to exit once its output had no reader' },
-  ).catch((error: unknown) => {
-    child.kill('SIGKILL');
-    throw error;
+  const ended = await exitOf(child, {
+    timeoutMs: 60_000,
+    what: 'the bench to exit once its output had no reader',
   });
   assert.deepEqual(ended, { code: 141, signal: null });
   assert.throws(() => process.kill(workerPid, 0), { code: 'ESRCH' }, 'its worker process was stopped');

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
-import { pollUntil } from './helpers/poll.js';
+import { exitOf, pollUntil } from './helpers/poll.js';
 
 /** The pids the run's processes logged when they started (`--- … started pid N`). */
 function startedPids(runDir: string): number[] {
@@ -54,13 +54,10 @@ test('a chaos run whose output loses its reader kills its stack and exits 141', 
   child.stdout.destroy();
   child.stderr.removeAllListeners('data');
   child.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
-  const ended = await pollUntil(
-    async () =>
-      child.exitCode !== null || child.signalCode !== null
-        ? { code: child.exitCode, signal: child.signalCode }
-        : undefined,
-    { timeoutMs: 60_000, what: 'chaos to exit once its output had no reader' },
-  );
+  const ended = await exitOf(child, {
+    timeoutMs: 60_000,
+    what: 'chaos to exit once its output had no reader',
+  });
   assert.deepEqual(ended, { code: 141, signal: null }, said);
   assert.match(said, /chaos: the output has no reader \(EPIPE\), killing every child process/);
   assert.doesNotMatch(said, /\n\s+at /, 'no stack trace');

@@ -1,6 +1,8 @@
 /**
  * Waits for a condition by polling with a deadline: the tests' only way to wait for state.
  */
+import type { ChildProcess } from 'node:child_process';
+
 export interface PollOptions {
   timeoutMs: number;
   intervalMs?: number;
@@ -28,4 +30,24 @@ export async function pollUntil<T>(
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }
+}
+
+/**
+ * How `child` ended (exit code or signal), once it has. At the deadline the child is SIGKILLed, so a
+ * hung process never outlives its test, and the wait throws.
+ */
+export async function exitOf(
+  child: ChildProcess,
+  options: PollOptions,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return pollUntil(
+    async () =>
+      child.exitCode !== null || child.signalCode !== null
+        ? { code: child.exitCode, signal: child.signalCode }
+        : undefined,
+    options,
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
 }
