@@ -2,7 +2,7 @@
 import type { CpuPhase } from './cpu-meter.js';
 import type { Figures, ModeResult } from './mode-result.js';
 import { table } from './render.js';
-import { groupFigure, type TailSaga } from './tail-histories.js';
+import { groupFigure, type TailBreakdown, type TailSaga } from './tail-histories.js';
 import { TAIL_PHASES, type TailPhase } from './tail-phases.js';
 
 const s = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '—');
@@ -127,37 +127,67 @@ export function cpuLines(result: ModeResult): string[] {
 const ms = (n: number) => (Number.isFinite(n) ? String(Math.round(n)) : '—');
 
 /** The machine's mean busy share over the seconds around `atS` (s into the phase), in percent. */
-export function busyNear(result: ModeResult, atS: number): number | undefined {
-  const near = (result.cpu?.product.busyBySecond ?? []).filter((b) => b.s >= atS - 1 && b.s <= atS + 2);
+export function busyNear(
+  result: ModeResult,
+  atS: number,
+  phase: 'product' | 'floor' = 'product',
+): number | undefined {
+  const near = (result.cpu?.[phase]?.busyBySecond ?? []).filter((b) => b.s >= atS - 1 && b.s <= atS + 2);
   return near.length ? Math.round(near.reduce((sum, b) => sum + b.pct, 0) / near.length) : undefined;
 }
 
-/** Where the median and the slowest sagas spent webhook → completed, from their histories. */
-export function tailLines(result: ModeResult): string[] {
-  const tail = result.tail;
-  if (!tail) return [];
-  const median = tail.sagas.filter((t) => t.group === 'median');
+/** When a tail's slowest sagas had their last signals, and how busy the machine was then. */
+function slowestLine(result: ModeResult, tail: TailBreakdown, phase: 'product' | 'floor'): string {
   const slowest = tail.sagas.filter((t) => t.group === 'slowest');
-  const total = (of: (t: TailSaga) => number): string[] => [
-    ms(groupFigure(tail.sagas, 'median', of)),
-    ms(groupFigure(tail.sagas, 'slowest', of)),
-  ];
-  const rows = [
-    ['after the last signal', `median ${median.length} saga(s) (ms)`, `slowest ${slowest.length} (mean ms)`],
-    ...TAIL_PHASES.map((p: TailPhase) => [p, ms(tail.medianMs[p]), ms(tail.slowestMeanMs[p])]),
-    ['= last signal → close', ...total((t) => t.historyMs)],
-    ['(bench: webhook → completed)', ...total((t) => t.webhookToCompletedMs)],
-  ];
+  const busy = slowest.map((t) => busyNear(result, t.signalAtS, phase));
   const retries = tail.sagas.reduce((n, t) => n + t.activityRetries, 0);
-  const busy = slowest.map((t) => busyNear(result, t.signalAtS));
+  const when = slowest.map((t) => `${t.signalAtS} s`).join(', ');
+  const whose =
+    phase === 'floor'
+      ? { sagas: "the floor's slowest sagas'", burst: 'its' }
+      : { sagas: "slowest sagas'", burst: 'the' };
+  return (
+    `  ${whose.sagas} last signals at ${when} into ${whose.burst} burst` +
+    (busy.length > 0 && busy.every((b) => b !== undefined)
+      ? `; the machine ${busy.map((b) => `${b}%`).join(', ')} busy then`
+      : '') +
+    (retries ? `; ${retries} activity retry(ies) among these sagas` : '')
+  );
+}
+
+/**
+ * Where the median and the slowest sagas spent webhook → completed, from their histories; with the
+ * floor's sagas beside them when the run had a floor.
+ */
+export function tailLines(result: ModeResult): string[] {
+  const { tail, floorTail } = result;
+  if (!tail) return [];
+  const tails = floorTail ? [tail, floorTail] : [tail];
+  const count = (t: TailBreakdown, group: TailSaga['group']) =>
+    t.sagas.filter((s) => s.group === group).length;
+  const figures = (of: (t: TailSaga) => number): string[] =>
+    tails.flatMap((t) => [ms(groupFigure(t.sagas, 'median', of)), ms(groupFigure(t.sagas, 'slowest', of))]);
+  const heads = tails.flatMap((t, i) => {
+    const who = i === 0 ? '' : 'floor ';
+    return [
+      `${who}median ${count(t, 'median')} saga(s) (ms)`,
+      `${who}slowest ${count(t, 'slowest')} (mean ms)`,
+    ];
+  });
+  const rows = [
+    ['after the last signal', ...heads],
+    ...TAIL_PHASES.map((p: TailPhase) => [
+      p,
+      ...tails.flatMap((t) => [ms(t.medianMs[p]), ms(t.slowestMeanMs[p])]),
+    ]),
+    ['= last signal → close', ...figures((t) => t.historyMs)],
+    ['(bench: webhook → completed)', ...figures((t) => t.webhookToCompletedMs)],
+  ];
   return [
     'Where webhook → completed went (Temporal histories)',
     table(rows),
-    `  slowest sagas' last signals at ${slowest.map((t) => `${t.signalAtS} s`).join(', ')} into the burst` +
-      (busy.length > 0 && busy.every((b) => b !== undefined)
-        ? `; the machine ${busy.map((b) => `${b}%`).join(', ')} busy then`
-        : '') +
-      (retries ? `; ${retries} activity retry(ies) among these sagas` : ''),
+    slowestLine(result, tail, 'product'),
+    ...(floorTail ? [slowestLine(result, floorTail, 'floor')] : []),
   ];
 }
 

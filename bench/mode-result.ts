@@ -87,6 +87,8 @@ export interface ModeResult {
   floor: (Figures & { ratios: Record<string, number> }) | null;
   /** Burst mode: where the slowest and the median sagas spent webhook → completed (their histories). */
   tail?: TailBreakdown;
+  /** The same for the floor's sagas, read from the same server, when the run had a floor. */
+  floorTail?: TailBreakdown;
   /**
    * CPU over each timed phase: core-seconds of the dev server, the worker processes and the bench's
    * own process (the API, the emulator, the wire tap and the end users; in the floor's phase the

@@ -261,6 +261,10 @@ export async function runApiMode(
       const warn = (w: string) => result.warnings.push(w);
       const tail = await tailBreakdown(stack.client, phase.timings, phase.startedAt, warn);
       if (tail) result.tail = tail;
+      const floorWarn = (w: string) => warn(`floor: ${w}`);
+      const floorTail =
+        floor && (await tailBreakdown(stack.client, floor.timings, floor.startedAt, floorWarn));
+      if (floorTail) result.floorTail = floorTail;
     }
     return publishMode(result, options, phase, floor, progress);
   } finally {

@@ -228,4 +228,27 @@ test('the tail table: median per phase of the median sagas, mean of the slowest,
   const withCpu = tailLines({ tail, cpu } as ModeResult).join('\n');
   assert.match(withCpu, /into the burst; the machine 85%, 87% busy then/);
   assert.deepEqual(tailLines({} as ModeResult), []);
+
+  // With a floor: its median and slowest beside the product's, and when its slowest signals came.
+  const floorTail = summarizeTail([
+    saga('fa', 'median', 5, 2),
+    saga('fb', 'slowest', 400, 7.5),
+    saga('fc', 'slowest', 600, 8),
+  ]);
+  const floorCpu = { ...cpu, floor: { wallS: 20, coreSeconds: {}, busyBySecond } };
+  const both = tailLines({ tail, floorTail, cpu: floorCpu } as ModeResult).join('\n');
+  assert.match(
+    both,
+    /median 3 saga\(s\) \(ms\)\s+slowest 2 \(mean ms\)\s+floor median 1 saga\(s\) \(ms\)\s+floor slowest 2/,
+  );
+  assert.match(both, /workflow task queued\s+20\s+1500\s+5\s+500\n/);
+  assert.match(both, /= last signal → close\s+2070\s+3550\s+2055\s+2550/);
+  assert.match(
+    both,
+    /\n {2}slowest sagas' last signals at 9\.5 s, 10\.2 s into the burst; the machine 85%, 87% busy then/,
+  );
+  assert.match(
+    both,
+    /\n {2}the floor's slowest sagas' last signals at 7\.5 s, 8 s into its burst; the machine 90%, 90% busy then/,
+  );
 });
