@@ -194,7 +194,7 @@ async function startFloor(
     connection,
     namespace: temporal.namespace,
     rateLimitPerSecond,
-    taskQueuePartitions: readBenchEnv().taskQueuePartitions,
+    ...readBenchEnv(),
   });
   cleanups.add('floor worker', () => floor.close());
   return floor;

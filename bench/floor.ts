@@ -10,6 +10,7 @@ import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
 import { authCompletedSignal } from '../common/messages.js';
 import { taskQueueActivitiesPerSecond } from '../worker/rate-limit.js';
+import { workflowTaskSlots } from '../worker/create-worker.js';
 import { floorUrlsUpdate, type FloorInput } from './floor-workflow.js';
 import { type SagaTiming, type TimedPlan } from './timing.js';
 import { abortable } from '../dev/async.js';
@@ -18,6 +19,8 @@ export interface FloorWorker {
   taskQueue: string;
   /** When each no-op activity ran (ms since epoch): the floor's "requests". */
   activityTimes: number[];
+  /** The cache and workflow-task slots the SDK gave the floor's worker (the product worker's). */
+  capacity: { maxCachedWorkflows: number; workflowTaskSlots?: number };
   close(): Promise<void>;
 }
 
@@ -30,6 +33,9 @@ export async function startFloorWorker(options: {
   rateLimitPerSecond: number;
   /** The task queue's partitions, as the product worker is told them. */
   taskQueuePartitions: number;
+  /** The product worker's cache of sagas and its workflow-task slots: the same worker, less the work. */
+  maxCachedWorkflows: number;
+  maxWorkflowTasks: number;
 }): Promise<FloorWorker> {
   const taskQueue = `bench-floor-${randomBytes(4).toString('hex')}`;
   const activityTimes: number[] = [];
@@ -57,13 +63,20 @@ export async function startFloorWorker(options: {
       options.rateLimitPerSecond,
       options.taskQueuePartitions,
     ),
+    maxCachedWorkflows: options.maxCachedWorkflows,
+    ...workflowTaskSlots(options.maxWorkflowTasks, options.maxCachedWorkflows),
     identity: `bench-floor@${process.pid}`,
   });
   const running = worker.run();
   running.catch(() => undefined);
+  const slots = worker.options.tuner.workflowTaskSlotSupplier;
   return {
     taskQueue,
     activityTimes,
+    capacity: {
+      maxCachedWorkflows: worker.options.maxCachedWorkflows,
+      ...(slots.type === 'fixed-size' ? { workflowTaskSlots: slots.numSlots } : {}),
+    },
     close: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);

@@ -23,7 +23,7 @@ function header(result: ModeResult): string {
   const limit = c.rateLimitPerSecond === null ? 'limit lifted' : `budget ${c.rateLimitPerSecond}/s`;
   return (
     `connect-saga bench --mode ${result.mode} — ${p.sagas.completed}/${p.sagas.total} sagas completed, ${c.slots} slot(s), ` +
-    `${limit}, ${c.workers} worker process(es) (${c.workerRuntime}), think ${c.thinkMs[0] / 1000}–${c.thinkMs[1] / 1000} s (seed ${c.seed}) ` +
+    `${limit}, ${c.workers} worker process(es) (${c.workerRuntime}; ${c.cachedSagas} cached, ${c.workflowTasks} workflow tasks), think ${c.thinkMs[0] / 1000}–${c.thinkMs[1] / 1000} s (seed ${c.seed}) ` +
     `(${m.cpus} CPUs, load ${m.loadAverage.before}→${m.loadAverage.after}, Node ${m.node}, ${c.temporal})`
   );
 }

@@ -5,6 +5,7 @@
 import { cpus } from 'node:os';
 import type { Emulator } from '../emulator/server.js';
 import type { CpuPhase } from './cpu-meter.js';
+import { readBenchEnv, type BenchEnv } from './env.js';
 import type { Phase } from './modes-run.js';
 import type { BenchOptions } from './options.js';
 import { REQUEST_BUDGET, RATE_WINDOW_MS } from './report.js';
@@ -56,6 +57,9 @@ export interface ModeResult {
     rateLimitPerSecond: number | null;
     workers: number;
     workerRuntime: BenchOptions['workerRuntime'];
+    /** Each worker's WORKER_MAX_CACHED_WORKFLOWS and WORKER_MAX_CONCURRENT_WORKFLOW_TASKS; the floor's the same. */
+    cachedSagas: number;
+    workflowTasks: number;
     seed: number;
     thinkMs: [number, number];
     temporal: 'own dev server' | 'given address';
@@ -251,4 +255,25 @@ export function judge(result: ModeResult): { problems: string[]; warnings: strin
     );
   }
   return { problems, warnings };
+}
+
+/** The run's settings as the result records them; each worker's cache and slots from the environment. */
+export function configOf(
+  options: BenchOptions,
+  thinkMs: [number, number],
+  ownDevServer: boolean,
+  env: BenchEnv = readBenchEnv(),
+): ModeResult['config'] {
+  return {
+    sagas: options.sagas,
+    slots: options.slots,
+    rateLimitPerSecond: options.noLimit ? null : options.rateLimitPerSecond,
+    workers: options.workers,
+    workerRuntime: options.workerRuntime,
+    cachedSagas: env.maxCachedWorkflows,
+    workflowTasks: env.maxWorkflowTasks,
+    seed: options.seed,
+    thinkMs,
+    temporal: ownDevServer ? 'own dev server' : 'given address',
+  };
 }

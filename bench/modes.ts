@@ -15,7 +15,15 @@ import { makeFolders } from '../lib/make-folders.js';
 import { DEFAULT_OUT_DIR } from './out-file.js';
 import { cpuBetween, markCpu, type CpuPhase, type CpuProcesses } from './cpu-meter.js';
 import type { Progress } from './harness.js';
-import { figuresOf, judge, machineOf, ratios, requestCounts, type ModeResult } from './mode-result.js';
+import {
+  configOf,
+  figuresOf,
+  judge,
+  machineOf,
+  ratios,
+  requestCounts,
+  type ModeResult,
+} from './mode-result.js';
 import { renderModeResult } from './mode-render.js';
 import { runBurst, runFloor, runIdle, runWaiting, type Phase } from './modes-run.js';
 import type { BenchOptions } from './options.js';
@@ -142,16 +150,7 @@ function buildModeResult(
   const result: ModeResult = {
     mode: options.mode,
     startedAt: new Date(phase.startedAt).toISOString(),
-    config: {
-      sagas: options.sagas,
-      slots: options.slots,
-      rateLimitPerSecond: options.noLimit ? null : options.rateLimitPerSecond,
-      workers: options.workers,
-      workerRuntime: options.workerRuntime,
-      seed: options.seed,
-      thinkMs: options.mode === 'burst' ? THINK_MS : [0, 0],
-      temporal: stack.ownDevServer ? 'own dev server' : 'given address',
-    },
+    config: configOf(options, options.mode === 'burst' ? THINK_MS : [0, 0], stack.ownDevServer),
     machine: machineOf(load[0], load[1]),
     product,
     requests: {

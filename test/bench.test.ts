@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import type { ModeResult } from '../bench/mode-result.js';
+import { NativeConnection } from '@temporalio/worker';
 import { BENCH_ENV, readBenchEnv } from '../bench/env.js';
+import { startFloorWorker } from '../bench/floor.js';
 import { benchServerConnection } from '../bench/harness.js';
+import { configOf, type ModeResult } from '../bench/mode-result.js';
 import { parseBenchOptions, type BenchOptions } from '../bench/options.js';
 import { buildResult } from '../bench/report.js';
 import { sampleMemory, type BenchResult, type Observations } from '../bench/result.js';
@@ -331,6 +333,28 @@ test('a run whose output loses its reader (`| head`) stops its workers and exits
   });
   assert.deepEqual(ended, { code: 141, signal: null });
   assert.throws(() => process.kill(workerPid, 0), { code: 'ESRCH' }, 'its worker process was stopped');
+});
+
+test("the floor's worker caches sagas and takes workflow tasks as each product worker does", async () => {
+  const env = readBenchEnv({ WORKER_MAX_CACHED_WORKFLOWS: '7', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '3' });
+  const connection = await NativeConnection.connect({ address: server.address });
+  const floor = await startFloorWorker({
+    connection,
+    namespace: server.namespace,
+    rateLimitPerSecond: 25,
+    ...env,
+  });
+  try {
+    // As the SDK compiled them, not as passed: the floor is the product's worker less the work.
+    assert.deepEqual(floor.capacity, { maxCachedWorkflows: 7, workflowTaskSlots: 3 });
+  } finally {
+    await floor.close();
+    await connection.close();
+  }
+  const options = parseBenchOptions(['--mode', 'burst', '--sagas', '3']) as BenchOptions;
+  const config = configOf(options, [2000, 8000], true, env);
+  assert.equal(config.cachedSagas, 7);
+  assert.equal(config.workflowTasks, 3);
 });
 
 test('a bad flag exits 2 with the usage text and starts nothing', async () => {
