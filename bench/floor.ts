@@ -10,7 +10,7 @@ import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
 import { authCompletedSignal } from '../common/messages.js';
 import { taskQueueActivitiesPerSecond } from '../worker/rate-limit.js';
-import { workflowTaskSlots } from '../worker/create-worker.js';
+import { workerCapacity } from '../worker/create-worker.js';
 import { floorUrlsUpdate, type FloorInput } from './floor-workflow.js';
 import { type SagaTiming, type TimedPlan } from './timing.js';
 import { abortable } from '../dev/async.js';
@@ -63,8 +63,7 @@ export async function startFloorWorker(options: {
       options.rateLimitPerSecond,
       options.taskQueuePartitions,
     ),
-    maxCachedWorkflows: options.maxCachedWorkflows,
-    ...workflowTaskSlots(options.maxWorkflowTasks, options.maxCachedWorkflows),
+    ...workerCapacity(options.maxCachedWorkflows, options.maxWorkflowTasks),
     identity: `bench-floor@${process.pid}`,
   });
   const running = worker.run();

@@ -9,13 +9,12 @@
 import { setMaxListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { connectionIdFor } from '../common/messages.js';
 import { handleClosedOutput } from '../lib/closed-output.js';
 import { ConfigError } from '../lib/config.js';
 import { readBenchEnv } from './env.js';
-import { makeFolders } from '../lib/make-folders.js';
-import { checkOut, DEFAULT_OUT_DIR, OutFileError } from './out-file.js';
+import { checkOut, OutFileError, resultFile } from './out-file.js';
 import { startHarness, type Harness } from './harness.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './options.js';
 import { readCommandLine } from '../lib/command-line.js';
@@ -117,8 +116,7 @@ async function runSagaPhase(
 
 /** Writes the result to its file and prints it; returns the exit code it calls for. */
 function publish(result: BenchResult, options: BenchOptions): number {
-  const outFile = options.out ?? join(DEFAULT_OUT_DIR, `${result.startedAt.replace(/[:.]/g, '-')}.json`);
-  makeFolders(dirname(outFile));
+  const outFile = resultFile(options.out, result.startedAt);
   writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
 
   const text = renderResult(result);

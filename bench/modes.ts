@@ -6,13 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { driveApiSaga, newTiming, type ApiContext } from './api-sagas.js';
 import { driveFloorSaga, newFloorTiming } from './floor.js';
 import { LIFTED_RATE, startApiStack, type ApiStack } from './api-stack.js';
 import { writeCharts } from './charts.js';
-import { makeFolders } from '../lib/make-folders.js';
-import { DEFAULT_OUT_DIR } from './out-file.js';
+import { resultFile } from './out-file.js';
 import { cpuBetween, markCpu, type CpuPhase, type CpuProcesses } from './cpu-meter.js';
 import type { Progress } from './harness.js';
 import {
@@ -280,9 +279,7 @@ function publishMode(
   floor: Phase | undefined,
   progress: Progress,
 ): number {
-  const stamp = result.startedAt.replace(/[:.]/g, '-');
-  const outFile = options.out ?? join(DEFAULT_OUT_DIR, `${options.mode}-${stamp}.json`);
-  makeFolders(dirname(outFile));
+  const outFile = resultFile(options.out, result.startedAt, `${options.mode}-`);
   result.charts = writeCharts(outFile, result, phase, floor).map((f) => relative(dirname(outFile), f));
   writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   const text = renderModeResult(result);

@@ -40,3 +40,13 @@ export function checkOut(file: string | undefined): void {
     throw new OutFileError(`cannot write ${what}: ${(error as Error).message}`);
   }
 }
+
+/**
+ * The file a run's result goes to: `out` (`--out`), or a new file in DEFAULT_OUT_DIR named by
+ * `prefix` and the run's start; its folder made, as checkOut made it before the run.
+ */
+export function resultFile(out: string | undefined, startedAt: string, prefix = ''): string {
+  const file = out ?? join(DEFAULT_OUT_DIR, `${prefix}${startedAt.replace(/[:.]/g, '-')}.json`);
+  makeFolders(dirname(file));
+  return file;
+}

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { checkOut, OutFileError } from '../bench/out-file.js';
+import { checkOut, DEFAULT_OUT_DIR, OutFileError, resultFile } from '../bench/out-file.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-out-'));
@@ -67,4 +67,18 @@ test('the bench refuses an --out it could not write before starting anything (ex
   assert.equal(run.status, 2, run.stderr);
   assert.match(run.stderr, /cannot write --out .*: it is a folder, not a file/);
   assert.doesNotMatch(run.stderr, /starting the Temporal dev server/);
+});
+
+test('resultFile: --out as given, its folder made; else a file in the results folder named by the start', () => {
+  const given = join(dir, 'later', 'run.json');
+  assert.equal(resultFile(given, '2026-11-29T06:00:00.000Z', 'burst-'), given);
+  assert.ok(statSync(join(dir, 'later')).isDirectory());
+  assert.equal(
+    resultFile(undefined, '2026-11-29T06:00:00.000Z', 'burst-'),
+    join(DEFAULT_OUT_DIR, 'burst-2026-11-29T06-00-00-000Z.json'),
+  );
+  assert.equal(
+    resultFile(undefined, '2026-11-29T06:00:00.000Z'),
+    join(DEFAULT_OUT_DIR, '2026-11-29T06-00-00-000Z.json'),
+  );
 });

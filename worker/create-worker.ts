@@ -49,6 +49,17 @@ export function workflowTaskSlots(
   return cache < 2 ? {} : { maxConcurrentWorkflowTaskExecutions: Math.max(2, Math.min(wanted, cache)) };
 }
 
+/**
+ * A worker's cache of `cache` sagas and its workflow-task slots (`wanted`, held to workflowTaskSlots'
+ * rules): the saga's worker and the bench's floor worker both take them from here.
+ */
+export function workerCapacity(
+  cache: number,
+  wanted: number,
+): Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions'> {
+  return { maxCachedWorkflows: cache, ...workflowTaskSlots(wanted, cache) };
+}
+
 /** Creates (does not run) a Worker serving the saga's workflow and activities on `taskQueue`. */
 export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Worker> {
   // First, so a bad rate fails before the slow bundling.
@@ -59,7 +70,6 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
       failureConverterPath: opts.dataConverter?.failureConverterPath,
       interceptorModules: opts.workflowInterceptorModules,
     }));
-  const cache = opts.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS;
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -67,8 +77,10 @@ export async function createConnectWorker(opts: CreateWorkerOptions): Promise<Wo
     workflowBundle,
     activities: { ...opts.activities },
     maxTaskQueueActivitiesPerSecond: activitiesPerSecond,
-    maxCachedWorkflows: cache,
-    ...workflowTaskSlots(opts.maxWorkflowTasks ?? DEFAULT_MAX_WORKFLOW_TASKS, cache),
+    ...workerCapacity(
+      opts.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
+      opts.maxWorkflowTasks ?? DEFAULT_MAX_WORKFLOW_TASKS,
+    ),
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.shutdownGraceMs !== undefined ? drainOptions(opts.shutdownGraceMs) : {}),
