@@ -20,6 +20,7 @@ import {
   type ConnectInput,
   type ConnectionStatus,
   type ConnectStep,
+  type WaitForAuthUrlsAnswer,
 } from '../common/messages.js';
 import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import { codeSpan } from '../common/markdown.js';
@@ -160,12 +161,15 @@ async function waitedWithUpdate(
  */
 async function waitedStart(
   client: Client,
-  ask: (updateId?: string) => Promise<ConnectionStatus | undefined>,
+  ask: (updateId?: string) => Promise<WaitForAuthUrlsAnswer | undefined>,
   connectionId: string,
   requestId: string,
   deadline: number,
 ): Promise<{ status: ConnectionStatus; created: boolean } | undefined> {
-  let answered = await ask();
+  const first = await ask();
+  // The saga names the request whose start made it: this request's own saga needs no describe.
+  if (first?.startRequest === requestId) return { status: statusOf(first), created: true };
+  let answered = first && statusOf(first);
   // The run the update reached, unless it gave no answer (no worker, the wait passed, the saga
   // closed first): then whatever run the server holds, if this request started it or it runs.
   let desc = await describeIfAny(client, connectionId, answered?.runId);
@@ -175,7 +179,7 @@ async function waitedStart(
   if (desc && !isRunning(desc) && !startedBy(desc, requestId) && deadline > Date.now()) {
     // The shared update id named an ended run's update, so the server answered from that run (or
     // refused) instead of starting a new one: ask again under this request's own id.
-    answered = await ask(requestId);
+    answered = await ask(requestId).then((again) => again && statusOf(again));
     desc = await describeIfAny(client, connectionId, answered?.runId);
   }
   // A run that closed and was not this request's is no answer: the start after this replaces it.
@@ -232,6 +236,11 @@ function isEnding(desc: WorkflowExecutionDescription): boolean {
   return endingBecause(desc, step) !== undefined || (step !== undefined && ENDING_STEPS.includes(step));
 }
 
+/** The status in the update's answer, without the request id that came with it. */
+function statusOf({ startRequest: _startRequest, ...status }: WaitForAuthUrlsAnswer): ConnectionStatus {
+  return status;
+}
+
 function withoutUrls(status: ConnectionStatus): ConnectionStatus {
   return { ...status, authSlots: status.authSlots.map(({ url: _url, ...slot }) => slot) };
 }
@@ -266,7 +275,7 @@ async function updateWithStart(
   requestId: string,
   waitMs: number,
   updateId = WAIT_FOR_AUTH_URLS_UPDATE_ID,
-): Promise<ConnectionStatus | undefined> {
+): Promise<WaitForAuthUrlsAnswer | undefined> {
   const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPE, {
     ...startOptions(taskQueue, input, connectionId, requestId),
     workflowIdConflictPolicy: 'USE_EXISTING',
@@ -284,8 +293,7 @@ async function updateWithStart(
     if (updateRefusal(err)) throw err;
     // The wait passed, the saga closed first, or the server is down. An error before the wait's end
     // may be the last, and a quick question tells (503 at once). At its end it is the wait passing:
-    // the describe after this finds a dead server just as well, where a loaded server slower than
-    // the quick question allows would read as an outage.
+    // the describe after this finds a dead server as well, where a loaded one could read as an outage.
     if (isTemporalUnavailable(err) && until - Date.now() > DEADLINE_SLACK_MS) await checkReachable(client);
     return undefined;
   }

@@ -117,7 +117,16 @@ export const reissueAuthUrlUpdate = defineUpdate<ReissueAuthUrlResult, [ReissueA
  * Answers the status once every slot has a URL or the saga moved past issuing them; the API sends it
  * with the start (update-with-start), so POST waits for the URLs without polling. Needs no Tray request.
  */
-export const waitForAuthUrlsUpdate = defineUpdate<ConnectionStatus, []>('waitForAuthUrls');
+export const waitForAuthUrlsUpdate = defineUpdate<WaitForAuthUrlsAnswer, []>('waitForAuthUrls');
+
+/**
+ * The update's answer: the status, and the id of the API request whose start made the run (from the
+ * start's memo), so that request knows it created the saga without reading it back. Absent when the
+ * run was started some other way, and from workers that predate it.
+ */
+export interface WaitForAuthUrlsAnswer extends ConnectionStatus {
+  startRequest?: string;
+}
 
 /**
  * The id every POST gives its `waitForAuthUrls`: Temporal runs one update per id and run, so a POST

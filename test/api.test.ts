@@ -472,6 +472,33 @@ describe('GET /v1/connections/{id}', () => {
 
   // A burst of POSTs reaches the end of its wait together; every extra describe then lands on the
   // server at once, in front of the webhooks' describes.
+  test('a POST that starts the saga answers from its update alone, without reading the saga back', async () => {
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const connectionId = connectionIdFor(body.externalUserId, body.solutionId);
+    let describes = 0;
+    const client = withHandleMethod(stack.client, 'describe', (h) => () => {
+      describes++;
+      return h.describe();
+    });
+    try {
+      const first = await startAndWaitForUrls(client, stack.taskQueue, body, connectionId, 30_000);
+      assert.equal(first.created, true);
+      assert.equal(first.status.step, 'awaiting_auth');
+      assert.ok(validateStatus(first.status), JSON.stringify(first.status));
+      // The saga's answer names the request that started it; the partner's status does not.
+      assert.equal('startRequest' in first.status, false, JSON.stringify(first.status));
+      assert.equal(describes, 0, 'describes for the POST that started the saga');
+      // Another request finds it running: that one still reads the saga to tell.
+      const again = await startAndWaitForUrls(client, stack.taskQueue, body, connectionId, 30_000);
+      assert.equal(again.created, false);
+      assert.equal(again.status.runId, first.status.runId);
+      assert.equal('startRequest' in again.status, false, JSON.stringify(again.status));
+      assert.ok(describes > 0, 'describes for a POST of a running saga');
+    } finally {
+      await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
+    }
+  });
+
   test('a POST whose wait passes with no answer reads the saga once, and GET without a query once', async () => {
     const queue = uniqueId('no-worker-tq');
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;

@@ -1,8 +1,8 @@
 /** The `waitForAuthUrls` update: POST's wait for the auth URLs, answered from the saga's own state. */
 import { HandlerUnfinishedPolicy } from '@temporalio/common';
-import { condition, setHandler } from '@temporalio/workflow';
-import { waitForAuthUrlsUpdate } from '../common/messages.js';
-import { hasAuthUrls } from '../common/status-view.js';
+import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { waitForAuthUrlsUpdate, type WaitForAuthUrlsAnswer } from '../common/messages.js';
+import { hasAuthUrls, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import type { SagaStatus } from './status.js';
 
 /**
@@ -15,8 +15,14 @@ export function registerWaitForAuthUrls(status: SagaStatus): void {
     waitForAuthUrlsUpdate,
     async () => {
       await condition(() => hasAuthUrls(status.toStatus()));
-      return status.toStatus();
+      return withStartRequest(status.toStatus());
     },
     { unfinishedPolicy: HandlerUnfinishedPolicy.ABANDON },
   );
+}
+
+/** The status with the id of the request that started the run, as the start's memo has it. */
+function withStartRequest(status: WaitForAuthUrlsAnswer): WaitForAuthUrlsAnswer {
+  const startRequest = workflowInfo().memo?.[START_REQUEST_MEMO_KEY];
+  return typeof startRequest === 'string' ? { ...status, startRequest } : status;
 }
