@@ -129,6 +129,20 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    // The codes' patch asked in the first workflow task, beside its other upserts (patch
+    // `codes-patch-asked-first`): the token's task upserts nothing. The POST's update answers with
+    // the id of the request that started the run.
+    name: 'completed-codes-asked-first',
+    input: { externalUserId: 'rec-user-codes-asked-first', authSlots: ['slack', 'gmail'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.executeUpdate(waitForAuthUrlsUpdate);
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
+      await handle.result();
+    },
+  },
+  {
     // The memo carries each completed slot's authId (patch `memo-auth-ids`): a re-completed slot
     // changes it, so the memo is upserted where older runs upserted nothing.
     name: 'completed-memo-auth-ids',

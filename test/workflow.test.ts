@@ -169,6 +169,17 @@ function completedEventOf(events: HistoryEvent[], scheduled: HistoryEvent): Hist
   return found;
 }
 
+/** The workflow tasks (their completed events' ids) that upserted search attributes or the memo. */
+function visibilityWritingTasks(events: HistoryEvent[]): number[] {
+  const ids = events.flatMap((e) => {
+    const id =
+      e.upsertWorkflowSearchAttributesEventAttributes?.workflowTaskCompletedEventId ??
+      e.workflowPropertiesModifiedEventAttributes?.workflowTaskCompletedEventId;
+    return id === undefined || id === null ? [] : [Number(id)];
+  });
+  return [...new Set(ids)];
+}
+
 function summaryOf(event: HistoryEvent): string | undefined {
   const data = event.userMetadata?.summary?.data;
   return data ? (JSON.parse(new TextDecoder().decode(data)) as string) : undefined;
@@ -293,6 +304,31 @@ describe('connectIntegration happy path', () => {
       assert.deepEqual(mock.inputsOf('findUser'), [{ externalUserId: input.externalUserId }]);
       assert.deepEqual(mock.inputsOf('prepareUserToken'), [{ userId: 'user-known' }]);
       assert.equal(mock.inputsOf('createUser').length, 0);
+    });
+  });
+
+  test('before its URLs a new run writes visibility in three workflow tasks: the first, creating_instance, awaiting_auth', async () => {
+    // A workflow task that upserts search attributes or the memo costs the server a visibility
+    // write, and so does one with a patch marker (the SDK upserts TemporalChangeVersion beside it),
+    // which the time-skipping server does not record: on the dev server.
+    await withSaga({ server: await realServer() }, async ({ handle }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.result();
+      const events = (await handle.fetchHistory()).events ?? [];
+      const writing = visibilityWritingTasks(events);
+      const [create] = scheduledEvents(events, 'createInstance');
+      const sentCreate = Number(create?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId);
+      assert.ok(sentCreate > 0, 'the create was scheduled');
+      assert.ok(!writing.includes(sentCreate), "the token's task, which sends the create, writes none");
+      // The auth deadline's timer starts in the task that enters awaiting_auth.
+      const deadline = events.find((e) => e.timerStartedEventAttributes);
+      const awaiting = Number(deadline?.timerStartedEventAttributes?.workflowTaskCompletedEventId);
+      assert.equal(
+        writing.filter((task) => task <= awaiting).length,
+        3,
+        `writing tasks ${writing.join(', ')}`,
+      );
     });
   });
 

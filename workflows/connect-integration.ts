@@ -47,6 +47,12 @@ const ENABLE_DELAY_MS = 2000;
 const CODES_BESIDE_CREATE = 'auth-codes-beside-create';
 /** Marks histories that look the user up again after a failed create (not in older ones). */
 const USER_RELOOKUP_PATCH = 'user-relookup-after-create';
+/**
+ * Marks runs that ask CODES_BESIDE_CREATE in their first workflow task. A new run's patch marker comes
+ * with a search attribute upsert (the SDK's own), so a task that upserts nothing else costs the server
+ * one more visibility write: asked beside the first task's upserts, the token's task writes none.
+ */
+const CODES_ASKED_FIRST_PATCH = 'codes-patch-asked-first';
 /** Marks histories with the bounded foreign-authId rules (remembered rejections, check limits, guard). */
 const FOREIGN_AUTH_PATCH = 'foreign-auth-limits';
 /** Marks histories that end a saga cancelled with the token's result without compensating. */
@@ -75,6 +81,7 @@ function checkedInput(given: ConnectInput): { input: ConnectInput; problems: str
 export async function connectIntegration(given: ConnectInput): Promise<ConnectResult> {
   const { input, problems } = checkedInput(given);
   const strictAuths = patched(FOREIGN_AUTH_PATCH);
+  const codesBeside = codesBesideCreate();
   const slots = new AuthSlots(Array.isArray(input.authSlots) ? input.authSlots : [], strictAuths);
   const status = new SagaStatus(input, slots);
   const notBefore = workflowInfo().startTime.toISOString();
@@ -87,10 +94,9 @@ export async function connectIntegration(given: ConnectInput): Promise<ConnectRe
 
   if (problems.length > 0 || authTimeoutMs === undefined) {
     // The API validates input; this guards direct starts, with a status that says why.
-    const message = `invalid input: ${problems.join('; ')}`;
     return await finishWithoutInstance(
       status,
-      ApplicationFailure.nonRetryable(message, FAILURE_TYPES.invalidInput),
+      ApplicationFailure.nonRetryable(`invalid input: ${problems.join('; ')}`, FAILURE_TYPES.invalidInput),
     );
   }
 
@@ -107,7 +113,7 @@ export async function connectIntegration(given: ConnectInput): Promise<ConnectRe
   let strayWindowEnd: string | undefined;
   try {
     // The codes need only the user: minted beside the create, the URLs come one Tray round trip sooner.
-    const codes = patched(CODES_BESIDE_CREATE) ? issueAuthCodes(userId, input.authSlots) : undefined;
+    const codes = codesBeside() ? issueAuthCodes(userId, input.authSlots) : undefined;
     // Both settle before anything is decided, so a failure of either still knows the instance.
     const [createdOutcome, codesOutcome] = await Promise.allSettled([createInstance(target, input), codes]);
     if (createdOutcome.status === 'rejected') throw createdOutcome.reason;
@@ -151,6 +157,15 @@ export async function connectIntegration(given: ConnectInput): Promise<ConnectRe
     slots.freeze();
     return await compensateAndFail(status, err, target, solutionInstanceId, strayWindowEnd);
   }
+}
+
+/**
+ * Whether the codes are minted beside the create. New runs ask in their first workflow task (see
+ * CODES_ASKED_FIRST_PATCH); runs from before ask at the create, where their marker is.
+ */
+function codesBesideCreate(): () => boolean {
+  const askedFirst = patched(CODES_ASKED_FIRST_PATCH) ? patched(CODES_BESIDE_CREATE) : undefined;
+  return () => askedFirst ?? patched(CODES_BESIDE_CREATE);
 }
 
 function setUrls(
