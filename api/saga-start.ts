@@ -237,9 +237,7 @@ function isEnding(desc: WorkflowExecutionDescription): boolean {
 }
 
 /** The status in the update's answer, without the request id that came with it. */
-function statusOf({ startRequest: _startRequest, ...status }: WaitForAuthUrlsAnswer): ConnectionStatus {
-  return status;
-}
+const statusOf = ({ startRequest: _, ...status }: WaitForAuthUrlsAnswer): ConnectionStatus => status;
 
 function withoutUrls(status: ConnectionStatus): ConnectionStatus {
   return { ...status, authSlots: status.authSlots.map(({ url: _url, ...slot }) => slot) };
@@ -286,6 +284,7 @@ async function updateWithStart(
       client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, {
         startWorkflowOperation,
         updateId,
+        args: [{ startRequest: true }],
       }),
     );
   } catch (err) {

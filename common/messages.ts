@@ -117,12 +117,22 @@ export const reissueAuthUrlUpdate = defineUpdate<ReissueAuthUrlResult, [ReissueA
  * Answers the status once every slot has a URL or the saga moved past issuing them; the API sends it
  * with the start (update-with-start), so POST waits for the URLs without polling. Needs no Tray request.
  */
-export const waitForAuthUrlsUpdate = defineUpdate<WaitForAuthUrlsAnswer, []>('waitForAuthUrls');
+export const waitForAuthUrlsUpdate = defineUpdate<WaitForAuthUrlsAnswer, [WaitForAuthUrlsRequest]>(
+  'waitForAuthUrls',
+);
 
 /**
- * The update's answer: the status, and the id of the API request whose start made the run (from the
- * start's memo), so that request knows it created the saga without reading it back. Absent when the
- * run was started some other way, and from workers that predate it.
+ * What a caller asks of `waitForAuthUrls`. `startRequest: true` asks the answer to name the request
+ * that started the run; asked for, so an API from before it never sees a field it would pass on.
+ */
+export interface WaitForAuthUrlsRequest {
+  startRequest?: boolean;
+}
+
+/**
+ * The update's answer: the status, and when asked the id of the API request whose start made the run
+ * (from the start's memo), so that request knows it created the saga without reading it back. Absent
+ * when the run was started some other way, and from workers that predate it.
  */
 export interface WaitForAuthUrlsAnswer extends ConnectionStatus {
   startRequest?: string;

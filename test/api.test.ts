@@ -4,14 +4,20 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- responses are read loosely here; their shapes are checked against the OpenAPI schemas with ajv */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startConnection } from '../api/saga-commands.js';
 import { getConnectionStatus } from '../api/saga-reads.js';
 import { startAndWaitForUrls } from '../api/saga-start.js';
-import type { ConnectionStatus, ConnectInput } from '../common/messages.js';
-import { connectionIdFor, WAIT_FOR_AUTH_URLS_UPDATE_ID, WORKFLOW_TYPE } from '../common/messages.js';
+import type { ConnectionStatus, ConnectInput, WaitForAuthUrlsRequest } from '../common/messages.js';
+import {
+  connectionIdFor,
+  WAIT_FOR_AUTH_URLS_UPDATE_ID,
+  waitForAuthUrlsUpdate,
+  WORKFLOW_TYPE,
+} from '../common/messages.js';
 import { initialMemo, MEMO_KEY } from '../common/status-view.js';
 import { pollUntil } from './helpers/poll.js';
 import { startStack, whileRemovalsTake, type Stack } from './helpers/stack.js';
@@ -488,6 +494,12 @@ describe('GET /v1/connections/{id}', () => {
       // The saga's answer names the request that started it; the partner's status does not.
       assert.equal('startRequest' in first.status, false, JSON.stringify(first.status));
       assert.equal(describes, 0, 'describes for the POST that started the saga');
+      // Named only when asked: an API from before the request would pass the field on to partners.
+      const saga = stack.client.workflow.getHandle(connectionId);
+      const ask = (args: [WaitForAuthUrlsRequest]) =>
+        saga.executeUpdate(waitForAuthUrlsUpdate, { args, updateId: randomUUID() });
+      assert.equal((await ask([{}])).startRequest, undefined);
+      assert.match((await ask([{ startRequest: true }])).startRequest ?? '', /^[0-9a-f-]{36}$/);
       // Another request finds it running: that one still reads the saga to tell.
       const again = await startAndWaitForUrls(client, stack.taskQueue, body, connectionId, 30_000);
       assert.equal(again.created, false);

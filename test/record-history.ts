@@ -121,7 +121,7 @@ const scenarios: Scenario[] = [
     input: { externalUserId: 'rec-user-codes-beside', authSlots: ['slack', 'gmail'] },
     async drive(handle) {
       await waitForStep(handle, 'awaiting_auth');
-      await handle.executeUpdate(waitForAuthUrlsUpdate);
+      await handle.executeUpdate(waitForAuthUrlsUpdate, { args: [{}] });
       await handle.executeUpdate(reissueAuthUrlUpdate, { args: [{ externalAuthId: 'gmail' }] });
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
       await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
@@ -130,13 +130,13 @@ const scenarios: Scenario[] = [
   },
   {
     // The codes' patch asked in the first workflow task, beside its other upserts (patch
-    // `codes-patch-asked-first`): the token's task upserts nothing. The POST's update answers with
-    // the id of the request that started the run.
+    // `codes-patch-asked-first`): the token's task upserts nothing. The update is asked to name the
+    // request that started the run, as the API asks (started here without the API's memo: none).
     name: 'completed-codes-asked-first',
     input: { externalUserId: 'rec-user-codes-asked-first', authSlots: ['slack', 'gmail'] },
     async drive(handle) {
       await waitForStep(handle, 'awaiting_auth');
-      await handle.executeUpdate(waitForAuthUrlsUpdate);
+      await handle.executeUpdate(waitForAuthUrlsUpdate, { args: [{ startRequest: true }] });
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
       await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
       await handle.result();

@@ -162,11 +162,13 @@ describe('codes beside the create', () => {
         workflowIdConflictPolicy: 'USE_EXISTING' as const,
       };
       const first = await client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, {
+        args: [{}],
         startWorkflowOperation: new WithStartWorkflowOperation(WORKFLOW_TYPE, options),
       });
       assert.equal(first.step, 'awaiting_auth');
       assert.ok(first.authSlots.every((s) => s.url?.includes('?code=')));
       const again = await client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, {
+        args: [{}],
         startWorkflowOperation: new WithStartWorkflowOperation(WORKFLOW_TYPE, options),
       });
       assert.equal(again.runId, first.runId, 'the running saga, not a second one');
@@ -180,6 +182,7 @@ describe('codes beside the create', () => {
     await withWorker({ mock: { failures } }, async (taskQueue) => {
       const input = sagaInput();
       const update = client.workflow.executeUpdateWithStart(waitForAuthUrlsUpdate, {
+        args: [{}],
         startWorkflowOperation: new WithStartWorkflowOperation(WORKFLOW_TYPE, {
           taskQueue,
           workflowId: `connect:${input.externalUserId}:${input.solutionId}`,

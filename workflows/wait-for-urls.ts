@@ -1,7 +1,11 @@
 /** The `waitForAuthUrls` update: POST's wait for the auth URLs, answered from the saga's own state. */
 import { HandlerUnfinishedPolicy } from '@temporalio/common';
 import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
-import { waitForAuthUrlsUpdate, type WaitForAuthUrlsAnswer } from '../common/messages.js';
+import {
+  waitForAuthUrlsUpdate,
+  type WaitForAuthUrlsAnswer,
+  type WaitForAuthUrlsRequest,
+} from '../common/messages.js';
 import { hasAuthUrls, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import type { SagaStatus } from './status.js';
 
@@ -13,9 +17,10 @@ import type { SagaStatus } from './status.js';
 export function registerWaitForAuthUrls(status: SagaStatus): void {
   setHandler(
     waitForAuthUrlsUpdate,
-    async () => {
+    // An API from before the request sends none.
+    async (request: WaitForAuthUrlsRequest | undefined) => {
       await condition(() => hasAuthUrls(status.toStatus()));
-      return withStartRequest(status.toStatus());
+      return request?.startRequest === true ? withStartRequest(status.toStatus()) : status.toStatus();
     },
     { unfinishedPolicy: HandlerUnfinishedPolicy.ABANDON },
   );
