@@ -94,6 +94,16 @@ function withHandleMethod(
   });
 }
 
+/** `real`, counting the describes its workflow handles make (`counter.describes`). */
+function countingDescribes(real: Client): { client: Client; counter: { describes: number } } {
+  const counter = { describes: 0 };
+  const client = withHandleMethod(real, 'describe', (h) => () => {
+    counter.describes++;
+    return h.describe();
+  });
+  return { client, counter };
+}
+
 async function statusOf(connectionId: string): Promise<ConnectionStatus> {
   const res = await call('GET', `/v1/connections/${enc(connectionId)}`);
   assert.equal(res.status, 200, res.text);
@@ -476,16 +486,10 @@ describe('GET /v1/connections/{id}', () => {
     await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
   });
 
-  // A burst of POSTs reaches the end of its wait together; every extra describe then lands on the
-  // server at once, in front of the webhooks' describes.
   test('a POST that starts the saga answers from its update alone, without reading the saga back', async () => {
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
     const connectionId = connectionIdFor(body.externalUserId, body.solutionId);
-    let describes = 0;
-    const client = withHandleMethod(stack.client, 'describe', (h) => () => {
-      describes++;
-      return h.describe();
-    });
+    const { client, counter } = countingDescribes(stack.client);
     try {
       const first = await startAndWaitForUrls(client, stack.taskQueue, body, connectionId, 30_000);
       assert.equal(first.created, true);
@@ -493,7 +497,7 @@ describe('GET /v1/connections/{id}', () => {
       assert.ok(validateStatus(first.status), JSON.stringify(first.status));
       // The saga's answer names the request that started it; the partner's status does not.
       assert.equal('startRequest' in first.status, false, JSON.stringify(first.status));
-      assert.equal(describes, 0, 'describes for the POST that started the saga');
+      assert.equal(counter.describes, 0, 'describes for the POST that started the saga');
       // Named only when asked: an API from before the request would pass the field on to partners.
       const saga = stack.client.workflow.getHandle(connectionId);
       const ask = (args: [WaitForAuthUrlsRequest]) =>
@@ -505,33 +509,31 @@ describe('GET /v1/connections/{id}', () => {
       assert.equal(again.created, false);
       assert.equal(again.status.runId, first.status.runId);
       assert.equal('startRequest' in again.status, false, JSON.stringify(again.status));
-      assert.ok(describes > 0, 'describes for a POST of a running saga');
+      assert.ok(counter.describes > 0, 'describes for a POST of a running saga');
     } finally {
       await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
     }
   });
 
+  // A burst of POSTs reaches the end of its wait together; every extra describe then lands on the
+  // server at once, in front of the webhooks' describes.
   test('a POST whose wait passes with no answer reads the saga once, and GET without a query once', async () => {
     const queue = uniqueId('no-worker-tq');
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
     const connectionId = connectionIdFor(body.externalUserId, body.solutionId);
     const real = stack.client;
-    let describes = 0;
-    const client = withHandleMethod(real, 'describe', (h) => () => {
-      describes++;
-      return h.describe();
-    });
+    const { client, counter } = countingDescribes(real);
     try {
       const { status, created } = await startAndWaitForUrls(client, queue, body, connectionId, 300);
       assert.ok(validateStatus(status));
       assert.equal(created, true);
       assert.equal(status.step, 'ensuring_user');
       assert.deepEqual(status.authSlots, [{ externalAuthId: 'slack', state: 'pending' }]);
-      assert.equal(describes, 1, 'describes after the wait passed');
-      describes = 0;
+      assert.equal(counter.describes, 1, 'describes after the wait passed');
+      counter.describes = 0;
       const again = await getConnectionStatus(client, connectionId, 0);
       assert.equal(again.runId, status.runId);
-      assert.equal(describes, 1, 'describes for a status without the query');
+      assert.equal(counter.describes, 1, 'describes for a status without the query');
     } finally {
       await real.workflow.getHandle(connectionId).terminate('test cleanup');
     }
