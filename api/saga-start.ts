@@ -13,7 +13,6 @@ import {
 } from '@temporalio/client';
 import {
   connectionIdFor,
-  SEARCH_ATTRIBUTES,
   WAIT_FOR_AUTH_URLS_UPDATE_ID,
   waitForAuthUrlsUpdate,
   WORKFLOW_TYPE,
@@ -22,8 +21,8 @@ import {
   type ConnectStep,
   type WaitForAuthUrlsAnswer,
 } from '../common/messages.js';
-import { initialMemo, MEMO_KEY, START_REQUEST_MEMO_KEY } from '../common/status-view.js';
-import { codeSpan } from '../common/markdown.js';
+import { START_REQUEST_MEMO_KEY } from '../common/status-view.js';
+import { sagaStartOptions } from './start-options.js';
 import {
   describeConnection,
   describeIfAny,
@@ -48,21 +47,6 @@ export interface StartOutcome {
   found?: WorkflowExecutionDescription;
 }
 
-function startOptions(taskQueue: string, input: ConnectInput, connectionId: string, requestId: string) {
-  return {
-    workflowId: connectionId,
-    taskQueue,
-    args: [input] as [ConnectInput],
-    memo: { [MEMO_KEY]: initialMemo(input), [START_REQUEST_MEMO_KEY]: requestId },
-    typedSearchAttributes: [
-      { key: SEARCH_ATTRIBUTES.externalUserId, value: input.externalUserId },
-      { key: SEARCH_ATTRIBUTES.solutionId, value: input.solutionId },
-      { key: SEARCH_ATTRIBUTES.step, value: 'ensuring_user' },
-    ],
-    staticSummary: `Connect ${codeSpan(input.externalUserId)} to solution ${codeSpan(input.solutionId)}`,
-  };
-}
-
 const startedBy = (desc: WorkflowExecutionDescription, requestId: string) =>
   desc.memo?.[START_REQUEST_MEMO_KEY] === requestId;
 
@@ -81,7 +65,7 @@ export async function startConnection(
   try {
     const handle = await rpc(client, () =>
       client.workflow.start(WORKFLOW_TYPE, {
-        ...startOptions(taskQueue, input, connectionId, requestId),
+        ...sagaStartOptions(taskQueue, input, connectionId, requestId),
         workflowIdConflictPolicy: 'FAIL',
       }),
     );
@@ -275,7 +259,7 @@ async function updateWithStart(
   updateId = WAIT_FOR_AUTH_URLS_UPDATE_ID,
 ): Promise<WaitForAuthUrlsAnswer | undefined> {
   const startWorkflowOperation = new WithStartWorkflowOperation(WORKFLOW_TYPE, {
-    ...startOptions(taskQueue, input, connectionId, requestId),
+    ...sagaStartOptions(taskQueue, input, connectionId, requestId),
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
   const until = Date.now() + waitMs;

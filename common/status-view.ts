@@ -103,6 +103,7 @@ export function initialMemo(
     authSlots: input.authSlots,
     step: 'ensuring_user',
     completedSlots: [],
+    authIds: [],
   });
 }
 

@@ -25,6 +25,7 @@ import {
   waitForAuthUrlsUpdate,
   WORKFLOW_TYPE,
 } from '../common/messages.js';
+import { sagaStartOptions } from '../api/start-options.js';
 import { startDevServer } from '../dev/dev-server.js';
 import { quietRuntime } from '../dev/in-process.js';
 import { findTemporalCli } from '../dev/temporal-bin.js';
@@ -55,6 +56,8 @@ interface Scenario {
   drive(handle: Handle): Promise<void>;
   /** The saga is cancelled in the same workflow task as this activity's result. */
   cancelWithResultOf?: ActivityName;
+  /** Started as the API starts it: with the first step's search attributes and memo. */
+  asTheApiStarts?: boolean;
 }
 
 async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
@@ -134,6 +137,20 @@ const scenarios: Scenario[] = [
     // request that started the run, as the API asks (started here without the API's memo: none).
     name: 'completed-codes-asked-first',
     input: { externalUserId: 'rec-user-codes-asked-first', authSlots: ['slack', 'gmail'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.executeUpdate(waitForAuthUrlsUpdate, { args: [{ startRequest: true }] });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
+      await handle.result();
+    },
+  },
+  {
+    // Started as the API starts it, after the first task's four patches became one (patch
+    // `first-task-patches-folded`): that task upserts none of the start's values again.
+    name: 'completed-first-task-patches-folded',
+    input: { externalUserId: 'rec-user-patches-folded', authSlots: ['slack', 'gmail'] },
+    asTheApiStarts: true,
     async drive(handle) {
       await waitForStep(handle, 'awaiting_auth');
       await handle.executeUpdate(waitForAuthUrlsUpdate, { args: [{ startRequest: true }] });
@@ -358,6 +375,7 @@ async function runScenario(scenario: Scenario, server: Server): Promise<Handle> 
   });
   return await worker.runUntil(async () => {
     const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+      ...(scenario.asTheApiStarts ? sagaStartOptions(taskQueue, input, workflowId, 'rec-request') : {}),
       taskQueue,
       workflowId,
       args: [input],

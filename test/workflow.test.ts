@@ -109,7 +109,13 @@ type Saga = MockSaga;
 
 /** Starts one saga on its own task queue with its own worker, runs `body`, then stops the worker. */
 async function withSaga<T>(
-  opts: { mock?: MockOptions; input?: Partial<ConnectInput>; server?: Server; withoutInput?: boolean },
+  opts: {
+    mock?: MockOptions;
+    input?: Partial<ConnectInput>;
+    server?: Server;
+    withoutInput?: boolean;
+    asTheApiStarts?: boolean;
+  },
   body: (saga: Saga) => Promise<T>,
 ): Promise<T> {
   const server = opts.server ?? timeSkippingServer();
@@ -178,6 +184,14 @@ function visibilityWritingTasks(events: HistoryEvent[]): number[] {
     return id === undefined || id === null ? [] : [Number(id)];
   });
   return [...new Set(ids)];
+}
+
+/** The patch id a `core_patch` marker records. */
+function patchIdOf(event: HistoryEvent): string | undefined {
+  const payload = event.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0];
+  return payload?.data
+    ? (JSON.parse(new TextDecoder().decode(payload.data)) as { id: string }).id
+    : undefined;
 }
 
 function summaryOf(event: HistoryEvent): string | undefined {
@@ -329,6 +343,65 @@ describe('connectIntegration happy path', () => {
         3,
         `writing tasks ${writing.join(', ')}`,
       );
+    });
+  });
+
+  test("a run the API starts upserts none of its start's values again: its first task records one patch", async () => {
+    // Each patch marker comes with the SDK's upsert of TemporalChangeVersion, and the API's start
+    // already holds the first step's search attributes and memo: the first task adds one marker and
+    // that one upsert, nothing else. The values still move with the saga afterwards.
+    await withSaga({ server: await realServer(), asTheApiStarts: true }, async ({ handle }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.result();
+      const events = (await handle.fetchHistory()).events ?? [];
+      const first = events.find((e) => e.workflowTaskCompletedEventAttributes)?.eventId;
+      const inFirst = (id: unknown) => id !== undefined && id !== null && String(id) === String(first);
+      const markers = events.filter((e) =>
+        inFirst(e.markerRecordedEventAttributes?.workflowTaskCompletedEventId),
+      );
+      assert.deepEqual(markers.map(patchIdOf), ['first-task-patches-folded']);
+      const upserted = events.flatMap((e) => {
+        const upsert = e.upsertWorkflowSearchAttributesEventAttributes;
+        return inFirst(upsert?.workflowTaskCompletedEventId)
+          ? Object.keys(upsert?.searchAttributes?.indexedFields ?? {})
+          : [];
+      });
+      assert.deepEqual(upserted, ['TemporalChangeVersion']);
+      const memoInFirst = events.filter((e) =>
+        inFirst(e.workflowPropertiesModifiedEventAttributes?.workflowTaskCompletedEventId),
+      );
+      assert.equal(memoInFirst.length, 0, 'no memo upsert in the first task');
+      const described = await handle.describe();
+      assert.equal(described.typedSearchAttributes.get(SEARCH_ATTRIBUTES.step), 'completed');
+      const memo = described.memo?.[MEMO_KEY] as ConnectMemo | undefined;
+      assert.equal(memo?.step, 'completed');
+      assert.deepEqual(memo?.authIds, [{ externalId: 'slack', authId: 'auth-1' }]);
+    });
+  });
+
+  test('a run started without those values upserts them in its first task', async () => {
+    await withSaga({ server: await realServer() }, async ({ handle }) => {
+      await waitForStep(handle, 'awaiting_auth');
+      const events = (await handle.fetchHistory()).events ?? [];
+      const first = String(events.find((e) => e.workflowTaskCompletedEventAttributes)?.eventId);
+      const inFirst = events.filter(
+        (e) =>
+          String(e.upsertWorkflowSearchAttributesEventAttributes?.workflowTaskCompletedEventId) === first ||
+          String(e.workflowPropertiesModifiedEventAttributes?.workflowTaskCompletedEventId) === first,
+      );
+      const keys = inFirst.flatMap((e) =>
+        e.workflowPropertiesModifiedEventAttributes
+          ? ['memo']
+          : Object.keys(
+              e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+            ),
+      );
+      for (const key of ['TrayExternalUserId', 'TraySolutionId', 'ConnectStep', 'memo']) {
+        assert.ok(keys.includes(key), `${key} upserted in the first task: ${keys.join(', ')}`);
+      }
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
     });
   });
 

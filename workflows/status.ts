@@ -57,10 +57,35 @@ export class SagaStatus {
   private lastInstanceId?: string;
   private lastMemo?: string;
 
+  /**
+   * `folded`: the run took its first task's patches as one (the memo's authIds among them, not asked
+   * again), and upserts only what its start did not already set.
+   */
   constructor(
     private readonly input: ConnectInput,
     private readonly slots: AuthSlots,
-  ) {}
+    private readonly folded = false,
+  ) {
+    if (folded) this.takeStartValues();
+  }
+
+  /**
+   * The API starts a run with the first step's search attributes and memo: upserting them again in
+   * the first task would cost the server a validation and a write for values it holds. Anything
+   * else (a direct start without them, another API version's memo) is upserted as before.
+   */
+  private takeStartValues(): void {
+    const { typedSearchAttributes: started, memo } = workflowInfo();
+    const { externalUserId, solutionId } = this.input;
+    if (
+      started.get(SEARCH_ATTRIBUTES.externalUserId) === externalUserId &&
+      started.get(SEARCH_ATTRIBUTES.solutionId) === solutionId &&
+      started.get(SEARCH_ATTRIBUTES.step) === this.current
+    ) {
+      this.lastStep = this.current;
+    }
+    if (memo?.[MEMO_KEY] !== undefined) this.lastMemo = JSON.stringify(memo[MEMO_KEY]);
+  }
 
   get step(): ConnectStep {
     return this.current;
@@ -132,7 +157,7 @@ export class SagaStatus {
       completedSlots: this.slots.completedIds(),
       ...facts,
       ...(error !== undefined && ERROR_STEPS.includes(this.current) ? { error } : {}),
-      ...(patched(MEMO_AUTH_IDS_PATCH) ? { authIds: this.slots.completedAuthValues() } : {}),
+      ...(this.folded || patched(MEMO_AUTH_IDS_PATCH) ? { authIds: this.slots.completedAuthValues() } : {}),
       ...this.replaced(),
     });
     const memoJson = JSON.stringify(memo);

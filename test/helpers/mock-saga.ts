@@ -4,6 +4,7 @@
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { sagaStartOptions } from '../../api/start-options.js';
 import { WORKFLOW_TYPE, type ConnectInput } from '../../common/messages.js';
 import type { connectIntegration } from '../../workflows/index.js';
 import { createMockActivities, type MockActivities, type MockOptions } from './mock-activities.js';
@@ -46,6 +47,8 @@ export async function runMockSaga<T>(
     queuePrefix: string;
     /** Start it with no argument at all, as a direct start may (`input` is still handed to `body`). */
     withoutInput?: boolean;
+    /** Start it as the API does: with the first step's search attributes and memo. */
+    asTheApiStarts?: boolean;
   },
   body: (saga: MockSaga) => Promise<T>,
 ): Promise<T> {
@@ -60,9 +63,11 @@ export async function runMockSaga<T>(
     activities: mock.activities,
   });
   return worker.runUntil(async () => {
+    const workflowId = uniqueId(`connect:${input.externalUserId}`);
     const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
+      ...(opts.asTheApiStarts ? sagaStartOptions(taskQueue, input, workflowId, uniqueId('request')) : {}),
       taskQueue,
-      workflowId: uniqueId(`connect:${input.externalUserId}`),
+      workflowId,
       // Typed for the API's starts; a direct start may pass nothing, which the saga must refuse.
       args: (opts.withoutInput ? [] : [input]) as [ConnectInput],
     });
