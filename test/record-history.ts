@@ -67,6 +67,15 @@ async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
   });
 }
 
+/** The URLs' update asked to name the starting request, then slack and gmail: the saga completes. */
+async function namedStarterThenBothSlots(handle: Handle): Promise<void> {
+  await waitForStep(handle, 'awaiting_auth');
+  await handle.executeUpdate(waitForAuthUrlsUpdate, { args: [{ startRequest: true }] });
+  await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+  await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
+  await handle.result();
+}
+
 /** Slack completed twice (the second authId replaces the first), then gmail: the saga completes. */
 async function reCompleteSlack(handle: Handle): Promise<void> {
   await waitForStep(handle, 'awaiting_auth');
@@ -137,13 +146,7 @@ const scenarios: Scenario[] = [
     // request that started the run, as the API asks (started here without the API's memo: none).
     name: 'completed-codes-asked-first',
     input: { externalUserId: 'rec-user-codes-asked-first', authSlots: ['slack', 'gmail'] },
-    async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.executeUpdate(waitForAuthUrlsUpdate, { args: [{ startRequest: true }] });
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
-      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
-      await handle.result();
-    },
+    drive: namedStarterThenBothSlots,
   },
   {
     // Started as the API starts it, after the first task's four patches became one (patch
@@ -151,13 +154,7 @@ const scenarios: Scenario[] = [
     name: 'completed-first-task-patches-folded',
     input: { externalUserId: 'rec-user-patches-folded', authSlots: ['slack', 'gmail'] },
     asTheApiStarts: true,
-    async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.executeUpdate(waitForAuthUrlsUpdate, { args: [{ startRequest: true }] });
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
-      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e2' });
-      await handle.result();
-    },
+    drive: namedStarterThenBothSlots,
   },
   {
     // The memo carries each completed slot's authId (patch `memo-auth-ids`): a re-completed slot
