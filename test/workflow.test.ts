@@ -186,6 +186,26 @@ function visibilityWritingTasks(events: HistoryEvent[]): number[] {
   return [...new Set(ids)];
 }
 
+/** The markers, search-attribute upserts and memo upserts the first workflow task recorded. */
+function firstTaskEvents(events: HistoryEvent[]): HistoryEvent[] {
+  const first = String(events.find((e) => e.workflowTaskCompletedEventAttributes)?.eventId);
+  return events.filter((e) => {
+    const id =
+      e.markerRecordedEventAttributes?.workflowTaskCompletedEventId ??
+      e.upsertWorkflowSearchAttributesEventAttributes?.workflowTaskCompletedEventId ??
+      e.workflowPropertiesModifiedEventAttributes?.workflowTaskCompletedEventId;
+    return id !== undefined && id !== null && String(id) === first;
+  });
+}
+
+/** The search attributes an upsert event names, `memo` for a memo upsert, nothing for other events. */
+function upsertedKeys(event: HistoryEvent): string[] {
+  if (event.workflowPropertiesModifiedEventAttributes) return ['memo'];
+  return Object.keys(
+    event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+  );
+}
+
 /** The patch id a `core_patch` marker records. */
 function patchIdOf(event: HistoryEvent): string | undefined {
   const payload = event.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0];
@@ -354,24 +374,11 @@ describe('connectIntegration happy path', () => {
       await waitForStep(handle, 'awaiting_auth');
       await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
       await handle.result();
-      const events = (await handle.fetchHistory()).events ?? [];
-      const first = events.find((e) => e.workflowTaskCompletedEventAttributes)?.eventId;
-      const inFirst = (id: unknown) => id !== undefined && id !== null && String(id) === String(first);
-      const markers = events.filter((e) =>
-        inFirst(e.markerRecordedEventAttributes?.workflowTaskCompletedEventId),
-      );
+      const inFirst = firstTaskEvents((await handle.fetchHistory()).events ?? []);
+      const markers = inFirst.filter((e) => e.markerRecordedEventAttributes);
       assert.deepEqual(markers.map(patchIdOf), ['first-task-patches-folded']);
-      const upserted = events.flatMap((e) => {
-        const upsert = e.upsertWorkflowSearchAttributesEventAttributes;
-        return inFirst(upsert?.workflowTaskCompletedEventId)
-          ? Object.keys(upsert?.searchAttributes?.indexedFields ?? {})
-          : [];
-      });
-      assert.deepEqual(upserted, ['TemporalChangeVersion']);
-      const memoInFirst = events.filter((e) =>
-        inFirst(e.workflowPropertiesModifiedEventAttributes?.workflowTaskCompletedEventId),
-      );
-      assert.equal(memoInFirst.length, 0, 'no memo upsert in the first task');
+      // The memo too: a memo upsert would show as `memo` here.
+      assert.deepEqual(inFirst.flatMap(upsertedKeys), ['TemporalChangeVersion']);
       const described = await handle.describe();
       assert.equal(described.typedSearchAttributes.get(SEARCH_ATTRIBUTES.step), 'completed');
       const memo = described.memo?.[MEMO_KEY] as ConnectMemo | undefined;
@@ -383,20 +390,7 @@ describe('connectIntegration happy path', () => {
   test('a run started without those values upserts them in its first task', async () => {
     await withSaga({ server: await realServer() }, async ({ handle }) => {
       await waitForStep(handle, 'awaiting_auth');
-      const events = (await handle.fetchHistory()).events ?? [];
-      const first = String(events.find((e) => e.workflowTaskCompletedEventAttributes)?.eventId);
-      const inFirst = events.filter(
-        (e) =>
-          String(e.upsertWorkflowSearchAttributesEventAttributes?.workflowTaskCompletedEventId) === first ||
-          String(e.workflowPropertiesModifiedEventAttributes?.workflowTaskCompletedEventId) === first,
-      );
-      const keys = inFirst.flatMap((e) =>
-        e.workflowPropertiesModifiedEventAttributes
-          ? ['memo']
-          : Object.keys(
-              e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
-            ),
-      );
+      const keys = firstTaskEvents((await handle.fetchHistory()).events ?? []).flatMap(upsertedKeys);
       for (const key of ['TrayExternalUserId', 'TraySolutionId', 'ConnectStep', 'memo']) {
         assert.ok(keys.includes(key), `${key} upserted in the first task: ${keys.join(', ')}`);
       }
