@@ -93,7 +93,10 @@ const startOperation = {
   ],
   requestBody: { required: true, content: { 'application/json': { schema: ref('ConnectInput') } } },
   responses: {
-    '201': json('ConnectionStatus', 'A new saga was started'),
+    '201': json(
+      'ConnectionStatus',
+      'A new saga was started; one that failed before its URLs is answered once it ended (`failed` and its `error`)',
+    ),
     '200': json('ConnectionStatus', 'A running saga with this id exists (`existing: true`)'),
     ...WITH_BODY,
   },

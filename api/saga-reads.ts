@@ -174,7 +174,10 @@ function completedStatus(status: ConnectionStatus, result: ConnectResult): Conne
 }
 
 /** The status of a closed saga: from its result (completed) or its failure. */
-async function closedStatus(client: Client, desc: WorkflowExecutionDescription): Promise<ConnectionStatus> {
+export async function closedStatus(
+  client: Client,
+  desc: WorkflowExecutionDescription,
+): Promise<ConnectionStatus> {
   const status = statusFromDescription(desc);
   const handle = client.workflow.getHandle(desc.workflowId, desc.runId, { followRuns: false });
   switch (desc.status.name) {

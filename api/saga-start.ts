@@ -18,7 +18,6 @@ import {
   WORKFLOW_TYPE,
   type ConnectInput,
   type ConnectionStatus,
-  type ConnectStep,
   type WaitForAuthUrlsAnswer,
 } from '../common/messages.js';
 import { START_REQUEST_MEMO_KEY } from '../common/status-view.js';
@@ -36,6 +35,7 @@ import { isTemporalUnavailable } from './errors.js';
 import { updateRefusal } from './feature-refusal.js';
 import { waitForUrlsByQuery } from './urls-by-query.js';
 import { askAgain, statusHeld } from './fresh-status.js';
+import { endedStatus, ENDING_STEPS, untilClosed } from './ended-start.js';
 import { checkReachable, ensureReachable, QUERY_TIMEOUT_MS, rpc, waitWithin } from './temporal-rpc.js';
 
 export interface StartOutcome {
@@ -95,12 +95,16 @@ export async function startAndWaitForUrls(
     const deadline = Date.now() + waitMs;
     try {
       const outcome = await waitedWithUpdate(client, taskQueue, input, connectionId, requestId, deadline);
-      if (outcome) return outcome;
+      if (outcome)
+        return outcome.created
+          ? { ...outcome, status: await endedStatus(client, outcome.status, deadline) }
+          : outcome;
     } catch (err) {
       const refused = updateRefusal(err);
       if (!refused) throw err;
       const answer = await waitedByQuery(client, taskQueue, input, connectionId, requestId, deadline);
-      return { ...answer, updateRefused: refused };
+      const status = answer.created ? await endedStatus(client, answer.status, deadline) : answer.status;
+      return { ...answer, status, updateRefused: refused };
     }
   }
   // No wait asked for, or the update never reached the server: start as a plain start would. A saga
@@ -210,9 +214,6 @@ async function waitedByQuery(
   return { status: now && isEnding(now) ? withoutUrls(status) : status, created: false };
 }
 
-/** Steps of a run that is still open but ending: it compensates, or finishes its handlers. */
-const ENDING_STEPS: readonly ConnectStep[] = ['compensating', 'failed', 'timed_out', 'cancelled'];
-
 /** Whether the run is open but on its way out: cancel requested, compensating, or past its end. */
 function isEnding(desc: WorkflowExecutionDescription): boolean {
   if (!isRunning(desc)) return false;
@@ -225,21 +226,6 @@ const statusOf = ({ startRequest: _, ...status }: WaitForAuthUrlsAnswer): Connec
 
 function withoutUrls(status: ConnectionStatus): ConnectionStatus {
   return { ...status, authSlots: status.authSlots.map(({ url: _url, ...slot }) => slot) };
-}
-
-/**
- * The run described again once it closed, or as it stands when `deadline` passed first. Compensation
- * is one Tray request, so a partner's "cancel, then connect again" usually gets its new saga.
- */
-async function untilClosed(
-  client: Client,
-  desc: WorkflowExecutionDescription,
-  deadline: number,
-): Promise<WorkflowExecutionDescription | undefined> {
-  const handle = client.workflow.getHandle(desc.workflowId, desc.runId, { followRuns: false });
-  // Its outcome is not this request's: a cancelled or failed run rejects, and that is no error here.
-  await waitWithin(client, Math.max(0, deadline - Date.now()), () => handle.result()).catch(() => undefined);
-  return describeIfAny(client, desc.workflowId, desc.runId);
 }
 
 /** How early a deadline's error may come and still be the wait passing (timers' granularity). */

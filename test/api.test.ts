@@ -567,7 +567,7 @@ describe('GET /v1/connections/{id}', () => {
     }
   });
 
-  test('a failed saga: step failed with the ApplicationFailure type', async () => {
+  test('a failed saga: step failed with the ApplicationFailure type, in the POST’s own answer too', async () => {
     // An unknown solution is a permanent Tray error: the saga fails without waiting for auths.
     const res = await call(
       'POST',
@@ -575,6 +575,11 @@ describe('GET /v1/connections/{id}', () => {
       input({ solutionId: uniqueId('no-such-solution'), authSlots: ['slack'] }),
     );
     assert.equal(res.status, 201, res.text);
+    // Not `compensating` without a cause: the POST waits for the end it is moments from.
+    assert.ok(validateStatus(res.body), res.text);
+    assert.equal(res.body.step, 'failed', res.text);
+    assert.equal(res.body.error?.type, 'TrayNotFound', res.text);
+    assert.equal(res.body.authSlots[0].url, undefined, res.text);
     const status = await untilStep(res.body.connectionId, 'failed', 'the saga to fail');
     assert.ok(validateStatus(status));
     assert.ok(status.error?.type.startsWith('Tray'), JSON.stringify(status.error));

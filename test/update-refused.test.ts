@@ -33,6 +33,7 @@ interface Status {
   runId?: string;
   userId?: string;
   step: string;
+  error?: { type: string; message: string };
   existing?: boolean;
   authSlots: { externalAuthId: string; state: string; url?: string }[];
 }
@@ -102,6 +103,17 @@ describe('a Temporal server that refuses workflow updates', () => {
     assert.equal(said.level, 40);
     assert.match(said.refused, /UpdateWorkflowExecution/);
     assert.match(said.msg, /POST waits by querying the saga/);
+  });
+
+  test('a saga that fails before its URLs is answered once it ended, with its error', async () => {
+    const res = await startSaga(stack, 20, {
+      externalUserId: uniqueId('no-updates-failed'),
+      solutionId: uniqueId('no-such-solution'),
+      authSlots: ['slack'],
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.step, 'failed', JSON.stringify(res.body));
+    assert.equal(res.body.error?.type, 'TrayNotFound', JSON.stringify(res.body));
   });
 
   test('with no worker to answer, POST waits out its ?wait before it answers without URLs', async () => {
