@@ -190,10 +190,10 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
         ...describeWorkerConfig(cfg),
         ...describeTemporalConnection(t),
         activities: Object.keys(activities),
-        taskQueueActivitiesPerSecond: taskQueueActivitiesPerSecond(
-          cfg.rateLimitPerSecond,
-          cfg.taskQueuePartitions,
-        ),
+        // Two decimals: the full float (19.166666666666668) reads as noise in a start-up line.
+        taskQueueActivitiesPerSecond:
+          Math.round(taskQueueActivitiesPerSecond(cfg.rateLimitPerSecond, cfg.taskQueuePartitions) * 100) /
+          100,
         workflows: [WORKFLOW_TYPE],
         metrics: metricsAddress(cfg) ? `http://${metricsAddress(cfg)}/metrics` : 'off (METRICS_PORT unset)',
         health: health ? `http://${health.address}/healthz, /readyz` : 'off (HEALTH_PORT unset)',
