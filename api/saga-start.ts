@@ -93,19 +93,18 @@ export async function startAndWaitForUrls(
   if (waitMs > 0) {
     await ensureReachable(client);
     const deadline = Date.now() + waitMs;
+    let answer: StartAnswer | undefined;
     try {
-      const outcome = await waitedWithUpdate(client, taskQueue, input, connectionId, requestId, deadline);
-      if (outcome)
-        return outcome.created
-          ? { ...outcome, status: await endedStatus(client, outcome.status, deadline) }
-          : outcome;
+      answer = await waitedWithUpdate(client, taskQueue, input, connectionId, requestId, deadline);
     } catch (err) {
       const refused = updateRefusal(err);
       if (!refused) throw err;
-      const answer = await waitedByQuery(client, taskQueue, input, connectionId, requestId, deadline);
-      const status = answer.created ? await endedStatus(client, answer.status, deadline) : answer.status;
-      return { ...answer, status, updateRefused: refused };
+      const queried = await waitedByQuery(client, taskQueue, input, connectionId, requestId, deadline);
+      answer = { ...queried, updateRefused: refused };
     }
+    // Either way, a saga this request started that is ending is answered as it ended.
+    if (answer?.created) return { ...answer, status: await endedStatus(client, answer.status, deadline) };
+    if (answer) return answer;
   }
   // No wait asked for, or the update never reached the server: start as a plain start would. A saga
   // that was running may have its URLs: ask it, as GET does (a new one has none yet).
