@@ -130,7 +130,10 @@ test('a server that loses one of its own ports while starting is started again',
   const progress: string[] = [];
   const server = await startDevServer({ cliPath, onProgress: (m) => progress.push(m) });
   try {
-    assert.equal(readFileSync(starts, 'utf8').trim().split('\n').length, 2);
+    // The stand-in fails only the first start. The real CLI behind it can lose a port too, to the
+    // test files that pick ports beside this one, and is then started once more, as it should be.
+    const count = readFileSync(starts, 'utf8').trim().split('\n').length;
+    assert.ok(count === 2 || count === 3, `started 2 or 3 times, not ${count}`);
     // The port this start found free, which a restart (the chaos stack's) reuses.
     assert.equal(server.address, `127.0.0.1:${server.port}`);
     assert.match(
@@ -158,9 +161,11 @@ test('a server whose Web UI port was taken starts again on fresh ports, the UI o
   });
   const server = await startDevServer({ cliPath, uiPort: 0 });
   try {
-    const [first, second] = readFileSync(starts, 'utf8')
-      .trim()
-      .split('\n')
+    // The last start is the one that served; a third can follow if the real CLI behind the
+    // stand-in loses a port to the test files running beside this one.
+    const lines = readFileSync(starts, 'utf8').trim().split('\n');
+    const [first, second] = [lines[0], lines.at(-1)]
+      .filter((line): line is string => line !== undefined)
       .map((line) => {
         const args = line.split(' ');
         const value = (flag: string) => Number(args[args.indexOf(flag) + 1]);
@@ -171,10 +176,10 @@ test('a server whose Web UI port was taken starts again on fresh ports, the UI o
           metrics: value('--metrics-port'),
         };
       });
-    assert.ok(first && second, 'started twice');
+    assert.ok(first && second && lines.length >= 2, 'started at least twice');
     for (const name of ['port', 'ui', 'http', 'metrics'] as const) {
       assert.ok(first[name] > 0 && second[name] > 0, `${name}: a port each time`);
-      assert.notEqual(second[name], first[name], `${name}: a fresh port on the second start`);
+      assert.notEqual(second[name], first[name], `${name}: a fresh port on the start that served`);
     }
     assert.equal(server.address, `127.0.0.1:${second.port}`);
     assert.equal(server.uiUrl, `http://127.0.0.1:${second.ui}`);
