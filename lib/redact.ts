@@ -15,6 +15,9 @@ const SECRET_KEYS = [
   'password',
   'secret',
   'webhookSecret',
+  // The SDK adds an activity's task token to each of its log lines; with it anyone who can reach
+  // the Temporal frontend could complete or fail that activity.
+  'taskToken',
 ];
 
 /** Request headers that carry credentials, as the API's request and error objects hold them. */

@@ -82,18 +82,20 @@ test('at trace level the payloads in the tasks the SDK logs are left out, their 
   );
   logger.trace('Got workflow activation', activation as unknown as Record<string, unknown>);
   const { ActivityTask } = coresdk.activity_task;
-  const { taskToken: _token, ...task } = ActivityTask.decode(
+  const task = ActivityTask.decode(
     ActivityTask.encode({
-      taskToken: Buffer.from('t'),
+      taskToken: Buffer.from('a-task-token'),
       start: { activityType: 'issueAuthUrls', input: [json({ code })] },
     }).finish(),
   );
-  logger.trace('Got activity task', { taskToken: 'dA==', ...task });
+  logger.trace('Got activity task', { taskToken: 'dA==', task });
   assert.equal(lines.length, 2);
   const all = JSON.stringify(lines);
   for (const form of [code, Buffer.from(JSON.stringify(result)).toString('base64').slice(8, 40)])
     assert.ok(!all.includes(form), `payload logged: ${all}`);
   assert.ok(!all.includes(Buffer.from(JSON.stringify({ code })).toString('base64').slice(4, 30)));
+  assert.ok(!all.includes(Buffer.from('a-task-token').toString('base64')), 'task token logged');
+  assert.ok(!all.includes('dA=='), 'task token logged');
   assert.match(all, /"runId":"run-1"/);
   assert.match(all, /"activityType":"issueAuthUrls"/);
   assert.match(all, /bytes, not logged/);
@@ -108,4 +110,12 @@ test('below the level pino writes, the task dumps the SDK hands over on every ac
   logger.trace('Got workflow activation', { activation });
   logger.debug('Got activity task', { activation });
   assert.equal(serialised, 0);
+});
+
+test("an activity's task token, which the SDK puts on each of its log lines, is not written", () => {
+  const { lines, logger } = capture();
+  const taskToken = Buffer.from('a-task-token-that-completes-the-activity').toString('base64');
+  logger.info('Removed solution instance(s)', { taskToken, activityType: 'removeInstance' });
+  assert.equal(lines[0]?.activityType, 'removeInstance');
+  assert.ok(!JSON.stringify(lines).includes(taskToken), JSON.stringify(lines));
 });
