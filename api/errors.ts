@@ -10,6 +10,7 @@ import { UndecodablePayloadError } from '../lib/payload-codec.js';
 import { BODY_LIMIT_TEXT } from './body-limit.js';
 import { GrpcStatus } from '../lib/grpc-status.js';
 import { featureRefusal, featureRefusalAdvice } from './feature-refusal.js';
+import { undecodablePathProblems } from './path-problems.js';
 
 /** An error the API answers with a given status and code; anything else becomes a 500. */
 export class ApiError extends Error {
@@ -211,7 +212,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     // The router could not percent-decode a path parameter (`/v1/connections/%FF`).
     if (err instanceof URIError) {
-      sendError(res, 400, 'invalid_input', 'The request path is not valid percent-encoding');
+      const problems = undecodablePathProblems(req);
+      sendError(res, 400, 'invalid_input', 'The request path is not valid percent-encoding', problems);
       return;
     }
     // body-parser passes zlib's own words ("incorrect header check"), which name no culprit.

@@ -98,6 +98,13 @@ describe('bytes that are not UTF-8', () => {
         const answer = await send(method, path);
         assert.equal(answer.status, 400, `${method} ${path}: ${JSON.stringify(answer.body)}`);
         assert.equal(answer.body.error?.code, 'invalid_input');
+        // The parameter it was for, named as the other 400s name theirs.
+        const named = path.endsWith('/slack') ? 'id' : path.includes('auth-urls') ? 'externalAuthId' : 'id';
+        assert.deepEqual(
+          answer.body.error?.details?.map((p: { path: string }) => p.path),
+          [named],
+          `${method} ${path}: ${JSON.stringify(answer.body)}`,
+        );
       }
     }
   });
