@@ -58,7 +58,12 @@ function parseBody(raw: Buffer, eventId: string): WebhookBody {
   const parsed = webhookBodySchema.safeParse(json);
   const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...idProblems];
   if (!parsed.success || badId) {
-    throw new ApiError(400, 'invalid_input', 'The webhook body is invalid', problems);
+    const what = parsed.success
+      ? 'The webhook-id header is invalid'
+      : badId
+        ? 'The webhook body and its webhook-id header are invalid'
+        : 'The webhook body is invalid';
+    throw new ApiError(400, 'invalid_input', what, problems);
   }
   return parsed.data;
 }

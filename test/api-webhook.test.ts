@@ -886,6 +886,8 @@ describe('signature over the raw bytes', () => {
       res.body.error.details.map((d: { path: string }) => d.path),
       ['webhook-id'],
     );
+    // The body was fine: the message does not send the sender to look at it.
+    assert.equal(res.body.error.message, 'The webhook-id header is invalid');
   });
 
   test('a body that is not JSON is listed beside a webhook-id over 200 characters', async () => {
