@@ -76,7 +76,10 @@ async function authorize(deps: DialogDeps, req: Request, res: Response): Promise
     return sendError(res, {
       status: 502,
       title: 'Could not finish connecting',
-      message: `${c.slot.serviceTitle} was authorised, but the app could not be told: ${relay.reason}. Close this window and try again.`,
+      // A refusal (a 4xx such as 409: the connection ended or has its auth) is final: no retry helps.
+      message: relay.refused
+        ? `${c.slot.serviceTitle} was authorised, but the app did not accept it: ${relay.reason}. Close this window.`
+        : `${c.slot.serviceTitle} was authorised, but the app could not be told: ${relay.reason}. Close this window and try again.`,
     });
   }
   const message = JSON.stringify({ type: 'tray.authpopup.finish', authId }).replace(/</g, '\\u003c');
@@ -125,11 +128,12 @@ const RELAY_BUDGET_MS = 10_000;
 async function relayCompletion(
   deps: DialogDeps,
   payload: { solutionInstanceId: string; externalAuthId: string; authId: string },
-): Promise<{ ok: true } | { ok: false; reason: string }> {
+): Promise<{ ok: true } | { ok: false; reason: string; refused: boolean }> {
   if (!deps.webhookUrl) return { ok: true };
   const { headers, body } = webhookRequest(payload, deps.webhookSecret ? { secret: deps.webhookSecret } : {});
   const signal = AbortSignal.timeout(RELAY_BUDGET_MS);
   let reason = '';
+  let refused = false;
   for (let attempt = 1; attempt <= RELAY_ATTEMPTS; attempt++) {
     let retryAfterMs = 500 * attempt;
     try {
@@ -137,7 +141,10 @@ async function relayCompletion(
       await res.arrayBuffer();
       if (res.ok) return { ok: true };
       reason = `the webhook answered HTTP ${res.status}`;
-      if (![429, 502, 503, 504].includes(res.status)) break;
+      if (![429, 502, 503, 504].includes(res.status)) {
+        refused = res.status >= 400 && res.status < 500;
+        break;
+      }
       const after = Number(res.headers.get('retry-after'));
       if (after > 0) retryAfterMs = Math.min(after * 1000, 2000);
     } catch (e) {
@@ -149,5 +156,5 @@ async function relayCompletion(
       await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
     }
   }
-  return { ok: false, reason };
+  return { ok: false, reason, refused };
 }

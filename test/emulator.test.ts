@@ -684,9 +684,24 @@ describe('auth dialog', () => {
     try {
       const res = await submit(url, code);
       assert.equal(res.status, 502);
-      assert.match(await res.text(), /HTTP 401/);
+      const page = await res.text();
+      assert.match(page, /HTTP 401/);
+      // A refusal is final: the page does not send the user round again.
+      assert.doesNotMatch(page, /try again/);
     } finally {
       receiverStatus = 202;
+    }
+  });
+
+  test('a relay that never got an answer tells the user to try again', async () => {
+    const { url, code } = await dialogUrl();
+    receiverPlan.splice(0, receiverPlan.length, 503, 503, 503);
+    try {
+      const res = await submit(url, code);
+      assert.equal(res.status, 502);
+      assert.match(await res.text(), /HTTP 503\. Close this window and try again/);
+    } finally {
+      receiverPlan.length = 0;
     }
   });
 });
