@@ -166,7 +166,7 @@ interface BodyParserError {
 }
 
 /** A zlib, brotli or zstd failure: the body is not what its Content-Encoding says. */
-function isDecompressionError(err: unknown): boolean {
+export function isDecompressionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && /^(Z_|ERR_BROTLI|ERR_ZSTD|ERR_ZLIB)/.test(code);
 }

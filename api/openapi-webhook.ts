@@ -11,7 +11,8 @@ import { error, json, ref, temporalDown, UNEXPECTED } from './openapi-parts.js';
 export const SIGNATURE_SCHEME =
   'Standard Webhooks (https://www.standardwebhooks.com/): `webhook-signature` is `v1,<base64 HMAC-SHA256>` of ' +
   '`{webhook-id}.{webhook-timestamp}.{raw body}`, keyed by the base64-decoded part of WEBHOOK_SECRET ' +
-  '(`whsec_<base64>`). The raw body is the bytes as sent, before any Content-Encoding. ' +
+  '(`whsec_<base64>`). The raw body is the bytes as sent: with a Content-Encoding, either the ' +
+  'decoded payload (as Standard Webhooks signs) or the encoded bytes. ' +
   'Several signatures may be given, separated by spaces (key rotation): one must match. ' +
   'A missing, wrong or stale (timestamp more than 5 minutes off) signature is a 401 `invalid_signature`.';
 

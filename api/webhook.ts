@@ -4,13 +4,12 @@
  * state from describe only (404/409/422) so it works while no worker runs, then the signal (202).
  */
 import { isUtf8 } from 'node:buffer';
-import express, { type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { idProblem } from '../common/input.js';
 import type { ConnectStep } from '../common/messages.js';
 import { isAttached, PAST_ATTACH_STEPS, type ConnectMemo } from '../common/status-view.js';
-import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { ApiError } from './errors.js';
 import type { InstanceRoutes } from './instance-routes.js';
 import { findBySolutionInstanceId } from './instance-lookup.js';
@@ -30,13 +29,10 @@ import {
 import { problemsOf } from './problems.js';
 import { webhookBodySchema, type WebhookBody } from './schemas.js';
 import { connectionClosed } from './temporal-rpc.js';
+import { checkSignedBody, signatureHeaders, webhookBody } from './webhook-body.js';
 import { signatureCheck } from './webhook-signature.js';
 
 export const WEBHOOK_PATH = '/v1/webhooks/auth-completed';
-
-function header(value: string | string[] | undefined): string {
-  return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
-}
 
 /** The signed body as a valid webhook body, else a 400. */
 function parseBody(raw: Buffer, eventId: string): WebhookBody {
@@ -211,28 +207,23 @@ export function webhookRouter(deps: {
   const verify = deps.webhookSecret ? signatureCheck(deps.webhookSecret) : undefined;
   // The partner reads why in the 401's body; the operator, who sees only the access line's status,
   // needs it too: a wrong secret and a skewed clock are fixed in different places.
-  const checkSignature: typeof verify =
-    verify &&
-    ((raw, headers) => {
-      try {
-        verify(raw, headers);
-      } catch (err) {
-        if (err instanceof ApiError) deps.logger?.warn({ reason: err.message }, 'webhook signature rejected');
-        throw err;
-      }
-    });
+  const checkSignature = async (req: Request, decoded?: Buffer): Promise<void> => {
+    if (!verify) return;
+    try {
+      await checkSignedBody(verify, req, decoded);
+    } catch (err) {
+      if (err instanceof ApiError) deps.logger?.warn({ reason: err.message }, 'webhook signature rejected');
+      throw err;
+    }
+  };
 
-  router.post(WEBHOOK_PATH, express.raw({ type: () => true, limit: BODY_LIMIT_BYTES }), async (req, res) => {
-    if (!checkSignature) {
+  router.post(WEBHOOK_PATH, webhookBody(checkSignature), async (req, res) => {
+    if (!verify) {
       throw new ApiError(503, 'webhook_not_configured', 'WEBHOOK_SECRET is not set; the webhook is disabled');
     }
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const eventId = header(req.headers['webhook-id']);
-    checkSignature(raw, {
-      'webhook-id': eventId,
-      'webhook-timestamp': header(req.headers['webhook-timestamp']),
-      'webhook-signature': header(req.headers['webhook-signature']),
-    });
+    await checkSignature(req, raw);
+    const eventId = signatureHeaders(req)['webhook-id'];
     const body = parseBody(raw, eventId);
     const desc = await describeTarget(deps.client, body, eventId, deps.instanceRoutes);
     const { externalAuthId, authId } = body;

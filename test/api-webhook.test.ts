@@ -15,6 +15,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { once } from 'node:events';
+import { deflateSync, gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { pino } from 'pino';
@@ -925,5 +926,71 @@ describe('signature over the raw bytes', () => {
     assertError(await post(stale), 401, 'invalid_signature');
     const { 'webhook-signature': _dropped, ...unsigned } = headersFor(raw);
     assertError(await post(unsigned), 401, 'invalid_signature');
+  });
+});
+
+describe('a delivery with a Content-Encoding', () => {
+  const json = Buffer.from(
+    JSON.stringify({
+      connectionId: `connect:${uniqueId('nobody')}:sol-1`,
+      externalAuthId: 'slack',
+      authId: 'a',
+    }),
+  );
+  const gzipped = gzipSync(json);
+
+  function headersFor(signedBytes: Buffer, encoding = 'gzip', secret = stack.webhookSecret!) {
+    const id = `msg_${uniqueId('enc')}`;
+    const ts = String(Math.floor(Date.now() / 1000));
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    const mac = createHmac('sha256', key)
+      .update(Buffer.concat([Buffer.from(`${id}.${ts}.`), signedBytes]))
+      .digest('base64');
+    return {
+      'content-type': 'application/json',
+      'content-encoding': encoding,
+      'webhook-id': id,
+      'webhook-timestamp': ts,
+      'webhook-signature': `v1,${mac}`,
+    };
+  }
+
+  const post = async (headers: Record<string, string>, body: Buffer) => {
+    const res = await fetch(stack.webhookUrl, { method: 'POST', headers, body });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  test('is taken when signed over its JSON, as Standard Webhooks signs, or over the bytes sent', async () => {
+    // Past the signature and the body: the saga is looked up, and there is none.
+    assertError(await post(headersFor(json), gzipped), 404, 'not_found');
+    assertError(await post(headersFor(gzipped), gzipped), 404, 'not_found');
+    assertError(await post(headersFor(deflateSync(json), 'deflate'), deflateSync(json)), 404, 'not_found');
+  });
+
+  test('signed over neither, or with another secret, is a 401', async () => {
+    assertError(await post(headersFor(Buffer.from('{}')), gzipped), 401, 'invalid_signature');
+    assertError(
+      await post(headersFor(gzipped, 'gzip', randomWebhookSecret()), gzipped),
+      401,
+      'invalid_signature',
+    );
+  });
+
+  test('that does not decode is a 401 unless signed: the signature is checked first', async () => {
+    const notGzip = Buffer.from('this is not gzip');
+    assertError(await post(headersFor(Buffer.from('other bytes')), notGzip), 401, 'invalid_signature');
+    assertError(await post(headersFor(notGzip), notGzip), 400, 'bad_request');
+  });
+
+  test('that decodes to more than the body limit is a 413, however it is signed', async () => {
+    const bomb = gzipSync(Buffer.alloc(200 * 1024, ' '));
+    assertError(await post(headersFor(bomb), bomb), 413, 'payload_too_large');
+  });
+
+  test('in an encoding the API does not read is a 401 unless signed, then a 415', async () => {
+    const body = Buffer.from('whatever');
+    const odd = 'x-unheard-of';
+    assertError(await post(headersFor(Buffer.from('other bytes'), odd), body), 401, 'invalid_signature');
+    assertError(await post(headersFor(body, odd), body), 415, 'unsupported_encoding');
   });
 });
