@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { after, describe, test } from 'node:test';
 import { join } from 'node:path';
@@ -449,6 +449,35 @@ describe('npm run worker', () => {
     return run;
   }
 
+  test('a Temporal that takes the connection but never answers TLS is an attempt given up, said, not a silent hang', async () => {
+    // As a load balancer with nothing behind it, or a firewall that swallows the handshake, behaves.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    const run = startWorker({
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      TEMPORAL_TLS: 'true',
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+      TRAY_MASTER_TOKEN: SECRET,
+      TRAY_EMBEDDED_ID: 'emb-1',
+    });
+    try {
+      await pollUntil(async () => run.output().includes('Temporal not reachable yet'), {
+        timeoutMs: 40_000,
+        what: 'the worker to give up its first attempt and say so',
+      });
+      assert.match(run.output(), /no answer within \d+ ms/);
+      run.child.kill('SIGTERM');
+      assert.equal(await exitCode(run.child), 0);
+    } finally {
+      run.child.kill('SIGKILL');
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
+  });
+
   test('keeps trying an unreachable Temporal, saying so, and stops on SIGTERM', async () => {
     const { child, output } = await unreachableWorker();
     child.kill('SIGTERM');
@@ -552,9 +581,10 @@ describe('npm run worker', () => {
       return String(logging?.filter);
     };
     // Every poller's "gRPC call poll_… retried N times" comes from this target, about every two
-    // seconds each while Temporal is unreachable.
-    assert.match(filter('info'), /(^|,)temporalio_client::retry=ERROR(,|$)/);
-    assert.match(filter('warn'), /(^|,)temporalio_client::retry=ERROR(,|$)/);
+    // seconds each while Temporal is unreachable, and as errors once an outage passes a minute.
+    assert.match(filter('info'), /(^|,)temporalio_client::retry=OFF(,|$)/);
+    assert.match(filter('warn'), /(^|,)temporalio_client::retry=OFF(,|$)/);
+    assert.match(filter('error'), /(^|,)temporalio_client::retry=OFF(,|$)/);
     // The core's other warnings (the shutdown ones) still come through.
     assert.match(filter('info'), /(^|,)temporalio_sdk_core=WARN(,|$)/);
     assert.doesNotMatch(filter('debug'), /temporalio_client::retry/);

@@ -27,6 +27,8 @@ import { observeTrayClient } from './tray-telemetry.js';
 
 const CONNECT_DEADLINE_MS = 60_000;
 const CONNECT_RETRY_MS = 2_000;
+/** The most one attempt may take: the core's connect has no deadline on a server that never answers. */
+const CONNECT_ATTEMPT_MS = 10_000;
 
 refuseArguments('The worker');
 let config: WorkerConfig;
@@ -78,6 +80,32 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /**
+ * One attempt at the connection, given up after `ms`: a server that takes the TCP connection but
+ * never answers (a TLS handshake left hanging) would otherwise hold the worker for ever, silent. A
+ * connection that still opens after that is closed.
+ */
+async function connectWithin(t: TemporalConnectionConfig, ms: number): Promise<NativeConnection> {
+  const attempt = openTemporalConnection(t, () => NativeConnection.connect(t.connectionOptions));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      attempt
+        .then(
+          (connection) => connection.close(),
+          () => undefined,
+        )
+        .catch(() => undefined);
+      reject(new TemporalUnreachableError(t.address, `no answer within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([attempt, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * The server may still be starting (compose, `npm start`): keep trying for a minute, saying so. A
  * wrong setting (certificate, API key, namespace) is not retried: it throws a ConfigError at once.
  */
@@ -86,7 +114,8 @@ async function connectWithRetry(t: TemporalConnectionConfig): Promise<NativeConn
   const deadline = Date.now() + CONNECT_DEADLINE_MS;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await openTemporalConnection(t, () => NativeConnection.connect(t.connectionOptions));
+      const left = deadline - Date.now();
+      return await connectWithin(t, Math.max(CONNECT_RETRY_MS, Math.min(CONNECT_ATTEMPT_MS, left)));
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       const reason =
