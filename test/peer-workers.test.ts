@@ -10,6 +10,7 @@ import { trayBudgetPacer } from '../activities/send-pacer.js';
 import { GrpcStatus } from '../lib/grpc-status.js';
 import {
   countActivityWorkers,
+  isTemporalUnreachable,
   notingReachability,
   recentPollers,
   RECENT_POLL_MS,
@@ -84,6 +85,20 @@ describe('the budget split among workers', () => {
     } finally {
       watch.stop();
     }
+  });
+
+  test("a proxy's error in place of Temporal's answer is no answer; a refusal is one", () => {
+    // Through a TLS terminator or an ingress, a server that is gone shows as the proxy's HTTP 502,
+    // which the worker's connection reads as INTERNAL (or UNKNOWN).
+    for (const code of [
+      GrpcStatus.UNAVAILABLE,
+      GrpcStatus.DEADLINE_EXCEEDED,
+      GrpcStatus.INTERNAL,
+      GrpcStatus.UNKNOWN,
+    ])
+      assert.equal(isTemporalUnreachable(Object.assign(new Error('x'), { code })), true, `code ${code}`);
+    for (const code of [GrpcStatus.PERMISSION_DENIED, GrpcStatus.UNAUTHENTICATED, GrpcStatus.NOT_FOUND])
+      assert.equal(isTemporalUnreachable(Object.assign(new Error('x'), { code })), false, `code ${code}`);
   });
 
   test('whether Temporal answers is noted on every look, not only on the first failure of a streak', async () => {

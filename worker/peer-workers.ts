@@ -60,13 +60,23 @@ export interface PeerWatchOptions {
 /** A burst may begin right after a deploy: the first looks come before the steady interval. */
 export const FIRST_LOOKS_MS = [1_000, 3_000, 6_000] as const;
 
+/** What a failed call says when Temporal did not answer it: see isTemporalUnreachable. */
+const UNANSWERED: readonly unknown[] = [
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  // A proxy in front of Temporal (an ingress, a TLS terminator) answers for a server that is gone
+  // with an HTTP error page, which the worker's connection reads as INTERNAL or UNKNOWN.
+  GrpcStatus.INTERNAL,
+  GrpcStatus.UNKNOWN,
+];
+
 /**
  * True for a failed look that says Temporal does not answer at all (refused, unreachable, no answer
- * in time), not one it answered with a refusal (credentials that may not describe the task queue).
+ * in time, a proxy's error in its place), not one it answered with a refusal (credentials that may
+ * not describe the task queue).
  */
 export function isTemporalUnreachable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.DEADLINE_EXCEEDED;
+  return UNANSWERED.includes((error as { code?: unknown } | null)?.code);
 }
 
 /**
