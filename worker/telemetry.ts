@@ -20,15 +20,16 @@ export function metricsAddress(config: WorkerConfig): string | undefined {
 
 /**
  * Which of the SDK core's lines are written: its warnings and errors as by default, but not its
- * warnings that a poll or other call to Temporal is being retried unless `level` is debug or trace.
+ * lines that a poll or other call to Temporal is being retried unless `level` is debug or trace.
  * Those come from every poller about every two seconds while Temporal is unreachable (hundreds in a
- * few minutes of an outage) and say nothing the worker's own `could not count the workers` warning
- * and its `Temporal answers again` line do not; the core's other warnings, the shutdown ones included,
- * come from other targets and stay.
+ * few minutes of an outage; after about a minute the core writes them as errors, so they are turned
+ * off, not only cut to errors) and say nothing the worker's own `could not count the workers`
+ * warning and its `Temporal answers again` line do not; the core's other warnings, the shutdown ones
+ * included, come from other targets and stay.
  */
 export function coreLogFilter(level: string): string {
   const filter = makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' });
-  return level === 'debug' || level === 'trace' ? filter : `${filter},temporalio_client::retry=ERROR`;
+  return level === 'debug' || level === 'trace' ? filter : `${filter},temporalio_client::retry=OFF`;
 }
 
 /**
