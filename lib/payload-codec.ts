@@ -92,7 +92,11 @@ function parseEntry(
   if (!BASE64_PATTERN.test(encoded)) return { problem: `${named}: the key is not standard base64` };
   const key = Buffer.from(encoded, 'base64');
   if (key.length !== KEY_BYTES) {
-    return { problem: `${named}: the key must be ${KEY_BYTES} bytes, it decodes to ${key.length}` };
+    // 64 hex digits are the right key in the wrong spelling: say so rather than only count bytes.
+    const hex = /^[0-9a-f]{64}$/i.test(encoded)
+      ? `; that looks like hex: give the ${KEY_BYTES} bytes in base64 (openssl rand -base64 32 makes a key)`
+      : '';
+    return { problem: `${named}: the key must be ${KEY_BYTES} bytes, it decodes to ${key.length}${hex}` };
   }
   return { entry: [keyId, key] };
 }

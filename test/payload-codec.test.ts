@@ -53,7 +53,13 @@ describe('PAYLOAD_ENCRYPTION_KEYS', () => {
       `k1:${randomBytes(16).toString('base64')}`,
       /"k1"\): the key must be 32 bytes, it decodes to 16/,
     ],
-    ['33 bytes', `k1:${randomBytes(33).toString('base64')}`, /it decodes to 33/],
+    ['33 bytes', `k1:${randomBytes(33).toString('base64')}`, /it decodes to 33$/],
+    // The key in hex: 64 digits are also valid base64, decoding to 48 bytes.
+    [
+      'hex',
+      `k1:${randomBytes(32).toString('hex')}`,
+      /decodes to 48; that looks like hex: give the 32 bytes in base64/,
+    ],
     ['a repeated key id', `k1:${OLD},k1:${NEW}`, /entry 2 of 2 \(key id "k1"\) repeats a key id/],
     ['an empty entry', `k1:${OLD},`, /entry 2 of 2 is not keyId:base64key/],
   ];
