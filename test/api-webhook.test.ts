@@ -833,6 +833,31 @@ describe('odd bodies and lookups', () => {
   });
 });
 
+/** Standard Webhooks headers that sign exactly `signedBytes`, whatever bytes are then sent. */
+function headersSigning(
+  signedBytes: Buffer,
+  secret = stack.webhookSecret!,
+  at = Date.now(),
+  { id = `msg_${uniqueId('raw')}` } = {},
+): Record<string, string> {
+  const ts = String(Math.floor(at / 1000));
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  const mac = createHmac('sha256', key)
+    .update(Buffer.concat([Buffer.from(`${id}.${ts}.`), signedBytes]))
+    .digest('base64');
+  return {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': ts,
+    'webhook-signature': `v1,${mac}`,
+  };
+}
+
+async function postBytes(headers: Record<string, string>, body: Buffer) {
+  const res = await fetch(stack.webhookUrl, { method: 'POST', headers, body });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
 describe('signature over the raw bytes', () => {
   // A body that is not UTF-8: the byte 0xFF inside a string.
   const raw = Buffer.concat([
@@ -841,29 +866,8 @@ describe('signature over the raw bytes', () => {
     Buffer.from('","externalAuthId":"slack","authId":"a"}'),
   ]);
 
-  function headersFor(
-    signedBytes: Buffer,
-    secret = stack.webhookSecret!,
-    at = Date.now(),
-    { id = `msg_${uniqueId('raw')}` } = {},
-  ) {
-    const ts = String(Math.floor(at / 1000));
-    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
-    const mac = createHmac('sha256', key)
-      .update(Buffer.concat([Buffer.from(`${id}.${ts}.`), signedBytes]))
-      .digest('base64');
-    return {
-      'content-type': 'application/json',
-      'webhook-id': id,
-      'webhook-timestamp': ts,
-      'webhook-signature': `v1,${mac}`,
-    };
-  }
-
-  const post = async (headers: Record<string, string>, body: Buffer = raw) => {
-    const res = await fetch(stack.webhookUrl, { method: 'POST', headers, body });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const headersFor = headersSigning;
+  const post = (headers: Record<string, string>, body: Buffer = raw) => postBytes(headers, body);
 
   test('a timestamp that is not whole seconds in digits is a 401, whatever the body', async () => {
     const utf8 = Buffer.from(
@@ -939,26 +943,11 @@ describe('a delivery with a Content-Encoding', () => {
   );
   const gzipped = gzipSync(json);
 
-  function headersFor(signedBytes: Buffer, encoding = 'gzip', secret = stack.webhookSecret!) {
-    const id = `msg_${uniqueId('enc')}`;
-    const ts = String(Math.floor(Date.now() / 1000));
-    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
-    const mac = createHmac('sha256', key)
-      .update(Buffer.concat([Buffer.from(`${id}.${ts}.`), signedBytes]))
-      .digest('base64');
-    return {
-      'content-type': 'application/json',
-      'content-encoding': encoding,
-      'webhook-id': id,
-      'webhook-timestamp': ts,
-      'webhook-signature': `v1,${mac}`,
-    };
-  }
-
-  const post = async (headers: Record<string, string>, body: Buffer) => {
-    const res = await fetch(stack.webhookUrl, { method: 'POST', headers, body });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const headersFor = (signedBytes: Buffer, encoding = 'gzip', secret?: string) => ({
+    ...headersSigning(signedBytes, secret),
+    'content-encoding': encoding,
+  });
+  const post = postBytes;
 
   test('is taken when signed over its JSON, as Standard Webhooks signs, or over the bytes sent', async () => {
     // Past the signature and the body: the saga is looked up, and there is none.
