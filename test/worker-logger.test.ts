@@ -10,6 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { pino } from 'pino';
 import { failure } from '../activities/tray-errors.js';
 import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
+import { REDACT } from '../lib/redact.js';
 import { temporalLogger } from '../worker/logger.js';
 import proto from '@temporalio/proto';
 
@@ -21,7 +22,8 @@ function capture() {
       done();
     },
   });
-  return { lines, logger: temporalLogger(pino({ level: 'info' }, stream)) };
+  // Redacting as the worker's own logger does (createWorkerLogger).
+  return { lines, logger: temporalLogger(pino({ level: 'info', redact: REDACT }, stream)) };
 }
 
 test('a classified Tray failure is logged with its type, message and details, not its stack', () => {
@@ -66,7 +68,7 @@ test('at trace level the payloads in the tasks the SDK logs are left out, their 
       done();
     },
   });
-  const logger = temporalLogger(pino({ level: 'trace' }, stream));
+  const logger = temporalLogger(pino({ level: 'trace', redact: REDACT }, stream));
   const json = (value: unknown) => ({
     metadata: { encoding: Buffer.from('json/plain') },
     data: Buffer.from(JSON.stringify(value)),

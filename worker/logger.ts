@@ -30,8 +30,7 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     // The SDK puts failures under `error`; pino serialises message, type and stack only under `err`.
     // The SDK calls this for every activation whatever the level: only lines pino writes are worked on.
     if (!logger.isLevelEnabled(LEVELS[level])) return;
-    // The SDK puts an activity's task token on each of its lines: it could complete that activity.
-    const { error, taskToken: _taskToken, ...rest } = meta ?? {};
+    const { error, ...rest } = meta ?? {};
     const fields = level === 'TRACE' || level === 'DEBUG' ? withoutPayloadData(rest) : rest;
     logger[LEVELS[level]](error instanceof Error ? { ...fields, err: logged(error) } : fields, message);
   };
@@ -82,7 +81,7 @@ function byteLength(data: JsonPayload['data']): number {
  * `fields` with the data of every payload in them replaced by its size. At trace level the SDK logs
  * each workflow activation and activity task whole, payloads included: base64 of what history holds,
  * one-time auth codes and personal data among it, which a log is not to carry; and activity task
- * tokens, which could complete the activity.
+ * tokens, which could complete the activity, nested deeper than the loggers' redaction reaches.
  */
 export function withoutPayloadData(fields: Record<string, unknown>): Record<string, unknown> {
   const scrub = (value: unknown): unknown => {
@@ -90,7 +89,7 @@ export function withoutPayloadData(fields: Record<string, unknown>): Record<stri
     if (typeof value !== 'object' || value === null) return value;
     if (isJsonPayload(value)) return { ...value, data: `[${byteLength(value.data)} bytes, not logged]` };
     return Object.fromEntries(
-      Object.entries(value).map(([key, inner]) => [key, key === 'taskToken' ? '[not logged]' : scrub(inner)]),
+      Object.entries(value).map(([key, inner]) => [key, key === 'taskToken' ? REDACT.censor : scrub(inner)]),
     );
   };
   let json: unknown;
