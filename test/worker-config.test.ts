@@ -337,6 +337,13 @@ describe('describeWorkerConfig', () => {
     assert.deepEqual(logged.payloadKeys, { keyIds: ['k2026b', 'k2026a'], primaryKeyId: 'k2026b' });
     assert.ok(!lines[0]!.includes(key) && !lines[0]!.includes(SECRET));
   });
+
+  test('says encryption is off when PAYLOAD_ENCRYPTION_KEYS is unset', () => {
+    const config = loadWorkerConfig({ TRAY_MASTER_TOKEN: SECRET, TRAY_EMBEDDED_ID: 'emb-1' });
+    const described = describeWorkerConfig(config);
+    assert.match(String(described.payloadKeys), /^off \(PAYLOAD_ENCRYPTION_KEYS unset/);
+    assert.ok(!JSON.stringify(described).includes(SECRET));
+  });
 });
 
 describe('taskQueueActivitiesPerSecond', () => {

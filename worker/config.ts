@@ -164,11 +164,15 @@ export function describeWorkerConfig(config: WorkerConfig): Omit<
   WorkerConfig,
   'masterToken' | 'payloadKeys'
 > & {
-  payloadKeys?: { keyIds: string[]; primaryKeyId: string };
+  payloadKeys: { keyIds: string[]; primaryKeyId: string } | string;
 } {
   const { masterToken: _secret, payloadKeys, ...visible } = config;
-  // Spelled out: pino cannot serialise the key ring itself, and only its ids may be shown.
-  return payloadKeys
-    ? { ...visible, payloadKeys: { keyIds: payloadKeys.keyIds, primaryKeyId: payloadKeys.primaryKeyId } }
-    : visible;
+  // Spelled out: pino cannot serialise the key ring itself, and only its ids may be shown. Off is
+  // said too, so an operator who meant to set the keys sees at start that they did not arrive.
+  return {
+    ...visible,
+    payloadKeys: payloadKeys
+      ? { keyIds: payloadKeys.keyIds, primaryKeyId: payloadKeys.primaryKeyId }
+      : 'off (PAYLOAD_ENCRYPTION_KEYS unset: payloads are stored as plain JSON)',
+  };
 }
