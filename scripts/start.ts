@@ -73,6 +73,11 @@ function rel(path: string): string {
 }
 
 /** The connection: to the given server (`server`, from the loader), or to a dev server started here. */
+/** The codec endpoint the dev server's Web UI is given and the banner names: the browser's view. */
+function codecEndpoint(apiPort: number): string {
+  return `http://localhost:${apiPort}/codec`;
+}
+
 async function startTemporal(
   env: StartEnv,
   server: TemporalConnectionConfig | undefined,
@@ -100,7 +105,7 @@ async function startTemporal(
     port: env.TEMPORAL_DEV_PORT,
     uiPort: env.TEMPORAL_DEV_UI_PORT,
     // With payload encryption the Web UI decodes through the API's codec server.
-    uiCodecEndpoint: env.PAYLOAD_ENCRYPTION_KEYS && `http://localhost:${env.API_PORT}/codec`,
+    uiCodecEndpoint: env.PAYLOAD_ENCRYPTION_KEYS && codecEndpoint(env.API_PORT),
     dbFile: TEMPORAL_DB,
     logFile: TEMPORAL_LOG,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -210,7 +215,7 @@ async function startStack(
   envs.worker.METRICS_PORT = String(env.METRICS_PORT);
   if (env.PAYLOAD_ENCRYPTION_KEYS) {
     const codecToken = codecTokenVariable({ apiToken: env.API_TOKEN, codecApiToken: env.CODEC_API_TOKEN });
-    say(encryptionNote(env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId, `${apiBase}/codec`, codecToken));
+    say(encryptionNote(env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId, codecEndpoint(env.API_PORT), codecToken));
   }
   const startedAt = Date.now();
   const worker = launch(parts, stop, {
