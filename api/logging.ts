@@ -25,6 +25,8 @@ export function createLogger(options: LoggerOptions = {}, destination?: Destinat
   return pino(settings, destination ?? stdoutLogDestination());
 }
 
+const PROBE_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
 /**
  * Serves the rest of the request inside its request context (see request-context.ts) and logs it once
  * answered, tagged with the request id echoed in `x-request-id`. Mount it on the app itself, not under
@@ -50,7 +52,11 @@ export function requestLogger(logger: Logger): RequestHandler {
         ...(code === undefined ? {} : { code }),
         ms: Math.round(ms),
       };
-      if (res.statusCode >= 500) logger.error(line, 'request');
+      // Probes and scrapes come every few seconds from each prober: at info they would bury the
+      // partner's requests, and a failing /readyz is told once by `readiness check failed`.
+      if (PROBE_PATHS.has(path) && (res.statusCode < 500 || res.statusCode === 503))
+        logger.debug(line, 'request');
+      else if (res.statusCode >= 500) logger.error(line, 'request');
       else if (res.statusCode >= 400) logger.warn(line, 'request');
       else logger.info(line, 'request');
     });

@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import express from 'express';
 import { createApp } from '../api/app.js';
-import { createLogger } from '../api/logging.js';
+import { createLogger, requestLogger } from '../api/logging.js';
 import { startGrpcCapture } from './helpers/grpc-capture.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 
@@ -143,4 +145,40 @@ test('a request without a usable id gets a fresh one, in the header, the logs an
   assert.match(id ?? '', /^[0-9a-f-]{36}$/);
   assert.equal(lines.at(-1)?.requestId, id);
   assert.ok(capture.calls.slice(before).every((c) => c.metadata['x-request-id'] === id));
+});
+
+test('probe and scrape paths log their access lines at debug, unless they fail unexpectedly', async () => {
+  const probeLines: Record<string, unknown>[] = [];
+  const probeLogger = createLogger(
+    { level: 'debug' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) probeLines.push(JSON.parse(line));
+        done();
+      },
+    }),
+  );
+  const probes = express();
+  probes.use(requestLogger(probeLogger));
+  probes.get('/readyz', (_req, res) => void res.status(503).end());
+  probes.get('/healthz', (_req, res) => void res.status(200).end());
+  probes.get('/metrics', (_req, res) => void res.status(500).end());
+  probes.get('/v1/connections', (_req, res) => void res.status(503).end());
+  const probeServer = probes.listen(0, '127.0.0.1');
+  await once(probeServer, 'listening');
+  const base = `http://127.0.0.1:${(probeServer.address() as AddressInfo).port}`;
+  try {
+    for (const path of ['/readyz', '/healthz', '/metrics', '/v1/connections']) {
+      await (await fetch(`${base}${path}`)).arrayBuffer();
+    }
+    // A prober every few seconds at error level would bury the partner's requests; /readyz's
+    // failures are told by `readiness check failed`. A 500 is no probe's answer, so it stays an error.
+    const levels = Object.fromEntries(
+      probeLines.filter((l) => l.msg === 'request').map((l) => [String(l.path), l.level]),
+    );
+    assert.deepEqual(levels, { '/readyz': 20, '/healthz': 20, '/metrics': 50, '/v1/connections': 50 });
+  } finally {
+    probeServer.closeAllConnections();
+    await new Promise<void>((resolve) => probeServer.close(() => resolve()));
+  }
 });
