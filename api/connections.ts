@@ -19,6 +19,7 @@ import { listHandler } from './list.js';
 import { pageTokenKey } from './list-query.js';
 import { cancelConnection, reissueAuthUrl } from './saga-commands.js';
 import { getConnectionStatus } from './saga-reads.js';
+import { isDraining } from './temporal-rpc.js';
 import { startAndWaitForUrls } from './saga-start.js';
 import {
   connectionIdProblem,
@@ -180,12 +181,17 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
     );
     if (updateRefused) warnUpdateRefused(updateRefused);
     // The wait ends early once the URLs exist or the saga closed: a saga still before its URLs when
-    // it is over was not taken up by a worker in time (none runs?), or Tray answered slowly.
-    if (waitSeconds > 0 && !hasAuthUrls(status))
-      logger.warn(
-        { connectionId, step: status.step, waitSeconds },
-        'no auth URLs within the wait: no worker took the saga up in time, or Tray is slow',
-      );
+    // it is over was not taken up by a worker in time (none runs?), or Tray answered slowly. A
+    // shutdown also ends it early, and then neither is the reason.
+    if (waitSeconds > 0 && !hasAuthUrls(status)) {
+      const fields = { connectionId, step: status.step, waitSeconds };
+      if (isDraining()) logger.info(fields, 'answered before the auth URLs: the API is shutting down');
+      else
+        logger.warn(
+          fields,
+          'no auth URLs within the wait: no worker took the saga up in time, or Tray is slow',
+        );
+    }
     deps.instanceRoutes?.remember(status.solutionInstanceId, status.connectionId);
     if (created) res.status(201).json(status);
     else res.status(200).json({ ...status, existing: true });

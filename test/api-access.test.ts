@@ -741,6 +741,9 @@ describe('draining', () => {
       assert.equal(body.step, 'ensuring_user');
       assert.equal(await within('the API did not exit', api.exited), 0, api.output());
       assert.doesNotMatch(api.output(), /grace period over/);
+      // The shutdown cut the wait short: no warning blaming the workers or Tray.
+      assert.match(api.output(), /answered before the auth URLs: the API is shutting down/);
+      assert.doesNotMatch(api.output(), /no auth URLs within the wait/);
       await handle.terminate('test cleanup');
     },
   );
