@@ -1,7 +1,8 @@
 /**
  * The worker's log lines for the SDK's "Activity failed": a classified Tray failure (a 429, a 503, a
  * timeout) is logged without its stack, which repeats the same client frames at every attempt of a
- * rate-limit storm; any other error keeps its stack for debugging.
+ * rate-limit storm; any other error keeps its stack for debugging. A saga's own end ("Workflow
+ * failed") keeps its first line only too.
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -55,6 +56,21 @@ test('any other error keeps its stack', () => {
     const err = line.err as Record<string, unknown>;
     assert.match(String(err.stack), /at /, 'a stack to debug it');
   }
+});
+
+test("a saga's own failure, which the SDK logs as Workflow failed, is logged without its stack", () => {
+  const { lines, logger } = capture();
+  const timedOut = ApplicationFailure.create({
+    type: 'AuthTimeout',
+    message: 'auths not completed by 2026-11-29T21:00:00.000Z; pending: slack',
+    nonRetryable: true,
+  });
+  logger.warn('Workflow failed', { error: timedOut, workflowId: 'connect:u:s' });
+  const err = lines[0]?.err as Record<string, unknown>;
+  assert.equal(lines[0]?.workflowId, 'connect:u:s');
+  assert.equal(err.message, timedOut.message);
+  assert.equal(err.type, 'ApplicationFailure');
+  assert.doesNotMatch(String(err.stack), /\bat /, 'no bundle frames for a saga that ended as designed');
 });
 
 const { coresdk } = proto;

@@ -32,7 +32,10 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     if (!logger.isLevelEnabled(LEVELS[level])) return;
     const { error, ...rest } = meta ?? {};
     const fields = level === 'TRACE' || level === 'DEBUG' ? withoutPayloadData(rest) : rest;
-    logger[LEVELS[level]](error instanceof Error ? { ...fields, err: logged(error) } : fields, message);
+    logger[LEVELS[level]](
+      error instanceof Error ? { ...fields, err: logged(error, message) } : fields,
+      message,
+    );
   };
   return {
     log,
@@ -44,14 +47,19 @@ export function temporalLogger(logger: Logger): TemporalLogger {
   };
 }
 
+/** The SDK's line for a workflow that ended by throwing, which only a Temporal failure does. */
+const WORKFLOW_FAILED = 'Workflow failed';
+
 /**
  * A Tray failure the client classified (a 429, a 503, a timeout) is an expected answer, logged by the
  * SDK at every failed attempt: its type, message and details say all, and the stack, the same client
- * frames each time, would be most of every line of a rate-limit storm. It keeps its first line only;
- * anything else keeps its whole stack.
+ * frames each time, would be most of every line of a rate-limit storm. A saga that failed or timed
+ * out threw on purpose (a bug in workflow code fails the task, not the workflow): its frames are the
+ * bundle's, the same for every such saga. Both keep their first line only; anything else keeps its
+ * whole stack.
  */
-function logged(error: Error): Error {
-  if (trayErrorDetails(error) === undefined) return error;
+function logged(error: Error, message: string): Error {
+  if (message !== WORKFLOW_FAILED && trayErrorDetails(error) === undefined) return error;
   const short = Object.create(error) as Error;
   Object.defineProperty(short, 'stack', { value: `${error.name}: ${error.message}`, enumerable: false });
   return short;
