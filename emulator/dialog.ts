@@ -77,9 +77,10 @@ async function authorize(deps: DialogDeps, req: Request, res: Response): Promise
       status: 502,
       title: 'Could not finish connecting',
       // A refusal (a 4xx such as 409: the connection ended or has its auth) is final: no retry helps.
+      // Otherwise the link is spent, so trying again means a new link from the app (a reissue).
       message: relay.refused
         ? `${c.slot.serviceTitle} was authorised, but the app did not accept it: ${relay.reason}. Close this window.`
-        : `${c.slot.serviceTitle} was authorised, but the app could not be told: ${relay.reason}. Close this window and try again.`,
+        : `${c.slot.serviceTitle} was authorised, but the app could not be told: ${relay.reason}. This link is used up: close this window and try again from the app, which gives a new link.`,
     });
   }
   const message = JSON.stringify({ type: 'tray.authpopup.finish', authId }).replace(/</g, '\\u003c');

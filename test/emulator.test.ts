@@ -693,13 +693,18 @@ describe('auth dialog', () => {
     }
   });
 
-  test('a relay that never got an answer tells the user to try again', async () => {
+  test('a relay that never got an answer tells the user to try again from the app, the link being spent', async () => {
     const { url, code } = await dialogUrl();
     receiverPlan.splice(0, receiverPlan.length, 503, 503, 503);
     try {
       const res = await submit(url, code);
       assert.equal(res.status, 502);
-      assert.match(await res.text(), /HTTP 503\. Close this window and try again/);
+      assert.match(
+        await res.text(),
+        /HTTP 503\. This link is used up: close this window and try again from the app/,
+      );
+      // The same link again: it was spent, as the page said.
+      assert.equal((await submit(url, code)).status, 410);
     } finally {
       receiverPlan.length = 0;
     }
