@@ -56,6 +56,12 @@ function scheduled(events: HistoryEvent[], activity: string): HistoryEvent[] {
 
 const times = <T>(n: number, make: () => T): T[] => Array.from({ length: n }, make);
 
+/** A timer's summary as text ('' for any other event). */
+function summaryOf(event: HistoryEvent): string {
+  const data = event.timerStartedEventAttributes ? event.userMetadata?.summary?.data : undefined;
+  return data ? Buffer.from(data).toString('utf8') : '';
+}
+
 describe('a rate-limit storm', () => {
   test('30 minutes of rate-limited creates: the saga waits them out and completes, creating once', async () => {
     // 40 rate-limited runs with pauses of 1 s doubling to 1 min: over 30 minutes of storm.
@@ -96,6 +102,47 @@ describe('a rate-limit storm', () => {
       const timer = events.find((e) => e.timerStartedEventAttributes);
       assert.equal(tsToMs(timer?.timerStartedEventAttributes?.startToFireTimeout), 45_000);
     });
+  });
+
+  test('a short storm is waited out as Tray asks: fourteen Retry-After 1 s answers cost seconds', async () => {
+    await withSaga(
+      { failures: { createInstance: times(14, () => rateLimitedError(1000)) } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        assert.equal((await handle.result()).enabled, true);
+        assert.equal(mock.inputsOf('createInstance').length, 15);
+        const events = (await handle.fetchHistory()).events ?? [];
+        const pauses = events
+          .filter((e) => /rate-limited/.test(summaryOf(e)))
+          .map((e) => tsToMs(e.timerStartedEventAttributes?.startToFireTimeout));
+        assert.equal(pauses.length, 14);
+        // Exactly as asked while the storm is young; then at most a tenth of the storm so far.
+        assert.deepEqual(
+          pauses.slice(0, 10),
+          times(10, () => 1000),
+        );
+        const runs = scheduled(events, 'createInstance');
+        const stormMs = tsToMs(runs.at(-1)?.eventTime) - tsToMs(runs[0]?.eventTime);
+        assert.ok(stormMs >= 14_000 && stormMs < 25_000, `storm lasted ${stormMs} ms`);
+      },
+    );
+  });
+
+  test('a long storm of Retry-After 1 s answers still costs only a few runs a minute', async () => {
+    await withSaga(
+      { failures: { createInstance: times(80, () => rateLimitedError(1000)) } },
+      async ({ handle, mock }) => {
+        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+        assert.equal((await handle.result()).enabled, true);
+        assert.equal(mock.inputsOf('createInstance').length, 81);
+        const events = (await handle.fetchHistory()).events ?? [];
+        const runs = scheduled(events, 'createInstance');
+        const stormMs = tsToMs(runs.at(-1)?.eventTime) - tsToMs(runs[0]?.eventTime);
+        // 80 runs a second apart would be 80 s; the pauses grew with the storm, up to a minute.
+        assert.ok(stormMs >= 30 * 60_000, `storm lasted ${stormMs} ms`);
+        assert.ok(events.length < 1200, `${events.length} events`);
+      },
+    );
   });
 
   test('rate limits after the auths (attach) delay the saga too, past the 30 minutes of real trouble', async () => {

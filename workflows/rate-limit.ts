@@ -16,9 +16,15 @@ import { TRAY_FAILURE_TYPES } from '../common/activity-types.js';
 
 /** Marks histories that run a step again after a rate limit (older ones failed the step). */
 const RATE_LIMIT_ROUNDS_PATCH = 'rate-limit-rounds';
-/** Without Retry-After, and as a floor under it, the pauses double from 1 s up to 1 min. */
+/** Without Retry-After the pauses double from 1 s up to 1 min. */
 const FIRST_PAUSE_MS = 1000;
 const MAX_PAUSE_MS = 60_000;
+/**
+ * With Retry-After the pause is what Tray asked, but at least this share of the storm so far (up to
+ * 1 min): a short storm is waited out exactly as asked, and a long one still costs only a few runs
+ * of history events a minute, however short a wait Tray keeps asking for.
+ */
+const STORM_SHARE = 0.1;
 
 /** What a step's next run must know about its earlier, rate-limited runs. */
 export interface Round {
@@ -45,14 +51,25 @@ function rateLimited(err: unknown): RateLimited | undefined {
 }
 
 /**
- * Runs `step` until it answers or fails for real. After each rate-limited run it waits at least as long
- * as Tray asked, and longer the longer the storm lasts, so a storm costs a few history events a minute.
+ * How long to wait after the `round`-th rate-limited run of a storm that began `stormMs` ago. Timer
+ * durations are not replayed against history, so changing this leaves running sagas replayable.
+ */
+export function ratePauseMs(retryAfterMs: number | undefined, round: number, stormMs: number): number {
+  if (retryAfterMs === undefined) return Math.min(FIRST_PAUSE_MS * 2 ** Math.min(round, 16), MAX_PAUSE_MS);
+  return Math.max(retryAfterMs, Math.min(stormMs * STORM_SHARE, MAX_PAUSE_MS));
+}
+
+/**
+ * Runs `step` until it answers or fails for real. After each rate-limited run it waits as long as Tray
+ * asked (or backs off when it did not say), and longer once the storm has lasted, so a storm costs a
+ * few history events a minute.
  */
 export async function throughRateLimits<T>(
   maximumAttempts: number | undefined,
   step: (round: Round) => Promise<T>,
 ): Promise<T> {
   let realFailures = 0;
+  let stormStartedMs: number | undefined;
   for (let round = 0; ; round++) {
     const attemptsLeft = maximumAttempts === undefined ? undefined : maximumAttempts - realFailures;
     try {
@@ -61,8 +78,8 @@ export async function throughRateLimits<T>(
       const limited = rateLimited(err);
       if (limited === undefined || !patched(RATE_LIMIT_ROUNDS_PATCH)) throw err;
       realFailures += Math.max((limited.attempt ?? 1) - 1, 0);
-      const backoffMs = Math.min(FIRST_PAUSE_MS * 2 ** Math.min(round, 16), MAX_PAUSE_MS);
-      await sleep(Math.max(limited.retryAfterMs ?? 0, backoffMs), {
+      stormStartedMs ??= Date.now();
+      await sleep(ratePauseMs(limited.retryAfterMs, round, Date.now() - stormStartedMs), {
         summary: 'Tray rate-limited the step: wait as it asks, then run it again',
       });
     }
