@@ -51,9 +51,10 @@ function statusCodeType(code: string | undefined): string | undefined {
 }
 
 const RATE_LIMIT_WORDS = /rate[\s_-]?limit|too[\s_-]?many[\s_-]?requests|throttl/i;
-// Only for an answer whose code says nothing known: the words Tray's own messages would use.
+// Only for an answer whose code says nothing known: the words Tray's own messages would use. A
+// token's own text, or a word such as "provided", may stand between "token" and what is wrong.
 const FORBIDDEN_WORDS =
-  /\b(?:un|not\s+)authori[sz]ed\b|\b(?:un|not\s+)authenticated\b|\bauthentication\s+(?:failed|required)\b|\b(?:invalid|expired|revoked)\s+(?:access\s+|user\s+)?(?:token|jwt)\b|\b(?:token|jwt|session)\s+(?:is\s+|has\s+)?(?:invalid|expired|revoked|malformed)\b|\b(?:token|jwt|session)\s+(?:was\s+)?not\s+found\b|\bforbidden\b|\bpermission denied\b|\baccess (?:denied|not allowed)\b/i;
+  /\b(?:un|not\s+)authori[sz]ed\b|\b(?:un|not\s+)authenticated\b|\bauthentication\s+(?:failed|required)\b|\b(?:invalid|expired|revoked|bad)\s+(?:access\s+|user\s+|bearer\s+)?(?:token|jwt|credentials)\b|\bnot\s+a\s+valid\s+(?:access\s+|user\s+)?token\b|\b(?:token|jwt|session)\b(?:\s+\S+){0,2}?\s+(?:(?:is|was|has(?:\s+been)?)\s+)?(?:not\s+valid|no\s+longer\s+valid|invalid|expired|revoked|malformed)\b|\b(?:token|jwt|session)\s+(?:was\s+)?not\s+found\b|\bforbidden\b|\bpermission denied\b|\baccess (?:denied|not allowed)\b/i;
 // graphql-js's own words when `viewer` resolves to null, which a server does for a token it does not take.
 const NO_VIEWER_WORDS = /\bnon-nullable field (?:Query\.)?viewer\b/i;
 const NOT_FOUND_WORDS = /\bnot\s+found\b|\bdoes\s*n[o']t\s+exist\b|\bno\s+such\b/i;

@@ -288,6 +288,15 @@ describe('user tokens', () => {
       errorsAnswer([{ message: 'x', extensions: { code: 'E401X', name: 'AuthenticationError' } }]),
     ],
     ['"jwt expired" with no code', errorsAnswer([{ message: 'jwt expired' }])],
+    [
+      'an uncoded "Access token <the token> is not valid for solution"',
+      errorsAnswer([{ message: 'Access token ut-stale is not valid for solution' }]),
+    ],
+    [
+      'an uncoded "The access token provided has expired"',
+      errorsAnswer([{ message: 'The access token provided has expired' }]),
+    ],
+    ['an uncoded "Token has been revoked"', errorsAnswer([{ message: 'Token has been revoked' }])],
     ['"Authentication failed" with no code', errorsAnswer([{ message: 'Authentication failed' }])],
     [
       '"You are not authorized to perform this action" with no code',
