@@ -15,7 +15,7 @@ import {
   namedType,
   nameType,
 } from './tray-error-meaning.js';
-import { TrayAnswerError } from './tray-http.js';
+import { TrayAnswerError, TrayUnreadableAnswerError } from './tray-http.js';
 
 /** What a Tray failure carries besides its message (safe for history: no tokens, no payloads). */
 export interface TrayErrorDetails {
@@ -126,8 +126,14 @@ export function classifyError(
     return failure(TRAY_FAILURE_TYPES.transient, message, false, { operation, code: 'timeout' });
   }
 
-  // Resets, refused connections and dropped sockets carry a code (ECONNRESET, …); an unparsable 2xx
-  // body (a proxy's error page) lands here too. All of them may pass on a retry.
+  if (error instanceof TrayUnreadableAnswerError) {
+    // No httpStatus in the details: they mark an answer Tray meant (isRefusal reads them), and this
+    // one says nothing, as a lost connection says nothing.
+    const message = `Tray ${operation}: ${error.message}`;
+    return failure(TRAY_FAILURE_TYPES.transient, message, false, { operation, code: 'unreadable_answer' });
+  }
+  // Resets, refused connections and dropped sockets carry a code (ECONNRESET, …). All of them may
+  // pass on a retry.
   const causeCode = networkCode(error);
   return failure(
     TRAY_FAILURE_TYPES.transient,

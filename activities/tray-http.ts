@@ -41,15 +41,33 @@ export class TrayAnswerError extends Error {
   }
 }
 
+/**
+ * Tray answered 2xx with a body that is not JSON (a proxy's page, a cut-off answer): Tray was
+ * reached, so the failure says what came back rather than blaming the network.
+ */
+export class TrayUnreadableAnswerError extends Error {
+  constructor(
+    readonly status: number,
+    contentType: string | undefined,
+  ) {
+    // Only the media type: a header is the server's text, and the message reaches history.
+    const media = /^[\w.+-]+\/[\w.+-]+/.exec(contentType ?? '')?.[0];
+    super(`HTTP ${status} answer is not JSON${media ? ` (${media})` : ''}`);
+    this.name = 'TrayUnreadableAnswerError';
+  }
+}
+
 /** The answer's `data`; throws TrayAnswerError for an HTTP error or GraphQL errors (as `errors`). */
 export function graphqlData<T>(answer: HttpAnswer): T | undefined {
   let json: { data?: T; errors?: unknown } | undefined;
   try {
     // A byte-order mark before the JSON (some servers write one with a charset) is not an error.
     json = JSON.parse(answer.body.replace(/^\uFEFF/, '')) as typeof json;
-  } catch (error) {
-    // A proxy's error page: judged by its status; a 2xx that is not JSON is a network fault.
-    if (answer.status >= 200 && answer.status < 300) throw error;
+  } catch {
+    // A proxy's error page: judged by its status; a 2xx that is not JSON may pass on a retry.
+    if (answer.status >= 200 && answer.status < 300) {
+      throw new TrayUnreadableAnswerError(answer.status, answer.headers['content-type']);
+    }
   }
   const errors = Array.isArray(json?.errors) ? json.errors.map(errorEntry) : [];
   if (answer.status < 200 || answer.status >= 300 || errors.length > 0) {

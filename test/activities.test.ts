@@ -525,9 +525,16 @@ describe('the HTTP answers a proxy or Tray may give', () => {
     assert.equal(trayErrorDetails(error)?.httpStatus, 502);
   });
 
-  test('a 200 that is not JSON is a retryable network fault', async () => {
-    answer = answerWith(200, { 'content-type': 'text/html' }, '<html>maintenance</html>');
-    await expectFailure(findUser(), { type: TRAY_FAILURE_TYPES.transient, nonRetryable: false });
+  test('a 200 that is not JSON is a retryable fault that says what came back, not a network error', async () => {
+    answer = answerWith(200, { 'content-type': 'text/html; charset=utf-8' }, '<html>maintenance</html>');
+    const error = await expectFailure(findUser(), {
+      type: TRAY_FAILURE_TYPES.transient,
+      nonRetryable: false,
+    });
+    assert.match(error.message, /: HTTP 200 answer is not JSON \(text\/html\)$/);
+    assert.equal(trayErrorDetails(error)?.code, 'unreadable_answer');
+    // Not an answer Tray meant: no status a refusal could be read from.
+    assert.equal(trayErrorDetails(error)?.httpStatus, undefined);
   });
 
   test('a connection dropped before the answer is a retryable fault with its code', async () => {
