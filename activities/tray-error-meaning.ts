@@ -37,6 +37,13 @@ const CODE_TYPES: Record<string, string> = {
   badgateway: TRAY_FAILURE_TYPES.transient,
   temporarilyunavailable: TRAY_FAILURE_TYPES.transient,
   tryagain: TRAY_FAILURE_TYPES.transient,
+  tryagainlater: TRAY_FAILURE_TYPES.transient,
+  // A proxy's words for a backend it could not reach (Envoy's "upstream connect error").
+  upstreamerror: TRAY_FAILURE_TYPES.transient,
+  upstreamconnecterror: TRAY_FAILURE_TYPES.transient,
+  upstreamtimeout: TRAY_FAILURE_TYPES.transient,
+  serverbusy: TRAY_FAILURE_TYPES.transient,
+  overloaded: TRAY_FAILURE_TYPES.transient,
 };
 
 /** A code that is an HTTP status (`503`, as some servers put in `extensions.code`), by meaning. */
@@ -62,7 +69,7 @@ const NOT_FOUND_WORDS = /\bnot\s+found\b|\bdoes\s*n[o']t\s+exist\b|\bno\s+such\b
 // Its own missing parts (a file, a table, a host) come first: read as "not found", they would let
 // a search find nothing and a removal count a live instance as gone.
 const TRANSIENT_WORDS =
-  /\binternal\s+(?:server\s+)?error\b|\b(?:temporarily|service)\s+unavailable\b|\btimed?[\s_-]?out\b|\bno\s+such\s+(?:file|directory|table|column|host)\b|\brelation\b.*\bdoes\s+not\s+exist\b|\bE(?:NOENT|CONNREFUSED|CONNRESET|TIMEDOUT|HOSTUNREACH|NOTFOUND|AI_AGAIN|PIPE)\b/i;
+  /\binternal\s+(?:server\s+)?error\b|\b(?:temporarily|service)\s+unavailable\b|\btimed?[\s_-]?out\b|\bupstream\s+(?:connect\s+error|request\s+timeout|unavailable)\b|\breset\s+before\s+headers\b|\bbad\s+gateway\b|\btry\s+again\s+later\b|\bserver\s+(?:is\s+)?(?:busy|overloaded)\b|\bno\s+such\s+(?:file|directory|table|column|host)\b|\brelation\b.*\bdoes\s+not\s+exist\b|\bE(?:NOENT|CONNREFUSED|CONNRESET|TIMEDOUT|HOSTUNREACH|NOTFOUND|AI_AGAIN|PIPE)\b/i;
 
 function normalizedCode(code: string | undefined): string {
   return (code ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');

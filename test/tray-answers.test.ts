@@ -165,6 +165,23 @@ describe('other answers get the failure type their meaning has', () => {
       errorsAnswer([{ message: 'Service Unavailable', extensions: { code: 503 } }]),
       'transient',
     ],
+    [
+      "a proxy's UPSTREAM_ERROR (Envoy's words for a backend it could not reach)",
+      errorsAnswer([
+        {
+          message: 'upstream connect error or disconnect/reset before headers',
+          extensions: { code: 'UPSTREAM_ERROR' },
+        },
+      ]),
+      'transient',
+    ],
+    [
+      "Envoy's words with an unknown code",
+      errorsAnswer([
+        { message: 'upstream connect error or disconnect/reset before headers', extensions: { code: 'E42' } },
+      ]),
+      'transient',
+    ],
     ['a code "404"', errorsAnswer([{ message: 'x', extensions: { code: '404' } }]), 'notFound'],
     [
       'HTTP 500 carrying NOT_FOUND (as express-graphql sends errors)',
