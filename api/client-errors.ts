@@ -6,6 +6,8 @@
  */
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { requestIdFrom } from './request-context.js';
 
 interface ParserError extends Error {
   code?: string;
@@ -45,10 +47,12 @@ export function answerClientErrorsAsJson(server: Server): void {
       return;
     }
     const body = JSON.stringify({ error: { code, message } });
+    // A fresh id: the request's own headers never parsed, and every answer carries one.
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
         'Content-Type: application/json; charset=utf-8\r\n' +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-request-id: ${randomUUID()}\r\n` +
         'Connection: close\r\n\r\n' +
         body,
     );
@@ -76,9 +80,12 @@ export function answerExpectationsAsJson(server: Server): void {
  */
 function answerAndClose(res: ServerResponse, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
+  // The id the request logger already gave it, else the client's own (if usable) or a fresh one.
+  const requestId = res.getHeader('x-request-id') ?? requestIdFrom(res.req.headers);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
+    'x-request-id': requestId,
     Connection: 'close',
   });
   res.end(body);

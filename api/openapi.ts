@@ -177,6 +177,9 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
         'Starts and follows one durable Temporal saga per "connect an integration" request against Tray Embedded. ' +
         'Errors always have the shape `{ error: { code, message, details? } }`. ' +
         'A method a documented path does not list is answered 405 with an `Allow` header; an unknown path 404. ' +
+        'Any route may also answer, in the same error shape, what the HTTP server refuses before routing: ' +
+        '400 `bad_request` (not valid HTTP, or no `Host`), 408 `request_timeout` (the request took over 30 s to arrive), ' +
+        '417 `expectation_failed` and 431 `headers_too_large`. ' +
         'Every answer carries `x-request-id` (the caller’s, if sane, else a fresh one).',
     },
     servers: [

@@ -832,7 +832,8 @@ describe("requests node's parser refuses", () => {
       let text = '';
       for await (const chunk of socket) text += String(chunk);
       const [status, body] = [Number(text.split(' ')[1]), text.slice(text.indexOf('\r\n\r\n') + 4)];
-      return { status, body: JSON.parse(body) as { error: { code: string; message: string } } };
+      const requestId = /^x-request-id: (.+)\r$/im.exec(text.slice(0, text.indexOf('\r\n\r\n') + 2))?.[1];
+      return { status, requestId, body: JSON.parse(body) as { error: { code: string; message: string } } };
     };
     const big = await raw(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     assert.equal(big.status, 431);
@@ -848,6 +849,12 @@ describe("requests node's parser refuses", () => {
     const expectation = await raw(post('teapot'));
     assert.equal(expectation.status, 417);
     assert.equal(expectation.body.error.code, 'expectation_failed');
+    // Every answer carries a request id, these too: fresh where the headers never parsed, the
+    // client's own where they did.
+    for (const answer of [big, bad, hostless, expectation])
+      assert.match(answer.requestId ?? '', /^[\w.-]{1,100}$/);
+    const named = await raw(post('teapot').replace('Host: x\r\n', 'Host: x\r\nx-request-id: rid-417\r\n'));
+    assert.equal(named.requestId, 'rid-417');
     // curl's own expectation still goes through to the route.
     const socket = connect(port, '127.0.0.1');
     socket.end(post('100-continue'));
