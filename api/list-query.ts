@@ -56,13 +56,21 @@ export function encodePageToken(key: Buffer, token: Uint8Array, query: string): 
   return Buffer.concat([token, tokenCheck(key, token, query)]).toString('base64url');
 }
 
-/** The server's token inside an opaque one, if it was made for `query`. */
-function decodePageToken(key: Buffer, raw: string, query: string): Buffer | undefined {
+/** An opaque token's server token and check, if it has the shape of one. */
+function tokenParts(raw: string): { token: Buffer; check: Buffer } | undefined {
   const bytes = Buffer.from(raw, 'base64url');
   if (bytes.length <= CHECK_BYTES || bytes.toString('base64url') !== raw) return undefined;
-  const token = bytes.subarray(0, bytes.length - CHECK_BYTES);
-  const check = bytes.subarray(bytes.length - CHECK_BYTES);
-  return timingSafeEqual(check, tokenCheck(key, token, query)) ? token : undefined;
+  return {
+    token: bytes.subarray(0, bytes.length - CHECK_BYTES),
+    check: bytes.subarray(bytes.length - CHECK_BYTES),
+  };
+}
+
+/** The server's token inside an opaque one, if it was made for `query`. */
+function decodePageToken(key: Buffer, raw: string, query: string): Buffer | undefined {
+  const parts = tokenParts(raw);
+  if (parts === undefined) return undefined;
+  return timingSafeEqual(parts.check, tokenCheck(key, parts.token, query)) ? parts.token : undefined;
 }
 
 function pageSizeOf(raw: string): number | undefined {
@@ -95,8 +103,9 @@ function parameterProblem(
       return undefined;
     }
     case 'pageToken':
+      if (!/^[A-Za-z0-9_-]{1,4000}$/.test(value)) return TOKEN_PROBLEM;
       out.rawPageToken = value;
-      return /^[A-Za-z0-9_-]{1,4000}$/.test(value) ? undefined : TOKEN_PROBLEM;
+      return undefined;
   }
 }
 
@@ -145,9 +154,13 @@ export function parseListRequest(req: Request, tokenKey: Buffer): ListRequest {
       if (message) problems.push({ path, message });
     }
   }
-  if (problems.length === 0 && out.rawPageToken !== undefined) {
-    out.pageToken = decodePageToken(tokenKey, out.rawPageToken, visibilityQuery(out));
-    if (!out.pageToken) problems.push({ path: '?pageToken', message: TOKEN_PROBLEM });
+  if (out.rawPageToken !== undefined) {
+    const filtersOk = problems.length === 0;
+    if (filtersOk) out.pageToken = decodePageToken(tokenKey, out.rawPageToken, visibilityQuery(out));
+    // The check binds the token to the filters, so beside a bad filter only its form can be judged:
+    // a token not even shaped like one is listed with the other problems.
+    const bad = filtersOk ? out.pageToken === undefined : tokenParts(out.rawPageToken) === undefined;
+    if (bad) problems.push({ path: '?pageToken', message: TOKEN_PROBLEM });
   }
   if (problems.length > 0) throw new ApiError(400, 'invalid_input', 'The request is invalid', problems);
   return out;

@@ -370,6 +370,22 @@ describe('GET /v1/connections', () => {
     ]);
   });
 
+  test('a page token too short to be one is listed beside a bad filter, though the filters bind it', async () => {
+    const res = await call('GET', '/v1/connections?pageSize=0&pageToken=zz');
+    assert.equal(res.status, 400, res.text);
+    assert.deepEqual(res.body.error.details.map((d: { path: string }) => d.path).sort(), [
+      '?pageSize',
+      '?pageToken',
+    ]);
+    // One shaped like a token cannot be judged against filters that are wrong: only they are listed.
+    const first = await list({ externalUserId: user, pageSize: '1' });
+    const shaped = await list({ externalUserId: user, pageSize: '0', pageToken: first.body.nextPageToken });
+    assert.deepEqual(
+      shaped.body.error.details.map((d: { path: string }) => d.path),
+      ['?pageSize'],
+    );
+  });
+
   for (const [query, path] of [
     ['pageSize=101', '?pageSize'],
     ['pageSize=abc', '?pageSize'],
