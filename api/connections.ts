@@ -4,7 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { InstanceRoutes } from './instance-routes.js';
-import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { checkConnectInput } from '../common/input.js';
@@ -152,6 +152,28 @@ const startBody = express.json({
   },
 });
 
+/** WHATWG's other labels for UTF-8 (`charset=utf8`), which the JSON parser knows only as `utf-8`. */
+const UTF8_LABELS = new Set([
+  'utf8',
+  'unicode-1-1-utf-8',
+  'unicode11utf8',
+  'unicode20utf8',
+  'x-unicode20utf8',
+]);
+
+/** A charset that names UTF-8 by another label is read as `utf-8`, rather than refused with 415. */
+const utf8Labels: RequestHandler = (req, _res, next) => {
+  const type = req.headers['content-type'];
+  if (type !== undefined) {
+    req.headers['content-type'] = type.replace(
+      /(;\s*charset\s*=\s*)("?)([\w-]+)\2/i,
+      (whole, before: string, _quote, label: string) =>
+        UTF8_LABELS.has(label.toLowerCase()) ? `${before}utf-8` : whole,
+    );
+  }
+  next();
+};
+
 /** The /v1/connections router. */
 export function connectionsRouter(deps: ConnectionsDeps): Router {
   const { client, logger } = deps;
@@ -166,7 +188,7 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
   };
 
   // Only the start reads its body: one sent to another route means nothing, so it cannot fail it.
-  connections.post('/', startBody, async (req, res) => {
+  connections.post('/', utf8Labels, startBody, async (req, res) => {
     const { input, connectionId, waitSeconds } = startRequest(req);
     const { status, created, updateRefused } = await startAndWaitForUrls(
       client,

@@ -109,6 +109,11 @@ describe('every error path, each code documented for its route', () => {
     await expectStatus(api('POST', '/v1/connections', body, oddEncoding), 415, 'encoding');
     const latin1 = { ...auth(), 'content-type': 'application/json; charset=latin1' };
     await expectStatus(api('POST', '/v1/connections', body, latin1), 415, 'charset');
+    // WHATWG's other labels for UTF-8 are UTF-8.
+    for (const label of ['utf8', '"UTF8"', 'unicode-1-1-utf-8']) {
+      const utf8 = { ...auth(), 'content-type': `application/json; charset=${label}` };
+      await expectStatus(api('POST', '/v1/connections?wait=0', input(), utf8), 201, `charset=${label}`);
+    }
     // What `curl -d` sends without a content-type header: still read as JSON (docs/api.md).
     const form = { ...auth(), 'content-type': 'application/x-www-form-urlencoded' };
     await expectStatus(api('POST', '/v1/connections?wait=0', input(), form), 201, 'form type');
