@@ -49,6 +49,13 @@ export function createApp(deps: AppDeps): Express {
   if (deps.traceRequests) app.use(deps.traceRequests);
   app.use(metrics.observeRequests);
   app.use(requestLogger(logger));
+  app.use((_req, res, next) => {
+    // Answers carry one-time auth codes and personal data: no cache or proxy may keep them, and no
+    // browser may read a JSON answer as anything else.
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   // Unauthenticated, like /healthz: it carries counts, no ids or secrets.
   app.get('/metrics', metrics.serve);
 

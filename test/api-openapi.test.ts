@@ -77,6 +77,9 @@ async function expectStatus(answer: Promise<Answer>, status: number, what: strin
   const got = await answer;
   assert.equal(got.status, status, what);
   assert.match(String(got.headers['x-request-id']), /^[A-Za-z0-9_.-]{1,100}$/, `${what}: x-request-id`);
+  // One-time auth codes and personal data: kept by no cache.
+  assert.equal(got.headers['cache-control'], 'no-store', `${what}: cache-control`);
+  assert.equal(got.headers['x-content-type-options'], 'nosniff', `${what}: x-content-type-options`);
   if (status === 405) assert.ok(got.headers.allow, `${what}: Allow`);
   return got;
 }
