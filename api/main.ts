@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     exitOnConfigError(err);
   }
   const logger = createLogger();
+  const notStarted = exitOnSignalsUntilListening(logger);
   warnIgnoredKeys(temporal, logger);
   const codecWarning = codecTokenWarning(config);
   if (codecWarning !== undefined) logger.warn(codecWarning);
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
       : `API listening on ${listening}; API_TOKEN is not set, so /v1/connections answers loopback clients only`,
   );
 
+  notStarted.listening();
   stopOnSignals(server, logger, () => {
     stopDiagnosing();
     stopWatching();
@@ -152,6 +154,26 @@ async function listen(app: ReturnType<typeof createApp>, config: ApiConfig): Pro
     );
   });
   return server;
+}
+
+/**
+ * Until the API listens (the start-up check alone may take 5 s), SIGTERM/SIGINT exit at once: there
+ * is nothing to drain, and as a container's PID 1 without a handler the signal would be ignored,
+ * leaving the pod to its whole grace period.
+ */
+function exitOnSignalsUntilListening(logger: Logger): { listening(): void } {
+  const exit = (signal: NodeJS.Signals) => {
+    logger.warn({ signal }, 'stopped before the API started');
+    process.exit(0);
+  };
+  process.on('SIGTERM', exit);
+  process.on('SIGINT', exit);
+  return {
+    listening: () => {
+      process.off('SIGTERM', exit);
+      process.off('SIGINT', exit);
+    },
+  };
 }
 
 /** SIGTERM/SIGINT: stop taking connections, let requests drain, close `resources`, exit. */

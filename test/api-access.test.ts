@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request } from 'node:http';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { hostname, networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
@@ -763,6 +763,30 @@ describe('start-up', () => {
     assert.equal(await api.exited, 1, api.output());
     assert.match(api.output(), new RegExp(`API_PORT: port ${port} is already in use on 127\\.0\\.0\\.1`));
     assert.doesNotMatch(api.output(), /^\s+at /m);
+  });
+});
+
+describe('stopping before listening', () => {
+  test('SIGTERM during the start-up check exits at once, saying so, rather than being left unhandled', async () => {
+    // A Temporal that takes the connection and never answers holds the start-up check for seconds.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    after(() => {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    });
+    const { port } = silent.address() as AddressInfo;
+    const api = runChild('api/main.ts', { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, API_HOST: '127.0.0.1' });
+    await pollUntil(async () => held.length > 0, {
+      timeoutMs: 30_000,
+      what: 'the start-up check to connect',
+    });
+    api.child.kill('SIGTERM');
+    // Unhandled, the signal would kill it (no exit code) or, as a container's PID 1, be ignored.
+    assert.equal(await api.exited, 0, api.output());
+    assert.match(api.output(), /stopped before the API started/);
+    assert.doesNotMatch(api.output(), /API listening/);
   });
 });
 
