@@ -5,7 +5,18 @@
 import { DEFAULT_TASK_QUEUE } from '../common/messages.js';
 import { encryptionKeysVar, type EncryptionKeys } from '../lib/payload-codec.js';
 import { DEFAULT_CODEC_CORS_ORIGINS, parseOrigins } from './codec.js';
-import { duration, envVar, hostPort, listenHost, port, readEnv, str, url } from '../lib/config.js';
+import {
+  ConfigError,
+  duration,
+  envVar,
+  hostPort,
+  listenHost,
+  oneOf,
+  port,
+  readEnv,
+  str,
+  url,
+} from '../lib/config.js';
 import { logLevelVar } from '../lib/log-output.js';
 import { webhookSecretVar } from '../lib/webhook-secret.js';
 
@@ -38,6 +49,7 @@ const API_ENV = {
   API_HOST: listenHost({ optional: true }),
   API_KEEP_ALIVE_TIMEOUT: keepAliveTimeout,
   API_TOKEN: apiToken,
+  API_AUTH_REQUIRED: oneOf(['true', 'false'], { default: 'false' }),
   CODEC_API_TOKEN: apiToken,
   WEBHOOK_SECRET: webhookSecretVar(),
   PAYLOAD_ENCRYPTION_KEYS: encryptionKeysVar(),
@@ -70,6 +82,18 @@ export interface ApiConfig {
 /** Reads the API's configuration; throws a `ConfigError` naming every bad variable. */
 export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
   const v = readEnv(API_ENV, env);
+  if (v.API_AUTH_REQUIRED === 'true' && !v.API_TOKEN) {
+    // Without a token the API trusts loopback clients, and a service mesh's sidecar (Istio,
+    // Linkerd) relays every client from a loopback address: a blank Secret would open it to all.
+    throw new ConfigError([
+      {
+        variable: 'API_TOKEN',
+        problem:
+          'is empty, and API_AUTH_REQUIRED is true (the Kubernetes manifests set it): without a token the API ' +
+          'trusts loopback clients, and a service mesh sidecar relays every client from a loopback address',
+      },
+    ]);
+  }
   return {
     temporalAddress: v.TEMPORAL_ADDRESS,
     namespace: v.TEMPORAL_NAMESPACE,

@@ -480,6 +480,21 @@ describe('configuration', () => {
     assert.doesNotMatch(error.message, /supersecret/);
   });
 
+  test('API_AUTH_REQUIRED=true refuses a blank or missing API_TOKEN, naming it', () => {
+    for (const token of [undefined, '', '   ']) {
+      assert.throws(
+        () =>
+          loadApiConfig({ API_AUTH_REQUIRED: 'true', ...(token === undefined ? {} : { API_TOKEN: token }) }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems.some((p) => p.variable === 'API_TOKEN' && /service mesh/.test(p.problem)),
+      );
+    }
+    assert.equal(loadApiConfig({ API_AUTH_REQUIRED: 'TRUE', API_TOKEN: 'tok' }).apiToken, 'tok');
+    assert.equal(loadApiConfig({}).apiToken, undefined, 'not required by default: loopback clients only');
+    assert.throws(() => loadApiConfig({ API_AUTH_REQUIRED: 'yes' }), ConfigError);
+  });
+
   test('accepts a whsec_ secret and a token', () => {
     const secret = randomWebhookSecret();
     const config = loadApiConfig({ WEBHOOK_SECRET: secret, API_TOKEN: 'tok', API_PORT: '8080' });
