@@ -74,11 +74,17 @@ function literalsOf(k: Kustomization): Record<string, string> {
 /** The base ConfigMap's literals as an environment. */
 const configEnv = () => literalsOf(kustomization);
 
-/** What the example overlay's pods see: the base's literals with the overlay's merged over them. */
-function overlayEnv(): Record<string, string> {
+/** The example overlay's literals merged over the base's, as shipped (TRAY_EMBEDDED_ID blank). */
+function shippedOverlayEnv(): Record<string, string> {
   const overlay = parse(readFileSync(join(OVERLAY, 'kustomization.yaml'), 'utf8')) as Kustomization;
   return { ...configEnv(), ...literalsOf(overlay) };
 }
+
+/** What the example overlay's pods see once the operator filled in TRAY_EMBEDDED_ID. */
+const overlayEnv = (): Record<string, string> => ({
+  ...shippedOverlayEnv(),
+  TRAY_EMBEDDED_ID: 'emb-filled-in',
+});
 
 function seconds(duration: string): number {
   const match = /^(\d+)(s|m)$/.exec(duration);
@@ -195,13 +201,14 @@ describe('deploy/k8s manifests', () => {
     assert.equal(String(api.port), env.API_PORT);
   });
 
-  test('TRAY_EMBEDDED_ID comes only from the overlay: a worker on the base alone exits naming it', () => {
+  test('TRAY_EMBEDDED_ID comes only from the overlay, blank: a worker not given one exits naming it', () => {
     assert.ok(!('TRAY_EMBEDDED_ID' in configEnv()), 'no placeholder in the base');
-    assert.ok(overlayEnv().TRAY_EMBEDDED_ID, 'the example overlay sets it');
-    assert.throws(
-      () => loadWorkerConfig({ ...configEnv(), TRAY_MASTER_TOKEN: 'mt_example' }),
-      /TRAY_EMBEDDED_ID/,
-    );
+    // Listed for the operator to fill in, but blank: a made-up placeholder would start a worker whose
+    // every saga then fails at Tray.
+    assert.equal(shippedOverlayEnv().TRAY_EMBEDDED_ID, '', 'the example overlay leaves it to fill in');
+    for (const env of [configEnv(), shippedOverlayEnv()]) {
+      assert.throws(() => loadWorkerConfig({ ...env, TRAY_MASTER_TOKEN: 'mt_example' }), /TRAY_EMBEDDED_ID/);
+    }
   });
 
   test('termination grace: SHUTDOWN_GRACE + 20 s (worker), the preStop pause plus the drain (API)', () => {
