@@ -1,7 +1,9 @@
 # One image for the worker and the API: `docker run IMAGE` serves the API, `docker run IMAGE
 # node dist/worker/main.js` the worker (docker-compose.yml and deploy/k8s/ pick the command).
 # Build stage: dev dependencies, TypeScript compiled ahead to dist/, the workflow bundle written to a
-# file. Runtime stage: production dependencies and dist/ only; no tsx, no webpack run at start.
+# file. Runtime stage: production dependencies and dist/ only; no tsx. The worker starts from the
+# prebuilt bundle, except with payload encryption or tracing on: those need their own bundle, made at
+# start (a few seconds of webpack).
 ARG NODE_IMAGE=node:22.20.0-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
