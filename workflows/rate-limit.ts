@@ -54,7 +54,7 @@ function rateLimited(err: unknown): RateLimited | undefined {
  * How long to wait after the `round`-th rate-limited run of a storm that began `stormMs` ago. Timer
  * durations are not replayed against history, so changing this leaves running sagas replayable.
  */
-export function ratePauseMs(retryAfterMs: number | undefined, round: number, stormMs: number): number {
+function ratePauseMs(retryAfterMs: number | undefined, round: number, stormMs: number): number {
   if (retryAfterMs === undefined) return Math.min(FIRST_PAUSE_MS * 2 ** Math.min(round, 16), MAX_PAUSE_MS);
   return Math.max(retryAfterMs, Math.min(stormMs * STORM_SHARE, MAX_PAUSE_MS));
 }
