@@ -140,6 +140,31 @@ describe('deploy/k8s manifests', () => {
     }
   });
 
+  test('the example Namespace enforces the restricted Pod Security Standard, which every pod meets', () => {
+    const namespace = parse(readFileSync(join(OVERLAY, 'namespace.yaml'), 'utf8')) as K8sObject;
+    assert.equal(namespace.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+    // The rest of "restricted" beyond the checks above: a seccomp profile, and only these volume kinds.
+    for (const pod of podSpecs()) {
+      assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+      for (const volume of pod.volumes as K8sObject[]) {
+        const kinds = Object.keys(volume).filter((key) => key !== 'name');
+        assert.ok(
+          kinds.every((kind) => ['emptyDir', 'configMap', 'secret', 'projected'].includes(kind)),
+          `volume ${volume.name}: ${kinds.join(', ')}`,
+        );
+      }
+    }
+  });
+
+  test('the replicas of each Deployment spread over nodes where the cluster has several', () => {
+    for (const d of byKind('Deployment')) {
+      const [spread] = d.spec.template.spec.topologySpreadConstraints as K8sObject[];
+      assert.equal(spread?.topologyKey, 'kubernetes.io/hostname', d.metadata.name);
+      assert.equal(spread?.whenUnsatisfiable, 'ScheduleAnyway', 'a one-node cluster still schedules them');
+      assert.deepEqual(spread?.labelSelector?.matchLabels, d.spec.selector.matchLabels);
+    }
+  });
+
   test('probes: the API on /healthz and /readyz, the worker on /healthz and /readyz at its HEALTH_PORT', () => {
     const api = deployment('api').spec.template.spec.containers[0] as K8sObject;
     assert.equal(api.livenessProbe.httpGet.path, '/healthz');
