@@ -8,7 +8,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { checkConnectInput } from '../common/input.js';
-import { connectionIdFor, type ConnectInput } from '../common/messages.js';
+import { connectionIdFor, type ConnectInput, type ConnectionStatus } from '../common/messages.js';
 import { hasAuthUrls } from '../common/status-view.js';
 import { requireClient } from './auth.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
@@ -174,6 +174,18 @@ const utf8Labels: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/**
+ * A POST whose wait ended before the saga had its URLs. The wait ends early once the URLs exist or
+ * the saga closed, so a saga still before its URLs was not taken up by a worker in time (none
+ * runs?), or Tray answered slowly; or a shutdown ended the wait, and then neither is the reason.
+ */
+function logWaitWithoutUrls(logger: Logger, status: ConnectionStatus, waitSeconds: number): void {
+  const fields = { connectionId: status.connectionId, step: status.step, waitSeconds };
+  if (isDraining()) logger.info(fields, 'answered before the auth URLs: the API is shutting down');
+  else
+    logger.warn(fields, 'no auth URLs within the wait: no worker took the saga up in time, or Tray is slow');
+}
+
 /** The /v1/connections router. */
 export function connectionsRouter(deps: ConnectionsDeps): Router {
   const { client, logger } = deps;
@@ -202,18 +214,7 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
       created ? 'saga started' : 'saga already running',
     );
     if (updateRefused) warnUpdateRefused(updateRefused);
-    // The wait ends early once the URLs exist or the saga closed: a saga still before its URLs when
-    // it is over was not taken up by a worker in time (none runs?), or Tray answered slowly. A
-    // shutdown also ends it early, and then neither is the reason.
-    if (waitSeconds > 0 && !hasAuthUrls(status)) {
-      const fields = { connectionId, step: status.step, waitSeconds };
-      if (isDraining()) logger.info(fields, 'answered before the auth URLs: the API is shutting down');
-      else
-        logger.warn(
-          fields,
-          'no auth URLs within the wait: no worker took the saga up in time, or Tray is slow',
-        );
-    }
+    if (waitSeconds > 0 && !hasAuthUrls(status)) logWaitWithoutUrls(logger, status, waitSeconds);
     deps.instanceRoutes?.remember(status.solutionInstanceId, status.connectionId);
     if (created) res.status(201).json(status);
     else res.status(200).json({ ...status, existing: true });

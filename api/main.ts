@@ -29,7 +29,8 @@ import { warnIfUpdatesRefused } from './update-probe.js';
 
 /**
  * Connects once before listening, so a wrong certificate, API key or namespace stops the API at
- * start (a ConfigError). An unreachable server does not: the API starts and /readyz says 503.
+ * start (a ConfigError, printed; exit 1). An unreachable server does not: the API starts and
+ * /readyz says 503.
  */
 async function preflight(
   temporal: TemporalConnectionConfig,
@@ -39,7 +40,7 @@ async function preflight(
     await checkTemporalSettings(temporal);
     return true;
   } catch (error) {
-    if (!(error instanceof TemporalUnreachableError)) throw error;
+    if (!(error instanceof TemporalUnreachableError)) exitOnConfigError(error);
     logger.warn(
       { reason: error.message },
       'Temporal not reachable at start; /readyz answers 503 until it is',
@@ -62,12 +63,7 @@ async function main(): Promise<void> {
   warnIgnoredKeys(temporal, logger);
   const codecWarning = codecTokenWarning(config);
   if (codecWarning !== undefined) logger.warn(codecWarning);
-  let reachable: boolean;
-  try {
-    reachable = await preflight(temporal, logger);
-  } catch (err) {
-    exitOnConfigError(err);
-  }
+  const reachable = await preflight(temporal, logger);
   const connection = apiConnection(temporal.connectionOptions);
   const encryption = config.payloadEncryption;
   const dataConverter = processDataConverter(encryption?.keys);
