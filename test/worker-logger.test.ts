@@ -73,6 +73,27 @@ test("a saga's own failure, which the SDK logs as Workflow failed, is logged wit
   assert.doesNotMatch(String(err.stack), /\bat /, 'no bundle frames for a saga that ended as designed');
 });
 
+test("a saga failed by a permanent Tray error logs its causes' first lines, not their frames", () => {
+  const { lines, logger } = capture();
+  const tray = failure(TRAY_FAILURE_TYPES.permanent, 'Tray CreateInstance: error: nope', true, {
+    operation: 'CreateInstance',
+    code: 'error',
+  });
+  const wrapper = new Error('Activity task failed', { cause: tray });
+  const failed = ApplicationFailure.create({
+    type: TRAY_FAILURE_TYPES.permanent,
+    message: tray.message,
+    nonRetryable: true,
+    cause: wrapper,
+  });
+  logger.warn('Workflow failed', { error: failed });
+  const stack = String((lines[0]?.err as Record<string, unknown>).stack);
+  // pino appends each cause's stack; every one of them is its first line.
+  assert.match(stack, /caused by: Error: Activity task failed/);
+  assert.match(stack, /Tray CreateInstance: error: nope/);
+  assert.doesNotMatch(stack, /\bat /, stack);
+});
+
 const { coresdk } = proto;
 
 test('at trace level the payloads in the tasks the SDK logs are left out, their size kept', () => {

@@ -55,13 +55,22 @@ const WORKFLOW_FAILED = 'Workflow failed';
  * SDK at every failed attempt: its type, message and details say all, and the stack, the same client
  * frames each time, would be most of every line of a rate-limit storm. A saga that failed or timed
  * out threw on purpose (a bug in workflow code fails the task, not the workflow): its frames are the
- * bundle's, the same for every such saga. Both keep their first line only; anything else keeps its
+ * bundle's, the same for every such saga, and an activity failure among its causes was logged whole
+ * when the activity failed. Both keep the first line of each stack only; anything else keeps its
  * whole stack.
  */
 function logged(error: Error, message: string): Error {
   if (message !== WORKFLOW_FAILED && trayErrorDetails(error) === undefined) return error;
+  return firstLines(error);
+}
+
+/** `error` and its causes, each with the first line of its stack only (pino writes the causes' too). */
+function firstLines(error: Error): Error {
   const short = Object.create(error) as Error;
   Object.defineProperty(short, 'stack', { value: `${error.name}: ${error.message}`, enumerable: false });
+  if (error.cause instanceof Error) {
+    Object.defineProperty(short, 'cause', { value: firstLines(error.cause), enumerable: false });
+  }
   return short;
 }
 
