@@ -89,7 +89,7 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
       {
         variable: 'API_TOKEN',
         problem:
-          'is empty, and API_AUTH_REQUIRED is true (the Kubernetes manifests set it): without a token the API ' +
+          'is unset or blank, and API_AUTH_REQUIRED is true (the Kubernetes manifests set it): without a token the API ' +
           'trusts loopback clients, and a service mesh sidecar relays every client from a loopback address',
       },
     ]);
