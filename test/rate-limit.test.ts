@@ -104,45 +104,40 @@ describe('a rate-limit storm', () => {
     });
   });
 
-  test('a short storm is waited out as Tray asks: fourteen Retry-After 1 s answers cost seconds', async () => {
-    await withSaga(
-      { failures: { createInstance: times(14, () => rateLimitedError(1000)) } },
+  /** A saga whose create meets `n` answers asking for 1 s, then completes: its history and storm. */
+  async function retryAfterOneSecond(n: number) {
+    return withSaga(
+      { failures: { createInstance: times(n, () => rateLimitedError(1000)) } },
       async ({ handle, mock }) => {
         await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
         assert.equal((await handle.result()).enabled, true);
-        assert.equal(mock.inputsOf('createInstance').length, 15);
+        assert.equal(mock.inputsOf('createInstance').length, n + 1);
         const events = (await handle.fetchHistory()).events ?? [];
-        const pauses = events
-          .filter((e) => /rate-limited/.test(summaryOf(e)))
-          .map((e) => tsToMs(e.timerStartedEventAttributes?.startToFireTimeout));
-        assert.equal(pauses.length, 14);
-        // Exactly as asked while the storm is young; then at most a tenth of the storm so far.
-        assert.deepEqual(
-          pauses.slice(0, 10),
-          times(10, () => 1000),
-        );
         const runs = scheduled(events, 'createInstance');
-        const stormMs = tsToMs(runs.at(-1)?.eventTime) - tsToMs(runs[0]?.eventTime);
-        assert.ok(stormMs >= 14_000 && stormMs < 25_000, `storm lasted ${stormMs} ms`);
+        return { events, stormMs: tsToMs(runs.at(-1)?.eventTime) - tsToMs(runs[0]?.eventTime) };
       },
     );
+  }
+
+  test('a short storm is waited out as Tray asks: fourteen Retry-After 1 s answers cost seconds', async () => {
+    const { events, stormMs } = await retryAfterOneSecond(14);
+    const pauses = events
+      .filter((e) => /rate-limited/.test(summaryOf(e)))
+      .map((e) => tsToMs(e.timerStartedEventAttributes?.startToFireTimeout));
+    assert.equal(pauses.length, 14);
+    // Exactly as asked while the storm is young; then at most a tenth of the storm so far.
+    assert.deepEqual(
+      pauses.slice(0, 10),
+      times(10, () => 1000),
+    );
+    assert.ok(stormMs >= 14_000 && stormMs < 25_000, `storm lasted ${stormMs} ms`);
   });
 
   test('a long storm of Retry-After 1 s answers still costs only a few runs a minute', async () => {
-    await withSaga(
-      { failures: { createInstance: times(80, () => rateLimitedError(1000)) } },
-      async ({ handle, mock }) => {
-        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
-        assert.equal((await handle.result()).enabled, true);
-        assert.equal(mock.inputsOf('createInstance').length, 81);
-        const events = (await handle.fetchHistory()).events ?? [];
-        const runs = scheduled(events, 'createInstance');
-        const stormMs = tsToMs(runs.at(-1)?.eventTime) - tsToMs(runs[0]?.eventTime);
-        // 80 runs a second apart would be 80 s; the pauses grew with the storm, up to a minute.
-        assert.ok(stormMs >= 30 * 60_000, `storm lasted ${stormMs} ms`);
-        assert.ok(events.length < 1200, `${events.length} events`);
-      },
-    );
+    const { events, stormMs } = await retryAfterOneSecond(80);
+    // 80 runs a second apart would be 80 s; the pauses grew with the storm, up to a minute.
+    assert.ok(stormMs >= 30 * 60_000, `storm lasted ${stormMs} ms`);
+    assert.ok(events.length < 1200, `${events.length} events`);
   });
 
   test('rate limits after the auths (attach) delay the saga too, past the 30 minutes of real trouble', async () => {
