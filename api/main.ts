@@ -119,10 +119,14 @@ async function main(): Promise<void> {
   );
 
   notStarted.listening();
-  stopOnSignals(server, logger, () => {
+  stopOnSignals(server, logger, async () => {
     stopDiagnosing();
     stopWatching();
-    return Promise.all([connection.close(), tracing?.shutdown()]);
+    // The spans before the connection: a call still retrying (Temporal unreachable) throws from its
+    // timer once the connection is closed, so nothing may wait between the close and the exit.
+    const unsent = await tracing?.shutdown();
+    if (unsent) logger.warn(unsent);
+    await connection.close();
   });
 }
 

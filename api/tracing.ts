@@ -16,7 +16,8 @@ export interface ApiTracing {
   workflowInterceptors: WorkflowClientInterceptor[];
   /** For `createApp({ traceRequests })`. */
   traceRequests: RequestHandler;
-  shutdown(): Promise<void>;
+  /** A warning when spans were left unsent (lib/tracing.ts). */
+  shutdown(): Promise<string | undefined>;
 }
 
 /** Registers the tracer provider and builds the client interceptors and the request middleware. */

@@ -14,8 +14,38 @@ export interface Tracing {
   tracer: Tracer;
   resource: Resource;
   spanProcessor: SpanProcessor;
-  /** Sends what is still buffered; call before the process exits. */
-  shutdown(): Promise<void>;
+  /**
+   * Sends what is still buffered; call before the process exits. Never rejects: resolves to a
+   * warning to log when the collector refused the spans or did not answer within FLUSH_TIMEOUT_MS.
+   */
+  shutdown(): Promise<string | undefined>;
+}
+
+/**
+ * How long a stop waits for the collector. The exporter's own timeout is 10 s, and a stop has less:
+ * the API drains for up to 20 s of its 25 s grace, and a collector that is down must not cost a
+ * SIGKILL.
+ */
+export const FLUSH_TIMEOUT_MS = 3_000;
+
+const UNSENT = `traces not all sent: the OTLP collector refused them or did not answer within ${FLUSH_TIMEOUT_MS / 1000} s`;
+
+/** `provider.shutdown()`, bounded by FLUSH_TIMEOUT_MS; undefined when every span was sent. */
+async function flushWithin(provider: NodeTracerProvider): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(resolve, FLUSH_TIMEOUT_MS, UNSENT);
+    timer.unref();
+  });
+  const sent = provider.shutdown().then(
+    () => undefined,
+    () => UNSENT,
+  );
+  try {
+    return await Promise.race([sent, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -31,6 +61,6 @@ export function startTracing(serviceName: string): Tracing {
     tracer: trace.getTracer('connect-saga'),
     resource,
     spanProcessor,
-    shutdown: () => provider.shutdown(),
+    shutdown: () => flushWithin(provider),
   };
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import type { InjectedSink } from '@temporalio/worker';
@@ -218,4 +219,33 @@ test('one trace from POST /v1/connections to every activity and Tray request', a
   worker.child.kill('SIGTERM');
   assert.equal(await apiProcess.exited, 0);
   assert.equal(await worker.exited, 0);
+});
+
+test('SIGTERM with the collector silent and Temporal down: the API stops cleanly, saying traces were left unsent', async () => {
+  // A collector that takes the connection and never answers, where the exporter would wait 10 s.
+  const held: Socket[] = [];
+  const silent = createTcpServer((socket) => held.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  after(() => {
+    for (const socket of held) socket.destroy();
+    silent.close();
+  });
+  const { port } = silent.address() as AddressInfo;
+  const api = await startApiProcess({
+    // Refused: the start-up questions (search attributes, updates) are still retrying at SIGTERM.
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+  });
+  // A span to send.
+  assert.equal((await fetch(`${api.url}/healthz`)).status, 200);
+  api.child.kill('SIGTERM');
+  // Closing the connection while those calls retried, then waiting for the spans, made a retry's
+  // timer throw "Channel has been shut down" (exit 1 with a stack trace).
+  assert.equal(await api.exited, 0, api.output());
+  assert.match(
+    api.output(),
+    /traces not all sent: the OTLP collector refused them or did not answer within 3 s/,
+  );
+  assert.match(api.output(), /"msg":"stopped"/);
+  assert.doesNotMatch(api.output(), /Channel has been shut down|^\s+at /m);
 });

@@ -235,7 +235,8 @@ async function serve(cfg: WorkerConfig, t: TemporalConnectionConfig, health?: He
   } finally {
     stopWatching();
     peers.stop();
-    await tracing?.shutdown();
+    const unsent = await tracing?.shutdown();
+    if (unsent) logger.warn(unsent);
     await connection.close();
   }
 }

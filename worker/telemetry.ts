@@ -90,7 +90,8 @@ export interface WorkerTracing {
   sinks: NonNullable<WorkerOptions['sinks']>;
   /** Bundled into the workflow code: they carry the trace from the start through every activity. */
   workflowInterceptorModules: string[];
-  shutdown(): Promise<void>;
+  /** A warning when spans were left unsent (lib/tracing.ts). */
+  shutdown(): Promise<string | undefined>;
 }
 
 /**
