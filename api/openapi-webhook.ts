@@ -14,7 +14,9 @@ export const SIGNATURE_SCHEME =
   '(`whsec_<base64>`). The raw body is the bytes as sent: with a Content-Encoding, either the ' +
   'decoded payload (as Standard Webhooks signs) or the encoded bytes. ' +
   'Several signatures may be given, separated by spaces (key rotation): one must match. ' +
-  'A missing, wrong or stale (timestamp more than 5 minutes off) signature is a 401 `invalid_signature`.';
+  'A missing, wrong or stale (timestamp more than 5 minutes off) signature is a 401 `invalid_signature`. ' +
+  'Svix’s names for the three headers (`svix-id`, `svix-timestamp`, `svix-signature`) are read where ' +
+  'the `webhook-` ones are absent.';
 
 const headerParameter = (name: string, description: string, schema: Record<string, unknown>) => ({
   name,

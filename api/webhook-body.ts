@@ -66,14 +66,20 @@ export function webhookBody(checkFirst: (req: Request) => Promise<void>): Reques
   };
 }
 
-/** The three signature headers, as the check reads them. */
+/**
+ * The three signature headers, as the check reads them. A sender on Svix sends them under its own
+ * names (`svix-id`, …), the same scheme, which Svix's libraries read too: each is taken when its
+ * `webhook-` name is absent.
+ */
 export function signatureHeaders(req: Request): WebhookHeaders {
-  const one = (value: string | string[] | undefined) =>
-    Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+  const one = (name: 'id' | 'timestamp' | 'signature') => {
+    const value = req.headers[`webhook-${name}`] ?? req.headers[`svix-${name}`];
+    return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+  };
   return {
-    'webhook-id': one(req.headers['webhook-id']),
-    'webhook-timestamp': one(req.headers['webhook-timestamp']),
-    'webhook-signature': one(req.headers['webhook-signature']),
+    'webhook-id': one('id'),
+    'webhook-timestamp': one('timestamp'),
+    'webhook-signature': one('signature'),
   };
 }
 

@@ -146,6 +146,23 @@ describe('signature', () => {
     });
   }
 
+  test("Svix's names for the headers (svix-id, svix-timestamp, svix-signature) are read as the webhook- ones", async () => {
+    const signed = stack.signWebhook(body);
+    const svix = Object.fromEntries(
+      Object.entries(signed.headers).map(([name, value]) => [name.replace(/^webhook-/, 'svix-'), value]),
+    );
+    // Signed: past the signature to the look-up, which finds no such saga.
+    assertError(await send({ ...signed, headers: svix }), 404, 'not_found');
+    assertError(
+      await send({
+        ...signed,
+        headers: { ...svix, 'svix-signature': signed.headers['webhook-signature']!.replace('v1,', 'v1,AA') },
+      }),
+      401,
+      'invalid_signature',
+    );
+  });
+
   test('the signature is checked before the body: an unsigned non-JSON body is a 401', async () => {
     const res = await fetch(stack.webhookUrl, { method: 'POST', body: 'not json' });
     assert.equal(res.status, 401);
