@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
   const instanceRoutes = new InstanceRoutes();
   app.use(webhookRouter({ client, webhookSecret: deps.webhookSecret, instanceRoutes, logger }));
   app.use('/v1/connections', connectionsRouter({ ...deps, instanceRoutes }));
-  if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken));
+  if (deps.codecServer) app.use(CODEC_PATH, codecRouter(deps.codecServer, deps.apiToken, logger));
   app.use(methodNotAllowed(documented));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));

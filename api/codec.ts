@@ -7,6 +7,7 @@
  */
 import express, { type ErrorRequestHandler, type Router, type RequestHandler } from 'express';
 import { ValueError, type Payload, type PayloadCodec } from '@temporalio/common';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { requireClient, type GuardedRoutes } from './auth.js';
 import { ApiError } from './errors.js';
@@ -80,8 +81,25 @@ function toJson(payload: Payload): JsonPayload {
   return { metadata: Object.fromEntries(metadata), data: Buffer.from(payload.data ?? []).toString('base64') };
 }
 
-/** CORS for the configured origins; answers the browser's preflight before any access check. */
-function cors(origins: readonly string[]): RequestHandler {
+/** Origins already named in a warning; a Web UI page sends a preflight per payload. */
+const ORIGINS_WARNED_LIMIT = 100;
+
+/**
+ * CORS for the configured origins; answers the browser's preflight before any access check. A
+ * browser shows the page nothing of a refused preflight, and the Web UI says only "Codec Server could
+ * not connect": the first refusal of each origin is logged naming it.
+ */
+function cors(origins: readonly string[], logger: Logger | undefined): RequestHandler {
+  const warned = new Set<string>();
+  const warnOnce = (origin: string) => {
+    if (warned.has(origin) || !logger) return;
+    if (warned.size >= ORIGINS_WARNED_LIMIT) warned.clear();
+    warned.add(origin);
+    logger.warn(
+      { origin: origin.slice(0, 200), allowed: origins },
+      'a browser page at this origin asked to use /codec, which CODEC_CORS_ORIGIN does not allow: if it is your Temporal Web UI, add its origin to CODEC_CORS_ORIGIN',
+    );
+  };
   return (req, res, next) => {
     const origin = req.headers.origin;
     const allowed = origin !== undefined && origins.includes(origin);
@@ -95,6 +113,7 @@ function cors(origins: readonly string[]): RequestHandler {
       return;
     }
     if (!allowed) {
+      if (origin !== undefined) warnOnce(origin);
       next(
         new ApiError(403, 'origin_not_allowed', `Origin ${origin ?? '(none)'} is not in CODEC_CORS_ORIGIN`),
       );
@@ -116,9 +135,13 @@ const CODEC_ROUTES: GuardedRoutes = {
 };
 
 /** The codec server's routes, to mount at `CODEC_PATH`. */
-export function codecRouter(options: CodecServerOptions, apiToken: string | undefined): Router {
+export function codecRouter(
+  options: CodecServerOptions,
+  apiToken: string | undefined,
+  logger?: Logger,
+): Router {
   const router = express.Router();
-  router.use(cors(options.corsOrigins));
+  router.use(cors(options.corsOrigins, logger));
   router.use(
     options.codecApiToken === undefined
       ? requireClient(apiToken, options.corsOrigins, { ...CODEC_ROUTES, tokenVariable: 'API_TOKEN' })

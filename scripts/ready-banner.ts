@@ -57,12 +57,28 @@ export function encryptionNote(
   keyId: string,
   codecUrl: string,
   codecToken: 'CODEC_API_TOKEN' | 'API_TOKEN' | undefined,
+  /** The Web UI's origin when CODEC_CORS_ORIGIN leaves it out (`uiOriginLeftOut`). */
+  leftOutOrigin?: string,
 ): string {
   const encrypted = `payloads are encrypted (key "${keyId}")`;
+  if (codecToken === undefined && leftOutOrigin !== undefined) {
+    // The browser refuses the answers, and the Web UI only says "Codec Server could not connect".
+    return (
+      `${encrypted}, but the Web UI at ${leftOutOrigin} cannot decode them: CODEC_CORS_ORIGIN leaves ` +
+      `its origin out (add ${leftOutOrigin} to it, or unset it)`
+    );
+  }
   if (codecToken === undefined) return `${encrypted}; the Web UI decodes them at ${codecUrl}`;
   return (
     `${encrypted}; ${codecUrl} requires ${codecToken}, which the Web UI cannot send: decode with ` +
     `\`temporal workflow show -w ID -o json --codec-endpoint ${codecUrl} --codec-auth "Bearer $${codecToken}"\`` +
     ', or through a proxy of yours that adds the header'
   );
+}
+
+/** The dev server's Web UI origin (as the banner links it) when `corsOrigins` leaves it out. */
+export function uiOriginLeftOut(corsOrigins: string | undefined, uiPort: number): string | undefined {
+  const origin = `http://localhost:${uiPort}`;
+  const allowed = (corsOrigins ?? '').split(',').map((o) => o.trim());
+  return allowed.includes(origin) ? undefined : origin;
 }

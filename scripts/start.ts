@@ -35,7 +35,7 @@ import { Parts } from './parts.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { complain, errorText, prefixFor, say } from './output.js';
 import { portProblem, READY_TIMEOUT_MS, waitForApi, waitForWorker } from './readiness.js';
-import { encryptionNote, readyBlock } from './ready-banner.js';
+import { encryptionNote, readyBlock, uiOriginLeftOut } from './ready-banner.js';
 import { handleClosedOutput } from '../lib/closed-output.js';
 import { handleSignals, StopControl, StopRequested, watchLauncher } from './stopping.js';
 
@@ -215,7 +215,12 @@ async function startStack(
   envs.worker.METRICS_PORT = String(env.METRICS_PORT);
   if (env.PAYLOAD_ENCRYPTION_KEYS) {
     const codecToken = codecTokenVariable({ apiToken: env.API_TOKEN, codecApiToken: env.CODEC_API_TOKEN });
-    say(encryptionNote(env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId, codecEndpoint(env.API_PORT), codecToken));
+    const ui = parts.temporal
+      ? uiOriginLeftOut(envs.api.CODEC_CORS_ORIGIN, env.TEMPORAL_DEV_UI_PORT)
+      : undefined;
+    say(
+      encryptionNote(env.PAYLOAD_ENCRYPTION_KEYS.primaryKeyId, codecEndpoint(env.API_PORT), codecToken, ui),
+    );
   }
   const startedAt = Date.now();
   const worker = launch(parts, stop, {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createApp, type AppDeps } from '../api/app.js';
@@ -16,7 +17,7 @@ import { ConfigError } from '../lib/config.js';
 import { EncryptionCodec, parseEncryptionKeys, type EncryptionKeys } from '../lib/payload-codec.js';
 import { childConfigProblems } from '../scripts/child-config-check.js';
 import { childEnvs } from '../scripts/child-env.js';
-import { encryptionNote } from '../scripts/ready-banner.js';
+import { encryptionNote, uiOriginLeftOut } from '../scripts/ready-banner.js';
 import { startApiProcess } from './helpers/worker-process.js';
 
 const API_TOKEN = `api_${randomBytes(12).toString('hex')}`;
@@ -41,12 +42,15 @@ const client = {
 } as unknown as AppDeps['client'];
 
 /** The API with payload encryption on, on 127.0.0.1:0; its base URL. */
-async function serveApi(tokens: { apiToken?: string; codecApiToken?: string }): Promise<string> {
+async function serveApi(
+  tokens: { apiToken?: string; codecApiToken?: string },
+  logger = createLogger({ level: 'silent' }),
+): Promise<string> {
   const app = createApp({
     client,
     taskQueue: 'q',
     namespace: 'default',
-    logger: createLogger({ level: 'silent' }),
+    logger,
     ...(tokens.apiToken !== undefined && { apiToken: tokens.apiToken }),
     codecServer: {
       codec: new EncryptionCodec(keys()),
@@ -259,6 +263,44 @@ describe('npm start', () => {
       ['CODEC_API_TOKEN'],
     );
     assert.ok(!JSON.stringify(problems).includes('two words'));
+  });
+
+  test('says when CODEC_CORS_ORIGIN leaves the Web UI out, which then cannot decode', () => {
+    assert.equal(uiOriginLeftOut('http://localhost:8233,http://127.0.0.1:8233', 8233), undefined);
+    assert.equal(uiOriginLeftOut('http://127.0.0.1:9000, http://localhost:9000', 9000), undefined);
+    assert.equal(uiOriginLeftOut('http://localhost:8233', 13234), 'http://localhost:13234');
+    assert.equal(uiOriginLeftOut(undefined, 8233), 'http://localhost:8233');
+    const note = encryptionNote('k1', 'http://127.0.0.1:3000/codec', undefined, 'http://localhost:13234');
+    assert.match(note, /the Web UI at http:\/\/localhost:13234 cannot decode them: CODEC_CORS_ORIGIN leaves/);
+    assert.doesNotMatch(note, /decodes them at/);
+  });
+
+  test('a refused origin is logged once, named, since the browser shows the page nothing of it', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const url = await serveApi({}, createLogger({ level: 'info' }, sink));
+    const preflight = (origin: string) =>
+      fetch(`${url}/codec/decode`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
+    for (const origin of ['http://localhost:13234', 'http://localhost:13234', 'http://other.example']) {
+      assert.equal((await preflight(origin)).status, 403);
+    }
+    assert.equal((await preflight('http://localhost:8233')).status, 204);
+    const named = lines
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg.includes('CODEC_CORS_ORIGIN does not allow'));
+    assert.deepEqual(
+      named.map((l) => l.origin),
+      ['http://localhost:13234', 'http://other.example'],
+    );
+    assert.deepEqual(named[0].allowed, ['http://localhost:8233']);
   });
 
   test('says the Web UI decodes only while no token guards /codec, else how to decode', () => {
