@@ -261,6 +261,19 @@ const scenarios: Scenario[] = [
     drive: slackAuthorizes,
   },
   {
+    // As above, but Tray refuses the first removal of the strays: the saga pauses and tries again.
+    name: 'completed-stray-removal-retried',
+    input: { externalUserId: 'rec-user-stray-retry', authSlots: ['slack'] },
+    mock: {
+      failures: {
+        createInstance: [transientError('recorded create timeout')],
+        removeStrayInstances: [permanentError(undefined, 'recorded stray removal refused')],
+      },
+      strays: ['instance-0'],
+    },
+    drive: slackAuthorizes,
+  },
+  {
     // A foreign authId is rejected (lastError), sent again (remembered), then the slot completes.
     name: 'foreign-auth-rejected',
     input: { externalUserId: 'rec-user-foreign', authSlots: ['slack', 'gmail'] },

@@ -16,7 +16,7 @@ import { codeSpan, plainText } from '../common/markdown.js';
 import { cleanup, compensation } from './activity-stubs.js';
 import { cancelledOr, describeFailure, finish } from './failure.js';
 import type { SagaStatus } from './status.js';
-import { countCompensation } from './metrics.js';
+import { countCompensation, countStrayRemoval } from './metrics.js';
 import { LATE_CREATE_WINDOW_MS } from './late-create-window.js';
 
 // Doubling pauses keep a days-long outage (a revoked master token) to a few events an hour, far
@@ -32,8 +32,20 @@ export function lateCreateWindowEnd(): string {
   return new Date(Date.now() + LATE_CREATE_WINDOW_MS).toISOString();
 }
 
-/** Removes the saga's instances but `keep`; best effort, as the saga is already `completed`. */
+/** Marks histories whose clean-up after success tries again for about an hour (older ones gave up at once). */
+const STRAY_RETRY_PATCH = 'stray-removal-retries';
+// After the activity's quick tries: pauses of 1, 2, 4, … 32 minutes, about an hour in all, so a Tray
+// outage of that length still ends with the strays removed, and a saga that is `completed` does not
+// stay open (and its connection unable to start again) for days.
+const STRAY_RETRY_FIRST_PAUSE_MS = 60_000;
+const STRAY_RETRY_PAUSES = 6;
+
+/**
+ * Removes the saga's instances but `keep`, as the saga is already `completed`: tried again over about
+ * an hour, then left to an operator (an error log, the details and `connect_saga_stray_removals`).
+ */
 export async function removeStrayInstances(
+  status: SagaStatus,
   target: InstanceOwnerKey,
   keep: string,
   notAfter: string,
@@ -41,18 +53,51 @@ export async function removeStrayInstances(
   await CancellationScope.nonCancellable(async () => {
     const waitMs = Date.parse(notAfter) - Date.now();
     if (waitMs > 0) await sleep(waitMs, { summary: 'let a late create land before looking for it' });
-    try {
-      const { removed } = await cleanup.removeStrayInstances.executeWithOptions(
-        { summary: 'remove instances a retried create left behind' },
-        [{ ...target, keep, notAfter }],
-      );
-      if (removed.length > 0) log.info('removed stray instances', { removed });
-    } catch (err) {
-      log.warn('could not remove stray instances; they stay disabled at Tray', {
-        error: describeFailure(err),
-      });
+    for (let round = 0; ; round++) {
+      try {
+        const { removed } = await cleanup.removeStrayInstances.executeWithOptions(
+          { summary: 'remove instances a retried create left behind' },
+          [{ ...target, keep, notAfter }],
+        );
+        if (removed.length > 0) log.info('removed stray instances', { removed });
+        countStrayRemoval('removed');
+        if (round > 0)
+          showStrays(
+            status,
+            removed.length > 0 ? `removed ${removed.map(codeSpan).join(', ')}` : 'none left',
+          );
+        return;
+      } catch (err) {
+        const error = describeFailure(err);
+        countStrayRemoval('failed');
+        if (round >= STRAY_RETRY_PAUSES || !patched(STRAY_RETRY_PATCH)) {
+          if (round === 0)
+            log.warn('could not remove stray instances; they stay disabled at Tray', { error });
+          else giveUpOnStrays(status, error);
+          return;
+        }
+        const pauseMs = STRAY_RETRY_FIRST_PAUSE_MS * 2 ** round;
+        const at = new Date(Date.now() + pauseMs).toISOString();
+        log.warn('could not remove stray instances yet; trying again', { error, at });
+        showStrays(status, `not removed yet (${plainText(error.message)}); trying again at ${at}`);
+        await sleep(pauseMs, { summary: 'remove stray instances: try again after Tray failed' });
+      }
     }
   });
+}
+
+function giveUpOnStrays(status: SagaStatus, error: { message: string }): void {
+  log.error('gave up removing stray instances: they stay disabled at Tray; remove them there by hand', {
+    error,
+  });
+  countStrayRemoval('given_up');
+  showStrays(status, `gave up (${plainText(error.message)}): they stay disabled at Tray; see the worker log`);
+}
+
+/** Stray instances are the saga's own leftovers: shown as compensation, in the current details. */
+function showStrays(status: SagaStatus, what: string): void {
+  status.show({ compensation: `stray instances ${what}` });
+  status.publish();
 }
 
 /** Removes the instance, immune to cancel and until it succeeds; then ends the workflow with the failure. */

@@ -156,7 +156,8 @@ export async function connectIntegration(given: ConnectInput): Promise<ConnectRe
 
     status.enter('completed');
     countSagaFinished('completed');
-    if (strayWindowEnd !== undefined) await removeStrayInstances(target, solutionInstanceId, strayWindowEnd);
+    if (strayWindowEnd !== undefined)
+      await removeStrayInstances(status, target, solutionInstanceId, strayWindowEnd);
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     return { userId, solutionInstanceId, authValues, enabled: true };
   } catch (err) {

@@ -7,6 +7,7 @@ import { metricMeter } from '@temporalio/workflow';
 
 export const SAGAS_FINISHED_METRIC = 'connect_saga_sagas_finished';
 export const COMPENSATIONS_METRIC = 'connect_saga_compensations';
+export const STRAY_REMOVALS_METRIC = 'connect_saga_stray_removals';
 
 export type SagaOutcome = 'completed' | 'failed' | 'timed_out' | 'cancelled';
 /** removed: the instance was deleted; nothing_to_remove: none existed; failed: an attempt failed (retried). */
@@ -24,4 +25,14 @@ export function countCompensation(result: CompensationResult): void {
     .add(1, {
       result,
     });
+}
+
+/** removed: the strays are gone (or there were none); failed: a round failed; given_up: left at Tray. */
+export type StrayRemovalResult = 'removed' | 'failed' | 'given_up';
+
+/** Counts one round of removing the instances a retried create left, by its result. */
+export function countStrayRemoval(result: StrayRemovalResult): void {
+  metricMeter
+    .createCounter(STRAY_REMOVALS_METRIC, '1', 'removals of instances a retried create left, by result')
+    .add(1, { result });
 }
