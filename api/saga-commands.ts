@@ -36,7 +36,14 @@ export { startConnection, type StartOutcome } from './saga-start.js';
 export async function cancelConnection(client: Client, connectionId: string): Promise<{ runId: string }> {
   const desc = await describeConnection(client, connectionId);
   if (!isRunning(desc)) throw connectionClosed(connectionId, closedAs(desc));
-  if (stepOf(desc) === 'completed') throw connectionClosed(connectionId, 'completed');
+  if (stepOf(desc) === 'completed') {
+    // Still open while it removes what a retried create left, but connected: nothing to undo.
+    throw new ApiError(
+      409,
+      'connection_closed',
+      `Connection ${JSON.stringify(connectionId)} is completed; it only tidies up, so a cancel could no longer undo it`,
+    );
+  }
   try {
     await rpc(client, () => client.workflow.getHandle(connectionId, desc.runId).cancel());
   } catch (err) {
