@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request } from 'node:http';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { hostname, networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
@@ -25,7 +25,7 @@ import { ConfigError } from '../lib/config.js';
 import { devServerConnection } from '../lib/temporal-connection.js';
 import { randomWebhookSecret } from './helpers/emulator.js';
 import { signWebhook, startStack } from './helpers/stack.js';
-import { deadAddress } from './helpers/dead-address.js';
+import { deadAddress, silentPort } from './helpers/dead-address.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
 import { runChild, startApiProcess } from './helpers/worker-process.js';
@@ -784,14 +784,7 @@ describe('start-up', () => {
 describe('stopping before listening', () => {
   test('SIGTERM during the start-up check exits at once, saying so, rather than being left unhandled', async () => {
     // A Temporal that takes the connection and never answers holds the start-up check for seconds.
-    const held: Socket[] = [];
-    const silent = createServer((socket) => held.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    after(() => {
-      for (const socket of held) socket.destroy();
-      silent.close();
-    });
-    const { port } = silent.address() as AddressInfo;
+    const { port, held } = await silentPort();
     const api = runChild('api/main.ts', { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, API_HOST: '127.0.0.1' });
     await pollUntil(async () => held.length > 0, {
       timeoutMs: 30_000,

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry';
 import type { InjectedSink } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
 import type { ConnectionStatus } from '../common/messages.js';
 import { WORKFLOW_SPAN_INFO, withRunIdsOnly } from '../worker/telemetry.js';
+import { silentPort } from './helpers/dead-address.js';
 import { startEmulator } from './helpers/emulator.js';
 import { pollUntil } from './helpers/poll.js';
 import { devServer, uniqueId } from './helpers/temporal.js';
@@ -223,14 +223,7 @@ test('one trace from POST /v1/connections to every activity and Tray request', a
 
 test('SIGTERM with the collector silent and Temporal down: the API stops cleanly, saying traces were left unsent', async () => {
   // A collector that takes the connection and never answers, where the exporter would wait 10 s.
-  const held: Socket[] = [];
-  const silent = createTcpServer((socket) => held.push(socket));
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  after(() => {
-    for (const socket of held) socket.destroy();
-    silent.close();
-  });
-  const { port } = silent.address() as AddressInfo;
+  const { port } = await silentPort();
   const api = await startApiProcess({
     // Refused: the start-up questions (search attributes, updates) are still retrying at SIGTERM.
     TEMPORAL_ADDRESS: '127.0.0.1:1',

@@ -893,13 +893,19 @@ describe('connectIntegration after a retried create', () => {
     );
   });
 
-  test('a failure removing the strays does not undo a connected saga: it tries again after a pause', async () => {
+  /** A retried create whose strays Tray refuses to remove `refusals` times; the saga connected. */
+  async function withStrayRemovalRefused(
+    refusals: number,
+    check: (run: { handle: Handle; mock: MockActivities; details: string }) => Promise<void>,
+  ) {
     await withSaga(
       {
         mock: {
           failures: {
             createInstance: [transientError('timed out')],
-            removeStrayInstances: [permanentError(TRAY_FAILURE_TYPES.forbidden)],
+            removeStrayInstances: Array.from({ length: refusals }, () =>
+              permanentError(TRAY_FAILURE_TYPES.forbidden),
+            ),
           },
           strays: ['instance-0'],
         },
@@ -907,49 +913,31 @@ describe('connectIntegration after a retried create', () => {
       async ({ handle, mock }) => {
         await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
         assert.equal((await handle.result()).enabled, true);
-        assert.equal(
-          mock.inputsOf('removeStrayInstances').length,
-          2,
-          'a failed round, then one that removed',
-        );
         assert.equal(mock.inputsOf('removeInstance').length, 0, 'the good instance stays');
-        const events = (await handle.fetchHistory()).events ?? [];
-        const pauses = events.flatMap(
-          (e) => e.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? [],
-        );
-        assert.ok(pauses.map(Number).includes(60), `a 1-minute pause among ${pauses.join(', ')}`);
+        assert.equal((await status(handle)).step, 'completed');
         const { currentDetails = '' } = await handle.query<{ currentDetails?: string }>(
           '__temporal_workflow_metadata',
         );
-        assert.match(currentDetails, /\*\*Compensation:\*\* stray instances removed `instance-0`/);
-        assert.equal((await status(handle)).step, 'completed');
+        await check({ handle, mock, details: currentDetails });
       },
     );
+  }
+
+  test('a failure removing the strays does not undo a connected saga: it tries again after a pause', async () => {
+    await withStrayRemovalRefused(1, async ({ handle, mock, details }) => {
+      assert.equal(mock.inputsOf('removeStrayInstances').length, 2, 'a failed round, then one that removed');
+      const events = (await handle.fetchHistory()).events ?? [];
+      const pauses = events.flatMap((e) => e.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? []);
+      assert.ok(pauses.map(Number).includes(60), `a 1-minute pause among ${pauses.join(', ')}`);
+      assert.match(details, /\*\*Compensation:\*\* stray instances removed `instance-0`/);
+    });
   });
 
   test('a removal of the strays that keeps failing is given up after about an hour, and says so', async () => {
-    await withSaga(
-      {
-        mock: {
-          failures: {
-            createInstance: [transientError('timed out')],
-            removeStrayInstances: Array.from({ length: 10 }, () =>
-              permanentError(TRAY_FAILURE_TYPES.forbidden),
-            ),
-          },
-        },
-      },
-      async ({ handle, mock }) => {
-        await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
-        assert.equal((await handle.result()).enabled, true);
-        assert.equal(mock.inputsOf('removeStrayInstances').length, 7, 'the first round and six more');
-        const { currentDetails = '' } = await handle.query<{ currentDetails?: string }>(
-          '__temporal_workflow_metadata',
-        );
-        assert.match(currentDetails, /stray instances gave up .*: they stay disabled at Tray/);
-        assert.equal((await status(handle)).step, 'completed');
-      },
-    );
+    await withStrayRemovalRefused(10, async ({ mock, details }) => {
+      assert.equal(mock.inputsOf('removeStrayInstances').length, 7, 'the first round and six more');
+      assert.match(details, /stray instances gave up .*: they stay disabled at Tray/);
+    });
   });
 
   test('compensation after a retried create removes the strays with the instance', async () => {
