@@ -58,14 +58,15 @@ export function encryptionNote(
   codecUrl: string,
   codecToken: 'CODEC_API_TOKEN' | 'API_TOKEN' | undefined,
   /** The Web UI's origin when CODEC_CORS_ORIGIN leaves it out (`uiOriginLeftOut`). */
-  leftOutOrigin?: string,
+  leftOut?: UiOriginLeftOut,
 ): string {
   const encrypted = `payloads are encrypted (key "${keyId}")`;
-  if (codecToken === undefined && leftOutOrigin !== undefined) {
+  if (codecToken === undefined && leftOut !== undefined) {
     // The browser refuses the answers, and the Web UI only says "Codec Server could not connect".
+    const { origin, instead } = leftOut;
     return (
-      `${encrypted}, but the Web UI at ${leftOutOrigin} cannot decode them: CODEC_CORS_ORIGIN leaves ` +
-      `its origin out (add ${leftOutOrigin} to it, or unset it)`
+      `${encrypted}, but the Web UI at ${origin} cannot decode them: CODEC_CORS_ORIGIN leaves ` +
+      `its origin out (${instead ? `open it at ${instead}, which the list allows, or ` : ''}add ${origin} to it, or unset it)`
     );
   }
   if (codecToken === undefined) return `${encrypted}; the Web UI decodes them at ${codecUrl}`;
@@ -76,9 +77,20 @@ export function encryptionNote(
   );
 }
 
+/** The Web UI's origin the banner links, left out of CODEC_CORS_ORIGIN; `instead`, its other name if allowed. */
+export interface UiOriginLeftOut {
+  origin: string;
+  instead?: string;
+}
+
 /** The dev server's Web UI origin (as the banner links it) when `corsOrigins` leaves it out. */
-export function uiOriginLeftOut(corsOrigins: string | undefined, uiPort: number): string | undefined {
+export function uiOriginLeftOut(
+  corsOrigins: string | undefined,
+  uiPort: number,
+): UiOriginLeftOut | undefined {
   const origin = `http://localhost:${uiPort}`;
+  const other = `http://127.0.0.1:${uiPort}`;
   const allowed = (corsOrigins ?? '').split(',').map((o) => o.trim());
-  return allowed.includes(origin) ? undefined : origin;
+  if (allowed.includes(origin)) return undefined;
+  return allowed.includes(other) ? { origin, instead: other } : { origin };
 }

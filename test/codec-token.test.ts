@@ -268,9 +268,17 @@ describe('npm start', () => {
   test('says when CODEC_CORS_ORIGIN leaves the Web UI out, which then cannot decode', () => {
     assert.equal(uiOriginLeftOut('http://localhost:8233,http://127.0.0.1:8233', 8233), undefined);
     assert.equal(uiOriginLeftOut('http://127.0.0.1:9000, http://localhost:9000', 9000), undefined);
-    assert.equal(uiOriginLeftOut('http://localhost:8233', 13234), 'http://localhost:13234');
-    assert.equal(uiOriginLeftOut(undefined, 8233), 'http://localhost:8233');
-    const note = encryptionNote('k1', 'http://127.0.0.1:3000/codec', undefined, 'http://localhost:13234');
+    assert.deepEqual(uiOriginLeftOut('http://localhost:8233', 13234), { origin: 'http://localhost:13234' });
+    assert.deepEqual(uiOriginLeftOut(undefined, 8233), { origin: 'http://localhost:8233' });
+    const other = uiOriginLeftOut('http://127.0.0.1:8233', 8233);
+    assert.deepEqual(other, { origin: 'http://localhost:8233', instead: 'http://127.0.0.1:8233' });
+    assert.match(
+      encryptionNote('k1', 'http://127.0.0.1:3000/codec', undefined, other),
+      /open it at http:\/\/127\.0\.0\.1:8233, which the list allows/,
+    );
+    const note = encryptionNote('k1', 'http://127.0.0.1:3000/codec', undefined, {
+      origin: 'http://localhost:13234',
+    });
     assert.match(note, /the Web UI at http:\/\/localhost:13234 cannot decode them: CODEC_CORS_ORIGIN leaves/);
     assert.doesNotMatch(note, /decodes them at/);
   });

@@ -48,6 +48,14 @@ test('a classified Tray failure is logged with its type, message and details, no
   assert.doesNotMatch(String(err.stack), /\bat /, 'no stack frames for an expected Tray answer');
 });
 
+test("the saga's own lines keep their plain error, which names Tray's reason", () => {
+  const { lines, logger } = capture();
+  const error = { type: 'TrayTransientError', message: 'Tray FindInstances: network error (ECONNREFUSED)' };
+  logger.warn('could not remove stray instances yet; trying again', { error, at: '2026-11-30T00:12:39Z' });
+  assert.deepEqual(lines[0]?.error, error);
+  assert.equal(lines[0]?.at, '2026-11-30T00:12:39Z');
+});
+
 test('any other error keeps its stack', () => {
   const { lines, logger } = capture();
   logger.warn('Activity failed', { error: new TypeError('a bug') });

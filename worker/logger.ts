@@ -31,7 +31,9 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     // The SDK calls this for every activation whatever the level: only lines pino writes are worked on.
     if (!logger.isLevelEnabled(LEVELS[level])) return;
     const { error, ...rest } = meta ?? {};
-    const fields = level === 'TRACE' || level === 'DEBUG' ? withoutPayloadData(rest) : rest;
+    // The saga's own lines carry `error` as a plain `{ type, message }`: kept as it is.
+    const kept = error === undefined || error instanceof Error ? rest : { ...rest, error };
+    const fields = level === 'TRACE' || level === 'DEBUG' ? withoutPayloadData(kept) : kept;
     logger[LEVELS[level]](
       error instanceof Error ? { ...fields, err: logged(error, message) } : fields,
       message,
