@@ -72,12 +72,12 @@ function rel(path: string): string {
   return path.startsWith(`${PROJECT_ROOT}/`) ? path.slice(PROJECT_ROOT.length + 1) : path;
 }
 
-/** The connection: to the given server (`server`, from the loader), or to a dev server started here. */
 /** The codec endpoint the dev server's Web UI is given and the banner names: the browser's view. */
 function codecEndpoint(apiPort: number): string {
   return `http://localhost:${apiPort}/codec`;
 }
 
+/** The connection: to the given server (`server`, from the loader), or to a dev server started here. */
 async function startTemporal(
   env: StartEnv,
   server: TemporalConnectionConfig | undefined,

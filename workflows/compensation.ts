@@ -24,6 +24,11 @@ import { LATE_CREATE_WINDOW_MS } from './late-create-window.js';
 const REMOVE_RETRY_FIRST_PAUSE_MS = 60_000;
 const REMOVE_RETRY_MAX_PAUSE_MS = 60 * 60_000;
 
+/** The pause after the `failed`-th failed removal (counted from 0): 1 min, doubling up to 1 h. */
+function removalPauseMs(failed: number): number {
+  return Math.min(REMOVE_RETRY_FIRST_PAUSE_MS * 2 ** failed, REMOVE_RETRY_MAX_PAUSE_MS);
+}
+
 /** Marks histories whose compensation looks again after the late-create window (not older ones). */
 const LOOK_AGAIN_PATCH = 'compensation-looks-again-after-late-creates';
 
@@ -34,10 +39,9 @@ export function lateCreateWindowEnd(): string {
 
 /** Marks histories whose clean-up after success tries again for about an hour (older ones gave up at once). */
 const STRAY_RETRY_PATCH = 'stray-removal-retries';
-// After the activity's quick tries: pauses of 1, 2, 4, … 32 minutes, about an hour in all, so a Tray
-// outage of that length still ends with the strays removed, and a saga that is `completed` does not
-// stay open (and its connection unable to start again) for days.
-const STRAY_RETRY_FIRST_PAUSE_MS = 60_000;
+// After the activity's quick tries: the removal's pauses, 1, 2, 4, … 32 minutes, about an hour in
+// all, so a Tray outage of that length still ends with the strays removed, and a saga that is
+// `completed` does not stay open (and its connection unable to start again) for days.
 const STRAY_RETRY_PAUSES = 6;
 
 /**
@@ -76,7 +80,7 @@ export async function removeStrayInstances(
           else giveUpOnStrays(status, error);
           return;
         }
-        const pauseMs = STRAY_RETRY_FIRST_PAUSE_MS * 2 ** round;
+        const pauseMs = removalPauseMs(round);
         const at = new Date(Date.now() + pauseMs).toISOString();
         log.warn('could not remove stray instances yet; trying again', { error, at });
         showStrays(status, `not removed yet (${plainText(error.message)}); trying again at ${at}`);
@@ -182,7 +186,7 @@ async function removeUntilDone(status: SagaStatus, input: RemoveInstanceInput): 
       countCompensation('failed');
       const { message } = describeFailure(removeErr);
       log.error('removeInstance failed; retrying', { attempt, error: describeFailure(removeErr) });
-      const pauseMs = Math.min(REMOVE_RETRY_FIRST_PAUSE_MS * 2 ** (attempt - 1), REMOVE_RETRY_MAX_PAUSE_MS);
+      const pauseMs = removalPauseMs(attempt - 1);
       const nextTry = new Date(Date.now() + pauseMs).toISOString();
       status.show({
         compensation: `removal failed ${attempt} time(s), next try at ${nextTry}: ${plainText(message)}`,
