@@ -43,7 +43,14 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const metrics = createApiMetrics();
-  const openApi = buildOpenApi({ codec: deps.codecServer !== undefined });
+  const codecToken = deps.codecServer?.codecApiToken ?? deps.apiToken;
+  const openApi = buildOpenApi({
+    codec: deps.codecServer !== undefined,
+    tokenless: [
+      ...(deps.apiToken === undefined ? ['/v1/connections'] : []),
+      ...(codecToken === undefined ? [CODEC_PATH] : []),
+    ],
+  });
   const documented = knownPaths(openApi.paths as Record<string, unknown>);
   app.use(trackRouteTemplate(documented));
   if (deps.traceRequests) app.use(deps.traceRequests);

@@ -98,3 +98,26 @@ export function withRequestIds(paths: Json): Json {
 
 /** `responses` (components.responses) with `x-request-id`, like every operation's. */
 export const componentResponses = (responses: Json): Json => withRequestId(responses);
+
+/**
+ * `paths` with the bearer token optional (`security: [{ bearer: [] }, {}]`) on the routes under the
+ * given prefixes: a route whose token is not set takes none from loopback clients, and a client
+ * generated from the served document must not insist on one.
+ */
+export function withOptionalBearer(paths: Json, prefixes: readonly string[]): Json {
+  const out: Json = {};
+  for (const [template, item] of Object.entries(paths)) {
+    if (!prefixes.some((prefix) => template.startsWith(prefix))) {
+      out[template] = item;
+      continue;
+    }
+    const methods: Json = {};
+    for (const [key, operation] of Object.entries(item as Json)) {
+      const { security } = operation as { security?: Json[] };
+      const bearer = security?.length === 1 && 'bearer' in (security[0] as Json);
+      methods[key] = bearer ? { ...(operation as Json), security: [...(security as Json[]), {}] } : operation;
+    }
+    out[template] = methods;
+  }
+  return out;
+}

@@ -13,6 +13,7 @@ import {
   ref,
   UNEXPECTED,
   unauthorized,
+  withOptionalBearer,
   withRequestIds,
 } from './openapi-parts.js';
 import { SIGNATURE_SCHEME, webhookPaths } from './openapi-webhook.js';
@@ -164,6 +165,8 @@ function codecPaths(): Record<string, unknown> {
 export interface OpenApiOptions {
   /** Document the /codec routes (mounted while PAYLOAD_ENCRYPTION_KEYS is set). */
   codec?: boolean;
+  /** Route prefixes whose bearer token is not set (`/v1/connections`, `/codec`): the token is optional there. */
+  tokenless?: readonly string[];
 }
 
 /** Builds the OpenAPI document (once; it does not change at runtime). */
@@ -203,7 +206,8 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
             '`Authorization: Bearer $API_TOKEN` for /v1/connections* and /codec, compared in constant time. ' +
             'With CODEC_API_TOKEN set, /codec takes `Authorization: Bearer $CODEC_API_TOKEN` instead, and only that: ' +
             "neither token opens the other's routes. " +
-            'While a route has no token set it answers loopback clients only, and no browser page from another site (else 403).',
+            'While a route has no token set it answers loopback clients only, and no browser page from another site (else 403); ' +
+            'this document then lists the token as optional on that route (`security: [{ bearer: [] }, {}]`).',
         },
         webhookSignature: {
           type: 'apiKey',
@@ -213,11 +217,14 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
         },
       },
     },
-    paths: withRequestIds({
-      ...connectionPaths(),
-      ...webhookPaths(),
-      ...servicePaths(),
-      ...(options.codec ? codecPaths() : {}),
-    }),
+    paths: withOptionalBearer(
+      withRequestIds({
+        ...connectionPaths(),
+        ...webhookPaths(),
+        ...servicePaths(),
+        ...(options.codec ? codecPaths() : {}),
+      }),
+      options.tokenless ?? [],
+    ),
   };
 }

@@ -278,3 +278,51 @@ test('every operation states its security; the unauthenticated ones say so with 
     );
   }
 });
+
+test('a route without its token set documents the bearer as optional; one with it, as required', async () => {
+  const security = (served: any) =>
+    Object.fromEntries(
+      Object.entries(served.paths as Record<string, any>).flatMap(([path, item]) =>
+        Object.entries(item)
+          .filter(([method]) => method !== 'parameters' && method !== 'options')
+          .map(([method, operation]) => [`${method} ${path}`, JSON.stringify((operation as any).security)]),
+      ),
+    );
+  const served = async (deps: { apiToken?: string; codecApiToken?: string }) => {
+    const app = createApp({
+      client: {} as Client,
+      taskQueue: 'q',
+      namespace: 'default',
+      logger: createLogger({ level: 'silent' }),
+      ...(deps.apiToken !== undefined ? { apiToken: deps.apiToken } : {}),
+      codecServer: {
+        codec: {} as never,
+        corsOrigins: [],
+        ...(deps.codecApiToken !== undefined ? { codecApiToken: deps.codecApiToken } : {}),
+      },
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/openapi.json`);
+      return security(await res.json());
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  };
+  const required = JSON.stringify([{ bearer: [] }]);
+  const optional = JSON.stringify([{ bearer: [] }, {}]);
+  const none = await served({});
+  const both = await served({ apiToken: 'a' });
+  const codecOnly = await served({ codecApiToken: 'c' });
+  for (const key of ['post /v1/connections', 'get /v1/connections/{id}', 'post /codec/decode']) {
+    assert.equal(none[key], optional, `no token: ${key}`);
+    assert.equal(both[key], required, `API_TOKEN: ${key}`);
+  }
+  assert.equal(codecOnly['get /v1/connections'], optional);
+  assert.equal(codecOnly['post /codec/encode'], required);
+  for (const doc of [none, both, codecOnly]) {
+    assert.equal(doc['post /v1/webhooks/auth-completed'], JSON.stringify([{ webhookSignature: [] }]));
+    assert.equal(doc['get /healthz'], '[]');
+  }
+});
