@@ -118,6 +118,21 @@ describe('replay of recorded histories', () => {
     }
   });
 
+  test('a stray removal that failed before its retries existed (release 47d9e76) stays one round', () => {
+    // The other branch of `stray-removal-retries`: only such a history makes replay take it.
+    const name = 'release-47d9e76-completed-stray-removal-failed.json';
+    assert.ok(files.includes(name), `test/histories/${name} is committed`);
+    const history = load(name);
+    const events = history.events ?? [];
+    const removals = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'removeStrayInstances',
+    );
+    assert.equal(removals.length, 1);
+    assert.ok(events.some((e) => e.activityTaskFailedEventAttributes));
+    assert.ok(events.at(-1)?.workflowExecutionCompletedEventAttributes);
+    assert.ok(!patchMarkers(history).includes('stray-removal-retries'));
+  });
+
   test('every patch the workflow code checks has a committed history that took its new branch', () => {
     // Without one, breaking the patched branch would reach running sagas unreplayed.
     const recorded = new Set(files.flatMap((file) => patchMarkers(load(file))));

@@ -73,13 +73,15 @@ export async function removeStrayInstances(
         return;
       } catch (err) {
         const error = describeFailure(err);
-        countStrayRemoval('failed');
+        // Without the patch this runs only in replay, where metrics and logs are not emitted.
         if (round >= STRAY_RETRY_PAUSES || !patched(STRAY_RETRY_PATCH)) {
           if (round === 0)
             log.warn('could not remove stray instances; they stay disabled at Tray', { error });
           else giveUpOnStrays(status, error);
           return;
         }
+        // Only a round that is tried again: the last one is counted as given up, not twice.
+        countStrayRemoval('failed');
         const pauseMs = removalPauseMs(round);
         const at = new Date(Date.now() + pauseMs).toISOString();
         log.warn('could not remove stray instances yet; trying again', { error, at });
