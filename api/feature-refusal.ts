@@ -55,7 +55,11 @@ export function featureRefusalAdvice(what: string): string {
   return `the Temporal server refuses ${what} on this namespace: ${needs} in the server's dynamic config (README, Troubleshooting)`;
 }
 
-/** The warning for refused updates, at start and on POST: the advice, and what the API does meanwhile. */
+/**
+ * The warning for refused updates, at start and on POST: the advice, and what the API does meanwhile.
+ * A reissue is a plain update, so a server that refuses only update-with-start still takes it.
+ */
 export function updateRefusalWarning(what: string): string {
-  return `${featureRefusalAdvice(what)}; meanwhile POST waits by querying the saga, and reissues answer 503`;
+  const reissues = /multioperation/i.test(what) ? '' : ', and reissues answer 503';
+  return `${featureRefusalAdvice(what)}; meanwhile POST waits by querying the saga${reissues}`;
 }

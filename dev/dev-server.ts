@@ -4,11 +4,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { freePort } from './free-port.js';
+import { reasonInLog, usageAdvice } from './server-exit.js';
 import { withoutProjectSecrets } from './secret-free-env.js';
 
 export interface DevServerOptions {
@@ -71,14 +72,15 @@ export async function waitForTemporal(
   namespaces: readonly string[],
   timeoutMs: number,
   onProgress?: (message: string) => void,
-  isDead?: () => string | undefined,
+  /** The error to stop with once the server has exited, else undefined. */
+  isDead?: () => Error | undefined,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastReport = Date.now();
   let lastError: unknown;
   while (Date.now() < deadline) {
     const death = isDead?.();
-    if (death) throw new ExitedBeforeReady(death);
+    if (death) throw death;
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {
@@ -126,6 +128,9 @@ async function devServerArgs(
   for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) {
     args.push('--dynamic-config-value', `${key}=${partitions}`);
   }
+  // Priority keys are honoured by 1.29's and 1.30's matcher only when this is on (a `temporal` on
+  // PATH can be that old); the pinned CLI's server has it on already.
+  args.push('--dynamic-config-value', 'matching.useNewMatcher=true');
   for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${key}=${value}`);
   }
@@ -156,8 +161,12 @@ const START_ATTEMPTS = 3;
 
 /** The server exited before it answered (not a spawn failure, and not a timeout). */
 class ExitedBeforeReady extends Error {
-  constructor(readonly reason: string) {
-    super(`Temporal dev server exited before it was ready: ${reason}`);
+  constructor(
+    readonly reason: string,
+    /** Set when the CLI refused its command line: another start would fail the same. */
+    readonly advice?: string,
+  ) {
+    super(`Temporal dev server exited before it was ready: ${reason}${advice ? `; ${advice}` : ''}`);
   }
 }
 
@@ -171,7 +180,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     try {
       return await startOnce(options);
     } catch (error) {
-      const again = error instanceof ExitedBeforeReady && !error.reason.startsWith('could not be run');
+      const again =
+        error instanceof ExitedBeforeReady && !error.reason.startsWith('could not be run') && !error.advice;
       if (!again || attempt >= START_ATTEMPTS) throw error;
       options.onProgress?.(`${error.message}; starting it again (${attempt + 1} of ${START_ATTEMPTS})`);
     }
@@ -198,9 +208,11 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   // Opened before the spawn, so a log that cannot be written stops the start with an error and no
   // server; the server writes to it itself, so it does not depend on this process to keep its log.
   let log: number | undefined;
+  let logFrom = 0;
   if (options.logFile) {
     mkdirSync(dirname(options.logFile), { recursive: true });
     log = openSync(options.logFile, 'a');
+    logFrom = fstatSync(log).size;
   }
   let child: ChildProcess;
   try {
@@ -244,10 +256,16 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
         namespaces,
         options.startTimeoutMs ?? 120_000,
         options.onProgress,
-        // Why it exited is in its log: say where that is.
+        // Why it exited is in its log: quote the line that says so, and say where the rest is.
         () => {
           const exited = exit.reason();
-          return exited && (options.logFile ? `${exited}; see ${options.logFile}` : exited);
+          if (!exited) return undefined;
+          if (!options.logFile) return new ExitedBeforeReady(exited);
+          const said = reasonInLog(options.logFile, logFrom);
+          return new ExitedBeforeReady(
+            `${exited}${said ? ` (${said})` : ''}; see ${options.logFile}`,
+            usageAdvice(said, options.cliPath),
+          );
         },
       ),
       aborted,

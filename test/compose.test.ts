@@ -347,6 +347,14 @@ describe('docker-compose.yml', () => {
     assert.ok(mount, `DYNAMIC_CONFIG_FILE_PATH (${env.DYNAMIC_CONFIG_FILE_PATH}) is a mounted file`);
     const config = parse(readFileSync(join(PROJECT_ROOT, mount.source), 'utf8')) as Record<string, unknown>;
     assert.ok(Object.keys(config).length > 0, 'the dynamic config sets something');
+    // Updates and update-with-start for POST and reissues; the new matcher, without which the
+    // compose file's server 1.30 ignores priority keys (checked by hand on 1.29.1 and 1.30.2).
+    for (const key of [
+      'frontend.enableUpdateWorkflowExecution',
+      'frontend.enableExecuteMultiOperation',
+      'matching.useNewMatcher',
+    ])
+      assert.deepEqual(config[key], [{ value: true }], key);
   });
 
   test('every bind-mounted file exists in the repository', () => {

