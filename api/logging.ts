@@ -19,6 +19,9 @@ export function createLogger(options: LoggerOptions = {}, destination?: Destinat
     name: 'connect-saga-api',
     redact: REDACT,
     mixin: requestIdMixin,
+    // Most lines pass `err` as a plain `{ message }` (no stack, nothing else the error carried):
+    // written as given, not as an Error of type "Object" with an empty stack.
+    serializers: { err: (err: unknown) => (err instanceof Error ? pino.stdSerializers.err(err) : err) },
     ...options,
     level: options.level ?? logLevelFromEnv(),
   };

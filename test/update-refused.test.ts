@@ -151,11 +151,11 @@ describe('a Temporal server that refuses workflow updates', () => {
     assert.equal(res.status, 503);
     assert.equal(body.error.code, 'temporal_unavailable');
     assert.match(body.error.message, /does not allow an operation this request needs/);
-    const logged = advice().map((l) => JSON.parse(l) as { level: number; msg: string });
-    assert.ok(
-      logged.some((l) => l.level === 50 && /needs workflow updates/.test(l.msg)),
-      lines.join(''),
-    );
+    const logged = advice().map((l) => JSON.parse(l) as { level: number; msg: string; err?: object });
+    const refused = logged.find((l) => l.level === 50 && /needs workflow updates/.test(l.msg));
+    assert.ok(refused, lines.join(''));
+    // The server's words only: no `type: "Object"` or empty `stack` from serializing a plain object.
+    assert.deepEqual(Object.keys(refused.err ?? {}), ['message'], JSON.stringify(refused));
     assert.ok(!lines.some((l) => /credentials/.test(l)), lines.join(''));
   });
 
