@@ -136,6 +136,22 @@ test('worker and API metrics move by what three sagas did', async () => {
   assert.equal(total(w, 'connect_saga_compensations', { result: 'removed' }), 1);
   assert.ok(total(w, 'temporal_workflow_completed') >= 1, 'the SDK metrics are there too');
 
+  // A workflow task the worker cannot run (a type it does not have, as a rollback's non-determinism
+  // would) is counted, with its reason, where README's alert says.
+  const stray = await stack.client.workflow.start('noSuchWorkflowType', {
+    taskQueue: stack.taskQueue,
+    workflowId: uniqueId('m-unknown-type'),
+  });
+  const failedTasks = await pollUntil(
+    async () => total(await scrape(workerMetrics), 'temporal_workflow_task_execution_failed') || undefined,
+    { timeoutMs: 30_000, what: 'the failed workflow task to be counted' },
+  );
+  await stray.terminate('test over');
+  assert.ok(failedTasks >= 1);
+  const afterFailure = await scrape(workerMetrics);
+  const failedSeries = afterFailure.find((s) => s.name === 'temporal_workflow_task_execution_failed');
+  assert.ok(failedSeries?.labels.failure_reason, JSON.stringify(failedSeries));
+
   const a = await scrape(`${stack.apiUrl}/metrics`);
   const http = (labels: Record<string, string>) => total(a, 'connect_saga_http_requests_total', labels);
   assert.equal(http({ method: 'POST', route: '/v1/connections', status: '201' }), 3);
@@ -168,7 +184,7 @@ test('worker and API metrics move by what three sagas did', async () => {
   // down), and one only a create retried after a timeout brings, two minutes after its saga connected
   // (the same meter and naming as connect_saga_compensations, which this run has).
   const outageOnly = new Set(['temporal_long_request_failure', 'connect_saga_stray_removals']);
-  const scraped = [...w, ...a].map((series) => series.name);
+  const scraped = [...w, ...afterFailure, ...a].map((series) => series.name);
   for (const name of [...named].filter((n) => !outageOnly.has(n)))
     assert.ok(
       scraped.some(
