@@ -198,13 +198,8 @@ function startNamespaces(options: DevServerOptions, namespace: string): string[]
   return options.dbFile ? [namespace] : [namespace, `dev-server-start-${randomUUID()}`];
 }
 
-async function startOnce(options: DevServerOptions): Promise<DevServer> {
-  const namespace = options.namespace ?? 'default';
-  // Fresh ports on every attempt: the one a failed attempt could not bind may still be held.
-  const port = options.port || (await freePort());
-  const uiPort = options.uiPort === 0 ? await freePort() : options.uiPort;
-  const namespaces = startNamespaces(options, namespace);
-  const args = await devServerArgs(options, namespaces, port, uiPort);
+/** Spawns the server with its log; `logFrom` is where this start's own lines begin in it. */
+function spawnServer(options: DevServerOptions, args: string[]): { child: ChildProcess; logFrom: number } {
   // Opened before the spawn, so a log that cannot be written stops the start with an error and no
   // server; the server writes to it itself, so it does not depend on this process to keep its log.
   let log: number | undefined;
@@ -214,16 +209,36 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
     log = openSync(options.logFile, 'a');
     logFrom = fstatSync(log).size;
   }
-  let child: ChildProcess;
   try {
-    child = spawn(options.cliPath, args, {
+    const child = spawn(options.cliPath, args, {
       stdio: ['ignore', log ?? 'ignore', log ?? 'ignore'],
       detached: options.ownProcessGroup ?? false,
       env: withoutProjectSecrets(process.env),
     });
+    return { child, logFrom };
   } finally {
     if (log !== undefined) closeSync(log);
   }
+}
+
+/** Why the server exited while starting: the log's line that says so, and where the rest is. */
+function exitedBeforeReady(options: DevServerOptions, exited: string, logFrom: number): ExitedBeforeReady {
+  if (!options.logFile) return new ExitedBeforeReady(exited);
+  const said = reasonInLog(options.logFile, logFrom);
+  return new ExitedBeforeReady(
+    `${exited}${said ? ` (${said})` : ''}; see ${options.logFile}`,
+    usageAdvice(said, options.cliPath),
+  );
+}
+
+async function startOnce(options: DevServerOptions): Promise<DevServer> {
+  const namespace = options.namespace ?? 'default';
+  // Fresh ports on every attempt: the one a failed attempt could not bind may still be held.
+  const port = options.port || (await freePort());
+  const uiPort = options.uiPort === 0 ? await freePort() : options.uiPort;
+  const namespaces = startNamespaces(options, namespace);
+  const args = await devServerArgs(options, namespaces, port, uiPort);
+  const { child, logFrom } = spawnServer(options, args);
   options.onSpawn?.(child.pid);
   // The whole group when it has one of its own: nothing the server started outlives it.
   const kill = (name: NodeJS.Signals): void => {
@@ -251,23 +266,10 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   if (options.signal?.aborted) onAbort();
   try {
     await Promise.race([
-      waitForTemporal(
-        address,
-        namespaces,
-        options.startTimeoutMs ?? 120_000,
-        options.onProgress,
-        // Why it exited is in its log: quote the line that says so, and say where the rest is.
-        () => {
-          const exited = exit.reason();
-          if (!exited) return undefined;
-          if (!options.logFile) return new ExitedBeforeReady(exited);
-          const said = reasonInLog(options.logFile, logFrom);
-          return new ExitedBeforeReady(
-            `${exited}${said ? ` (${said})` : ''}; see ${options.logFile}`,
-            usageAdvice(said, options.cliPath),
-          );
-        },
-      ),
+      waitForTemporal(address, namespaces, options.startTimeoutMs ?? 120_000, options.onProgress, () => {
+        const exited = exit.reason();
+        return exited === undefined ? undefined : exitedBeforeReady(options, exited, logFrom);
+      }),
       aborted,
     ]);
   } catch (error) {
