@@ -91,14 +91,14 @@ async function wait(ms: number): Promise<void> {
 /**
  * Resolves once the worker we started polls the task queue. A previous run's poller can still be
  * listed on a persisted server, so only a poll seen after this start counts. Connects with `temporal`,
- * the worker's own connection settings.
+ * the worker's own connection settings. Resolves with the server's version, when it says one.
  */
 export async function waitForWorker(
   temporal: TemporalConnectionConfig,
   taskQueue: string,
   worker: ManagedChild,
   startedAt: number,
-): Promise<void> {
+): Promise<string | undefined> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   // The same loader's options as the worker's (TLS, API key, profile): a setting it rejects is named here too.
   const connection = await openTemporalConnection(temporal, () =>
@@ -118,7 +118,7 @@ export async function waitForWorker(
           poller.identity?.startsWith(`${worker.process.pid}@`) === true || seconds * 1000 >= startedAt - 1000
         );
       });
-      if (ours) return;
+      if (ours) return await serverVersion(connection);
       if (Date.now() - lastNote > 10_000) {
         lastNote = Date.now();
         say('still waiting for the worker (it bundles the workflow code on start) …');
@@ -128,6 +128,16 @@ export async function waitForWorker(
     throw new Error(`the worker did not poll task queue ${taskQueue} within ${READY_TIMEOUT_MS / 1000} s`);
   } finally {
     await connection.close();
+  }
+}
+
+/** The server's version for the banner (`temporal` on PATH may be older than the pinned one). */
+async function serverVersion(connection: Connection): Promise<string | undefined> {
+  try {
+    const info = await connection.workflowService.getSystemInfo({});
+    return info.serverVersion || undefined;
+  } catch {
+    return undefined; // the banner leaves it out: nothing else depends on it
   }
 }
 

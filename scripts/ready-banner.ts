@@ -12,6 +12,8 @@ export interface ReadyInfo {
   metricsPort: number;
   /** npm start's state folder, as shown (relative to the project when inside it). */
   dataDir: string;
+  /** The Temporal server's version, as it says it. */
+  serverVersion?: string;
 }
 
 /** The banner's text, with `curl` hints that carry the bearer header when API_TOKEN is set. */
@@ -27,7 +29,7 @@ export function readyBlock(info: ReadyInfo): string {
     `  API            ${api}   (OpenAPI: ${api}/openapi.json)`,
     info.uiUrl ? `  Temporal UI    ${info.uiUrl}` : `  Temporal UI    (the one of your server)`,
     `  Metrics        ${api}/metrics (API), http://localhost:${info.metricsPort}/metrics (worker)`,
-    `  Temporal gRPC  ${info.temporalAddress}${info.embeddedServer ? `   (state in ${info.dataDir}/temporal.db, server log ${info.dataDir}/temporal.log)` : ''}`,
+    `  Temporal gRPC  ${info.temporalAddress}${info.serverVersion ? ` (server ${info.serverVersion})` : ''}${info.embeddedServer ? `   (state in ${info.dataDir}/temporal.db, server log ${info.dataDir}/temporal.log)` : ''}`,
     info.emulatorUrl
       ? `  Tray emulator  ${info.emulatorUrl}   (credentials in ${info.dataDir}/dev-secrets.json, state in ${info.dataDir}/emulator-state.json)`
       : '  Tray           the real one (TRAY_MASTER_TOKEN is set)',

@@ -232,7 +232,7 @@ async function startStack(
   launch(parts, stop, { name: 'api', entry: 'api/main.ts', env: envs.api, colour: 1 });
 
   say('waiting for the worker to poll and the API to answer …');
-  await stop.unlessStopped(
+  const [serverVersion] = await stop.unlessStopped(
     Promise.all([waitForWorker(temporal, env.TEMPORAL_TASK_QUEUE, worker, startedAt), waitForApi(apiBase)]),
   );
   process.stdout.write(
@@ -246,6 +246,7 @@ async function startStack(
       embeddedServer: !server,
       metricsPort: env.METRICS_PORT,
       dataDir: rel(DATA_DIR),
+      ...(serverVersion ? { serverVersion } : {}),
     }),
   );
 }

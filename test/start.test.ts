@@ -105,6 +105,8 @@ test('npm start runs the stack, a saga completes through the dialog, SIGTERM sto
     const api = `http://localhost:${apiPort}`;
     assert.match(output, new RegExp(`API +${api}`));
     assert.match(output, new RegExp(`Tray emulator +http://127\\.0\\.0\\.1:${emulatorPort}`));
+    // Which server it runs: a `temporal` on PATH can be older than the pinned CLI's.
+    assert.match(output, /Temporal gRPC +127\.0\.0\.1:\d+ \(server \d+\.\d+\.\d+\)/);
     assert.match(output, new RegExp(`curl -s -X POST ${api}/v1/connections`));
     assert.match(output, /^\[worker\] /m, 'worker lines are prefixed');
     assert.match(output, /^\[api\] /m, 'API lines are prefixed');
