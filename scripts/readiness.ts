@@ -134,7 +134,9 @@ export async function waitForWorker(
 /** The server's version for the banner (`temporal` on PATH may be older than the pinned one). */
 async function serverVersion(connection: Connection): Promise<string | undefined> {
   try {
-    const info = await connection.workflowService.getSystemInfo({});
+    const info = await connection.withDeadline(Date.now() + 3000, () =>
+      connection.workflowService.getSystemInfo({}),
+    );
     return info.serverVersion || undefined;
   } catch {
     return undefined; // the banner leaves it out: nothing else depends on it
