@@ -82,18 +82,24 @@ function withRequestId(responses: Json): Json {
   return out;
 }
 
-/** `paths` with `x-request-id` on every answer of every operation: every answer carries one. */
-export function withRequestIds(paths: Json): Json {
+/** `paths` with each entry of each path item (its operations, and `parameters`) passed through `map`. */
+function mapOperations(paths: Json, map: (template: string, operation: Json) => Json): Json {
   const out: Json = {};
   for (const [template, item] of Object.entries(paths)) {
     const methods: Json = {};
-    for (const [key, operation] of Object.entries(item as Json)) {
-      const { responses } = operation as { responses?: Json };
-      methods[key] = responses ? { ...(operation as Json), responses: withRequestId(responses) } : operation;
-    }
+    for (const [key, operation] of Object.entries(item as Json))
+      methods[key] = map(template, operation as Json);
     out[template] = methods;
   }
   return out;
+}
+
+/** `paths` with `x-request-id` on every answer of every operation: every answer carries one. */
+export function withRequestIds(paths: Json): Json {
+  return mapOperations(paths, (_template, operation) => {
+    const { responses } = operation as { responses?: Json };
+    return responses ? { ...operation, responses: withRequestId(responses) } : operation;
+  });
 }
 
 /** `responses` (components.responses) with `x-request-id`, like every operation's. */
@@ -105,19 +111,10 @@ export const componentResponses = (responses: Json): Json => withRequestId(respo
  * generated from the served document must not insist on one.
  */
 export function withOptionalBearer(paths: Json, prefixes: readonly string[]): Json {
-  const out: Json = {};
-  for (const [template, item] of Object.entries(paths)) {
-    if (!prefixes.some((prefix) => template.startsWith(prefix))) {
-      out[template] = item;
-      continue;
-    }
-    const methods: Json = {};
-    for (const [key, operation] of Object.entries(item as Json)) {
-      const { security } = operation as { security?: Json[] };
-      const bearer = security?.length === 1 && 'bearer' in (security[0] as Json);
-      methods[key] = bearer ? { ...(operation as Json), security: [...(security as Json[]), {}] } : operation;
-    }
-    out[template] = methods;
-  }
-  return out;
+  return mapOperations(paths, (template, operation) => {
+    const { security } = operation as { security?: Json[] };
+    const bearer = security?.length === 1 && 'bearer' in (security[0] as Json);
+    const open = bearer && prefixes.some((prefix) => template.startsWith(prefix));
+    return open ? { ...operation, security: [...(security as Json[]), {}] } : operation;
+  });
 }

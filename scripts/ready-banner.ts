@@ -1,4 +1,5 @@
 /** The block `npm start` prints once everything runs: where each part is and how to try a saga. */
+import { parseOrigins } from '../api/codec.js';
 
 /** What the banner names. */
 export interface ReadyInfo {
@@ -92,7 +93,9 @@ export function uiOriginLeftOut(
 ): UiOriginLeftOut | undefined {
   const origin = `http://localhost:${uiPort}`;
   const other = `http://127.0.0.1:${uiPort}`;
-  const allowed = (corsOrigins ?? '').split(',').map((o) => o.trim());
+  // The API's own reading of the list (a list it refuses stops npm start before this).
+  const parsed = parseOrigins(corsOrigins ?? '');
+  const allowed = 'value' in parsed ? parsed.value : [];
   if (allowed.includes(origin)) return undefined;
   return allowed.includes(other) ? { origin, instead: other } : { origin };
 }
