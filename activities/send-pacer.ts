@@ -3,7 +3,7 @@
  * limit meters when the server hands activities out, not when their requests leave: a worker whose
  * event loop stalls for a few seconds (a loaded box) holds the activities it was handed meanwhile
  * and then sends them together, and one such run put 131 requests in 5 s on the wire for a budget
- * of 125 (docs/bench.md). The pacer lets at most `count` requests leave in any `windowMs`; the rest
+ * of 125 (docs/bench-notebook.md). The pacer lets at most `count` requests leave in any `windowMs`; the rest
  * wait until the window has room, the saga's later steps first (the activity's priority key, as
  * the task queue orders them), then in order of arrival. It never holds a request while the pace
  * holds.

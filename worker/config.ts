@@ -66,7 +66,7 @@ export const DEFAULT_MAX_CACHED_WORKFLOWS = 200;
  * server's priority keys cannot order them and each one's 10 s workflow-task timeout runs. Waiting at
  * the server instead, an authorized user's next step is not stuck behind a burst of new sagas'
  * first tasks. Bursts of 300 gave webhook → completed p99 4.4–4.7 s with 8 against 6.2–7.1 s with 40
- * (docs/bench.md).
+ * (docs/bench-notebook.md, "Workflow-task slots").
  */
 export const DEFAULT_MAX_WORKFLOW_TASKS = 8;
 

@@ -5,7 +5,7 @@
  * The server meters that limit with a token bucket per task-queue partition: rate R/N, burst ceil(R/N).
  * A W-second window opening on full buckets may dispatch R·W + N·ceil(R/N) < R·(W + 1) + N activities
  * (30/s for R = 25; the bench saw 28.6/s). Up to BURST_SLACK more than that reached the wire in
- * the first seconds of a burst (docs/bench.md, "After the burst slack"). Solving
+ * the first seconds of a burst (docs/bench-notebook.md, "After the burst slack"). Solving
  * R·(W + 1) + N + BURST_SLACK ≤ L·W gives the rate below.
  */
 
@@ -14,7 +14,7 @@ export const RATE_WINDOW_SECONDS = 5;
 /**
  * Requests beyond the token buckets' bound seen on the wire in a burst's first seconds: up to 4 on
  * the earlier boxes; on a slower one 6 with one worker process and 8 with three, whose pollers
- * take the first second's tasks together (docs/bench.md). 9 still lets the burst itself count in
+ * take the first second's tasks together (docs/bench-notebook.md). 9 still lets the burst itself count in
  * full (a bucket of 20 for 25/s, where 10 would make it 19), which keeps the busiest 5 s near 90%
  * of the budget or above.
  */
