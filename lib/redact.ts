@@ -16,8 +16,9 @@ const SECRET_KEYS = [
   'secret',
   'webhookSecret',
   // The SDK adds an activity's task token to each of its log lines; with it anyone who can reach
-  // the Temporal frontend could complete or fail that activity.
+  // the Temporal frontend could complete or fail that activity. The SDK's core names it task_token.
   'taskToken',
+  'task_token',
 ];
 
 /** Request headers that carry credentials, as the API's request and error objects hold them. */

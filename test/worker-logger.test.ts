@@ -166,3 +166,23 @@ test("an activity's task token, which the SDK puts on each of its log lines, is 
   assert.equal(lines[0]?.activityType, 'removeInstance');
   assert.ok(!JSON.stringify(lines).includes(taskToken), JSON.stringify(lines));
 });
+
+test("the core's task token, under its own name or written into text, is not written", () => {
+  const { lines, logger } = capture();
+  const token = Buffer.from('a-task-token-that-completes-the-activity').toString('base64');
+  // As the SDK forwards sdk-core's "Activity not found on completion" line: the token is a field.
+  logger.warn(
+    'Activity not found on completion. This may happen if the activity has already been cancelled',
+    {
+      sdkComponent: 'core',
+      task_token: `TaskToken(${token})`,
+      spanContexts: [`complete_activity_task{task_token=TaskToken(${token})}`],
+    },
+  );
+  logger.warn(`gRPC error for TaskToken(${token}) left`, { sdkComponent: 'core' });
+  assert.equal(lines.length, 2);
+  assert.ok(!JSON.stringify(lines).includes(token), JSON.stringify(lines));
+  assert.equal(lines[0]?.task_token, '[redacted]');
+  assert.deepEqual(lines[0]?.spanContexts, ['complete_activity_task{task_token=TaskToken([redacted])}']);
+  assert.equal(lines[1]?.msg, 'gRPC error for TaskToken([redacted]) left');
+});

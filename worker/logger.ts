@@ -35,8 +35,8 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     const kept = error === undefined || error instanceof Error ? rest : { ...rest, error };
     const fields = level === 'TRACE' || level === 'DEBUG' ? withoutPayloadData(kept) : kept;
     logger[LEVELS[level]](
-      error instanceof Error ? { ...fields, err: logged(error, message) } : fields,
-      message,
+      withoutTaskTokenText(error instanceof Error ? { ...fields, err: logged(error, message) } : fields),
+      withoutTaskTokenText(message),
     );
   };
   return {
@@ -48,6 +48,26 @@ export function temporalLogger(logger: Logger): TemporalLogger {
     error: (message, meta) => log('ERROR', message, meta),
   };
 }
+
+/**
+ * The SDK's core writes a task token as `TaskToken(<base64>)` where it formats one into text (a field
+ * under another name, a span's context, a message): the token is left out wherever it appears.
+ */
+const TASK_TOKEN_TEXT = /TaskToken\([^)]*\)/g;
+
+function withoutTaskTokenText<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(TASK_TOKEN_TEXT, `TaskToken(${REDACT.censor})`) as T;
+  if (Array.isArray(value)) return value.map(withoutTaskTokenText) as T;
+  // Plain objects only: an Error keeps its class (pino's serializer reads it), and a copy keeps the
+  // SDK's symbol-keyed fields.
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
+    return value;
+  const copy: Record<string, unknown> = { ...value };
+  for (const key of Object.keys(copy)) copy[key] = withoutTaskTokenText(copy[key]);
+  return copy as T;
+}
+
+const TOKEN_KEYS = new Set(['taskToken', 'task_token']);
 
 /** The SDK's line for a workflow that ended by throwing, which only a Temporal failure does. */
 const WORKFLOW_FAILED = 'Workflow failed';
@@ -108,7 +128,7 @@ export function withoutPayloadData(fields: Record<string, unknown>): Record<stri
     if (typeof value !== 'object' || value === null) return value;
     if (isJsonPayload(value)) return { ...value, data: `[${byteLength(value.data)} bytes, not logged]` };
     return Object.fromEntries(
-      Object.entries(value).map(([key, inner]) => [key, key === 'taskToken' ? REDACT.censor : scrub(inner)]),
+      Object.entries(value).map(([key, inner]) => [key, TOKEN_KEYS.has(key) ? REDACT.censor : scrub(inner)]),
     );
   };
   let json: unknown;
