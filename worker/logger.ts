@@ -62,7 +62,7 @@ function withoutTaskTokenText<T>(value: T): T {
   // SDK's symbol-keyed fields.
   if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
     return value;
-  const copy: Record<string, unknown> = { ...value };
+  const copy = { ...value } as Record<string, unknown>;
   for (const key of Object.keys(copy)) copy[key] = withoutTaskTokenText(copy[key]);
   return copy as T;
 }
