@@ -3,6 +3,7 @@
  * `api/main.ts` runs it; tests mount it on an ephemeral port.
  */
 import express, { type Express, type RequestHandler } from 'express';
+import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { CODEC_PATH, codecRouter, type CodecServerOptions } from './codec.js';
@@ -36,12 +37,22 @@ export interface AppDeps {
   temporal?: TemporalConnectionConfig;
 }
 
+/**
+ * The query as express's default parser reads it, but without its limit of 1,000 parameters, which
+ * counts empty `&&` segments too: a query padded with them lost the filters or `?wait` after them,
+ * unseen. Node's 16 KB bound on a request's head keeps the count small.
+ */
+function everyParameter(query: string): ParsedUrlQuery {
+  return parseQuery(query, '&', '=', { maxKeys: 0 });
+}
+
 /** Builds the API. */
 export function createApp(deps: AppDeps): Express {
   const { client, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('query parser', everyParameter);
   const metrics = createApiMetrics();
   const codecToken = deps.codecServer?.codecApiToken ?? deps.apiToken;
   const openApi = buildOpenApi({

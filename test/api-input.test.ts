@@ -257,3 +257,22 @@ describe('a config value is passed on as sent', () => {
     }
   });
 });
+
+describe('a query of many parameters', () => {
+  // The default parser stopped at 1,000 parameters, empty `&&` segments counted: what came after
+  // them was dropped unseen.
+  const padding = '&'.repeat(1200);
+
+  test('a ?wait after 1,200 empty segments is still read: 400 for a bad one', async () => {
+    const answer = await send('POST', `/v1/connections?${padding}wait=abc`, JSON.stringify(input()));
+    assert400(answer, 'invalid_input', ['?wait'], 'padded ?wait');
+  });
+
+  test('a list parameter after them is still read, and 1,500 unknown ones are all named', async () => {
+    assert400(await send('GET', `/v1/connections?${padding}bogus=1`), 'invalid_input', ['?bogus'], 'padded');
+    const many = Array.from({ length: 1500 }, (_, i) => `p${i}=1`).join('&');
+    const answer = await send('GET', `/v1/connections?${many}`);
+    assert400(answer, 'invalid_input', ['?p0', '?p1499'], '1,500 parameters');
+    assert.equal(answer.body.error?.details?.length, 1500);
+  });
+});
