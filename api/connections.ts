@@ -161,16 +161,27 @@ const UTF8_LABELS = new Set([
   'x-unicode20utf8',
 ]);
 
-/** A charset that names UTF-8 by another label is read as `utf-8`, rather than refused with 415. */
-const utf8Labels: RequestHandler = (req, _res, next) => {
-  const type = req.headers['content-type'];
-  if (type !== undefined) {
-    req.headers['content-type'] = type.replace(
-      /(;\s*charset\s*=\s*)("?)([\w-]+)\2/i,
-      (whole, before: string, _quote, label: string) =>
-        UTF8_LABELS.has(label.toLowerCase()) ? `${before}utf-8` : whole,
-    );
+/** A charset the start body does not take, answered 415 as body-parser answers one it does not know. */
+class CharsetError extends Error {
+  readonly status = 415;
+  readonly type = 'charset.unsupported';
+  constructor(readonly charset: string) {
+    super(`unsupported charset "${charset}"`);
   }
+}
+
+/**
+ * A charset that names UTF-8 by another label is read as `utf-8`, rather than refused with 415. Any
+ * other is refused here: the JSON parser would decode UTF-7 or UTF-16, and bytes those cannot read
+ * become U+FFFD, which would make distinct ids one, as undecodable UTF-8 would (docs/api.md).
+ */
+const utf8Only: RequestHandler = (req, _res, next) => {
+  const type = req.headers['content-type'];
+  const match = type === undefined ? null : /(;\s*charset\s*=\s*)("?)([^";\s]*)\2/i.exec(type);
+  if (type === undefined || !match) return next();
+  const label = (match[3] ?? '').toLowerCase();
+  if (label !== 'utf-8' && !UTF8_LABELS.has(label)) return next(new CharsetError(label));
+  req.headers['content-type'] = type.replace(match[0], `${match[1] ?? ''}utf-8`);
   next();
 };
 
@@ -200,7 +211,7 @@ export function connectionsRouter(deps: ConnectionsDeps): Router {
   };
 
   // Only the start reads its body: one sent to another route means nothing, so it cannot fail it.
-  connections.post('/', utf8Labels, startBody, async (req, res) => {
+  connections.post('/', utf8Only, startBody, async (req, res) => {
     const { input, connectionId, waitSeconds } = startRequest(req);
     const { status, created, updateRefused } = await startAndWaitForUrls(
       client,

@@ -112,6 +112,11 @@ describe('every error path, each code documented for its route', () => {
     await expectStatus(api('POST', '/v1/connections', body, oddEncoding), 415, 'encoding');
     const latin1 = { ...auth(), 'content-type': 'application/json; charset=latin1' };
     await expectStatus(api('POST', '/v1/connections', body, latin1), 415, 'charset');
+    // Decoded as UTF-7 or UTF-16, bytes those cannot read would become U+FFFD and merge ids.
+    for (const label of ['utf-7', 'UTF-16', 'utf-16le', 'utf-32', '""']) {
+      const other = { ...auth(), 'content-type': `application/json; charset=${label}` };
+      await expectStatus(api('POST', '/v1/connections', body, other), 415, `charset=${label}`);
+    }
     // WHATWG's other labels for UTF-8 are UTF-8.
     for (const label of ['utf8', '"UTF8"', 'unicode-1-1-utf-8']) {
       const utf8 = { ...auth(), 'content-type': `application/json; charset=${label}` };
