@@ -134,6 +134,29 @@ const CODEC_ROUTES: GuardedRoutes = {
   toSet: 'CODEC_API_TOKEN (or API_TOKEN)',
 };
 
+/**
+ * Each payload through the codec on its own, so a 422 names every payload that would not decode or
+ * encode (`payloads.3`), not only the first. Anything but a ValueError is a fault of the server.
+ */
+async function codecEach(
+  codec: PayloadCodec,
+  direction: 'encode' | 'decode',
+  payloads: Payload[],
+): Promise<Payload[]> {
+  const settled = await Promise.allSettled(payloads.map((payload) => codec[direction]([payload])));
+  const problems: { path: string; message: string }[] = [];
+  const result: Payload[] = [];
+  settled.forEach((outcome, index) => {
+    if (outcome.status === 'fulfilled') result.push(...outcome.value);
+    else if (outcome.reason instanceof ValueError)
+      problems.push({ path: `payloads.${index}`, message: outcome.reason.message });
+    else throw outcome.reason;
+  });
+  if (problems.length === 0) return result;
+  const first = problems.length === 1 ? (problems[0]?.message ?? '') : `${problems.length} payloads failed`;
+  throw new ApiError(422, `${direction}_failed`, first, problems);
+}
+
 /** The codec server's routes, to mount at `CODEC_PATH`. */
 export function codecRouter(
   options: CodecServerOptions,
@@ -147,23 +170,18 @@ export function codecRouter(
       ? requireClient(apiToken, options.corsOrigins, { ...CODEC_ROUTES, tokenVariable: 'API_TOKEN' })
       : requireClient(options.codecApiToken, options.corsOrigins, CODEC_ROUTES),
   );
-  router.use(express.json({ limit: BODY_LIMIT, type: () => true }));
+  // Not strict: a body that is JSON but no object (`null`, `"x"`) is named as such by the schema,
+  // rather than called "not valid JSON".
+  router.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
 
   const route = (direction: 'encode' | 'decode') =>
     router.post(`/${direction}`, async (req, res) => {
-      const body = bodySchema.safeParse(req.body ?? {});
+      const body = bodySchema.safeParse(req.body === undefined ? {} : req.body);
       if (!body.success) {
         throw new ApiError(400, 'invalid_input', 'The request is invalid', problemsOf(body.error));
       }
       const payloads = body.data.payloads.map(fromJson);
-      let result: Payload[];
-      try {
-        result = await options.codec[direction](payloads);
-      } catch (err) {
-        if (!(err instanceof ValueError)) throw err;
-        throw new ApiError(422, `${direction}_failed`, err.message);
-      }
-      res.json({ payloads: result.map(toJson) });
+      res.json({ payloads: (await codecEach(options.codec, direction, payloads)).map(toJson) });
     });
   route('decode');
   route('encode');

@@ -272,6 +272,23 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
     assert.equal(unknown.status, 422);
     assert.equal(unknown.body.error.code, 'decode_failed');
     assert.match(unknown.body.error.message, /key id "retired", which PAYLOAD_ENCRYPTION_KEYS does not hold/);
+
+    // Every payload that will not decode is named, not only the first.
+    const plain = { metadata: { encoding: b64('json/plain') }, data: b64('1') };
+    const altered = { ...foreign, metadata: { ...foreign.metadata, 'encryption-key-id': b64('other') } };
+    const two = await codec(stack, 'decode', { payloads: [foreign, plain, altered] });
+    assert.equal(two.status, 422);
+    assert.deepEqual(
+      two.body.error.details.map((d: { path: string }) => d.path),
+      ['payloads.0', 'payloads.2'],
+    );
+
+    // JSON that is no object is named as such, not called "not valid JSON".
+    for (const value of [null, 'x', []]) {
+      const answer = await codec(stack, 'decode', value);
+      assert.equal(answer.status, 400, JSON.stringify(value));
+      assert.equal(answer.body.error.code, 'invalid_input', JSON.stringify(value));
+    }
   });
 
   test('rotation: a saga started under the old key completes after worker and API restart with new,old', async () => {
