@@ -5,6 +5,7 @@
  * body that does not decode be checked for its signature first, as every other body is: an unsigned
  * one is a 401, and only a signed one hears that its encoding is wrong.
  */
+import { isUtf8 } from 'node:buffer';
 import express, { type Request, type RequestHandler } from 'express';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import { isDecompressionError } from './errors.js';
@@ -67,6 +68,17 @@ export function webhookBody(checkFirst: (req: Request) => Promise<void>): Reques
 }
 
 /**
+ * A header value as its sender wrote it. Node reads header bytes as Latin-1, but a sender signs
+ * `{id}.{timestamp}.{body}` as UTF-8: an id such as `msg_é` could never verify. Bytes that are not
+ * UTF-8 stay as Node read them.
+ */
+function asUtf8(value: string): string {
+  if (!/[\u0080-\u00ff]/.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : value;
+}
+
+/**
  * The three signature headers, as the check reads them. A sender on Svix sends them under its own
  * names (`svix-id`, …), the same scheme, which Svix's libraries read too: each is taken when its
  * `webhook-` name is absent.
@@ -74,7 +86,7 @@ export function webhookBody(checkFirst: (req: Request) => Promise<void>): Reques
 export function signatureHeaders(req: Request): WebhookHeaders {
   const one = (name: 'id' | 'timestamp' | 'signature') => {
     const value = req.headers[`webhook-${name}`] ?? req.headers[`svix-${name}`];
-    return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+    return asUtf8(Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
   };
   return {
     'webhook-id': one('id'),

@@ -15,6 +15,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { once } from 'node:events';
+import { connect as connectSocket } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -51,6 +52,29 @@ function assertError(res: { status: number; body: any }, status: number, code: s
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.equal(res.body.error.code, code, JSON.stringify(res.body));
   assert.equal(typeof res.body.error.message, 'string');
+}
+
+/** A POST written byte for byte over a socket, its header values as UTF-8; answers status and JSON body. */
+async function rawPost(url: string, headers: Record<string, string>, body: string) {
+  const { hostname, port, pathname } = new URL(url);
+  const socket = connectSocket(Number(port), hostname);
+  await once(socket, 'connect');
+  const head = Object.entries({ ...headers, host: `${hostname}:${port}`, connection: 'close' })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  const bytes = Buffer.from(body, 'utf8');
+  // Written, not ended: a client that half-closes first is taken as gone, and gets no answer.
+  socket.write(
+    Buffer.concat([
+      Buffer.from(`POST ${pathname} HTTP/1.1\r\n${head}content-length: ${bytes.length}\r\n\r\n`, 'utf8'),
+      bytes,
+    ]),
+  );
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+  return { status, body: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as any };
 }
 
 async function getStatus(connectionId: string): Promise<ConnectionStatus> {
@@ -135,6 +159,17 @@ describe('signature', () => {
       401,
       'invalid_signature',
     );
+  });
+
+  test('an id that is not ASCII verifies: the sender signed it as UTF-8, which Node reads as Latin-1', async () => {
+    for (const id of ['msg_é', 'msg_😀', `msg_${'ü'.repeat(150)}`]) {
+      const signed = stack.signWebhook(body, { id });
+      // As a sender puts it on the wire, the id's UTF-8 bytes: Node's and fetch's clients refuse or
+      // re-encode such header values, so the request is written by hand.
+      const res = await rawPost(stack.webhookUrl, signed.headers, signed.body);
+      // Signed: past the signature to the look-up, which finds no such saga.
+      assertError(res, 404, 'not_found');
+    }
   });
 
   for (const missing of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
