@@ -84,7 +84,7 @@ const connectInputShape = z.strictObject({
   solutionId: id('solutionId', 'The Tray solution to connect; no `:`', ':'),
   instanceName: id('instanceName', 'Name of the solution instance to create').optional(),
   authSlots: z
-    .array(id('authSlots entry', 'An externalAuthId'))
+    .array(id('authSlots entry', 'An externalAuthId, neither `.` nor `..`'))
     .min(LIMITS.minSlots, `authSlots must list at least ${LIMITS.minSlots} slot`)
     .max(LIMITS.maxSlots, `authSlots must list at most ${LIMITS.maxSlots} slots`)
     .meta({ description: 'externalAuthIds of the auth slots to fill', uniqueItems: true }),

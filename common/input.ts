@@ -114,7 +114,13 @@ function duplicates(keys: unknown[], problem: (index: number, key: string) => In
   });
 }
 
-function authSlotProblems(slots: unknown): InputProblem[] {
+/**
+ * A slot is a segment of its dialog URL's path, and a browser resolves `.` and `..` there (also
+ * percent-encoded) before it asks for the page: the dialog for such a slot could never open.
+ */
+const DOT_SEGMENT = /^\.\.?$/;
+
+function authSlotProblems(slots: unknown, dotSlots = false): InputProblem[] {
   if (slots === undefined) return [{ path: ['authSlots'], message: 'authSlots is required' }];
   if (!Array.isArray(slots)) return [{ path: ['authSlots'], message: 'authSlots must be an array' }];
   const problems: InputProblem[] = [];
@@ -123,7 +129,11 @@ function authSlotProblems(slots: unknown): InputProblem[] {
     problems.push({ path: ['authSlots'], message });
   }
   slots.forEach((slot, index) => {
-    const message = idProblem(`authSlots[${index}]`, slot);
+    const message =
+      idProblem(`authSlots[${index}]`, slot) ??
+      (!dotSlots && typeof slot === 'string' && DOT_SEGMENT.test(slot)
+        ? `authSlots[${index}] must not be "." or "..": its dialog URL would lead elsewhere`
+        : undefined);
     if (message) problems.push({ path: ['authSlots', index], message });
   });
   return problems.concat(
@@ -167,6 +177,8 @@ export interface CheckOptions {
    * documented pattern: the workflow keeps doing so, so sagas started back then replay as they ran.
    */
   lenientDuration?: boolean;
+  /** Take `.` and `..` as slots, as the workflow did before the API refused them (same reason). */
+  dotSlots?: boolean;
 }
 
 /** Every way `input` breaks the input rules, each with its path; empty when it is a valid input. */
@@ -187,7 +199,10 @@ export function checkConnectInput(input: unknown, options: CheckOptions = {}): I
   if (typeof input.solutionId === 'string' && input.solutionId.includes(':')) {
     problems.push({ path: ['solutionId'], message: "solutionId must not contain ':'" });
   }
-  problems.push(...authSlotProblems(input.authSlots), ...configValueProblems(input.configValues));
+  problems.push(
+    ...authSlotProblems(input.authSlots, options.dotSlots),
+    ...configValueProblems(input.configValues),
+  );
   if (input.authTimeout !== undefined) {
     const problem =
       typeof input.authTimeout === 'string'
@@ -198,7 +213,7 @@ export function checkConnectInput(input: unknown, options: CheckOptions = {}): I
   return problems.concat(unknownKeys(input, INPUT_KEYS, 'the input', []));
 }
 
-/** The messages of `checkConnectInput`, for the workflow's `InvalidInput` failure (lenient durations). */
+/** The messages of `checkConnectInput`, for the workflow's `InvalidInput` failure (its older rules). */
 export function connectInputProblems(input: unknown): string[] {
-  return checkConnectInput(input, { lenientDuration: true }).map((p) => p.message);
+  return checkConnectInput(input, { lenientDuration: true, dotSlots: true }).map((p) => p.message);
 }

@@ -156,8 +156,22 @@ const STRICT_TIMEOUTS: Case[] = PADDED_TIMEOUTS.map((t) => [
   'authTimeout',
 ]);
 
+// A browser resolves these path segments before it asks for the dialog; others with dots are fine.
+const DOT_SLOTS: Case[] = ['.', '..'].map((slot) => [
+  `a slot ${JSON.stringify(slot)}`,
+  with_({ authSlots: ['slack', slot] }),
+  'authSlots.1',
+]);
+const DOTTED_SLOTS: Case[] = ['...', '.slack', 'slack..', 'a.b'].map((slot) => [
+  `a slot ${JSON.stringify(slot)}`,
+  with_({ authSlots: [slot] }),
+  undefined,
+]);
+
 const TABLE = [
   ...GOOD,
+  ...DOTTED_SLOTS,
+  ...DOT_SLOTS,
   ...MISSING,
   ...WRONG_TYPES,
   ...EMPTY_AND_LONG,
@@ -188,8 +202,8 @@ describe('the API schema and the workflow guard agree on every input', () => {
         assert.deepEqual(connectInputProblems(input), []);
       } else {
         assert.ok(api.includes(path), `${path} missing from ${JSON.stringify(api)}`);
-        // The workflow forgives padding around authTimeout (below); it refuses everything else.
-        if (!STRICT_TIMEOUTS.some(([, strict]) => strict === input)) {
+        // The workflow forgives padding around authTimeout and dot slots (below); it refuses the rest.
+        if (![...STRICT_TIMEOUTS, ...DOT_SLOTS].some(([, forgiven]) => forgiven === input)) {
           assert.ok(connectInputProblems(input).length > 0);
         }
       }
@@ -257,5 +271,17 @@ describe('the documented id pattern and the id check agree', () => {
   test("solutionId's pattern also refuses ':'", () => {
     assert.equal(new RegExp(idPattern(':')).test('a:b'), false);
     assert.equal(new RegExp(idPattern(':')).test('a-b'), true);
+  });
+});
+
+describe('slots "." and "..": refused by the API, still taken by the workflow', () => {
+  test('the API names the slot and why', () => {
+    const parsed = connectInputSchema.safeParse(with_({ authSlots: ['..'] }));
+    assert.equal(parsed.success, false);
+    assert.match(parsed.error!.issues[0]!.message, /must not be "\." or "\.\."/);
+  });
+
+  test('the workflow takes them, so a saga started with one before replays as it ran', () => {
+    for (const [, input] of DOT_SLOTS) assert.deepEqual(connectInputProblems(input), []);
   });
 });
