@@ -46,15 +46,45 @@ export function answerClientErrorsAsJson(server: Server): void {
       } else socket.destroy();
       return;
     }
-    const body = JSON.stringify({ error: { code, message } });
-    // A fresh id: the request's own headers never parsed, and every answer carries one.
+    socket.end(rawAnswer(status, code, message));
+  });
+}
+
+/** The headers every answer of the API carries (docs/api.md, "Caching"). */
+const ALWAYS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+
+/**
+ * An answer in the error shape written straight to a socket, for a request express never sees. A
+ * fresh id: the request's own headers never parsed, and every answer carries one.
+ */
+function rawAnswer(status: number, code: string, message: string, extra = ''): string {
+  const body = JSON.stringify({ error: { code, message } });
+  const always = Object.entries(ALWAYS).map(([name, value]) => `${name}: ${value}\r\n`);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    always.join('') +
+    extra +
+    `x-request-id: ${randomUUID()}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+/**
+ * A CONNECT (a proxy's tunnel) reaches no route: node hands it to `connect` listeners only, and
+ * without one closes the socket unanswered. It is a 405 like any method a path does not take.
+ */
+function answerConnectAsJson(server: Server): void {
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        `x-request-id: ${randomUUID()}\r\n` +
-        'Connection: close\r\n\r\n' +
-        body,
+      rawAnswer(
+        405,
+        'method_not_allowed',
+        'CONNECT is not allowed: this is an API, not a proxy',
+        'Allow: GET, HEAD, POST, DELETE, OPTIONS\r\n',
+      ),
     );
   });
 }
@@ -83,6 +113,7 @@ function answerAndClose(res: ServerResponse, status: number, code: string, messa
   // The id the request logger already gave it, else the client's own (if usable) or a fresh one.
   const requestId = res.getHeader('x-request-id') ?? requestIdFrom(res.req.headers);
   res.writeHead(status, {
+    ...ALWAYS,
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'x-request-id': requestId,
@@ -109,6 +140,7 @@ export function prepareApiServer(server: Server, keepAliveTimeoutMs: number): vo
   answerClientErrorsAsJson(server);
   answerExpectationsAsJson(server);
   answerMissingHostAsJson(server);
+  answerConnectAsJson(server);
 }
 
 /**

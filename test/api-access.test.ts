@@ -849,7 +849,7 @@ describe('waits on the saga', () => {
 });
 
 describe("requests node's parser refuses", () => {
-  test('431, 400 (also for a missing Host) and 417 come in the error shape, not as a bare status line', async () => {
+  test('431, 400 (also for a missing Host), 417 and a CONNECT come in the error shape, not as a bare status line', async () => {
     const app = express();
     app.post('/', (_req, res) => void res.status(204).end());
     const server = app.listen(0, '127.0.0.1');
@@ -858,14 +858,20 @@ describe("requests node's parser refuses", () => {
     await once(server, 'listening');
     after(() => server.close());
     const { port } = server.address() as AddressInfo;
-    const raw = async (head: string) => {
+    const raw = async (request: string) => {
       const socket = connect(port, '127.0.0.1');
-      socket.end(head);
+      socket.end(request);
       let text = '';
       for await (const chunk of socket) text += String(chunk);
       const [status, body] = [Number(text.split(' ')[1]), text.slice(text.indexOf('\r\n\r\n') + 4)];
-      const requestId = /^x-request-id: (.+)\r$/im.exec(text.slice(0, text.indexOf('\r\n\r\n') + 2))?.[1];
-      return { status, requestId, body: JSON.parse(body) as { error: { code: string; message: string } } };
+      const head = text.slice(0, text.indexOf('\r\n\r\n') + 2);
+      const requestId = /^x-request-id: (.+)\r$/im.exec(head)?.[1];
+      return {
+        status,
+        head,
+        requestId,
+        body: JSON.parse(body) as { error: { code: string; message: string } },
+      };
     };
     const big = await raw(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     assert.equal(big.status, 431);
@@ -881,10 +887,18 @@ describe("requests node's parser refuses", () => {
     const expectation = await raw(post('teapot'));
     assert.equal(expectation.status, 417);
     assert.equal(expectation.body.error.code, 'expectation_failed');
+    // A proxy's tunnel: node closed the socket unanswered without a listener of its own.
+    const tunnel = await raw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    assert.equal(tunnel.status, 405);
+    assert.equal(tunnel.body.error.code, 'method_not_allowed');
+    assert.match(tunnel.head, /^Allow: GET, HEAD, POST, DELETE, OPTIONS\r$/im);
     // Every answer carries a request id, these too: fresh where the headers never parsed, the
-    // client's own where they did.
-    for (const answer of [big, bad, hostless, expectation])
+    // client's own where they did; and the two headers every answer of the API carries.
+    for (const answer of [big, bad, hostless, expectation, tunnel]) {
       assert.match(answer.requestId ?? '', /^[\w.-]{1,100}$/);
+      assert.match(answer.head, /^Cache-Control: no-store\r$/im, answer.head);
+      assert.match(answer.head, /^X-Content-Type-Options: nosniff\r$/im, answer.head);
+    }
     const named = await raw(post('teapot').replace('Host: x\r\n', 'Host: x\r\nx-request-id: rid-417\r\n'));
     assert.equal(named.requestId, 'rid-417');
     // curl's own expectation still goes through to the route.
