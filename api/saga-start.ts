@@ -23,6 +23,7 @@ import {
 import { START_REQUEST_MEMO_KEY } from '../common/status-view.js';
 import { sagaStartOptions } from './start-options.js';
 import {
+  closedStatus,
   describeConnection,
   describeIfAny,
   endingBecause,
@@ -179,8 +180,10 @@ async function waitedStart(
   const status =
     current ??
     (answered && !created ? await statusHeld(client, connectionId, answered, deadline) : answered) ??
-    // No answer: the description just read says where the saga stands, with no second look.
-    (isRunning(desc) ? statusFromDescription(desc) : await getConnectionStatus(client, connectionId, 0));
+    // No answer: the description just read says where the saga stands, with no second look. A run
+    // that closed is this request's own (a DELETE ended it at once): read as that run, not as the
+    // connection's newest, which another POST may have started since.
+    (isRunning(desc) ? statusFromDescription(desc) : await closedStatus(client, desc));
   return { status: ending ? withoutUrls(status) : status, created };
 }
 

@@ -63,7 +63,7 @@ async function rawPost(url: string, headers: Record<string, string>, body: strin
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
   const bytes = Buffer.from(body, 'utf8');
-  // Written, not ended: a client that half-closes first is taken as gone, and gets no answer.
+  // Written, not ended: the API took a request whose client half-closed as abandoned.
   socket.write(
     Buffer.concat([
       Buffer.from(`POST ${pathname} HTTP/1.1\r\n${head}content-length: ${bytes.length}\r\n\r\n`, 'utf8'),

@@ -539,6 +539,37 @@ describe('GET /v1/connections/{id}', () => {
     }
   });
 
+  test('a POST whose own run closed before it looked answers that run, not a newer one', async () => {
+    const queue = uniqueId('no-worker-tq');
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const connectionId = connectionIdFor(body.externalUserId, body.solutionId);
+    const real = stack.client;
+    let describes = 0;
+    let own: string | undefined;
+    let newer: string | undefined;
+    // As a DELETE and a second POST racing this one: its run closes before its first look at it,
+    // and another POST starts a new run before its second.
+    const client = withHandleMethod(real, 'describe', (h) => async () => {
+      describes += 1;
+      if (describes === 1) {
+        own = (await real.workflow.getHandle(connectionId).describe()).runId;
+        await real.workflow.getHandle(connectionId).terminate('the DELETE');
+      } else if (describes === 2) newer = (await startConnection(real, queue, body)).runId;
+      return h.describe();
+    });
+    try {
+      const { status, created } = await startAndWaitForUrls(client, queue, body, connectionId, 300);
+      assert.equal(created, true);
+      assert.ok(own, 'the hook saw the run this POST started');
+      assert.equal(status.runId, own, `answered run ${status.runId}; the newer one is ${newer}`);
+    } finally {
+      await real.workflow
+        .getHandle(connectionId)
+        .terminate('test cleanup')
+        .catch(() => undefined);
+    }
+  });
+
   test('with no worker: a run that closes while its query goes unanswered is reported closed', async () => {
     const queue = uniqueId('no-worker-tq');
     const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
