@@ -40,6 +40,7 @@ import {
 } from './instances.js';
 import { createdId, foundNothing, planCreate, recordCreating } from './retried-create.js';
 import { isTrayFailure } from './tray-errors.js';
+import { checkEnabled, checkUpdated, type UpdateAnswer } from './update-answers.js';
 import { UserTokenCache } from './token-cache.js';
 import { TokenSealer } from './token-seal.js';
 import type { TrayAuth, TrayClient } from './tray-client.js';
@@ -91,7 +92,11 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
       const { solutionInstanceId } = input;
       const [, resealed] = await resealing(session, input, (auth) =>
         unlessDone(
-          () => session.send(ATTACH_AUTHS, { solutionInstanceId, authValues }, auth),
+          async () =>
+            checkUpdated(
+              await session.send<UpdateAnswer>(ATTACH_AUTHS, { solutionInstanceId, authValues }, auth),
+              'AttachAuths',
+            ),
           async () => {
             const state = await instanceState(session, auth, solutionInstanceId);
             return authValues.every((want) =>
@@ -106,7 +111,8 @@ export function createActivities(deps: ActivityDeps): ConnectActivities {
       const { solutionInstanceId } = input;
       const [, resealed] = await resealing(session, input, (auth) =>
         unlessDone(
-          () => session.send(ENABLE_INSTANCE, { solutionInstanceId }, auth),
+          async () =>
+            checkEnabled(await session.send<UpdateAnswer>(ENABLE_INSTANCE, { solutionInstanceId }, auth)),
           async () => (await instanceState(session, auth, solutionInstanceId))?.enabled === true,
         ),
       );

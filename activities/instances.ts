@@ -24,6 +24,7 @@ import { readPages, type PageInfo } from './pages.js';
 import type { TrayAuth } from './tray-client.js';
 import { failure, isTrayFailure, trayErrorDetails } from './tray-errors.js';
 import type { TraySession } from './tray-session.js';
+import { checkRemoved } from './update-answers.js';
 
 interface FindInstancesData {
   viewer: {
@@ -222,7 +223,7 @@ export function createInstances(session: TraySession): Instances {
         for (const id of new Set(await pick(auth))) {
           if (removed.has(id)) continue;
           try {
-            await session.send(REMOVE_INSTANCE, { solutionInstanceId: id }, auth);
+            checkRemoved(await session.send(REMOVE_INSTANCE, { solutionInstanceId: id }, auth));
             removed.add(id);
           } catch (error) {
             if (!(await goneAfter(session, error, auth, id))) throw error;

@@ -855,3 +855,76 @@ describe('lists another Tray may cut short or leave unnamed', () => {
     assert.deepEqual(await findUser(activitiesWith().activities), { userId: 'u9' });
   });
 });
+
+describe('an update or removal Tray answers with nothing (no errors) is looked at, not taken as done', () => {
+  const user = { userId: 'u1' };
+  const listed =
+    (node?: { enabled: boolean; authValues: { externalId: string; authId: string }[] }) => () => ({
+      body: {
+        data: { viewer: { solutionInstances: { edges: node ? [{ node: { id: 'si-1', ...node } }] : [] } } },
+      },
+    });
+  const authValues = [{ externalId: 'slack', authId: 'a-1' }];
+  const attach = () => run(cached(), 'attachAuths', { ...user, solutionInstanceId: 'si-1', authValues });
+  const enable = () => run(cached(), 'enableInstance', { ...user, solutionInstanceId: 'si-1' });
+  const answered = (payload: unknown) => () => ({ body: { data: { updateSolutionInstance: payload } } });
+
+  test('an attach answered null to an instance Tray no longer lists fails as not found', async () => {
+    for (const payload of [null, { solutionInstance: null }]) {
+      seen = [];
+      responders.AttachAuths = answered(payload);
+      responders.FindInstanceState = listed();
+      const failure = await failureOf(attach());
+      assert.equal(failure.type, TRAY_FAILURE_TYPES.notFound, JSON.stringify(payload));
+      assert.equal(failure.nonRetryable, true);
+      assert.deepEqual(
+        seen.map((r) => r.operation),
+        ['AttachAuths', 'FindInstanceState'],
+      );
+    }
+  });
+
+  test('an attach answered null whose auths the instance holds is done', async () => {
+    responders.AttachAuths = answered(null);
+    responders.FindInstanceState = listed({ enabled: false, authValues });
+    await attach();
+  });
+
+  test('an enable answered null or enabled: false is done only when the instance is enabled', async () => {
+    responders.EnableInstance = answered(null);
+    responders.FindInstanceState = listed({ enabled: false, authValues });
+    assert.equal((await failureOf(enable())).type, TRAY_FAILURE_TYPES.notFound);
+    responders.EnableInstance = answered({ solutionInstance: { id: 'si-1', enabled: false } });
+    const notYet = await failureOf(enable());
+    assert.equal(notYet.type, TRAY_FAILURE_TYPES.transient);
+    assert.equal(notYet.nonRetryable, false, 'tried again, within the step’s retries');
+    assert.match(notYet.message, /enabled: false/);
+    responders.FindInstanceState = listed({ enabled: true, authValues });
+    await enable();
+  });
+
+  test('an enable answered with the instance enabled needs no look', async () => {
+    responders.EnableInstance = answered({ solutionInstance: { id: 'si-1', enabled: true } });
+    await enable();
+    assert.deepEqual(
+      seen.map((r) => r.operation),
+      ['EnableInstance'],
+    );
+  });
+
+  test('a removal answered null is looked at: still listed, it fails; not listed, it is gone', async () => {
+    const key = { userId: 'u1', solutionId: 'sol-1', instanceName: 'n', notBefore: new Date().toISOString() };
+    responders.RemoveInstance = () => ({ body: { data: { removeSolutionInstance: null } } });
+    responders.FindInstance = () => ({
+      body: { data: { viewer: { solutionInstances: { edges: [{ node: { id: 'si-1' } }] } } } },
+    });
+    const input = { ...key, solutionInstanceId: 'si-1' };
+    assert.equal((await failureOf(run(cached(), 'removeInstance', input))).type, TRAY_FAILURE_TYPES.notFound);
+    responders.FindInstance = () => ({ body: { data: { viewer: { solutionInstances: { edges: [] } } } } });
+    assert.deepEqual(await run(cached(), 'removeInstance', input), { removed: [] });
+    responders.RemoveInstance = () => ({
+      body: { data: { removeSolutionInstance: { clientMutationId: null } } },
+    });
+    assert.deepEqual(await run(cached(), 'removeInstance', input), { removed: ['si-1'] });
+  });
+});
