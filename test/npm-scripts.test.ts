@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
@@ -18,10 +19,45 @@ const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8'))
 };
 
 describe('npm scripts of long-running processes', () => {
-  test('each replaces the shell with its program, so npm’s SIGTERM reaches it', () => {
-    for (const name of ['start', 'worker', 'api', 'emulator']) {
-      assert.match(pkg.scripts[name] ?? '', /^exec tsx \S+\.ts$/, name);
+  test('each replaces the shell with node itself, so npm’s SIGTERM reaches it', () => {
+    for (const name of ['start', 'worker', 'api', 'emulator', 'bench', 'chaos']) {
+      assert.match(pkg.scripts[name] ?? '', /^exec node --import tsx \S+\.ts$/, name);
     }
+  });
+
+  // The tsx command runs the program as its child and SIGKILLs it when the child has not said it got
+  // the signal within about 60 ms: a worker busy for longer (a workflow task, a burst) died undrained,
+  // and npm start's own cleanup never ran, leaving its dev server, worker and API holding their ports.
+  test('a program busy when SIGTERM comes still runs its handler and drains', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'busy-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const script = join(dir, 'busy.ts');
+    writeFileSync(
+      script,
+      [
+        "process.on('SIGTERM', () => { console.log('draining'); setTimeout(() => process.exit(0), 100); });",
+        // Busy 300 ms at a time from the start, as a worker in a burst can be, with the event loop
+        // turning in between: a signal is taken within one stretch.
+        'const busy = () => { const end = Date.now() + 300; while (Date.now() < end); setImmediate(busy); };',
+        "console.log('ready');",
+        'setImmediate(busy);',
+      ].join('\n'),
+    );
+    const command = (pkg.scripts.worker ?? '').replace(/\S+\.ts$/, JSON.stringify(script));
+    const child = spawn('sh', ['-c', command], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await pollUntil(async () => output.includes('ready'), {
+      timeoutMs: 30_000,
+      what: 'the busy program to start',
+    });
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code, signal] = (await exited) as [number | null, string | null];
+    assert.equal(signal, null, `killed by ${signal}: ${output}`);
+    assert.equal(code, 0, output);
+    assert.match(output, /draining/);
   });
 
   test('SIGTERM to `npm run emulator` stops the emulator, not only npm', async () => {
