@@ -35,6 +35,8 @@ export interface AppDeps {
   traceRequests?: RequestHandler;
   /** The connection's settings, so that /readyz's warning can say why Temporal does not answer. */
   temporal?: TemporalConnectionConfig;
+  /** API_PORT, which the OpenAPI document names for a client on this machine. */
+  port?: number;
 }
 
 /**
@@ -57,6 +59,7 @@ export function createApp(deps: AppDeps): Express {
   const codecToken = deps.codecServer?.codecApiToken ?? deps.apiToken;
   const openApi = buildOpenApi({
     codec: deps.codecServer !== undefined,
+    ...(deps.port !== undefined && { localPort: deps.port }),
     tokenless: [
       ...(deps.apiToken === undefined ? ['/v1/connections'] : []),
       ...(codecToken === undefined ? [CODEC_PATH] : []),

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     webhookSecret: config.webhookSecret,
     logger,
     temporal,
+    ...(config.port > 0 && { port: config.port }),
     codecServer: encryption && {
       codec: new EncryptionCodec(encryption.keys),
       corsOrigins: encryption.corsOrigins,

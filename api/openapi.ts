@@ -167,6 +167,8 @@ export interface OpenApiOptions {
   codec?: boolean;
   /** Route prefixes whose bearer token is not set (`/v1/connections`, `/codec`): the token is optional there. */
   tokenless?: readonly string[];
+  /** API_PORT, for the document's local server entry (default 3000, npm start's and npm run api's). */
+  localPort?: number;
 }
 
 /** Builds the OpenAPI document (once; it does not change at runtime). */
@@ -187,7 +189,10 @@ export function buildOpenApi(options: OpenApiOptions = {}): Record<string, unkno
     },
     servers: [
       { url: '/', description: 'The API serving this document' },
-      { url: 'http://localhost:3000', description: '`npm start` / `npm run api` on the default API_PORT' },
+      {
+        url: `http://localhost:${options.localPort ?? 3000}`,
+        description: '`npm start` / `npm run api` on this machine, on the API_PORT this API listens on',
+      },
     ],
     components: {
       schemas: componentSchemas(Boolean(options.codec)),

@@ -263,6 +263,12 @@ test('the service routes document the JSON they answer, and it matches', async (
   }
 });
 
+test('the local server entry names the API_PORT the API listens on, 3000 by default', () => {
+  assert.equal(doc.servers[0].url, '/');
+  assert.equal(doc.servers[1].url, 'http://localhost:3000');
+  assert.equal((buildOpenApi({ localPort: 3600 }) as any).servers[1].url, 'http://localhost:3600');
+});
+
 test('every operation states its security; the unauthenticated ones say so with an empty list', () => {
   // Linters (Redocly's recommended rules, Spectral's) take an operation without `security` for an
   // oversight; the probes, /metrics, this document and CORS preflights are open on purpose.
