@@ -93,8 +93,21 @@ export function isRateLimitError(error: GraphQLErrorLike): boolean {
     (code !== undefined && (RATE_LIMIT_WORDS.test(code) || code === '429')) ||
     extensions?.status === 429 ||
     extensions?.http?.status === 429 ||
-    (code === 'access_not_allowed' && extensions?.name === 'PreconditionError')
+    (code === 'access_not_allowed' &&
+      extensions?.name === 'PreconditionError' &&
+      !isPermissionRefusal(messageOf(error)))
   );
+}
+
+// Tray's rate limit comes as `access_not_allowed` / PreconditionError, a pair whose words also fit a
+// refused permission. Words that name a permission and nothing of a limit are that, and fail the step
+// (retried for ever, a refusal would hold the saga in its step); anything else is the rate limit,
+// which must never fail a saga.
+const PERMISSION_WORDS = /\bnot\s+allowed\s+to\b|\bpermission\b|\bforbidden\b|\bdenied\b|\bunauthori[sz]ed\b/i;
+const LIMIT_WORDS = /limit|quota|throttl|too\s+many|\brequests?\b|slow\s+down|\bretry\b|\btry\s+again\b/i;
+
+function isPermissionRefusal(message: string): boolean {
+  return PERMISSION_WORDS.test(message) && !LIMIT_WORDS.test(message);
 }
 
 /** The type `extensions.name` names (`ForbiddenError`, `NotFoundError`), for a code that says nothing known. */

@@ -116,6 +116,15 @@ describe('rate limits said other ways are rate limits (they never fail a saga)',
       "Tray's own, worded otherwise",
       [{ message: 'Slow down', extensions: { code: 'access_not_allowed', name: 'PreconditionError' } }],
     ],
+    [
+      "Tray's own, worded as not allowed but naming the limit",
+      [
+        {
+          message: 'You are not allowed to send more requests: API limit reached',
+          extensions: { code: 'access_not_allowed', name: 'PreconditionError' },
+        },
+      ],
+    ],
   ];
   for (const [what, errors] of variants) {
     test(what, async () => {
@@ -125,6 +134,18 @@ describe('rate limits said other ways are rate limits (they never fail a saga)',
       assert.equal(failure.nonRetryable, false);
     });
   }
+});
+
+describe("Tray's rate-limit code on a refused permission", () => {
+  test('fails the step, rather than retrying it for ever as a rate limit', async () => {
+    for (const message of ['You are not allowed to access this solution', 'Permission denied']) {
+      responders.FindUser = () =>
+        errorsAnswer([{ message, extensions: { code: 'access_not_allowed', name: 'PreconditionError' } }]);
+      const failure = await failureOf(findUser(activitiesWith().activities));
+      assert.notEqual(failure.type, TRAY_FAILURE_TYPES.rateLimited, message);
+      assert.equal(failure.nonRetryable, true, message);
+    }
+  });
 });
 
 describe('other answers get the failure type their meaning has', () => {
