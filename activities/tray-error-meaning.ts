@@ -103,7 +103,8 @@ export function isRateLimitError(error: GraphQLErrorLike): boolean {
 // refused permission. Words that name a permission and nothing of a limit are that, and fail the step
 // (retried for ever, a refusal would hold the saga in its step); anything else is the rate limit,
 // which must never fail a saga.
-const PERMISSION_WORDS = /\bnot\s+allowed\s+to\b|\bpermission\b|\bforbidden\b|\bdenied\b|\bunauthori[sz]ed\b/i;
+const PERMISSION_WORDS =
+  /\bnot\s+allowed\s+to\b|\bpermission\b|\bforbidden\b|\bdenied\b|\bunauthori[sz]ed\b/i;
 const LIMIT_WORDS = /limit|quota|throttl|too\s+many|\brequests?\b|slow\s+down|\bretry\b|\btry\s+again\b/i;
 
 function isPermissionRefusal(message: string): boolean {

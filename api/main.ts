@@ -18,6 +18,7 @@ import {
 } from '../lib/temporal-connection.js';
 import { TemporalUnreachableError } from '../lib/temporal-connection-check.js';
 import { createApp } from './app.js';
+import type { CodecServerOptions } from './codec.js';
 import { codecTokenVariable, codecTokenWarning, loadApiConfig, type ApiConfig } from './config.js';
 import { createLogger } from './logging.js';
 import { checkTemporalSettings, diagnoseOutages } from './temporal-diagnosis.js';
@@ -85,11 +86,7 @@ async function main(): Promise<void> {
     logger,
     temporal,
     ...(config.port > 0 && { port: config.port }),
-    codecServer: encryption && {
-      codec: new EncryptionCodec(encryption.keys),
-      corsOrigins: encryption.corsOrigins,
-      ...(config.codecApiToken !== undefined && { codecApiToken: config.codecApiToken }),
-    },
+    codecServer: codecServerOptions(config),
     ...(tracing && { traceRequests: tracing.traceRequests }),
   });
 
@@ -129,6 +126,18 @@ async function main(): Promise<void> {
     if (unsent) logger.warn(unsent);
     await connection.close();
   });
+}
+
+/** The /codec server while PAYLOAD_ENCRYPTION_KEYS is set. */
+function codecServerOptions(config: ApiConfig): CodecServerOptions | undefined {
+  const encryption = config.payloadEncryption;
+  return (
+    encryption && {
+      codec: new EncryptionCodec(encryption.keys),
+      corsOrigins: encryption.corsOrigins,
+      ...(config.codecApiToken !== undefined && { codecApiToken: config.codecApiToken }),
+    }
+  );
 }
 
 /** Which credential opens /codec, for the start-up line (names, never values). */
