@@ -105,7 +105,8 @@ export function isRateLimitError(error: GraphQLErrorLike): boolean {
 // which must never fail a saga.
 const PERMISSION_WORDS =
   /\bnot\s+allowed\s+to\b|\bpermission\b|\bforbidden\b|\bdenied\b|\bunauthori[sz]ed\b/i;
-const LIMIT_WORDS = /limit|quota|throttl|too\s+many|\brequests?\b|slow\s+down|\bretry\b|\btry\s+again\b/i;
+const LIMIT_WORDS =
+  /limit|quota|throttl|exceed|allowance|\brate\b|\busage\b|throughput|too\s+many|\brequests?\b|slow\s+down|\bretry\b|\btry\s+again\b/i;
 
 function isPermissionRefusal(message: string): boolean {
   return PERMISSION_WORDS.test(message) && !LIMIT_WORDS.test(message);

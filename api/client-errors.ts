@@ -78,6 +78,10 @@ function rawAnswer(status: number, code: string, message: string, extra = ''): s
  */
 function answerConnectAsJson(server: Server): void {
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    // Node takes its own error listener off a socket it hands over: without one, a client that
+    // resets the connection would crash the API with an unhandled 'error'.
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(5_000, () => socket.destroy());
     socket.end(
       rawAnswer(
         405,

@@ -68,9 +68,9 @@ export function webhookBody(checkFirst: (req: Request) => Promise<void>): Reques
 }
 
 /**
- * A header value as its sender wrote it. Node reads header bytes as Latin-1, but a sender signs
- * `{id}.{timestamp}.{body}` as UTF-8: an id such as `msg_é` could never verify. Bytes that are not
- * UTF-8 stay as Node read them.
+ * A header value as its sender most likely wrote it. Node reads header bytes as Latin-1, while a
+ * sender signs `{id}.{timestamp}.{body}` as UTF-8, so an id such as `msg_é` sent as UTF-8 bytes could
+ * never verify. Bytes that are not UTF-8 stay as Node read them.
  */
 function asUtf8(value: string): string {
   if (!/[\u0080-\u00ff]/.test(value)) return value;
@@ -78,15 +78,10 @@ function asUtf8(value: string): string {
   return isUtf8(bytes) ? bytes.toString('utf8') : value;
 }
 
-/**
- * The three signature headers, as the check reads them. A sender on Svix sends them under its own
- * names (`svix-id`, …), the same scheme, which Svix's libraries read too: each is taken when its
- * `webhook-` name is absent.
- */
-export function signatureHeaders(req: Request): WebhookHeaders {
+function rawHeaders(req: Request): WebhookHeaders {
   const one = (name: 'id' | 'timestamp' | 'signature') => {
     const value = req.headers[`webhook-${name}`] ?? req.headers[`svix-${name}`];
-    return asUtf8(Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
+    return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
   };
   return {
     'webhook-id': one('id'),
@@ -96,23 +91,49 @@ export function signatureHeaders(req: Request): WebhookHeaders {
 }
 
 /**
+ * The three signature headers, as the check reads them. A sender on Svix sends them under its own
+ * names (`svix-id`, …), the same scheme, which Svix's libraries read too: each is taken when its
+ * `webhook-` name is absent.
+ */
+export function signatureHeaders(req: Request): WebhookHeaders {
+  const raw = rawHeaders(req);
+  return {
+    'webhook-id': asUtf8(raw['webhook-id']),
+    'webhook-timestamp': raw['webhook-timestamp'],
+    'webhook-signature': raw['webhook-signature'],
+  };
+}
+
+/**
+ * The readings of the headers a sender may have signed: as UTF-8 first, then as Node read them
+ * (a sender that writes its id as Latin-1 bytes, as Python's http.client does, signed that text).
+ */
+function headerReadings(req: Request): WebhookHeaders[] {
+  const asSent = rawHeaders(req);
+  const utf8 = signatureHeaders(req);
+  return utf8['webhook-id'] === asSent['webhook-id'] ? [utf8] : [utf8, asSent];
+}
+
+/**
  * Passes when the headers sign the decoded body (`decoded`, absent for one that did not decode) or
  * an encoded body's wire bytes; else throws what the check said of the first of them. Nothing to
  * check (no body read within the limit) passes, and the parser's own error stands.
  */
 export async function checkSignedBody(check: SignatureCheck, req: Request, decoded?: Buffer): Promise<void> {
-  const headers = signatureHeaders(req);
+  const readings = headerReadings(req);
   const wire = await wireBytes(req);
   const forms = [decoded, wire && (!decoded || !wire.equals(decoded)) ? wire : undefined].filter(
     (bytes): bytes is Buffer => bytes !== undefined,
   );
   let refusal: unknown;
   for (const bytes of forms) {
-    try {
-      check(bytes, headers);
-      return;
-    } catch (err) {
-      refusal ??= err;
+    for (const headers of readings) {
+      try {
+        check(bytes, headers);
+        return;
+      } catch (err) {
+        refusal ??= err;
+      }
     }
   }
   if (refusal !== undefined) throw refusal;

@@ -892,6 +892,13 @@ describe("requests node's parser refuses", () => {
     assert.equal(tunnel.status, 405);
     assert.equal(tunnel.body.error.code, 'method_not_allowed');
     assert.match(tunnel.head, /^Allow: GET, HEAD, POST, DELETE, OPTIONS\r$/im);
+    // A client that resets the tunnel's connection: no unhandled 'error' (it would end this process).
+    const reset = connect(port, '127.0.0.1');
+    reset.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    await once(reset, 'data');
+    reset.resetAndDestroy();
+    await once(reset, 'close');
+    assert.equal((await raw('GET / HTTP/1.1\r\n\r\n')).status, 400, 'the server still answers');
     // Every answer carries a request id, these too: fresh where the headers never parsed, the
     // client's own where they did; and the two headers every answer of the API carries.
     for (const answer of [big, bad, hostless, expectation, tunnel]) {

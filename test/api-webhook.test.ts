@@ -55,7 +55,12 @@ function assertError(res: { status: number; body: any }, status: number, code: s
 }
 
 /** A POST written byte for byte over a socket, its header values as UTF-8; answers status and JSON body. */
-async function rawPost(url: string, headers: Record<string, string>, body: string) {
+async function rawPost(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  headerBytes: 'utf8' | 'latin1' = 'utf8',
+) {
   const { hostname, port, pathname } = new URL(url);
   const socket = connectSocket(Number(port), hostname);
   await once(socket, 'connect');
@@ -66,7 +71,7 @@ async function rawPost(url: string, headers: Record<string, string>, body: strin
   // Written, not ended: the API took a request whose client half-closed as abandoned.
   socket.write(
     Buffer.concat([
-      Buffer.from(`POST ${pathname} HTTP/1.1\r\n${head}content-length: ${bytes.length}\r\n\r\n`, 'utf8'),
+      Buffer.from(`POST ${pathname} HTTP/1.1\r\n${head}content-length: ${bytes.length}\r\n\r\n`, headerBytes),
       bytes,
     ]),
   );
@@ -169,6 +174,12 @@ describe('signature', () => {
       const res = await rawPost(stack.webhookUrl, signed.headers, signed.body);
       // Signed: past the signature to the look-up, which finds no such saga.
       assertError(res, 404, 'not_found');
+    }
+    // A sender that writes its id as Latin-1 bytes (Python's http.client) signed that text: its
+    // bytes, C3 A9 here, also read as UTF-8 ("é"), and the reading it signed still verifies.
+    for (const id of ['msg_Ã©', 'msg_é']) {
+      const signed = stack.signWebhook(body, { id });
+      assertError(await rawPost(stack.webhookUrl, signed.headers, signed.body, 'latin1'), 404, 'not_found');
     }
   });
 

@@ -116,6 +116,15 @@ describe('rate limits said other ways are rate limits (they never fail a saga)',
       "Tray's own, worded otherwise",
       [{ message: 'Slow down', extensions: { code: 'access_not_allowed', name: 'PreconditionError' } }],
     ],
+    ...[
+      'Access denied: rate exceeded',
+      'Forbidden: API usage exceeded',
+      'Throughput exceeded; access denied',
+      'Unauthorized: exceeded allowance',
+    ].map((message): [string, unknown[]] => [
+      `Tray's own, worded "${message}"`,
+      [{ message, extensions: { code: 'access_not_allowed', name: 'PreconditionError' } }],
+    ]),
     [
       "Tray's own, worded as not allowed but naming the limit",
       [

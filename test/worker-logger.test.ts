@@ -186,3 +186,18 @@ test("the core's task token, under its own name or written into text, is not wri
   assert.deepEqual(lines[0]?.spanContexts, ['complete_activity_task{task_token=TaskToken([redacted])}']);
   assert.equal(lines[1]?.msg, 'gRPC error for TaskToken([redacted]) left');
 });
+
+test('the scrub keeps a cycle a cycle, reaches tokens at any depth, and blanks one in an error message', () => {
+  const { lines, logger } = capture();
+  const token = Buffer.from('another-task-token').toString('base64');
+  const cyclic: Record<string, unknown> = { name: 'loop' };
+  cyclic.self = cyclic;
+  logger.info('a line with a cycle', { cyclic, deep: { a: { b: { task_token: token, taskToken: token } } } });
+  const err = new Error(`failed completing TaskToken(${token})`);
+  logger.warn('Activity failed', { error: err });
+  assert.equal(lines.length, 2);
+  assert.ok(!JSON.stringify(lines).includes(token), JSON.stringify(lines));
+  assert.match(JSON.stringify(lines[0]?.cyclic), /"\[Circular\]"/);
+  assert.match(String((lines[1]?.err as Record<string, unknown>).message), /TaskToken\(\[redacted\]\)/);
+  assert.match(String((lines[1]?.err as Record<string, unknown>).type), /Error/);
+});

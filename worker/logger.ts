@@ -51,20 +51,37 @@ export function temporalLogger(logger: Logger): TemporalLogger {
 
 /**
  * The SDK's core writes a task token as `TaskToken(<base64>)` where it formats one into text (a field
- * under another name, a span's context, a message): the token is left out wherever it appears.
+ * under another name, a span's context, a message): the token is left out wherever it appears, and a
+ * token field at any depth is redacted (pino's paths reach one level down only).
  */
 const TASK_TOKEN_TEXT = /TaskToken\([^)]*\)/g;
 
-function withoutTaskTokenText<T>(value: T): T {
+function withoutTaskTokenText<T>(value: T, copies = new WeakMap<object, unknown>()): T {
   if (typeof value === 'string') return value.replace(TASK_TOKEN_TEXT, `TaskToken(${REDACT.censor})`) as T;
-  if (Array.isArray(value)) return value.map(withoutTaskTokenText) as T;
-  // Plain objects only: an Error keeps its class (pino's serializer reads it), and a copy keeps the
-  // SDK's symbol-keyed fields.
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
-    return value;
-  const copy = { ...value } as Record<string, unknown>;
-  for (const key of Object.keys(copy)) copy[key] = withoutTaskTokenText(copy[key]);
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Error) return errorWithoutTaskToken(value) as T;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  const plain = Array.isArray(value) || prototype === Object.prototype || prototype === null;
+  if (!plain) return value;
+  // A cycle is copied as a cycle, which pino writes as "[Circular]", as it did before.
+  const done = copies.get(value);
+  if (done !== undefined) return done as T;
+  const copy = (Array.isArray(value) ? [...value] : { ...value }) as Record<string, unknown>;
+  copies.set(value, copy);
+  for (const key of Object.keys(copy)) {
+    copy[key] = TOKEN_KEYS.has(key) ? REDACT.censor : withoutTaskTokenText(copy[key], copies);
+  }
   return copy as T;
+}
+
+/** `error` itself, or a stand-in whose message and stack leave a task token out. */
+function errorWithoutTaskToken(error: Error): Error {
+  const { message, stack } = error;
+  if (!message.includes('TaskToken(') && !stack?.includes('TaskToken(')) return error;
+  const clean = Object.create(error) as Error;
+  Object.defineProperty(clean, 'message', { value: withoutTaskTokenText(message), enumerable: false });
+  Object.defineProperty(clean, 'stack', { value: stack && withoutTaskTokenText(stack), enumerable: false });
+  return clean;
 }
 
 const TOKEN_KEYS = new Set(['taskToken', 'task_token']);
