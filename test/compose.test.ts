@@ -507,7 +507,11 @@ describe('docker-compose.yml', () => {
       assert.ok(Array.isArray(command));
       assert.equal(command[0], 'node', `${name}: node itself, no npm or sh wrapper`);
       const entry = /^dist\/(.+)\.js$/.exec(command.at(-1) ?? '')?.[1];
-      assert.equal(pkg.scripts[name], `exec tsx ${entry}.ts`, `${name}: same entry as npm run ${name}`);
+      assert.equal(
+        pkg.scripts[name],
+        `exec node --import tsx ${entry}.ts`,
+        `${name}: same entry as npm run ${name}`,
+      );
     }
   });
 

@@ -84,9 +84,9 @@ describe('the production dependency list', () => {
   });
 
   test('npm start, npm run worker and npm run api still run from source', () => {
-    assert.equal(pkg.scripts.worker, 'exec tsx worker/main.ts');
-    assert.equal(pkg.scripts.api, 'exec tsx api/main.ts');
-    assert.match(pkg.scripts.start ?? '', /^exec tsx /);
+    assert.equal(pkg.scripts.worker, 'exec node --import tsx worker/main.ts');
+    assert.equal(pkg.scripts.api, 'exec node --import tsx api/main.ts');
+    assert.match(pkg.scripts.start ?? '', /^exec node --import tsx /);
   });
 });
 
