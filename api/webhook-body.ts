@@ -96,7 +96,10 @@ function rawHeaders(req: Request): WebhookHeaders {
  * `webhook-` name is absent.
  */
 export function signatureHeaders(req: Request): WebhookHeaders {
-  const raw = rawHeaders(req);
+  return readAsUtf8(rawHeaders(req));
+}
+
+function readAsUtf8(raw: WebhookHeaders): WebhookHeaders {
   return {
     'webhook-id': asUtf8(raw['webhook-id']),
     'webhook-timestamp': raw['webhook-timestamp'],
@@ -110,7 +113,7 @@ export function signatureHeaders(req: Request): WebhookHeaders {
  */
 function headerReadings(req: Request): WebhookHeaders[] {
   const asSent = rawHeaders(req);
-  const utf8 = signatureHeaders(req);
+  const utf8 = readAsUtf8(asSent);
   return utf8['webhook-id'] === asSent['webhook-id'] ? [utf8] : [utf8, asSent];
 }
 

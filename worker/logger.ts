@@ -55,6 +55,7 @@ export function temporalLogger(logger: Logger): TemporalLogger {
  * token field at any depth is redacted (pino's paths reach one level down only).
  */
 const TASK_TOKEN_TEXT = /TaskToken\([^)]*\)/g;
+const TOKEN_KEYS = new Set(['taskToken', 'task_token']);
 
 function withoutTaskTokenText<T>(value: T, copies = new WeakMap<object, unknown>()): T {
   if (typeof value === 'string') return value.replace(TASK_TOKEN_TEXT, `TaskToken(${REDACT.censor})`) as T;
@@ -83,8 +84,6 @@ function errorWithoutTaskToken(error: Error): Error {
   Object.defineProperty(clean, 'stack', { value: stack && withoutTaskTokenText(stack), enumerable: false });
   return clean;
 }
-
-const TOKEN_KEYS = new Set(['taskToken', 'task_token']);
 
 /** The SDK's line for a workflow that ended by throwing, which only a Temporal failure does. */
 const WORKFLOW_FAILED = 'Workflow failed';
@@ -136,17 +135,15 @@ function byteLength(data: JsonPayload['data']): number {
 /**
  * `fields` with the data of every payload in them replaced by its size. At trace level the SDK logs
  * each workflow activation and activity task whole, payloads included: base64 of what history holds,
- * one-time auth codes and personal data among it, which a log is not to carry; and activity task
- * tokens, which could complete the activity, nested deeper than the loggers' redaction reaches.
+ * one-time auth codes and personal data among it, which a log is not to carry. The task tokens in
+ * them are left to withoutTaskTokenText, which every line goes through.
  */
 export function withoutPayloadData(fields: Record<string, unknown>): Record<string, unknown> {
   const scrub = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(scrub);
     if (typeof value !== 'object' || value === null) return value;
     if (isJsonPayload(value)) return { ...value, data: `[${byteLength(value.data)} bytes, not logged]` };
-    return Object.fromEntries(
-      Object.entries(value).map(([key, inner]) => [key, TOKEN_KEYS.has(key) ? REDACT.censor : scrub(inner)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, scrub(inner)]));
   };
   let json: unknown;
   try {
