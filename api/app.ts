@@ -6,7 +6,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { CODEC_PATH, codecRouter, type CodecServerOptions } from './codec.js';
+import { CODEC_PATH, codecRouter, codecTokenOf, type CodecServerOptions } from './codec.js';
 import { connectionsRouter } from './connections.js';
 import { errorHandler, notFoundHandler, sendError } from './errors.js';
 import { requestLogger } from './logging.js';
@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', everyParameter);
   const metrics = createApiMetrics();
-  const codecToken = deps.codecServer?.codecApiToken ?? deps.apiToken;
+  const codecToken = codecTokenOf(deps.codecServer ?? {}, deps.apiToken);
   const openApi = buildOpenApi({
     codec: deps.codecServer !== undefined,
     ...(deps.port !== undefined && { localPort: deps.port }),

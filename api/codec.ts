@@ -157,6 +157,14 @@ async function codecEach(
   throw new ApiError(422, `${direction}_failed`, first, problems);
 }
 
+/** The bearer token /codec accepts: its own when CODEC_API_TOKEN is set, else the API's (or none). */
+export function codecTokenOf(
+  options: Pick<CodecServerOptions, 'codecApiToken'>,
+  apiToken: string | undefined,
+): string | undefined {
+  return options.codecApiToken ?? apiToken;
+}
+
 /** The codec server's routes, to mount at `CODEC_PATH`. */
 export function codecRouter(
   options: CodecServerOptions,
@@ -165,10 +173,9 @@ export function codecRouter(
 ): Router {
   const router = express.Router();
   router.use(cors(options.corsOrigins, logger));
+  const tokenVariable = options.codecApiToken === undefined ? 'API_TOKEN' : CODEC_ROUTES.tokenVariable;
   router.use(
-    options.codecApiToken === undefined
-      ? requireClient(apiToken, options.corsOrigins, { ...CODEC_ROUTES, tokenVariable: 'API_TOKEN' })
-      : requireClient(options.codecApiToken, options.corsOrigins, CODEC_ROUTES),
+    requireClient(codecTokenOf(options, apiToken), options.corsOrigins, { ...CODEC_ROUTES, tokenVariable }),
   );
   // Not strict: a body that is JSON but no object (`null`, `"x"`) is named as such by the schema,
   // rather than called "not valid JSON".
