@@ -166,6 +166,9 @@ async function sagaThroughProcesses(env: Record<string, string>): Promise<void> 
     },
     { timeoutMs: 60_000, intervalMs: 200, what: 'the API to reach Temporal through the TLS front' },
   );
+  // The document's local server is the port this process listens on, not the default 3000.
+  const openApi = (await (await fetch(`${apiUrl}/openapi.json`)).json()) as { servers: { url: string }[] };
+  assert.equal(openApi.servers[1]?.url, `http://localhost:${new URL(apiUrl).port}`);
 
   const created = await fetch(`${apiUrl}/v1/connections`, {
     method: 'POST',
