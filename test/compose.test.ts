@@ -28,7 +28,9 @@ import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { findTemporalCli, PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { freePort } from '../dev/free-port.js';
 import { loadApiConfig } from '../api/config.js';
+import { ConfigError } from '../lib/config.js';
 import { DRAIN_MS } from '../api/temporal-rpc.js';
+import { FLUSH_TIMEOUT_MS } from '../lib/tracing.js';
 import { loadWorkerConfig, WORKER_ENV } from '../worker/config.js';
 import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
 import { pollUntil } from './helpers/poll.js';
@@ -406,15 +408,16 @@ describe('docker-compose.yml', () => {
     const worker = services.worker as Service;
     const shutdownGrace = environmentOf(worker).SHUTDOWN_GRACE;
     assert.ok(shutdownGrace, 'the worker sets SHUTDOWN_GRACE explicitly');
-    // The worker exits at the latest SHUTDOWN_FORCE_MARGIN_MS after the grace; 5 s more to spare.
-    const needed = seconds(shutdownGrace) + SHUTDOWN_FORCE_MARGIN_MS / 1000 + 5;
-    assert.equal(needed, seconds(shutdownGrace) + 20);
+    // The worker exits at the latest SHUTDOWN_FORCE_MARGIN_MS after the grace, then flushes traces for
+    // up to FLUSH_TIMEOUT_MS; 5 s more to spare.
+    const needed = seconds(shutdownGrace) + (SHUTDOWN_FORCE_MARGIN_MS + FLUSH_TIMEOUT_MS) / 1000 + 5;
+    assert.equal(needed, seconds(shutdownGrace) + 23);
     assert.ok(
       seconds(worker.stop_grace_period) >= needed,
-      `worker stop_grace_period ${worker.stop_grace_period} ≥ SHUTDOWN_GRACE ${shutdownGrace} + 20 s`,
+      `worker stop_grace_period ${worker.stop_grace_period} ≥ SHUTDOWN_GRACE ${shutdownGrace} + 23 s`,
     );
-    // The API drains requests for DRAIN_MS before it closes the remaining connections.
-    assert.ok(seconds(services.api?.stop_grace_period) > DRAIN_MS / 1000);
+    // The API drains requests for DRAIN_MS before it closes the remaining connections, then flushes.
+    assert.ok(seconds(services.api?.stop_grace_period) > (DRAIN_MS + FLUSH_TIMEOUT_MS) / 1000);
   });
 
   test('the worker is health-checked on /readyz at its HEALTH_PORT', () => {
@@ -495,6 +498,14 @@ describe('docker-compose.yml', () => {
     assert.equal(api.port, 3000);
     assert.equal(api.apiToken, OPERATOR_ENV.API_TOKEN);
     assert.equal(api.webhookSecret, OPERATOR_ENV.WEBHOOK_SECRET);
+  });
+
+  test('an API_TOKEN of blanks, which `:?` lets through, stops the API at start naming API_TOKEN', () => {
+    const { services } = loadCompose({ ...OPERATOR_ENV, API_TOKEN: '  ' });
+    assert.throws(
+      () => loadApiConfig(environmentOf(services.api as Service)),
+      (err: Error) => err instanceof ConfigError && /API_TOKEN/.test(err.message),
+    );
   });
 
   test('the worker and the API run the compiled form of `npm run worker` / `npm run api`', () => {

@@ -27,6 +27,7 @@ import { SEARCH_ATTRIBUTE_NAMES } from '../common/messages.js';
 import { PROJECT_ROOT } from '../dev/temporal-bin.js';
 import { loadApiConfig } from '../api/config.js';
 import { DRAIN_MS } from '../api/temporal-rpc.js';
+import { FLUSH_TIMEOUT_MS } from '../lib/tracing.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { SHUTDOWN_FORCE_MARGIN_MS } from '../worker/shutdown.js';
 
@@ -236,22 +237,23 @@ describe('deploy/k8s manifests', () => {
     }
   });
 
-  test('termination grace: SHUTDOWN_GRACE + 20 s (worker), the preStop pause plus the drain (API)', () => {
+  test('termination grace: SHUTDOWN_GRACE + 23 s (worker), the preStop pause, the drain and the trace flush (API)', () => {
     const worker = deployment('worker').spec.template.spec as K8sObject;
-    // The worker exits at the latest SHUTDOWN_FORCE_MARGIN_MS after the grace; 5 s more to spare.
+    // The worker exits at the latest SHUTDOWN_FORCE_MARGIN_MS after the grace, then flushes traces for
+    // up to FLUSH_TIMEOUT_MS; 5 s more to spare.
     const grace = seconds(configEnv().SHUTDOWN_GRACE ?? '');
-    const needed = grace + SHUTDOWN_FORCE_MARGIN_MS / 1000 + 5;
-    assert.equal(needed, grace + 20);
+    const needed = grace + SHUTDOWN_FORCE_MARGIN_MS / 1000 + FLUSH_TIMEOUT_MS / 1000 + 5;
+    assert.equal(needed, grace + 23);
     assert.ok(
       worker.terminationGracePeriodSeconds >= needed,
       `worker terminationGracePeriodSeconds ${worker.terminationGracePeriodSeconds} ≥ ${needed}`,
     );
     const api = deployment('api').spec.template.spec as K8sObject;
     const pause = Number(api.containers[0].lifecycle?.preStop?.exec?.command?.at(-1) ?? 0);
-    assert.ok(api.terminationGracePeriodSeconds > pause + DRAIN_MS / 1000);
+    assert.ok(api.terminationGracePeriodSeconds > pause + (DRAIN_MS + FLUSH_TIMEOUT_MS) / 1000);
   });
 
-  test('optional secrets (encryption keys, Temporal API key) are optional references; the required ones are not', () => {
+  test('optional secrets (encryption keys, Temporal API key, trace headers) are optional references; the required ones are not', () => {
     const secretRefs = (pod: K8sObject) =>
       Object.fromEntries(
         ((pod.containers[0].env ?? []) as K8sObject[])
@@ -261,7 +263,7 @@ describe('deploy/k8s manifests', () => {
     const worker = secretRefs(deployment('worker').spec.template.spec as K8sObject);
     const api = secretRefs(deployment('api').spec.template.spec as K8sObject);
     for (const refs of [worker, api]) {
-      for (const name of ['PAYLOAD_ENCRYPTION_KEYS', 'TEMPORAL_API_KEY']) {
+      for (const name of ['PAYLOAD_ENCRYPTION_KEYS', 'TEMPORAL_API_KEY', 'OTEL_EXPORTER_OTLP_HEADERS']) {
         assert.equal(refs[name]?.key, name, `${name} from the Secret`);
         assert.equal(refs[name]?.optional, true, `${name} is optional`);
       }
