@@ -175,6 +175,27 @@ describe('foreign authIds', () => {
     },
   );
 
+  test(
+    'a slot completed with an authId already found the user’s settles without a check, and the saga attaches',
+    ONE_MINUTE,
+    async () => {
+      const mock = { foreignAuthIds: ['evil'] };
+      await withSaga({ mock, input: { authSlots: ['slack', 'gmail'] } }, async ({ handle, mock }) => {
+        await signal(handle, { externalAuthId: 'slack', authId: 'shared', eventId: 'w1' });
+        await signal(handle, { externalAuthId: 'gmail', authId: 'evil', eventId: 'w2' });
+        await waitForStatus(handle, (s) => s.authSlots[1]?.lastError, 'gmail rejected');
+        // One authorisation for two slots: checked once already, for slack.
+        await signal(handle, { externalAuthId: 'gmail', authId: 'shared', eventId: 'w3' });
+        const result = await handle.result();
+        assert.deepEqual(result.authValues, [
+          { externalId: 'slack', authId: 'shared' },
+          { externalId: 'gmail', authId: 'shared' },
+        ]);
+        assert.deepEqual(checkedIds(mock), [['shared', 'evil']]);
+      });
+    },
+  );
+
   test('among good ones the last before attach wins, also past a later foreign one', ONE_MINUTE, async () => {
     const mock = { foreignAuthIds: ['evil-gmail', 'evil-slack'] };
     await withSaga({ mock, input: { authSlots: ['slack', 'gmail'] } }, async ({ handle }) => {

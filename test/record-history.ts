@@ -300,6 +300,29 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    // gmail is completed with the authId slack's check found the user's: the wait settles with no
+    // second check (patch `owned-authid-settles-wait`).
+    name: 'completed-owned-authid-settles',
+    input: { externalUserId: 'rec-user-owned-settles', authSlots: ['slack', 'gmail'] },
+    mock: { foreignAuthIds: ['auth-foreign'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, {
+        externalAuthId: 'gmail',
+        authId: 'auth-foreign',
+        eventId: 'e2',
+      });
+      await pollUntil(async () => (await handle.query(statusQuery)).authSlots.some((s) => s.lastError), {
+        timeoutMs: 20_000,
+        what: 'lastError',
+      });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-1', eventId: 'e3' });
+      const result = await handle.result();
+      if (result.authValues[1]?.authId !== 'auth-1') throw new Error('gmail did not attach auth-1');
+    },
+  },
+  {
     // Tray rate-limits the attach once: the saga waits a round and attaches again.
     name: 'rate-limited-attach',
     input: { externalUserId: 'rec-user-rate-limited', authSlots: ['slack'] },
