@@ -164,6 +164,15 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
       { path: 'solutionInstanceId', message: 'does not belong to this connection' },
     ]);
   }
+  // A slot the saga never had is the sender's mistake whatever the saga's state: 422 says so for
+  // good, where a 409 would read as "too late".
+  if (memo && !memo.authSlots.includes(body.externalAuthId)) {
+    throw new ApiError(
+      422,
+      'unknown_slot',
+      `Connection has no auth slot ${JSON.stringify(body.externalAuthId)}`,
+    );
+  }
   const differs = otherAuthIdAttached(memo, body);
   if (!isRunning(desc)) {
     // A completed saga attached every slot: tell a partner relaying another authId why, not only "closed".
@@ -185,13 +194,6 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
   }
   if (step && PAST_ATTACH_STEPS.includes(step)) {
     throw new ApiError(409, 'past_attach', noLongerAccepts(connectionId, step, differs));
-  }
-  if (memo && !memo.authSlots.includes(body.externalAuthId)) {
-    throw new ApiError(
-      422,
-      'unknown_slot',
-      `Connection has no auth slot ${JSON.stringify(body.externalAuthId)}`,
-    );
   }
 }
 

@@ -436,6 +436,14 @@ describe('happy path', () => {
         other.body.error.message,
         /no longer accepts auths \((attaching_auths|waiting_before_enable|enabling)\): the authId differs from the one attached for slot "slack"$/,
       );
+      // A slot the saga never had stays 422, past attach as before it.
+      assertError(
+        await send(
+          stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'github', authId: 'a' }),
+        ),
+        422,
+        'unknown_slot',
+      );
 
       const done = await waitForStatus(
         saga.connectionId,
@@ -489,6 +497,13 @@ describe('happy path', () => {
       assertError(swapped, 409, 'connection_closed');
       // Never an authId in the answer: neither the one sent nor the one attached.
       assert.equal(swapped.body.error.message, differs);
+      assertError(
+        await send(
+          stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'github', authId: 'a' }),
+        ),
+        422,
+        'unknown_slot',
+      );
     } finally {
       stack.emulator.emulator.faults.clear();
     }
