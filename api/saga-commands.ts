@@ -21,7 +21,16 @@ import {
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
-import { closedAs, describeConnection, endingBecause, isRunning, memoOf, stepOf } from './saga-reads.js';
+import {
+  closedAs,
+  describeConnection,
+  endingBecause,
+  isRunning,
+  memoOf,
+  stepFrom,
+  stepOf,
+} from './saga-reads.js';
+import { PAST_ATTACH_STEPS } from '../common/status-view.js';
 import { signalOnce, signalRequestId } from './signal-once.js';
 import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
 import { GrpcStatus } from '../lib/grpc-status.js';
@@ -86,6 +95,29 @@ async function onceAdmitted<T>(deadline: number, call: () => Promise<T>): Promis
   }
 }
 
+/**
+ * The refusal the saga itself would give a reissue, read from its memo; undefined when only the saga
+ * can tell. Before the update only steps past attach count, which never return to awaiting auths;
+ * once the saga did not answer (`unanswered`: no worker), the memo is as current as the saga.
+ */
+function memoRefusal(
+  desc: WorkflowExecutionDescription,
+  externalAuthId: string,
+  unanswered: boolean,
+): ApiError | undefined {
+  const memo = memoOf(desc);
+  const step = stepFrom(desc, memo);
+  if (!memo || step === undefined || (!unanswered && !PAST_ATTACH_STEPS.includes(step))) return undefined;
+  // In the saga's own order and words (workflows/handlers.ts, reissueTarget).
+  if (memo.completedSlots.includes(externalAuthId)) {
+    return new ApiError(409, 'slot_completed', `auth slot ${externalAuthId} is already completed`);
+  }
+  if (step !== 'awaiting_auth') {
+    return new ApiError(409, 'not_awaiting_auth', `the saga is not awaiting auths (step ${step})`);
+  }
+  return undefined;
+}
+
 /** The `reissueAuthUrl` update: a fresh dialog URL for a pending slot. */
 export async function reissueAuthUrl(
   client: Client,
@@ -108,6 +140,8 @@ export async function reissueAuthUrl(
       `Connection ${JSON.stringify(connectionId)} is ending (${ending}) and issues no more URLs`,
     );
   }
+  const refused = memoRefusal(desc, externalAuthId, false);
+  if (refused) throw refused;
   const handle = client.workflow.getHandle(connectionId, desc.runId);
   const deadline = Date.now() + UPDATE_TIMEOUT_MS;
   try {
@@ -125,6 +159,10 @@ export async function reissueAuthUrl(
     }
     if (err instanceof WorkflowNotFoundError) throw connectionClosed(connectionId);
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err)) {
+      // No worker moved the saga on meanwhile, so its memo now says what it would have answered.
+      const now = await describeConnection(client, connectionId, desc.runId).catch(() => undefined);
+      const settled = now && isRunning(now) ? memoRefusal(now, externalAuthId, true) : undefined;
+      if (settled) throw settled;
       throw new ApiError(
         503,
         'saga_unresponsive',

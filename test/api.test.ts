@@ -11,6 +11,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { startConnection } from '../api/saga-commands.js';
 import { getConnectionStatus } from '../api/saga-reads.js';
 import { startAndWaitForUrls } from '../api/saga-start.js';
+import { UPDATE_TIMEOUT_MS } from '../api/temporal-rpc.js';
 import type { ConnectionStatus, ConnectInput, WaitForAuthUrlsRequest } from '../common/messages.js';
 import {
   connectionIdFor,
@@ -898,6 +899,31 @@ describe('POST /v1/connections/{id}/auth-urls/{externalAuthId}', () => {
       );
     } finally {
       stack.emulator.emulator.faults.clear();
+    }
+  });
+
+  test('no worker: 409 from the memo, at once past attach, after the update timed out before the URLs', async () => {
+    const body = input({ solutionId: 'sol-1', authSlots: ['slack'] }) as unknown as ConnectInput;
+    const attaching = `connect:${uniqueId('attaching')}:sol-1`;
+    await stack.client.workflow.start(WORKFLOW_TYPE, {
+      workflowId: attaching,
+      taskQueue: uniqueId('no-worker-tq'),
+      args: [body],
+      memo: { [MEMO_KEY]: { ...initialMemo(body), step: 'attaching_auths', completedSlots: ['slack'] } },
+    });
+    const { connectionId } = await startConnection(stack.client, uniqueId('no-worker-tq'), body);
+    try {
+      const startedAt = Date.now();
+      const past = await call('POST', `/v1/connections/${enc(attaching)}/auth-urls/slack`);
+      assertError(past, 409, 'slot_completed');
+      assert.ok(Date.now() - startedAt < UPDATE_TIMEOUT_MS, 'answered without waiting for the update');
+      // Still at its first step, which only a worker could move on: the saga would answer 409.
+      const early = await call('POST', `/v1/connections/${enc(connectionId)}/auth-urls/slack`);
+      assertError(early, 409, 'not_awaiting_auth');
+      assert.match(early.body.error.message, /step ensuring_user/);
+    } finally {
+      await stack.client.workflow.getHandle(attaching).terminate('test cleanup');
+      await stack.client.workflow.getHandle(connectionId).terminate('test cleanup');
     }
   });
 
