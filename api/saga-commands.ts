@@ -20,6 +20,7 @@ import {
   type AuthCompletedPayload,
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
+import { describeOrClosed } from './closed-undecodable.js';
 import { ApiError, isTemporalUnavailable, temporalUnavailable } from './errors.js';
 import {
   closedAs,
@@ -43,7 +44,7 @@ export { startConnection, type StartOutcome } from './saga-start.js';
  * only tidying up (a cancel could no longer undo it).
  */
 export async function cancelConnection(client: Client, connectionId: string): Promise<{ runId: string }> {
-  const desc = await describeConnection(client, connectionId);
+  const desc = await describeOrClosed(client, connectionId);
   if (!isRunning(desc)) throw connectionClosed(connectionId, closedAs(desc));
   if (stepOf(desc) === 'completed') {
     // Still open while it removes what a retried create left, but connected: nothing to undo.

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { idProblem } from '../common/input.js';
 import type { ConnectStep } from '../common/messages.js';
 import { isAttached, PAST_ATTACH_STEPS, type ConnectMemo } from '../common/status-view.js';
+import { describeOrClosed } from './closed-undecodable.js';
 import { ApiError } from './errors.js';
 import type { InstanceRoutes } from './instance-routes.js';
 import { findBySolutionInstanceId } from './instance-lookup.js';
@@ -84,7 +85,7 @@ async function describeTarget(
   routes: InstanceRoutes | undefined,
 ): Promise<WorkflowExecutionDescription> {
   if (body.connectionId !== undefined) {
-    const newest = await describeConnection(client, body.connectionId);
+    const newest = await describeOrClosed(client, body.connectionId);
     const wanted = body.solutionInstanceId;
     if (wanted === undefined) {
       const delivery = { externalAuthId: body.externalAuthId, authId: body.authId, eventId };

@@ -388,6 +388,33 @@ describe('with PAYLOAD_ENCRYPTION_KEYS set', () => {
   });
 });
 
+test("an API without a closed saga's key answers DELETE and the webhook 409 closed, as its status says", async () => {
+  const { created, handle } = await startSaga('Keyless Closer');
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const { connectionId } = created.body as ConnectionStatus;
+  assert.equal(
+    (await api(stack, 'DELETE', `/v1/connections/${encodeURIComponent(connectionId)}`)).status,
+    202,
+  );
+  await pollUntil(async () => (await handle.describe()).status.name === 'CANCELLED', {
+    timeoutMs: 30_000,
+    what: 'the saga cancelled',
+  });
+  const keyless = await serveApi(processDataConverter(undefined));
+  const deleted = await fetch(`${keyless}/v1/connections/${encodeURIComponent(connectionId)}`, {
+    method: 'DELETE',
+  });
+  const deletedBody = (await deleted.json()) as any;
+  assert.equal(deleted.status, 409, JSON.stringify(deletedBody));
+  assert.equal(deletedBody.error.code, 'connection_closed');
+  assert.match(deletedBody.error.message, /is closed \(cancelled\)/);
+  const signed = stack.signWebhook({ connectionId, externalAuthId: 'slack', authId: 'auth-1' });
+  const hook = await fetch(`${keyless}/v1/webhooks/auth-completed`, { method: 'POST', ...signed });
+  const hookBody = (await hook.json()) as any;
+  assert.equal(hook.status, 409, JSON.stringify(hookBody));
+  assert.equal(hookBody.error.code, 'connection_closed');
+});
+
 test('without keys, /codec is not served (404 in the error shape)', async () => {
   const base = await serveApi(encryptedDataConverter(keys(OLD)));
   const res = await fetch(`${base}/codec/decode`, {
@@ -405,6 +432,7 @@ async function serveApi(dataConverter: DataConverter): Promise<string> {
     taskQueue: stack.taskQueue,
     namespace: stack.namespace,
     logger: createLogger({ level: 'silent' }),
+    ...(stack.webhookSecret !== undefined && { webhookSecret: stack.webhookSecret }),
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
