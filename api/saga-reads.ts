@@ -131,6 +131,7 @@ export function statusFromDescription(desc: RunView): ConnectionStatus {
   const completed = new Set(memo?.completedSlots ?? []);
   // Runs started before the memo carried every completed slot's authId have them from the attach on.
   const authIds = new Map((memo?.authIds ?? memo?.attached ?? []).map((v) => [v.externalId, v.authId]));
+  const lastErrors = new Map((memo?.lastErrors ?? []).map((e) => [e.externalId, e.message]));
   const status: ConnectionStatus = {
     connectionId: desc.workflowId,
     runId: desc.runId,
@@ -138,9 +139,11 @@ export function statusFromDescription(desc: RunView): ConnectionStatus {
     externalUserId: memo?.externalUserId || attributes.get(SEARCH_ATTRIBUTES.externalUserId) || '',
     solutionId: memo?.solutionId || attributes.get(SEARCH_ATTRIBUTES.solutionId) || '',
     authSlots: (memo?.authSlots ?? []).map((externalAuthId) => {
-      if (!completed.has(externalAuthId)) return { externalAuthId, state: 'pending' as const };
+      const lastError = lastErrors.get(externalAuthId);
+      const why = lastError !== undefined ? { lastError } : {};
+      if (!completed.has(externalAuthId)) return { externalAuthId, state: 'pending' as const, ...why };
       const authId = authIds.get(externalAuthId);
-      return { externalAuthId, state: 'completed' as const, ...(authId ? { authId } : {}) };
+      return { externalAuthId, state: 'completed' as const, ...(authId ? { authId } : {}), ...why };
     }),
   };
   const solutionInstanceId = solutionInstanceIdOf(desc, memo);

@@ -35,6 +35,11 @@ export interface ConnectMemo {
    */
   replacedAuthIds?: AuthValue[];
   /**
+   * Each slot's `lastError` (why the saga rejected its last authId), only while some slot has one, so
+   * a status built without a worker shows it too. Absent when none, and in older runs.
+   */
+  lastErrors?: SlotError[];
+  /**
    * Once `failed` or `timed_out`: why, as the status shows it, so a saga still finishing its handlers
    * reads with its error while no worker answers. Absent in runs that ended before it was kept.
    */
@@ -65,6 +70,12 @@ export function isStep(value: unknown): value is ConnectStep {
   return typeof value === 'string' && (STEPS as readonly string[]).includes(value);
 }
 
+/** A slot's `lastError` as the memo keeps it. */
+export interface SlotError {
+  externalId: string;
+  message: string;
+}
+
 /** Keys always in the same order, so an unchanged status encodes the same. */
 export function encodeMemo(view: Readonly<ConnectMemo>): ConnectMemo {
   return {
@@ -79,6 +90,9 @@ export function encodeMemo(view: Readonly<ConnectMemo>): ConnectMemo {
     ...(view.attached !== undefined ? { attached: pairs(view.attached) } : {}),
     ...(view.authIds !== undefined ? { authIds: pairs(view.authIds) } : {}),
     ...(view.replacedAuthIds !== undefined ? { replacedAuthIds: pairs(view.replacedAuthIds) } : {}),
+    ...(view.lastErrors !== undefined
+      ? { lastErrors: view.lastErrors.map(({ externalId, message }) => ({ externalId, message })) }
+      : {}),
     ...(view.error !== undefined ? { error: { type: view.error.type, message: view.error.message } } : {}),
   };
 }
@@ -123,6 +137,7 @@ export function decodeMemo(raw: unknown): ConnectMemo | undefined {
     ...(Array.isArray(memo.attached) ? { attached: decodePairs(memo.attached) } : {}),
     ...(Array.isArray(memo.authIds) ? { authIds: decodePairs(memo.authIds) } : {}),
     ...(Array.isArray(memo.replacedAuthIds) ? { replacedAuthIds: decodePairs(memo.replacedAuthIds) } : {}),
+    ...(Array.isArray(memo.lastErrors) ? { lastErrors: decodeSlotErrors(memo.lastErrors) } : {}),
     ...(error ? { error } : {}),
   };
 }
@@ -131,6 +146,13 @@ function decodeError(raw: unknown): StatusError | undefined {
   const error = raw as Partial<StatusError> | null | undefined;
   if (!error || typeof error.type !== 'string' || typeof error.message !== 'string') return undefined;
   return { type: error.type, message: error.message };
+}
+
+function decodeSlotErrors(raw: unknown[]): SlotError[] {
+  return raw.map((e) => {
+    const error = e as Partial<SlotError> | null | undefined;
+    return { externalId: String(error?.externalId), message: String(error?.message) };
+  });
 }
 
 function decodePairs(raw: unknown[]): AuthValue[] {

@@ -22,6 +22,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { ApiError, errorHandler } from '../api/errors.js';
 import { signalAuthCompleted, startConnection } from '../api/saga-commands.js';
+import { statusFromDescription } from '../api/saga-reads.js';
 import {
   connectionIdFor,
   WORKFLOW_TYPE,
@@ -391,6 +392,24 @@ describe('decisions', () => {
     );
     assert.equal(slot(status, 'slack')?.state, 'pending');
     assert.equal(status.step, 'awaiting_auth');
+    // Also where no worker answers: the status built from the saga's memo, and its list item.
+    const lastError = slot(status, 'slack')?.lastError;
+    const desc = await stack.client.workflow.getHandle(saga.connectionId).describe();
+    assert.equal(slot(statusFromDescription(desc), 'slack')?.lastError, lastError);
+    const listed = await pollUntil(
+      async () => {
+        const res = await fetch(
+          `${stack.apiUrl}/v1/connections?externalUserId=${enc(saga.externalUserId)}&solutionId=sol-1`,
+          { headers: stack.headers() },
+        );
+        const item = ((await res.json()) as { connections: ConnectionStatus[] }).connections.find(
+          (c) => c.connectionId === saga.connectionId,
+        );
+        return item && slot(item, 'slack')?.lastError;
+      },
+      { timeoutMs: 15_000, what: 'the list item to show the lastError' },
+    );
+    assert.equal(listed, lastError);
   });
 });
 

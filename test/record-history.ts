@@ -323,6 +323,28 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    // gmail's authId is found foreign: the memo carries its lastError until a good one replaces it
+    // (patch `memo-last-errors`).
+    name: 'completed-memo-last-errors',
+    input: { externalUserId: 'rec-user-last-errors', authSlots: ['slack', 'gmail'] },
+    mock: { foreignAuthIds: ['auth-foreign'] },
+    async drive(handle) {
+      await waitForStep(handle, 'awaiting_auth');
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+      await handle.signal(authCompletedSignal, {
+        externalAuthId: 'gmail',
+        authId: 'auth-foreign',
+        eventId: 'e2',
+      });
+      await pollUntil(async () => (await handle.query(statusQuery)).authSlots.some((s) => s.lastError), {
+        timeoutMs: 20_000,
+        what: 'lastError',
+      });
+      await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e3' });
+      await handle.result();
+    },
+  },
+  {
     // Tray rate-limits the attach once: the saga waits a round and attaches again.
     name: 'rate-limited-attach',
     input: { externalUserId: 'rec-user-rate-limited', authSlots: ['slack'] },

@@ -208,6 +208,13 @@ export class AuthSlots {
     );
   }
 
+  /** Each slot's `lastError`, for the slots that have one. */
+  lastErrors(): { externalId: string; message: string }[] {
+    return this.slots.flatMap((s) =>
+      s.lastError === undefined ? [] : [{ externalId: s.externalAuthId, message: s.lastError }],
+    );
+  }
+
   authValues(): AuthValue[] {
     return this.slots.map((s) => ({ externalId: s.externalAuthId, authId: current(s) ?? '' }));
   }

@@ -19,7 +19,7 @@ import type {
   StatusError,
 } from '../common/messages.js';
 import { SEARCH_ATTRIBUTES } from '../common/messages.js';
-import { encodeMemo, MEMO_KEY } from '../common/status-view.js';
+import { encodeMemo, MEMO_KEY, type SlotError } from '../common/status-view.js';
 import { codeSpan, plainText } from '../common/markdown.js';
 import type { AuthSlots } from './slots.js';
 
@@ -27,6 +27,8 @@ import type { AuthSlots } from './slots.js';
 const MEMO_AUTH_IDS_PATCH = 'memo-auth-ids';
 /** Marks runs whose memo also names the authIds a slot took and no longer shows (older ones do not). */
 const MEMO_REPLACED_PATCH = 'memo-replaced-auth-ids';
+/** Marks runs whose memo also carries each slot's `lastError`, so a status without a worker shows it. */
+const MEMO_LAST_ERRORS_PATCH = 'memo-last-errors';
 /** How many distinct unknown slot names the details list before "and N more". */
 const UNKNOWN_SLOTS_SHOWN = 10;
 /** Steps in which no slot is awaited (no URLs, none shown pending): the instance is being removed or gone. */
@@ -159,6 +161,7 @@ export class SagaStatus {
       ...(error !== undefined && ERROR_STEPS.includes(this.current) ? { error } : {}),
       ...(this.folded || patched(MEMO_AUTH_IDS_PATCH) ? { authIds: this.slots.completedAuthValues() } : {}),
       ...this.replaced(),
+      ...this.lastErrors(),
     });
     const memoJson = JSON.stringify(memo);
     if (memoJson !== this.lastMemo) {
@@ -176,6 +179,16 @@ export class SagaStatus {
     const replaced = this.slots.replacedAuthValues();
     if (replaced.length === 0 || !patched(MEMO_REPLACED_PATCH)) return {};
     return { replacedAuthIds: replaced };
+  }
+
+  /**
+   * The memo's `lastErrors`, only while a slot has one: most runs never reject an authId, and their
+   * memo (and history) stays as before. Asked only then, so the patch marker is too.
+   */
+  private lastErrors(): { lastErrors?: SlotError[] } {
+    const errors = this.slots.lastErrors();
+    if (errors.length === 0 || !patched(MEMO_LAST_ERRORS_PATCH)) return {};
+    return { lastErrors: errors };
   }
 
   /** A few lines of markdown for the Web UI: step, pending slots, deadline, and anything unusual. */
