@@ -133,6 +133,22 @@ describe('a rate-limit storm', () => {
     assert.ok(stormMs >= 14_000 && stormMs < 25_000, `storm lasted ${stormMs} ms`);
   });
 
+  test('an answer without Retry-After after a run of Retry-After 1 s ones waits 1 s, not a minute', async () => {
+    const failures = [...times(6, () => rateLimitedError(1000)), rateLimitedError()];
+    await withSaga({ failures: { createInstance: failures } }, async ({ handle }) => {
+      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1' });
+      assert.equal((await handle.result()).enabled, true);
+      const pauses = ((await handle.fetchHistory()).events ?? [])
+        .filter((e) => /rate-limited/.test(summaryOf(e)))
+        .map((e) => tsToMs(e.timerStartedEventAttributes?.startToFireTimeout));
+      // The first guess of its own: 1 s doubling, as a storm without Retry-After starts.
+      assert.deepEqual(
+        pauses,
+        times(7, () => 1000),
+      );
+    });
+  });
+
   test('a long storm of Retry-After 1 s answers still costs only a few runs a minute', async () => {
     const { events, stormMs } = await retryAfterOneSecond(80);
     // 80 runs a second apart would be 80 s; the pauses grew with the storm, up to a minute.

@@ -54,9 +54,13 @@ function rateLimited(err: unknown): RateLimited | undefined {
  * How long to wait after the `round`-th rate-limited run of a storm that began `stormMs` ago. Timer
  * durations are not replayed against history, so changing this leaves running sagas replayable.
  */
-function ratePauseMs(retryAfterMs: number | undefined, round: number, stormMs: number): number {
-  if (retryAfterMs === undefined) return Math.min(FIRST_PAUSE_MS * 2 ** Math.min(round, 16), MAX_PAUSE_MS);
-  return Math.max(retryAfterMs, Math.min(stormMs * STORM_SHARE, MAX_PAUSE_MS));
+function ratePauseMs(retryAfterMs: number | undefined, unasked: number, stormMs: number): number {
+  const share = Math.min(stormMs * STORM_SHARE, MAX_PAUSE_MS);
+  // Doubled over the answers that named no wait only: runs that waited as Tray asked were not guesses.
+  if (retryAfterMs === undefined) {
+    return Math.max(Math.min(FIRST_PAUSE_MS * 2 ** Math.min(unasked, 16), MAX_PAUSE_MS), share);
+  }
+  return Math.max(retryAfterMs, share);
 }
 
 /**
@@ -70,7 +74,8 @@ export async function throughRateLimits<T>(
 ): Promise<T> {
   let realFailures = 0;
   let stormStartedMs: number | undefined;
-  for (let round = 0; ; round++) {
+  let unasked = 0;
+  for (;;) {
     const attemptsLeft = maximumAttempts === undefined ? undefined : maximumAttempts - realFailures;
     try {
       return await step({ realFailures, attemptsLeft });
@@ -79,7 +84,9 @@ export async function throughRateLimits<T>(
       if (limited === undefined || !patched(RATE_LIMIT_ROUNDS_PATCH)) throw err;
       realFailures += Math.max((limited.attempt ?? 1) - 1, 0);
       stormStartedMs ??= Date.now();
-      await sleep(ratePauseMs(limited.retryAfterMs, round, Date.now() - stormStartedMs), {
+      const pauseMs = ratePauseMs(limited.retryAfterMs, unasked, Date.now() - stormStartedMs);
+      if (limited.retryAfterMs === undefined) unasked++;
+      await sleep(pauseMs, {
         summary: 'Tray rate-limited the step: wait as it asks, then run it again',
       });
     }
