@@ -58,6 +58,8 @@ interface Scenario {
   cancelWithResultOf?: ActivityName;
   /** Started as the API starts it: with the first step's search attributes and memo. */
   asTheApiStarts?: boolean;
+  /** Started under this workflow id instead of its connection id. */
+  workflowId?: string;
 }
 
 async function waitForStep(handle: Handle, step: ConnectStep): Promise<void> {
@@ -226,6 +228,16 @@ const scenarios: Scenario[] = [
   {
     name: 'timed-out',
     input: { externalUserId: 'rec-user-timeout', authSlots: ['slack'], authTimeout: '1s' },
+    async drive(handle) {
+      await handle.result().catch(() => undefined);
+    },
+  },
+  {
+    // Started directly under an id that is not its connection id: refused as invalid input
+    // (patch `workflow-id-is-connection-id`).
+    name: 'failed-workflow-id',
+    input: { externalUserId: 'rec-user-other-id', authSlots: ['slack'] },
+    workflowId: 'connect:rec-user-someone-else:sol-1',
     async drive(handle) {
       await handle.result().catch(() => undefined);
     },
@@ -409,7 +421,7 @@ async function runScenario(scenario: Scenario, server: Server): Promise<Handle> 
     authTimeout: '1h',
     ...scenario.input,
   };
-  const workflowId = `connect:${input.externalUserId}:${input.solutionId}`;
+  const workflowId = scenario.workflowId ?? `connect:${input.externalUserId}:${input.solutionId}`;
   const workflowBundle = await bundleConnectWorkflows();
   if (scenario.cancelWithResultOf) {
     const { handle } = await cancelWithResultOf(server, workflowBundle, scenario.cancelWithResultOf, {

@@ -39,7 +39,7 @@ import { permanentError, transientError } from './helpers/mock-activities.js';
 import { cancelWithResultOf } from './helpers/cancel-with-result.js';
 import { runMockSaga, type MockSaga } from './helpers/mock-saga.js';
 import { pollUntil } from './helpers/poll.js';
-import { devServer, installQuietRuntime, timeSkippingEnv } from './helpers/temporal.js';
+import { devServer, installQuietRuntime, timeSkippingEnv, uniqueId } from './helpers/temporal.js';
 
 // The test server lacks capabilities the SDK warns about on every worker start; show errors only.
 installQuietRuntime();
@@ -115,6 +115,7 @@ async function withSaga<T>(
     server?: Server;
     withoutInput?: boolean;
     asTheApiStarts?: boolean;
+    workflowId?: string;
   },
   body: (saga: Saga) => Promise<T>,
 ): Promise<T> {
@@ -792,6 +793,21 @@ describe('connectIntegration compensation', () => {
       });
     });
   }
+
+  test(
+    'a direct start under an id that is not its connection id fails as InvalidInput, naming both',
+    ONE_MINUTE,
+    async () => {
+      const workflowId = `connect:${uniqueId('someone-else')}:sol-1`;
+      await withSaga({ workflowId }, async ({ handle, mock, input }) => {
+        const failure = await failureOf(handle);
+        assert.equal(failure.type, 'InvalidInput');
+        assert.ok(failure.message.includes(`"connect:${input.externalUserId}:sol-1"`), failure.message);
+        assert.ok(failure.message.includes(`"${workflowId}"`), failure.message);
+        assert.deepEqual(names(mock), []);
+      });
+    },
+  );
 
   test(
     'a direct start with no input at all fails as InvalidInput before any Tray call',

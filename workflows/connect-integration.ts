@@ -33,6 +33,7 @@ import {
   type InstanceRef,
 } from './activity-stubs.js';
 import { compensateAndFail, lateCreateWindowEnd, removeStrayInstances } from './compensation.js';
+import { workflowIdProblems } from './connection-id.js';
 import { finishWithoutInstance } from './failure.js';
 import { registerHandlers } from './handlers.js';
 import { countSagaFinished } from './metrics.js';
@@ -82,13 +83,20 @@ function checkedInput(given: ConnectInput): { input: ConnectInput; problems: str
   return { input, problems: connectInputProblems(given) };
 }
 
+/** The input's problems, the run's id among them, and the patches the first workflow task asks. */
+function checkedStart(given: ConnectInput) {
+  const { input, problems } = checkedInput(given);
+  const patches = firstTaskPatches();
+  if (problems.length === 0) problems.push(...workflowIdProblems(input));
+  return { input, problems, ...patches };
+}
+
 /**
  * The saga's workflow function: runs the steps in order, compensates on failure, timeout or cancel,
  * and answers the connected instance or fails with the cause's type.
  */
 export async function connectIntegration(given: ConnectInput): Promise<ConnectResult> {
-  const { input, problems } = checkedInput(given);
-  const { folded, strictAuths, codesBeside } = firstTaskPatches();
+  const { input, problems, folded, strictAuths, codesBeside } = checkedStart(given);
   const slots = new AuthSlots(Array.isArray(input.authSlots) ? input.authSlots : [], strictAuths);
   const status = new SagaStatus(input, slots, folded);
   const notBefore = workflowInfo().startTime.toISOString();

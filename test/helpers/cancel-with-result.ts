@@ -5,7 +5,7 @@
  * that is stopped while the activity is held, so the cancel and the result wait for the same task.
  */
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { WORKFLOW_TYPE, type ConnectInput } from '../../common/messages.js';
+import { connectionIdFor, WORKFLOW_TYPE, type ConnectInput } from '../../common/messages.js';
 import type { connectIntegration } from '../../workflows/index.js';
 import {
   createMockActivities,
@@ -61,7 +61,7 @@ export async function cancelWithResultOf(
       const saga = await first.runUntil(async () => {
         const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
           taskQueue,
-          workflowId: opts.workflowId ?? uniqueId(`connect:${input.externalUserId}`),
+          workflowId: opts.workflowId ?? connectionIdFor(input.externalUserId, input.solutionId),
           args: [input],
         });
         await pollUntil(async () => mock.calls.some((c) => c.name === activity), {

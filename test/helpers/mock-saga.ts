@@ -5,7 +5,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { sagaStartOptions } from '../../api/start-options.js';
-import { WORKFLOW_TYPE, type ConnectInput } from '../../common/messages.js';
+import { connectionIdFor, WORKFLOW_TYPE, type ConnectInput } from '../../common/messages.js';
 import type { connectIntegration } from '../../workflows/index.js';
 import { createMockActivities, type MockActivities, type MockOptions } from './mock-activities.js';
 import { uniqueId } from './temporal.js';
@@ -49,6 +49,8 @@ export async function runMockSaga<T>(
     withoutInput?: boolean;
     /** Start it as the API does: with the first step's search attributes and memo. */
     asTheApiStarts?: boolean;
+    /** Start it under this workflow id rather than its connection id. */
+    workflowId?: string;
   },
   body: (saga: MockSaga) => Promise<T>,
 ): Promise<T> {
@@ -63,7 +65,9 @@ export async function runMockSaga<T>(
     activities: mock.activities,
   });
   return worker.runUntil(async () => {
-    const workflowId = uniqueId(`connect:${input.externalUserId}`);
+    // The saga refuses any other id; a test's deliberately bad input is refused before it looks.
+    const workflowId =
+      opts.workflowId ?? connectionIdFor(String(input.externalUserId), String(input.solutionId));
     const handle: Handle = await server.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
       ...(opts.asTheApiStarts ? sagaStartOptions(taskQueue, input, workflowId, uniqueId('request')) : {}),
       taskQueue,
