@@ -413,6 +413,37 @@ describe('decisions', () => {
   });
 });
 
+test('an authId refused on arrival (already found foreign) gives the slot a lastError the memo shows too', async () => {
+  const saga = await connect('sol-1', ['salesforce', 'slack']);
+  const other = await connect('sol-1', ['slack']);
+  const foreign = store.createAuthentication(other.userId!, 'slack');
+  const own = store.createAuthentication(saga.userId!, 'salesforce');
+  for (const [externalAuthId, authId] of [
+    ['salesforce', own],
+    ['slack', foreign],
+  ] as const) {
+    const res = await send(stack.signWebhook({ connectionId: saga.connectionId, externalAuthId, authId }));
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+  }
+  await waitForStatus(saga.connectionId, 'slack rejected', (s) => Boolean(slot(s, 'slack')?.lastError));
+  // Known foreign now, relayed for the other slot: refused without a check.
+  const res = await send(
+    stack.signWebhook({ connectionId: saga.connectionId, externalAuthId: 'salesforce', authId: foreign }),
+  );
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const live = await waitForStatus(saga.connectionId, 'salesforce refused', (s) =>
+    Boolean(slot(s, 'salesforce')?.lastError),
+  );
+  const fromMemo = await pollUntil(
+    async () => {
+      const desc = await stack.client.workflow.getHandle(saga.connectionId).describe();
+      return slot(statusFromDescription(desc), 'salesforce')?.lastError;
+    },
+    { timeoutMs: 15_000, what: 'the memo to show salesforce’s lastError' },
+  );
+  assert.equal(fromMemo, slot(live, 'salesforce')?.lastError);
+});
+
 describe('happy path', () => {
   test('POST, two signed webhooks, attached authIds redelivered 202 and others 409 while attaching and once completed', async () => {
     const saga = await connect();

@@ -33,6 +33,7 @@ function onAuthCompleted(status: SagaStatus, slots: AuthSlots, signal: AuthCompl
     log.warn('authCompleted without an externalAuthId ignored');
     return;
   }
+  const hadError = slots.lastErrors().some((e) => e.externalId === signal.externalAuthId);
   const outcome = slots.apply(signal);
   if (outcome.kind === 'unknown_slot') {
     log.warn('authCompleted for an unknown slot ignored', {
@@ -43,7 +44,10 @@ function onAuthCompleted(status: SagaStatus, slots: AuthSlots, signal: AuthCompl
   } else if (outcome.kind !== 'accepted') {
     log.info('authCompleted ignored', { externalAuthId: signal.externalAuthId, outcome: outcome.kind });
   }
-  if (outcome.kind === 'accepted' || outcome.kind === 'unknown_slot') status.publish();
+  // A refusal shows in the memo when it gives the slot its first lastError; a relay repeating refused
+  // authIds then grows the history by its signals alone.
+  const firstRefusal = outcome.kind === 'rejected' && !hadError;
+  if (outcome.kind === 'accepted' || outcome.kind === 'unknown_slot' || firstRefusal) status.publish();
 }
 
 /**
