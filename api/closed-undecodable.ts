@@ -4,9 +4,10 @@
  * still answers those 409s rather than a 500.
  */
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import { WORKFLOW_TYPE } from '../common/messages.js';
 import { undecodablePayload } from './errors.js';
 import { describeConnection } from './saga-reads.js';
-import { connectionClosed, rpc } from './temporal-rpc.js';
+import { connectionClosed, connectionNotFound, rpc } from './temporal-rpc.js';
 
 /** Temporal's closed statuses (WorkflowExecutionStatus), named as the API names a closed run. */
 const CLOSED: Record<number, string> = {
@@ -18,28 +19,37 @@ const CLOSED: Record<number, string> = {
   7: 'timed_out',
 };
 
-/** `describeConnection`, but a 409 `connection_closed` for a closed run whose payloads do not decode. */
+/**
+ * `describeConnection`, but a 409 `connection_closed` for a closed run whose payloads do not decode.
+ * `butCompleted`: a completed run keeps the 500, since the webhook answers a redelivery of what it
+ * attached 202, which only the memo can tell.
+ */
 export async function describeOrClosed(
   client: Client,
   connectionId: string,
-  runId?: string,
+  options: { butCompleted?: boolean } = {},
 ): Promise<WorkflowExecutionDescription> {
   try {
-    return await describeConnection(client, connectionId, runId);
+    return await describeConnection(client, connectionId);
   } catch (err) {
     if (!undecodablePayload(err)) throw err;
-    const closed = await closedStatus(client, connectionId, runId).catch(() => undefined);
-    if (closed !== undefined) throw connectionClosed(connectionId, closed);
-    throw err;
+    const raw = await rawInfo(client, connectionId).catch(() => undefined);
+    // Some other workflow under this id: describeConnection would have answered 404.
+    if (raw !== undefined && raw.type !== WORKFLOW_TYPE) throw connectionNotFound(connectionId);
+    const closed = raw?.closed;
+    if (closed === undefined || (options.butCompleted && closed === 'completed')) throw err;
+    throw connectionClosed(connectionId, closed);
   }
 }
 
-async function closedStatus(client: Client, workflowId: string, runId?: string): Promise<string | undefined> {
+/** The run's workflow type and, once it closed, how: neither needs a payload decoded. */
+async function rawInfo(client: Client, workflowId: string): Promise<{ type?: string; closed?: string }> {
   const raw = await rpc(client, () =>
     client.workflowService.describeWorkflowExecution({
       namespace: client.options.namespace,
-      execution: { workflowId, ...(runId !== undefined && { runId }) },
+      execution: { workflowId },
     }),
   );
-  return CLOSED[Number(raw.workflowExecutionInfo?.status ?? 0)];
+  const info = raw.workflowExecutionInfo;
+  return { type: info?.type?.name ?? undefined, closed: CLOSED[Number(info?.status ?? 0)] };
 }

@@ -85,7 +85,7 @@ async function describeTarget(
   routes: InstanceRoutes | undefined,
 ): Promise<WorkflowExecutionDescription> {
   if (body.connectionId !== undefined) {
-    const newest = await describeOrClosed(client, body.connectionId);
+    const newest = await describeOrClosed(client, body.connectionId, { butCompleted: true });
     const wanted = body.solutionInstanceId;
     if (wanted === undefined) {
       const delivery = { externalAuthId: body.externalAuthId, authId: body.authId, eventId };

@@ -415,6 +415,34 @@ test("an API without a closed saga's key answers DELETE and the webhook 409 clos
   assert.equal(hookBody.error.code, 'connection_closed');
 });
 
+test("an API without a completed saga's key keeps the webhook's 500: only the memo tells a redelivery (202)", async () => {
+  const created = await api(stack, 'POST', '/v1/connections?wait=30', {
+    externalUserId: uniqueId('enc-user'),
+    userName: 'Keyless Redelivery',
+    solutionId: 'sol-1',
+    authSlots: ['slack'],
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const status = created.body as ConnectionStatus;
+  const authId = stack.emulator.emulator.store.createAuthentication(status.userId!, 'slack');
+  const signed = stack.signWebhook({ connectionId: status.connectionId, externalAuthId: 'slack', authId });
+  const first = await fetch(stack.webhookUrl, { method: 'POST', ...signed });
+  assert.equal(first.status, 202);
+  const handle = stack.client.workflow.getHandle(status.connectionId);
+  await pollUntil(async () => (await handle.describe()).status.name === 'COMPLETED', {
+    timeoutMs: 30_000,
+    what: 'the saga completed',
+  });
+  const keyless = await serveApi(processDataConverter(undefined));
+  const again = await fetch(`${keyless}/v1/webhooks/auth-completed`, { method: 'POST', ...signed });
+  const body = (await again.json()) as any;
+  // Retryable: the API with the key answers it 202.
+  assert.equal(again.status, 500, JSON.stringify(body));
+  assert.equal(body.error.code, 'payload_undecodable');
+  const keyed = await fetch(stack.webhookUrl, { method: 'POST', ...signed });
+  assert.equal(keyed.status, 202);
+});
+
 test('without keys, /codec is not served (404 in the error shape)', async () => {
   const base = await serveApi(encryptedDataConverter(keys(OLD)));
   const res = await fetch(`${base}/codec/decode`, {
