@@ -14,6 +14,7 @@ import { createActivities, createTrayClient } from '../activities/index.js';
 import type { ConnectInput } from '../common/messages.js';
 import {
   authCompletedSignal,
+  connectionIdFor,
   SEARCH_ATTRIBUTE_NAMES,
   statusQuery,
   WORKFLOW_TYPE,
@@ -131,7 +132,7 @@ async function runSaga(
   return worker.runUntil(async () => {
     const handle: Handle = await env.client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
       taskQueue,
-      workflowId: uniqueId(`connect:${input.externalUserId}`),
+      workflowId: connectionIdFor(input.externalUserId, input.solutionId),
       args: [input],
     });
     await body(handle);

@@ -14,7 +14,13 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { LOOKED_FOUND_NOTHING, planCreate, type CreatePlan } from '../activities/retried-create.js';
 import type { ConnectActivities } from '../common/activity-types.js';
-import { authCompletedSignal, statusQuery, WORKFLOW_TYPE, type ConnectInput } from '../common/messages.js';
+import {
+  authCompletedSignal,
+  connectionIdFor,
+  statusQuery,
+  WORKFLOW_TYPE,
+  type ConnectInput,
+} from '../common/messages.js';
 import type { RecordedRequest } from '../emulator/server.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
@@ -246,7 +252,7 @@ describe('a saga whose creates fail, on the dev server', () => {
     const start = file.emu.emulator.requests.length;
     const handle = await client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
       taskQueue,
-      workflowId: uniqueId(`connect:${input.externalUserId}`),
+      workflowId: connectionIdFor(input.externalUserId, input.solutionId),
       args: [input],
     });
     try {

@@ -12,7 +12,7 @@ import { DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, createTrayClient, type TrayClient } from '../activities/index.js';
 import { UserTokenCache } from '../activities/token-cache.js';
 import type { ConnectInput, ConnectionStatus } from '../common/messages.js';
-import { statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
+import { connectionIdFor, statusQuery, WORKFLOW_TYPE } from '../common/messages.js';
 import type { DuplicateUserMode } from '../emulator/server.js';
 import { bundleConnectWorkflows } from '../lib/workflow-bundle.js';
 import type { connectIntegration } from '../workflows/index.js';
@@ -71,7 +71,7 @@ async function race(
         const input: ConnectInput = { externalUserId, userName: 'Ada', solutionId, authSlots: ['slack'] };
         return client.workflow.start<typeof connectIntegration>(WORKFLOW_TYPE, {
           taskQueue,
-          workflowId: uniqueId(`connect:${externalUserId}:${solutionId}`),
+          workflowId: connectionIdFor(externalUserId, solutionId),
           args: [input],
         });
       }),
