@@ -29,7 +29,8 @@ export const TASK_QUEUE_PARTITIONS = 4;
 
 /**
  * The `maxTaskQueueActivitiesPerSecond` that keeps activities within `trayRequestsPerSecond` over any
- * window, bursts included. Below 1/s the minimum burst nearly fills a window, so the bound weakens.
+ * window, bursts included. Below (partitions + BURST_SLACK) / 4 per second the floor of a sixth of
+ * the limit takes over, and the bound weakens: the send pacers then keep the wire within budget.
  */
 export function taskQueueActivitiesPerSecond(
   trayRequestsPerSecond: number,
@@ -43,6 +44,7 @@ export function taskQueueActivitiesPerSecond(
   }
   const window = RATE_WINDOW_SECONDS;
   const fitted = (trayRequestsPerSecond * window - partitions - BURST_SLACK) / (window + 1);
-  // Both terms meet at 1 request/s; below it the fitted rate would reach zero or less.
+  // Both terms meet at (partitions + BURST_SLACK) / 4 requests/s (2.5 with one partition); below it
+  // the fitted rate would reach zero or less, and the workers' send pacers keep the wire in budget.
   return Math.max(fitted, trayRequestsPerSecond / (window + 1));
 }
