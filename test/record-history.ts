@@ -94,6 +94,21 @@ async function slackAuthorizes(handle: Handle): Promise<void> {
   await handle.result();
 }
 
+/** slack completed with the user's auth-1, gmail with auth-foreign, until the check rejects that. */
+async function slackThenForeignGmail(handle: Handle): Promise<void> {
+  await waitForStep(handle, 'awaiting_auth');
+  await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
+  await handle.signal(authCompletedSignal, {
+    externalAuthId: 'gmail',
+    authId: 'auth-foreign',
+    eventId: 'e2',
+  });
+  await pollUntil(async () => (await handle.query(statusQuery)).authSlots.some((s) => s.lastError), {
+    timeoutMs: 20_000,
+    what: 'lastError',
+  });
+}
+
 /** Filled in by its scenario: it holds the reissue's code while a second reissue arrives. */
 const sharedReissueMock: MockOptions = {};
 
@@ -318,17 +333,7 @@ const scenarios: Scenario[] = [
     input: { externalUserId: 'rec-user-owned-settles', authSlots: ['slack', 'gmail'] },
     mock: { foreignAuthIds: ['auth-foreign'] },
     async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
-      await handle.signal(authCompletedSignal, {
-        externalAuthId: 'gmail',
-        authId: 'auth-foreign',
-        eventId: 'e2',
-      });
-      await pollUntil(async () => (await handle.query(statusQuery)).authSlots.some((s) => s.lastError), {
-        timeoutMs: 20_000,
-        what: 'lastError',
-      });
+      await slackThenForeignGmail(handle);
       await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-1', eventId: 'e3' });
       const result = await handle.result();
       if (result.authValues[1]?.authId !== 'auth-1') throw new Error('gmail did not attach auth-1');
@@ -341,17 +346,7 @@ const scenarios: Scenario[] = [
     input: { externalUserId: 'rec-user-last-errors', authSlots: ['slack', 'gmail'] },
     mock: { foreignAuthIds: ['auth-foreign'] },
     async drive(handle) {
-      await waitForStep(handle, 'awaiting_auth');
-      await handle.signal(authCompletedSignal, { externalAuthId: 'slack', authId: 'auth-1', eventId: 'e1' });
-      await handle.signal(authCompletedSignal, {
-        externalAuthId: 'gmail',
-        authId: 'auth-foreign',
-        eventId: 'e2',
-      });
-      await pollUntil(async () => (await handle.query(statusQuery)).authSlots.some((s) => s.lastError), {
-        timeoutMs: 20_000,
-        what: 'lastError',
-      });
+      await slackThenForeignGmail(handle);
       await handle.signal(authCompletedSignal, { externalAuthId: 'gmail', authId: 'auth-2', eventId: 'e3' });
       await handle.result();
     },
