@@ -17,6 +17,7 @@ import {
   authCompletedSignal,
   FAILURE_TYPES,
   reissueAuthUrlUpdate,
+  REISSUE_REFUSALS,
   type AuthCompletedPayload,
   type ReissueAuthUrlResult,
 } from '../common/messages.js';
@@ -33,7 +34,7 @@ import {
 } from './saga-reads.js';
 import { PAST_ATTACH_STEPS } from '../common/status-view.js';
 import { signalOnce, signalRequestId } from './signal-once.js';
-import { connectionClosed, failureOf, rpc, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
+import { connectionClosed, failureOf, rpc, unknownSlot, UPDATE_TIMEOUT_MS, within } from './temporal-rpc.js';
 import { GrpcStatus } from '../lib/grpc-status.js';
 import { isTooManyUpdates, tooManyReissues } from './update-limit.js';
 
@@ -111,10 +112,10 @@ function memoRefusal(
   if (!memo || step === undefined || (!unanswered && !PAST_ATTACH_STEPS.includes(step))) return undefined;
   // In the saga's own order and words (workflows/handlers.ts, reissueTarget).
   if (memo.completedSlots.includes(externalAuthId)) {
-    return new ApiError(409, 'slot_completed', `auth slot ${externalAuthId} is already completed`);
+    return new ApiError(409, 'slot_completed', REISSUE_REFUSALS.slotCompleted(externalAuthId));
   }
   if (step !== 'awaiting_auth') {
-    return new ApiError(409, 'not_awaiting_auth', `the saga is not awaiting auths (step ${step})`);
+    return new ApiError(409, 'not_awaiting_auth', REISSUE_REFUSALS.notAwaiting(step));
   }
   return undefined;
 }
@@ -129,7 +130,7 @@ export async function reissueAuthUrl(
   if (!isRunning(desc)) throw connectionClosed(connectionId, closedAs(desc));
   const memo = memoOf(desc);
   if (memo && !memo.authSlots.includes(externalAuthId)) {
-    throw new ApiError(422, 'unknown_slot', `Connection has no auth slot ${JSON.stringify(externalAuthId)}`);
+    throw unknownSlot(externalAuthId);
   }
   // A DELETE a moment ago: the saga is ending though it may not show it yet, and with no worker the
   // update would only run into its timeout.

@@ -124,6 +124,9 @@ export async function rpc<T>(client: Client, fn: () => Promise<T>, ms = RPC_TIME
 /** 404 for a connection id Temporal has no run for. */
 export const connectionNotFound = (connectionId: string) =>
   new ApiError(404, 'not_found', `No connection ${JSON.stringify(connectionId)}`);
+/** 422: the saga has no such auth slot (a webhook's or a reissue's). */
+export const unknownSlot = (externalAuthId: string) =>
+  new ApiError(422, 'unknown_slot', `Connection has no auth slot ${JSON.stringify(externalAuthId)}`);
 /** 409: the run has closed; `how` (its last step, or Temporal's status) when known. */
 export const connectionClosed = (connectionId: string, how?: string) =>
   new ApiError(

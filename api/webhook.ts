@@ -29,7 +29,7 @@ import {
 } from './saga-reads.js';
 import { problemsOf } from './problems.js';
 import { webhookBodySchema, type WebhookBody } from './schemas.js';
-import { connectionClosed } from './temporal-rpc.js';
+import { connectionClosed, unknownSlot } from './temporal-rpc.js';
 import { checkSignedBody, signatureHeaders, webhookBody } from './webhook-body.js';
 import { signatureCheck } from './webhook-signature.js';
 
@@ -167,13 +167,7 @@ function checkAccepts(desc: WorkflowExecutionDescription, body: WebhookBody): vo
   }
   // A slot the saga never had is the sender's mistake whatever the saga's state: 422 says so for
   // good, where a 409 would read as "too late".
-  if (memo && !memo.authSlots.includes(body.externalAuthId)) {
-    throw new ApiError(
-      422,
-      'unknown_slot',
-      `Connection has no auth slot ${JSON.stringify(body.externalAuthId)}`,
-    );
-  }
+  if (memo && !memo.authSlots.includes(body.externalAuthId)) throw unknownSlot(body.externalAuthId);
   const differs = otherAuthIdAttached(memo, body);
   if (!isRunning(desc)) {
     // A completed saga attached every slot: tell a partner relaying another authId why, not only "closed".

@@ -161,6 +161,15 @@ export const FAILURE_TYPES = {
   reissueLimit: 'ReissueLimit',
 } as const;
 
+/**
+ * The words of the saga's reissue refusals, which the API repeats when it answers one from the memo
+ * (no worker), so both say the same.
+ */
+export const REISSUE_REFUSALS = {
+  slotCompleted: (externalAuthId: string) => `auth slot ${externalAuthId} is already completed`,
+  notAwaiting: (step: ConnectStep) => `the saga is not awaiting auths (step ${step})`,
+} as const;
+
 export const SEARCH_ATTRIBUTES = {
   externalUserId: defineSearchAttributeKey('TrayExternalUserId', SearchAttributeType.KEYWORD),
   solutionId: defineSearchAttributeKey('TraySolutionId', SearchAttributeType.KEYWORD),

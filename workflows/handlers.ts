@@ -5,6 +5,7 @@ import {
   FAILURE_TYPES,
   type AuthCompletedPayload,
   reissueAuthUrlUpdate,
+  REISSUE_REFUSALS,
   statusQuery,
   type ReissueAuthUrlRequest,
   type ReissueAuthUrlResult,
@@ -138,14 +139,14 @@ export function registerHandlers(
     }
     if (slots.isCompleted(externalAuthId)) {
       throw ApplicationFailure.nonRetryable(
-        `auth slot ${externalAuthId} is already completed`,
+        REISSUE_REFUSALS.slotCompleted(externalAuthId),
         FAILURE_TYPES.slotCompleted,
       );
     }
     const target = awaitingAuthsOn();
     if (target === undefined) {
       throw ApplicationFailure.nonRetryable(
-        `the saga is not awaiting auths (step ${status.step})`,
+        REISSUE_REFUSALS.notAwaiting(status.step),
         FAILURE_TYPES.notAwaiting,
       );
     }

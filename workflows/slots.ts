@@ -2,6 +2,7 @@
 import type { AuthCompletedPayload, AuthSlotStatus, AuthValue } from '../common/messages.js';
 import { characterCount } from '../common/input.js';
 import { LIMITS } from '../common/messages.js';
+import type { SlotError } from '../common/status-view.js';
 
 export type SignalOutcome =
   | { kind: 'accepted' }
@@ -209,7 +210,7 @@ export class AuthSlots {
   }
 
   /** Each slot's `lastError`, for the slots that have one. */
-  lastErrors(): { externalId: string; message: string }[] {
+  lastErrors(): SlotError[] {
     return this.slots.flatMap((s) =>
       s.lastError === undefined ? [] : [{ externalId: s.externalAuthId, message: s.lastError }],
     );
